@@ -1,0 +1,1 @@
+"""The HTTP doors. Each owns parsing, authentication of its dialect and the format of its answers; nothing else."""

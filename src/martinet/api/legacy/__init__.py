@@ -1,0 +1,1 @@
+"""The smsmode-compatible HTTP API (`/http/1.6/*.do`)."""

@@ -1,0 +1,68 @@
+"""The smsmode answer format: `code | description[ | value]`, ISO-8859-15, HTTP 200 even for errors.
+
+Client code tests the first number of the body, not the HTTP status, and some of it compares descriptions, so
+the French texts follow smsmode's own wording. English is used when the account's language is English.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+CONTENT_TYPE = "text/plain; charset=ISO-8859-15"
+
+ACCEPTED = 0
+INTERNAL_ERROR = 31
+AUTHENTICATION_ERROR = 32
+INSUFFICIENT_CREDIT = 33
+INVALID_PARAMETER = 35
+UNAVAILABLE = 50
+UNKNOWN_SMS = 61
+
+_TEXTS: dict[int, tuple[str, str]] = {
+    ACCEPTED: ("Accepté", "Accepted"),
+    INTERNAL_ERROR: ("Erreur interne", "Internal error"),
+    AUTHENTICATION_ERROR: ("Erreur d'authentification", "Authentication error"),
+    INSUFFICIENT_CREDIT: ("Crédits insuffisants", "Insufficient credits"),
+    INVALID_PARAMETER: ("Paramètre manquant ou invalide", "Missing or invalid parameter"),
+    UNAVAILABLE: ("Temporairement indisponible", "Temporarily unavailable"),
+    UNKNOWN_SMS: ("SMS n'existant pas ou plus", "SMS does not exist"),
+}
+
+# The problems the send rules report, in French. Anything not listed is shown as the rules wrote it.
+_PROBLEMS_FR: dict[str, str] = {
+    "missing": "manquant",
+    "no valid recipient": "aucun destinataire valide",
+    "must be 2, 4 or 9": "doit valoir 2, 4 ou 9",
+    "must be 1 or 2": "doit valoir 1 ou 2",
+    "must be between 1 and 10": "doit être compris entre 1 et 10",
+    "longer than 40 characters": "plus de 40 caractères",
+    "longer than 11 characters": "plus de 11 caractères",
+    "more than 300 recipients": "plus de 300 destinataires (utilisez POST)",
+    "not allowed with classe_msg=4 (replies come to a short number)": "interdit avec classe_msg=4",
+    "only letters and digits, without spaces or accents": "lettres et chiffres uniquement, sans espace ni accent",
+    "a phone number cannot be a sender ID": "un numéro de téléphone ne peut pas être un émetteur",
+    "not a number": "doit être un nombre",
+    "expected ddMMyyyy-HH:mm": "format attendu ddMMyyyy-HH:mm",
+    "not a valid date": "date invalide",
+    "empty": "vide",
+}
+
+
+def text(code: int, language: str) -> str:
+    french, english = _TEXTS[code]
+    return english if language == "en" else french
+
+
+def answer(body: str) -> Response:
+    return Response(body.encode("iso-8859-15", errors="replace"), media_type=CONTENT_TYPE)
+
+
+def status_answer(code: int, language: str, *extra: str) -> Response:
+    return answer(" | ".join([str(code), text(code, language), *extra]))
+
+
+def invalid_parameter(name: str, problem: str, language: str) -> Response:
+    if language == "en":
+        return answer(f"{INVALID_PARAMETER} | Invalid parameter: {name} ({problem})")
+    french = _PROBLEMS_FR.get(problem, problem)
+    return answer(f"{INVALID_PARAMETER} | Paramètre invalide : {name} ({french})")

@@ -1,0 +1,149 @@
+"""The smsmode endpoints: each turns decoded parameters into a service call and the answer into smsmode text."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.responses import Response
+
+from martinet.api.legacy import answers, params
+from martinet.domain.credits import format_credits
+from martinet.domain.recipients import Recipient, parse_recipient
+from martinet.domain.status import describe
+from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest, SendService
+from martinet.services.reports import ReportService
+from martinet.store.accounts import Account
+
+GET_MAX_RECIPIENTS = 300
+LIST_DEFAULT, LIST_MAX = 50, 10000
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One authenticated request: who, in which language, with which parameters, by which method."""
+
+    account: Account
+    params: dict[str, str]
+    method: str
+
+    @property
+    def language(self) -> str:
+        return self.account.language
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyServices:
+    sends: SendService
+    reports: ReportService
+
+
+Endpoint = Callable[[LegacyServices, Call], Awaitable[Response]]
+
+
+async def send_sms(services: LegacyServices, call: Call) -> Response:
+    p = call.params
+    request = SendRequest(
+        account=call.account,
+        text=p.get("message"),
+        recipients=p.get("numero"),
+        classe=params.integer(p, "classe_msg", 2),
+        scheduled_at=params.schedule(p, call.account.timezone),
+        sender=p.get("emetteur"),
+        ref_client=p.get("refclient"),
+        max_parts=params.integer(p, "nbr_msg", 5),
+        notification_url=p.get("notification_url"),
+        notification_url_reponse=p.get("notification_url_reponse"),
+        stop=params.integer(p, "stop", 0),
+        max_recipients=GET_MAX_RECIPIENTS if call.method == "GET" else None,
+    )
+    try:
+        accepted = await services.sends.accept(request)
+    except NotEnoughCredit:
+        return answers.status_answer(answers.INSUFFICIENT_CREDIT, call.language)
+    return answers.status_answer(answers.ACCEPTED, call.language, accepted.send_id)
+
+
+async def delivery_report(services: LegacyServices, call: Call) -> Response:
+    send_id = _required(call, "smsid")
+    rows = await services.reports.recipients(call.account.id, send_id)
+    if rows is None:
+        return answers.status_answer(answers.UNKNOWN_SMS, call.language)
+    return answers.answer(" | ".join(f"{msisdn} {code}" for msisdn, code in rows))
+
+
+async def sms_status(services: LegacyServices, call: Call) -> Response:
+    send_id = _required(call, "smsid")
+    code = await services.reports.status(call.account.id, send_id)
+    if code is None:
+        return answers.status_answer(answers.UNKNOWN_SMS, call.language)
+    return answers.answer(f"{code} | {describe(code, call.language)}")
+
+
+async def credit(services: LegacyServices, call: Call) -> Response:
+    return answers.answer(format_credits(await services.reports.balance(call.account.id)))
+
+
+async def delete_sms(services: LegacyServices, call: Call) -> Response:
+    send_id = call.params.get("smsid", "").strip() or None
+    msisdn = None
+    if send_id is None:
+        raw = call.params.get("numero", "").strip()
+        if not raw:
+            raise InvalidParameter("smsID", "missing")
+        recipient = parse_recipient(raw)
+        if not isinstance(recipient, Recipient):
+            raise InvalidParameter("numero", "not a valid phone number")
+        msisdn = recipient.msisdn
+    cancelled = await services.reports.cancel(call.account.id, send_id, msisdn)
+    if cancelled is None:
+        return answers.status_answer(answers.UNKNOWN_SMS, call.language)
+    done = "SMS deleted" if call.language == "en" else "SMS supprimé"
+    return answers.answer(f"{answers.ACCEPTED} | {done}")
+
+
+async def sms_list(services: LegacyServices, call: Call) -> Response:
+    start = params.integer(call.params, "start", 0)
+    count = params.integer(call.params, "offset", LIST_DEFAULT)
+    if start < 0:
+        raise InvalidParameter("start", "must not be negative")
+    if not 1 <= count <= LIST_MAX:
+        raise InvalidParameter("offset", f"must be between 1 and {LIST_MAX}")
+    tz = call.account.timezone
+    lines = [
+        " | ".join(
+            [
+                s.id,
+                params.format_list_date(s.scheduled_at or s.created_at, tz),
+                _one_line(s.text),
+                s.first_recipient,
+                format_credits(s.cost),
+                str(s.recipient_count),
+                "",
+            ]
+        ).rstrip()
+        for s in await services.reports.history(call.account.id, start, count)
+    ]
+    return answers.answer("\n".join(lines))
+
+
+def _one_line(text: str) -> str:
+    """One record per line: line breaks and the field separator's bar inside a text would split a record."""
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("|", "/")
+
+
+def _required(call: Call, name: str) -> str:
+    value = call.params.get(name, "").strip()
+    if not value:
+        raise InvalidParameter("smsID" if name == "smsid" else name, "missing")
+    return value
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "sendSMS": send_sms,
+    "compteRendu": delivery_report,
+    "smsStatus": sms_status,
+    "credit": credit,
+    "deleteSMS": delete_sms,
+    "smsList": sms_list,
+}

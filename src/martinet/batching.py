@@ -1,0 +1,74 @@
+"""Group commit: many concurrent callers, one transaction.
+
+Callers `await submit(item)`; a single task takes whatever has queued up while the previous batch was being
+written and hands it to `commit` in one call. Nothing waits for a timer: an idle system writes a lone item at
+once, a busy one writes big batches. Each caller gets its own item's result, or the batch's exception — never
+a success for something that was not written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class GroupCommitter(Generic[T, R]):
+    def __init__(
+        self,
+        commit: Callable[[list[T]], Awaitable[Sequence[R]]],
+        *,
+        weight: Callable[[T], int] = lambda _item: 1,
+        max_weight: int = 10_000,
+        name: str = "group-commit",
+    ) -> None:
+        self._commit = commit
+        self._weight = weight
+        self._max_weight = max_weight
+        self._name = name
+        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self._name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def submit(self, item: T) -> R:
+        if self._task is None:
+            raise RuntimeError(f"{self._name}: start() was not called")
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            weight = self._weight(batch[0][0])
+            while not self._queue.empty() and weight < self._max_weight:
+                entry = self._queue.get_nowait()
+                batch.append(entry)
+                weight += self._weight(entry[0])
+            await self._flush(batch)
+
+    async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._commit([item for item, _ in batch])
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)

@@ -1,0 +1,253 @@
+"""The `martinet` command.
+
+Every command that touches a gateway's data takes `--config FILE` or `--data DIR` (a folder holding
+`martinet.toml`, as `martinet demo` makes it). Output meant for scripts goes to standard output alone (a new
+access token, a JSON line); everything else goes to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+from martinet import demo, logs, server
+from martinet.config import ConfigError, Settings, load_settings
+from martinet.domain.credits import format_credits, to_milli
+from martinet.domain.text import NonGsmPolicy, analyze
+
+T = TypeVar("T")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return command(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="martinet", description="Self-hosted SMS platform.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP workers and the engine")
+    _where(serve)
+    serve.set_defaults(func=_serve)
+
+    demo_cmd = commands.add_parser("demo", help="run a self-contained demo gateway (what `make run` runs)")
+    demo_cmd.add_argument("--http", default="127.0.0.1:8080", metavar="HOST:PORT")
+    demo_cmd.add_argument("--data", default="./var", type=Path, metavar="DIR")
+    demo_cmd.add_argument("--workers", type=int, default=None, help="HTTP worker processes (default: cores)")
+    demo_cmd.set_defaults(func=_demo)
+
+    config = commands.add_parser("config", help="configuration").add_subparsers(required=True, metavar="ACTION")
+    check = config.add_parser("check", help="validate the configuration and explain mistakes")
+    _where(check)
+    check.set_defaults(func=_config_check)
+
+    account = commands.add_parser("account", help="accounts").add_subparsers(required=True, metavar="ACTION")
+    create = account.add_parser("create", help="create an account; prints its access token")
+    create.add_argument("login")
+    create.add_argument("--credits", default="0", help="opening credit")
+    create.add_argument("--password", default=None, help="for the legacy pseudo/pass authentication")
+    create.add_argument("--lane", choices=["otp", "notification", "marketing"], default=None)
+    _where(create)
+    create.set_defaults(func=_account_create)
+    credit = account.add_parser("credit", help="add (or, negative, remove) credits")
+    credit.add_argument("login")
+    credit.add_argument("amount")
+    _where(credit)
+    credit.set_defaults(func=_account_credit)
+
+    text = commands.add_parser("text", help="text tools").add_subparsers(required=True, metavar="ACTION")
+    analyze_cmd = text.add_parser("analyze", help="encoding and segment count of a text, as the send path sees it")
+    analyze_cmd.add_argument("text", nargs="?")
+    analyze_cmd.add_argument("--classe", type=int, choices=[2, 4, 9], default=2)
+    analyze_cmd.add_argument("--non-gsm", choices=[p.value for p in NonGsmPolicy], default="replace")
+    analyze_cmd.add_argument("--jsonl", action="store_true", help="read one JSON string per line on stdin")
+    analyze_cmd.set_defaults(func=_text_analyze)
+    return parser
+
+
+def _where(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--config", type=Path, metavar="FILE", help="configuration file (TOML)")
+    group.add_argument("--data", type=Path, metavar="DIR", help="data folder holding martinet.toml")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if args.config is not None:
+        return load_settings(args.config)
+    if args.data is not None:
+        return demo.settings_for(args.data)
+    return load_settings(None)
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    logs.configure(settings.log_level)
+    _run(demo.prepare_database(settings))
+    sock = server.bind(settings.http.host, settings.http.port)
+    print(f"martinet: listening on http://{settings.http.host}:{settings.http.port}/", file=sys.stderr)
+    return server.run(settings, sock)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    host, _, port = args.http.rpartition(":")
+    if not host or not port.isdigit():
+        print("--http: expected HOST:PORT, e.g. 127.0.0.1:8080", file=sys.stderr)
+        return 2
+    settings = demo.settings_for(args.data, create=True)
+    http = settings.http.model_copy(update={"host": host.strip("[]"), "port": int(port)})
+    if args.workers is not None:
+        http = http.model_copy(update={"workers": args.workers})
+    settings = settings.model_copy(update={"http": http})
+    logs.configure(settings.log_level)
+    token = _run(demo.prepare(settings, args.data))
+    sock = server.bind(settings.http.host, settings.http.port)
+    base = f"http://{settings.http.host}:{settings.http.port}"
+    print(demo.banner(base, args.data, token), file=sys.stderr, flush=True)
+    return server.run(settings, sock)
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from martinet.app import price_table
+
+    try:
+        table = price_table(settings)
+    except (OSError, ValueError) as exc:
+        print(f"pricing: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"configuration is valid: database {settings.database.url}, http {settings.http.host}:"
+        f"{settings.http.port}, {len(settings.connectors)} connector(s), {len(table.prices)} priced countries",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _account_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    credits = _credits(args.credits)
+    if credits is None:
+        return 2
+
+    async def create() -> int:
+        from martinet.app import account_service, open_store
+        from martinet.store.accounts import LoginTaken
+
+        db = open_store(settings)
+        try:
+            await demo.prepare_database(settings, db)
+            try:
+                created = await account_service(settings, db).create(
+                    args.login, credits=credits, password=args.password, lane=args.lane
+                )
+            except LoginTaken:
+                print(f"an account named {args.login!r} exists already", file=sys.stderr)
+                return 1
+        finally:
+            await db.dispose()
+        print(created.token)
+        return 0
+
+    return _run(create())
+
+
+def _account_credit(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    amount = _credits(args.amount)
+    if amount is None:
+        return 2
+
+    async def credit() -> int:
+        from martinet.app import account_service, open_store
+        from martinet.store.accounts import InsufficientCredit, UnknownAccount
+
+        db = open_store(settings)
+        try:
+            await demo.prepare_database(settings, db)
+            try:
+                balance = await account_service(settings, db).credit(args.login, amount)
+            except UnknownAccount:
+                print(f"no account named {args.login!r}", file=sys.stderr)
+                return 1
+            except InsufficientCredit:
+                print("refused: the balance would fall below zero", file=sys.stderr)
+                return 1
+        finally:
+            await db.dispose()
+        print(f"{args.login}: balance {format_credits(balance)}", file=sys.stderr)
+        return 0
+
+    return _run(credit())
+
+
+def _credits(raw: str) -> int | None:
+    try:
+        return to_milli(Decimal(raw))
+    except (InvalidOperation, ValueError):
+        print(f"{raw!r} is not an amount of credits (e.g. 100 or 12.5)", file=sys.stderr)
+        return None
+
+
+def _text_analyze(args: argparse.Namespace) -> int:
+    policy = NonGsmPolicy(args.non_gsm)
+    if not args.jsonl:
+        if args.text is None:
+            print("text analyze: give a TEXT or --jsonl", file=sys.stderr)
+            return 2
+        print(json.dumps(_analysis(args.text, args.classe, policy), ensure_ascii=False))
+        return 0
+    status = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            print(f"line {number}: not JSON: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        if not isinstance(value, str):
+            print(f"line {number}: expected a JSON string", file=sys.stderr)
+            status = 1
+            continue
+        print(json.dumps(_analysis(value, args.classe, policy), ensure_ascii=False), flush=False)
+    sys.stdout.flush()
+    return status
+
+
+def _analysis(text: str, classe: int, policy: NonGsmPolicy) -> dict[str, object]:
+    # JSON may carry lone surrogates ("\ud800"); pair the valid ones into characters, mark the others.
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    result = analyze(text, classe=classe, non_gsm=policy)
+    return {
+        "encoding": str(result.encoding),
+        "segments": result.segments,
+        "characters": result.characters,
+        "units": result.units,
+        "text": result.text,
+    }
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

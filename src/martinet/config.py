@@ -1,0 +1,148 @@
+"""Configuration: one TOML file, overridden by `MARTINET_*` environment variables.
+
+Every option has a default that works on a laptop, so an empty file (or none) is a valid configuration.
+Nested options are reached from the environment with a double underscore: `MARTINET_HTTP__PORT=9000`,
+`MARTINET_DATABASE__URL=postgresql://…`. Validation happens once, at start, and `martinet config check` prints
+the same messages without starting anything.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from martinet.domain.lanes import Lane
+from martinet.domain.text import NonGsmPolicy
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used, with one line per problem, ready to print."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(_Section):
+    url: str = Field(
+        default="sqlite:///var/martinet.db",
+        description="sqlite:///PATH (relative to the working directory) or postgresql://user@host/db",
+    )
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        default="full",
+        description="full: every commit reaches the disk before a client is answered (survives power loss); "
+        "normal: survives a crash of the process but not of the machine.",
+    )
+    pool_size: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return url
+
+
+class HttpConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=0, ge=0, le=256, description="HTTP worker processes; 0 = one per core")
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+
+class EngineConfig(_Section):
+    poll_interval: float = Field(default=0.05, gt=0, le=10, description="seconds between queue polls when idle")
+    batch_size: int = Field(default=500, ge=1, le=10000)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    retry_delay: float = Field(default=5.0, gt=0, description="seconds before a temporary failure is retried")
+    max_attempts: int = Field(default=10, ge=1)
+
+
+class AccountDefaults(_Section):
+    lane: Lane = Lane.MARKETING
+    non_gsm: NonGsmPolicy = NonGsmPolicy.REPLACE
+    timezone: str = "Europe/Paris"
+    language: Literal["fr", "en"] = "fr"
+    stop_mention: str = Field(default="STOP 36180", description="appended with stop=1/2 (France)")
+    token_cache_seconds: float = Field(default=5.0, ge=0)
+
+
+class ConnectorConfig(_Section):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    type: Literal["sandbox"] = "sandbox"
+    operator_delay: float = Field(default=0.2, ge=0, description="sandbox: seconds until 'delivered to operator'")
+    handset_delay: float = Field(default=1.0, ge=0, description="sandbox: seconds until 'received'")
+
+
+class PricingConfig(_Section):
+    file: str | None = Field(default=None, description="TOML price table replacing the built-in one")
+    prices: dict[str, Decimal] = Field(default_factory=dict, description="per-country overrides, credits/part")
+
+
+def _default_connectors() -> list[ConnectorConfig]:
+    return [ConnectorConfig(name="sandbox")]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MARTINET_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    accounts: AccountDefaults = Field(default_factory=AccountDefaults)
+    connectors: list[ConnectorConfig] = Field(default_factory=_default_connectors, min_length=1)
+    pricing: PricingConfig = Field(default_factory=PricingConfig)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment beats the file: operators override one value of a shared file per machine.
+        return (env_settings, init_settings)
+
+    @field_validator("connectors")
+    @classmethod
+    def _unique_names(cls, connectors: list[ConnectorConfig]) -> list[ConnectorConfig]:
+        names = [c.name for c in connectors]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"connector names must be unique: {', '.join(duplicates)}")
+        return connectors
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read `path` (if given) and the `MARTINET_*` environment; raise ConfigError listing every problem."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, path)) from None
+
+
+def _explain(exc: ValidationError, path: Path | None) -> str:
+    where = str(path) if path else "configuration"
+    lines = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"]) or "(root)"
+        lines.append(f"{where}: {location}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""The connector interface.
+
+The engine hands a connector whole messages (all parts of one recipient, already segmented) and gets back, per
+message, either the carrier's ID of every part or an error classified temporary or permanent. Delivery receipts
+flow the other way through a `ReceiptSink` that the engine gives the connector at start; the sink returns only
+once the receipts are durable, so a connector may acknowledge them to its carrier after `await sink(...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from martinet.domain.status import State
+from martinet.domain.text import Encoding
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    message_id: int
+    msisdn: str
+    sender: str | None
+    parts: tuple[str, ...]
+    encoding: Encoding
+    lane: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message_id: int
+    carrier_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The carrier (or the connector itself) did not take the message.
+
+    `temporary` errors are retried later (and, once routing exists, elsewhere); permanent ones are final and
+    carry the smsmode status code the recipient's report will show.
+    """
+
+    message_id: int
+    temporary: bool
+    code: int
+    detail: str
+
+
+SubmitResult = Accepted | Refused
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    connector: str
+    carrier_id: str
+    state: State
+    code: int
+    at: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A part the carrier took and has not reported final yet (given back to a connector after a restart)."""
+
+    carrier_id: str
+    msisdn: str
+    code: int
+
+
+ReceiptSink = Callable[[Sequence[Receipt]], Awaitable[None]]
+
+
+class Connector(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def start(self, sink: ReceiptSink) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
+        """Hand over `batch`; one result per message, in the same order."""
+        ...
+
+    async def resume(self, in_flight: Sequence[InFlight]) -> None:
+        """Called once after start with the parts still awaiting receipts from an earlier run."""
+        ...

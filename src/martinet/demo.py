@@ -1,0 +1,124 @@
+"""The demo gateway of `make run`: a data folder with its configuration, database and demo account.
+
+On first start `martinet demo` writes `DIR/martinet.toml` (SQLite database in DIR, sandbox connector), creates
+the `demo` account with 1,000 credits and writes its access token to `DIR/demo-token`. Later starts keep all of
+it: the configuration is the operator's to edit, and the token printed is the one in the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from martinet.config import Settings, load_settings
+from martinet.domain.credits import to_milli
+from martinet.store.database import Database
+
+CONFIG_NAME = "martinet.toml"
+TOKEN_NAME = "demo-token"  # noqa: S105 (a file name, not a secret)
+DEMO_LOGIN = "demo"
+DEMO_CREDITS = 1000
+
+_TEMPLATE = """\
+# Martinet configuration, written by `martinet demo` on its first start and kept on later starts.
+# Every option and its default: docs/configuration.md. Environment variables MARTINET_SECTION__OPTION win.
+
+[database]
+url = "sqlite:///{db}"
+
+[http]
+host = "127.0.0.1"
+port = 8080
+
+[accounts]
+# The demo's traffic is transactional: it is not held back by marketing rules.
+lane = "notification"
+
+# The sandbox plays a carrier: every part is "delivered to operator" (13) then "received" (11).
+# Numbers +33 6 99 99 90 01..05 fail on purpose (docs/sandbox.md).
+[[connectors]]
+name = "sandbox"
+type = "sandbox"
+operator_delay = 0.2
+handset_delay = 1.0
+"""
+
+
+def settings_for(data: Path, *, create: bool = False) -> Settings:
+    """The settings of a data folder; with `create`, write its configuration first if it has none."""
+    path = data / CONFIG_NAME
+    if not path.exists():
+        if not create:
+            return load_settings(None).model_copy(update={"database": _sqlite_in(data)})
+        data.mkdir(parents=True, exist_ok=True)
+        path.write_text(_TEMPLATE.format(db=(data.resolve() / "martinet.db").as_posix()), encoding="utf-8")
+    return load_settings(path)
+
+
+def _sqlite_in(data: Path) -> object:
+    from martinet.config import DatabaseConfig
+
+    return DatabaseConfig(url=f"sqlite:///{(data.resolve() / 'martinet.db').as_posix()}")
+
+
+async def prepare_database(settings: Settings, db: Database | None = None) -> int:
+    """Bring the database to the current schema (opening it when not given)."""
+    from martinet.app import open_store
+    from martinet.store.migrate import upgrade
+
+    own = db is None
+    database = open_store(settings) if db is None else db
+    try:
+        await upgrade(database)
+    finally:
+        if own:
+            await database.dispose()
+    return 0
+
+
+async def prepare(settings: Settings, data: Path) -> str:
+    """Schema, demo account and token file; returns the demo access token."""
+    from martinet.app import account_service, open_store
+    from martinet.services.credentials import token_hash
+    from martinet.store.accounts import AccountStore
+
+    db = open_store(settings)
+    try:
+        await prepare_database(settings, db)
+        token_file = data / TOKEN_NAME
+        service = account_service(settings, db)
+        store = AccountStore(db, lambda: 0)
+        existing = await store.by_login(DEMO_LOGIN)
+        if existing is None:
+            created = await service.create(DEMO_LOGIN, credits=to_milli(DEMO_CREDITS), lane="notification")
+            _write_token(token_file, created.token)
+            return created.token
+        token = token_file.read_text(encoding="utf-8").strip() if token_file.exists() else ""
+        if not token or await store.by_token_hash(token_hash(token)) is None:
+            from martinet.domain.ids import new_access_token
+
+            token = new_access_token()
+            await store.add_api_key(existing[0].id, token_hash(token), label="demo")
+            _write_token(token_file, token)
+        return token
+    finally:
+        await db.dispose()
+
+
+def _write_token(path: Path, token: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+
+
+def banner(base: str, data: Path, token: str) -> str:
+    return (
+        "\nMartinet demo gateway\n"
+        f"  smsmode HTTP API : {base}/http/1.6/\n"
+        f"  data             : {data}\n"
+        f"  demo access token: {token}   (also in {data / TOKEN_NAME})\n\n"
+        "  Try it:\n"
+        f"    curl -X POST '{base}/http/1.6/sendSMS.do' -d accessToken={token} \\\n"
+        "         -d numero=0612345678 --data-urlencode 'message=Hello from Martinet'\n"
+    )

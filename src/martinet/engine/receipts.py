@@ -1,0 +1,35 @@
+"""Receipts from connectors, made durable in batches before the connector is told they are stored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from martinet.batching import GroupCommitter
+from martinet.connectors.base import Receipt
+from martinet.store.queue import PartReceipt, QueueStore
+
+
+class ReceiptRecorder:
+    """The `ReceiptSink` given to connectors: `await recorder(receipts)` returns once they are committed."""
+
+    def __init__(self, queue: QueueStore, max_batch: int = 5000) -> None:
+        self._queue = queue
+        self._committer: GroupCommitter[Sequence[Receipt], None] = GroupCommitter(
+            self._commit, weight=len, max_weight=max_batch, name="receipt-recorder"
+        )
+
+    def start(self) -> None:
+        self._committer.start()
+
+    async def stop(self) -> None:
+        await self._committer.stop()
+
+    async def __call__(self, receipts: Sequence[Receipt]) -> None:
+        await self._committer.submit(receipts)
+
+    async def _commit(self, batches: list[Sequence[Receipt]]) -> list[None]:
+        flat = [
+            PartReceipt(r.connector, r.carrier_id, r.state, r.code, r.at, r.detail) for batch in batches for r in batch
+        ]
+        await self._queue.apply_receipts(flat)
+        return [None] * len(batches)

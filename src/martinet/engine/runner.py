@@ -1,0 +1,56 @@
+"""Running the engine: connectors started, receipts recorded, scheduler and dispatcher looping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+from martinet.connectors.base import Connector, InFlight
+from martinet.engine.dispatcher import Dispatcher, DispatchSettings
+from martinet.engine.receipts import ReceiptRecorder
+from martinet.engine.scheduler import Scheduler
+from martinet.store.queue import QueueStore
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(
+        self,
+        queue: QueueStore,
+        connectors: Sequence[Connector],
+        settings: DispatchSettings,
+        now_ms: Callable[[], int],
+        *,
+        poll_interval: float,
+        schedule_interval: float = 1.0,
+    ) -> None:
+        if not connectors:
+            raise ValueError("the engine needs at least one connector")
+        self._queue = queue
+        self._connectors = list(connectors)
+        self._recorder = ReceiptRecorder(queue)
+        self._dispatcher = Dispatcher(queue, self._connectors[0], settings, now_ms)
+        self._scheduler = Scheduler(queue, schedule_interval)
+        self._poll_interval = poll_interval
+        self.started = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._recorder.start()
+        try:
+            for connector in self._connectors:
+                await connector.start(self._recorder)
+                pending = await self._queue.pending_parts(connector.name)
+                await connector.resume([InFlight(p.carrier_id, p.msisdn, p.code) for p in pending])
+            self.started.set()
+            log.info("engine started with connectors %s", ", ".join(c.name for c in self._connectors))
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._scheduler.run(stop))
+                tasks.create_task(self._dispatcher.run(stop, self._poll_interval))
+        finally:
+            for connector in self._connectors:
+                with contextlib.suppress(Exception):
+                    await connector.stop()
+            await self._recorder.stop()

@@ -1,0 +1,124 @@
+"""Processes: N HTTP workers sharing one listening socket, and one engine, under a small supervisor.
+
+The parent binds the socket, so every worker accepts on the same port and the kernel spreads connections; the
+accept path lives entirely in the workers and only writes to the store, never waiting on the engine. A child
+that dies is started again; SIGINT/SIGTERM stop everything in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from martinet import logs
+from martinet.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    sock.set_inheritable(True)
+    return sock
+
+
+def worker_count(settings: Settings) -> int:
+    return settings.http.workers or os.cpu_count() or 1
+
+
+def run(settings: Settings, sock: socket.socket) -> int:
+    """Run workers and engine until a signal arrives; returns the exit status."""
+    context = multiprocessing.get_context("spawn")
+    data = settings.model_dump(mode="json")
+    stopping = False
+
+    def start_http(index: int) -> BaseProcess:
+        process = context.Process(target=_http_main, args=(data, sock), name=f"http-{index}", daemon=False)
+        process.start()
+        return process
+
+    def start_engine() -> BaseProcess:
+        process = context.Process(target=_engine_main, args=(data,), name="engine", daemon=False)
+        process.start()
+        return process
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    children: dict[str, BaseProcess] = {"engine": start_engine()}
+    for index in range(worker_count(settings)):
+        children[f"http-{index}"] = start_http(index)
+    while not stopping:
+        time.sleep(0.2)
+        for name, process in list(children.items()):
+            if not process.is_alive() and not stopping:
+                log.warning("%s exited with %s; starting it again", name, process.exitcode)
+                children[name] = start_engine() if name == "engine" else start_http(int(name.split("-")[1]))
+    for process in children.values():
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for process in children.values():
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+    sock.close()
+    return 0
+
+
+def _http_main(data: dict[str, Any], sock: socket.socket) -> None:
+    import uvicorn
+
+    from martinet.app import http_app
+
+    settings = Settings.model_validate(data)
+    logs.configure(settings.log_level)
+    config = uvicorn.Config(
+        http_app(settings),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _engine_main(data: dict[str, Any]) -> None:
+    import uvloop
+
+    settings = Settings.model_validate(data)
+    logs.configure(settings.log_level)
+    uvloop.run(run_engine(settings))
+
+
+async def run_engine(settings: Settings) -> None:
+    from martinet.app import engine, open_store
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    db = open_store(settings)
+    try:
+        await engine(settings, db).run(stop)
+    finally:
+        with contextlib.suppress(Exception):
+            await db.dispose()

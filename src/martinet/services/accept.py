@@ -1,0 +1,165 @@
+"""Accepting a send: the one implementation behind every door.
+
+A door turns its dialect into a `SendRequest`; this module applies the rules (text, recipients, sender, price,
+schedule), builds the rows and hands them to the acceptance writer, which answers only once they are durable.
+Recipients that cannot be sent to (invalid, unpriced) do not fail the send: they are recorded with their own
+final status and cost nothing, as smsmode does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from martinet.domain.credits import to_milli
+from martinet.domain.pricing import PriceTable
+from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipients
+from martinet.domain.sender import sender_problem
+from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
+from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
+from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
+from martinet.store.accounts import Account
+
+CLASSES = (2, 4, 9)
+MAX_REF_CLIENT = 40
+MAX_PARTS = 10
+
+
+class InvalidParameter(Exception):
+    """A request parameter the rules refuse; `name` is the smsmode parameter name, `problem` says why."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+class NotEnoughCredit(Exception):
+    def __init__(self, cost: int) -> None:
+        super().__init__(f"the send costs {cost} millicredits, more than the balance")
+        self.cost = cost
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    account: Account
+    text: str | None
+    recipients: str | None
+    classe: int = 2
+    scheduled_at: int | None = None
+    sender: str | None = None
+    ref_client: str | None = None
+    max_parts: int = 5
+    notification_url: str | None = None
+    notification_url_reponse: str | None = None
+    stop: int = 0
+    max_recipients: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedSend:
+    send_id: str
+    analysis: TextAnalysis
+    recipients: int
+    refused: int
+    cost: int
+    scheduled: bool
+
+
+class SendService:
+    def __init__(
+        self,
+        writer: AcceptanceWriter,
+        prices: PriceTable,
+        *,
+        stop_mention: str,
+        now_ms: Callable[[], int],
+        new_id: Callable[[], str],
+    ) -> None:
+        self._writer = writer
+        self._prices = prices
+        self._stop_mention = stop_mention
+        self._now_ms = now_ms
+        self._new_id = new_id
+
+    async def accept(self, request: SendRequest) -> AcceptedSend:
+        """Validate, price and store a send; raises InvalidParameter or NotEnoughCredit, storing nothing."""
+        _check_parameters(request)
+        analysis = analyze(
+            request.text or "",
+            classe=request.classe,
+            non_gsm=NonGsmPolicy(request.account.non_gsm),
+            max_parts=request.max_parts,
+            stop_mention=self._stop_mention if request.stop else None,
+            stop_mode=request.stop,
+        )
+        parsed = parse_recipients(request.recipients or "")
+        if request.max_recipients is not None and len(parsed) > request.max_recipients:
+            raise InvalidParameter("numero", f"more than {request.max_recipients} recipients")
+        if not any(isinstance(r, Recipient) for r in parsed):
+            raise InvalidParameter("numero", "no valid recipient")
+        now = self._now_ms()
+        scheduled = request.scheduled_at is not None and request.scheduled_at > now
+        due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
+        messages = [self._message(r, analysis.segments, scheduled, due_at) for r in parsed]
+        cost = sum(m.cost for m in messages)
+        send = NewSend(
+            id=self._new_id(),
+            account_id=request.account.id,
+            created_at=now,
+            scheduled_at=request.scheduled_at if scheduled else None,
+            text=analysis.text,
+            encoding=str(analysis.encoding),
+            segments=analysis.segments,
+            classe=request.classe,
+            sender=request.sender or None,
+            ref_client=request.ref_client or None,
+            notification_url=request.notification_url or None,
+            notification_url_reponse=request.notification_url_reponse or None,
+            lane=request.account.lane,
+            cost=cost,
+            messages=messages,
+        )
+        if not await self._writer.accept(send):
+            raise NotEnoughCredit(cost)
+        refused = sum(1 for m in messages if m.state == State.FAILED)
+        return AcceptedSend(send.id, analysis, len(messages) - refused, refused, cost, scheduled)
+
+    def _message(
+        self, recipient: Recipient | InvalidRecipient, segments: int, scheduled: bool, due_at: int
+    ) -> NewMessage:
+        if isinstance(recipient, InvalidRecipient):
+            return NewMessage(recipient.raw[:20], None, State.FAILED, INVALID_RECIPIENT, 0, None)
+        price = self._prices.price(recipient.country)
+        if price is None:
+            return NewMessage(recipient.msisdn, recipient.country, State.FAILED, NOT_ROUTABLE, 0, None)
+        state = State.SCHEDULED if scheduled else State.QUEUED
+        return NewMessage(
+            recipient.msisdn,
+            recipient.country,
+            state,
+            DEFAULT_CODE[state],
+            to_milli(price) * segments,
+            due_at,
+        )
+
+
+def _check_parameters(request: SendRequest) -> None:
+    if not request.text:
+        raise InvalidParameter("message", "missing")
+    if not request.recipients or not request.recipients.strip():
+        raise InvalidParameter("numero", "missing")
+    if request.classe not in CLASSES:
+        raise InvalidParameter("classe_msg", "must be 2, 4 or 9")
+    if not 1 <= request.max_parts <= MAX_PARTS:
+        raise InvalidParameter("nbr_msg", f"must be between 1 and {MAX_PARTS}")
+    if request.ref_client is not None and len(request.ref_client) > MAX_REF_CLIENT:
+        raise InvalidParameter("refClient", f"longer than {MAX_REF_CLIENT} characters")
+    if request.stop not in (0, 1, 2):
+        raise InvalidParameter("stop", "must be 1 or 2")
+    if request.sender:
+        if request.classe == 4:
+            raise InvalidParameter("emetteur", "not allowed with classe_msg=4 (replies come to a short number)")
+        problem = sender_problem(request.sender)
+        if problem is not None:
+            raise InvalidParameter("emetteur", problem)

@@ -1,0 +1,43 @@
+"""Reading back sends: per-recipient reports, overall status, history, balance, cancellation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from martinet.domain.status import send_status
+from martinet.store.accounts import AccountStore
+from martinet.store.reports import Cancelled, ReportStore, SendSummary
+
+
+@dataclass(frozen=True, slots=True)
+class SendStatus:
+    code: int
+
+
+class ReportService:
+    def __init__(self, reports: ReportStore, accounts: AccountStore) -> None:
+        self._reports = reports
+        self._accounts = accounts
+
+    async def recipients(self, account_id: int, send_id: str) -> list[tuple[str, int]] | None:
+        return await self._reports.recipient_codes(account_id, send_id)
+
+    async def status(self, account_id: int, send_id: str) -> int | None:
+        codes = await self._reports.recipient_codes(account_id, send_id)
+        if codes is None:
+            return None
+        return send_status([code for _, code in codes])
+
+    async def history(self, account_id: int, start: int, count: int) -> list[SendSummary]:
+        return await self._reports.list_sends(account_id, start, count)
+
+    async def balance(self, account_id: int) -> int:
+        return await self._accounts.balance(account_id)
+
+    async def cancel(self, account_id: int, send_id: str | None, msisdn: str | None) -> Cancelled | None:
+        """Cancel a scheduled send, named by its ID or as the latest scheduled send to a number."""
+        if not send_id and msisdn:
+            send_id = await self._reports.latest_scheduled_send_to(account_id, msisdn)
+        if not send_id:
+            return None
+        return await self._reports.cancel_scheduled(account_id, send_id)

@@ -1,0 +1,1 @@
+"""Persistence: schema, migrations and the repositories. The only package that speaks SQL."""

@@ -1,0 +1,172 @@
+"""Writing accepted sends: one transaction per batch, one answer per send, only once committed.
+
+Every door funnels its accepted sends through one `AcceptanceWriter` per process, a group committer
+(`martinet.batching`): under load N sends cost one transaction and one fsync, and a lone send is written at once.
+
+A send is all-or-nothing: its row, its messages, their first status-history rows and its ledger debit are in
+the same transaction, and the credit check happens inside it (rows locked on PostgreSQL, the database locked on
+SQLite), so two concurrent sends can never both spend the same credits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from martinet.batching import GroupCommitter
+from martinet.store.database import Database
+from martinet.store.schema import accounts, ledger, messages, sends, status_history
+
+
+@dataclass(slots=True)
+class NewMessage:
+    msisdn: str
+    country: str | None
+    state: str
+    code: int
+    cost: int
+    due_at: int | None
+
+
+@dataclass(slots=True)
+class NewSend:
+    id: str
+    account_id: int
+    created_at: int
+    scheduled_at: int | None
+    text: str
+    encoding: str
+    segments: int
+    classe: int
+    sender: str | None
+    ref_client: str | None
+    notification_url: str | None
+    notification_url_reponse: str | None
+    lane: str
+    cost: int
+    messages: list[NewMessage] = field(default_factory=list)
+
+
+class AcceptanceWriter:
+    """Group-commits sends. `accept` resolves True once durable, False when credit is insufficient."""
+
+    def __init__(self, db: Database, max_messages_per_batch: int = 20000) -> None:
+        self._db = db
+        self._committer: GroupCommitter[NewSend, bool] = GroupCommitter(
+            self._commit,
+            weight=lambda send: len(send.messages),
+            max_weight=max_messages_per_batch,
+            name="acceptance-writer",
+        )
+
+    async def start(self) -> None:
+        self._committer.start()
+
+    async def stop(self) -> None:
+        await self._committer.stop()
+
+    async def accept(self, send: NewSend) -> bool:
+        return await self._committer.submit(send)
+
+    async def _commit(self, batch: list[NewSend]) -> list[bool]:
+        account_ids = sorted({send.account_id for send in batch})
+        async with self._db.writer.begin() as conn:
+            rows = await conn.execute(
+                select(accounts.c.id, accounts.c.balance)
+                .where(accounts.c.id.in_(account_ids))
+                .order_by(accounts.c.id)
+                .with_for_update()
+            )
+            balances = {row.id: row.balance for row in rows}
+            verdicts, accepted = _allocate(batch, balances)
+            if accepted:
+                await _write(conn, accepted)
+        return verdicts
+
+
+def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[bool], list[NewSend]]:
+    """Decide in arrival order which sends the balances cover; a refused send spends nothing."""
+    verdicts: list[bool] = []
+    accepted: list[NewSend] = []
+    remaining = dict(balances)
+    for send in batch:
+        available = remaining.get(send.account_id)
+        ok = available is not None and available >= send.cost
+        if ok and available is not None:
+            remaining[send.account_id] = available - send.cost
+            accepted.append(send)
+        verdicts.append(ok)
+    return verdicts, accepted
+
+
+async def _write(conn: AsyncConnection, accepted: list[NewSend]) -> None:
+    await conn.execute(insert(sends), [_send_row(s) for s in accepted])
+    message_rows = [_message_row(s, m) for s in accepted for m in s.messages]
+    result = await conn.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), message_rows)
+    ids = result.scalars().all()
+    history = [
+        {"message_id": mid, "at": row["updated_at"], "state": row["state"], "code": row["code"]}
+        for mid, row in zip(ids, message_rows, strict=True)
+    ]
+    await conn.execute(insert(status_history), history)
+    await conn.execute(
+        insert(ledger),
+        [
+            {
+                "account_id": s.account_id,
+                "at": s.created_at,
+                "amount": -s.cost,
+                "reason": "send",
+                "send_id": s.id,
+            }
+            for s in accepted
+        ],
+    )
+    debits: dict[int, int] = {}
+    for s in accepted:
+        debits[s.account_id] = debits.get(s.account_id, 0) + s.cost
+    debit_rows = [{"account": account, "debit": debit} for account, debit in debits.items() if debit]
+    if debit_rows:
+        await conn.execute(
+            update(accounts)
+            .where(accounts.c.id == bindparam("account"))
+            .values(balance=accounts.c.balance - bindparam("debit")),
+            debit_rows,
+        )
+
+
+def _send_row(s: NewSend) -> dict[str, object]:
+    return {
+        "id": s.id,
+        "account_id": s.account_id,
+        "created_at": s.created_at,
+        "scheduled_at": s.scheduled_at,
+        "text": s.text,
+        "encoding": s.encoding,
+        "segments": s.segments,
+        "classe": s.classe,
+        "sender": s.sender,
+        "ref_client": s.ref_client,
+        "notification_url": s.notification_url,
+        "notification_url_reponse": s.notification_url_reponse,
+        "lane": s.lane,
+        "recipient_count": len(s.messages),
+        "cost": s.cost,
+    }
+
+
+def _message_row(s: NewSend, m: NewMessage) -> dict[str, object]:
+    return {
+        "send_id": s.id,
+        "account_id": s.account_id,
+        "msisdn": m.msisdn,
+        "country": m.country,
+        "state": m.state,
+        "code": m.code,
+        "cost": m.cost,
+        "updated_at": s.created_at,
+        "due_at": m.due_at,
+        "attempts": 0,
+    }

@@ -1,0 +1,144 @@
+"""Accounts, their API keys and their credit ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from martinet.store.database import Database
+from martinet.store.schema import accounts, api_keys, ledger
+
+
+class LoginTaken(Exception):
+    """An account with that login exists already (smsmode code 41)."""
+
+
+class UnknownAccount(Exception):
+    pass
+
+
+class InsufficientCredit(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    login: str
+    language: str
+    timezone: str
+    lane: str
+    non_gsm: str
+    parent_id: int | None
+
+
+_ACCOUNT_COLUMNS = (
+    accounts.c.id,
+    accounts.c.login,
+    accounts.c.language,
+    accounts.c.timezone,
+    accounts.c.lane,
+    accounts.c.non_gsm,
+    accounts.c.parent_id,
+)
+
+
+class AccountStore:
+    def __init__(self, db: Database, now_ms: Callable[[], int]) -> None:
+        self._db = db
+        self._now_ms = now_ms
+
+    async def create(
+        self,
+        login: str,
+        *,
+        password_hash: str | None,
+        language: str,
+        timezone: str,
+        lane: str,
+        non_gsm: str,
+        parent_id: int | None = None,
+    ) -> Account:
+        values = {
+            "login": login,
+            "password_hash": password_hash,
+            "language": language,
+            "timezone": timezone,
+            "lane": lane,
+            "non_gsm": non_gsm,
+            "parent_id": parent_id,
+            "created_at": self._now_ms(),
+            "balance": 0,
+        }
+        try:
+            async with self._db.writer.begin() as conn:
+                result = await conn.execute(insert(accounts).values(values).returning(accounts.c.id))
+                account_id = result.scalar_one()
+        except IntegrityError:
+            raise LoginTaken(login) from None
+        return Account(account_id, login, language, timezone, lane, non_gsm, parent_id)
+
+    async def add_api_key(self, account_id: int, token_hash: str, label: str = "") -> None:
+        async with self._db.writer.begin() as conn:
+            await conn.execute(
+                insert(api_keys).values(
+                    account_id=account_id, token_hash=token_hash, label=label, created_at=self._now_ms()
+                )
+            )
+
+    async def by_token_hash(self, token_hash: str) -> Account | None:
+        query = (
+            select(*_ACCOUNT_COLUMNS)
+            .join(api_keys, api_keys.c.account_id == accounts.c.id)
+            .where(api_keys.c.token_hash == token_hash, api_keys.c.revoked_at.is_(None))
+        )
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return Account(*row) if row else None
+
+    async def by_login(self, login: str) -> tuple[Account, str | None] | None:
+        """The account and its password hash, for the legacy `pseudo`/`pass` authentication."""
+        query = select(*_ACCOUNT_COLUMNS, accounts.c.password_hash).where(accounts.c.login == login)
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return Account(*row[:-1]), row[-1]
+
+    async def balance(self, account_id: int) -> int:
+        async with self._db.reader.connect() as conn:
+            value = await conn.scalar(select(accounts.c.balance).where(accounts.c.id == account_id))
+        if value is None:
+            raise UnknownAccount(account_id)
+        return int(value)
+
+    async def ledger_sum(self, account_id: int) -> int:
+        """The balance recomputed from the ledger: what the cached `accounts.balance` must always equal."""
+        async with self._db.reader.connect() as conn:
+            value = await conn.scalar(
+                select(func.coalesce(func.sum(ledger.c.amount), 0)).where(ledger.c.account_id == account_id)
+            )
+        return int(value or 0)
+
+    async def post(self, account_id: int, amount: int, reason: str, note: str | None = None) -> int:
+        """Add a ledger row (positive = credit) and return the new balance.
+
+        A debit that would take the balance below zero is refused: operators remove credits they granted,
+        they do not create debts by accident.
+        """
+        async with self._db.writer.begin() as conn:
+            current = await conn.scalar(select(accounts.c.balance).where(accounts.c.id == account_id).with_for_update())
+            if current is None:
+                raise UnknownAccount(account_id)
+            if current + amount < 0:
+                raise InsufficientCredit(account_id)
+            await conn.execute(
+                insert(ledger).values(account_id=account_id, at=self._now_ms(), amount=amount, reason=reason, note=note)
+            )
+            await conn.execute(
+                update(accounts).where(accounts.c.id == account_id).values(balance=accounts.c.balance + amount)
+            )
+        return int(current + amount)

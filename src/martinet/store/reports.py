@@ -1,0 +1,148 @@
+"""What clients ask about their sends: per-recipient reports, history pages, cancellations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, insert, select, update
+
+from martinet.domain.status import DEFAULT_CODE, State
+from martinet.store.database import Database
+from martinet.store.schema import accounts, ledger, messages, sends, status_history
+
+
+@dataclass(frozen=True, slots=True)
+class SendSummary:
+    id: str
+    created_at: int
+    scheduled_at: int | None
+    text: str
+    first_recipient: str
+    cost: int
+    recipient_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    send_id: str
+    refunded: int
+    messages: int
+
+
+class ReportStore:
+    def __init__(self, db: Database, now_ms: Callable[[], int]) -> None:
+        self._db = db
+        self._now_ms = now_ms
+
+    async def recipient_codes(self, account_id: int, send_id: str) -> list[tuple[str, int]] | None:
+        """(msisdn, code) per recipient in the order given, or None when the account has no such live send."""
+        async with self._db.reader.connect() as conn:
+            owner = await conn.scalar(
+                select(sends.c.account_id).where(sends.c.id == send_id, sends.c.cancelled_at.is_(None))
+            )
+            if owner != account_id:
+                return None
+            rows = await conn.execute(
+                select(messages.c.msisdn, messages.c.code).where(messages.c.send_id == send_id).order_by(messages.c.id)
+            )
+            return [(row.msisdn, row.code) for row in rows]
+
+    async def list_sends(self, account_id: int, start: int, count: int) -> list[SendSummary]:
+        """Newest first. The first recipient stands for the send; the recipient count follows it."""
+        first = select(func.min(messages.c.msisdn)).where(messages.c.send_id == sends.c.id).scalar_subquery()
+        query = (
+            select(
+                sends.c.id,
+                sends.c.created_at,
+                sends.c.scheduled_at,
+                sends.c.text,
+                first,
+                sends.c.cost,
+                sends.c.recipient_count,
+            )
+            .where(sends.c.account_id == account_id, sends.c.cancelled_at.is_(None))
+            .order_by(sends.c.created_at.desc(), sends.c.id.desc())
+            .offset(start)
+            .limit(count)
+        )
+        async with self._db.reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [SendSummary(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6]) for r in rows]
+
+    async def latest_scheduled_send_to(self, account_id: int, msisdn: str) -> str | None:
+        query = (
+            select(sends.c.id)
+            .join(messages, messages.c.send_id == sends.c.id)
+            .where(
+                sends.c.account_id == account_id,
+                messages.c.msisdn == msisdn,
+                messages.c.state == State.SCHEDULED,
+            )
+            .order_by(sends.c.created_at.desc())
+            .limit(1)
+        )
+        async with self._db.reader.connect() as conn:
+            return await conn.scalar(query)
+
+    async def cancel_scheduled(self, account_id: int, send_id: str) -> Cancelled | None:
+        """Cancel the still-scheduled messages of a send and refund them, atomically.
+
+        None when there is nothing to cancel (unknown send, someone else's, or already left): the scheduler
+        cannot release a message between our check and our update because both happen in one write
+        transaction.
+        """
+        now = self._now_ms()
+        async with self._db.writer.begin() as conn:
+            owner = await conn.scalar(select(sends.c.account_id).where(sends.c.id == send_id))
+            if owner != account_id:
+                return None
+            scheduled = and_(messages.c.send_id == send_id, messages.c.state == State.SCHEDULED)
+            rows = (await conn.execute(select(messages.c.id, messages.c.cost).where(scheduled))).all()
+            if not rows:
+                return None
+            refund = sum(row.cost for row in rows)
+            await conn.execute(
+                update(messages)
+                .where(scheduled)
+                .values(state=State.CANCELLED, code=DEFAULT_CODE[State.CANCELLED], updated_at=now, due_at=None)
+            )
+            await conn.execute(
+                insert(status_history),
+                [
+                    {
+                        "message_id": row.id,
+                        "at": now,
+                        "state": State.CANCELLED,
+                        "code": 10,
+                        "detail": "cancelled",
+                    }
+                    for row in rows
+                ],
+            )
+            remaining = await conn.scalar(
+                select(func.count())
+                .select_from(messages)
+                .where(
+                    # Recipients refused at acceptance (invalid, unpriced) never left either.
+                    messages.c.send_id == send_id,
+                    messages.c.state.not_in([State.CANCELLED, State.FAILED]),
+                )
+            )
+            if not remaining:
+                await conn.execute(update(sends).where(sends.c.id == send_id).values(cancelled_at=now))
+            if refund:
+                await conn.execute(
+                    insert(ledger).values(
+                        account_id=account_id,
+                        at=now,
+                        amount=refund,
+                        reason="refund",
+                        send_id=send_id,
+                        note="scheduled send cancelled",
+                    )
+                )
+                await conn.execute(
+                    update(accounts).where(accounts.c.id == account_id).values(balance=accounts.c.balance + refund)
+                )
+        return Cancelled(send_id, refund, len(rows))

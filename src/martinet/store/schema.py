@@ -1,0 +1,164 @@
+"""The tables, in SQLAlchemy Core, shared by SQLite and PostgreSQL.
+
+Times are integer milliseconds since the epoch (UTC): they compare and index the same way on both databases,
+cost eight bytes, and need no time-zone handling in SQL. Credits are integer millicredits (see
+`martinet.domain.credits`). Primary keys of high-volume tables are BIGINT on PostgreSQL and INTEGER on SQLite,
+where only `INTEGER PRIMARY KEY` is the fast rowid alias.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("login", String(50), nullable=False, unique=True),
+    Column("password_hash", String(200)),
+    Column("parent_id", Integer, ForeignKey("accounts.id")),
+    Column("language", String(2), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("lane", String(16), nullable=False),
+    Column("non_gsm", String(16), nullable=False),
+    # Cache of SUM(ledger.amount) for this account, updated in the same transaction as every ledger row.
+    Column("balance", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    # SHA-256 of the token: tokens are 190-bit random strings, so a fast hash is enough and lets the lookup be
+    # an index probe; the plain token is shown once and never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(100), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+)
+
+sends = Table(
+    "sends",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("scheduled_at", BigInteger),
+    Column("text", Text, nullable=False),
+    Column("encoding", String(8), nullable=False),
+    Column("segments", SmallInteger, nullable=False),
+    Column("classe", SmallInteger, nullable=False),
+    Column("sender", String(16)),
+    Column("ref_client", String(40)),
+    Column("notification_url", Text),
+    Column("notification_url_reponse", Text),
+    Column("lane", String(16), nullable=False),
+    Column("recipient_count", Integer, nullable=False),
+    Column("cost", BigInteger, nullable=False),
+    Column("cancelled_at", BigInteger),
+    Index("ix_sends_account_created", "account_id", "created_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("send_id", String(16), ForeignKey("sends.id"), nullable=False),
+    Column("account_id", Integer, nullable=False),
+    Column("msisdn", String(20), nullable=False),
+    Column("country", String(2)),
+    Column("state", String(16), nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("cost", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    # Queue columns: when the message may next be dispatched, and who holds it until when.
+    Column("due_at", BigInteger),
+    Column("lease_owner", String(64)),
+    Column("lease_until", BigInteger),
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("connector", String(32)),
+    Column("error", Text),
+    Index("ix_messages_send", "send_id"),
+    Index("ix_messages_queue", "state", "due_at"),
+    Index("ix_messages_msisdn", "msisdn"),
+)
+
+parts = Table(
+    "parts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", BigInteger, ForeignKey("messages.id"), nullable=False),
+    Column("seq", SmallInteger, nullable=False),
+    Column("connector", String(32), nullable=False),
+    Column("carrier_id", String(80), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("submitted_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("message_id", "seq"),
+    Index("ix_parts_carrier", "connector", "carrier_id"),
+)
+
+status_history = Table(
+    "status_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", BigInteger, ForeignKey("messages.id"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("part_seq", SmallInteger),
+    Column("detail", Text),
+    Index("ix_status_history_message", "message_id", "id"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("send_id", String(16)),
+    Column("note", Text),
+    Index("ix_ledger_account", "account_id", "id"),
+)
+
+unmatched_receipts = Table(
+    "unmatched_receipts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("connector", String(32), nullable=False),
+    Column("carrier_id", String(80), nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("detail", Text),
+    Index("ix_unmatched_receipts_carrier", "connector", "carrier_id"),
+)
