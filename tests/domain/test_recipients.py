@@ -395,7 +395,7 @@ def test_fast_path_agrees_with_phonenumbers_on_every_mobile_prefix() -> None:
     slow = rmod._resolve.__wrapped__
     fast_hits = 0
     for head in range(6000, 8000):
-        for suffix in ("0000", "9999", f"{rng.randrange(10000):04d}"):
+        for suffix in ("00000", "99999", f"{rng.randrange(100000):05d}"):
             nsn = f"{head}{suffix}"
             for spelling in _spellings(nsn):
                 compact = _compact(spelling)
@@ -418,7 +418,7 @@ def test_fast_path_agrees_with_phonenumbers_on_every_mobile_prefix() -> None:
     assert fast_hits > 30000
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(nsn=st.from_regex(r"[1-9][0-9]{8}", fullmatch=True), spelling=st.integers(0, 7))
 def test_fast_path_never_disagrees_on_any_french_number(nsn: str, spelling: int) -> None:
     text = _spellings(nsn)[spelling]

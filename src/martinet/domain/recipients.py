@@ -209,9 +209,9 @@ def _build_fast_mobile_pattern() -> re.Pattern[str] | None:
 _FAST_MOBILE: Final[re.Pattern[str] | None] = _build_fast_mobile_pattern()
 
 # libphonenumber recompiles its metadata regexes through ``re``'s 512-entry cache; a list spanning many
-# countries overflows it and 10,000 worldwide numbers then take seconds instead of ~0.3 s. Recent
-# ``phonenumbers`` releases offer a process-wide cache of those (bounded, metadata-derived) patterns; older
-# ones, still allowed by our dependency range, do not, hence the lookup.
+# countries overflows it and 10,000 worldwide numbers then take seconds instead of ~0.3 s. The installed
+# ``phonenumbers`` offers a process-wide cache of those (bounded, metadata-derived) patterns; not every
+# release our dependency range allows has it, hence the lookup.
 _enable_pattern_cache = getattr(phonenumbers, "enable_pattern_cache", None)
 if callable(_enable_pattern_cache):
     _enable_pattern_cache()

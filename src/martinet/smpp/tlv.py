@@ -183,8 +183,7 @@ def _encode_value(tag: int, value: TLVValue) -> bytes:
         raw = value
     if spec is not None and not spec.min_size <= len(raw) <= spec.max_size:
         raise TLVError(
-            f"{spec.name} (0x{tag:04X}) would be {len(raw)} octets, "
-            f"allowed {spec.min_size}-{spec.max_size}",
+            f"{spec.name} (0x{tag:04X}) would be {len(raw)} octets, allowed {spec.min_size}-{spec.max_size}",
             tag=tag,
             command_status=CommandStatus.ESME_RINVPARLEN,
         )

@@ -1,0 +1,31 @@
+"""sendSMS.do and friends over real HTTP, on both databases."""
+
+from __future__ import annotations
+
+import re
+
+from tests.gateway import running_gateway, wait_for
+
+ACCEPTED = re.compile(rb"0 \| Accept\xe9 \| ([A-Za-z0-9]{12})")
+
+
+async def test_send_then_follow_it_to_received(database_url: str) -> None:
+    async with running_gateway(database_url) as gw, gw.client() as http:
+        reply = await http.post(
+            "/sendSMS.do", data={"accessToken": gw.token, "numero": "0612345678", "message": "Bonjour"}
+        )
+        assert reply.status_code == 200
+        assert reply.headers["content-type"] == "text/plain; charset=ISO-8859-15"
+        match = ACCEPTED.fullmatch(reply.content)
+        assert match, reply.content
+        sms_id = match.group(1).decode()
+
+        async def received() -> bool:
+            report = await http.get("/compteRendu.do", params={"accessToken": gw.token, "smsID": sms_id})
+            return report.text == "33612345678 11"
+
+        await wait_for(received)
+        status = await http.get("/smsStatus.do", params={"accesstoken": gw.token, "smsid": sms_id})
+        assert status.content == "11 | Reçu".encode("iso-8859-15")
+        credit = await http.get("/credit.do", params={"accessToken": gw.token})
+        assert credit.text == "999"

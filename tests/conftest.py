@@ -1,0 +1,126 @@
+"""Shared fixtures: a real database of each kind, and a real gateway on loopback.
+
+Every test that takes `database_url` runs twice, on a SQLite file and on PostgreSQL (127.0.0.1:5432, user
+postgres, or MARTINET_TEST_POSTGRES). Each PostgreSQL test gets a fresh database cloned from a migrated
+template, so tests never see each other's rows. Without a PostgreSQL server the PostgreSQL half is skipped,
+except in CI (CI=true), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from martinet.store.database import Database, open_database
+from martinet.store.migrate import upgrade
+
+POSTGRES = os.environ.get("MARTINET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+async def _admin() -> asyncpg.Connection:
+    return await asyncpg.connect(f"{POSTGRES}/postgres", timeout=5)
+
+
+_template: str | None = None
+
+
+async def _postgres_template() -> str:
+    """A database migrated once per test process, cloned by every PostgreSQL test."""
+    global _template
+    if _template is None:
+        name = f"martinet_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        conn = await _admin()
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        db = open_database(f"{POSTGRES}/{name}")
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()
+        _template = name
+    return _template
+
+
+def _postgres_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'martinet.db'}"
+        return
+    if POSTGRES == "postgresql://postgres@127.0.0.1:5432" and not _postgres_available():
+        if _in_ci():
+            pytest.fail("PostgreSQL is required in CI but 127.0.0.1:5432 does not answer")
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (install and start postgresql)")
+    template = await _postgres_template()
+    name = f"martinet_t_{uuid.uuid4().hex[:12]}"
+    conn = await _admin()
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await conn.close()
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        conn = await _admin()
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = open_database(database_url, sqlite_synchronous="normal")
+    await upgrade(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _template is None:
+        return
+
+    async def drop() -> None:
+        conn = await _admin()
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{_template}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    if not SHARED.exists():
+        pytest.skip(f"{SHARED} (the project's shared folder) is not beside the repository")
+    yield SHARED
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,94 @@
+"""A real gateway for tests: the HTTP app under uvicorn on a loopback port, and the engine, in the test's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from martinet.app import account_service, engine, http_app, open_store
+from martinet.config import Settings
+from martinet.domain.credits import to_milli
+from martinet.store.database import Database
+from martinet.store.migrate import upgrade
+from tests.conftest import free_port
+
+
+@dataclass
+class Gateway:
+    base: str
+    token: str
+    settings: Settings
+    db: Database
+
+    @property
+    def legacy(self) -> str:
+        return f"{self.base}/http/1.6"
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.legacy, timeout=30)
+
+
+def test_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database": {"url": database_url, "sqlite_synchronous": "normal"},
+        "http": {"host": "127.0.0.1", "port": free_port(), "workers": 1},
+        "engine": {"poll_interval": 0.01, "retry_delay": 0.2},
+        "accounts": {"lane": "notification", "token_cache_seconds": 0},
+        "connectors": [{"name": "sandbox", "type": "sandbox", "operator_delay": 0.05, "handset_delay": 0.1}],
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(values.get(key), dict):
+            values[key] = {**values[key], **value}
+        else:
+            values[key] = value
+    return Settings(**values)
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    database_url: str, *, credits: int = 1000, with_engine: bool = True, password: str | None = "secret", **overrides: Any
+) -> AsyncIterator[Gateway]:
+    settings = test_settings(database_url, **overrides)
+    db = open_store(settings)
+    await upgrade(db)
+    created = await account_service(settings, db).create("acme", credits=to_milli(credits), password=password)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            http_app(settings), host=settings.http.host, port=settings.http.port, log_config=None,
+            access_log=False, lifespan="on",
+        )
+    )
+    server_task = asyncio.create_task(server.serve())
+    stop = asyncio.Event()
+    engine_task = asyncio.create_task(engine(settings, db).run(stop)) if with_engine else None
+    try:
+        while not server.started:
+            if server_task.done():
+                server_task.result()
+            await asyncio.sleep(0.01)
+        yield Gateway(f"http://{settings.http.host}:{settings.http.port}", created.token, settings, db)
+    finally:
+        stop.set()
+        server.should_exit = True
+        await server_task
+        if engine_task is not None:
+            await engine_task
+        await db.dispose()
+
+
+async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll an async predicate until it returns something truthy; fail the test on timeout."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)

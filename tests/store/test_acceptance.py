@@ -1,0 +1,106 @@
+"""Acceptance is one transaction: send + messages + history + debit, or nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from martinet.domain.status import State
+from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
+from martinet.store.accounts import AccountStore
+from martinet.store.database import Database
+from martinet.store.schema import ledger, messages, sends, status_history
+
+
+def _clock() -> int:
+    return 1_700_000_000_000
+
+
+async def _account(db: Database, credits: int) -> int:
+    store = AccountStore(db, _clock)
+    account = await store.create("acme", password_hash=None, language="fr", timezone="Europe/Paris",
+                                 lane="notification", non_gsm="replace")
+    if credits:
+        await store.post(account.id, credits, "topup")
+    return account.id
+
+
+def _send(send_id: str, account_id: int, recipients: int, unit_cost: int) -> NewSend:
+    return NewSend(
+        id=send_id, account_id=account_id, created_at=_clock(), scheduled_at=None, text="hello",
+        encoding="GSM-7", segments=1, classe=2, sender=None, ref_client=None, notification_url=None,
+        notification_url_reponse=None, lane="notification", cost=recipients * unit_cost,
+        messages=[
+            NewMessage(f"3361234{i:04d}", "FR", State.QUEUED, 1, unit_cost, _clock()) for i in range(recipients)
+        ],
+    )
+
+
+async def _count(db: Database, table: object) -> int:
+    async with db.reader.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(table)))  # type: ignore[arg-type]
+
+
+async def test_accepted_send_is_stored_whole_with_its_debit(db: Database) -> None:
+    account_id = await _account(db, 10_000)
+    writer = AcceptanceWriter(db)
+    await writer.start()
+    try:
+        assert await writer.accept(_send("AAAAAAAAAAAA", account_id, 3, 1000)) is True
+    finally:
+        await writer.stop()
+    accounts = AccountStore(db, _clock)
+    assert await accounts.balance(account_id) == 7_000
+    assert await accounts.ledger_sum(account_id) == 7_000
+    assert await _count(db, sends) == 1
+    assert await _count(db, messages) == 3
+    assert await _count(db, status_history) == 3
+
+
+async def test_send_costing_more_than_the_balance_stores_nothing(db: Database) -> None:
+    account_id = await _account(db, 2_000)
+    writer = AcceptanceWriter(db)
+    await writer.start()
+    try:
+        assert await writer.accept(_send("BBBBBBBBBBBB", account_id, 3, 1000)) is False
+    finally:
+        await writer.stop()
+    assert await AccountStore(db, _clock).balance(account_id) == 2_000
+    assert await _count(db, sends) == 0
+    assert await _count(db, messages) == 0
+    assert await _count(db, ledger) == 1  # the top-up only
+
+
+async def test_concurrent_sends_never_spend_the_same_credits(db: Database) -> None:
+    """50 sends of 1 credit race for 20 credits: exactly 20 are accepted, whatever the batching."""
+    account_id = await _account(db, 20_000)
+    writer = AcceptanceWriter(db)
+    await writer.start()
+    try:
+        verdicts = await asyncio.gather(
+            *(writer.accept(_send(f"C{i:011d}", account_id, 1, 1000)) for i in range(50))
+        )
+    finally:
+        await writer.stop()
+    assert verdicts.count(True) == 20
+    assert verdicts[:20] == [True] * 20  # arrival order decides who is served
+    accounts = AccountStore(db, _clock)
+    assert await accounts.balance(account_id) == 0
+    assert await accounts.ledger_sum(account_id) == 0
+    assert await _count(db, sends) == 20
+
+
+async def test_a_failing_batch_answers_every_caller_with_the_error(db: Database) -> None:
+    account_id = await _account(db, 10_000)
+    writer = AcceptanceWriter(db)
+    await writer.start()
+    try:
+        assert await writer.accept(_send("DUPLICATEID1", account_id, 1, 1000))
+        results = await asyncio.gather(
+            writer.accept(_send("DUPLICATEID1", account_id, 1, 1000)), return_exceptions=True
+        )
+    finally:
+        await writer.stop()
+    assert isinstance(results[0], Exception)
+    assert await AccountStore(db, _clock).balance(account_id) == 9_000
