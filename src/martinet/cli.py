@@ -76,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     analyze_cmd.add_argument("text", nargs="?")
     analyze_cmd.add_argument("--classe", type=int, choices=[2, 4, 9], default=2)
     analyze_cmd.add_argument("--non-gsm", choices=[p.value for p in NonGsmPolicy], default="replace")
+    analyze_cmd.add_argument(
+        "--nbr-msg",
+        type=int,
+        choices=range(1, 11),
+        default=None,
+        metavar="N",
+        help="cut to N parts as sendSMS.do's nbr_msg does (default: no cut, count every segment)",
+    )
     analyze_cmd.add_argument("--jsonl", action="store_true", help="read one JSON string per line on stdin")
     analyze_cmd.set_defaults(func=_text_analyze)
     return parser
@@ -214,14 +222,18 @@ def _text_analyze(args: argparse.Namespace) -> int:
         if args.text is None:
             print("text analyze: give a TEXT or --jsonl", file=sys.stderr)
             return 2
-        print(json.dumps(_analysis(args.text, args.classe, policy), ensure_ascii=False))
+        print(json.dumps(_analysis(args.text, args.classe, policy, args.nbr_msg), ensure_ascii=False))
         return 0
     status = 0
-    for number, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        if not raw.strip():
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            print(f"line {number}: not UTF-8", file=sys.stderr)
+            status = 1
+            continue
         except json.JSONDecodeError as exc:
             print(f"line {number}: not JSON: {exc}", file=sys.stderr)
             status = 1
@@ -230,15 +242,15 @@ def _text_analyze(args: argparse.Namespace) -> int:
             print(f"line {number}: expected a JSON string", file=sys.stderr)
             status = 1
             continue
-        print(json.dumps(_analysis(value, args.classe, policy), ensure_ascii=False), flush=False)
+        print(json.dumps(_analysis(value, args.classe, policy, args.nbr_msg), ensure_ascii=False))
     sys.stdout.flush()
     return status
 
 
-def _analysis(text: str, classe: int, policy: NonGsmPolicy) -> dict[str, object]:
+def _analysis(text: str, classe: int, policy: NonGsmPolicy, max_parts: int | None) -> dict[str, object]:
     # JSON may carry lone surrogates ("\ud800"); pair the valid ones into characters, mark the others.
     text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    result = analyze(text, classe=classe, non_gsm=policy)
+    result = analyze(text, classe=classe, non_gsm=policy, max_parts=max_parts)
     return {
         "encoding": str(result.encoding),
         "segments": result.segments,

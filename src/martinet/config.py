@@ -8,6 +8,7 @@ the same messages without starting anything.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -140,9 +141,11 @@ def load_settings(path: Path | None) -> Settings:
 
 
 def _explain(exc: ValidationError, path: Path | None) -> str:
-    where = str(path) if path else "configuration"
+    """One line per problem, naming the environment variable when the bad value came from one."""
     lines = []
     for error in exc.errors():
         location = ".".join(str(part) for part in error["loc"]) or "(root)"
+        variable = "MARTINET_" + "__".join(str(part) for part in error["loc"]).upper()
+        where = variable if variable in {k.upper() for k in os.environ} else str(path or "configuration")
         lines.append(f"{where}: {location}: {error['msg']}")
     return "\n".join(lines)

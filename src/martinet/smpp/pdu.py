@@ -1059,13 +1059,15 @@ def decode(data: bytes, *, max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH)
     malformed; never anything else.  Use :class:`~martinet.smpp.reader.PDUReader` for a
     byte stream.
     """
-    length = check_command_length(data, max_command_length)
     available = len(data)
-    if length is None:
-        raise IncompletePDU(available, 4)
+    if available < HEADER_SIZE:
+        length = check_command_length(data, max_command_length)
+        raise IncompletePDU(available, 4 if length is None else length)
+    length, command_id, command_status, sequence_number = HEADER.unpack_from(data)
+    if not HEADER_SIZE <= length <= max_command_length:
+        check_command_length(data, max_command_length)  # raises the fatal error
     if available < length:
         raise IncompletePDU(available, length)
-    _, command_id, command_status, sequence_number = HEADER.unpack_from(data)
     if available > length:
         raise InvalidCommandLength(
             f"command_length is {length} but {available} octets were given",

@@ -87,9 +87,11 @@ class CString:
     def read(self, data: bytes, pos: int) -> tuple[str, int]:
         """Return the string starting at ``pos`` and the offset just past its NUL."""
         nul = data.find(0, pos, pos + self.size)
+        if nul == pos:  # empty: the common case for service_type and the time fields
+            return "", nul + 1
         if nul < 0:
             raise self._unterminated(data, pos)
-        if self.time and nul != pos and nul - pos != _TIME_LENGTH:
+        if self.time and nul - pos != _TIME_LENGTH:
             raise InvalidField(
                 f"{self.name} must be empty or {_TIME_LENGTH} characters, got {nul - pos}",
                 field=self.name,
@@ -99,6 +101,8 @@ class CString:
 
     def encode(self, value: str) -> bytes:
         """Return ``value`` with its NUL terminator, refusing what the spec forbids."""
+        if value == "":
+            return b"\0"
         try:
             raw = value.encode("latin-1")
         except UnicodeEncodeError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from martinet.batching import GroupCommitter
 from martinet.store.database import Database
@@ -71,19 +71,22 @@ class AcceptanceWriter:
         return await self._committer.submit(send)
 
     async def _commit(self, batch: list[NewSend]) -> list[bool]:
-        account_ids = sorted({send.account_id for send in batch})
-        async with self._db.writer.begin() as conn:
-            rows = await conn.execute(
-                select(accounts.c.id, accounts.c.balance)
-                .where(accounts.c.id.in_(account_ids))
-                .order_by(accounts.c.id)
-                .with_for_update()
-            )
-            balances = {row.id: row.balance for row in rows}
-            verdicts, accepted = _allocate(batch, balances)
-            if accepted:
-                await _write(conn, accepted)
-        return verdicts
+        return await self._db.run_write(lambda conn: _commit(conn, batch))
+
+
+def _commit(conn: Connection, batch: list[NewSend]) -> list[bool]:
+    account_ids = sorted({send.account_id for send in batch})
+    rows = conn.execute(
+        select(accounts.c.id, accounts.c.balance)
+        .where(accounts.c.id.in_(account_ids))
+        .order_by(accounts.c.id)
+        .with_for_update()
+    )
+    balances = {row.id: row.balance for row in rows}
+    verdicts, accepted = _allocate(batch, balances)
+    if accepted:
+        _write(conn, accepted)
+    return verdicts
 
 
 def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[bool], list[NewSend]]:
@@ -101,26 +104,24 @@ def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[bool
     return verdicts, accepted
 
 
-async def _write(conn: AsyncConnection, accepted: list[NewSend]) -> None:
-    await conn.execute(insert(sends), [_send_row(s) for s in accepted])
-    message_rows = [_message_row(s, m) for s in accepted for m in s.messages]
-    result = await conn.execute(insert(messages).returning(messages.c.id, sort_by_parameter_order=True), message_rows)
-    ids = result.scalars().all()
-    history = [
-        {"message_id": mid, "at": row["updated_at"], "state": row["state"], "code": row["code"]}
-        for mid, row in zip(ids, message_rows, strict=True)
-    ]
-    await conn.execute(insert(status_history), history)
-    await conn.execute(
+# The first status-history row of each new message, copied in the database rather than fetched and re-sent:
+# it needs the generated message IDs, which a plain multi-row insert does not return cheaply on every database.
+_FIRST_HISTORY = insert(status_history).from_select(
+    ["message_id", "at", "state", "code"],
+    select(messages.c.id, messages.c.updated_at, messages.c.state, messages.c.code).where(
+        messages.c.send_id.in_(bindparam("send_ids", expanding=True))
+    ),
+)
+
+
+def _write(conn: Connection, accepted: list[NewSend]) -> None:
+    conn.execute(insert(sends), [_send_row(s) for s in accepted])
+    conn.execute(insert(messages), [_message_row(s, m) for s in accepted for m in s.messages])
+    conn.execute(_FIRST_HISTORY, {"send_ids": [s.id for s in accepted]})
+    conn.execute(
         insert(ledger),
         [
-            {
-                "account_id": s.account_id,
-                "at": s.created_at,
-                "amount": -s.cost,
-                "reason": "send",
-                "send_id": s.id,
-            }
+            {"account_id": s.account_id, "at": s.created_at, "amount": -s.cost, "reason": "send", "send_id": s.id}
             for s in accepted
         ],
     )
@@ -129,7 +130,7 @@ async def _write(conn: AsyncConnection, accepted: list[NewSend]) -> None:
         debits[s.account_id] = debits.get(s.account_id, 0) + s.cost
     debit_rows = [{"account": account, "debit": debit} for account, debit in debits.items() if debit]
     if debit_rows:
-        await conn.execute(
+        conn.execute(
             update(accounts)
             .where(accounts.c.id == bindparam("account"))
             .values(balance=accounts.c.balance - bindparam("debit")),

@@ -74,7 +74,7 @@ class AccountStore:
             "balance": 0,
         }
         try:
-            async with self._db.writer.begin() as conn:
+            async with self._db.write() as conn:
                 result = await conn.execute(insert(accounts).values(values).returning(accounts.c.id))
                 account_id = result.scalar_one()
         except IntegrityError:
@@ -82,7 +82,7 @@ class AccountStore:
         return Account(account_id, login, language, timezone, lane, non_gsm, parent_id)
 
     async def add_api_key(self, account_id: int, token_hash: str, label: str = "") -> None:
-        async with self._db.writer.begin() as conn:
+        async with self._db.write() as conn:
             await conn.execute(
                 insert(api_keys).values(
                     account_id=account_id, token_hash=token_hash, label=label, created_at=self._now_ms()
@@ -129,7 +129,7 @@ class AccountStore:
         A debit that would take the balance below zero is refused: operators remove credits they granted,
         they do not create debts by accident.
         """
-        async with self._db.writer.begin() as conn:
+        async with self._db.write() as conn:
             current = await conn.scalar(select(accounts.c.balance).where(accounts.c.id == account_id).with_for_update())
             if current is None:
                 raise UnknownAccount(account_id)

@@ -7,32 +7,101 @@ up front, so two processes never deadlock upgrading a read lock) and a reader wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+T = TypeVar("T")
 
-@dataclass(frozen=True)
+
+@dataclass
 class Database:
-    """The engines of one database. `writer` for transactions that write, `reader` for queries."""
+    """The engines of one database: `write()` for transactions that write, `reader` for queries."""
 
     url: str
     writer: AsyncEngine
     reader: AsyncEngine
+    write_lock_path: Path | None = None
+    sync_writer: Engine | None = None
+    _local: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _lock_fd: int | None = None
 
     @property
     def is_sqlite(self) -> bool:
         return self.writer.dialect.name == "sqlite"
 
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, committed on exit.
+
+        On SQLite only one writer can hold the database; when several processes compete, SQLite's own busy
+        handler makes the losers sleep in growing steps (up to 100 ms) and retry, which wastes most of the
+        time under load. Writers therefore queue on an advisory file lock first: the kernel wakes the next
+        one the moment the lock is released, and each process keeps batching while it waits.
+        """
+        async with self._local:
+            fd = self._acquire_fd()
+            if fd is not None:
+                await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+            try:
+                async with self.writer.begin() as conn:
+                    yield conn
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    async def run_write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one write transaction, as plain synchronous SQLAlchemy code.
+
+        Hot paths (acceptance, dispatch, receipts) write many rows per transaction. Through the asyncio layer
+        every statement is a round trip between the event loop and the driver's thread; on SQLite the whole
+        transaction instead runs in one worker thread on a synchronous connection (one hop per batch), and on
+        PostgreSQL it runs through `run_sync` on the asyncpg connection. Same code, both databases.
+        """
+        if self.sync_writer is None:
+            async with self.writer.begin() as conn:
+                return await conn.run_sync(work)
+        async with self._local:
+            return await asyncio.to_thread(self._locked_sync_write, work)
+
+    def _locked_sync_write(self, work: Callable[[Connection], T]) -> T:
+        assert self.sync_writer is not None
+        fd = self._acquire_fd()
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with self.sync_writer.begin() as conn:
+                return work(conn)
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _acquire_fd(self) -> int | None:
+        if self.write_lock_path is None:
+            return None
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.write_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._lock_fd
+
     async def dispose(self) -> None:
         await self.writer.dispose()
+        if self.sync_writer is not None:
+            self.sync_writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 def async_url(url: str) -> str:
@@ -57,14 +126,25 @@ def open_database(url: str, *, sqlite_synchronous: str = "full", pool_size: int 
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = _sqlite_engine(url, immediate=True, synchronous=sqlite_synchronous, pool_size=1)
     reader = _sqlite_engine(url, immediate=False, synchronous=sqlite_synchronous, pool_size=pool_size)
-    return Database(url, writer, reader)
+    sync_writer = create_engine(
+        url, pool_size=1, max_overflow=0, connect_args={"timeout": 30, "check_same_thread": False}
+    )
+    _configure_sqlite(sync_writer, immediate=True, synchronous=sqlite_synchronous)
+    return Database(
+        url, writer, reader, write_lock_path=path.with_name(path.name + ".write-lock"), sync_writer=sync_writer
+    )
 
 
 def _sqlite_engine(url: str, *, immediate: bool, synchronous: str, pool_size: int) -> AsyncEngine:
     engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=0, connect_args={"timeout": 30})
+    _configure_sqlite(engine.sync_engine, immediate=immediate, synchronous=synchronous)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str) -> None:
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control away from the driver so that the "begin" hook below decides the mode.
         dbapi_connection.isolation_level = None
@@ -75,8 +155,6 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str, pool_size: in
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql(begin)
-
-    return engine

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, insert, or_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from martinet.domain.status import DEFAULT_CODE, FINAL_STATES, State, aggregate
 from martinet.store.database import Database
@@ -93,28 +93,7 @@ class QueueStore:
     async def release_scheduled(self, limit: int = 5000) -> int:
         """Move scheduled messages whose time has come into the queue."""
         now = self._now_ms()
-        due = (
-            select(messages.c.id)
-            .where(messages.c.state == State.SCHEDULED, messages.c.due_at <= now)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        async with self._db.writer.begin() as conn:
-            ids = (
-                (
-                    await conn.execute(
-                        update(messages)
-                        .where(messages.c.id.in_(due.scalar_subquery()))
-                        .values(state=State.QUEUED, code=DEFAULT_CODE[State.QUEUED], updated_at=now)
-                        .returning(messages.c.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if ids:
-                await _history(conn, [(i, now, State.QUEUED, DEFAULT_CODE[State.QUEUED], None, None) for i in ids])
-        return len(ids)
+        return await self._db.run_write(lambda conn: _release_scheduled(conn, now, limit))
 
     async def next_scheduled_at(self) -> int | None:
         async with self._db.reader.connect() as conn:
@@ -128,32 +107,8 @@ class QueueStore:
     async def claim(self, owner: str, limit: int, lease_ms: int) -> list[ClaimedMessage]:
         """Take up to `limit` due messages (and ones whose lease expired) for `owner`."""
         now = self._now_ms()
-        candidates = (
-            select(messages.c.id)
-            .where(
-                or_(
-                    and_(messages.c.state == State.QUEUED, messages.c.due_at <= now),
-                    and_(messages.c.state == State.SUBMITTING, messages.c.lease_until < now),
-                )
-            )
-            .order_by(messages.c.due_at, messages.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        statement = (
-            update(messages)
-            .where(messages.c.id.in_(candidates.scalar_subquery()))
-            .values(
-                state=State.SUBMITTING,
-                lease_owner=owner,
-                lease_until=now + lease_ms,
-                attempts=messages.c.attempts + 1,
-            )
-            .returning(messages.c.id, messages.c.send_id, messages.c.msisdn, messages.c.attempts)
-        )
-        async with self._db.writer.begin() as conn:
-            rows = (await conn.execute(statement)).all()
-        return sorted((ClaimedMessage(*row) for row in rows), key=lambda m: m.id)
+        rows = await self._db.run_write(lambda conn: _claim(conn, owner, now, limit, lease_ms))
+        return sorted(rows, key=lambda m: m.id)
 
     async def send_contents(self, send_ids: Sequence[str]) -> dict[str, SendContent]:
         query = select(sends.c.id, sends.c.text, sends.c.encoding, sends.c.sender, sends.c.classe, sends.c.lane).where(
@@ -173,11 +128,14 @@ class QueueStore:
     ) -> None:
         """Store what the connector answered, in one transaction."""
         now = self._now_ms()
-        async with self._db.writer.begin() as conn:
+
+        def work(conn: Connection) -> None:
             if submitted:
-                await _record_submitted(conn, submitted, now)
+                _record_submitted(conn, submitted, now)
             if failed:
-                await _record_failed(conn, failed, now, retry_at, max_attempts)
+                _record_failed(conn, failed, now, retry_at, max_attempts)
+
+        await self._db.run_write(work)
 
     async def apply_receipts(self, receipts: Sequence[PartReceipt]) -> int:
         """Apply delivery receipts to their parts and roll them up into messages; keep unmatched ones.
@@ -186,57 +144,8 @@ class QueueStore:
         """
         if not receipts:
             return 0
-        keys = list({(r.connector, r.carrier_id) for r in receipts})
-        async with self._db.writer.begin() as conn:
-            found = (
-                await conn.execute(
-                    select(parts.c.id, parts.c.message_id, parts.c.connector, parts.c.carrier_id, parts.c.state).where(
-                        tuple_(parts.c.connector, parts.c.carrier_id).in_(keys)
-                    )
-                )
-            ).all()
-            by_key = {(row.connector, row.carrier_id): _PartRef(row.id, row.message_id) for row in found}
-            # A late intermediate receipt must not undo a final one: final parts stay as they are.
-            settled = {(row.connector, row.carrier_id) for row in found if row.state in FINAL_STATES}
-            matched = [
-                r
-                for r in receipts
-                if (r.connector, r.carrier_id) in by_key and (r.connector, r.carrier_id) not in settled
-            ]
-            unmatched = [r for r in receipts if (r.connector, r.carrier_id) not in by_key]
-            if matched:
-                await conn.execute(
-                    update(parts)
-                    .where(parts.c.id == bindparam("part_id"))
-                    .values(state=bindparam("new_state"), code=bindparam("new_code"), updated_at=bindparam("at_"))
-                    .execution_options(synchronize_session=False),
-                    [
-                        {
-                            "part_id": by_key[(r.connector, r.carrier_id)].id,
-                            "new_state": r.state,
-                            "new_code": r.code,
-                            "at_": r.at,
-                        }
-                        for r in matched
-                    ],
-                )
-                await _roll_up(conn, matched, by_key, now=self._now_ms())
-            if unmatched:
-                await conn.execute(
-                    insert(unmatched_receipts),
-                    [
-                        {
-                            "connector": r.connector,
-                            "carrier_id": r.carrier_id,
-                            "received_at": r.at,
-                            "state": r.state,
-                            "code": r.code,
-                            "detail": r.detail,
-                        }
-                        for r in unmatched
-                    ],
-                )
-        return len(matched)
+        now = self._now_ms()
+        return await self._db.run_write(lambda conn: _apply_receipts(conn, receipts, now))
 
     async def pending_parts(self, connector: str) -> list[PendingPart]:
         """Parts handed to `connector` that have no final receipt yet."""
@@ -250,8 +159,8 @@ class QueueStore:
         return [PendingPart(*row) for row in rows]
 
 
-async def _history(conn: AsyncConnection, rows: Sequence[tuple[int, int, str, int, int | None, str | None]]) -> None:
-    await conn.execute(
+def _history(conn: Connection, rows: Sequence[tuple[int, int, str, int, int | None, str | None]]) -> None:
+    conn.execute(
         insert(status_history),
         [
             {"message_id": mid, "at": at, "state": state, "code": code, "part_seq": seq, "detail": detail}
@@ -260,9 +169,9 @@ async def _history(conn: AsyncConnection, rows: Sequence[tuple[int, int, str, in
     )
 
 
-async def _record_submitted(conn: AsyncConnection, submitted: Sequence[Submitted], now: int) -> None:
+def _record_submitted(conn: Connection, submitted: Sequence[Submitted], now: int) -> None:
     code = DEFAULT_CODE[State.SENT]
-    await conn.execute(
+    conn.execute(
         update(messages)
         .where(messages.c.id == bindparam("mid"))
         .values(
@@ -276,7 +185,7 @@ async def _record_submitted(conn: AsyncConnection, submitted: Sequence[Submitted
         ),
         [{"mid": s.message_id, "conn_name": s.connector} for s in submitted],
     )
-    await conn.execute(
+    conn.execute(
         insert(parts),
         [
             {
@@ -293,20 +202,18 @@ async def _record_submitted(conn: AsyncConnection, submitted: Sequence[Submitted
             for seq, carrier_id in enumerate(s.carrier_ids, start=1)
         ],
     )
-    await _history(conn, [(s.message_id, now, State.SENT, code, None, s.connector) for s in submitted])
+    _history(conn, [(s.message_id, now, State.SENT, code, None, s.connector) for s in submitted])
 
 
-async def _record_failed(
-    conn: AsyncConnection, failed: Sequence[SubmitFailed], now: int, retry_at: int, max_attempts: int
+def _record_failed(
+    conn: Connection, failed: Sequence[SubmitFailed], now: int, retry_at: int, max_attempts: int
 ) -> None:
     ids = [f.message_id for f in failed]
-    attempts = dict(
-        (await conn.execute(select(messages.c.id, messages.c.attempts).where(messages.c.id.in_(ids)))).all()
-    )
+    attempts = dict((conn.execute(select(messages.c.id, messages.c.attempts).where(messages.c.id.in_(ids)))).all())
     retry = [f for f in failed if f.temporary and attempts.get(f.message_id, max_attempts) < max_attempts]
     final = [f for f in failed if f not in retry]
     if retry:
-        await conn.execute(
+        conn.execute(
             update(messages)
             .where(messages.c.id == bindparam("mid"))
             .values(
@@ -320,7 +227,7 @@ async def _record_failed(
             [{"mid": f.message_id, "err": f.detail} for f in retry],
         )
     if final:
-        await conn.execute(
+        conn.execute(
             update(messages)
             .where(messages.c.id == bindparam("mid"))
             .values(
@@ -334,14 +241,14 @@ async def _record_failed(
             ),
             [{"mid": f.message_id, "new_code": f.code, "err": f.detail} for f in final],
         )
-        await _history(conn, [(f.message_id, now, State.FAILED, f.code, None, f.detail) for f in final])
-        await _refund(conn, [f.message_id for f in final], now)
+        _history(conn, [(f.message_id, now, State.FAILED, f.code, None, f.detail) for f in final])
+        _refund(conn, [f.message_id for f in final], now)
 
 
-async def _refund(conn: AsyncConnection, message_ids: list[int], now: int) -> None:
+def _refund(conn: Connection, message_ids: list[int], now: int) -> None:
     """Give back the credits of messages that failed before leaving the gateway."""
     rows = (
-        await conn.execute(
+        conn.execute(
             select(messages.c.account_id, messages.c.send_id, messages.c.cost).where(
                 messages.c.id.in_(message_ids), messages.c.cost > 0
             )
@@ -349,7 +256,7 @@ async def _refund(conn: AsyncConnection, message_ids: list[int], now: int) -> No
     ).all()
     if not rows:
         return
-    await conn.execute(
+    conn.execute(
         insert(ledger),
         [
             {
@@ -365,24 +272,24 @@ async def _refund(conn: AsyncConnection, message_ids: list[int], now: int) -> No
     totals: dict[int, int] = {}
     for r in rows:
         totals[r.account_id] = totals.get(r.account_id, 0) + r.cost
-    await conn.execute(
+    conn.execute(
         update(accounts)
         .where(accounts.c.id == bindparam("acc"))
         .values(balance=accounts.c.balance + bindparam("amount_")),
         [{"acc": acc, "amount_": amount} for acc, amount in totals.items()],
     )
-    await conn.execute(update(messages).where(messages.c.id.in_(message_ids)).values(cost=0))
+    conn.execute(update(messages).where(messages.c.id.in_(message_ids)).values(cost=0))
 
 
-async def _roll_up(
-    conn: AsyncConnection,
+def _roll_up(
+    conn: Connection,
     matched: Sequence[PartReceipt],
     by_key: dict[tuple[str, str], _PartRef],
     now: int,
 ) -> None:
     message_ids = sorted({by_key[(r.connector, r.carrier_id)].message_id for r in matched})
     part_rows = (
-        await conn.execute(
+        conn.execute(
             select(parts.c.message_id, parts.c.seq, parts.c.state, parts.c.code)
             .where(parts.c.message_id.in_(message_ids))
             .order_by(parts.c.message_id, parts.c.seq)
@@ -391,9 +298,7 @@ async def _roll_up(
     current = dict(
         (row.id, (row.state, row.code))
         for row in (
-            await conn.execute(
-                select(messages.c.id, messages.c.state, messages.c.code).where(messages.c.id.in_(message_ids))
-            )
+            conn.execute(select(messages.c.id, messages.c.state, messages.c.code).where(messages.c.id.in_(message_ids)))
         ).all()
     )
     grouped: dict[int, list[tuple[State, int]]] = {}
@@ -407,13 +312,113 @@ async def _roll_up(
             changes.append((message_id, new_state, new_code))
     if not changes:
         return
-    await conn.execute(
+    conn.execute(
         update(messages)
         .where(messages.c.id == bindparam("mid"))
         .values(state=bindparam("new_state"), code=bindparam("new_code"), updated_at=now),
         [{"mid": mid, "new_state": state, "new_code": code} for mid, state, code in changes],
     )
-    await _history(
+    _history(
         conn,
         [(mid, details[mid].at, state, code, None, details[mid].detail) for mid, state, code in changes],
     )
+
+
+def _apply_receipts(conn: Connection, receipts: Sequence[PartReceipt], now: int) -> int:
+    keys = list({(r.connector, r.carrier_id) for r in receipts})
+    found = (
+        conn.execute(
+            select(parts.c.id, parts.c.message_id, parts.c.connector, parts.c.carrier_id, parts.c.state).where(
+                tuple_(parts.c.connector, parts.c.carrier_id).in_(keys)
+            )
+        )
+    ).all()
+    by_key = {(row.connector, row.carrier_id): _PartRef(row.id, row.message_id) for row in found}
+    # A late intermediate receipt must not undo a final one: final parts stay as they are.
+    settled = {(row.connector, row.carrier_id) for row in found if row.state in FINAL_STATES}
+    matched = [
+        r for r in receipts if (r.connector, r.carrier_id) in by_key and (r.connector, r.carrier_id) not in settled
+    ]
+    unmatched = [r for r in receipts if (r.connector, r.carrier_id) not in by_key]
+    if matched:
+        conn.execute(
+            update(parts)
+            .where(parts.c.id == bindparam("part_id"))
+            .values(state=bindparam("new_state"), code=bindparam("new_code"), updated_at=bindparam("at_"))
+            .execution_options(synchronize_session=False),
+            [
+                {
+                    "part_id": by_key[(r.connector, r.carrier_id)].id,
+                    "new_state": r.state,
+                    "new_code": r.code,
+                    "at_": r.at,
+                }
+                for r in matched
+            ],
+        )
+        _roll_up(conn, matched, by_key, now=now)
+    if unmatched:
+        conn.execute(
+            insert(unmatched_receipts),
+            [
+                {
+                    "connector": r.connector,
+                    "carrier_id": r.carrier_id,
+                    "received_at": r.at,
+                    "state": r.state,
+                    "code": r.code,
+                    "detail": r.detail,
+                }
+                for r in unmatched
+            ],
+        )
+    return len(matched)
+
+
+def _release_scheduled(conn: Connection, now: int, limit: int) -> int:
+    due = (
+        select(messages.c.id)
+        .where(messages.c.state == State.SCHEDULED, messages.c.due_at <= now)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = (
+        conn.execute(
+            update(messages)
+            .where(messages.c.id.in_(due.scalar_subquery()))
+            .values(state=State.QUEUED, code=DEFAULT_CODE[State.QUEUED], updated_at=now)
+            .returning(messages.c.id)
+        )
+        .scalars()
+        .all()
+    )
+    if ids:
+        _history(conn, [(i, now, State.QUEUED, DEFAULT_CODE[State.QUEUED], None, None) for i in ids])
+    return len(ids)
+
+
+def _claim(conn: Connection, owner: str, now: int, limit: int, lease_ms: int) -> list[ClaimedMessage]:
+    candidates = (
+        select(messages.c.id)
+        .where(
+            or_(
+                and_(messages.c.state == State.QUEUED, messages.c.due_at <= now),
+                and_(messages.c.state == State.SUBMITTING, messages.c.lease_until < now),
+            )
+        )
+        .order_by(messages.c.due_at, messages.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(messages)
+        .where(messages.c.id.in_(candidates.scalar_subquery()))
+        .values(
+            state=State.SUBMITTING,
+            lease_owner=owner,
+            lease_until=now + lease_ms,
+            attempts=messages.c.attempts + 1,
+        )
+        .returning(messages.c.id, messages.c.send_id, messages.c.msisdn, messages.c.attempts)
+    )
+    return [ClaimedMessage(*row) for row in conn.execute(statement).all()]

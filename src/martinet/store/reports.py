@@ -93,7 +93,7 @@ class ReportStore:
         transaction.
         """
         now = self._now_ms()
-        async with self._db.writer.begin() as conn:
+        async with self._db.write() as conn:
             owner = await conn.scalar(select(sends.c.account_id).where(sends.c.id == send_id))
             if owner != account_id:
                 return None

@@ -1,6 +1,6 @@
 """Reading smsmode parameters from raw bytes.
 
-smsmode clients percent-encode text in ISO-8859-15 (`%80` is €, `%A4` is also €, not ¤), while careless ones
+smsmode clients percent-encode text in ISO-8859-15 (`%A4` is €, not ¤, and `%80` is read as € too), while careless ones
 send UTF-8. Generic form parsers decode percent-escapes as UTF-8 and turn every ISO-8859-15 byte into U+FFFD,
 losing the text, so this module splits and unescapes to bytes itself and decides the charset afterwards, on
 the whole request: a charset declared in Content-Type wins; otherwise bytes that are valid UTF-8 and contain
@@ -14,6 +14,11 @@ import codecs
 from urllib.parse import unquote_to_bytes
 
 LATIN9 = "iso-8859-15"
+
+# Bytes 0x80-0x9F are C1 control characters in ISO-8859-15, which no SMS text contains; clients that call their
+# Windows-1252 text "Latin" send `%80` for € and `%92` for ’ there. Reading that range as Windows-1252 keeps
+# their text instead of turning it into `?`.
+_C1_AS_CP1252 = {code: char for code in range(0x80, 0xA0) if (char := bytes([code]).decode("cp1252", errors="ignore"))}
 
 
 def split_pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
@@ -80,6 +85,8 @@ def _decode_into(params: dict[str, str], pairs: list[tuple[bytes, bytes]], decla
 def _decode(value: bytes, charset: str) -> str:
     if charset == "ascii":
         return value.decode("ascii")
+    if charset == LATIN9:
+        return value.decode(LATIN9).translate(_C1_AS_CP1252)
     try:
         return value.decode(charset)
     except UnicodeDecodeError:

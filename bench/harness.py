@@ -1,0 +1,159 @@
+"""Starting gateways and load generators for the benchmarks, all on loopback, all stopped afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MARTINET = [sys.executable, "-m", "martinet.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    memory = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{cores} cores ({cpu}), {memory} RAM, Python {platform.python_version()}, {platform.system()}"
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 (loopback URL we built)
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout}s")
+        time.sleep(0.1)
+
+
+@dataclass
+class Gateway:
+    base: str
+    token: str
+    data: Path
+    config: Path
+
+
+@contextlib.contextmanager
+def gateway(*, workers: int = 0, synchronous: str = "full", engine_extra: str = "") -> Iterator[Gateway]:
+    """A `martinet serve` on a fresh SQLite file, with an account holding plenty of credits."""
+    data = Path(tempfile.mkdtemp(prefix="martinet-bench-"))
+    port = free_port()
+    config = data / "martinet.toml"
+    config.write_text(
+        f"""
+log_level = "warning"
+[database]
+url = "sqlite:///{data / 'martinet.db'}"
+sqlite_synchronous = "{synchronous}"
+[http]
+host = "127.0.0.1"
+port = {port}
+workers = {workers}
+[accounts]
+lane = "notification"
+[engine]
+{engine_extra}
+[[connectors]]
+name = "sandbox"
+type = "sandbox"
+operator_delay = 0.1
+handset_delay = 0.2
+"""
+    )
+    token = subprocess.run(
+        [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    process = subprocess.Popen(
+        [*MARTINET, "serve", "--config", str(config)], start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=open(data / "server.log", "w"),  # noqa: SIM115
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz")
+        yield Gateway(base, token, data, config)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@dataclass
+class WrkResult:
+    requests_per_second: float
+    requests: int
+    non_2xx: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+
+
+def wrk(url: str, body: str, *, seconds: int = 10, connections: int = 64, threads: int = 2) -> WrkResult:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {_lua_string(body)}\n"
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+    )
+    try:
+        output = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+            check=True, capture_output=True, text=True,
+        ).stdout
+    finally:
+        script.unlink()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return WrkResult(rps, total, int(non2xx.group(1)) if non2xx else 0, _latency(output, "50%"), _latency(output, "99%"))
+
+
+def _latency(output: str, percentile: str) -> float:
+    match = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)", output)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
