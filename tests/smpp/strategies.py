@@ -21,7 +21,6 @@ from martinet.smpp import (
     DataSm,
     DistributionList,
     SmeAddress,
-    SubmitMultiResp,
     TLVKind,
     TLVSpec,
     UnsuccessSme,
@@ -99,19 +98,20 @@ _OVERRIDES: dict[type[PDU], dict[str, st.SearchStrategy[Any]]] = {
     DataSm: {"source_addr": cstr(64), "destination_addr": cstr(64)},
     AlertNotification: {"source_addr": cstr(64)},
 }
-# Responses whose body may be absent: None is only representable when the status is an error
-# and nothing else would have to follow it in the body.
+# Responses whose body may be absent (message_id/system_id None): that is only representable
+# when the status is an error and every other body field is at its default -- otherwise the
+# encoder must write the body and None comes back as "".
 _ABSENT_BODY_FIELD = {"message_id", "system_id"}
+_HEADER = {"sequence_number", "command_status"}
 
 
 def _normalise(pdu: PDU) -> PDU:
     for name in _ABSENT_BODY_FIELD:
         if getattr(pdu, name, "") is None:
-            must_write = pdu.command_status == 0 or pdu.tlvs
-            if isinstance(pdu, SubmitMultiResp) and pdu.unsuccess_sme:
-                must_write = True
-            if must_write:
-                return dataclasses.replace(pdu, **{name: ""})
+            others = [f for f in dataclasses.fields(pdu) if f.name not in _HEADER | {name}]
+            if pdu.command_status == 0 or any(getattr(pdu, f.name) != f.default for f in others):
+                changes: dict[str, Any] = {name: ""}
+                return dataclasses.replace(pdu, **changes)
     return pdu
 
 
@@ -119,7 +119,9 @@ def pdus_of(cls: type[PDU]) -> st.SearchStrategy[PDU]:
     """Valid instances of one PDU class, every field drawn."""
     kwargs: dict[str, st.SearchStrategy[Any]] = {}
     for field in dataclasses.fields(cls):
-        strategy = _OVERRIDES.get(cls, {}).get(field.name) or _BY_NAME.get(field.name)
+        strategy = _OVERRIDES.get(cls, {}).get(field.name)
+        if strategy is None:
+            strategy = _BY_NAME.get(field.name)
         if strategy is None:
             assert field.type == "int", f"no strategy for {cls.__name__}.{field.name}"
             strategy = u8

@@ -84,7 +84,7 @@ STRING_LIMITS: list[tuple[type[PDU], str, int, int]] = [
     STRING_LIMITS,
     ids=[f"{c.__name__}.{f}" for c, f, _, _ in STRING_LIMITS],
 )
-def test_string_maximum(cls: type[PDU], field: str, max_chars: int, status: int) -> None:
+def test_string_maximum(cls: Any, field: str, max_chars: int, status: int) -> None:
     longest = cls(sequence_number=1, **{field: "7" * max_chars})
     assert decode(encode(longest)) == longest
     with pytest.raises(FieldTooLong) as info:
@@ -122,7 +122,7 @@ def test_nested_string_maximum(pdu: PDU, field: str, status: int) -> None:
         (QuerySmResp, "final_date", S.ESME_RINVPARLEN),
     ],
 )
-def test_time_fields_are_empty_or_16_characters(cls: type[PDU], field: str, status: int) -> None:
+def test_time_fields_are_empty_or_16_characters(cls: Any, field: str, status: int) -> None:
     extra: dict[str, Any] = {"message_id": "m"} if cls is QuerySmResp else {}
     for ok in ("", "240101120000000+"):
         pdu = cls(**{field: ok}, **extra)
@@ -134,7 +134,7 @@ def test_time_fields_are_empty_or_16_characters(cls: type[PDU], field: str, stat
 
 
 @pytest.mark.parametrize("cls", [SubmitSm, DeliverSm, SubmitMulti, ReplaceSm])
-def test_short_message_maximum(cls: type[PDU]) -> None:
+def test_short_message_maximum(cls: Any) -> None:
     pdu = cls(short_message=b"\xff" * 254)
     assert decode(encode(pdu)) == pdu
     with pytest.raises(InvalidMessageLength) as info:
@@ -164,7 +164,7 @@ def test_strings_must_be_latin1_without_nul() -> None:
         ({"command_status": -1}, "command_status", S.ESME_RSYSERR),
     ],
 )
-def test_integers_out_of_range(changes: dict[str, int], field: str, status: int) -> None:
+def test_integers_out_of_range(changes: dict[str, Any], field: str, status: int) -> None:
     with pytest.raises(InvalidField) as info:
         encode(dataclasses.replace(SubmitSm(), **changes))
     assert info.value.field == field and info.value.command_status == status

@@ -7,6 +7,7 @@ against the spec's layouts rather than against its own mirror image.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import pytest
 
@@ -211,7 +212,7 @@ def test_string_over_its_maximum(command_id: int, body: bytes, field: str, statu
         ({"validity": b"000001000000000"}, "validity_period", S.ESME_RINVEXPIRY),
     ],
 )
-def test_time_field_neither_empty_nor_16_characters(kwargs: dict[str, bytes], field: str, status: int) -> None:
+def test_time_field_neither_empty_nor_16_characters(kwargs: dict[str, Any], field: str, status: int) -> None:
     error = raises_pdu_error(frame(CommandId.SUBMIT_SM, sm_body(**kwargs)), InvalidField, status)
     assert isinstance(error, InvalidField) and error.field == field
     assert error_response(error) == SubmitSmResp(sequence_number=SEQ, command_status=status)

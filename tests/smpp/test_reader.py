@@ -60,8 +60,10 @@ def test_fatal_error_sticks() -> None:
     first = reader.feed(encode(PDUS[2]) + bad + encode(PDUS[2]))
     assert first[0] == PDUS[2]
     assert isinstance(first[1], InvalidCommandLength) and first[1].fatal and len(first) == 2
-    again = reader.feed(encode(PDUS[2]))
-    assert len(again) == 1 and isinstance(again[0], InvalidCommandLength)
+    buffered = reader.buffered
+    again = reader.feed(encode(PDUS[2]) * 100)
+    assert again == [first[1]]
+    assert reader.buffered == buffered  # nothing more is buffered once framing is lost
     with pytest.raises(InvalidCommandLength):
         reader.next_pdu()
 

@@ -281,6 +281,16 @@ def test_body_less_successful_response_decodes_as_absent() -> None:
     assert pdu == SubmitSmResp(sequence_number=1, message_id=None)
 
 
+def test_absent_message_id_never_drops_other_fields() -> None:
+    # Found by hypothesis: the body may only be omitted when nothing else would be lost.
+    pdu = QuerySmResp(command_status=S.ESME_RQUERYFAIL, error_code=1)
+    assert decode(encode(pdu)) == QuerySmResp(command_status=S.ESME_RQUERYFAIL, message_id="", error_code=1)
+    pdu2 = SubmitMultiResp(command_status=S.ESME_RSUBMITFAIL, unsuccess_sme=(UnsuccessSme(),))
+    assert decode(encode(pdu2)) == SubmitMultiResp(
+        command_status=S.ESME_RSUBMITFAIL, message_id="", unsuccess_sme=(UnsuccessSme(),)
+    )
+
+
 def test_failed_response_with_explicit_message_id_keeps_it() -> None:
     pdu = SubmitSmResp(sequence_number=1, command_status=S.ESME_RSUBMITFAIL, message_id="")
     assert encode(pdu) == header(CommandId.SUBMIT_SM_RESP, b"\0", 1, S.ESME_RSUBMITFAIL)

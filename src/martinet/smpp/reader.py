@@ -12,13 +12,13 @@ needs to buffer until a whole frame is present.  Two ways to drive it:
 
 Recoverable errors (unknown command_id, bad body) consume their frame, so the next call
 continues with the next PDU.  A *fatal* error (command_length < 16 or above the maximum)
-leaves the stream unsplittable: the offending header stays at the front of the buffer and
-every later call reports the same error, until the session closes the connection.
+leaves the stream unsplittable: the reader stops buffering (a hostile peer cannot make it
+grow) and every later call reports the same error, until the session closes the connection.
 """
 
 from __future__ import annotations
 
-from .errors import PDUError
+from .errors import InvalidCommandLength, PDUError
 from .pdu import PDU, check_command_length, decode
 from .wire import DEFAULT_MAX_COMMAND_LENGTH, HEADER_SIZE
 
@@ -28,13 +28,14 @@ __all__ = ["PDUReader"]
 class PDUReader:
     """Buffers bytes and yields complete PDUs; one instance per connection."""
 
-    __slots__ = ("_buffer", "_max_command_length")
+    __slots__ = ("_buffer", "_fatal", "_max_command_length")
 
     def __init__(self, *, max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH) -> None:
         if max_command_length < HEADER_SIZE:
             raise ValueError(f"max_command_length must be at least {HEADER_SIZE}")
         self._buffer = bytearray()
         self._max_command_length = max_command_length
+        self._fatal: InvalidCommandLength | None = None
 
     @property
     def buffered(self) -> int:
@@ -42,8 +43,9 @@ class PDUReader:
         return len(self._buffer)
 
     def receive_data(self, data: bytes) -> None:
-        """Append bytes read from the connection."""
-        self._buffer += data
+        """Append bytes read from the connection (discarded once the stream is unusable)."""
+        if self._fatal is None:
+            self._buffer += data
 
     def next_pdu(self) -> PDU | None:
         """Return the next complete PDU, or None when more data is needed.
@@ -51,8 +53,14 @@ class PDUReader:
         Raises :class:`PDUError` for a malformed frame (see module docstring for which
         errors consume the frame).
         """
+        if self._fatal is not None:
+            raise self._fatal
         buffer = self._buffer
-        length = check_command_length(buffer, self._max_command_length)
+        try:
+            length = check_command_length(buffer, self._max_command_length)
+        except InvalidCommandLength as exc:
+            self._fatal = exc
+            raise
         if length is None or len(buffer) < length:
             return None
         frame = bytes(buffer[:length])
@@ -62,7 +70,7 @@ class PDUReader:
 
     def feed(self, data: bytes) -> list[PDU | PDUError]:
         """Append ``data`` and return every complete PDU, malformed ones as their error."""
-        self._buffer += data
+        self.receive_data(data)
         out: list[PDU | PDUError] = []
         while True:
             try:

@@ -44,6 +44,7 @@ __all__ = [
     "VALIDITY_PERIOD",
     "CString",
     "read_octets",
+    "short_message_octets",
 ]
 
 #: command_length, command_id, command_status, sequence_number (spec 3.2).
@@ -140,6 +141,17 @@ class CString:
 
     def __repr__(self) -> str:
         return f"CString({self.name!r}, {self.size})"
+
+
+def short_message_octets(short_message: bytes) -> bytes:
+    """sm_length followed by short_message, refusing what sm_length cannot express."""
+    if len(short_message) > MAX_SHORT_MESSAGE:
+        raise InvalidMessageLength(
+            f"short_message is {len(short_message)} octets, at most {MAX_SHORT_MESSAGE} allowed "
+            "(use the message_payload TLV for longer content)",
+            field="short_message",
+        )
+    return U8.pack(len(short_message)) + short_message
 
 
 def read_octets(data: bytes, pos: int, length: int) -> tuple[bytes, int]:

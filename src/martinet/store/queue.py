@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, insert, or_, select, tuple_, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from martinet.domain.status import DEFAULT_CODE, FINAL_STATES, State, aggregate
@@ -325,14 +325,18 @@ def _roll_up(
 
 
 def _apply_receipts(conn: Connection, receipts: Sequence[PartReceipt], now: int) -> int:
-    keys = list({(r.connector, r.carrier_id) for r in receipts})
-    found = (
-        conn.execute(
+    carrier_ids: dict[str, set[str]] = {}
+    for r in receipts:
+        carrier_ids.setdefault(r.connector, set()).add(r.carrier_id)
+    found = [
+        row
+        for connector, ids in carrier_ids.items()
+        for row in conn.execute(
             select(parts.c.id, parts.c.message_id, parts.c.connector, parts.c.carrier_id, parts.c.state).where(
-                tuple_(parts.c.connector, parts.c.carrier_id).in_(keys)
+                parts.c.connector == connector, parts.c.carrier_id.in_(list(ids))
             )
         )
-    ).all()
+    ]
     by_key = {(row.connector, row.carrier_id): _PartRef(row.id, row.message_id) for row in found}
     # A late intermediate receipt must not undo a final one: final parts stay as they are.
     settled = {(row.connector, row.carrier_id) for row in found if row.state in FINAL_STATES}
@@ -386,7 +390,7 @@ def _release_scheduled(conn: Connection, now: int, limit: int) -> int:
         conn.execute(
             update(messages)
             .where(messages.c.id.in_(due.scalar_subquery()))
-            .values(state=State.QUEUED, code=DEFAULT_CODE[State.QUEUED], updated_at=now)
+            .values(state=State.QUEUED, code=DEFAULT_CODE[State.QUEUED], updated_at=now, due_at=now)
             .returning(messages.c.id)
         )
         .scalars()
@@ -398,27 +402,34 @@ def _release_scheduled(conn: Connection, now: int, limit: int) -> int:
 
 
 def _claim(conn: Connection, owner: str, now: int, limit: int, lease_ms: int) -> list[ClaimedMessage]:
-    candidates = (
+    # Two index-friendly candidate lists rather than one OR, which SQLite would answer with a full scan.
+    due = (
         select(messages.c.id)
-        .where(
-            or_(
-                and_(messages.c.state == State.QUEUED, messages.c.due_at <= now),
-                and_(messages.c.state == State.SUBMITTING, messages.c.lease_until < now),
-            )
-        )
+        .where(messages.c.state == State.QUEUED, messages.c.due_at <= now)
         .order_by(messages.c.due_at, messages.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    statement = (
-        update(messages)
-        .where(messages.c.id.in_(candidates.scalar_subquery()))
-        .values(
-            state=State.SUBMITTING,
-            lease_owner=owner,
-            lease_until=now + lease_ms,
-            attempts=messages.c.attempts + 1,
-        )
-        .returning(messages.c.id, messages.c.send_id, messages.c.msisdn, messages.c.attempts)
+    abandoned = (
+        select(messages.c.id)
+        .where(messages.c.state == State.SUBMITTING, messages.c.lease_until < now)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return [ClaimedMessage(*row) for row in conn.execute(statement).all()]
+    rows: list[ClaimedMessage] = []
+    for candidates in (abandoned, due):
+        if len(rows) >= limit:
+            break
+        statement = (
+            update(messages)
+            .where(messages.c.id.in_(candidates.limit(limit - len(rows)).scalar_subquery()))
+            .values(
+                state=State.SUBMITTING,
+                lease_owner=owner,
+                lease_until=now + lease_ms,
+                attempts=messages.c.attempts + 1,
+            )
+            .returning(messages.c.id, messages.c.send_id, messages.c.msisdn, messages.c.attempts)
+        )
+        rows.extend(ClaimedMessage(*row) for row in conn.execute(statement).all())
+    return rows

@@ -105,6 +105,7 @@ messages = Table(
     Column("error", Text),
     Index("ix_messages_send", "send_id"),
     Index("ix_messages_queue", "state", "due_at"),
+    Index("ix_messages_lease", "state", "lease_until"),
     Index("ix_messages_msisdn", "msisdn"),
 )
 

@@ -125,6 +125,7 @@ def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index("ix_messages_msisdn", ["msisdn"], unique=False)
         batch_op.create_index("ix_messages_queue", ["state", "due_at"], unique=False)
+        batch_op.create_index("ix_messages_lease", ["state", "lease_until"], unique=False)
         batch_op.create_index("ix_messages_send", ["send_id"], unique=False)
 
     op.create_table(
@@ -176,6 +177,7 @@ def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_send")
         batch_op.drop_index("ix_messages_queue")
+        batch_op.drop_index("ix_messages_lease")
         batch_op.drop_index("ix_messages_msisdn")
 
     op.drop_table("messages")

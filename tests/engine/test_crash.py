@@ -1,0 +1,97 @@
+"""kill -9 right after "Accepté": nothing is lost, and the message goes out once."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+MARTINET = [sys.executable, "-m", "martinet.cli"]
+
+
+def _start(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*MARTINET, "serve", "--config", str(config)],
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_ready(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _get(base: str, endpoint: str, **params: str) -> str:
+    query = urllib.parse.urlencode(params)
+    with urllib.request.urlopen(f"{base}/http/1.6/{endpoint}?{query}", timeout=5) as reply:
+        return reply.read().decode("iso-8859-15")
+
+
+def test_kill_9_after_accepted_loses_nothing_and_sends_once(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "martinet.toml"
+    config.write_text(
+        f'log_level = "warning"\n[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n'
+        '[accounts]\nlane = "notification"\n'
+        '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\noperator_delay = 0.3\nhandset_delay = 0.3\n'
+    )
+    token = subprocess.run(
+        [*MARTINET, "account", "create", "acme", "--credits", "100", "--config", str(config)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    base = f"http://127.0.0.1:{port}"
+    server = _start(config)
+    try:
+        _wait_ready(base)
+        body = urllib.parse.urlencode({"accessToken": token, "numero": "0612345678", "message": "crash"}).encode()
+        with urllib.request.urlopen(f"{base}/http/1.6/sendSMS.do", data=body, timeout=5) as reply:
+            answer = reply.read().decode("iso-8859-15")
+        os.killpg(server.pid, signal.SIGKILL)  # the whole gateway, engine included, at once
+        server.wait()
+        match = re.fullmatch(r"0 \| Accepté \| (\w{12})", answer)
+        assert match, answer
+        sms_id = match.group(1)
+
+        server = _start(config)
+        _wait_ready(base)
+        deadline = time.monotonic() + 20
+        while _get(base, "compteRendu.do", accessToken=token, smsID=sms_id) != "33612345678 11":
+            assert time.monotonic() < deadline, _get(base, "compteRendu.do", accessToken=token, smsID=sms_id)
+            time.sleep(0.1)
+        assert _get(base, "credit.do", accessToken=token) == "99"
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        submissions = conn.execute(
+            "select count(*) from parts join messages on parts.message_id = messages.id where send_id = ?", (sms_id,)
+        ).fetchone()[0]
+        sent = conn.execute(
+            "select count(*) from status_history join messages on status_history.message_id = messages.id "
+            "where send_id = ? and status_history.code = 0",
+            (sms_id,),
+        ).fetchone()[0]
+    assert submissions == 1
+    assert sent == 1
