@@ -48,7 +48,7 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 (loopback URL we built)
+            with urllib.request.urlopen(url, timeout=2) as reply:
                 if reply.status == 200:
                     return
         except OSError:
@@ -76,7 +76,7 @@ def gateway(*, workers: int = 0, synchronous: str = "full", engine_extra: str = 
         f"""
 log_level = "warning"
 [database]
-url = "sqlite:///{data / 'martinet.db'}"
+url = "sqlite:///{data / "martinet.db"}"
 sqlite_synchronous = "{synchronous}"
 [http]
 host = "127.0.0.1"
@@ -95,11 +95,15 @@ handset_delay = 0.2
     )
     token = subprocess.run(
         [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     process = subprocess.Popen(
-        [*MARTINET, "serve", "--config", str(config)], start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=open(data / "server.log", "w"),  # noqa: SIM115
+        [*MARTINET, "serve", "--config", str(config)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=open(data / "server.log", "w"),  # noqa: SIM115
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -137,14 +141,18 @@ def wrk(url: str, body: str, *, seconds: int = 10, connections: int = 64, thread
     try:
         output = subprocess.run(
             ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     finally:
         script.unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return WrkResult(rps, total, int(non2xx.group(1)) if non2xx else 0, _latency(output, "50%"), _latency(output, "99%"))
+    return WrkResult(
+        rps, total, int(non2xx.group(1)) if non2xx else 0, _latency(output, "50%"), _latency(output, "99%")
+    )
 
 
 def _latency(output: str, percentile: str) -> float:

@@ -52,7 +52,12 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    database_url: str, *, credits: int = 1000, with_engine: bool = True, password: str | None = "secret", **overrides: Any
+    database_url: str,
+    *,
+    credits: int = 1000,
+    with_engine: bool = True,
+    password: str | None = "secret",
+    **overrides: Any,
 ) -> AsyncIterator[Gateway]:
     settings = test_settings(database_url, **overrides)
     db = open_store(settings)
@@ -60,8 +65,12 @@ async def running_gateway(
     created = await account_service(settings, db).create("acme", credits=to_milli(credits), password=password)
     server = uvicorn.Server(
         uvicorn.Config(
-            http_app(settings), host=settings.http.host, port=settings.http.port, log_config=None,
-            access_log=False, lifespan="on",
+            http_app(settings),
+            host=settings.http.host,
+            port=settings.http.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
         )
     )
     server_task = asyncio.create_task(server.serve())

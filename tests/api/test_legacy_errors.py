@@ -7,10 +7,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 
 from tests.gateway import Gateway, running_gateway, wait_for
-
 
 
 async def _history(http: httpx.AsyncClient, gw: Gateway) -> str:
@@ -58,7 +56,9 @@ async def test_bad_sends_answer_35_naming_the_parameter_and_store_nothing(databa
 async def test_more_than_300_recipients_on_get_but_not_on_post(database_url: str) -> None:
     numbers = ",".join(f"0612{i:06d}" for i in range(301))
     async with running_gateway(database_url, with_engine=False) as gw, gw.client() as http:
-        reply = _text(await http.get("/sendSMS.do", params={"accessToken": gw.token, "message": "x", "numero": numbers}))
+        reply = _text(
+            await http.get("/sendSMS.do", params={"accessToken": gw.token, "message": "x", "numero": numbers})
+        )
         assert reply.startswith("35 | ") and "numero" in reply
         reply = _text(await http.post("/sendSMS.do", data={"accessToken": gw.token, "message": "x", "numero": numbers}))
         assert reply.startswith("0 | Accepté | ")
@@ -95,7 +95,8 @@ async def test_invalid_numbers_among_valid_ones_get_3998(database_url: str) -> N
     async with running_gateway(database_url) as gw, gw.client() as http:
         reply = _text(
             await http.post(
-                "/sendSMS.do", data={"accessToken": gw.token, "message": "x", "numero": "0612345678, 12345,+33 7 58 12 34 56"}
+                "/sendSMS.do",
+                data={"accessToken": gw.token, "message": "x", "numero": "0612345678, 12345,+33 7 58 12 34 56"},
             )
         )
         sms_id = reply.rsplit(" | ", 1)[1]
@@ -131,11 +132,21 @@ async def test_scheduled_send_reports_10_and_can_be_cancelled_with_refund(databa
         status = await http.get("/smsStatus.do", params={"accessToken": gw.token, "smsID": sms_id})
         assert _text(status) == "10 | Programmé"
         listed = await _history(http, gw)
-        assert re.fullmatch(rf"{sms_id} \| {later[:2]}/{later[2:4]}/{later[4:8]} {later[9:]} \| later \| 33612345678 \| 1 \| 1 \|", listed)
-        assert _text(await http.get("/deleteSMS.do", params={"accessToken": gw.token, "smsID": sms_id})) == "0 | SMS supprimé"
+        assert re.fullmatch(
+            rf"{sms_id} \| {later[:2]}/{later[2:4]}/{later[4:8]} {later[9:]} \| later \| 33612345678 \| 1 \| 1 \|",
+            listed,
+        )
+        assert (
+            _text(await http.get("/deleteSMS.do", params={"accessToken": gw.token, "smsID": sms_id}))
+            == "0 | SMS supprimé"
+        )
         assert await _credit(http, gw) == "1000"
-        assert _text(await http.get("/deleteSMS.do", params={"accessToken": gw.token, "smsID": sms_id})).startswith("61 | ")
-        assert _text(await http.get("/smsStatus.do", params={"accessToken": gw.token, "smsID": sms_id})).startswith("61 | ")
+        assert _text(await http.get("/deleteSMS.do", params={"accessToken": gw.token, "smsID": sms_id})).startswith(
+            "61 | "
+        )
+        assert _text(await http.get("/smsStatus.do", params={"accessToken": gw.token, "smsID": sms_id})).startswith(
+            "61 | "
+        )
 
 
 async def test_delete_by_number_cancels_the_latest_scheduled_send_to_it(database_url: str) -> None:
@@ -155,9 +166,13 @@ async def test_delete_by_number_cancels_the_latest_scheduled_send_to_it(database
 
 async def test_a_send_that_already_left_cannot_be_deleted(database_url: str) -> None:
     async with running_gateway(database_url) as gw, gw.client() as http:
-        reply = _text(await http.post("/sendSMS.do", data={"accessToken": gw.token, "message": "now", "numero": "0612345678"}))
+        reply = _text(
+            await http.post("/sendSMS.do", data={"accessToken": gw.token, "message": "now", "numero": "0612345678"})
+        )
         sms_id = reply.rsplit(" | ", 1)[1]
-        assert _text(await http.get("/deleteSMS.do", params={"accessToken": gw.token, "smsID": sms_id})).startswith("61 | ")
+        assert _text(await http.get("/deleteSMS.do", params={"accessToken": gw.token, "smsID": sms_id})).startswith(
+            "61 | "
+        )
         assert await _credit(http, gw) == "999"
 
 
@@ -165,14 +180,18 @@ async def test_english_accounts_get_english_answers(database_url: str) -> None:
     async with running_gateway(database_url, with_engine=False, accounts={"language": "en"}) as gw, gw.client() as http:
         reply = _text(await http.post("/sendSMS.do", data={"accessToken": gw.token, "numero": "0612345678"}))
         assert reply == "35 | Invalid parameter: message (missing)"
-        reply = _text(await http.post("/sendSMS.do", data={"accessToken": gw.token, "numero": "0612345678", "message": "x"}))
+        reply = _text(
+            await http.post("/sendSMS.do", data={"accessToken": gw.token, "numero": "0612345678", "message": "x"})
+        )
         assert reply.startswith("0 | Accepted | ")
 
 
 async def test_sms_list_pages_newest_first(database_url: str) -> None:
     async with running_gateway(database_url, with_engine=False) as gw, gw.client() as http:
         for i in range(5):
-            await http.post("/sendSMS.do", data={"accessToken": gw.token, "message": f"m{i}\nline", "numero": "0612345678"})
+            await http.post(
+                "/sendSMS.do", data={"accessToken": gw.token, "message": f"m{i}\nline", "numero": "0612345678"}
+            )
         lines = (await _history(http, gw)).splitlines()
         assert [line.split(" | ")[2] for line in lines] == [f"m{i} line" for i in range(4, -1, -1)]
         assert all(line.endswith(" | 1 | 1 |") for line in lines)

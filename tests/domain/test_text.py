@@ -418,9 +418,7 @@ def test_empty_or_missing_mention_adds_nothing() -> None:
 
 def test_mention_goes_through_the_policy() -> None:
     assert analyze("Hi", stop_mention="STOP ê", stop_mode=2).text == "Hi STOP ?"
-    assert analyze("Hi", non_gsm=NonGsmPolicy.TRANSLITERATE, stop_mention="STOP ê", stop_mode=2).text == (
-        "Hi STOP e"
-    )
+    assert analyze("Hi", non_gsm=NonGsmPolicy.TRANSLITERATE, stop_mention="STOP ê", stop_mode=2).text == ("Hi STOP e")
     assert auto("Hi", stop_mention="STOP ê", stop_mode=2).encoding is Encoding.UCS2
 
 

@@ -24,7 +24,9 @@ MARTINET = [sys.executable, "-m", "martinet.cli"]
 def _start(config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [*MARTINET, "serve", "--config", str(config)],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -57,7 +59,9 @@ def test_kill_9_after_accepted_loses_nothing_and_sends_once(tmp_path: Path) -> N
     )
     token = subprocess.run(
         [*MARTINET, "account", "create", "acme", "--credits", "100", "--config", str(config)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     base = f"http://127.0.0.1:{port}"
     server = _start(config)

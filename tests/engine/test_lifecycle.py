@@ -37,11 +37,17 @@ async def test_history_records_in_progress_sent_operator_received(database_url: 
         await wait_for(lambda: _ends_with(gw, sms_id, " 11"))
         async with gw.db.reader.connect() as conn:
             codes = (
-                await conn.execute(
-                    select(status_history.c.code).join(messages).where(messages.c.send_id == sms_id)
-                    .order_by(status_history.c.id)
+                (
+                    await conn.execute(
+                        select(status_history.c.code)
+                        .join(messages)
+                        .where(messages.c.send_id == sms_id)
+                        .order_by(status_history.c.id)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         assert codes == [1, 0, 13, 11]
 
 

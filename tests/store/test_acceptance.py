@@ -19,8 +19,9 @@ def _clock() -> int:
 
 async def _account(db: Database, credits: int) -> int:
     store = AccountStore(db, _clock)
-    account = await store.create("acme", password_hash=None, language="fr", timezone="Europe/Paris",
-                                 lane="notification", non_gsm="replace")
+    account = await store.create(
+        "acme", password_hash=None, language="fr", timezone="Europe/Paris", lane="notification", non_gsm="replace"
+    )
     if credits:
         await store.post(account.id, credits, "topup")
     return account.id
@@ -28,12 +29,21 @@ async def _account(db: Database, credits: int) -> int:
 
 def _send(send_id: str, account_id: int, recipients: int, unit_cost: int) -> NewSend:
     return NewSend(
-        id=send_id, account_id=account_id, created_at=_clock(), scheduled_at=None, text="hello",
-        encoding="GSM-7", segments=1, classe=2, sender=None, ref_client=None, notification_url=None,
-        notification_url_reponse=None, lane="notification", cost=recipients * unit_cost,
-        messages=[
-            NewMessage(f"3361234{i:04d}", "FR", State.QUEUED, 1, unit_cost, _clock()) for i in range(recipients)
-        ],
+        id=send_id,
+        account_id=account_id,
+        created_at=_clock(),
+        scheduled_at=None,
+        text="hello",
+        encoding="GSM-7",
+        segments=1,
+        classe=2,
+        sender=None,
+        ref_client=None,
+        notification_url=None,
+        notification_url_reponse=None,
+        lane="notification",
+        cost=recipients * unit_cost,
+        messages=[NewMessage(f"3361234{i:04d}", "FR", State.QUEUED, 1, unit_cost, _clock()) for i in range(recipients)],
     )
 
 
@@ -78,9 +88,7 @@ async def test_concurrent_sends_never_spend_the_same_credits(db: Database) -> No
     writer = AcceptanceWriter(db)
     await writer.start()
     try:
-        verdicts = await asyncio.gather(
-            *(writer.accept(_send(f"C{i:011d}", account_id, 1, 1000)) for i in range(50))
-        )
+        verdicts = await asyncio.gather(*(writer.accept(_send(f"C{i:011d}", account_id, 1, 1000)) for i in range(50)))
     finally:
         await writer.stop()
     assert verdicts.count(True) == 20
