@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from struct import Struct
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 from .constants import VENDOR_TAG_MAX, VENDOR_TAG_MIN, CommandStatus, Tag
 from .errors import TLVError
@@ -135,6 +135,8 @@ def _decode_value(tag: int, data: bytes, start: int, end: int) -> TLVValue:
             command_status=CommandStatus.ESME_RINVPARLEN,
         )
     kind = spec.kind
+    if kind is TLVKind.INT1:
+        return data[start]
     if kind is TLVKind.OCTETS or kind is TLVKind.EMPTY:
         return data[start:end]
     if kind is TLVKind.CSTRING:
@@ -204,9 +206,12 @@ def _bad_value(spec: TLVSpec, value: object, expected: str) -> TLVError:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class TLV:
-    """One optional parameter.  ``value`` is typed for standard tags, raw bytes otherwise."""
+class TLV(NamedTuple):
+    """One optional parameter.  ``value`` is typed for standard tags, raw bytes otherwise.
+
+    A NamedTuple rather than a frozen dataclass: equally immutable and typed, but built in
+    a third of the time, which matters because a delivery receipt carries several TLVs.
+    """
 
     tag: int
     value: TLVValue
