@@ -16,9 +16,11 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from martinet.api.legacy.app import PREFIX as LEGACY_PREFIX
 from martinet.api.legacy.app import LegacyDoor
 from martinet.api.legacy.endpoints import LegacyServices
 from martinet.clock import now_ms
@@ -87,7 +89,7 @@ def http_parts(settings: Settings, db: Database) -> HttpParts:
     return HttpParts(db, writer, legacy)
 
 
-def http_app(settings: Settings) -> Starlette:
+def http_app(settings: Settings) -> ASGIApp:
     """The ASGI application of one HTTP worker. The database is opened inside the worker's own event loop."""
     parts: HttpParts | None = None
 
@@ -103,20 +105,19 @@ def http_app(settings: Settings) -> Starlette:
             await parts.writer.stop()
             await db.dispose()
 
-    async def legacy(request: Request) -> Response:
-        assert parts is not None
-        return await parts.legacy.handle(request)
-
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "pid": os.getpid()})
 
-    return Starlette(
-        routes=[
-            Route("/http/1.6/{name:str}", legacy, methods=["GET", "POST"]),
-            Route("/healthz", healthz),
-        ],
-        lifespan=lifespan,
-    )
+    others = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        # The smsmode door is served first and directly (see martinet.api.legacy.app); the rest by Starlette.
+        if scope["type"] == "http" and scope["path"].startswith(LEGACY_PREFIX) and parts is not None:
+            await parts.legacy(scope, receive, send)
+        else:
+            await others(scope, receive, send)
+
+    return app
 
 
 def connector(config: ConnectorConfig) -> Connector:

@@ -6,8 +6,6 @@ the French texts follow smsmode's own wording. English is used when the account'
 
 from __future__ import annotations
 
-from starlette.responses import Response
-
 CONTENT_TYPE = "text/plain; charset=ISO-8859-15"
 
 ACCEPTED = 0
@@ -53,16 +51,17 @@ def text(code: int, language: str) -> str:
     return english if language == "en" else french
 
 
-def answer(body: str) -> Response:
-    return Response(body.encode("iso-8859-15", errors="replace"), media_type=CONTENT_TYPE)
+def encode(body: str) -> bytes:
+    """The wire form of an answer: ISO-8859-15, what smsmode clients decode (a character it lacks becomes `?`)."""
+    return body.encode("iso-8859-15", errors="replace")
 
 
-def status_answer(code: int, language: str, *extra: str) -> Response:
-    return answer(" | ".join([str(code), text(code, language), *extra]))
+def status_answer(code: int, language: str, *extra: str) -> str:
+    return " | ".join([str(code), text(code, language), *extra])
 
 
-def invalid_parameter(name: str, problem: str, language: str) -> Response:
+def invalid_parameter(name: str, problem: str, language: str) -> str:
     if language == "en":
-        return answer(f"{INVALID_PARAMETER} | Invalid parameter: {name} ({problem})")
+        return f"{INVALID_PARAMETER} | Invalid parameter: {name} ({problem})"
     french = _PROBLEMS_FR.get(problem, problem)
-    return answer(f"{INVALID_PARAMETER} | Paramètre invalide : {name} ({french})")
+    return f"{INVALID_PARAMETER} | Paramètre invalide : {name} ({french})"

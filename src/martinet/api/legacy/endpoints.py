@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from starlette.responses import Response
-
 from martinet.api.legacy import answers, params
 from martinet.domain.credits import format_credits
 from martinet.domain.recipients import Recipient, parse_recipient
@@ -38,10 +36,10 @@ class LegacyServices:
     reports: ReportService
 
 
-Endpoint = Callable[[LegacyServices, Call], Awaitable[Response]]
+Endpoint = Callable[[LegacyServices, Call], Awaitable[str]]
 
 
-async def send_sms(services: LegacyServices, call: Call) -> Response:
+async def send_sms(services: LegacyServices, call: Call) -> str:
     p = call.params
     request = SendRequest(
         account=call.account,
@@ -64,27 +62,27 @@ async def send_sms(services: LegacyServices, call: Call) -> Response:
     return answers.status_answer(answers.ACCEPTED, call.language, accepted.send_id)
 
 
-async def delivery_report(services: LegacyServices, call: Call) -> Response:
+async def delivery_report(services: LegacyServices, call: Call) -> str:
     send_id = _required(call, "smsid")
     rows = await services.reports.recipients(call.account.id, send_id)
     if rows is None:
         return answers.status_answer(answers.UNKNOWN_SMS, call.language)
-    return answers.answer(" | ".join(f"{msisdn} {code}" for msisdn, code in rows))
+    return " | ".join(f"{msisdn} {code}" for msisdn, code in rows)
 
 
-async def sms_status(services: LegacyServices, call: Call) -> Response:
+async def sms_status(services: LegacyServices, call: Call) -> str:
     send_id = _required(call, "smsid")
     code = await services.reports.status(call.account.id, send_id)
     if code is None:
         return answers.status_answer(answers.UNKNOWN_SMS, call.language)
-    return answers.answer(f"{code} | {describe(code, call.language)}")
+    return f"{code} | {describe(code, call.language)}"
 
 
-async def credit(services: LegacyServices, call: Call) -> Response:
-    return answers.answer(format_credits(await services.reports.balance(call.account.id)))
+async def credit(services: LegacyServices, call: Call) -> str:
+    return format_credits(await services.reports.balance(call.account.id))
 
 
-async def delete_sms(services: LegacyServices, call: Call) -> Response:
+async def delete_sms(services: LegacyServices, call: Call) -> str:
     send_id = call.params.get("smsid", "").strip() or None
     msisdn = None
     if send_id is None:
@@ -99,10 +97,10 @@ async def delete_sms(services: LegacyServices, call: Call) -> Response:
     if cancelled is None:
         return answers.status_answer(answers.UNKNOWN_SMS, call.language)
     done = "SMS deleted" if call.language == "en" else "SMS supprimé"
-    return answers.answer(f"{answers.ACCEPTED} | {done}")
+    return f"{answers.ACCEPTED} | {done}"
 
 
-async def sms_list(services: LegacyServices, call: Call) -> Response:
+async def sms_list(services: LegacyServices, call: Call) -> str:
     start = params.integer(call.params, "start", 0)
     count = params.integer(call.params, "offset", LIST_DEFAULT)
     if start < 0:
@@ -124,7 +122,7 @@ async def sms_list(services: LegacyServices, call: Call) -> Response:
         ).rstrip()
         for s in await services.reports.history(call.account.id, start, count)
     ]
-    return answers.answer("\n".join(lines))
+    return "\n".join(lines)
 
 
 def _one_line(text: str) -> str:
