@@ -16,7 +16,7 @@ def numbers(count: int) -> str:
 
 def run(recipients: int = 10_000, repeats: int = 5) -> dict[str, float]:
     timings = []
-    with gateway(workers=2) as gw:
+    with gateway() as gw:
         for attempt in range(repeats + 1):
             body = urllib.parse.urlencode(
                 {"accessToken": gw.token, "numero": numbers(recipients), "message": f"Campagne {attempt}"}

@@ -67,7 +67,9 @@ class Gateway:
 
 
 @contextlib.contextmanager
-def gateway(*, workers: int = 0, synchronous: str = "full", engine_extra: str = "") -> Iterator[Gateway]:
+def gateway(
+    *, workers: int = 0, synchronous: str = "full", engine_extra: str = "", engine: bool = True
+) -> Iterator[Gateway]:
     """A `martinet serve` on a fresh SQLite file, with an account holding plenty of credits."""
     data = Path(tempfile.mkdtemp(prefix="martinet-bench-"))
     port = free_port()
@@ -100,7 +102,7 @@ handset_delay = 0.2
         text=True,
     ).stdout.strip()
     process = subprocess.Popen(
-        [*MARTINET, "serve", "--config", str(config)],
+        [*MARTINET, "serve", "--config", str(config), *([] if engine else ["--no-engine"])],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=open(data / "server.log", "w"),  # noqa: SIM115

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP workers and the engine")
     _where(serve)
+    serve.add_argument(
+        "--no-engine", action="store_true", help="HTTP workers only (the engine runs on another node or later)"
+    )
     serve.set_defaults(func=_serve)
 
     demo_cmd = commands.add_parser("demo", help="run a self-contained demo gateway (what `make run` runs)")
@@ -113,7 +116,7 @@ def _serve(args: argparse.Namespace) -> int:
     _run(demo.prepare_database(settings))
     sock = server.bind(settings.http.host, settings.http.port)
     print(f"martinet: listening on http://{settings.http.host}:{settings.http.port}/", file=sys.stderr)
-    return server.run(settings, sock)
+    return server.run(settings, sock, with_engine=not args.no_engine)
 
 
 def _demo(args: argparse.Namespace) -> int:

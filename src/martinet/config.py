@@ -52,7 +52,9 @@ class DatabaseConfig(_Section):
 class HttpConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    workers: int = Field(default=0, ge=0, le=256, description="HTTP worker processes; 0 = one per core")
+    workers: int = Field(
+        default=0, ge=0, le=256, description="HTTP worker processes; 0 = one per core (PostgreSQL), one (SQLite)"
+    )
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
 

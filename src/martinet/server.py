@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import time
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -35,11 +36,20 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def worker_count(settings: Settings) -> int:
-    return settings.http.workers or os.cpu_count() or 1
+    """`http.workers`, or by default one per core on PostgreSQL and one on SQLite.
+
+    SQLite has a single writer: extra HTTP processes only take turns on its lock, and measured on 2 cores one
+    group-committing worker accepts more than two or three (docs/benchmarks.md).
+    """
+    if settings.http.workers:
+        return settings.http.workers
+    if settings.database.url.startswith("sqlite:"):
+        return 1
+    return os.cpu_count() or 1
 
 
-def run(settings: Settings, sock: socket.socket) -> int:
-    """Run workers and engine until a signal arrives; returns the exit status."""
+def run(settings: Settings, sock: socket.socket, *, with_engine: bool = True) -> int:
+    """Run workers (and the engine, unless told not to) until a signal arrives; returns the exit status."""
     context = multiprocessing.get_context("spawn")
     data = settings.model_dump(mode="json")
     stopping = False
@@ -60,7 +70,7 @@ def run(settings: Settings, sock: socket.socket) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    children: dict[str, BaseProcess] = {"engine": start_engine()}
+    children: dict[str, BaseProcess] = {"engine": start_engine()} if with_engine else {}
     for index in range(worker_count(settings)):
         children[f"http-{index}"] = start_http(index)
     while not stopping:
@@ -88,6 +98,9 @@ def _http_main(data: dict[str, Any], sock: socket.socket) -> None:
 
     settings = Settings.model_validate(data)
     logs.configure(settings.log_level)
+    # The store's writer thread and the event loop share the GIL; with the default 5 ms switch interval a
+    # finished commit can wait that long to hand its answers back. A short interval keeps accept latency low.
+    sys.setswitchinterval(0.0005)
     config = uvicorn.Config(
         http_app(settings),
         loop="uvloop",

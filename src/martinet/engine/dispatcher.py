@@ -54,13 +54,15 @@ class Dispatcher:
         self._cache_size = cache_size
 
     async def run(self, stop: asyncio.Event, idle_wait: float) -> None:
+        """Loop until `stop`. A cycle that did not fill a batch waits `idle_wait` before the next claim, so that
+        under a steady trickle the queue is taken in batches rather than one transaction per message."""
         while not stop.is_set():
             try:
                 handled = await self.run_once()
             except Exception:
                 log.exception("dispatch cycle failed")
                 handled = 0
-            if not handled:
+            if handled < self._settings.batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle_wait)
 

@@ -78,6 +78,7 @@ class SendService:
     ) -> None:
         self._writer = writer
         self._prices = prices
+        self._milli: dict[str, int | None] = {}
         self._stop_mention = stop_mention
         self._now_ms = now_ms
         self._new_id = new_id
@@ -130,7 +131,7 @@ class SendService:
     ) -> NewMessage:
         if isinstance(recipient, InvalidRecipient):
             return NewMessage(recipient.raw[:20], None, State.FAILED, INVALID_RECIPIENT, 0, None)
-        price = self._prices.price(recipient.country)
+        price = self._price_milli(recipient.country)
         if price is None:
             return NewMessage(recipient.msisdn, recipient.country, State.FAILED, NOT_ROUTABLE, 0, None)
         state = State.SCHEDULED if scheduled else State.QUEUED
@@ -139,9 +140,15 @@ class SendService:
             recipient.country,
             state,
             DEFAULT_CODE[state],
-            to_milli(price) * segments,
+            price * segments,
             due_at,
         )
+
+    def _price_milli(self, country: str) -> int | None:
+        if country not in self._milli:
+            price = self._prices.price(country)
+            self._milli[country] = None if price is None else to_milli(price)
+        return self._milli[country]
 
 
 def _check_parameters(request: SendRequest) -> None:
