@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--credits", default="0", help="opening credit")
     create.add_argument("--password", default=None, help="for the legacy pseudo/pass authentication")
     create.add_argument("--lane", choices=["otp", "notification", "marketing"], default=None)
+    create.add_argument(
+        "--non-gsm", choices=[p.value for p in NonGsmPolicy], default=None,
+        help="what classe_msg=2/4 does with characters outside GSM 03.38 (default: accounts.non_gsm)",
+    )
+    create.add_argument("--language", choices=["fr", "en"], default=None, help="language of API answers")
     _where(create)
     create.set_defaults(func=_account_create)
     credit = account.add_parser("credit", help="add (or, negative, remove) credits")
@@ -169,7 +174,12 @@ def _account_create(args: argparse.Namespace) -> int:
             await demo.prepare_database(settings, db)
             try:
                 created = await account_service(settings, db).create(
-                    args.login, credits=credits, password=args.password, lane=args.lane
+                    args.login,
+                    credits=credits,
+                    password=args.password,
+                    lane=args.lane,
+                    non_gsm=args.non_gsm,
+                    language=args.language,
                 )
             except LoginTaken:
                 print(f"an account named {args.login!r} exists already", file=sys.stderr)

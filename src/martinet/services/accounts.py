@@ -28,16 +28,18 @@ class AccountService:
         credits: int = 0,
         password: str | None = None,
         lane: str | None = None,
+        non_gsm: str | None = None,
+        language: str | None = None,
         token: str | None = None,
     ) -> NewAccount:
         """Create an account with one API key (returned in clear, once) and an opening credit."""
         account = await self._accounts.create(
             login,
             password_hash=hash_password(password) if password else None,
-            language=self._defaults.language,
+            language=language or self._defaults.language,
             timezone=self._defaults.timezone,
             lane=lane or self._defaults.lane,
-            non_gsm=self._defaults.non_gsm,
+            non_gsm=non_gsm or self._defaults.non_gsm,
         )
         token = token or new_access_token()
         await self._accounts.add_api_key(account.id, token_hash(token), label="default")

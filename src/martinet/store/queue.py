@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, union_all, update
 from sqlalchemy.engine import Connection
 
 from martinet.domain.status import DEFAULT_CODE, FINAL_STATES, State, aggregate
@@ -77,12 +78,6 @@ class PendingPart:
     carrier_id: str
     msisdn: str
     code: int
-
-
-@dataclass(frozen=True, slots=True)
-class _PartRef:
-    id: int
-    message_id: int
 
 
 class QueueStore:
@@ -281,86 +276,57 @@ def _refund(conn: Connection, message_ids: list[int], now: int) -> None:
     conn.execute(update(messages).where(messages.c.id.in_(message_ids)).values(cost=0))
 
 
-def _roll_up(
-    conn: Connection,
-    matched: Sequence[PartReceipt],
-    by_key: dict[tuple[str, str], _PartRef],
-    now: int,
-) -> None:
-    message_ids = sorted({by_key[(r.connector, r.carrier_id)].message_id for r in matched})
-    part_rows = (
-        conn.execute(
-            select(parts.c.message_id, parts.c.seq, parts.c.state, parts.c.code)
-            .where(parts.c.message_id.in_(message_ids))
-            .order_by(parts.c.message_id, parts.c.seq)
-        )
-    ).all()
-    current = dict(
-        (row.id, (row.state, row.code))
-        for row in (
-            conn.execute(select(messages.c.id, messages.c.state, messages.c.code).where(messages.c.id.in_(message_ids)))
-        ).all()
-    )
-    grouped: dict[int, list[tuple[State, int]]] = {}
-    for row in part_rows:
-        grouped.setdefault(row.message_id, []).append((State(row.state), row.code))
-    details = {by_key[(r.connector, r.carrier_id)].message_id: r for r in matched}
-    changes = []
-    for message_id, states in grouped.items():
-        new_state, new_code = aggregate(states)
-        if current.get(message_id) != (new_state, new_code):
-            changes.append((message_id, new_state, new_code))
-    if not changes:
-        return
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(state=bindparam("new_state"), code=bindparam("new_code"), updated_at=now),
-        [{"mid": mid, "new_state": state, "new_code": code} for mid, state, code in changes],
-    )
-    _history(
-        conn,
-        [(mid, details[mid].at, state, code, None, details[mid].detail) for mid, state, code in changes],
-    )
-
-
 def _apply_receipts(conn: Connection, receipts: Sequence[PartReceipt], now: int) -> int:
-    carrier_ids: dict[str, set[str]] = {}
+    """Receipts → parts → messages, in four statements whatever the batch size.
+
+    One query reads every part of every message concerned together with the message's current status; the new
+    part states are applied in memory, each message's status re-aggregated, and only real changes written.
+    """
+    by_connector: dict[str, set[str]] = {}
     for r in receipts:
-        carrier_ids.setdefault(r.connector, set()).add(r.carrier_id)
-    found = [
-        row
-        for connector, ids in carrier_ids.items()
-        for row in conn.execute(
-            select(parts.c.id, parts.c.message_id, parts.c.connector, parts.c.carrier_id, parts.c.state).where(
-                parts.c.connector == connector, parts.c.carrier_id.in_(list(ids))
-            )
+        by_connector.setdefault(r.connector, set()).add(r.carrier_id)
+    touched = [
+        select(parts.c.message_id).where(parts.c.connector == connector, parts.c.carrier_id.in_(sorted(ids)))
+        for connector, ids in by_connector.items()
+    ]
+    rows = conn.execute(
+        select(
+            parts.c.id,
+            parts.c.message_id,
+            parts.c.connector,
+            parts.c.carrier_id,
+            parts.c.state,
+            parts.c.code,
+            messages.c.state.label("message_state"),
+            messages.c.code.label("message_code"),
         )
-    ]
-    by_key = {(row.connector, row.carrier_id): _PartRef(row.id, row.message_id) for row in found}
-    # A late intermediate receipt must not undo a final one: final parts stay as they are.
-    settled = {(row.connector, row.carrier_id) for row in found if row.state in FINAL_STATES}
-    matched = [
-        r for r in receipts if (r.connector, r.carrier_id) in by_key and (r.connector, r.carrier_id) not in settled
-    ]
-    unmatched = [r for r in receipts if (r.connector, r.carrier_id) not in by_key]
-    if matched:
+        .join(messages, messages.c.id == parts.c.message_id)
+        .where(parts.c.message_id.in_(union_all(*touched).scalar_subquery()))
+        .order_by(parts.c.message_id, parts.c.seq)
+    ).all()
+    part_by_key = {(row.connector, row.carrier_id): row for row in rows}
+    part_status: dict[int, tuple[State, int]] = {row.id: (State(row.state), row.code) for row in rows}
+    part_updates: dict[int, PartReceipt] = {}
+    unmatched: list[PartReceipt] = []
+    for r in receipts:
+        row = part_by_key.get((r.connector, r.carrier_id))
+        if row is None:
+            unmatched.append(r)
+        elif part_status[row.id][0] not in FINAL_STATES:  # a late intermediate receipt never undoes a final one
+            part_status[row.id] = (r.state, r.code)
+            part_updates[row.id] = r
+    if part_updates:
         conn.execute(
             update(parts)
             .where(parts.c.id == bindparam("part_id"))
             .values(state=bindparam("new_state"), code=bindparam("new_code"), updated_at=bindparam("at_"))
             .execution_options(synchronize_session=False),
             [
-                {
-                    "part_id": by_key[(r.connector, r.carrier_id)].id,
-                    "new_state": r.state,
-                    "new_code": r.code,
-                    "at_": r.at,
-                }
-                for r in matched
+                {"part_id": pid, "new_state": r.state, "new_code": r.code, "at_": r.at}
+                for pid, r in part_updates.items()
             ],
         )
-        _roll_up(conn, matched, by_key, now=now)
+        _roll_up(conn, rows, part_status, part_updates, now)
     if unmatched:
         conn.execute(
             insert(unmatched_receipts),
@@ -376,7 +342,39 @@ def _apply_receipts(conn: Connection, receipts: Sequence[PartReceipt], now: int)
                 for r in unmatched
             ],
         )
-    return len(matched)
+    return len(part_updates)
+
+
+def _roll_up(
+    conn: Connection,
+    rows: Sequence[Any],  # rows of the query in _apply_receipts
+    part_status: dict[int, tuple[State, int]],
+    part_updates: dict[int, PartReceipt],
+    now: int,
+) -> None:
+    """Write the messages whose aggregated status changed, with a history row carrying the carrier's detail."""
+    grouped: dict[int, list[int]] = {}
+    current: dict[int, tuple[str, int]] = {}
+    for row in rows:
+        grouped.setdefault(row.message_id, []).append(row.id)
+        current[row.message_id] = (row.message_state, row.message_code)
+    changes = []
+    for message_id, part_ids in grouped.items():
+        receipt = next((part_updates[p] for p in part_ids if p in part_updates), None)
+        if receipt is None:
+            continue
+        state, code = aggregate([part_status[p] for p in part_ids])
+        if current[message_id] != (state, code):
+            changes.append((message_id, state, code, receipt))
+    if not changes:
+        return
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("mid"))
+        .values(state=bindparam("new_state"), code=bindparam("new_code"), updated_at=now),
+        [{"mid": mid, "new_state": state, "new_code": code} for mid, state, code, _ in changes],
+    )
+    _history(conn, [(mid, r.at, state, code, None, r.detail) for mid, state, code, r in changes])
 
 
 def _release_scheduled(conn: Connection, now: int, limit: int) -> int:
