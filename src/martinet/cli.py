@@ -67,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--password", default=None, help="for the legacy pseudo/pass authentication")
     create.add_argument("--lane", choices=["otp", "notification", "marketing"], default=None)
     create.add_argument(
-        "--non-gsm", choices=[p.value for p in NonGsmPolicy], default=None,
+        "--non-gsm",
+        choices=[p.value for p in NonGsmPolicy],
+        default=None,
         help="what classe_msg=2/4 does with characters outside GSM 03.38 (default: accounts.non_gsm)",
     )
     create.add_argument("--language", choices=["fr", "en"], default=None, help="language of API answers")

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from martinet.domain.status import State
+from martinet.domain.receipts import Receipt
 from martinet.domain.text import Encoding
 
 
@@ -47,16 +47,6 @@ class Refused:
 
 
 SubmitResult = Accepted | Refused
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    connector: str
-    carrier_id: str
-    state: State
-    code: int
-    at: int
-    detail: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,11 +27,11 @@ from martinet.connectors.base import (
     Accepted,
     InFlight,
     OutboundMessage,
-    Receipt,
     ReceiptSink,
     Refused,
     SubmitResult,
 )
+from martinet.domain.receipts import Receipt
 from martinet.domain.status import (
     DELIVERED_TO_OPERATOR,
     EXPIRED,

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from martinet.connectors.base import Accepted, Connector, OutboundMessage, SubmitResult
+from martinet.connectors.base import Accepted, Connector, OutboundMessage, Refused, SubmitResult
 from martinet.domain.status import INTERNAL_ERROR
 from martinet.domain.text import Encoding, NonGsmPolicy, analyze
 from martinet.store.queue import ClaimedMessage, QueueStore, SendContent, SubmitFailed, Submitted
@@ -133,6 +133,4 @@ class Dispatcher:
 
 
 def _temporary(message_id: int, detail: str) -> SubmitResult:
-    from martinet.connectors.base import Refused
-
     return Refused(message_id, True, INTERNAL_ERROR, detail)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from martinet.batching import GroupCommitter
-from martinet.connectors.base import Receipt
-from martinet.store.queue import PartReceipt, QueueStore
+from martinet.domain.receipts import Receipt
+from martinet.store.queue import QueueStore
 
 
 class ReceiptRecorder:
@@ -28,8 +28,6 @@ class ReceiptRecorder:
         await self._committer.submit(receipts)
 
     async def _commit(self, batches: list[Sequence[Receipt]]) -> list[None]:
-        flat = [
-            PartReceipt(r.connector, r.carrier_id, r.state, r.code, r.at, r.detail) for batch in batches for r in batch
-        ]
+        flat = [receipt for batch in batches for receipt in batch]
         await self._queue.apply_receipts(flat)
         return [None] * len(batches)

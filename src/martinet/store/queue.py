@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, union_all, update
 from sqlalchemy.engine import Connection
 
+from martinet.domain.receipts import Receipt
 from martinet.domain.status import DEFAULT_CODE, FINAL_STATES, State, aggregate
 from martinet.store.database import Database
 from martinet.store.schema import (
@@ -59,16 +60,6 @@ class SubmitFailed:
     connector: str
     temporary: bool
     code: int
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class PartReceipt:
-    connector: str
-    carrier_id: str
-    state: State
-    code: int
-    at: int
     detail: str
 
 
@@ -132,7 +123,7 @@ class QueueStore:
 
         await self._db.run_write(work)
 
-    async def apply_receipts(self, receipts: Sequence[PartReceipt]) -> int:
+    async def apply_receipts(self, receipts: Sequence[Receipt]) -> int:
         """Apply delivery receipts to their parts and roll them up into messages; keep unmatched ones.
 
         Returns how many receipts found their part.
@@ -276,7 +267,7 @@ def _refund(conn: Connection, message_ids: list[int], now: int) -> None:
     conn.execute(update(messages).where(messages.c.id.in_(message_ids)).values(cost=0))
 
 
-def _apply_receipts(conn: Connection, receipts: Sequence[PartReceipt], now: int) -> int:
+def _apply_receipts(conn: Connection, receipts: Sequence[Receipt], now: int) -> int:
     """Receipts → parts → messages, in four statements whatever the batch size.
 
     One query reads every part of every message concerned together with the message's current status; the new
@@ -306,8 +297,8 @@ def _apply_receipts(conn: Connection, receipts: Sequence[PartReceipt], now: int)
     ).all()
     part_by_key = {(row.connector, row.carrier_id): row for row in rows}
     part_status: dict[int, tuple[State, int]] = {row.id: (State(row.state), row.code) for row in rows}
-    part_updates: dict[int, PartReceipt] = {}
-    unmatched: list[PartReceipt] = []
+    part_updates: dict[int, Receipt] = {}
+    unmatched: list[Receipt] = []
     for r in receipts:
         row = part_by_key.get((r.connector, r.carrier_id))
         if row is None:
@@ -349,7 +340,7 @@ def _roll_up(
     conn: Connection,
     rows: Sequence[Any],  # rows of the query in _apply_receipts
     part_status: dict[int, tuple[State, int]],
-    part_updates: dict[int, PartReceipt],
+    part_updates: dict[int, Receipt],
     now: int,
 ) -> None:
     """Write the messages whose aggregated status changed, with a history row carrying the carrier's detail."""
