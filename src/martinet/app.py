@@ -38,6 +38,7 @@ from martinet.services.reports import ReportService
 from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import AccountStore
 from martinet.store.database import Database, open_database
+from martinet.store.inbound import InboundStore
 from martinet.store.queue import QueueStore
 from martinet.store.reports import ReportStore
 
@@ -135,6 +136,7 @@ def engine(settings: Settings, db: Database) -> Engine:
     )
     return Engine(
         queue,
+        InboundStore(db),
         [connector(c) for c in settings.connectors],
         dispatch,
         now_ms,

@@ -2,8 +2,8 @@
 
 The engine hands a connector whole messages (all parts of one recipient, already segmented) and gets back, per
 message, either the carrier's ID of every part or an error classified temporary or permanent. Delivery receipts
-flow the other way through a `ReceiptSink` that the engine gives the connector at start; the sink returns only
-once the receipts are durable, so a connector may acknowledge them to its carrier after `await sink(...)`.
+and inbound messages flow the other way through sinks that the engine gives the connector at start; a sink
+returns only once what it was given is durable, so a connector acknowledges its carrier after `await sink(...)`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from martinet.domain.inbound import InboundMessage
 from martinet.domain.receipts import Receipt
 from martinet.domain.text import Encoding
 
@@ -59,13 +60,16 @@ class InFlight:
 
 
 ReceiptSink = Callable[[Sequence[Receipt]], Awaitable[None]]
+InboundSink = Callable[[Sequence[InboundMessage]], Awaitable[None]]
 
 
 class Connector(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def start(self, sink: ReceiptSink) -> None: ...
+    async def start(self, receipts: ReceiptSink, inbound: InboundSink) -> None:
+        """Begin work; the sinks return only once what they were given is durable."""
+        ...
 
     async def stop(self) -> None: ...
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from martinet.connectors.base import (
     Accepted,
+    InboundSink,
     InFlight,
     OutboundMessage,
     ReceiptSink,
@@ -70,8 +71,8 @@ class SandboxConnector:
     def name(self) -> str:
         return self._name
 
-    async def start(self, sink: ReceiptSink) -> None:
-        self._sink = sink
+    async def start(self, receipts: ReceiptSink, inbound: InboundSink) -> None:
+        self._sink = receipts
 
     async def stop(self) -> None:
         for task in list(self._tasks):

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 
 from martinet.connectors.base import Connector, InFlight
 from martinet.engine.dispatcher import Dispatcher, DispatchSettings
-from martinet.engine.receipts import ReceiptRecorder
+from martinet.engine.receipts import InboundRecorder, ReceiptRecorder
 from martinet.engine.scheduler import Scheduler
+from martinet.store.inbound import InboundStore
 from martinet.store.queue import QueueStore
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ class Engine:
     def __init__(
         self,
         queue: QueueStore,
+        inbound: InboundStore,
         connectors: Sequence[Connector],
         settings: DispatchSettings,
         now_ms: Callable[[], int],
@@ -32,6 +34,7 @@ class Engine:
         self._queue = queue
         self._connectors = list(connectors)
         self._recorder = ReceiptRecorder(queue)
+        self._inbound = InboundRecorder(inbound)
         self._dispatcher = Dispatcher(queue, self._connectors[0], settings, now_ms)
         self._scheduler = Scheduler(queue, schedule_interval)
         self._poll_interval = poll_interval
@@ -39,9 +42,10 @@ class Engine:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._recorder.start()
+        self._inbound.start()
         try:
             for connector in self._connectors:
-                await connector.start(self._recorder)
+                await connector.start(self._recorder, self._inbound)
                 pending = await self._queue.pending_parts(connector.name)
                 await connector.resume([InFlight(p.carrier_id, p.msisdn, p.code) for p in pending])
             self.started.set()
@@ -54,3 +58,4 @@ class Engine:
                 with contextlib.suppress(Exception):
                     await connector.stop()
             await self._recorder.stop()
+            await self._inbound.stop()

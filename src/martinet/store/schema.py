@@ -163,3 +163,20 @@ unmatched_receipts = Table(
     Column("detail", Text),
     Index("ix_unmatched_receipts_carrier", "connector", "carrier_id"),
 )
+
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("connector", String(32), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("destination", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("parts", SmallInteger, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    # Which account and send the reply belongs to, once matched (replies and opt-out build on this).
+    Column("account_id", Integer, ForeignKey("accounts.id")),
+    Column("send_id", String(16)),
+    Index("ix_inbound_messages_received", "received_at"),
+    Index("ix_inbound_messages_source", "source"),
+)

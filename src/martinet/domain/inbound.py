@@ -1,0 +1,15 @@
+"""A message received from a handset (MO), as a connector hands it over: already decoded and reassembled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    connector: str
+    source: str  # the number that sent it, international digits without "+" when the carrier gives one
+    destination: str  # the gateway's number or short code it was sent to
+    text: str
+    received_at: int  # epoch milliseconds
+    parts: int = 1
