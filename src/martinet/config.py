@@ -12,7 +12,7 @@ import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -75,11 +75,45 @@ class AccountDefaults(_Section):
     token_cache_seconds: float = Field(default=5.0, ge=0)
 
 
-class ConnectorConfig(_Section):
+class SandboxConnectorConfig(_Section):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     type: Literal["sandbox"] = "sandbox"
-    operator_delay: float = Field(default=0.2, ge=0, description="sandbox: seconds until 'delivered to operator'")
-    handset_delay: float = Field(default=1.0, ge=0, description="sandbox: seconds until 'received'")
+    operator_delay: float = Field(default=0.2, ge=0, description="seconds until 'delivered to operator'")
+    handset_delay: float = Field(default=1.0, ge=0, description="seconds until 'received'")
+
+
+class SmppConnectorConfig(_Section):
+    """A carrier reached over SMPP 3.4 (docs/smpp.md)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    type: Literal["smpp"]
+    host: str
+    port: int = Field(default=2775, ge=1, le=65535)
+    system_id: str = Field(max_length=15)
+    password: str = Field(default="", max_length=8)
+    system_type: str = Field(default="", max_length=12)
+    binds: int = Field(default=1, ge=1, le=32, description="connections to open")
+    bind_mode: Literal["transceiver", "tx+rx"] = Field(
+        default="transceiver", description="one transceiver bind each, or a transmitter and a receiver each"
+    )
+    window: int = Field(default=64, ge=1, le=1024, description="unacknowledged requests per bind")
+    throughput: float = Field(default=0, ge=0, description="parts per second for the whole connector; 0 = no limit")
+    long_messages: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
+    gsm_packed: bool = Field(default=False, description="pack GSM 7-bit septets (most SMSCs expect unpacked)")
+    message_id_format: Literal["auto", "hex", "decimal", "as_is"] = "auto"
+    registered_delivery: int = Field(default=1, ge=0, le=31)
+    response_timeout: float = Field(default=10.0, gt=0)
+    enquire_link_interval: float = Field(default=30.0, gt=0)
+    dead_peer_timeout: float = Field(default=90.0, gt=0)
+    reconnect_min: float = Field(default=1.0, gt=0)
+    reconnect_max: float = Field(default=60.0, gt=0)
+    throttle_retry: float = Field(default=1.0, gt=0, description="seconds before a throttled part is tried again")
+    throttle_deadline: float = Field(
+        default=60.0, gt=0, description="give a throttled message back to the engine after this long"
+    )
+
+
+ConnectorConfig = Annotated[SandboxConnectorConfig | SmppConnectorConfig, Field(discriminator="type")]
 
 
 class PricingConfig(_Section):
@@ -87,8 +121,8 @@ class PricingConfig(_Section):
     prices: dict[str, Decimal] = Field(default_factory=dict, description="per-country overrides, credits/part")
 
 
-def _default_connectors() -> list[ConnectorConfig]:
-    return [ConnectorConfig(name="sandbox")]
+def _default_connectors() -> list[SandboxConnectorConfig | SmppConnectorConfig]:
+    return [SandboxConnectorConfig(name="sandbox")]
 
 
 class Settings(BaseSettings):
@@ -118,7 +152,9 @@ class Settings(BaseSettings):
 
     @field_validator("connectors")
     @classmethod
-    def _unique_names(cls, connectors: list[ConnectorConfig]) -> list[ConnectorConfig]:
+    def _unique_names(
+        cls, connectors: list[SandboxConnectorConfig | SmppConnectorConfig]
+    ) -> list[SandboxConnectorConfig | SmppConnectorConfig]:
         names = [c.name for c in connectors]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

@@ -19,3 +19,6 @@ class Receipt:
     code: int
     at: int
     detail: str
+    # Other spellings of `carrier_id` the part may have been stored under (an SMSC that answers submit_sm in
+    # hex and reports receipts in decimal, say); tried in order when `carrier_id` finds nothing.
+    alternatives: tuple[str, ...] = ()

@@ -275,7 +275,7 @@ def _apply_receipts(conn: Connection, receipts: Sequence[Receipt], now: int) -> 
     """
     by_connector: dict[str, set[str]] = {}
     for r in receipts:
-        by_connector.setdefault(r.connector, set()).add(r.carrier_id)
+        by_connector.setdefault(r.connector, set()).update((r.carrier_id, *r.alternatives))
     touched = [
         select(parts.c.message_id).where(parts.c.connector == connector, parts.c.carrier_id.in_(sorted(ids)))
         for connector, ids in by_connector.items()
@@ -300,7 +300,10 @@ def _apply_receipts(conn: Connection, receipts: Sequence[Receipt], now: int) -> 
     part_updates: dict[int, Receipt] = {}
     unmatched: list[Receipt] = []
     for r in receipts:
-        row = part_by_key.get((r.connector, r.carrier_id))
+        row = next(
+            (part_by_key[key] for key in _keys(r) if key in part_by_key),
+            None,
+        )
         if row is None:
             unmatched.append(r)
         elif part_status[row.id][0] not in FINAL_STATES:  # a late intermediate receipt never undoes a final one
@@ -334,6 +337,10 @@ def _apply_receipts(conn: Connection, receipts: Sequence[Receipt], now: int) -> 
             ],
         )
     return len(part_updates)
+
+
+def _keys(receipt: Receipt) -> list[tuple[str, str]]:
+    return [(receipt.connector, carrier_id) for carrier_id in (receipt.carrier_id, *receipt.alternatives)]
 
 
 def _roll_up(
