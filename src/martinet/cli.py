@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         help="what classe_msg=2/4 does with characters outside GSM 03.38 (default: accounts.non_gsm)",
     )
     create.add_argument("--language", choices=["fr", "en"], default=None, help="language of API answers")
+    create.add_argument(
+        "--sandbox", action="store_true", help="test mode: messages go to the sandbox connector, never to a carrier"
+    )
     _where(create)
     create.set_defaults(func=_account_create)
     credit = account.add_parser("credit", help="add (or, negative, remove) credits")
@@ -182,6 +185,7 @@ def _account_create(args: argparse.Namespace) -> int:
                     lane=args.lane,
                     non_gsm=args.non_gsm,
                     language=args.language,
+                    sandbox=args.sandbox,
                 )
             except LoginTaken:
                 print(f"an account named {args.login!r} exists already", file=sys.stderr)

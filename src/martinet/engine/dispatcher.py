@@ -1,7 +1,9 @@
-"""The dispatcher: claims due messages, hands them to a connector, records what it answered.
+"""The dispatcher: claims due messages, hands them to connectors, records what they answered.
 
-First cut: one connector takes everything. Lanes, routing and failover build on this loop; what stays is the
-cycle claim → submit → record, each step batched, with the lease protecting the gap between submit and record.
+Routing is still simple: an account in test mode goes to the sandbox connector, every other one to the first
+carrier connector (or the sandbox when there is none). Lanes, routes and failover build on this loop; what stays
+is the cycle claim → submit → record, each step batched, with the lease protecting the gap between submit and
+record.
 """
 
 from __future__ import annotations
@@ -41,13 +43,15 @@ class Dispatcher:
     def __init__(
         self,
         queue: QueueStore,
-        connector: Connector,
+        carrier: Connector,
+        sandbox: Connector | None,
         settings: DispatchSettings,
         now_ms: Callable[[], int],
         cache_size: int = 4096,
     ) -> None:
         self._queue = queue
-        self._connector = connector
+        self._carrier = carrier
+        self._sandbox = sandbox or carrier
         self._settings = settings
         self._now_ms = now_ms
         self._sends: OrderedDict[str, _Segmented] = OrderedDict()
@@ -72,14 +76,21 @@ class Dispatcher:
         if not claimed:
             return 0
         segmented = await self._segmented({m.send_id for m in claimed})
-        batch = [self._outbound(m, segmented[m.send_id]) for m in claimed]
-        try:
-            results = await self._connector.submit(batch)
-        except Exception as exc:
-            log.exception("connector %s failed a batch", self._connector.name)
-            results = [_temporary(m.message_id, f"connector error: {exc}") for m in batch]
-        await self._record(results)
+        groups: dict[int, tuple[Connector, list[OutboundMessage]]] = {}
+        for message in claimed:
+            send = segmented[message.send_id]
+            connector = self._sandbox if send.content.sandbox else self._carrier
+            groups.setdefault(id(connector), (connector, []))[1].append(self._outbound(message, send))
+        answers = await asyncio.gather(*(self._submit(connector, batch) for connector, batch in groups.values()))
+        await self._record(answers)
         return len(claimed)
+
+    async def _submit(self, connector: Connector, batch: list[OutboundMessage]) -> tuple[str, Sequence[SubmitResult]]:
+        try:
+            return connector.name, await connector.submit(batch)
+        except Exception as exc:
+            log.exception("connector %s failed a batch", connector.name)
+            return connector.name, [_temporary(m.message_id, f"connector error: {exc}") for m in batch]
 
     def _outbound(self, message: ClaimedMessage, send: _Segmented) -> OutboundMessage:
         return OutboundMessage(
@@ -116,13 +127,18 @@ class Dispatcher:
             self._sends.popitem(last=False)
         return segmented
 
-    async def _record(self, results: Sequence[SubmitResult]) -> None:
-        connector = self._connector.name
-        submitted = [Submitted(r.message_id, connector, r.carrier_ids) for r in results if isinstance(r, Accepted)]
-        failed = [
-            SubmitFailed(r.message_id, connector, r.temporary, r.code, r.detail)
+    async def _record(self, answers: Sequence[tuple[str, Sequence[SubmitResult]]]) -> None:
+        submitted = [
+            Submitted(r.message_id, name, r.carrier_ids)
+            for name, results in answers
             for r in results
-            if not isinstance(r, Accepted)
+            if isinstance(r, Accepted)
+        ]
+        failed = [
+            SubmitFailed(r.message_id, name, r.temporary, r.code, r.detail)
+            for name, results in answers
+            for r in results
+            if isinstance(r, Refused)
         ]
         await self._queue.record(
             submitted,

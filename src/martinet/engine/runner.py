@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from martinet.connectors.base import Connector, InFlight
+from martinet.connectors.sandbox import SandboxConnector
 from martinet.engine.dispatcher import Dispatcher, DispatchSettings
 from martinet.engine.receipts import InboundRecorder, ReceiptRecorder
 from martinet.engine.scheduler import Scheduler
@@ -35,7 +36,10 @@ class Engine:
         self._connectors = list(connectors)
         self._recorder = ReceiptRecorder(queue)
         self._inbound = InboundRecorder(inbound)
-        self._dispatcher = Dispatcher(queue, self._connectors[0], settings, now_ms)
+        sandbox = next((c for c in self._connectors if isinstance(c, SandboxConnector)), None)
+        carrier = next((c for c in self._connectors if not isinstance(c, SandboxConnector)), sandbox)
+        assert carrier is not None
+        self._dispatcher = Dispatcher(queue, carrier, sandbox, settings, now_ms)
         self._scheduler = Scheduler(queue, schedule_interval)
         self._poll_interval = poll_interval
         self.started = asyncio.Event()

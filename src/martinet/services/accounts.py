@@ -30,6 +30,7 @@ class AccountService:
         lane: str | None = None,
         non_gsm: str | None = None,
         language: str | None = None,
+        sandbox: bool = False,
         token: str | None = None,
     ) -> NewAccount:
         """Create an account with one API key (returned in clear, once) and an opening credit."""
@@ -40,6 +41,7 @@ class AccountService:
             timezone=self._defaults.timezone,
             lane=lane or self._defaults.lane,
             non_gsm=non_gsm or self._defaults.non_gsm,
+            sandbox=sandbox,
         )
         token = token or new_access_token()
         await self._accounts.add_api_key(account.id, token_hash(token), label="default")

@@ -33,6 +33,7 @@ class Account:
     lane: str
     non_gsm: str
     parent_id: int | None
+    sandbox: bool = False
 
 
 _ACCOUNT_COLUMNS = (
@@ -43,6 +44,7 @@ _ACCOUNT_COLUMNS = (
     accounts.c.lane,
     accounts.c.non_gsm,
     accounts.c.parent_id,
+    accounts.c.sandbox,
 )
 
 
@@ -61,6 +63,7 @@ class AccountStore:
         lane: str,
         non_gsm: str,
         parent_id: int | None = None,
+        sandbox: bool = False,
     ) -> Account:
         values = {
             "login": login,
@@ -70,6 +73,7 @@ class AccountStore:
             "lane": lane,
             "non_gsm": non_gsm,
             "parent_id": parent_id,
+            "sandbox": sandbox,
             "created_at": self._now_ms(),
             "balance": 0,
         }
@@ -79,7 +83,7 @@ class AccountStore:
                 account_id = result.scalar_one()
         except IntegrityError:
             raise LoginTaken(login) from None
-        return Account(account_id, login, language, timezone, lane, non_gsm, parent_id)
+        return Account(account_id, login, language, timezone, lane, non_gsm, parent_id, sandbox)
 
     async def add_api_key(self, account_id: int, token_hash: str, label: str = "") -> None:
         async with self._db.write() as conn:

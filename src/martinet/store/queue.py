@@ -45,6 +45,7 @@ class SendContent:
     sender: str | None
     classe: int
     lane: str
+    sandbox: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +98,18 @@ class QueueStore:
         return sorted(rows, key=lambda m: m.id)
 
     async def send_contents(self, send_ids: Sequence[str]) -> dict[str, SendContent]:
-        query = select(sends.c.id, sends.c.text, sends.c.encoding, sends.c.sender, sends.c.classe, sends.c.lane).where(
-            sends.c.id.in_(list(send_ids))
+        query = (
+            select(
+                sends.c.id,
+                sends.c.text,
+                sends.c.encoding,
+                sends.c.sender,
+                sends.c.classe,
+                sends.c.lane,
+                accounts.c.sandbox,
+            )
+            .join(accounts, accounts.c.id == sends.c.account_id)
+            .where(sends.c.id.in_(list(send_ids)))
         )
         async with self._db.reader.connect() as conn:
             rows = (await conn.execute(query)).all()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -44,6 +46,8 @@ accounts = Table(
     Column("timezone", String(64), nullable=False),
     Column("lane", String(16), nullable=False),
     Column("non_gsm", String(16), nullable=False),
+    # Test mode: the account's messages go to the sandbox connector, never to a carrier.
+    Column("sandbox", Boolean, nullable=False, server_default=false()),
     # Cache of SUM(ledger.amount) for this account, updated in the same transaction as every ledger row.
     Column("balance", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
