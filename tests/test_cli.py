@@ -394,10 +394,22 @@ def _group_alive(pgid: int) -> bool:
 def demo(data: Path, cwd: Path, name: str) -> Iterator[Demo]:
     """`martinet demo` in its own process group, ready to answer; stopped with SIGTERM however the test ends."""
     port = free_port()
+    smpp = free_port()  # the demo's simulator (its control endpoint takes the next port)
     stderr_path = cwd / f"{name}.stderr"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            [*MARTINET, "demo", "--http", f"127.0.0.1:{port}", "--data", str(data), "--workers", "1"],
+            [
+                *MARTINET,
+                "demo",
+                "--http",
+                f"127.0.0.1:{port}",
+                "--data",
+                str(data),
+                "--workers",
+                "1",
+                "--smpp",
+                f"127.0.0.1:{smpp}",
+            ],
             cwd=cwd,
             env=environment(),
             stdout=stderr,
@@ -461,6 +473,17 @@ def test_demo_first_start_then_restart_keeps_token_balance_and_config(tmp_path: 
         ).decode("iso-8859-15")
         assert ACCEPTED.fullmatch(answer), answer
         assert first.legacy("credit.do", accessToken=token) == b"999"
+        # The demo's carrier is its SMSC simulator: an intermediate receipt (13), then the final one (11).
+        sms_id = answer.rsplit(" | ", 1)[1]
+        deadline = time.monotonic() + 20
+        while first.legacy("compteRendu.do", accessToken=token, smsID=sms_id) != b"33612345678 11":
+            assert time.monotonic() < deadline, first.stderr
+            time.sleep(0.1)
+        smsc = (data / "smsc.toml").read_text(encoding="utf-8")
+        control = re.search(r'control = "([^"]+)"', smsc)
+        assert control, smsc
+        stats = httpx.get(f"http://{control.group(1)}/stats", timeout=5).json()
+        assert (stats["submitted"], stats["receipts_acked"]) == (1, 2)
     assert first.returncode == 0, first.stderr
 
     with demo(data, tmp_path, "second") as second:

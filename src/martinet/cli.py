@@ -52,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     demo_cmd = commands.add_parser("demo", help="run a self-contained demo gateway (what `make run` runs)")
     demo_cmd.add_argument("--http", default="127.0.0.1:8080", metavar="HOST:PORT")
     demo_cmd.add_argument("--data", default="./var", type=Path, metavar="DIR")
-    demo_cmd.add_argument("--workers", type=int, default=None, help="HTTP worker processes (default: cores)")
+    demo_cmd.add_argument("--workers", type=int, default=None, help="HTTP worker processes")
+    demo_cmd.add_argument(
+        "--smpp",
+        default="127.0.0.1:2775",
+        metavar="HOST:PORT",
+        help="where the demo's SMSC simulator listens (first start only; its control endpoint takes PORT+1)",
+    )
     demo_cmd.set_defaults(func=_demo)
 
     config = commands.add_parser("config", help="configuration").add_subparsers(required=True, metavar="ACTION")
@@ -134,7 +140,11 @@ def _demo(args: argparse.Namespace) -> int:
     if not host or not port.isdigit():
         print("--http: expected HOST:PORT, e.g. 127.0.0.1:8080", file=sys.stderr)
         return 2
-    settings = demo.settings_for(args.data, create=True)
+    smpp_host, _, smpp_port = args.smpp.rpartition(":")
+    if not smpp_host or not smpp_port.isdigit():
+        print("--smpp: expected HOST:PORT, e.g. 127.0.0.1:2775", file=sys.stderr)
+        return 2
+    settings = demo.settings_for(args.data, create=True, smpp=(smpp_host, int(smpp_port)))
     http = settings.http.model_copy(update={"host": host.strip("[]"), "port": int(port)})
     if args.workers is not None:
         http = http.model_copy(update={"workers": args.workers})

@@ -116,6 +116,12 @@ class SmppConnectorConfig(_Section):
 ConnectorConfig = Annotated[SandboxConnectorConfig | SmppConnectorConfig, Field(discriminator="type")]
 
 
+class SimulatorSection(_Section):
+    config: str | None = Field(
+        default=None, description="start the SMSC simulator with this configuration file beside the gateway"
+    )
+
+
 class PricingConfig(_Section):
     file: str | None = Field(default=None, description="TOML price table replacing the built-in one")
     prices: dict[str, Decimal] = Field(default_factory=dict, description="per-country overrides, credits/part")
@@ -136,6 +142,7 @@ class Settings(BaseSettings):
     accounts: AccountDefaults = Field(default_factory=AccountDefaults)
     connectors: list[ConnectorConfig] = Field(default_factory=_default_connectors, min_length=1)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
+    simulator: SimulatorSection = Field(default_factory=SimulatorSection)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @classmethod

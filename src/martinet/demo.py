@@ -1,6 +1,7 @@
 """The demo gateway of `make run`: a data folder with its configuration, database and demo account.
 
-On first start `martinet demo` writes `DIR/martinet.toml` (SQLite database in DIR, sandbox connector), creates
+On first start `martinet demo` writes `DIR/martinet.toml` (SQLite database in DIR, the SMSC simulator as carrier,
+the sandbox for test accounts) and `DIR/smsc.toml`, creates
 the `demo` account with 1,000 credits and writes its access token to `DIR/demo-token`. Later starts keep all of
 it: the configuration is the operator's to edit, and the token printed is the one in the file.
 """
@@ -15,6 +16,7 @@ from martinet.domain.credits import to_milli
 from martinet.store.database import Database
 
 CONFIG_NAME = "martinet.toml"
+SMSC_CONFIG_NAME = "smsc.toml"
 TOKEN_NAME = "demo-token"  # noqa: S105 (a file name, not a secret)
 DEMO_LOGIN = "demo"
 DEMO_CREDITS = 1000
@@ -34,8 +36,21 @@ port = 8080
 # The demo's traffic is transactional: it is not held back by marketing rules.
 lane = "notification"
 
-# The sandbox plays a carrier: every part is "delivered to operator" (13) then "received" (11).
-# Numbers +33 6 99 99 90 01..05 fail on purpose (docs/sandbox.md).
+# The SMSC simulator, started beside the gateway, plays the carrier: docs/smsc.md.
+[simulator]
+config = "{smsc_config}"
+
+[[connectors]]
+name = "simulator"
+type = "smpp"
+host = "{smpp_host}"
+port = {smpp_port}
+system_id = "martinet"
+password = "{smpp_password}"
+reconnect_min = 0.5
+reconnect_max = 5
+
+# Accounts created with `martinet account create --sandbox` use this pretend carrier instead (docs/sandbox.md).
 [[connectors]]
 name = "sandbox"
 type = "sandbox"
@@ -43,16 +58,59 @@ operator_delay = 0.2
 handset_delay = 1.0
 """
 
+_SMSC_TEMPLATE = """\
+# The SMSC simulator of the demo gateway (docs/smsc.md). Every message is delivered, with an intermediate
+# receipt first, except the test range {test_prefix}0001..0006, whose numbers fail each in its own way.
+listen = "{smpp_host}:{smpp_port}"
+control = "{smpp_host}:{control_port}"
+intermediate_receipt = "ENROUTE"
+intermediate_delay = 0.2
+receipt_delay = 1.0
+test_prefix = "{test_prefix}"
 
-def settings_for(data: Path, *, create: bool = False) -> Settings:
-    """The settings of a data folder; with `create`, write its configuration first if it has none."""
+[[credentials]]
+system_id = "martinet"
+password = "{smpp_password}"
+
+[outcomes]
+DELIVRD = 100
+"""
+
+#: Numbers 07 59 99 0x xx: valid French mobiles (the gateway accepts them) reserved for failures on purpose.
+TEST_PREFIX = "3375999"
+
+
+def settings_for(data: Path, *, create: bool = False, smpp: tuple[str, int] = ("127.0.0.1", 2775)) -> Settings:
+    """The settings of a data folder; with `create`, write its configuration first if it has none.
+
+    `smpp` is where the demo's simulator listens (its control endpoint takes the next port); it is written into
+    the files on first start only.
+    """
     path = data / CONFIG_NAME
     if not path.exists():
         if not create:
             return load_settings(None).model_copy(update={"database": _sqlite_in(data)})
         data.mkdir(parents=True, exist_ok=True)
-        path.write_text(_TEMPLATE.format(db=(data.resolve() / "martinet.db").as_posix()), encoding="utf-8")
+        folder = data.resolve()
+        values = {
+            "db": (folder / "martinet.db").as_posix(),
+            "smsc_config": (folder / SMSC_CONFIG_NAME).as_posix(),
+            "smpp_host": smpp[0],
+            "smpp_port": smpp[1],
+            "control_port": smpp[1] + 1,
+            "smpp_password": _base62_password(),
+            "test_prefix": TEST_PREFIX,
+        }
+        (folder / SMSC_CONFIG_NAME).write_text(_SMSC_TEMPLATE.format(**values), encoding="utf-8")
+        path.write_text(_TEMPLATE.format(**values), encoding="utf-8")
     return load_settings(path)
+
+
+def _base62_password() -> str:
+    """An 8-character SMPP password (the protocol's maximum) for the demo's own simulator."""
+    from martinet.domain.ids import new_access_token
+
+    return new_access_token()[:8]
 
 
 def _sqlite_in(data: Path) -> object:

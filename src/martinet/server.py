@@ -1,4 +1,5 @@
-"""Processes: N HTTP workers sharing one listening socket, and one engine, under a small supervisor.
+"""Processes: N HTTP workers sharing one listening socket, one engine and, when configured, the SMSC simulator,
+under a small supervisor.
 
 The parent binds the socket, so every worker accepts on the same port and the kernel spreads connections; the
 accept path lives entirely in the workers and only writes to the store, never waiting on the engine. A child
@@ -64,13 +65,24 @@ def run(settings: Settings, sock: socket.socket, *, with_engine: bool = True) ->
         process.start()
         return process
 
+    def start_smsc() -> BaseProcess:
+        process = context.Process(target=_smsc_main, args=(settings.simulator.config,), name="smsc", daemon=False)
+        process.start()
+        return process
+
+    starters = {"engine": start_engine, "smsc": start_smsc}
+
     def on_signal(_signum: int, _frame: Any) -> None:
         nonlocal stopping
         stopping = True
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    children: dict[str, BaseProcess] = {"engine": start_engine()} if with_engine else {}
+    children: dict[str, BaseProcess] = {}
+    if settings.simulator.config:
+        children["smsc"] = start_smsc()
+    if with_engine:
+        children["engine"] = start_engine()
     for index in range(worker_count(settings)):
         children[f"http-{index}"] = start_http(index)
     while not stopping:
@@ -78,7 +90,8 @@ def run(settings: Settings, sock: socket.socket, *, with_engine: bool = True) ->
         for name, process in list(children.items()):
             if not process.is_alive() and not stopping:
                 log.warning("%s exited with %s; starting it again", name, process.exitcode)
-                children[name] = start_engine() if name == "engine" else start_http(int(name.split("-")[1]))
+                starter = starters.get(name)
+                children[name] = starter() if starter else start_http(int(name.split("-")[1]))
     for process in children.values():
         if process.is_alive() and process.pid is not None:
             os.kill(process.pid, signal.SIGTERM)
@@ -112,6 +125,12 @@ def _http_main(data: dict[str, Any], sock: socket.socket) -> None:
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _smsc_main(config: str) -> None:
+    from martinet.smsc.cli import main
+
+    sys.exit(main(["--config", config]))
 
 
 def _engine_main(data: dict[str, Any]) -> None:
