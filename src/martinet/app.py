@@ -24,7 +24,7 @@ from martinet.api.legacy.app import PREFIX as LEGACY_PREFIX
 from martinet.api.legacy.app import LegacyDoor
 from martinet.api.legacy.endpoints import LegacyServices
 from martinet.clock import now_ms
-from martinet.config import ConnectorConfig, Settings
+from martinet.config import SandboxConnectorConfig, Settings, SmppConnectorConfig
 from martinet.connectors.base import Connector
 from martinet.connectors.sandbox import SandboxConnector
 from martinet.domain.ids import new_send_id
@@ -121,7 +121,11 @@ def http_app(settings: Settings) -> ASGIApp:
     return app
 
 
-def connector(config: ConnectorConfig) -> Connector:
+def connector(config: SandboxConnectorConfig | SmppConnectorConfig) -> Connector:
+    if isinstance(config, SmppConnectorConfig):
+        from martinet.connectors.smpp.connector import SmppConnector  # only installs that use SMPP load it
+
+        return SmppConnector(config)
     return SandboxConnector(config.name, operator_delay=config.operator_delay, handset_delay=config.handset_delay)
 
 

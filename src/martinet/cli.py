@@ -21,6 +21,7 @@ from martinet import demo, logs, server
 from martinet.config import ConfigError, Settings, load_settings
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.text import NonGsmPolicy, analyze
+from martinet.smsc import cli as smsc_commands
 
 T = TypeVar("T")
 
@@ -89,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     credit.add_argument("amount")
     _where(credit)
     credit.set_defaults(func=_account_credit)
+
+    smsc_commands.add_commands(commands)
 
     text = commands.add_parser("text", help="text tools").add_subparsers(required=True, metavar="ACTION")
     analyze_cmd = text.add_parser("analyze", help="encoding and segment count of a text, as the send path sees it")

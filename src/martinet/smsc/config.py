@@ -1,0 +1,288 @@
+"""Configuration of the SMSC simulator: a frozen dataclass, read from TOML or built in code.
+
+Example file (every key optional; ``martinet smsc`` flags override the file)::
+
+    listen = "127.0.0.1:2775"
+    control = "127.0.0.1:2776"          # HTTP control endpoint; false to disable
+    system_id = "MartinetSMSC"           # ours, sent in bind responses
+    max_per_second = 100                 # per system_id; beyond it: ESME_RTHROTTLED
+    burst = 100                          # token bucket size (default: max_per_second)
+    latency = 0.0                        # seconds before each submit_sm_resp
+    intermediate_receipt = "ENROUTE"     # or "ACCEPTD", or false
+    intermediate_delay = 0.1
+    receipt_delay = 1.0                  # submit -> final receipt
+    retry_delay = 5.0                    # a receipt or MO refused/unanswered is sent again
+    test_prefix = "3375999"              # test range, see TEST_RANGE
+    message_id_format = "hex"            # "hex", "HEX" or "decimal"
+    seed = 42                            # reproducible outcomes and ids
+
+    [[credentials]]
+    system_id = "martinet"
+    password = "secret"
+
+    [outcomes]                           # weights of the final status outside the test range
+    DELIVRD = 90
+    UNDELIV = 5
+    EXPIRED = 3
+    REJECTD = 2
+
+    [session]                            # SMPP timers, seconds
+    window = 64
+    response_timeout = 30
+    enquire_link_interval = 30
+    dead_peer_timeout = 90
+    bind_timeout = 30
+    unbind_timeout = 10
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from martinet.smpp.constants import CommandStatus, MessageState
+from martinet.smpp.session import SessionConfig
+
+__all__ = [
+    "DEFAULT_OUTCOMES",
+    "TEST_RANGE",
+    "Credential",
+    "Fate",
+    "Outcome",
+    "SimulatorConfig",
+    "SimulatorConfigError",
+    "load_config",
+    "parse_address",
+]
+
+
+class SimulatorConfigError(ValueError):
+    """A configuration mistake, worded for the person who made it."""
+
+
+class Outcome(enum.Enum):
+    """Final status of a message: the receipt's ``stat``, its message_state and ``err``.
+
+    The error codes are GSM MAP causes, as carriers put them in ``err``: 001 unknown
+    subscriber, 027 absent subscriber, 013 call barred.
+    """
+
+    DELIVRD = ("DELIVRD", MessageState.DELIVERED, "000")
+    UNDELIV = ("UNDELIV", MessageState.UNDELIVERABLE, "001")
+    EXPIRED = ("EXPIRED", MessageState.EXPIRED, "027")
+    REJECTD = ("REJECTD", MessageState.REJECTED, "013")
+
+    def __init__(self, stat: str, state: MessageState, err: str) -> None:
+        self.stat = stat
+        self.state = state
+        self.err = err
+
+
+class Fate(enum.Enum):
+    """What the test range does besides a plain outcome."""
+
+    NO_FINAL_RECEIPT = "no final receipt"
+    SUBMIT_REFUSED = "submit refused"
+
+
+#: Destinations ``test_prefix + suffix`` (exactly four more digits) behave the same every time.
+#: The default prefix, 33 7 59 99 0, gives French mobile numbers that number validation accepts
+#: (+33 7 59 99 00 01 ...), so a fresh gateway can send to them; the simulator never reaches a handset.
+TEST_RANGE: Final[Mapping[str, Outcome | Fate]] = MappingProxyType(
+    {
+        "0001": Outcome.DELIVRD,
+        "0002": Outcome.UNDELIV,
+        "0003": Outcome.EXPIRED,
+        "0004": Outcome.REJECTD,
+        "0005": Fate.NO_FINAL_RECEIPT,  # intermediate receipt only: a receipt that never comes
+        "0006": Fate.SUBMIT_REFUSED,  # submit_sm_resp ESME_RSUBMITFAIL
+    }
+)
+#: Status of a refused submission in the test range.
+SUBMIT_REFUSED_STATUS: Final = CommandStatus.ESME_RSUBMITFAIL
+
+DEFAULT_OUTCOMES: Final[Mapping[Outcome, float]] = MappingProxyType(
+    {Outcome.DELIVRD: 90.0, Outcome.UNDELIV: 5.0, Outcome.EXPIRED: 3.0, Outcome.REJECTD: 2.0}
+)
+_INTERMEDIATE: Final = {
+    "ENROUTE": MessageState.ENROUTE,
+    "ACCEPTD": MessageState.ACCEPTED,
+    "ACCEPTED": MessageState.ACCEPTED,
+}
+_ID_FORMATS: Final = ("hex", "HEX", "decimal")
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """One account allowed to bind; several binds may share it."""
+
+    system_id: str
+    password: str
+
+    def __repr__(self) -> str:  # never print a password, in logs or tracebacks
+        return f"Credential(system_id={self.system_id!r}, password='***')"
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    """Everything the simulator does differently from one run to another; see module docstring.
+
+    Port 0 picks a free port (tests); ``control_port`` None disables the HTTP endpoint.
+    ``max_per_second`` None means no throttling.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 2775
+    control_host: str = "127.0.0.1"
+    control_port: int | None = 2776
+    credentials: tuple[Credential, ...] = ()
+    system_id: str = "MartinetSMSC"
+    max_per_second: float | None = None
+    burst: float | None = None
+    latency: float = 0.0
+    outcomes: Mapping[Outcome, float] = field(default_factory=lambda: DEFAULT_OUTCOMES)
+    intermediate_receipt: MessageState | None = MessageState.ENROUTE
+    intermediate_delay: float = 0.1
+    receipt_delay: float = 1.0
+    retry_delay: float = 5.0
+    test_prefix: str = "3375999"
+    message_id_format: str = "hex"
+    seed: int | None = None
+    max_tracked_messages: int = 100_000
+    session: SessionConfig = field(default_factory=SessionConfig)
+
+    def __post_init__(self) -> None:
+        if self.max_per_second is not None and not self.max_per_second > 0:
+            raise SimulatorConfigError("max_per_second must be positive (omit it for no limit)")
+        if self.burst is not None and not self.burst >= 1:
+            raise SimulatorConfigError("burst must be at least 1")
+        for name in ("latency", "intermediate_delay", "receipt_delay", "retry_delay"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise SimulatorConfigError(f"{name} must be a number of seconds, 0 or more")
+        if self.intermediate_receipt is not None and self.intermediate_delay > self.receipt_delay:
+            raise SimulatorConfigError("intermediate_delay must not exceed receipt_delay")
+        if not self.outcomes or any(w < 0 for w in self.outcomes.values()) or sum(self.outcomes.values()) <= 0:
+            raise SimulatorConfigError("outcomes need non-negative weights, at least one of them positive")
+        if self.message_id_format not in _ID_FORMATS:
+            raise SimulatorConfigError(f"message_id_format must be one of {', '.join(_ID_FORMATS)}")
+        if not self.test_prefix.isdigit():
+            raise SimulatorConfigError("test_prefix must be digits, e.g. 3375999")
+        seen: set[str] = set()
+        for credential in self.credentials:
+            if not credential.system_id or len(credential.system_id) > 15:
+                raise SimulatorConfigError("a system_id has 1 to 15 characters (SMPP 3.4)")
+            if len(credential.password) > 8:
+                raise SimulatorConfigError(f"the password of {credential.system_id!r} exceeds SMPP's 8 characters")
+            if credential.system_id in seen:
+                raise SimulatorConfigError(f"system_id {credential.system_id!r} is listed twice")
+            seen.add(credential.system_id)
+
+    @property
+    def final_burst(self) -> float:
+        """Token bucket size: ``burst``, or one second's worth of ``max_per_second``."""
+        return self.burst if self.burst is not None else max(1.0, self.max_per_second or 1.0)
+
+
+def parse_address(text: str, what: str = "address") -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:2775`` for IPv6) -> (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SimulatorConfigError(f"{what}: expected HOST:PORT, e.g. 127.0.0.1:2775, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def load_config(path: Path, **overrides: Any) -> SimulatorConfig:
+    """Read a TOML file (see module docstring); ``overrides`` are field values that win."""
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except OSError as exc:
+        raise SimulatorConfigError(f"{path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SimulatorConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        values = from_mapping(data)
+    except SimulatorConfigError as exc:
+        raise SimulatorConfigError(f"{path}: {exc}") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return SimulatorConfig(**values)
+
+
+def from_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn the TOML structure into SimulatorConfig keyword arguments, checking types."""
+    data = dict(data)
+    values: dict[str, Any] = {}
+    if "listen" in data:
+        values["host"], values["port"] = parse_address(_typed(data.pop("listen"), str, "listen"), "listen")
+    if "control" in data:
+        control = data.pop("control")
+        if control is False:
+            values["control_port"] = None
+        else:
+            values["control_host"], values["control_port"] = parse_address(_typed(control, str, "control"), "control")
+    if "credentials" in data:
+        entries = _typed(data.pop("credentials"), list, "credentials")
+        credentials = []
+        for entry in entries:
+            entry = _typed(entry, dict, "credentials entry")
+            credentials.append(
+                Credential(
+                    _typed(entry.get("system_id"), str, "credentials.system_id"),
+                    _typed(entry.get("password"), str, "credentials.password"),
+                )
+            )
+        values["credentials"] = tuple(credentials)
+    if "outcomes" in data:
+        table = _typed(data.pop("outcomes"), dict, "outcomes")
+        outcomes: dict[Outcome, float] = {}
+        for name, weight in table.items():
+            if name.upper() not in Outcome.__members__:
+                raise SimulatorConfigError(f"outcomes: unknown status {name!r} (DELIVRD, UNDELIV, EXPIRED, REJECTD)")
+            outcomes[Outcome[name.upper()]] = float(_typed(weight, (int, float), f"outcomes.{name}"))
+        values["outcomes"] = MappingProxyType(outcomes)
+    if "intermediate_receipt" in data:
+        intermediate = data.pop("intermediate_receipt")
+        if intermediate is False:
+            values["intermediate_receipt"] = None
+        else:
+            name = _typed(intermediate, str, "intermediate_receipt").upper()
+            if name not in _INTERMEDIATE:
+                raise SimulatorConfigError("intermediate_receipt must be ENROUTE, ACCEPTD or false")
+            values["intermediate_receipt"] = _INTERMEDIATE[name]
+    if "session" in data:
+        table = _typed(data.pop("session"), dict, "session")
+        known = {f.name for f in fields(SessionConfig)}
+        unknown = set(table) - known
+        if unknown:
+            raise SimulatorConfigError(f"session: unknown key(s) {', '.join(sorted(unknown))}")
+        try:
+            values["session"] = SessionConfig(**table)
+        except (TypeError, ValueError) as exc:
+            raise SimulatorConfigError(f"session: {exc}") from None
+    numbers = ("max_per_second", "burst", "latency", "intermediate_delay", "receipt_delay", "retry_delay")
+    for name in numbers:
+        if name in data:
+            values[name] = float(_typed(data.pop(name), (int, float), name))
+    for name in ("system_id", "test_prefix", "message_id_format"):
+        if name in data:
+            values[name] = _typed(data.pop(name), str, name)
+    for name in ("seed", "max_tracked_messages"):
+        if name in data:
+            values[name] = _typed(data.pop(name), int, name)
+    if data:
+        raise SimulatorConfigError(f"unknown key(s): {', '.join(sorted(data))}")
+    return values
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], name: str) -> Any:
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise SimulatorConfigError(f"{name}: expected {expected}, got {value!r}")
+    return value

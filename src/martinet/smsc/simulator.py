@@ -1,0 +1,552 @@
+"""The SMSC simulator: an SMPP server that behaves like a carrier, on purpose and on demand.
+
+It is the default upstream of a fresh install and the test peer of the whole suite, so it does
+what a carrier does that a gateway must cope with: it checks credentials, throttles each account
+(``ESME_RTHROTTLED`` beyond ``max_per_second``), answers after a latency, decides each message's
+fate (weighted at random, or fixed by the test range), sends an intermediate receipt then a final
+one in the standard form, re-sends receipts the ESME refuses or leaves unanswered, and delivers
+mobile-originated messages (MO) injected through :meth:`Simulator.inject_mo` or the HTTP control
+endpoint.
+
+Nothing here blocks or spawns per-message tasks: submit_sm is answered from a future (resolved
+at once, or by ``call_later`` when there is latency) and receipts are ``call_later`` callbacks,
+so the simulator keeps up with the SMPP stack's own throughput.
+
+Receipts and MO for an account go to one of its receiver/transceiver binds (round robin).  While
+none is bound they wait, and they are sent when one binds; one refused (any error status, e.g.
+``ESME_RX_T_APPN``) or unanswered is sent again after ``retry_delay``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import functools
+import hmac
+import logging
+import random
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Final, Self
+
+from martinet.smpp.aio import Handler, SMPPConnection, SMPPServer, serve
+from martinet.smpp.constants import CommandId, CommandStatus, EsmClassType, MessageState, Tag
+from martinet.smpp.errors import PDUError, SMPPError
+from martinet.smpp.pdu import (
+    PDU,
+    CancelSm,
+    CancelSmResp,
+    DataSm,
+    DataSmResp,
+    DeliverSm,
+    QuerySm,
+    QuerySmResp,
+    SmeAddress,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+    UnsuccessSme,
+    encode,
+)
+from martinet.smpp.receipt import STAT_BY_STATE, ReceiptText, format_receipt_date, format_receipt_text
+from martinet.smpp.session import response_to
+from martinet.smpp.tlv import TLV
+
+from .config import SUBMIT_REFUSED_STATUS, TEST_RANGE, Fate, Outcome, SimulatorConfig
+from .messages import message_text, mo_deliver_sms
+from .throttle import TokenBucket
+
+__all__ = ["Counters", "Simulator"]
+
+log = logging.getLogger("martinet.smsc")
+
+_RECEIPT_ESM_CLASS: Final = EsmClassType.SMSC_DELIVERY_RECEIPT
+_EXCERPT: Final = 20
+_GSM_NETWORK: Final = 3  # network_error_code: network type GSM, then a 2-octet cause
+
+
+@dataclass(slots=True)
+class Counters:
+    """What the simulator has done since it started (``GET /stats``)."""
+
+    binds: int = 0
+    bind_refusals: int = 0
+    submitted: int = 0
+    throttled: int = 0
+    refused: int = 0
+    receipts_sent: int = 0
+    receipts_acked: int = 0
+    receipts_retried: int = 0
+    mo_injected: int = 0
+    mo_sent: int = 0
+    mo_acked: int = 0
+    mo_retried: int = 0
+
+
+@dataclass(slots=True)
+class _Address:
+    ton: int
+    npi: int
+    addr: str
+
+
+@dataclass(slots=True)
+class _Message:
+    """A submission the simulator remembers, for its receipts, query_sm and cancel_sm."""
+
+    message_id: str
+    system_id: str
+    source: _Address
+    destination: _Address
+    submitted_at: float  # wall clock, seconds since the epoch
+    final_at: float  # loop time of the final receipt
+    final_wall: float
+    fate: Outcome | Fate
+    registered_delivery: int
+    excerpt: str
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
+class _Delivery:
+    """A deliver_sm owed to an account: a receipt or an MO part, retried until acknowledged."""
+
+    system_id: str
+    pdu: DeliverSm
+    is_receipt: bool
+    attempts: int = 0
+
+
+class Simulator:
+    """An SMSC on a port; ``async with Simulator(config) as smsc: ...`` or start()/stop().
+
+    ``rng`` (default: seeded from ``config.seed``) decides outcomes and ids; ``wall_clock`` gives
+    the dates written in receipts (seconds since the epoch, written in UTC).
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        *,
+        rng: random.Random | None = None,
+        wall_clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.config = config
+        self.counters = Counters()
+        self._rng = rng if rng is not None else random.Random(config.seed)
+        self._wall_clock = wall_clock or time.time
+        self._passwords = {c.system_id: c.password for c in config.credentials}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._receivers: dict[str, list[SMPPConnection]] = {}
+        self._turn = 0
+        self._parked: dict[str, deque[_Delivery]] = {}
+        self._messages: OrderedDict[str, _Message] = OrderedDict()
+        self._next_id = self._rng.randrange(1 << 32, 1 << 36)
+        self._next_reference = self._rng.randrange(256)
+        outcomes = [(o, w) for o, w in config.outcomes.items() if w > 0]
+        self._outcomes = [o for o, _ in outcomes]
+        self._cumulative = [sum(w for _, w in outcomes[: i + 1]) for i in range(len(outcomes))]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: SMPPServer | None = None
+        self._control: asyncio.Server | None = None
+        self._running = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Listen for SMPP (and HTTP control, if configured)."""
+        from .control import start_control  # the endpoint depends on us, not the reverse
+
+        self._loop = asyncio.get_running_loop()
+        config = self.config
+        self._server = await serve(
+            config.host,
+            config.port,
+            self._authenticate,
+            self._bound,
+            config.session,
+            system_id=config.system_id,
+        )
+        self._running = True
+        if config.control_port is not None:
+            try:
+                self._control = await start_control(self, config.control_host, config.control_port)
+            except BaseException:
+                await self.stop()
+                raise
+
+    async def stop(self) -> None:
+        """Stop listening and unbind every ESME; owed receipts and MO are dropped."""
+        self._running = False
+        if self._control is not None:
+            self._control.close()
+            await self._control.wait_closed()
+            self._control = None
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        """The SMPP port actually bound (config port 0 picks one)."""
+        if self._server is None:
+            raise RuntimeError("the simulator is not running")
+        return self._server.port
+
+    @property
+    def control_port(self) -> int | None:
+        if self._control is None:
+            return None
+        return int(self._control.sockets[0].getsockname()[1])
+
+    def stats(self) -> dict[str, Any]:
+        """Counters, plus live binds and owed deliveries."""
+        stats: dict[str, Any] = asdict(self.counters)
+        connections = self._server.connections if self._server is not None else frozenset()
+        stats["active_binds"] = sum(1 for c in connections if c.session.bound)
+        stats["waiting_deliveries"] = sum(len(q) for q in self._parked.values())
+        return stats
+
+    # ------------------------------------------------------------------ binds
+
+    def _authenticate(self, system_id: str, password: str) -> int:
+        expected = self._passwords.get(system_id)
+        if expected is None:
+            self.counters.bind_refusals += 1
+            return CommandStatus.ESME_RINVSYSID
+        if not hmac.compare_digest(expected.encode("latin-1"), password.encode("latin-1", "replace")):
+            self.counters.bind_refusals += 1
+            return CommandStatus.ESME_RINVPASWD
+        return CommandStatus.ESME_ROK
+
+    def _bound(self, connection: SMPPConnection) -> Handler:
+        system_id = connection.system_id or ""
+        self.counters.binds += 1
+        if connection.can_receive:
+            self._receivers.setdefault(system_id, []).append(connection)
+            connection.add_close_callback(functools.partial(self._unbound, system_id))
+            parked = self._parked.pop(system_id, None)
+            for delivery in parked or ():
+                self._deliver(delivery)
+        return functools.partial(self._handle, system_id)
+
+    def _unbound(self, system_id: str, connection: SMPPConnection) -> None:
+        receivers = self._receivers.get(system_id, [])
+        if connection in receivers:
+            receivers.remove(connection)
+
+    # ------------------------------------------------------------------ requests
+
+    def _handle(self, system_id: str, pdu: PDU) -> asyncio.Future[PDU]:
+        loop = self._loop
+        assert loop is not None
+        after: list[_Message] = []
+        command_id = pdu.command_id
+        if command_id == CommandId.SUBMIT_SM or command_id == CommandId.DATA_SM or command_id == CommandId.SUBMIT_MULTI:
+            response = self._submission(system_id, pdu, loop.time(), after)
+        elif isinstance(pdu, QuerySm):
+            response = self._query(system_id, pdu, loop.time())
+        elif isinstance(pdu, CancelSm):
+            response = self._cancel(system_id, pdu, loop.time())
+        else:
+            response = response_to(pdu, CommandStatus.ESME_RINVCMDID)  # replace_sm: not simulated
+        future: asyncio.Future[PDU] = loop.create_future()
+        latency = self.config.latency
+        if latency > 0:
+            loop.call_later(latency, self._answer, future, response, after)
+        else:
+            self._answer(future, response, after)
+        return future
+
+    def _answer(self, future: asyncio.Future[PDU], response: PDU, messages: list[_Message]) -> None:
+        if not future.done():
+            future.set_result(response)
+        if messages and self._running:
+            self._schedule_receipts(messages)
+
+    def _submission(self, system_id: str, pdu: PDU, now: float, accepted: list[_Message]) -> PDU:
+        config = self.config
+        if config.max_per_second is not None:
+            bucket = self._buckets.get(system_id)
+            if bucket is None:
+                bucket = self._buckets[system_id] = TokenBucket(config.max_per_second, config.final_burst, now)
+            if not bucket.take(now):
+                self.counters.throttled += 1
+                return response_to(pdu, CommandStatus.ESME_RTHROTTLED)
+        if isinstance(pdu, SubmitMulti):
+            return self._submit_multi(system_id, pdu, now, accepted)
+        assert isinstance(pdu, SubmitSm | DataSm)
+        fate = self._fate(pdu.destination_addr)
+        if fate is Fate.SUBMIT_REFUSED:
+            self.counters.refused += 1
+            return response_to(pdu, SUBMIT_REFUSED_STATUS)
+        message_id = self._new_message_id()
+        self.counters.submitted += 1
+        destination = _Address(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr)
+        message = self._record(system_id, message_id, pdu, destination, fate, now)
+        if message.registered_delivery & 0x03:
+            accepted.append(message)
+        if isinstance(pdu, DataSm):
+            return DataSmResp(message_id=message_id)
+        return SubmitSmResp(message_id=message_id)
+
+    def _submit_multi(self, system_id: str, pdu: SubmitMulti, now: float, accepted: list[_Message]) -> PDU:
+        """One message_id for every destination; each SME address gets its own fate and receipts
+        (distribution lists are not simulated and are ignored)."""
+        targets = [
+            _Address(d.dest_addr_ton, d.dest_addr_npi, d.destination_addr)
+            for d in pdu.dest_address
+            if isinstance(d, SmeAddress)
+        ]
+        if not targets:
+            return response_to(pdu, CommandStatus.ESME_RINVNUMDESTS)
+        message_id = self._new_message_id()
+        self.counters.submitted += 1
+        refused = []
+        for target in targets:
+            fate = self._fate(target.addr)
+            if fate is Fate.SUBMIT_REFUSED:
+                refused.append(UnsuccessSme(target.ton, target.npi, target.addr, SUBMIT_REFUSED_STATUS))
+                continue
+            message = self._record(system_id, message_id, pdu, target, fate, now)
+            if message.registered_delivery & 0x03:
+                accepted.append(message)
+        return SubmitMultiResp(message_id=message_id, unsuccess_sme=tuple(refused))
+
+    def _record(
+        self,
+        system_id: str,
+        message_id: str,
+        pdu: SubmitSm | DataSm | SubmitMulti,
+        destination: _Address,
+        fate: Outcome | Fate,
+        now: float,
+    ) -> _Message:
+        config = self.config
+        delay = config.latency + config.receipt_delay
+        wall = self._wall_clock()
+        message = _Message(
+            message_id=message_id,
+            system_id=system_id,
+            source=_Address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
+            destination=destination,
+            submitted_at=wall,
+            final_at=now + delay,
+            final_wall=wall + delay,
+            fate=fate,
+            registered_delivery=pdu.registered_delivery,
+            # Decoding the text costs; only receipts need it.
+            excerpt=_excerpt(message_text(pdu)) if pdu.registered_delivery & 0x03 else "",
+        )
+        messages = self._messages
+        messages[message_id] = message
+        if len(messages) > config.max_tracked_messages:
+            messages.popitem(last=False)
+        return message
+
+    def _fate(self, destination: str) -> Outcome | Fate:
+        prefix = self.config.test_prefix
+        if len(destination) == len(prefix) + 4 and destination.startswith(prefix):
+            fixed = TEST_RANGE.get(destination[-4:])
+            if fixed is not None:
+                return fixed
+        outcomes = self._outcomes
+        if len(outcomes) == 1:
+            return outcomes[0]
+        cumulative = self._cumulative
+        return outcomes[bisect.bisect_right(cumulative, self._rng.random() * cumulative[-1])]
+
+    def _new_message_id(self) -> str:
+        number = self._next_id
+        self._next_id += 1
+        style = self.config.message_id_format
+        if style == "hex":
+            return f"{number:x}"
+        if style == "HEX":
+            return f"{number:X}"
+        return str(number)
+
+    def _state(self, message: _Message, now: float) -> MessageState:
+        if message.cancelled:
+            return MessageState.DELETED
+        if now < message.final_at or isinstance(message.fate, Fate):
+            return self.config.intermediate_receipt or MessageState.ENROUTE
+        return message.fate.state
+
+    def _query(self, system_id: str, pdu: QuerySm, now: float) -> PDU:
+        message = self._messages.get(pdu.message_id)
+        if message is None or message.system_id != system_id:
+            return response_to(pdu, CommandStatus.ESME_RQUERYFAIL)
+        state = self._state(message, now)
+        final = state not in (MessageState.ENROUTE, MessageState.ACCEPTED)
+        error = int(message.fate.err) if final and isinstance(message.fate, Outcome) else 0
+        final_date = _smpp_time(_utc(message.final_wall)) if final else ""
+        return QuerySmResp(message_id=pdu.message_id, final_date=final_date, message_state=state, error_code=error)
+
+    def _cancel(self, system_id: str, pdu: CancelSm, now: float) -> PDU:
+        message = self._messages.get(pdu.message_id)
+        if message is None or message.system_id != system_id or self._state(message, now) not in _CANCELLABLE:
+            return response_to(pdu, CommandStatus.ESME_RCANCELFAIL)
+        message.cancelled = True
+        return CancelSmResp()
+
+    # ------------------------------------------------------------------ receipts
+
+    def _schedule_receipts(self, messages: list[_Message]) -> None:
+        loop = self._loop
+        assert loop is not None
+        config = self.config
+        for message in messages:
+            wants = message.registered_delivery & 0x03
+            failure_only = wants == 0x02
+            if config.intermediate_receipt is not None and not failure_only:
+                loop.call_later(config.intermediate_delay, self._emit_receipt, message, None)
+            fate = message.fate
+            if isinstance(fate, Outcome) and not (failure_only and fate is Outcome.DELIVRD):
+                loop.call_at(message.final_at, self._emit_receipt, message, fate)
+
+    def _emit_receipt(self, message: _Message, outcome: Outcome | None) -> None:
+        if not self._running or message.cancelled:
+            return
+        if outcome is None:
+            state = self.config.intermediate_receipt or MessageState.ENROUTE
+            stat, err, delivered = STAT_BY_STATE[state], "000", 0
+        else:
+            state, stat, err = outcome.state, outcome.stat, outcome.err
+            delivered = 1 if outcome is Outcome.DELIVRD else 0
+        text = format_receipt_text(
+            ReceiptText(
+                message_id=message.message_id,
+                stat=stat,
+                submitted=1,
+                delivered=delivered,
+                submit_date=format_receipt_date(_utc(message.submitted_at)),
+                done_date=format_receipt_date(_utc(self._wall_clock())),
+                err=err,
+                text=message.excerpt,
+            )
+        )
+        tlvs = [TLV(Tag.RECEIPTED_MESSAGE_ID, message.message_id), TLV(Tag.MESSAGE_STATE, int(state))]
+        if err != "000":
+            tlvs.append(TLV(Tag.NETWORK_ERROR_CODE, bytes((_GSM_NETWORK,)) + int(err).to_bytes(2, "big")))
+        pdu = DeliverSm(
+            source_addr_ton=message.destination.ton,
+            source_addr_npi=message.destination.npi,
+            source_addr=message.destination.addr,
+            dest_addr_ton=message.source.ton,
+            dest_addr_npi=message.source.npi,
+            destination_addr=message.source.addr,
+            esm_class=_RECEIPT_ESM_CLASS,
+            short_message=text.encode("ascii", "replace"),
+            tlvs=tuple(tlvs),
+        )
+        self._deliver(_Delivery(message.system_id, pdu, is_receipt=True))
+
+    # ------------------------------------------------------------------ MO
+
+    def inject_mo(self, source: str, destination: str, text: str, *, system_id: str | None = None) -> int:
+        """Deliver a mobile-originated message to ``system_id`` (default: the first account).
+
+        Returns the number of deliver_sm parts; raises ValueError for an unknown account, an
+        address SMPP cannot carry or a text beyond 255 parts.
+        """
+        if system_id is None:
+            if not self.config.credentials:
+                raise ValueError("no account is configured to receive MO")
+            system_id = self.config.credentials[0].system_id
+        if system_id not in self._passwords:
+            raise ValueError(f"unknown system_id {system_id!r}")
+        self._next_reference = (self._next_reference + 1) & 0xFF
+        parts = mo_deliver_sms(source, destination, text, reference=self._next_reference)
+        try:
+            encode(parts[0])
+        except PDUError as exc:
+            raise ValueError(f"cannot deliver this MO: {exc}") from None
+        self.counters.mo_injected += 1
+        for part in parts:
+            self._deliver(_Delivery(system_id, part, is_receipt=False))
+        return len(parts)
+
+    # ------------------------------------------------------------------ delivery to the ESME
+
+    def _receiver(self, system_id: str) -> SMPPConnection | None:
+        connections = self._receivers.get(system_id)
+        if not connections:
+            return None
+        for _ in range(len(connections)):
+            self._turn += 1
+            connection = connections[self._turn % len(connections)]
+            if connection.session.bound and connection.can_receive:
+                return connection
+        return None
+
+    def _deliver(self, delivery: _Delivery) -> None:
+        if not self._running:
+            return
+        connection = self._receiver(delivery.system_id)
+        future = None
+        if connection is not None:
+            try:
+                future = connection.send_request(delivery.pdu)
+            except SMPPError as exc:
+                log.info("smsc: cannot deliver to %s now: %s", delivery.system_id, exc)
+        if future is None:
+            self._parked.setdefault(delivery.system_id, deque()).append(delivery)
+            return
+        delivery.attempts += 1
+        if delivery.is_receipt:
+            self.counters.receipts_sent += 1
+        else:
+            self.counters.mo_sent += 1
+        future.add_done_callback(functools.partial(self._delivered, delivery))
+
+    def _delivered(self, delivery: _Delivery, future: asyncio.Future[PDU]) -> None:
+        acknowledged = (
+            not future.cancelled()
+            and future.exception() is None
+            and future.result().command_status == CommandStatus.ESME_ROK
+        )
+        counters = self.counters
+        if acknowledged:
+            if delivery.is_receipt:
+                counters.receipts_acked += 1
+            else:
+                counters.mo_acked += 1
+            return
+        if delivery.is_receipt:
+            counters.receipts_retried += 1
+        else:
+            counters.mo_retried += 1
+        if self._running and self._loop is not None:
+            self._loop.call_later(self.config.retry_delay, self._deliver, delivery)
+
+
+_CANCELLABLE: Final = frozenset({MessageState.ENROUTE, MessageState.ACCEPTED})
+
+
+def _excerpt(text: str) -> str:
+    """The receipt's ``text:`` field: the first 20 characters, printable ASCII only."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text[:_EXCERPT])
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _smpp_time(moment: datetime) -> str:
+    """SMPP absolute time (spec 7.1.1), UTC: ``YYMMDDhhmmss000+``."""
+    return moment.strftime("%y%m%d%H%M%S") + "000+"
