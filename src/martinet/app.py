@@ -131,8 +131,10 @@ def connector(config: SandboxConnectorConfig | SmppConnectorConfig) -> Connector
 
 def engine(settings: Settings, db: Database) -> Engine:
     queue = QueueStore(db, now_ms)
+    node = settings.engine.node or socket.gethostname()
     dispatch = DispatchSettings(
-        owner=f"{socket.gethostname()}:{os.getpid()}",
+        node=node,
+        owner=f"{node}:{os.getpid()}",
         batch_size=settings.engine.batch_size,
         lease_ms=int(settings.engine.lease_seconds * 1000),
         retry_delay_ms=int(settings.engine.retry_delay * 1000),

@@ -59,6 +59,11 @@ class HttpConfig(_Section):
 
 
 class EngineConfig(_Section):
+    node: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]{0,63}$",
+        description="this engine's name among those sharing a database (default: the host name); one engine per name",
+    )
     poll_interval: float = Field(default=0.05, gt=0, le=10, description="seconds between queue polls when idle")
     batch_size: int = Field(default=500, ge=1, le=10000)
     lease_seconds: float = Field(default=60.0, gt=0)

@@ -82,7 +82,7 @@ async def test_sandbox_failures_get_their_documented_statuses_and_refunds(databa
 
 
 async def test_a_scheduled_send_is_released_when_due(database_url: str) -> None:
-    soon = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(minutes=1)).strftime("%d%m%Y-%H:%M")
+    soon = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(minutes=5)).strftime("%d%m%Y-%H:%M")
     async with running_gateway(database_url) as gw:
         sms_id = await _send(gw, numero="0612345678", message="x", date_envoi=soon)
         assert await _report(gw, sms_id) == "33612345678 10"

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class DispatchSettings:
-    owner: str
+    node: str  # this machine's name among the engines sharing the database
+    owner: str  # this process: f"{node}:{pid}"
     batch_size: int
     lease_ms: int
     retry_delay_ms: int

@@ -42,11 +42,15 @@ class Engine:
         self._dispatcher = Dispatcher(queue, carrier, sandbox, settings, now_ms)
         self._scheduler = Scheduler(queue, schedule_interval)
         self._poll_interval = poll_interval
+        self._settings = settings
         self.started = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         self._recorder.start()
         self._inbound.start()
+        released = await self._queue.release_leases(self._settings.node)
+        if released:
+            log.warning("took back %d messages claimed by an earlier run of this node", released)
         try:
             for connector in self._connectors:
                 await connector.start(self._recorder, self._inbound)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, union_all, update
+from sqlalchemy import bindparam, delete, insert, select, union_all, update
 from sqlalchemy.engine import Connection
 
 from martinet.domain.receipts import Receipt
@@ -82,6 +82,25 @@ class QueueStore:
         now = self._now_ms()
         return await self._db.run_write(lambda conn: _release_scheduled(conn, now, limit))
 
+    async def release_leases(self, node: str) -> int:
+        """Give back to the queue what earlier runs of this node had claimed (owners `node:<pid>`).
+
+        A node that restarts takes its own unfinished work back at once instead of waiting for the leases to
+        expire; work of other nodes is left to the lease. Delivery stays at least once: a part whose submission
+        was recorded is never submitted again, one in flight at the crash may be.
+        """
+        now = self._now_ms()
+
+        def work(conn: Connection) -> int:
+            result = conn.execute(
+                update(messages)
+                .where(messages.c.state == State.SUBMITTING, messages.c.lease_owner.like(f"{node}:%"))
+                .values(state=State.QUEUED, lease_owner=None, lease_until=None, due_at=now)
+            )
+            return int(result.rowcount or 0)
+
+        return await self._db.run_write(work)
+
     async def next_scheduled_at(self) -> int | None:
         async with self._db.reader.connect() as conn:
             return await conn.scalar(
@@ -129,6 +148,7 @@ class QueueStore:
         def work(conn: Connection) -> None:
             if submitted:
                 _record_submitted(conn, submitted, now)
+                _adopt_early_receipts(conn, submitted, now)
             if failed:
                 _record_failed(conn, failed, now, retry_at, max_attempts)
 
@@ -200,6 +220,35 @@ def _record_submitted(conn: Connection, submitted: Sequence[Submitted], now: int
         ],
     )
     _history(conn, [(s.message_id, now, State.SENT, code, None, s.connector) for s in submitted])
+
+
+def _adopt_early_receipts(conn: Connection, submitted: Sequence[Submitted], now: int) -> None:
+    """Apply receipts that arrived before their submission was recorded.
+
+    A fast carrier can report a part before the dispatcher has stored the part's ID (the receipt races the
+    recording transaction); such receipts wait in `unmatched_receipts` and are applied here, in the transaction
+    that makes their part known.
+    """
+    by_connector: dict[str, list[str]] = {}
+    for s in submitted:
+        by_connector.setdefault(s.connector, []).extend(s.carrier_ids)
+    early = [
+        row
+        for connector, ids in by_connector.items()
+        for row in conn.execute(
+            select(unmatched_receipts)
+            .where(unmatched_receipts.c.connector == connector, unmatched_receipts.c.carrier_id.in_(ids))
+            .order_by(unmatched_receipts.c.id)
+        )
+    ]
+    if not early:
+        return
+    receipts = [
+        Receipt(row.connector, row.carrier_id, State(row.state), row.code, row.received_at, row.detail or "")
+        for row in early
+    ]
+    conn.execute(delete(unmatched_receipts).where(unmatched_receipts.c.id.in_([row.id for row in early])))
+    _apply_receipts(conn, receipts, now)
 
 
 def _record_failed(

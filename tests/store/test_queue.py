@@ -1,0 +1,88 @@
+"""The engine's queue: claims, leases, receipts that race their submission, nodes taking work back."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from martinet.domain.receipts import Receipt
+from martinet.domain.status import State
+from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
+from martinet.store.accounts import AccountStore
+from martinet.store.database import Database
+from martinet.store.queue import QueueStore, Submitted
+from martinet.store.schema import messages, unmatched_receipts
+
+NOW = 1_700_000_000_000
+
+
+def _clock() -> int:
+    return NOW
+
+
+async def _queued_message(db: Database) -> None:
+    accounts = AccountStore(db, _clock)
+    account = await accounts.create(
+        "acme", password_hash=None, language="fr", timezone="UTC", lane="otp", non_gsm="replace"
+    )
+    await accounts.post(account.id, 10_000, "topup")
+    writer = AcceptanceWriter(db)
+    await writer.start()
+    try:
+        await writer.accept(
+            NewSend(
+                "SEND00000001",
+                account.id,
+                NOW,
+                None,
+                "hi",
+                "GSM-7",
+                1,
+                2,
+                None,
+                None,
+                None,
+                None,
+                "otp",
+                1000,
+                [NewMessage("33612345678", "FR", State.QUEUED, 1, 1000, NOW)],
+            )
+        )
+    finally:
+        await writer.stop()
+
+
+async def _message(db: Database) -> tuple[str, int]:
+    async with db.reader.connect() as conn:
+        row = (await conn.execute(select(messages.c.state, messages.c.code))).one()
+    return row.state, row.code
+
+
+async def test_a_receipt_that_arrives_before_its_submission_is_recorded_is_applied(db: Database) -> None:
+    await _queued_message(db)
+    queue = QueueStore(db, _clock)
+    (claimed,) = await queue.claim("node-a:1", 10, 60_000)
+    # The carrier answers so fast that its final receipt is stored before the submission.
+    assert await queue.apply_receipts([Receipt("carrier", "abc123", State.DELIVERED, 11, NOW, "stat:DELIVRD")]) == 0
+    await queue.record([Submitted(claimed.id, "carrier", ("abc123",))], [], retry_at=NOW, max_attempts=3)
+    assert await _message(db) == ("delivered", 11)
+    async with db.reader.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(unmatched_receipts)) == 0
+
+
+async def test_a_restarted_node_takes_back_its_own_claims_but_not_others(db: Database) -> None:
+    await _queued_message(db)
+    queue = QueueStore(db, _clock)
+    assert len(await queue.claim("node-a:1", 10, 60_000)) == 1
+    assert await queue.claim("node-b:7", 10, 60_000) == []  # leased: nobody else may take it
+    assert await queue.release_leases("node-b") == 0
+    assert await queue.release_leases("node-a") == 1
+    (again,) = await queue.claim("node-a:2", 10, 60_000)
+    assert again.attempts == 2
+
+
+async def test_an_expired_lease_lets_another_node_take_the_message(db: Database) -> None:
+    await _queued_message(db)
+    assert len(await QueueStore(db, _clock).claim("node-a:1", 10, 60_000)) == 1
+    later = QueueStore(db, lambda: NOW + 61_000)
+    (taken,) = await later.claim("node-b:7", 10, 60_000)
+    assert taken.attempts == 2
