@@ -1,0 +1,234 @@
+"""The SMPP carrier connector on its own, against our simulator and against an independent SMSC (smpp34).
+
+The connector's sinks here are plain lists: they stand for the engine's recorders, which other tests exercise
+with a real database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from martinet.config import SmppConnectorConfig
+from martinet.connectors.base import Accepted, OutboundMessage, Refused
+from martinet.connectors.smpp.connector import SmppConnector
+from martinet.domain.inbound import InboundMessage
+from martinet.domain.receipts import Receipt
+from martinet.domain.status import State
+from martinet.domain.text import NonGsmPolicy, analyze
+from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from tests.conftest import free_port
+from tests.gateway import wait_for
+
+
+class Sinks:
+    def __init__(self) -> None:
+        self.receipts: list[Receipt] = []
+        self.inbound: list[InboundMessage] = []
+
+    async def on_receipts(self, receipts: Sequence[Receipt]) -> None:
+        self.receipts.extend(receipts)
+
+    async def on_inbound(self, messages: Sequence[InboundMessage]) -> None:
+        self.inbound.extend(messages)
+
+
+def _config(port: int, **extra: Any) -> SmppConnectorConfig:
+    values: dict[str, Any] = {
+        "name": "carrier",
+        "type": "smpp",
+        "host": "127.0.0.1",
+        "port": port,
+        "system_id": "acme",
+        "password": "secret",
+        "reconnect_min": 0.05,
+        "reconnect_max": 0.2,
+        "throttle_retry": 0.05,
+    }
+    return SmppConnectorConfig(**{**values, **extra})
+
+
+def _message(message_id: int, text: str, *, unicode: bool = False, msisdn: str = "33612345678") -> OutboundMessage:
+    analysis = analyze(text, classe=9 if unicode else 2, non_gsm=NonGsmPolicy.REPLACE, max_parts=10)
+    return OutboundMessage(message_id, msisdn, "Martinet", analysis.parts, analysis.encoding, "notification")
+
+
+@pytest.fixture
+async def connected() -> AsyncIterator[tuple[Simulator, Sinks, list[SmppConnector]]]:
+    """A simulator and a way to start connectors against it; everything stopped afterwards."""
+    config = SimulatorConfig(
+        port=0,
+        control_port=None,
+        credentials=(Credential("acme", "secret"),),
+        outcomes={Outcome.DELIVRD: 1.0},
+        intermediate_delay=0.01,
+        receipt_delay=0.05,
+        retry_delay=0.1,
+        seed=5,
+    )
+    started: list[SmppConnector] = []
+    async with Simulator(config) as smsc:
+        yield smsc, Sinks(), started
+        for connector in started:
+            await connector.stop()
+
+
+async def _start(smsc: Simulator, sinks: Sinks, started: list[SmppConnector], **extra: Any) -> SmppConnector:
+    connector = SmppConnector(_config(smsc.port, **extra))
+    started.append(connector)
+    await connector.start(sinks.on_receipts, sinks.on_inbound)
+    await asyncio.wait_for(connector.bound.wait(), 5)
+    return connector
+
+
+@pytest.mark.parametrize("mode", ["udh8", "udh16", "sar", "payload"])
+@pytest.mark.parametrize("packed", [False, True])
+async def test_long_messages_in_every_mode_are_submitted_and_receipted(
+    connected: tuple[Simulator, Sinks, list[SmppConnector]], mode: str, packed: bool
+) -> None:
+    smsc, sinks, started = connected
+    connector = await _start(smsc, sinks, started, long_messages=mode, gsm_packed=packed)
+    long_gsm = _message(1, "Votre rendez-vous est confirmé {demain} à 10h € " * 8)
+    emoji = _message(2, "Merci 😀 à bientôt " * 6, unicode=True)
+    results = await connector.submit([long_gsm, emoji])
+    assert all(isinstance(r, Accepted) for r in results), results
+    ids = [cid for r in results if isinstance(r, Accepted) for cid in r.carrier_ids]
+    expected = 2 if mode == "payload" else len(long_gsm.parts) + len(emoji.parts)
+    assert len(ids) == len(set(ids)) == expected
+    await wait_for(lambda: _finals(sinks, len(ids)))
+    assert {r.carrier_id for r in sinks.receipts if r.state is State.DELIVERED} == set(ids)
+
+
+async def _finals(sinks: Sinks, count: int) -> bool:
+    return sum(r.state is State.DELIVERED for r in sinks.receipts) >= count
+
+
+async def test_transmitter_and_receiver_binds(connected: tuple[Simulator, Sinks, list[SmppConnector]]) -> None:
+    smsc, sinks, started = connected
+    connector = await _start(smsc, sinks, started, bind_mode="tx+rx", binds=2)
+    await wait_for(lambda: _binds(smsc, 4))
+    assert connector.transmitters == 2
+    (result,) = await connector.submit([_message(1, "hello")])
+    assert isinstance(result, Accepted)
+    await wait_for(lambda: _finals(sinks, 1))  # the receipt came back on a receiver bind
+
+
+async def _binds(smsc: Simulator, count: int) -> bool:
+    return bool(smsc.stats()["active_binds"] == count)
+
+
+async def test_throttling_slows_down_and_every_part_still_goes(
+    connected: tuple[Simulator, Sinks, list[SmppConnector]],
+) -> None:
+    smsc, sinks, started = connected
+    slow = Simulator(replace(smsc.config, max_per_second=20.0, burst=5.0))  # 20/s, bursts of 5; we send unlimited
+    await slow.start()
+    try:
+        connector = await _start(slow, sinks, started)
+        results = await connector.submit([_message(i, f"msg {i}") for i in range(30)])
+        assert all(isinstance(r, Accepted) for r in results), results
+        assert slow.counters.throttled > 0
+        assert slow.counters.submitted == 30
+    finally:
+        await slow.stop()
+
+
+async def test_reconnects_after_the_carrier_goes_away(
+    connected: tuple[Simulator, Sinks, list[SmppConnector]],
+) -> None:
+    smsc, sinks, started = connected
+    port = smsc.port
+    connector = await _start(smsc, sinks, started)
+    await smsc.stop()
+    (refused,) = await connector.submit([_message(1, "while down")])
+    assert isinstance(refused, Refused) and refused.temporary
+    back = Simulator(replace(smsc.config, port=port))
+    await back.start()
+    try:
+        await asyncio.wait_for(connector.bound.wait(), 10)
+        (result,) = await connector.submit([_message(2, "after")])
+        assert isinstance(result, Accepted)
+    finally:
+        await back.stop()
+
+
+async def test_refusals_are_classified(connected: tuple[Simulator, Sinks, list[SmppConnector]]) -> None:
+    smsc, sinks, started = connected
+    connector = await _start(smsc, sinks, started)
+    (refused,) = await connector.submit([_message(1, "x", msisdn=f"{smsc.config.test_prefix}0006")])
+    assert isinstance(refused, Refused) and refused.temporary  # ESME_RSUBMITFAIL: try again later
+
+
+async def test_decimal_receipts_find_hex_submissions(connected: tuple[Simulator, Sinks, list[SmppConnector]]) -> None:
+    """An SMSC that answers submit_sm in one spelling and reports receipts in another still matches."""
+    smsc, sinks, started = connected
+    decimal = Simulator(replace(smsc.config, message_id_format="decimal"))
+    await decimal.start()
+    try:
+        connector = await _start(decimal, sinks, started, message_id_format="auto")
+        (result,) = await connector.submit([_message(1, "hello")])
+        assert isinstance(result, Accepted)
+        await wait_for(lambda: _finals(sinks, 1))
+        final = next(r for r in sinks.receipts if r.state is State.DELIVERED)
+        assert result.carrier_ids[0] in (final.carrier_id, *final.alternatives)
+    finally:
+        await decimal.stop()
+
+
+smpp34 = pytest.importorskip("smpp34")
+
+
+async def test_connector_against_smpp34_as_smsc() -> None:
+    """smpp34's server plays the carrier: long GSM, UCS-2 and emoji go out, receipts and a reply come back."""
+    port = free_port()
+    server = smpp34.Server(host="127.0.0.1", port=port, system_id="Rust34")
+    await server.start()
+    submitted: list[Any] = []
+    sessions: dict[Any, Any] = {}
+    counter = iter(range(1, 10_000))
+
+    async def play_carrier() -> None:
+        while True:
+            event = await server.next()
+            if isinstance(event, smpp34.Esme):
+                sessions[event.session_id] = event
+            elif isinstance(event, smpp34.SubmitSmEvent):
+                message_id = f"R{next(counter):06d}"
+                submitted.append(event)
+                event.accept(message_id=message_id)
+                text = f"id:{message_id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD err:000 text:"
+                await sessions[event.session_id].deliver_sm(
+                    event.source_addr, text.encode(), source_addr=event.destination_addr, esm_class=0x04
+                )
+
+    task = asyncio.create_task(play_carrier())
+    sinks = Sinks()
+    connector = SmppConnector(_config(port))
+    try:
+        await connector.start(sinks.on_receipts, sinks.on_inbound)
+        await asyncio.wait_for(connector.bound.wait(), 5)
+        batch = [
+            _message(1, "Le colis n°12345 arrive demain entre 9h et 12h. " * 5),
+            _message(2, "Ça marche 👍 à demain " * 5, unicode=True),
+        ]
+        results = await connector.submit(batch)
+        assert all(isinstance(r, Accepted) for r in results), results
+        parts = sum(len(m.parts) for m in batch)
+        assert len(submitted) == parts
+        assert {e.data_coding for e in submitted} == {0, 8}
+        assert all(e.esm_class & 0x40 for e in submitted)  # a UDH on every part of a long message
+        await wait_for(lambda: _finals(sinks, parts))
+        assert {r.carrier_id for r in sinks.receipts} == {f"R{i:06d}" for i in range(1, parts + 1)}
+
+        (session,) = sessions.values()
+        reply = await session.deliver_sm("36180", "Oui ✔".encode("utf-16-be"), source_addr="33612345678", data_coding=8)
+        assert reply.command_status == 0  # acknowledged once stored
+        assert [(m.source, m.destination, m.text) for m in sinks.inbound] == [("33612345678", "36180", "Oui ✔")]
+    finally:
+        await connector.stop()
+        task.cancel()
+        await server.stop()
