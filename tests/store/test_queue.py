@@ -86,3 +86,20 @@ async def test_an_expired_lease_lets_another_node_take_the_message(db: Database)
     later = QueueStore(db, lambda: NOW + 61_000)
     (taken,) = await later.claim("node-b:7", 10, 60_000)
     assert taken.attempts == 2
+
+
+async def test_a_receipt_kept_aside_is_applied_once_its_part_is_known(db: Database) -> None:
+    """The PostgreSQL race: the receipt's transaction did not see the part, which was committed meanwhile."""
+    await _queued_message(db)
+    queue = QueueStore(db, _clock)
+    (claimed,) = await queue.claim("node-a:1", 10, 60_000)
+    await queue.record([Submitted(claimed.id, "carrier", ("f00d",))], [], retry_at=NOW, max_attempts=3)
+    async with db.write() as conn:  # kept aside as if the part had not been visible
+        await conn.execute(
+            unmatched_receipts.insert().values(
+                connector="carrier", carrier_id="f00d", received_at=NOW, state="delivered", code=11, detail=""
+            )
+        )
+    assert await queue.rematch_receipts() == 1
+    assert await _message(db) == ("delivered", 11)
+    assert await queue.rematch_receipts() == 0

@@ -1,4 +1,5 @@
-"""The scheduler: releases scheduled messages into the queue when their time comes."""
+"""The scheduler: the engine's clockwork. Releases scheduled messages when their time comes, and applies kept
+receipts whose part has become known since they arrived."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ class Scheduler:
         while not stop.is_set():
             try:
                 released = await self._queue.release_scheduled()
+                await self._queue.rematch_receipts()
             except Exception:
-                log.exception("releasing scheduled messages failed")
+                log.exception("scheduler cycle failed")
                 released = 0
             if released:
                 log.info("released %d scheduled messages", released)

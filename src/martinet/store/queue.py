@@ -82,6 +82,16 @@ class QueueStore:
         now = self._now_ms()
         return await self._db.run_write(lambda conn: _release_scheduled(conn, now, limit))
 
+    async def rematch_receipts(self, limit: int = 1000) -> int:
+        """Apply kept receipts whose part has become known since; returns how many.
+
+        `record` already adopts receipts that arrived before their submission was recorded, but on PostgreSQL a
+        receipt transaction that started before the recording committed cannot see the new part and keeps the
+        receipt aside after it; this sweep, run every second by the scheduler, applies such receipts.
+        """
+        now = self._now_ms()
+        return await self._db.run_write(lambda conn: _rematch(conn, now, limit))
+
     async def release_leases(self, node: str) -> int:
         """Give back to the queue what earlier runs of this node had claimed (owners `node:<pid>`).
 
@@ -241,13 +251,34 @@ def _adopt_early_receipts(conn: Connection, submitted: Sequence[Submitted], now:
             .order_by(unmatched_receipts.c.id)
         )
     ]
-    if not early:
-        return
+    if early:
+        _take_back(conn, early, now)
+
+
+def _rematch(conn: Connection, now: int, limit: int) -> int:
+    rows = conn.execute(
+        select(unmatched_receipts)
+        .join(
+            parts,
+            (parts.c.connector == unmatched_receipts.c.connector)
+            & (parts.c.carrier_id == unmatched_receipts.c.carrier_id),
+        )
+        .order_by(unmatched_receipts.c.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return 0
+    _take_back(conn, rows, now)
+    return len(rows)
+
+
+def _take_back(conn: Connection, rows: Sequence[Any], now: int) -> None:
+    """Delete kept receipts (rows of `unmatched_receipts`) and apply them, in arrival order."""
     receipts = [
         Receipt(row.connector, row.carrier_id, State(row.state), row.code, row.received_at, row.detail or "")
-        for row in early
+        for row in rows
     ]
-    conn.execute(delete(unmatched_receipts).where(unmatched_receipts.c.id.in_([row.id for row in early])))
+    conn.execute(delete(unmatched_receipts).where(unmatched_receipts.c.id.in_([row.id for row in rows])))
     _apply_receipts(conn, receipts, now)
 
 
