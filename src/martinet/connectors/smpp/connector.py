@@ -55,7 +55,7 @@ class SmppConnector:
         self._config = config
         self._bucket = TokenBucket(config.throughput)
         self._id_format = IdFormat(config.message_id_format)
-        self._mode = LongMessageMode(config.long_messages.upper())
+        self._mode = LongMessageMode(config.long_messages)
         self._session = SessionConfig(
             window=config.window,
             response_timeout=config.response_timeout,

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Final, Self
+from typing import Final
 
 __all__ = ["IdFormat", "candidates", "normalise"]
 
@@ -55,15 +55,6 @@ class IdFormat(enum.StrEnum):
     HEX = "hex"
     DECIMAL = "decimal"
     AS_IS = "as_is"
-
-    @classmethod
-    def _missing_(cls, value: object) -> Self | None:
-        """Accept any case ("HEX", "As_Is"): configuration files and code disagree on it."""
-        if isinstance(value, str):
-            for member in cls:
-                if member.value == value.lower():
-                    return member
-        return None
 
 
 def _without_zeros(digits: str) -> str:
