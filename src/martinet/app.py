@@ -147,4 +147,5 @@ def engine(settings: Settings, db: Database) -> Engine:
         dispatch,
         now_ms,
         poll_interval=settings.engine.poll_interval,
+        dispatchers=settings.engine.dispatchers,
     )

@@ -66,6 +66,7 @@ class EngineConfig(_Section):
     )
     poll_interval: float = Field(default=0.05, gt=0, le=10, description="seconds between queue polls when idle")
     batch_size: int = Field(default=500, ge=1, le=10000)
+    dispatchers: int = Field(default=2, ge=1, le=16, description="dispatch loops running side by side")
     lease_seconds: float = Field(default=60.0, gt=0)
     retry_delay: float = Field(default=5.0, gt=0, description="seconds before a temporary failure is retried")
     max_attempts: int = Field(default=10, ge=1)

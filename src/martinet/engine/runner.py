@@ -29,6 +29,7 @@ class Engine:
         *,
         poll_interval: float,
         schedule_interval: float = 1.0,
+        dispatchers: int = 1,
     ) -> None:
         if not connectors:
             raise ValueError("the engine needs at least one connector")
@@ -43,6 +44,7 @@ class Engine:
         self._scheduler = Scheduler(queue, schedule_interval)
         self._poll_interval = poll_interval
         self._settings = settings
+        self._dispatchers = dispatchers
         self.started = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -60,7 +62,10 @@ class Engine:
             log.info("engine started with connectors %s", ", ".join(c.name for c in self._connectors))
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._scheduler.run(stop))
-                tasks.create_task(self._dispatcher.run(stop, self._poll_interval))
+                # Several dispatch loops overlap claiming, submitting and recording: while one waits for the
+                # carrier's answers, another claims and records. Claims are atomic, so they never share work.
+                for _ in range(self._dispatchers):
+                    tasks.create_task(self._dispatcher.run(stop, self._poll_interval))
         finally:
             for connector in self._connectors:
                 with contextlib.suppress(Exception):
