@@ -39,8 +39,9 @@ def bind(host: str, port: int) -> socket.socket:
 def worker_count(settings: Settings) -> int:
     """`http.workers`, or by default one per core on PostgreSQL and one on SQLite.
 
-    SQLite has a single writer: extra HTTP processes only take turns on its lock, and measured on 2 cores one
-    group-committing worker accepts more than two or three (docs/benchmarks.md).
+    SQLite has a single writer: extra HTTP processes only take turns on its lock. Measured on 2 cores, one
+    group-committing worker accepts about as much as two and leaves the other core to the engine
+    (docs/benchmarks.md).
     """
     if settings.http.workers:
         return settings.http.workers
