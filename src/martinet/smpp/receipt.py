@@ -51,7 +51,10 @@ STATE_BY_STAT: Final = MappingProxyType(
     | {"ACCEPTED": MessageState.ACCEPTED, "REJECTED": MessageState.REJECTED, "DELETED": MessageState.DELETED}
 )
 
-_KEY: Final = re.compile(r"(?i)(?:^|(?<=\s))(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err|text):")
+_KEY: Final = re.compile(
+    r"(?<![A-Za-z0-9_])(id|sub|dlvrd|submit[\s_]*date|done[\s_]*date|stat|err|text)\s*:", re.IGNORECASE
+)
+_SEPARATORS: Final = re.compile(r"[\s_]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +90,14 @@ def format_receipt_text(receipt: ReceiptText) -> str:
     )
 
 
-def parse_receipt_text(text: str) -> ReceiptText | None:
-    """Read a receipt text; None unless it has at least an ``id`` and a ``stat``."""
+def receipt_fields(text: str) -> dict[str, str]:
+    """Key → raw value of a receipt text (keys `id`, `sub`, `dlvrd`, `submit date`, `done date`, `stat`, `err`,
+    `text`); tolerant of case, `submit_date`, reordered or missing fields. The first occurrence of a key wins and
+    `text:` ends the scan, whatever the message excerpt after it contains."""
     matches = list(_KEY.finditer(text))
     fields: dict[str, str] = {}
     for index, match in enumerate(matches):
-        key = match.group(1).lower().replace("_", " ")
+        key = _SEPARATORS.sub(" ", match.group(1).lower())
         if key in fields:
             continue
         if key == "text":
@@ -100,6 +105,12 @@ def parse_receipt_text(text: str) -> ReceiptText | None:
             break
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         fields[key] = text[match.end() : end].strip()
+    return fields
+
+
+def parse_receipt_text(text: str) -> ReceiptText | None:
+    """Read a receipt text; None unless it has at least an ``id`` and a ``stat``."""
+    fields = receipt_fields(text)
     message_id, stat = fields.get("id"), fields.get("stat")
     if not message_id or not stat:
         return None

@@ -52,6 +52,7 @@ from martinet.connectors.smpp.coding import DATA_CODING_UCS2
 from martinet.domain.status import State
 from martinet.smpp import DataSm, DeliverSm, EsmClassType, Tag
 from martinet.smpp.constants import ESM_CLASS_TYPE_MASK
+from martinet.smpp.receipt import receipt_fields
 
 __all__ = ["MESSAGE_STATES", "STATES", "ParsedReceipt", "is_receipt", "parse_receipt"]
 
@@ -106,9 +107,6 @@ _RECEIPT_TYPES: Final = frozenset(
     {int(EsmClassType.SMSC_DELIVERY_RECEIPT), int(EsmClassType.INTERMEDIATE_DELIVERY_NOTIFICATION)}
 )
 
-_KEY: Final = re.compile(
-    r"(?<![A-Za-z0-9_])(id|sub|dlvrd|submit[\s_]*date|done[\s_]*date|stat|err|text)\s*:", re.IGNORECASE
-)
 _TOKEN: Final = re.compile(r"\S+")
 _DIGITS: Final = re.compile(r"\d")
 
@@ -153,20 +151,6 @@ def _body_text(pdu: DeliverSm | DataSm) -> str:
     if pdu.data_coding == DATA_CODING_UCS2 and len(body) % 2 == 0 and body[:1] == b"\0":
         return body.decode("utf-16-be", "replace")
     return body.decode("latin-1")
-
-
-def _fields(text: str) -> dict[str, str]:
-    """Key → raw value of the text form; the first occurrence of a key wins, `text:` ends the scan."""
-    fields: dict[str, str] = {}
-    matches = list(_KEY.finditer(text))
-    for index, match in enumerate(matches):
-        key = re.sub(r"[\s_]", "", match.group(1).lower())
-        if key == "text":
-            fields.setdefault("text", text[match.end() :])
-            break
-        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        fields.setdefault(key, text[match.end() : end].strip())
-    return fields
 
 
 def _first_token(value: str | None) -> str | None:
@@ -228,7 +212,7 @@ def parse_receipt(pdu: DeliverSm | DataSm, *, tz: tzinfo | None = None, lenient:
     if not flagged and not lenient:
         return None
     raw = _body_text(pdu)
-    fields = _fields(raw)
+    fields = receipt_fields(raw)
     if not flagged and not _looks_like_receipt(pdu, fields):
         return None
     intermediate = message_type == EsmClassType.INTERMEDIATE_DELIVERY_NOTIFICATION
@@ -257,9 +241,9 @@ def parse_receipt(pdu: DeliverSm | DataSm, *, tz: tzinfo | None = None, lenient:
         state=state,
         code=code,
         error=_first_token(fields.get("err")),
-        done_at=_date(fields.get("donedate"), tz),
+        done_at=_date(fields.get("done date"), tz),
         raw=raw,
-        submitted_at=_date(fields.get("submitdate"), tz),
+        submitted_at=_date(fields.get("submit date"), tz),
         network_error=network_error,
         intermediate=intermediate,
     )
