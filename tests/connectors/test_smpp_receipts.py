@@ -245,3 +245,11 @@ def test_never_raises(body: bytes, esm_class: int, data_coding: int, lenient: bo
 def test_never_raises_on_receipt_like_noise(words: list[str]) -> None:
     parsed = parse_receipt(DeliverSm(esm_class=0x04, short_message="".join(words).encode()))
     assert parsed is None or parsed.stat in STATES
+
+
+def test_dates_can_be_skipped_without_losing_the_rest() -> None:
+    full = parse_receipt(receipt(STANDARD))
+    quick = parse_receipt(receipt(STANDARD), dates=False)
+    assert full is not None and quick is not None
+    assert (quick.submitted_at, quick.done_at) == (None, None)
+    assert (quick.message_id, quick.stat, quick.error, quick.raw) == (full.message_id, full.stat, full.error, full.raw)

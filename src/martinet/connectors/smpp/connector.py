@@ -217,7 +217,7 @@ class SmppConnector:
         """Receipt or MO; returns once it is durable (the caller then acknowledges it)."""
         assert self._receipts is not None and self._inbound is not None
         if is_receipt(pdu):
-            parsed = parse_receipt(pdu, lenient=True)
+            parsed = parse_receipt(pdu, lenient=True, dates=False)
             if parsed is None:  # flagged as a receipt but unreadable: not a reply either
                 log.warning("%s: unreadable delivery receipt dropped (sequence %d)", self.name, pdu.sequence_number)
                 return

@@ -200,8 +200,13 @@ def is_receipt(pdu: DeliverSm | DataSm) -> bool:
     return (pdu.esm_class & ESM_CLASS_TYPE_MASK) in _RECEIPT_TYPES
 
 
-def parse_receipt(pdu: DeliverSm | DataSm, *, tz: tzinfo | None = None, lenient: bool = False) -> ParsedReceipt | None:
+def parse_receipt(
+    pdu: DeliverSm | DataSm, *, tz: tzinfo | None = None, lenient: bool = False, dates: bool = True
+) -> ParsedReceipt | None:
     """The receipt carried by `pdu`, or None when it is not one (an MO) or names no message; never raises.
+
+    `dates=False` leaves `submitted_at`/`done_at` unset: reading them is most of the cost of a receipt, and the
+    gateway's receipt path timestamps receipts itself.
 
     Only esm_class message types 0x04 and 0x20 are receipts. Some SMSCs send receipts with esm_class 0; with
     `lenient`, a PDU is also a receipt when it has a receipted_message_id TLV or a text form with both `id:` and
@@ -241,9 +246,9 @@ def parse_receipt(pdu: DeliverSm | DataSm, *, tz: tzinfo | None = None, lenient:
         state=state,
         code=code,
         error=_first_token(fields.get("err")),
-        done_at=_date(fields.get("done date"), tz),
+        done_at=_date(fields.get("done date"), tz) if dates else None,
         raw=raw,
-        submitted_at=_date(fields.get("submit date"), tz),
+        submitted_at=_date(fields.get("submit date"), tz) if dates else None,
         network_error=network_error,
         intermediate=intermediate,
     )
