@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from martinet.domain.status import send_status
 from martinet.store.accounts import AccountStore
 from martinet.store.reports import Cancelled, ReportStore, SendSummary
-
-
-@dataclass(frozen=True, slots=True)
-class SendStatus:
-    code: int
 
 
 class ReportService:

@@ -36,10 +36,6 @@ class Database:
     _local: asyncio.Lock = field(default_factory=asyncio.Lock)
     _lock_fd: int | None = None
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.writer.dialect.name == "sqlite"
-
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction, committed on exit.
