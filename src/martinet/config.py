@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from martinet.domain.lanes import Lane
@@ -68,8 +68,91 @@ class EngineConfig(_Section):
     batch_size: int = Field(default=500, ge=1, le=10000)
     dispatchers: int = Field(default=2, ge=1, le=16, description="dispatch loops running side by side")
     lease_seconds: float = Field(default=60.0, gt=0)
-    retry_delay: float = Field(default=5.0, gt=0, description="seconds before a temporary failure is retried")
-    max_attempts: int = Field(default=10, ge=1)
+    retry_delay: float = Field(
+        default=5.0, gt=0, description="seconds before a message no connector took is tried again (then doubled)"
+    )
+    retry_max: float = Field(default=300.0, gt=0, description="longest wait between two tries of a message")
+    breaker_failures: int = Field(
+        default=5, ge=1, description="consecutive failed submissions that open a connector's circuit breaker"
+    )
+    breaker_rest: float = Field(default=30.0, gt=0, description="seconds a broken connector rests before a probe")
+    heartbeat: float = Field(
+        default=2.0, gt=0, description="seconds between two signs of life of this engine (throughput sharing)"
+    )
+
+
+class LaneConfig(_Section):
+    validity: float = Field(gt=0, description="seconds a message may wait before it expires (status 37)")
+
+
+class LanesConfig(_Section):
+    """Per-lane defaults and the share of every connector kept free for one-time passwords (docs/engine.md)."""
+
+    otp: LaneConfig = Field(default_factory=lambda: LaneConfig(validity=600))
+    notification: LaneConfig = Field(default_factory=lambda: LaneConfig(validity=86400))
+    marketing: LaneConfig = Field(default_factory=lambda: LaneConfig(validity=172800))
+    otp_reserved_share: float = Field(
+        default=0.2, ge=0, lt=1, description="fraction of each connector's throughput only OTP may use"
+    )
+
+    def validity(self, lane: Lane) -> float:
+        return {Lane.OTP: self.otp, Lane.NOTIFICATION: self.notification, Lane.MARKETING: self.marketing}[
+            lane
+        ].validity
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class QuietHoursRule(_Section):
+    """When commercial SMS may be sent to one country; outside it marketing messages wait for the opening."""
+
+    timezone: str = Field(description="IANA time zone the hours are read in, e.g. Europe/Paris")
+    opens: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    closes: str = Field(default="20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    closed_days: list[Weekday] = Field(default_factory=lambda: list[Weekday](["sunday"]))
+    public_holidays: bool = Field(default=True, description="closed on the country's public holidays")
+
+
+def _default_quiet_hours() -> dict[str, QuietHoursRule]:
+    return {"FR": QuietHoursRule(timezone="Europe/Paris")}
+
+
+class MarketingConfig(_Section):
+    quiet_hours: dict[str, QuietHoursRule] = Field(
+        default_factory=_default_quiet_hours, description="per destination country (ISO 3166 alpha-2)"
+    )
+    stop_mention: Literal["add", "refuse", "off"] = Field(
+        default="add",
+        description="marketing sends from a custom sender without stop=1/2: add the STOP mention, refuse, or allow",
+    )
+
+
+class RouteConnector(_Section):
+    name: str
+    weight: int = Field(default=1, ge=1, description="share of traffic among connectors of equal rank")
+    price: Decimal | None = Field(default=None, ge=0, description="cost per part, for least-cost ordering")
+    tier: int | None = Field(default=None, description="connectors with the same tier are equals (default: position)")
+
+
+class RouteConfig(_Section):
+    """One routing rule: empty match lists match anything; the first matching route wins (docs/routing.md)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    countries: list[str] = Field(default_factory=list)
+    prefixes: list[str] = Field(default_factory=list, description="E.164 digits the number starts with, e.g. 3367")
+    operators: list[str] = Field(default_factory=list, description="mcc/mnc (20801) or range holder (Orange)")
+    lanes: list[Lane] = Field(default_factory=list)
+    accounts: list[str] = Field(default_factory=list)
+    connectors: list[RouteConnector] = Field(min_length=1)
+    least_cost: bool = Field(default=False, description="order connectors by price before tier")
+
+    @field_validator("connectors", mode="before")
+    @classmethod
+    def _names_as_tables(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
 
 
 class AccountDefaults(_Section):
@@ -78,6 +161,9 @@ class AccountDefaults(_Section):
     timezone: str = "Europe/Paris"
     language: Literal["fr", "en"] = "fr"
     stop_mention: str = Field(default="STOP 36180", description="appended with stop=1/2 (France)")
+    rate_limit: float = Field(
+        default=0, ge=0, description="sends per second accepted per account (each may override); 0 = no limit"
+    )
     token_cache_seconds: float = Field(default=5.0, ge=0)
 
 
@@ -148,6 +234,9 @@ class Settings(BaseSettings):
     accounts: AccountDefaults = Field(default_factory=AccountDefaults)
     connectors: list[ConnectorConfig] = Field(default_factory=_default_connectors, min_length=1)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
+    lanes: LanesConfig = Field(default_factory=LanesConfig)
+    marketing: MarketingConfig = Field(default_factory=MarketingConfig)
+    routes: list[RouteConfig] = Field(default_factory=list)
     simulator: SimulatorSection = Field(default_factory=SimulatorSection)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -173,6 +262,19 @@ class Settings(BaseSettings):
         if duplicates:
             raise ValueError(f"connector names must be unique: {', '.join(duplicates)}")
         return connectors
+
+    @model_validator(mode="after")
+    def _routes_name_connectors(self) -> Settings:
+        known = {c.name for c in self.connectors}
+        problems = [
+            f"route {route.name!r} names unknown connector {entry.name!r}"
+            for route in self.routes
+            for entry in route.connectors
+            if entry.name not in known
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 def load_settings(path: Path | None) -> Settings:

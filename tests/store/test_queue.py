@@ -9,7 +9,8 @@ from martinet.domain.status import State
 from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import AccountStore
 from martinet.store.database import Database
-from martinet.store.queue import QueueStore, Submitted
+from martinet.store.claims import ClaimCursor, ClaimedMessage
+from martinet.store.queue import Outcome, QueueStore, Submitted
 from martinet.store.schema import messages, unmatched_receipts
 
 NOW = 1_700_000_000_000
@@ -51,6 +52,16 @@ async def _queued_message(db: Database) -> None:
         await writer.stop()
 
 
+async def _claim(queue: QueueStore, owner: str, limit: int = 10) -> list[ClaimedMessage]:
+    return await queue.claim(
+        owner,
+        lease_ms=60_000,
+        budgets={"otp": limit, "notification": limit, "marketing": limit},
+        shared_budget=limit,
+        cursor=ClaimCursor.new(),
+    )
+
+
 async def _message(db: Database) -> tuple[str, int]:
     async with db.reader.connect() as conn:
         row = (await conn.execute(select(messages.c.state, messages.c.code))).one()
@@ -60,10 +71,10 @@ async def _message(db: Database) -> tuple[str, int]:
 async def test_a_receipt_that_arrives_before_its_submission_is_recorded_is_applied(db: Database) -> None:
     await _queued_message(db)
     queue = QueueStore(db, _clock)
-    (claimed,) = await queue.claim("node-a:1", 10, 60_000)
+    (claimed,) = await _claim(queue, "node-a:1")
     # The carrier answers so fast that its final receipt is stored before the submission.
     assert await queue.apply_receipts([Receipt("carrier", "abc123", State.DELIVERED, 11, NOW, "stat:DELIVRD")]) == 0
-    await queue.record([Submitted(claimed.id, "carrier", ("abc123",))], [], retry_at=NOW, max_attempts=3)
+    await queue.record(Outcome(submitted=[Submitted(claimed.id, "carrier", ("abc123",))]))
     assert await _message(db) == ("delivered", 11)
     async with db.reader.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(unmatched_receipts)) == 0
@@ -72,19 +83,20 @@ async def test_a_receipt_that_arrives_before_its_submission_is_recorded_is_appli
 async def test_a_restarted_node_takes_back_its_own_claims_but_not_others(db: Database) -> None:
     await _queued_message(db)
     queue = QueueStore(db, _clock)
-    assert len(await queue.claim("node-a:1", 10, 60_000)) == 1
-    assert await queue.claim("node-b:7", 10, 60_000) == []  # leased: nobody else may take it
+    assert len(await _claim(queue, "node-a:1")) == 1
+    assert await _claim(queue, "node-b:7") == []  # leased: nobody else may take it
     assert await queue.release_leases("node-b") == 0
     assert await queue.release_leases("node-a") == 1
-    (again,) = await queue.claim("node-a:2", 10, 60_000)
+    (again,) = await _claim(queue, "node-a:2")
     assert again.attempts == 2
 
 
 async def test_an_expired_lease_lets_another_node_take_the_message(db: Database) -> None:
     await _queued_message(db)
-    assert len(await QueueStore(db, _clock).claim("node-a:1", 10, 60_000)) == 1
+    assert len(await _claim(QueueStore(db, _clock), "node-a:1")) == 1
     later = QueueStore(db, lambda: NOW + 61_000)
-    (taken,) = await later.claim("node-b:7", 10, 60_000)
+    assert await later.take_back_abandoned() == 1  # the scheduler's sweep
+    (taken,) = await _claim(later, "node-b:7")
     assert taken.attempts == 2
 
 
@@ -92,8 +104,8 @@ async def test_a_receipt_kept_aside_is_applied_once_its_part_is_known(db: Databa
     """The PostgreSQL race: the receipt's transaction did not see the part, which was committed meanwhile."""
     await _queued_message(db)
     queue = QueueStore(db, _clock)
-    (claimed,) = await queue.claim("node-a:1", 10, 60_000)
-    await queue.record([Submitted(claimed.id, "carrier", ("f00d",))], [], retry_at=NOW, max_attempts=3)
+    (claimed,) = await _claim(queue, "node-a:1")
+    await queue.record(Outcome(submitted=[Submitted(claimed.id, "carrier", ("f00d",))]))
     async with db.write() as conn:  # kept aside as if the part had not been visible
         await conn.execute(
             unmatched_receipts.insert().values(

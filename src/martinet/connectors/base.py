@@ -25,6 +25,7 @@ class OutboundMessage:
     parts: tuple[str, ...]
     encoding: Encoding
     lane: str
+    expires_at: int | None = None  # Unix ms after which the carrier should stop trying (SMPP validity_period)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,26 @@ class Connector(Protocol):
         ...
 
     async def stop(self) -> None: ...
+
+    @property
+    def ready(self) -> bool:
+        """Whether a submission now has a chance: bound (SMPP), started (sandbox). The router skips one that
+        is not ready rather than waiting for its refusal."""
+        ...
+
+    def capacity(self, lane: str) -> int:
+        """How many more parts of `lane` the connector can take now without building a queue of its own.
+
+        The dispatcher claims no more than this for the lanes below OTP, so that what waits in memory stays
+        small and a new one-time password is never queued behind parts already pulled for a campaign. OTP is
+        claimed regardless and goes to the head of the connector's queue.
+        """
+        ...
+
+    def set_share(self, fraction: float) -> None:
+        """Use `fraction` of the configured throughput: engines sharing a database split each carrier's
+        throughput among the live ones."""
+        ...
 
     async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
         """Hand over `batch`; one result per message, in the same order."""

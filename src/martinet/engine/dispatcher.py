@@ -1,26 +1,41 @@
-"""The dispatcher: claims due messages, hands them to connectors, records what they answered.
+"""The dispatcher: claims due messages lane by lane, routes them, hands them to connectors, records the answers.
 
-Routing is still simple: an account in test mode goes to the sandbox connector, every other one to the first
-carrier connector (or the sandbox when there is none). Lanes, routes and failover build on this loop; what stays
-is the cycle claim → submit → record, each step batched, with the lease protecting the gap between submit and
-record.
+A cycle claims one-time passwords without limit and the lower lanes only as far as the connectors can take them
+now (`Connector.capacity`), so what waits in memory stays small and a new OTP never queues behind a campaign's
+parts. Claimed messages are checked (validity, marketing quiet hours), given the ordered connectors of their
+route, and handed over in one task per connector; the cycle does not wait for the carriers' answers, so the next
+claim — and the next OTP — does not either.
+
+Failover happens here: a message a connector refuses temporarily (not bound, throttled past its deadline, a
+temporary error) goes to the next connector of its route in the same task; a connector whose breaker is open,
+or which is not bound, is skipped. A message no connector took waits and is tried again with exponential
+backoff until its validity ends, then expires (status 37, refunded). Permanent refusals are final.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import random
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from martinet.batching import GroupCommitter
 from martinet.connectors.base import Accepted, Connector, OutboundMessage, Refused, SubmitResult
+from martinet.domain.lanes import Lane
+from martinet.domain.quiet_hours import QuietHours
+from martinet.domain.routing import Destination, Router
 from martinet.domain.status import INTERNAL_ERROR
 from martinet.domain.text import Encoding, NonGsmPolicy, analyze
-from martinet.store.queue import ClaimedMessage, QueueStore, SendContent, SubmitFailed, Submitted
+from martinet.engine.breaker import CircuitBreaker
+from martinet.store.claims import ClaimCursor, ClaimedMessage
+from martinet.store.queue import Expired, Held, Outcome, QueueStore, Retry, SendContent, SubmitFailed, Submitted
 
 log = logging.getLogger(__name__)
+
+#: Tries at writing what the carriers answered before giving up on it (the database may blink).
+RECORD_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +45,7 @@ class DispatchSettings:
     batch_size: int
     lease_ms: int
     retry_delay_ms: int
-    max_attempts: int
+    retry_max_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,58 +55,240 @@ class _Segmented:
     encoding: Encoding
 
 
+@dataclass(slots=True)
+class _Job:
+    """One claimed message on its way through the connectors of its route."""
+
+    message: ClaimedMessage
+    outbound: OutboundMessage
+    chain: tuple[str, ...]
+    position: int = 0
+    refusals: list[str] = field(default_factory=list)
+
+
 class Dispatcher:
     def __init__(
         self,
         queue: QueueStore,
-        carrier: Connector,
-        sandbox: Connector | None,
+        connectors: Mapping[str, Connector],
+        breakers: Mapping[str, CircuitBreaker],
+        router: Router,
+        quiet_hours: QuietHours,
         settings: DispatchSettings,
         now_ms: Callable[[], int],
+        *,
+        sandbox: str | None,
+        rng: random.Random | None = None,
         cache_size: int = 4096,
     ) -> None:
         self._queue = queue
-        self._carrier = carrier
-        self._sandbox = sandbox or carrier
+        self._connectors = connectors
+        self._breakers = breakers
+        self._router = router
+        self._quiet = quiet_hours
         self._settings = settings
         self._now_ms = now_ms
+        self._sandbox = sandbox
+        self._rng = rng or random.Random()
         self._sends: OrderedDict[str, _Segmented] = OrderedDict()
         self._cache_size = cache_size
+        self._cursor = ClaimCursor.new()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._handing_over = 0  # non-OTP messages claimed but not yet given to their connector
+        self._recorder: GroupCommitter[Outcome, None] = GroupCommitter(
+            self._record, weight=len, max_weight=5000, name="dispatch-recorder"
+        )
+        self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event, idle_wait: float) -> None:
-        """Loop until `stop`. A cycle that did not fill a batch waits `idle_wait` before the next claim, so that
-        under a steady trickle the queue is taken in batches rather than one transaction per message."""
-        while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except Exception:
-                log.exception("dispatch cycle failed")
-                handled = 0
-            if handled < self._settings.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle_wait)
+        """Loop until `stop`. Sleeps when a cycle found nothing it could take, until woken (new work announced,
+        a connector freed capacity, the scheduler released messages) or `idle_wait` passed."""
+        self.start()
+        try:
+            while not stop.is_set():
+                self.wake.clear()
+                try:
+                    handled = await self.run_once()
+                except Exception:
+                    log.exception("dispatch cycle failed")
+                    handled = 0
+                if handled < self._settings.batch_size:
+                    await _first_of(stop, self.wake, idle_wait)
+        finally:
+            await self.stop()
+
+    def start(self) -> None:
+        self._recorder.start()
+
+    async def stop(self) -> None:
+        await self.settle()
+        await self._recorder.stop()
+
+    async def settle(self, grace: float = 30.0) -> None:
+        """Let handed-over batches finish and their outcomes be recorded; what does not finish within `grace`
+        is cancelled and stays claimed until its lease brings it back to the queue."""
+        deadline = asyncio.get_running_loop().time() + grace
+        while self._tasks and asyncio.get_running_loop().time() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+        for task in list(self._tasks):
+            task.cancel()
 
     async def run_once(self) -> int:
-        """One claim → submit → record cycle; returns how many messages it handled."""
-        claimed = await self._queue.claim(self._settings.owner, self._settings.batch_size, self._settings.lease_ms)
+        """One claim → route → hand over cycle; returns how many messages it claimed."""
+        batch = self._settings.batch_size
+        claimed = await self._queue.claim(
+            self._settings.owner,
+            lease_ms=self._settings.lease_ms,
+            budgets={Lane.OTP: batch, Lane.NOTIFICATION: batch, Lane.MARKETING: batch},
+            shared_budget=self._shared_capacity(),
+            cursor=self._cursor,
+        )
         if not claimed:
             return 0
         segmented = await self._segmented({m.send_id for m in claimed})
-        groups: dict[int, tuple[Connector, list[OutboundMessage]]] = {}
+        now = self._now_ms()
+        outcome = Outcome()
+        jobs: dict[str, list[_Job]] = {}
         for message in claimed:
             send = segmented[message.send_id]
-            connector = self._sandbox if send.content.sandbox else self._carrier
-            groups.setdefault(id(connector), (connector, []))[1].append(self._outbound(message, send))
-        answers = await asyncio.gather(*(self._submit(connector, batch) for connector, batch in groups.values()))
-        await self._record(answers)
+            if message.expires_at is not None and message.expires_at <= now:
+                outcome.expired.append(Expired(message.id, "validity ended before submission"))
+                continue
+            if message.lane == Lane.MARKETING:
+                opening = self._quiet.next_opening(message.country, now)
+                if opening is not None:
+                    outcome.held.append(Held(message.id, opening, self._quiet.describe(message.country, now)))
+                    continue
+            job = _Job(message, self._outbound(message, send), self._chain(message, send.content))
+            self._place(job, jobs, outcome, now)
+        if len(outcome):
+            self._recorder_submit(outcome)
+        for name, group in jobs.items():
+            self._handing_over += sum(1 for j in group if j.message.lane != Lane.OTP)
+            task = asyncio.create_task(self._deliver(name, group), name=f"deliver-{name}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return len(claimed)
 
-    async def _submit(self, connector: Connector, batch: list[OutboundMessage]) -> tuple[str, Sequence[SubmitResult]]:
+    # ------------------------------------------------------------------ routing
+
+    def _chain(self, message: ClaimedMessage, content: SendContent) -> tuple[str, ...]:
+        if content.sandbox and self._sandbox is not None:
+            return (self._sandbox,)
+        return self._router.candidates(
+            Destination(message.msisdn, message.country), message.lane, content.account, self._rng
+        )
+
+    def _place(self, job: _Job, jobs: dict[str, list[_Job]], outcome: Outcome, now: int) -> None:
+        """Give `job` to the next connector of its chain that can take it, or schedule a retry."""
+        while job.position < len(job.chain):
+            name = job.chain[job.position]
+            job.position += 1
+            connector = self._connectors.get(name)
+            if connector is None:
+                job.refusals.append(f"{name}: not configured")
+            elif not connector.ready:
+                job.refusals.append(f"{name}: not bound")
+            elif not self._breakers[name].allows():
+                job.refusals.append(f"{name}: resting after repeated failures")
+            else:
+                jobs.setdefault(name, []).append(job)
+                return
+        outcome.retry.append(Retry(job.message.id, self._retry_at(job.message, now), _summary(job)))
+
+    def _retry_at(self, message: ClaimedMessage, now: int) -> int:
+        """Exponential backoff with jitter from the message's attempts, never past the end of its validity (it
+        is claimed once more at that moment, and expires)."""
+        delay = min(self._settings.retry_delay_ms * 2 ** min(message.attempts - 1, 20), self._settings.retry_max_ms)
+        due = now + int(delay * self._rng.uniform(0.8, 1.2))
+        if message.expires_at is not None:
+            due = min(due, message.expires_at)
+        return due
+
+    def _shared_capacity(self) -> int:
+        """Parts the lanes below OTP may claim now: what the ready connectors can take without queueing."""
+        free = sum(c.capacity(Lane.MARKETING) for c in self._connectors.values() if c.ready)
+        return max(0, free - self._handing_over)
+
+    # ------------------------------------------------------------------ handing over
+
+    async def _deliver(self, name: str, group: list[_Job]) -> None:
+        """Submit `group` to connector `name`, moving temporary refusals down their chains; record the lot."""
+        self._handing_over -= sum(1 for j in group if j.message.lane != Lane.OTP)
+        outcome = Outcome()
+        pending = {name: group}
         try:
-            return connector.name, await connector.submit(batch)
+            while pending:
+                rounds = await asyncio.gather(*(self._submit(n, jobs) for n, jobs in pending.items()))
+                now = self._now_ms()
+                pending = {}
+                for connector_name, jobs, results in rounds:
+                    self._sort(connector_name, jobs, results, pending, outcome, now)
+        finally:
+            if len(outcome):
+                self._recorder_submit(outcome)
+            self.wake.set()  # the connector has room again
+
+    async def _submit(self, name: str, jobs: list[_Job]) -> tuple[str, list[_Job], Sequence[SubmitResult]]:
+        connector = self._connectors[name]
+        batch = [j.outbound for j in jobs]
+        try:
+            return name, jobs, await connector.submit(batch)
         except Exception as exc:
-            log.exception("connector %s failed a batch", connector.name)
-            return connector.name, [_temporary(m.message_id, f"connector error: {exc}") for m in batch]
+            log.exception("connector %s failed a batch", name)
+            return name, jobs, [Refused(m.message_id, True, INTERNAL_ERROR, f"{name}: {exc}") for m in batch]
+
+    def _sort(
+        self,
+        name: str,
+        jobs: list[_Job],
+        results: Sequence[SubmitResult],
+        pending: dict[str, list[_Job]],
+        outcome: Outcome,
+        now: int,
+    ) -> None:
+        breaker = self._breakers[name]
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, Accepted):
+                breaker.succeeded()
+                outcome.submitted.append(Submitted(job.message.id, name, result.carrier_ids))
+            elif not result.temporary:
+                breaker.succeeded()  # the carrier works; the destination is what it refused
+                outcome.failed.append(SubmitFailed(job.message.id, name, False, result.code, result.detail))
+            else:
+                breaker.failed()
+                job.refusals.append(result.detail)
+                log.info("message %d refused by %s (%s); next connector", job.message.id, name, result.detail)
+                self._place(job, pending, outcome, now)
+
+    # ------------------------------------------------------------------ recording
+
+    def _recorder_submit(self, outcome: Outcome) -> None:
+        task = asyncio.create_task(self._recorder.submit(outcome))
+        self._tasks.add(task)
+        task.add_done_callback(_log_failure)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _record(self, outcomes: list[Outcome]) -> list[None]:
+        merged = Outcome()
+        for o in outcomes:
+            merged.submitted += o.submitted
+            merged.failed += o.failed
+            merged.retry += o.retry
+            merged.held += o.held
+            merged.expired += o.expired
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await self._queue.record(merged)
+                break
+            except Exception:
+                if attempt == RECORD_ATTEMPTS - 1:
+                    raise  # the messages stay claimed; their lease brings them back (at-least-once)
+                log.exception("recording a dispatch outcome failed; trying again")
+                await asyncio.sleep(0.5 * (attempt + 1))
+        return [None] * len(outcomes)
+
+    # ------------------------------------------------------------------ content
 
     def _outbound(self, message: ClaimedMessage, send: _Segmented) -> OutboundMessage:
         return OutboundMessage(
@@ -100,7 +297,8 @@ class Dispatcher:
             sender=send.content.sender,
             parts=send.parts,
             encoding=send.encoding,
-            lane=send.content.lane,
+            lane=message.lane,
+            expires_at=message.expires_at,
         )
 
     async def _segmented(self, send_ids: set[str]) -> dict[str, _Segmented]:
@@ -128,26 +326,22 @@ class Dispatcher:
             self._sends.popitem(last=False)
         return segmented
 
-    async def _record(self, answers: Sequence[tuple[str, Sequence[SubmitResult]]]) -> None:
-        submitted = [
-            Submitted(r.message_id, name, r.carrier_ids)
-            for name, results in answers
-            for r in results
-            if isinstance(r, Accepted)
-        ]
-        failed = [
-            SubmitFailed(r.message_id, name, r.temporary, r.code, r.detail)
-            for name, results in answers
-            for r in results
-            if isinstance(r, Refused)
-        ]
-        await self._queue.record(
-            submitted,
-            failed,
-            retry_at=self._now_ms() + self._settings.retry_delay_ms,
-            max_attempts=self._settings.max_attempts,
-        )
+
+def _summary(job: _Job) -> str:
+    if not job.chain:
+        return "no route to this destination"
+    return "no connector took the message: " + "; ".join(job.refusals[-len(job.chain) :])
 
 
-def _temporary(message_id: int, detail: str) -> SubmitResult:
-    return Refused(message_id, True, INTERNAL_ERROR, detail)
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("recording a dispatch outcome failed", exc_info=task.exception())
+
+
+async def _first_of(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

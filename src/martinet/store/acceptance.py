@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from martinet.batching import GroupCommitter
+from martinet.domain.status import State
 from martinet.store.database import Database
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
+
+#: The PostgreSQL notification channel announcing queued messages (listened to by `martinet.engine.wakeup`).
+QUEUE_CHANNEL = "martinet_queue"
 
 
 @dataclass(slots=True)
@@ -47,6 +51,8 @@ class NewSend:
     lane: str
     cost: int
     messages: list[NewMessage] = field(default_factory=list)
+    validity: int | None = None  # seconds, when the send asked for its own
+    expires_at: int | None = None  # end of validity of every message (Unix ms)
 
 
 class AcceptanceWriter:
@@ -86,7 +92,12 @@ def _commit(conn: Connection, batch: list[NewSend]) -> list[bool]:
     verdicts, accepted = _allocate(batch, balances)
     if accepted:
         _write(conn, accepted)
+        if conn.dialect.name == "postgresql" and any(m.state == State.QUEUED for s in accepted for m in s.messages):
+            conn.execute(_NOTIFY)  # wakes the engines at commit (martinet.engine.wakeup)
     return verdicts
+
+
+_NOTIFY = text(f"SELECT pg_notify('{QUEUE_CHANNEL}', '')")
 
 
 def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[bool], list[NewSend]]:
@@ -155,6 +166,7 @@ def _send_row(s: NewSend) -> dict[str, object]:
         "lane": s.lane,
         "recipient_count": len(s.messages),
         "cost": s.cost,
+        "validity": s.validity,
     }
 
 
@@ -170,4 +182,6 @@ def _message_row(s: NewSend, m: NewMessage) -> dict[str, object]:
         "updated_at": s.created_at,
         "due_at": m.due_at,
         "attempts": 0,
+        "lane": s.lane,
+        "expires_at": s.expires_at,
     }

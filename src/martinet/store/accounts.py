@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +36,17 @@ class Account:
     non_gsm: str
     parent_id: int | None
     sandbox: bool = False
+    weight: int = 1  # share of its lane's capacity against other accounts (fair queuing)
+    rate_limit: float | None = None  # sends/s accepted; None: the configured default (0 = unlimited)
+
+
+class Keep(enum.Enum):
+    """The type of KEEP: a setting `AccountStore.update` leaves as it is (None already means "the default")."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
 
 
 _ACCOUNT_COLUMNS = (
@@ -45,7 +58,20 @@ _ACCOUNT_COLUMNS = (
     accounts.c.non_gsm,
     accounts.c.parent_id,
     accounts.c.sandbox,
+    accounts.c.weight,
+    accounts.c.rate_limit,
 )
+
+
+def _account(row: Sequence[Any]) -> Account:
+    """An Account from a row that starts with `_ACCOUNT_COLUMNS` (more columns may follow).
+
+    SQLite may hand a REAL holding a whole number back as an int: the rate limit is made a float again.
+    """
+    account = Account(*row[: len(_ACCOUNT_COLUMNS)])
+    if account.rate_limit is None or isinstance(account.rate_limit, float):
+        return account
+    return replace(account, rate_limit=float(account.rate_limit))
 
 
 class AccountStore:
@@ -64,6 +90,8 @@ class AccountStore:
         non_gsm: str,
         parent_id: int | None = None,
         sandbox: bool = False,
+        weight: int = 1,
+        rate_limit: float | None = None,
     ) -> Account:
         values = {
             "login": login,
@@ -74,6 +102,8 @@ class AccountStore:
             "non_gsm": non_gsm,
             "parent_id": parent_id,
             "sandbox": sandbox,
+            "weight": weight,
+            "rate_limit": rate_limit,
             "created_at": self._now_ms(),
             "balance": 0,
         }
@@ -83,7 +113,37 @@ class AccountStore:
                 account_id = result.scalar_one()
         except IntegrityError:
             raise LoginTaken(login) from None
-        return Account(account_id, login, language, timezone, lane, non_gsm, parent_id, sandbox)
+        return Account(account_id, login, language, timezone, lane, non_gsm, parent_id, sandbox, weight, rate_limit)
+
+    async def update(
+        self,
+        login: str,
+        *,
+        lane: str | Keep = KEEP,
+        weight: int | Keep = KEEP,
+        rate_limit: float | Keep | None = KEEP,
+        sandbox: bool | Keep = KEEP,
+    ) -> Account:
+        """Change the given settings of an account and return it as stored; raise UnknownAccount.
+
+        Workers see the change when their authentication cache expires (`accounts.token_cache_seconds`).
+        """
+        changes: dict[str, Any] = {
+            name: value
+            for name, value in (("lane", lane), ("weight", weight), ("rate_limit", rate_limit), ("sandbox", sandbox))
+            if value is not KEEP
+        }
+        if not changes:
+            found = await self.by_login(login)
+            if found is None:
+                raise UnknownAccount(login)
+            return found[0]
+        statement = update(accounts).where(accounts.c.login == login).values(changes).returning(*_ACCOUNT_COLUMNS)
+        async with self._db.write() as conn:
+            row = (await conn.execute(statement)).first()
+        if row is None:
+            raise UnknownAccount(login)
+        return _account(row)
 
     async def add_api_key(self, account_id: int, token_hash: str, label: str = "") -> None:
         async with self._db.write() as conn:
@@ -101,7 +161,7 @@ class AccountStore:
         )
         async with self._db.reader.connect() as conn:
             row = (await conn.execute(query)).first()
-        return Account(*row) if row else None
+        return _account(row) if row else None
 
     async def by_login(self, login: str) -> tuple[Account, str | None] | None:
         """The account and its password hash, for the legacy `pseudo`/`pass` authentication."""
@@ -110,7 +170,7 @@ class AccountStore:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        return Account(*row[:-1]), row[-1]
+        return _account(row), row[-1]
 
     async def balance(self, account_id: int) -> int:
         async with self._db.reader.connect() as conn:

@@ -8,8 +8,8 @@ write lock makes the claim atomic).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, union_all, update
@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection
 
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import DEFAULT_CODE, FINAL_STATES, State, aggregate
+from martinet.store import claims
+from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
 from martinet.store.schema import (
     accounts,
@@ -30,14 +32,6 @@ from martinet.store.schema import (
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimedMessage:
-    id: int
-    send_id: str
-    msisdn: str
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
 class SendContent:
     id: str
     text: str
@@ -46,6 +40,7 @@ class SendContent:
     classe: int
     lane: str
     sandbox: bool
+    account: str  # login, for routes that match on accounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +57,44 @@ class SubmitFailed:
     temporary: bool
     code: int
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """No connector took the message this time: try again at `due_at` (backoff, capped by validity)."""
+
+    message_id: int
+    due_at: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Not to be sent before `due_at` (marketing quiet hours): back to scheduled, with the reason in history."""
+
+    message_id: int
+    due_at: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    message_id: int
+    detail: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one dispatch step decided for the messages it claimed; recorded in one transaction."""
+
+    submitted: list[Submitted] = field(default_factory=list)
+    failed: list[SubmitFailed] = field(default_factory=list)  # permanent: final, refunded
+    retry: list[Retry] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
+    expired: list[Expired] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.submitted) + len(self.failed) + len(self.retry) + len(self.held) + len(self.expired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +153,33 @@ class QueueStore:
                 .limit(1)
             )
 
-    async def claim(self, owner: str, limit: int, lease_ms: int) -> list[ClaimedMessage]:
-        """Take up to `limit` due messages (and ones whose lease expired) for `owner`."""
+    async def claim(
+        self,
+        owner: str,
+        *,
+        lease_ms: int,
+        budgets: Mapping[str, int],
+        shared_budget: int,
+        cursor: ClaimCursor,
+    ) -> list[ClaimedMessage]:
+        """Take due messages for `owner`, lane by lane in priority order (see `martinet.store.claims`)."""
         now = self._now_ms()
-        rows = await self._db.run_write(lambda conn: _claim(conn, owner, now, limit, lease_ms))
-        return sorted(rows, key=lambda m: m.id)
+        return await self._db.run_write(
+            lambda conn: claims.claim(
+                conn,
+                owner=owner,
+                now=now,
+                lease_ms=lease_ms,
+                budgets=budgets,
+                shared_budget=shared_budget,
+                cursor=cursor,
+            )
+        )
+
+    async def take_back_abandoned(self) -> int:
+        """Requeue messages whose lease expired (their engine died); run by the scheduler."""
+        now = self._now_ms()
+        return await self._db.run_write(lambda conn: claims.take_back_abandoned(conn, now))
 
     async def send_contents(self, send_ids: Sequence[str]) -> dict[str, SendContent]:
         query = (
@@ -136,6 +191,7 @@ class QueueStore:
                 sends.c.classe,
                 sends.c.lane,
                 accounts.c.sandbox,
+                accounts.c.login,
             )
             .join(accounts, accounts.c.id == sends.c.account_id)
             .where(sends.c.id.in_(list(send_ids)))
@@ -144,23 +200,24 @@ class QueueStore:
             rows = (await conn.execute(query)).all()
         return {row.id: SendContent(*row) for row in rows}
 
-    async def record(
-        self,
-        submitted: Sequence[Submitted],
-        failed: Sequence[SubmitFailed],
-        *,
-        retry_at: int,
-        max_attempts: int,
-    ) -> None:
-        """Store what the connector answered, in one transaction."""
+    async def record(self, outcome: Outcome) -> None:
+        """Store what the dispatcher decided and the connectors answered, in one transaction."""
+        if not len(outcome):
+            return
         now = self._now_ms()
 
         def work(conn: Connection) -> None:
-            if submitted:
-                _record_submitted(conn, submitted, now)
-                _adopt_early_receipts(conn, submitted, now)
-            if failed:
-                _record_failed(conn, failed, now, retry_at, max_attempts)
+            if outcome.submitted:
+                _record_submitted(conn, outcome.submitted, now)
+                _adopt_early_receipts(conn, outcome.submitted, now)
+            if outcome.failed:
+                _record_failed(conn, outcome.failed, now)
+            if outcome.retry:
+                _record_retry(conn, outcome.retry, now)
+            if outcome.held:
+                _record_held(conn, outcome.held, now)
+            if outcome.expired:
+                _record_expired(conn, outcome.expired, now)
 
         await self._db.run_write(work)
 
@@ -282,44 +339,77 @@ def _take_back(conn: Connection, rows: Sequence[Any], now: int) -> None:
     _apply_receipts(conn, receipts, now)
 
 
-def _record_failed(
-    conn: Connection, failed: Sequence[SubmitFailed], now: int, retry_at: int, max_attempts: int
-) -> None:
-    ids = [f.message_id for f in failed]
-    attempts = dict((conn.execute(select(messages.c.id, messages.c.attempts).where(messages.c.id.in_(ids)))).all())
-    retry = [f for f in failed if f.temporary and attempts.get(f.message_id, max_attempts) < max_attempts]
-    final = [f for f in failed if f not in retry]
-    if retry:
-        conn.execute(
-            update(messages)
-            .where(messages.c.id == bindparam("mid"))
-            .values(
-                state=State.QUEUED,
-                due_at=retry_at,
-                lease_owner=None,
-                lease_until=None,
-                updated_at=now,
-                error=bindparam("err"),
-            ),
-            [{"mid": f.message_id, "err": f.detail} for f in retry],
-        )
-    if final:
-        conn.execute(
-            update(messages)
-            .where(messages.c.id == bindparam("mid"))
-            .values(
-                state=State.FAILED,
-                code=bindparam("new_code"),
-                lease_owner=None,
-                lease_until=None,
-                due_at=None,
-                updated_at=now,
-                error=bindparam("err"),
-            ),
-            [{"mid": f.message_id, "new_code": f.code, "err": f.detail} for f in final],
-        )
-        _history(conn, [(f.message_id, now, State.FAILED, f.code, None, f.detail) for f in final])
-        _refund(conn, [f.message_id for f in final], now)
+def _record_failed(conn: Connection, failed: Sequence[SubmitFailed], now: int) -> None:
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("mid"))
+        .values(
+            state=State.FAILED,
+            code=bindparam("new_code"),
+            lease_owner=None,
+            lease_until=None,
+            due_at=None,
+            updated_at=now,
+            error=bindparam("err"),
+        ),
+        [{"mid": f.message_id, "new_code": f.code, "err": f.detail} for f in failed],
+    )
+    _history(conn, [(f.message_id, now, State.FAILED, f.code, None, f.detail) for f in failed])
+    _refund(conn, [f.message_id for f in failed], now)
+
+
+def _record_retry(conn: Connection, retry: Sequence[Retry], now: int) -> None:
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("mid"))
+        .values(
+            state=State.QUEUED,
+            due_at=bindparam("due"),
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+            error=bindparam("err"),
+        ),
+        [{"mid": r.message_id, "due": r.due_at, "err": r.detail} for r in retry],
+    )
+
+
+def _record_held(conn: Connection, held: Sequence[Held], now: int) -> None:
+    code = DEFAULT_CODE[State.SCHEDULED]
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("mid"))
+        .values(
+            state=State.SCHEDULED,
+            code=code,
+            due_at=bindparam("due"),
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+        ),
+        [{"mid": h.message_id, "due": h.due_at} for h in held],
+    )
+    _history(conn, [(h.message_id, now, State.SCHEDULED, code, None, h.detail) for h in held])
+
+
+def _record_expired(conn: Connection, expired: Sequence[Expired], now: int) -> None:
+    code = DEFAULT_CODE[State.EXPIRED]
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("mid"))
+        .values(
+            state=State.EXPIRED,
+            code=code,
+            due_at=None,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+            error=bindparam("err"),
+        ),
+        [{"mid": e.message_id, "err": e.detail} for e in expired],
+    )
+    _history(conn, [(e.message_id, now, State.EXPIRED, code, None, e.detail) for e in expired])
+    _refund(conn, [e.message_id for e in expired], now)
 
 
 def _refund(conn: Connection, message_ids: list[int], now: int) -> None:
@@ -470,6 +560,7 @@ def _release_scheduled(conn: Connection, now: int, limit: int) -> int:
     due = (
         select(messages.c.id)
         .where(messages.c.state == State.SCHEDULED, messages.c.due_at <= now)
+        .order_by(messages.c.due_at, messages.c.id)  # held marketing goes out in the order it was accepted
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -486,37 +577,3 @@ def _release_scheduled(conn: Connection, now: int, limit: int) -> int:
     if ids:
         _history(conn, [(i, now, State.QUEUED, DEFAULT_CODE[State.QUEUED], None, None) for i in ids])
     return len(ids)
-
-
-def _claim(conn: Connection, owner: str, now: int, limit: int, lease_ms: int) -> list[ClaimedMessage]:
-    # Two index-friendly candidate lists rather than one OR, which SQLite would answer with a full scan.
-    due = (
-        select(messages.c.id)
-        .where(messages.c.state == State.QUEUED, messages.c.due_at <= now)
-        .order_by(messages.c.due_at, messages.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    abandoned = (
-        select(messages.c.id)
-        .where(messages.c.state == State.SUBMITTING, messages.c.lease_until < now)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows: list[ClaimedMessage] = []
-    for candidates in (abandoned, due):
-        if len(rows) >= limit:
-            break
-        statement = (
-            update(messages)
-            .where(messages.c.id.in_(candidates.limit(limit - len(rows)).scalar_subquery()))
-            .values(
-                state=State.SUBMITTING,
-                lease_owner=owner,
-                lease_until=now + lease_ms,
-                attempts=messages.c.attempts + 1,
-            )
-            .returning(messages.c.id, messages.c.send_id, messages.c.msisdn, messages.c.attempts)
-        )
-        rows.extend(ClaimedMessage(*row) for row in conn.execute(statement).all())
-    return rows

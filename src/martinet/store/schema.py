@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -48,6 +49,9 @@ accounts = Table(
     Column("non_gsm", String(16), nullable=False),
     # Test mode: the account's messages go to the sandbox connector, never to a carrier.
     Column("sandbox", Boolean, nullable=False, server_default=false()),
+    # Share of its lane's capacity against other accounts (fair queuing), and sends/s accepted (None: default).
+    Column("weight", SmallInteger, nullable=False, server_default="1"),
+    Column("rate_limit", Float),
     # Cache of SUM(ledger.amount) for this account, updated in the same transaction as every ledger row.
     Column("balance", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
@@ -85,6 +89,7 @@ sends = Table(
     Column("recipient_count", Integer, nullable=False),
     Column("cost", BigInteger, nullable=False),
     Column("cancelled_at", BigInteger),
+    Column("validity", Integer),  # seconds, when the send asked for its own
     Index("ix_sends_account_created", "account_id", "created_at"),
 )
 
@@ -107,8 +112,12 @@ messages = Table(
     Column("attempts", SmallInteger, nullable=False, server_default="0"),
     Column("connector", String(32)),
     Column("error", Text),
+    # Copied from the send so that the queue is claimed lane by lane and account by account from one index.
+    Column("lane", String(16), nullable=False, server_default="marketing"),
+    Column("expires_at", BigInteger),  # end of validity: not submitted after it (status 37, refunded)
     Index("ix_messages_send", "send_id"),
     Index("ix_messages_queue", "state", "due_at"),
+    Index("ix_messages_lane", "state", "lane", "account_id", "due_at", "id"),
     Index("ix_messages_lease", "state", "lease_until"),
     Index("ix_messages_msisdn", "msisdn"),
 )
@@ -183,4 +192,15 @@ inbound_messages = Table(
     Column("send_id", String(16)),
     Index("ix_inbound_messages_received", "received_at"),
     Index("ix_inbound_messages_source", "source"),
+)
+
+
+engine_nodes = Table(
+    "engine_nodes",
+    metadata,
+    # One row per running engine process (`node:pid`); the live ones share each connector's throughput.
+    Column("owner", String(64), primary_key=True),
+    Column("node", String(64), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("heartbeat_at", BigInteger, nullable=False),
 )
