@@ -154,6 +154,32 @@ class RouteConfig(_Section):
             return [{"name": v} if isinstance(v, str) else v for v in value]
         return value
 
+    @field_validator("connectors")
+    @classmethod
+    def _each_connector_once(cls, entries: list[RouteConnector]) -> list[RouteConnector]:
+        names = [e.name for e in entries]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"a connector may appear once per route: {', '.join(twice)}")
+        return entries
+
+    @field_validator("countries")
+    @classmethod
+    def _country_codes(cls, countries: list[str]) -> list[str]:
+        bad = [c for c in countries if len(c) != 2 or not c.isalpha()]
+        if bad:
+            raise ValueError(f"not ISO 3166 alpha-2 country codes: {', '.join(bad)}")
+        return [c.upper() for c in countries]
+
+    @field_validator("prefixes")
+    @classmethod
+    def _digit_prefixes(cls, prefixes: list[str]) -> list[str]:
+        cleaned = [p.removeprefix("+").replace(" ", "") for p in prefixes]
+        bad = [p for p, c in zip(prefixes, cleaned, strict=True) if not c.isdigit()]
+        if bad:
+            raise ValueError(f"prefixes are E.164 digits: {', '.join(bad)}")
+        return cleaned
+
 
 class AccountDefaults(_Section):
     lane: Lane = Lane.MARKETING
@@ -266,7 +292,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _routes_name_connectors(self) -> Settings:
         known = {c.name for c in self.connectors}
-        problems = [
+        names = [route.name for route in self.routes]
+        problems = [f"route name {n!r} is used twice" for n in sorted({n for n in names if names.count(n) > 1})]
+        problems += [
             f"route {route.name!r} names unknown connector {entry.name!r}"
             for route in self.routes
             for entry in route.connectors

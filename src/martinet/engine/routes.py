@@ -1,0 +1,60 @@
+"""Builds the :class:`~martinet.domain.routing.Router` from the configuration.
+
+The routing rules live in ``domain`` and know nothing of pydantic; this is the one place that reads
+``[[routes]]`` and ``[[connectors]]`` and turns them into plain values, so the rules can be tested without a
+configuration and the configuration can change shape without touching the rules.
+"""
+
+from __future__ import annotations
+
+from martinet.config import RouteConfig, Settings
+from martinet.domain.routing import OperatorLookup, Route, RouteEntry, Router
+
+__all__ = ["default_connectors", "route_from_config", "router_from_settings"]
+
+
+def route_from_config(config: RouteConfig) -> Route:
+    """One ``[[routes]]`` table as a domain route; an entry without a tier ranks by its position (1, 2, …)."""
+    return Route(
+        name=config.name,
+        # Countries are compared with what libphonenumber reports (upper case), prefixes with stored digits.
+        countries=frozenset(country.strip().upper() for country in config.countries),
+        prefixes=tuple(prefix.strip().removeprefix("+") for prefix in config.prefixes),
+        operators=frozenset(operator.strip().lower() for operator in config.operators),
+        lanes=frozenset(str(lane) for lane in config.lanes),
+        accounts=frozenset(config.accounts),
+        entries=tuple(
+            RouteEntry(
+                connector=entry.name,
+                weight=entry.weight,
+                price=entry.price,
+                tier=entry.tier if entry.tier is not None else position,
+            )
+            for position, entry in enumerate(config.connectors, start=1)
+        ),
+        least_cost=config.least_cost,
+    )
+
+
+def default_connectors(settings: Settings) -> tuple[str, ...]:
+    """Where a message no route takes goes: every carrier in configured order, else the (first) sandbox.
+
+    A configuration with carriers never falls back to the sandbox: a real message would be reported
+    delivered without leaving the gateway.
+    """
+    carriers = tuple(c.name for c in settings.connectors if c.type != "sandbox")
+    if carriers:
+        return carriers
+    return (next(c.name for c in settings.connectors if c.type == "sandbox"),)
+
+
+def router_from_settings(settings: Settings, operators: OperatorLookup | None = None) -> Router:
+    """The router the engine and ``martinet routes explain`` use; pass ``operators`` to share its cache.
+
+    Raises ValueError for a route the configuration accepted but routing cannot use (a connector named twice).
+    """
+    return Router(
+        [route_from_config(route) for route in settings.routes],
+        default_connectors(settings),
+        operators if operators is not None else OperatorLookup.default(),
+    )
