@@ -9,6 +9,7 @@ except in CI (CI=true), where that is a failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -68,6 +69,20 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'martinet.db'}"
         return
+    async with _postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """For what only PostgreSQL does: several engines sharing one database, notifications."""
+    async with _postgres_database() as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _postgres_database() -> AsyncIterator[str]:
+    """A fresh migrated PostgreSQL database (cloned from a template), dropped afterwards."""
     if POSTGRES == "postgresql://postgres@127.0.0.1:5432" and not _postgres_available():
         if _in_ci():
             pytest.fail("PostgreSQL is required in CI but 127.0.0.1:5432 does not answer")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,17 +29,24 @@ from martinet.config import SandboxConnectorConfig, Settings, SmppConnectorConfi
 from martinet.connectors.base import Connector
 from martinet.connectors.sandbox import SandboxConnector
 from martinet.domain.ids import new_send_id
+from martinet.domain.lanes import Lane
 from martinet.domain.pricing import PriceTable, load_default_price_table, parse_price_table
-from martinet.engine.dispatcher import DispatchSettings
-from martinet.engine.runner import Engine
+from martinet.domain.quiet_hours import QuietHours, window
+from martinet.engine.breaker import CircuitBreaker
+from martinet.engine.dispatcher import Dispatcher, DispatchSettings
+from martinet.engine.routes import router_from_settings
+from martinet.engine.runner import Engine, EngineTimings
+from martinet.server import worker_count
 from martinet.services.accept import SendService
 from martinet.services.accounts import AccountService
 from martinet.services.auth import Authenticator
+from martinet.services.rate_limits import RateLimiter
 from martinet.services.reports import ReportService
 from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import AccountStore
 from martinet.store.database import Database, open_database
 from martinet.store.inbound import InboundStore
+from martinet.store.nodes import NodeStore
 from martinet.store.queue import QueueStore
 from martinet.store.reports import ReportStore
 
@@ -74,7 +82,13 @@ class HttpParts:
     legacy: LegacyDoor
 
 
-def http_parts(settings: Settings, db: Database) -> HttpParts:
+def http_parts(settings: Settings, db: Database, *, workers: int | None = None) -> HttpParts:
+    """The parts of one HTTP worker process.
+
+    `workers` is the number of HTTP worker processes sharing the listening socket (default: as many as
+    `martinet serve` starts for these settings): each enforces that share of every account's rate limit,
+    since the kernel spreads connections (not calls) across them.
+    """
     accounts = AccountStore(db, now_ms)
     writer = AcceptanceWriter(db)
     sends = SendService(
@@ -83,6 +97,9 @@ def http_parts(settings: Settings, db: Database) -> HttpParts:
         stop_mention=settings.accounts.stop_mention,
         now_ms=now_ms,
         new_id=new_send_id,
+        validity={lane: settings.lanes.validity(lane) for lane in Lane},
+        rate_limiter=RateLimiter(settings.accounts.rate_limit, share=workers or worker_count(settings)),
+        marketing_stop=settings.marketing.stop_mention,
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     auth = Authenticator(accounts, settings.accounts.token_cache_seconds)
@@ -121,31 +138,59 @@ def http_app(settings: Settings) -> ASGIApp:
     return app
 
 
-def connector(config: SandboxConnectorConfig | SmppConnectorConfig) -> Connector:
+def connector(config: SandboxConnectorConfig | SmppConnectorConfig, settings: Settings) -> Connector:
     if isinstance(config, SmppConnectorConfig):
         from martinet.connectors.smpp.connector import SmppConnector  # only installs that use SMPP load it
 
-        return SmppConnector(config)
+        return SmppConnector(config, otp_reserved_share=settings.lanes.otp_reserved_share)
     return SandboxConnector(config.name, operator_delay=config.operator_delay, handset_delay=config.handset_delay)
+
+
+def quiet_hours(settings: Settings) -> QuietHours:
+    return QuietHours(
+        {
+            country: window(country, rule.timezone, rule.opens, rule.closes, rule.closed_days, rule.public_holidays)
+            for country, rule in settings.marketing.quiet_hours.items()
+        }
+    )
 
 
 def engine(settings: Settings, db: Database) -> Engine:
     queue = QueueStore(db, now_ms)
     node = settings.engine.node or socket.gethostname()
+    owner = f"{node}:{os.getpid()}"
     dispatch = DispatchSettings(
         node=node,
-        owner=f"{node}:{os.getpid()}",
+        owner=owner,
         batch_size=settings.engine.batch_size,
         lease_ms=int(settings.engine.lease_seconds * 1000),
         retry_delay_ms=int(settings.engine.retry_delay * 1000),
-        max_attempts=settings.engine.max_attempts,
+        retry_max_ms=int(settings.engine.retry_max * 1000),
+    )
+    connectors = [connector(c, settings) for c in settings.connectors]
+    breakers = {
+        c.name: CircuitBreaker(settings.engine.breaker_failures, settings.engine.breaker_rest, time.monotonic)
+        for c in connectors
+    }
+    sandbox = next((c.name for c in settings.connectors if isinstance(c, SandboxConnectorConfig)), None)
+    dispatcher = Dispatcher(
+        queue,
+        {c.name: c for c in connectors},
+        breakers,
+        router_from_settings(settings),
+        quiet_hours(settings),
+        dispatch,
+        now_ms,
+        sandbox=sandbox,
     )
     return Engine(
         queue,
         InboundStore(db),
-        [connector(c) for c in settings.connectors],
-        dispatch,
-        now_ms,
-        poll_interval=settings.engine.poll_interval,
-        dispatchers=settings.engine.dispatchers,
+        NodeStore(db, now_ms),
+        connectors,
+        dispatcher,
+        owner=owner,
+        node=node,
+        database_url=settings.database.url,
+        timings=EngineTimings(poll_interval=settings.engine.poll_interval, heartbeat=settings.engine.heartbeat),
     )

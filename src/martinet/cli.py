@@ -12,16 +12,20 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from martinet import demo, logs, server
+from martinet import cli_routes, demo, logs, server
 from martinet.config import ConfigError, Settings, load_settings
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.text import NonGsmPolicy, analyze
+from martinet.services.rate_limits import valid_rate
 from martinet.smsc import cli as smsc_commands
+
+if TYPE_CHECKING:
+    from martinet.services.accounts import AccountService, AccountView
 
 T = TypeVar("T")
 
@@ -83,8 +87,25 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--sandbox", action="store_true", help="test mode: messages go to the sandbox connector, never to a carrier"
     )
+    _account_limits(create, weight_default=1, rate_default=None)
     _where(create)
     create.set_defaults(func=_account_create)
+    update = account.add_parser("update", help="change an account's settings; prints the account")
+    update.add_argument("login")
+    update.add_argument("--lane", choices=["otp", "notification", "marketing"], default=None)
+    _account_limits(update, weight_default=None, rate_default=argparse.SUPPRESS)
+    update.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="test mode on or off (messages to the sandbox connector, never to a carrier)",
+    )
+    _where(update)
+    update.set_defaults(func=_account_update)
+    show = account.add_parser("show", help="print an account's settings and balance (one JSON object)")
+    show.add_argument("login")
+    _where(show)
+    show.set_defaults(func=_account_show)
     credit = account.add_parser("credit", help="add (or, negative, remove) credits")
     credit.add_argument("login")
     credit.add_argument("amount")
@@ -92,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     credit.set_defaults(func=_account_credit)
 
     smsc_commands.add_commands(commands)
+    cli_routes.add_commands(commands, _where, _settings)
 
     text = commands.add_parser("text", help="text tools").add_subparsers(required=True, metavar="ACTION")
     analyze_cmd = text.add_parser("analyze", help="encoding and segment count of a text, as the send path sees it")
@@ -199,6 +221,8 @@ def _account_create(args: argparse.Namespace) -> int:
                     non_gsm=args.non_gsm,
                     language=args.language,
                     sandbox=args.sandbox,
+                    weight=args.weight,
+                    rate_limit=args.rate_limit,
                 )
             except LoginTaken:
                 print(f"an account named {args.login!r} exists already", file=sys.stderr)
@@ -238,6 +262,109 @@ def _account_credit(args: argparse.Namespace) -> int:
         return 0
 
     return _run(credit())
+
+
+def _account_limits(parser: argparse.ArgumentParser, *, weight_default: int | None, rate_default: Any) -> None:
+    parser.add_argument(
+        "--weight",
+        type=_weight,
+        default=weight_default,
+        metavar="N",
+        help="share of its lane's capacity against other accounts, 1-100 (default 1)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=rate_default,
+        metavar="SENDS_PER_SECOND",
+        help='sends accepted per second; 0 = unlimited, "default" = accounts.rate_limit of the configuration',
+    )
+
+
+def _weight(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, not {raw!r}")
+    return value
+
+
+def _rate_limit(raw: str) -> float | None:
+    """A number of sends per second, or None for "default" (follow the configuration's accounts.rate_limit)."""
+    if raw.strip().lower() == "default":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not valid_rate(value):
+        raise argparse.ArgumentTypeError(f'expected sends per second (0 = unlimited) or "default", not {raw!r}')
+    return value
+
+
+def _account_update(args: argparse.Namespace) -> int:
+    from martinet.store.accounts import KEEP
+
+    changes: dict[str, Any] = {
+        "lane": KEEP if args.lane is None else args.lane,
+        "weight": KEEP if args.weight is None else args.weight,
+        "rate_limit": getattr(args, "rate_limit", KEEP),
+        "sandbox": KEEP if args.sandbox is None else args.sandbox,
+    }
+    if all(value is KEEP for value in changes.values()):
+        print("account update: give at least one of --lane, --weight, --rate-limit, --(no-)sandbox", file=sys.stderr)
+        return 2
+    return _account_view(args, lambda service: service.update(args.login, **changes))
+
+
+def _account_show(args: argparse.Namespace) -> int:
+    return _account_view(args, lambda service: service.show(args.login))
+
+
+def _account_view(args: argparse.Namespace, work: Callable[[AccountService], Awaitable[AccountView]]) -> int:
+    """Run `work` on the configured database and print the account it returns as one JSON object."""
+    settings = _settings(args)
+
+    async def run() -> int:
+        from martinet.app import account_service, open_store
+        from martinet.services.accounts import InvalidAccountSetting
+        from martinet.store.accounts import UnknownAccount
+
+        db = open_store(settings)
+        try:
+            await demo.prepare_database(settings, db)
+            try:
+                view = await work(account_service(settings, db))
+            except UnknownAccount:
+                print(f"no account named {args.login!r}", file=sys.stderr)
+                return 1
+            except InvalidAccountSetting as exc:
+                print(exc, file=sys.stderr)
+                return 2
+        finally:
+            await db.dispose()
+        print(json.dumps(_account_fields(view)))
+        return 0
+
+    return _run(run())
+
+
+def _account_fields(view: AccountView) -> dict[str, object]:
+    account = view.account
+    return {
+        "login": account.login,
+        "lane": str(account.lane),
+        "weight": account.weight,
+        "rate_limit": account.rate_limit,  # null: follows accounts.rate_limit
+        "effective_rate_limit": view.rate_limit,  # what applies; 0 = unlimited
+        "sandbox": account.sandbox,
+        "language": account.language,
+        "timezone": account.timezone,
+        "non_gsm": account.non_gsm,
+        "balance": format_credits(view.balance),
+    }
 
 
 def _credits(raw: str) -> int | None:

@@ -143,7 +143,7 @@ async def test_retry_held_and_expired_outcomes(db: Database) -> None:
     await queue.record(
         Outcome(
             retry=[Retry(first.id, NOW + 5_000, "no connector took the message")],
-            held=[Held(second.id, NOW + 3_600_000, "FR marketing closed")],
+            held=[Held(second.id, NOW + 3_600_000, "FR marketing closed", NOW + 3_660_000)],
             expired=[Expired(third.id, "validity ended before submission")],
         )
     )
@@ -159,6 +159,7 @@ async def test_retry_held_and_expired_outcomes(db: Database) -> None:
         refunds = (await conn.execute(select(ledger.c.amount).where(ledger.c.reason == "refund"))).scalars().all()
     assert (rows[first.id].state, rows[first.id].due_at, rows[first.id].lease_owner) == ("queued", NOW + 5_000, None)
     assert (rows[second.id].state, rows[second.id].code, rows[second.id].due_at) == ("scheduled", 10, NOW + 3_600_000)
+    assert rows[second.id].expires_at == NOW + 3_660_000  # validity pushed back by the time held
     assert (rows[third.id].state, rows[third.id].code, rows[third.id].cost) == ("expired", 37, 0)
     assert (second.id, "scheduled", 10) in history and (third.id, "expired", 37) in history
     assert refunds == [10]
@@ -170,7 +171,7 @@ async def test_held_messages_are_released_in_the_order_they_were_accepted(db: Da
     await _enqueue(db, account, "marketing", 30)
     queue = QueueStore(db, _clock)
     claimed = await _claim(queue, 30)
-    await queue.record(Outcome(held=[Held(m.id, NOW + 1_000, "closed") for m in reversed(claimed)]))
+    await queue.record(Outcome(held=[Held(m.id, NOW + 1_000, "closed", None) for m in reversed(claimed)]))
     later = QueueStore(db, lambda: NOW + 1_000)
     assert await later.release_scheduled() == 30
     again = await _claim(later, 30)
@@ -180,3 +181,15 @@ async def test_held_messages_are_released_in_the_order_they_were_accepted(db: Da
 async def _balance(db: Database, account_id: int) -> int:
     async with db.reader.connect() as conn:
         return int(await conn.scalar(select(accounts.c.balance).where(accounts.c.id == account_id)) or 0)
+
+
+async def test_overdue_messages_expire_without_being_claimed(db: Database) -> None:
+    account = await _account(db, "acme")
+    await _enqueue(db, account, "marketing", 3, expires_at=NOW + 10_000)
+    await _enqueue(db, account, "marketing", 2)  # no end of validity
+    assert await QueueStore(db, lambda: NOW + 9_999).expire_overdue() == 0
+    assert await QueueStore(db, lambda: NOW + 10_000).expire_overdue() == 3
+    async with db.reader.connect() as conn:
+        states = Counter((await conn.execute(select(messages.c.state))).scalars())
+    assert states == {"expired": 3, "queued": 2}
+    assert await _balance(db, account) == 10_000_000 - 20

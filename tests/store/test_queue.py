@@ -8,8 +8,8 @@ from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
 from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import AccountStore
-from martinet.store.database import Database
 from martinet.store.claims import ClaimCursor, ClaimedMessage
+from martinet.store.database import Database
 from martinet.store.queue import Outcome, QueueStore, Submitted
 from martinet.store.schema import messages, unmatched_receipts
 

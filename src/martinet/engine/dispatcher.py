@@ -157,7 +157,7 @@ class Dispatcher:
             if message.lane == Lane.MARKETING:
                 opening = self._quiet.next_opening(message.country, now)
                 if opening is not None:
-                    outcome.held.append(Held(message.id, opening, self._quiet.describe(message.country, now)))
+                    outcome.held.append(self._held(message, opening, now))
                     continue
             job = _Job(message, self._outbound(message, send), self._chain(message, send.content))
             self._place(job, jobs, outcome, now)
@@ -169,6 +169,10 @@ class Dispatcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(claimed)
+
+    def _held(self, message: ClaimedMessage, opening: int, now: int) -> Held:
+        expires_at = None if message.expires_at is None else message.expires_at + (opening - now)
+        return Held(message.id, opening, self._quiet.describe(message.country, now), expires_at)
 
     # ------------------------------------------------------------------ routing
 

@@ -1,7 +1,8 @@
 """The scheduler: the engine's clockwork.
 
 Every tick it releases scheduled messages whose time has come (held marketing included), returns to the queue
-messages whose lease ran out (their engine died), and applies kept receipts whose part has become known since
+messages whose lease ran out (their engine died), expires queued messages whose validity ended (even when no
+connector is up to claim them), and applies kept receipts whose part has become known since
 they arrived. It wakes the dispatcher when it released anything.
 """
 
@@ -29,6 +30,7 @@ class Scheduler:
             try:
                 released = await self._queue.release_scheduled()
                 abandoned = await self._queue.take_back_abandoned()
+                await self._queue.expire_overdue()
                 await self._queue.rematch_receipts()
             except Exception:
                 log.exception("scheduler cycle failed")

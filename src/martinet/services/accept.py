@@ -8,21 +8,27 @@ final status and cost nothing, as smsmode does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from martinet.domain.credits import to_milli
+from martinet.domain.lanes import Lane
 from martinet.domain.pricing import PriceTable
 from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipients
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
+from martinet.services.rate_limits import RateLimiter
 from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import Account
 
 CLASSES = (2, 4, 9)
 MAX_REF_CLIENT = 40
 MAX_PARTS = 10
+STOP_REQUIRED = "required for marketing sends with emetteur"
+
+StopPolicy = Literal["add", "refuse", "off"]
 
 
 class InvalidParameter(Exception):
@@ -54,6 +60,8 @@ class SendRequest:
     notification_url_reponse: str | None = None
     stop: int = 0
     max_recipients: int | None = None
+    lane: str | None = None  # None: the account's default lane
+    validity: int | None = None  # seconds; None: the lane's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +83,41 @@ class SendService:
         stop_mention: str,
         now_ms: Callable[[], int],
         new_id: Callable[[], str],
+        validity: Mapping[str, float] | None = None,
+        rate_limiter: RateLimiter | None = None,
+        marketing_stop: StopPolicy = "add",
     ) -> None:
+        """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
+        custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
+        """
         self._writer = writer
         self._prices = prices
         self._milli: dict[str, int | None] = {}
         self._stop_mention = stop_mention
         self._now_ms = now_ms
         self._new_id = new_id
+        # Lane → default validity in ms; a lane missing here has no end of validity.
+        self._validity_ms = {lane: int(seconds * 1000) for lane, seconds in (validity or {}).items()}
+        self._rate_limiter = rate_limiter
+        self._marketing_stop = marketing_stop
 
     async def accept(self, request: SendRequest) -> AcceptedSend:
-        """Validate, price and store a send; raises InvalidParameter or NotEnoughCredit, storing nothing."""
+        """Validate, price and store a send; raises RateLimited, InvalidParameter or NotEnoughCredit, storing nothing.
+
+        The rate limit is checked first: it is the cheapest check and protects the others from a flood.
+        """
+        if self._rate_limiter is not None:
+            self._rate_limiter.check(request.account.id, request.account.rate_limit)
         _check_parameters(request)
+        lane = request.lane or request.account.lane
+        stop = self._stop_mode(request, lane)
         analysis = analyze(
             request.text or "",
             classe=request.classe,
             non_gsm=NonGsmPolicy(request.account.non_gsm),
             max_parts=request.max_parts,
-            stop_mention=self._stop_mention if request.stop else None,
-            stop_mode=request.stop,
+            stop_mention=self._stop_mention if stop else None,
+            stop_mode=stop,
         )
         parsed = parse_recipients(request.recipients or "")
         if request.max_recipients is not None and len(parsed) > request.max_recipients:
@@ -104,6 +129,7 @@ class SendService:
         due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
         messages = [self._message(r, analysis.segments, scheduled, due_at) for r in parsed]
         cost = sum(m.cost for m in messages)
+        validity_ms = request.validity * 1000 if request.validity is not None else self._validity_ms.get(lane)
         send = NewSend(
             id=self._new_id(),
             account_id=request.account.id,
@@ -117,14 +143,27 @@ class SendService:
             ref_client=request.ref_client or None,
             notification_url=request.notification_url or None,
             notification_url_reponse=request.notification_url_reponse or None,
-            lane=request.account.lane,
+            lane=lane,
             cost=cost,
             messages=messages,
+            validity=request.validity,
+            expires_at=None if validity_ms is None else due_at + validity_ms,
         )
         if not await self._writer.accept(send):
             raise NotEnoughCredit(cost)
         refused = sum(1 for m in messages if m.state == State.FAILED)
         return AcceptedSend(send.id, analysis, len(messages) - refused, refused, cost, scheduled)
+
+    def _stop_mode(self, request: SendRequest, lane: str) -> int:
+        """The `stop` mode to apply: French rules require an opt-out mention on commercial SMS, which a
+        custom sender (`emetteur`) on the marketing lane almost always is; without one, the configured
+        policy adds it (as `stop=1`, never costing an extra part), refuses the send, or lets it go as is.
+        """
+        if request.stop or not request.sender or lane != Lane.MARKETING or self._marketing_stop == "off":
+            return request.stop
+        if self._marketing_stop == "refuse":
+            raise InvalidParameter("stop", STOP_REQUIRED)
+        return 1
 
     def _message(
         self, recipient: Recipient | InvalidRecipient, segments: int, scheduled: bool, due_at: int

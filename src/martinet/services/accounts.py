@@ -1,4 +1,8 @@
-"""Creating accounts and moving credits, for the CLI now and the sub-account API later."""
+"""Creating, changing and showing accounts and moving credits, for the CLI now and the sub-account API later.
+
+The settings are checked here rather than only by the CLI, so that every door that manages accounts later
+refuses the same values.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,31 @@ from dataclasses import dataclass
 
 from martinet.config import AccountDefaults
 from martinet.domain.ids import new_access_token
+from martinet.domain.lanes import Lane
 from martinet.services.credentials import hash_password, token_hash
-from martinet.store.accounts import Account, AccountStore, UnknownAccount
+from martinet.services.rate_limits import effective_rate, valid_rate
+from martinet.store.accounts import KEEP, Account, AccountStore, Keep, UnknownAccount
+
+MIN_WEIGHT, MAX_WEIGHT = 1, 100
+
+
+class InvalidAccountSetting(ValueError):
+    """A setting the gateway does not accept; the message names it and says what is allowed."""
 
 
 @dataclass(frozen=True, slots=True)
 class NewAccount:
     account: Account
     token: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """An account as an operator reads it: its settings, its balance and the rate limit that applies to it."""
+
+    account: Account
+    balance: int  # millicredits
+    rate_limit: float  # sends/s: the account's own or the configured default; 0 = unlimited
 
 
 class AccountService:
@@ -32,8 +53,11 @@ class AccountService:
         language: str | None = None,
         sandbox: bool = False,
         token: str | None = None,
+        weight: int = 1,
+        rate_limit: float | None = None,
     ) -> NewAccount:
         """Create an account with one API key (returned in clear, once) and an opening credit."""
+        _check_settings(lane, weight, rate_limit)
         account = await self._accounts.create(
             login,
             password_hash=hash_password(password) if password else None,
@@ -42,6 +66,8 @@ class AccountService:
             lane=lane or self._defaults.lane,
             non_gsm=non_gsm or self._defaults.non_gsm,
             sandbox=sandbox,
+            weight=weight,
+            rate_limit=rate_limit,
         )
         token = token or new_access_token()
         await self._accounts.add_api_key(account.id, token_hash(token), label="default")
@@ -56,3 +82,43 @@ class AccountService:
             raise UnknownAccount(login)
         reason = "topup" if amount >= 0 else "withdrawal"
         return await self._accounts.post(found[0].id, amount, reason, note)
+
+    async def update(
+        self,
+        login: str,
+        *,
+        lane: str | Keep = KEEP,
+        weight: int | Keep = KEEP,
+        rate_limit: float | Keep | None = KEEP,
+        sandbox: bool | Keep = KEEP,
+    ) -> AccountView:
+        """Change the given settings (`rate_limit=None`: back to the configured default); returns the result.
+
+        Raises InvalidAccountSetting or UnknownAccount, changing nothing.
+        """
+        _check_settings(
+            None if lane is KEEP else lane,
+            1 if weight is KEEP else weight,
+            None if rate_limit is KEEP else rate_limit,
+        )
+        account = await self._accounts.update(login, lane=lane, weight=weight, rate_limit=rate_limit, sandbox=sandbox)
+        return await self._view(account)
+
+    async def show(self, login: str) -> AccountView:
+        found = await self._accounts.by_login(login)
+        if found is None:
+            raise UnknownAccount(login)
+        return await self._view(found[0])
+
+    async def _view(self, account: Account) -> AccountView:
+        balance = await self._accounts.balance(account.id)
+        return AccountView(account, balance, effective_rate(account.rate_limit, self._defaults.rate_limit))
+
+
+def _check_settings(lane: str | None, weight: int, rate_limit: float | None) -> None:
+    if lane is not None and lane not in {str(known) for known in Lane}:
+        raise InvalidAccountSetting(f"lane: must be one of {', '.join(str(known) for known in Lane)}")
+    if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+        raise InvalidAccountSetting(f"weight: must be between {MIN_WEIGHT} and {MAX_WEIGHT}")
+    if rate_limit is not None and not valid_rate(rate_limit):
+        raise InvalidAccountSetting("rate limit: must be a number of sends per second, 0 or more (0 = unlimited)")

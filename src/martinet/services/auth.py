@@ -2,8 +2,9 @@
 
 Every API request authenticates, so the lookup must not cost a query (or an scrypt) each time. Results are
 cached for a few seconds, keyed by a hash of the secret (the secret itself is never kept), so a revoked key
-stops working within `cache_seconds`. Unknown secrets are cached too, so a flood of bad tokens does not become
-a flood of queries.
+stops working within `cache_seconds`. The cached account carries its settings (language, lane, rate limit):
+a change made with `martinet account update` reaches the door within `cache_seconds` too. Unknown secrets are
+cached too, so a flood of bad tokens does not become a flood of queries.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, union_all, update
+from sqlalchemy import bindparam, delete, insert, select, text, union_all, update
 from sqlalchemy.engine import Connection
 
 from martinet.domain.receipts import Receipt
@@ -75,6 +75,7 @@ class Held:
     message_id: int
     due_at: int
     detail: str
+    expires_at: int | None  # pushed back by the time held: waiting for the law is not the sender's delay
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,12 @@ class QueueStore:
         """
         now = self._now_ms()
         return await self._db.run_write(lambda conn: _rematch(conn, now, limit))
+
+    async def expire_overdue(self, limit: int = 5000) -> int:
+        """Expire queued messages whose validity ended (status 37, refunded), whether or not a connector is
+        there to claim them; returns how many."""
+        now = self._now_ms()
+        return await self._db.run_write(lambda conn: _expire_overdue(conn, now, limit))
 
     async def release_leases(self, node: str) -> int:
         """Give back to the queue what earlier runs of this node had claimed (owners `node:<pid>`).
@@ -383,11 +390,12 @@ def _record_held(conn: Connection, held: Sequence[Held], now: int) -> None:
             state=State.SCHEDULED,
             code=code,
             due_at=bindparam("due"),
+            expires_at=bindparam("until"),
             lease_owner=None,
             lease_until=None,
             updated_at=now,
         ),
-        [{"mid": h.message_id, "due": h.due_at} for h in held],
+        [{"mid": h.message_id, "due": h.due_at, "until": h.expires_at} for h in held],
     )
     _history(conn, [(h.message_id, now, State.SCHEDULED, code, None, h.detail) for h in held])
 
@@ -554,6 +562,21 @@ def _roll_up(
         [{"mid": mid, "new_state": state, "new_code": code} for mid, state, code, _ in changes],
     )
     _history(conn, [(mid, r.at, state, code, None, r.detail) for mid, state, code, r in changes])
+
+
+def _expire_overdue(conn: Connection, now: int, limit: int) -> int:
+    # The literal state lets both databases use the partial index ix_messages_expiry.
+    overdue = (
+        select(messages.c.id)
+        .where(text("state = 'queued'"), messages.c.expires_at <= now)
+        .order_by(messages.c.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = conn.execute(overdue).scalars().all()
+    if ids:
+        _record_expired(conn, [Expired(i, "validity ended while waiting for a connector") for i in ids], now)
+    return len(ids)
 
 
 def _release_scheduled(conn: Connection, now: int, limit: int) -> int:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData(
@@ -118,6 +119,13 @@ messages = Table(
     Index("ix_messages_send", "send_id"),
     Index("ix_messages_queue", "state", "due_at"),
     Index("ix_messages_lane", "state", "lane", "account_id", "due_at", "id"),
+    # Only queued messages, so the expiry sweep finds the overdue ones without reading the backlog.
+    Index(
+        "ix_messages_expiry",
+        "expires_at",
+        sqlite_where=text("state = 'queued'"),
+        postgresql_where=text("state = 'queued'"),
+    ),
     Index("ix_messages_lease", "state", "lease_until"),
     Index("ix_messages_msisdn", "msisdn"),
 )

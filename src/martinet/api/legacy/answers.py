@@ -43,6 +43,7 @@ _PROBLEMS_FR: dict[str, str] = {
     "expected ddMMyyyy-HH:mm": "format attendu ddMMyyyy-HH:mm",
     "not a valid date": "date invalide",
     "empty": "vide",
+    "required for marketing sends with emetteur": "obligatoire pour un envoi marketing avec émetteur",
 }
 
 

@@ -10,6 +10,7 @@ from martinet.domain.credits import format_credits
 from martinet.domain.recipients import Recipient, parse_recipient
 from martinet.domain.status import describe
 from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest, SendService
+from martinet.services.rate_limits import RateLimited
 from martinet.services.reports import ReportService
 from martinet.store.accounts import Account
 
@@ -57,6 +58,8 @@ async def send_sms(services: LegacyServices, call: Call) -> str:
     )
     try:
         accepted = await services.sends.accept(request)
+    except RateLimited:
+        return answers.status_answer(answers.UNAVAILABLE, call.language)
     except NotEnoughCredit:
         return answers.status_answer(answers.INSUFFICIENT_CREDIT, call.language)
     return answers.status_answer(answers.ACCEPTED, call.language, accepted.send_id)

@@ -29,6 +29,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index("ix_messages_lane", ["state", "lane", "account_id", "due_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_messages_expiry",
+            ["expires_at"],
+            unique=False,
+            sqlite_where=sa.text("state = 'queued'"),
+            postgresql_where=sa.text("state = 'queued'"),
+        )
     op.create_table(
         "engine_nodes",
         sa.Column("owner", sa.String(length=64), nullable=False),
@@ -42,6 +49,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("engine_nodes")
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_expiry")
         batch_op.drop_index("ix_messages_lane")
         batch_op.drop_column("expires_at")
         batch_op.drop_column("lane")

@@ -1,0 +1,183 @@
+"""Failover at dispatch, over SMPP to two simulators acting as carriers: a primary and a backup.
+
+No routes are configured, so every message may take the carriers in configuration order: the primary, then the
+backup. Killing the primary mid-campaign must lose nothing and send nothing twice to a carrier that took it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from martinet.domain.status import FINAL_STATES
+from martinet.smpp.session import SessionConfig
+from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.store.schema import accounts, messages, parts, status_history
+from tests.conftest import free_port
+from tests.gateway import Gateway, running_gateway, wait_for
+
+PRIMARY_TEST_PREFIX = "3375999"  # 07 59 99 00 06 is refused (ESME_RSUBMITFAIL, temporary) by the primary only
+
+
+def _simulator_config(test_prefix: str) -> SimulatorConfig:
+    return SimulatorConfig(
+        port=0,
+        control_port=None,
+        credentials=(Credential("acme", "secret"),),
+        intermediate_receipt=None,
+        receipt_delay=0.02,
+        retry_delay=0.2,
+        test_prefix=test_prefix,
+        seed=5,
+        outcomes={Outcome.DELIVRD: 1.0},
+        session=SessionConfig(enquire_link_interval=5, dead_peer_timeout=15, response_timeout=5),
+    )
+
+
+@pytest.fixture
+async def primary() -> AsyncIterator[Simulator]:
+    async with Simulator(_simulator_config(PRIMARY_TEST_PREFIX)) as smsc:
+        yield smsc
+
+
+@pytest.fixture
+async def backup() -> AsyncIterator[Simulator]:
+    async with Simulator(_simulator_config("3375888")) as smsc:
+        yield smsc
+
+
+def _smpp(name: str, port: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "smpp",
+        "host": "127.0.0.1",
+        "port": port,
+        "system_id": "acme",
+        "password": "secret",
+        "reconnect_min": 0.2,
+        "reconnect_max": 0.5,
+        "response_timeout": 2,
+        **extra,
+    }
+
+
+async def _send(gw: Gateway, numbers: list[str], text: str = "Votre commande est partie") -> str:
+    async with gw.client() as http:
+        reply = await http.post(
+            "/sendSMS.do", data={"accessToken": gw.token, "numero": ",".join(numbers), "message": text}
+        )
+    answer = reply.content.decode("iso-8859-15")
+    assert answer.startswith("0 | "), answer
+    return answer.rsplit(" | ", 1)[1]
+
+
+async def _states(gw: Gateway) -> Counter[str]:
+    async with gw.db.reader.connect() as conn:
+        rows = await conn.execute(select(messages.c.state, func.count()).group_by(messages.c.state))
+        return Counter({row[0]: row[1] for row in rows})
+
+
+async def test_killing_the_primary_mid_campaign_loses_nothing_and_sends_nothing_twice(
+    database_url: str, primary: Simulator, backup: Simulator
+) -> None:
+    numbers = [f"336{i:08d}" for i in range(10_000_000, 10_000_600)]
+    connectors = [_smpp("primary", primary.port, throughput=300), _smpp("backup", backup.port, throughput=300)]
+    async with running_gateway(database_url, credits=10_000, connectors=connectors) as gw:
+        await wait_for(lambda: _bound(primary, backup), timeout=10)
+        await _send(gw, numbers)
+        await wait_for(lambda: _at_least(primary, 150), timeout=15)
+        await primary.stop()  # the carrier dies: binds cut, owed receipts gone
+        taken_by_primary = {m.destination.addr for m in primary.messages.values()}
+
+        async def settled() -> bool:
+            states = await _states(gw)
+            return sum(states[s] for s in FINAL_STATES) + states["sent"] == len(numbers) and not (
+                states["queued"] or states["submitting"]
+            )
+
+        await wait_for(settled, timeout=30)
+        await wait_for(lambda: _backup_done(gw, len(numbers) - len(taken_by_primary)), timeout=15)
+        await wait_for(lambda: _no_backup_pending(gw), timeout=15)
+        async with gw.db.reader.connect() as conn:
+            recorded = (
+                await conn.execute(
+                    select(messages.c.msisdn, parts.c.connector, messages.c.state).join(
+                        parts, parts.c.message_id == messages.c.id
+                    )
+                )
+            ).all()
+    by_backup = Counter(m.destination.addr for m in backup.messages.values())
+    recorded_on_primary = {r.msisdn for r in recorded if r.connector == "primary"}
+    assert len(recorded) == len(numbers)  # one part each, every message submitted once somewhere
+    assert max(by_backup.values()) == 1  # the backup never got a message twice
+    assert not recorded_on_primary & set(by_backup)  # nothing the primary acknowledged went to the backup
+    assert {r.msisdn for r in recorded if r.connector == "backup"} == set(by_backup)
+    assert recorded_on_primary <= taken_by_primary
+    assert all(r.state == "delivered" for r in recorded if r.connector == "backup")
+    # A message the primary acknowledged keeps status "sent" when its receipt died with the primary: the
+    # gateway cannot know whether it was delivered, and does not pretend to.
+    assert all(r.state in ("delivered", "sent") for r in recorded if r.connector == "primary")
+
+
+async def test_a_temporary_refusal_moves_the_message_to_the_backup(
+    database_url: str, primary: Simulator, backup: Simulator
+) -> None:
+    connectors = [_smpp("primary", primary.port), _smpp("backup", backup.port)]
+    async with running_gateway(database_url, connectors=connectors) as gw:
+        await wait_for(lambda: _bound(primary, backup), timeout=10)
+        await _send(gw, [f"{PRIMARY_TEST_PREFIX}0006", "33612345678"])
+        await wait_for(lambda: _count_state(gw, "delivered", 2), timeout=15)
+        async with gw.db.reader.connect() as conn:
+            where = dict((await conn.execute(select(messages.c.msisdn, messages.c.connector))).all())
+    assert where == {f"{PRIMARY_TEST_PREFIX}0006": "backup", "33612345678": "primary"}
+    assert primary.stats()["refused"] == 1
+
+
+async def test_a_message_no_carrier_takes_expires_at_the_end_of_its_validity_and_is_refunded(
+    database_url: str,
+) -> None:
+    closed_port = free_port()
+    async with running_gateway(
+        database_url,
+        credits=100,
+        connectors=[_smpp("down", closed_port)],
+        lanes={"notification": {"validity": 1.5}},
+    ) as gw:
+        await _send(gw, ["33612345678"])
+        await wait_for(lambda: _count_state(gw, "expired", 1), timeout=10)
+        async with gw.db.reader.connect() as conn:
+            code = await conn.scalar(select(messages.c.code))
+            balance = await conn.scalar(select(accounts.c.balance).where(accounts.c.login == "acme"))
+            history = (await conn.execute(select(status_history.c.state).order_by(status_history.c.id))).scalars()
+            states = list(history)
+    assert code == 37
+    assert balance == 100_000  # millicredits: the debit was refunded
+    assert states == ["queued", "expired"]
+
+
+async def _bound(*simulators: Simulator) -> bool:
+    return all(s.stats()["active_binds"] >= 1 for s in simulators)
+
+
+async def _at_least(simulator: Simulator, count: int) -> bool:
+    return len(simulator.messages) >= count
+
+
+async def _backup_done(gw: Gateway, at_least: int) -> bool:
+    return (await _states(gw))["delivered"] >= at_least
+
+
+async def _no_backup_pending(gw: Gateway) -> bool:
+    async with gw.db.reader.connect() as conn:
+        waiting = await conn.scalar(
+            select(func.count()).where(messages.c.connector == "backup", messages.c.state != "delivered")
+        )
+    return waiting == 0
+
+
+async def _count_state(gw: Gateway, state: str, count: int) -> bool:
+    return (await _states(gw))[state] >= count

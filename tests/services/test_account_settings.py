@@ -1,0 +1,69 @@
+"""Account settings read with the account, on both databases, and seen by the door once its cache expires."""
+
+from __future__ import annotations
+
+import pytest
+
+from martinet.config import AccountDefaults
+from martinet.services.accounts import AccountService, InvalidAccountSetting
+from martinet.services.auth import Authenticator
+from martinet.store.accounts import AccountStore, UnknownAccount
+from martinet.store.database import Database
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_weight_and_rate_limit_are_stored_and_read_with_the_account(db: Database) -> None:
+    service = AccountService(AccountStore(db, lambda: 1), AccountDefaults(rate_limit=3))
+    created = await service.create("alice", weight=4, rate_limit=2.5)
+    plain = await service.create("bob")
+    assert (created.account.weight, created.account.rate_limit) == (4, 2.5)
+    assert (plain.account.weight, plain.account.rate_limit) == (1, None)
+    shown = await service.show("bob")
+    assert (shown.account.weight, shown.account.rate_limit, shown.rate_limit) == (1, None, 3.0)
+
+    changed = await service.update("alice", rate_limit=None, weight=9)
+    assert (changed.account.weight, changed.account.rate_limit, changed.rate_limit) == (9, None, 3.0)
+    changed = await service.update("alice", rate_limit=0)
+    assert (changed.account.weight, changed.account.rate_limit, changed.rate_limit) == (9, 0.0, 0.0)
+    assert changed.account.lane == created.account.lane  # untouched
+
+
+async def test_bad_settings_and_unknown_logins_change_nothing(db: Database) -> None:
+    service = AccountService(AccountStore(db, lambda: 1), AccountDefaults())
+    await service.create("alice", weight=2)
+    for weight in (0, 101):
+        with pytest.raises(InvalidAccountSetting, match="weight"):
+            await service.update("alice", weight=weight)
+    for rate in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(InvalidAccountSetting, match="rate limit"):
+            await service.update("alice", rate_limit=rate)
+    with pytest.raises(InvalidAccountSetting, match="lane"):
+        await service.update("alice", lane="urgent")
+    with pytest.raises(UnknownAccount):
+        await service.update("nobody", weight=3)
+    shown = await service.show("alice")
+    assert (shown.account.weight, shown.account.rate_limit, shown.account.lane) == (2, None, "marketing")
+
+
+async def test_the_authenticator_sees_a_new_limit_when_its_cache_expires(db: Database) -> None:
+    store = AccountStore(db, lambda: 1)
+    service = AccountService(store, AccountDefaults())
+    created = await service.create("alice", rate_limit=1)
+    clock = Clock()
+    auth = Authenticator(store, cache_seconds=5, clock=clock)
+    first = await auth.by_token(created.token)
+    assert first is not None and first.rate_limit == 1.0
+    await service.update("alice", rate_limit=50)
+    clock.now = 4.9
+    cached = await auth.by_token(created.token)
+    assert cached is not None and cached.rate_limit == 1.0
+    clock.now = 5.1
+    fresh = await auth.by_token(created.token)
+    assert fresh is not None and fresh.rate_limit == 50.0
