@@ -195,7 +195,7 @@ def test_a_route_naming_a_connector_twice_exits_2(tmp_path: Path) -> None:
     path.write_text(CONNECTORS + '[[routes]]\nname = "twice"\nconnectors = ["alpha", "alpha"]\n', encoding="utf-8")
     result = martinet("routes", "explain", "0612345678", "--config", path, cwd=tmp_path)
     assert result.returncode == 2
-    assert "routes: route 'twice' names connector(s) more than once: alpha" in result.stderr
+    assert "routes.0.connectors: Value error, a connector may appear once per route: alpha" in result.stderr
 
 
 # --- from the configuration ---------------------------------------------------------------------------------

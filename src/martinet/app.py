@@ -192,5 +192,9 @@ def engine(settings: Settings, db: Database) -> Engine:
         owner=owner,
         node=node,
         database_url=settings.database.url,
-        timings=EngineTimings(poll_interval=settings.engine.poll_interval, heartbeat=settings.engine.heartbeat),
+        timings=EngineTimings(
+            poll_interval=settings.engine.poll_interval,
+            otp_poll_interval=settings.engine.otp_poll_interval,
+            heartbeat=settings.engine.heartbeat,
+        ),
     )

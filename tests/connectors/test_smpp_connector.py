@@ -52,9 +52,19 @@ def _config(port: int, **extra: Any) -> SmppConnectorConfig:
     return SmppConnectorConfig(**{**values, **extra})
 
 
-def _message(message_id: int, text: str, *, unicode: bool = False, msisdn: str = "33612345678") -> OutboundMessage:
+def _message(
+    message_id: int,
+    text: str,
+    *,
+    unicode: bool = False,
+    msisdn: str = "33612345678",
+    lane: str = "notification",
+    expires_at: int | None = None,
+) -> OutboundMessage:
     analysis = analyze(text, classe=9 if unicode else 2, non_gsm=NonGsmPolicy.REPLACE, max_parts=10)
-    return OutboundMessage(message_id, msisdn, "Martinet", analysis.parts, analysis.encoding, "notification")
+    return OutboundMessage(
+        message_id, msisdn, "Martinet", analysis.parts, analysis.encoding, lane, expires_at=expires_at
+    )
 
 
 @pytest.fixture
@@ -77,12 +87,20 @@ async def connected() -> AsyncIterator[tuple[Simulator, Sinks, list[SmppConnecto
             await connector.stop()
 
 
-async def _start(smsc: Simulator, sinks: Sinks, started: list[SmppConnector], **extra: Any) -> SmppConnector:
-    connector = SmppConnector(_config(smsc.port, **extra))
+async def _start(
+    smsc: Simulator, sinks: Sinks, started: list[SmppConnector], *, otp_reserved_share: float = 0.0, **extra: Any
+) -> SmppConnector:
+    connector = SmppConnector(_config(smsc.port, **extra), otp_reserved_share=otp_reserved_share)
     started.append(connector)
     await connector.start(sinks.on_receipts, sinks.on_inbound)
     await asyncio.wait_for(connector.bound.wait(), 5)
+    if extra.get("binds", 1) > 1:
+        await wait_for(lambda: _transmitting(connector, extra["binds"]))
     return connector
+
+
+async def _transmitting(connector: SmppConnector, count: int) -> bool:
+    return connector.transmitters == count
 
 
 @pytest.mark.parametrize("mode", ["udh8", "udh16", "sar", "payload"])
@@ -232,3 +250,114 @@ async def test_connector_against_smpp34_as_smsc() -> None:
         await connector.stop()
         task.cancel()
         await server.stop()
+
+
+# --------------------------------------------------------------------------- lanes, capacity, validity, rate
+
+
+async def test_ready_capacity_and_share(connected: tuple[Simulator, Sinks, list[SmppConnector]]) -> None:
+    smsc, sinks, started = connected
+    idle = SmppConnector(_config(smsc.port, throughput=100, window=8, binds=2), otp_reserved_share=0.2)
+    assert not idle.ready and idle.capacity("marketing") == 0  # not started: nothing can go
+    unlimited = await _start(smsc, sinks, started, window=8, binds=2)
+    assert unlimited.ready
+    assert unlimited.capacity("marketing") == unlimited.capacity("otp") == 16  # the windows: 8 × 2 binds
+    limited = await _start(smsc, sinks, started, throughput=100, otp_reserved_share=0.2)
+    assert (limited.capacity("otp"), limited.capacity("marketing")) == (25, 20)  # a quarter second of the rate
+    limited.set_share(0.5)
+    assert (limited.capacity("otp"), limited.capacity("marketing")) == (13, 10)
+    with pytest.raises(ValueError):
+        limited.set_share(0)
+    await smsc.stop()
+    await wait_for(lambda: _not_ready(limited))
+    assert limited.capacity("otp") == 0
+
+
+async def _not_ready(connector: SmppConnector) -> bool:
+    return not connector.ready
+
+
+async def test_expiry_goes_out_as_an_absolute_validity_period_in_utc(
+    connected: tuple[Simulator, Sinks, list[SmppConnector]],
+) -> None:
+    smsc, sinks, started = connected
+    connector = await _start(smsc, sinks, started)
+    expires_at = 1_773_480_605_250  # 2026-03-14 09:30:05.250 UTC
+    results = await connector.submit(
+        [_message(1, "code 123456", lane="otp", expires_at=expires_at), _message(2, "no expiry")]
+    )
+    assert all(isinstance(r, Accepted) for r in results), results
+    assert [m.validity_period for m in smsc.messages.values()] == ["260314093005000+", ""]
+
+
+@pytest.mark.slow
+async def test_an_otp_overtakes_the_campaign_parts_waiting_before_it(
+    connected: tuple[Simulator, Sinks, list[SmppConnector]],
+) -> None:
+    """A campaign saturates a connector at 50/s; a one-time password handed over afterwards leaves at once."""
+    smsc, sinks, started = connected
+    connector = await _start(smsc, sinks, started, throughput=50, otp_reserved_share=0.2)
+    campaign = [_message(i, f"promo {i}", msisdn=f"336{10_000_000 + i:08d}", lane="marketing") for i in range(60)]
+    bulk = asyncio.create_task(connector.submit(campaign))
+    await wait_for(lambda: _received(smsc, 10))
+    assert connector.capacity("marketing") == 0  # a backlog: the dispatcher would claim no more campaign parts
+    before = len(smsc.messages)
+    (otp,) = await connector.submit([_message(1000, "code 123456", msisdn="33699990000", lane="otp")])
+    assert isinstance(otp, Accepted)
+    results = await bulk
+    assert all(isinstance(r, Accepted) for r in results), results
+    arrivals = [m.destination.addr for m in smsc.messages.values()]
+    assert len(arrivals) == 61
+    position = arrivals.index("33699990000")
+    assert position <= before + 2  # at most a part already granted its slot went first
+    assert len(arrivals) - position - 1 >= 40  # the campaign parts still waiting went after it
+
+
+async def _received(smsc: Simulator, count: int) -> bool:
+    return len(smsc.messages) >= count
+
+
+@pytest.mark.slow
+async def test_lanes_below_otp_keep_to_their_share_of_the_rate(
+    connected: tuple[Simulator, Sinks, list[SmppConnector]],
+) -> None:
+    smsc, sinks, started = connected
+    connector = await _start(smsc, sinks, started, throughput=100, otp_reserved_share=0.2, binds=2)
+    lanes = ("marketing", "notification")
+    batch = [_message(i, f"m{i}", msisdn=f"336{20_000_000 + i:08d}", lane=lanes[i % 2]) for i in range(240)]
+    results = await connector.submit(batch)
+    assert all(isinstance(r, Accepted) for r in results), results
+    stamps = [m.received_monotonic_ms / 1000 for m in smsc.messages.values()]
+    burst = 8  # the shared bucket's depth: a tenth of a second of 80/s
+    rate = (len(stamps) - burst) / (stamps[-1] - stamps[0])
+    assert rate <= 80 * 1.1  # 80/s, not the connector's 100/s (timing noise only makes it slower)
+    assert smsc.counters.throttled == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("otp_reserved_share", [0.0, 0.2])
+async def test_a_carrier_limited_to_the_configured_rate_never_throttles(
+    connected: tuple[Simulator, Sinks, list[SmppConnector]], otp_reserved_share: float
+) -> None:
+    """The issue's proof: a simulator limited to N parts/s (its default burst, one second's worth) never answers
+    ESME_RTHROTTLED to a connector configured at N, with two binds and every part submitted at once."""
+    smsc, sinks, started = connected
+    rate = 200
+    carrier = Simulator(replace(smsc.config, max_per_second=float(rate), burst=None))
+    await carrier.start()
+    try:
+        connector = await _start(
+            carrier, sinks, started, throughput=rate, binds=2, otp_reserved_share=otp_reserved_share
+        )
+        lanes = ("otp", "marketing", "marketing", "notification", "marketing")
+        batch = [_message(i, f"p{i}", msisdn=f"336{30_000_000 + i:08d}", lane=lanes[i % 5]) for i in range(3 * rate)]
+        began = asyncio.get_running_loop().time()
+        results = await connector.submit(batch)
+        elapsed = asyncio.get_running_loop().time() - began
+        assert all(isinstance(r, Accepted) for r in results), results
+        assert carrier.counters.throttled == 0
+        assert carrier.counters.submitted == 3 * rate
+        expected = (3 * rate - rate / 10) / rate  # after the first tenth of a second's burst, N per second
+        assert elapsed >= 0.8 * expected
+    finally:
+        await carrier.stop()

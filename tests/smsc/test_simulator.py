@@ -291,6 +291,27 @@ async def test_throttling_beyond_max_per_second(start: Start) -> None:
     await client.close()
 
 
+async def test_each_submission_is_recorded_with_its_arrival_times(start: Start) -> None:
+    """What a benchmark reads to measure accept→carrier latency: arrival (wall and monotonic), destination."""
+    smsc = await start()
+    client = await bind(smsc.port)
+    wall_before, mono_before = time.time() * 1000, time.monotonic() * 1000
+    first = await client.request(submit("33611111111", registered_delivery=0))
+    second = await client.request(submit("33622222222", registered_delivery=0, validity_period="260314093005000+"))
+    wall_after, mono_after = time.time() * 1000, time.monotonic() * 1000
+    records = list(smsc.messages.values())
+    assert [r.message_id for r in records] == [first.message_id, second.message_id]  # type: ignore[attr-defined]
+    assert [r.destination.addr for r in records] == ["33611111111", "33622222222"]
+    assert [r.validity_period for r in records] == ["", "260314093005000+"]
+    for record in records:
+        assert wall_before - 1 <= record.received_at <= wall_after + 1
+        assert mono_before <= record.received_monotonic_ms <= mono_after
+    assert records[0].received_monotonic_ms <= records[1].received_monotonic_ms
+    with pytest.raises(TypeError):
+        smsc.messages["x"] = records[0]  # type: ignore[index]
+    await client.close()
+
+
 async def test_each_account_has_its_own_throughput(start: Start) -> None:
     smsc = await start(max_per_second=1, burst=2)
     acme = await bind(smsc.port)

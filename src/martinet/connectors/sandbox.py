@@ -13,7 +13,9 @@ outcome each, so that client code can be tested against failures:
 | 33699999005   | refused at submission once (temporary), accepted on the retry     |
 
 Everything it knows lives in memory; after a restart the engine hands back the parts still in flight
-(`resume`), and it reports them as if the network had kept them.
+(`resume`), and it reports them as if the network had kept them. It takes parts at once and without limit, so it
+is always ready once started, its capacity is large, it has no throughput to share, and it ignores `expires_at`
+(nothing waits long enough in it to expire).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ from martinet.domain.status import (
 
 TEST_RANGE = "336999990"
 
+SANDBOX_CAPACITY = 10_000
+"""Parts the sandbox says it can take per dispatch cycle (`capacity`); it takes them all at once."""
+
 _FINAL_OUTCOMES: dict[str, tuple[State, int, str]] = {
     "02": (State.UNDELIVERED, NOT_DELIVERABLE, "UNDELIV"),
     "03": (State.EXPIRED, EXPIRED, "EXPIRED"),
@@ -65,16 +70,33 @@ class SandboxConnector:
         self._prefix = f"{int(time.time() * 1000):x}"
         self._refused_once: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._started = False
         self.submitted = 0
 
     @property
     def name(self) -> str:
         return self._name
 
+    @property
+    def ready(self) -> bool:
+        """Started: the sandbox has no link that could be down."""
+        return self._started
+
+    def capacity(self, lane: str) -> int:
+        """Large and constant: `submit` answers at once, so nothing ever queues here."""
+        return SANDBOX_CAPACITY if self._started else 0
+
+    def set_share(self, fraction: float) -> None:
+        """Nothing to share: the sandbox has no throughput limit."""
+        if not 0 < fraction <= 1:
+            raise ValueError("the share of a connector's throughput must be in (0, 1]")
+
     async def start(self, receipts: ReceiptSink, inbound: InboundSink) -> None:
         self._sink = receipts
+        self._started = True
 
     async def stop(self) -> None:
+        self._started = False
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

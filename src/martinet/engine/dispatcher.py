@@ -29,7 +29,7 @@ from martinet.domain.routing import Destination, Router
 from martinet.domain.status import INTERNAL_ERROR
 from martinet.domain.text import Encoding, NonGsmPolicy, analyze
 from martinet.engine.breaker import CircuitBreaker
-from martinet.store.claims import ClaimCursor, ClaimedMessage
+from martinet.store.claims import LANE_ORDER, ClaimCursor, ClaimedMessage
 from martinet.store.queue import Expired, Held, Outcome, QueueStore, Retry, SendContent, SubmitFailed, Submitted
 
 log = logging.getLogger(__name__)
@@ -98,24 +98,59 @@ class Dispatcher:
         self._recorder: GroupCommitter[Outcome, None] = GroupCommitter(
             self._record, weight=len, max_weight=5000, name="dispatch-recorder"
         )
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()  # the lower lanes' loop
+        self.wake_otp = asyncio.Event()  # the one-time passwords' loop
 
-    async def run(self, stop: asyncio.Event, idle_wait: float) -> None:
-        """Loop until `stop`. Sleeps when a cycle found nothing it could take, until woken (new work announced,
-        a connector freed capacity, the scheduler released messages) or `idle_wait` passed."""
+    async def run(self, stop: asyncio.Event, idle_wait: float, otp_poll: float | None = None) -> None:
+        """Loop until `stop`, in two loops: one claims one-time passwords only, the other the lower lanes.
+
+        A one-time password is thus never waiting for a campaign's cycle (claim, contents, hand-over) to end
+        before it is claimed. Each loop sleeps when a cycle found nothing it could take, until woken (new work
+        announced, a connector freed capacity, the scheduler released messages) or `idle_wait` passed. With
+        `otp_poll` (databases without notifications), the OTP loop also looks for due one-time passwords that
+        often, with a cheap read, and claims only when there are some.
+        """
         self.start()
         try:
-            while not stop.is_set():
-                self.wake.clear()
-                try:
-                    handled = await self.run_once()
-                except Exception:
-                    log.exception("dispatch cycle failed")
-                    handled = 0
-                if handled < self._settings.batch_size:
-                    await _first_of(stop, self.wake, idle_wait)
+            async with asyncio.TaskGroup() as loops:
+                loops.create_task(self._loop(stop, (Lane.OTP,), self.wake_otp, idle_wait, otp_poll))
+                loops.create_task(self._loop(stop, (Lane.NOTIFICATION, Lane.MARKETING), self.wake, idle_wait, None))
         finally:
             await self.stop()
+
+    def announce(self, lanes: str = "") -> None:
+        """New work was queued in `lanes` (comma-separated; empty: unknown, wake everything)."""
+        if not lanes or Lane.OTP in lanes.split(","):
+            self.wake_otp.set()
+        if lanes != Lane.OTP:
+            self.wake.set()
+
+    async def _loop(
+        self,
+        stop: asyncio.Event,
+        lanes: tuple[Lane, ...],
+        wake: asyncio.Event,
+        idle_wait: float,
+        peek_every: float | None,
+    ) -> None:
+        cursor = ClaimCursor.new()
+        while not stop.is_set():
+            wake.clear()
+            try:
+                handled = await self.run_once(lanes, cursor)
+            except Exception:
+                log.exception("dispatch cycle failed")
+                handled = 0
+            if handled >= self._settings.batch_size:
+                continue
+            if peek_every is None:
+                await _first_of(stop, wake, idle_wait)
+                continue
+            deadline = asyncio.get_running_loop().time() + idle_wait
+            while not (stop.is_set() or wake.is_set()) and asyncio.get_running_loop().time() < deadline:
+                await _first_of(stop, wake, peek_every)
+                if await self._queue.has_due(lanes):
+                    break
 
     def start(self) -> None:
         self._recorder.start()
@@ -133,15 +168,15 @@ class Dispatcher:
         for task in list(self._tasks):
             task.cancel()
 
-    async def run_once(self) -> int:
-        """One claim → route → hand over cycle; returns how many messages it claimed."""
+    async def run_once(self, lanes: Sequence[Lane] = LANE_ORDER, cursor: ClaimCursor | None = None) -> int:
+        """One claim → route → hand over cycle over `lanes`; returns how many messages it claimed."""
         batch = self._settings.batch_size
         claimed = await self._queue.claim(
             self._settings.owner,
             lease_ms=self._settings.lease_ms,
-            budgets={Lane.OTP: batch, Lane.NOTIFICATION: batch, Lane.MARKETING: batch},
+            budgets=dict.fromkeys(lanes, batch),
             shared_budget=self._shared_capacity(),
-            cursor=self._cursor,
+            cursor=cursor or self._cursor,
         )
         if not claimed:
             return 0

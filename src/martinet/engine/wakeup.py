@@ -23,9 +23,9 @@ def notifies(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
-async def listen(url: str, wake: Callable[[], None], stop: asyncio.Event, *, retry: float = 2.0) -> None:
-    """Call `wake` on every notification until `stop`; reconnects when the connection drops. Returns at once
-    on a database without notifications."""
+async def listen(url: str, wake: Callable[[str], None], stop: asyncio.Event, *, retry: float = 2.0) -> None:
+    """Call `wake(lanes)` on every notification until `stop` (`lanes`: the comma-separated lanes of the queued
+    messages); reconnects when the connection drops. Returns at once on a database without notifications."""
     if not notifies(url):
         return
     import asyncpg  # PostgreSQL installs only
@@ -36,8 +36,8 @@ async def listen(url: str, wake: Callable[[], None], stop: asyncio.Event, *, ret
             connection = await asyncpg.connect(url)
             lost = asyncio.Event()
             connection.add_termination_listener(lambda _c, lost=lost: lost.set())
-            await connection.add_listener(CHANNEL, lambda *_args: wake())
-            wake()  # anything accepted while we were not listening
+            await connection.add_listener(CHANNEL, lambda _c, _pid, _channel, lanes: wake(lanes))
+            wake("")  # anything accepted while we were not listening
             await _first(stop, lost)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("listening for queue notifications failed (%s); polling meanwhile", exc)

@@ -23,11 +23,12 @@ from .config import (
     SimulatorConfigError,
     load_config,
 )
-from .simulator import Counters, Simulator
+from .simulator import Address, Counters, Simulator, SubmittedMessage
 
 __all__ = [
     "DEFAULT_OUTCOMES",
     "TEST_RANGE",
+    "Address",
     "Counters",
     "Credential",
     "Fate",
@@ -35,5 +36,6 @@ __all__ = [
     "Simulator",
     "SimulatorConfig",
     "SimulatorConfigError",
+    "SubmittedMessage",
     "load_config",
 ]

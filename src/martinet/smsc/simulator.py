@@ -27,10 +27,10 @@ import logging
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
 
 from martinet.smpp.aio import Handler, SMPPConnection, SMPPServer, serve
@@ -55,13 +55,14 @@ from martinet.smpp.pdu import (
 )
 from martinet.smpp.receipt import STAT_BY_STATE, ReceiptText, format_receipt_date, format_receipt_text
 from martinet.smpp.session import response_to
+from martinet.smpp.times import format_absolute_time
 from martinet.smpp.tlv import TLV
 
 from .config import SUBMIT_REFUSED_STATUS, TEST_RANGE, Fate, Outcome, SimulatorConfig
 from .messages import message_text, mo_deliver_sms
 from .throttle import TokenBucket
 
-__all__ = ["Counters", "Simulator"]
+__all__ = ["Address", "Counters", "Simulator", "SubmittedMessage"]
 
 log = logging.getLogger("martinet.smsc")
 
@@ -89,21 +90,29 @@ class Counters:
 
 
 @dataclass(slots=True)
-class _Address:
+class Address:
     ton: int
     npi: int
     addr: str
 
 
 @dataclass(slots=True)
-class _Message:
-    """A submission the simulator remembers, for its receipts, query_sm and cancel_sm."""
+class SubmittedMessage:
+    """A submission the simulator accepted and remembers, for its receipts, query_sm and cancel_sm.
+
+    Also what a benchmark reads (:attr:`Simulator.messages`): ``received_at`` (wall clock) against the
+    gateway's acceptance gives the accept→carrier latency, ``received_monotonic_ms`` orders arrivals and
+    measures rates without the wall clock's jumps. Read-only for anyone but the simulator.
+    """
 
     message_id: str
     system_id: str
-    source: _Address
-    destination: _Address
+    source: Address
+    destination: Address
     submitted_at: float  # wall clock, seconds since the epoch
+    received_at: int  # wall clock, Unix milliseconds (the same instant as submitted_at)
+    received_monotonic_ms: float  # the simulator's monotonic clock, milliseconds
+    validity_period: str  # as submitted ("" = the SMSC's default; data_sm has none)
     final_at: float  # loop time of the final receipt
     final_wall: float
     fate: Outcome | Fate
@@ -126,7 +135,8 @@ class Simulator:
     """An SMSC on a port; ``async with Simulator(config) as smsc: ...`` or start()/stop().
 
     ``rng`` (default: seeded from ``config.seed``) decides outcomes and ids; ``wall_clock`` gives
-    the dates written in receipts (seconds since the epoch, written in UTC).
+    the dates written in receipts (seconds since the epoch, written in UTC); ``monotonic`` (seconds)
+    stamps each submission's arrival for :attr:`messages`.
     """
 
     def __init__(
@@ -135,17 +145,19 @@ class Simulator:
         *,
         rng: random.Random | None = None,
         wall_clock: Callable[[], float] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.counters = Counters()
         self._rng = rng if rng is not None else random.Random(config.seed)
         self._wall_clock = wall_clock or time.time
+        self._monotonic = monotonic
         self._passwords = {c.system_id: c.password for c in config.credentials}
         self._buckets: dict[str, TokenBucket] = {}
         self._receivers: dict[str, list[SMPPConnection]] = {}
         self._turn = 0
         self._parked: dict[str, deque[_Delivery]] = {}
-        self._messages: OrderedDict[str, _Message] = OrderedDict()
+        self._messages: OrderedDict[str, SubmittedMessage] = OrderedDict()
         self._next_id = self._rng.randrange(1 << 32, 1 << 36)
         self._next_reference = self._rng.randrange(256)
         outcomes = [(o, w) for o, w in config.outcomes.items() if w > 0]
@@ -213,6 +225,15 @@ class Simulator:
             return None
         return int(self._control.sockets[0].getsockname()[1])
 
+    @property
+    def messages(self) -> Mapping[str, SubmittedMessage]:
+        """The accepted submissions by message ID, oldest arrival first (the last ``max_tracked_messages``).
+
+        A ``submit_multi`` records one entry per destination under the same ID, so only its last stays here;
+        refused and throttled submissions are not recorded (``counters`` counts them).
+        """
+        return MappingProxyType(self._messages)
+
     def stats(self) -> dict[str, Any]:
         """Counters, plus live binds and owed deliveries."""
         stats: dict[str, Any] = asdict(self.counters)
@@ -254,7 +275,7 @@ class Simulator:
     def _handle(self, system_id: str, pdu: PDU) -> asyncio.Future[PDU]:
         loop = self._loop
         assert loop is not None
-        after: list[_Message] = []
+        after: list[SubmittedMessage] = []
         command_id = pdu.command_id
         if command_id == CommandId.SUBMIT_SM or command_id == CommandId.DATA_SM or command_id == CommandId.SUBMIT_MULTI:
             response = self._submission(system_id, pdu, loop.time(), after)
@@ -272,13 +293,13 @@ class Simulator:
             self._answer(future, response, after)
         return future
 
-    def _answer(self, future: asyncio.Future[PDU], response: PDU, messages: list[_Message]) -> None:
+    def _answer(self, future: asyncio.Future[PDU], response: PDU, messages: list[SubmittedMessage]) -> None:
         if not future.done():
             future.set_result(response)
         if messages and self._running:
             self._schedule_receipts(messages)
 
-    def _submission(self, system_id: str, pdu: PDU, now: float, accepted: list[_Message]) -> PDU:
+    def _submission(self, system_id: str, pdu: PDU, now: float, accepted: list[SubmittedMessage]) -> PDU:
         config = self.config
         if config.max_per_second is not None:
             bucket = self._buckets.get(system_id)
@@ -296,7 +317,7 @@ class Simulator:
             return response_to(pdu, SUBMIT_REFUSED_STATUS)
         message_id = self._new_message_id()
         self.counters.submitted += 1
-        destination = _Address(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr)
+        destination = Address(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr)
         message = self._record(system_id, message_id, pdu, destination, fate, now)
         if message.registered_delivery & 0x03:
             accepted.append(message)
@@ -304,11 +325,11 @@ class Simulator:
             return DataSmResp(message_id=message_id)
         return SubmitSmResp(message_id=message_id)
 
-    def _submit_multi(self, system_id: str, pdu: SubmitMulti, now: float, accepted: list[_Message]) -> PDU:
+    def _submit_multi(self, system_id: str, pdu: SubmitMulti, now: float, accepted: list[SubmittedMessage]) -> PDU:
         """One message_id for every destination; each SME address gets its own fate and receipts
         (distribution lists are not simulated and are ignored)."""
         targets = [
-            _Address(d.dest_addr_ton, d.dest_addr_npi, d.destination_addr)
+            Address(d.dest_addr_ton, d.dest_addr_npi, d.destination_addr)
             for d in pdu.dest_address
             if isinstance(d, SmeAddress)
         ]
@@ -332,19 +353,23 @@ class Simulator:
         system_id: str,
         message_id: str,
         pdu: SubmitSm | DataSm | SubmitMulti,
-        destination: _Address,
+        destination: Address,
         fate: Outcome | Fate,
         now: float,
-    ) -> _Message:
+    ) -> SubmittedMessage:
         config = self.config
         delay = config.latency + config.receipt_delay
         wall = self._wall_clock()
-        message = _Message(
+        monotonic_ms = self._monotonic() * 1000
+        message = SubmittedMessage(
             message_id=message_id,
             system_id=system_id,
-            source=_Address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
+            source=Address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
             destination=destination,
             submitted_at=wall,
+            received_at=int(wall * 1000),
+            received_monotonic_ms=monotonic_ms,
+            validity_period="" if isinstance(pdu, DataSm) else pdu.validity_period,
             final_at=now + delay,
             final_wall=wall + delay,
             fate=fate,
@@ -380,7 +405,7 @@ class Simulator:
             return f"{number:X}"
         return str(number)
 
-    def _state(self, message: _Message, now: float) -> MessageState:
+    def _state(self, message: SubmittedMessage, now: float) -> MessageState:
         if message.cancelled:
             return MessageState.DELETED
         if now < message.final_at or isinstance(message.fate, Fate):
@@ -394,7 +419,7 @@ class Simulator:
         state = self._state(message, now)
         final = state not in (MessageState.ENROUTE, MessageState.ACCEPTED)
         error = int(message.fate.err) if final and isinstance(message.fate, Outcome) else 0
-        final_date = _smpp_time(_utc(message.final_wall)) if final else ""
+        final_date = format_absolute_time(_utc(int(message.final_wall))) if final else ""
         return QuerySmResp(message_id=pdu.message_id, final_date=final_date, message_state=state, error_code=error)
 
     def _cancel(self, system_id: str, pdu: CancelSm, now: float) -> PDU:
@@ -406,7 +431,7 @@ class Simulator:
 
     # ------------------------------------------------------------------ receipts
 
-    def _schedule_receipts(self, messages: list[_Message]) -> None:
+    def _schedule_receipts(self, messages: list[SubmittedMessage]) -> None:
         loop = self._loop
         assert loop is not None
         config = self.config
@@ -419,7 +444,7 @@ class Simulator:
             if isinstance(fate, Outcome) and not (failure_only and fate is Outcome.DELIVRD):
                 loop.call_at(message.final_at, self._emit_receipt, message, fate)
 
-    def _emit_receipt(self, message: _Message, outcome: Outcome | None) -> None:
+    def _emit_receipt(self, message: SubmittedMessage, outcome: Outcome | None) -> None:
         if not self._running or message.cancelled:
             return
         if outcome is None:
@@ -545,8 +570,3 @@ def _excerpt(text: str) -> str:
 
 def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
-
-
-def _smpp_time(moment: datetime) -> str:
-    """SMPP absolute time (spec 7.1.1), UTC: ``YYMMDDhhmmss000+``."""
-    return moment.strftime("%y%m%d%H%M%S") + "000+"

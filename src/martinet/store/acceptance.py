@@ -92,12 +92,19 @@ def _commit(conn: Connection, batch: list[NewSend]) -> list[bool]:
     verdicts, accepted = _allocate(batch, balances)
     if accepted:
         _write(conn, accepted)
-        if conn.dialect.name == "postgresql" and any(m.state == State.QUEUED for s in accepted for m in s.messages):
-            conn.execute(_NOTIFY)  # wakes the engines at commit (martinet.engine.wakeup)
+        if conn.dialect.name == "postgresql":
+            _notify(conn, accepted)
     return verdicts
 
 
-_NOTIFY = text(f"SELECT pg_notify('{QUEUE_CHANNEL}', '')")
+_NOTIFY = text(f"SELECT pg_notify('{QUEUE_CHANNEL}', :lanes)")
+
+
+def _notify(conn: Connection, accepted: list[NewSend]) -> None:
+    """Wake the engines at commit (martinet.engine.wakeup), telling them which lanes got work."""
+    lanes = sorted({s.lane for s in accepted if any(m.state == State.QUEUED for m in s.messages)})
+    if lanes:
+        conn.execute(_NOTIFY, {"lanes": ",".join(lanes)})
 
 
 def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[bool], list[NewSend]]:

@@ -188,6 +188,17 @@ class QueueStore:
         now = self._now_ms()
         return await self._db.run_write(lambda conn: claims.take_back_abandoned(conn, now))
 
+    async def has_due(self, lanes: Sequence[str]) -> bool:
+        """Whether a message of `lanes` is due now: a read, cheap enough to poll often where nothing notifies."""
+        now = self._now_ms()
+        query = (
+            select(messages.c.id)
+            .where(messages.c.state == State.QUEUED, messages.c.lane.in_(list(lanes)), messages.c.due_at <= now)
+            .limit(1)
+        )
+        async with self._db.reader.connect() as conn:
+            return (await conn.scalar(query)) is not None
+
     async def send_contents(self, send_ids: Sequence[str]) -> dict[str, SendContent]:
         query = (
             select(

@@ -1,9 +1,13 @@
 """The SMPP carrier connector: binds to a carrier's SMSC, submits parts, turns deliver_sm into receipts and MO.
 
-Shape: a few long-lived binds (each reconnecting on its own with jittered exponential backoff), one token bucket
-for the whole connector, and `submit` spreading parts over the binds that can transmit. The carrier's answer to
-each part is classified (`status_map`): throttling slows the bucket down and retries the part after a pause,
-until `throttle_deadline`; other errors go back to the engine as temporary or permanent refusals.
+Shape: a few long-lived binds (each reconnecting on its own with jittered exponential backoff), one send gate for
+the whole connector (`throttle`: lane-aware token buckets, and the binds' windows), and `submit` spreading parts
+over the binds that can transmit. A part waits in the gate, by lane priority, until it has a token and a window
+slot, then goes on the wire at once: a one-time password overtakes the campaign parts handed over before it, and
+the connector never sends faster than its throughput, which is what keeps a carrier limiting the account to the
+same rate from ever answering ESME_RTHROTTLED (the argument is in `throttle`). The carrier's answer to each part
+is classified (`status_map`): throttling slows the buckets down and retries the part after a pause, until
+`throttle_deadline`; other errors go back to the engine as temporary or permanent refusals.
 
 Inbound `deliver_sm`/`data_sm` are answered only after the engine's sink has made them durable (receipts) or the
 reassembled message has been stored (MO): a crash before that leaves them with the SMSC, which delivers them
@@ -17,8 +21,11 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Final
 
 from martinet.clock import now_ms
 from martinet.config import SmppConnectorConfig
@@ -35,8 +42,9 @@ from martinet.connectors.smpp.concat import LongMessageMode, MoMessage, Reassemb
 from martinet.connectors.smpp.message_ids import IdFormat, candidates, normalise
 from martinet.connectors.smpp.receipts import is_receipt, parse_receipt
 from martinet.connectors.smpp.status_map import TIMEOUT, addressing, classify, destination_addressing
-from martinet.connectors.smpp.throttle import TokenBucket
+from martinet.connectors.smpp.throttle import LaneBuckets, SendGate
 from martinet.domain.inbound import InboundMessage
+from martinet.domain.lanes import Lane
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import INTERNAL_ERROR
 from martinet.smpp import PDU, CommandStatus
@@ -44,16 +52,87 @@ from martinet.smpp.aio import ConnectionClosedError, ResponseTimeout, SMPPConnec
 from martinet.smpp.errors import SMPPError
 from martinet.smpp.pdu import DataSm, DataSmResp, DeliverSm, DeliverSmResp, GenericNack, SubmitSm
 from martinet.smpp.session import SessionConfig
+from martinet.smpp.times import unix_ms_to_absolute_time
 
 log = logging.getLogger(__name__)
 
 _TRANSMITS = ("transmitter", "transceiver")
 
+QUEUE_SECONDS: Final = 0.25
+"""How much traffic a rate-limited connector lets wait for tokens, in seconds of its rate (`capacity`)."""
+
+
+class _Windows:
+    """The binds that can transmit and how many of our parts each has on the wire: the gate's `Slots`.
+
+    A part is counted from the moment the gate grants it a slot until its answer (or failure), so the gate never
+    hands a bind more than `window` parts and nothing queues inside a session, where lanes are not seen. (A
+    keep-alive shares the session's window, so at most one part may wait there behind an enquire_link.)
+    """
+
+    def __init__(self, window: int) -> None:
+        self._window = window
+        self._binds: list[SMPPConnection] = []
+        self._parts: dict[SMPPConnection, int] = {}
+        self._turn = 0
+        self.in_flight = 0
+
+    def add(self, connection: SMPPConnection) -> None:
+        if connection not in self._parts:
+            self._binds.append(connection)
+            self._parts[connection] = 0
+
+    def remove(self, connection: SMPPConnection) -> None:
+        if connection in self._parts:
+            self._binds.remove(connection)
+            self.in_flight -= self._parts.pop(connection)
+
+    def live(self) -> int:
+        return sum(1 for c in self._binds if not c.closed)
+
+    def open(self) -> bool:
+        return any(not c.closed for c in self._binds)
+
+    def reserve(self) -> SMPPConnection | None:
+        """Round robin over the open binds with room in their window (called for every part: kept lean)."""
+        binds, parts, window = self._binds, self._parts, self._window
+        count = len(binds)
+        for i in range(count):
+            turn = (self._turn + i) % count
+            connection = binds[turn]
+            if parts[connection] < window and not connection.closed:
+                self._turn = turn + 1
+                parts[connection] += 1
+                self.in_flight += 1
+                return connection
+        return None
+
+    def release(self, slot: SMPPConnection) -> None:
+        if slot in self._parts:  # else the bind is gone, and its count with it
+            self._parts[slot] -= 1
+            self.in_flight -= 1
+
 
 class SmppConnector:
-    def __init__(self, config: SmppConnectorConfig) -> None:
+    """An SMPP carrier (see the module docstring).
+
+    `otp_reserved_share` is the fraction of the throughput only one-time passwords may use (`lanes` in the
+    configuration); `clock` (monotonic seconds) is what the token buckets are read with.
+    """
+
+    def __init__(
+        self,
+        config: SmppConnectorConfig,
+        *,
+        otp_reserved_share: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._config = config
-        self._bucket = TokenBucket(config.throughput)
+        self._windows = _Windows(config.window)
+        self._gate = SendGate(
+            LaneBuckets(config.throughput, reserved_share=otp_reserved_share, now=clock()), self._windows, clock=clock
+        )
+        self._queued = 0  # parts handed over and not on the wire: waiting for the gate, or to be sent again
         self._id_format = IdFormat(config.message_id_format)
         self._mode = LongMessageMode(config.long_messages)
         self._session = SessionConfig(
@@ -62,9 +141,7 @@ class SmppConnector:
             enquire_link_interval=config.enquire_link_interval,
             dead_peer_timeout=config.dead_peer_timeout,
         )
-        self._transmitters: list[SMPPConnection] = []
         self._connections: set[SMPPConnection] = set()
-        self._next = itertools.count()
         self._references = itertools.count(random.randrange(1 << 16))
         self._reassembler = Reassembler(gsm_packed=config.gsm_packed)
         self._tasks: list[asyncio.Task[None]] = []
@@ -79,7 +156,37 @@ class SmppConnector:
 
     @property
     def transmitters(self) -> int:
-        return len(self._transmitters)
+        """Binds open that can transmit."""
+        return self._windows.live()
+
+    @property
+    def ready(self) -> bool:
+        """At least one bind that can transmit is open."""
+        return self._windows.open()
+
+    def capacity(self, lane: str) -> int:
+        """How many more parts of `lane` can be handed over now without a queue forming here.
+
+        Rate-limited, a quarter of a second of the lane's rate (the whole rate for OTP, the non-reserved share
+        for the others) may wait for tokens: enough to keep sending until the dispatcher's next cycle, little
+        enough that a campaign does not sit in memory. Parts on the wire do not count against it, so a carrier
+        that answers slowly does not starve the connector; if its windows fill up, parts wait here and capacity
+        drops to 0. Unlimited, the binds' windows are the only bound: `window` × open binds, minus the parts
+        waiting or on the wire. OTP gets a figure too, though the dispatcher ignores it: a one-time password is
+        claimed anyway and overtakes whatever waits. 0 when no bind can transmit.
+        """
+        binds = self._windows.live()
+        if not binds:
+            return 0
+        rate = self._gate.buckets.rate_for(otp=lane == Lane.OTP)
+        if rate == 0:
+            return max(0, self._config.window * binds - self._windows.in_flight - self._queued)
+        return max(0, max(1, math.ceil(rate * QUEUE_SECONDS)) - self._queued)
+
+    def set_share(self, fraction: float) -> None:
+        """Send at `fraction` (0 < fraction ≤ 1) of the configured throughput: engines sharing a database split
+        each carrier's throughput between them, so that together they stay within what the carrier allows."""
+        self._gate.set_share(fraction)
 
     async def start(self, receipts: ReceiptSink, inbound: InboundSink) -> None:
         self._receipts, self._inbound = receipts, inbound
@@ -100,7 +207,7 @@ class SmppConnector:
         """Nothing to do: the SMSC keeps unacknowledged receipts and delivers them once we bind again."""
 
     async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
-        if not self._transmitters:
+        if not self.ready:
             return [Refused(m.message_id, True, INTERNAL_ERROR, f"{self.name}: not bound") for m in batch]
         return list(await asyncio.gather(*(self._submit_message(m) for m in batch)))
 
@@ -115,52 +222,71 @@ class SmppConnector:
         )
         source_ton, source_npi, source = addressing(message.sender)
         dest_ton, dest_npi, destination = destination_addressing(message.msisdn)
+        validity = unix_ms_to_absolute_time(message.expires_at) if message.expires_at is not None else ""
         carrier_ids: list[str] = []
         deadline = asyncio.get_running_loop().time() + self._config.throttle_deadline
-        for piece in pieces:
-            pdu = _submit_sm(
-                piece, source_ton, source_npi, source, dest_ton, dest_npi, destination, self._config.registered_delivery
-            )
-            result = await self._submit_part(message.message_id, pdu, deadline)
-            if isinstance(result, Refused):
-                if carrier_ids:  # some parts left already: the message cannot be taken back whole
-                    return Refused(
-                        message.message_id, False, result.code, f"{result.detail} after part {len(carrier_ids)}"
-                    )
-                return result
-            carrier_ids.append(result)
+        self._queued += len(pieces)
+        started = 0
+        try:
+            for piece in pieces:
+                pdu = _submit_sm(
+                    piece,
+                    source_ton,
+                    source_npi,
+                    source,
+                    dest_ton,
+                    dest_npi,
+                    destination,
+                    self._config.registered_delivery,
+                    validity,
+                )
+                started += 1
+                result = await self._submit_part(message.message_id, message.lane, pdu, deadline)
+                if isinstance(result, Refused):
+                    if carrier_ids:  # some parts left already: the message cannot be taken back whole
+                        return Refused(
+                            message.message_id, False, result.code, f"{result.detail} after part {len(carrier_ids)}"
+                        )
+                    return result
+                carrier_ids.append(result)
+        finally:
+            self._queued -= len(pieces) - started  # the parts never tried; each tried one counted itself out
         return Accepted(message.message_id, tuple(carrier_ids))
 
-    async def _submit_part(self, message_id: int, pdu: SubmitSm, deadline: float) -> str | Refused:
+    async def _submit_part(self, message_id: int, lane: str, pdu: SubmitSm, deadline: float) -> str | Refused:
+        """Send one part (counted in `_queued` until it is on the wire) and read the carrier's answer."""
         loop = asyncio.get_running_loop()
-        while True:
-            await self._bucket.take()
-            connection = self._pick()
-            if connection is None:
-                return Refused(message_id, True, INTERNAL_ERROR, f"{self.name}: not bound")
-            try:
-                response = await connection.request(pdu)
-            except ResponseTimeout:
-                return Refused(message_id, True, TIMEOUT.code, f"{self.name}: {TIMEOUT.detail}")
-            except (ConnectionClosedError, SMPPError) as exc:
-                return Refused(message_id, True, INTERNAL_ERROR, f"{self.name}: {exc}")
-            outcome = classify(response.command_status)
-            if outcome.kind == "ok" and not isinstance(response, GenericNack):
-                return normalise(getattr(response, "message_id", "") or "", self._id_format)
-            if outcome.kind == "throttled":
-                self._bucket.slow_down()
-                if loop.time() + self._config.throttle_retry > deadline:
-                    return Refused(message_id, True, outcome.code, f"{self.name}: throttled ({outcome.detail})")
-                await asyncio.sleep(self._config.throttle_retry)
-                continue
-            return Refused(message_id, outcome.kind != "permanent", outcome.code, f"{self.name}: {outcome.detail}")
-
-    def _pick(self) -> SMPPConnection | None:
-        """Round robin over the binds that can transmit and are not closed."""
-        live = [c for c in self._transmitters if not c.closed]
-        if not live:
-            return None
-        return live[next(self._next) % len(live)]
+        queued = True
+        try:
+            while True:
+                connection = await self._gate.acquire(lane)
+                if connection is None:
+                    return Refused(message_id, True, INTERNAL_ERROR, f"{self.name}: not bound")
+                self._queued -= 1
+                queued = False
+                try:
+                    response = await connection.request(pdu)
+                except ResponseTimeout:
+                    return Refused(message_id, True, TIMEOUT.code, f"{self.name}: {TIMEOUT.detail}")
+                except (ConnectionClosedError, SMPPError) as exc:
+                    return Refused(message_id, True, INTERNAL_ERROR, f"{self.name}: {exc}")
+                finally:
+                    self._gate.release(connection)
+                outcome = classify(response.command_status)
+                if outcome.kind == "ok" and not isinstance(response, GenericNack):
+                    return normalise(getattr(response, "message_id", "") or "", self._id_format)
+                if outcome.kind == "throttled":
+                    self._gate.slow_down()
+                    if loop.time() + self._config.throttle_retry > deadline:
+                        return Refused(message_id, True, outcome.code, f"{self.name}: throttled ({outcome.detail})")
+                    self._queued += 1
+                    queued = True
+                    await asyncio.sleep(self._config.throttle_retry)
+                    continue
+                return Refused(message_id, outcome.kind != "permanent", outcome.code, f"{self.name}: {outcome.detail}")
+        finally:
+            if queued:
+                self._queued -= 1
 
     # ------------------------------------------------------------------ binds
 
@@ -187,7 +313,8 @@ class SmppConnector:
             failures = 0
             self._connections.add(connection)
             if mode in _TRANSMITS:
-                self._transmitters.append(connection)
+                self._windows.add(connection)
+                self._gate.wake()
             self.bound.set()
             log.info("%s: %s bound to %s:%d", self.name, mode, self._config.host, self._config.port)
             try:
@@ -195,10 +322,10 @@ class SmppConnector:
                 log.warning("%s: %s bind closed: %s", self.name, mode, type(closed).__name__)
             finally:
                 self._connections.discard(connection)
-                with contextlib.suppress(ValueError):
-                    self._transmitters.remove(connection)
-                if not self._transmitters:
+                self._windows.remove(connection)
+                if not self._windows.open():
                     self.bound.clear()
+                self._gate.wake()  # parts waiting go to another bind, or are refused if none is left
             if not self._stopping:
                 await asyncio.sleep(_backoff(1, self._config.reconnect_min, self._config.reconnect_max))
 
@@ -265,6 +392,7 @@ def _submit_sm(
     dest_npi: int,
     destination: str,
     registered_delivery: int,
+    validity_period: str,
 ) -> SubmitSm:
     return SubmitSm(
         source_addr_ton=source_ton,
@@ -275,6 +403,7 @@ def _submit_sm(
         destination_addr=destination,
         esm_class=piece.esm_class,
         registered_delivery=registered_delivery,
+        validity_period=validity_period,
         data_coding=piece.data_coding,
         short_message=piece.short_message,
         tlvs=piece.tlvs,
