@@ -72,7 +72,6 @@ class EngineConfig(_Section):
         description="on SQLite, seconds between two looks for due one-time passwords (a read; PostgreSQL notifies)",
     )
     batch_size: int = Field(default=500, ge=1, le=10000)
-    dispatchers: int = Field(default=2, ge=1, le=16, description="dispatch loops running side by side")
     lease_seconds: float = Field(default=60.0, gt=0)
     retry_delay: float = Field(
         default=5.0, gt=0, description="seconds before a message no connector took is tried again (then doubled)"

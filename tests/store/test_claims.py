@@ -71,13 +71,14 @@ async def _enqueue(
 async def _claim(
     queue: QueueStore, budget: int, shared: int | None = None, cursor: ClaimCursor | None = None
 ) -> list[ClaimedMessage]:
-    return await queue.claim(
+    claimed, _contents = await queue.claim(
         "node-a:1",
         lease_ms=60_000,
         budgets={"otp": budget, "notification": budget, "marketing": budget},
         shared_budget=budget if shared is None else shared,
         cursor=cursor or ClaimCursor.new(),
     )
+    return claimed
 
 
 async def test_one_time_passwords_are_claimed_before_older_campaign_messages(db: Database) -> None:

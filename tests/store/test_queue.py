@@ -53,13 +53,14 @@ async def _queued_message(db: Database) -> None:
 
 
 async def _claim(queue: QueueStore, owner: str, limit: int = 10) -> list[ClaimedMessage]:
-    return await queue.claim(
+    claimed, _contents = await queue.claim(
         owner,
         lease_ms=60_000,
         budgets={"otp": limit, "notification": limit, "marketing": limit},
         shared_budget=limit,
         cursor=ClaimCursor.new(),
     )
+    return claimed
 
 
 async def _message(db: Database) -> tuple[str, int]:

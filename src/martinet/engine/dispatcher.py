@@ -171,15 +171,19 @@ class Dispatcher:
     async def run_once(self, lanes: Sequence[Lane] = LANE_ORDER, cursor: ClaimCursor | None = None) -> int:
         """One claim → route → hand over cycle over `lanes`; returns how many messages it claimed."""
         batch = self._settings.batch_size
-        claimed = await self._queue.claim(
+        claimed, contents = await self._queue.claim(
             self._settings.owner,
             lease_ms=self._settings.lease_ms,
             budgets=dict.fromkeys(lanes, batch),
             shared_budget=self._shared_capacity(),
             cursor=cursor or self._cursor,
+            known=self._sends.keys(),
+            urgent=tuple(lanes) == (Lane.OTP,),
         )
         if not claimed:
             return 0
+        for content in contents.values():
+            self._remember(content)
         segmented = await self._segmented({m.send_id for m in claimed})
         now = self._now_ms()
         outcome = Outcome()

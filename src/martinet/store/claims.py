@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from martinet.domain.fairness import fair_shares
 from martinet.domain.lanes import Lane
 from martinet.domain.status import State
-from martinet.store.schema import accounts, messages
+from martinet.store.schema import accounts, in_state, messages
 
 #: Dispatch order: strict priority.
 LANE_ORDER = (Lane.OTP, Lane.NOTIFICATION, Lane.MARKETING)
@@ -42,15 +42,21 @@ class ClaimedMessage:
 
 
 # Loose index scan over ix_messages_lane: each step seeks the next account with queued messages in the lane.
+# Written with ORDER BY … LIMIT 1 rather than MIN(): PostgreSQL plans MIN() as an aggregate over the whole
+# backlog until the table has statistics.
 _ACTIVE_ACCOUNTS = text(
     """
     WITH RECURSIVE active(account_id) AS (
-        SELECT MIN(account_id) FROM messages
-        WHERE state = :state AND lane = :lane AND account_id > :after
+        SELECT (
+            SELECT account_id FROM messages
+            WHERE state = 'queued' AND lane = :lane AND account_id > :after
+            ORDER BY account_id LIMIT 1
+        )
         UNION ALL
         SELECT (
-            SELECT MIN(m.account_id) FROM messages m
-            WHERE m.state = :state AND m.lane = :lane AND m.account_id > active.account_id
+            SELECT m.account_id FROM messages m
+            WHERE m.state = 'queued' AND m.lane = :lane AND m.account_id > active.account_id
+            ORDER BY m.account_id LIMIT 1
         )
         FROM active WHERE active.account_id IS NOT NULL
     )
@@ -144,7 +150,7 @@ def _claim_lane(
 def _active_accounts(conn: Connection, lane: str, after: int) -> list[int]:
     rows = conn.execute(
         _ACTIVE_ACCOUNTS,
-        {"state": State.QUEUED.value, "lane": lane, "after": after, "limit": MAX_ACCOUNTS_PER_CYCLE},
+        {"lane": lane, "after": after, "limit": MAX_ACCOUNTS_PER_CYCLE},
     )
     return [int(row[0]) for row in rows]
 
@@ -157,7 +163,7 @@ def _weights(conn: Connection, account_ids: Sequence[int]) -> dict[int, int]:
 _CANDIDATES = (
     select(messages.c.id)
     .where(
-        messages.c.state == State.QUEUED,
+        in_state(State.QUEUED),
         messages.c.lane == bindparam("lane_"),
         messages.c.account_id == bindparam("account_"),
         messages.c.due_at <= bindparam("now_"),
@@ -204,7 +210,7 @@ def take_back_abandoned(conn: Connection, now: int, limit: int = 10000) -> int:
     """
     stale = (
         select(messages.c.id)
-        .where(messages.c.state == State.SUBMITTING, messages.c.lease_until < now)
+        .where(in_state(State.SUBMITTING), messages.c.lease_until < now)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

@@ -8,6 +8,7 @@ up front, so two processes never deadlock upgrading a read lock) and a reader wi
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import fcntl
 import os
@@ -24,6 +25,48 @@ from sqlalchemy.pool import ConnectionPoolEntry
 T = TypeVar("T")
 
 
+class WriteTurns:
+    """The write turns of one process: a lock whose urgent waiters are served before the others, in order."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._normal: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    @contextlib.asynccontextmanager
+    async def turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        await self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, urgent: bool) -> None:
+        if not self._held:
+            self._held = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._normal
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # the turn was handed to us as we were cancelled: pass it on
+            else:
+                queue.remove(waiter)
+            raise
+
+    def _release(self) -> None:
+        for queue in (self._urgent, self._normal):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the turn passes on; the lock stays held
+                    return
+        self._held = False
+
+
 @dataclass
 class Database:
     """The engines of one database: `write()` for transactions that write, `reader` for queries."""
@@ -33,7 +76,7 @@ class Database:
     reader: AsyncEngine
     write_lock_path: Path | None = None
     sync_writer: Engine | None = None
-    _local: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _local: WriteTurns = field(default_factory=lambda: WriteTurns())
     _lock_fd: int | None = None
 
     @contextlib.asynccontextmanager
@@ -45,7 +88,7 @@ class Database:
         time under load. Writers therefore queue on an advisory file lock first: the kernel wakes the next
         one the moment the lock is released, and each process keeps batching while it waits.
         """
-        async with self._local:
+        async with self._local.turn():
             fd = self._acquire_fd()
             if fd is not None:
                 await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
@@ -56,18 +99,21 @@ class Database:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
 
-    async def run_write(self, work: Callable[[Connection], T]) -> T:
+    async def run_write(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
         """Run `work` in one write transaction, as plain synchronous SQLAlchemy code.
 
         Hot paths (acceptance, dispatch, receipts) write many rows per transaction. Through the asyncio layer
         every statement is a round trip between the event loop and the driver's thread; on SQLite the whole
         transaction instead runs in one worker thread on a synchronous connection (one hop per batch), and on
         PostgreSQL it runs through `run_sync` on the asyncpg connection. Same code, both databases.
+
+        On SQLite the writers of one process take turns; an `urgent` one (claiming one-time passwords) goes
+        before those already waiting.
         """
         if self.sync_writer is None:
             async with self.writer.begin() as conn:
                 return await conn.run_sync(work)
-        async with self._local:
+        async with self._local.turn(urgent=urgent):
             return await asyncio.to_thread(self._locked_sync_write, work)
 
     def _locked_sync_write(self, work: Callable[[Connection], T]) -> T:

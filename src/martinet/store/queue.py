@@ -8,11 +8,11 @@ write lock makes the claim atomic).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, text, union_all, update
+from sqlalchemy import bindparam, delete, insert, select, union_all, update
 from sqlalchemy.engine import Connection
 
 from martinet.domain.receipts import Receipt
@@ -22,6 +22,7 @@ from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
 from martinet.store.schema import (
     accounts,
+    in_state,
     ledger,
     messages,
     parts,
@@ -144,7 +145,7 @@ class QueueStore:
         def work(conn: Connection) -> int:
             result = conn.execute(
                 update(messages)
-                .where(messages.c.state == State.SUBMITTING, messages.c.lease_owner.like(f"{node}:%"))
+                .where(in_state(State.SUBMITTING), messages.c.lease_owner.like(f"{node}:%"))
                 .values(state=State.QUEUED, lease_owner=None, lease_until=None, due_at=now)
             )
             return int(result.rowcount or 0)
@@ -154,10 +155,7 @@ class QueueStore:
     async def next_scheduled_at(self) -> int | None:
         async with self._db.reader.connect() as conn:
             return await conn.scalar(
-                select(messages.c.due_at)
-                .where(messages.c.state == State.SCHEDULED)
-                .order_by(messages.c.due_at)
-                .limit(1)
+                select(messages.c.due_at).where(in_state(State.SCHEDULED)).order_by(messages.c.due_at).limit(1)
             )
 
     async def claim(
@@ -168,11 +166,18 @@ class QueueStore:
         budgets: Mapping[str, int],
         shared_budget: int,
         cursor: ClaimCursor,
-    ) -> list[ClaimedMessage]:
-        """Take due messages for `owner`, lane by lane in priority order (see `martinet.store.claims`)."""
+        known: Container[str] = (),
+        urgent: bool = False,
+    ) -> tuple[list[ClaimedMessage], dict[str, SendContent]]:
+        """Take due messages for `owner`, lane by lane in priority order (see `martinet.store.claims`), with
+        the contents of their sends except those in `known` (read in the same transaction: one trip, not two).
+
+        `urgent` claims (one-time passwords) take their turn at the database before this process's other
+        writers (SQLite)."""
         now = self._now_ms()
-        return await self._db.run_write(
-            lambda conn: claims.claim(
+
+        def work(conn: Connection) -> tuple[list[ClaimedMessage], dict[str, SendContent]]:
+            claimed = claims.claim(
                 conn,
                 owner=owner,
                 now=now,
@@ -181,7 +186,10 @@ class QueueStore:
                 shared_budget=shared_budget,
                 cursor=cursor,
             )
-        )
+            missing = {m.send_id for m in claimed if m.send_id not in known}
+            return claimed, _send_contents(conn, missing) if missing else {}
+
+        return await self._db.run_write(work, urgent=urgent)
 
     async def take_back_abandoned(self) -> int:
         """Requeue messages whose lease expired (their engine died); run by the scheduler."""
@@ -193,30 +201,18 @@ class QueueStore:
         now = self._now_ms()
         query = (
             select(messages.c.id)
-            .where(messages.c.state == State.QUEUED, messages.c.lane.in_(list(lanes)), messages.c.due_at <= now)
+            .where(in_state(State.QUEUED), messages.c.lane == bindparam("lane_"), messages.c.due_at <= now)
             .limit(1)
         )
         async with self._db.reader.connect() as conn:
-            return (await conn.scalar(query)) is not None
+            for lane in lanes:  # one lane at a time: an equality the lane index answers in a few steps
+                if (await conn.scalar(query, {"lane_": lane})) is not None:
+                    return True
+        return False
 
-    async def send_contents(self, send_ids: Sequence[str]) -> dict[str, SendContent]:
-        query = (
-            select(
-                sends.c.id,
-                sends.c.text,
-                sends.c.encoding,
-                sends.c.sender,
-                sends.c.classe,
-                sends.c.lane,
-                accounts.c.sandbox,
-                accounts.c.login,
-            )
-            .join(accounts, accounts.c.id == sends.c.account_id)
-            .where(sends.c.id.in_(list(send_ids)))
-        )
+    async def send_contents(self, send_ids: Collection[str]) -> dict[str, SendContent]:
         async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return {row.id: SendContent(*row) for row in rows}
+            return await conn.run_sync(lambda sync: _send_contents(sync, send_ids))
 
     async def record(self, outcome: Outcome) -> None:
         """Store what the dispatcher decided and the connectors answered, in one transaction."""
@@ -259,6 +255,24 @@ class QueueStore:
         async with self._db.reader.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [PendingPart(*row) for row in rows]
+
+
+def _send_contents(conn: Connection, send_ids: Collection[str]) -> dict[str, SendContent]:
+    query = (
+        select(
+            sends.c.id,
+            sends.c.text,
+            sends.c.encoding,
+            sends.c.sender,
+            sends.c.classe,
+            sends.c.lane,
+            accounts.c.sandbox,
+            accounts.c.login,
+        )
+        .join(accounts, accounts.c.id == sends.c.account_id)
+        .where(sends.c.id.in_(list(send_ids)))
+    )
+    return {row.id: SendContent(*row) for row in conn.execute(query)}
 
 
 def _history(conn: Connection, rows: Sequence[tuple[int, int, str, int, int | None, str | None]]) -> None:
@@ -576,10 +590,9 @@ def _roll_up(
 
 
 def _expire_overdue(conn: Connection, now: int, limit: int) -> int:
-    # The literal state lets both databases use the partial index ix_messages_expiry.
     overdue = (
         select(messages.c.id)
-        .where(text("state = 'queued'"), messages.c.expires_at <= now)
+        .where(in_state(State.QUEUED), messages.c.expires_at <= now)
         .order_by(messages.c.expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -593,7 +606,7 @@ def _expire_overdue(conn: Connection, now: int, limit: int) -> int:
 def _release_scheduled(conn: Connection, now: int, limit: int) -> int:
     due = (
         select(messages.c.id)
-        .where(messages.c.state == State.SCHEDULED, messages.c.due_at <= now)
+        .where(in_state(State.SCHEDULED), messages.c.due_at <= now)
         .order_by(messages.c.due_at, messages.c.id)  # held marketing goes out in the order it was accepted
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -24,11 +24,25 @@ def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("lane", sa.String(length=16), server_default="marketing", nullable=False))
         batch_op.add_column(sa.Column("expires_at", sa.BigInteger(), nullable=True))
-    op.execute(
-        "UPDATE messages SET lane = (SELECT sends.lane FROM sends WHERE sends.id = messages.send_id)"
-    )
+    op.execute("UPDATE messages SET lane = (SELECT sends.lane FROM sends WHERE sends.id = messages.send_id)")
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.create_index("ix_messages_lane", ["state", "lane", "account_id", "due_at", "id"], unique=False)
+        batch_op.drop_index("ix_messages_queue")
+        batch_op.drop_index("ix_messages_lease")
+        batch_op.create_index(
+            "ix_messages_scheduled",
+            ["due_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("state = 'scheduled'"),
+            postgresql_where=sa.text("state = 'scheduled'"),
+        )
+        batch_op.create_index(
+            "ix_messages_leased",
+            ["lease_until"],
+            unique=False,
+            sqlite_where=sa.text("state = 'submitting'"),
+            postgresql_where=sa.text("state = 'submitting'"),
+        )
+        batch_op.create_index("ix_messages_lane", ["lane", "state", "account_id", "due_at", "id"], unique=False)
         batch_op.create_index(
             "ix_messages_expiry",
             ["expires_at"],
@@ -51,6 +65,10 @@ def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_expiry")
         batch_op.drop_index("ix_messages_lane")
+        batch_op.drop_index("ix_messages_leased")
+        batch_op.drop_index("ix_messages_scheduled")
+        batch_op.create_index("ix_messages_queue", ["state", "due_at"], unique=False)
+        batch_op.create_index("ix_messages_lease", ["state", "lease_until"], unique=False)
         batch_op.drop_column("expires_at")
         batch_op.drop_column("lane")
     with op.batch_alter_table("sends", schema=None) as batch_op:
