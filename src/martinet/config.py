@@ -101,9 +101,7 @@ class LanesConfig(_Section):
     )
 
     def validity(self, lane: Lane) -> float:
-        return {Lane.OTP: self.otp, Lane.NOTIFICATION: self.notification, Lane.MARKETING: self.marketing}[
-            lane
-        ].validity
+        return {Lane.OTP: self.otp, Lane.NOTIFICATION: self.notification, Lane.MARKETING: self.marketing}[lane].validity
 
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
