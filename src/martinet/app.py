@@ -194,7 +194,6 @@ def engine(settings: Settings, db: Database) -> Engine:
         database_url=settings.database.url,
         timings=EngineTimings(
             poll_interval=settings.engine.poll_interval,
-            otp_poll_interval=settings.engine.otp_poll_interval,
             heartbeat=settings.engine.heartbeat,
         ),
     )

@@ -65,12 +65,6 @@ class EngineConfig(_Section):
         description="this engine's name among those sharing a database (default: the host name); one engine per name",
     )
     poll_interval: float = Field(default=0.05, gt=0, le=10, description="seconds between queue polls when idle")
-    otp_poll_interval: float = Field(
-        default=0.005,
-        gt=0,
-        le=10,
-        description="on SQLite, seconds between two looks for due one-time passwords (a read; PostgreSQL notifies)",
-    )
     batch_size: int = Field(default=500, ge=1, le=10000)
     lease_seconds: float = Field(default=60.0, gt=0)
     retry_delay: float = Field(

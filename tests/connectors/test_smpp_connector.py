@@ -261,7 +261,7 @@ async def test_ready_capacity_and_share(connected: tuple[Simulator, Sinks, list[
     assert not idle.ready and idle.capacity("marketing") == 0  # not started: nothing can go
     unlimited = await _start(smsc, sinks, started, window=8, binds=2)
     assert unlimited.ready
-    assert unlimited.capacity("marketing") == unlimited.capacity("otp") == 16  # the windows: 8 × 2 binds
+    assert unlimited.capacity("marketing") == unlimited.capacity("otp") == 128  # UNLIMITED_WINDOWS × window 8 × 2 binds
     limited = await _start(smsc, sinks, started, throughput=100, otp_reserved_share=0.2)
     assert (limited.capacity("otp"), limited.capacity("marketing")) == (25, 20)  # a quarter second of the rate
     limited.set_share(0.5)

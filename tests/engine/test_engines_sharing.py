@@ -1,5 +1,5 @@
-"""Several engines on one PostgreSQL: they split the work without losing or doubling any, share each carrier's
-throughput, and are woken by notifications rather than by polling."""
+"""Several engines on one PostgreSQL split the work without losing or doubling any and share each carrier's
+throughput; an engine is woken by new work rather than by polling."""
 
 from __future__ import annotations
 
@@ -96,8 +96,9 @@ async def test_two_engines_split_a_campaign_with_nothing_lost_or_doubled(postgre
     assert elapsed > 0.8 * len(numbers) / THROUGHPUT  # and did not exceed it (loose: timing is noisy)
 
 
-async def test_an_engine_is_woken_by_a_notification_not_by_its_poll(postgres_url: str) -> None:
-    async with running_gateway(postgres_url, engine={"poll_interval": 10}) as gw:
+async def test_an_engine_is_woken_by_new_work_not_by_its_poll(database_url: str) -> None:
+    """LISTEN/NOTIFY on PostgreSQL; on SQLite the doorbell, a datagram socket beside the database file."""
+    async with running_gateway(database_url, engine={"poll_interval": 10}) as gw:
         await asyncio.sleep(0.5)  # the engine is listening and asleep for 10 s
         began = time.monotonic()
         await _send(gw, ["33612345678"])

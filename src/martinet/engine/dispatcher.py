@@ -101,20 +101,18 @@ class Dispatcher:
         self.wake = asyncio.Event()  # the lower lanes' loop
         self.wake_otp = asyncio.Event()  # the one-time passwords' loop
 
-    async def run(self, stop: asyncio.Event, idle_wait: float, otp_poll: float | None = None) -> None:
+    async def run(self, stop: asyncio.Event, idle_wait: float) -> None:
         """Loop until `stop`, in two loops: one claims one-time passwords only, the other the lower lanes.
 
         A one-time password is thus never waiting for a campaign's cycle (claim, contents, hand-over) to end
         before it is claimed. Each loop sleeps when a cycle found nothing it could take, until woken (new work
-        announced, a connector freed capacity, the scheduler released messages) or `idle_wait` passed. With
-        `otp_poll` (databases without notifications), the OTP loop also looks for due one-time passwords that
-        often, with a cheap read, and claims only when there are some.
+        announced, a connector freed capacity, the scheduler released messages) or `idle_wait` passed.
         """
         self.start()
         try:
             async with asyncio.TaskGroup() as loops:
-                loops.create_task(self._loop(stop, (Lane.OTP,), self.wake_otp, idle_wait, otp_poll))
-                loops.create_task(self._loop(stop, (Lane.NOTIFICATION, Lane.MARKETING), self.wake, idle_wait, None))
+                loops.create_task(self._loop(stop, (Lane.OTP,), self.wake_otp, idle_wait))
+                loops.create_task(self._loop(stop, (Lane.NOTIFICATION, Lane.MARKETING), self.wake, idle_wait))
         finally:
             await self.stop()
 
@@ -131,7 +129,6 @@ class Dispatcher:
         lanes: tuple[Lane, ...],
         wake: asyncio.Event,
         idle_wait: float,
-        peek_every: float | None,
     ) -> None:
         cursor = ClaimCursor.new()
         while not stop.is_set():
@@ -141,16 +138,8 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatch cycle failed")
                 handled = 0
-            if handled >= self._settings.batch_size:
-                continue
-            if peek_every is None:
+            if handled < self._settings.batch_size:
                 await _first_of(stop, wake, idle_wait)
-                continue
-            deadline = asyncio.get_running_loop().time() + idle_wait
-            while not (stop.is_set() or wake.is_set()) and asyncio.get_running_loop().time() < deadline:
-                await _first_of(stop, wake, peek_every)
-                if await self._queue.has_due(lanes):
-                    break
 
     def start(self) -> None:
         self._recorder.start()
@@ -171,11 +160,14 @@ class Dispatcher:
     async def run_once(self, lanes: Sequence[Lane] = LANE_ORDER, cursor: ClaimCursor | None = None) -> int:
         """One claim → route → hand over cycle over `lanes`; returns how many messages it claimed."""
         batch = self._settings.batch_size
+        shared = self._shared_capacity()
+        if shared == 0 and Lane.OTP not in lanes:
+            return 0  # the connectors are full (or down): nothing to claim, not even a transaction to open
         claimed, contents = await self._queue.claim(
             self._settings.owner,
             lease_ms=self._settings.lease_ms,
             budgets=dict.fromkeys(lanes, batch),
-            shared_budget=self._shared_capacity(),
+            shared_budget=shared,
             cursor=cursor or self._cursor,
             known=self._sends.keys(),
             urgent=tuple(lanes) == (Lane.OTP,),
@@ -291,6 +283,7 @@ class Dispatcher:
         now: int,
     ) -> None:
         breaker = self._breakers[name]
+        moved = 0
         for job, result in zip(jobs, results, strict=True):
             if isinstance(result, Accepted):
                 breaker.succeeded()
@@ -301,8 +294,10 @@ class Dispatcher:
             else:
                 breaker.failed()
                 job.refusals.append(result.detail)
-                log.info("message %d refused by %s (%s); next connector", job.message.id, name, result.detail)
+                moved += 1
                 self._place(job, pending, outcome, now)
+        if moved:
+            log.warning("%s refused %d of %d messages temporarily; they move down their routes", name, moved, len(jobs))
 
     # ------------------------------------------------------------------ recording
 

@@ -12,7 +12,7 @@ from martinet.connectors.base import Connector, InFlight
 from martinet.engine.dispatcher import Dispatcher
 from martinet.engine.receipts import InboundRecorder, ReceiptRecorder
 from martinet.engine.scheduler import Scheduler
-from martinet.engine.wakeup import listen, notifies
+from martinet.engine.wakeup import listen
 from martinet.store.inbound import InboundStore
 from martinet.store.nodes import NodeStore
 from martinet.store.queue import QueueStore
@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class EngineTimings:
     poll_interval: float  # seconds between queue polls when nothing wakes the dispatcher
-    otp_poll_interval: float = 0.005  # seconds between looks for one-time passwords where nothing notifies
     schedule_interval: float = 1.0
     heartbeat: float = 2.0  # seconds between two signs of life; silent for 3× this, an engine is not counted
 
@@ -76,8 +75,7 @@ class Engine:
                 tasks.create_task(self._scheduler.run(stop))
                 tasks.create_task(self._heartbeats(stop))
                 tasks.create_task(listen(self._url, self._dispatcher.announce, stop))
-                otp_poll = None if notifies(self._url) else self._timings.otp_poll_interval
-                tasks.create_task(self._dispatcher.run(stop, self._timings.poll_interval, otp_poll))
+                tasks.create_task(self._dispatcher.run(stop, self._timings.poll_interval))
         finally:
             for connector in self._connectors:
                 with contextlib.suppress(Exception):

@@ -2,8 +2,9 @@
 
 On PostgreSQL the acceptance transaction ends with `pg_notify(CHANNEL)` (delivered at commit, coalesced by the
 server) and every engine LISTENs on a connection of its own, so a one-time password accepted by any HTTP worker
-on any node wakes the dispatchers at once. SQLite has no such channel: there the dispatcher polls at
-`engine.poll_interval`, a cheap indexed query.
+on any node wakes the dispatchers at once. SQLite has no such channel; its writers ring a doorbell instead, a
+Unix datagram socket beside the database file (`martinet.store.doorbell`). Either way the dispatcher also polls
+at `engine.poll_interval`, in case a wake-up is lost.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from martinet.store.acceptance import QUEUE_CHANNEL as CHANNEL
+from martinet.store.database import sqlite_path
+from martinet.store.doorbell import doorbell_path, listen_doorbell
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,14 @@ def notifies(url: str) -> bool:
 
 async def listen(url: str, wake: Callable[[str], None], stop: asyncio.Event, *, retry: float = 2.0) -> None:
     """Call `wake(lanes)` on every notification until `stop` (`lanes`: the comma-separated lanes of the queued
-    messages); reconnects when the connection drops. Returns at once on a database without notifications."""
+    messages); on PostgreSQL reconnects when the connection drops."""
+    database = sqlite_path(url)
+    if database is not None:
+        try:
+            await listen_doorbell(doorbell_path(database), wake, stop)
+        except OSError as exc:  # wake-ups are an optimisation: the dispatcher polls anyway
+            log.warning("the doorbell stopped (%s); the engine polls instead", exc)
+        return
     if not notifies(url):
         return
     import asyncpg  # PostgreSQL installs only

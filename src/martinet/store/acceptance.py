@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 
 from martinet.batching import GroupCommitter
 from martinet.domain.status import State
-from martinet.store.database import Database
+from martinet.store.database import Database, sqlite_path
+from martinet.store.doorbell import Doorbell, doorbell_path
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
 
 #: The PostgreSQL notification channel announcing queued messages (listened to by `martinet.engine.wakeup`).
@@ -60,6 +61,8 @@ class AcceptanceWriter:
 
     def __init__(self, db: Database, max_messages_per_batch: int = 20000) -> None:
         self._db = db
+        database = sqlite_path(db.url)
+        self._doorbell = Doorbell(doorbell_path(database)) if database is not None else None
         self._committer: GroupCommitter[NewSend, bool] = GroupCommitter(
             self._commit,
             weight=lambda send: len(send.messages),
@@ -72,12 +75,19 @@ class AcceptanceWriter:
 
     async def stop(self) -> None:
         await self._committer.stop()
+        if self._doorbell is not None:
+            self._doorbell.close()
 
     async def accept(self, send: NewSend) -> bool:
         return await self._committer.submit(send)
 
     async def _commit(self, batch: list[NewSend]) -> list[bool]:
-        return await self._db.run_write(lambda conn: _commit(conn, batch))
+        verdicts = await self._db.run_write(lambda conn: _commit(conn, batch))
+        if self._doorbell is not None:  # SQLite: tell the engine (PostgreSQL was notified by the transaction)
+            lanes = _queued_lanes([send for send, ok in zip(batch, verdicts, strict=True) if ok])
+            if lanes:
+                self._doorbell.ring(lanes)
+        return verdicts
 
 
 def _commit(conn: Connection, batch: list[NewSend]) -> list[bool]:
@@ -102,9 +112,13 @@ _NOTIFY = text(f"SELECT pg_notify('{QUEUE_CHANNEL}', :lanes)")
 
 def _notify(conn: Connection, accepted: list[NewSend]) -> None:
     """Wake the engines at commit (martinet.engine.wakeup), telling them which lanes got work."""
-    lanes = sorted({s.lane for s in accepted if any(m.state == State.QUEUED for m in s.messages)})
+    lanes = _queued_lanes(accepted)
     if lanes:
         conn.execute(_NOTIFY, {"lanes": ",".join(lanes)})
+
+
+def _queued_lanes(accepted: list[NewSend]) -> list[str]:
+    return sorted({s.lane for s in accepted if any(m.state == State.QUEUED for m in s.messages)})
 
 
 def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[bool], list[NewSend]]:

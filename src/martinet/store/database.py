@@ -54,7 +54,8 @@ class WriteTurns:
             if waiter.done() and not waiter.cancelled():
                 self._release()  # the turn was handed to us as we were cancelled: pass it on
             else:
-                queue.remove(waiter)
+                with contextlib.suppress(ValueError):  # already passed over by a release
+                    queue.remove(waiter)
             raise
 
     def _release(self) -> None:

@@ -196,20 +196,6 @@ class QueueStore:
         now = self._now_ms()
         return await self._db.run_write(lambda conn: claims.take_back_abandoned(conn, now))
 
-    async def has_due(self, lanes: Sequence[str]) -> bool:
-        """Whether a message of `lanes` is due now: a read, cheap enough to poll often where nothing notifies."""
-        now = self._now_ms()
-        query = (
-            select(messages.c.id)
-            .where(in_state(State.QUEUED), messages.c.lane == bindparam("lane_"), messages.c.due_at <= now)
-            .limit(1)
-        )
-        async with self._db.reader.connect() as conn:
-            for lane in lanes:  # one lane at a time: an equality the lane index answers in a few steps
-                if (await conn.scalar(query, {"lane_": lane})) is not None:
-                    return True
-        return False
-
     async def send_contents(self, send_ids: Collection[str]) -> dict[str, SendContent]:
         async with self._db.reader.connect() as conn:
             return await conn.run_sync(lambda sync: _send_contents(sync, send_ids))

@@ -61,6 +61,10 @@ _TRANSMITS = ("transmitter", "transceiver")
 QUEUE_SECONDS: Final = 0.25
 """How much traffic a rate-limited connector lets wait for tokens, in seconds of its rate (`capacity`)."""
 
+UNLIMITED_WINDOWS: Final = 8
+"""How many windows' worth of parts an unlimited connector lets wait or fly (`capacity`): enough that claiming
+and recording stay batched at thousands per second; waiting parts are served by lane, so an OTP still passes them."""
+
 
 class _Windows:
     """The binds that can transmit and how many of our parts each has on the wire: the gate's `Slots`.
@@ -171,16 +175,17 @@ class SmppConnector:
         for the others) may wait for tokens: enough to keep sending until the dispatcher's next cycle, little
         enough that a campaign does not sit in memory. Parts on the wire do not count against it, so a carrier
         that answers slowly does not starve the connector; if its windows fill up, parts wait here and capacity
-        drops to 0. Unlimited, the binds' windows are the only bound: `window` × open binds, minus the parts
-        waiting or on the wire. OTP gets a figure too, though the dispatcher ignores it: a one-time password is
-        claimed anyway and overtakes whatever waits. 0 when no bind can transmit.
+        drops to 0. Unlimited, the binds' windows set the bound: `UNLIMITED_WINDOWS` × `window` × open binds,
+        minus the parts waiting or on the wire. OTP gets a figure too, though the dispatcher ignores it: a
+        one-time password is claimed anyway and overtakes whatever waits. 0 when no bind can transmit.
         """
         binds = self._windows.live()
         if not binds:
             return 0
         rate = self._gate.buckets.rate_for(otp=lane == Lane.OTP)
         if rate == 0:
-            return max(0, self._config.window * binds - self._windows.in_flight - self._queued)
+            depth = UNLIMITED_WINDOWS * self._config.window * binds
+            return max(0, depth - self._windows.in_flight - self._queued)
         return max(0, max(1, math.ceil(rate * QUEUE_SECONDS)) - self._queued)
 
     def set_share(self, fraction: float) -> None:
