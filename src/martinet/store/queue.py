@@ -20,6 +20,7 @@ from martinet.domain.status import DEFAULT_CODE, FINAL_STATES, State, aggregate
 from martinet.store import claims
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
+from martinet.store.outbox import REPORTED_STATES, enqueue_status, latest_history_id
 from martinet.store.schema import (
     accounts,
     in_state,
@@ -262,6 +263,8 @@ def _send_contents(conn: Connection, send_ids: Collection[str]) -> dict[str, Sen
 
 
 def _history(conn: Connection, rows: Sequence[tuple[int, int, str, int, int | None, str | None]]) -> None:
+    """Append status changes, and queue the callbacks that report them (`martinet.store.outbox`)."""
+    before = latest_history_id(conn)
     conn.execute(
         insert(status_history),
         [
@@ -269,6 +272,9 @@ def _history(conn: Connection, rows: Sequence[tuple[int, int, str, int, int | No
             for mid, at, state, code, seq, detail in rows
         ],
     )
+    reported = {mid for mid, _at, state, *_ in rows if state in REPORTED_STATES}
+    if reported:
+        enqueue_status(conn, reported, before, max(at for _mid, at, *_ in rows))
 
 
 def _record_submitted(conn: Connection, submitted: Sequence[Submitted], now: int) -> None:

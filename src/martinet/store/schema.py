@@ -55,6 +55,11 @@ accounts = Table(
     # Share of its lane's capacity against other accounts (fair queuing), and sends/s accepted (None: default).
     Column("weight", SmallInteger, nullable=False, server_default="1"),
     Column("rate_limit", Float),
+    # Callbacks: where status reports and replies go when a send names no URL, and the key that signs them
+    # (kept usable, not hashed: the gateway must compute signatures with it; see docs/webhooks.md).
+    Column("callback_url", Text),
+    Column("reply_url", Text),
+    Column("webhook_secret", String(64)),
     # Cache of SUM(ledger.amount) for this account, updated in the same transaction as every ledger row.
     Column("balance", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
@@ -226,6 +231,38 @@ engine_nodes = Table(
     Column("node", String(64), nullable=False),
     Column("started_at", BigInteger, nullable=False),
     Column("heartbeat_at", BigInteger, nullable=False),
+)
+
+
+callbacks = Table(
+    "callbacks",
+    metadata,
+    # The outbox of HTTP callbacks, written in the transaction of the status change it reports (one row per
+    # history row that has somewhere to go), delivered by the engine's notifier, in id order per `order_key`.
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),  # "status" (delivery report) or "reply"
+    Column("history_id", BigInteger, unique=True),  # the status change reported (kind "status")
+    Column("inbound_id", BigInteger, unique=True),  # the reply posted (kind "reply")
+    Column("order_key", String(40), nullable=False),  # callbacks of one key are delivered one after the other
+    Column("url", Text, nullable=False),
+    Column("state", String(12), nullable=False),  # pending, delivered, failed
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("next_at", BigInteger, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", BigInteger),
+    Column("delivered_at", BigInteger),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Index("ix_callbacks_order", "order_key", "id"),
+    Index(
+        "ix_callbacks_due",
+        "next_at",
+        sqlite_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending'"),
+    ),
+    Index("ix_callbacks_state", "state", "id"),
 )
 
 

@@ -1,0 +1,69 @@
+"""Writing status callbacks into the outbox, in the transaction of the status change they report.
+
+Every history row of a reportable state whose send has a `notification_url` (or whose account has a default
+`callback_url`) gets one `callbacks` row, so a change is committed together with its report or not at all: a
+crash between the two cannot lose a callback. The notifier (`martinet.engine.notifier`) delivers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import String, and_, cast, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from martinet.domain.status import State
+from martinet.store.schema import accounts, callbacks, messages, sends, status_history
+
+#: States whose changes are reported to the client (acceptance, scheduling and claiming are not).
+REPORTED_STATES = (
+    State.SENT,
+    State.DELIVERED,
+    State.UNDELIVERED,
+    State.FAILED,
+    State.EXPIRED,
+    State.CANCELLED,
+)
+
+
+def latest_history_id(conn: Connection) -> int:
+    """The newest history row visible now; call before inserting the rows `enqueue_status` will look at."""
+    return int(conn.scalar(select(func.max(status_history.c.id))) or 0)
+
+
+def enqueue_status(conn: Connection, message_ids: Collection[int], after_history_id: int, now: int) -> None:
+    """Queue a status callback for each reportable history row of `message_ids` newer than `after_history_id`."""
+    if not message_ids:
+        return
+    url = func.coalesce(sends.c.notification_url, accounts.c.callback_url)
+    rows = (
+        select(
+            messages.c.account_id,
+            literal("status"),
+            status_history.c.id,
+            literal("m:") + cast(messages.c.id, String),
+            url,
+            literal("pending"),
+            literal(now),
+            literal(now),
+        )
+        .select_from(
+            status_history.join(messages, messages.c.id == status_history.c.message_id)
+            .join(sends, sends.c.id == messages.c.send_id)
+            .join(accounts, accounts.c.id == messages.c.account_id)
+        )
+        .where(
+            and_(
+                status_history.c.id > after_history_id,
+                status_history.c.message_id.in_(list(message_ids)),
+                status_history.c.state.in_([s.value for s in REPORTED_STATES]),
+                url.is_not(None),
+            )
+        )
+        .order_by(status_history.c.id)
+    )
+    columns = ["account_id", "kind", "history_id", "order_key", "url", "state", "created_at", "next_at"]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # A row another transaction already queued (it committed between our two statements) is left alone.
+    conn.execute(dialect.insert(callbacks).from_select(columns, rows).on_conflict_do_nothing())
