@@ -10,15 +10,18 @@ SQLite), so two concurrent sends can never both spend the same credits.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from martinet.batching import GroupCommitter
-from martinet.domain.status import State
+from martinet.domain.lanes import Lane
+from martinet.domain.status import OPTED_OUT, State
 from martinet.store.database import Database, sqlite_path
 from martinet.store.doorbell import Doorbell, doorbell_path
+from martinet.store.opt_outs import opted_out
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
 
 #: The PostgreSQL notification channel announcing queued messages (listened to by `martinet.engine.wakeup`).
@@ -59,8 +62,15 @@ class NewSend:
 class AcceptanceWriter:
     """Group-commits sends. `accept` resolves True once durable, False when credit is insufficient."""
 
-    def __init__(self, db: Database, max_messages_per_batch: int = 20000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        max_messages_per_batch: int = 20000,
+        *,
+        opt_out_lanes: Collection[str] = (Lane.MARKETING,),
+    ) -> None:
         self._db = db
+        self._opt_out_lanes = frozenset(opt_out_lanes)
         database = sqlite_path(db.url)
         self._doorbell = Doorbell(doorbell_path(database)) if database is not None else None
         self._committer: GroupCommitter[NewSend, bool] = GroupCommitter(
@@ -82,7 +92,7 @@ class AcceptanceWriter:
         return await self._committer.submit(send)
 
     async def _commit(self, batch: list[NewSend]) -> list[bool]:
-        verdicts = await self._db.run_write(lambda conn: _commit(conn, batch))
+        verdicts = await self._db.run_write(lambda conn: _commit(conn, batch, self._opt_out_lanes))
         if self._doorbell is not None:  # SQLite: tell the engine (PostgreSQL was notified by the transaction)
             lanes = _queued_lanes([send for send, ok in zip(batch, verdicts, strict=True) if ok])
             if lanes:
@@ -90,7 +100,8 @@ class AcceptanceWriter:
         return verdicts
 
 
-def _commit(conn: Connection, batch: list[NewSend]) -> list[bool]:
+def _commit(conn: Connection, batch: list[NewSend], opt_out_lanes: frozenset[str]) -> list[bool]:
+    _skip_opted_out(conn, [send for send in batch if send.lane in opt_out_lanes])
     account_ids = sorted({send.account_id for send in batch})
     rows = conn.execute(
         select(accounts.c.id, accounts.c.balance)
@@ -105,6 +116,22 @@ def _commit(conn: Connection, batch: list[NewSend]) -> list[bool]:
         if conn.dialect.name == "postgresql":
             _notify(conn, accepted)
     return verdicts
+
+
+def _skip_opted_out(conn: Connection, sends: list[NewSend]) -> None:
+    """Recipients on the account's opt-out list get status 3999 and cost nothing (one query per account)."""
+    numbers: dict[int, set[str]] = {}
+    for send in sends:
+        numbers.setdefault(send.account_id, set()).update(m.msisdn for m in send.messages if m.due_at is not None)
+    blocked = {account: opted_out(conn, account, found) for account, found in numbers.items() if found}
+    for send in sends:
+        stopped = blocked.get(send.account_id)
+        if not stopped:
+            continue
+        for message in send.messages:
+            if message.due_at is not None and message.msisdn in stopped:
+                message.state, message.code, message.cost, message.due_at = State.FAILED, OPTED_OUT, 0, None
+        send.cost = sum(m.cost for m in send.messages)
 
 
 _NOTIFY = text(f"SELECT pg_notify('{QUEUE_CHANNEL}', :lanes)")

@@ -234,6 +234,16 @@ engine_nodes = Table(
 )
 
 
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    # Numbers that asked an account to stop: its later sends in blocked lanes (marketing) are not sent to them.
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("msisdn", String(20), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("source", String(16), nullable=False),  # "reply" (a STOP answer) or "manual"
+)
+
 callbacks = Table(
     "callbacks",
     metadata,

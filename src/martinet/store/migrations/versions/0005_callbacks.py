@@ -1,4 +1,4 @@
-"""The callbacks outbox, and each account's default callback URLs and webhook secret.
+"""The callbacks outbox, each account's default callback URLs and webhook secret, and opt-outs.
 
 Revision ID: 0005
 Revises: 0004
@@ -52,9 +52,19 @@ def upgrade() -> None:
             postgresql_where=sa.text("state = 'pending'"),
         )
         batch_op.create_index("ix_callbacks_state", ["state", "id"], unique=False)
+    op.create_table(
+        "opt_outs",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("msisdn", sa.String(length=20), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_opt_outs_account_id_accounts")),
+        sa.PrimaryKeyConstraint("account_id", "msisdn", name=op.f("pk_opt_outs")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("opt_outs")
     op.drop_table("callbacks")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_column("webhook_secret")
