@@ -30,10 +30,12 @@ from martinet.connectors.base import Connector
 from martinet.connectors.sandbox import SandboxConnector
 from martinet.domain.ids import new_send_id
 from martinet.domain.lanes import Lane
+from martinet.domain.opt_out import StopKeywords
 from martinet.domain.pricing import PriceTable, load_default_price_table, parse_price_table
 from martinet.domain.quiet_hours import QuietHours, window
 from martinet.engine.breaker import CircuitBreaker
 from martinet.engine.dispatcher import Dispatcher, DispatchSettings
+from martinet.engine.notifier import Notifier, NotifierSettings
 from martinet.engine.routes import router_from_settings
 from martinet.engine.runner import Engine, EngineTimings
 from martinet.server import worker_count
@@ -44,6 +46,7 @@ from martinet.services.rate_limits import RateLimiter
 from martinet.services.reports import ReportService
 from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import AccountStore
+from martinet.store.callbacks import CallbackStore
 from martinet.store.database import Database, open_database
 from martinet.store.inbound import InboundStore
 from martinet.store.nodes import NodeStore
@@ -90,7 +93,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     since the kernel spreads connections (not calls) across them.
     """
     accounts = AccountStore(db, now_ms)
-    writer = AcceptanceWriter(db)
+    writer = AcceptanceWriter(db, opt_out_lanes=settings.optout.lanes)
     sends = SendService(
         writer,
         price_table(settings),
@@ -103,7 +106,9 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     auth = Authenticator(accounts, settings.accounts.token_cache_seconds)
-    legacy = LegacyDoor(LegacyServices(sends, reports), auth, max_body_bytes=settings.http.max_body_bytes)
+    legacy = LegacyDoor(
+        LegacyServices(sends, reports, InboundStore(db)), auth, max_body_bytes=settings.http.max_body_bytes
+    )
     return HttpParts(db, writer, legacy)
 
 
@@ -182,10 +187,11 @@ def engine(settings: Settings, db: Database) -> Engine:
         dispatch,
         now_ms,
         sandbox=sandbox,
+        reply_numbers={c.name: c.reply_numbers for c in settings.connectors},
     )
     return Engine(
         queue,
-        InboundStore(db),
+        InboundStore(db, StopKeywords(settings.optout.keywords), now_ms),
         NodeStore(db, now_ms),
         connectors,
         dispatcher,
@@ -195,5 +201,19 @@ def engine(settings: Settings, db: Database) -> Engine:
         timings=EngineTimings(
             poll_interval=settings.engine.poll_interval,
             heartbeat=settings.engine.heartbeat,
+        ),
+        notifier=Notifier(
+            CallbackStore(db, now_ms),
+            NotifierSettings(
+                owner=owner,
+                node=node,
+                timeout=settings.callbacks.timeout,
+                max_age_ms=int(settings.callbacks.max_age_hours * 3600 * 1000),
+                concurrency_per_host=settings.callbacks.concurrency_per_host,
+                concurrency=settings.callbacks.concurrency,
+                retry_first=settings.callbacks.retry_first,
+                retry_max=settings.callbacks.retry_max,
+                allow_private_networks=settings.callbacks.allow_private_networks,
+            ),
         ),
     )

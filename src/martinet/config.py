@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from martinet.domain.lanes import Lane
+from martinet.domain.opt_out import DEFAULT_KEYWORDS
 from martinet.domain.text import NonGsmPolicy
 
 
@@ -125,6 +126,19 @@ class MarketingConfig(_Section):
     )
 
 
+class OptOutConfig(_Section):
+    """Opt-outs (docs/opt-out.md): which replies ask to stop, and which lanes an opted-out number is spared."""
+
+    keywords: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_KEYWORDS),
+        description="replies that opt a number out, compared without case, accents or punctuation",
+    )
+    lanes: list[Lane] = Field(
+        default_factory=lambda: [Lane.MARKETING],
+        description="lanes not sent to opted-out numbers (status 3999, no cost); OTP and notifications by default not",
+    )
+
+
 class RouteConnector(_Section):
     name: str
     weight: int = Field(default=1, ge=1, description="share of traffic among connectors of equal rank")
@@ -195,6 +209,9 @@ class SandboxConnectorConfig(_Section):
     type: Literal["sandbox"] = "sandbox"
     operator_delay: float = Field(default=0.2, ge=0, description="seconds until 'delivered to operator'")
     handset_delay: float = Field(default=1.0, ge=0, description="seconds until 'received'")
+    reply_numbers: list[str] = Field(
+        default_factory=list, description="numbers classe_msg=4 sends go out from, so that replies come back"
+    )
 
 
 class SmppConnectorConfig(_Section):
@@ -213,6 +230,10 @@ class SmppConnectorConfig(_Section):
     )
     window: int = Field(default=64, ge=1, le=1024, description="unacknowledged requests per bind")
     throughput: float = Field(default=0, ge=0, description="parts per second for the whole connector; 0 = no limit")
+    reply_numbers: list[str] = Field(
+        default_factory=list,
+        description="short or long numbers of this carrier that receive replies; classe_msg=4 sends go out from them",
+    )
     long_messages: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
     gsm_packed: bool = Field(default=False, description="pack GSM 7-bit septets (most SMSCs expect unpacked)")
     message_id_format: Literal["auto", "hex", "decimal", "as_is"] = "auto"
@@ -242,6 +263,24 @@ class PricingConfig(_Section):
     prices: dict[str, Decimal] = Field(default_factory=dict, description="per-country overrides, credits/part")
 
 
+class CallbacksConfig(_Section):
+    """Status callbacks (delivery reports) to the clients' URLs; see docs/webhooks.md."""
+
+    allow_private_networks: bool = Field(
+        default=False,
+        description="allow callback URLs that resolve to loopback, private, link-local or other non-public "
+        "addresses (refused by default: a client could otherwise make the gateway call its internal network)",
+    )
+    timeout: float = Field(default=10.0, gt=0, le=300, description="seconds a client's server has to answer")
+    max_age_hours: float = Field(
+        default=24.0, gt=0, description="hours a callback is retried after its status change; then it is failed"
+    )
+    concurrency_per_host: int = Field(default=32, ge=1, le=1024, description="simultaneous requests per host")
+    concurrency: int = Field(default=256, ge=1, le=10000, description="simultaneous requests in all")
+    retry_first: float = Field(default=5.0, gt=0, description="seconds before the first retry (then doubled)")
+    retry_max: float = Field(default=3600.0, gt=0, description="longest wait between two tries of a callback")
+
+
 def _default_connectors() -> list[SandboxConnectorConfig | SmppConnectorConfig]:
     return [SandboxConnectorConfig(name="sandbox")]
 
@@ -260,7 +299,9 @@ class Settings(BaseSettings):
     lanes: LanesConfig = Field(default_factory=LanesConfig)
     marketing: MarketingConfig = Field(default_factory=MarketingConfig)
     routes: list[RouteConfig] = Field(default_factory=list)
+    optout: OptOutConfig = Field(default_factory=OptOutConfig)
     simulator: SimulatorSection = Field(default_factory=SimulatorSection)
+    callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @classmethod

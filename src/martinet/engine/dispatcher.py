@@ -15,8 +15,10 @@ backoff until its validity ends, then expires (status 37, refunded). Permanent r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +64,7 @@ class _Job:
     message: ClaimedMessage
     outbound: OutboundMessage
     chain: tuple[str, ...]
+    replies: bool = False  # classe_msg=4: sent from a reply number of the connector
     position: int = 0
     refusals: list[str] = field(default_factory=list)
 
@@ -78,6 +81,7 @@ class Dispatcher:
         now_ms: Callable[[], int],
         *,
         sandbox: str | None,
+        reply_numbers: Mapping[str, Sequence[str]] | None = None,
         rng: random.Random | None = None,
         cache_size: int = 4096,
     ) -> None:
@@ -89,6 +93,7 @@ class Dispatcher:
         self._settings = settings
         self._now_ms = now_ms
         self._sandbox = sandbox
+        self._reply_numbers = {name: tuple(numbers) for name, numbers in (reply_numbers or {}).items() if numbers}
         self._rng = rng or random.Random()
         self._sends: OrderedDict[str, _Segmented] = OrderedDict()
         self._cache_size = cache_size
@@ -190,7 +195,12 @@ class Dispatcher:
                 if opening is not None:
                     outcome.held.append(self._held(message, opening, now))
                     continue
-            job = _Job(message, self._outbound(message, send), self._chain(message, send.content))
+            job = _Job(
+                message,
+                self._outbound(message, send),
+                self._chain(message, send.content),
+                replies=send.content.classe == 4,
+            )
             self._place(job, jobs, outcome, now)
         if len(outcome):
             self._recorder_submit(outcome)
@@ -227,9 +237,19 @@ class Dispatcher:
             elif not self._breakers[name].allows():
                 job.refusals.append(f"{name}: resting after repeated failures")
             else:
+                if job.replies:
+                    job.outbound = self._from_reply_number(job.outbound, name)
                 jobs.setdefault(name, []).append(job)
                 return
         outcome.retry.append(Retry(job.message.id, self._retry_at(job.message, now), _summary(job)))
+
+    def _from_reply_number(self, outbound: OutboundMessage, connector: str) -> OutboundMessage:
+        """A send that expects replies (classe_msg=4) leaves from one of the connector's reply numbers, the same
+        one for a given recipient every time, so that the reply can be linked to what it answers."""
+        numbers = self._reply_numbers.get(connector)
+        if not numbers:
+            return dataclasses.replace(outbound, sender=None)  # the carrier's default reply-capable sender
+        return dataclasses.replace(outbound, sender=numbers[zlib.crc32(outbound.msisdn.encode()) % len(numbers)])
 
     def _retry_at(self, message: ClaimedMessage, now: int) -> int:
         """Exponential backoff with jitter from the message's attempts, never past the end of its validity (it
@@ -287,7 +307,8 @@ class Dispatcher:
         for job, result in zip(jobs, results, strict=True):
             if isinstance(result, Accepted):
                 breaker.succeeded()
-                outcome.submitted.append(Submitted(job.message.id, name, result.carrier_ids))
+                reply_from = job.outbound.sender if job.replies else None
+                outcome.submitted.append(Submitted(job.message.id, name, result.carrier_ids, reply_from))
             elif not result.temporary:
                 breaker.succeeded()  # the carrier works; the destination is what it refused
                 outcome.failed.append(SubmitFailed(job.message.id, name, False, result.code, result.detail))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from martinet.connectors.base import Connector, InFlight
 from martinet.engine.dispatcher import Dispatcher
+from martinet.engine.notifier import Notifier
 from martinet.engine.receipts import InboundRecorder, ReceiptRecorder
 from martinet.engine.scheduler import Scheduler
 from martinet.engine.wakeup import listen
@@ -40,6 +41,7 @@ class Engine:
         node: str,
         database_url: str,
         timings: EngineTimings,
+        notifier: Notifier | None = None,
     ) -> None:
         if not connectors:
             raise ValueError("the engine needs at least one connector")
@@ -54,6 +56,7 @@ class Engine:
         self._node = node
         self._url = database_url
         self._timings = timings
+        self._notifier = notifier
         self._share = 1.0
         self.started = asyncio.Event()
 
@@ -76,6 +79,8 @@ class Engine:
                 tasks.create_task(self._heartbeats(stop))
                 tasks.create_task(listen(self._url, self._dispatcher.announce, stop))
                 tasks.create_task(self._dispatcher.run(stop, self._timings.poll_interval))
+                if self._notifier is not None:
+                    tasks.create_task(self._notifier.run(stop))
         finally:
             for connector in self._connectors:
                 with contextlib.suppress(Exception):

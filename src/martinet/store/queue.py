@@ -50,6 +50,7 @@ class Submitted:
     message_id: int
     connector: str
     carrier_ids: Sequence[str]
+    reply_from: str | None = None  # the reply-capable sender used (classe_msg=4), to link replies back
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,12 +287,13 @@ def _record_submitted(conn: Connection, submitted: Sequence[Submitted], now: int
             state=State.SENT,
             code=code,
             connector=bindparam("conn_name"),
+            reply_from=bindparam("reply"),
             updated_at=now,
             lease_owner=None,
             lease_until=None,
             error=None,
         ),
-        [{"mid": s.message_id, "conn_name": s.connector} for s in submitted],
+        [{"mid": s.message_id, "conn_name": s.connector, "reply": s.reply_from} for s in submitted],
     )
     conn.execute(
         insert(parts),

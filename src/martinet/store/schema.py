@@ -123,6 +123,7 @@ messages = Table(
     # Copied from the send so that the queue is claimed lane by lane and account by account from one index.
     Column("lane", String(16), nullable=False, server_default="marketing"),
     Column("expires_at", BigInteger),  # end of validity: not submitted after it (status 37, refunded)
+    Column("reply_from", String(20)),  # the reply-capable number a classe_msg=4 message was sent from
     Index("ix_messages_send", "send_id"),
     # Partial indexes, one per queue state that is searched by time: small, and never a tempting (and slow)
     # plan for the queries of another state. Queries name the state as a literal so both databases use them.
@@ -219,6 +220,7 @@ inbound_messages = Table(
     Column("account_id", Integer, ForeignKey("accounts.id")),
     Column("send_id", String(16)),
     Index("ix_inbound_messages_received", "received_at"),
+    Index("ix_inbound_messages_account", "account_id", "received_at"),
     Index("ix_inbound_messages_source", "source"),
 )
 

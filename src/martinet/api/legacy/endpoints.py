@@ -13,6 +13,7 @@ from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequ
 from martinet.services.rate_limits import RateLimited
 from martinet.services.reports import ReportService
 from martinet.store.accounts import Account
+from martinet.store.inbound import InboundStore
 
 GET_MAX_RECIPIENTS = 300
 LIST_DEFAULT, LIST_MAX = 50, 10000
@@ -35,6 +36,7 @@ class Call:
 class LegacyServices:
     sends: SendService
     reports: ReportService
+    replies: InboundStore
 
 
 Endpoint = Callable[[LegacyServices, Call], Awaitable[str]]
@@ -128,6 +130,39 @@ async def sms_list(services: LegacyServices, call: Call) -> str:
     return "\n".join(lines)
 
 
+async def response_list(services: LegacyServices, call: Call) -> str:
+    """Replies (MO) received by the account, newest first: a page, or a date range (both dates, no paging)."""
+    tz = call.account.timezone
+    since, until = params.date(call.params, "startDate", tz), params.date(call.params, "endDate", tz)
+    if (since is None) != (until is None):
+        raise InvalidParameter("endDate" if until is None else "startDate", "startDate and endDate go together")
+    paged = "start" in call.params or "offset" in call.params
+    if since is not None and paged:
+        raise InvalidParameter("start", "not with startDate/endDate")
+    start = params.integer(call.params, "start", 0)
+    count = params.integer(call.params, "offset", LIST_DEFAULT)
+    if start < 0:
+        raise InvalidParameter("start", "must not be negative")
+    if not 1 <= count <= LIST_MAX:
+        raise InvalidParameter("offset", f"must be between 1 and {LIST_MAX}")
+    replies = await services.replies.replies(
+        call.account.id, start=start, count=count, since=since, until=None if until is None else until + 59_999
+    )
+    return "\n".join(
+        " | ".join(
+            [
+                str(r.id),
+                params.format_reply_date(r.received_at, tz),
+                r.source,
+                _one_line(r.text),
+                r.destination,
+                r.send_id or "",
+            ]
+        )
+        for r in replies
+    )
+
+
 def _one_line(text: str) -> str:
     """One record per line: line breaks and the field separator's bar inside a text would split a record."""
     return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("|", "/")
@@ -147,4 +182,5 @@ ENDPOINTS: dict[str, Endpoint] = {
     "credit": credit,
     "deleteSMS": delete_sms,
     "smsList": sms_list,
+    "responseList": response_list,
 }

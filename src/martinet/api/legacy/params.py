@@ -23,19 +23,28 @@ def integer(params: dict[str, str], name: str, default: int) -> int:
 
 def schedule(params: dict[str, str], timezone: str) -> int | None:
     """`date_envoi` (`ddMMyyyy-HH:mm`, in the account's time zone) as epoch milliseconds, or None."""
-    raw = params.get("date_envoi", "").strip()
+    return date(params, "date_envoi", timezone)
+
+
+def date(params: dict[str, str], name: str, timezone: str) -> int | None:
+    """A `ddMMyyyy-HH:mm` parameter, in the account's time zone, as epoch milliseconds, or None when absent."""
+    raw = params.get(name.lower(), "").strip()
     if not raw:
         return None
     match = _DATE.fullmatch(raw)
     if match is None:
-        raise InvalidParameter("date_envoi", "expected ddMMyyyy-HH:mm")
+        raise InvalidParameter(name, "expected ddMMyyyy-HH:mm")
     day, month, year, hour, minute = (int(group) for group in match.groups())
     try:
         moment = datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(timezone))
     except ValueError:
-        raise InvalidParameter("date_envoi", "not a valid date") from None
+        raise InvalidParameter(name, "not a valid date") from None
     return int(moment.timestamp() * 1000)
 
 
 def format_list_date(epoch_ms: int, timezone: str) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M")
+
+
+def format_reply_date(epoch_ms: int, timezone: str) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, ZoneInfo(timezone)).strftime("%d%m%Y-%H:%M")

@@ -1,4 +1,4 @@
-"""The callbacks outbox, each account's default callback URLs and webhook secret, and opt-outs.
+"""The callbacks outbox, each account's default callback URLs and webhook secret, opt-outs, replies' links.
 
 Revision ID: 0005
 Revises: 0004
@@ -20,6 +20,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("callback_url", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("reply_url", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("webhook_secret", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reply_from", sa.String(length=20), nullable=True))
+    with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_inbound_messages_account", ["account_id", "received_at"], unique=False)
     op.create_table(
         "callbacks",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -66,6 +70,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("opt_outs")
     op.drop_table("callbacks")
+    with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_inbound_messages_account")
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_column("reply_from")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_column("webhook_secret")
         batch_op.drop_column("reply_url")

@@ -1,0 +1,144 @@
+"""Status callbacks as the client receives them: the URL, the signature, the retry delays, the address rules.
+
+Pure functions, no I/O: the notifier (`martinet.engine.notifier`) does the requests. See docs/webhooks.md.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import hmac
+import ipaddress
+import random
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
+
+EVENT_HEADER = "X-Martinet-Event-Id"
+SIGNATURE_HEADER = "X-Martinet-Signature"
+
+#: How far the `t` of a signature may be from the receiver's clock, in seconds (replays older than this fail).
+DEFAULT_TOLERANCE = 300
+
+
+def event_id(history_id: int) -> str:
+    """The id of a status event, stable across retries, for the receiver's de-duplication."""
+    return f"h{history_id}"
+
+
+def with_query(url: str, params: Mapping[str, str]) -> str:
+    """`url` with `params` percent-encoded and appended after its own query string (kept as it is)."""
+    base, _, fragment = url.partition("#")
+    del fragment  # never sent
+    extra = urlencode(list(params.items()))
+    if not extra:
+        return base
+    if "?" not in base:
+        return f"{base}?{extra}"
+    if base.endswith(("?", "&")):
+        return base + extra
+    return f"{base}&{extra}"
+
+
+def request_target(url: str) -> str:
+    """The path and query of `url` as they appear on the request line (`/dlr?x=1&numero=…`)."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+def signature(secret: str, target: str, timestamp: int) -> str:
+    """The `X-Martinet-Signature` value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "t.target")>`."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.{target}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: str, target: str, header: str, now: float, tolerance: float = DEFAULT_TOLERANCE) -> bool:
+    """Whether `header` signs `target` with `secret`, made at most `tolerance` seconds from `now`."""
+    fields: dict[str, list[str]] = {}
+    for item in header.split(","):
+        key, sep, value = item.strip().partition("=")
+        if sep:
+            fields.setdefault(key, []).append(value)
+    try:
+        timestamp = int(fields["t"][0])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - timestamp) > tolerance:
+        return False
+    expected = signature(secret, target, timestamp).rpartition("v1=")[2]
+    return any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in fields.get("v1", []))
+
+
+def date_reception(at_ms: int, timezone: str) -> str:
+    """The status change time as smsmode's delivery callbacks give it (`yyyy-MM-dd HH:mm:ss`), local to the
+    account's time zone (the specification names no zone)."""
+    try:
+        zone: ZoneInfo | None = ZoneInfo(timezone)
+    except (ValueError, KeyError, OSError):
+        zone = None
+    moment = datetime.fromtimestamp(at_ms / 1000, UTC)
+    return (moment.astimezone(zone) if zone is not None else moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def backoff(failures: int, first: float, cap: float, rng: random.Random | None = None) -> float:
+    """Seconds before the next try after `failures` failed tries: `first`, then doubled, ±20 % jitter, capped."""
+    base = min(cap, first * 2.0 ** max(0, failures - 1))
+    jitter: float = (rng or random).uniform(0.8, 1.2)
+    return min(cap, base * jitter)
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """The end (unix seconds) of a `Retry-After` pause, given as seconds or as an HTTP date; None if unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return now + int(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(now, moment.timestamp())
+
+
+def forbidden_address(address: str) -> str | None:
+    """Why callbacks may not go to `address` (an IP literal), or None when it is a public address."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address!r} is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    checks = (
+        ("loopback", ip.is_loopback),
+        ("unspecified", ip.is_unspecified),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private or ip in _UNIQUE_LOCAL),
+        ("reserved", ip.is_reserved),
+    )
+    for name, hit in checks:
+        if hit:
+            return f"{ip} is a {name} address"
+    return None
+
+
+_UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
+
+
+def url_problem(url: str) -> str | None:
+    """What makes `url` unusable as a callback URL whatever it resolves to (scheme, host), or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return f"invalid URL: {exc}"
+    if parts.scheme not in ("http", "https"):
+        return f"scheme {parts.scheme!r} refused: only http and https"
+    if not parts.hostname:
+        return "URL without a host"
+    return None

@@ -1,0 +1,316 @@
+"""Delivering status callbacks: the engine task that empties the `callbacks` outbox.
+
+One loop claims due callbacks in batches (only the oldest pending one of each recipient, so a recipient's
+reports arrive in order), starts one request per callback through a single shared `aiohttp` session, and a
+second loop writes the results in batches, one transaction each. Requests are bounded overall and per host;
+a host that answers 429 or 503 with `Retry-After` gets no request until then. Addresses are checked before
+connecting (`GuardedResolver`), so a callback URL cannot reach the gateway's own network. See docs/webhooks.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import ipaddress
+import logging
+import math
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+from yarl import URL
+
+from martinet.domain.credits import format_credits
+from martinet.domain.webhooks import (
+    EVENT_HEADER,
+    SIGNATURE_HEADER,
+    backoff,
+    date_reception,
+    event_id,
+    forbidden_address,
+    request_target,
+    retry_after,
+    signature,
+    url_problem,
+    with_query,
+)
+from martinet.store.callbacks import DELIVERED, FAILED, PENDING, CallbackStore, DueCallback, Outcome
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two looks at the outbox when the last one found nothing (a full batch looks again at once).
+POLL_INTERVAL = 0.1
+BATCH_SIZE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierSettings:
+    owner: str
+    node: str
+    timeout: float = 10.0
+    max_age_ms: int = 24 * 3600 * 1000
+    concurrency_per_host: int = 32
+    concurrency: int = 256
+    retry_first: float = 5.0
+    retry_max: float = 3600.0
+    allow_private_networks: bool = False
+
+
+class ForbiddenAddress(OSError):
+    """A callback URL's host resolves to an address callbacks may not reach."""
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, then keeps only public addresses (none: `ForbiddenAddress`).
+
+    The connector connects to the addresses returned here, so the checked address is the one connected to:
+    a name that resolves differently a moment later (DNS rebinding) cannot slip through.
+    """
+
+    def __init__(self) -> None:
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        allowed = [r for r in found if forbidden_address(r["host"]) is None]
+        if not allowed:
+            reasons = sorted({forbidden_address(r["host"]) or "" for r in found})
+            raise ForbiddenAddress(f"{host} resolves only to refused addresses: {'; '.join(reasons)}")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+@dataclass(slots=True)
+class _Result:
+    """One attempt's result: `ok`, or a failure that may be `permanent`; `pause_until` from Retry-After."""
+
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    permanent: bool = False
+    pause_until: float | None = None
+
+
+class Notifier:
+    def __init__(
+        self, store: CallbackStore, settings: NotifierSettings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self._paused: dict[str, float] = {}  # host → unix seconds until which it gets no request
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._results: list[Outcome] = []
+        self._have_results = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._closing = False
+        per_host_rounds = math.ceil(settings.concurrency / settings.concurrency_per_host)
+        # Long enough for a callback that waits its host's turn behind every other one in flight.
+        self._lease_ms = int(max(300.0, (per_host_rounds + 1) * settings.timeout + 60) * 1000)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        released = await self._store.release_leases(self._settings.node)
+        if released:
+            log.info("took back %d callbacks claimed by an earlier run of this node", released)
+        connector = aiohttp.TCPConnector(
+            limit=0,  # bounded here: overall by the claim loop, per host by semaphores
+            resolver=None if self._settings.allow_private_networks else GuardedResolver(),
+            ttl_dns_cache=10,
+        )
+        timeout = aiohttp.ClientTimeout(total=self._settings.timeout)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as session:
+            writer = asyncio.create_task(self._write_results())
+            try:
+                await self._claim_loop(session, stop)
+            finally:
+                await self._finish(writer)
+
+    async def _claim_loop(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            room = min(BATCH_SIZE, self._settings.concurrency - len(self._in_flight))
+            if room <= 0:
+                self._slot_free.clear()
+                await _wait_any(POLL_INTERVAL, stop, self._slot_free)
+                continue
+            try:
+                claimed = await self._store.claim(self._settings.owner, self._lease_ms, room)
+            except Exception:
+                log.exception("claiming callbacks failed")
+                claimed = []
+            for callback in claimed:
+                self._start(session, callback)
+            if len(claimed) < room:
+                await _wait_any(POLL_INTERVAL, stop)
+            else:
+                await asyncio.sleep(0)
+
+    def _start(self, session: aiohttp.ClientSession, callback: DueCallback) -> None:
+        host = _host_key(callback.url)
+        now = self._clock()
+        until = self._paused.get(host)
+        if until is not None and until > now:
+            self._add(Outcome(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
+            return
+        task = asyncio.create_task(self._deliver(session, callback, host))
+        self._in_flight[callback.id] = task
+        task.add_done_callback(functools.partial(self._done, callback.id))
+
+    def _done(self, callback_id: int, _task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(callback_id, None)
+        self._slot_free.set()
+
+    async def _deliver(self, session: aiohttp.ClientSession, callback: DueCallback, host: str) -> None:
+        semaphore = self._hosts.get(host)
+        if semaphore is None:
+            semaphore = self._hosts[host] = asyncio.Semaphore(self._settings.concurrency_per_host)
+        async with semaphore:
+            until = self._paused.get(host)
+            if until is not None and until > self._clock():  # paused while this one waited its turn
+                self._add(Outcome(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
+                return
+            try:
+                result = await self._request(session, callback)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never lose the outcome of a claimed callback
+                log.exception("callback %d: unexpected error", callback.id)
+                result = _Result(ok=False, error=f"internal error: {exc}")
+        if result.pause_until is not None:
+            self._paused[host] = max(self._paused.get(host, 0.0), result.pause_until)
+        self._add(self._outcome(callback, result))
+
+    async def _request(self, session: aiohttp.ClientSession, callback: DueCallback) -> _Result:
+        problem = url_problem(callback.url)
+        if problem is None and not self._settings.allow_private_networks:
+            problem = _literal_problem(callback.url)
+        if problem is not None:
+            return _Result(ok=False, error=problem, permanent=True)
+        params = {
+            "numero": callback.msisdn,
+            "date_reception": date_reception(callback.at, callback.timezone),
+            "statut": str(callback.code),
+            "smsID": callback.send_id,
+        }
+        if callback.ref_client:
+            params["refClient"] = callback.ref_client
+        params["mcc_mnc"] = ""
+        params["cost"] = format_credits(callback.cost)
+        url = with_query(callback.url, params)
+        headers = {
+            EVENT_HEADER: event_id(callback.history_id),
+            SIGNATURE_HEADER: signature(callback.secret, request_target(url), int(self._clock())),
+            "User-Agent": "Martinet-Callbacks/1",
+        }
+        try:
+            async with session.get(URL(url, encoded=True), headers=headers, allow_redirects=False) as reply:
+                await reply.read()
+                if 200 <= reply.status < 300:
+                    return _Result(ok=True, status=reply.status)
+                pause = None
+                if reply.status in (429, 503):
+                    pause = retry_after(reply.headers.get("Retry-After"), self._clock())
+                return _Result(ok=False, status=reply.status, error=f"HTTP {reply.status}", pause_until=pause)
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, ForbiddenAddress):
+                return _Result(ok=False, error=str(exc.os_error), permanent=True)
+            return _Result(ok=False, error=f"cannot connect: {exc.os_error or exc}")
+        except TimeoutError:
+            return _Result(ok=False, error=f"no answer within {self._settings.timeout:g} s")
+        except (aiohttp.ClientError, ValueError) as exc:
+            return _Result(ok=False, error=f"{type(exc).__name__}: {exc}")
+
+    def _outcome(self, callback: DueCallback, result: _Result) -> Outcome:
+        if result.ok:
+            return Outcome(callback.id, DELIVERED, attempted=True, status=result.status)
+        now = self._clock()
+        expired = now * 1000 >= callback.created_at + self._settings.max_age_ms
+        if result.permanent or expired:
+            if not result.permanent:
+                log.warning("callback %d failed for good after %d tries", callback.id, callback.attempts + 1)
+            error = result.error if result.permanent else f"gave up after max age: {result.error}"
+            return Outcome(callback.id, FAILED, attempted=True, status=result.status, error=error)
+        delay = backoff(callback.attempts + 1, self._settings.retry_first, self._settings.retry_max)
+        next_at = now + delay
+        if result.pause_until is not None:
+            next_at = max(next_at, result.pause_until)
+        return Outcome(
+            callback.id, PENDING, attempted=True, next_at=int(next_at * 1000), status=result.status, error=result.error
+        )
+
+    def _add(self, outcome: Outcome) -> None:
+        self._results.append(outcome)
+        self._have_results.set()
+
+    async def _write_results(self) -> None:
+        while not self._closing:
+            await _wait_any(POLL_INTERVAL, self._have_results)
+            self._have_results.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._results:
+            return
+        batch, self._results = self._results, []
+        try:
+            await self._store.record(self._settings.owner, batch)
+        except Exception:
+            log.exception("recording %d callback results failed; their leases will run out", len(batch))
+
+    async def _finish(self, writer: asyncio.Task[None]) -> None:
+        """Let requests in flight end (within the timeout), record every result, give back the rest."""
+        abandoned: list[int] = []
+        if self._in_flight:
+            ids = {task: cid for cid, task in self._in_flight.items()}
+            _done, pending = await asyncio.wait(list(ids), timeout=self._settings.timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            abandoned = [ids[task] for task in pending]
+        self._closing = True
+        self._have_results.set()
+        await writer
+        await self._flush()
+        if abandoned:
+            with contextlib.suppress(Exception):
+                await self._store.release(self._settings.owner, abandoned)
+
+
+def _host_key(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return f"{(parts.hostname or '').lower()}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    except ValueError:
+        return url
+
+
+def _literal_problem(url: str) -> str | None:
+    """For a host written as an IP address (aiohttp does not ask the resolver about those)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    return forbidden_address(host)
+
+
+async def _wait_any(seconds: float, *events: asyncio.Event) -> None:
+    """Return when one of `events` is set or after `seconds`."""
+    waiters: list[asyncio.Task[Any]] = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,368 @@
+"""The callbacks outbox, from the notifier's and the operator's side: claiming due callbacks, recording how
+their delivery went, listing and replaying them, and the accounts' signing secrets.
+
+Claims follow `martinet.store.claims`: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, so
+engines sharing a PostgreSQL database never take the same callback. A claimed callback stays `pending`; its
+lease pushes `next_at` to the lease's end, so a callback whose engine died is due again when the lease runs out,
+and it still blocks the later callbacks of its `order_key` (only the oldest pending one of a key is eligible).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, exists, literal_column, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import FromClause
+
+from martinet.store.database import Database
+from martinet.store.schema import accounts, callbacks, messages, sends, status_history
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+STATES = (PENDING, DELIVERED, FAILED)
+
+
+def _state_is(table: FromClause, state: str) -> ColumnElement[bool]:
+    """`state = '<state>'` as a constant (see `in_state` in schema.py: the partial index needs the literal)."""
+    if state not in STATES:
+        raise ValueError(f"not a callback state: {state!r}")
+    result: ColumnElement[bool] = table.c.state == literal_column(f"'{state}'")
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class DueCallback:
+    """A claimed status callback with everything its request needs."""
+
+    id: int
+    url: str
+    attempts: int
+    created_at: int
+    history_id: int
+    account_id: int
+    secret: str
+    at: int  # when the status changed
+    code: int
+    msisdn: str
+    cost: int  # millicredits
+    send_id: str
+    ref_client: str | None
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a claimed callback ended this time. `state` is the new state; `next_at` for a pending one."""
+
+    id: int
+    state: str
+    attempted: bool
+    next_at: int | None = None
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRow:
+    id: int
+    login: str
+    state: str
+    attempts: int
+    url: str
+    history_id: int | None
+    created_at: int
+    next_at: int
+    delivered_at: int | None
+    last_status: int | None
+    last_error: str | None
+
+
+class UnknownAccount(LookupError):
+    pass
+
+
+_cand = callbacks.alias("cand")
+_older = callbacks.alias("older")
+
+_CANDIDATES = (
+    select(_cand.c.id)
+    .where(
+        _state_is(_cand, PENDING),
+        _cand.c.next_at <= bindparam("now_"),
+        _cand.c.kind == literal_column("'status'"),
+        ~exists(
+            select(_older.c.id).where(
+                _older.c.order_key == _cand.c.order_key,
+                _state_is(_older, PENDING),
+                _older.c.id < _cand.c.id,
+            )
+        ),
+    )
+    .order_by(_cand.c.next_at, _cand.c.id)
+    .limit(bindparam("limit_"))
+    .with_for_update(skip_locked=True)
+)
+
+_CLAIM = (
+    update(callbacks)
+    .where(callbacks.c.id.in_(_CANDIDATES.scalar_subquery()))
+    .values(lease_owner=bindparam("owner_"), lease_until=bindparam("until_"), next_at=bindparam("until_"))
+    .returning(callbacks.c.id)
+)
+
+_DETAILS = (
+    select(
+        callbacks.c.id,
+        callbacks.c.url,
+        callbacks.c.attempts,
+        callbacks.c.created_at,
+        callbacks.c.history_id,
+        callbacks.c.account_id,
+        accounts.c.webhook_secret,
+        status_history.c.at,
+        status_history.c.code,
+        messages.c.msisdn,
+        messages.c.cost,
+        sends.c.id.label("send_id"),
+        sends.c.ref_client,
+        accounts.c.timezone,
+    )
+    .select_from(
+        callbacks.join(status_history, status_history.c.id == callbacks.c.history_id)
+        .join(messages, messages.c.id == status_history.c.message_id)
+        .join(sends, sends.c.id == messages.c.send_id)
+        .join(accounts, accounts.c.id == callbacks.c.account_id)
+    )
+    .order_by(callbacks.c.id)
+)
+
+
+def ensure_secrets(conn: Connection, account_ids: Sequence[int]) -> None:
+    """Give a signing secret to those of `account_ids` that have none yet."""
+    if not account_ids:
+        return
+    missing = conn.scalars(
+        select(accounts.c.id).where(accounts.c.id.in_(list(account_ids)), accounts.c.webhook_secret.is_(None))
+    ).all()
+    for account_id in missing:
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id, accounts.c.webhook_secret.is_(None))
+            .values(webhook_secret=secrets.token_hex(32))
+        )
+
+
+class CallbackStore:
+    def __init__(self, db: Database, now_ms: Callable[[], int]) -> None:
+        self._db = db
+        self._now_ms = now_ms
+
+    async def claim(self, owner: str, lease_ms: int, limit: int) -> list[DueCallback]:
+        """Lease up to `limit` due callbacks, the oldest pending one of each order key at most."""
+        now = self._now_ms()
+
+        def work(conn: Connection) -> list[DueCallback]:
+            ids = conn.scalars(
+                _CLAIM, {"now_": now, "limit_": limit, "owner_": owner, "until_": now + lease_ms}
+            ).all()
+            if not ids:
+                return []
+            rows = conn.execute(_DETAILS.where(callbacks.c.id.in_(list(ids)))).all()
+            ensure_secrets(conn, sorted({r.account_id for r in rows if r.webhook_secret is None}))
+            if any(r.webhook_secret is None for r in rows):
+                rows = conn.execute(_DETAILS.where(callbacks.c.id.in_(list(ids)))).all()
+            found = {r.id for r in rows}
+            orphans = [i for i in ids if i not in found]
+            if orphans:  # nothing to report any more (history gone): never deliverable
+                conn.execute(
+                    update(callbacks)
+                    .where(callbacks.c.id.in_(orphans))
+                    .values(state=FAILED, lease_owner=None, lease_until=None, last_error="status change not found")
+                )
+            return [
+                DueCallback(
+                    id=r.id,
+                    url=r.url,
+                    attempts=r.attempts,
+                    created_at=r.created_at,
+                    history_id=r.history_id,
+                    account_id=r.account_id,
+                    secret=r.webhook_secret,
+                    at=r.at,
+                    code=r.code,
+                    msisdn=r.msisdn,
+                    cost=r.cost,
+                    send_id=r.send_id,
+                    ref_client=r.ref_client,
+                    timezone=r.timezone,
+                )
+                for r in rows
+            ]
+
+        return await self._db.run_write(work)
+
+    async def record(self, owner: str, outcomes: Sequence[Outcome]) -> None:
+        """Write the outcomes of one batch of deliveries in one transaction (only rows this owner still holds)."""
+        if not outcomes:
+            return
+        now = self._now_ms()
+        held = and_(callbacks.c.id == bindparam("id_"), callbacks.c.lease_owner == bindparam("owner_"))
+        cleared = {"lease_owner": None, "lease_until": None}
+
+        def work(conn: Connection) -> None:
+            delivered = [
+                {"id_": o.id, "owner_": owner, "status_": o.status, "attempted_": int(o.attempted)}
+                for o in outcomes
+                if o.state == DELIVERED
+            ]
+            if delivered:
+                conn.execute(
+                    update(callbacks)
+                    .where(held)
+                    .values(
+                        state=DELIVERED,
+                        delivered_at=now,
+                        last_status=bindparam("status_"),
+                        last_error=None,
+                        attempts=callbacks.c.attempts + bindparam("attempted_"),
+                        **cleared,
+                    ),
+                    delivered,
+                )
+            others = [
+                {
+                    "id_": o.id,
+                    "owner_": owner,
+                    "state_": o.state,
+                    "status_": o.status,
+                    "error_": o.error,
+                    "attempted_": int(o.attempted),
+                    "next_": o.next_at if o.next_at is not None else now,
+                }
+                for o in outcomes
+                if o.state != DELIVERED
+            ]
+            if others:
+                conn.execute(
+                    update(callbacks)
+                    .where(held)
+                    .values(
+                        state=bindparam("state_"),
+                        next_at=bindparam("next_"),
+                        last_status=bindparam("status_"),
+                        last_error=bindparam("error_"),
+                        attempts=callbacks.c.attempts + bindparam("attempted_"),
+                        **cleared,
+                    ),
+                    others,
+                )
+
+        await self._db.run_write(work)
+
+    async def release(self, owner: str, ids: Sequence[int]) -> None:
+        """Give back callbacks this owner claimed but did not try (engine stopping): due again now."""
+        if not ids:
+            return
+        now = self._now_ms()
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(callbacks)
+                .where(callbacks.c.id.in_(list(ids)), callbacks.c.lease_owner == owner, _state_is(callbacks, PENDING))
+                .values(lease_owner=None, lease_until=None, next_at=now)
+            )
+
+        await self._db.run_write(work)
+
+    async def release_leases(self, node: str) -> int:
+        """Make due at once what earlier runs of this node (owners `node:<pid>`) had claimed."""
+        now = self._now_ms()
+
+        def work(conn: Connection) -> int:
+            result = conn.execute(
+                update(callbacks)
+                .where(_state_is(callbacks, PENDING), callbacks.c.lease_owner.like(f"{node}:%"))
+                .values(lease_owner=None, lease_until=None, next_at=now)
+            )
+            return int(result.rowcount or 0)
+
+        return await self._db.run_write(work)
+
+    async def list(self, *, state: str | None = None, login: str | None = None, limit: int = 50) -> list[CallbackRow]:
+        """The newest callbacks first, optionally of one state and one account."""
+        query = select(
+            callbacks.c.id,
+            accounts.c.login,
+            callbacks.c.state,
+            callbacks.c.attempts,
+            callbacks.c.url,
+            callbacks.c.history_id,
+            callbacks.c.created_at,
+            callbacks.c.next_at,
+            callbacks.c.delivered_at,
+            callbacks.c.last_status,
+            callbacks.c.last_error,
+        ).select_from(callbacks.join(accounts, accounts.c.id == callbacks.c.account_id))
+        if state is not None:
+            query = query.where(_state_is(callbacks, state))
+        if login is not None:
+            query = query.where(accounts.c.login == login)
+        query = query.order_by(callbacks.c.id.desc()).limit(limit)
+        async with self._db.reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [CallbackRow(*row) for row in rows]
+
+    async def replay(self, *, ids: Sequence[int] = (), all_failed: bool = False, login: str | None = None) -> int:
+        """Queue callbacks again as new: pending, due now, no attempts, and a fresh age window (created_at now)."""
+        now = self._now_ms()
+
+        def work(conn: Connection) -> int:
+            where: list[ColumnElement[bool]] = []
+            if ids:
+                where.append(callbacks.c.id.in_(list(ids)))
+            if all_failed:
+                where.append(_state_is(callbacks, FAILED))
+            if login is not None:
+                account_id = conn.scalar(select(accounts.c.id).where(accounts.c.login == login))
+                if account_id is None:
+                    raise UnknownAccount(login)
+                where.append(callbacks.c.account_id == account_id)
+            if not ids and not all_failed:
+                return 0
+            result = conn.execute(
+                update(callbacks)
+                .where(*where)
+                .values(
+                    state=PENDING,
+                    next_at=now,
+                    attempts=0,
+                    created_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    delivered_at=None,
+                    last_error=None,
+                )
+            )
+            return int(result.rowcount or 0)
+
+        return await self._db.run_write(work)
+
+    async def secret(self, login: str, *, rotate: bool = False) -> str:
+        """The account's signing secret, created on first use; a new one with `rotate`."""
+
+        def work(conn: Connection) -> str:
+            row = conn.execute(
+                select(accounts.c.id, accounts.c.webhook_secret).where(accounts.c.login == login)
+            ).first()
+            if row is None:
+                raise UnknownAccount(login)
+            if row.webhook_secret is not None and not rotate:
+                return str(row.webhook_secret)
+            value = secrets.token_hex(32)
+            conn.execute(update(accounts).where(accounts.c.id == row.id).values(webhook_secret=value))
+            return value
+
+        return await self._db.run_write(work)

@@ -1,0 +1,137 @@
+"""Replies (MO) over SMPP: linked to the send they answer, listed by responseList.do, queued for the reply
+callback, and a "Stop" opts the number out of the account's marketing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select
+
+from martinet.app import account_service
+from martinet.domain.credits import to_milli
+from martinet.smpp.session import SessionConfig
+from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.store.schema import callbacks, inbound_messages, messages, opt_outs
+from tests.gateway import Gateway, running_gateway, wait_for
+
+REPLY_NUMBER = "38100"
+
+
+@pytest.fixture
+async def carrier() -> AsyncIterator[Simulator]:
+    config = SimulatorConfig(
+        port=0,
+        control_port=None,
+        credentials=(Credential("acme", "secret"),),
+        intermediate_receipt=None,
+        receipt_delay=0.05,
+        outcomes={Outcome.DELIVRD: 1.0},
+        seed=4,
+        session=SessionConfig(enquire_link_interval=5, dead_peer_timeout=15, response_timeout=5),
+    )
+    async with Simulator(config) as smsc:
+        yield smsc
+
+
+def _settings(port: int) -> dict[str, object]:
+    connector = {
+        "name": "carrier",
+        "type": "smpp",
+        "host": "127.0.0.1",
+        "port": port,
+        "system_id": "acme",
+        "password": "secret",
+        "reply_numbers": [REPLY_NUMBER],
+    }
+    return {"connectors": [connector], "marketing": {"quiet_hours": {}}}
+
+
+async def _send(gw: Gateway, token: str, **params: str) -> str:
+    async with gw.client() as http:
+        reply = await http.post("/sendSMS.do", data={"accessToken": token, **params})
+    answer = reply.content.decode("iso-8859-15")
+    assert answer.startswith("0 | "), answer
+    return answer.rsplit(" | ", 1)[1]
+
+
+async def _submitted_to(carrier: Simulator, number: str) -> bool:
+    return any(m.destination.addr == number for m in carrier.messages.values())
+
+
+async def _linked(gw: Gateway) -> bool:
+    async with gw.db.reader.connect() as conn:
+        return bool(await conn.scalar(select(func.count()).where(inbound_messages.c.send_id.is_not(None))))
+
+
+async def test_a_reply_is_linked_listed_and_queued_for_its_callback(database_url: str, carrier: Simulator) -> None:
+    async with running_gateway(database_url, **_settings(carrier.port)) as gw:
+        await wait_for(lambda: _bound(carrier), timeout=10)
+        sms_id = await _send(
+            gw,
+            gw.token,
+            numero="0612345678",
+            message="Confirmez-vous le rendez-vous ? Répondez OUI",
+            classe_msg="4",
+            notification_url_reponse="https://hooks.example.com/mo",
+        )
+        await wait_for(lambda: _submitted_to(carrier, "33612345678"), timeout=10)
+        sent = next(m for m in carrier.messages.values() if m.destination.addr == "33612345678")
+        assert sent.source.addr == REPLY_NUMBER  # classe_msg=4 leaves from the connector's reply number
+        carrier.inject_mo("33612345678", REPLY_NUMBER, "Oui, merci")
+        await wait_for(lambda: _linked(gw), timeout=10)
+        async with gw.client() as http:
+            listed = (await http.get("/responseList.do", params={"accessToken": gw.token})).text
+        async with gw.db.reader.connect() as conn:
+            queued = (
+                await conn.execute(select(callbacks.c.kind, callbacks.c.url).where(callbacks.c.kind == "reply"))
+            ).all()
+    (line,) = listed.splitlines()
+    response_id, _date, source, text, destination, answered = line.split(" | ")
+    assert (source, text, destination, answered) == ("33612345678", "Oui, merci", REPLY_NUMBER, sms_id)
+    assert response_id.isdigit()
+    assert [tuple(r) for r in queued] == [("reply", "https://hooks.example.com/mo")]
+
+
+async def test_a_stop_reply_opts_out_and_the_next_campaign_skips_the_number_at_no_cost(
+    database_url: str, carrier: Simulator
+) -> None:
+    async with running_gateway(database_url, **_settings(carrier.port)) as gw:
+        shop = await account_service(gw.settings, gw.db).create("shop", credits=to_milli(100), lane="marketing")
+        await wait_for(lambda: _bound(carrier), timeout=10)
+        await _send(gw, shop.token, numero="0612345678", message="Soldes -50%", emetteur="BOUTIQUE")
+        await wait_for(lambda: _submitted_to(carrier, "33612345678"), timeout=10)
+        carrier.inject_mo("+33612345678", "36180", "Stop !")  # to the STOP number of the mention
+        await wait_for(lambda: _opted_out(gw), timeout=10)
+        second = await _send(gw, shop.token, numero="0612345678", message="Encore -70%", emetteur="BOUTIQUE")
+        async with gw.db.reader.connect() as conn:
+            code, cost = (
+                await conn.execute(select(messages.c.code, messages.c.cost).where(messages.c.send_id == second))
+            ).one()
+    assert (code, cost) == (3999, 0)
+    assert sum(1 for m in carrier.messages.values() if m.destination.addr == "33612345678") == 1
+
+
+async def test_date_range_and_paging_are_exclusive(database_url: str) -> None:
+    async with running_gateway(database_url, with_engine=False) as gw, gw.client() as http:
+        both = await http.get(
+            "/responseList.do",
+            params={"accessToken": gw.token, "startDate": "01012026-00:00", "endDate": "31122026-23:59", "start": "0"},
+        )
+        half = await http.get("/responseList.do", params={"accessToken": gw.token, "startDate": "01012026-00:00"})
+        empty = await http.get(
+            "/responseList.do",
+            params={"accessToken": gw.token, "startDate": "01012026-00:00", "endDate": "31122026-23:59"},
+        )
+    assert both.text.startswith("35 | ") and "start" in both.text
+    assert half.text.startswith("35 | ") and "endDate" in half.text
+    assert empty.text == ""
+
+
+async def _bound(simulator: Simulator) -> bool:
+    return int(simulator.stats()["active_binds"]) >= 1
+
+
+async def _opted_out(gw: Gateway) -> bool:
+    async with gw.db.reader.connect() as conn:
+        return bool(await conn.scalar(select(func.count()).select_from(opt_outs)))
