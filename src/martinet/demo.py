@@ -36,6 +36,11 @@ port = 8080
 # The demo's traffic is transactional: it is not held back by marketing rules.
 lane = "notification"
 
+# Callbacks may go to this machine (a receiver on localhost while trying things out); a shared installation keeps
+# the default, which refuses loopback and private addresses: docs/webhooks.md.
+[callbacks]
+allow_private_networks = true
+
 # The SMSC simulator, started beside the gateway, plays the carrier: docs/smsc.md.
 [simulator]
 config = "{smsc_config}"

@@ -1,11 +1,13 @@
-"""Replies (MO) over SMPP: linked to the send they answer, listed by responseList.do, queued for the reply
+"""Replies (MO) over SMPP: linked to the send they answer, listed by responseList.do, posted to the reply
 callback, and a "Stop" opts the number out of the account's marketing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 from sqlalchemy import func, select
 
 from martinet.app import account_service
@@ -64,8 +66,22 @@ async def _linked(gw: Gateway) -> bool:
         return bool(await conn.scalar(select(func.count()).where(inbound_messages.c.send_id.is_not(None))))
 
 
-async def test_a_reply_is_linked_listed_and_queued_for_its_callback(database_url: str, carrier: Simulator) -> None:
-    async with running_gateway(database_url, **_settings(carrier.port)) as gw:
+async def test_a_reply_is_linked_listed_and_posted_to_its_callback(database_url: str, carrier: Simulator) -> None:
+    received: list[web.Request] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(request)
+        return web.Response(text="OK")
+
+    app = web.Application()
+    app.router.add_get("/mo", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    settings = {**_settings(carrier.port), "callbacks": {"allow_private_networks": True}}
+    async with running_gateway(database_url, **settings) as gw:
         await wait_for(lambda: _bound(carrier), timeout=10)
         sms_id = await _send(
             gw,
@@ -73,7 +89,7 @@ async def test_a_reply_is_linked_listed_and_queued_for_its_callback(database_url
             numero="0612345678",
             message="Confirmez-vous le rendez-vous ? Répondez OUI",
             classe_msg="4",
-            notification_url_reponse="https://hooks.example.com/mo",
+            notification_url_reponse=f"http://127.0.0.1:{port}/mo",
         )
         await wait_for(lambda: _submitted_to(carrier, "33612345678"), timeout=10)
         sent = next(m for m in carrier.messages.values() if m.destination.addr == "33612345678")
@@ -82,15 +98,25 @@ async def test_a_reply_is_linked_listed_and_queued_for_its_callback(database_url
         await wait_for(lambda: _linked(gw), timeout=10)
         async with gw.client() as http:
             listed = (await http.get("/responseList.do", params={"accessToken": gw.token})).text
+        await wait_for(lambda: _at_least(received, 1), timeout=10)
         async with gw.db.reader.connect() as conn:
-            queued = (
-                await conn.execute(select(callbacks.c.kind, callbacks.c.url).where(callbacks.c.kind == "reply"))
-            ).all()
+            state = await conn.scalar(select(callbacks.c.state).where(callbacks.c.kind == "reply"))
+    await runner.cleanup()
     (line,) = listed.splitlines()
     response_id, _date, source, text, destination, answered = line.split(" | ")
     assert (source, text, destination, answered) == ("33612345678", "Oui, merci", REPLY_NUMBER, sms_id)
-    assert response_id.isdigit()
-    assert [tuple(r) for r in queued] == [("reply", "https://hooks.example.com/mo")]
+    (request,) = received
+    query = dict(request.query)
+    assert {k: query[k] for k in ("numero", "emetteur", "message", "smsID", "responseID")} == {
+        "numero": REPLY_NUMBER,
+        "emetteur": "33612345678",
+        "message": "Oui, merci",
+        "smsID": sms_id,
+        "responseID": response_id,
+    }
+    assert re.fullmatch(r"\d{8}-\d{6}", query["date_reception"])
+    assert request.headers["X-Martinet-Event-Id"] == f"r{response_id}"
+    assert state == "delivered"
 
 
 async def test_a_stop_reply_opts_out_and_the_next_campaign_skips_the_number_at_no_cost(
@@ -126,6 +152,10 @@ async def test_date_range_and_paging_are_exclusive(database_url: str) -> None:
     assert both.text.startswith("35 | ") and "start" in both.text
     assert half.text.startswith("35 | ") and "endDate" in half.text
     assert empty.text == ""
+
+
+async def _at_least(items: list[web.Request], count: int) -> bool:
+    return len(items) >= count
 
 
 async def _bound(simulator: Simulator) -> bool:

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+from martinet.domain.credits import format_credits
+
 EVENT_HEADER = "X-Martinet-Event-Id"
 SIGNATURE_HEADER = "X-Martinet-Signature"
 
@@ -25,6 +27,52 @@ DEFAULT_TOLERANCE = 300
 def event_id(history_id: int) -> str:
     """The id of a status event, stable across retries, for the receiver's de-duplication."""
     return f"h{history_id}"
+
+
+def reply_event_id(inbound_id: int) -> str:
+    """The id of a reply event (its `responseID`), stable across retries."""
+    return f"r{inbound_id}"
+
+
+def status_params(
+    msisdn: str, at_ms: int, timezone: str, code: int, send_id: str, ref_client: str | None, cost: int
+) -> dict[str, str]:
+    """A delivery report's query parameters, as smsmode sends them (`refClient` only when the send had one;
+    `mcc_mnc` empty: the operator is not known)."""
+    params = {
+        "numero": msisdn,
+        "date_reception": date_reception(at_ms, timezone),
+        "statut": str(code),
+        "smsID": send_id,
+    }
+    if ref_client:
+        params["refClient"] = ref_client
+    params["mcc_mnc"] = ""
+    params["cost"] = format_credits(cost)
+    return params
+
+
+def reply_params(
+    inbound_id: int,
+    to: str,
+    sender: str,
+    text: str,
+    at_ms: int,
+    timezone: str,
+    send_id: str | None,
+    ref_client: str | None,
+) -> dict[str, str]:
+    """A reply's query parameters, as smsmode sends them: `numero` is the number replied to, `emetteur` the
+    phone that replied, `date_reception` as `ddMMyyyy-HHmmss` in the account's time zone."""
+    return {
+        "numero": to,
+        "message": text,
+        "emetteur": sender,
+        "date_reception": _local(at_ms, timezone).strftime("%d%m%Y-%H%M%S"),
+        "smsID": send_id or "",
+        "refClient": ref_client or "",
+        "responseID": str(inbound_id),
+    }
 
 
 def with_query(url: str, params: Mapping[str, str]) -> str:
@@ -74,12 +122,16 @@ def verify(secret: str, target: str, header: str, now: float, tolerance: float =
 def date_reception(at_ms: int, timezone: str) -> str:
     """The status change time as smsmode's delivery callbacks give it (`yyyy-MM-dd HH:mm:ss`), local to the
     account's time zone (the specification names no zone)."""
+    return _local(at_ms, timezone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _local(at_ms: int, timezone: str) -> datetime:
     try:
         zone: ZoneInfo | None = ZoneInfo(timezone)
     except (ValueError, KeyError, OSError):
         zone = None
     moment = datetime.fromtimestamp(at_ms / 1000, UTC)
-    return (moment.astimezone(zone) if zone is not None else moment).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(zone) if zone is not None else moment
 
 
 def backoff(failures: int, first: float, cap: float, rng: random.Random | None = None) -> float:

@@ -27,13 +27,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
-from martinet.domain.credits import format_credits
 from martinet.domain.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
     backoff,
-    date_reception,
-    event_id,
     forbidden_address,
     request_target,
     retry_after,
@@ -197,19 +194,9 @@ class Notifier:
             problem = _literal_problem(callback.url)
         if problem is not None:
             return _Result(ok=False, error=problem, permanent=True)
-        params = {
-            "numero": callback.msisdn,
-            "date_reception": date_reception(callback.at, callback.timezone),
-            "statut": str(callback.code),
-            "smsID": callback.send_id,
-        }
-        if callback.ref_client:
-            params["refClient"] = callback.ref_client
-        params["mcc_mnc"] = ""
-        params["cost"] = format_credits(callback.cost)
-        url = with_query(callback.url, params)
+        url = with_query(callback.url, callback.params)
         headers = {
-            EVENT_HEADER: event_id(callback.history_id),
+            EVENT_HEADER: callback.event,
             SIGNATURE_HEADER: signature(callback.secret, request_target(url), int(self._clock())),
             "User-Agent": "Martinet-Callbacks/1",
         }

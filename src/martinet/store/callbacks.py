@@ -18,8 +18,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 
+from martinet.domain.webhooks import event_id, reply_event_id, reply_params, status_params
 from martinet.store.database import Database
-from martinet.store.schema import accounts, callbacks, messages, sends, status_history
+from martinet.store.schema import accounts, callbacks, inbound_messages, messages, sends, status_history
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 STATES = (PENDING, DELIVERED, FAILED)
@@ -35,22 +36,17 @@ def _state_is(table: FromClause, state: str) -> ColumnElement[bool]:
 
 @dataclass(frozen=True, slots=True)
 class DueCallback:
-    """A claimed status callback with everything its request needs."""
+    """A claimed callback with everything its request needs: the smsmode parameters (a delivery report or a
+    reply, see `martinet.domain.webhooks`) and the event id the receiver de-duplicates on."""
 
     id: int
     url: str
     attempts: int
     created_at: int
-    history_id: int
     account_id: int
     secret: str
-    at: int  # when the status changed
-    code: int
-    msisdn: str
-    cost: int  # millicredits
-    send_id: str
-    ref_client: str | None
-    timezone: str
+    event: str
+    params: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +88,6 @@ _CANDIDATES = (
     .where(
         _state_is(_cand, PENDING),
         _cand.c.next_at <= bindparam("now_"),
-        _cand.c.kind == literal_column("'status'"),
         ~exists(
             select(_older.c.id).where(
                 _older.c.order_key == _cand.c.order_key,
@@ -140,6 +135,71 @@ _DETAILS = (
 )
 
 
+_REPLY_DETAILS = (
+    select(
+        callbacks.c.id,
+        callbacks.c.url,
+        callbacks.c.attempts,
+        callbacks.c.created_at,
+        callbacks.c.inbound_id,
+        callbacks.c.account_id,
+        accounts.c.webhook_secret,
+        inbound_messages.c.received_at,
+        inbound_messages.c.source,
+        inbound_messages.c.destination,
+        inbound_messages.c.text,
+        sends.c.id.label("send_id"),
+        sends.c.ref_client,
+        accounts.c.timezone,
+    )
+    .select_from(
+        callbacks.join(inbound_messages, inbound_messages.c.id == callbacks.c.inbound_id)
+        .join(accounts, accounts.c.id == callbacks.c.account_id)
+        .outerjoin(sends, sends.c.id == inbound_messages.c.send_id)
+    )
+    .order_by(callbacks.c.id)
+)
+
+
+def _due(conn: Connection, ids: Sequence[int]) -> list[DueCallback]:
+    """The requests of the claimed callbacks `ids`, giving a signing secret to accounts that have none yet."""
+    statuses = conn.execute(_DETAILS.where(callbacks.c.id.in_(list(ids)))).all()
+    replies = conn.execute(_REPLY_DETAILS.where(callbacks.c.id.in_(list(ids)))).all()
+    unsigned = sorted({r.account_id for r in (*statuses, *replies) if r.webhook_secret is None})
+    if unsigned:
+        ensure_secrets(conn, unsigned)
+        return _due(conn, ids)
+    due = [
+        DueCallback(
+            r.id,
+            r.url,
+            r.attempts,
+            r.created_at,
+            r.account_id,
+            r.webhook_secret,
+            event_id(r.history_id),
+            status_params(r.msisdn, r.at, r.timezone, r.code, r.send_id, r.ref_client, r.cost),
+        )
+        for r in statuses
+    ]
+    due += [
+        DueCallback(
+            r.id,
+            r.url,
+            r.attempts,
+            r.created_at,
+            r.account_id,
+            r.webhook_secret,
+            reply_event_id(r.inbound_id),
+            reply_params(
+                r.inbound_id, r.destination, r.source, r.text, r.received_at, r.timezone, r.send_id, r.ref_client
+            ),
+        )
+        for r in replies
+    ]
+    return sorted(due, key=lambda c: c.id)
+
+
 def ensure_secrets(conn: Connection, account_ids: Sequence[int]) -> None:
     """Give a signing secret to those of `account_ids` that have none yet."""
     if not account_ids:
@@ -165,42 +225,19 @@ class CallbackStore:
         now = self._now_ms()
 
         def work(conn: Connection) -> list[DueCallback]:
-            ids = conn.scalars(
-                _CLAIM, {"now_": now, "limit_": limit, "owner_": owner, "until_": now + lease_ms}
-            ).all()
+            ids = conn.scalars(_CLAIM, {"now_": now, "limit_": limit, "owner_": owner, "until_": now + lease_ms}).all()
             if not ids:
                 return []
-            rows = conn.execute(_DETAILS.where(callbacks.c.id.in_(list(ids)))).all()
-            ensure_secrets(conn, sorted({r.account_id for r in rows if r.webhook_secret is None}))
-            if any(r.webhook_secret is None for r in rows):
-                rows = conn.execute(_DETAILS.where(callbacks.c.id.in_(list(ids)))).all()
-            found = {r.id for r in rows}
+            due = _due(conn, ids)
+            found = {c.id for c in due}
             orphans = [i for i in ids if i not in found]
-            if orphans:  # nothing to report any more (history gone): never deliverable
+            if orphans:  # nothing to report any more (history or reply gone): never deliverable
                 conn.execute(
                     update(callbacks)
                     .where(callbacks.c.id.in_(orphans))
-                    .values(state=FAILED, lease_owner=None, lease_until=None, last_error="status change not found")
+                    .values(state=FAILED, lease_owner=None, lease_until=None, last_error="event not found")
                 )
-            return [
-                DueCallback(
-                    id=r.id,
-                    url=r.url,
-                    attempts=r.attempts,
-                    created_at=r.created_at,
-                    history_id=r.history_id,
-                    account_id=r.account_id,
-                    secret=r.webhook_secret,
-                    at=r.at,
-                    code=r.code,
-                    msisdn=r.msisdn,
-                    cost=r.cost,
-                    send_id=r.send_id,
-                    ref_client=r.ref_client,
-                    timezone=r.timezone,
-                )
-                for r in rows
-            ]
+            return due
 
         return await self._db.run_write(work)
 

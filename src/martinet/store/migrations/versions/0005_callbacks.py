@@ -55,7 +55,13 @@ def upgrade() -> None:
             sqlite_where=sa.text("state = 'pending'"),
             postgresql_where=sa.text("state = 'pending'"),
         )
-        batch_op.create_index("ix_callbacks_state", ["state", "id"], unique=False)
+        batch_op.create_index(
+            "ix_callbacks_failed",
+            ["id"],
+            unique=False,
+            sqlite_where=sa.text("state = 'failed'"),
+            postgresql_where=sa.text("state = 'failed'"),
+        )
     op.create_table(
         "opt_outs",
         sa.Column("account_id", sa.Integer(), nullable=False),

@@ -1,0 +1,168 @@
+"""Callbacks delivered per second to a local receiver.
+
+    .venv/bin/python -m bench.callbacks [--recipients 10000]
+
+`martinet serve` on a fresh SQLite file with the sandbox carrier (instant reports: sent, delivered to the
+operator, received — three status changes per message) and `callbacks.allow_private_networks = true`. A receiver
+(aiohttp, in a process of its own) answers 200 to every GET and counts them, by event id. One `sendSMS.do` POST
+with `recipients` numbers and `notification_url` pointing at the receiver queues 3 × `recipients` callbacks; the
+figure is callbacks received per second between the first and the last one, and the receiver checks that no event
+id arrived twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.harness import MARTINET, free_port, machine, wait_http
+
+
+def _receiver(port: int) -> None:
+    """The receiving end: counts callbacks by event id; `/stats` tells first, last, total and duplicates."""
+    from aiohttp import web
+
+    seen: set[str] = set()
+    stats: dict[str, Any] = {"received": 0, "duplicates": 0, "first": None, "last": None}
+
+    async def callback(request: web.Request) -> web.Response:
+        now = time.time()
+        event = request.headers.get("X-Martinet-Event-Id", "")
+        if event in seen:
+            stats["duplicates"] += 1
+        seen.add(event)
+        stats["received"] += 1
+        stats["first"] = stats["first"] or now
+        stats["last"] = now
+        return web.Response(text="OK")
+
+    async def report(_request: web.Request) -> web.Response:
+        return web.json_response(stats)
+
+    app = web.Application()
+    app.router.add_get("/dlr", callback)
+    app.router.add_get("/stats", report)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+@contextlib.contextmanager
+def _gateway() -> Iterator[tuple[str, str, Path]]:
+    data = Path(tempfile.mkdtemp(prefix="martinet-callbacks-"))
+    port = free_port()
+    config = data / "martinet.toml"
+    config.write_text(
+        f"""
+log_level = "warning"
+[database]
+url = "sqlite:///{data / "martinet.db"}"
+[http]
+host = "127.0.0.1"
+port = {port}
+[accounts]
+lane = "notification"
+[callbacks]
+allow_private_networks = true
+[[connectors]]
+name = "sandbox"
+type = "sandbox"
+operator_delay = 0
+handset_delay = 0
+"""
+    )
+    token = subprocess.run(
+        [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    process = subprocess.Popen(
+        [*MARTINET, "serve", "--config", str(config)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=open(data / "server.log", "w"),  # noqa: SIM115
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz")
+        yield base, token, data
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _stats(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as reply:
+        return dict(json.loads(reply.read()))
+
+
+def run(recipients: int = 10_000, timeout: float = 120.0) -> dict[str, Any]:
+    receiver_port = free_port()
+    receiver = multiprocessing.get_context("spawn").Process(target=_receiver, args=(receiver_port,), daemon=True)
+    receiver.start()
+    try:
+        wait_http(f"http://127.0.0.1:{receiver_port}/stats")
+        with _gateway() as (base, token, _data):
+            numbers = ",".join(f"336{i:08d}" for i in range(10_000_000, 10_000_000 + recipients))
+            body = urllib.parse.urlencode(
+                {
+                    "accessToken": token,
+                    "numero": numbers,
+                    "message": "Votre colis arrive demain",
+                    "notification_url": f"http://127.0.0.1:{receiver_port}/dlr",
+                }
+            ).encode()
+            began = time.time()
+            with urllib.request.urlopen(f"{base}/http/1.6/sendSMS.do", data=body, timeout=60) as reply:
+                answer = reply.read().decode("iso-8859-15")
+            if not answer.startswith("0 | "):
+                raise RuntimeError(f"the send was refused: {answer}")
+            expected = 3 * recipients
+            deadline = time.monotonic() + timeout
+            stats = _stats(receiver_port)
+            while stats["received"] < expected and time.monotonic() < deadline:
+                time.sleep(0.5)
+                stats = _stats(receiver_port)
+    finally:
+        receiver.terminate()
+        receiver.join(5)
+    span = (stats["last"] or began) - (stats["first"] or began)
+    return {
+        "machine": machine(),
+        "recipients": recipients,
+        "expected": expected,
+        "received": stats["received"],
+        "duplicates": stats["duplicates"],
+        "first_after_s": round((stats["first"] or began) - began, 2),
+        "span_s": round(span, 2),
+        "per_second": round(stats["received"] / span, 1) if span > 0 else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.callbacks")
+    parser.add_argument("--recipients", type=int, default=10_000)
+    args = parser.parse_args()
+    print(json.dumps(run(args.recipients), indent=2))
+
+
+if __name__ == "__main__":
+    main()
