@@ -10,10 +10,10 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import accept, bulk, e2e, otp, smpp
+from bench import accept, bulk, callbacks, e2e, otp, smpp
 from bench.harness import ROOT, WrkResult, machine
 
-BENCHMARKS = ("accept", "bulk", "smpp", "e2e", "otp")
+BENCHMARKS = ("accept", "bulk", "smpp", "e2e", "otp", "callbacks")
 
 
 def main() -> None:
@@ -95,6 +95,12 @@ cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses t
         rows += _otp_rows(figures)
         setups.append(_otp_setup(figures))
         notes.append(_otp_note(figures))
+
+    if "callbacks" in selected:
+        alone = callbacks.run(prefilled=True)
+        chain = callbacks.run()
+        rows += _callbacks_rows(alone, chain)
+        setups.append(_callbacks_setup(alone))
 
     table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
     body = "".join(f"\n\n{paragraph}" for paragraph in setups)
@@ -263,6 +269,43 @@ def _otp_note(f: dict[str, Any]) -> str:
         f"database when it ended (the campaign was still saturating its share of the connector); 1-minute load "
         f"average {f['load_average_before']:.1f} before, {f['load_average_after']:.1f} after."
     )
+
+
+def _callbacks_rows(alone: dict[str, Any], chain: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return [
+        (
+            f"callbacks delivered per second to a local receiver, {alone['expected']:,} queued (notifier alone)",
+            f"{alone['per_second']:,.0f}",
+            "≥ 3,000",
+            _verdict(alone["per_second"] >= 3000 and alone["received"] == alone["expected"]),
+        ),
+        (
+            f"  whole chain: one send of {chain['recipients']:,} recipients → reports → callbacks, per second",
+            f"{chain['per_second']:,.0f}",
+            "",
+            "",
+        ),
+        (
+            "  received / expected / duplicates (notifier alone; whole chain)",
+            f"{alone['received']:,} / {alone['expected']:,} / {alone['duplicates']}; "
+            f"{chain['received']:,} / {chain['expected']:,} / {chain['duplicates']}",
+            "all, once",
+            _verdict(
+                alone["received"] == alone["expected"]
+                and chain["received"] == chain["expected"]
+                and alone["duplicates"] == chain["duplicates"] == 0
+            ),
+        ),
+    ]
+
+
+def _callbacks_setup(alone: dict[str, Any]) -> str:
+    return f"""The callback rows (`bench/callbacks.py`): `martinet serve` on a fresh SQLite file with the sandbox
+carrier (instant reports) and `callbacks.allow_private_networks = true`; an aiohttp receiver in a process of its
+own answers 200 to each GET and counts event ids. "Notifier alone" starts the gateway on an outbox already holding
+{alone["expected"]:,} pending delivery reports (three per message, so at most one per recipient in flight at a
+time); "whole chain" sends one `sendSMS.do` with `notification_url` and counts the reports of every status change.
+The rate is callbacks received between the first and the last one, signed, in order per recipient."""
 
 
 def _rate(result: WrkResult) -> str:

@@ -1,13 +1,17 @@
 """Callbacks delivered per second to a local receiver.
 
-    .venv/bin/python -m bench.callbacks [--recipients 10000]
+    .venv/bin/python -m bench.callbacks [--recipients 10000] [--prefilled]
 
 `martinet serve` on a fresh SQLite file with the sandbox carrier (instant reports: sent, delivered to the
 operator, received — three status changes per message) and `callbacks.allow_private_networks = true`. A receiver
 (aiohttp, in a process of its own) answers 200 to every GET and counts them, by event id. One `sendSMS.do` POST
 with `recipients` numbers and `notification_url` pointing at the receiver queues 3 × `recipients` callbacks; the
 figure is callbacks received per second between the first and the last one, and the receiver checks that no event
-id arrived twice.
+id arrived twice. That measures the whole chain (dispatch, reports, outbox, delivery) at once.
+
+`--prefilled` measures the notifier alone: before the gateway starts, the database already holds a send of
+`recipients` messages with their three status changes each and the 3 × `recipients` pending callbacks (written
+with sqlite3 in one transaction), so the engine has only callbacks to deliver.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -59,7 +64,8 @@ def _receiver(port: int) -> None:
 
 
 @contextlib.contextmanager
-def _gateway() -> Iterator[tuple[str, str, Path]]:
+def _gateway(prefill: tuple[int, str] | None = None) -> Iterator[tuple[str, str, Path]]:
+    """`martinet serve` on a fresh database; `prefill` = (recipients, url) writes pending callbacks first."""
     data = Path(tempfile.mkdtemp(prefix="martinet-callbacks-"))
     port = free_port()
     config = data / "martinet.toml"
@@ -88,6 +94,8 @@ handset_delay = 0
         capture_output=True,
         text=True,
     ).stdout.strip()
+    if prefill is not None:
+        _prefill(data / "martinet.db", *prefill)
     process = subprocess.Popen(
         [*MARTINET, "serve", "--config", str(config)],
         start_new_session=True,
@@ -109,32 +117,57 @@ handset_delay = 0
         shutil.rmtree(data, ignore_errors=True)
 
 
+def _prefill(database: Path, recipients: int, url: str) -> None:
+    """A delivered send of `recipients` messages, its history (sent 0, sent 13, delivered 11) and its callbacks."""
+    now = int(time.time() * 1000)
+    with sqlite3.connect(database) as conn:
+        account = conn.execute("SELECT id FROM accounts WHERE login = 'bench'").fetchone()[0]
+        conn.execute(
+            "INSERT INTO sends (id, account_id, created_at, text, encoding, segments, classe, lane, recipient_count,"
+            " cost, notification_url) VALUES ('BENCHSEND0001', ?, ?, 'x', 'GSM-7', 1, 2, 'notification', ?, 0, ?)",
+            (account, now, recipients, url),
+        )
+        conn.executemany(
+            "INSERT INTO messages (id, send_id, account_id, msisdn, country, state, code, cost, updated_at, lane)"
+            " VALUES (?, 'BENCHSEND0001', ?, ?, 'FR', 'delivered', 11, 1000, ?, 'notification')",
+            [(i, account, f"336{10_000_000 + i:08d}", now) for i in range(1, recipients + 1)],
+        )
+        steps = (("sent", 0), ("sent", 13), ("delivered", 11))
+        conn.executemany(
+            "INSERT INTO status_history (id, message_id, at, state, code) VALUES (?, ?, ?, ?, ?)",
+            [
+                (3 * (i - 1) + k + 1, i, now, state, code)
+                for i in range(1, recipients + 1)
+                for k, (state, code) in enumerate(steps)
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO callbacks (account_id, kind, history_id, order_key, url, state, attempts, created_at, next_at)"
+            " VALUES (?, 'status', ?, ?, ?, 'pending', 0, ?, ?)",
+            [
+                (account, 3 * (i - 1) + k + 1, f"m:{i}", url, now, now)
+                for i in range(1, recipients + 1)
+                for k in range(3)
+            ],
+        )
+
+
 def _stats(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as reply:
         return dict(json.loads(reply.read()))
 
 
-def run(recipients: int = 10_000, timeout: float = 120.0) -> dict[str, Any]:
+def run(recipients: int = 10_000, timeout: float = 120.0, prefilled: bool = False) -> dict[str, Any]:
     receiver_port = free_port()
+    hook = f"http://127.0.0.1:{receiver_port}/dlr"
     receiver = multiprocessing.get_context("spawn").Process(target=_receiver, args=(receiver_port,), daemon=True)
     receiver.start()
     try:
         wait_http(f"http://127.0.0.1:{receiver_port}/stats")
-        with _gateway() as (base, token, _data):
-            numbers = ",".join(f"336{i:08d}" for i in range(10_000_000, 10_000_000 + recipients))
-            body = urllib.parse.urlencode(
-                {
-                    "accessToken": token,
-                    "numero": numbers,
-                    "message": "Votre colis arrive demain",
-                    "notification_url": f"http://127.0.0.1:{receiver_port}/dlr",
-                }
-            ).encode()
+        with _gateway((recipients, hook) if prefilled else None) as (base, token, _data):
             began = time.time()
-            with urllib.request.urlopen(f"{base}/http/1.6/sendSMS.do", data=body, timeout=60) as reply:
-                answer = reply.read().decode("iso-8859-15")
-            if not answer.startswith("0 | "):
-                raise RuntimeError(f"the send was refused: {answer}")
+            if not prefilled:
+                _send(base, token, recipients, hook)
             expected = 3 * recipients
             deadline = time.monotonic() + timeout
             stats = _stats(receiver_port)
@@ -147,6 +180,7 @@ def run(recipients: int = 10_000, timeout: float = 120.0) -> dict[str, Any]:
     span = (stats["last"] or began) - (stats["first"] or began)
     return {
         "machine": machine(),
+        "mode": "prefilled outbox (notifier alone)" if prefilled else "send → reports → callbacks",
         "recipients": recipients,
         "expected": expected,
         "received": stats["received"],
@@ -157,11 +191,23 @@ def run(recipients: int = 10_000, timeout: float = 120.0) -> dict[str, Any]:
     }
 
 
+def _send(base: str, token: str, recipients: int, hook: str) -> None:
+    numbers = ",".join(f"336{i:08d}" for i in range(10_000_000, 10_000_000 + recipients))
+    body = urllib.parse.urlencode(
+        {"accessToken": token, "numero": numbers, "message": "Votre colis arrive demain", "notification_url": hook}
+    ).encode()
+    with urllib.request.urlopen(f"{base}/http/1.6/sendSMS.do", data=body, timeout=60) as reply:
+        answer = reply.read().decode("iso-8859-15")
+    if not answer.startswith("0 | "):
+        raise RuntimeError(f"the send was refused: {answer}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.callbacks")
     parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--prefilled", action="store_true", help="measure the notifier alone on a filled outbox")
     args = parser.parse_args()
-    print(json.dumps(run(args.recipients), indent=2))
+    print(json.dumps(run(args.recipients, prefilled=args.prefilled), indent=2))
 
 
 if __name__ == "__main__":

@@ -99,3 +99,78 @@ def test_kill_9_after_accepted_loses_nothing_and_sends_once(tmp_path: Path) -> N
         ).fetchone()[0]
     assert submissions == 1
     assert sent == 1
+
+
+def test_kill_9_with_callbacks_pending_loses_none(tmp_path: Path) -> None:
+    import http.server
+    import sqlite3
+    import threading
+
+    hook_port, port = free_port(), free_port()
+    config = tmp_path / "martinet.toml"
+    config.write_text(
+        f'log_level = "warning"\n[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n'
+        '[accounts]\nlane = "notification"\n'
+        "[callbacks]\nallow_private_networks = true\nretry_first = 0.2\nretry_max = 0.5\n"
+        '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\noperator_delay = 0\nhandset_delay = 0\n'
+    )
+    token = subprocess.run(
+        [*MARTINET, "account", "create", "acme", "--credits", "100", "--config", str(config)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    base = f"http://127.0.0.1:{port}"
+    numbers = ",".join(f"06123456{i:02d}" for i in range(20))
+    hook = f"http://127.0.0.1:{hook_port}/dlr"  # nobody listens yet: every callback stays pending
+    server = _start(config)
+    try:
+        _wait_ready(base)
+        body = urllib.parse.urlencode(
+            {"accessToken": token, "numero": numbers, "message": "colis", "notification_url": hook}
+        ).encode()
+        with urllib.request.urlopen(f"{base}/http/1.6/sendSMS.do", data=body, timeout=5) as reply:
+            assert reply.read().decode("iso-8859-15").startswith("0 | ")
+        deadline = time.monotonic() + 20
+        while _pending(tmp_path / "m.db") < 40:  # at least two reports of each recipient queued
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+        received: list[str] = []
+
+        class Hook(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                received.append(self.headers["X-Martinet-Event-Id"])
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        receiver = http.server.ThreadingHTTPServer(("127.0.0.1", hook_port), Hook)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        server = _start(config)
+        _wait_ready(base)
+        with sqlite3.connect(tmp_path / "m.db") as conn:
+            deadline = time.monotonic() + 30
+            while conn.execute("select count(*) from callbacks where state != 'delivered'").fetchone()[0]:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            expected = {f"h{row[0]}" for row in conn.execute("select history_id from callbacks")}
+        receiver.shutdown()
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    assert len(expected) == 60  # three reports for each of the 20 recipients
+    assert set(received) == expected  # none lost across the crash
+
+
+def _pending(database: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(database) as conn:
+        return int(conn.execute("select count(*) from callbacks where state = 'pending'").fetchone()[0])

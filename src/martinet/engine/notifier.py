@@ -137,7 +137,9 @@ class Notifier:
     async def _claim_loop(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         while not stop.is_set():
             room = min(BATCH_SIZE, self._settings.concurrency - len(self._in_flight))
-            if room <= 0:
+            # While requests are in flight, claim only once half a batch of room is free: claims stay batched
+            # (one transaction for many callbacks) instead of one per finished request.
+            if room <= 0 or (self._in_flight and room < min(BATCH_SIZE, self._settings.concurrency) // 2):
                 self._slot_free.clear()
                 await _wait_any(POLL_INTERVAL, stop, self._slot_free)
                 continue
