@@ -42,6 +42,7 @@ from martinet.server import worker_count
 from martinet.services.accept import SendService
 from martinet.services.accounts import AccountService
 from martinet.services.auth import Authenticator
+from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.rate_limits import RateLimiter
 from martinet.services.reports import ReportService
 from martinet.store.acceptance import AcceptanceWriter
@@ -103,6 +104,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         validity={lane: settings.lanes.validity(lane) for lane in Lane},
         rate_limiter=RateLimiter(settings.accounts.rate_limit, share=workers or worker_count(settings)),
         marketing_stop=settings.marketing.stop_mention,
+        url_check=CallbackUrlCheck(allow_private_networks=settings.callbacks.allow_private_networks),
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     auth = Authenticator(accounts, settings.accounts.token_cache_seconds)
@@ -191,7 +193,7 @@ def engine(settings: Settings, db: Database) -> Engine:
     )
     return Engine(
         queue,
-        InboundStore(db, StopKeywords(settings.optout.keywords), now_ms),
+        InboundStore(db, StopKeywords(settings.optout.keywords), now_ms, settings.replies.owners),
         NodeStore(db, now_ms),
         connectors,
         dispatcher,

@@ -139,6 +139,13 @@ class OptOutConfig(_Section):
     )
 
 
+class RepliesConfig(_Section):
+    owners: dict[str, str] = Field(
+        default_factory=dict,
+        description="receiving number → account login: where replies that answer no send go (docs/compatibility.md)",
+    )
+
+
 class RouteConnector(_Section):
     name: str
     weight: int = Field(default=1, ge=1, description="share of traffic among connectors of equal rank")
@@ -300,6 +307,7 @@ class Settings(BaseSettings):
     marketing: MarketingConfig = Field(default_factory=MarketingConfig)
     routes: list[RouteConfig] = Field(default_factory=list)
     optout: OptOutConfig = Field(default_factory=OptOutConfig)
+    replies: RepliesConfig = Field(default_factory=RepliesConfig)
     simulator: SimulatorSection = Field(default_factory=SimulatorSection)
     callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from martinet.domain.credits import format_credits
 from martinet.domain.status import FINAL_STATES
@@ -177,7 +177,7 @@ async def test_every_status_change_arrives_once_in_order_signed(database_url: st
                 "statut": str(row.code),
                 "smsID": sms_id,
                 "refClient": "ref-42",
-                "mcc_mnc": "",
+                "mcc_mnc": "20810",  # SFR holds the 06 12 34 range (data/operators.toml)
                 "cost": format_credits(row.cost),
             }
     finally:
@@ -213,20 +213,36 @@ async def test_failures_429_and_an_outage_still_deliver_each_event_once_in_order
         await receiver.stop()
 
 
-async def test_urls_reaching_loopback_are_refused_unless_allowed(database_url: str) -> None:
+async def test_urls_reaching_loopback_are_refused_at_acceptance_and_at_delivery(database_url: str) -> None:
     receiver = Receiver()
     await receiver.start()
     try:
         async with running_gateway(database_url, callbacks={"retry_first": 0.2}) as gw:
-            await _send(gw, numero="0612345678", message="a", notification_url=f"http://localhost:{receiver.port}/d")
-            await _send(gw, numero="0612345679", message="b", notification_url=f"http://127.0.0.1:{receiver.port}/d")
-            await _send(gw, numero="0612345670", message="c", notification_url="ftp://example.com/d")
+            refusals = [
+                await _refused(gw, notification_url=f"http://localhost:{receiver.port}/d"),
+                await _refused(gw, notification_url=f"http://127.0.0.1:{receiver.port}/d"),
+                await _refused(gw, notification_url_reponse="http://169.254.169.254/latest/meta-data"),
+                await _refused(gw, notification_url="ftp://example.com/d"),
+            ]
+            # An account default set by the operator is only checked at delivery: the notifier refuses it too.
+            async with gw.db.write() as conn:
+                await conn.execute(update(accounts).values(callback_url=f"http://localhost:{receiver.port}/d"))
+            await _send(gw, numero="0612345678", message="a")
             expected = await wait_for(lambda: _settled(gw, "failed"), timeout=10)
             states = await _callback_states(gw)
+        assert all(r.startswith("35 | ") for r in refusals), refusals  # nothing stored for any of them
+        assert "notification_url" in refusals[0] and "loopback" in refusals[0]
+        assert "notification_url_reponse" in refusals[2] and "link-local" in refusals[2]
+        assert "scheme" in refusals[3]
         assert receiver.calls == []
-        errors = {event: error or "" for event, (_, error) in states.items()}
-        by_number = {event: number for number, events in expected.items() for event in events}
-        assert all("loopback" in e for event, e in errors.items() if by_number[event] != "33612345670"), errors
-        assert all("scheme" in e for event, e in errors.items() if by_number[event] == "33612345670"), errors
+        assert expected and all("loopback" in (error or "") for _state, error in states.values()), states
     finally:
         await receiver.stop()
+
+
+async def _refused(gw: Gateway, **params: str) -> str:
+    async with gw.client() as http:
+        reply = await http.post(
+            "/sendSMS.do", data={"accessToken": gw.token, "numero": "0612345678", "message": "x", **params}
+        )
+    return reply.content.decode("iso-8859-15")

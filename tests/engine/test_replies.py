@@ -165,3 +165,25 @@ async def _bound(simulator: Simulator) -> bool:
 async def _opted_out(gw: Gateway) -> bool:
     async with gw.db.reader.connect() as conn:
         return bool(await conn.scalar(select(func.count()).select_from(opt_outs)))
+
+
+async def test_an_unanswered_long_reply_goes_whole_to_the_owner_of_its_number(
+    database_url: str, carrier: Simulator
+) -> None:
+    settings = {**_settings(carrier.port), "replies": {"owners": {"38200": "acme"}}}
+    long_text = "Bonjour, je voudrais savoir si la boutique est ouverte dimanche. " * 4  # 4 parts on the air
+    async with running_gateway(database_url, **settings) as gw:
+        await wait_for(lambda: _bound(carrier), timeout=10)
+        assert carrier.inject_mo("33698765432", "38200", long_text) > 1
+        await wait_for(lambda: _inbound(gw, 1), timeout=10)
+        async with gw.client() as http:
+            listed = (await http.get("/responseList.do", params={"accessToken": gw.token})).text
+    (line,) = listed.splitlines()
+    _id, _date, source, text, destination, answered = line.split(" | ")
+    assert (source, destination, answered) == ("33698765432", "38200", "")
+    assert text.strip() == long_text.strip()  # one reply, whole, not one per part
+
+
+async def _inbound(gw: Gateway, count: int) -> bool:
+    async with gw.db.reader.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(inbound_messages)) or 0) >= count

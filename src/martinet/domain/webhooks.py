@@ -35,10 +35,17 @@ def reply_event_id(inbound_id: int) -> str:
 
 
 def status_params(
-    msisdn: str, at_ms: int, timezone: str, code: int, send_id: str, ref_client: str | None, cost: int
+    msisdn: str,
+    at_ms: int,
+    timezone: str,
+    code: int,
+    send_id: str,
+    ref_client: str | None,
+    cost: int,
+    mcc_mnc: str | None = None,
 ) -> dict[str, str]:
     """A delivery report's query parameters, as smsmode sends them (`refClient` only when the send had one;
-    `mcc_mnc` empty: the operator is not known)."""
+    `mcc_mnc` the range holder's network when known, else empty)."""
     params = {
         "numero": msisdn,
         "date_reception": date_reception(at_ms, timezone),
@@ -47,7 +54,7 @@ def status_params(
     }
     if ref_client:
         params["refClient"] = ref_client
-    params["mcc_mnc"] = ""
+    params["mcc_mnc"] = mcc_mnc or ""
     params["cost"] = format_credits(cost)
     return params
 

@@ -19,6 +19,7 @@ from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipi
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
+from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.rate_limits import RateLimiter
 from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import Account
@@ -86,6 +87,7 @@ class SendService:
         validity: Mapping[str, float] | None = None,
         rate_limiter: RateLimiter | None = None,
         marketing_stop: StopPolicy = "add",
+        url_check: CallbackUrlCheck | None = None,
     ) -> None:
         """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
         custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
@@ -100,6 +102,19 @@ class SendService:
         self._validity_ms = {lane: int(seconds * 1000) for lane, seconds in (validity or {}).items()}
         self._rate_limiter = rate_limiter
         self._marketing_stop = marketing_stop
+        self._url_check = url_check  # None: callback URLs are checked at delivery only
+
+    async def _check_urls(self, request: SendRequest) -> None:
+        if self._url_check is None:
+            return
+        for name, url in (
+            ("notification_url", request.notification_url),
+            ("notification_url_reponse", request.notification_url_reponse),
+        ):
+            if url:
+                problem = await self._url_check.problem(url)
+                if problem is not None:
+                    raise InvalidParameter(name, problem)
 
     async def accept(self, request: SendRequest) -> AcceptedSend:
         """Validate, price and store a send; raises RateLimited, InvalidParameter or NotEnoughCredit, storing nothing.
@@ -109,6 +124,7 @@ class SendService:
         if self._rate_limiter is not None:
             self._rate_limiter.check(request.account.id, request.account.rate_limit)
         _check_parameters(request)
+        await self._check_urls(request)
         lane = request.lane or request.account.lane
         stop = self._stop_mode(request, lane)
         analysis = analyze(

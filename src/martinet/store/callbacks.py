@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 
+from martinet.domain.routing import OperatorLookup
 from martinet.domain.webhooks import event_id, reply_event_id, reply_params, status_params
 from martinet.store.database import Database
 from martinet.store.schema import accounts, callbacks, inbound_messages, messages, sends, status_history
@@ -161,14 +162,14 @@ _REPLY_DETAILS = (
 )
 
 
-def _due(conn: Connection, ids: Sequence[int]) -> list[DueCallback]:
+def _due(conn: Connection, ids: Sequence[int], operators: OperatorLookup) -> list[DueCallback]:
     """The requests of the claimed callbacks `ids`, giving a signing secret to accounts that have none yet."""
     statuses = conn.execute(_DETAILS.where(callbacks.c.id.in_(list(ids)))).all()
     replies = conn.execute(_REPLY_DETAILS.where(callbacks.c.id.in_(list(ids)))).all()
     unsigned = sorted({r.account_id for r in (*statuses, *replies) if r.webhook_secret is None})
     if unsigned:
         ensure_secrets(conn, unsigned)
-        return _due(conn, ids)
+        return _due(conn, ids, operators)
     due = [
         DueCallback(
             r.id,
@@ -178,7 +179,9 @@ def _due(conn: Connection, ids: Sequence[int]) -> list[DueCallback]:
             r.account_id,
             r.webhook_secret,
             event_id(r.history_id),
-            status_params(r.msisdn, r.at, r.timezone, r.code, r.send_id, r.ref_client, r.cost),
+            status_params(
+                r.msisdn, r.at, r.timezone, r.code, r.send_id, r.ref_client, r.cost, operators.operator(r.msisdn).mccmnc
+            ),
         )
         for r in statuses
     ]
@@ -216,9 +219,10 @@ def ensure_secrets(conn: Connection, account_ids: Sequence[int]) -> None:
 
 
 class CallbackStore:
-    def __init__(self, db: Database, now_ms: Callable[[], int]) -> None:
+    def __init__(self, db: Database, now_ms: Callable[[], int], operators: OperatorLookup | None = None) -> None:
         self._db = db
         self._now_ms = now_ms
+        self._operators = operators or OperatorLookup.default()  # the `mcc_mnc` of delivery reports
 
     async def claim(self, owner: str, lease_ms: int, limit: int) -> list[DueCallback]:
         """Lease up to `limit` due callbacks, the oldest pending one of each order key at most."""
@@ -228,7 +232,7 @@ class CallbackStore:
             ids = conn.scalars(_CLAIM, {"now_": now, "limit_": limit, "owner_": owner, "until_": now + lease_ms}).all()
             if not ids:
                 return []
-            due = _due(conn, ids)
+            due = _due(conn, ids, self._operators)
             found = {c.id for c in due}
             orphans = [i for i in ids if i not in found]
             if orphans:  # nothing to report any more (history or reply gone): never deliverable

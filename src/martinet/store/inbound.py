@@ -9,7 +9,7 @@ reply URL, in the same transaction as the reply itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
@@ -24,15 +24,23 @@ from martinet.store.schema import accounts, callbacks, inbound_messages, message
 
 
 class InboundStore:
-    def __init__(self, db: Database, keywords: StopKeywords | None = None, now_ms: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        db: Database,
+        keywords: StopKeywords | None = None,
+        now_ms: Callable[[], int] = now_ms,
+        owners: Mapping[str, str] | None = None,
+    ) -> None:
+        """`owners`: receiving number → account login, for replies that answer no send."""
         self._db = db
         self._keywords = keywords or StopKeywords()
         self._now_ms = now_ms
+        self._owners = {_digits(number): login for number, login in (owners or {}).items()}
 
     async def record(self, batch: Sequence[InboundMessage]) -> None:
         if batch:
             now = self._now_ms()
-            await self._db.run_write(lambda conn: _record(conn, batch, self._keywords, now))
+            await self._db.run_write(lambda conn: _record(conn, batch, self._keywords, now, self._owners))
 
     async def replies(
         self, account_id: int, *, start: int = 0, count: int = 50, since: int | None = None, until: int | None = None
@@ -90,14 +98,16 @@ class Reply:
 @dataclass(frozen=True, slots=True)
 class _Answered:
     account_id: int
-    send_id: str
+    send_id: str | None
     url: str | None
 
 
-def _record(conn: Connection, batch: Sequence[InboundMessage], keywords: StopKeywords, now: int) -> None:
+def _record(
+    conn: Connection, batch: Sequence[InboundMessage], keywords: StopKeywords, now: int, owners: Mapping[str, str]
+) -> None:
     for message in batch:
-        sender = _digits(message.source)
-        answered = _answered(conn, sender, _digits(message.destination))
+        sender, number = _digits(message.source), _digits(message.destination)
+        answered = _answered(conn, sender, number) or _owner(conn, owners.get(number))
         inbound_id = conn.execute(
             insert(inbound_messages)
             .values(
@@ -149,6 +159,14 @@ def _answered(conn: Connection, sender: str, number: str) -> _Answered | None:
     if row is None:
         row = conn.execute(base).first()
     return None if row is None else _Answered(row[0], row[1], row[2])
+
+
+def _owner(conn: Connection, login: str | None) -> _Answered | None:
+    """The account that owns the receiving number, for a reply that answers none of its sends."""
+    if login is None:
+        return None
+    row = conn.execute(select(accounts.c.id, accounts.c.reply_url).where(accounts.c.login == login)).first()
+    return None if row is None else _Answered(row.id, None, row.reply_url)
 
 
 def _digits(address: str) -> str:
