@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from martinet.store.schema import callbacks
+from martinet.store.schema import accounts, callbacks
 from tests.gateway import running_gateway, wait_for
 
 _SCRIPT = Path(sys.executable).with_name("martinet")
@@ -28,17 +28,14 @@ def _lines(out: str) -> list[dict[str, object]]:
 
 
 async def test_list_replay_and_secret(database_url: str, tmp_path: Path) -> None:
-    # A loopback URL with private networks refused: every status change gives a failed callback.
+    # A loopback default URL (set by the operator, so only checked at delivery) with private networks refused:
+    # every status change gives a failed callback.
     async with running_gateway(database_url) as gw:
+        async with gw.db.write() as conn:
+            await conn.execute(update(accounts).values(callback_url="http://127.0.0.1:9/dlr"))
         async with httpx.AsyncClient(base_url=gw.legacy) as http:
             reply = await http.post(
-                "/sendSMS.do",
-                data={
-                    "accessToken": gw.token,
-                    "numero": "0612345678",
-                    "message": "x",
-                    "notification_url": "http://127.0.0.1:9/dlr",
-                },
+                "/sendSMS.do", data={"accessToken": gw.token, "numero": "0612345678", "message": "x"}
             )
         assert reply.text.startswith("0 | ")
 
