@@ -17,23 +17,17 @@ with sqlite3 in one transaction), so the engine has only callbacks to deliver.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import json
 import multiprocessing
-import os
-import shutil
-import signal
 import sqlite3
-import subprocess
-import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.harness import MARTINET, free_port, machine, wait_http
+from bench.harness import free_port, gateway, machine, wait_http
 
 
 def _receiver(port: int) -> None:
@@ -63,61 +57,7 @@ def _receiver(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-@contextlib.contextmanager
-def _gateway(prefill: tuple[int, str] | None = None) -> Iterator[tuple[str, str, Path]]:
-    """`martinet serve` on a fresh database; `prefill` = (recipients, url) writes pending callbacks first."""
-    data = Path(tempfile.mkdtemp(prefix="martinet-callbacks-"))
-    port = free_port()
-    config = data / "martinet.toml"
-    config.write_text(
-        f"""
-log_level = "warning"
-[database]
-url = "sqlite:///{data / "martinet.db"}"
-[http]
-host = "127.0.0.1"
-port = {port}
-[accounts]
-lane = "notification"
-[callbacks]
-allow_private_networks = true
-[[connectors]]
-name = "sandbox"
-type = "sandbox"
-operator_delay = 0
-handset_delay = 0
-"""
-    )
-    token = subprocess.run(
-        [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    if prefill is not None:
-        _prefill(data / "martinet.db", *prefill)
-    process = subprocess.Popen(
-        [*MARTINET, "serve", "--config", str(config)],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=open(data / "server.log", "w"),  # noqa: SIM115
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz")
-        yield base, token, data
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        shutil.rmtree(data, ignore_errors=True)
-
-
-def _prefill(database: Path, recipients: int, url: str) -> None:
+def _prefill(database: Path, *, recipients: int, url: str) -> None:
     """A delivered send of `recipients` messages, its history (sent 0, sent 13, delivered 11) and its callbacks."""
     now = int(time.time() * 1000)
     with sqlite3.connect(database) as conn:
@@ -164,10 +104,14 @@ def run(recipients: int = 10_000, timeout: float = 120.0, prefilled: bool = Fals
     receiver.start()
     try:
         wait_http(f"http://127.0.0.1:{receiver_port}/stats")
-        with _gateway((recipients, hook) if prefilled else None) as (base, token, _data):
+        with gateway(
+            sandbox_delays=(0, 0),
+            extra_toml="[callbacks]\nallow_private_networks = true\n",
+            prepare=functools.partial(_prefill, recipients=recipients, url=hook) if prefilled else None,
+        ) as gw:
             began = time.time()
             if not prefilled:
-                _send(base, token, recipients, hook)
+                _send(gw.base, gw.token, recipients, hook)
             expected = 3 * recipients
             deadline = time.monotonic() + timeout
             stats = _stats(receiver_port)

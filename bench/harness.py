@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,9 +68,19 @@ class Gateway:
 
 @contextlib.contextmanager
 def gateway(
-    *, workers: int = 0, synchronous: str = "full", engine_extra: str = "", engine: bool = True
+    *,
+    workers: int = 0,
+    synchronous: str = "full",
+    engine_extra: str = "",
+    engine: bool = True,
+    sandbox_delays: tuple[float, float] = (0.1, 0.2),
+    extra_toml: str = "",
+    prepare: Callable[[Path], None] | None = None,
 ) -> Iterator[Gateway]:
-    """A `martinet serve` on a fresh SQLite file, with an account holding plenty of credits."""
+    """A `martinet serve` on a fresh SQLite file, with an account holding plenty of credits.
+
+    `extra_toml` is appended to the configuration; `prepare(database)` runs after the account is created and
+    before the gateway starts (to fill tables)."""
     data = Path(tempfile.mkdtemp(prefix="martinet-bench-"))
     port = free_port()
     config = data / "martinet.toml"
@@ -91,8 +101,9 @@ lane = "notification"
 [[connectors]]
 name = "sandbox"
 type = "sandbox"
-operator_delay = 0.1
-handset_delay = 0.2
+operator_delay = {sandbox_delays[0]}
+handset_delay = {sandbox_delays[1]}
+{extra_toml}
 """
     )
     token = subprocess.run(
@@ -101,6 +112,8 @@ handset_delay = 0.2
         capture_output=True,
         text=True,
     ).stdout.strip()
+    if prepare is not None:
+        prepare(data / "martinet.db")
     process = subprocess.Popen(
         [*MARTINET, "serve", "--config", str(config), *([] if engine else ["--no-engine"])],
         start_new_session=True,
