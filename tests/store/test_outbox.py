@@ -51,3 +51,15 @@ async def test_the_account_default_url_applies_when_the_send_names_none(database
 
 async def _count(gw: Gateway, count: int) -> bool:
     return len(await _queued(gw)) >= count
+
+
+async def test_cancelling_a_scheduled_send_queues_its_report(database_url: str) -> None:
+    async with running_gateway(database_url, with_engine=False) as gw:
+        sms_id = await _send(
+            gw, numero="0612345678", date_envoi="01012099-10:00", notification_url="https://hooks.example.com/dlr"
+        )
+        async with gw.client() as http:
+            answer = await http.get("/deleteSMS.do", params={"accessToken": gw.token, "smsID": sms_id})
+        assert answer.text.startswith("0 | ")
+        queued = await _queued(gw)
+    assert [(state, code) for *_rest, state, code in queued] == [("cancelled", 10)]

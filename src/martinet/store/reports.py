@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, insert, select, update
 
 from martinet.domain.status import DEFAULT_CODE, State
 from martinet.store.database import Database
+from martinet.store.outbox import enqueue_status, latest_history_id
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
 
 
@@ -102,6 +103,7 @@ class ReportStore:
             if not rows:
                 return None
             refund = sum(row.cost for row in rows)
+            before = await conn.run_sync(latest_history_id)
             await conn.execute(
                 update(messages)
                 .where(scheduled)
@@ -120,6 +122,8 @@ class ReportStore:
                     for row in rows
                 ],
             )
+            ids = [row.id for row in rows]
+            await conn.run_sync(lambda sync: enqueue_status(sync, ids, before, now))  # the cancellation reports
             remaining = await conn.scalar(
                 select(func.count())
                 .select_from(messages)
