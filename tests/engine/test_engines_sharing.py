@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from martinet.app import engine
-from martinet.smpp.session import SessionConfig
-from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.smsc import Credential, Simulator
 from martinet.store.schema import messages
+from tests.engine.carriers import bound, carrier_config
 from tests.gateway import Gateway, running_gateway, wait_for
 
 THROUGHPUT = 400  # parts/s the carrier allows, and the connector is configured with
@@ -22,16 +22,8 @@ THROUGHPUT = 400  # parts/s the carrier allows, and the connector is configured 
 
 @pytest.fixture
 async def carrier() -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(
-        port=0,
-        control_port=None,
-        credentials=(Credential("node-a", "secret"), Credential("node-b", "secret")),
-        intermediate_receipt=None,
-        receipt_delay=0.05,
-        max_per_second=THROUGHPUT,
-        outcomes={Outcome.DELIVRD: 1.0},
-        seed=11,
-        session=SessionConfig(enquire_link_interval=5, dead_peer_timeout=15, response_timeout=5),
+    config = carrier_config(
+        credentials=(Credential("node-a", "secret"), Credential("node-b", "secret")), max_per_second=THROUGHPUT, seed=11
     )
     async with Simulator(config) as smsc:
         yield smsc
@@ -79,7 +71,7 @@ async def test_two_engines_split_a_campaign_with_nothing_lost_or_doubled(postgre
         engine_b = engine(second, gw.db)
         task = asyncio.create_task(engine_b.run(stop))
         try:
-            await wait_for(lambda: _binds(carrier, 2), timeout=10)
+            await wait_for(lambda: bound(carrier, 2), timeout=10)
             await asyncio.sleep(0.5)  # both heartbeats seen: each engine takes half the throughput
             began = time.monotonic()
             await _send(gw, numbers)
@@ -104,10 +96,6 @@ async def test_an_engine_is_woken_by_new_work_not_by_its_poll(database_url: str)
         await _send(gw, ["33612345678"])
         await wait_for(lambda: _left_queue(gw), timeout=5, interval=0.01)
         assert time.monotonic() - began < 5  # a poll would have taken up to 10 s
-
-
-async def _binds(simulator: Simulator, count: int) -> bool:
-    return int(simulator.stats()["active_binds"]) >= count
 
 
 async def _delivered(gw: Gateway, count: int) -> bool:

@@ -14,28 +14,17 @@ import pytest
 from sqlalchemy import func, select
 
 from martinet.domain.status import FINAL_STATES
-from martinet.smpp.session import SessionConfig
-from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.smsc import Simulator, SimulatorConfig
 from martinet.store.schema import accounts, messages, parts, status_history
 from tests.conftest import free_port
+from tests.engine.carriers import carrier_config, smpp_connector
 from tests.gateway import Gateway, running_gateway, wait_for
 
 PRIMARY_TEST_PREFIX = "3375999"  # 07 59 99 00 06 is refused (ESME_RSUBMITFAIL, temporary) by the primary only
 
 
 def _simulator_config(test_prefix: str) -> SimulatorConfig:
-    return SimulatorConfig(
-        port=0,
-        control_port=None,
-        credentials=(Credential("acme", "secret"),),
-        intermediate_receipt=None,
-        receipt_delay=0.02,
-        retry_delay=0.2,
-        test_prefix=test_prefix,
-        seed=5,
-        outcomes={Outcome.DELIVRD: 1.0},
-        session=SessionConfig(enquire_link_interval=5, dead_peer_timeout=15, response_timeout=5),
-    )
+    return carrier_config(receipt_delay=0.02, retry_delay=0.2, test_prefix=test_prefix, seed=5)
 
 
 @pytest.fixture
@@ -51,18 +40,7 @@ async def backup() -> AsyncIterator[Simulator]:
 
 
 def _smpp(name: str, port: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": "smpp",
-        "host": "127.0.0.1",
-        "port": port,
-        "system_id": "acme",
-        "password": "secret",
-        "reconnect_min": 0.2,
-        "reconnect_max": 0.5,
-        "response_timeout": 2,
-        **extra,
-    }
+    return smpp_connector(name, port, reconnect_min=0.2, response_timeout=2, **extra)
 
 
 async def _send(gw: Gateway, numbers: list[str], text: str = "Votre commande est partie") -> str:

@@ -8,8 +8,8 @@ import pytest
 
 from martinet.app import account_service
 from martinet.domain.credits import to_milli
-from martinet.smpp.session import SessionConfig
-from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.smsc import Simulator
+from tests.engine.carriers import bound, carrier_config, smpp_connector
 from tests.gateway import Gateway, running_gateway, wait_for
 
 THROUGHPUT = 100
@@ -17,33 +17,13 @@ THROUGHPUT = 100
 
 @pytest.fixture
 async def carrier() -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(
-        port=0,
-        control_port=None,
-        credentials=(Credential("acme", "secret"),),
-        intermediate_receipt=None,
-        receipt_delay=0.05,
-        outcomes={Outcome.DELIVRD: 1.0},
-        seed=2,
-        session=SessionConfig(enquire_link_interval=5, dead_peer_timeout=15, response_timeout=5),
-    )
-    async with Simulator(config) as smsc:
+    async with Simulator(carrier_config(seed=2)) as smsc:
         yield smsc
 
 
 def _settings(port: int) -> dict[str, object]:
     return {
-        "connectors": [
-            {
-                "name": "carrier",
-                "type": "smpp",
-                "host": "127.0.0.1",
-                "port": port,
-                "system_id": "acme",
-                "password": "secret",
-                "throughput": THROUGHPUT,
-            }
-        ],
+        "connectors": [smpp_connector("carrier", port, throughput=THROUGHPUT)],
         "marketing": {"quiet_hours": {}},  # whatever the time the tests run at
     }
 
@@ -70,7 +50,7 @@ async def test_an_otp_overtakes_a_campaign_that_saturates_the_carrier(database_u
     async with running_gateway(database_url, **_settings(carrier.port)) as gw:
         campaign = await _account(gw, "shop", "marketing")
         bank = await _account(gw, "bank", "otp")
-        await wait_for(lambda: _bound(carrier), timeout=10)
+        await wait_for(lambda: bound(carrier), timeout=10)
         await _send(gw, campaign, [f"336{i:08d}" for i in range(30_000_000, 30_000_400)], "Soldes -50%")
         await wait_for(lambda: _received(carrier, 20), timeout=10)
         before = len(carrier.messages)
@@ -89,7 +69,7 @@ async def test_a_small_account_is_not_stuck_behind_a_big_campaign_in_the_same_la
     async with running_gateway(database_url, **_settings(carrier.port)) as gw:
         big = await _account(gw, "big", "marketing")
         small = await _account(gw, "small", "marketing")
-        await wait_for(lambda: _bound(carrier), timeout=10)
+        await wait_for(lambda: bound(carrier), timeout=10)
         await _send(gw, big, [f"336{i:08d}" for i in range(40_000_000, 40_000_400)], "Grande campagne")
         await wait_for(lambda: _received(carrier, 20), timeout=10)
         smalls = [f"337{i:08d}" for i in range(50_000_000, 50_000_010)]
@@ -98,10 +78,6 @@ async def test_a_small_account_is_not_stuck_behind_a_big_campaign_in_the_same_la
         arrivals = _arrivals(carrier)
     last_small = max(arrivals.index(n) for n in smalls)
     assert last_small < 200  # served side by side with the big one, not after its 400 messages
-
-
-async def _bound(simulator: Simulator) -> bool:
-    return int(simulator.stats()["active_binds"]) >= 1
 
 
 async def _received(simulator: Simulator, count: int) -> bool:

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from martinet.app import account_service
 from martinet.domain.credits import to_milli
-from martinet.smpp.session import SessionConfig
-from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.smsc import Simulator
 from martinet.store.schema import callbacks, inbound_messages, messages, opt_outs
+from tests.engine.carriers import bound, carrier_config, smpp_connector
 from tests.gateway import Gateway, running_gateway, wait_for
 
 REPLY_NUMBER = "38100"
@@ -22,30 +22,12 @@ REPLY_NUMBER = "38100"
 
 @pytest.fixture
 async def carrier() -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(
-        port=0,
-        control_port=None,
-        credentials=(Credential("acme", "secret"),),
-        intermediate_receipt=None,
-        receipt_delay=0.05,
-        outcomes={Outcome.DELIVRD: 1.0},
-        seed=4,
-        session=SessionConfig(enquire_link_interval=5, dead_peer_timeout=15, response_timeout=5),
-    )
-    async with Simulator(config) as smsc:
+    async with Simulator(carrier_config(seed=4)) as smsc:
         yield smsc
 
 
 def _settings(port: int) -> dict[str, object]:
-    connector = {
-        "name": "carrier",
-        "type": "smpp",
-        "host": "127.0.0.1",
-        "port": port,
-        "system_id": "acme",
-        "password": "secret",
-        "reply_numbers": [REPLY_NUMBER],
-    }
+    connector = smpp_connector("carrier", port, reply_numbers=[REPLY_NUMBER])
     return {"connectors": [connector], "marketing": {"quiet_hours": {}}}
 
 
@@ -82,7 +64,7 @@ async def test_a_reply_is_linked_listed_and_posted_to_its_callback(database_url:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     settings = {**_settings(carrier.port), "callbacks": {"allow_private_networks": True}}
     async with running_gateway(database_url, **settings) as gw:
-        await wait_for(lambda: _bound(carrier), timeout=10)
+        await wait_for(lambda: bound(carrier), timeout=10)
         sms_id = await _send(
             gw,
             gw.token,
@@ -124,7 +106,7 @@ async def test_a_stop_reply_opts_out_and_the_next_campaign_skips_the_number_at_n
 ) -> None:
     async with running_gateway(database_url, **_settings(carrier.port)) as gw:
         shop = await account_service(gw.settings, gw.db).create("shop", credits=to_milli(100), lane="marketing")
-        await wait_for(lambda: _bound(carrier), timeout=10)
+        await wait_for(lambda: bound(carrier), timeout=10)
         await _send(gw, shop.token, numero="0612345678", message="Soldes -50%", emetteur="BOUTIQUE")
         await wait_for(lambda: _submitted_to(carrier, "33612345678"), timeout=10)
         carrier.inject_mo("+33612345678", "36180", "Stop !")  # to the STOP number of the mention
@@ -158,10 +140,6 @@ async def _at_least(items: list[web.Request], count: int) -> bool:
     return len(items) >= count
 
 
-async def _bound(simulator: Simulator) -> bool:
-    return int(simulator.stats()["active_binds"]) >= 1
-
-
 async def _opted_out(gw: Gateway) -> bool:
     async with gw.db.reader.connect() as conn:
         return bool(await conn.scalar(select(func.count()).select_from(opt_outs)))
@@ -173,7 +151,7 @@ async def test_an_unanswered_long_reply_goes_whole_to_the_owner_of_its_number(
     settings = {**_settings(carrier.port), "replies": {"owners": {"38200": "acme"}}}
     long_text = "Bonjour, je voudrais savoir si la boutique est ouverte dimanche. " * 4  # 4 parts on the air
     async with running_gateway(database_url, **settings) as gw:
-        await wait_for(lambda: _bound(carrier), timeout=10)
+        await wait_for(lambda: bound(carrier), timeout=10)
         assert carrier.inject_mo("33698765432", "38200", long_text) > 1
         await wait_for(lambda: _inbound(gw, 1), timeout=10)
         async with gw.client() as http:
