@@ -24,6 +24,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from martinet.api.legacy.app import PREFIX as LEGACY_PREFIX
 from martinet.api.legacy.app import LegacyDoor
 from martinet.api.legacy.endpoints import LegacyServices
+from martinet.api.rest.app import PREFIXES as REST_PREFIXES
+from martinet.api.rest.app import RestDoor
+from martinet.api.rest.handlers import RestServices
 from martinet.clock import now_ms
 from martinet.config import SandboxConnectorConfig, Settings, SmppConnectorConfig
 from martinet.connectors.base import Connector
@@ -49,7 +52,9 @@ from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import AccountStore
 from martinet.store.callbacks import CallbackStore
 from martinet.store.database import Database, open_database
+from martinet.store.idempotency import IdempotencyStore
 from martinet.store.inbound import InboundStore
+from martinet.store.messages import MessageStore
 from martinet.store.nodes import NodeStore
 from martinet.store.queue import QueueStore
 from martinet.store.reports import ReportStore
@@ -84,6 +89,7 @@ class HttpParts:
     db: Database
     writer: AcceptanceWriter
     legacy: LegacyDoor
+    rest: RestDoor
 
 
 def http_parts(settings: Settings, db: Database, *, workers: int | None = None) -> HttpParts:
@@ -111,7 +117,12 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     legacy = LegacyDoor(
         LegacyServices(sends, reports, InboundStore(db)), auth, max_body_bytes=settings.http.max_body_bytes
     )
-    return HttpParts(db, writer, legacy)
+    rest = RestDoor(
+        RestServices(sends, reports, MessageStore(db), IdempotencyStore(db, now_ms)),
+        auth,
+        max_body_bytes=settings.http.max_body_bytes,
+    )
+    return HttpParts(db, writer, legacy, rest)
 
 
 def http_app(settings: Settings) -> ASGIApp:
@@ -136,11 +147,16 @@ def http_app(settings: Settings) -> ASGIApp:
     others = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        # The smsmode door is served first and directly (see martinet.api.legacy.app); the rest by Starlette.
-        if scope["type"] == "http" and scope["path"].startswith(LEGACY_PREFIX) and parts is not None:
-            await parts.legacy(scope, receive, send)
-        else:
-            await others(scope, receive, send)
+        # The API doors are served first and directly (see martinet.api.legacy.app); the rest by Starlette.
+        if scope["type"] == "http" and parts is not None:
+            path = scope["path"]
+            if path.startswith(LEGACY_PREFIX):
+                await parts.legacy(scope, receive, send)
+                return
+            if path.startswith(REST_PREFIXES):
+                await parts.rest(scope, receive, send)
+                return
+        await others(scope, receive, send)
 
     return app
 

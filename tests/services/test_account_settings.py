@@ -59,11 +59,11 @@ async def test_the_authenticator_sees_a_new_limit_when_its_cache_expires(db: Dat
     clock = Clock()
     auth = Authenticator(store, cache_seconds=5, clock=clock)
     first = await auth.by_token(created.token)
-    assert first is not None and first.rate_limit == 1.0
+    assert first is not None and first.account.rate_limit == 1.0
     await service.update("alice", rate_limit=50)
     clock.now = 4.9
     cached = await auth.by_token(created.token)
-    assert cached is not None and cached.rate_limit == 1.0
+    assert cached is not None and cached.account.rate_limit == 1.0
     clock.now = 5.1
     fresh = await auth.by_token(created.token)
-    assert fresh is not None and fresh.rate_limit == 50.0
+    assert fresh is not None and fresh.account.rate_limit == 50.0

@@ -23,6 +23,7 @@ from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.rate_limits import RateLimiter
 from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import Account
+from martinet.store.idempotency import DUPLICATE, KeyedRequest
 
 CLASSES = (2, 4, 9)
 MAX_REF_CLIENT = 40
@@ -39,6 +40,14 @@ class InvalidParameter(Exception):
         super().__init__(f"{name}: {problem}")
         self.name = name
         self.problem = problem
+
+
+class DuplicateRequest(Exception):
+    """Another request took the send's idempotency key first (its answer is stored under the key)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r} is taken")
+        self.key = key
 
 
 class NotEnoughCredit(Exception):
@@ -63,6 +72,8 @@ class SendRequest:
     max_recipients: int | None = None
     lane: str | None = None  # None: the account's default lane
     validity: int | None = None  # seconds; None: the lane's default
+    callback_format: str = "smsmode"  # "json": callbacks post the REST resources (sends of the REST door)
+    keyed: KeyedRequest | None = None  # its Idempotency-Key (REST door)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,34 @@ class AcceptedSend:
     refused: int
     cost: int
     scheduled: bool
+    send: NewSend  # as written: every recipient's state, code and cost (opt-outs included)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRecipient:
+    recipient: Recipient | InvalidRecipient
+    cost: int  # millicredits for the whole message (every part); 0 when it cannot be sent
+    problem: str | None  # why it cannot be sent, else None
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What a send would be, computed by the same rules as `accept`, with nothing stored or charged."""
+
+    analysis: TextAnalysis
+    lane: str
+    recipients: list[PreviewRecipient]
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    analysis: TextAnalysis
+    lane: str
+    parsed: list[Recipient | InvalidRecipient]
+    scheduled: bool
+    due_at: int
+    now: int
 
 
 class SendService:
@@ -117,33 +156,22 @@ class SendService:
                     raise InvalidParameter(name, problem)
 
     async def accept(self, request: SendRequest) -> AcceptedSend:
-        """Validate, price and store a send; raises RateLimited, InvalidParameter or NotEnoughCredit, storing nothing.
+        """Validate, price and store a send; raises RateLimited, InvalidParameter, NotEnoughCredit or
+        DuplicateRequest, storing nothing.
 
         The rate limit is checked first: it is the cheapest check and protects the others from a flood.
         """
         if self._rate_limiter is not None:
             self._rate_limiter.check(request.account.id, request.account.rate_limit)
-        _check_parameters(request)
-        await self._check_urls(request)
-        lane = request.lane or request.account.lane
-        stop = self._stop_mode(request, lane)
-        analysis = analyze(
-            request.text or "",
-            classe=request.classe,
-            non_gsm=NonGsmPolicy(request.account.non_gsm),
-            max_parts=request.max_parts,
-            stop_mention=self._stop_mention if stop else None,
-            stop_mode=stop,
+        prepared = await self._prepare(request)
+        analysis, lane, scheduled, due_at, now = (
+            prepared.analysis,
+            prepared.lane,
+            prepared.scheduled,
+            prepared.due_at,
+            prepared.now,
         )
-        parsed = parse_recipients(request.recipients or "")
-        if request.max_recipients is not None and len(parsed) > request.max_recipients:
-            raise InvalidParameter("numero", f"more than {request.max_recipients} recipients")
-        if not any(isinstance(r, Recipient) for r in parsed):
-            raise InvalidParameter("numero", "no valid recipient")
-        now = self._now_ms()
-        scheduled = request.scheduled_at is not None and request.scheduled_at > now
-        due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
-        messages = [self._message(r, analysis.segments, scheduled, due_at) for r in parsed]
+        messages = [self._message(r, analysis.segments, scheduled, due_at) for r in prepared.parsed]
         cost = sum(m.cost for m in messages)
         validity_ms = request.validity * 1000 if request.validity is not None else self._validity_ms.get(lane)
         send = NewSend(
@@ -164,11 +192,56 @@ class SendService:
             messages=messages,
             validity=request.validity,
             expires_at=None if validity_ms is None else due_at + validity_ms,
+            callback_format=request.callback_format,
+            keyed=request.keyed,
         )
-        if not await self._writer.accept(send):
+        verdict = await self._writer.accept(send)
+        if verdict is DUPLICATE and request.keyed is not None:
+            raise DuplicateRequest(request.keyed.key)
+        if not verdict:
             raise NotEnoughCredit(cost)
         refused = sum(1 for m in messages if m.state == State.FAILED)
-        return AcceptedSend(send.id, analysis, len(messages) - refused, refused, cost, scheduled)
+        return AcceptedSend(send.id, analysis, len(messages) - refused, refused, send.cost, scheduled, send)
+
+    async def preview(self, request: SendRequest) -> Preview:
+        """The text as sent, its parts and each recipient's price, by the rules of `accept`; raises
+        InvalidParameter as `accept` would. Opt-outs are not looked up (they are found when the send is written).
+        """
+        prepared = await self._prepare(request)
+        recipients: list[PreviewRecipient] = []
+        for recipient in prepared.parsed:
+            if isinstance(recipient, InvalidRecipient):
+                recipients.append(PreviewRecipient(recipient, 0, recipient.reason))
+                continue
+            price = self._price_milli(recipient.country)
+            if price is None:
+                recipients.append(PreviewRecipient(recipient, 0, "not routable"))
+            else:
+                recipients.append(PreviewRecipient(recipient, price * prepared.analysis.segments, None))
+        return Preview(prepared.analysis, prepared.lane, recipients, sum(r.cost for r in recipients))
+
+    async def _prepare(self, request: SendRequest) -> _Prepared:
+        _check_parameters(request)
+        await self._check_urls(request)
+        lane = request.lane or request.account.lane
+        stop = self._stop_mode(request, lane)
+        analysis = analyze(
+            request.text or "",
+            classe=request.classe,
+            non_gsm=NonGsmPolicy(request.account.non_gsm),
+            max_parts=request.max_parts,
+            stop_mention=self._stop_mention if stop else None,
+            stop_mode=stop,
+        )
+        parsed = parse_recipients(request.recipients or "")
+        if request.max_recipients is not None and len(parsed) > request.max_recipients:
+            raise InvalidParameter("numero", f"more than {request.max_recipients} recipients")
+        if not any(isinstance(r, Recipient) for r in parsed):
+            raise InvalidParameter("numero", "no valid recipient")
+        now = self._now_ms()
+        scheduled = request.scheduled_at is not None and request.scheduled_at > now
+        due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
+        return _Prepared(analysis, lane, parsed, scheduled, due_at, now)
 
     def _stop_mode(self, request: SendRequest, lane: str) -> int:
         """The `stop` mode to apply: French rules require an opt-out mention on commercial SMS, which a

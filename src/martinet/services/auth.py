@@ -12,9 +12,20 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
+from martinet.domain.keys import UNLIMITED, KeyLimits, limits_from_text
 from martinet.services.credentials import token_hash, verify_password
 from martinet.store.accounts import Account, AccountStore
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling and what the key allows. `account.lane` is already the lane of a send that names none
+    (the account's when the key allows it, else the key's first lane)."""
+
+    account: Account
+    limits: KeyLimits = UNLIMITED
 
 
 class Authenticator:
@@ -29,20 +40,26 @@ class Authenticator:
         self._ttl = cache_seconds
         self._clock = clock
         self._max_entries = max_entries
-        self._cache: dict[str, tuple[float, Account | None]] = {}
+        self._cache: dict[str, tuple[float, Caller | None]] = {}
 
-    async def by_token(self, token: str) -> Account | None:
+    async def by_token(self, token: str) -> Caller | None:
+        """The caller of an API key (the same keys serve `accessToken` and `X-Api-Key`)."""
         if not token:
             return None
         key = "t:" + token_hash(token)
         hit = self._cached(key)
         if hit is not None:
             return hit[1]
-        account = await self._accounts.by_token_hash(key[2:])
-        self._remember(key, account)
-        return account
+        found = await self._accounts.key_by_hash(key[2:])
+        caller = None
+        if found is not None:
+            account, lanes, networks = found
+            limits = limits_from_text(lanes, networks)
+            caller = Caller(replace(account, lane=limits.default_lane(account.lane)), limits)
+        self._remember(key, caller)
+        return caller
 
-    async def by_password(self, login: str, password: str) -> Account | None:
+    async def by_password(self, login: str, password: str) -> Caller | None:
         if not login or not password:
             return None
         key = "p:" + hashlib.sha256(f"{login}\0{password}".encode()).hexdigest()
@@ -50,19 +67,19 @@ class Authenticator:
         if hit is not None:
             return hit[1]
         found = await self._accounts.by_login(login)
-        account = None
+        caller = None
         if found is not None and found[1] is not None and verify_password(password, found[1]):
-            account = found[0]
-        self._remember(key, account)
-        return account
+            caller = Caller(found[0])
+        self._remember(key, caller)
+        return caller
 
-    def _cached(self, key: str) -> tuple[float, Account | None] | None:
+    def _cached(self, key: str) -> tuple[float, Caller | None] | None:
         entry = self._cache.get(key)
         if entry is None or entry[0] < self._clock():
             return None
         return entry
 
-    def _remember(self, key: str, account: Account | None) -> None:
+    def _remember(self, key: str, account: Caller | None) -> None:
         if self._ttl <= 0:
             return
         if len(self._cache) >= self._max_entries:

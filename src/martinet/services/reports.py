@@ -34,3 +34,7 @@ class ReportService:
         if not send_id:
             return None
         return await self._reports.cancel_scheduled(account_id, send_id)
+
+    async def cancel_message(self, account_id: int, send_id: str, seq: int) -> Cancelled | None:
+        """Cancel one scheduled recipient of a send (the REST door cancels messages, not sends)."""
+        return await self._reports.cancel_scheduled(account_id, send_id, seq)

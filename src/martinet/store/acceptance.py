@@ -21,6 +21,7 @@ from martinet.domain.lanes import Lane
 from martinet.domain.status import OPTED_OUT, State
 from martinet.store.database import Database, sqlite_path
 from martinet.store.doorbell import Doorbell, doorbell_path
+from martinet.store.idempotency import DUPLICATE, Duplicate, KeyedRequest, claim, release
 from martinet.store.opt_outs import opted_out
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
 
@@ -57,10 +58,16 @@ class NewSend:
     messages: list[NewMessage] = field(default_factory=list)
     validity: int | None = None  # seconds, when the send asked for its own
     expires_at: int | None = None  # end of validity of every message (Unix ms)
+    callback_format: str = "smsmode"  # "json" for sends of the REST door
+    keyed: KeyedRequest | None = None  # the Idempotency-Key it came with, stored in the same transaction
+
+
+Verdict = bool | Duplicate
 
 
 class AcceptanceWriter:
-    """Group-commits sends. `accept` resolves True once durable, False when credit is insufficient."""
+    """Group-commits sends. `accept` resolves True once durable, False when credit is insufficient, and
+    DUPLICATE when the send's idempotency key was taken by an earlier request (nothing written)."""
 
     def __init__(
         self,
@@ -73,7 +80,7 @@ class AcceptanceWriter:
         self._opt_out_lanes = frozenset(opt_out_lanes)
         database = sqlite_path(db.url)
         self._doorbell = Doorbell(doorbell_path(database)) if database is not None else None
-        self._committer: GroupCommitter[NewSend, bool] = GroupCommitter(
+        self._committer: GroupCommitter[NewSend, Verdict] = GroupCommitter(
             self._commit,
             weight=lambda send: len(send.messages),
             max_weight=max_messages_per_batch,
@@ -88,20 +95,42 @@ class AcceptanceWriter:
         if self._doorbell is not None:
             self._doorbell.close()
 
-    async def accept(self, send: NewSend) -> bool:
+    async def accept(self, send: NewSend) -> Verdict:
         return await self._committer.submit(send)
 
-    async def _commit(self, batch: list[NewSend]) -> list[bool]:
+    async def _commit(self, batch: list[NewSend]) -> list[Verdict]:
         verdicts = await self._db.run_write(lambda conn: _commit(conn, batch, self._opt_out_lanes))
         if self._doorbell is not None:  # SQLite: tell the engine (PostgreSQL was notified by the transaction)
-            lanes = _queued_lanes([send for send, ok in zip(batch, verdicts, strict=True) if ok])
+            lanes = _queued_lanes([send for send, ok in zip(batch, verdicts, strict=True) if ok is True])
             if lanes:
                 self._doorbell.ring(lanes)
         return verdicts
 
 
-def _commit(conn: Connection, batch: list[NewSend], opt_out_lanes: frozenset[str]) -> list[bool]:
+def _commit(conn: Connection, batch: list[NewSend], opt_out_lanes: frozenset[str]) -> list[Verdict]:
     _skip_opted_out(conn, [send for send in batch if send.lane in opt_out_lanes])
+    keyed = [s for s in batch if s.keyed is not None]
+    if not keyed:
+        return _debit_and_write(conn, batch)
+    # Keys first (their answers rendered now that opt-outs are known): a send whose key is taken is left out.
+    taken = {id(s) for s in keyed if s.keyed is not None and not claim(conn, s.account_id, s.keyed, s, s.created_at)}
+    fresh = [s for s in batch if id(s) not in taken]
+    verdicts = iter(_debit_and_write(conn, fresh))
+    results: list[Verdict] = []
+    for send in batch:
+        if id(send) in taken:
+            results.append(DUPLICATE)
+            continue
+        verdict = next(verdicts)
+        if verdict is False and send.keyed is not None:
+            release(conn, send.account_id, send.keyed.key)  # refused: a retry after a top-up may succeed
+        results.append(verdict)
+    return results
+
+
+def _debit_and_write(conn: Connection, batch: list[NewSend]) -> list[Verdict]:
+    if not batch:
+        return []
     account_ids = sorted({send.account_id for send in batch})
     rows = conn.execute(
         select(accounts.c.id, accounts.c.balance)
@@ -148,9 +177,9 @@ def _queued_lanes(accepted: list[NewSend]) -> list[str]:
     return sorted({s.lane for s in accepted if any(m.state == State.QUEUED for m in s.messages)})
 
 
-def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[bool], list[NewSend]]:
+def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[Verdict], list[NewSend]]:
     """Decide in arrival order which sends the balances cover; a refused send spends nothing."""
-    verdicts: list[bool] = []
+    verdicts: list[Verdict] = []
     accepted: list[NewSend] = []
     remaining = dict(balances)
     for send in batch:
@@ -175,7 +204,7 @@ _FIRST_HISTORY = insert(status_history).from_select(
 
 def _write(conn: Connection, accepted: list[NewSend]) -> None:
     conn.execute(insert(sends), [_send_row(s) for s in accepted])
-    conn.execute(insert(messages), [_message_row(s, m) for s in accepted for m in s.messages])
+    conn.execute(insert(messages), [_message_row(s, m, seq) for s in accepted for seq, m in enumerate(s.messages)])
     conn.execute(_FIRST_HISTORY, {"send_ids": [s.id for s in accepted]})
     conn.execute(
         insert(ledger),
@@ -215,12 +244,14 @@ def _send_row(s: NewSend) -> dict[str, object]:
         "recipient_count": len(s.messages),
         "cost": s.cost,
         "validity": s.validity,
+        "callback_format": s.callback_format,
     }
 
 
-def _message_row(s: NewSend, m: NewMessage) -> dict[str, object]:
+def _message_row(s: NewSend, m: NewMessage, seq: int) -> dict[str, object]:
     return {
         "send_id": s.id,
+        "seq": seq,
         "account_id": s.account_id,
         "msisdn": m.msisdn,
         "country": m.country,

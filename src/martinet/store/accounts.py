@@ -40,6 +40,18 @@ class Account:
     rate_limit: float | None = None  # sends/s accepted; None: the configured default (0 = unlimited)
 
 
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A key as listed to its operator: never the key itself, which is shown once and stored hashed."""
+
+    id: int
+    label: str
+    lanes: str | None
+    networks: str | None
+    created_at: int
+    revoked_at: int | None
+
+
 class Keep(enum.Enum):
     """The type of KEEP: a setting `AccountStore.update` leaves as it is (None already means "the default")."""
 
@@ -145,13 +157,67 @@ class AccountStore:
             raise UnknownAccount(login)
         return _account(row)
 
-    async def add_api_key(self, account_id: int, token_hash: str, label: str = "") -> None:
+    async def add_api_key(
+        self,
+        account_id: int,
+        token_hash: str,
+        label: str = "",
+        *,
+        lanes: str | None = None,
+        networks: str | None = None,
+    ) -> int:
+        """Store a key (its hash and limits, see `martinet.domain.keys`) and return its id."""
         async with self._db.write() as conn:
-            await conn.execute(
-                insert(api_keys).values(
-                    account_id=account_id, token_hash=token_hash, label=label, created_at=self._now_ms()
+            result = await conn.execute(
+                insert(api_keys)
+                .values(
+                    account_id=account_id,
+                    token_hash=token_hash,
+                    label=label,
+                    created_at=self._now_ms(),
+                    lanes=lanes,
+                    networks=networks,
                 )
+                .returning(api_keys.c.id)
             )
+            return int(result.scalar_one())
+
+    async def key_by_hash(self, token_hash: str) -> tuple[Account, str | None, str | None] | None:
+        """The account of a live key and the key's limits as stored (lanes, networks)."""
+        query = (
+            select(*_ACCOUNT_COLUMNS, api_keys.c.lanes, api_keys.c.networks)
+            .join(api_keys, api_keys.c.account_id == accounts.c.id)
+            .where(api_keys.c.token_hash == token_hash, api_keys.c.revoked_at.is_(None))
+        )
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (_account(row), row.lanes, row.networks) if row else None
+
+    async def api_keys(self, account_id: int) -> list[ApiKey]:
+        query = (
+            select(
+                api_keys.c.id,
+                api_keys.c.label,
+                api_keys.c.lanes,
+                api_keys.c.networks,
+                api_keys.c.created_at,
+                api_keys.c.revoked_at,
+            )
+            .where(api_keys.c.account_id == account_id)
+            .order_by(api_keys.c.id)
+        )
+        async with self._db.reader.connect() as conn:
+            return [ApiKey(*row) for row in await conn.execute(query)]
+
+    async def revoke_api_key(self, key_id: int) -> bool:
+        """Revoke a live key; False when there is no such live key. Workers forget it within their cache time."""
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=self._now_ms())
+            )
+        return bool(result.rowcount)
 
     async def by_token_hash(self, token_hash: str) -> Account | None:
         query = (

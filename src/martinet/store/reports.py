@@ -86,8 +86,9 @@ class ReportStore:
         async with self._db.reader.connect() as conn:
             return await conn.scalar(query)
 
-    async def cancel_scheduled(self, account_id: int, send_id: str) -> Cancelled | None:
-        """Cancel the still-scheduled messages of a send and refund them, atomically.
+    async def cancel_scheduled(self, account_id: int, send_id: str, seq: int | None = None) -> Cancelled | None:
+        """Cancel the still-scheduled messages of a send (or only its recipient at position `seq`) and refund
+        them, atomically.
 
         None when there is nothing to cancel (unknown send, someone else's, or already left): the scheduler
         cannot release a message between our check and our update because both happen in one write
@@ -99,6 +100,8 @@ class ReportStore:
             if owner != account_id:
                 return None
             scheduled = and_(messages.c.send_id == send_id, messages.c.state == State.SCHEDULED)
+            if seq is not None:
+                scheduled = and_(scheduled, messages.c.seq == seq)
             rows = (await conn.execute(select(messages.c.id, messages.c.cost).where(scheduled))).all()
             if not rows:
                 return None

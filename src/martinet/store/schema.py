@@ -76,6 +76,10 @@ api_keys = Table(
     Column("label", String(100), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
+    # Limits of the key (NULL: none): lanes it may send on, comma-separated ("otp,notification"), and the
+    # networks requests must come from, comma-separated CIDR ranges ("10.0.0.0/8,2001:db8::/32").
+    Column("lanes", Text),
+    Column("networks", Text),
 )
 
 sends = Table(
@@ -98,6 +102,9 @@ sends = Table(
     Column("cost", BigInteger, nullable=False),
     Column("cancelled_at", BigInteger),
     Column("validity", Integer),  # seconds, when the send asked for its own
+    # How its callbacks are sent: "smsmode" (GET with the smsmode parameters) or "json" (POST of the REST
+    # resource), after the door the send came through.
+    Column("callback_format", String(8), nullable=False, server_default="smsmode"),
     Index("ix_sends_account_created", "account_id", "created_at"),
 )
 
@@ -124,6 +131,7 @@ messages = Table(
     Column("lane", String(16), nullable=False, server_default="marketing"),
     Column("expires_at", BigInteger),  # end of validity: not submitted after it (status 37, refunded)
     Column("reply_from", String(20)),  # the reply-capable number a classe_msg=4 message was sent from
+    Column("seq", Integer, nullable=False, server_default="0"),  # position among its send's recipients
     Index("ix_messages_send", "send_id"),
     # Partial indexes, one per queue state that is searched by time: small, and never a tempting (and slow)
     # plan for the queries of another state. Queries name the state as a literal so both databases use them.
@@ -282,6 +290,20 @@ callbacks = Table(
         sqlite_where=text("state = 'failed'"),
         postgresql_where=text("state = 'failed'"),
     ),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # The first answer to a request that carried an `Idempotency-Key`, written in the transaction of the send
+    # it accepted, so a retry gets the same answer and never a second send (kept 24 hours).
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # SHA-256 of the request (method, path, JSON body)
+    Column("status", SmallInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_idempotency_keys_created", "created_at"),
 )
 
 

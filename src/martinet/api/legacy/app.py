@@ -15,8 +15,7 @@ from martinet.api.legacy import answers
 from martinet.api.legacy.decoding import decode_params
 from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices
 from martinet.services.accept import InvalidParameter
-from martinet.services.auth import Authenticator
-from martinet.store.accounts import Account
+from martinet.services.auth import Authenticator, Caller
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +56,25 @@ class LegacyDoor:
             body = read
         content_type = headers.get(b"content-type", b"").decode("latin-1") or None
         params = decode_params(scope.get("query_string", b""), body, content_type)
-        text = await self._answer(endpoint, params, method)
+        client = scope.get("client")
+        text = await self._answer(endpoint, params, method, client[0] if client else None)
         await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
 
     async def _answer(
-        self, endpoint: Callable[[LegacyServices, Call], Awaitable[str]], params: dict[str, str], method: str
+        self,
+        endpoint: Callable[[LegacyServices, Call], Awaitable[str]],
+        params: dict[str, str],
+        method: str,
+        address: str | None,
     ) -> str:
-        account = await self._authenticate(params)
-        if account is None:
+        caller = await self._authenticate(params)
+        # A key used from a network it is not allowed from, or limited to lanes that exclude every lane this
+        # door could use, authenticates nothing here (smsmode has no other answer for "not with this key").
+        if caller is None or not caller.limits.allows_address(address) or not caller.limits.allows_lane(
+            caller.account.lane
+        ):
             return answers.status_answer(answers.AUTHENTICATION_ERROR, "fr")
+        account = caller.account
         try:
             return await endpoint(self._services, Call(account, params, method))
         except InvalidParameter as exc:
@@ -94,7 +103,7 @@ class LegacyDoor:
                 break
         return b"".join(chunks)
 
-    async def _authenticate(self, params: dict[str, str]) -> Account | None:
+    async def _authenticate(self, params: dict[str, str]) -> Caller | None:
         token = params.get("accesstoken", "")
         if token:
             return await self._auth.by_token(token)

@@ -1,0 +1,1 @@
+"""The REST door: smsmode's JSON API v1 (`/sms/v1/…`, `/commons/v1/…`) and Martinet's extensions to it."""

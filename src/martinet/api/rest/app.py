@@ -1,0 +1,141 @@
+"""The REST door as a plain ASGI application: route, authenticate, read the body, call a handler, answer JSON.
+
+Like the smsmode door it speaks ASGI directly: `POST /sms/v1/messages` is a hot path, and its needs (a few fixed
+paths, one header for the key, a JSON body) do not call for a framework's request and response objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from martinet.api.rest import handlers
+from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
+from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, docs_page, openapi_document
+from martinet.api.rest.problems import Problem
+from martinet.services.auth import Authenticator
+
+log = logging.getLogger(__name__)
+
+PREFIXES = ("/sms/v1/", "/commons/v1/")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_JSON = (b"content-type", b"application/json")
+_PROBLEM = (b"content-type", b"application/problem+json")
+
+#: Fixed paths → handler per method.
+ROUTES: dict[str, dict[str, Handler]] = {
+    "/sms/v1/messages": {"GET": handlers.list_messages, "POST": handlers.send},
+    "/sms/v1/messages:preview": {"POST": handlers.preview},
+    "/sms/v1/replies": {"GET": handlers.list_replies},
+    "/commons/v1/balance": {"GET": handlers.balance},
+}
+#: Paths ending in one `{id}` segment: prefix → handler per method.
+ITEM_ROUTES: dict[str, dict[str, Handler]] = {
+    "/sms/v1/messages/": {"GET": handlers.get_message, "DELETE": handlers.cancel_message},
+    "/sms/v1/replies/": {"GET": handlers.get_reply},
+}
+
+
+class RestDoor:
+    def __init__(self, services: RestServices, auth: Authenticator, *, max_body_bytes: int) -> None:
+        self._services = services
+        self._auth = auth
+        self._max_body = max_body_bytes
+        self._openapi = orjson.dumps(openapi_document())
+        self._docs = docs_page().encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == OPENAPI_PATH and method == "GET":
+            await _reply(send, 200, self._openapi, [_JSON, (b"access-control-allow-origin", b"*")])
+            return
+        if path == DOCS_PATH and method == "GET":
+            await _reply(send, 200, self._docs, [(b"content-type", b"text/html; charset=utf-8")])
+            return
+        try:
+            answer = await self._answer(scope, receive, path, method)
+        except Problem as problem:
+            await _reply(send, problem.status, orjson.dumps(problem.body()), [_PROBLEM, *problem.headers])
+            return
+        except Exception:
+            log.exception("REST endpoint failed: %s %s", method, path)
+            fault = Problem("INTERNAL_ERROR", "the gateway failed to answer; the fault is logged")
+            await _reply(send, 500, orjson.dumps(fault.body()), [_PROBLEM])
+            return
+        payload = answer.payload if isinstance(answer.payload, bytes) else orjson.dumps(answer.payload)
+        await _reply(send, answer.status, payload, [_JSON, *answer.headers])
+
+    async def _answer(self, scope: Scope, receive: Receive, path: str, method: str) -> Answer:
+        methods, target = _route(path)
+        handler = methods.get(method)
+        if handler is None:
+            allow = ", ".join(methods).encode()
+            raise Problem("METHOD_NOT_ALLOWED", f"{method} is not allowed here", None, [(b"allow", allow)])
+        headers = dict(scope["headers"])
+        key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+        caller = await self._auth.by_token(key) if key else None
+        if caller is None:
+            raise Problem("UNAUTHORIZED", "a valid X-Api-Key header is required")
+        client = scope.get("client")
+        if not caller.limits.allows_address(client[0] if client else None):
+            raise Problem("NETWORK_NOT_ALLOWED", "this key may not be used from this address")
+        body = b""
+        if method == "POST":
+            content_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
+            if content_type != b"application/json" and not content_type.endswith(b"+json"):
+                raise Problem("UNSUPPORTED_MEDIA_TYPE", "the body must be application/json")
+            body = await self._body(receive, headers)
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        return await handler(self._services, RestRequest(caller, method, path, target, query, headers, body))
+
+    async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_body:
+            raise Problem("PAYLOAD_TOO_LARGE", f"the body is larger than {self._max_body} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise Problem("PAYLOAD_TOO_LARGE", f"the body is larger than {self._max_body} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _route(path: str) -> tuple[dict[str, Handler], str | None]:
+    methods = ROUTES.get(path)
+    if methods is not None:
+        return methods, None
+    for prefix, item_methods in ITEM_ROUTES.items():
+        if path.startswith(prefix):
+            target = path[len(prefix) :]
+            if target and "/" not in target:
+                return item_methods, target
+    raise Problem("NOT_FOUND", "no such resource")
+
+
+async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,412 @@
+"""The REST endpoints: each turns a request into a service call and the result into a resource.
+
+Handlers raise `Problem` for every refusal; the door (`martinet.api.rest.app`) renders it. Field names in
+problems are the REST names (`recipient.to`), translated from the service's smsmode names where needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import orjson
+from pydantic import ValidationError
+
+from martinet.api.rest.models import SendIn
+from martinet.api.rest.problems import Problem, invalid
+from martinet.domain.recipients import InvalidRecipient, parse_recipient
+from martinet.domain.resources import (
+    CURRENCY,
+    FLOW_OF_LANE,
+    LANE_OF_FLOW,
+    STATES_OF_STATUS,
+    MessageFacts,
+    credits,
+    message_resource,
+    parse_message_id,
+    reply_resource,
+)
+from martinet.services.accept import (
+    MAX_PARTS,
+    DuplicateRequest,
+    InvalidParameter,
+    NotEnoughCredit,
+    SendRequest,
+    SendService,
+)
+from martinet.services.auth import Caller
+from martinet.services.rate_limits import RateLimited
+from martinet.services.reports import ReportService
+from martinet.store.acceptance import NewSend
+from martinet.store.idempotency import IdempotencyStore, KeyedRequest, StoredAnswer
+from martinet.store.messages import MessageFilter, MessageStore
+
+PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
+MAX_IDEMPOTENCY_KEY = 255
+
+#: The service's (smsmode) parameter names as REST fields.
+_FIELDS = {
+    "message": "body.text",
+    "numero": "recipient.to",
+    "emetteur": "from",
+    "refClient": "refClient",
+    "notification_url": "callbackUrlStatus",
+    "notification_url_reponse": "callbackUrlMo",
+    "stop": "body.stop",
+    "classe_msg": "callbackUrlMo",
+    "nbr_msg": "body.text",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RestServices:
+    sends: SendService
+    reports: ReportService
+    messages: MessageStore
+    idempotency: IdempotencyStore
+
+
+@dataclass(frozen=True, slots=True)
+class RestRequest:
+    caller: Caller
+    method: str
+    path: str
+    target: str | None  # the `{id}` of the path, when it has one
+    query: dict[str, str]
+    headers: dict[bytes, bytes]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    payload: object  # a JSON-able value, or bytes already encoded
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+Handler = Callable[[RestServices, RestRequest], Awaitable[Answer]]
+
+
+# --- Sending ---
+
+
+async def send(services: RestServices, request: RestRequest) -> Answer:
+    if request.query.get("dryRun", "").lower() in ("true", "1"):
+        return await preview(services, request)
+    document = _json(request.body)
+    body = _validate(document)
+    key = _idempotency_key(request)
+    keyed = None
+    if key is not None:
+        fingerprint = hashlib.sha256(
+            b"POST " + request.path.encode() + b" " + orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+        ).hexdigest()
+        stored = await services.idempotency.lookup(request.caller.account.id, key)
+        if stored is not None:
+            return _replay(stored, fingerprint)
+        keyed = KeyedRequest(key, fingerprint, lambda written: (201, orjson.dumps(_sent(written, body))))
+    send_request = _send_request(request.caller, body, keyed)
+    try:
+        accepted = await services.sends.accept(send_request)
+    except InvalidParameter as exc:
+        raise _invalid(exc, body) from None
+    except RateLimited as exc:
+        retry = str(max(1, math.ceil(1 / exc.rate))) if exc.rate > 0 else "1"
+        raise Problem(
+            "RATE_LIMITED", "over the account's sends per second", None, [(b"retry-after", retry.encode())]
+        ) from None
+    except NotEnoughCredit as exc:
+        raise Problem(
+            "INSUFFICIENT_CREDIT", f"the send costs {credits(exc.cost)} credits, more than the balance"
+        ) from None
+    except DuplicateRequest:
+        stored = await services.idempotency.lookup(request.caller.account.id, key or "")
+        if stored is None or keyed is None:  # the other request's send was refused meanwhile: try again
+            raise Problem(
+                "RATE_LIMITED", "a request with this key is in progress", None, [(b"retry-after", b"1")]
+            ) from None
+        return _replay(stored, keyed.fingerprint)
+    payload = _sent(accepted.send, body)
+    location = payload["href"] if body.recipient is not None else None
+    headers = ((b"location", str(location).encode()),) if location else ()
+    return Answer(201, payload, headers)
+
+
+async def preview(services: RestServices, request: RestRequest) -> Answer:
+    body = _validate(_json(request.body))
+    try:
+        seen = await services.sends.preview(_send_request(request.caller, body, None))
+    except InvalidParameter as exc:
+        raise _invalid(exc, body) from None
+    recipients = []
+    for item in seen.recipients:
+        recipient = item.recipient
+        valid = item.problem is None
+        entry: dict[str, object] = {
+            "to": recipient.raw if isinstance(recipient, InvalidRecipient) else recipient.msisdn,
+            "country": None if isinstance(recipient, InvalidRecipient) else recipient.country,
+            "valid": valid,
+            "price": {"amount": credits(item.cost), "currency": CURRENCY},
+        }
+        if not valid:
+            entry["problem"] = item.problem
+        recipients.append(entry)
+    analysis = seen.analysis
+    return Answer(
+        200,
+        {
+            "body": {
+                "text": analysis.text,
+                "encoding": "GSM7" if str(analysis.encoding) == "GSM-7" else "UNICODE",
+                "messagePartCount": analysis.segments,
+                "length": len(analysis.text),
+            },
+            "flow": FLOW_OF_LANE[seen.lane],
+            "recipients": recipients,
+            "price": {"amount": credits(seen.cost), "currency": CURRENCY},
+        },
+    )
+
+
+def _send_request(caller: Caller, body: SendIn, keyed: KeyedRequest | None) -> SendRequest:
+    account = caller.account
+    lane = LANE_OF_FLOW[body.flow] if body.flow is not None else account.lane
+    if not caller.limits.allows_lane(lane):
+        raise Problem("LANE_NOT_ALLOWED", f"this key may not send on flow {FLOW_OF_LANE.get(lane, lane)}", "flow")
+    tos = [body.recipient.to] if body.recipient is not None else [r.to for r in body.recipients or ()]
+    return SendRequest(
+        account=account,
+        text=body.body.text,
+        recipients=",".join(tos),
+        # A reply URL without a sender asks for a reply-capable number (smsmode's classe_msg=4).
+        classe=4 if body.callbackUrlMo and not body.sender else 2,
+        scheduled_at=_epoch_ms(body.sentDate, account.timezone) if body.sentDate is not None else None,
+        sender=body.sender,
+        ref_client=body.refClient,
+        max_parts=MAX_PARTS,
+        notification_url=body.callbackUrlStatus,
+        notification_url_reponse=body.callbackUrlMo,
+        stop=1 if body.body.stop else 0,
+        lane=lane,
+        validity=body.validity,
+        callback_format="json",
+        keyed=keyed,
+    )
+
+
+def _sent(send: NewSend, body: SendIn) -> dict[str, object]:
+    """The answer to a send: the message, or (several recipients) every message in order."""
+    resources = [
+        message_resource(
+            MessageFacts(
+                send.id,
+                seq,
+                send.created_at,
+                send.lane,
+                message.msisdn,
+                send.sender,
+                send.text,
+                send.encoding,
+                send.segments,
+                message.state,
+                message.code,
+                message.cost,
+                send.created_at,
+                send.ref_client,
+                send.scheduled_at,
+            )
+        )
+        for seq, message in enumerate(send.messages)
+    ]
+    if body.recipient is not None:
+        return resources[0]
+    return {"messages": resources}
+
+
+def _replay(stored: StoredAnswer, fingerprint: str) -> Answer:
+    if stored.fingerprint != fingerprint:
+        raise Problem("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body")
+    return Answer(stored.status, stored.body, ((b"idempotent-replayed", b"true"),))
+
+
+def _idempotency_key(request: RestRequest) -> str | None:
+    raw = request.headers.get(b"idempotency-key")
+    if raw is None:
+        return None
+    key = raw.decode("latin-1").strip()
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not all(33 <= ord(c) <= 126 for c in key):
+        raise invalid("Idempotency-Key", f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    return key
+
+
+def _invalid(exc: InvalidParameter, body: SendIn) -> Problem:
+    field = _FIELDS.get(exc.name, exc.name)
+    if exc.name == "numero":
+        if body.recipient is None:
+            field = "recipients"
+        elif exc.problem == "no valid recipient":
+            parsed = parse_recipient(body.recipient.to)
+            if isinstance(parsed, InvalidRecipient):
+                return invalid(field, parsed.reason)
+    return invalid(field, exc.problem)
+
+
+# --- Reading and cancelling ---
+
+
+async def get_message(services: RestServices, request: RestRequest) -> Answer:
+    send_id, seq = _message_ref(request.target)
+    facts = await services.messages.get(request.caller.account.id, send_id, seq)
+    if facts is None:
+        raise Problem("NOT_FOUND", "no such message")
+    return Answer(200, message_resource(facts))
+
+
+async def cancel_message(services: RestServices, request: RestRequest) -> Answer:
+    send_id, seq = _message_ref(request.target)
+    account_id = request.caller.account.id
+    cancelled = await services.reports.cancel_message(account_id, send_id, seq)
+    facts = await services.messages.get(account_id, send_id, seq)
+    if facts is None:
+        raise Problem("NOT_FOUND", "no such message")
+    if cancelled is None:
+        raise Problem("NOT_CANCELLABLE", f"the message is {facts.state}, not scheduled")
+    return Answer(200, message_resource(facts))
+
+
+async def list_messages(services: RestServices, request: RestRequest) -> Answer:
+    query = request.query
+    page, size = _paging(query)
+    timezone = request.caller.account.timezone
+    states = None
+    status = query.get("status")
+    if status is not None:
+        states = STATES_OF_STATUS.get(status.upper())
+        if states is None:
+            raise invalid("status", "one of " + ", ".join(STATES_OF_STATUS))
+    msisdn = None
+    if "recipient" in query:
+        parsed = parse_recipient(query["recipient"])
+        if isinstance(parsed, InvalidRecipient):
+            raise invalid("recipient", parsed.reason)
+        msisdn = parsed.msisdn
+    where = MessageFilter(
+        since=_query_time(query, "startDate", timezone),
+        until=_query_time(query, "endDate", timezone),
+        states=states,
+        msisdn=msisdn,
+        ref_client=query.get("refClient"),
+    )
+    rows = await services.messages.page(request.caller.account.id, where, (page - 1) * size, size + 1)
+    return Answer(200, _page([message_resource(f) for f in rows[:size]], len(rows) > size, request, page, size))
+
+
+async def list_replies(services: RestServices, request: RestRequest) -> Answer:
+    page, size = _paging(request.query)
+    timezone = request.caller.account.timezone
+    rows = await services.messages.replies(
+        request.caller.account.id,
+        _query_time(request.query, "startDate", timezone),
+        _query_time(request.query, "endDate", timezone),
+        (page - 1) * size,
+        size + 1,
+    )
+    return Answer(200, _page([reply_resource(r) for r in rows[:size]], len(rows) > size, request, page, size))
+
+
+async def get_reply(services: RestServices, request: RestRequest) -> Answer:
+    target = request.target or ""
+    number = target[1:] if target.startswith("r") else ""
+    if not number.isdigit() or len(number) > 18:
+        raise Problem("NOT_FOUND", "no such reply")
+    facts = await services.messages.reply(request.caller.account.id, int(number))
+    if facts is None:
+        raise Problem("NOT_FOUND", "no such reply")
+    return Answer(200, reply_resource(facts))
+
+
+async def balance(services: RestServices, request: RestRequest) -> Answer:
+    milli = await services.reports.balance(request.caller.account.id)
+    return Answer(200, {"balance": credits(milli), "currency": CURRENCY})
+
+
+# --- Parsing helpers ---
+
+
+def _json(raw: bytes) -> dict[str, object]:
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise Problem("INVALID_JSON", "the body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise Problem("INVALID_JSON", "the body must be a JSON object")
+    return document
+
+
+def _validate(document: dict[str, object]) -> SendIn:
+    try:
+        return SendIn.model_validate(document)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        location = ".".join(str(part) for part in error["loc"]) or "body"
+        if location == "sender":
+            location = "from"
+        if error["type"] == "value_error" and not error["loc"]:
+            location = "recipient"
+        return _raise(invalid(location, str(error["msg"]).removeprefix("Value error, ")))
+
+
+def _raise(problem: Problem) -> SendIn:
+    raise problem
+
+
+def _message_ref(target: str | None) -> tuple[str, int]:
+    ref = parse_message_id(target or "")
+    if ref is None:
+        raise Problem("NOT_FOUND", "no such message")
+    return ref
+
+
+def _paging(query: dict[str, str]) -> tuple[int, int]:
+    page = _integer(query, "page", 1, 1, 1_000_000)
+    size = _integer(query, "pageSize", PAGE_SIZE_DEFAULT, 1, PAGE_SIZE_MAX)
+    return page, size
+
+
+def _integer(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+        raise invalid(name, f"an integer from {low} to {high}")
+    return int(raw)
+
+
+def _query_time(query: dict[str, str], name: str, timezone: str) -> int | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(name, "an ISO 8601 date or time") from None
+    return _epoch_ms(moment, timezone)
+
+
+def _epoch_ms(moment: datetime, timezone: str) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return int(moment.timestamp() * 1000)
+
+
+def _page(items: list[dict[str, object]], more: bool, request: RestRequest, page: int, size: int) -> dict[str, object]:
+    result: dict[str, object] = {"items": items, "page": page, "pageSize": size, "hasMore": more}
+    if more:
+        following = {**request.query, "page": str(page + 1), "pageSize": str(size)}
+        result["next"] = f"{request.path}?{urlencode(following)}"
+    return result

@@ -1,0 +1,184 @@
+"""The JSON shapes of the REST door as pydantic models: request bodies are validated with them, and the
+OpenAPI document (`martinet.api.rest.openapi`) is generated from all of them.
+
+Answers are built as plain dicts by `martinet.domain.resources` (cheaper than models on the hot path); the
+output models here describe them for OpenAPI, and the contract test checks every answer against them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Flow = Literal["OTP", "TRANSACTIONAL", "MARKETING"]
+StatusValue = Literal["SCHEDULED", "ENROUTE", "DELIVERED", "UNDELIVERABLE", "UNDELIVERED", "CANCELLED", "EXPIRED"]
+
+MAX_RECIPIENTS = 1000
+MAX_TEXT = 1600  # characters: 10 GSM-7 parts at most are sent, the rest is cut as smsmode's nbr_msg does
+
+
+class _In(BaseModel):
+    # smsmode clients send fields Martinet does not use (and may add more): ignored, not refused.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class RecipientIn(_In):
+    to: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[^,;\r\n]+$",
+        description="E.164 with or without '+', or a national French number",
+        examples=["+33612345678"],
+    )
+
+
+class BodyIn(_In):
+    text: str = Field(min_length=1, max_length=MAX_TEXT, examples=["Your code is 123456"])
+    stop: bool = Field(default=False, description="add the opt-out mention")
+
+
+class SendIn(_In):
+    """A send: smsmode's body, plus Martinet's extensions `recipients`, `flow` and `validity`."""
+
+    recipient: RecipientIn | None = None
+    recipients: list[RecipientIn] | None = Field(
+        default=None, min_length=1, max_length=MAX_RECIPIENTS, description="extension: many recipients at once"
+    )
+    body: BodyIn
+    sender: str | None = Field(default=None, alias="from", min_length=1, max_length=16)
+    sentDate: datetime | None = Field(default=None, description="schedule; without offset: the account's time zone")
+    refClient: str | None = Field(default=None, max_length=40)
+    callbackUrlStatus: str | None = Field(default=None, min_length=1, max_length=2000)
+    callbackUrlMo: str | None = Field(default=None, min_length=1, max_length=2000)
+    flow: Flow | None = Field(default=None, description="extension: the lane")
+    validity: int | None = Field(default=None, ge=60, le=259_200, description="extension: seconds")
+
+    @model_validator(mode="after")
+    def _one_recipient_field(self) -> SendIn:
+        if (self.recipient is None) == (self.recipients is None):
+            raise ValueError("give either recipient or recipients")
+        return self
+
+
+# --- Answers (for the OpenAPI document) ---
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Channel(_Out):
+    type: Literal["SMS"]
+    flow: Flow
+
+
+class RecipientOut(_Out):
+    to: str
+
+
+class BodyOut(_Out):
+    text: str
+    encoding: Literal["GSM7", "UNICODE"]
+    messagePartCount: int
+    length: int
+
+
+class StatusOut(_Out):
+    value: StatusValue
+    code: int = Field(description="the smsmode status code")
+    deliveryDate: str | None
+    updatedAt: str | None
+
+
+class Price(_Out):
+    amount: float
+    currency: Literal["CREDIT"]
+
+
+class MessageOut(_Out):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    messageId: str
+    smsId: str
+    acceptedAt: str
+    channel: Channel
+    direction: Literal["MT"]
+    recipient: RecipientOut
+    sender: str | None = Field(alias="from")
+    body: BodyOut
+    status: StatusOut
+    price: Price
+    refClient: str | None
+    sentDate: str | None
+    href: str
+
+
+class MessagesOut(_Out):
+    messages: list[MessageOut]
+
+
+class MessagePage(_Out):
+    items: list[MessageOut]
+    page: int
+    pageSize: int
+    hasMore: bool
+    next: str | None = None
+
+
+class ReplyBody(_Out):
+    text: str
+    length: int
+
+
+class ReplyOut(_Out):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    responseId: str
+    direction: Literal["MO"]
+    sender: str = Field(alias="from")
+    recipient: RecipientOut
+    body: ReplyBody
+    receivedAt: str
+    smsId: str | None
+    refClient: str | None
+    href: str
+
+
+class ReplyPage(_Out):
+    items: list[ReplyOut]
+    page: int
+    pageSize: int
+    hasMore: bool
+    next: str | None = None
+
+
+class PreviewRecipientOut(_Out):
+    to: str
+    country: str | None
+    valid: bool
+    price: Price
+    problem: str | None = None
+
+
+class PreviewOut(_Out):
+    body: BodyOut
+    flow: Flow
+    recipients: list[PreviewRecipientOut]
+    price: Price
+
+
+class BalanceOut(_Out):
+    balance: float
+    currency: Literal["CREDIT"]
+
+
+class ProblemOut(_Out):
+    title: str
+    message: str
+    detail: str
+    type: str
+    status: int
+    errorCode: str
+    field: str | None = None

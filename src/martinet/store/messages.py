@@ -1,0 +1,113 @@
+"""Reading messages one by one and page by page, as the REST door shows them (`martinet.domain.resources`).
+
+Pages are newest first by acceptance time, bounded by the send index (`ix_sends_account_created`): a page of an
+account's recent messages reads that page, not the account's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from martinet.domain.resources import MessageFacts, ReplyFacts
+from martinet.store.database import Database
+from martinet.store.schema import inbound_messages, messages, sends
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """Optional conditions of a listing; times are Unix ms of acceptance, inclusive."""
+
+    since: int | None = None
+    until: int | None = None
+    states: Sequence[str] | None = None
+    msisdn: str | None = None
+    ref_client: str | None = None
+
+
+_FACTS = select(
+    sends.c.id,
+    messages.c.seq,
+    sends.c.created_at,
+    sends.c.lane,
+    messages.c.msisdn,
+    sends.c.sender,
+    sends.c.text,
+    sends.c.encoding,
+    sends.c.segments,
+    messages.c.state,
+    messages.c.code,
+    messages.c.cost,
+    messages.c.updated_at,
+    sends.c.ref_client,
+    sends.c.scheduled_at,
+).select_from(messages.join(sends, sends.c.id == messages.c.send_id))
+
+_REPLIES = select(
+    inbound_messages.c.id,
+    inbound_messages.c.received_at,
+    inbound_messages.c.source,
+    inbound_messages.c.destination,
+    inbound_messages.c.text,
+    inbound_messages.c.send_id,
+    sends.c.ref_client,
+).select_from(inbound_messages.outerjoin(sends, sends.c.id == inbound_messages.c.send_id))
+
+
+def _facts(row: Any) -> MessageFacts:
+    return MessageFacts(*row)
+
+
+class MessageStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, account_id: int, send_id: str, seq: int) -> MessageFacts | None:
+        query = _FACTS.where(sends.c.id == send_id, sends.c.account_id == account_id, messages.c.seq == seq)
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _facts(row) if row else None
+
+    async def of_send(self, account_id: int, send_id: str) -> list[MessageFacts]:
+        query = _FACTS.where(sends.c.id == send_id, sends.c.account_id == account_id).order_by(messages.c.seq)
+        async with self._db.reader.connect() as conn:
+            return [_facts(row) for row in await conn.execute(query)]
+
+    async def page(self, account_id: int, where: MessageFilter, offset: int, limit: int) -> list[MessageFacts]:
+        """Up to `limit` messages after skipping `offset`, newest first."""
+        query: Select[Any] = _FACTS.where(sends.c.account_id == account_id)
+        if where.since is not None:
+            query = query.where(sends.c.created_at >= where.since)
+        if where.until is not None:
+            query = query.where(sends.c.created_at <= where.until)
+        if where.states is not None:
+            query = query.where(messages.c.state.in_(list(where.states)))
+        if where.msisdn is not None:
+            query = query.where(messages.c.msisdn == where.msisdn)
+        if where.ref_client is not None:
+            query = query.where(sends.c.ref_client == where.ref_client)
+        query = query.order_by(sends.c.created_at.desc(), sends.c.id.desc(), messages.c.seq).offset(offset).limit(limit)
+        async with self._db.reader.connect() as conn:
+            return [_facts(row) for row in await conn.execute(query)]
+
+    async def reply(self, account_id: int, inbound_id: int) -> ReplyFacts | None:
+        query = _REPLIES.where(inbound_messages.c.id == inbound_id, inbound_messages.c.account_id == account_id)
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return ReplyFacts(*row) if row else None
+
+    async def replies(
+        self, account_id: int, since: int | None, until: int | None, offset: int, limit: int
+    ) -> list[ReplyFacts]:
+        """An account's replies, newest first by reception time."""
+        query: Select[Any] = _REPLIES.where(inbound_messages.c.account_id == account_id)
+        if since is not None:
+            query = query.where(inbound_messages.c.received_at >= since)
+        if until is not None:
+            query = query.where(inbound_messages.c.received_at <= until)
+        query = query.order_by(inbound_messages.c.received_at.desc(), inbound_messages.c.id.desc())
+        async with self._db.reader.connect() as conn:
+            return [ReplyFacts(*row) for row in await conn.execute(query.offset(offset).limit(limit))]
