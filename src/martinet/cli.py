@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from martinet import cli_callbacks, cli_optout, cli_routes, demo, logs, server
+from martinet import cli_callbacks, cli_keys, cli_optout, cli_routes, demo, logs, server
 from martinet.config import ConfigError, Settings, load_settings
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.text import NonGsmPolicy, analyze
@@ -116,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_routes.add_commands(commands, _where, _settings)
     cli_callbacks.add_commands(commands, _where, _settings)
     cli_optout.add_commands(commands, _where, _settings)
+    cli_keys.add_commands(commands, _where, _settings)
 
     text = commands.add_parser("text", help="text tools").add_subparsers(required=True, metavar="ACTION")
     analyze_cmd = text.add_parser("analyze", help="encoding and segment count of a text, as the send path sees it")

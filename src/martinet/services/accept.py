@@ -74,6 +74,7 @@ class SendRequest:
     validity: int | None = None  # seconds; None: the lane's default
     callback_format: str = "smsmode"  # "json": callbacks post the REST resources (sends of the REST door)
     keyed: KeyedRequest | None = None  # its Idempotency-Key (REST door)
+    non_gsm: str | None = None  # what to do with characters outside GSM 03.38; None: the account's policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +229,7 @@ class SendService:
         analysis = analyze(
             request.text or "",
             classe=request.classe,
-            non_gsm=NonGsmPolicy(request.account.non_gsm),
+            non_gsm=NonGsmPolicy(request.non_gsm or request.account.non_gsm),
             max_parts=request.max_parts,
             stop_mention=self._stop_mention if stop else None,
             stop_mode=stop,

@@ -31,6 +31,7 @@ from martinet.domain.resources import (
     parse_message_id,
     reply_resource,
 )
+from martinet.domain.text import NonGsmPolicy
 from martinet.services.accept import (
     MAX_PARTS,
     DuplicateRequest,
@@ -179,12 +180,16 @@ def _send_request(caller: Caller, body: SendIn, keyed: KeyedRequest | None) -> S
     if not caller.limits.allows_lane(lane):
         raise Problem("LANE_NOT_ALLOWED", f"this key may not send on flow {FLOW_OF_LANE.get(lane, lane)}", "flow")
     tos = [body.recipient.to] if body.recipient is not None else [r.to for r in body.recipients or ()]
+    encoding = body.body.encoding
+    replies = bool(body.callbackUrlMo) and not body.sender
     return SendRequest(
         account=account,
         text=body.body.text,
         recipients=",".join(tos),
-        # A reply URL without a sender asks for a reply-capable number (smsmode's classe_msg=4).
-        classe=4 if body.callbackUrlMo and not body.sender else 2,
+        # A reply URL without a sender asks for a reply-capable number (smsmode's classe_msg=4); UNICODE asked
+        # for is smsmode's classe_msg=9.
+        classe=4 if replies else 9 if encoding == "UNICODE" else 2,
+        non_gsm=_non_gsm(encoding, replies, account.non_gsm),
         scheduled_at=_epoch_ms(body.sentDate, account.timezone) if body.sentDate is not None else None,
         sender=body.sender,
         ref_client=body.refClient,
@@ -197,6 +202,14 @@ def _send_request(caller: Caller, body: SendIn, keyed: KeyedRequest | None) -> S
         callback_format="json",
         keyed=keyed,
     )
+
+
+def _non_gsm(encoding: str | None, replies: bool, account_policy: str) -> str:
+    """The character policy of a REST send: automatic unless GSM7 is asked for (then the account's policy,
+    or smsmode's replacement when the account's is automatic)."""
+    if encoding == "GSM7":
+        return NonGsmPolicy.REPLACE if account_policy == NonGsmPolicy.UCS2 else account_policy
+    return NonGsmPolicy.UCS2 if encoding is None or replies else account_policy
 
 
 def _sent(send: NewSend, body: SendIn) -> dict[str, object]:

@@ -37,6 +37,11 @@ class RecipientIn(_In):
 class BodyIn(_In):
     text: str = Field(min_length=1, max_length=MAX_TEXT, examples=["Your code is 123456"])
     stop: bool = Field(default=False, description="add the opt-out mention")
+    encoding: Literal["GSM7", "UNICODE"] | None = Field(
+        default=None,
+        description="default: GSM7 when every character fits, else UNICODE; GSM7 replaces the others as the "
+        "account's policy says",
+    )
 
 
 class SendIn(_In):
