@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import ipaddress
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -109,8 +109,26 @@ def signature(secret: str, target: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+def body_signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The `X-Martinet-Signature` value of a JSON callback: a POST's URL says nothing of what it reports, so
+    the body is signed instead, as received (`HMAC-SHA256(secret, b"t." + body)`)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
 def verify(secret: str, target: str, header: str, now: float, tolerance: float = DEFAULT_TOLERANCE) -> bool:
     """Whether `header` signs `target` with `secret`, made at most `tolerance` seconds from `now`."""
+    return _verify(header, now, tolerance, lambda timestamp: signature(secret, target, timestamp))
+
+
+def verify_body(secret: str, body: bytes, header: str, now: float, tolerance: float = DEFAULT_TOLERANCE) -> bool:
+    """Whether `header` signs the raw `body` of a JSON callback with `secret`, made at most `tolerance` seconds
+    from `now` (the body as received: parsed and serialised again, it would not match)."""
+    return _verify(header, now, tolerance, lambda timestamp: body_signature(secret, body, timestamp))
+
+
+def _verify(header: str, now: float, tolerance: float, sign: Callable[[int], str]) -> bool:
+    """The check shared by both kinds of signature: fresh `t`, and one `v1` equal to what `sign(t)` gives."""
     fields: dict[str, list[str]] = {}
     for item in header.split(","):
         key, sep, value = item.strip().partition("=")
@@ -122,7 +140,7 @@ def verify(secret: str, target: str, header: str, now: float, tolerance: float =
         return False
     if abs(now - timestamp) > tolerance:
         return False
-    expected = signature(secret, target, timestamp).rpartition("v1=")[2]
+    expected = sign(timestamp).rpartition("v1=")[2]
     return any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in fields.get("v1", []))
 
 

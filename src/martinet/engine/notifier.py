@@ -1,7 +1,8 @@
 """Delivering status callbacks: the engine task that empties the `callbacks` outbox.
 
 One loop claims due callbacks in batches (only the oldest pending one of each recipient, so a recipient's
-reports arrive in order), starts one request per callback through a single shared `aiohttp` session, and a
+reports arrive in order), starts one request per callback through a single shared `aiohttp` session (a GET
+with smsmode's parameters, or a POST of the JSON resource for a send of the REST door), and a
 second loop writes the results in batches, one transaction each. Requests are bounded overall and per host;
 a host that answers 429 or 503 with `Retry-After` gets no request until then. Addresses are checked before
 connecting (`GuardedResolver`), so a callback URL cannot reach the gateway's own network. See docs/webhooks.md.
@@ -31,6 +32,7 @@ from martinet.domain.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
     backoff,
+    body_signature,
     forbidden_address,
     request_target,
     retry_after,
@@ -197,13 +199,18 @@ class Notifier:
         if problem is not None:
             return _Result(ok=False, error=problem, permanent=True)
         url = with_query(callback.url, callback.params)
-        headers = {
-            EVENT_HEADER: callback.event,
-            SIGNATURE_HEADER: signature(callback.secret, request_target(url), int(self._clock())),
-            "User-Agent": "Martinet-Callbacks/1",
-        }
+        now = int(self._clock())
+        if callback.body is None:  # smsmode's GET: what it reports is in the URL, so the URL is signed
+            signed, method = signature(callback.secret, request_target(url), now), "GET"
+        else:
+            signed, method = body_signature(callback.secret, callback.body, now), "POST"
+        headers = {EVENT_HEADER: callback.event, SIGNATURE_HEADER: signed, "User-Agent": "Martinet-Callbacks/1"}
+        if callback.body is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            async with session.get(URL(url, encoded=True), headers=headers, allow_redirects=False) as reply:
+            async with session.request(
+                method, URL(url, encoded=True), headers=headers, data=callback.body, allow_redirects=False
+            ) as reply:
                 await reply.read()
                 if 200 <= reply.status < 300:
                     return _Result(ok=True, status=reply.status)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from sqlalchemy import and_, bindparam, exists, literal_column, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 
+from martinet.domain.resources import MessageFacts, ReplyFacts, message_resource, reply_resource
 from martinet.domain.routing import OperatorLookup
 from martinet.domain.webhooks import event_id, reply_event_id, reply_params, status_params
 from martinet.store.database import Database
@@ -25,6 +28,9 @@ from martinet.store.schema import accounts, callbacks, inbound_messages, message
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 STATES = (PENDING, DELIVERED, FAILED)
+
+#: `sends.callback_format` of the sends whose callbacks post the REST resources (sends of the REST door).
+JSON_FORMAT = "json"
 
 
 def _state_is(table: FromClause, state: str) -> ColumnElement[bool]:
@@ -38,7 +44,11 @@ def _state_is(table: FromClause, state: str) -> ColumnElement[bool]:
 @dataclass(frozen=True, slots=True)
 class DueCallback:
     """A claimed callback with everything its request needs: the smsmode parameters (a delivery report or a
-    reply, see `martinet.domain.webhooks`) and the event id the receiver de-duplicates on."""
+    reply, see `martinet.domain.webhooks`) and the event id the receiver de-duplicates on.
+
+    `body` is set for the callbacks of a send made through the REST door: the JSON resource, posted (and signed)
+    as it is, instead of a GET carrying `params`, which is then empty.
+    """
 
     id: int
     url: str
@@ -48,6 +58,7 @@ class DueCallback:
     secret: str
     event: str
     params: dict[str, str]
+    body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +130,21 @@ _DETAILS = (
         callbacks.c.account_id,
         accounts.c.webhook_secret,
         status_history.c.at,
+        status_history.c.state,
         status_history.c.code,
         messages.c.msisdn,
         messages.c.cost,
+        messages.c.seq,
         sends.c.id.label("send_id"),
         sends.c.ref_client,
+        sends.c.callback_format,
+        sends.c.created_at.label("accepted_at"),
+        sends.c.lane,
+        sends.c.sender,
+        sends.c.text,
+        sends.c.encoding,
+        sends.c.segments,
+        sends.c.scheduled_at,
         accounts.c.timezone,
     )
     .select_from(
@@ -151,6 +172,7 @@ _REPLY_DETAILS = (
         inbound_messages.c.text,
         sends.c.id.label("send_id"),
         sends.c.ref_client,
+        sends.c.callback_format,
         accounts.c.timezone,
     )
     .select_from(
@@ -170,37 +192,61 @@ def _due(conn: Connection, ids: Sequence[int], operators: OperatorLookup) -> lis
     if unsigned:
         ensure_secrets(conn, unsigned)
         return _due(conn, ids, operators)
-    due = [
-        DueCallback(
-            r.id,
-            r.url,
-            r.attempts,
-            r.created_at,
-            r.account_id,
-            r.webhook_secret,
-            event_id(r.history_id),
-            status_params(
-                r.msisdn, r.at, r.timezone, r.code, r.send_id, r.ref_client, r.cost, operators.operator(r.msisdn).mccmnc
-            ),
-        )
-        for r in statuses
-    ]
-    due += [
-        DueCallback(
-            r.id,
-            r.url,
-            r.attempts,
-            r.created_at,
-            r.account_id,
-            r.webhook_secret,
-            reply_event_id(r.inbound_id),
-            reply_params(
-                r.inbound_id, r.destination, r.source, r.text, r.received_at, r.timezone, r.send_id, r.ref_client
-            ),
-        )
-        for r in replies
-    ]
+    due = [_status_callback(r, operators) for r in statuses]
+    due += [_reply_callback(r) for r in replies]
     return sorted(due, key=lambda c: c.id)
+
+
+def _status_callback(r: Row[*tuple[Any, ...]], operators: OperatorLookup) -> DueCallback:
+    """The request reporting one status change: the message resource as it stood then for a REST send (the
+    history row's state, code and time, not the message's current ones), else smsmode's parameters."""
+    event = event_id(r.history_id)
+    if r.callback_format == JSON_FORMAT:
+        facts = MessageFacts(
+            send_id=r.send_id,
+            seq=r.seq,
+            accepted_at=r.accepted_at,
+            lane=r.lane,
+            msisdn=r.msisdn,
+            sender=r.sender,
+            text=r.text,
+            encoding=r.encoding,
+            segments=r.segments,
+            state=r.state,
+            code=r.code,
+            cost=r.cost,
+            updated_at=r.at,
+            ref_client=r.ref_client,
+            scheduled_at=r.scheduled_at,
+        )
+        body = orjson.dumps(message_resource(facts))
+        return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, {}, body)
+    params = status_params(
+        r.msisdn, r.at, r.timezone, r.code, r.send_id, r.ref_client, r.cost, operators.operator(r.msisdn).mccmnc
+    )
+    return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, params)
+
+
+def _reply_callback(r: Row[*tuple[Any, ...]]) -> DueCallback:
+    """The request carrying one reply: the reply resource when it answers a REST send, else smsmode's
+    parameters (a reply matched to no send goes the smsmode way: nothing says its owner speaks JSON)."""
+    event = reply_event_id(r.inbound_id)
+    if r.callback_format == JSON_FORMAT:
+        facts = ReplyFacts(
+            id=r.inbound_id,
+            received_at=r.received_at,
+            source=r.source,
+            destination=r.destination,
+            text=r.text,
+            send_id=r.send_id,
+            ref_client=r.ref_client,
+        )
+        body = orjson.dumps(reply_resource(facts))
+        return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, {}, body)
+    params = reply_params(
+        r.inbound_id, r.destination, r.source, r.text, r.received_at, r.timezone, r.send_id, r.ref_client
+    )
+    return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, params)
 
 
 def ensure_secrets(conn: Connection, account_ids: Sequence[int]) -> None:
