@@ -234,4 +234,5 @@ def engine(settings: Settings, db: Database) -> Engine:
                 allow_private_networks=settings.callbacks.allow_private_networks,
             ),
         ),
+        tidy=[IdempotencyStore(db, now_ms).purge],
     )

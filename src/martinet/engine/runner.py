@@ -12,7 +12,7 @@ from martinet.connectors.base import Connector, InFlight
 from martinet.engine.dispatcher import Dispatcher
 from martinet.engine.notifier import Notifier
 from martinet.engine.receipts import InboundRecorder, ReceiptRecorder
-from martinet.engine.scheduler import Scheduler
+from martinet.engine.scheduler import Scheduler, Tidy
 from martinet.engine.wakeup import listen
 from martinet.store.inbound import InboundStore
 from martinet.store.nodes import NodeStore
@@ -42,7 +42,9 @@ class Engine:
         database_url: str,
         timings: EngineTimings,
         notifier: Notifier | None = None,
+        tidy: Sequence[Tidy] = (),
     ) -> None:
+        """`tidy`: housekeeping jobs the scheduler runs every minute (each returns how much it removed)."""
         if not connectors:
             raise ValueError("the engine needs at least one connector")
         self._queue = queue
@@ -51,7 +53,7 @@ class Engine:
         self._recorder = ReceiptRecorder(queue)
         self._inbound = InboundRecorder(inbound)
         self._dispatcher = dispatcher
-        self._scheduler = Scheduler(queue, dispatcher.announce, timings.schedule_interval)
+        self._scheduler = Scheduler(queue, dispatcher.announce, timings.schedule_interval, tidy=tidy)
         self._owner = owner
         self._node = node
         self._url = database_url

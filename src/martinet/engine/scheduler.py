@@ -3,7 +3,8 @@
 Every tick it releases scheduled messages whose time has come (held marketing included), returns to the queue
 messages whose lease ran out (their engine died), expires queued messages whose validity ended (even when no
 connector is up to claim them), and applies kept receipts whose part has become known since
-they arrived. It wakes the dispatcher when it released anything.
+they arrived. It wakes the dispatcher when it released anything. Less often (`tidy_interval`) it runs the
+housekeeping jobs it was given, such as forgetting idempotency keys past their lifetime.
 """
 
 from __future__ import annotations
@@ -11,21 +12,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 
 from martinet.store.queue import QueueStore
 
 log = logging.getLogger(__name__)
 
 
+Tidy = Callable[[], Awaitable[int]]
+
+
 class Scheduler:
-    def __init__(self, queue: QueueStore, wake: Callable[[], None], interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        queue: QueueStore,
+        wake: Callable[[], None],
+        interval: float = 1.0,
+        *,
+        tidy: Sequence[Tidy] = (),
+        tidy_interval: float = 60.0,
+    ) -> None:
         self._queue = queue
         self._wake = wake
         self._interval = interval
+        self._tidy = list(tidy)
+        self._tidy_interval = tidy_interval
+        self._tidied = -float("inf")
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            await self._housekeeping()
             released = 0
             try:
                 released = await self._queue.release_scheduled()
@@ -44,3 +61,13 @@ class Scheduler:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._interval)
+
+    async def _housekeeping(self) -> None:
+        if not self._tidy or time.monotonic() - self._tidied < self._tidy_interval:
+            return
+        self._tidied = time.monotonic()
+        for job in self._tidy:
+            try:
+                await job()
+            except Exception:
+                log.exception("housekeeping job failed")
