@@ -496,6 +496,15 @@ def test_demo_first_start_then_restart_keeps_token_balance_and_config(tmp_path: 
         )
         assert ACCEPTED.fullmatch(answer), answer
         assert second.legacy("credit.do", accessToken=token) == b"998"
+        # The demo token is an API key of the REST door too.
+        rest = httpx.post(
+            f"{second.base}/sms/v1/messages",
+            json={"recipient": {"to": "+33612345678"}, "body": {"text": "REST"}},
+            headers={"X-Api-Key": token},
+            timeout=10,
+        )
+        assert rest.status_code == 201, rest.text
+        assert httpx.get(f"{second.base}/commons/v1/balance", headers={"X-Api-Key": token}).json()["balance"] == 997
         assert config.read_bytes() == config_text
         assert config.stat().st_mtime_ns == config_mtime
     assert second.returncode == 0, second.stderr
