@@ -1,19 +1,46 @@
 """`python -m bench` (`make bench`): run the benchmarks and rewrite docs/benchmarks.md with the figures.
 
-`--only accept,bulk,smpp,e2e,otp` picks which run (default all); the page then holds the rows of those only.
+`--only accept,rest,bulk,smpp,e2e,otp,callbacks` picks which run (default all); the rows, setup and notes of the
+others are kept as the page has them.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import accept, bulk, callbacks, e2e, otp, smpp
+from bench import accept, bulk, callbacks, e2e, otp, rest, smpp
 from bench.harness import ROOT, WrkResult, machine
 
-BENCHMARKS = ("accept", "bulk", "smpp", "e2e", "otp", "callbacks")
+BENCHMARKS = ("accept", "rest", "bulk", "smpp", "e2e", "otp", "callbacks")
+
+#: How the page's parts are told apart when `--only` keeps those of the benchmarks not run: the first row of each
+#: benchmark's group of rows, and the beginning of its setup paragraph and of its note.
+_FIRST_ROW = {
+    "accept": "sendSMS.do accept only (",
+    "rest": "POST /sms/v1/messages accept only",
+    "bulk": "sendSMS.do POST, ",
+    "smpp": "SMPP submit_sm",
+    "e2e": "end to end ",
+    "otp": "OTP accept",
+    "callbacks": "callbacks delivered",
+}
+_SETUP_START = {
+    "rest": "The REST rows",
+    "smpp": "The SMPP rows",
+    "e2e": "The end-to-end rows",
+    "otp": "The OTP rows",
+    "callbacks": "The callback rows",
+}
+_NOTE_START = {
+    "accept": "Non-2xx answers during the accept run",
+    "rest": "REST run:",
+    "e2e": "End to end at",
+    "otp": "OTP run:",
+}
 
 
 def main() -> None:
@@ -40,7 +67,103 @@ def main() -> None:
     intro = f"Measured by `make bench` (`python -m bench`) on {datetime.date.today().isoformat()}, on {machine()}."
     setups: list[str] = []
     notes: list[str] = []
-    if "accept" in selected:
+    kept = _kept_parts(args.output, [name for name in BENCHMARKS if name not in selected])
+    earlier = _measured_line(args.output) if len(set(selected)) < len(BENCHMARKS) else None
+    if earlier is not None:  # the rows kept were measured then; say when and where those rerun were
+        intro = f"{earlier} Rerun with `--only {','.join(selected)}` on {datetime.date.today().isoformat()}, on {machine()}."
+    for name in BENCHMARKS:
+        if name not in selected:
+            part = kept.get(name, _Part())
+            rows += part.rows
+            if part.setup is not None and name == "accept":
+                intro += "\n" + part.setup
+            elif part.setup is not None:
+                setups.append(part.setup)
+            if part.note is not None:
+                notes.append(part.note)
+            continue
+        _run(name, args, rows, setups, notes)
+        if name == "accept":
+            intro += "\n" + setups.pop()
+
+    table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
+    body = "".join(f"\n\n{paragraph}" for paragraph in setups)
+    extra = "".join(f"{note}\n\n" for note in notes)
+    text = f"""# Benchmarks
+
+{intro}{body}
+
+| measure | figure | target | |
+|---|---|---|---|
+{table}
+
+{extra}{_FOOTER}
+"""
+    args.output.write_text(text, encoding="utf-8")
+    print(text)
+
+
+_FOOTER = "Figures move by ±20 % between runs on a shared 2-core machine; rerun `make bench` to refresh this page."
+
+
+@dataclass
+class _Part:
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    setup: str | None = None
+    note: str | None = None
+
+
+def _measured_line(page: Path) -> str | None:
+    """The page's first line of the intro (when and where it was measured), without an earlier partial rerun."""
+    if not page.exists():
+        return None
+    paragraphs = page.read_text(encoding="utf-8").split("\n\n")
+    line = paragraphs[1].split("\n", 1)[0] if len(paragraphs) > 1 else ""
+    if not line.startswith("Measured by"):
+        return None
+    return line.split(" Rerun with `--only", 1)[0]
+
+
+def _kept_parts(page: Path, names: list[str]) -> dict[str, _Part]:
+    """The rows, setup paragraph and note of each benchmark named, as the page has them (empty when it has not)."""
+    parts = {name: _Part() for name in names}
+    if not names or not page.exists():
+        return parts
+    paragraphs = page.read_text(encoding="utf-8").split("\n\n")
+    table = next((i for i, p in enumerate(paragraphs) if p.startswith("| measure |")), None)
+    if table is None:
+        return parts
+    intro = paragraphs[1].split("\n", 1)
+    if "accept" in parts and len(intro) == 2 and intro[1].startswith("Everything runs"):
+        parts["accept"].setup = intro[1]
+    for paragraph in paragraphs[2:table]:
+        for name, start in _SETUP_START.items():
+            if name in parts and paragraph.startswith(start):
+                parts[name].setup = paragraph
+    for paragraph in paragraphs[table + 1 :]:
+        for name, start in _NOTE_START.items():
+            if name in parts and paragraph.startswith(start):
+                parts[name].note = paragraph.rstrip("\n")
+    current = None
+    for line in paragraphs[table].splitlines()[2:]:
+        cells = line.removeprefix("| ").removesuffix(" |").split(" | ")
+        if len(cells) != 4:
+            continue
+        current = next((name for name, first in _FIRST_ROW.items() if cells[0].startswith(first)), current)
+        if current in parts:
+            parts[current].rows.append((cells[0], cells[1], cells[2], cells[3]))
+    return parts
+
+
+def _run(
+    name: str,
+    args: argparse.Namespace,
+    rows: list[tuple[str, str, str, str]],
+    setups: list[str],
+    notes: list[str],
+) -> None:
+    """Run one benchmark and add its rows, setup paragraph and note."""
+    if name == "accept":
         accepted = accept.run(seconds=args.seconds)
         rows += [
             (
@@ -57,21 +180,25 @@ def main() -> None:
             ("ratio accept only / bare", f"{accepted.ratio:.2f}", "≥ 0.35", _verdict(accepted.ratio >= 0.35)),
             ("ratio with engine / bare", f"{accepted.ratio_with_engine:.2f}", "", ""),
         ]
-        intro += f"""
-Everything runs on this one machine: the gateway (`martinet serve` on a fresh SQLite file with
+        setups.append(f"""Everything runs on this one machine: the gateway (`martinet serve` on a fresh SQLite file with
 `synchronous=full`, sandbox connector) and the load generator `wrk` (2 threads, 64 connections, {args.seconds} s
 after a 2 s warm-up), POSTing `sendSMS.do` with one French recipient. Each send was committed to disk (fsync)
 before its answer. "Accept only" runs `martinet serve --no-engine` (HTTP workers only, as an HTTP-only node of a
 larger installation would); "with the engine" is the default single-node gateway, whose engine dispatches
 everything accepted to the sandbox and records two receipts per message while the load runs, on the same two
 cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses the same form with
-`request.form()` and answers, served by uvicorn with two workers."""
+`request.form()` and answers, served by uvicorn with two workers.""")
         errors = accepted.with_engine.non_2xx + accepted.accept_only.non_2xx
         notes.append(
             f"Non-2xx answers during the accept run: {errors}. Sends found in the database afterwards: "
             f"{accepted.accepted_in_store:,}\n(warm-up included)."
         )
-    if "bulk" in selected:
+    if name == "rest":
+        figures = rest.run(seconds=args.seconds)
+        rows += _rest_rows(figures)
+        setups.append(_rest_setup(args.seconds))
+        notes.append(_rest_note(figures))
+    if name == "bulk":
         big = bulk.run()
         rows.append(
             (
@@ -81,42 +208,63 @@ cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses t
                 _verdict(big["median_s"] < 1.5),
             )
         )
-    if "smpp" in selected:
+    if name == "smpp":
         figures = smpp.run(count=args.smpp_count)
         rows += _smpp_rows(figures)
         setups.append(_smpp_setup(figures))
-    if "e2e" in selected:
+    if name == "e2e":
         result = e2e.run(rate=args.e2e_rate, seconds=args.e2e_seconds)
         rows += _e2e_rows(result)
         setups.append(_e2e_setup(result))
         notes.append(_e2e_note(result))
-    if "otp" in selected:
+    if name == "otp":
         figures = otp.run(otps=args.otp_count, database_url=args.otp_database)
         rows += _otp_rows(figures)
         setups.append(_otp_setup(figures))
         notes.append(_otp_note(figures))
 
-    if "callbacks" in selected:
+    if name == "callbacks":
         alone = callbacks.run(prefilled=True)
         chain = callbacks.run()
         rows += _callbacks_rows(alone, chain)
         setups.append(_callbacks_setup(alone))
 
-    table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
-    body = "".join(f"\n\n{paragraph}" for paragraph in setups)
-    extra = "".join(f"{note}\n\n" for note in notes)
-    text = f"""# Benchmarks
 
-{intro}{body}
+def _rest_rows(f: rest.RestResult) -> list[tuple[str, str, str, str]]:
+    only, engine = f.accept_only, f.with_engine
+    return [
+        (
+            "POST /sms/v1/messages accept only (`serve --no-engine`, 1 worker), 201 answers/s",
+            f"{only.accepted_per_second:,.0f}",
+            "≥ 3,000",
+            _verdict(only.accepted_per_second >= 3000),
+        ),
+        ("  latency p50 / p99", _latency(only.wrk), "", ""),
+        (
+            "  POST /sms/v1/messages with the engine dispatching to the sandbox, 201 answers/s",
+            f"{engine.accepted_per_second:,.0f}",
+            "",
+            "",
+        ),
+        ("  latency p50 / p99", _latency(engine.wrk), "", ""),
+    ]
 
-| measure | figure | target | |
-|---|---|---|---|
-{table}
 
-{extra}Figures move by ±20 % between runs on a shared 2-core machine; rerun `make bench` to refresh this page.
-"""
-    args.output.write_text(text, encoding="utf-8")
-    print(text)
+def _rest_setup(seconds: int) -> str:
+    return f"""The REST rows (`bench/rest.py`): the same gateways as the `sendSMS.do` rows (fresh SQLite file,
+`synchronous=full`, sandbox connector; `serve --no-engine`, then the default single node with its engine) and the
+same wrk (2 threads, 64 connections, {seconds} s after a 2 s warm-up), POSTing `/sms/v1/messages` with the
+`X-Api-Key` header and a JSON body of one French recipient, each request with its own `refClient` (wrk's Lua
+script). Only 201 answers count as accepted (the script's `response` hook counts them)."""
+
+
+def _rest_note(f: rest.RestResult) -> str:
+    only, engine = f.accept_only, f.with_engine
+    return (
+        f"REST run: answers other than 201: {only.wrk.requests - only.accepted} (accept only), "
+        f"{engine.wrk.requests - engine.accepted} (with the engine). Sends found in the database after the "
+        f"accept-only run: {f.sends_in_store:,} (warm-up included)."
+    )
 
 
 def _smpp_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:

@@ -145,29 +145,39 @@ class WrkResult:
 
 
 def wrk(url: str, body: str, *, seconds: int = 10, connections: int = 64, threads: int = 2) -> WrkResult:
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed (apt-get install wrk)")
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(
+    """POST the same form body to `url` for `seconds`."""
+    script = (
         'wrk.method = "POST"\n'
         f"wrk.body = {_lua_string(body)}\n"
         'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
     )
+    return run_wrk(url, script, seconds=seconds, connections=connections, threads=threads)[0]
+
+
+def run_wrk(
+    url: str, script: str, *, seconds: int = 10, connections: int = 64, threads: int = 2
+) -> tuple[WrkResult, str]:
+    """Run wrk with a Lua `script`; the parsed figures and wrk's whole output (for what the script printed)."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    path = Path(tempfile.mkstemp(suffix=".lua")[1])
+    path.write_text(script)
     try:
         output = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(path), url],
             check=True,
             capture_output=True,
             text=True,
         ).stdout
     finally:
-        script.unlink()
+        path.unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return WrkResult(
+    result = WrkResult(
         rps, total, int(non2xx.group(1)) if non2xx else 0, _latency(output, "50%"), _latency(output, "99%")
     )
+    return result, output
 
 
 def _latency(output: str, percentile: str) -> float:

@@ -40,7 +40,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     """The problem answers an operation may give: those named, plus what any request may get."""
-    every = {401, 403, 429, 500, *statuses}
+    every = {401, 403, 405, 429, 500, *statuses}
     answers: dict[str, Any] = {}
     for status in sorted(every):
         codes = [code for code, value in STATUS_OF_CODE.items() if value == status]
