@@ -81,8 +81,8 @@ async def test_a_reply_is_linked_listed_and_posted_to_its_callback(database_url:
         async with gw.client() as http:
             listed = (await http.get("/responseList.do", params={"accessToken": gw.token})).text
         await wait_for(lambda: _at_least(received, 1), timeout=10)
-        async with gw.db.reader.connect() as conn:
-            state = await conn.scalar(select(callbacks.c.state).where(callbacks.c.kind == "reply"))
+        # The notifier records how a delivery went after the receiver answered: wait for that write.
+        state = await wait_for(lambda: _reply_callback_state(gw, "delivered"), timeout=10)
     await runner.cleanup()
     (line,) = listed.splitlines()
     response_id, _date, source, text, destination, answered = line.split(" | ")
@@ -134,6 +134,12 @@ async def test_date_range_and_paging_are_exclusive(database_url: str) -> None:
     assert both.text.startswith("35 | ") and "start" in both.text
     assert half.text.startswith("35 | ") and "endDate" in half.text
     assert empty.text == ""
+
+
+async def _reply_callback_state(gw: Gateway, wanted: str) -> str | None:
+    async with gw.db.reader.connect() as conn:
+        state = await conn.scalar(select(callbacks.c.state).where(callbacks.c.kind == "reply"))
+    return state if state == wanted else None
 
 
 async def _at_least(items: list[web.Request], count: int) -> bool:
