@@ -17,10 +17,12 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from martinet import health, metrics
+from martinet.api.context import RequestContext
 from martinet.api.legacy.app import PREFIX as LEGACY_PREFIX
 from martinet.api.legacy.app import LegacyDoor
 from martinet.api.legacy.endpoints import LegacyServices
@@ -144,7 +146,20 @@ def http_app(settings: Settings) -> ASGIApp:
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "pid": os.getpid()})
 
-    others = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    async def readyz(_request: Request) -> JSONResponse:
+        if parts is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        status, body = await health.readiness(parts.db, settings)
+        return JSONResponse(body, status_code=status)
+
+    async def metrics_page(_request: Request) -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    others = Starlette(
+        routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_page)],
+        lifespan=lifespan,
+    )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         # The API doors are served first and directly (see martinet.api.legacy.app); the rest by Starlette.
@@ -158,7 +173,7 @@ def http_app(settings: Settings) -> ASGIApp:
                 return
         await others(scope, receive, send)
 
-    return app
+    return RequestContext(app)
 
 
 def connector(config: SandboxConnectorConfig | SmppConnectorConfig, settings: Settings) -> Connector:

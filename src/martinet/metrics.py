@@ -1,0 +1,8 @@
+"""Prometheus metrics (placeholder: filled in by the metrics work)."""
+
+from __future__ import annotations
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics of every process of this gateway in the text exposition format, and its content type."""
+    return b"", "text/plain; version=0.0.4; charset=utf-8"
