@@ -47,6 +47,13 @@ class BodyIn(_In):
 class SendIn(_In):
     """A send: smsmode's body, plus Martinet's extensions `recipients`, `flow` and `validity`."""
 
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+        # Exactly one of the two, as the validator below checks: said in the schema too, for generated clients.
+        json_schema_extra={"oneOf": [{"required": ["recipient"]}, {"required": ["recipients"]}]},
+    )
+
     recipient: RecipientIn | None = None
     recipients: list[RecipientIn] | None = Field(
         default=None, min_length=1, max_length=MAX_RECIPIENTS, description="extension: many recipients at once"
