@@ -153,8 +153,10 @@ def http_app(settings: Settings) -> ASGIApp:
         return JSONResponse(body, status_code=status)
 
     async def metrics_page(_request: Request) -> Response:
-        body, content_type = metrics.exposition()
-        return Response(body, media_type=content_type)
+        if parts is None:
+            return Response("starting", status_code=503, media_type="text/plain")
+        body, content_type = await metrics.exposition(parts.db)
+        return Response(body, headers={"content-type": content_type})
 
     others = Starlette(
         routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_page)],

@@ -1,11 +1,114 @@
-"""Prometheus metrics (placeholder: filled in by the metrics work)."""
+"""Prometheus metrics, correct whichever process counted them (docs/metrics.md).
+
+`martinet serve` runs several HTTP workers and an engine; a scrape reaches one worker only. So when
+`PROMETHEUS_MULTIPROC_DIR` is set (the supervisor sets it for its children, `martinet.server`), every process
+writes its samples to its own files there and `/metrics` aggregates all of them, the engine's included. Without
+it (one process: tests, embedding) the default registry is used as it is.
+
+Counting happens on hot paths, so callers hold pre-bound children (`.labels()` once, at construction) and each
+event costs one increment. The queue depth is not counted at all: it is read from the database at scrape time,
+so it is right whichever process answers and whatever happened while no process was looking.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterable, Mapping
 
-def exposition() -> tuple[bytes, str]:
-    """The metrics of every process of this gateway in the text exposition format, and its content type."""
-    return b"", "text/plain; version=0.0.4; charset=utf-8"
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from martinet.domain.credits import MILLI
+from martinet.store.database import Database
+
+log = logging.getLogger(__name__)
+
+#: The environment variable prometheus_client reads (at import) to write samples to files instead of memory.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+DOORS = ("smsmode", "rest")
+ACCEPT_RESULTS = ("accepted", "invalid", "no_credit", "rate_limited", "duplicate", "unauthorized", "error")
+PART_RESULTS = ("accepted", "refused_temporary", "refused_permanent", "error")
+CALLBACK_KINDS = ("status", "reply")
+CALLBACK_OUTCOMES = ("delivered", "retry", "failed")
+CREDIT_MOVEMENTS = ("debit", "refund", "topup", "withdrawal")
+
+ACCEPTS = Counter(
+    "martinet_accepts",
+    "Send requests answered by the doors, by door (smsmode, rest) and result.",
+    ["door", "result"],
+)
+RECIPIENTS_ACCEPTED = Counter(
+    "martinet_recipients_accepted",
+    "Messages (one per valid recipient) created by accepted sends, by door.",
+    ["door"],
+)
+PARTS_SUBMITTED = Counter(
+    "martinet_parts_submitted",
+    "SMS parts handed to a connector, by connector and what its carrier answered.",
+    ["connector", "result"],
+)
+THROTTLED = Counter(
+    "martinet_throttled",
+    "Throttling answers (ESME_RTHROTTLED) received from the carrier, by connector.",
+    ["connector"],
+)
+THROTTLE_WAIT = Histogram(
+    "martinet_throttle_wait_seconds",
+    "Time a part waited for a token and a window slot before going on the wire, by connector.",
+    ["connector"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+BREAKER_STATE = Gauge(
+    "martinet_breaker_state",
+    "Circuit breaker of each connector: 0 closed, 1 half-open (probing), 2 open (resting).",
+    ["connector"],
+    multiprocess_mode="livemax",
+)
+RECEIPT_LATENCY = Histogram(
+    "martinet_receipt_latency_seconds",
+    "Time from a part's submission to its final delivery receipt, by connector.",
+    ["connector"],
+    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0, 86400.0),
+)
+CALLBACKS = Counter(
+    "martinet_callbacks",
+    "Callback requests made, by kind (status, reply) and outcome (delivered, retry, failed).",
+    ["kind", "outcome"],
+)
+CREDITS = Counter(
+    "martinet_credits",
+    "Credits moved, by movement: debit (accepted sends), refund, topup and withdrawal (operators).",
+    ["movement"],
+)
+
+# --- Doors ---
+
+
+class DoorCounters:
+    """The accept counters of one door, bound once."""
+
+    def __init__(self, door: str) -> None:
+        self._results = {result: ACCEPTS.labels(door, result) for result in ACCEPT_RESULTS}
+        self._recipients = RECIPIENTS_ACCEPTED.labels(door)
+
+    def answered(self, result: str) -> None:
+        self._results[result].inc()
+
+    def accepted(self, recipients: int) -> None:
+        self._results["accepted"].inc()
+        if recipients:
+            self._recipients.inc(recipients)
+
+
+# --- Connectors ---
+
+#: Parts accepted per connector by this process, as plain numbers: the heartbeat reads them every few seconds.
+_accepted_parts: dict[str, float] = {}
 
 
 def parts_submitted(connector: str) -> float:
@@ -13,4 +116,95 @@ def parts_submitted(connector: str) -> float:
 
     The engine's heartbeat turns two readings into the live throughput `martinet status` shows.
     """
-    return 0.0
+    return _accepted_parts.get(connector, 0.0)
+
+
+class PartCounters:
+    """The submission counters of one connector, bound once by the dispatcher."""
+
+    def __init__(self, connector: str) -> None:
+        self._connector = connector
+        self._accepted = PARTS_SUBMITTED.labels(connector, "accepted")
+        self._temporary = PARTS_SUBMITTED.labels(connector, "refused_temporary")
+        self._permanent = PARTS_SUBMITTED.labels(connector, "refused_permanent")
+        self._error = PARTS_SUBMITTED.labels(connector, "error")
+        _accepted_parts.setdefault(connector, 0.0)
+
+    def accepted(self, parts: int) -> None:
+        self._accepted.inc(parts)
+        _accepted_parts[self._connector] += parts
+
+    def refused(self, parts: int, *, temporary: bool, error: bool) -> None:
+        """`error`: the connector failed (exception, not bound, connection lost), the carrier said nothing."""
+        if error:
+            self._error.inc(parts)
+        elif temporary:
+            self._temporary.inc(parts)
+        else:
+            self._permanent.inc(parts)
+
+
+# --- Callbacks and credits ---
+
+_CALLBACKS = {
+    (kind, outcome): CALLBACKS.labels(kind, outcome) for kind in CALLBACK_KINDS for outcome in CALLBACK_OUTCOMES
+}
+_CREDITS = {movement: CREDITS.labels(movement) for movement in CREDIT_MOVEMENTS}
+
+
+def callback_done(kind: str, outcome: str) -> None:
+    _CALLBACKS[kind, outcome].inc()
+
+
+def credits_moved(movement: str, milli: int) -> None:
+    """Count `milli` millicredits (the store's unit) as credits; call only once the transaction committed."""
+    if milli > 0:
+        _CREDITS[movement].inc(milli / MILLI)
+
+
+def observe_receipt_latencies(latencies: Iterable[tuple[str, float]]) -> None:
+    for connector, seconds in latencies:
+        RECEIPT_LATENCY.labels(connector).observe(seconds)
+
+
+# --- Exposition ---
+
+
+class _Default(Collector):
+    """The default registry's metrics, inside the per-scrape registry that also carries the queue depth."""
+
+    def collect(self) -> Iterable[Metric]:
+        return REGISTRY.collect()
+
+
+class _QueueDepth(Collector):
+    def __init__(self, depth: Mapping[tuple[str, str], int]) -> None:
+        self._depth = depth
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "martinet_queue_depth",
+            "Messages waiting in the queue (queued: due now; scheduled: later), by lane; read at scrape time.",
+            labels=["lane", "state"],
+        )
+        for (lane, state), count in sorted(self._depth.items()):
+            family.add_metric([lane, state], count)
+        yield family
+
+
+async def exposition(db: Database) -> tuple[bytes, str]:
+    """The metrics of every process of this gateway in the text exposition format, and its content type."""
+    from martinet.store.queue import queue_depth  # the store counts on this module: imported when first needed
+
+    try:
+        depth = await queue_depth(db)
+    except Exception:
+        log.exception("reading the queue depth for /metrics failed")
+        depth = {}
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get(MULTIPROC_ENV):
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(_Default())
+    registry.register(_QueueDepth(depth))
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -4,6 +4,10 @@ under a small supervisor.
 The parent binds the socket, so every worker accepts on the same port and the kernel spreads connections; the
 accept path lives entirely in the workers and only writes to the store, never waiting on the engine. A child
 that dies is started again; SIGINT/SIGTERM stop everything in order.
+
+Metrics: a scrape of /metrics reaches one worker, yet must count what every process did. The supervisor gives
+its children a fresh `PROMETHEUS_MULTIPROC_DIR` before starting them; each writes its samples to its own files
+there and whichever worker answers a scrape aggregates them all (`martinet.metrics`, docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -13,11 +17,15 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from martinet import logs
@@ -50,8 +58,50 @@ def worker_count(settings: Settings) -> int:
     return os.cpu_count() or 1
 
 
+#: Where the children write their metrics (prometheus_client reads it when first imported, in each child).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def metrics_directory() -> Iterator[Path]:
+    """A fresh folder for the children's metric files, exported to them through the environment.
+
+    An operator's own `PROMETHEUS_MULTIPROC_DIR` is used (emptied first: samples of another run, whose
+    process ids may come again, would be added to ours) and kept; otherwise a temporary one is made and
+    removed at exit.
+    """
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    else:
+        path = Path(tempfile.mkdtemp(prefix="martinet-metrics-"))
+        os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        if not given:
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _dead(process: BaseProcess, directory: Path) -> None:
+    """Drop the gauges only a live process may report (a dead engine's breakers); its counters stay counted."""
+    from prometheus_client import multiprocess
+
+    if process.pid is not None:
+        multiprocess.mark_process_dead(process.pid, str(directory))  # type: ignore[no-untyped-call]
+
+
 def run(settings: Settings, sock: socket.socket, *, with_engine: bool = True) -> int:
     """Run workers (and the engine, unless told not to) until a signal arrives; returns the exit status."""
+    with metrics_directory() as directory:
+        return _supervise(settings, sock, with_engine=with_engine, metrics=directory)
+
+
+def _supervise(settings: Settings, sock: socket.socket, *, with_engine: bool, metrics: Path) -> int:
     context = multiprocessing.get_context("spawn")
     data = settings.model_dump(mode="json")
     stopping = False
@@ -91,6 +141,7 @@ def run(settings: Settings, sock: socket.socket, *, with_engine: bool = True) ->
         for name, process in list(children.items()):
             if not process.is_alive() and not stopping:
                 log.warning("%s exited with %s; starting it again", name, process.exitcode)
+                _dead(process, metrics)
                 starter = starters.get(name)
                 children[name] = starter() if starter else start_http(int(name.split("-")[1]))
     for process in children.values():

@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from martinet import metrics
 from martinet.batching import GroupCommitter
 from martinet.connectors.base import Accepted, Connector, OutboundMessage, Refused, SubmitResult
 from martinet.domain.lanes import Lane
@@ -88,6 +89,10 @@ class Dispatcher:
         self._queue = queue
         self._connectors = connectors
         self._breakers = breakers
+        for name, breaker in breakers.items():
+            if breaker.name is None:
+                breaker.report_as(name)
+        self._counters = {name: metrics.PartCounters(name) for name in connectors}
         self._router = router
         self._quiet = quiet_hours
         self._settings = settings
@@ -303,16 +308,20 @@ class Dispatcher:
         now: int,
     ) -> None:
         breaker = self._breakers[name]
+        counters = self._counters[name]
         moved = 0
         for job, result in zip(jobs, results, strict=True):
             if isinstance(result, Accepted):
+                counters.accepted(len(job.outbound.parts))
                 breaker.succeeded()
                 reply_from = job.outbound.sender if job.replies else None
                 outcome.submitted.append(Submitted(job.message.id, name, result.carrier_ids, reply_from))
             elif not result.temporary:
+                counters.refused(len(job.outbound.parts), temporary=False, error=False)
                 breaker.succeeded()  # the carrier works; the destination is what it refused
                 outcome.failed.append(SubmitFailed(job.message.id, name, False, result.code, result.detail))
             else:
+                counters.refused(len(job.outbound.parts), temporary=True, error=result.code == INTERNAL_ERROR)
                 breaker.failed()
                 job.refusals.append(result.detail)
                 moved += 1

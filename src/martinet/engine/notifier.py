@@ -28,6 +28,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
+from martinet import metrics
 from martinet.domain.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
@@ -190,7 +191,9 @@ class Notifier:
                 result = _Result(ok=False, error=f"internal error: {exc}")
         if result.pause_until is not None:
             self._paused[host] = max(self._paused.get(host, 0.0), result.pause_until)
-        self._add(self._outcome(callback, result))
+        outcome = self._outcome(callback, result)
+        metrics.callback_done(_kind(callback), _OUTCOME_LABEL[outcome.state])
+        self._add(outcome)
 
     async def _request(self, session: aiohttp.ClientSession, callback: DueCallback) -> _Result:
         problem = url_problem(callback.url)
@@ -282,6 +285,15 @@ class Notifier:
         if abandoned:
             with contextlib.suppress(Exception):
                 await self._store.release(self._settings.owner, abandoned)
+
+
+#: `martinet_callbacks_total`'s outcome for each state a request leaves its callback in.
+_OUTCOME_LABEL = {DELIVERED: "delivered", PENDING: "retry", FAILED: "failed"}
+
+
+def _kind(callback: DueCallback) -> str:
+    """Replies' event ids are `reply_event_id`'s ("r…"), statuses' `event_id`'s ("h…")."""
+    return "reply" if callback.event.startswith("r") else "status"
 
 
 def _host_key(url: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 
+from martinet import metrics
 from martinet.batching import GroupCommitter
 from martinet.domain.lanes import Lane
 from martinet.domain.status import OPTED_OUT, State
@@ -100,6 +101,7 @@ class AcceptanceWriter:
 
     async def _commit(self, batch: list[NewSend]) -> list[Verdict]:
         verdicts = await self._db.run_write(lambda conn: _commit(conn, batch, self._opt_out_lanes))
+        metrics.credits_moved("debit", sum(send.cost for send, ok in zip(batch, verdicts, strict=True) if ok is True))
         if self._doorbell is not None:  # SQLite: tell the engine (PostgreSQL was notified by the transaction)
             lanes = _queued_lanes([send for send, ok in zip(batch, verdicts, strict=True) if ok is True])
             if lanes:

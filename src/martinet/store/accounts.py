@@ -10,6 +10,7 @@ from typing import Any, Final
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from martinet import metrics
 from martinet.store.database import Database
 from martinet.store.schema import accounts, api_keys, ledger
 
@@ -271,4 +272,5 @@ class AccountStore:
             await conn.execute(
                 update(accounts).where(accounts.c.id == account_id).values(balance=accounts.c.balance + amount)
             )
+        metrics.credits_moved("topup" if amount > 0 else "withdrawal", abs(amount))
         return int(current + amount)

@@ -12,9 +12,11 @@ from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, union_all, update
+from sqlalchemy import bindparam, delete, func, insert, literal, literal_column, select, union_all, update
 from sqlalchemy.engine import Connection
 
+from martinet import metrics
+from martinet.domain.lanes import Lane
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import DEFAULT_CODE, FINAL_STATES, State, aggregate
 from martinet.store import claims
@@ -133,7 +135,9 @@ class QueueStore:
         """Expire queued messages whose validity ended (status 37, refunded), whether or not a connector is
         there to claim them; returns how many."""
         now = self._now_ms()
-        return await self._db.run_write(lambda conn: _expire_overdue(conn, now, limit))
+        expired, refunded = await self._db.run_write(lambda conn: _expire_overdue(conn, now, limit))
+        metrics.credits_moved("refund", refunded)
+        return expired
 
     async def release_leases(self, node: str) -> int:
         """Give back to the queue what earlier runs of this node had claimed (owners `node:<pid>`).
@@ -208,20 +212,22 @@ class QueueStore:
             return
         now = self._now_ms()
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> int:
+            refunded = 0
             if outcome.submitted:
                 _record_submitted(conn, outcome.submitted, now)
                 _adopt_early_receipts(conn, outcome.submitted, now)
             if outcome.failed:
-                _record_failed(conn, outcome.failed, now)
+                refunded += _record_failed(conn, outcome.failed, now)
             if outcome.retry:
                 _record_retry(conn, outcome.retry, now)
             if outcome.held:
                 _record_held(conn, outcome.held, now)
             if outcome.expired:
-                _record_expired(conn, outcome.expired, now)
+                refunded += _record_expired(conn, outcome.expired, now)
+            return refunded
 
-        await self._db.run_write(work)
+        metrics.credits_moved("refund", await self._db.run_write(work))
 
     async def apply_receipts(self, receipts: Sequence[Receipt]) -> int:
         """Apply delivery receipts to their parts and roll them up into messages; keep unmatched ones.
@@ -231,7 +237,10 @@ class QueueStore:
         if not receipts:
             return 0
         now = self._now_ms()
-        return await self._db.run_write(lambda conn: _apply_receipts(conn, receipts, now))
+        latencies: list[tuple[str, float]] = []
+        applied = await self._db.run_write(lambda conn: _apply_receipts(conn, receipts, now, latencies))
+        metrics.observe_receipt_latencies(latencies)
+        return applied
 
     async def pending_parts(self, connector: str) -> list[PendingPart]:
         """Parts handed to `connector` that have no final receipt yet."""
@@ -365,7 +374,7 @@ def _take_back(conn: Connection, rows: Sequence[Any], now: int) -> None:
     _apply_receipts(conn, receipts, now)
 
 
-def _record_failed(conn: Connection, failed: Sequence[SubmitFailed], now: int) -> None:
+def _record_failed(conn: Connection, failed: Sequence[SubmitFailed], now: int) -> int:
     conn.execute(
         update(messages)
         .where(messages.c.id == bindparam("mid"))
@@ -381,7 +390,7 @@ def _record_failed(conn: Connection, failed: Sequence[SubmitFailed], now: int) -
         [{"mid": f.message_id, "new_code": f.code, "err": f.detail} for f in failed],
     )
     _history(conn, [(f.message_id, now, State.FAILED, f.code, None, f.detail) for f in failed])
-    _refund(conn, [f.message_id for f in failed], now)
+    return _refund(conn, [f.message_id for f in failed], now)
 
 
 def _record_retry(conn: Connection, retry: Sequence[Retry], now: int) -> None:
@@ -419,7 +428,7 @@ def _record_held(conn: Connection, held: Sequence[Held], now: int) -> None:
     _history(conn, [(h.message_id, now, State.SCHEDULED, code, None, h.detail) for h in held])
 
 
-def _record_expired(conn: Connection, expired: Sequence[Expired], now: int) -> None:
+def _record_expired(conn: Connection, expired: Sequence[Expired], now: int) -> int:
     code = DEFAULT_CODE[State.EXPIRED]
     conn.execute(
         update(messages)
@@ -436,11 +445,12 @@ def _record_expired(conn: Connection, expired: Sequence[Expired], now: int) -> N
         [{"mid": e.message_id, "err": e.detail} for e in expired],
     )
     _history(conn, [(e.message_id, now, State.EXPIRED, code, None, e.detail) for e in expired])
-    _refund(conn, [e.message_id for e in expired], now)
+    return _refund(conn, [e.message_id for e in expired], now)
 
 
-def _refund(conn: Connection, message_ids: list[int], now: int) -> None:
-    """Give back the credits of messages that failed before leaving the gateway."""
+def _refund(conn: Connection, message_ids: list[int], now: int) -> int:
+    """Give back the credits of messages that failed before leaving the gateway; returns the millicredits, for
+    the caller to count once the transaction committed."""
     rows = (
         conn.execute(
             select(messages.c.account_id, messages.c.send_id, messages.c.cost).where(
@@ -449,7 +459,7 @@ def _refund(conn: Connection, message_ids: list[int], now: int) -> None:
         )
     ).all()
     if not rows:
-        return
+        return 0
     conn.execute(
         insert(ledger),
         [
@@ -473,13 +483,18 @@ def _refund(conn: Connection, message_ids: list[int], now: int) -> None:
         [{"acc": acc, "amount_": amount} for acc, amount in totals.items()],
     )
     conn.execute(update(messages).where(messages.c.id.in_(message_ids)).values(cost=0))
+    return sum(totals.values())
 
 
-def _apply_receipts(conn: Connection, receipts: Sequence[Receipt], now: int) -> int:
+def _apply_receipts(
+    conn: Connection, receipts: Sequence[Receipt], now: int, latencies: list[tuple[str, float]] | None = None
+) -> int:
     """Receipts → parts → messages, in four statements whatever the batch size.
 
     One query reads every part of every message concerned together with the message's current status; the new
     part states are applied in memory, each message's status re-aggregated, and only real changes written.
+    `latencies` collects (connector, seconds from submission) of the parts that became final, for the caller to
+    observe once committed.
     """
     by_connector: dict[str, set[str]] = {}
     for r in receipts:
@@ -496,6 +511,7 @@ def _apply_receipts(conn: Connection, receipts: Sequence[Receipt], now: int) -> 
             parts.c.carrier_id,
             parts.c.state,
             parts.c.code,
+            parts.c.submitted_at,
             messages.c.state.label("message_state"),
             messages.c.code.label("message_code"),
         )
@@ -517,6 +533,8 @@ def _apply_receipts(conn: Connection, receipts: Sequence[Receipt], now: int) -> 
         elif part_status[row.id][0] not in FINAL_STATES:  # a late intermediate receipt never undoes a final one
             part_status[row.id] = (r.state, r.code)
             part_updates[row.id] = r
+            if latencies is not None and r.state in FINAL_STATES:
+                latencies.append((row.connector, max(0.0, (r.at - row.submitted_at) / 1000)))
     if part_updates:
         conn.execute(
             update(parts)
@@ -583,7 +601,8 @@ def _roll_up(
     _history(conn, [(mid, r.at, state, code, None, r.detail) for mid, state, code, r in changes])
 
 
-def _expire_overdue(conn: Connection, now: int, limit: int) -> int:
+def _expire_overdue(conn: Connection, now: int, limit: int) -> tuple[int, int]:
+    """Returns how many messages expired and the millicredits refunded."""
     overdue = (
         select(messages.c.id)
         .where(in_state(State.QUEUED), messages.c.expires_at <= now)
@@ -592,9 +611,10 @@ def _expire_overdue(conn: Connection, now: int, limit: int) -> int:
         .with_for_update(skip_locked=True)
     )
     ids = conn.execute(overdue).scalars().all()
-    if ids:
-        _record_expired(conn, [Expired(i, "validity ended while waiting for a connector") for i in ids], now)
-    return len(ids)
+    if not ids:
+        return 0, 0
+    refunded = _record_expired(conn, [Expired(i, "validity ended while waiting for a connector") for i in ids], now)
+    return len(ids), refunded
 
 
 def _release_scheduled(conn: Connection, now: int, limit: int) -> int:
@@ -618,3 +638,21 @@ def _release_scheduled(conn: Connection, now: int, limit: int) -> int:
     if ids:
         _history(conn, [(i, now, State.QUEUED, DEFAULT_CODE[State.QUEUED], None, None) for i in ids])
     return len(ids)
+
+
+async def queue_depth(db: Database) -> dict[tuple[str, str], int]:
+    """Queued and scheduled messages per lane, for /metrics.
+
+    One count per (lane, state), both written as constants, so each is an index-only range scan of
+    ix_messages_lane (lane, state, ...): the cost follows the backlog, never the table's whole history.
+    """
+    counts = [
+        select(literal(str(lane)).label("lane"), literal(str(state)).label("state"), func.count().label("n"))
+        .select_from(messages)
+        .where(messages.c.lane == literal_column(f"'{lane}'"), in_state(state))
+        for lane in Lane
+        for state in (State.QUEUED, State.SCHEDULED)
+    ]
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(union_all(*counts))).all()
+    return {(str(row.lane), str(row.state)): int(row.n) for row in rows}

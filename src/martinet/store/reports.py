@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, func, insert, select, update
 
+from martinet import metrics
 from martinet.domain.status import DEFAULT_CODE, State
 from martinet.store.database import Database
 from martinet.store.outbox import enqueue_status, latest_history_id
@@ -152,4 +153,5 @@ class ReportStore:
                 await conn.execute(
                     update(accounts).where(accounts.c.id == account_id).values(balance=accounts.c.balance + refund)
                 )
+        metrics.credits_moved("refund", refund)  # committed: the block above ended without raising
         return Cancelled(send_id, refund, len(rows))

@@ -13,7 +13,8 @@ from typing import Any
 
 from martinet.api.legacy import answers
 from martinet.api.legacy.decoding import decode_params
-from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices
+from martinet.api.legacy.endpoints import COUNTERS as SEND_COUNTERS
+from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices, send_sms
 from martinet.services.accept import InvalidParameter
 from martinet.services.auth import Authenticator, Caller
 
@@ -70,9 +71,13 @@ class LegacyDoor:
         caller = await self._authenticate(params)
         # A key used from a network it is not allowed from, or limited to lanes that exclude every lane this
         # door could use, authenticates nothing here (smsmode has no other answer for "not with this key").
-        if caller is None or not caller.limits.allows_address(address) or not caller.limits.allows_lane(
-            caller.account.lane
+        if (
+            caller is None
+            or not caller.limits.allows_address(address)
+            or not caller.limits.allows_lane(caller.account.lane)
         ):
+            if endpoint is send_sms:
+                SEND_COUNTERS.answered("unauthorized")
             return answers.status_answer(answers.AUTHENTICATION_ERROR, "fr")
         account = caller.account
         try:

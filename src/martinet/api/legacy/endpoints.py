@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from martinet import metrics
 from martinet.api.legacy import answers, params
 from martinet.domain.credits import format_credits
 from martinet.domain.recipients import Recipient, parse_recipient
@@ -42,7 +43,23 @@ class LegacyServices:
 Endpoint = Callable[[LegacyServices, Call], Awaitable[str]]
 
 
+#: The accept counters of this door; `martinet.api.legacy.app` counts the refused authentications.
+COUNTERS = metrics.DoorCounters("smsmode")
+
+
 async def send_sms(services: LegacyServices, call: Call) -> str:
+    try:
+        answer = await _send_sms(services, call)
+    except InvalidParameter:
+        COUNTERS.answered("invalid")
+        raise
+    except Exception:
+        COUNTERS.answered("error")
+        raise
+    return answer
+
+
+async def _send_sms(services: LegacyServices, call: Call) -> str:
     p = call.params
     request = SendRequest(
         account=call.account,
@@ -61,9 +78,12 @@ async def send_sms(services: LegacyServices, call: Call) -> str:
     try:
         accepted = await services.sends.accept(request)
     except RateLimited:
+        COUNTERS.answered("rate_limited")
         return answers.status_answer(answers.UNAVAILABLE, call.language)
     except NotEnoughCredit:
+        COUNTERS.answered("no_credit")
         return answers.status_answer(answers.INSUFFICIENT_CREDIT, call.language)
+    COUNTERS.accepted(accepted.recipients)
     return answers.status_answer(answers.ACCEPTED, call.language, accepted.send_id)
 
 

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from martinet import metrics
 from martinet.api.rest import handlers
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
 from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, docs_page, openapi_document
@@ -30,6 +31,16 @@ Send = Callable[[Message], Awaitable[None]]
 
 _JSON = (b"content-type", b"application/json")
 _PROBLEM = (b"content-type", b"application/problem+json")
+
+SEND_PATH = "/sms/v1/messages"
+#: Refusals of a send before its handler runs, as the accept counters name them.
+_REFUSED_AT_THE_DOOR = {
+    "UNAUTHORIZED": "unauthorized",
+    "NETWORK_NOT_ALLOWED": "unauthorized",
+    "UNSUPPORTED_MEDIA_TYPE": "invalid",
+    "PAYLOAD_TOO_LARGE": "invalid",
+}
+_SENDS = metrics.DoorCounters("rest")
 
 #: Fixed paths → handler per method.
 ROUTES: dict[str, dict[str, Handler]] = {
@@ -65,6 +76,8 @@ class RestDoor:
         try:
             answer = await self._answer(scope, receive, path, method)
         except Problem as problem:
+            if path == SEND_PATH and method == "POST" and problem.code in _REFUSED_AT_THE_DOOR:
+                _SENDS.answered(_REFUSED_AT_THE_DOOR[problem.code])  # the handler counts the others
             await _reply(send, problem.status, orjson.dumps(problem.body()), [_PROBLEM, *problem.headers])
             return
         except Exception:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from pydantic import ValidationError
 
+from martinet import metrics
 from martinet.api.rest.models import SendIn
 from martinet.api.rest.problems import Problem, invalid
 from martinet.domain.recipients import InvalidRecipient, parse_recipient
@@ -96,9 +97,36 @@ Handler = Callable[[RestServices, RestRequest], Awaitable[Answer]]
 # --- Sending ---
 
 
+#: The accept counters of this door, and the result each refusal counts as (any other problem: "invalid").
+_COUNTERS = metrics.DoorCounters("rest")
+_RESULT_OF_PROBLEM = {
+    "RATE_LIMITED": "rate_limited",
+    "INSUFFICIENT_CREDIT": "no_credit",
+    "LANE_NOT_ALLOWED": "unauthorized",
+    "INTERNAL_ERROR": "error",
+}
+
+
 async def send(services: RestServices, request: RestRequest) -> Answer:
     if request.query.get("dryRun", "").lower() in ("true", "1"):
         return await preview(services, request)
+    try:
+        answer, recipients = await _send(services, request)
+    except Problem as problem:
+        _COUNTERS.answered(_RESULT_OF_PROBLEM.get(problem.code, "invalid"))
+        raise
+    except Exception:
+        _COUNTERS.answered("error")
+        raise
+    if recipients is None:
+        _COUNTERS.answered("duplicate")
+    else:
+        _COUNTERS.accepted(recipients)
+    return answer
+
+
+async def _send(services: RestServices, request: RestRequest) -> tuple[Answer, int | None]:
+    """The answer, and how many recipients the send created (None: an earlier request's answer replayed)."""
     document = _json(request.body)
     body = _validate(document)
     key = _idempotency_key(request)
@@ -109,7 +137,7 @@ async def send(services: RestServices, request: RestRequest) -> Answer:
         ).hexdigest()
         stored = await services.idempotency.lookup(request.caller.account.id, key)
         if stored is not None:
-            return _replay(stored, fingerprint)
+            return _replay(stored, fingerprint), None
         keyed = KeyedRequest(key, fingerprint, lambda written: (201, orjson.dumps(_sent(written, body))))
     send_request = _send_request(request.caller, body, keyed)
     try:
@@ -131,11 +159,11 @@ async def send(services: RestServices, request: RestRequest) -> Answer:
             raise Problem(
                 "RATE_LIMITED", "a request with this key is in progress", None, [(b"retry-after", b"1")]
             ) from None
-        return _replay(stored, keyed.fingerprint)
+        return _replay(stored, keyed.fingerprint), None
     payload = _sent(accepted.send, body)
     location = payload["href"] if body.recipient is not None else None
     headers = ((b"location", str(location).encode()),) if location else ()
-    return Answer(201, payload, headers)
+    return Answer(201, payload, headers), accepted.recipients
 
 
 async def preview(services: RestServices, request: RestRequest) -> Answer:

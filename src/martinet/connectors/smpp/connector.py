@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from martinet import metrics
 from martinet.clock import now_ms
 from martinet.config import SmppConnectorConfig
 from martinet.connectors.base import (
@@ -152,6 +153,8 @@ class SmppConnector:
         self._receipts: ReceiptSink | None = None
         self._inbound: InboundSink | None = None
         self._stopping = False
+        self._throttled = metrics.THROTTLED.labels(config.name)
+        self._throttle_wait = metrics.THROTTLE_WAIT.labels(config.name)
         self.bound = asyncio.Event()
 
     @property
@@ -264,7 +267,9 @@ class SmppConnector:
         queued = True
         try:
             while True:
+                waiting_since = loop.time()
                 connection = await self._gate.acquire(lane)
+                self._throttle_wait.observe(loop.time() - waiting_since)
                 if connection is None:
                     return Refused(message_id, True, INTERNAL_ERROR, f"{self.name}: not bound")
                 self._queued -= 1
@@ -281,6 +286,7 @@ class SmppConnector:
                 if outcome.kind == "ok" and not isinstance(response, GenericNack):
                     return normalise(getattr(response, "message_id", "") or "", self._id_format)
                 if outcome.kind == "throttled":
+                    self._throttled.inc()
                     self._gate.slow_down()
                     if loop.time() + self._config.throttle_retry > deadline:
                         return Refused(message_id, True, outcome.code, f"{self.name}: throttled ({outcome.detail})")
