@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from martinet import cli_callbacks, cli_keys, cli_optout, cli_routes, demo, logs, server
+from martinet import cli_callbacks, cli_keys, cli_optout, cli_routes, cli_status, demo, logs, server
 from martinet.config import ConfigError, Settings, load_settings
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.text import NonGsmPolicy, analyze
@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_callbacks.add_commands(commands, _where, _settings)
     cli_optout.add_commands(commands, _where, _settings)
     cli_keys.add_commands(commands, _where, _settings)
+    cli_status.add_commands(commands, _where, _settings)
 
     text = commands.add_parser("text", help="text tools").add_subparsers(required=True, metavar="ACTION")
     analyze_cmd = text.add_parser("analyze", help="encoding and segment count of a text, as the send path sees it")
@@ -156,11 +157,17 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    logs.configure(settings.log_level)
+    _logging(settings)
     _run(demo.prepare_database(settings))
     sock = server.bind(settings.http.host, settings.http.port)
-    print(f"martinet: listening on http://{settings.http.host}:{settings.http.port}/", file=sys.stderr)
+    # A log line, not a print: standard error of `serve` is JSON lines only, for the log shipper.
+    logs.get_logger("martinet.cli").info("listening", url=f"http://{settings.http.host}:{settings.http.port}/")
     return server.run(settings, sock, with_engine=not args.no_engine)
+
+
+def _logging(settings: Settings) -> None:
+    logs.pass_text_to_children(settings.log_text)
+    logs.configure(settings.log_level, text=settings.log_text)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -177,7 +184,7 @@ def _demo(args: argparse.Namespace) -> int:
     if args.workers is not None:
         http = http.model_copy(update={"workers": args.workers})
     settings = settings.model_copy(update={"http": http})
-    logs.configure(settings.log_level)
+    _logging(settings)
     token = _run(demo.prepare(settings, args.data))
     sock = server.bind(settings.http.host, settings.http.port)
     base = f"http://{settings.http.host}:{settings.http.port}"

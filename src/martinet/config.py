@@ -311,6 +311,10 @@ class Settings(BaseSettings):
     simulator: SimulatorSection = Field(default_factory=SimulatorSection)
     callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_text: bool = Field(
+        default=False,
+        description="message texts (sent and received) may appear in logs; tokens, passwords and secrets never do",
+    )
 
     @classmethod
     def settings_customise_sources(

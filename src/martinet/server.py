@@ -162,7 +162,7 @@ def _http_main(data: dict[str, Any], sock: socket.socket) -> None:
     from martinet.app import http_app
 
     settings = Settings.model_validate(data)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, text=settings.log_text)
     # The store's writer thread and the event loop share the GIL; with the default 5 ms switch interval a
     # finished commit can wait that long to hand its answers back. A short interval keeps accept latency low.
     sys.setswitchinterval(0.0005)
@@ -189,7 +189,7 @@ def _engine_main(data: dict[str, Any]) -> None:
     import uvloop
 
     settings = Settings.model_validate(data)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, text=settings.log_text)
     uvloop.run(run_engine(settings))
 
 

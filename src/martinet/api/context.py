@@ -1,8 +1,32 @@
-"""Request context (placeholder: filled in by the logging work)."""
+"""Request context: the id that ties together every log line of one HTTP request.
+
+The id is bound with `structlog.contextvars`, so lines of our code and of libraries logged while the request is
+served carry it, and it is returned in `X-Request-Id` so a client (or the proxy in front) can quote it. A
+proxy's own id is kept when it sends one that is safe to copy into logs and headers.
+"""
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+import re
+import secrets
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = b"x-request-id"
+#: What an incoming id may look like: short and made of characters that cannot forge a log line or a header.
+_VALID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8)
+
+
+def incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == HEADER:  # ASGI servers lower-case header names
+            return value.decode("ascii") if _VALID.fullmatch(value) else None
+    return None
 
 
 class RequestContext:
@@ -12,4 +36,24 @@ class RequestContext:
         self._app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        request_id = incoming_request_id(scope) or new_request_id()
+        header = (HEADER, request_id.encode("ascii"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != HEADER]
+                message = {**message, "headers": [*headers, header]}
+            await send(message)
+
+        outer = structlog.contextvars.get_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self._app(scope, receive, send_with_id)
+        finally:
+            # What the request bound (its id, a send's id) must not leak into whatever this task does next.
+            structlog.contextvars.clear_contextvars()
+            if outer:
+                structlog.contextvars.bind_contextvars(**outer)

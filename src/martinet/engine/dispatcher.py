@@ -295,7 +295,7 @@ class Dispatcher:
         try:
             return name, jobs, await connector.submit(batch)
         except Exception as exc:
-            log.exception("connector %s failed a batch", name)
+            log.exception("connector %s failed a batch", name, extra=_ids(name, jobs))
             return name, jobs, [Refused(m.message_id, True, INTERNAL_ERROR, f"{name}: {exc}") for m in batch]
 
     def _sort(
@@ -327,7 +327,13 @@ class Dispatcher:
                 moved += 1
                 self._place(job, pending, outcome, now)
         if moved:
-            log.warning("%s refused %d of %d messages temporarily; they move down their routes", name, moved, len(jobs))
+            log.warning(
+                "%s refused %d of %d messages temporarily; they move down their routes",
+                name,
+                moved,
+                len(jobs),
+                extra=_ids(name, [j for j in jobs if j.refusals]),
+            )
 
     # ------------------------------------------------------------------ recording
 
@@ -413,3 +419,12 @@ async def _first_of(stop: asyncio.Event, wake: asyncio.Event, seconds: float) ->
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+def _ids(connector: str, jobs: Sequence[_Job], sample: int = 20) -> dict[str, object]:
+    """Log fields naming the messages and sends of a batch (the first `sample` of each: a line stays short)."""
+    return {
+        "connector": connector,
+        "message_ids": [j.message.id for j in jobs[:sample]],
+        "send_ids": sorted({j.message.send_id for j in jobs})[:sample],
+    }

@@ -187,7 +187,7 @@ class Notifier:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never lose the outcome of a claimed callback
-                log.exception("callback %d: unexpected error", callback.id)
+                log.exception("callback %d: unexpected error", callback.id, extra=_ids(callback))
                 result = _Result(ok=False, error=f"internal error: {exc}")
         if result.pause_until is not None:
             self._paused[host] = max(self._paused.get(host, 0.0), result.pause_until)
@@ -237,7 +237,12 @@ class Notifier:
         expired = now * 1000 >= callback.created_at + self._settings.max_age_ms
         if result.permanent or expired:
             if not result.permanent:
-                log.warning("callback %d failed for good after %d tries", callback.id, callback.attempts + 1)
+                log.warning(
+                    "callback %d failed for good after %d tries",
+                    callback.id,
+                    callback.attempts + 1,
+                    extra=_ids(callback),
+                )
             error = result.error if result.permanent else f"gave up after max age: {result.error}"
             return Outcome(callback.id, FAILED, attempted=True, status=result.status, error=error)
         delay = backoff(callback.attempts + 1, self._settings.retry_first, self._settings.retry_max)
@@ -322,3 +327,12 @@ async def _wait_any(seconds: float, *events: asyncio.Event) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+def _ids(callback: DueCallback) -> dict[str, object]:
+    """Log fields naming a callback: its id, its event, its host (never the whole URL: it may hold credentials)."""
+    try:
+        host = urlsplit(callback.url).hostname or ""
+    except ValueError:
+        host = ""
+    return {"callback_id": callback.id, "event_id": callback.event, "host": host}

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import structlog
+
+from martinet import logs, metrics
 from martinet.connectors.base import Connector, InFlight
 from martinet.engine.dispatcher import Dispatcher
 from martinet.engine.notifier import Notifier
@@ -18,7 +23,7 @@ from martinet.store.inbound import InboundStore
 from martinet.store.nodes import NodeStore
 from martinet.store.queue import QueueStore
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,22 +65,30 @@ class Engine:
         self._timings = timings
         self._notifier = notifier
         self._share = 1.0
+        # Per connector: (monotonic time, parts submitted) at the previous heartbeat, for the live throughput.
+        self._readings: dict[str, tuple[float, float]] = {}
         self.started = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Every line of this engine, its tasks' included (they copy this context), names the node: several
+        # engines log to one place when they share a database.
+        structlog.contextvars.bind_contextvars(node=self._node, owner=self._owner)
         self._recorder.start()
         self._inbound.start()
         released = await self._queue.release_leases(self._node)
         if released:
-            log.warning("took back %d messages claimed by an earlier run of this node", released)
+            log.warning("took back messages claimed by an earlier run of this node", messages=released)
         try:
             await self._beat()
             for connector in self._connectors:
                 await connector.start(self._recorder, self._inbound)
                 pending = await self._queue.pending_parts(connector.name)
                 await connector.resume([InFlight(p.carrier_id, p.msisdn, p.code) for p in pending])
+                if pending:
+                    log.info("resumed parts awaiting receipts", connector=connector.name, parts=len(pending))
+            await self._beat()  # at once, so readiness sees the connectors started without waiting a heartbeat
             self.started.set()
-            log.info("engine started with connectors %s", ", ".join(c.name for c in self._connectors))
+            log.info("engine started", connectors=[c.name for c in self._connectors])
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._scheduler.run(stop))
                 tasks.create_task(self._heartbeats(stop))
@@ -103,11 +116,26 @@ class Engine:
                     log.exception("heartbeat failed")
 
     async def _beat(self) -> None:
-        """Say this engine is alive and take its share of every connector's throughput."""
-        live = await self._nodes.heartbeat(self._owner, self._node, int(self._timings.heartbeat * 3000))
+        """Say this engine is alive (with its status) and take its share of every connector's throughput."""
+        live = await self._nodes.heartbeat(self._owner, self._node, int(self._timings.heartbeat * 3000), self.status())
         share = 1.0 / live
         if share != self._share:
-            log.info("%d engines share the connectors; this one uses %.0f%% of each", live, share * 100)
+            log.info("engines share the connectors", engines=live, share_percent=round(share * 100))
             self._share = share
             for connector in self._connectors:
                 connector.set_share(share)
+
+    def status(self) -> dict[str, Any]:
+        """What readiness checks and `martinet status` read: each connector's readiness and its parts/s since
+        the previous call (0 on the first)."""
+        now = time.monotonic()
+        connectors = []
+        for connector in self._connectors:
+            reading = metrics.parts_submitted(connector.name)
+            previous = self._readings.get(connector.name)
+            rate = 0.0
+            if previous is not None and now > previous[0]:
+                rate = max(0.0, (reading - previous[1]) / (now - previous[0]))
+            self._readings[connector.name] = (now, reading)
+            connectors.append({"name": connector.name, "ready": bool(connector.ready), "throughput": round(rate, 2)})
+        return {"pid": os.getpid(), "share": self._share, "connectors": connectors}

@@ -8,10 +8,14 @@ final status and cost nothing, as smsmode does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import structlog
+
+from martinet import logs
 from martinet.domain.credits import to_milli
 from martinet.domain.lanes import Lane
 from martinet.domain.pricing import PriceTable
@@ -31,6 +35,10 @@ MAX_PARTS = 10
 STOP_REQUIRED = "required for marketing sends with emetteur"
 
 StopPolicy = Literal["add", "refuse", "off"]
+
+log = logs.get_logger(__name__)
+#: Asked before the per-send debug line: the stdlib's cached level check costs a tenth of a filtered structlog call.
+_level = logging.getLogger(__name__)
 
 
 class InvalidParameter(Exception):
@@ -175,8 +183,11 @@ class SendService:
         messages = [self._message(r, analysis.segments, scheduled, due_at) for r in prepared.parsed]
         cost = sum(m.cost for m in messages)
         validity_ms = request.validity * 1000 if request.validity is not None else self._validity_ms.get(lane)
+        send_id = self._new_id()
+        # Bound for the rest of the request: whatever is logged while it is written or answered names the send.
+        structlog.contextvars.bind_contextvars(send_id=send_id)
         send = NewSend(
-            id=self._new_id(),
+            id=send_id,
             account_id=request.account.id,
             created_at=now,
             scheduled_at=request.scheduled_at if scheduled else None,
@@ -202,6 +213,19 @@ class SendService:
         if not verdict:
             raise NotEnoughCredit(cost)
         refused = sum(1 for m in messages if m.state == State.FAILED)
+        # Debug only: at thousands of sends per second a line each would cost more than the send.
+        if _level.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "send accepted",
+                account=request.account.login,
+                lane=lane,
+                recipients=len(messages),
+                refused=refused,
+                parts=analysis.segments,
+                cost=cost,
+                scheduled=scheduled,
+                text=analysis.text,  # removed from the line unless log_text is on (martinet.logs)
+            )
         return AcceptedSend(send.id, analysis, len(messages) - refused, refused, send.cost, scheduled, send)
 
     async def preview(self, request: SendRequest) -> Preview:

@@ -162,15 +162,20 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def open_database(url: str, *, sqlite_synchronous: str = "full", pool_size: int = 5) -> Database:
+    """Engines with `hide_parameters`: a statement's values (message texts, secrets) never reach error messages."""
     path = sqlite_path(url)
     if path is None:
-        engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size)
+        engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
         return Database(url, engine, engine)
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = _sqlite_engine(url, immediate=True, synchronous=sqlite_synchronous, pool_size=1)
     reader = _sqlite_engine(url, immediate=False, synchronous=sqlite_synchronous, pool_size=pool_size)
     sync_writer = create_engine(
-        url, pool_size=1, max_overflow=0, connect_args={"timeout": 30, "check_same_thread": False}
+        url,
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        hide_parameters=True,
     )
     _configure_sqlite(sync_writer, immediate=True, synchronous=sqlite_synchronous)
     return Database(
@@ -179,7 +184,9 @@ def open_database(url: str, *, sqlite_synchronous: str = "full", pool_size: int 
 
 
 def _sqlite_engine(url: str, *, immediate: bool, synchronous: str, pool_size: int) -> AsyncEngine:
-    engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=0, connect_args={"timeout": 30})
+    engine = create_async_engine(
+        async_url(url), pool_size=pool_size, max_overflow=0, connect_args={"timeout": 30}, hide_parameters=True
+    )
     _configure_sqlite(engine.sync_engine, immediate=immediate, synchronous=synchronous)
     return engine
 

@@ -241,6 +241,9 @@ engine_nodes = Table(
     Column("node", String(64), nullable=False),
     Column("started_at", BigInteger, nullable=False),
     Column("heartbeat_at", BigInteger, nullable=False),
+    # JSON written at every heartbeat: each connector's name, whether it is ready (bound), its parts/s since the
+    # previous heartbeat. Read by /readyz and `martinet status`, which cannot ask the engine process itself.
+    Column("status", Text),
 )
 
 

@@ -1,0 +1,190 @@
+"""Readiness (`/readyz`) and `martinet status`: the store answers, an engine is alive, its connectors are bound.
+
+Over HTTP against a real gateway (engine running or not, a carrier that cannot be reached), from the checks'
+rules directly for what takes time to happen (an engine gone silent), and `martinet status` as a subprocess
+against a data folder with and without a running engine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from martinet.config import Settings
+from martinet.health import evaluate, readiness
+from martinet.store.database import Database, open_database
+from martinet.store.nodes import EngineNode, NodeStore
+from martinet.store.queue import queue_depth
+from tests.conftest import free_port
+from tests.gateway import running_gateway, wait_for
+from tests.served import create_account, served, write_config
+from tests.test_cli import MARTINET, environment
+
+
+async def test_readyz_is_ready_with_an_engine_and_its_sandbox(database_url: str) -> None:
+    async with running_gateway(database_url) as gw, httpx.AsyncClient(base_url=gw.base) as http:
+
+        async def ready() -> httpx.Response | None:
+            reply = await http.get("/readyz")
+            return reply if reply.status_code == 200 else None
+
+        reply = await wait_for(ready)
+        body = reply.json()
+        assert body["status"] == "ready"
+        assert body["checks"]["store"] == {"ok": True}
+        assert body["checks"]["engine"]["ok"] and body["checks"]["engine"]["live"] == 1
+        assert body["checks"]["connectors"] == {"ok": True, "ready": {"sandbox": True}}
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_readyz_without_an_engine_says_so(database_url: str) -> None:
+    async with running_gateway(database_url, with_engine=False) as gw, httpx.AsyncClient(base_url=gw.base) as http:
+        reply = await http.get("/readyz")
+        assert reply.status_code == 503
+        body = reply.json()
+        assert body["status"] == "not ready"
+        assert body["failed"] == ["engine", "connectors"]
+        assert "no engine heartbeat within 6s" in body["checks"]["engine"]["reason"]
+        assert body["checks"]["store"] == {"ok": True}
+        assert (await http.get("/healthz")).status_code == 200  # the process is up all the same
+
+
+async def test_readyz_names_the_connector_that_is_not_bound(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    carrier = {"name": "carrier", "type": "smpp", "host": "127.0.0.1", "port": free_port(), "system_id": "x"}
+    sandbox = {"name": "sandbox", "type": "sandbox"}
+    async with (
+        running_gateway(url, connectors=[carrier, sandbox], engine={"heartbeat": 0.2}) as gw,
+        httpx.AsyncClient(base_url=gw.base) as http,
+    ):
+
+        async def started() -> dict[str, Any] | None:
+            # The engine's first heartbeat comes before its connectors start: wait for the one after.
+            body: dict[str, Any] = (await http.get("/readyz")).json()
+            return body if body["checks"]["connectors"].get("ready", {}).get("sandbox") else None
+
+        body = await wait_for(started)
+        assert body["failed"] == ["connectors"]
+        connectors = body["checks"]["connectors"]
+        assert connectors["ready"] == {"carrier": False, "sandbox": True}
+        assert connectors["reason"] == "not ready: carrier"
+
+
+async def test_an_unreachable_store_fails_every_check_at_once() -> None:
+    db = open_database(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    try:
+        status, body = await readiness(db, Settings())
+    finally:
+        await db.dispose()
+    assert status == 503
+    assert body["failed"] == ["store", "engine", "connectors"]
+    assert body["checks"]["store"]["ok"] is False  # type: ignore[index]
+
+
+def test_an_engine_silent_for_three_heartbeats_is_not_alive() -> None:
+    settings = Settings(engine={"heartbeat": 2})
+    status = {"connectors": [{"name": "sandbox", "ready": True, "throughput": 0.0}]}
+    node = EngineNode("a:1", "a", 0, 100_000, status)
+    alive = evaluate({"ok": True}, [node], settings, 100_000 + 5_999)
+    assert alive["engine"]["ok"] and alive["connectors"]["ok"]
+    silent = evaluate({"ok": True}, [node], settings, 100_000 + 6_001)
+    assert silent["engine"] == {"ok": False, "reason": "no engine heartbeat within 6s (last 6.0s ago)"}
+    assert silent["connectors"]["ok"] is False
+    missing = evaluate({"ok": True}, [EngineNode("a:1", "a", 0, 100_000, {})], settings, 100_001)
+    assert missing["connectors"]["reason"] == "not ready: sandbox (not reported by engine a:1: sandbox)"
+
+
+async def test_heartbeats_carry_the_status_and_queue_depth_counts_waiting_messages(db: Database) -> None:
+    clock = iter(range(1_000, 100_000, 1_000))
+    store = NodeStore(db, lambda: next(clock))
+    await store.heartbeat("n:1", "n", 6_000, {"connectors": [{"name": "s", "ready": True, "throughput": 2.5}]})
+    await store.heartbeat("n:1", "n", 6_000)  # a heartbeat without a status keeps the last one
+    [engine] = await store.engines()
+    assert (engine.owner, engine.started_at, engine.heartbeat_at) == ("n:1", 1_000, 2_000)
+    assert engine.status == {"connectors": [{"name": "s", "ready": True, "throughput": 2.5}]}
+    depth = await queue_depth(db)
+    assert depth == {
+        (lane, state): 0 for lane in ("otp", "notification", "marketing") for state in ("queued", "scheduled")
+    }
+
+
+# --- martinet status --------------------------------------------------------------------------------------------
+
+
+def status(config: Path, cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MARTINET, "status", "--config", str(config), *extra],
+        cwd=cwd,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_status_without_an_engine_exits_1_and_says_why(tmp_path: Path) -> None:
+    config, _port = write_config(tmp_path, "idle")
+    create_account(config, tmp_path)
+    as_json = status(config, tmp_path, "--json")
+    assert as_json.returncode == 1, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert report["status"] == "not ready" and report["failed"] == ["engine", "connectors"]
+    assert report["engines"] == []
+    assert report["connectors"] == {"sandbox": {"bound": False, "engines_bound": 0, "throughput": 0.0}}
+    assert report["queue"]["otp"] == {"queued": 0, "scheduled": 0}
+    text = status(config, tmp_path)
+    assert text.returncode == 1
+    assert "martinet: NOT READY" in text.stdout and "engine      FAILED: no engine heartbeat" in text.stdout
+
+
+def test_status_with_a_running_engine(tmp_path: Path) -> None:
+    later = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=2)).strftime("%d%m%Y-%H:%M")
+    with served(tmp_path, "busy") as gateway:
+        reply = httpx.post(
+            f"{gateway.base}/http/1.6/sendSMS.do",
+            data={"accessToken": gateway.token, "message": "plus tard", "numero": "0612345678", "date_envoi": later},
+        )
+        assert reply.text.startswith("0 | "), reply.text
+        as_json = status(gateway.config, tmp_path, "--json")
+        text = status(gateway.config, tmp_path)
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert report["status"] == "ready"
+    [engine] = report["engines"]
+    assert engine["live"] and engine["pid"] and engine["owner"].endswith(f":{engine['pid']}")
+    assert engine["connectors"] == [{"name": "sandbox", "ready": True, "throughput": 0.0}]
+    assert report["connectors"]["sandbox"]["bound"] is True
+    assert report["queue"]["notification"] == {"queued": 0, "scheduled": 1}
+    assert text.returncode == 0
+    assert "martinet: READY" in text.stdout and "sandbox" in text.stdout
+
+
+def test_status_watch_prints_again_until_interrupted(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    config, _port = write_config(tmp_path, "watched")
+    create_account(config, tmp_path)
+    process = subprocess.Popen(
+        [*MARTINET, "status", "--config", str(config), "--json", "--watch", "0.2"],
+        cwd=tmp_path,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first, second = process.stdout.readline(), process.stdout.readline()
+        time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+    assert [json.loads(line)["status"] for line in (first, second)] == ["not ready", "not ready"]
+    assert process.returncode == 130 and "Traceback" not in err
