@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): run the benchmarks and rewrite docs/benchmarks.md with the figures.
 
-`--only accept,rest,bulk,smpp,e2e,otp,callbacks` picks which run (default all); the rows, setup and notes of the
+`--only accept,rest,bulk,smpp,e2e,otp,callbacks,kannel,backlog` picks which run (default all); the rows, setup and notes of the
 others are kept as the page has them.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import accept, bulk, callbacks, e2e, otp, rest, smpp
+from bench import accept, backlog, bulk, callbacks, e2e, kannel, otp, rest, smpp
 from bench.harness import ROOT, WrkResult, machine
 
-BENCHMARKS = ("accept", "rest", "bulk", "smpp", "e2e", "otp", "callbacks")
+BENCHMARKS = ("accept", "rest", "bulk", "smpp", "e2e", "otp", "callbacks", "kannel", "backlog")
 
 #: How the page's parts are told apart when `--only` keeps those of the benchmarks not run: the first row of each
 #: benchmark's group of rows, and the beginning of its setup paragraph and of its note.
@@ -27,6 +27,8 @@ _FIRST_ROW = {
     "e2e": "end to end ",
     "otp": "OTP accept",
     "callbacks": "callbacks delivered",
+    "kannel": "Martinet vs Kannel",
+    "backlog": "engine RSS with",
 }
 _SETUP_START = {
     "rest": "The REST rows",
@@ -34,12 +36,16 @@ _SETUP_START = {
     "e2e": "The end-to-end rows",
     "otp": "The OTP rows",
     "callbacks": "The callback rows",
+    "kannel": "The Kannel rows",
+    "backlog": "The backlog rows",
 }
 _NOTE_START = {
     "accept": "Non-2xx answers during the accept run",
     "rest": "REST run:",
     "e2e": "End to end at",
     "otp": "OTP run:",
+    "kannel": "Kannel run:",
+    "backlog": "Backlog run:",
 }
 
 
@@ -57,6 +63,9 @@ def main() -> None:
     parser.add_argument(
         "--otp-database", help="postgresql://USER@HOST:PORT[/NEW_NAME] for the OTP benchmark (default: SQLite)"
     )
+    parser.add_argument("--kannel-count", type=int, default=20_000, help="messages per gateway, Martinet vs Kannel")
+    parser.add_argument("--kannel-connections", type=int, default=64, help="HTTP connections, Martinet vs Kannel")
+    parser.add_argument("--backlog", type=int, default=1_000_000, help="messages queued for the backlog benchmark")
     args = parser.parse_args()
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(selected) - set(BENCHMARKS)
@@ -228,6 +237,16 @@ cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses t
         chain = callbacks.run()
         rows += _callbacks_rows(alone, chain)
         setups.append(_callbacks_setup(alone))
+    if name == "kannel":
+        compared = kannel.run(count=args.kannel_count, connections=args.kannel_connections)
+        rows += _kannel_rows(compared)
+        setups.append(_kannel_setup(compared))
+        notes.append(_kannel_note(compared))
+    if name == "backlog":
+        queued = backlog.run(messages=args.backlog)
+        rows += _backlog_rows(queued)
+        setups.append(_backlog_setup(queued))
+        notes.append(_backlog_note(queued))
 
 
 def _rest_rows(f: rest.RestResult) -> list[tuple[str, str, str, str]]:
@@ -454,6 +473,151 @@ own answers 200 to each GET and counts event ids. "Notifier alone" starts the ga
 {alone["expected"]:,} pending delivery reports (three per message, so at most one per recipient in flight at a
 time); "whole chain" sends one `sendSMS.do` with `notification_url` and counts the reports of every status change.
 The rate is callbacks received between the first and the last one, signed, in order per recipient."""
+
+
+def _kannel_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    m, k = f["martinet"], f["kannel"]
+    ratio = f["ratio"]
+    return [
+        (
+            f"Martinet vs Kannel end to end, {f['count']:,} messages each: HTTP → simulator → final receipt → "
+            "callback received, per second: Martinet (`sendSMS.do`, status 11)",
+            f"{m['end_to_end_per_second']:,.0f}",
+            "",
+            "",
+        ),
+        ("  Kannel (`sendsms`, DLR type 1)", f"{k['end_to_end_per_second']:,.0f}", "", ""),
+        ("  ratio Martinet / Kannel end to end", f"{ratio:.2f}", "≥ 1", _verdict(ratio >= 1)),
+        (
+            "  accepted per second at the HTTP side, Martinet / Kannel",
+            f"{m['load']['accepted_per_second']:,.0f} / {k['load']['accepted_per_second']:,.0f}",
+            "",
+            "",
+        ),
+        (
+            "  send → final callback p50 / p99, Martinet; Kannel",
+            f"{m['latency_p50_ms'] / 1000:.1f} / {m['latency_p99_ms'] / 1000:.1f} s; "
+            f"{k['latency_p50_ms'] / 1000:.1f} / {k['latency_p99_ms'] / 1000:.1f} s",
+            "",
+            "",
+        ),
+        (
+            "  accepted / final callbacks / lost, Martinet; Kannel",
+            f"{m['load']['accepted']:,} / {m['final']:,} / {m['lost']:,}; "
+            f"{k['load']['accepted']:,} / {k['final']:,} / {k['lost']:,}",
+            "0 lost",
+            _verdict(m["lost"] == 0 and k["lost"] == 0),
+        ),
+    ]
+
+
+def _kannel_setup(f: dict[str, Any]) -> str:
+    return f"""The Kannel rows (`bench/kannel.py`): one SMSC simulator (`python -m martinet.smsc`: every message
+DELIVRD, an ENROUTE receipt 0.1 s after the submission and the final one {f["receipt_delay"]} s after it, no
+throughput limit, a window of {f["smsc_window"]} unacknowledged receipts per bind) serves both gateways in turn, in
+the same run, each bound with one transceiver and a window of {f["window"]}. Martinet: `martinet serve` on a fresh
+SQLite file (`synchronous={f["synchronous"]}`, one HTTP worker, the engine with `batch_size = 500`,
+`callbacks.allow_private_networks = true`), `POST /http/1.6/sendSMS.do` with one recipient and a
+`notification_url`; it calls back at statuses 0, 13 and 11. Kannel {f["kannel_version"]} (Debian's `kannel` package,
+installed by the benchmark when missing): bearerbox with an SMPP `smsc` group (`max-pending-submits =
+{f["window"]}`, no throughput limit), internal DLR storage and no message store (Kannel's default: what is
+queued is lost if bearerbox dies), smsbox with a `sendsms-user`; `GET /cgi-bin/sendsms` with one recipient,
+`dlr-mask=31` and a `dlr-url` with `type=%d`, so it calls back at DLR types 8 (SMSC accepted), 4 (ENROUTE) and 1
+(delivered): three callbacks per message for each gateway. A load generator (`bench/dlr.py`, raw HTTP/1.1 on
+uvloop, closed loop of {f["connections"]} keep-alive connections) sends {f["count"]:,} requests to each gateway,
+one distinct French mobile each, after a warm-up of 64; the callback receiver (`bench/dlr.py`, raw HTTP on
+uvloop, a process of its own) answers 200 and counts the final callbacks per number. End to end = final
+callbacks per second from the first request to the last final callback; latency = from the request to its final
+callback (the send time travels in the callback URL); lost = accepted without a final callback within 180 s."""
+
+
+def _kannel_note(f: dict[str, Any]) -> str:
+    def cpu(figures: dict[str, Any]) -> str:
+        return ", ".join(f"{k} {v:.1f} s" for k, v in figures["cpu_s"].items() if v >= 0.05)
+
+    def then(figures: dict[str, Any]) -> str:
+        e = figures["at_load_end"]
+        return (
+            f"{e['seconds']:.0f} s, {e['submitted']:,} submitted, {e['receipts_acked']:,} receipts acknowledged, "
+            f"{e['callbacks']:,} callbacks of which {e['final']:,} final"
+        )
+
+    m, k = f["martinet"], f["kannel"]
+    return (
+        f"Kannel run: when the last request was answered — Martinet: {then(m)}; Kannel: {then(k)}. "
+        f"CPU time from the first request to the last callback — Martinet ({m['span_s']:.0f} s): "
+        f"{cpu(m)}; Kannel ({k['span_s']:.0f} s): {cpu(k)}. Callbacks received: Martinet {m['callbacks']['by_kind']}, "
+        f"Kannel {k['callbacks']['by_kind']}; duplicates {m['callbacks']['duplicates']} / "
+        f"{k['callbacks']['duplicates']}."
+    )
+
+
+def _backlog_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    engine, restart = f["engine_before_kill_mib"], f["restart"]
+    after = f["after_restart"]
+    return [
+        (
+            f"engine RSS with {f['messages']:,} messages queued (SQLite), after {f['settle']:.0f} s on them",
+            f"{engine['VmRSS']:.0f} MiB (empty queue: {f['engine_rss_empty_mib']:.0f} MiB)",
+            "",
+            "",
+        ),
+        (
+            f"  restart after SIGKILL with that backlog, median of {len(f['restarts'])}: `/healthz` 200 / engine "
+            "started / first `submit_sm`",
+            f"{restart['healthz_s']:.1f} / {restart['engine_started_s']:.1f} / {restart['first_submit_s']:.1f} s",
+            "",
+            "",
+        ),
+        (
+            "  the same first start on an empty queue: `/healthz` 200 / engine started",
+            f"{f['empty_start_healthz_s']:.1f} / {f['empty_start_engine_started_s']:.1f} s",
+            "",
+            "",
+        ),
+        (
+            f"  after the last restart, {after['seconds']:.0f} s of dispatching: parts submitted, engine RSS (peak)",
+            f"{after['submitted']:,}, {after['engine_mib']['VmRSS']:.0f} MiB ({after['engine_mib']['VmHWM']:.0f} MiB)",
+            "",
+            "",
+        ),
+        (
+            "  database size with the backlog (file + WAL)",
+            f"{f['database_mib']['db']:,.0f} MiB + {f['database_mib']['db_wal']:,.0f} MiB",
+            "",
+            "",
+        ),
+    ]
+
+
+def _backlog_setup(f: dict[str, Any]) -> str:
+    posts = -(-f["messages"] // f["per_request"])
+    return f"""The backlog rows (`bench/backlog.py`): `martinet serve` on a fresh SQLite file (`synchronous=full`,
+one HTTP worker, the engine) whose only connector is an `smpp` one pointing at a loopback port where nothing
+listens: it never binds, so the engine claims nothing (the lanes below OTP are claimed only up to what ready
+connectors can take) and every message stays `queued`. {posts} POSTs of `sendSMS.do` with {f["per_request"]:,}
+distinct French mobiles each queue {f["messages"]:,} messages (checked in the database: all `queued`). After
+{f["settle"]:.0f} more seconds the engine's resident set (VmRSS from `/proc/<pid>/status`; the engine is the first
+process `serve` spawns) and the database size are read. Then the whole gateway is killed (SIGKILL to its process
+group), an SMSC simulator is started on the connector's port (before the clock starts), and `martinet serve` is
+started again on the same file. The restart time runs from that `Popen` to the simulator's first new `submit_sm`
+(the engine dispatching the backlog again), with the moments `/healthz` first answered 200 and the engine logged
+"engine started" on the way, each watched by a thread of its own. The kill and restart are done
+{len(f["restarts"])} times in a row (each restart dispatches a little of the backlog before the next kill, and
+takes back what the killed engine had claimed)."""
+
+
+def _backlog_note(f: dict[str, Any]) -> str:
+    return (
+        f"Backlog run: queuing {f['messages']:,} messages took {f['fill_s']:.0f} s "
+        f"({f['fill_answer_median_s']:.2f} s per {f['per_request']:,}-recipient POST, median); the HTTP worker's "
+        f"RSS was {f['http_worker_rss_mib']:.0f} MiB; states before the kill: {f['states_before_kill']}. Restarts "
+        "(`/healthz` / engine started / first `submit_sm`): "
+        + "; ".join(
+            f"{r['healthz_s']:.2f} / {r['engine_started_s']:.2f} / {r['first_submit_s']:.2f} s" for r in f["restarts"]
+        )
+        + f"; still queued after them: {f['left_queued']:,}."
+    )
 
 
 def _rate(result: WrkResult) -> str:

@@ -22,6 +22,32 @@ ROOT = Path(__file__).resolve().parents[1]
 MARTINET = [sys.executable, "-m", "martinet.cli"]
 
 
+def ensure_tool(binary: str, package: str) -> str:
+    """The path of `binary`; when it is missing and we are root with apt-get, `apt-get install` its Debian
+    `package` first. Raises RuntimeError naming the package when it cannot be had."""
+    found = _which(binary)
+    if found is not None:
+        return found
+    apt = shutil.which("apt-get")
+    if os.geteuid() != 0 or apt is None:
+        raise RuntimeError(f"{binary} is missing: install the Debian package {package} (apt-get install {package})")
+    print(f"installing {package} (for {binary}) with apt-get", flush=True)
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    installed = subprocess.run([apt, "install", "-y", "-qq", package], env=environment, check=False)
+    if installed.returncode != 0:  # maybe stale package lists
+        subprocess.run([apt, "update", "-qq"], env=environment, check=False)
+        subprocess.run([apt, "install", "-y", "-qq", package], env=environment, check=False)
+    found = _which(binary)
+    if found is None:
+        raise RuntimeError(f"{binary} is still missing after apt-get install {package}")
+    return found
+
+
+def _which(binary: str) -> str | None:
+    """`shutil.which`, also looking in /usr/sbin (Kannel's boxes live there, often off a user's PATH)."""
+    return shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/sbin")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -158,8 +184,7 @@ def run_wrk(
     url: str, script: str, *, seconds: int = 10, connections: int = 64, threads: int = 2
 ) -> tuple[WrkResult, str]:
     """Run wrk with a Lua `script`; the parsed figures and wrk's whole output (for what the script printed)."""
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    ensure_tool("wrk", "wrk")
     path = Path(tempfile.mkstemp(suffix=".lua")[1])
     path.write_text(script)
     try:

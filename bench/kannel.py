@@ -1,0 +1,501 @@
+"""Martinet and Kannel side by side, end to end: HTTP → SMPP simulator → receipts → final status → callback.
+
+    .venv/bin/python -m bench.kannel [--count 20000] [--connections 64] [--only martinet|kannel]
+
+One SMSC simulator (`martinet smsc`: every message DELIVRD, an ENROUTE receipt 0.1 s after the submission and the
+final one 0.5 s after it, no throughput limit) serves both gateways in turn, each bound to it with one
+transceiver, window 64. A callback receiver (`bench/dlr.py`, a process of its own) counts the delivery callbacks;
+the load generator (`bench/dlr.py`, 64 keep-alive connections, closed loop) sends `count` requests of one
+recipient each, distinct numbers, with the send time in the callback URL:
+
+* Martinet: `martinet serve` on a fresh SQLite file (`synchronous=full`, engine `batch_size = 500`, one HTTP
+  worker, `callbacks.allow_private_networks = true`), `POST /http/1.6/sendSMS.do` with `notification_url`;
+  callbacks for statuses 0, 13 and 11, final = 11.
+* Kannel (Debian package `kannel`): bearerbox (SMPP smsc group, `max-pending-submits = 64`, internal DLR storage,
+  no message store) and smsbox (a `sendsms-user`), `GET /cgi-bin/sendsms` with `dlr-mask=31` and `dlr-url`
+  carrying `type=%d`; DLRs of type 8 (SMSC accepted), 4 (ENROUTE) and 1 (delivered), final = 1.
+
+Figures per gateway: accepted/s on the HTTP side; end-to-end = final callbacks per second from the first request
+to the last final callback; p50/p99 of send → final callback; lost = accepted without a final callback within
+the drain timeout. The ratio is Martinet / Kannel end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from bench import dlr
+from bench.harness import MARTINET, ensure_tool, free_port, machine, wait_http
+
+TEXT = "Votre code de connexion est 482913"
+FIRST_NUMBER = 33610000000  # one distinct French mobile per request: 33610000000 + index
+RECEIPT_DELAY = 0.5
+WINDOW = 64  # each gateway's window of outstanding submit_sm
+SMSC_WINDOW = 64  # the simulator's window of outstanding deliver_sm (receipts) per bind
+
+
+def _stats(url: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return dict(json.loads(reply.read()))
+    except OSError:
+        return {}
+
+
+@contextlib.contextmanager
+def _process(command: list[str], log: Path, **kwargs: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """A process in a session of its own, stopped (SIGTERM, then SIGKILL) with everything it started."""
+    process = subprocess.Popen(
+        command,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "w"),  # noqa: SIM115
+        **kwargs,
+    )
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextlib.contextmanager
+def simulator(data: Path) -> Iterator[tuple[int, str, int]]:
+    """The SMSC simulator both gateways bind to: (SMPP port, control URL, process id)."""
+    smpp, control = free_port(), free_port()
+    config = data / "smsc.toml"
+    config.write_text(
+        f"""
+listen = "127.0.0.1:{smpp}"
+control = "127.0.0.1:{control}"
+intermediate_receipt = "ENROUTE"
+intermediate_delay = 0.1
+receipt_delay = {RECEIPT_DELAY}
+max_tracked_messages = 200000
+
+[[credentials]]
+system_id = "martinet"
+password = "bench"
+
+[[credentials]]
+system_id = "kannel"
+password = "bench"
+
+[outcomes]
+DELIVRD = 100
+
+[session]
+window = {SMSC_WINDOW}
+"""
+    )
+    command = [sys.executable, "-m", "martinet.smsc", "--config", str(config), "--log-level", "warning"]
+    with _process(command, data / "smsc.log") as process:
+        url = f"http://127.0.0.1:{control}"
+        wait_http(f"{url}/stats")
+        yield smpp, url, process.pid
+
+
+@contextlib.contextmanager
+def receiver() -> Iterator[tuple[str, int]]:
+    """The callback receiver, in a process of its own: (base URL, process id)."""
+    port = free_port()
+    process = multiprocessing.get_context("spawn").Process(target=dlr.receiver_main, args=(port,), daemon=True)
+    process.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/stats")
+        assert process.pid is not None
+        yield base, process.pid
+    finally:
+        process.terminate()
+        process.join(5)
+
+
+def _wait_binds(control: str, binds: int, log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _stats(f"{control}/stats").get("active_binds", 0) < binds:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the gateway did not bind to the simulator: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def martinet(data: Path, smpp: int, control: str, synchronous: str = "full") -> Iterator[tuple[str, str, int]]:
+    """`martinet serve` bound to the simulator: (base URL, account token, process group)."""
+    port = free_port()
+    config = data / "martinet.toml"
+    config.write_text(
+        f"""
+log_level = "warning"
+[database]
+url = "sqlite:///{data / "martinet.db"}"
+sqlite_synchronous = "{synchronous}"
+[http]
+host = "127.0.0.1"
+port = {port}
+[accounts]
+lane = "notification"
+[engine]
+batch_size = 500
+[callbacks]
+allow_private_networks = true
+[[connectors]]
+name = "simulator"
+type = "smpp"
+host = "127.0.0.1"
+port = {smpp}
+system_id = "martinet"
+password = "bench"
+binds = 1
+bind_mode = "transceiver"
+window = {WINDOW}
+reconnect_min = 0.5
+reconnect_max = 5
+"""
+    )
+    token = subprocess.run(
+        [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    binds = _stats(f"{control}/stats").get("active_binds", 0)
+    with _process([*MARTINET, "serve", "--config", str(config)], data / "martinet.log") as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz")
+        _wait_binds(control, binds + 1, data / "martinet.log")
+        yield base, token, process.pid
+
+
+KANNEL_CONF = """
+group = core
+admin-port = {admin}
+admin-password = bench
+status-password = bench
+admin-allow-ip = "127.0.0.1"
+smsbox-port = {box}
+box-allow-ip = "127.0.0.1"
+dlr-storage = internal
+log-level = 2
+
+group = smsc
+smsc = smpp
+smsc-id = simulator
+host = 127.0.0.1
+port = {smpp}
+transceiver-mode = true
+smsc-username = kannel
+smsc-password = bench
+system-type = ""
+max-pending-submits = {window}
+enquire-link-interval = 30
+reconnect-delay = 1
+
+group = smsbox
+bearerbox-host = 127.0.0.1
+bearerbox-port = {box}
+sendsms-port = {http}
+sendsms-interface = 127.0.0.1
+global-sender = 36180
+log-level = 2
+
+group = sendsms-user
+username = bench
+password = bench
+max-messages = 1
+concatenation = false
+
+group = sms-service
+keyword = default
+text = "unused"
+"""
+
+
+@contextlib.contextmanager
+def kannel(data: Path, smpp: int, control: str) -> Iterator[tuple[str, list[int]]]:
+    """Kannel's bearerbox and smsbox bound to the simulator: (sendsms base URL, their process groups)."""
+    bearerbox, smsbox = ensure_tool("bearerbox", "kannel"), ensure_tool("smsbox", "kannel")
+    admin, box, http = free_port(), free_port(), free_port()
+    config = data / "kannel.conf"
+    config.write_text(KANNEL_CONF.format(admin=admin, box=box, smpp=smpp, http=http, window=WINDOW))
+    binds = _stats(f"{control}/stats").get("active_binds", 0)
+    with _process([bearerbox, "-v", "2", str(config)], data / "bearerbox.log", cwd=data) as bearer:
+        status = f"http://127.0.0.1:{admin}/status.txt?password=bench"
+        wait_http(status)
+        with _process([smsbox, "-v", "2", str(config)], data / "smsbox.log", cwd=data) as sms:
+            _wait_binds(control, binds + 1, data / "bearerbox.log")
+            base = f"http://127.0.0.1:{http}"
+            deadline = time.monotonic() + 30
+            while True:  # smsbox answers once it is connected to bearerbox
+                try:
+                    with urllib.request.urlopen(f"{base}/cgi-bin/sendsms", timeout=2):
+                        break
+                except urllib.error.HTTPError:
+                    break  # it answers (refusing a request without credentials): it is up
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"smsbox did not start: {(data / 'smsbox.log').read_text()[-2000:]}"
+                        ) from None
+                    time.sleep(0.2)
+            yield base, [bearer.pid, sms.pid]
+
+
+def martinet_request(token: str, callback: str) -> Callable[[int, int], bytes]:
+    def build(index: int, sent_ms: int) -> bytes:
+        body = urllib.parse.urlencode(
+            {
+                "accessToken": token,
+                "numero": str(FIRST_NUMBER + index),
+                "message": TEXT,
+                "notification_url": f"{callback}/m?t={sent_ms}",
+            }
+        ).encode()
+        return (
+            b"POST /http/1.6/sendSMS.do HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+
+    return build
+
+
+def kannel_request(callback: str) -> Callable[[int, int], bytes]:
+    def build(index: int, sent_ms: int) -> bytes:
+        number = FIRST_NUMBER + index
+        query = urllib.parse.urlencode(
+            {
+                "username": "bench",
+                "password": "bench",
+                "to": str(number),
+                "text": TEXT,
+                "dlr-mask": "31",
+                "dlr-url": f"{callback}/k?t={sent_ms}&n={number}&type=%d",
+            }
+        )
+        return f"GET /cgi-bin/sendsms?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+    return build
+
+
+def _martinet_accepted(status: int, body: bytes) -> bool:
+    return status == 200 and body.startswith(b"0 | ")
+
+
+def _kannel_accepted(status: int, body: bytes) -> bool:
+    return status == 202 and body.startswith(b"0:")
+
+
+def _cpu(groups: list[int], pids: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system) of the processes in these process groups and of these processes, by name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: list[tuple[int, int, int, float, bytes]] = []  # pid, parent, group, seconds, command line
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(entry.path, "stat").read_text().rpartition(")")[2].split()
+            pid, parent, group = int(entry.name), int(fields[1]), int(fields[2])
+            if group in groups or pid in pids:
+                command = Path(entry.path, "cmdline").read_bytes()
+                found.append((pid, parent, group, (int(fields[11]) + int(fields[12])) / tick, command))
+    cpu: dict[str, float] = {}
+    spawned: dict[int, int] = {}  # children started by multiprocessing, per parent, in order
+    for pid, parent, group, seconds, command in sorted(found):
+        if pid in pids:
+            name = "callback receiver" if b"spawn_main" in command else "load generator"
+        elif b"bearerbox" in command or b"smsbox" in command:
+            name = Path(command.split(b"\0")[0].decode()).name
+        elif b"martinet.smsc" in command:
+            name = "simulator"
+        elif b"spawn_main" in command:  # martinet serve starts the engine first, then the HTTP worker(s)
+            index = spawned[parent] = spawned.get(parent, -1) + 1
+            name = "martinet engine" if index == 0 else f"martinet http-{index - 1}"
+        elif pid == group:
+            name = "martinet supervisor"
+        else:
+            name = "other"
+        cpu[name] = cpu.get(name, 0.0) + seconds
+    return cpu
+
+
+def measure(
+    name: str,
+    build: Callable[[int, int], bytes],
+    accepted: Callable[[int, bytes], bool],
+    base: str,
+    callbacks: str,
+    control: str,
+    *,
+    count: int,
+    connections: int,
+    drain_timeout: float,
+    groups: list[int],
+    pids: list[int],
+) -> dict[str, Any]:
+    """One gateway: `count` requests, then wait for their final callbacks; the figures."""
+    _stats(f"{callbacks}/reset")  # forget the warm-up
+    before = _stats(f"{control}/stats")
+    pids = [*pids, os.getpid()]
+    cpu_before = _cpu(groups, pids)
+    load = dlr.load(base, build, accepted, count=count, connections=connections)
+    simulator_then, callbacks_then = _stats(f"{control}/stats"), _stats(f"{callbacks}/stats")
+    at_load_end = {  # where the messages were when the last request was answered
+        "seconds": round(load.ended - load.began, 1),
+        "submitted": simulator_then.get("submitted", 0) - before.get("submitted", 0),
+        "receipts_acked": simulator_then.get("receipts_acked", 0) - before.get("receipts_acked", 0),
+        "callbacks": callbacks_then.get("received", 0),
+        "final": callbacks_then.get("final", 0),
+    }
+    deadline = time.monotonic() + drain_timeout
+    stats = _stats(f"{callbacks}/stats")
+    while stats.get("final", 0) < load.accepted and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stats = _stats(f"{callbacks}/stats")
+    time.sleep(1.0)  # late duplicates, if any
+    stats = _stats(f"{callbacks}/stats")
+    after = _stats(f"{control}/stats")
+    last = stats.get("last_final") or load.ended
+    span = last - load.began
+    result = {
+        "gateway": name,
+        "load": load.summary(),
+        "callbacks": {k: v for k, v in stats.items() if k not in ("first", "last", "last_final")},
+        "final": stats.get("final", 0),
+        "delivered": stats.get("delivered", 0),
+        "lost": load.accepted - stats.get("final", 0),
+        "span_s": round(span, 2),
+        "at_load_end": at_load_end,
+        "end_to_end_per_second": round(stats.get("delivered", 0) / span, 1) if span > 0 else 0.0,
+        "latency_p50_ms": round(stats.get("latency_p50_ms", float("nan")), 1),
+        "latency_p99_ms": round(stats.get("latency_p99_ms", float("nan")), 1),
+        "cpu_s": {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in _cpu(groups, pids).items()},
+        "simulator": {
+            k: after.get(k, 0) - before.get(k, 0)
+            for k in ("submitted", "throttled", "refused", "receipts_sent", "receipts_acked", "receipts_retried")
+        },
+    }
+    print(json.dumps(result, indent=2), flush=True)
+    return result
+
+
+def run(
+    count: int = 20_000,
+    connections: int = 64,
+    drain_timeout: float = 180.0,
+    only: tuple[str, ...] = (),
+    synchronous: str = "full",
+) -> dict[str, Any]:
+    """Both gateways against the same simulator, one after the other; figures of each and the ratio."""
+    data = Path(tempfile.mkdtemp(prefix="martinet-kannel-"))
+    results: dict[str, Any] = {
+        "count": count,
+        "connections": connections,
+        "receipt_delay": RECEIPT_DELAY,
+        "window": WINDOW,
+        "smsc_window": SMSC_WINDOW,
+        "synchronous": synchronous,
+        "machine": machine(),
+    }
+    try:
+        with simulator(data) as (smpp, control, smsc):
+            if not only or "martinet" in only:
+                with receiver() as (callbacks, receiver_pid), martinet(data, smpp, control, synchronous) as gw:
+                    base, token, group = gw
+                    build = martinet_request(token, callbacks)
+                    # warm-up, not counted: a few sends to other numbers, until their callbacks are in
+                    _settle(callbacks, dlr.load(base, build, _martinet_accepted, count=64, connections=8).accepted)
+                    results["martinet"] = measure(
+                        "martinet",
+                        _offset(build),
+                        _martinet_accepted,
+                        base,
+                        callbacks,
+                        control,
+                        count=count,
+                        connections=connections,
+                        drain_timeout=drain_timeout,
+                        groups=[group, smsc],
+                        pids=[receiver_pid],
+                    )
+            if not only or "kannel" in only:
+                with receiver() as (callbacks, receiver_pid), kannel(data, smpp, control) as (base, groups):
+                    build = kannel_request(callbacks)
+                    _settle(callbacks, dlr.load(base, build, _kannel_accepted, count=64, connections=8).accepted)
+                    results["kannel"] = measure(
+                        "kannel",
+                        _offset(build),
+                        _kannel_accepted,
+                        base,
+                        callbacks,
+                        control,
+                        count=count,
+                        connections=connections,
+                        drain_timeout=drain_timeout,
+                        groups=[*groups, smsc],
+                        pids=[receiver_pid],
+                    )
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    results["kannel_version"] = _kannel_version()  # after the run: it may have installed the package
+    if "martinet" in results and "kannel" in results:
+        k = results["kannel"]["end_to_end_per_second"]
+        results["ratio"] = round(results["martinet"]["end_to_end_per_second"] / k, 2) if k else float("inf")
+    return results
+
+
+def _kannel_version() -> str:
+    """The installed Debian package's version, or "(not installed)"."""
+    found = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "kannel"], capture_output=True, text=True)
+    return found.stdout.strip() or "(not installed)"
+
+
+def _settle(callbacks: str, accepted: int, timeout: float = 30.0) -> None:
+    """Wait for the warm-up's final callbacks (it must have been accepted), so that none comes during the run."""
+    if accepted == 0:
+        raise RuntimeError("the gateway refused every warm-up request")
+    deadline = time.monotonic() + timeout
+    while _stats(f"{callbacks}/stats").get("final", 0) < accepted and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+
+
+def _offset(build: Callable[[int, int], bytes]) -> Callable[[int, int], bytes]:
+    """The measured requests use numbers after those of the warm-up."""
+    return lambda index, sent_ms: build(1000 + index, sent_ms)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.kannel", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--drain-timeout", type=float, default=180.0)
+    parser.add_argument("--only", choices=["martinet", "kannel"])
+    parser.add_argument("--synchronous", default="full", help="Martinet's sqlite_synchronous (full, normal, off)")
+    args = parser.parse_args()
+    only = (args.only,) if args.only else ()
+    print(json.dumps(run(args.count, args.connections, args.drain_timeout, only, args.synchronous), indent=2))
+
+
+if __name__ == "__main__":
+    main()
