@@ -516,8 +516,8 @@ def _kannel_setup(f: dict[str, Any]) -> str:
 DELIVRD, an ENROUTE receipt 0.1 s after the submission and the final one {f["receipt_delay"]} s after it, no
 throughput limit, a window of {f["smsc_window"]} unacknowledged receipts per bind) serves both gateways in turn, in
 the same run, each bound with one transceiver and a window of {f["window"]}. Martinet: `martinet serve` on a fresh
-SQLite file (`synchronous={f["synchronous"]}`, one HTTP worker, the engine with `batch_size = 500`,
-`callbacks.allow_private_networks = true`), `POST /http/1.6/sendSMS.do` with one recipient and a
+SQLite file (`synchronous={f["synchronous"]}`, one HTTP worker, the engine with `batch_size = 500`, the callbacks
+notifier in a process of its own (`callbacks.own_process`, the default), `callbacks.allow_private_networks = true`), `POST /http/1.6/sendSMS.do` with one recipient and a
 `notification_url`; it calls back at statuses 0, 13 and 11. Kannel {f["kannel_version"]} (Debian's `kannel` package,
 installed by the benchmark when missing): bearerbox with an SMPP `smsc` group (`max-pending-submits =
 {f["window"]}`, no throughput limit), internal DLR storage and no message store (Kannel's default: what is

@@ -306,6 +306,15 @@ def _kannel_accepted(status: int, body: bytes) -> bool:
     return status == 202 and body.startswith(b"0:")
 
 
+#: `martinet serve` starts the engine, then the callbacks notifier when it has a process of its own (the default,
+#: `callbacks.own_process`), then the HTTP worker(s).
+_SERVE_CHILDREN = (
+    ("engine", "http-0")
+    if os.environ.get("MARTINET_CALLBACKS__OWN_PROCESS", "true").lower() in ("false", "0")
+    else ("engine", "notifier", "http-0")
+)
+
+
 def _cpu(groups: list[int], pids: list[int]) -> dict[str, float]:
     """CPU seconds (user + system) of the processes in these process groups and of these processes, by name."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -328,9 +337,10 @@ def _cpu(groups: list[int], pids: list[int]) -> dict[str, float]:
             name = Path(command.split(b"\0")[0].decode()).name
         elif b"martinet.smsc" in command:
             name = "simulator"
-        elif b"spawn_main" in command:  # martinet serve starts the engine first, then the HTTP worker(s)
+        elif b"spawn_main" in command:  # martinet serve's children, in the order it starts them
             index = spawned[parent] = spawned.get(parent, -1) + 1
-            name = "martinet engine" if index == 0 else f"martinet http-{index - 1}"
+            order = _SERVE_CHILDREN
+            name = f"martinet {order[index]}" if index < len(order) else f"martinet http-{index - len(order) + 1}"
         elif pid == group:
             name = "martinet supervisor"
         else:

@@ -195,10 +195,39 @@ def quiet_hours(settings: Settings) -> QuietHours:
     )
 
 
-def engine(settings: Settings, db: Database) -> Engine:
+def node_name(settings: Settings) -> str:
+    return settings.engine.node or socket.gethostname()
+
+
+def process_owner(node: str) -> str:
+    """Who holds a lease: the node and this process, so a restarted process can take back what its node held."""
+    return f"{node}:{os.getpid()}"
+
+
+def notifier(settings: Settings, db: Database, *, owner: str, node: str) -> Notifier:
+    """The callbacks notifier, built the same way inside the engine and in a process of its own."""
+    return Notifier(
+        CallbackStore(db, now_ms),
+        NotifierSettings(
+            owner=owner,
+            node=node,
+            timeout=settings.callbacks.timeout,
+            max_age_ms=int(settings.callbacks.max_age_hours * 3600 * 1000),
+            concurrency_per_host=settings.callbacks.concurrency_per_host,
+            concurrency=settings.callbacks.concurrency,
+            retry_first=settings.callbacks.retry_first,
+            retry_max=settings.callbacks.retry_max,
+            allow_private_networks=settings.callbacks.allow_private_networks,
+        ),
+    )
+
+
+def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> Engine:
+    """The engine; `with_notifier=False` when callbacks are delivered by a process of their own
+    (`callbacks.own_process` under `martinet serve`)."""
     queue = QueueStore(db, now_ms)
-    node = settings.engine.node or socket.gethostname()
-    owner = f"{node}:{os.getpid()}"
+    node = node_name(settings)
+    owner = process_owner(node)
     dispatch = DispatchSettings(
         node=node,
         owner=owner,
@@ -237,19 +266,6 @@ def engine(settings: Settings, db: Database) -> Engine:
             poll_interval=settings.engine.poll_interval,
             heartbeat=settings.engine.heartbeat,
         ),
-        notifier=Notifier(
-            CallbackStore(db, now_ms),
-            NotifierSettings(
-                owner=owner,
-                node=node,
-                timeout=settings.callbacks.timeout,
-                max_age_ms=int(settings.callbacks.max_age_hours * 3600 * 1000),
-                concurrency_per_host=settings.callbacks.concurrency_per_host,
-                concurrency=settings.callbacks.concurrency,
-                retry_first=settings.callbacks.retry_first,
-                retry_max=settings.callbacks.retry_max,
-                allow_private_networks=settings.callbacks.allow_private_networks,
-            ),
-        ),
+        notifier=notifier(settings, db, owner=owner, node=node) if with_notifier else None,
         tidy=[IdempotencyStore(db, now_ms).purge],
     )

@@ -286,6 +286,11 @@ class CallbacksConfig(_Section):
     concurrency: int = Field(default=256, ge=1, le=10000, description="simultaneous requests in all")
     retry_first: float = Field(default=5.0, gt=0, description="seconds before the first retry (then doubled)")
     retry_max: float = Field(default=3600.0, gt=0, description="longest wait between two tries of a callback")
+    own_process: bool = Field(
+        default=True,
+        description="under `martinet serve`, deliver callbacks from a process of their own rather than inside the "
+        "engine, so that they use another core than dispatch and receipts",
+    )
 
 
 def _default_connectors() -> list[SandboxConnectorConfig | SmppConnectorConfig]:

@@ -1,5 +1,10 @@
-"""Processes: N HTTP workers sharing one listening socket, one engine and, when configured, the SMSC simulator,
-under a small supervisor.
+"""Processes: N HTTP workers sharing one listening socket, one engine, the callbacks notifier (in a process of
+its own unless `callbacks.own_process` is false) and, when configured, the SMSC simulator, under a small
+supervisor.
+
+The notifier has a process of its own because, inside the engine, its HTTP requests and outbox queries took
+more than half of the one core the engine's event loop can use, so dispatch and receipts waited for it
+(docs/benchmarks.md, the Kannel run).
 
 The parent binds the socket, so every worker accepts on the same port and the kernel spreads connections; the
 accept path lives entirely in the workers and only writes to the store, never waiting on the engine. A child
@@ -121,7 +126,12 @@ def _supervise(settings: Settings, sock: socket.socket, *, with_engine: bool, me
         process.start()
         return process
 
-    starters = {"engine": start_engine, "smsc": start_smsc}
+    def start_notifier() -> BaseProcess:
+        process = context.Process(target=_notifier_main, args=(data,), name="notifier", daemon=False)
+        process.start()
+        return process
+
+    starters = {"engine": start_engine, "notifier": start_notifier, "smsc": start_smsc}
 
     def on_signal(_signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -134,6 +144,8 @@ def _supervise(settings: Settings, sock: socket.socket, *, with_engine: bool, me
         children["smsc"] = start_smsc()
     if with_engine:
         children["engine"] = start_engine()
+        if settings.callbacks.own_process:
+            children["notifier"] = start_notifier()
     for index in range(worker_count(settings)):
         children[f"http-{index}"] = start_http(index)
     while not stopping:
@@ -202,7 +214,43 @@ async def run_engine(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     db = open_store(settings)
     try:
-        await engine(settings, db).run(stop)
+        await engine(settings, db, with_notifier=not settings.callbacks.own_process).run(stop)
+    finally:
+        with contextlib.suppress(Exception):
+            await db.dispose()
+
+
+def _notifier_main(data: dict[str, Any]) -> None:
+    import uvloop
+
+    settings = Settings.model_validate(data)
+    logs.configure(settings.log_level, text=settings.log_text)
+    uvloop.run(run_notifier(settings))
+
+
+async def run_notifier(settings: Settings) -> None:
+    """Only the callbacks notifier, until SIGINT/SIGTERM.
+
+    Its owner names this process (`node:pid`), distinct from the engine's; at its start it takes back the
+    callbacks its node's earlier notifiers had claimed (`Notifier.run`), which is safe because no other process
+    of this node claims callbacks.
+    """
+    import structlog
+
+    from martinet.app import node_name, notifier, open_store, process_owner
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    node = node_name(settings)
+    owner = process_owner(node)
+    structlog.contextvars.bind_contextvars(node=node, owner=owner)
+    db = open_store(settings)
+    try:
+        # Its pid in the line: the process has no name of its own in `ps`, and an operator may want to signal it.
+        logs.get_logger(__name__).info("callbacks notifier started", pid=os.getpid())
+        await notifier(settings, db, owner=owner, node=node).run(stop)
     finally:
         with contextlib.suppress(Exception):
             await db.dispose()

@@ -1,4 +1,5 @@
-"""Delivering status callbacks: the engine task that empties the `callbacks` outbox.
+"""Delivering status callbacks: the task that empties the `callbacks` outbox, in a process of its own under
+`martinet serve` (`martinet.server.run_notifier`) or inside the engine (`callbacks.own_process = false`).
 
 One loop claims due callbacks in batches (only the oldest pending one of each recipient, so a recipient's
 reports arrive in order), starts one request per callback through a single shared `aiohttp` session (a GET
