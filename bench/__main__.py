@@ -77,7 +77,7 @@ def main() -> None:
     setups: list[str] = []
     notes: list[str] = []
     kept = _kept_parts(args.output, [name for name in BENCHMARKS if name not in selected])
-    earlier = _measured_line(args.output) if len(set(selected)) < len(BENCHMARKS) else None
+    earlier = _measured_line(args.output, selected) if len(set(selected)) < len(BENCHMARKS) else None
     if earlier is not None:  # the rows kept were measured then; say when and where those rerun were
         intro = f"{earlier} Rerun with `--only {','.join(selected)}` on {datetime.date.today().isoformat()}, on {machine()}."
     for name in BENCHMARKS:
@@ -122,15 +122,18 @@ class _Part:
     note: str | None = None
 
 
-def _measured_line(page: Path) -> str | None:
-    """The page's first line of the intro (when and where it was measured), without an earlier partial rerun."""
+def _measured_line(page: Path, selected: list[str]) -> str | None:
+    """The page's first line of the intro (when and where it was measured) with the earlier partial reruns whose
+    rows are still on the page (those of a rerun entirely redone now are dropped)."""
     if not page.exists():
         return None
     paragraphs = page.read_text(encoding="utf-8").split("\n\n")
     line = paragraphs[1].split("\n", 1)[0] if len(paragraphs) > 1 else ""
     if not line.startswith("Measured by"):
         return None
-    return line.split(" Rerun with `--only", 1)[0]
+    base, *reruns = line.split(" Rerun with `--only ")
+    kept = [r for r in reruns if not set(r.split("`", 1)[0].split(",")) <= set(selected)]
+    return " Rerun with `--only ".join([base, *kept])
 
 
 def _kept_parts(page: Path, names: list[str]) -> dict[str, _Part]:
