@@ -11,7 +11,7 @@ from martinet.store.accounts import AccountStore
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
 from martinet.store.queue import Outcome, QueueStore, Submitted
-from martinet.store.schema import messages, unmatched_receipts
+from martinet.store.schema import messages, status_history, unmatched_receipts
 
 NOW = 1_700_000_000_000
 
@@ -116,3 +116,26 @@ async def test_a_receipt_kept_aside_is_applied_once_its_part_is_known(db: Databa
     assert await queue.rematch_receipts() == 1
     assert await _message(db) == ("delivered", 11)
     assert await queue.rematch_receipts() == 0
+
+
+async def test_an_intermediate_and_a_final_receipt_in_one_batch_are_both_recorded(db: Database) -> None:
+    await _queued_message(db)
+    queue = QueueStore(db, _clock)
+    (claimed,) = await _claim(queue, "node-a:1")
+    await queue.record(Outcome(submitted=[Submitted(claimed.id, "carrier", ("abc123",))]))
+    # A busy receipt writer hands both reports of the part over in one batch: each is a status change.
+    together = [
+        Receipt("carrier", "abc123", State.SENT, 13, NOW + 50, "stat:ENROUTE"),
+        Receipt("carrier", "abc123", State.DELIVERED, 11, NOW + 100, "stat:DELIVRD"),
+    ]
+    await queue.apply_receipts(together)
+    assert await _message(db) == ("delivered", 11)
+    async with db.reader.connect() as conn:
+        history = (
+            await conn.execute(
+                select(status_history.c.state, status_history.c.code)
+                .where(status_history.c.message_id == claimed.id)
+                .order_by(status_history.c.id)
+            )
+        ).all()
+    assert [tuple(row) for row in history] == [("queued", 1), ("sent", 0), ("sent", 13), ("delivered", 11)]

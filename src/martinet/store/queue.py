@@ -489,7 +489,28 @@ def _refund(conn: Connection, message_ids: list[int], now: int) -> int:
 def _apply_receipts(
     conn: Connection, receipts: Sequence[Receipt], now: int, latencies: list[tuple[str, float]] | None = None
 ) -> int:
-    """Receipts → parts → messages, in four statements whatever the batch size.
+    """Apply receipts in arrival order, each status change of a part recorded.
+
+    A batch may hold several receipts of one part (an intermediate report and the final one arriving together
+    when the writer is busy): they are applied in rounds, one receipt per part each, so the intermediate status
+    gets its history row (and callback) before the final one instead of being overwritten in memory.
+    """
+    rounds: list[list[Receipt]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for receipt in receipts:
+        key = (receipt.connector, receipt.carrier_id)
+        index = seen.get(key, -1) + 1
+        seen[key] = index
+        if index == len(rounds):
+            rounds.append([])
+        rounds[index].append(receipt)
+    return sum(_apply_round(conn, batch, now, latencies) for batch in rounds)
+
+
+def _apply_round(
+    conn: Connection, receipts: Sequence[Receipt], now: int, latencies: list[tuple[str, float]] | None = None
+) -> int:
+    """Receipts (at most one per part) → parts → messages, in four statements whatever the batch size.
 
     One query reads every part of every message concerned together with the message's current status; the new
     part states are applied in memory, each message's status re-aggregated, and only real changes written.
