@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from martinet import metrics
 from martinet.api.rest import handlers
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
 from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, docs_page, openapi_document
@@ -40,7 +39,6 @@ _REFUSED_AT_THE_DOOR = {
     "UNSUPPORTED_MEDIA_TYPE": "invalid",
     "PAYLOAD_TOO_LARGE": "invalid",
 }
-_SENDS = metrics.DoorCounters("rest")
 
 #: Fixed paths → handler per method.
 ROUTES: dict[str, dict[str, Handler]] = {
@@ -77,7 +75,7 @@ class RestDoor:
             answer = await self._answer(scope, receive, path, method)
         except Problem as problem:
             if path == SEND_PATH and method == "POST" and problem.code in _REFUSED_AT_THE_DOOR:
-                _SENDS.answered(_REFUSED_AT_THE_DOOR[problem.code])  # the handler counts the others
+                handlers.SEND_COUNTERS.answered(_REFUSED_AT_THE_DOOR[problem.code])  # the handler counts the others
             await _reply(send, problem.status, orjson.dumps(problem.body()), [_PROBLEM, *problem.headers])
             return
         except Exception:

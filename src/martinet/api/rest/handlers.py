@@ -98,7 +98,7 @@ Handler = Callable[[RestServices, RestRequest], Awaitable[Answer]]
 
 
 #: The accept counters of this door, and the result each refusal counts as (any other problem: "invalid").
-_COUNTERS = metrics.DoorCounters("rest")
+SEND_COUNTERS = metrics.DoorCounters("rest")  # also counts refusals made before the handler (api/rest/app.py)
 _RESULT_OF_PROBLEM = {
     "RATE_LIMITED": "rate_limited",
     "INSUFFICIENT_CREDIT": "no_credit",
@@ -113,15 +113,15 @@ async def send(services: RestServices, request: RestRequest) -> Answer:
     try:
         answer, recipients = await _send(services, request)
     except Problem as problem:
-        _COUNTERS.answered(_RESULT_OF_PROBLEM.get(problem.code, "invalid"))
+        SEND_COUNTERS.answered(_RESULT_OF_PROBLEM.get(problem.code, "invalid"))
         raise
     except Exception:
-        _COUNTERS.answered("error")
+        SEND_COUNTERS.answered("error")
         raise
     if recipients is None:
-        _COUNTERS.answered("duplicate")
+        SEND_COUNTERS.answered("duplicate")
     else:
-        _COUNTERS.accepted(recipients)
+        SEND_COUNTERS.accepted(recipients)
     return answer
 
 
