@@ -112,7 +112,9 @@ def test_every_worker_reports_what_all_processes_counted(tmp_path: Path) -> None
         while True:
             samples = fresh_scrape(base)
             submitted = value(samples, "martinet_parts_submitted_total", connector="simulator", result="accepted")
-            if submitted == SENDS:
+            # Door counts reach the shared files within metrics.PUBLISH_DELAY of the last send.
+            accepted = value(samples, "martinet_accepts_total", door="smsmode", result="accepted")
+            if submitted == accepted == SENDS:
                 break
             assert time.monotonic() < deadline, (submitted, log.read_text())
             time.sleep(0.2)

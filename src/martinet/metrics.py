@@ -12,6 +12,7 @@ so it is right whichever process answers and whatever happened while no process 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -89,20 +90,59 @@ CREDITS = Counter(
 # --- Doors ---
 
 
+#: How long a door's counts may wait in its process before they reach the Prometheus counters.
+PUBLISH_DELAY = 0.2
+
+
 class DoorCounters:
-    """The accept counters of one door, bound once."""
+    """The accept counters of one door, published in bursts.
+
+    In multiprocess mode every increment takes a lock and writes a memory-mapped file: two per send cost 4 % of
+    an HTTP worker at 3,000 sends/s. So counts gather in plain integers and are published at most
+    `PUBLISH_DELAY` seconds later (one timer per burst), and at once before this process renders `/metrics`.
+    """
 
     def __init__(self, door: str) -> None:
         self._results = {result: ACCEPTS.labels(door, result) for result in ACCEPT_RESULTS}
         self._recipients = RECIPIENTS_ACCEPTED.labels(door)
+        self._pending: dict[str, int] = {}
+        self._pending_recipients = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+        _DOORS.append(self)
 
     def answered(self, result: str) -> None:
-        self._results[result].inc()
+        self._pending[result] = self._pending.get(result, 0) + 1
+        self._publish_soon()
 
     def accepted(self, recipients: int) -> None:
-        self._results["accepted"].inc()
-        if recipients:
-            self._recipients.inc(recipients)
+        self._pending["accepted"] = self._pending.get("accepted", 0) + 1
+        self._pending_recipients += recipients
+        self._publish_soon()
+
+    def publish(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_loop = None
+        pending, self._pending = self._pending, {}
+        for result, count in pending.items():
+            self._results[result].inc(count)
+        if self._pending_recipients:
+            self._recipients.inc(self._pending_recipients)
+            self._pending_recipients = 0
+
+    def _publish_soon(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # counted outside an event loop: nothing would publish later
+            self.publish()
+            return
+        if self._timer is not None and self._timer_loop is loop and not loop.is_closed():
+            return
+        self._timer, self._timer_loop = loop.call_later(PUBLISH_DELAY, self.publish), loop
+
+
+_DOORS: list[DoorCounters] = []
 
 
 # --- Connectors ---
@@ -195,6 +235,9 @@ class _QueueDepth(Collector):
 async def exposition(db: Database) -> tuple[bytes, str]:
     """The metrics of every process of this gateway in the text exposition format, and its content type."""
     from martinet.store.queue import queue_depth  # the store counts on this module: imported when first needed
+
+    for door in _DOORS:  # this process's counts are exact on its own page
+        door.publish()
 
     try:
         depth = await queue_depth(db)
