@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.harness import MARTINET, free_port, wait_http
+from bench.harness import MARTINET, config_head, free_port, wait_http
 
 PER_REQUEST = 100
 TEXT = "Votre code de connexion est 482913"
@@ -150,17 +150,8 @@ DELIVRD = 100
     )
     config = data / "martinet.toml"
     config.write_text(
-        f"""
-log_level = "warning"
-[database]
-url = "sqlite:///{data / "martinet.db"}"
-sqlite_synchronous = "full"
-[http]
-host = "127.0.0.1"
-port = {port}
-[accounts]
-lane = "notification"
-[engine]
+        config_head(data, port)
+        + f"""[engine]
 batch_size = {setup.batch_size}
 [simulator]
 config = "{data / "smsc.toml"}"

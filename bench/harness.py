@@ -111,18 +111,8 @@ def gateway(
     port = free_port()
     config = data / "martinet.toml"
     config.write_text(
-        f"""
-log_level = "warning"
-[database]
-url = "sqlite:///{data / "martinet.db"}"
-sqlite_synchronous = "{synchronous}"
-[http]
-host = "127.0.0.1"
-port = {port}
-workers = {workers}
-[accounts]
-lane = "notification"
-[engine]
+        config_head(data, port, synchronous=synchronous, workers=workers)
+        + f"""[engine]
 {engine_extra}
 [[connectors]]
 name = "sandbox"
@@ -159,6 +149,24 @@ handset_delay = {sandbox_delays[1]}
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def config_head(data: Path, port: int, *, synchronous: str = "full", workers: int = 0) -> str:
+    """The start every benchmark gateway's TOML shares: quiet logs, a SQLite file in `data`, loopback HTTP on
+    `port` (`workers` 0: the configured default, one on SQLite), accounts on the notification lane. Callers add
+    their engine, connector and other sections."""
+    return f"""
+log_level = "warning"
+[database]
+url = "sqlite:///{data / "martinet.db"}"
+sqlite_synchronous = "{synchronous}"
+[http]
+host = "127.0.0.1"
+port = {port}
+workers = {workers}
+[accounts]
+lane = "notification"
+"""
 
 
 @dataclass

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dlr
-from bench.harness import MARTINET, ensure_tool, free_port, machine, wait_http
+from bench.harness import MARTINET, config_head, ensure_tool, free_port, machine, wait_http
 
 TEXT = "Votre code de connexion est 482913"
 FIRST_NUMBER = 33610000000  # one distinct French mobile per request: 33610000000 + index
@@ -146,17 +146,8 @@ def martinet(data: Path, smpp: int, control: str, synchronous: str = "full") -> 
     port = free_port()
     config = data / "martinet.toml"
     config.write_text(
-        f"""
-log_level = "warning"
-[database]
-url = "sqlite:///{data / "martinet.db"}"
-sqlite_synchronous = "{synchronous}"
-[http]
-host = "127.0.0.1"
-port = {port}
-[accounts]
-lane = "notification"
-[engine]
+        config_head(data, port, synchronous=synchronous)
+        + f"""[engine]
 batch_size = 500
 [callbacks]
 allow_private_networks = true
