@@ -133,6 +133,8 @@ def test_callbacks_come_from_the_notifier_process(tmp_path: Path, receiver: Rece
         wait_for(lambda: notifier_pids(gateway), "no notifier process started", gateway)
         sends = send_all(gateway, receiver.url)
         wait_for(lambda: finals(receiver.snapshot()) == sends, "final callbacks missing", gateway)
+        # The notifier records a delivery after the receiver answered it: wait for those writes too.
+        wait_for(lambda: set(outbox(tmp_path, "own").values()) == {"delivered"}, "deliveries not recorded", gateway)
         assert len(notifier_pids(gateway)) == 1
         queued = outbox(tmp_path, "own")
     received = Counter(event for event, _sms, _statut in receiver.snapshot())
