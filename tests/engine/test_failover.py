@@ -115,6 +115,32 @@ async def test_a_temporary_refusal_moves_the_message_to_the_backup(
     assert primary.stats()["refused"] == 1
 
 
+async def test_a_carrier_throttling_beyond_the_deadline_passes_its_messages_to_the_backup(
+    database_url: str, backup: Simulator
+) -> None:
+    numbers = [f"336{i:08d}" for i in range(20_000_000, 20_000_008)]
+    slow = carrier_config(max_per_second=1, burst=1, receipt_delay=0.02, seed=7)
+    async with Simulator(slow) as primary:
+        connectors = [
+            _smpp("primary", primary.port, throttle_retry=0.1, throttle_deadline=0.3),
+            _smpp("backup", backup.port),
+        ]
+        async with running_gateway(database_url, credits=100, connectors=connectors) as gw:
+            await wait_for(lambda: _bound(primary, backup), timeout=10)
+            await _send(gw, numbers)
+            await wait_for(lambda: _count_state(gw, "delivered", len(numbers)), timeout=20)
+            async with gw.db.reader.connect() as conn:
+                where = dict((await conn.execute(select(messages.c.msisdn, messages.c.connector))).all())
+        on_primary = {m.destination.addr for m in primary.messages.values()}
+        throttled = primary.stats()["throttled"]
+    on_backup = Counter(m.destination.addr for m in backup.messages.values())
+    assert throttled >= 1  # the primary did answer ESME_RTHROTTLED
+    assert on_backup and max(on_backup.values()) == 1
+    assert not on_primary & set(on_backup)  # a message the primary took never went to the backup too
+    assert on_primary | set(on_backup) == set(numbers)
+    assert {n for n, c in where.items() if c == "backup"} == set(on_backup)
+
+
 async def test_a_message_no_carrier_takes_expires_at_the_end_of_its_validity_and_is_refunded(
     database_url: str,
 ) -> None:
