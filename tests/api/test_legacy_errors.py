@@ -40,6 +40,9 @@ BAD_SENDS = [
     ({"message": "x", "numero": "0612345678", "classe_msg": "3"}, "classe_msg"),
     ({"message": "x", "numero": "0612345678", "stop": "3"}, "stop"),
     ({"message": "x", "numero": "123,abc"}, "numero"),
+    ({"message": "x", "numero": "0612345678", "validity": "59"}, "validity"),
+    ({"message": "x", "numero": "0612345678", "validity": "259201"}, "validity"),
+    ({"message": "x", "numero": "0612345678", "validity": "1h"}, "validity"),
 ]
 
 

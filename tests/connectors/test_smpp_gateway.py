@@ -7,6 +7,7 @@ it, its connector binding to the simulator like it would to a carrier.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,9 +15,10 @@ from sqlalchemy import func, select
 
 from martinet.app import account_service
 from martinet.smpp.session import SessionConfig
+from martinet.smpp.times import parse_absolute_time
 from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
 from martinet.store.inbound import InboundStore
-from martinet.store.schema import messages, parts, unmatched_receipts
+from martinet.store.schema import messages, parts, sends, unmatched_receipts
 from tests.gateway import Gateway, running_gateway, wait_for
 
 TEST_PREFIX = "3375999"  # 07 59 99 0x xx: valid French mobiles, so the gateway accepts them
@@ -94,6 +96,30 @@ async def test_short_long_and_unicode_messages_reach_status_11(database_url: str
 
 async def _ends(gw: Gateway, sms_id: str, suffix: str) -> bool:
     return (await _report(gw, sms_id)).endswith(suffix)
+
+
+async def test_the_validity_of_a_send_or_of_its_lane_reaches_the_carrier(
+    database_url: str, simulator: Simulator
+) -> None:
+    lanes = {"notification": {"validity": 7200}}
+    async with running_gateway(database_url, connectors=_carrier(simulator.port), lanes=lanes) as gw:
+        await wait_for(lambda: _bound(simulator), timeout=10)
+        own = await _send(gw, numero="0612345678", message="Code 123456", validity="300")
+        default = await _send(gw, numero="0612345679", message="Colis en route")
+        for sms_id in (own, default):
+            await wait_for(lambda sms_id=sms_id: _ends(gw, sms_id, " 11"), timeout=15)
+        async with gw.db.reader.connect() as conn:
+            rows = await conn.execute(select(messages.c.msisdn, sends.c.created_at, messages.c.expires_at).join(sends))
+            stored = {r.msisdn: r.expires_at - r.created_at for r in rows}
+        at_carrier = {
+            m.destination.addr: parse_absolute_time(m.validity_period)
+            - datetime.fromtimestamp(m.received_at / 1000, UTC)
+            for m in simulator.messages.values()
+        }
+    assert stored == {"33612345678": 300_000, "33612345679": 7_200_000}
+    # An absolute SMPP time has a tenth of a second's resolution; the carrier got it shortly after acceptance.
+    assert timedelta(seconds=298) < at_carrier["33612345678"] <= timedelta(seconds=300.1)
+    assert timedelta(seconds=7198) < at_carrier["33612345679"] <= timedelta(seconds=7200.1)
 
 
 async def test_carrier_outcomes_map_to_smsmode_statuses(database_url: str, simulator: Simulator) -> None:

@@ -9,3 +9,8 @@ class Lane(enum.StrEnum):
     OTP = "otp"
     NOTIFICATION = "notification"
     MARKETING = "marketing"
+
+
+#: Bounds of a send's own validity, in seconds: long enough for a carrier to try once, at most three days.
+MIN_VALIDITY = 60
+MAX_VALIDITY = 259_200

@@ -17,7 +17,7 @@ import structlog
 
 from martinet import logs
 from martinet.domain.credits import to_milli
-from martinet.domain.lanes import Lane
+from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY, Lane
 from martinet.domain.pricing import PriceTable
 from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipients
 from martinet.domain.sender import sender_problem
@@ -317,6 +317,8 @@ def _check_parameters(request: SendRequest) -> None:
         raise InvalidParameter("refClient", f"longer than {MAX_REF_CLIENT} characters")
     if request.stop not in (0, 1, 2):
         raise InvalidParameter("stop", "must be 1 or 2")
+    if request.validity is not None and not MIN_VALIDITY <= request.validity <= MAX_VALIDITY:
+        raise InvalidParameter("validity", f"must be between {MIN_VALIDITY} and {MAX_VALIDITY} seconds")
     if request.sender:
         if request.classe == 4:
             raise InvalidParameter("emetteur", "not allowed with classe_msg=4 (replies come to a short number)")

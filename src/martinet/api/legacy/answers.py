@@ -40,6 +40,7 @@ _PROBLEMS_FR: dict[str, str] = {
     "only letters and digits, without spaces or accents": "lettres et chiffres uniquement, sans espace ni accent",
     "a phone number cannot be a sender ID": "un numéro de téléphone ne peut pas être un émetteur",
     "not a number": "doit être un nombre",
+    "must be between 60 and 259200 seconds": "doit être compris entre 60 et 259200 secondes",
     "expected ddMMyyyy-HH:mm": "format attendu ddMMyyyy-HH:mm",
     "not a valid date": "date invalide",
     "empty": "vide",

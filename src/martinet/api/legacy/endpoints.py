@@ -73,6 +73,7 @@ async def _send_sms(services: LegacyServices, call: Call) -> str:
         notification_url=p.get("notification_url"),
         notification_url_reponse=p.get("notification_url_reponse"),
         stop=params.integer(p, "stop", 0),
+        validity=params.optional_integer(p, "validity"),
         max_recipients=GET_MAX_RECIPIENTS if call.method == "GET" else None,
     )
     try:

@@ -21,6 +21,13 @@ def integer(params: dict[str, str], name: str, default: int) -> int:
         raise InvalidParameter(name, "not a number") from None
 
 
+def optional_integer(params: dict[str, str], name: str) -> int | None:
+    """An integer parameter that has no default: None when absent, so the rules apply their own."""
+    if not params.get(name.lower(), "").strip():
+        return None
+    return integer(params, name, 0)
+
+
 def schedule(params: dict[str, str], timezone: str) -> int | None:
     """`date_envoi` (`ddMMyyyy-HH:mm`, in the account's time zone) as epoch milliseconds, or None."""
     return date(params, "date_envoi", timezone)

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY
+
 Flow = Literal["OTP", "TRANSACTIONAL", "MARKETING"]
 StatusValue = Literal["SCHEDULED", "ENROUTE", "DELIVERED", "UNDELIVERABLE", "UNDELIVERED", "CANCELLED", "EXPIRED"]
 
@@ -65,7 +67,7 @@ class SendIn(_In):
     callbackUrlStatus: str | None = Field(default=None, min_length=1, max_length=2000)
     callbackUrlMo: str | None = Field(default=None, min_length=1, max_length=2000)
     flow: Flow | None = Field(default=None, description="extension: the lane")
-    validity: int | None = Field(default=None, ge=60, le=259_200, description="extension: seconds")
+    validity: int | None = Field(default=None, ge=MIN_VALIDITY, le=MAX_VALIDITY, description="extension: seconds")
 
     @model_validator(mode="after")
     def _one_recipient_field(self) -> SendIn:
