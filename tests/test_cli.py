@@ -484,18 +484,35 @@ def test_demo_first_start_then_restart_keeps_token_balance_and_config(tmp_path: 
         assert control, smsc
         stats = httpx.get(f"http://{control.group(1)}/stats", timeout=5).json()
         assert (stats["submitted"], stats["receipts_acked"]) == (1, 2)
+        # A classe_msg=4 send leaves from the demo's reply number; a reply to it is listed with its send.
+        answer = first.legacy(
+            "sendSMS.do", accessToken=token, numero="0612345679", message="Venez-vous ?", classe_msg="4"
+        ).decode("iso-8859-15")
+        asking = answer.rsplit(" | ", 1)[1]
+        deadline = time.monotonic() + 20
+        while first.legacy("compteRendu.do", accessToken=token, smsID=asking) != b"33612345679 11":
+            assert time.monotonic() < deadline, first.stderr
+            time.sleep(0.1)
+        injected = httpx.post(
+            f"http://{control.group(1)}/inject", json={"from": "33612345679", "to": "38100", "text": "Oui"}, timeout=5
+        )
+        assert injected.status_code == 200, injected.text
+        while not (replies := first.legacy("responseList.do", accessToken=token)):
+            assert time.monotonic() < deadline, first.stderr
+            time.sleep(0.1)
+        assert replies.decode("iso-8859-15").split(" | ")[2:] == ["33612345679", "Oui", "38100", asking]
     assert first.returncode == 0, first.stderr
 
     with demo(data, tmp_path, "second") as second:
         assert _token_line(second.stderr) == token
         assert token_file.read_text(encoding="utf-8").strip() == token
         assert token_file.stat().st_mode & 0o777 == 0o600
-        assert second.legacy("credit.do", accessToken=token) == b"999"
+        assert second.legacy("credit.do", accessToken=token) == b"998"
         answer = second.legacy("sendSMS.do", accessToken=token, numero="0612345678", message="Encore").decode(
             "iso-8859-15"
         )
         assert ACCEPTED.fullmatch(answer), answer
-        assert second.legacy("credit.do", accessToken=token) == b"998"
+        assert second.legacy("credit.do", accessToken=token) == b"997"
         # The demo token is an API key of the REST door too.
         rest = httpx.post(
             f"{second.base}/sms/v1/messages",
@@ -504,7 +521,7 @@ def test_demo_first_start_then_restart_keeps_token_balance_and_config(tmp_path: 
             timeout=10,
         )
         assert rest.status_code == 201, rest.text
-        assert httpx.get(f"{second.base}/commons/v1/balance", headers={"X-Api-Key": token}).json()["balance"] == 997
+        assert httpx.get(f"{second.base}/commons/v1/balance", headers={"X-Api-Key": token}).json()["balance"] == 996
         assert config.read_bytes() == config_text
         assert config.stat().st_mtime_ns == config_mtime
     assert second.returncode == 0, second.stderr

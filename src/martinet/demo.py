@@ -19,6 +19,7 @@ CONFIG_NAME = "martinet.toml"
 SMSC_CONFIG_NAME = "smsc.toml"
 TOKEN_NAME = "demo-token"  # noqa: S105 (a file name, not a secret)
 DEMO_LOGIN = "demo"
+REPLY_NUMBER = "38100"  # the simulator's number that receives replies to the demo's classe_msg=4 sends
 DEMO_CREDITS = 1000
 
 _TEMPLATE = """\
@@ -41,6 +42,10 @@ lane = "notification"
 [callbacks]
 allow_private_networks = true
 
+# Replies to the simulator's reply number (see its connector) that answer no send belong to the demo account.
+[replies]
+owners = {{ "{reply_number}" = "{login}" }}
+
 # The SMSC simulator, started beside the gateway, plays the carrier: docs/smsc.md.
 [simulator]
 config = "{smsc_config}"
@@ -54,6 +59,8 @@ system_id = "martinet"
 password = "{smpp_password}"
 reconnect_min = 0.5
 reconnect_max = 5
+# classe_msg=4 sends leave from this number of the simulator, so that replies come back to them (docs/compatibility.md).
+reply_numbers = ["{reply_number}"]
 
 # Accounts created with `martinet account create --sandbox` use this pretend carrier instead (docs/sandbox.md).
 [[connectors]]
@@ -105,6 +112,8 @@ def settings_for(data: Path, *, create: bool = False, smpp: tuple[str, int] = ("
             "control_port": smpp[1] + 1,
             "smpp_password": _base62_password(),
             "test_prefix": TEST_PREFIX,
+            "reply_number": REPLY_NUMBER,
+            "login": DEMO_LOGIN,
         }
         (folder / SMSC_CONFIG_NAME).write_text(_SMSC_TEMPLATE.format(**values), encoding="utf-8")
         path.write_text(_TEMPLATE.format(**values), encoding="utf-8")
