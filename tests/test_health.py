@@ -15,12 +15,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import insert
 
 from martinet.config import Settings
 from martinet.health import evaluate, readiness
+from martinet.store.callbacks import outbox_backlog
 from martinet.store.database import Database, open_database
 from martinet.store.nodes import EngineNode, NodeStore
 from martinet.store.queue import queue_depth
+from martinet.store.schema import callbacks
 from tests.conftest import free_port
 from tests.gateway import running_gateway, wait_for
 from tests.served import create_account, served, write_config
@@ -114,6 +117,28 @@ async def test_heartbeats_carry_the_status_and_queue_depth_counts_waiting_messag
     }
 
 
+async def test_the_outbox_backlog_counts_pending_and_dead_letters_only(db: Database) -> None:
+    rows = [("pending", 3), ("failed", 2), ("delivered", 4)]
+    async with db.writer.begin() as conn:
+        await conn.execute(
+            insert(callbacks),
+            [
+                {
+                    "account_id": 1,
+                    "kind": "status",
+                    "order_key": f"m{state}{i}",
+                    "url": "https://example.org/dlr",
+                    "state": state,
+                    "created_at": 1_000,
+                    "next_at": 1_000,
+                }
+                for state, count in rows
+                for i in range(count)
+            ],
+        )
+    assert await outbox_backlog(db) == {"pending": 3, "failed": 2}
+
+
 # --- martinet status --------------------------------------------------------------------------------------------
 
 
@@ -138,9 +163,11 @@ def test_status_without_an_engine_exits_1_and_says_why(tmp_path: Path) -> None:
     assert report["engines"] == []
     assert report["connectors"] == {"sandbox": {"bound": False, "engines_bound": 0, "throughput": 0.0}}
     assert report["queue"]["otp"] == {"queued": 0, "scheduled": 0}
+    assert report["callbacks"] == {"pending": 0, "failed": 0}
     text = status(config, tmp_path)
     assert text.returncode == 1
     assert "martinet: NOT READY" in text.stdout and "engine      FAILED: no engine heartbeat" in text.stdout
+    assert "callbacks  0 pending, 0 failed" in text.stdout
 
 
 def test_status_with_a_running_engine(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from martinet.store.callbacks import DELIVERED
-from martinet.store.schema import accounts, callbacks, ledger
+from martinet.store.schema import accounts, callbacks, ledger, messages
 from tests.engine.test_notifier import FAST, Receiver
 from tests.gateway import Gateway, running_gateway, wait_for
 
@@ -200,3 +200,42 @@ async def _all_delivered_callbacks(gw: Gateway, receiver: Receiver) -> bool:
     if not await _callbacks_settled(gw):
         return False
     return any(call.query.get("statut") == "11" for call in receiver.successes())
+
+
+async def test_the_outbox_gauge_shows_dead_letters(database_url: str) -> None:
+    receiver = Receiver(answers=[500] * 1000)  # never accepts: every callback ends as a dead letter
+    await receiver.start()
+    try:
+        async with running_gateway(database_url, callbacks={**FAST, "max_age_hours": 0.0002}) as gw:
+            async with gw.client() as http:
+                reply = await http.post(
+                    "/sendSMS.do",
+                    data={
+                        "accessToken": gw.token,
+                        "numero": "0612345678,0612345679",
+                        "message": "hello",
+                        "notification_url": f"http://127.0.0.1:{receiver.port}/dlr",
+                    },
+                )
+                assert _legacy(reply).startswith("0 | ")
+            await wait_for(lambda: _all_failed(gw), timeout=30)
+            samples = await scrape(gw)
+            failed = await _count_callbacks(gw)
+    finally:
+        await receiver.stop()
+    assert failed >= 4  # at least "sent to the operator" and "received" of each recipient
+    assert value(samples, "martinet_callbacks_outbox", state="failed") == failed
+    assert value(samples, "martinet_callbacks_outbox", state="pending") == 0
+
+
+async def _count_callbacks(gw: Gateway) -> int:
+    async with gw.db.reader.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(callbacks)) or 0)
+
+
+async def _all_failed(gw: Gateway) -> bool:
+    """Both recipients received, and every callback of the outbox given up."""
+    async with gw.db.reader.connect() as conn:
+        states = [row.state for row in await conn.execute(select(callbacks.c.state))]
+        received = await conn.scalar(select(func.count()).where(messages.c.code == 11))
+    return received == 2 and bool(states) and all(state == "failed" for state in states)

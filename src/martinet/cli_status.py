@@ -80,6 +80,7 @@ async def gather(db: Database, settings: Settings) -> dict[str, Any]:
     """Readiness plus the engines, connectors and queue depth, as one JSON-ready object."""
     from martinet.clock import now_ms
     from martinet.health import live_engines, readiness
+    from martinet.store.callbacks import outbox_backlog
     from martinet.store.nodes import NodeStore
     from martinet.store.queue import queue_depth
 
@@ -90,8 +91,9 @@ async def gather(db: Database, settings: Settings) -> dict[str, Any]:
         queue: dict[str, dict[str, int]] = {}
         for (lane, state), count in (await queue_depth(db)).items():
             queue.setdefault(lane, {})[state] = count
+        outbox = await outbox_backlog(db)
     except Exception:  # the store check above says why
-        report.update(engines=[], connectors={}, queue=None)
+        report.update(engines=[], connectors={}, queue=None, callbacks=None)
         return report
     now = now_ms()
     live = {e.owner for e in live_engines(engines, settings, now)}
@@ -119,6 +121,7 @@ async def gather(db: Database, settings: Settings) -> dict[str, Any]:
         }
     report["connectors"] = connectors
     report["queue"] = queue
+    report["callbacks"] = outbox
     return report
 
 
@@ -147,6 +150,10 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"  {'lane':<20} {'queued':>9} {'scheduled':>10}")
         for lane, depth in report["queue"].items():
             lines.append(f"  {lane:<20} {depth['queued']:>9} {depth['scheduled']:>10}")
+    if report.get("callbacks") is not None:
+        lines.append("")
+        outbox = report["callbacks"]
+        lines.append(f"callbacks  {outbox['pending']} pending, {outbox['failed']} failed (martinet callbacks list)")
     return "\n".join(lines)
 
 

@@ -232,22 +232,42 @@ class _QueueDepth(Collector):
         yield family
 
 
+class _Outbox(Collector):
+    def __init__(self, backlog: Mapping[str, int]) -> None:
+        self._backlog = backlog
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "martinet_callbacks_outbox",
+            "Callbacks in the outbox (pending: to deliver or to retry; failed: dead letters awaiting a replay); "
+            "read at scrape time.",
+            labels=["state"],
+        )
+        for state, count in sorted(self._backlog.items()):
+            family.add_metric([state], count)
+        yield family
+
+
 async def exposition(db: Database) -> tuple[bytes, str]:
     """The metrics of every process of this gateway in the text exposition format, and its content type."""
-    from martinet.store.queue import queue_depth  # the store counts on this module: imported when first needed
+    # The store counts on this module: imported when first needed.
+    from martinet.store.callbacks import outbox_backlog
+    from martinet.store.queue import queue_depth
 
     for door in _DOORS:  # this process's counts are exact on its own page
         door.publish()
 
     try:
         depth = await queue_depth(db)
+        backlog = await outbox_backlog(db)
     except Exception:
-        log.exception("reading the queue depth for /metrics failed")
-        depth = {}
+        log.exception("reading the queue depth and the callbacks outbox for /metrics failed")
+        depth, backlog = {}, {}
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get(MULTIPROC_ENV):
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Default())
     registry.register(_QueueDepth(depth))
+    registry.register(_Outbox(backlog))
     return generate_latest(registry), CONTENT_TYPE_LATEST

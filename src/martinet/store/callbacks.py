@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, exists, literal_column, select, update
+from sqlalchemy import and_, bindparam, exists, func, literal, literal_column, select, union_all, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
@@ -262,6 +262,22 @@ def ensure_secrets(conn: Connection, account_ids: Sequence[int]) -> None:
             .where(accounts.c.id == account_id, accounts.c.webhook_secret.is_(None))
             .values(webhook_secret=secrets.token_hex(32))
         )
+
+
+async def outbox_backlog(db: Database) -> dict[str, int]:
+    """Callbacks still to deliver (`pending`, retries included) and dead letters (`failed`), for /metrics and
+    `martinet status`.
+
+    Each count is written with its state as a constant, so it scans the state's partial index (ix_callbacks_due,
+    ix_callbacks_failed): the cost follows the backlog, never the outbox's whole history of delivered callbacks.
+    """
+    counts = [
+        select(literal(state).label("state"), func.count().label("n")).where(_state_is(callbacks, state))
+        for state in (PENDING, FAILED)
+    ]
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(union_all(*counts))).all()
+    return {str(row.state): int(row.n) for row in rows}
 
 
 class CallbackStore:
