@@ -6,6 +6,7 @@ backup. Killing the primary mid-campaign must lose nothing and send nothing twic
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -113,6 +114,32 @@ async def test_a_temporary_refusal_moves_the_message_to_the_backup(
             where = dict((await conn.execute(select(messages.c.msisdn, messages.c.connector))).all())
     assert where == {f"{PRIMARY_TEST_PREFIX}0006": "backup", "33612345678": "primary"}
     assert primary.stats()["refused"] == 1
+
+
+async def test_repeated_refusals_rest_the_primary_until_a_probe_finds_it_working(
+    database_url: str, primary: Simulator, backup: Simulator
+) -> None:
+    connectors = [_smpp("primary", primary.port), _smpp("backup", backup.port)]
+    refused_by_primary = f"{PRIMARY_TEST_PREFIX}0006"
+    async with running_gateway(
+        database_url, connectors=connectors, engine={"breaker_failures": 3, "breaker_rest": 2.0}
+    ) as gw:
+        await wait_for(lambda: _bound(primary, backup), timeout=10)
+        for _ in range(3):  # three temporary refusals in a row: the primary's breaker opens
+            await _send(gw, [refused_by_primary])
+        await wait_for(lambda: _count_state(gw, "delivered", 3), timeout=15)
+        resting = await _send(gw, ["33612345678"])  # the primary would take it, but it rests
+        await wait_for(lambda: _count_state(gw, "delivered", 4), timeout=15)
+        submitted_while_resting = primary.stats()["submitted"]
+        await asyncio.sleep(2.2)  # the rest is over: the next message is the probe
+        probe = await _send(gw, ["33612345679"])
+        await wait_for(lambda: _count_state(gw, "delivered", 5), timeout=15)
+        after = await _send(gw, ["33612345670"])  # the probe succeeded: the breaker is closed again
+        await wait_for(lambda: _count_state(gw, "delivered", 6), timeout=15)
+        async with gw.db.reader.connect() as conn:
+            where = dict((await conn.execute(select(messages.c.send_id, messages.c.connector))).all())
+    assert primary.stats()["refused"] == 3 and submitted_while_resting == 0
+    assert (where[resting], where[probe], where[after]) == ("backup", "primary", "primary")
 
 
 async def test_a_carrier_throttling_beyond_the_deadline_passes_its_messages_to_the_backup(
