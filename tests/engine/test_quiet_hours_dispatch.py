@@ -132,3 +132,17 @@ async def test_a_campaign_scheduled_on_sunday_goes_out_on_monday_at_eight(db: Da
             .all()
         )
     assert any(d and "until 2026-11-30 08:00" in d for d in details)
+    async with db.reader.connect() as conn:
+        sent = (
+            (
+                await conn.execute(
+                    select(status_history.c.message_id)
+                    .join(messages, messages.c.id == status_history.c.message_id)
+                    .where(status_history.c.code == 0, messages.c.lane == "marketing")
+                    .order_by(status_history.c.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert sent == sorted(sent) and len(sent) == 20  # released in the order they were accepted
