@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -211,40 +211,25 @@ def observe_receipt_latencies(latencies: Iterable[tuple[str, float]]) -> None:
 
 
 class _Default(Collector):
-    """The default registry's metrics, inside the per-scrape registry that also carries the queue depth."""
+    """The default registry's metrics, in the per-scrape registry that also carries the gauges read from the store."""
 
     def collect(self) -> Iterable[Metric]:
         return REGISTRY.collect()
 
 
-class _QueueDepth(Collector):
-    def __init__(self, depth: Mapping[tuple[str, str], int]) -> None:
-        self._depth = depth
+class _ReadAtScrape(Collector):
+    """A gauge whose values were read from the database for this scrape (keys: the label values, in order)."""
+
+    def __init__(
+        self, name: str, documentation: str, labels: list[str], values: Iterable[tuple[tuple[str, ...], int]]
+    ) -> None:
+        self._name, self._documentation, self._labels = name, documentation, labels
+        self._values = sorted(values)
 
     def collect(self) -> Iterable[Metric]:
-        family = GaugeMetricFamily(
-            "martinet_queue_depth",
-            "Messages waiting in the queue (queued: due now; scheduled: later), by lane; read at scrape time.",
-            labels=["lane", "state"],
-        )
-        for (lane, state), count in sorted(self._depth.items()):
-            family.add_metric([lane, state], count)
-        yield family
-
-
-class _Outbox(Collector):
-    def __init__(self, backlog: Mapping[str, int]) -> None:
-        self._backlog = backlog
-
-    def collect(self) -> Iterable[Metric]:
-        family = GaugeMetricFamily(
-            "martinet_callbacks_outbox",
-            "Callbacks in the outbox (pending: to deliver or to retry; failed: dead letters awaiting a replay); "
-            "read at scrape time.",
-            labels=["state"],
-        )
-        for state, count in sorted(self._backlog.items()):
-            family.add_metric([state], count)
+        family = GaugeMetricFamily(self._name, self._documentation, labels=self._labels)
+        for labels, count in self._values:
+            family.add_metric(list(labels), count)
         yield family
 
 
@@ -268,6 +253,21 @@ async def exposition(db: Database) -> tuple[bytes, str]:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Default())
-    registry.register(_QueueDepth(depth))
-    registry.register(_Outbox(backlog))
+    registry.register(
+        _ReadAtScrape(
+            "martinet_queue_depth",
+            "Messages waiting in the queue (queued: due now; scheduled: later), by lane; read at scrape time.",
+            ["lane", "state"],
+            depth.items(),
+        )
+    )
+    registry.register(
+        _ReadAtScrape(
+            "martinet_callbacks_outbox",
+            "Callbacks in the outbox (pending: to deliver or to retry; failed: dead letters awaiting a replay); "
+            "read at scrape time.",
+            ["state"],
+            (((state,), count) for state, count in backlog.items()),
+        )
+    )
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -33,6 +33,7 @@ CLASSES = (2, 4, 9)
 MAX_REF_CLIENT = 40
 MAX_PARTS = 10
 STOP_REQUIRED = "required for marketing sends with emetteur"
+VALIDITY_OUT_OF_RANGE = f"must be between {MIN_VALIDITY} and {MAX_VALIDITY} seconds"
 
 StopPolicy = Literal["add", "refuse", "off"]
 
@@ -318,7 +319,7 @@ def _check_parameters(request: SendRequest) -> None:
     if request.stop not in (0, 1, 2):
         raise InvalidParameter("stop", "must be 1 or 2")
     if request.validity is not None and not MIN_VALIDITY <= request.validity <= MAX_VALIDITY:
-        raise InvalidParameter("validity", f"must be between {MIN_VALIDITY} and {MAX_VALIDITY} seconds")
+        raise InvalidParameter("validity", VALIDITY_OUT_OF_RANGE)
     if request.sender:
         if request.classe == 4:
             raise InvalidParameter("emetteur", "not allowed with classe_msg=4 (replies come to a short number)")

@@ -6,6 +6,9 @@ the French texts follow smsmode's own wording. English is used when the account'
 
 from __future__ import annotations
 
+from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY
+from martinet.services.accept import VALIDITY_OUT_OF_RANGE
+
 CONTENT_TYPE = "text/plain; charset=ISO-8859-15"
 
 ACCEPTED = 0
@@ -40,7 +43,7 @@ _PROBLEMS_FR: dict[str, str] = {
     "only letters and digits, without spaces or accents": "lettres et chiffres uniquement, sans espace ni accent",
     "a phone number cannot be a sender ID": "un numéro de téléphone ne peut pas être un émetteur",
     "not a number": "doit être un nombre",
-    "must be between 60 and 259200 seconds": "doit être compris entre 60 et 259200 secondes",
+    VALIDITY_OUT_OF_RANGE: f"doit être compris entre {MIN_VALIDITY} et {MAX_VALIDITY} secondes",
     "expected ddMMyyyy-HH:mm": "format attendu ddMMyyyy-HH:mm",
     "not a valid date": "date invalide",
     "empty": "vide",
