@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -493,6 +494,9 @@ def test_demo_first_start_then_restart_keeps_token_balance_and_config(tmp_path: 
         while first.legacy("compteRendu.do", accessToken=token, smsID=asking) != b"33612345679 11":
             assert time.monotonic() < deadline, first.stderr
             time.sleep(0.1)
+        with contextlib.closing(sqlite3.connect(data / "martinet.db")) as conn:
+            sent_from = conn.execute("SELECT reply_from FROM messages WHERE send_id = ?", (asking,)).fetchone()
+        assert sent_from == ("38100",)
         injected = httpx.post(
             f"http://{control.group(1)}/inject", json={"from": "33612345679", "to": "38100", "text": "Oui"}, timeout=5
         )
