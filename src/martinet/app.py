@@ -83,7 +83,8 @@ def price_table(settings: Settings) -> PriceTable:
 
 
 def account_service(settings: Settings, db: Database) -> AccountService:
-    return AccountService(AccountStore(db, now_ms), settings.accounts)
+    url_check = CallbackUrlCheck(allow_private_networks=settings.callbacks.allow_private_networks)
+    return AccountService(AccountStore(db, now_ms), settings.accounts, url_check)
 
 
 @dataclass

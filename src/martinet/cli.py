@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         "--sandbox", action="store_true", help="test mode: messages go to the sandbox connector, never to a carrier"
     )
     _account_limits(create, weight_default=1, rate_default=None)
+    _account_urls(create)
     _where(create)
     create.set_defaults(func=_account_create)
     update = account.add_parser("update", help="change an account's settings; prints the account")
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="test mode on or off (messages to the sandbox connector, never to a carrier)",
     )
+    _account_urls(update)
     _where(update)
     update.set_defaults(func=_account_update)
     show = account.add_parser("show", help="print an account's settings and balance (one JSON object)")
@@ -217,6 +219,7 @@ def _account_create(args: argparse.Namespace) -> int:
 
     async def create() -> int:
         from martinet.app import account_service, open_store
+        from martinet.services.accounts import InvalidAccountSetting
         from martinet.store.accounts import LoginTaken
 
         db = open_store(settings)
@@ -233,10 +236,15 @@ def _account_create(args: argparse.Namespace) -> int:
                     sandbox=args.sandbox,
                     weight=args.weight,
                     rate_limit=args.rate_limit,
+                    callback_url=args.callback_url,
+                    reply_url=args.reply_url,
                 )
             except LoginTaken:
                 print(f"an account named {args.login!r} exists already", file=sys.stderr)
                 return 1
+            except InvalidAccountSetting as exc:
+                print(exc, file=sys.stderr)
+                return 2
         finally:
             await db.dispose()
         print(created.token)
@@ -291,6 +299,21 @@ def _account_limits(parser: argparse.ArgumentParser, *, weight_default: int | No
     )
 
 
+def _account_urls(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--callback-url",
+        default=None,
+        metavar="URL",
+        help='delivery reports of sends without notification_url go here ("" = none)',
+    )
+    parser.add_argument(
+        "--reply-url",
+        default=None,
+        metavar="URL",
+        help='replies to sends without notification_url_reponse, and replies answering no send, go here ("" = none)',
+    )
+
+
 def _weight(raw: str) -> int:
     try:
         value = int(raw)
@@ -322,9 +345,15 @@ def _account_update(args: argparse.Namespace) -> int:
         "weight": KEEP if args.weight is None else args.weight,
         "rate_limit": getattr(args, "rate_limit", KEEP),
         "sandbox": KEEP if args.sandbox is None else args.sandbox,
+        "callback_url": KEEP if args.callback_url is None else args.callback_url,
+        "reply_url": KEEP if args.reply_url is None else args.reply_url,
     }
     if all(value is KEEP for value in changes.values()):
-        print("account update: give at least one of --lane, --weight, --rate-limit, --(no-)sandbox", file=sys.stderr)
+        print(
+            "account update: give at least one of --lane, --weight, --rate-limit, --(no-)sandbox, --callback-url, "
+            "--reply-url",
+            file=sys.stderr,
+        )
         return 2
     return _account_view(args, lambda service: service.update(args.login, **changes))
 
@@ -373,6 +402,8 @@ def _account_fields(view: AccountView) -> dict[str, object]:
         "language": account.language,
         "timezone": account.timezone,
         "non_gsm": account.non_gsm,
+        "callback_url": account.callback_url,
+        "reply_url": account.reply_url,
         "balance": format_credits(view.balance),
     }
 

@@ -19,7 +19,8 @@ import pytest
 from martinet import cli
 from martinet.store.accounts import Account, AccountStore
 from martinet.store.database import open_database
-from tests.gateway import running_gateway
+from tests.engine.test_notifier import FAST, Receiver
+from tests.gateway import running_gateway, wait_for
 from tests.test_cli import martinet, martinet_all
 
 
@@ -86,6 +87,8 @@ def test_create_with_weight_and_rate_limit_then_show(tmp_path: Path) -> None:
         "language": "fr",
         "timezone": "Europe/Paris",
         "non_gsm": "replace",
+        "callback_url": None,
+        "reply_url": None,
         "balance": "12.5",
     }
     assert alice.stderr == ""
@@ -107,6 +110,11 @@ def test_update_changes_only_what_is_given(tmp_path: Path) -> None:
         (["--rate-limit", "default"], {"rate_limit": None, "effective_rate_limit": 4.0}),
         (["--lane", "otp", "--sandbox"], {"lane": "otp", "sandbox": True, "weight": 7, "rate_limit": None}),
         (["--no-sandbox", "--rate-limit", "0.5"], {"lane": "otp", "sandbox": False, "rate_limit": 0.5}),
+        (
+            ["--callback-url", "https://93.184.215.14/dlr?site=3", "--reply-url", "https://93.184.215.14/mo"],
+            {"callback_url": "https://93.184.215.14/dlr?site=3", "reply_url": "https://93.184.215.14/mo"},
+        ),
+        (["--reply-url", ""], {"callback_url": "https://93.184.215.14/dlr?site=3", "reply_url": None}),
     ]
     for options, expected in steps:
         result = martinet("account", "update", "carol", *options, "--config", config, cwd=tmp_path)
@@ -134,6 +142,9 @@ def test_mistakes_are_refused_and_change_nothing(tmp_path: Path, capsys: pytest.
         (["update", "dave", "--rate-limit", "fast"], 2, "sends per second"),
         (["update", "dave", "--rate-limit", "inf"], 2, "sends per second"),
         (["create", "erin", "--weight", "200"], 2, "from 1 to 100"),
+        (["update", "dave", "--callback-url", "http://127.0.0.1:8000/dlr"], 2, "callback URL: 127.0.0.1 is a loopback"),
+        (["update", "dave", "--reply-url", "mailto:ops@example.org"], 2, "reply URL: scheme 'mailto' refused"),
+        (["create", "erin", "--callback-url", "http://10.0.0.8/dlr"], 2, "callback URL: 10.0.0.8 is a private"),
     ]
     for args, code, message in cases:
         assert _exit_code(["account", *args, "--data", str(data)]) == code, args
@@ -142,7 +153,7 @@ def test_mistakes_are_refused_and_change_nothing(tmp_path: Path, capsys: pytest.
         assert out == "", args
     assert _exit_code(["account", "show", "dave", "--data", str(data)]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert (shown["weight"], shown["rate_limit"]) == (5, None)
+    assert (shown["weight"], shown["rate_limit"], shown["callback_url"], shown["reply_url"]) == (5, None, None, None)
     assert _exit_code(["account", "show", "erin", "--data", str(data)]) == 1
 
 
@@ -172,3 +183,32 @@ async def test_a_rate_limit_set_by_the_command_applies_to_a_running_gateway(data
         # The test gateway caches no authentication: the next call sees the new limit.
         assert accepted.fullmatch(await send(http, gw.token))
         assert await send(http, gw.token) == "50 | Temporairement indisponible"
+
+
+async def test_a_callback_url_set_by_the_command_receives_the_reports_of_sends_that_name_none(
+    database_url: str, tmp_path: Path
+) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    config = _config(tmp_path, database_url, "[callbacks]\nallow_private_networks = true\n")
+    hook = f"http://127.0.0.1:{receiver.port}/dlr"
+    try:
+        async with running_gateway(database_url, callbacks=FAST) as gw, gw.client() as http:
+            result = await asyncio.to_thread(
+                martinet, "account", "update", "acme", "--callback-url", hook, "--config", config, cwd=tmp_path
+            )
+            assert _shown(result)["callback_url"] == hook
+            reply = await http.post(
+                "/sendSMS.do", data={"accessToken": gw.token, "numero": "0612345678", "message": "x"}
+            )
+            sms_id = reply.content.decode("iso-8859-15").rsplit(" | ", 1)[1]
+            await wait_for(lambda: _reported(receiver, "11"), timeout=20)
+    finally:
+        await receiver.stop()
+    assert {call.query["smsID"] for call in receiver.successes()} == {sms_id}
+    # Under load the sandbox's 13 and 11 may be recorded as one change: 13 is then never reported.
+    assert [call.query["statut"] for call in receiver.successes()] in (["0", "13", "11"], ["0", "11"])
+
+
+async def _reported(receiver: Receiver, status: str) -> bool:
+    return any(call.query.get("statut") == status for call in receiver.successes())

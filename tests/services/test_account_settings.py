@@ -7,8 +7,12 @@ import pytest
 from martinet.config import AccountDefaults
 from martinet.services.accounts import AccountService, InvalidAccountSetting
 from martinet.services.auth import Authenticator
+from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.store.accounts import AccountStore, UnknownAccount
 from martinet.store.database import Database
+
+#: The rules of a gateway that keeps the default: callbacks only to public addresses.
+URLS = CallbackUrlCheck(allow_private_networks=False)
 
 
 class Clock:
@@ -20,7 +24,7 @@ class Clock:
 
 
 async def test_weight_and_rate_limit_are_stored_and_read_with_the_account(db: Database) -> None:
-    service = AccountService(AccountStore(db, lambda: 1), AccountDefaults(rate_limit=3))
+    service = AccountService(AccountStore(db, lambda: 1), AccountDefaults(rate_limit=3), URLS)
     created = await service.create("alice", weight=4, rate_limit=2.5)
     plain = await service.create("bob")
     assert (created.account.weight, created.account.rate_limit) == (4, 2.5)
@@ -36,7 +40,7 @@ async def test_weight_and_rate_limit_are_stored_and_read_with_the_account(db: Da
 
 
 async def test_bad_settings_and_unknown_logins_change_nothing(db: Database) -> None:
-    service = AccountService(AccountStore(db, lambda: 1), AccountDefaults())
+    service = AccountService(AccountStore(db, lambda: 1), AccountDefaults(), URLS)
     await service.create("alice", weight=2)
     for weight in (0, 101):
         with pytest.raises(InvalidAccountSetting, match="weight"):
@@ -54,7 +58,7 @@ async def test_bad_settings_and_unknown_logins_change_nothing(db: Database) -> N
 
 async def test_the_authenticator_sees_a_new_limit_when_its_cache_expires(db: Database) -> None:
     store = AccountStore(db, lambda: 1)
-    service = AccountService(store, AccountDefaults())
+    service = AccountService(store, AccountDefaults(), URLS)
     created = await service.create("alice", rate_limit=1)
     clock = Clock()
     auth = Authenticator(store, cache_seconds=5, clock=clock)
@@ -67,3 +71,27 @@ async def test_the_authenticator_sees_a_new_limit_when_its_cache_expires(db: Dat
     clock.now = 5.1
     fresh = await auth.by_token(created.token)
     assert fresh is not None and fresh.account.rate_limit == 50.0
+
+
+async def test_default_callback_urls_are_checked_stored_and_cleared(db: Database) -> None:
+    service = AccountService(AccountStore(db, lambda: 1), AccountDefaults(), URLS)
+    created = await service.create("shop", callback_url="https://93.184.215.14/dlr", reply_url="https://93.184.215.14/mo")
+    assert (created.account.callback_url, created.account.reply_url) == (
+        "https://93.184.215.14/dlr",
+        "https://93.184.215.14/mo",
+    )
+    for bad, reason in (
+        ("http://127.0.0.1/dlr", "loopback"),
+        ("http://169.254.169.254/latest", "link-local"),
+        ("ftp://93.184.215.14/dlr", "http"),
+    ):
+        with pytest.raises(InvalidAccountSetting, match="callback URL") as refused:
+            await service.update("shop", callback_url=bad)
+        assert reason in str(refused.value)
+    with pytest.raises(InvalidAccountSetting, match="reply URL"):
+        await service.create("other", reply_url="http://10.1.2.3/mo")
+    assert (await service.show("shop")).account.callback_url == "https://93.184.215.14/dlr"  # unchanged
+    view = await service.update("shop", reply_url="")
+    assert (view.account.callback_url, view.account.reply_url) == ("https://93.184.215.14/dlr", None)
+    view = await service.update("shop", callback_url="https://hooks.example.org/dlr")
+    assert (await service.show("shop")).account.callback_url == "https://hooks.example.org/dlr"

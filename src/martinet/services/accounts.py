@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from martinet.config import AccountDefaults
 from martinet.domain.ids import new_access_token
 from martinet.domain.lanes import Lane
+from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.credentials import hash_password, token_hash
 from martinet.services.rate_limits import effective_rate, valid_rate
 from martinet.store.accounts import KEEP, Account, AccountStore, Keep, UnknownAccount
@@ -38,9 +39,10 @@ class AccountView:
 
 
 class AccountService:
-    def __init__(self, accounts: AccountStore, defaults: AccountDefaults) -> None:
+    def __init__(self, accounts: AccountStore, defaults: AccountDefaults, url_check: CallbackUrlCheck) -> None:
         self._accounts = accounts
         self._defaults = defaults
+        self._url_check = url_check
 
     async def create(
         self,
@@ -55,9 +57,12 @@ class AccountService:
         token: str | None = None,
         weight: int = 1,
         rate_limit: float | None = None,
+        callback_url: str | None = None,
+        reply_url: str | None = None,
     ) -> NewAccount:
         """Create an account with one API key (returned in clear, once) and an opening credit."""
         _check_settings(lane, weight, rate_limit)
+        await self._check_urls(callback_url, reply_url)
         account = await self._accounts.create(
             login,
             password_hash=hash_password(password) if password else None,
@@ -68,6 +73,8 @@ class AccountService:
             sandbox=sandbox,
             weight=weight,
             rate_limit=rate_limit,
+            callback_url=callback_url or None,
+            reply_url=reply_url or None,
         )
         token = token or new_access_token()
         await self._accounts.add_api_key(account.id, token_hash(token), label="default")
@@ -91,8 +98,11 @@ class AccountService:
         weight: int | Keep = KEEP,
         rate_limit: float | Keep | None = KEEP,
         sandbox: bool | Keep = KEEP,
+        callback_url: str | Keep | None = KEEP,
+        reply_url: str | Keep | None = KEEP,
     ) -> AccountView:
-        """Change the given settings (`rate_limit=None`: back to the configured default); returns the result.
+        """Change the given settings (`rate_limit=None`: back to the configured default; a URL None or empty:
+        none); returns the result.
 
         Raises InvalidAccountSetting or UnknownAccount, changing nothing.
         """
@@ -101,7 +111,16 @@ class AccountService:
             1 if weight is KEEP else weight,
             None if rate_limit is KEEP else rate_limit,
         )
-        account = await self._accounts.update(login, lane=lane, weight=weight, rate_limit=rate_limit, sandbox=sandbox)
+        await self._check_urls(None if callback_url is KEEP else callback_url, None if reply_url is KEEP else reply_url)
+        account = await self._accounts.update(
+            login,
+            lane=lane,
+            weight=weight,
+            rate_limit=rate_limit,
+            sandbox=sandbox,
+            callback_url=callback_url if callback_url is KEEP else callback_url or None,
+            reply_url=reply_url if reply_url is KEEP else reply_url or None,
+        )
         return await self._view(account)
 
     async def show(self, login: str) -> AccountView:
@@ -109,6 +128,14 @@ class AccountService:
         if found is None:
             raise UnknownAccount(login)
         return await self._view(found[0])
+
+    async def _check_urls(self, callback_url: str | None, reply_url: str | None) -> None:
+        """The rules of a send's `notification_url`s: a default the notifier would refuse is refused now."""
+        for name, url in (("callback URL", callback_url), ("reply URL", reply_url)):
+            if url:
+                problem = await self._url_check.problem(url)
+                if problem is not None:
+                    raise InvalidAccountSetting(f"{name}: {problem}")
 
     async def _view(self, account: Account) -> AccountView:
         balance = await self._accounts.balance(account.id)

@@ -39,6 +39,8 @@ class Account:
     sandbox: bool = False
     weight: int = 1  # share of its lane's capacity against other accounts (fair queuing)
     rate_limit: float | None = None  # sends/s accepted; None: the configured default (0 = unlimited)
+    callback_url: str | None = None  # delivery reports of sends that name no notification_url
+    reply_url: str | None = None  # replies to sends that name no notification_url_reponse, and unanswered ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ _ACCOUNT_COLUMNS = (
     accounts.c.sandbox,
     accounts.c.weight,
     accounts.c.rate_limit,
+    accounts.c.callback_url,
+    accounts.c.reply_url,
 )
 
 
@@ -105,6 +109,8 @@ class AccountStore:
         sandbox: bool = False,
         weight: int = 1,
         rate_limit: float | None = None,
+        callback_url: str | None = None,
+        reply_url: str | None = None,
     ) -> Account:
         values = {
             "login": login,
@@ -117,6 +123,8 @@ class AccountStore:
             "sandbox": sandbox,
             "weight": weight,
             "rate_limit": rate_limit,
+            "callback_url": callback_url,
+            "reply_url": reply_url,
             "created_at": self._now_ms(),
             "balance": 0,
         }
@@ -126,7 +134,20 @@ class AccountStore:
                 account_id = result.scalar_one()
         except IntegrityError:
             raise LoginTaken(login) from None
-        return Account(account_id, login, language, timezone, lane, non_gsm, parent_id, sandbox, weight, rate_limit)
+        return Account(
+            account_id,
+            login,
+            language,
+            timezone,
+            lane,
+            non_gsm,
+            parent_id,
+            sandbox,
+            weight,
+            rate_limit,
+            callback_url,
+            reply_url,
+        )
 
     async def update(
         self,
@@ -136,6 +157,8 @@ class AccountStore:
         weight: int | Keep = KEEP,
         rate_limit: float | Keep | None = KEEP,
         sandbox: bool | Keep = KEEP,
+        callback_url: str | Keep | None = KEEP,
+        reply_url: str | Keep | None = KEEP,
     ) -> Account:
         """Change the given settings of an account and return it as stored; raise UnknownAccount.
 
@@ -143,7 +166,14 @@ class AccountStore:
         """
         changes: dict[str, Any] = {
             name: value
-            for name, value in (("lane", lane), ("weight", weight), ("rate_limit", rate_limit), ("sandbox", sandbox))
+            for name, value in (
+                ("lane", lane),
+                ("weight", weight),
+                ("rate_limit", rate_limit),
+                ("sandbox", sandbox),
+                ("callback_url", callback_url),
+                ("reply_url", reply_url),
+            )
             if value is not KEEP
         }
         if not changes:
