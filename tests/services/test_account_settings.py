@@ -75,7 +75,9 @@ async def test_the_authenticator_sees_a_new_limit_when_its_cache_expires(db: Dat
 
 async def test_default_callback_urls_are_checked_stored_and_cleared(db: Database) -> None:
     service = AccountService(AccountStore(db, lambda: 1), AccountDefaults(), URLS)
-    created = await service.create("shop", callback_url="https://93.184.215.14/dlr", reply_url="https://93.184.215.14/mo")
+    created = await service.create(
+        "shop", callback_url="https://93.184.215.14/dlr", reply_url="https://93.184.215.14/mo"
+    )
     assert (created.account.callback_url, created.account.reply_url) == (
         "https://93.184.215.14/dlr",
         "https://93.184.215.14/mo",
