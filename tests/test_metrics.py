@@ -171,18 +171,7 @@ async def test_callbacks_are_counted_by_outcome(database_url: str) -> None:
     try:
         async with running_gateway(database_url, callbacks=FAST) as gw:
             before = await scrape(gw)
-            async with gw.client() as http:
-                reply = await http.post(
-                    "/sendSMS.do",
-                    data={
-                        "accessToken": gw.token,
-                        "numero": "0612345678",
-                        "message": "hello",
-                        "notification_url": f"http://127.0.0.1:{receiver.port}/dlr",
-                    },
-                )
-                assert _legacy(reply).startswith("0 | ")
-
+            await _send_reported(gw, "0612345678", receiver)
             await wait_for(lambda: _all_delivered_callbacks(gw, receiver), timeout=20)
             after = await scrape(gw)
         delivered = len(receiver.successes())
@@ -193,6 +182,21 @@ async def test_callbacks_are_counted_by_outcome(database_url: str) -> None:
         assert delta(before, after, "martinet_callbacks_total", kind="reply", outcome="delivered") == 0
     finally:
         await receiver.stop()
+
+
+async def _send_reported(gw: Gateway, numbers: str, receiver: Receiver) -> None:
+    """A send whose delivery reports go to `receiver`."""
+    async with gw.client() as http:
+        reply = await http.post(
+            "/sendSMS.do",
+            data={
+                "accessToken": gw.token,
+                "numero": numbers,
+                "message": "hello",
+                "notification_url": f"http://127.0.0.1:{receiver.port}/dlr",
+            },
+        )
+    assert _legacy(reply).startswith("0 | ")
 
 
 async def _all_delivered_callbacks(gw: Gateway, receiver: Receiver) -> bool:
@@ -207,17 +211,7 @@ async def test_the_outbox_gauge_shows_dead_letters(database_url: str) -> None:
     await receiver.start()
     try:
         async with running_gateway(database_url, callbacks={**FAST, "max_age_hours": 0.0002}) as gw:
-            async with gw.client() as http:
-                reply = await http.post(
-                    "/sendSMS.do",
-                    data={
-                        "accessToken": gw.token,
-                        "numero": "0612345678,0612345679",
-                        "message": "hello",
-                        "notification_url": f"http://127.0.0.1:{receiver.port}/dlr",
-                    },
-                )
-                assert _legacy(reply).startswith("0 | ")
+            await _send_reported(gw, "0612345678,0612345679", receiver)
             await wait_for(lambda: _all_failed(gw), timeout=30)
             samples = await scrape(gw)
             failed = await _count_callbacks(gw)
