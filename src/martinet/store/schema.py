@@ -211,7 +211,13 @@ unmatched_receipts = Table(
     Column("state", String(16), nullable=False),
     Column("code", Integer, nullable=False),
     Column("detail", Text),
+    Column("handset", String(32)),  # the phone the receipt names (its source address), when given
+    # NULL: `carrier_id` is the part's ID for sure. Otherwise the receipt is uncertain (domain/receipts.py): one
+    # row per reading of its ID ("literal", "decimal", "hex"), the rows of one receipt sharing `receipt_key`.
+    Column("reading", String(8)),
+    Column("receipt_key", BigInteger),
     Index("ix_unmatched_receipts_carrier", "connector", "carrier_id"),
+    Index("ix_unmatched_receipts_received", "received_at"),  # forgetting the oldest (receipts.unmatched_ttl)
 )
 
 inbound_messages = Table(
