@@ -59,6 +59,7 @@ from martinet.store.inbound import InboundStore
 from martinet.store.messages import MessageStore
 from martinet.store.nodes import NodeStore
 from martinet.store.queue import QueueStore
+from martinet.store.receipts import ReceiptStore
 from martinet.store.reports import ReportStore
 
 
@@ -129,14 +130,22 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
 
 
 def http_app(settings: Settings) -> ASGIApp:
-    """The ASGI application of one HTTP worker. The database is opened inside the worker's own event loop."""
+    """The ASGI application of one HTTP worker. The database is opened inside the worker's own event loop.
+
+    A worker listens on two sockets: the API port (`http.port`) and the admin listener (`admin.port`), and tells
+    them apart by the local port of each connection (`scope["server"]`, which the server reads from the socket
+    and no header can change). The API port serves the doors only; the admin listener serves `/healthz`,
+    `/readyz` and `/metrics` only, so that they stay where only the operator reaches them (docs/security.md).
+    """
     parts: HttpParts | None = None
+    counts: metrics.StoreCounts | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        nonlocal parts
+        nonlocal parts, counts
         db = open_store(settings)
         parts = http_parts(settings, db)
+        counts = metrics.StoreCounts(db, settings.admin.counts_max_age)
         await parts.writer.start()
         try:
             yield
@@ -154,17 +163,19 @@ def http_app(settings: Settings) -> ASGIApp:
         return JSONResponse(body, status_code=status)
 
     async def metrics_page(_request: Request) -> Response:
-        if parts is None:
+        if counts is None:
             return Response("starting", status_code=503, media_type="text/plain")
-        body, content_type = await metrics.exposition(parts.db)
+        body, content_type = await metrics.exposition(counts)
         return Response(body, headers={"content-type": content_type})
 
-    others = Starlette(
-        routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_page)],
-        lifespan=lifespan,
-    )
+    admin = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_page)])
+    others = Starlette(lifespan=lifespan)  # the lifespan, and 404 for any other path of the API port
+    admin_port = settings.admin.port
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _local_port(scope) == admin_port:
+            await admin(scope, receive, send)
+            return
         # The API doors are served first and directly (see martinet.api.legacy.app); the rest by Starlette.
         if scope["type"] == "http" and parts is not None:
             path = scope["path"]
@@ -177,6 +188,11 @@ def http_app(settings: Settings) -> ASGIApp:
         await others(scope, receive, send)
 
     return RequestContext(app)
+
+
+def _local_port(scope: Scope) -> int | None:
+    server = scope.get("server")
+    return server[1] if server else None
 
 
 def connector(config: SandboxConnectorConfig | SmppConnectorConfig, settings: Settings) -> Connector:
@@ -256,6 +272,7 @@ def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> E
     )
     return Engine(
         queue,
+        ReceiptStore(db, now_ms),
         InboundStore(db, StopKeywords(settings.optout.keywords), now_ms, settings.replies.owners),
         NodeStore(db, now_ms),
         connectors,
@@ -266,6 +283,7 @@ def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> E
         timings=EngineTimings(
             poll_interval=settings.engine.poll_interval,
             heartbeat=settings.engine.heartbeat,
+            unmatched_receipts_ttl=settings.engine.unmatched_receipts_ttl,
         ),
         notifier=notifier(settings, db, owner=owner, node=node) if with_notifier else None,
         tidy=[IdempotencyStore(db, now_ms).purge],

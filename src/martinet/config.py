@@ -8,6 +8,7 @@ the same messages without starting anything.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from decimal import Decimal
@@ -57,6 +58,37 @@ class HttpConfig(_Section):
         default=0, ge=0, le=256, description="HTTP worker processes; 0 = one per core (PostgreSQL), one (SQLite)"
     )
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client "
+        "(key network limits, logs); empty: the connection's own address is the client's",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, proxies: list[str]) -> list[str]:
+        bad = []
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                bad.append(proxy)
+        if bad:
+            raise ValueError(f"not an address or CIDR range: {', '.join(bad)}")
+        return [proxy.strip() for proxy in proxies]
+
+
+class AdminConfig(_Section):
+    """The admin listener: /healthz, /readyz and /metrics, kept off the API port (docs/operations.md)."""
+
+    host: str = Field(default="127.0.0.1", description="keep it on loopback or a private network")
+    port: int = Field(default=9180, ge=0, le=65535)
+    counts_max_age: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="seconds /metrics reuses the queue and callbacks counts it read from the database",
+    )
 
 
 class EngineConfig(_Section):
@@ -78,6 +110,12 @@ class EngineConfig(_Section):
     breaker_rest: float = Field(default=30.0, gt=0, description="seconds a broken connector rests before a probe")
     heartbeat: float = Field(
         default=2.0, gt=0, description="seconds between two signs of life of this engine (throughput sharing)"
+    )
+    unmatched_receipts_ttl: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="seconds a delivery receipt naming no known part is kept, waiting for its part, before it is "
+        "forgotten (logged and counted in martinet_unmatched_receipts_expired_total)",
     )
 
 
@@ -243,7 +281,10 @@ class SmppConnectorConfig(_Section):
     )
     long_messages: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
     gsm_packed: bool = Field(default=False, description="pack GSM 7-bit septets (most SMSCs expect unpacked)")
-    message_id_format: Literal["auto", "hex", "decimal", "as_is"] = "auto"
+    message_id_format: Literal["auto", "hex", "decimal", "as_is", "hex_decimal", "decimal_hex"] = Field(
+        default="auto",
+        description="how the carrier writes message IDs (docs/smpp.md): auto learns how its receipts write them",
+    )
     registered_delivery: int = Field(default=1, ge=0, le=31)
     response_timeout: float = Field(default=10.0, gt=0)
     enquire_link_interval: float = Field(default=30.0, gt=0)
@@ -304,6 +345,7 @@ class Settings(BaseSettings):
 
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    admin: AdminConfig = Field(default_factory=AdminConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     accounts: AccountDefaults = Field(default_factory=AccountDefaults)
     connectors: list[ConnectorConfig] = Field(default_factory=_default_connectors, min_length=1)
@@ -343,6 +385,12 @@ class Settings(BaseSettings):
         if duplicates:
             raise ValueError(f"connector names must be unique: {', '.join(duplicates)}")
         return connectors
+
+    @model_validator(mode="after")
+    def _admin_port_of_its_own(self) -> Settings:
+        if self.admin.port and self.admin.port == self.http.port:
+            raise ValueError(f"admin.port must differ from http.port ({self.http.port})")
+        return self
 
     @model_validator(mode="after")
     def _routes_name_connectors(self) -> Settings:

@@ -6,8 +6,9 @@ writes its samples to its own files there and `/metrics` aggregates all of them,
 it (one process: tests, embedding) the default registry is used as it is.
 
 Counting happens on hot paths, so callers hold pre-bound children (`.labels()` once, at construction) and each
-event costs one increment. The queue depth is not counted at all: it is read from the database at scrape time,
-so it is right whichever process answers and whatever happened while no process was looking.
+event costs one increment. The queue depth is not counted at all: it is read from the database when a scrape
+asks (at most once per `admin.counts_max_age` seconds, `StoreCounts`), so it is right whichever process answers
+and whatever happened while no process was looking.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -86,6 +88,31 @@ CREDITS = Counter(
     "Credits moved, by movement: debit (accepted sends), refund, topup and withdrawal (operators).",
     ["movement"],
 )
+RECEIPT_ID_READING = Gauge(
+    "martinet_receipt_id_reading",
+    "1 for how each connector reads message IDs in receipts (literal, decimal, hex), configured or learned; "
+    "absent while an auto connector is still learning.",
+    ["connector", "reading"],
+    multiprocess_mode="livemax",
+)
+UNMATCHED_RECEIPTS_EXPIRED = Counter(
+    "martinet_unmatched_receipts_expired",
+    "Receipts that named no known part and were forgotten after engine.unmatched_receipts_ttl, by connector.",
+    ["connector"],
+)
+
+# --- Receipts ---
+
+
+def receipt_id_reading(connector: str, reading: str) -> None:
+    """Publish the reading a connector applies to receipt IDs (`connectors.smpp.message_ids.Reading`)."""
+    RECEIPT_ID_READING.labels(connector, reading).set(1)
+
+
+def unmatched_receipts_expired(counts: dict[str, int]) -> None:
+    for connector, count in counts.items():
+        UNMATCHED_RECEIPTS_EXPIRED.labels(connector).inc(count)
+
 
 # --- Doors ---
 
@@ -233,21 +260,49 @@ class _ReadAtScrape(Collector):
         yield family
 
 
-async def exposition(db: Database) -> tuple[bytes, str]:
-    """The metrics of every process of this gateway in the text exposition format, and its content type."""
-    # The store counts on this module: imported when first needed.
-    from martinet.store.callbacks import outbox_backlog
-    from martinet.store.queue import queue_depth
+class StoreCounts:
+    """The gauges read from the database (queue depth, callbacks outbox), read at most once per `max_age` seconds.
 
+    Each count is an index range scan, cheap alone but not free on a large queue: without this, whoever can reach
+    /metrics decides how often the database counts. Concurrent scrapes share one reading; a reading that failed
+    is not retried before `max_age` either, and shows as no samples rather than as stale ones.
+    """
+
+    def __init__(self, db: Database, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._db = db
+        self._max_age = max_age
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._read_at: float | None = None
+        self._values: tuple[dict[tuple[str, str], int], dict[str, int]] = ({}, {})
+
+    async def read(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        """Messages waiting by (lane, state), and callbacks by outbox state."""
+        async with self._lock:
+            now = self._clock()
+            if self._read_at is None or now - self._read_at >= self._max_age:
+                self._values = await self._count()
+                self._read_at = self._clock()
+            return self._values
+
+    async def _count(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        # The store counts on this module: imported when first needed.
+        from martinet.store.callbacks import outbox_backlog
+        from martinet.store.queue import queue_depth
+
+        try:
+            return await queue_depth(self._db), await outbox_backlog(self._db)
+        except Exception:
+            log.exception("reading the queue depth and the callbacks outbox for /metrics failed")
+            return {}, {}
+
+
+async def exposition(counts: StoreCounts) -> tuple[bytes, str]:
+    """The metrics of every process of this gateway in the text exposition format, and its content type."""
     for door in _DOORS:  # this process's counts are exact on its own page
         door.publish()
 
-    try:
-        depth = await queue_depth(db)
-        backlog = await outbox_backlog(db)
-    except Exception:
-        log.exception("reading the queue depth and the callbacks outbox for /metrics failed")
-        depth, backlog = {}, {}
+    depth, backlog = await counts.read()
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get(MULTIPROC_ENV):
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -20,6 +20,7 @@ from martinet.store.accounts import AccountStore
 from martinet.store.database import Database
 from martinet.store.inbound import InboundStore
 from martinet.store.queue import QueueStore
+from martinet.store.receipts import ReceiptStore
 from martinet.store.schema import messages, status_history
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -89,7 +90,7 @@ async def test_a_campaign_scheduled_on_sunday_goes_out_on_monday_at_eight(db: Da
     await _scheduled_campaign(db, clock, "2026-11-29T10:00:00", "notification", 2)  # not subject to the rule
     queue = QueueStore(db, clock)
     sandbox = SandboxConnector("sandbox", operator_delay=0, handset_delay=0)
-    receipts, inbound = ReceiptRecorder(queue), InboundRecorder(InboundStore(db))
+    receipts, inbound = ReceiptRecorder(ReceiptStore(db, clock)), InboundRecorder(InboundStore(db))
     receipts.start()
     inbound.start()
     await sandbox.start(receipts, inbound)

@@ -11,6 +11,7 @@ from martinet.store.accounts import AccountStore
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
 from martinet.store.queue import Outcome, QueueStore, Submitted
+from martinet.store.receipts import ReceiptStore
 from martinet.store.schema import messages, status_history, unmatched_receipts
 
 NOW = 1_700_000_000_000
@@ -74,7 +75,8 @@ async def test_a_receipt_that_arrives_before_its_submission_is_recorded_is_appli
     queue = QueueStore(db, _clock)
     (claimed,) = await _claim(queue, "node-a:1")
     # The carrier answers so fast that its final receipt is stored before the submission.
-    assert await queue.apply_receipts([Receipt("carrier", "abc123", State.DELIVERED, 11, NOW, "stat:DELIVRD")]) == 0
+    receipts = ReceiptStore(db, _clock)
+    assert await receipts.apply([Receipt("carrier", "abc123", State.DELIVERED, 11, NOW, "stat:DELIVRD")]) == 0
     await queue.record(Outcome(submitted=[Submitted(claimed.id, "carrier", ("abc123",))]))
     assert await _message(db) == ("delivered", 11)
     async with db.reader.connect() as conn:
@@ -113,9 +115,10 @@ async def test_a_receipt_kept_aside_is_applied_once_its_part_is_known(db: Databa
                 connector="carrier", carrier_id="f00d", received_at=NOW, state="delivered", code=11, detail=""
             )
         )
-    assert await queue.rematch_receipts() == 1
+    receipts = ReceiptStore(db, _clock)
+    assert await receipts.settle({}) == 1
     assert await _message(db) == ("delivered", 11)
-    assert await queue.rematch_receipts() == 0
+    assert await receipts.settle({}) == 0
 
 
 async def test_an_intermediate_and_a_final_receipt_in_one_batch_are_both_recorded(db: Database) -> None:
@@ -128,7 +131,7 @@ async def test_an_intermediate_and_a_final_receipt_in_one_batch_are_both_recorde
         Receipt("carrier", "abc123", State.SENT, 13, NOW + 50, "stat:ENROUTE"),
         Receipt("carrier", "abc123", State.DELIVERED, 11, NOW + 100, "stat:DELIVRD"),
     ]
-    await queue.apply_receipts(together)
+    await ReceiptStore(db, _clock).apply(together)
     assert await _message(db) == ("delivered", 11)
     async with db.reader.connect() as conn:
         history = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from martinet.domain.inbound import InboundMessage
 from martinet.domain.receipts import Receipt
@@ -100,4 +100,15 @@ class Connector(Protocol):
 
     async def resume(self, in_flight: Sequence[InFlight]) -> None:
         """Called once after start with the parts still awaiting receipts from an earlier run."""
+        ...
+
+
+@runtime_checkable
+class ReadsCarrierIds(Protocol):
+    """A connector whose carrier's receipts name parts by an ID that may be written in several ways (SMPP)."""
+
+    @property
+    def id_reading(self) -> str | None:
+        """How the carrier writes message IDs in receipts ("literal", "decimal", "hex"), configured or learned
+        from traffic; None while it is still being learned. Kept receipts of the connector are resolved with it."""
         ...

@@ -8,14 +8,14 @@ from martinet.batching import GroupCommitter
 from martinet.domain.inbound import InboundMessage
 from martinet.domain.receipts import Receipt
 from martinet.store.inbound import InboundStore
-from martinet.store.queue import QueueStore
+from martinet.store.receipts import ReceiptStore
 
 
 class ReceiptRecorder:
     """The `ReceiptSink` given to connectors: `await recorder(receipts)` returns once they are committed."""
 
-    def __init__(self, queue: QueueStore, max_batch: int = 5000) -> None:
-        self._queue = queue
+    def __init__(self, store: ReceiptStore, max_batch: int = 5000) -> None:
+        self._store = store
         self._committer: GroupCommitter[Sequence[Receipt], None] = GroupCommitter(
             self._commit, weight=len, max_weight=max_batch, name="receipt-recorder"
         )
@@ -31,7 +31,7 @@ class ReceiptRecorder:
 
     async def _commit(self, batches: list[Sequence[Receipt]]) -> list[None]:
         flat = [receipt for batch in batches for receipt in batch]
-        await self._queue.apply_receipts(flat)
+        await self._store.apply(flat)
         return [None] * len(batches)
 
 

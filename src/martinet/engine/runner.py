@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from martinet import logs, metrics
-from martinet.connectors.base import Connector, InFlight
+from martinet.connectors.base import Connector, InFlight, ReadsCarrierIds
 from martinet.engine.dispatcher import Dispatcher
 from martinet.engine.notifier import Notifier
 from martinet.engine.receipts import InboundRecorder, ReceiptRecorder
@@ -22,6 +22,7 @@ from martinet.engine.wakeup import listen
 from martinet.store.inbound import InboundStore
 from martinet.store.nodes import NodeStore
 from martinet.store.queue import QueueStore
+from martinet.store.receipts import ReceiptStore
 
 log = logs.get_logger(__name__)
 
@@ -31,12 +32,14 @@ class EngineTimings:
     poll_interval: float  # seconds between queue polls when nothing wakes the dispatcher
     schedule_interval: float = 1.0
     heartbeat: float = 2.0  # seconds between two signs of life; silent for 3× this, an engine is not counted
+    unmatched_receipts_ttl: float = 6 * 3600.0  # seconds a receipt naming no known part is kept
 
 
 class Engine:
     def __init__(
         self,
         queue: QueueStore,
+        receipts: ReceiptStore,
         inbound: InboundStore,
         nodes: NodeStore,
         connectors: Sequence[Connector],
@@ -53,12 +56,21 @@ class Engine:
         if not connectors:
             raise ValueError("the engine needs at least one connector")
         self._queue = queue
+        self._receipts = receipts
         self._nodes = nodes
         self._connectors = list(connectors)
-        self._recorder = ReceiptRecorder(queue)
+        self._recorder = ReceiptRecorder(receipts)
         self._inbound = InboundRecorder(inbound)
         self._dispatcher = dispatcher
-        self._scheduler = Scheduler(queue, dispatcher.announce, timings.schedule_interval, tidy=tidy)
+        self._scheduler = Scheduler(
+            queue,
+            receipts,
+            dispatcher.announce,
+            timings.schedule_interval,
+            id_readings=self.id_readings,
+            unmatched_ttl=timings.unmatched_receipts_ttl,
+            tidy=tidy,
+        )
         self._owner = owner
         self._node = node
         self._url = database_url
@@ -82,7 +94,7 @@ class Engine:
             await self._beat()
             for connector in self._connectors:
                 await connector.start(self._recorder, self._inbound)
-                pending = await self._queue.pending_parts(connector.name)
+                pending = await self._receipts.pending_parts(connector.name)
                 await connector.resume([InFlight(p.carrier_id, p.msisdn, p.code) for p in pending])
                 if pending:
                     log.info("resumed parts awaiting receipts", connector=connector.name, parts=len(pending))
@@ -125,6 +137,10 @@ class Engine:
             for connector in self._connectors:
                 connector.set_share(share)
 
+    def id_readings(self) -> dict[str, str]:
+        """How each connector that knows it reads message IDs in receipts (see `ReadsCarrierIds`)."""
+        return {c.name: c.id_reading for c in self._connectors if isinstance(c, ReadsCarrierIds) and c.id_reading}
+
     def status(self) -> dict[str, Any]:
         """What readiness checks and `martinet status` read: each connector's readiness and its parts/s since
         the previous call (0 on the first)."""
@@ -137,5 +153,12 @@ class Engine:
             if previous is not None and now > previous[0]:
                 rate = max(0.0, (reading - previous[1]) / (now - previous[0]))
             self._readings[connector.name] = (now, reading)
-            connectors.append({"name": connector.name, "ready": bool(connector.ready), "throughput": round(rate, 2)})
+            entry: dict[str, Any] = {
+                "name": connector.name,
+                "ready": bool(connector.ready),
+                "throughput": round(rate, 2),
+            }
+            if isinstance(connector, ReadsCarrierIds):
+                entry["id_reading"] = connector.id_reading or "learning"
+            connectors.append(entry)
         return {"pid": os.getpid(), "share": self._share, "connectors": connectors}

@@ -2,9 +2,11 @@
 
 Every tick it releases scheduled messages whose time has come (held marketing included), returns to the queue
 messages whose lease ran out (their engine died), expires queued messages whose validity ended (even when no
-connector is up to claim them), and applies kept receipts whose part has become known since
-they arrived. It wakes the dispatcher when it released anything. Less often (`tidy_interval`) it runs the
-housekeeping jobs it was given, such as forgetting idempotency keys past their lifetime.
+connector is up to claim them), and applies kept receipts whose part has become known since they arrived (or
+whose connector has learned how its carrier writes message IDs). It wakes the dispatcher when it released
+anything. Less often (`tidy_interval`) it runs the housekeeping jobs it was given, such as forgetting idempotency
+keys past their lifetime, and forgets receipts kept longer than `unmatched_ttl` without finding their part
+(logged and counted: their part was never recorded, or belongs to another system on the same carrier account).
 """
 
 from __future__ import annotations
@@ -13,27 +15,36 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from martinet.store.queue import QueueStore
+from martinet.store.receipts import ReceiptStore
 
 log = logging.getLogger(__name__)
 
 
 Tidy = Callable[[], Awaitable[int]]
+#: connector → the reading it applies to receipt IDs, for the connectors that know it (configured or learned).
+IdReadings = Callable[[], Mapping[str, str]]
 
 
 class Scheduler:
     def __init__(
         self,
         queue: QueueStore,
+        receipts: ReceiptStore,
         wake: Callable[[], None],
         interval: float = 1.0,
         *,
+        id_readings: IdReadings = dict,
+        unmatched_ttl: float = 6 * 3600.0,
         tidy: Sequence[Tidy] = (),
         tidy_interval: float = 60.0,
     ) -> None:
         self._queue = queue
+        self._receipts = receipts
+        self._id_readings = id_readings
+        self._unmatched_ttl_ms = int(unmatched_ttl * 1000)
         self._wake = wake
         self._interval = interval
         self._tidy = list(tidy)
@@ -48,7 +59,7 @@ class Scheduler:
                 released = await self._queue.release_scheduled()
                 abandoned = await self._queue.take_back_abandoned()
                 await self._queue.expire_overdue()
-                await self._queue.rematch_receipts()
+                await self._receipts.settle(self._id_readings())
             except Exception:
                 log.exception("scheduler cycle failed")
                 abandoned = 0
@@ -63,11 +74,22 @@ class Scheduler:
                 await asyncio.wait_for(stop.wait(), timeout=self._interval)
 
     async def _housekeeping(self) -> None:
-        if not self._tidy or time.monotonic() - self._tidied < self._tidy_interval:
+        if time.monotonic() - self._tidied < self._tidy_interval:
             return
         self._tidied = time.monotonic()
-        for job in self._tidy:
+        for job in (*self._tidy, self._forget_kept_receipts):
             try:
                 await job()
             except Exception:
                 log.exception("housekeeping job failed")
+
+    async def _forget_kept_receipts(self) -> int:
+        expired = await self._receipts.expire_kept(self._unmatched_ttl_ms)
+        for connector, count in expired.items():
+            log.warning(
+                "%s: forgot %d receipts that named no part for %d s (engine.unmatched_receipts_ttl)",
+                connector,
+                count,
+                self._unmatched_ttl_ms // 1000,
+            )
+        return sum(expired.values())

@@ -40,7 +40,8 @@ from martinet.connectors.base import (
     SubmitResult,
 )
 from martinet.connectors.smpp.concat import LongMessageMode, MoMessage, Reassembler, Submission, submissions
-from martinet.connectors.smpp.message_ids import IdFormat, candidates, normalise
+from martinet.connectors.smpp.id_learning import ReadingLearner
+from martinet.connectors.smpp.message_ids import IdFormat, Reading, format_reading, normalise, readings
 from martinet.connectors.smpp.receipts import is_receipt, parse_receipt
 from martinet.connectors.smpp.status_map import TIMEOUT, addressing, classify, destination_addressing
 from martinet.connectors.smpp.throttle import LaneBuckets, SendGate
@@ -139,6 +140,10 @@ class SmppConnector:
         )
         self._queued = 0  # parts handed over and not on the wire: waiting for the gate, or to be sent again
         self._id_format = IdFormat(config.message_id_format)
+        self._id_reading = format_reading(self._id_format)
+        self._learner = ReadingLearner() if self._id_reading is None else None
+        if self._id_reading is not None:
+            metrics.receipt_id_reading(config.name, self._id_reading)
         self._mode = LongMessageMode(config.long_messages)
         self._session = SessionConfig(
             window=config.window,
@@ -170,6 +175,12 @@ class SmppConnector:
     def ready(self) -> bool:
         """At least one bind that can transmit is open."""
         return self._windows.open()
+
+    @property
+    def id_reading(self) -> str | None:
+        """How the carrier writes message IDs in its receipts (`message_ids.Reading`): configured, or learned
+        from traffic in auto mode; None while still learning."""
+        return self._id_reading
 
     def capacity(self, lane: str) -> int:
         """How many more parts of `lane` can be handed over now without a queue forming here.
@@ -257,6 +268,8 @@ class SmppConnector:
                         )
                     return result
                 carrier_ids.append(result)
+                if self._learner is not None:
+                    self._learner.submitted(result, message.msisdn, asyncio.get_running_loop().time())
         finally:
             self._queued -= len(pieces) - started  # the parts never tried; each tried one counted itself out
         return Accepted(message.message_id, tuple(carrier_ids))
@@ -359,20 +372,41 @@ class SmppConnector:
             if parsed is None:  # flagged as a receipt but unreadable: not a reply either
                 log.warning("%s: unreadable delivery receipt dropped (sequence %d)", self.name, pdu.sequence_number)
                 return
+            handset = pdu.source_addr or None
+            carrier_id, alternatives = self._receipt_ids(readings(parsed.message_id, self._id_format), handset)
             receipt = Receipt(
                 self.name,
-                normalise(parsed.message_id, self._id_format),
+                carrier_id,
                 parsed.state,
                 parsed.code,
                 now_ms(),
                 parsed.raw[:500],
-                alternatives=candidates(parsed.message_id, self._id_format),
+                alternatives=alternatives,
+                handset=handset,
             )
             await self._receipts([receipt])
             return
         complete = self._reassembler.add(pdu, now=asyncio.get_running_loop().time())
         if complete is not None:
             await self._inbound([self._inbound_message(complete)])
+
+    def _receipt_ids(self, forms: dict[Reading, str], handset: str | None) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """The canonical ID a receipt names, and its other readings while the carrier's habit is being learned
+        (an uncertain receipt, see `domain.receipts`)."""
+        if len(forms) == 1:
+            return next(iter(forms.values())), ()
+        if self._id_reading is not None:
+            return forms.get(self._id_reading, forms[Reading.LITERAL]), ()
+        assert self._learner is not None
+        self._learner.observe(forms, handset, asyncio.get_running_loop().time())
+        learned = self._learner.reading
+        if learned is not None:
+            self._id_reading = learned
+            metrics.receipt_id_reading(self.name, learned)
+            log.info("%s: receipts write message IDs as %s (learned from %s)", self.name, learned, self._learner.votes)
+            return forms.get(learned, forms[Reading.LITERAL]), ()
+        literal = forms[Reading.LITERAL]
+        return literal, tuple((str(reading), form) for reading, form in forms.items() if reading is not Reading.LITERAL)
 
     def _inbound_message(self, message: MoMessage) -> InboundMessage:
         return InboundMessage(
