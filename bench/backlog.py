@@ -39,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.harness import MARTINET, free_port, machine, wait_http
+from bench.harness import MARTINET, admin_base, free_port, machine, wait_http
 
 TEXT = "Soldes d'hiver : -30 % sur tout le magasin ce week-end"
 
@@ -55,6 +55,9 @@ sqlite_synchronous = "full"
 [http]
 host = "127.0.0.1"
 port = {port}
+[admin]
+host = "127.0.0.1"
+port = {free_port()}
 [accounts]
 lane = "notification"
 [[connectors]]
@@ -200,9 +203,9 @@ def _healthy(url: str) -> bool:
 
 
 def _marks(
-    began: float, base: str, log: Path, stats: str | None, timeout: float, submitted: int = 0
+    began: float, admin: str, log: Path, stats: str | None, timeout: float, submitted: int = 0
 ) -> dict[str, float]:
-    """Seconds from `began` to: `/healthz` answering 200, "engine started" in the log, the first `submit_sm` beyond
+    """Seconds from `began` to: `/healthz` answering 200 on the `admin` listener, "engine started" in the log, the first `submit_sm` beyond
     the `submitted` the simulator had counted (when its `stats` URL is given).
 
     Each is watched by a thread of its own, so that a request waiting on one (the listening socket accepts
@@ -218,7 +221,7 @@ def _marks(
             time.sleep(0.01)
 
     checks: dict[str, Callable[[], bool]] = {
-        "healthz_s": lambda: _healthy(f"{base}/healthz"),
+        "healthz_s": lambda: _healthy(f"{admin}/healthz"),
         "engine_started_s": lambda: "engine started" in log.read_text(errors="replace"),
     }
     if stats is not None:
@@ -251,7 +254,8 @@ def run(
     simulator: subprocess.Popen[bytes] | None = None
     stats = ""
     try:
-        first = _marks(began, base, data / "first.log", None, timeout=60)  # the same start on an empty queue
+        admin = admin_base(config)
+        first = _marks(began, admin, data / "first.log", None, timeout=60)  # the same start on an empty queue
         if len(first) < 2:
             raise RuntimeError(f"the gateway did not start: {first}")
         result["empty_start_healthz_s"] = round(first["healthz_s"], 2)
@@ -280,7 +284,7 @@ def run(
             submitted = _submitted(stats)
             began = time.monotonic()
             gateway = _serve(config, log)
-            marks = _marks(began, base, log, stats, timeout=600, submitted=submitted)
+            marks = _marks(began, admin, log, stats, timeout=600, submitted=submitted)
             if len(marks) < 3:
                 raise RuntimeError(f"the restarted gateway did not get there in 600 s: {marks}")
             rounds.append({k: round(v, 2) for k, v in marks.items()})

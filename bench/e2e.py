@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.harness import MARTINET, config_head, free_port, wait_http
+from bench.harness import MARTINET, admin_base, config_head, free_port, wait_http
 
 PER_REQUEST = 100
 TEXT = "Votre code de connexion est 482913"
@@ -184,7 +184,7 @@ reconnect_max = 5
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz")
+        wait_http(f"{admin_base(config)}/healthz")
         control_url = f"http://127.0.0.1:{control}"
         binds = setup.binds * (2 if setup.bind_mode == "tx+rx" else 1)
         deadline = time.monotonic() + 30

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -138,7 +139,7 @@ handset_delay = {sandbox_delays[1]}
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz")
+        wait_http(f"{admin_base(config)}/healthz")
         yield Gateway(base, token, data, config)
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -153,8 +154,8 @@ handset_delay = {sandbox_delays[1]}
 
 def config_head(data: Path, port: int, *, synchronous: str = "full", workers: int = 0) -> str:
     """The start every benchmark gateway's TOML shares: quiet logs, a SQLite file in `data`, loopback HTTP on
-    `port` (`workers` 0: the configured default, one on SQLite), accounts on the notification lane. Callers add
-    their engine, connector and other sections."""
+    `port` (`workers` 0: the configured default, one on SQLite) and its admin listener on a free port
+    (`admin_base`), accounts on the notification lane. Callers add their engine, connector and other sections."""
     return f"""
 log_level = "warning"
 [database]
@@ -164,9 +165,18 @@ sqlite_synchronous = "{synchronous}"
 host = "127.0.0.1"
 port = {port}
 workers = {workers}
+[admin]
+host = "127.0.0.1"
+port = {free_port()}
 [accounts]
 lane = "notification"
 """
+
+
+def admin_base(config: Path) -> str:
+    """The admin listener (/healthz, /readyz, /metrics) of the gateway configured by `config`."""
+    admin = tomllib.loads(config.read_text(encoding="utf-8"))["admin"]
+    return f"http://{admin['host']}:{admin['port']}"
 
 
 @dataclass

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dlr
-from bench.harness import MARTINET, config_head, ensure_tool, free_port, machine, wait_http
+from bench.harness import MARTINET, admin_base, config_head, ensure_tool, free_port, machine, wait_http
 
 TEXT = "Votre code de connexion est 482913"
 FIRST_NUMBER = 33610000000  # one distinct French mobile per request: 33610000000 + index
@@ -174,7 +174,7 @@ reconnect_max = 5
     binds = _stats(f"{control}/stats").get("active_binds", 0)
     with _process([*MARTINET, "serve", "--config", str(config)], data / "martinet.log") as process:
         base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz")
+        wait_http(f"{admin_base(config)}/healthz")
         _wait_binds(control, binds + 1, data / "martinet.log")
         yield base, token, process.pid
 

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from bench.harness import MARTINET, free_port, machine, wait_http
+from bench.harness import MARTINET, admin_base, free_port, machine, wait_http
 from martinet.smpp.session import SessionConfig
 from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
 
@@ -267,6 +267,9 @@ url = "{url}"
 [http]
 host = "127.0.0.1"
 port = {port}
+[admin]
+host = "127.0.0.1"
+port = {free_port()}
 [engine]
 {engine}
 [marketing]
@@ -303,7 +306,7 @@ reconnect_max = 5
     try:
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_http(f"{base}/healthz")
+            wait_http(f"{admin_base(config)}/healthz")
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}: {log.read_text()[-2000:]}") from None
         yield Gateway(base, tokens["campaign"], tokens["bank"], url, log)

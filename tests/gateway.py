@@ -14,6 +14,7 @@ import uvicorn
 from martinet.app import account_service, engine, http_app, open_store
 from martinet.config import Settings
 from martinet.domain.credits import to_milli
+from martinet.server import bind, http_config, with_admin_port
 from martinet.store.database import Database
 from martinet.store.migrate import upgrade
 from tests.conftest import free_port
@@ -25,6 +26,7 @@ class Gateway:
     token: str
     settings: Settings
     db: Database
+    admin: str = ""  # the admin listener: /healthz, /readyz, /metrics
 
     @property
     def legacy(self) -> str:
@@ -38,6 +40,8 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database": {"url": database_url, "sqlite_synchronous": "normal"},
         "http": {"host": "127.0.0.1", "port": free_port(), "workers": 1},
+        # Scrapes read the queue and outbox counts afresh: tests compare them right after a change.
+        "admin": {"host": "127.0.0.1", "port": 0, "counts_max_age": 0},
         "engine": {"poll_interval": 0.01, "retry_delay": 0.2},
         "accounts": {"lane": "notification", "token_cache_seconds": 0},
         "connectors": [{"name": "sandbox", "type": "sandbox", "operator_delay": 0.05, "handset_delay": 0.1}],
@@ -63,17 +67,11 @@ async def running_gateway(
     db = open_store(settings)
     await upgrade(db)
     created = await account_service(settings, db).create("acme", credits=to_milli(credits), password=password)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            http_app(settings),
-            host=settings.http.host,
-            port=settings.http.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-        )
-    )
-    server_task = asyncio.create_task(server.serve())
+    # Both listeners of a worker, as `martinet serve` binds them (the admin one on a port the kernel picks).
+    sockets = [bind(settings.http.host, settings.http.port), bind(settings.admin.host, settings.admin.port)]
+    settings = with_admin_port(settings, sockets[1])
+    server = uvicorn.Server(http_config(settings, http_app(settings)))
+    server_task = asyncio.create_task(server.serve(sockets=sockets))
     stop = asyncio.Event()
     engine_task = asyncio.create_task(engine(settings, db).run(stop)) if with_engine else None
     try:
@@ -81,7 +79,8 @@ async def running_gateway(
             if server_task.done():
                 server_task.result()
             await asyncio.sleep(0.01)
-        yield Gateway(f"http://{settings.http.host}:{settings.http.port}", created.token, settings, db)
+        admin = f"http://{settings.admin.host}:{settings.admin.port}"
+        yield Gateway(f"http://{settings.http.host}:{settings.http.port}", created.token, settings, db, admin)
     finally:
         stop.set()
         server.should_exit = True
@@ -89,6 +88,8 @@ async def running_gateway(
         if engine_task is not None:
             await engine_task
         await db.dispose()
+        for sock in sockets:
+            sock.close()
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:

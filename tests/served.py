@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +26,14 @@ class Served:
     config: Path
     output: Path  # standard error (and output) of the whole process group
     process: subprocess.Popen[bytes] | None = None
+    admin: str = ""  # the admin listener: /healthz, /readyz, /metrics
 
     def lines(self) -> list[str]:
         return [line for line in self.output.read_text(encoding="utf-8", errors="replace").splitlines() if line]
 
 
 def write_config(tmp_path: Path, name: str, top: str = "") -> tuple[Path, int]:
+    """A configuration of its own for a gateway (with `[admin] port = ` the admin port, free too) and its port."""
     port = free_port()
     config = tmp_path / f"{name}.toml"
     config.write_text(
@@ -43,6 +46,9 @@ sqlite_synchronous = "normal"
 host = "127.0.0.1"
 port = {port}
 workers = 1
+
+[admin]
+port = {free_port()}
 
 [engine]
 heartbeat = 0.5
@@ -57,6 +63,10 @@ handset_delay = 0.1
         encoding="utf-8",
     )
     return config, port
+
+
+def admin_port(config: Path) -> int:
+    return int(tomllib.loads(config.read_text(encoding="utf-8"))["admin"]["port"])
 
 
 def create_account(config: Path, cwd: Path) -> str:
@@ -79,7 +89,7 @@ def served(tmp_path: Path, name: str, top: str = "", *, engine: bool = True) -> 
     config, port = write_config(tmp_path, name, top)
     token = create_account(config, tmp_path)
     output = tmp_path / f"{name}.log"
-    running = Served(f"http://127.0.0.1:{port}", token, config, output)
+    running = Served(f"http://127.0.0.1:{port}", token, config, output, admin=f"http://127.0.0.1:{admin_port(config)}")
     with output.open("wb") as sink:
         process = subprocess.Popen(
             [*MARTINET, "serve", "--config", str(config), *([] if engine else ["--no-engine"])],
@@ -97,7 +107,7 @@ def served(tmp_path: Path, name: str, top: str = "", *, engine: bool = True) -> 
             if process.poll() is not None:
                 raise AssertionError(f"martinet serve exited with {process.returncode}:\n{output.read_text()}")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(running.base + probe, timeout=2).status_code == 200:
+                if httpx.get(running.admin + probe, timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise AssertionError(f"martinet serve not ready within 30s:\n{output.read_text()}")

@@ -360,6 +360,7 @@ class Demo:
     base: str
     process: subprocess.Popen[bytes]
     stderr_path: Path
+    admin: str = ""
     returncode: int | None = None
 
     @property
@@ -394,7 +395,7 @@ def _group_alive(pgid: int) -> bool:
 @contextlib.contextmanager
 def demo(data: Path, cwd: Path, name: str) -> Iterator[Demo]:
     """`martinet demo` in its own process group, ready to answer; stopped with SIGTERM however the test ends."""
-    port = free_port()
+    port, admin = free_port(), free_port()
     smpp = free_port_pair()  # the demo's simulator (its control endpoint takes the next port)
     stderr_path = cwd / f"{name}.stderr"
     with stderr_path.open("wb") as stderr:
@@ -410,6 +411,8 @@ def demo(data: Path, cwd: Path, name: str) -> Iterator[Demo]:
                 "1",
                 "--smpp",
                 f"127.0.0.1:{smpp}",
+                "--admin",
+                f"127.0.0.1:{admin}",
             ],
             cwd=cwd,
             env=environment(),
@@ -417,14 +420,14 @@ def demo(data: Path, cwd: Path, name: str) -> Iterator[Demo]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    running = Demo(f"http://127.0.0.1:{port}", process, stderr_path)
+    running = Demo(f"http://127.0.0.1:{port}", process, stderr_path, f"http://127.0.0.1:{admin}")
     try:
         deadline = time.monotonic() + 20
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"martinet demo exited with {process.returncode}:\n{running.stderr}")
             try:
-                if httpx.get(f"{running.base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{running.admin}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

@@ -31,7 +31,7 @@ from tests.test_cli import MARTINET, environment
 
 
 async def test_readyz_is_ready_with_an_engine_and_its_sandbox(database_url: str) -> None:
-    async with running_gateway(database_url) as gw, httpx.AsyncClient(base_url=gw.base) as http:
+    async with running_gateway(database_url) as gw, httpx.AsyncClient(base_url=gw.admin) as http:
 
         async def ready() -> httpx.Response | None:
             reply = await http.get("/readyz")
@@ -47,7 +47,7 @@ async def test_readyz_is_ready_with_an_engine_and_its_sandbox(database_url: str)
 
 
 async def test_readyz_without_an_engine_says_so(database_url: str) -> None:
-    async with running_gateway(database_url, with_engine=False) as gw, httpx.AsyncClient(base_url=gw.base) as http:
+    async with running_gateway(database_url, with_engine=False) as gw, httpx.AsyncClient(base_url=gw.admin) as http:
         reply = await http.get("/readyz")
         assert reply.status_code == 503
         body = reply.json()
@@ -64,7 +64,7 @@ async def test_readyz_names_the_connector_that_is_not_bound(tmp_path: Path) -> N
     sandbox = {"name": "sandbox", "type": "sandbox"}
     async with (
         running_gateway(url, connectors=[carrier, sandbox], engine={"heartbeat": 0.2}) as gw,
-        httpx.AsyncClient(base_url=gw.base) as http,
+        httpx.AsyncClient(base_url=gw.admin) as http,
     ):
 
         async def started() -> dict[str, Any] | None:

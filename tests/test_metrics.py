@@ -23,7 +23,7 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 async def scrape(gw: Gateway) -> Samples:
     async with httpx.AsyncClient(timeout=10) as http:
-        reply = await http.get(f"{gw.base}/metrics")
+        reply = await http.get(f"{gw.admin}/metrics")
     assert reply.status_code == 200, reply.text
     assert reply.headers["content-type"].startswith("text/plain")
     return parse(reply.text)

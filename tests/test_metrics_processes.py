@@ -26,9 +26,10 @@ SCRAPES = 30
 
 
 @contextlib.contextmanager
-def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    """`martinet demo --workers 2` in its own process group, with `tmp` as its temporary folder."""
-    port = free_port()
+def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes], Path]]:
+    """`martinet demo --workers 2` in its own process group, with `tmp` as its temporary folder; yields the API
+    and admin base URLs."""
+    port, admin_port = free_port(), free_port()
     smpp = free_port_pair()
     log = cwd / "gateway.log"
     env = environment(TMPDIR=str(tmp))
@@ -46,6 +47,8 @@ def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, subprocess.
                 "2",
                 "--smpp",
                 f"127.0.0.1:{smpp}",
+                "--admin",
+                f"127.0.0.1:{admin_port}",
             ],
             cwd=cwd,
             env=env,
@@ -53,18 +56,18 @@ def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, subprocess.
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    base = f"http://127.0.0.1:{port}"
+    base, admin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"martinet demo exited with {process.returncode}:\n{log.read_text()}")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{admin}/readyz", timeout=1).status_code == 200:
                     break
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
-        yield base, process, log
+        yield base, admin, process, log
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -93,7 +96,7 @@ def fresh_scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
 def test_every_worker_reports_what_all_processes_counted(tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    with gateway(tmp_path / "var", tmp_path, tmp) as (base, _process, log):
+    with gateway(tmp_path / "var", tmp_path, tmp) as (base, admin, _process, log):
         folders = list(tmp.glob("martinet-metrics-*"))
         assert len(folders) == 1, folders
         token = (tmp_path / "var" / "demo-token").read_text(encoding="utf-8").strip()
@@ -105,12 +108,12 @@ def test_every_worker_reports_what_all_processes_counted(tmp_path: Path) -> None
                     data={"accessToken": token, "numero": f"06123456{i:02d}", "message": f"hello {i}"},
                     headers={"connection": "close"},
                 )
-                pids.add(http.get(f"{base}/healthz", headers={"connection": "close"}).json()["pid"])
+                pids.add(http.get(f"{admin}/healthz", headers={"connection": "close"}).json()["pid"])
             assert ACCEPTED.fullmatch(reply.content.decode("iso-8859-15")), reply.content
 
         deadline = time.monotonic() + 30
         while True:
-            samples = fresh_scrape(base)
+            samples = fresh_scrape(admin)
             submitted = value(samples, "martinet_parts_submitted_total", connector="simulator", result="accepted")
             # Door counts reach the shared files within metrics.PUBLISH_DELAY of the last send.
             accepted = value(samples, "martinet_accepts_total", door="smsmode", result="accepted")
@@ -121,8 +124,8 @@ def test_every_worker_reports_what_all_processes_counted(tmp_path: Path) -> None
 
         for _ in range(SCRAPES):
             with httpx.Client(timeout=10) as http:
-                pids.add(http.get(f"{base}/healthz", headers={"connection": "close"}).json()["pid"])
-            samples = fresh_scrape(base)
+                pids.add(http.get(f"{admin}/healthz", headers={"connection": "close"}).json()["pid"])
+            samples = fresh_scrape(admin)
             assert value(samples, "martinet_accepts_total", door="smsmode", result="accepted") == SENDS
             assert value(samples, "martinet_recipients_accepted_total", door="smsmode") == SENDS
             assert value(samples, "martinet_credits_total", movement="debit") == SENDS

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from decimal import Decimal, InvalidOperation
@@ -56,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
 
     demo_cmd = commands.add_parser("demo", help="run a self-contained demo gateway (what `make run` runs)")
     demo_cmd.add_argument("--http", default="127.0.0.1:8080", metavar="HOST:PORT")
+    demo_cmd.add_argument(
+        "--admin",
+        default="127.0.0.1:9180",
+        metavar="HOST:PORT",
+        help="the admin listener (/healthz, /readyz, /metrics)",
+    )
     demo_cmd.add_argument("--data", default="./var", type=Path, metavar="DIR")
     demo_cmd.add_argument("--workers", type=int, default=None, help="HTTP worker processes")
     demo_cmd.add_argument(
@@ -161,10 +168,24 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _logging(settings)
     _run(demo.prepare_database(settings))
-    sock = server.bind(settings.http.host, settings.http.port)
+    sock = _listen(settings.http.host, settings.http.port, "http")
+    admin = _listen(settings.admin.host, settings.admin.port, "admin")
     # A log line, not a print: standard error of `serve` is JSON lines only, for the log shipper.
-    logs.get_logger("martinet.cli").info("listening", url=f"http://{settings.http.host}:{settings.http.port}/")
-    return server.run(settings, sock, with_engine=not args.no_engine)
+    log = logs.get_logger("martinet.cli")
+    log.info("listening", url=f"http://{settings.http.host}:{settings.http.port}/")
+    log.info("admin listening", url=_url(settings.admin.host, admin.getsockname()[1]))
+    return server.run(settings, sock, admin, with_engine=not args.no_engine)
+
+
+def _listen(host: str, port: int, section: str) -> socket.socket:
+    try:
+        return server.bind(host, port)
+    except OSError as exc:
+        raise ConfigError(f"{section}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 def _logging(settings: Settings) -> None:
@@ -177,6 +198,10 @@ def _demo(args: argparse.Namespace) -> int:
     if not host or not port.isdigit():
         print("--http: expected HOST:PORT, e.g. 127.0.0.1:8080", file=sys.stderr)
         return 2
+    admin_host, _, admin_port = args.admin.rpartition(":")
+    if not admin_host or not admin_port.isdigit():
+        print("--admin: expected HOST:PORT, e.g. 127.0.0.1:9180", file=sys.stderr)
+        return 2
     smpp_host, _, smpp_port = args.smpp.rpartition(":")
     if not smpp_host or not smpp_port.isdigit():
         print("--smpp: expected HOST:PORT, e.g. 127.0.0.1:2775", file=sys.stderr)
@@ -185,13 +210,19 @@ def _demo(args: argparse.Namespace) -> int:
     http = settings.http.model_copy(update={"host": host.strip("[]"), "port": int(port)})
     if args.workers is not None:
         http = http.model_copy(update={"workers": args.workers})
-    settings = settings.model_copy(update={"http": http})
+    if int(admin_port) and int(admin_port) == http.port:
+        print("--admin: the admin listener needs a port of its own, not the --http one", file=sys.stderr)
+        return 2
+    admin_settings = settings.admin.model_copy(update={"host": admin_host.strip("[]"), "port": int(admin_port)})
+    settings = settings.model_copy(update={"http": http, "admin": admin_settings})
     _logging(settings)
     token = _run(demo.prepare(settings, args.data))
-    sock = server.bind(settings.http.host, settings.http.port)
-    base = f"http://{settings.http.host}:{settings.http.port}"
-    print(demo.banner(base, args.data, token), file=sys.stderr, flush=True)
-    return server.run(settings, sock)
+    sock = _listen(settings.http.host, settings.http.port, "http")
+    admin = _listen(settings.admin.host, settings.admin.port, "admin")
+    base = _url(settings.http.host, settings.http.port).rstrip("/")
+    admin_base = _url(settings.admin.host, admin.getsockname()[1]).rstrip("/")
+    print(demo.banner(base, args.data, token, admin=admin_base), file=sys.stderr, flush=True)
+    return server.run(settings, sock, admin)
 
 
 def _config_check(args: argparse.Namespace) -> int:

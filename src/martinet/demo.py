@@ -4,6 +4,9 @@ On first start `martinet demo` writes `DIR/martinet.toml` (SQLite database in DI
 the sandbox for test accounts) and `DIR/smsc.toml`, creates
 the `demo` account with 1,000 credits and writes its access token to `DIR/demo-token`. Later starts keep all of
 it: the configuration is the operator's to edit, and the token printed is the one in the file.
+
+The folder holds secrets (the SMPP password in the configuration, the token, the database with its webhook
+secrets), so it is created readable by its owner only (0700) and so are its files (0600).
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ def settings_for(data: Path, *, create: bool = False, smpp: tuple[str, int] = ("
     if not path.exists():
         if not create:
             return load_settings(None).model_copy(update={"database": _sqlite_in(data)})
-        data.mkdir(parents=True, exist_ok=True)
+        private_folder(data)
         folder = data.resolve()
         values = {
             "db": (folder / "martinet.db").as_posix(),
@@ -115,8 +118,8 @@ def settings_for(data: Path, *, create: bool = False, smpp: tuple[str, int] = ("
             "reply_number": REPLY_NUMBER,
             "login": DEMO_LOGIN,
         }
-        (folder / SMSC_CONFIG_NAME).write_text(_SMSC_TEMPLATE.format(**values), encoding="utf-8")
-        path.write_text(_TEMPLATE.format(**values), encoding="utf-8")
+        write_private(folder / SMSC_CONFIG_NAME, _SMSC_TEMPLATE.format(**values))
+        write_private(path, _TEMPLATE.format(**values))
     return load_settings(path)
 
 
@@ -163,7 +166,7 @@ async def prepare(settings: Settings, data: Path) -> str:
         existing = await store.by_login(DEMO_LOGIN)
         if existing is None:
             created = await service.create(DEMO_LOGIN, credits=to_milli(DEMO_CREDITS), lane="notification")
-            _write_token(token_file, created.token)
+            write_private(token_file, created.token + "\n")
             return created.token
         token = token_file.read_text(encoding="utf-8").strip() if token_file.exists() else ""
         if not token or await store.by_token_hash(token_hash(token)) is None:
@@ -171,23 +174,32 @@ async def prepare(settings: Settings, data: Path) -> str:
 
             token = new_access_token()
             await store.add_api_key(existing[0].id, token_hash(token), label="demo")
-            _write_token(token_file, token)
+            write_private(token_file, token + "\n")
         return token
     finally:
         await db.dispose()
 
 
-def _write_token(path: Path, token: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def private_folder(path: Path) -> None:
+    """Create `path` (and missing parents) readable by its owner only; an existing folder is left as it is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only its owner may read, whatever the umask; an existing file is made so too."""
+    private_folder(path.parent)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
 
 
-def banner(base: str, data: Path, token: str) -> str:
+def banner(base: str, data: Path, token: str, *, admin: str) -> str:
     return (
         "\nMartinet demo gateway\n"
         f"  smsmode HTTP API : {base}/http/1.6/\n"
+        f"  REST API         : {base}/sms/v1/ (described at {base}/sms/v1/docs)\n"
+        f"  admin            : {admin}/readyz, {admin}/metrics\n"
         f"  data             : {data}\n"
         f"  demo access token: {token}   (also in {data / TOKEN_NAME})\n\n"
         "  Try it:\n"

@@ -1,13 +1,15 @@
-"""Processes: N HTTP workers sharing one listening socket, one engine, the callbacks notifier (in a process of
-its own unless `callbacks.own_process` is false) and, when configured, the SMSC simulator, under a small
-supervisor.
+"""Processes: N HTTP workers sharing two listening sockets (the API port and the admin listener), one engine,
+the callbacks notifier (in a process of its own unless `callbacks.own_process` is false) and, when configured,
+the SMSC simulator, under a small supervisor.
 
 The notifier has a process of its own because, inside the engine, its HTTP requests and outbox queries took
 more than half of the one core the engine's event loop can use, so dispatch and receipts waited for it
 (docs/benchmarks.md, the Kannel run).
 
-The parent binds the socket, so every worker accepts on the same port and the kernel spreads connections; the
-accept path lives entirely in the workers and only writes to the store, never waiting on the engine. A child
+The parent binds the sockets, so every worker accepts on the same ports and the kernel spreads connections; the
+accept path lives entirely in the workers and only writes to the store, never waiting on the engine. The admin
+listener (`/healthz`, `/readyz`, `/metrics`) is served by the same workers rather than by a process of its own,
+so that a probe reaches a process that also serves the API, and a scrape reads the same metric files. A child
 that dies is started again; SIGINT/SIGTERM stop everything in order.
 
 Metrics: a scrape of /metrics reaches one worker, yet must count what every process did. The supervisor gives
@@ -31,10 +33,14 @@ import time
 from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from martinet import logs
 from martinet.config import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.types import ASGIApp
 
 log = logging.getLogger(__name__)
 
@@ -100,19 +106,28 @@ def _dead(process: BaseProcess, directory: Path) -> None:
         multiprocess.mark_process_dead(process.pid, str(directory))  # type: ignore[no-untyped-call]
 
 
-def run(settings: Settings, sock: socket.socket, *, with_engine: bool = True) -> int:
+def with_admin_port(settings: Settings, admin: socket.socket) -> Settings:
+    """The settings with the admin listener's real port (the one the kernel chose when `admin.port` is 0): the
+    workers recognise admin connections by it."""
+    port = int(admin.getsockname()[1])
+    return settings.model_copy(update={"admin": settings.admin.model_copy(update={"port": port})})
+
+
+def run(settings: Settings, sock: socket.socket, admin: socket.socket, *, with_engine: bool = True) -> int:
     """Run workers (and the engine, unless told not to) until a signal arrives; returns the exit status."""
     with metrics_directory() as directory:
-        return _supervise(settings, sock, with_engine=with_engine, metrics=directory)
+        return _supervise(with_admin_port(settings, admin), (sock, admin), with_engine=with_engine, metrics=directory)
 
 
-def _supervise(settings: Settings, sock: socket.socket, *, with_engine: bool, metrics: Path) -> int:
+def _supervise(
+    settings: Settings, sockets: tuple[socket.socket, socket.socket], *, with_engine: bool, metrics: Path
+) -> int:
     context = multiprocessing.get_context("spawn")
     data = settings.model_dump(mode="json")
     stopping = False
 
     def start_http(index: int) -> BaseProcess:
-        process = context.Process(target=_http_main, args=(data, sock), name=f"http-{index}", daemon=False)
+        process = context.Process(target=_http_main, args=(data, sockets), name=f"http-{index}", daemon=False)
         process.start()
         return process
 
@@ -164,11 +179,12 @@ def _supervise(settings: Settings, sock: socket.socket, *, with_engine: bool, me
         process.join(max(0.0, deadline - time.monotonic()))
         if process.is_alive():
             process.kill()
-    sock.close()
+    for sock in sockets:
+        sock.close()
     return 0
 
 
-def _http_main(data: dict[str, Any], sock: socket.socket) -> None:
+def _http_main(data: dict[str, Any], sockets: tuple[socket.socket, socket.socket]) -> None:
     import uvicorn
 
     from martinet.app import http_app
@@ -178,8 +194,21 @@ def _http_main(data: dict[str, Any], sock: socket.socket) -> None:
     # The store's writer thread and the event loop share the GIL; with the default 5 ms switch interval a
     # finished commit can wait that long to hand its answers back. A short interval keeps accept latency low.
     sys.setswitchinterval(0.0005)
-    config = uvicorn.Config(
-        http_app(settings),
+    uvicorn.Server(http_config(settings, http_app(settings))).run(sockets=list(sockets))
+
+
+def http_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
+    """The uvicorn configuration of an HTTP worker.
+
+    `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from `http.trusted_proxies`: uvicorn's own
+    default trusts them from loopback, so anything on the machine (or a proxy that passes the header through)
+    could pick the client address that key network limits check.
+    """
+    import uvicorn
+
+    proxies = settings.http.trusted_proxies
+    return uvicorn.Config(
+        app,
         loop="uvloop",
         http="httptools",
         lifespan="on",
@@ -187,8 +216,9 @@ def _http_main(data: dict[str, Any], sock: socket.socket) -> None:
         log_config=None,
         log_level=settings.log_level,
         timeout_graceful_shutdown=5,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=list(proxies),
     )
-    uvicorn.Server(config).run(sockets=[sock])
 
 
 def _smsc_main(config: str) -> None:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -30,11 +31,13 @@ def _start(config: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_ready(base: str) -> None:
+def _wait_ready(config: Path) -> None:
+    """Until the gateway of `config` answers on its admin listener."""
+    admin = tomllib.loads(config.read_text(encoding="utf-8"))["admin"]["port"]
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/healthz", timeout=1):
                 return
         except OSError:
             if time.monotonic() > deadline:
@@ -53,7 +56,7 @@ def test_kill_9_after_accepted_loses_nothing_and_sends_once(tmp_path: Path) -> N
     config = tmp_path / "martinet.toml"
     config.write_text(
         f'log_level = "warning"\n[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {free_port()}\n'
         '[accounts]\nlane = "notification"\n'
         '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\noperator_delay = 0.3\nhandset_delay = 0.3\n'
     )
@@ -66,7 +69,7 @@ def test_kill_9_after_accepted_loses_nothing_and_sends_once(tmp_path: Path) -> N
     base = f"http://127.0.0.1:{port}"
     server = _start(config)
     try:
-        _wait_ready(base)
+        _wait_ready(config)
         body = urllib.parse.urlencode({"accessToken": token, "numero": "0612345678", "message": "crash"}).encode()
         with urllib.request.urlopen(f"{base}/http/1.6/sendSMS.do", data=body, timeout=5) as reply:
             answer = reply.read().decode("iso-8859-15")
@@ -77,7 +80,7 @@ def test_kill_9_after_accepted_loses_nothing_and_sends_once(tmp_path: Path) -> N
         sms_id = match.group(1)
 
         server = _start(config)
-        _wait_ready(base)
+        _wait_ready(config)
         deadline = time.monotonic() + 20
         while _get(base, "compteRendu.do", accessToken=token, smsID=sms_id) != "33612345678 11":
             assert time.monotonic() < deadline, _get(base, "compteRendu.do", accessToken=token, smsID=sms_id)
@@ -110,7 +113,7 @@ def test_kill_9_with_callbacks_pending_loses_none(tmp_path: Path) -> None:
     config = tmp_path / "martinet.toml"
     config.write_text(
         f'log_level = "warning"\n[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {free_port()}\n'
         '[accounts]\nlane = "notification"\n'
         "[callbacks]\nallow_private_networks = true\nretry_first = 0.2\nretry_max = 0.5\n"
         '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\noperator_delay = 0\nhandset_delay = 0\n'
@@ -126,7 +129,7 @@ def test_kill_9_with_callbacks_pending_loses_none(tmp_path: Path) -> None:
     hook = f"http://127.0.0.1:{hook_port}/dlr"  # nobody listens yet: every callback stays pending
     server = _start(config)
     try:
-        _wait_ready(base)
+        _wait_ready(config)
         body = urllib.parse.urlencode(
             {"accessToken": token, "numero": numbers, "message": "colis", "notification_url": hook}
         ).encode()
@@ -154,7 +157,7 @@ def test_kill_9_with_callbacks_pending_loses_none(tmp_path: Path) -> None:
         receiver = http.server.ThreadingHTTPServer(("127.0.0.1", hook_port), Hook)
         threading.Thread(target=receiver.serve_forever, daemon=True).start()
         server = _start(config)
-        _wait_ready(base)
+        _wait_ready(config)
         with sqlite3.connect(tmp_path / "m.db") as conn:
             deadline = time.monotonic() + 30
             while conn.execute("select count(*) from callbacks where state != 'delivered'").fetchone()[0]:
