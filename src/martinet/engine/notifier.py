@@ -6,7 +6,9 @@ reports arrive in order), starts one request per callback through a single share
 with smsmode's parameters, or a POST of the JSON resource for a send of the REST door), and a
 second loop writes the results in batches, one transaction each. Requests are bounded overall and per host;
 a host that answers 429 or 503 with `Retry-After` gets no request until then. Addresses are checked before
-connecting (`GuardedResolver`), so a callback URL cannot reach the gateway's own network. See docs/webhooks.md.
+connecting (`GuardedResolver`), so a callback URL cannot reach the gateway's own network. Only the status of an
+answer matters: at most `ANSWER_LIMIT` bytes of its body are read, so a receiver streaming without end costs a
+bounded amount of memory whatever the concurrency. See docs/webhooks.md.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ log = logging.getLogger(__name__)
 #: Seconds between two looks at the outbox when the last one found nothing (a full batch looks again at once).
 POLL_INTERVAL = 0.1
 BATCH_SIZE = 200
+#: Bytes of an answer's body read at most; a longer body is dropped with its connection (never buffered).
+ANSWER_LIMIT = 64 * 1024
+#: Bytes aiohttp buffers per connection before it stops reading the socket (its flow control).
+READ_BUFFER = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +137,16 @@ class Notifier:
             ttl_dns_cache=10,
         )
         timeout = aiohttp.ClientTimeout(total=self._settings.timeout)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as session:
+        async with aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            trust_env=False,
+            # The body is not used: no decompression (a small gzip answer could expand without end), no cookies
+            # (a receiver's Set-Cookie would pile up in a jar shared by every account's callbacks).
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            read_bufsize=READ_BUFFER,
+        ) as session:
             writer = asyncio.create_task(self._write_results())
             try:
                 await self._claim_loop(session, stop)
@@ -215,7 +230,7 @@ class Notifier:
             async with session.request(
                 method, URL(url, encoded=True), headers=headers, data=callback.body, allow_redirects=False
             ) as reply:
-                await reply.read()
+                await _read_some(reply, ANSWER_LIMIT)
                 if 200 <= reply.status < 300:
                     return _Result(ok=True, status=reply.status)
                 pause = None
@@ -308,6 +323,19 @@ def _host_key(url: str) -> str:
         return f"{(parts.hostname or '').lower()}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     except ValueError:
         return url
+
+
+async def _read_some(reply: aiohttp.ClientResponse, limit: int) -> None:
+    """Read and drop up to `limit` bytes of `reply`'s body. A body read to its end leaves the connection
+    reusable; a longer one closes it, so the rest is never received, let alone kept."""
+    left = limit
+    while left > 0:
+        chunk = await reply.content.read(min(left, READ_BUFFER))
+        if not chunk:
+            return
+        left -= len(chunk)
+    if not reply.content.at_eof():
+        reply.close()
 
 
 def _literal_problem(url: str) -> str | None:
