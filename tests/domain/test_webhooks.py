@@ -65,31 +65,100 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     assert retry_after(None, 0.0) is None
 
 
-@pytest.mark.parametrize(
-    "address",
-    [
-        "127.0.0.1",
-        "10.1.2.3",
-        "172.16.0.1",
-        "192.168.1.1",
-        "169.254.169.254",
-        "0.0.0.0",
-        "224.0.0.1",
-        "::1",
-        "fe80::1",
-        "fd00::1",
-        "::",
-        "ff02::1",
-        "::ffff:127.0.0.1",
-    ],
-)
-def test_non_public_addresses_are_refused(address: str) -> None:
-    assert forbidden_address(address) is not None
+#: Addresses callbacks may not reach, with a word the refusal must contain.
+REFUSED = [
+    ("127.0.0.1", "loopback"),
+    ("127.8.9.10", "loopback"),
+    ("10.1.2.3", "private"),
+    ("172.16.0.1", "private"),
+    ("192.168.1.1", "private"),
+    ("169.254.169.254", "link-local"),
+    ("0.0.0.0", "unspecified"),
+    ("0.1.2.3", "this-network"),
+    ("224.0.0.1", "multicast"),
+    ("224.0.1.1", "multicast"),
+    ("239.255.255.250", "multicast"),
+    ("255.255.255.255", "reserved"),
+    ("240.0.0.1", "reserved"),
+    # Carrier-grade NAT, which also holds a cloud provider's metadata service.
+    ("100.64.0.1", "carrier-grade NAT"),
+    ("100.100.100.200", "carrier-grade NAT"),
+    ("100.127.255.254", "carrier-grade NAT"),
+    ("192.0.0.8", "IETF protocol assignments"),
+    ("192.0.2.1", "documentation"),
+    ("198.18.0.1", "benchmarking"),
+    ("198.51.100.7", "documentation"),
+    ("203.0.113.9", "documentation"),
+    ("192.88.99.1", "6to4 relay"),
+    ("::1", "loopback"),
+    ("::", "unspecified"),
+    ("fe80::1", "link-local"),
+    ("fe80::1%eth0", "link-local"),
+    ("fd00::1", "unique local"),
+    ("fc00::1", "unique local"),
+    ("fec0::1", "site-local"),
+    ("feff::1", "site-local"),
+    ("ff02::1", "multicast"),
+    ("ff0e::1", "multicast"),
+    ("100::1", "discard"),
+    ("2001:db8::1", "documentation"),
+    ("3fff::1", "documentation"),
+    ("5f00::1", "segment routing"),
+    ("64:ff9b:1::1", "NAT64"),
+    # IPv4 addresses inside IPv6 ones: judged by the IPv4 address they lead to.
+    ("::ffff:127.0.0.1", "loopback"),
+    ("::ffff:100.100.100.200", "carrier-grade NAT"),
+    ("::ffff:10.0.0.1", "private"),
+    ("::127.0.0.1", "loopback"),
+    ("::10.0.0.1", "private"),
+    ("::ffff:0:169.254.169.254", "link-local"),
+    ("64:ff9b::127.0.0.1", "loopback"),
+    ("64:ff9b::a9fe:a9fe", "link-local"),
+    ("2002:7f00:1::1", "6to4"),
+    ("2002:a00:1::", "private"),
+    ("2002:6464:64c8::1", "carrier-grade NAT"),
+    ("2002:a9fe:a9fe::1", "link-local"),
+    # Teredo: the client (stored inverted) and the server.
+    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private"),  # client 10.0.0.1
+    ("2001:0:a00:1:8000:63bf:f7f7:f7f7", "private"),  # server 10.0.0.1, client 8.8.8.8
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"),  # client 127.0.0.1
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),  # client 192.0.2.45 (documentation)
+    ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", "IETF protocol assignments"),  # client 8.8.8.8: Teredo itself
+    # Other IPv6 ranges that are not global.
+    ("2001:10::1", "IETF protocol assignments"),
+    ("::8.8.8.8", "reserved"),  # IPv4-compatible: deprecated, not routed
+    ("400::1", "reserved"),
+]
+
+ALLOWED = [
+    "93.184.216.34",
+    "8.8.8.8",
+    "1.1.1.1",
+    "100.63.255.255",  # just below the carrier-grade NAT range
+    "100.128.0.1",  # just above it
+    "2606:2800:220:1:248:1893:25c8:1946",
+    "2001:4860:4860::8888",
+    "2a00:1450:4007:80e::200e",
+    "::ffff:8.8.8.8",  # IPv4-mapped: the IPv4 address it is
+    "64:ff9b::808:808",  # NAT64 (DNS64 networks): 8.8.8.8
+    "2002:808:808::1",  # 6to4 for 8.8.8.8
+]
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "8.8.8.8"])
-def test_public_addresses_are_allowed(address: str) -> None:
+@pytest.mark.parametrize(("address", "why"), REFUSED)
+def test_addresses_that_are_not_globally_routable_are_refused(address: str, why: str) -> None:
+    problem = forbidden_address(address)
+    assert problem is not None and why in problem, problem
+
+
+@pytest.mark.parametrize("address", ALLOWED)
+def test_globally_routable_addresses_are_allowed(address: str) -> None:
     assert forbidden_address(address) is None
+
+
+def test_a_wrapped_address_names_what_it_carries() -> None:
+    assert forbidden_address("2002:a00:1::") == "2002:a00:1:: carries 10.0.0.1 (6to4), a private address (10.0.0.0/8)"
+    assert forbidden_address("not-an-ip") == "'not-an-ip' is not an IP address"
 
 
 def test_only_http_and_https_urls() -> None:

@@ -183,28 +183,113 @@ def retry_after(value: str | None, now: float) -> float | None:
 
 
 def forbidden_address(address: str) -> str | None:
-    """Why callbacks may not go to `address` (an IP literal), or None when it is a public address."""
+    """Why callbacks may not go to `address` (an IP literal), or None when it is globally routable.
+
+    Only addresses that `ipaddress` calls global pass, after the table of special-purpose ranges below (which
+    `is_global` misses in some Python versions). An IPv6 address that carries an IPv4 address (IPv4-mapped,
+    -compatible or -translated, NAT64, 6to4, Teredo) is refused when what it carries is: `2002:a00:1::` reaches
+    10.0.0.1 through any 6to4 relay. IPv4-mapped and NAT64 addresses are only another way to write the IPv4
+    address they carry, and are judged by it alone; the others are judged by both.
+    """
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return f"{address!r} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    checks = (
-        ("loopback", ip.is_loopback),
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried, how, only = _carried(ip)
+        for inner in carried:
+            problem = _non_global(inner)
+            if problem is not None:
+                return f"{ip} carries {inner} ({how}), {problem}"
+        if only:
+            return None
+    problem = _non_global(ip)
+    return None if problem is None else f"{ip} is {problem}"
+
+
+def _carried(ip: ipaddress.IPv6Address) -> tuple[list[ipaddress.IPv4Address], str, bool]:
+    """The IPv4 addresses `ip` leads to, how it carries them, and whether they are all it is."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped], "IPv4-mapped", True
+    low = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _NAT64:
+        return [low], "NAT64", True
+    if ip in _IPV4_TRANSLATED:
+        return [low], "IPv4-translated", False
+    if ip in _IPV4_COMPATIBLE and int(ip) > 1:  # :: and ::1 are themselves
+        return [low], "IPv4-compatible", False
+    if ip.sixtofour is not None:
+        return [ip.sixtofour], "6to4", False
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        return [client, server], "Teredo", False
+    return [], "", False
+
+
+def _non_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What makes `ip` itself other than a globally routable unicast address ("a loopback address"), or None."""
+    for name, hit in (
         ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
-        ("private", ip.is_private or ip in _UNIQUE_LOCAL),
-        ("reserved", ip.is_reserved),
-    )
-    for name, hit in checks:
+    ):
         if hit:
-            return f"{ip} is a {name} address"
+            return _a(f"{name} address")
+    for network, name in _SPECIAL[ip.version]:
+        if ip in network:
+            return _a(f"{name} address ({network})")
+    if ip.is_reserved:
+        return "a reserved address"
+    if ip.is_private:
+        return "a private address"
+    if not ip.is_global:
+        return "not a globally routable address"
     return None
 
 
-_UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiouAEIOU' else 'a'} {noun}"
+
+
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+#: Ranges that are not globally routable, named, from the IANA special-purpose registries (RFC 6890 and later):
+#: `is_private`/`is_global` cover most of them but not all, and not the same ones in every Python version.
+_SPECIAL: dict[int, tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...]] = {
+    4: tuple(
+        (ipaddress.IPv4Network(net), name)
+        for net, name in (
+            ("0.0.0.0/8", "this-network"),
+            ("10.0.0.0/8", "private"),
+            ("100.64.0.0/10", "shared (carrier-grade NAT)"),
+            ("172.16.0.0/12", "private"),
+            ("192.0.0.0/24", "IETF protocol assignments"),
+            ("192.0.2.0/24", "documentation"),
+            ("192.88.99.0/24", "6to4 relay anycast"),
+            ("192.168.0.0/16", "private"),
+            ("198.18.0.0/15", "benchmarking"),
+            ("198.51.100.0/24", "documentation"),
+            ("203.0.113.0/24", "documentation"),
+            ("240.0.0.0/4", "reserved"),
+        )
+    ),
+    6: tuple(
+        (ipaddress.IPv6Network(net), name)
+        for net, name in (
+            ("64:ff9b:1::/48", "local-use NAT64"),
+            ("100::/64", "discard-only"),
+            ("2001::/23", "IETF protocol assignments"),
+            ("2001:db8::/32", "documentation"),
+            ("3fff::/20", "documentation"),
+            ("5f00::/16", "segment routing"),
+            ("fc00::/7", "unique local"),
+            ("fec0::/10", "site-local"),
+        )
+    ),
+}
 
 
 def url_problem(url: str) -> str | None:
