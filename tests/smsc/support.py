@@ -1,15 +1,20 @@
-"""Shared pieces of the simulator tests: a fast configuration and an ESME handler that records what it gets."""
+"""Shared pieces of the simulator tests: a fast configuration, an ESME handler that records what it gets, and a
+raw SMPP socket that shows PDUs in the order the simulator wrote them."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import select
+import socket
+import struct
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from martinet.smpp import PDU, DeliverSm, DeliverSmResp, SubmitSm, Tag
+from martinet.smpp import PDU, BindReceiver, BindTransceiver, BindTransmitter, DeliverSm, DeliverSmResp, SubmitSm, Tag
 from martinet.smpp.aio import Handler, SMPPConnection, connect
+from martinet.smpp.pdu import decode, encode
 from martinet.smpp.session import SessionConfig
 from martinet.smsc import Credential, SimulatorConfig
 
@@ -103,3 +108,65 @@ async def bind(
         config=session,
         handler=handler,
     )
+
+
+BINDS: dict[str, type[BindTransmitter | BindReceiver | BindTransceiver]] = {
+    "transmitter": BindTransmitter,
+    "receiver": BindReceiver,
+    "transceiver": BindTransceiver,
+}
+
+
+class Wire:
+    """An ESME written by hand on a raw socket: no session layer between the test and the bytes, so
+    :meth:`read` returns PDUs exactly in the order the simulator wrote them."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._loop = asyncio.get_running_loop()
+        self._sequence = 0
+
+    @classmethod
+    async def open(cls, port: int) -> Wire:
+        sock = socket.socket()
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        return cls(sock)
+
+    async def send(self, pdu: PDU) -> int:
+        """Write ``pdu`` with the next sequence number (a response keeps the one it was given)."""
+        if not pdu.command_id & 0x80000000:
+            self._sequence += 1
+            pdu.sequence_number = self._sequence
+        await self._loop.sock_sendall(self.sock, encode(pdu))
+        return pdu.sequence_number
+
+    async def read(self, timeout: float = 2.0) -> PDU:
+        header = await asyncio.wait_for(self._exactly(4), timeout)
+        (length,) = struct.unpack(">I", header)
+        return decode(header + await asyncio.wait_for(self._exactly(length - 4), timeout))
+
+    async def _exactly(self, count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = await self._loop.sock_recv(self.sock, count - len(data))
+            if not chunk:
+                raise ConnectionError("the simulator closed the connection")
+            data += chunk
+        return data
+
+    async def bind(self, system_id: str = "acme", password: str = "secret", kind: str = "transceiver") -> PDU:
+        """Send a bind and return its response, whatever its status."""
+        await self.send(BINDS[kind](system_id=system_id, password=password))
+        return await self.read()
+
+    async def ack(self, pdu: DeliverSm) -> None:
+        await self.send(DeliverSmResp(sequence_number=pdu.sequence_number))
+
+    def has_data(self) -> bool:
+        """Bytes already arrived and not read yet (checked without waiting)."""
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return bool(readable)
+
+    def close(self) -> None:
+        self.sock.close()

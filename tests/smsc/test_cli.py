@@ -7,8 +7,12 @@ import asyncio
 import json
 import signal
 import sys
+from pathlib import Path
 
-from martinet.smsc.cli import add_commands, inject_command, run_command
+import pytest
+
+from martinet.smsc import SimulatorConfigError
+from martinet.smsc.cli import add_commands, build_config, inject_command, run_command
 from tests.conftest import free_port
 
 from .support import Inbox, bind
@@ -29,6 +33,26 @@ def test_add_commands_wires_run_and_inject() -> None:
         "hi",
         "127.0.0.1:2776",
     )
+
+
+def test_flags_choose_the_id_and_receipt_habits(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser(prog="martinet")
+    add_commands(parser.add_subparsers(required=True))
+    file = tmp_path / "smsc.toml"
+    file.write_text('receipt_before_response = true\nmessage_id_format = "uuid"\n', encoding="utf-8")
+    account = ["--system-id", "a", "--password", "b", "--config", str(file)]
+    ids = ["--message-id-format", "HEX", "--message-id-start", "1", "--message-id-width", "8"]
+    receipts = ["--receipt-text-id", "decimal", "--receipt-tlv-id", "none", "--no-receipt-before-response"]
+    delays = ["--receipt-delay", "0", "--bind-failure-delay", "2.5"]
+    args = parser.parse_args(["smsc", *account, *ids, *receipts, *delays])
+    config = build_config(args)
+    assert (config.message_id_format, config.message_id_start, config.message_id_width) == ("HEX", 1, 8)
+    assert (config.receipt_text_id, config.receipt_tlv_id) == ("decimal", "none")
+    assert (config.receipt_before_response, config.receipt_delay, config.bind_failure_delay) == (False, 0.0, 2.5)
+    kept = build_config(parser.parse_args(["smsc", *account]))
+    assert (kept.receipt_before_response, kept.message_id_format) == (True, "uuid")
+    with pytest.raises(SimulatorConfigError, match="receipt_text_id: uuid message IDs have no hex form"):
+        build_config(parser.parse_args(["smsc", *account, "--receipt-text-id", "hex"]))
 
 
 async def test_run_inject_and_stop() -> None:

@@ -116,5 +116,5 @@ def smpplib_bind(port: int, password: str) -> int:
 async def test_smpplib_sees_our_bind_refusal() -> None:
     async with Simulator(config()) as smsc:
         status = await asyncio.to_thread(smpplib_bind, smsc.port, "wrong")
-        assert status == smpplib.consts.SMPP_ESME_RINVPASWD
+        assert status == smpplib.consts.SMPP_ESME_RBINDFAIL
         assert await asyncio.to_thread(smpplib_bind, smsc.port, "secret") == 0

@@ -31,6 +31,12 @@ receipt_delay = 2
 retry_delay = 30
 test_prefix = "99"
 message_id_format = "decimal"
+message_id_start = 1
+message_id_width = 6
+receipt_text_id = "hex"
+receipt_tlv_id = "none"
+receipt_before_response = true
+bind_failure_delay = 0.5
 seed = 3
 
 [[credentials]]
@@ -60,6 +66,9 @@ dead_peer_timeout = 45
     assert dict(config.outcomes) == {Outcome.DELIVRD: 1.0, Outcome.UNDELIV: 1.0}
     assert (config.session.window, config.session.enquire_link_interval) == (10, 15)
     assert config.message_id_format == "decimal" and config.seed == 3
+    assert (config.message_id_start, config.message_id_width) == (1, 6)
+    assert (config.receipt_text_id, config.receipt_tlv_id, config.receipt_before_response) == ("hex", "none", True)
+    assert config.bind_failure_delay == 0.5
     assert "secret" not in repr(config)
 
 
@@ -76,6 +85,13 @@ dead_peer_timeout = 45
         ('[[credentials]]\nsystem_id = "a"\npassword = "much-too-long"', "8 characters"),
         ('[[credentials]]\nsystem_id = "a"\npassword = "x"\n[[credentials]]\nsystem_id = "a"\npassword = "y"', "twice"),
         ('intermediate_receipt = "MAYBE"', "ENROUTE"),
+        ('message_id_start = "1"', "message_id_start: expected int"),
+        ("message_id_width = 2.5", "message_id_width: expected int"),
+        ('receipt_before_response = "yes"', "receipt_before_response: expected bool"),
+        ("receipt_tlv_id = false", "receipt_tlv_id: expected str"),
+        ('message_id_format = "uuid"\nreceipt_text_id = "decimal"', "uuid message IDs have no decimal form"),
+        ('receipt_text_id = "none"\nreceipt_tlv_id = "none"', "cannot both be none"),
+        ('bind_failure_delay = "1"', "bind_failure_delay: expected int or float"),
         ("this is not toml", "not valid TOML"),
     ],
 )

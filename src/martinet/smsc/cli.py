@@ -46,6 +46,24 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     smsc.add_argument("--max-per-second", type=float, metavar="N", help="throughput limit per account")
     smsc.add_argument("--latency", type=float, metavar="S", help="seconds before each submit_sm_resp")
     smsc.add_argument("--seed", type=int, metavar="N", help="make outcomes and message ids reproducible")
+    smsc.add_argument("--receipt-delay", type=float, metavar="S", help="seconds from submit_sm_resp to final receipt")
+    smsc.add_argument(
+        "--receipt-before-response",
+        action=argparse.BooleanOptionalAction,
+        help="write each submission's receipts before its submit_sm_resp",
+    )
+    smsc.add_argument("--message-id-format", metavar="FORMAT", help="hex, HEX, decimal, uuid or UUID")
+    smsc.add_argument("--message-id-start", type=int, metavar="N", help="first value of the message ID counter")
+    smsc.add_argument("--message-id-width", type=int, metavar="N", help="zero-pad counter IDs to N characters")
+    smsc.add_argument(
+        "--receipt-text-id", metavar="FORM", help="the receipt text's id: same, decimal, hex, HEX or none"
+    )
+    smsc.add_argument(
+        "--receipt-tlv-id", metavar="FORM", help="the receipted_message_id TLV: same, decimal, hex, HEX or none"
+    )
+    smsc.add_argument(
+        "--bind-failure-delay", type=float, metavar="S", help="delay before the 2nd failed bind's answer, doubling"
+    )
     smsc.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     smsc.set_defaults(func=run_command)
     actions = smsc.add_subparsers(dest="smsc_action", metavar="ACTION")
@@ -79,7 +97,20 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
             overrides["control_port"] = None
         else:
             overrides["control_host"], overrides["control_port"] = parse_address(args.control, "--control")
-    for name in ("max_per_second", "latency", "seed"):
+    flags = (
+        "max_per_second",
+        "latency",
+        "seed",
+        "receipt_delay",
+        "receipt_before_response",
+        "message_id_format",
+        "message_id_start",
+        "message_id_width",
+        "receipt_text_id",
+        "receipt_tlv_id",
+        "bind_failure_delay",
+    )
+    for name in flags:
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     config = load_config(args.config) if args.config is not None else SimulatorConfig()

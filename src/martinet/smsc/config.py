@@ -9,11 +9,17 @@ Example file (every key optional; ``martinet smsc`` flags override the file)::
     burst = 100                          # token bucket size (default: max_per_second)
     latency = 0.0                        # seconds before each submit_sm_resp
     intermediate_receipt = "ENROUTE"     # or "ACCEPTD", or false
-    intermediate_delay = 0.1
-    receipt_delay = 1.0                  # submit -> final receipt
+    intermediate_delay = 0.1             # default: 0.1, or receipt_delay if that is shorter
+    receipt_delay = 1.0                  # submit_sm_resp -> final receipt; 0: right after it
+    receipt_before_response = false      # true: receipts written before the submit_sm_resp
     retry_delay = 5.0                    # a receipt or MO refused/unanswered is sent again
     test_prefix = "3375999"              # test range, see TEST_RANGE
-    message_id_format = "hex"            # "hex", "HEX" or "decimal"
+    message_id_format = "hex"            # "hex", "HEX", "decimal", "uuid" or "UUID"
+    message_id_start = 1                 # first counter value (default: a random one)
+    message_id_width = 8                 # zero-pad counter IDs to 8 characters (default 0: no padding)
+    receipt_text_id = "same"             # the receipt text's id: "same", "decimal", "hex", "HEX" or "none"
+    receipt_tlv_id = "same"              # the receipted_message_id TLV: the same choices
+    bind_failure_delay = 1.0             # seconds before the 2nd failed bind's answer, doubling after
     seed = 42                            # reproducible outcomes and ids
 
     [[credentials]]
@@ -33,6 +39,15 @@ Example file (every key optional; ``martinet smsc`` flags override the file)::
     dead_peer_timeout = 90
     bind_timeout = 30
     unbind_timeout = 10
+
+Message IDs: ``hex``/``HEX``/``decimal`` write a counter (from ``message_id_start``, zero-padded to
+``message_id_width``); ``uuid``/``UUID`` a random UUID4 in lower/upper case.  Receipts write the ID
+``"same"`` as the submit_sm_resp did, or the counter value in ``"decimal"``/``"hex"``/``"HEX"``
+without padding (counter formats only), or leave it out (``"none"``; not in both places at once).
+With ``receipt_before_response``, the receipts of an accepted submission (intermediate, then
+final) go to the account's receiver/transceiver bind before its response, whatever the delays.
+A refused bind is always ``ESME_RBINDFAIL``; on one connection the second failure is answered after
+``bind_failure_delay``, each further one after twice the previous delay, up to 16 times it.
 """
 
 from __future__ import annotations
@@ -48,6 +63,8 @@ from typing import Any, Final
 
 from martinet.smpp.constants import CommandStatus, MessageState
 from martinet.smpp.session import SessionConfig
+
+from .ids import COUNTER_FORMATS, ID_FORMATS, RECEIPT_ID_FORMS, UUID_FORMATS
 
 __all__ = [
     "DEFAULT_OUTCOMES",
@@ -115,7 +132,9 @@ _INTERMEDIATE: Final = {
     "ACCEPTD": MessageState.ACCEPTED,
     "ACCEPTED": MessageState.ACCEPTED,
 }
-_ID_FORMATS: Final = ("hex", "HEX", "decimal")
+_DEFAULT_INTERMEDIATE_DELAY: Final = 0.1
+_MAX_ID_WIDTH: Final = 64  # a message_id is a C-Octet String of at most 65 octets
+_MAX_ID_START: Final = 1 << 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +153,8 @@ class SimulatorConfig:
     """Everything the simulator does differently from one run to another; see module docstring.
 
     Port 0 picks a free port (tests); ``control_port`` None disables the HTTP endpoint.
-    ``max_per_second`` None means no throttling.
+    ``max_per_second`` None means no throttling; ``intermediate_delay`` None means 0.1 s, or
+    ``receipt_delay`` if that is shorter; ``message_id_start`` None a random first ID.
     """
 
     host: str = "127.0.0.1"
@@ -148,11 +168,17 @@ class SimulatorConfig:
     latency: float = 0.0
     outcomes: Mapping[Outcome, float] = field(default_factory=lambda: DEFAULT_OUTCOMES)
     intermediate_receipt: MessageState | None = MessageState.ENROUTE
-    intermediate_delay: float = 0.1
+    intermediate_delay: float | None = None
     receipt_delay: float = 1.0
+    receipt_before_response: bool = False
     retry_delay: float = 5.0
     test_prefix: str = "3375999"
     message_id_format: str = "hex"
+    message_id_start: int | None = None
+    message_id_width: int = 0
+    receipt_text_id: str = "same"
+    receipt_tlv_id: str = "same"
+    bind_failure_delay: float = 1.0
     seed: int | None = None
     max_tracked_messages: int = 100_000
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -162,16 +188,22 @@ class SimulatorConfig:
             raise SimulatorConfigError("max_per_second must be positive (omit it for no limit)")
         if self.burst is not None and not self.burst >= 1:
             raise SimulatorConfigError("burst must be at least 1")
-        for name in ("latency", "intermediate_delay", "receipt_delay", "retry_delay"):
+        for name in ("latency", "intermediate_delay", "receipt_delay", "retry_delay", "bind_failure_delay"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
+            if value is not None and not (math.isfinite(value) and value >= 0):
                 raise SimulatorConfigError(f"{name} must be a number of seconds, 0 or more")
-        if self.intermediate_receipt is not None and self.intermediate_delay > self.receipt_delay:
-            raise SimulatorConfigError("intermediate_delay must not exceed receipt_delay")
+        if (
+            self.intermediate_receipt is not None
+            and self.intermediate_delay is not None
+            and self.intermediate_delay > self.receipt_delay
+        ):
+            raise SimulatorConfigError(
+                f"intermediate_delay ({self.intermediate_delay:g} s) must not exceed receipt_delay "
+                f"({self.receipt_delay:g} s): the intermediate receipt comes before the final one"
+            )
         if not self.outcomes or any(w < 0 for w in self.outcomes.values()) or sum(self.outcomes.values()) <= 0:
             raise SimulatorConfigError("outcomes need non-negative weights, at least one of them positive")
-        if self.message_id_format not in _ID_FORMATS:
-            raise SimulatorConfigError(f"message_id_format must be one of {', '.join(_ID_FORMATS)}")
+        self._check_message_ids()
         if not self.test_prefix.isdigit():
             raise SimulatorConfigError("test_prefix must be digits, e.g. 3375999")
         seen: set[str] = set()
@@ -183,6 +215,46 @@ class SimulatorConfig:
             if credential.system_id in seen:
                 raise SimulatorConfigError(f"system_id {credential.system_id!r} is listed twice")
             seen.add(credential.system_id)
+
+    def _check_message_ids(self) -> None:
+        style = self.message_id_format
+        if style not in ID_FORMATS:
+            raise SimulatorConfigError(f"message_id_format must be one of {', '.join(ID_FORMATS)}, got {style!r}")
+        counter = style in COUNTER_FORMATS
+        start, width = self.message_id_start, self.message_id_width
+        if start is not None:
+            if not counter:
+                raise SimulatorConfigError(
+                    f"message_id_start applies to counter IDs ({', '.join(COUNTER_FORMATS)}), not {style}"
+                )
+            if not 0 <= start < _MAX_ID_START:
+                raise SimulatorConfigError(f"message_id_start must be between 0 and 2**64 - 1, got {start}")
+        if width:
+            if not counter:
+                raise SimulatorConfigError(
+                    f"message_id_width applies to counter IDs ({', '.join(COUNTER_FORMATS)}), not {style}"
+                )
+            if not 0 <= width <= _MAX_ID_WIDTH:
+                raise SimulatorConfigError(
+                    f"message_id_width must be between 0 (no padding) and {_MAX_ID_WIDTH} characters, got {width}"
+                )
+        for name in ("receipt_text_id", "receipt_tlv_id"):
+            form = getattr(self, name)
+            if form not in RECEIPT_ID_FORMS:
+                raise SimulatorConfigError(f"{name} must be one of {', '.join(RECEIPT_ID_FORMS)}, got {form!r}")
+            if style in UUID_FORMATS and form not in ("same", "none"):
+                raise SimulatorConfigError(f"{name}: {style} message IDs have no {form} form; use same or none")
+        if self.receipt_text_id == "none" and self.receipt_tlv_id == "none":
+            raise SimulatorConfigError(
+                "receipt_text_id and receipt_tlv_id cannot both be none: a receipt must name its message"
+            )
+
+    @property
+    def final_intermediate_delay(self) -> float:
+        """Submission to intermediate receipt: ``intermediate_delay``, or 0.1 s capped at ``receipt_delay``."""
+        if self.intermediate_delay is not None:
+            return self.intermediate_delay
+        return min(_DEFAULT_INTERMEDIATE_DELAY, self.receipt_delay)
 
     @property
     def final_burst(self) -> float:
@@ -266,16 +338,26 @@ def from_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
             values["session"] = SessionConfig(**table)
         except (TypeError, ValueError) as exc:
             raise SimulatorConfigError(f"session: {exc}") from None
-    numbers = ("max_per_second", "burst", "latency", "intermediate_delay", "receipt_delay", "retry_delay")
+    numbers = (
+        "max_per_second",
+        "burst",
+        "latency",
+        "intermediate_delay",
+        "receipt_delay",
+        "retry_delay",
+        "bind_failure_delay",
+    )
     for name in numbers:
         if name in data:
             values[name] = float(_typed(data.pop(name), (int, float), name))
-    for name in ("system_id", "test_prefix", "message_id_format"):
+    for name in ("system_id", "test_prefix", "message_id_format", "receipt_text_id", "receipt_tlv_id"):
         if name in data:
             values[name] = _typed(data.pop(name), str, name)
-    for name in ("seed", "max_tracked_messages"):
+    for name in ("seed", "max_tracked_messages", "message_id_start", "message_id_width"):
         if name in data:
             values[name] = _typed(data.pop(name), int, name)
+    if "receipt_before_response" in data:
+        values["receipt_before_response"] = _typed(data.pop("receipt_before_response"), bool, "receipt_before_response")
     if data:
         raise SimulatorConfigError(f"unknown key(s): {', '.join(sorted(data))}")
     return values

@@ -15,6 +15,11 @@ so the simulator keeps up with the SMPP stack's own throughput.
 Receipts and MO for an account go to one of its receiver/transceiver binds (round robin).  While
 none is bound they wait, and they are sent when one binds; one refused (any error status, e.g.
 ``ESME_RX_T_APPN``) or unanswered is sent again after ``retry_delay``.
+
+Message IDs and the way receipts repeat them follow the configured carrier habit (:mod:`.ids`);
+with ``receipt_before_response`` the receipts of a submission overtake its response, as with
+carriers whose receipt path is faster than their submit path.  Binds are checked by
+:mod:`.binds`: one refusal status for every mistake, and slower answers to repeated failures.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import functools
-import hmac
 import logging
 import random
 import time
@@ -33,7 +37,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
 
-from martinet.smpp.aio import Handler, SMPPConnection, SMPPServer, serve
+from martinet.smpp.aio import Handler, SMPPConnection, SMPPServer
 from martinet.smpp.constants import CommandId, CommandStatus, EsmClassType, MessageState, Tag
 from martinet.smpp.errors import PDUError, SMPPError
 from martinet.smpp.pdu import (
@@ -54,11 +58,13 @@ from martinet.smpp.pdu import (
     encode,
 )
 from martinet.smpp.receipt import STAT_BY_STATE, ReceiptText, format_receipt_date, format_receipt_text
-from martinet.smpp.session import response_to
+from martinet.smpp.session import Role, Session, response_to
 from martinet.smpp.times import format_absolute_time
 from martinet.smpp.tlv import TLV
 
+from .binds import Accounts, failure_delay
 from .config import SUBMIT_REFUSED_STATUS, TEST_RANGE, Fate, Outcome, SimulatorConfig
+from .ids import MessageIds, receipt_id
 from .messages import message_text, mo_deliver_sms
 from .throttle import TokenBucket
 
@@ -119,6 +125,7 @@ class SubmittedMessage:
     registered_delivery: int
     excerpt: str
     cancelled: bool = False
+    serial: int = 0  # the ID counter's value, which receipts may write instead of message_id
 
 
 @dataclass(slots=True)
@@ -152,13 +159,16 @@ class Simulator:
         self._rng = rng if rng is not None else random.Random(config.seed)
         self._wall_clock = wall_clock or time.time
         self._monotonic = monotonic
-        self._passwords = {c.system_id: c.password for c in config.credentials}
+        self._accounts = Accounts(config.credentials)
         self._buckets: dict[str, TokenBucket] = {}
         self._receivers: dict[str, list[SMPPConnection]] = {}
         self._turn = 0
         self._parked: dict[str, deque[_Delivery]] = {}
         self._messages: OrderedDict[str, SubmittedMessage] = OrderedDict()
-        self._next_id = self._rng.randrange(1 << 32, 1 << 36)
+        # Drawn whatever the ID format, so that the outcomes of a seed do not depend on it.
+        id_key = self._rng.randrange(1 << 32, 1 << 36)
+        start = config.message_id_start if config.message_id_start is not None else id_key
+        self._ids = MessageIds(config.message_id_format, start=start, width=config.message_id_width, key=id_key)
         self._next_reference = self._rng.randrange(256)
         outcomes = [(o, w) for o, w in config.outcomes.items() if w > 0]
         self._outcomes = [o for o, _ in outcomes]
@@ -174,16 +184,11 @@ class Simulator:
         """Listen for SMPP (and HTTP control, if configured)."""
         from .control import start_control  # the endpoint depends on us, not the reverse
 
-        self._loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         config = self.config
-        self._server = await serve(
-            config.host,
-            config.port,
-            self._authenticate,
-            self._bound,
-            config.session,
-            system_id=config.system_id,
-        )
+        connections: set[SMPPConnection] = set()
+        listener = await loop.create_server(functools.partial(self._accept, connections), config.host, config.port)
+        self._server = SMPPServer(listener, connections)
         self._running = True
         if config.control_port is not None:
             try:
@@ -244,15 +249,34 @@ class Simulator:
 
     # ------------------------------------------------------------------ binds
 
-    def _authenticate(self, system_id: str, password: str) -> int:
-        expected = self._passwords.get(system_id)
-        if expected is None:
-            self.counters.bind_refusals += 1
-            return CommandStatus.ESME_RINVSYSID
-        if not hmac.compare_digest(expected.encode("latin-1"), password.encode("latin-1", "replace")):
-            self.counters.bind_refusals += 1
-            return CommandStatus.ESME_RINVPASWD
-        return CommandStatus.ESME_ROK
+    def _accept(self, connections: set[SMPPConnection]) -> SMPPConnection:
+        """A new TCP connection: its own session, and its own count of failed binds."""
+        loop = self._loop
+        assert loop is not None
+        failures = [0]
+        connection = SMPPConnection(
+            Session(Role.SMSC, self.config.session, now=loop.time()),
+            authenticate=functools.partial(self._authenticate, failures),
+            handler_factory=self._bound,
+            system_id=self.config.system_id,
+        )
+        connections.add(connection)
+        connection.add_close_callback(connections.discard)
+        return connection
+
+    def _authenticate(self, failures: list[int], system_id: str, password: str) -> int | asyncio.Future[int]:
+        """ESME_ROK, or ESME_RBINDFAIL whatever was wrong: at once the first time on a connection,
+        later and later after that (``bind_failure_delay``)."""
+        if self._accounts.check(system_id, password):
+            return CommandStatus.ESME_ROK
+        self.counters.bind_refusals += 1
+        failures[0] += 1
+        delay = failure_delay(failures[0], self.config.bind_failure_delay)
+        if delay <= 0 or self._loop is None:
+            return CommandStatus.ESME_RBINDFAIL
+        answer: asyncio.Future[int] = self._loop.create_future()
+        self._loop.call_later(delay, _settle, answer, int(CommandStatus.ESME_RBINDFAIL))
+        return answer
 
     def _bound(self, connection: SMPPConnection) -> Handler:
         system_id = connection.system_id or ""
@@ -287,11 +311,37 @@ class Simulator:
             response = response_to(pdu, CommandStatus.ESME_RINVCMDID)  # replace_sm: not simulated
         future: asyncio.Future[PDU] = loop.create_future()
         latency = self.config.latency
-        if latency > 0:
+        if after and self.config.receipt_before_response and self._running:
+            self._answer_after_receipts(future, response, after, loop.time() + latency)
+        elif latency > 0:
             loop.call_later(latency, self._answer, future, response, after)
         else:
             self._answer(future, response, after)
         return future
+
+    def _answer_after_receipts(
+        self, future: asyncio.Future[PDU], response: PDU, messages: list[SubmittedMessage], not_before: float
+    ) -> None:
+        """Send the receipts of ``messages`` now, and the response only once they are written.
+
+        Each receipt is written by its connection's flush, already scheduled on the loop when it is
+        sent; the response is set on a later turn (``call_at``), so it leaves after them, on the same
+        connection or on another.  A receipt held back by a full window is written only when the ESME
+        answers an earlier deliver_sm: then the response waits for that receipt's own answer.
+        """
+        loop = self._loop
+        assert loop is not None
+        held: list[asyncio.Future[PDU]] = []
+        for message in messages:
+            for outcome in self._receipts_wanted(message):
+                waiting = self._emit_receipt(message, outcome)
+                if waiting is not None:
+                    held.append(waiting)
+        if not held:
+            loop.call_at(not_before, self._answer, future, response, [])
+            return
+        gathered = asyncio.gather(*held, return_exceptions=True)
+        gathered.add_done_callback(lambda _: loop.call_at(not_before, self._answer, future, response, []))
 
     def _answer(self, future: asyncio.Future[PDU], response: PDU, messages: list[SubmittedMessage]) -> None:
         if not future.done():
@@ -315,10 +365,10 @@ class Simulator:
         if fate is Fate.SUBMIT_REFUSED:
             self.counters.refused += 1
             return response_to(pdu, SUBMIT_REFUSED_STATUS)
-        message_id = self._new_message_id()
+        message_id, serial = self._ids.issue()
         self.counters.submitted += 1
         destination = Address(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr)
-        message = self._record(system_id, message_id, pdu, destination, fate, now)
+        message = self._record(system_id, message_id, serial, pdu, destination, fate, now)
         if message.registered_delivery & 0x03:
             accepted.append(message)
         if isinstance(pdu, DataSm):
@@ -335,7 +385,7 @@ class Simulator:
         ]
         if not targets:
             return response_to(pdu, CommandStatus.ESME_RINVNUMDESTS)
-        message_id = self._new_message_id()
+        message_id, serial = self._ids.issue()
         self.counters.submitted += 1
         refused = []
         for target in targets:
@@ -343,7 +393,7 @@ class Simulator:
             if fate is Fate.SUBMIT_REFUSED:
                 refused.append(UnsuccessSme(target.ton, target.npi, target.addr, SUBMIT_REFUSED_STATUS))
                 continue
-            message = self._record(system_id, message_id, pdu, target, fate, now)
+            message = self._record(system_id, message_id, serial, pdu, target, fate, now)
             if message.registered_delivery & 0x03:
                 accepted.append(message)
         return SubmitMultiResp(message_id=message_id, unsuccess_sme=tuple(refused))
@@ -352,13 +402,14 @@ class Simulator:
         self,
         system_id: str,
         message_id: str,
+        serial: int,
         pdu: SubmitSm | DataSm | SubmitMulti,
         destination: Address,
         fate: Outcome | Fate,
         now: float,
     ) -> SubmittedMessage:
         config = self.config
-        delay = config.latency + config.receipt_delay
+        delay = 0.0 if config.receipt_before_response else config.latency + config.receipt_delay
         wall = self._wall_clock()
         monotonic_ms = self._monotonic() * 1000
         message = SubmittedMessage(
@@ -376,6 +427,7 @@ class Simulator:
             registered_delivery=pdu.registered_delivery,
             # Decoding the text costs; only receipts need it.
             excerpt=_excerpt(message_text(pdu)) if pdu.registered_delivery & 0x03 else "",
+            serial=serial,
         )
         messages = self._messages
         messages[message_id] = message
@@ -394,16 +446,6 @@ class Simulator:
             return outcomes[0]
         cumulative = self._cumulative
         return outcomes[bisect.bisect_right(cumulative, self._rng.random() * cumulative[-1])]
-
-    def _new_message_id(self) -> str:
-        number = self._next_id
-        self._next_id += 1
-        style = self.config.message_id_format
-        if style == "hex":
-            return f"{number:x}"
-        if style == "HEX":
-            return f"{number:X}"
-        return str(number)
 
     def _state(self, message: SubmittedMessage, now: float) -> MessageState:
         if message.cancelled:
@@ -431,31 +473,51 @@ class Simulator:
 
     # ------------------------------------------------------------------ receipts
 
+    def _receipts_wanted(self, message: SubmittedMessage) -> list[Outcome | None]:
+        """The receipts a message gets, in order: None for the intermediate one, then its outcome."""
+        failure_only = message.registered_delivery & 0x03 == 0x02
+        wanted: list[Outcome | None] = []
+        if self.config.intermediate_receipt is not None and not failure_only:
+            wanted.append(None)
+        fate = message.fate
+        if isinstance(fate, Outcome) and not (failure_only and fate is Outcome.DELIVRD):
+            wanted.append(fate)
+        return wanted
+
     def _schedule_receipts(self, messages: list[SubmittedMessage]) -> None:
         loop = self._loop
         assert loop is not None
-        config = self.config
+        intermediate_at = loop.time() + self.config.final_intermediate_delay
         for message in messages:
-            wants = message.registered_delivery & 0x03
-            failure_only = wants == 0x02
-            if config.intermediate_receipt is not None and not failure_only:
-                loop.call_later(config.intermediate_delay, self._emit_receipt, message, None)
-            fate = message.fate
-            if isinstance(fate, Outcome) and not (failure_only and fate is Outcome.DELIVRD):
-                loop.call_at(message.final_at, self._emit_receipt, message, fate)
+            wanted = self._receipts_wanted(message)
+            if len(wanted) == 2 and intermediate_at >= message.final_at:
+                # Timers due at the same moment may fire in any order: one callback keeps them in order.
+                loop.call_at(message.final_at, self._emit_receipts, message, wanted)
+                continue
+            for outcome in wanted:
+                when = intermediate_at if outcome is None else message.final_at
+                loop.call_at(when, self._emit_receipt, message, outcome)
 
-    def _emit_receipt(self, message: SubmittedMessage, outcome: Outcome | None) -> None:
+    def _emit_receipts(self, message: SubmittedMessage, outcomes: list[Outcome | None]) -> None:
+        for outcome in outcomes:
+            self._emit_receipt(message, outcome)
+
+    def _emit_receipt(self, message: SubmittedMessage, outcome: Outcome | None) -> asyncio.Future[PDU] | None:
+        """Send one receipt (None: the intermediate one); see :meth:`_deliver` for what it returns."""
         if not self._running or message.cancelled:
-            return
+            return None
         if outcome is None:
             state = self.config.intermediate_receipt or MessageState.ENROUTE
             stat, err, delivered = STAT_BY_STATE[state], "000", 0
         else:
             state, stat, err = outcome.state, outcome.stat, outcome.err
             delivered = 1 if outcome is Outcome.DELIVRD else 0
+        config = self.config
+        text_id = receipt_id(config.receipt_text_id, message.message_id, message.serial)
+        tlv_id = receipt_id(config.receipt_tlv_id, message.message_id, message.serial)
         text = format_receipt_text(
             ReceiptText(
-                message_id=message.message_id,
+                message_id=text_id or "",
                 stat=stat,
                 submitted=1,
                 delivered=delivered,
@@ -465,7 +527,11 @@ class Simulator:
                 text=message.excerpt,
             )
         )
-        tlvs = [TLV(Tag.RECEIPTED_MESSAGE_ID, message.message_id), TLV(Tag.MESSAGE_STATE, int(state))]
+        if text_id is None:
+            text = _without_id(text)
+        tlvs = [TLV(Tag.MESSAGE_STATE, int(state))]
+        if tlv_id is not None:
+            tlvs.insert(0, TLV(Tag.RECEIPTED_MESSAGE_ID, tlv_id))
         if err != "000":
             tlvs.append(TLV(Tag.NETWORK_ERROR_CODE, bytes((_GSM_NETWORK,)) + int(err).to_bytes(2, "big")))
         pdu = DeliverSm(
@@ -479,7 +545,7 @@ class Simulator:
             short_message=text.encode("ascii", "replace"),
             tlvs=tuple(tlvs),
         )
-        self._deliver(_Delivery(message.system_id, pdu, is_receipt=True))
+        return self._deliver(_Delivery(message.system_id, pdu, is_receipt=True))
 
     # ------------------------------------------------------------------ MO
 
@@ -493,7 +559,7 @@ class Simulator:
             if not self.config.credentials:
                 raise ValueError("no account is configured to receive MO")
             system_id = self.config.credentials[0].system_id
-        if system_id not in self._passwords:
+        if system_id not in self._accounts:
             raise ValueError(f"unknown system_id {system_id!r}")
         self._next_reference = (self._next_reference + 1) & 0xFF
         parts = mo_deliver_sms(source, destination, text, reference=self._next_reference)
@@ -519,9 +585,14 @@ class Simulator:
                 return connection
         return None
 
-    def _deliver(self, delivery: _Delivery) -> None:
+    def _deliver(self, delivery: _Delivery) -> asyncio.Future[PDU] | None:
+        """Send ``delivery`` to a receiver of its account, or park it until one binds.
+
+        Returns the future of its answer when the deliver_sm waits behind a full window (it is not
+        on the wire yet), None when it is written on the connection's next flush or parked.
+        """
         if not self._running:
-            return
+            return None
         connection = self._receiver(delivery.system_id)
         future = None
         if connection is not None:
@@ -529,15 +600,16 @@ class Simulator:
                 future = connection.send_request(delivery.pdu)
             except SMPPError as exc:
                 log.info("smsc: cannot deliver to %s now: %s", delivery.system_id, exc)
-        if future is None:
+        if future is None or connection is None:
             self._parked.setdefault(delivery.system_id, deque()).append(delivery)
-            return
+            return None
         delivery.attempts += 1
         if delivery.is_receipt:
             self.counters.receipts_sent += 1
         else:
             self.counters.mo_sent += 1
         future.add_done_callback(functools.partial(self._delivered, delivery))
+        return future if connection.session.queued else None
 
     def _delivered(self, delivery: _Delivery, future: asyncio.Future[PDU]) -> None:
         acknowledged = (
@@ -570,3 +642,14 @@ def _excerpt(text: str) -> str:
 
 def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _without_id(text: str) -> str:
+    """The receipt text of an SMSC that names the message only in the TLV: no ``id:`` field."""
+    assert text.startswith("id: "), text  # written with an empty message_id
+    return text[len("id: ") :]
+
+
+def _settle(future: asyncio.Future[int], status: int) -> None:
+    if not future.done():
+        future.set_result(status)
