@@ -39,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.harness import MARTINET, admin_base, free_port, machine, wait_http
+from bench.harness import MARTINET, admin_base, free_port, free_port_besides, machine, wait_http
 
 TEXT = "Soldes d'hiver : -30 % sur tout le magasin ce week-end"
 
@@ -57,7 +57,7 @@ host = "127.0.0.1"
 port = {port}
 [admin]
 host = "127.0.0.1"
-port = {free_port()}
+port = {free_port_besides(port)}
 [accounts]
 lane = "notification"
 [[connectors]]

@@ -55,6 +55,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port_besides(port: int) -> int:
+    """A free port other than `port` (which `free_port` may give again once it is released)."""
+    while True:
+        other = free_port()
+        if other != port:
+            return other
+
+
 def machine() -> str:
     cores = os.cpu_count()
     memory = ""
@@ -167,7 +175,7 @@ port = {port}
 workers = {workers}
 [admin]
 host = "127.0.0.1"
-port = {free_port()}
+port = {free_port_besides(port)}
 [accounts]
 lane = "notification"
 """

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from bench.harness import MARTINET, admin_base, free_port, machine, wait_http
+from bench.harness import MARTINET, admin_base, free_port, free_port_besides, machine, wait_http
 from martinet.smpp.session import SessionConfig
 from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
 
@@ -269,7 +269,7 @@ host = "127.0.0.1"
 port = {port}
 [admin]
 host = "127.0.0.1"
-port = {free_port()}
+port = {free_port_besides(port)}
 [engine]
 {engine}
 [marketing]

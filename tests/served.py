@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from tests.conftest import free_ports
 from tests.test_cli import MARTINET, environment
 
 
@@ -34,7 +34,7 @@ class Served:
 
 def write_config(tmp_path: Path, name: str, top: str = "") -> tuple[Path, int]:
     """A configuration of its own for a gateway (with `[admin] port = ` the admin port, free too) and its port."""
-    port = free_port()
+    port, admin = free_ports(2)
     config = tmp_path / f"{name}.toml"
     config.write_text(
         f"""{top}
@@ -48,7 +48,7 @@ port = {port}
 workers = 1
 
 [admin]
-port = {free_port()}
+port = {admin}
 
 [engine]
 heartbeat = 0.5

@@ -27,7 +27,7 @@ import pytest
 from martinet.services.credentials import token_hash, verify_password
 from martinet.store.accounts import AccountStore
 from martinet.store.database import open_database
-from tests.conftest import free_port, free_port_pair
+from tests.conftest import free_port_pair, free_ports
 
 _SCRIPT = Path(sys.executable).with_name("martinet")
 MARTINET = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "martinet.cli"]
@@ -395,7 +395,7 @@ def _group_alive(pgid: int) -> bool:
 @contextlib.contextmanager
 def demo(data: Path, cwd: Path, name: str) -> Iterator[Demo]:
     """`martinet demo` in its own process group, ready to answer; stopped with SIGTERM however the test ends."""
-    port, admin = free_port(), free_port()
+    port, admin = free_ports(2)
     smpp = free_port_pair()  # the demo's simulator (its control endpoint takes the next port)
     stderr_path = cwd / f"{name}.stderr"
     with stderr_path.open("wb") as stderr:

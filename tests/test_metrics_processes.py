@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, free_port_pair
+from tests.conftest import free_port_pair, free_ports
 from tests.test_cli import ACCEPTED, MARTINET, _group_alive, environment
 from tests.test_metrics import parse, value
 
@@ -29,7 +29,7 @@ SCRAPES = 30
 def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes], Path]]:
     """`martinet demo --workers 2` in its own process group, with `tmp` as its temporary folder; yields the API
     and admin base URLs."""
-    port, admin_port = free_port(), free_port()
+    port, admin_port = free_ports(2)
     smpp = free_port_pair()
     log = cwd / "gateway.log"
     env = environment(TMPDIR=str(tmp))

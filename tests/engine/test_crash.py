@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_ports
 
 pytestmark = pytest.mark.slow
 
@@ -52,11 +52,11 @@ def _get(base: str, endpoint: str, **params: str) -> str:
 
 
 def test_kill_9_after_accepted_loses_nothing_and_sends_once(tmp_path: Path) -> None:
-    port = free_port()
+    port, admin = free_ports(2)
     config = tmp_path / "martinet.toml"
     config.write_text(
         f'log_level = "warning"\n[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {free_port()}\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {admin}\n'
         '[accounts]\nlane = "notification"\n'
         '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\noperator_delay = 0.3\nhandset_delay = 0.3\n'
     )
@@ -109,11 +109,11 @@ def test_kill_9_with_callbacks_pending_loses_none(tmp_path: Path) -> None:
     import sqlite3
     import threading
 
-    hook_port, port = free_port(), free_port()
+    hook_port, port, admin = free_ports(3)
     config = tmp_path / "martinet.toml"
     config.write_text(
         f'log_level = "warning"\n[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {free_port()}\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {admin}\n'
         '[accounts]\nlane = "notification"\n'
         "[callbacks]\nallow_private_networks = true\nretry_first = 0.2\nretry_max = 0.5\n"
         '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\noperator_delay = 0\nhandset_delay = 0\n'
