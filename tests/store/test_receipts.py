@@ -1,0 +1,226 @@
+"""Receipts in the store: applied to the part their carrier meant and to no other, kept until then, applied once.
+
+Each test runs on SQLite and on PostgreSQL. Parts are recorded with the IDs and phones a carrier would give, and
+receipts arrive before, after or while their part is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from martinet.domain.receipts import Receipt
+from martinet.domain.status import State
+from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
+from martinet.store.accounts import AccountStore
+from martinet.store.claims import ClaimCursor
+from martinet.store.database import Database
+from martinet.store.queue import Outcome, QueueStore, Submitted
+from martinet.store.receipts import KeptReceipts, ReceiptStore
+from martinet.store.schema import messages, parts, status_history, unmatched_receipts
+
+NOW = 1_700_000_000_000
+ALICE, BOB, CAROL = "33611111111", "33622222222", "33633333333"
+
+
+def _clock() -> int:
+    return NOW
+
+
+async def _messages(db: Database, phones: list[str]) -> dict[str, int]:
+    """Queued messages to `phones` (one each), claimed; returns message id by phone."""
+    accounts = AccountStore(db, _clock)
+    account = await accounts.create(
+        "acme", password_hash=None, language="fr", timezone="UTC", lane="otp", non_gsm="replace"
+    )
+    await accounts.post(account.id, 1_000_000, "topup")
+    writer = AcceptanceWriter(db)
+    await writer.start()
+    try:
+        await writer.accept(
+            NewSend(
+                "SEND00000001",
+                account.id,
+                NOW,
+                None,
+                "hi",
+                "GSM-7",
+                1,
+                2,
+                None,
+                None,
+                None,
+                None,
+                "otp",
+                1000 * len(phones),
+                [NewMessage(phone, "FR", State.QUEUED, 1, 1000, NOW) for phone in phones],
+            )
+        )
+    finally:
+        await writer.stop()
+    claimed, _ = await QueueStore(db, _clock).claim(
+        "node-a:1", lease_ms=60_000, budgets={"otp": 100}, shared_budget=100, cursor=ClaimCursor.new()
+    )
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(select(messages.c.id, messages.c.msisdn))).all()
+    assert len(claimed) == len(phones)
+    return {row.msisdn: row.id for row in rows}
+
+
+async def _record(db: Database, ids: dict[str, int], phone: str, carrier_id: str) -> None:
+    await QueueStore(db, _clock).record(Outcome(submitted=[Submitted(ids[phone], "carrier", (carrier_id,))]))
+
+
+async def _states(db: Database) -> dict[str, tuple[str, int]]:
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(select(messages.c.msisdn, messages.c.state, messages.c.code))).all()
+    return {row.msisdn: (row.state, row.code) for row in rows}
+
+
+async def _kept_rows(db: Database) -> int:
+    async with db.reader.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(unmatched_receipts)) or 0)
+
+
+async def _history_of(db: Database, message_id: int) -> list[tuple[str, int]]:
+    async with db.reader.connect() as conn:
+        rows = await conn.execute(
+            select(status_history.c.state, status_history.c.code)
+            .where(status_history.c.message_id == message_id)
+            .order_by(status_history.c.id)
+        )
+        return [(row.state, row.code) for row in rows]
+
+
+def _delivered(carrier_id: str, handset: str | None = None, *alternatives: tuple[str, str]) -> Receipt:
+    return Receipt(
+        "carrier", carrier_id, State.DELIVERED, 11, NOW + 10, f"id:{carrier_id} stat:DELIVRD", alternatives, handset
+    )
+
+
+def _undelivered(carrier_id: str, handset: str | None = None, *alternatives: tuple[str, str]) -> Receipt:
+    return Receipt(
+        "carrier", carrier_id, State.UNDELIVERED, 21, NOW + 10, f"id:{carrier_id} stat:UNDELIV", alternatives, handset
+    )
+
+
+# The readings of the receipt ID "272" (connectors.smpp.message_ids): the part 272, 0x110 written in decimal,
+# or 626 written in hex.
+UNCERTAIN_272 = (("decimal", "110"), ("hex", "626"))
+
+
+async def test_a_receipt_before_its_part_is_recorded_is_applied_when_it_is_once(db: Database) -> None:
+    ids = await _messages(db, [ALICE])
+    receipts = ReceiptStore(db, _clock)
+    assert await receipts.apply([_delivered("abc123", ALICE)]) == 0
+    assert await receipts.kept() == {"carrier": KeptReceipts(1, 0)}
+    await _record(db, ids, ALICE, "abc123")
+    assert (await _states(db))[ALICE] == ("delivered", 11)
+    assert await _kept_rows(db) == 0
+    assert await receipts.settle({}) == 0
+    assert await _history_of(db, ids[ALICE]) == [("queued", 1), ("sent", 0), ("delivered", 11)]
+
+
+async def test_a_receipt_kept_while_its_part_was_being_recorded_is_applied_once_by_concurrent_sweeps(
+    db: Database,
+) -> None:
+    """The PostgreSQL race: the receipt's transaction could not see the part, committed meanwhile, so neither
+    transaction matched them; the sweep does, once, however many engines sweep at the same time."""
+    ids = await _messages(db, [ALICE])
+    await _record(db, ids, ALICE, "f00d")
+    async with db.write() as conn:  # kept aside as if the part had not been visible
+        await conn.execute(
+            unmatched_receipts.insert().values(
+                connector="carrier", carrier_id="f00d", received_at=NOW, state="delivered", code=11, detail=""
+            )
+        )
+    engines = [ReceiptStore(db, _clock) for _ in range(3)]
+    applied = await asyncio.gather(*(engine.settle({}) for engine in engines))
+    assert sum(applied) == 1
+    assert await _history_of(db, ids[ALICE]) == [("queued", 1), ("sent", 0), ("delivered", 11)]
+
+
+async def test_an_uncertain_receipt_is_never_applied_to_another_phones_part(db: Database) -> None:
+    """Receipt "272" for Bob arrives before Bob's part 272 is recorded; Alice's part 110 (0x110 = 272) exists.
+    Trying the other reading would deliver Alice's message with Bob's receipt."""
+    ids = await _messages(db, [ALICE, BOB])
+    await _record(db, ids, ALICE, "110")
+    receipts = ReceiptStore(db, _clock)
+    assert await receipts.apply([_undelivered("272", BOB, *UNCERTAIN_272)]) == 0
+    assert await receipts.kept() == {"carrier": KeptReceipts(1, 1)}
+    assert await receipts.settle({}) == 0
+    assert (await _states(db))[ALICE] == ("sent", 0)
+    await _record(db, ids, BOB, "272")
+    assert await _states(db) == {ALICE: ("sent", 0), BOB: ("undelivered", 21)}
+    assert await _kept_rows(db) == 0
+
+
+async def test_an_uncertain_receipt_whose_handset_singles_out_its_literal_part_is_applied(db: Database) -> None:
+    ids = await _messages(db, [ALICE, BOB])
+    await _record(db, ids, ALICE, "110")
+    await _record(db, ids, BOB, "272")
+    assert await ReceiptStore(db, _clock).apply([_delivered("272", BOB, *UNCERTAIN_272)]) == 1
+    assert await _states(db) == {ALICE: ("sent", 0), BOB: ("delivered", 11)}
+
+
+async def test_an_uncertain_receipt_naming_another_reading_of_the_same_phone_waits(db: Database) -> None:
+    """Only one part among the readings is Bob's, but it is not the literal one and the literal part is not
+    recorded: it may simply not be recorded yet, so the receipt waits."""
+    ids = await _messages(db, [BOB, CAROL])
+    await _record(db, ids, BOB, "110")
+    receipts = ReceiptStore(db, _clock)
+    assert await receipts.apply([_delivered("272", BOB, *UNCERTAIN_272)]) == 0
+    assert (await _states(db))[BOB] == ("sent", 0)
+    # Once the literal part is known to be another phone's (Carol's), Bob's part is the only one it can mean:
+    # recording Carol's part settles it.
+    await _record(db, ids, CAROL, "272")
+    assert await _states(db) == {BOB: ("delivered", 11), CAROL: ("sent", 0)}
+
+
+async def test_hex_responses_and_decimal_receipts_match_by_handset(db: Database) -> None:
+    """Kannel's msg-id-type case: the response said 00000010 (stored "10"), the receipt says 16, which is also
+    the literal ID of another phone's part (0x16)."""
+    ids = await _messages(db, [ALICE, CAROL])
+    await _record(db, ids, ALICE, "10")
+    await _record(db, ids, CAROL, "16")
+    applied = await ReceiptStore(db, _clock).apply([_undelivered("16", ALICE, ("decimal", "10"), ("hex", "22"))])
+    assert applied == 1
+    assert await _states(db) == {ALICE: ("undelivered", 21), CAROL: ("sent", 0)}
+
+
+async def test_uncertain_receipts_without_a_handset_wait_for_the_learned_reading(db: Database) -> None:
+    ids = await _messages(db, [ALICE, BOB])
+    await _record(db, ids, ALICE, "110")
+    await _record(db, ids, BOB, "272")
+    receipts = ReceiptStore(db, _clock)
+    assert await receipts.apply([_delivered("272", None, *UNCERTAIN_272)]) == 0
+    assert await receipts.settle({}) == 0  # nothing tells 272 from 0x110 yet
+    assert await receipts.settle({"carrier": "decimal"}) == 1  # the connector learned: decimal receipts
+    assert await _states(db) == {ALICE: ("delivered", 11), BOB: ("sent", 0)}
+    assert await _kept_rows(db) == 0
+
+
+async def test_a_certain_receipt_goes_to_the_newest_part_still_waiting_when_counters_wrapped(db: Database) -> None:
+    ids = await _messages(db, [ALICE, BOB])
+    receipts = ReceiptStore(db, _clock)
+    await _record(db, ids, ALICE, "5")
+    assert await receipts.apply([_delivered("5")]) == 1
+    await _record(db, ids, BOB, "5")  # the SMSC restarted and counts from 1 again
+    assert await receipts.apply([_undelivered("5")]) == 1
+    assert await _states(db) == {ALICE: ("delivered", 11), BOB: ("undelivered", 21)}
+
+
+async def test_receipts_that_never_find_their_part_are_kept_visible_then_forgotten(db: Database) -> None:
+    ids = await _messages(db, [ALICE])
+    await _record(db, ids, ALICE, "1")
+    receipts = ReceiptStore(db, _clock)
+    await receipts.apply([_delivered("999"), _delivered("272", BOB, *UNCERTAIN_272)])
+    assert await receipts.kept() == {"carrier": KeptReceipts(2, 1)}
+    assert await receipts.expire_kept(ttl_ms=60_000) == {}  # not old enough
+    later = ReceiptStore(db, lambda: NOW + 61_000)
+    assert await later.expire_kept(ttl_ms=60_000) == {"carrier": 2}
+    assert await later.kept() == {}
+    assert await _kept_rows(db) == 0
+    async with db.reader.connect() as conn:
+        assert await conn.scalar(select(parts.c.state)) == "sent"  # never applied elsewhere
