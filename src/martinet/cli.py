@@ -82,7 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     create = account.add_parser("create", help="create an account; prints its access token")
     create.add_argument("login")
     create.add_argument("--credits", default="0", help="opening credit")
-    create.add_argument("--password", default=None, help="for the legacy pseudo/pass authentication")
+    create.add_argument(
+        "--password",
+        default=None,
+        metavar="PASSWORD",
+        help='for the legacy pseudo/pass authentication; "-" reads it from a prompt, or from the first line of '
+        "standard input when that is not a terminal (a password given here is visible to other users in ps)",
+    )
     create.add_argument("--lane", choices=["otp", "notification", "marketing"], default=None)
     create.add_argument(
         "--non-gsm",
@@ -235,11 +241,26 @@ def _config_check(args: argparse.Namespace) -> int:
         print(f"pricing: {exc}", file=sys.stderr)
         return 2
     print(
-        f"configuration is valid: database {settings.database.url}, http {settings.http.host}:"
+        f"configuration is valid: database {redacted_url(settings.database.url)}, http {settings.http.host}:"
         f"{settings.http.port}, {len(settings.connectors)} connector(s), {len(table.prices)} priced countries",
         file=sys.stderr,
     )
     return 0
+
+
+def redacted_url(url: str) -> str:
+    """A database URL fit to print: its password replaced by ***."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        scheme, separator, rest = url.partition("://")
+        credentials, at, place = rest.rpartition("@")
+        if not separator or not at or ":" not in credentials:
+            return url
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{place}"
 
 
 def _account_create(args: argparse.Namespace) -> int:
@@ -247,6 +268,12 @@ def _account_create(args: argparse.Namespace) -> int:
     credits = _credits(args.credits)
     if credits is None:
         return 2
+    password = args.password
+    if password == READ_PASSWORD:
+        password = _read_password()
+        if not password:
+            print("account create: no password read (--password -)", file=sys.stderr)
+            return 2
 
     async def create() -> int:
         from martinet.app import account_service, open_store
@@ -260,7 +287,7 @@ def _account_create(args: argparse.Namespace) -> int:
                 created = await account_service(settings, db).create(
                     args.login,
                     credits=credits,
-                    password=args.password,
+                    password=password,
                     lane=args.lane,
                     non_gsm=args.non_gsm,
                     language=args.language,
@@ -282,6 +309,24 @@ def _account_create(args: argparse.Namespace) -> int:
         return 0
 
     return _run(create())
+
+
+#: `--password -`: read the password from a prompt or standard input rather than from the command line.
+READ_PASSWORD = "-"  # noqa: S105 (a marker, not a password)
+
+
+def _read_password() -> str:
+    """A password typed at a prompt (twice, not echoed), or the first line of standard input; "" when the two
+    typed ones differ."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("password: ")
+        if getpass.getpass("password again: ") != first:
+            print("the two passwords differ", file=sys.stderr)
+            return ""
+        return first
+    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
 
 
 def _account_credit(args: argparse.Namespace) -> int:

@@ -21,6 +21,11 @@ class _RandomPool:
         self._buffer = b""
         self._offset = 0
 
+    def reset(self) -> None:
+        """Forget the bytes drawn so far: a forked child would otherwise hand out the same IDs as its parent."""
+        self._buffer = b""
+        self._offset = 0
+
     def take(self, count: int) -> bytes:
         if self._offset + count > len(self._buffer):
             self._buffer = os.urandom(max(self._size, count))
@@ -31,6 +36,7 @@ class _RandomPool:
 
 
 _POOL = _RandomPool()
+os.register_at_fork(after_in_child=_POOL.reset)
 
 
 def _base62(length: int) -> str:

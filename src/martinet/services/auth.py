@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -40,7 +41,8 @@ class Authenticator:
         self._ttl = cache_seconds
         self._clock = clock
         self._max_entries = max_entries
-        self._cache: dict[str, tuple[float, Caller | None]] = {}
+        # Least recently used first: a full cache forgets its oldest entry, not all of them.
+        self._cache: OrderedDict[str, tuple[float, Caller | None]] = OrderedDict()
 
     async def by_token(self, token: str) -> Caller | None:
         """The caller of an API key (the same keys serve `accessToken` and `X-Api-Key`)."""
@@ -77,11 +79,13 @@ class Authenticator:
         entry = self._cache.get(key)
         if entry is None or entry[0] < self._clock():
             return None
+        self._cache.move_to_end(key)
         return entry
 
     def _remember(self, key: str, account: Caller | None) -> None:
         if self._ttl <= 0:
             return
-        if len(self._cache) >= self._max_entries:
-            self._cache.clear()
         self._cache[key] = (self._clock() + self._ttl, account)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._max_entries:
+            self._cache.popitem(last=False)

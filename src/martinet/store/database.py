@@ -167,7 +167,7 @@ def open_database(url: str, *, sqlite_synchronous: str = "full", pool_size: int 
     if path is None:
         engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
         return Database(url, engine, engine)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_file(path)
     writer = _sqlite_engine(url, immediate=True, synchronous=sqlite_synchronous, pool_size=1)
     reader = _sqlite_engine(url, immediate=False, synchronous=sqlite_synchronous, pool_size=pool_size)
     sync_writer = create_engine(
@@ -181,6 +181,17 @@ def open_database(url: str, *, sqlite_synchronous: str = "full", pool_size: int 
     return Database(
         url, writer, reader, write_lock_path=path.with_name(path.name + ".write-lock"), sync_writer=sync_writer
     )
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file (and its folder) readable by its owner only, before SQLite creates it with the
+    umask's permissions (usually world-readable): it holds webhook secrets, texts and numbers. SQLite gives its
+    -wal and -shm files the database file's permissions."""
+    path = path.with_name(path.name.partition("?")[0])  # sqlite:///x.db?mode=… names x.db
+    if path.name in ("", ":memory:") or path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _sqlite_engine(url: str, *, immediate: bool, synchronous: str, pool_size: int) -> AsyncEngine:

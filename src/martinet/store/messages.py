@@ -26,6 +26,7 @@ class MessageFilter:
     states: Sequence[str] | None = None
     msisdn: str | None = None
     ref_client: str | None = None
+    lanes: Sequence[str] | None = None  # those of the caller's key; None: every lane
 
 
 _FACTS = select(
@@ -89,6 +90,8 @@ class MessageStore:
             query = query.where(messages.c.msisdn == where.msisdn)
         if where.ref_client is not None:
             query = query.where(sends.c.ref_client == where.ref_client)
+        if where.lanes is not None:
+            query = query.where(sends.c.lane.in_(list(where.lanes)))
         query = query.order_by(sends.c.created_at.desc(), sends.c.id.desc(), messages.c.seq).offset(offset).limit(limit)
         async with self._db.reader.connect() as conn:
             return [_facts(row) for row in await conn.execute(query)]

@@ -1,9 +1,14 @@
-"""What clients ask about their sends: per-recipient reports, history pages, cancellations."""
+"""What clients ask about their sends: per-recipient reports, history pages, cancellations.
+
+`lanes` limits each to the sends of those lanes (an API key limited to lanes sees and cancels only its lanes'
+sends); None means every lane.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
 
@@ -37,20 +42,28 @@ class ReportStore:
         self._db = db
         self._now_ms = now_ms
 
-    async def recipient_codes(self, account_id: int, send_id: str) -> list[tuple[str, int]] | None:
+    async def recipient_codes(
+        self, account_id: int, send_id: str, lanes: Collection[str] | None = None
+    ) -> list[tuple[str, int]] | None:
         """(msisdn, code) per recipient in the order given, or None when the account has no such live send."""
         async with self._db.reader.connect() as conn:
-            owner = await conn.scalar(
-                select(sends.c.account_id).where(sends.c.id == send_id, sends.c.cancelled_at.is_(None))
-            )
-            if owner != account_id:
+            owner = (
+                await conn.execute(
+                    select(sends.c.account_id, sends.c.lane).where(
+                        sends.c.id == send_id, sends.c.cancelled_at.is_(None)
+                    )
+                )
+            ).first()
+            if owner is None or not _yours(owner, account_id, lanes):
                 return None
             rows = await conn.execute(
                 select(messages.c.msisdn, messages.c.code).where(messages.c.send_id == send_id).order_by(messages.c.id)
             )
             return [(row.msisdn, row.code) for row in rows]
 
-    async def list_sends(self, account_id: int, start: int, count: int) -> list[SendSummary]:
+    async def list_sends(
+        self, account_id: int, start: int, count: int, lanes: Collection[str] | None = None
+    ) -> list[SendSummary]:
         """Newest first. The first recipient stands for the send; the recipient count follows it."""
         first = select(func.min(messages.c.msisdn)).where(messages.c.send_id == sends.c.id).scalar_subquery()
         query = (
@@ -68,11 +81,15 @@ class ReportStore:
             .offset(start)
             .limit(count)
         )
+        if lanes is not None:
+            query = query.where(sends.c.lane.in_(list(lanes)))
         async with self._db.reader.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [SendSummary(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6]) for r in rows]
 
-    async def latest_scheduled_send_to(self, account_id: int, msisdn: str) -> str | None:
+    async def latest_scheduled_send_to(
+        self, account_id: int, msisdn: str, lanes: Collection[str] | None = None
+    ) -> str | None:
         query = (
             select(sends.c.id)
             .join(messages, messages.c.send_id == sends.c.id)
@@ -84,10 +101,14 @@ class ReportStore:
             .order_by(sends.c.created_at.desc())
             .limit(1)
         )
+        if lanes is not None:
+            query = query.where(sends.c.lane.in_(list(lanes)))
         async with self._db.reader.connect() as conn:
             return await conn.scalar(query)
 
-    async def cancel_scheduled(self, account_id: int, send_id: str, seq: int | None = None) -> Cancelled | None:
+    async def cancel_scheduled(
+        self, account_id: int, send_id: str, seq: int | None = None, lanes: Collection[str] | None = None
+    ) -> Cancelled | None:
         """Cancel the still-scheduled messages of a send (or only its recipient at position `seq`) and refund
         them, atomically.
 
@@ -97,8 +118,8 @@ class ReportStore:
         """
         now = self._now_ms()
         async with self._db.write() as conn:
-            owner = await conn.scalar(select(sends.c.account_id).where(sends.c.id == send_id))
-            if owner != account_id:
+            owner = (await conn.execute(select(sends.c.account_id, sends.c.lane).where(sends.c.id == send_id))).first()
+            if owner is None or not _yours(owner, account_id, lanes):
                 return None
             scheduled = and_(messages.c.send_id == send_id, messages.c.state == State.SCHEDULED)
             if seq is not None:
@@ -155,3 +176,8 @@ class ReportStore:
                 )
         metrics.credits_moved("refund", refund)  # committed: the block above ended without raising
         return Cancelled(send_id, refund, len(rows))
+
+
+def _yours(owner: Any, account_id: int, lanes: Collection[str] | None) -> bool:
+    """Whether a send (its account and lane) is the caller's to see."""
+    return bool(owner.account_id == account_id and (lanes is None or owner.lane in lanes))

@@ -81,7 +81,7 @@ class LegacyDoor:
             return answers.status_answer(answers.AUTHENTICATION_ERROR, "fr")
         account = caller.account
         try:
-            return await endpoint(self._services, Call(account, params, method))
+            return await endpoint(self._services, Call(account, params, method, caller.limits.lanes))
         except InvalidParameter as exc:
             return answers.invalid_parameter(exc.name, exc.problem, account.language)
         except Exception:

@@ -27,6 +27,7 @@ class Call:
     account: Account
     params: dict[str, str]
     method: str
+    lanes: tuple[str, ...] | None = None  # those of the key; reads and cancels see only their sends
 
     @property
     def language(self) -> str:
@@ -90,7 +91,7 @@ async def _send_sms(services: LegacyServices, call: Call) -> str:
 
 async def delivery_report(services: LegacyServices, call: Call) -> str:
     send_id = _required(call, "smsid")
-    rows = await services.reports.recipients(call.account.id, send_id)
+    rows = await services.reports.recipients(call.account.id, send_id, call.lanes)
     if rows is None:
         return answers.status_answer(answers.UNKNOWN_SMS, call.language)
     return " | ".join(f"{msisdn} {code}" for msisdn, code in rows)
@@ -98,7 +99,7 @@ async def delivery_report(services: LegacyServices, call: Call) -> str:
 
 async def sms_status(services: LegacyServices, call: Call) -> str:
     send_id = _required(call, "smsid")
-    code = await services.reports.status(call.account.id, send_id)
+    code = await services.reports.status(call.account.id, send_id, call.lanes)
     if code is None:
         return answers.status_answer(answers.UNKNOWN_SMS, call.language)
     return f"{code} | {describe(code, call.language)}"
@@ -119,7 +120,7 @@ async def delete_sms(services: LegacyServices, call: Call) -> str:
         if not isinstance(recipient, Recipient):
             raise InvalidParameter("numero", "not a valid phone number")
         msisdn = recipient.msisdn
-    cancelled = await services.reports.cancel(call.account.id, send_id, msisdn)
+    cancelled = await services.reports.cancel(call.account.id, send_id, msisdn, call.lanes)
     if cancelled is None:
         return answers.status_answer(answers.UNKNOWN_SMS, call.language)
     done = "SMS deleted" if call.language == "en" else "SMS supprimé"
@@ -146,7 +147,7 @@ async def sms_list(services: LegacyServices, call: Call) -> str:
                 "",
             ]
         ).rstrip()
-        for s in await services.reports.history(call.account.id, start, count)
+        for s in await services.reports.history(call.account.id, start, count, call.lanes)
     ]
     return "\n".join(lines)
 

@@ -14,8 +14,9 @@ from urllib.parse import parse_qsl
 import orjson
 
 from martinet.api.rest import handlers
+from martinet.api.rest.docs import DocsUi
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
-from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, docs_page, openapi_document
+from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, openapi_document
 from martinet.api.rest.problems import Problem
 from martinet.services.auth import Authenticator
 
@@ -60,7 +61,7 @@ class RestDoor:
         self._auth = auth
         self._max_body = max_body_bytes
         self._openapi = orjson.dumps(openapi_document())
-        self._docs = docs_page().encode()
+        self._docs = DocsUi()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -68,8 +69,8 @@ class RestDoor:
         if path == OPENAPI_PATH and method == "GET":
             await _reply(send, 200, self._openapi, [_JSON, (b"access-control-allow-origin", b"*")])
             return
-        if path == DOCS_PATH and method == "GET":
-            await _reply(send, 200, self._docs, [(b"content-type", b"text/html; charset=utf-8")])
+        if (path == DOCS_PATH or path.startswith(DOCS_PATH + "/")) and method == "GET":
+            await _reply(send, *self._docs.answer(path))
             return
         try:
             answer = await self._answer(scope, receive, path, method)

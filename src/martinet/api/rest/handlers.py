@@ -303,7 +303,7 @@ def _invalid(exc: InvalidParameter, body: SendIn) -> Problem:
 async def get_message(services: RestServices, request: RestRequest) -> Answer:
     send_id, seq = _message_ref(request.target)
     facts = await services.messages.get(request.caller.account.id, send_id, seq)
-    if facts is None:
+    if facts is None or not request.caller.limits.allows_lane(facts.lane):  # a key limited to lanes sees those
         raise Problem("NOT_FOUND", "no such message")
     return Answer(200, message_resource(facts))
 
@@ -311,9 +311,10 @@ async def get_message(services: RestServices, request: RestRequest) -> Answer:
 async def cancel_message(services: RestServices, request: RestRequest) -> Answer:
     send_id, seq = _message_ref(request.target)
     account_id = request.caller.account.id
-    cancelled = await services.reports.cancel_message(account_id, send_id, seq)
+    limits = request.caller.limits
+    cancelled = await services.reports.cancel_message(account_id, send_id, seq, limits.lanes)
     facts = await services.messages.get(account_id, send_id, seq)
-    if facts is None:
+    if facts is None or not limits.allows_lane(facts.lane):
         raise Problem("NOT_FOUND", "no such message")
     if cancelled is None:
         raise Problem("NOT_CANCELLABLE", f"the message is {facts.state}, not scheduled")
@@ -342,6 +343,7 @@ async def list_messages(services: RestServices, request: RestRequest) -> Answer:
         states=states,
         msisdn=msisdn,
         ref_client=query.get("refClient"),
+        lanes=request.caller.limits.lanes,
     )
     rows = await services.messages.page(request.caller.account.id, where, (page - 1) * size, size + 1)
     return Answer(200, _page([message_resource(f) for f in rows[:size]], len(rows) > size, request, page, size))

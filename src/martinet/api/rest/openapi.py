@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document of the REST door, generated from its pydantic models, and the interactive page.
+"""The OpenAPI 3.1 document of the REST door, generated from its pydantic models (the page showing it:
+`martinet.api.rest.docs`).
 
 The paths and their answers are written here as data next to the models' JSON Schemas, so the document cannot
 drift from the validation the door really does; the contract test (schemathesis) checks the answers against it.
@@ -183,24 +184,3 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
         },
     }
-
-
-def docs_page() -> str:
-    """Swagger UI on the document (its script and style come from the jsDelivr CDN, pinned)."""
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Martinet REST API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/swagger-ui.css">
-</head>
-<body>
-<div id="ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/swagger-ui-bundle.js"></script>
-<script>
-window.ui = SwaggerUIBundle({{url: "{OPENAPI_PATH}", dom_id: "#ui", persistAuthorization: true}});
-</script>
-<noscript>The OpenAPI document is at <a href="{OPENAPI_PATH}">{OPENAPI_PATH}</a>.</noscript>
-</body>
-</html>
-"""
