@@ -83,6 +83,7 @@ async def gather(db: Database, settings: Settings) -> dict[str, Any]:
     from martinet.store.callbacks import outbox_backlog
     from martinet.store.nodes import NodeStore
     from martinet.store.queue import queue_depth
+    from martinet.store.receipts import ReceiptStore
 
     _code, body = await readiness(db, settings)
     report: dict[str, Any] = {"at": _iso(now_ms()), **body}
@@ -92,6 +93,7 @@ async def gather(db: Database, settings: Settings) -> dict[str, Any]:
         for (lane, state), count in (await queue_depth(db)).items():
             queue.setdefault(lane, {})[state] = count
         outbox = await outbox_backlog(db)
+        kept = await ReceiptStore(db, now_ms).kept()
     except Exception:  # the store check above says why
         report.update(engines=[], connectors={}, queue=None, callbacks=None)
         return report
@@ -114,10 +116,16 @@ async def gather(db: Database, settings: Settings) -> dict[str, Any]:
     for config in settings.connectors:
         reports = [c for e in report["engines"] if e["live"] for c in e["connectors"] if c.get("name") == config.name]
         bound = sum(1 for c in reports if c.get("ready"))
+        readings = {str(c["id_reading"]) for c in reports if c.get("id_reading")}
+        waiting = kept.get(config.name)
         connectors[config.name] = {
             "bound": bound > 0,
             "engines_bound": bound,
             "throughput": round(sum(float(c.get("throughput") or 0) for c in reports), 2),
+            # How receipts write message IDs (docs/smpp.md): configured, learned, or "learning".
+            "id_reading": min(readings - {"learning"} or readings, default=None),
+            "kept_receipts": waiting.kept if waiting else 0,
+            "uncertain_receipts": waiting.uncertain if waiting else 0,
         }
     report["connectors"] = connectors
     report["queue"] = queue
@@ -141,10 +149,14 @@ def render(report: dict[str, Any]) -> str:
         )
     if report.get("connectors"):
         lines.append("")
-        lines.append(f"  {'connector':<20} {'bound':<7} {'parts/s':>9}")
+        lines.append(f"  {'connector':<20} {'bound':<7} {'parts/s':>9}  {'receipt IDs':<12} {'kept receipts':>13}")
         for name, c in report["connectors"].items():
             bound = "yes" if c["bound"] else "NO"
-            lines.append(f"  {name:<20} {bound:<7} {c['throughput']:>9.2f}")
+            reading = c.get("id_reading") or "-"
+            kept = f"{c.get('kept_receipts', 0)}" + (
+                f" ({c['uncertain_receipts']} uncertain)" if c.get("uncertain_receipts") else ""
+            )
+            lines.append(f"  {name:<20} {bound:<7} {c['throughput']:>9.2f}  {reading:<12} {kept:>13}")
     if report.get("queue") is not None:
         lines.append("")
         lines.append(f"  {'lane':<20} {'queued':>9} {'scheduled':>10}")

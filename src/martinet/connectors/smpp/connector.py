@@ -214,6 +214,8 @@ class SmppConnector:
             modes += ["transceiver"] if self._config.bind_mode == "transceiver" else ["transmitter", "receiver"]
         self._tasks = [asyncio.create_task(self._keep_bound(mode), name=f"{self.name}-{mode}") for mode in modes]
         self._tasks.append(asyncio.create_task(self._expire_partial_replies(), name=f"{self.name}-mo-expiry"))
+        if self._learner is not None:
+            self._tasks.append(asyncio.create_task(self._learn_id_reading(), name=f"{self.name}-id-reading"))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -399,14 +401,28 @@ class SmppConnector:
             return forms.get(self._id_reading, forms[Reading.LITERAL]), ()
         assert self._learner is not None
         self._learner.observe(forms, handset, asyncio.get_running_loop().time())
-        learned = self._learner.reading
+        learned = self._adopt_learned_reading()
         if learned is not None:
-            self._id_reading = learned
-            metrics.receipt_id_reading(self.name, learned)
-            log.info("%s: receipts write message IDs as %s (learned from %s)", self.name, learned, self._learner.votes)
             return forms.get(learned, forms[Reading.LITERAL]), ()
         literal = forms[Reading.LITERAL]
         return literal, tuple((str(reading), form) for reading, form in forms.items() if reading is not Reading.LITERAL)
+
+    def _adopt_learned_reading(self) -> Reading | None:
+        """Use the reading the learner settled on (announced once); the connector's reading, if it has one."""
+        if self._id_reading is None and self._learner is not None and self._learner.reading is not None:
+            self._id_reading = self._learner.reading
+            metrics.receipt_id_reading(self.name, self._id_reading)
+            log.info(
+                "%s: receipts write message IDs as %s (votes %s)", self.name, self._id_reading, self._learner.votes
+            )
+        return self._id_reading
+
+    async def _learn_id_reading(self) -> None:
+        """Weigh the receipts of a burst once their second has passed, even if no traffic follows."""
+        assert self._learner is not None
+        while self._adopt_learned_reading() is None:
+            await asyncio.sleep(0.5)
+            self._learner.judge(asyncio.get_running_loop().time())
 
     def _inbound_message(self, message: MoMessage) -> InboundMessage:
         return InboundMessage(

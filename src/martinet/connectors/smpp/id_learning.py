@@ -52,16 +52,23 @@ class ReadingLearner:
             recent.pop(self._order.popleft(), None)
         recent[carrier_id] = destination
         self._order.append(carrier_id)
-        self._judge(now)
+        self.judge(now)
 
     def observe(self, forms: Mapping[Reading, str], handset: str | None, now: float) -> None:
         """A receipt whose ID has several `forms` (one per reading); judged once `delay` has passed."""
         if self.reading is not None:
             return
         self._pending.append((now, forms, handset))
-        self._judge(now)
+        self.judge(now)
 
-    def _judge(self, now: float) -> None:
+    def judge(self, now: float) -> Reading | None:
+        """Weigh the receipts observed `delay` seconds ago or more (traffic calls it; call it on a timer too, so
+        the last receipts of a burst are weighed); returns the reading once adopted."""
+        if self.reading is None:
+            self._weigh(now)
+        return self.reading
+
+    def _weigh(self, now: float) -> None:
         pending, recent, horizon = self._pending, self._recent, now - self._delay
         while pending and pending[0][0] <= horizon:
             _, forms, handset = pending.popleft()
