@@ -65,6 +65,9 @@ class Setup:
     bind_mode: str = "transceiver"
     receipt_delay: float = 0.5
     batch_size: int = 500  # engine.batch_size
+    # The simulator's message IDs: "counter" is a decimal counter from 1 (the case where a receipt's ID is also
+    # a valid ID of other parts under other readings), "hex" a random-start hex counter.
+    message_ids: str = "counter"
 
 
 @dataclass
@@ -101,6 +104,7 @@ class Measure:
     accept_p50_ms: float = 0.0
     accept_p99_ms: float = 0.0
     simulator: dict[str, Any] = field(default_factory=dict)
+    kept_receipts: int = 0  # receipts still waiting for their part at the end (each is a receipt not applied)
     cpu_load_s: dict[str, float] = field(default_factory=dict)  # CPU seconds per process during the load
     others_cpu_s: float = 0.0  # CPU seconds used during the load by processes other than the gateway and us
     cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds per process, load start to drained
@@ -118,12 +122,19 @@ class Measure:
             and self.sustained_min >= 0.9 * self.rate
             and self.drain_s is not None
             and self.drain_s <= 5.0
+            and self.kept_receipts == 0
         )
 
     def summary(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "series"}
         out["sustainable"] = self.sustainable
         return out
+
+
+_ID_STYLES = {
+    "counter": 'message_id_format = "decimal"\nmessage_id_start = 1',
+    "hex": 'message_id_format = "hex"',
+}
 
 
 @contextlib.contextmanager
@@ -135,6 +146,7 @@ def gateway(setup: Setup) -> Iterator[Gateway]:
         f"""
 listen = "127.0.0.1:{smpp}"
 control = "127.0.0.1:{control}"
+{_ID_STYLES[setup.message_ids]}
 intermediate_receipt = "ENROUTE"
 intermediate_delay = {min(0.1, setup.receipt_delay)}
 receipt_delay = {setup.receipt_delay}
@@ -447,6 +459,7 @@ def measure(rate: int, seconds: int, setup: Setup, drain_timeout: float = 120.0)
             if rates:
                 result.sustained_median = statistics.median(rates)
                 result.sustained_min = min(rates)
+            result.kept_receipts = _kept_receipts(gw.database)
             stats = simulator_stats(gw.control)
             result.simulator = {
                 k: stats.get(k, 0) - stats_before.get(k, 0)
@@ -458,6 +471,11 @@ def measure(rate: int, seconds: int, setup: Setup, drain_timeout: float = 120.0)
             load.close()
     _print(result)
     return result
+
+
+def _kept_receipts(database: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        return int(conn.execute("select count(*) from unmatched_receipts").fetchone()[0])
 
 
 def _window_rates(series: list[tuple[float, int, int]], seconds: int) -> list[float]:
@@ -488,13 +506,13 @@ def _print(m: Measure) -> None:
     cpu_load = ", ".join(f"{k} {v:.1f}" for k, v in m.cpu_load_s.items() if v >= 0.05)
     print(
         f"e2e {m.rate:,}/s offered for {m.seconds} s (binds {s.binds} {s.bind_mode}, window {s.window}, "
-        f"batch {s.batch_size}, receipt_delay {s.receipt_delay}s)\n"
+        f"batch {s.batch_size}, receipt_delay {s.receipt_delay}s, message IDs {s.message_ids})\n"
         f"  offered {m.offered:,}, accepted {m.accepted:,} ({m.accepted_in_window:,} during the load, "
         f"{m.rows:,} rows in messages, "
         f"{m.refused_requests} requests refused; answers from their slot p50 {m.accept_p50_ms:.0f} ms, "
         f"p99 {m.accept_p99_ms:.0f} ms, {m.late_requests} after more than 1 s)\n"
         f"  at status 11 when the load stopped: {m.delivered_at_end:,}; drain {drain}; "
-        f"at 11 in the end {m.delivered:,}, final {m.final:,}, lost {m.lost:,}\n"
+        f"at 11 in the end {m.delivered:,}, final {m.final:,}, lost {m.lost:,}, receipts kept {m.kept_receipts:,}\n"
         f"  reaching 11 per second (5 s windows after {RAMP_S} s): median {m.sustained_median:,.0f}, "
         f"min {m.sustained_min:,.0f} ({', '.join(f'{w:,.0f}' for w in m.windows)})\n"
         f"  simulator: {m.simulator}\n"
@@ -547,10 +565,17 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=Setup.window)
     parser.add_argument("--bind-mode", choices=["transceiver", "tx+rx"], default=Setup.bind_mode)
     parser.add_argument("--batch-size", type=int, default=Setup.batch_size)
+    parser.add_argument("--message-ids", choices=sorted(_ID_STYLES), default=Setup.message_ids)
     parser.add_argument("--explore", action="store_true", help="compare binds 1/2/4 at --rate for --seconds")
     parser.add_argument("--no-fallback", action="store_true", help="measure at --rate only")
     args = parser.parse_args()
-    setup = Setup(binds=args.binds, window=args.window, bind_mode=args.bind_mode, batch_size=args.batch_size)
+    setup = Setup(
+        binds=args.binds,
+        window=args.window,
+        bind_mode=args.bind_mode,
+        batch_size=args.batch_size,
+        message_ids=args.message_ids,
+    )
     if args.explore:
         explore(args.rate, args.seconds, [Setup(binds=b, window=args.window) for b in (1, 2, 4)])
     elif args.no_fallback:
