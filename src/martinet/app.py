@@ -47,6 +47,7 @@ from martinet.server import worker_count
 from martinet.services.accept import SendService
 from martinet.services.accounts import AccountService
 from martinet.services.auth import Authenticator
+from martinet.services.auth_failures import FailureLimits
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.rate_limits import RateLimiter
 from martinet.services.reports import ReportService
@@ -115,9 +116,15 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         rate_limiter=RateLimiter(settings.accounts.rate_limit, share=workers or worker_count(settings)),
         marketing_stop=settings.marketing.stop_mention,
         url_check=CallbackUrlCheck(allow_private_networks=settings.callbacks.allow_private_networks),
+        max_recipients=settings.http.max_recipients,
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
-    auth = Authenticator(accounts, settings.accounts.token_cache_seconds)
+    failures = FailureLimits(
+        settings.security.auth_failures_per_minute,
+        settings.security.login_failures_per_minute,
+        share=workers or worker_count(settings),
+    )
+    auth = Authenticator(accounts, settings.accounts.token_cache_seconds, failures=failures)
     legacy = LegacyDoor(
         LegacyServices(sends, reports, InboundStore(db)), auth, max_body_bytes=settings.http.max_body_bytes
     )

@@ -58,6 +58,12 @@ class HttpConfig(_Section):
         default=0, ge=0, le=256, description="HTTP worker processes; 0 = one per core (PostgreSQL), one (SQLite)"
     )
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_recipients: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="recipients one send may name, invalid ones and duplicates included (a GET sendSMS.do: 300)",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client "
@@ -88,6 +94,23 @@ class AdminConfig(_Section):
         ge=0,
         le=3600,
         description="seconds /metrics reuses the queue and callbacks counts it read from the database",
+    )
+
+
+class SecurityConfig(_Section):
+    """Limits on refused authentications (docs/security.md), counted in each HTTP worker's memory."""
+
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=0,
+        description="refused credentials (tokens, API keys, passwords) allowed per client address and minute, "
+        "as a burst; past them the address is refused until it earns one back; 0 = no limit",
+    )
+    login_failures_per_minute: int = Field(
+        default=10,
+        ge=0,
+        description="wrong passwords allowed per login and minute, as a burst; past them the login is refused "
+        "until it earns one back; 0 = no limit",
     )
 
 
@@ -345,6 +368,7 @@ class Settings(BaseSettings):
 
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     accounts: AccountDefaults = Field(default_factory=AccountDefaults)

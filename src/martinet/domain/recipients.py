@@ -36,6 +36,7 @@ __all__ = [
     "InvalidRecipient",
     "ParsedRecipient",
     "Recipient",
+    "count_entries",
     "parse_recipient",
     "parse_recipients",
 ]
@@ -130,6 +131,9 @@ _TRUNK_AFTER_COUNTRY_CODE: Final[re.Pattern[str]] = re.compile(r"^\s*((?:\+|00)?
 
 # E.164 allows 15 digits; anything much longer is not worth handing to libphonenumber.
 _MAX_DIGITS: Final[int] = 17
+# Characters an entry may have, separators included ("+33 (0)6 12 34 56 78" has 20): longer ones are refused
+# before they reach the memoised slow path, whose cache would otherwise keep them.
+_MAX_ENTRY: Final[int] = 64
 
 _TYPE_NAMES: Final[Mapping[int, str]] = MappingProxyType(
     {value: PhoneNumberType.to_string(value).lower() for value in PhoneNumberType.values()}
@@ -330,6 +334,8 @@ def parse_recipient(raw: str, default_region: str = "FR") -> ParsedRecipient:
     text = raw.strip()
     if not text:
         return InvalidRecipient(text, REASON_EMPTY)
+    if len(text) > _MAX_ENTRY:
+        return InvalidRecipient(text[:_MAX_ENTRY], REASON_TOO_LONG)  # not worth parsing, nor memoising
     french_plan = default_region in FRENCH_PLAN_REGIONS
     if not french_plan and default_region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"unknown default region {default_region!r}")
@@ -347,6 +353,21 @@ def parse_recipient(raw: str, default_region: str = "FR") -> ParsedRecipient:
         return InvalidRecipient(text, result)
     msisdn, country, number_type = result
     return Recipient(text, msisdn, country, number_type)
+
+
+# One non-blank entry of a list: from its first non-space character to the next separator.
+_ENTRY: Final[re.Pattern[str]] = re.compile(r"[^\s,;][^,;\r\n]*")
+
+
+def count_entries(numero: str, limit: int) -> int:
+    """How many entries ``parse_recipients`` would read, duplicates and invalid ones included, counting no
+    further than ``limit + 1``: enough to refuse an oversized list without parsing (or even splitting) it."""
+    count = 0
+    for _ in _ENTRY.finditer(numero):
+        count += 1
+        if count > limit:
+            break
+    return count
 
 
 def parse_recipients(numero: str, default_region: str = "FR") -> list[ParsedRecipient]:

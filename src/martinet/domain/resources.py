@@ -87,7 +87,8 @@ def message_id(send_id: str, seq: int) -> str:
 def parse_message_id(value: str) -> tuple[str, int] | None:
     """`message_id` backwards; None when `value` cannot be one."""
     send_id, dash, seq = value.rpartition("-")
-    if not dash or not send_id or not seq.isdigit() or len(seq) > 6 or len(send_id) > 16:
+    # `isascii`: `str.isdigit` also takes `²` and other scripts' digits, which `int` refuses or misreads.
+    if not dash or not send_id or not (seq.isascii() and seq.isdigit()) or len(seq) > 6 or len(send_id) > 16:
         return None
     return send_id, int(seq)
 

@@ -19,7 +19,7 @@ from martinet import logs
 from martinet.domain.credits import to_milli
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY, Lane
 from martinet.domain.pricing import PriceTable
-from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipients
+from martinet.domain.recipients import InvalidRecipient, Recipient, count_entries, parse_recipients
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
@@ -33,6 +33,10 @@ CLASSES = (2, 4, 9)
 MAX_REF_CLIENT = 40
 MAX_PARTS = 10
 STOP_REQUIRED = "required for marketing sends with emetteur"
+#: Longest callback URL accepted: the URL is copied into every callback row of the send.
+MAX_URL = 2000
+#: Recipients a send may name when the operator sets nothing (`http.max_recipients`).
+MAX_RECIPIENTS = 100_000
 VALIDITY_OUT_OF_RANGE = f"must be between {MIN_VALIDITY} and {MAX_VALIDITY} seconds"
 
 StopPolicy = Literal["add", "refuse", "off"]
@@ -137,6 +141,7 @@ class SendService:
         rate_limiter: RateLimiter | None = None,
         marketing_stop: StopPolicy = "add",
         url_check: CallbackUrlCheck | None = None,
+        max_recipients: int = MAX_RECIPIENTS,
     ) -> None:
         """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
         custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
@@ -152,6 +157,7 @@ class SendService:
         self._rate_limiter = rate_limiter
         self._marketing_stop = marketing_stop
         self._url_check = url_check  # None: callback URLs are checked at delivery only
+        self._max_recipients = max_recipients  # for every send; a request may ask for fewer (GET sendSMS.do)
 
     async def _check_urls(self, request: SendRequest) -> None:
         if self._url_check is None:
@@ -259,9 +265,11 @@ class SendService:
             stop_mention=self._stop_mention if stop else None,
             stop_mode=stop,
         )
+        # Counted as written, before any is parsed: invalid numbers and duplicates cost their share too.
+        limit = min(self._max_recipients, request.max_recipients or self._max_recipients)
+        if count_entries(request.recipients or "", limit) > limit:
+            raise InvalidParameter("numero", f"more than {limit} recipients")
         parsed = parse_recipients(request.recipients or "")
-        if request.max_recipients is not None and len(parsed) > request.max_recipients:
-            raise InvalidParameter("numero", f"more than {request.max_recipients} recipients")
         if not any(isinstance(r, Recipient) for r in parsed):
             raise InvalidParameter("numero", "no valid recipient")
         now = self._now_ms()
@@ -316,6 +324,12 @@ def _check_parameters(request: SendRequest) -> None:
         raise InvalidParameter("nbr_msg", f"must be between 1 and {MAX_PARTS}")
     if request.ref_client is not None and len(request.ref_client) > MAX_REF_CLIENT:
         raise InvalidParameter("refClient", f"longer than {MAX_REF_CLIENT} characters")
+    for name, url in (
+        ("notification_url", request.notification_url),
+        ("notification_url_reponse", request.notification_url_reponse),
+    ):
+        if url is not None and len(url) > MAX_URL:
+            raise InvalidParameter(name, f"longer than {MAX_URL} characters")
     if request.stop not in (0, 1, 2):
         raise InvalidParameter("stop", "must be 1 or 2")
     if request.validity is not None and not MIN_VALIDITY <= request.validity <= MAX_VALIDITY:

@@ -6,6 +6,8 @@ the French texts follow smsmode's own wording. English is used when the account'
 
 from __future__ import annotations
 
+import re
+
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY
 from martinet.services.accept import VALIDITY_OUT_OF_RANGE
 
@@ -49,6 +51,12 @@ _PROBLEMS_FR: dict[str, str] = {
     "empty": "vide",
     "required for marketing sends with emetteur": "obligatoire pour un envoi marketing avec émetteur",
 }
+# Problems that carry a number (a configured limit), in French.
+_PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"longer than (\d+) characters"), r"plus de \1 caractères"),
+    (re.compile(r"more than (\d+) recipients"), r"plus de \1 destinataires"),
+    (re.compile(r"more than (\d+) bytes"), r"plus de \1 octets"),
+]
 
 
 def text(code: int, language: str) -> str:
@@ -68,5 +76,12 @@ def status_answer(code: int, language: str, *extra: str) -> str:
 def invalid_parameter(name: str, problem: str, language: str) -> str:
     if language == "en":
         return f"{INVALID_PARAMETER} | Invalid parameter: {name} ({problem})"
-    french = _PROBLEMS_FR.get(problem, problem)
+    french = _PROBLEMS_FR.get(problem) or _french_pattern(problem)
     return f"{INVALID_PARAMETER} | Paramètre invalide : {name} ({french})"
+
+
+def _french_pattern(problem: str) -> str:
+    for pattern, french in _PATTERNS_FR:
+        if pattern.fullmatch(problem):
+            return pattern.sub(french, problem)
+    return problem

@@ -12,11 +12,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from martinet.api.legacy import answers
-from martinet.api.legacy.decoding import decode_params
+from martinet.api.legacy.credentials import Credentials, find_credentials
+from martinet.api.legacy.decoding import declared_charset, decode_params
 from martinet.api.legacy.endpoints import COUNTERS as SEND_COUNTERS
 from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices, send_sms
 from martinet.services.accept import InvalidParameter
-from martinet.services.auth import Authenticator, Caller
+from martinet.services.auth import Authenticator, Caller, TooManyFailures
+from martinet.services.auth_failures import retry_after_header
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,27 @@ _TEXT_HEADERS = [(b"content-type", answers.CONTENT_TYPE.encode("ascii"))]
 _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
+class _Refused(Exception):
+    """A request answered before its endpoint runs: who is calling is not known (or not allowed) yet."""
+
+    def __init__(self, text: str, result: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        super().__init__(text)
+        self.text = text
+        self.result = result  # as the accept counters name it
+        self.headers = headers or []
+
+
+def _unauthorized(retry_after: float = 0.0) -> _Refused:
+    headers = [(b"retry-after", retry_after_header(retry_after))] if retry_after > 0 else []
+    return _Refused(answers.status_answer(answers.AUTHENTICATION_ERROR, "fr"), "unauthorized", headers)
+
+
 class LegacyDoor:
+    """Checks, in this order and each before the next costs anything: the endpoint and method, the client
+    address's recent failures, the credentials of the query string (before the body is read), the body's size
+    (by its Content-Length, then as it arrives), the body's credentials (found in one pass over its raw bytes);
+    only then are the parameters decoded and the endpoint called."""
+
     def __init__(self, services: LegacyServices, auth: Authenticator, *, max_body_bytes: int) -> None:
         self._services = services
         self._auth = auth
@@ -47,28 +69,56 @@ class LegacyDoor:
         if method not in ("GET", "POST", "HEAD"):
             await _reply(send, 405, b"Method Not Allowed", [*_PLAIN, (b"allow", b"GET, POST")])
             return
-        headers = dict(scope["headers"])
-        body = b""
-        if method == "POST":
-            read = await self._body(receive, headers)
-            if read is None:
-                await _reply(send, 413, b"Request Entity Too Large", _PLAIN)
-                return
-            body = read
-        content_type = headers.get(b"content-type", b"").decode("latin-1") or None
-        params = decode_params(scope.get("query_string", b""), body, content_type)
         client = scope.get("client")
-        text = await self._answer(endpoint, params, method, client[0] if client else None)
+        address = client[0] if client else None
+        try:
+            caller = await self._query_caller(scope, address)
+            headers = dict(scope["headers"])
+            content_type = headers.get(b"content-type", b"").decode("latin-1") or None
+            body = b""
+            if method == "POST":
+                body = await self._body(receive, headers)
+            caller = await self._body_caller(scope, body, content_type, caller, address)
+        except _Refused as refused:
+            if endpoint is send_sms:
+                SEND_COUNTERS.answered(refused.result)
+            # A body left unread is never read: the server discards what the client still sends of it, and the
+            # connection stays usable (closing it under a client still sending would lose the answer).
+            await _reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])
+            return
+        params = decode_params(scope.get("query_string", b""), body, content_type)
+        text = await self._answer(endpoint, caller, params, method)
         await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
 
-    async def _answer(
-        self,
-        endpoint: Callable[[LegacyServices, Call], Awaitable[str]],
-        params: dict[str, str],
-        method: str,
-        address: str | None,
-    ) -> str:
-        caller = await self._authenticate(params)
+    async def _query_caller(self, scope: Scope, address: str | None) -> Caller | None:
+        """Refuses a client over its failure limit, and credentials of the query string that are wrong, before
+        the body is read; the caller named by the query string, if any."""
+        wait = self._auth.retry_after(address)
+        if wait > 0:
+            raise _unauthorized(wait)
+        found = find_credentials(scope.get("query_string", b""), None)
+        if not found.complete:
+            return None  # the body may complete them
+        return await self._authenticate(found, address)
+
+    async def _body_caller(
+        self, scope: Scope, body: bytes, content_type: str | None, caller: Caller | None, address: str | None
+    ) -> Caller:
+        """The caller of the whole request: the body's credentials win over the query string's."""
+        in_body = find_credentials(body, declared_charset(content_type)) if body else Credentials()
+        if caller is not None and not in_body.any:
+            return caller
+        found = in_body.over(find_credentials(scope.get("query_string", b""), None))
+        return await self._authenticate(found, address)
+
+    async def _authenticate(self, found: Credentials, address: str | None) -> Caller:
+        try:
+            if found.token:
+                caller = await self._auth.by_token(found.token, address)
+            else:
+                caller = await self._auth.by_password(found.login or "", found.password or "", address)
+        except TooManyFailures as exc:
+            raise _unauthorized(exc.retry_after) from None
         # A key used from a network it is not allowed from, or limited to lanes that exclude every lane this
         # door could use, authenticates nothing here (smsmode has no other answer for "not with this key").
         if (
@@ -76,9 +126,16 @@ class LegacyDoor:
             or not caller.limits.allows_address(address)
             or not caller.limits.allows_lane(caller.account.lane)
         ):
-            if endpoint is send_sms:
-                SEND_COUNTERS.answered("unauthorized")
-            return answers.status_answer(answers.AUTHENTICATION_ERROR, "fr")
+            raise _unauthorized()
+        return caller
+
+    async def _answer(
+        self,
+        endpoint: Callable[[LegacyServices, Call], Awaitable[str]],
+        caller: Caller,
+        params: dict[str, str],
+        method: str,
+    ) -> str:
         account = caller.account
         try:
             return await endpoint(self._services, Call(account, params, method, caller.limits.lanes))
@@ -88,11 +145,11 @@ class LegacyDoor:
             log.exception("legacy endpoint failed")
             return answers.status_answer(answers.INTERNAL_ERROR, account.language)
 
-    async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes | None:
-        """The whole body, or None when it is larger than allowed (announced or actual)."""
+    async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
+        """The whole body; refused as soon as it is known to be larger than allowed (announced or actual)."""
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._max_body:
-            return None
+            raise self._too_large()
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -102,17 +159,15 @@ class LegacyDoor:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
-                return None
+                raise self._too_large()
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
 
-    async def _authenticate(self, params: dict[str, str]) -> Caller | None:
-        token = params.get("accesstoken", "")
-        if token:
-            return await self._auth.by_token(token)
-        return await self._auth.by_password(params.get("pseudo", ""), params.get("pass", ""))
+    def _too_large(self) -> _Refused:
+        text = answers.invalid_parameter("body", f"more than {self._max_body} bytes", "fr")
+        return _Refused(text, "invalid")
 
 
 async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

@@ -75,7 +75,8 @@ async def _send_sms(services: LegacyServices, call: Call) -> str:
         notification_url_reponse=p.get("notification_url_reponse"),
         stop=params.integer(p, "stop", 0),
         validity=params.optional_integer(p, "validity"),
-        max_recipients=GET_MAX_RECIPIENTS if call.method == "GET" else None,
+        # HEAD is a GET whose answer has no body: the same limit, or it would be the way around it.
+        max_recipients=GET_MAX_RECIPIENTS if call.method in ("GET", "HEAD") else None,
     )
     try:
         accepted = await services.sends.accept(request)

@@ -8,17 +8,20 @@ from zoneinfo import ZoneInfo
 
 from martinet.services.accept import InvalidParameter
 
-_DATE = re.compile(r"(\d{2})(\d{2})(\d{4})-(\d{2}):(\d{2})")
+# ASCII digits only: `\d` and `int()` also take other scripts' digits (and `int()` underscores), which no client
+# sends and which would make a number that is not the one shown.
+_DATE = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})-([0-9]{2}):([0-9]{2})")
+# At most 18 digits: any such value fits the store's 64-bit integers (each parameter then has its own range).
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 
 
 def integer(params: dict[str, str], name: str, default: int) -> int:
     raw = params.get(name.lower(), "").strip()
     if not raw:
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidParameter(name, "not a number") from None
+    if _INTEGER.fullmatch(raw) is None:
+        raise InvalidParameter(name, "not a number")
+    return int(raw)
 
 
 def optional_integer(params: dict[str, str], name: str) -> int | None:

@@ -18,7 +18,8 @@ from martinet.api.rest.docs import DocsUi
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
 from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, openapi_document
 from martinet.api.rest.problems import Problem
-from martinet.services.auth import Authenticator
+from martinet.services.auth import Authenticator, Caller, TooManyFailures
+from martinet.services.auth_failures import retry_after_header
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ SEND_PATH = "/sms/v1/messages"
 #: Refusals of a send before its handler runs, as the accept counters name them.
 _REFUSED_AT_THE_DOOR = {
     "UNAUTHORIZED": "unauthorized",
+    "TOO_MANY_AUTH_FAILURES": "unauthorized",
     "NETWORK_NOT_ALLOWED": "unauthorized",
     "UNSUPPORTED_MEDIA_TYPE": "invalid",
     "PAYLOAD_TOO_LARGE": "invalid",
@@ -56,6 +58,11 @@ ITEM_ROUTES: dict[str, dict[str, Handler]] = {
 
 
 class RestDoor:
+    """Checks, in this order and each before the next costs anything: the route and method, the client address's
+    recent failures, the API key, the key's networks, the body's type and size (by its Content-Length, then as it
+    arrives); only then is the body parsed and the handler called. A body refused before it is read is never
+    read: the server discards what the client still sends of it."""
+
     def __init__(self, services: RestServices, auth: Authenticator, *, max_body_bytes: int) -> None:
         self._services = services
         self._auth = auth
@@ -88,19 +95,8 @@ class RestDoor:
         await _reply(send, answer.status, payload, [_JSON, *answer.headers])
 
     async def _answer(self, scope: Scope, receive: Receive, path: str, method: str) -> Answer:
-        methods, target = _route(path)
-        handler = methods.get(method)
-        if handler is None:
-            allow = ", ".join(methods).encode()
-            raise Problem("METHOD_NOT_ALLOWED", f"{method} is not allowed here", None, [(b"allow", allow)])
         headers = dict(scope["headers"])
-        key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
-        caller = await self._auth.by_token(key) if key else None
-        if caller is None:
-            raise Problem("UNAUTHORIZED", "a valid X-Api-Key header is required")
-        client = scope.get("client")
-        if not caller.limits.allows_address(client[0] if client else None):
-            raise Problem("NETWORK_NOT_ALLOWED", "this key may not be used from this address")
+        handler, target, caller = await self._admit(scope, headers, path, method)
         body = b""
         if method == "POST":
             content_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
@@ -109,6 +105,36 @@ class RestDoor:
             body = await self._body(receive, headers)
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         return await handler(self._services, RestRequest(caller, method, path, target, query, headers, body))
+
+    async def _admit(
+        self, scope: Scope, headers: dict[bytes, bytes], path: str, method: str
+    ) -> tuple[Handler, str | None, Caller]:
+        """The handler, the path's `{id}` and the caller of a request, or the Problem that refuses it."""
+        methods, target = _route(path)
+        handler = methods.get(method)
+        if handler is None:
+            allow = ", ".join(methods).encode()
+            raise Problem("METHOD_NOT_ALLOWED", f"{method} is not allowed here", None, [(b"allow", allow)])
+        client = scope.get("client")
+        address = client[0] if client else None
+        key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+        try:
+            wait = self._auth.retry_after(address)
+            if wait > 0:
+                raise TooManyFailures(wait)
+            caller = await self._auth.by_token(key, address)
+        except TooManyFailures as exc:
+            raise Problem(
+                "TOO_MANY_AUTH_FAILURES",
+                "too many failed authentications from this address; retry later",
+                None,
+                [(b"retry-after", retry_after_header(exc.retry_after))],
+            ) from None
+        if caller is None:
+            raise Problem("UNAUTHORIZED", "a valid X-Api-Key header is required")
+        if not caller.limits.allows_address(address):
+            raise Problem("NETWORK_NOT_ALLOWED", "this key may not be used from this address")
+        return handler, target, caller
 
     async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
         declared = headers.get(b"content-length")

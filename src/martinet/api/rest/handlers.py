@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +50,9 @@ from martinet.store.idempotency import IdempotencyStore, KeyedRequest, StoredAns
 from martinet.store.messages import MessageFilter, MessageStore
 
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
+#: Numbers in paths and queries: ASCII digits only (`str.isdigit` also takes `²` and other scripts' digits,
+#: which `int` then refuses or reads as another number), few enough to fit the store's 64-bit integers.
+_DIGITS = re.compile(r"[0-9]{1,18}")
 MAX_IDEMPOTENCY_KEY = 255
 
 #: The service's (smsmode) parameter names as REST fields.
@@ -365,7 +369,7 @@ async def list_replies(services: RestServices, request: RestRequest) -> Answer:
 async def get_reply(services: RestServices, request: RestRequest) -> Answer:
     target = request.target or ""
     number = target[1:] if target.startswith("r") else ""
-    if not number.isdigit() or len(number) > 18:
+    if _DIGITS.fullmatch(number) is None:
         raise Problem("NOT_FOUND", "no such reply")
     facts = await services.messages.reply(request.caller.account.id, int(number))
     if facts is None:
@@ -425,9 +429,10 @@ def _integer(query: dict[str, str], name: str, default: int, low: int, high: int
     raw = query.get(name)
     if raw is None:
         return default
-    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+    digits = raw.strip()
+    if _DIGITS.fullmatch(digits) is None or not low <= int(digits) <= high:
         raise invalid(name, f"an integer from {low} to {high}")
-    return int(raw)
+    return int(digits)
 
 
 def _query_time(query: dict[str, str], name: str, timezone: str) -> int | None:

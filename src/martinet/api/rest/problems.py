@@ -22,6 +22,7 @@ TITLES: dict[str, str] = {
     "INVALID_PARAMETER": "Invalid parameter",
     "IDEMPOTENCY_KEY_REUSED": "Idempotency key reused",
     "RATE_LIMITED": "Too many requests",
+    "TOO_MANY_AUTH_FAILURES": "Too many failed authentications",
     "INTERNAL_ERROR": "Internal error",
 }
 
@@ -39,6 +40,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "INVALID_PARAMETER": 422,
     "IDEMPOTENCY_KEY_REUSED": 422,
     "RATE_LIMITED": 429,
+    "TOO_MANY_AUTH_FAILURES": 429,
     "INTERNAL_ERROR": 500,
 }
 
