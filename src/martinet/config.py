@@ -297,6 +297,13 @@ class SmppConnectorConfig(_Section):
         default="transceiver", description="one transceiver bind each, or a transmitter and a receiver each"
     )
     window: int = Field(default=64, ge=1, le=1024, description="unacknowledged requests per bind")
+    inbound_window: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="requests from the carrier (receipts, replies) awaiting our answer per bind; at this many the "
+        "bind stops reading until half are answered (answers wait for a batched commit: a small value slows receipts)",
+    )
     throughput: float = Field(default=0, ge=0, description="parts per second for the whole connector; 0 = no limit")
     reply_numbers: list[str] = Field(
         default_factory=list,

@@ -7,6 +7,7 @@ Rogue peers are simulated by feeding hand-encoded bytes straight into one sessio
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 import pytest
@@ -652,6 +653,198 @@ def test_peer_reusing_a_pending_sequence_number_is_reported() -> None:
     assert isinstance(event, ProtocolError) and "reuses" in event.description
 
 
+# --------------------------------------------------------------------------- inbound flow control
+
+FLOW = SessionConfig(
+    window=8,
+    response_timeout=10.0,
+    enquire_link_interval=30.0,
+    dead_peer_timeout=90.0,
+    bind_timeout=20.0,
+    unbind_timeout=5.0,
+    max_inbound_pending=4,
+)
+
+
+def delivers(first: int, count: int) -> bytes:
+    return b"".join(encode(DeliverSm(sequence_number=seq, short_message=b"r")) for seq in range(first, first + count))
+
+
+def requests(events: list[Event]) -> list[PDU]:
+    assert all(isinstance(e, RequestReceived) for e in events), events
+    return [e.request for e in events if isinstance(e, RequestReceived)]
+
+
+def test_parsing_stops_at_the_limit_and_resumes_at_half() -> None:
+    link = Link(FLOW)
+    link.bind()
+    esme = link.esme
+    held = requests(esme.receive_data(delivers(1, 10), 1.0))
+    assert [r.sequence_number for r in held] == [1, 2, 3, 4]
+    assert esme.pending_inbound == 4 and not esme.want_read
+    assert esme.buffered == len(delivers(5, 6))  # the rest waits unparsed
+    assert esme.receive_data(delivers(11, 1), 1.0) == []  # fed anyway: only buffered
+    assert esme.receive_buffered(1.0) == []
+    esme.respond(held[0], DeliverSmResp())
+    assert esme.pending_inbound == 3 and not esme.want_read  # above the low-water mark (2)
+    esme.respond(held[1], DeliverSmResp())
+    assert esme.pending_inbound == 2 and esme.want_read
+    more = requests(esme.receive_buffered(2.0))
+    assert [r.sequence_number for r in more] == [5, 6] and not esme.want_read
+    for request in held[2:] + more:
+        esme.respond(request, DeliverSmResp())
+    assert esme.want_read
+    rest = requests(esme.receive_buffered(3.0))
+    assert [r.sequence_number for r in rest] == [7, 8, 9, 10] and not esme.want_read
+    for request in rest:
+        esme.respond(request, DeliverSmResp())
+    (last,) = requests(esme.receive_buffered(3.0))
+    assert last.sequence_number == 11 and esme.want_read and esme.buffered == 0
+    answers = pdus(esme.data_to_send())
+    assert [a.sequence_number for a in answers] == list(range(1, 11))
+
+
+def test_only_requests_awaiting_the_application_count() -> None:
+    """Enquire_link is answered by the session, alert_notification has no answer: neither takes a slot."""
+    link = Link(FLOW)
+    link.bind()
+    data = encode(DeliverSm(sequence_number=1)) + b"".join(
+        encode(EnquireLink(sequence_number=seq)) for seq in range(100, 110)
+    )
+    events = link.esme.receive_data(data + delivers(2, 3), 0.0)
+    assert [e.request.sequence_number for e in events if isinstance(e, RequestReceived)] == [1, 2, 3, 4]
+    assert link.esme.pending_inbound == 4
+    assert [type(p) for p in pdus(link.esme.data_to_send())] == [EnquireLinkResp] * 10
+
+
+def test_a_limit_of_one_takes_requests_one_at_a_time_binds_included() -> None:
+    config = SessionConfig(max_inbound_pending=1)
+    smsc = Session(Role.SMSC, config)
+    data = encode(BindTransceiver(sequence_number=1, system_id="acme")) + encode(EnquireLink(sequence_number=2))
+    (bind,) = smsc.receive_data(data, 0.0)
+    assert isinstance(bind, BindRequested) and not smsc.want_read
+    smsc.respond(bind.request, BindTransceiverResp(system_id="s"))
+    assert smsc.want_read and smsc.bound
+    assert smsc.receive_buffered(0.0) == []  # the enquire_link, answered
+    smsc.receive_data(encode(SubmitSm(sequence_number=3)) + encode(SubmitSm(sequence_number=4)), 0.0)
+    assert smsc.pending_inbound == 1 and not smsc.want_read
+    assert [type(p) for p in pdus(smsc.data_to_send())] == [BindTransceiverResp, EnquireLinkResp]
+
+
+def test_the_peer_is_not_judged_while_we_do_not_read() -> None:
+    link = Link(FLOW)
+    link.bind()
+    esme = link.esme
+    held = requests(esme.receive_data(delivers(1, 4), 10.0))
+    assert not esme.want_read
+    assert esme.next_deadline() is None  # no timer runs against the peer
+    assert esme.tick(500.0) == []
+    assert esme.data_to_send() == b""  # no enquire_link either: its answer could not be read
+    for request in held[:2]:
+        esme.respond(request, DeliverSmResp())
+    assert esme.receive_buffered(1000.0) == []
+    # Silence counts again from the resume, as if the 990 s paused had not passed.
+    assert esme.next_deadline() == 1030.0
+    assert esme.tick(1029.0) == []
+    esme.tick(1030.0)
+    assert [type(p) for p in pdus(esme.data_to_send())] == [DeliverSmResp, DeliverSmResp, EnquireLink]
+    assert esme.tick(1089.0) == []
+    (dead,) = esme.tick(1090.0)
+    assert isinstance(dead, PeerDead) and dead.silent_for == 90.0
+
+
+def test_response_timeouts_stand_still_while_reading_is_paused() -> None:
+    link = Link(FLOW)
+    link.bind()
+    esme = link.esme
+    before = submit()
+    esme.send_request(before, 0.0)  # due at 10
+    held = requests(esme.receive_data(delivers(1, 4), 6.0))  # paused at 6: 4 s left
+    during = submit()
+    esme.send_request(during, 50.0)  # sent while paused: its 10 s start at the resume
+    assert esme.tick(60.0) == []
+    for request in held[:2]:
+        esme.respond(request, DeliverSmResp())
+    esme.receive_buffered(100.0)
+    assert esme.next_deadline() == 104.0
+    assert esme.tick(103.9) == []
+    assert [e.request for e in esme.tick(104.0) if isinstance(e, ResponseTimedOut)] == [before]
+    assert esme.tick(109.9) == []
+    assert [e.request for e in esme.tick(110.0) if isinstance(e, ResponseTimedOut)] == [during]
+
+
+def test_a_response_that_arrived_before_the_pause_ended_is_not_late() -> None:
+    link = Link(FLOW)
+    link.bind()
+    esme = link.esme
+    request = submit()
+    esme.send_request(request, 0.0)
+    answer = encode(SubmitSmResp(sequence_number=request.sequence_number, message_id="m1"))
+    held = requests(esme.receive_data(delivers(1, 4) + answer, 1.0))
+    assert esme.tick(30.0) == []  # the answer is buffered, unread: no timeout
+    for pending in held:
+        esme.respond(pending, DeliverSmResp())
+    (event,) = esme.receive_buffered(30.0)
+    assert isinstance(event, ResponseReceived) and event.request is request
+
+
+def test_local_timeouts_still_run_while_paused() -> None:
+    smsc = Session(Role.SMSC, SessionConfig(max_inbound_pending=1, bind_timeout=5.0))
+    smsc.receive_data(encode(BindTransceiver(sequence_number=1, system_id="slow")), 0.0)
+    assert not smsc.want_read and smsc.next_deadline() == 5.0
+    (closed,) = smsc.tick(5.0)
+    assert isinstance(closed, ConnectionClosed) and "bound" in closed.reason
+    assert smsc.want_read  # nothing left to hold back
+
+    link = Link(FLOW)
+    link.bind()
+    link.esme.receive_data(delivers(1, 4), 0.0)
+    link.esme.unbind(1.0)
+    assert link.esme.next_deadline() == 6.0
+    (closed,) = link.esme.tick(6.0)
+    assert isinstance(closed, ConnectionClosed) and "unbind" in closed.reason
+
+
+@given(
+    total=st.integers(1, 60),
+    limit=st.integers(1, 8),
+    cuts=st.lists(st.integers(0, 4000), max_size=10),
+    answers=st.lists(st.integers(0, 9), min_size=1, max_size=40),
+)
+@settings(max_examples=200, deadline=None)
+def test_requests_come_out_once_in_order_and_never_past_the_limit(
+    total: int, limit: int, cuts: list[int], answers: list[int]
+) -> None:
+    """However the bytes are split and however slowly the application answers."""
+    session = Session(Role.ESME, SessionConfig(max_inbound_pending=limit))
+    session.send_request(BindTransceiver(system_id="a"), 0.0)
+    session.receive_data(encode(BindTransceiverResp(sequence_number=1, system_id="s")), 0.0)
+    data = delivers(1, total)
+    bounds = [0, *sorted(c % (len(data) + 1) for c in cuts), len(data)]
+    chunks = [data[a:b] for a, b in itertools.pairwise(bounds)]
+    seen: list[int] = []
+    held: list[PDU] = []
+    step = 0
+    while len(seen) < total:
+        if chunks and session.want_read:
+            events = session.receive_data(chunks.pop(0), 0.0) or session.receive_buffered(0.0)
+        else:
+            events = session.receive_buffered(0.0)
+        arrived = requests(events)
+        seen += [r.sequence_number for r in arrived]
+        held += arrived
+        assert session.pending_inbound == len(held) <= limit
+        assert session.want_read or len(held) > limit // 2
+        # Answer some of what is held (at least one when nothing else can make progress).
+        count = answers[step % len(answers)] or (0 if chunks and session.want_read else 1)
+        for request in held[:count]:
+            session.respond(request, DeliverSmResp())
+        del held[:count]
+        step += 1
+        assert step < 10_000
+    assert seen == list(range(1, total + 1))
+
+
 # --------------------------------------------------------------------------- configuration
 
 
@@ -662,6 +855,7 @@ def test_peer_reusing_a_pending_sequence_number_is_reported() -> None:
         {"response_timeout": 0},
         {"enquire_link_interval": 60.0, "dead_peer_timeout": 60.0},
         {"unbind_timeout": -1},
+        {"max_inbound_pending": 0},
     ],
 )
 def test_config_rejects_nonsense(kwargs: dict[str, float]) -> None:

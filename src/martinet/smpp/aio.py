@@ -9,7 +9,13 @@ connection must carry thousands of PDUs per second on a small machine:
 * a request costs one future, not a task; an inbound request costs a task only when its handler
   is a coroutine -- a handler that returns a future (done, or resolved by ``call_later``) is
   answered from a callback;
-* timers are one ``TimerHandle`` re-armed at the session's next deadline, not a polling task.
+* timers are one ``TimerHandle`` re-armed at the session's next deadline, not a polling task;
+* inbound flow control is the transport's: when the session holds ``max_inbound_pending``
+  unanswered requests (:attr:`Session.want_read` is False) the adapter calls
+  ``pause_reading()``, and once answers bring the count down to half it parses what was held
+  back and calls ``resume_reading()``.  What sits unparsed is at most one read's worth of
+  bytes, and what waits beyond it stays in the kernel and then in the peer, which TCP slows
+  down: a peer pipelining requests without waiting for answers cannot grow our memory.
 
 Inbound requests are answered only when the handler's awaitable completes, with what it returns;
 so an ESME handler that stores a ``deliver_sm`` before returning acknowledges only durable
@@ -158,6 +164,7 @@ class SMPPConnection(asyncio.Protocol):
         self._closed: asyncio.Future[Closed] = self._loop.create_future()
         self._close_reason: Closed | None = None
         self._writable: asyncio.Future[None] | None = None
+        self._reading = True  # the transport is being read (mirrors session.want_read)
         self._close_callbacks: list[Callable[[SMPPConnection], None]] = []
         self._peer: tuple[str, int] | None = None
         self._failure_status = CommandStatus.ESME_RX_T_APPN if session.role is Role.ESME else CommandStatus.ESME_RSYSERR
@@ -189,6 +196,11 @@ class SMPPConnection(asyncio.Protocol):
     @property
     def closed(self) -> bool:
         return self._closed.done()
+
+    @property
+    def reading_paused(self) -> bool:
+        """Reading from the socket is paused: too many inbound requests await their answers."""
+        return not self._reading
 
     def set_handler(self, handler: Handler | None) -> None:
         """Replace the inbound request handler (requests already dispatched are unaffected)."""
@@ -307,16 +319,32 @@ class SMPPConnection(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        data = self._session.data_to_send()
+        session = self._session
+        if session.want_read and (session.buffered or not self._reading):
+            # Answers brought the session under its limit: what it held back is parsed (and its
+            # timers catch up) before the socket is read again.  Here rather than in _answer, so
+            # that what the answering code sets up (the handler installed after a bind) is in
+            # place first.
+            events = session.receive_buffered(self._loop.time())
+            if events:
+                self._dispatch(events)
+        data = session.data_to_send()
         transport = self._transport
         if transport is None:
             return
         if data:
             transport.write(data)
-        if self._session.state is SessionState.CLOSED:
+        if session.state is SessionState.CLOSED:
             transport.close()  # after the buffered bytes (an unbind_resp, a nack) are written
-        else:
-            self._arm_timer()
+            return
+        want = session.want_read
+        if want is not self._reading and not transport.is_closing():
+            self._reading = want
+            if want:
+                transport.resume_reading()
+            else:
+                transport.pause_reading()
+        self._arm_timer()
 
     def _arm_timer(self) -> None:
         deadline = self._session.next_deadline()

@@ -19,6 +19,10 @@ What the session does by itself, because every SMPP peer must and no application
 * sequence numbers (1..0x7FFFFFFF, wrapping, never reusing one still outstanding);
 * the window: at most ``config.window`` requests await a response; more are queued, already
   encoded, and sent as responses free slots;
+* inbound flow control: at most ``config.max_inbound_pending`` requests from the peer await the
+  application's answer; at that mark the session stops parsing and :attr:`Session.want_read`
+  turns False (the adapter stops reading the socket), until answers bring the count down to
+  half the limit (see :attr:`Session.want_read` for the timers while reading is paused);
 * answers to ``enquire_link`` and ``unbind``, ``generic_nack``/``*_resp`` answers to malformed
   PDUs (the codec's :func:`error_response`) and ``ESME_RINVBNDSTS`` (``ESME_RALYBND`` for a
   second bind) to PDUs the session state does not allow (spec 2.3);
@@ -123,6 +127,16 @@ class SessionConfig:
     after which we give up on it (so it must be longer).  ``bind_timeout`` closes a connection
     still unbound that long after it opened; ``unbind_timeout`` bounds an orderly unbind,
     draining included.
+
+    ``max_inbound_pending`` bounds the requests from the peer that the application has not
+    answered yet (``deliver_sm``, ``data_sm``, ``submit_sm``...).  At the limit the session
+    stops parsing and asks the adapter to stop reading the socket, so a peer that pipelines
+    thousands of requests without waiting for answers costs bounded memory; a well-behaved
+    peer keeps to its own window, usually far below it.  The default leaves room for answers
+    that wait on a batched durable write (a gateway acknowledges a receipt only once it is
+    stored, one commit per batch): reading resumes at half the limit, so every commit that
+    frees the bind lets some 500 more requests in -- thousands per second per bind with
+    commits of tens of milliseconds -- for a few megabytes per bind at worst.
     """
 
     window: int = 64
@@ -132,10 +146,13 @@ class SessionConfig:
     bind_timeout: float = 30.0
     unbind_timeout: float = 10.0
     max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH
+    max_inbound_pending: int = 1000
 
     def __post_init__(self) -> None:
         if self.window < 1:
             raise ValueError("window must be at least 1")
+        if self.max_inbound_pending < 1:
+            raise ValueError("max_inbound_pending must be at least 1")
         for name in (
             "response_timeout",
             "enquire_link_interval",
@@ -306,8 +323,11 @@ class Session:
         "_opened_at",
         "_out",
         "_outstanding",
+        "_paused",
+        "_paused_at",
         "_queue",
         "_reader",
+        "_resume_at",
         "_role",
         "_sends",
         "_state",
@@ -339,6 +359,9 @@ class Session:
         self._outstanding: dict[int, _Pending] = {}  # insertion order == send order == deadline order
         self._queue: deque[tuple[PDU, bytes]] = deque()
         self._inbound: dict[int, PDU] = {}  # requests received, not yet answered
+        self._paused = False  # max_inbound_pending reached: parse nothing until answers go out
+        self._paused_at: float | None = None  # when parsing stopped; cleared once the timers caught up
+        self._resume_at = config.max_inbound_pending // 2  # low-water mark: no pause/resume per answer
         self._out: list[bytes] = []
         self._opened_at = now
         self._last_received = now
@@ -399,6 +422,27 @@ class Session:
         """Requests received and not yet answered by the application."""
         return len(self._inbound)
 
+    @property
+    def want_read(self) -> bool:
+        """Whether the adapter should read the transport.
+
+        False from the moment ``config.max_inbound_pending`` requests await the application's
+        answers until :meth:`respond` has brought them down to half that.  Meanwhile the session
+        parses nothing: bytes fed to :meth:`receive_data` are only buffered, and
+        :meth:`receive_buffered` parses them once this turns True again.  So the peer's
+        responses, ``enquire_link`` and ``unbind`` wait unread too, and its silence is our
+        doing: the dead-peer and ``enquire_link`` timers and the response timeouts stand still
+        while reading is paused and go on from where they were afterwards, so that a slow
+        application never gets a live peer declared dead or its answers declared late.  The
+        bind and unbind timeouts keep running: they bound procedures of our own.
+        """
+        return not self._paused
+
+    @property
+    def buffered(self) -> int:
+        """Octets received and not parsed yet: a partial PDU, or what arrived past the limit."""
+        return self._reader.buffered
+
     # ------------------------------------------------------------------ sending
 
     def send_request(self, pdu: PDU, now: float) -> int:
@@ -448,6 +492,8 @@ class Session:
         data = encode(response)  # may raise PDUError: the request stays pending, answer it again
         del self._inbound[seq]
         self._out.append(data)
+        if self._paused and len(self._inbound) <= self._resume_at:
+            self._paused = False
         if request.command_id in _BINDS and response.command_status == CommandStatus.ESME_ROK:
             self._system_id = getattr(request, "system_id", "")
             self._set_state(_BIND_MODE[CommandId(request.command_id)])
@@ -486,18 +532,48 @@ class Session:
     # ------------------------------------------------------------------ receiving
 
     def receive_data(self, data: bytes, now: float) -> list[Event]:
-        """Feed bytes read from the transport; returns the resulting events in order."""
+        """Feed bytes read from the transport; returns the resulting events in order.
+
+        Parsing stops when ``max_inbound_pending`` requests await answers (:attr:`want_read`
+        turns False); the rest stays buffered for :meth:`receive_buffered`.
+        """
         if self._state is SessionState.CLOSED or not data:
             return []
+        self._catch_up(now)
         self._last_received = now
+        self._reader.receive_data(data)
+        return self._parse(now)
+
+    def receive_buffered(self, now: float) -> list[Event]:
+        """Parse what was held back while :attr:`want_read` was False.
+
+        Call it when ``want_read`` turns True again, before reading more from the transport: the
+        held-back PDUs come first, and this may pause again if they reach the limit.
+        """
+        if self._state is SessionState.CLOSED:
+            return []
+        self._catch_up(now)
+        return self._parse(now)
+
+    def _parse(self, now: float) -> list[Event]:
         events: list[Event] = []
-        for item in self._reader.feed(data):
-            if isinstance(item, PDUError):
-                self._on_malformed(item, events)
-            elif item.command_id & RESPONSE_BIT:
-                self._on_response(item, events, now)
+        reader, inbound = self._reader, self._inbound
+        limit = self._config.max_inbound_pending
+        while not self._paused:
+            try:
+                item = reader.next_pdu()
+            except PDUError as error:
+                self._on_malformed(error, events)
             else:
-                self._on_request(item, events)
+                if item is None:
+                    break
+                if item.command_id & RESPONSE_BIT:
+                    self._on_response(item, events, now)
+                else:
+                    self._on_request(item, events)
+                    if len(inbound) >= limit:
+                        self._paused = True
+                        self._paused_at = now
             if events and isinstance(events[-1], Closed):
                 break
         return events
@@ -584,10 +660,11 @@ class Session:
         state = self._state
         if state is SessionState.CLOSED:
             return []
+        self._catch_up(now)
         events: list[Event] = []
         config = self._config
         silent_for = now - self._last_received
-        if silent_for >= config.dead_peer_timeout:
+        if not self._paused and silent_for >= config.dead_peer_timeout:
             return [PeerDead(silent_for=silent_for, unanswered=self._shut())]
         if state is SessionState.OPEN and now - self._opened_at >= config.bind_timeout:
             reason = f"not bound within {config.bind_timeout:g} s"
@@ -595,6 +672,8 @@ class Session:
         if self._unbind_started is not None and now - self._unbind_started >= config.unbind_timeout:
             reason = f"unbind not completed within {config.unbind_timeout:g} s"
             return [ConnectionClosed(reason=reason, unanswered=self._shut())]
+        if self._paused:
+            return events  # the peer's answers may be waiting unread: see want_read
         outstanding = self._outstanding
         if outstanding:
             expired = []
@@ -624,10 +703,21 @@ class Session:
         return events
 
     def next_deadline(self) -> float | None:
-        """When :meth:`tick` next has work to do (None once closed)."""
+        """When :meth:`tick` next has work to do.
+
+        None once closed, and while reading is paused with no bind or unbind under way: the
+        timers that judge the peer stand still then (see :attr:`want_read`).
+        """
         if self._state is SessionState.CLOSED:
             return None
         config = self._config
+        if self._paused:
+            local = []
+            if self._state is SessionState.OPEN:
+                local.append(self._opened_at + config.bind_timeout)
+            if self._unbind_started is not None:
+                local.append(self._unbind_started + config.unbind_timeout)
+            return min(local, default=None)
         deadline = self._last_received + config.dead_peer_timeout
         if self._state is SessionState.OPEN:
             deadline = min(deadline, self._opened_at + config.bind_timeout)
@@ -678,6 +768,29 @@ class Session:
         if self._state is SessionState.UNBINDING:
             self._maybe_send_unbind()
 
+    def _catch_up(self, now: float) -> None:
+        """After a pause, push the timers that judge the peer back by the time spent paused.
+
+        A response deadline counts only the time we were reading since its request went out:
+        one sent during the pause gets the full ``response_timeout`` from now.  Shifting every
+        deadline by a monotonic function keeps them in send order, which :meth:`tick` relies on.
+        """
+        paused_at = self._paused_at
+        if paused_at is None or self._paused:
+            return
+        self._paused_at = None
+        lost = now - paused_at
+        if lost <= 0:
+            return
+        self._last_received = min(self._last_received + lost, now)
+        if self._enquire_seq is not None:
+            self._enquire_deadline += lost
+        if self._outstanding:
+            cap = paused_at + self._config.response_timeout
+            self._outstanding = {
+                seq: _Pending(p.request, min(p.deadline, cap) + lost) for seq, p in self._outstanding.items()
+            }
+
     def _maybe_send_unbind(self) -> None:
         if self._unbind_seq is None and not self._outstanding and not self._queue and not self._inbound:
             self._unbind_seq = self._allocate()
@@ -689,6 +802,8 @@ class Session:
         self._outstanding.clear()
         self._queue.clear()
         self._inbound.clear()
+        self._paused = False
+        self._paused_at = None
         self._enquire_seq = self._bind_seq = self._unbind_seq = None
         self._unbind_started = None
         self._state = SessionState.CLOSED
