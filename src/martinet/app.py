@@ -54,6 +54,7 @@ from martinet.services.reports import ReportService
 from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import AccountStore
 from martinet.store.callbacks import CallbackStore
+from martinet.store.conversations import ConversationStore
 from martinet.store.database import Database, open_database
 from martinet.store.idempotency import IdempotencyStore
 from martinet.store.inbound import InboundStore
@@ -276,11 +277,18 @@ def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> E
         now_ms,
         sandbox=sandbox,
         reply_numbers={c.name: c.reply_numbers for c in settings.connectors},
+        conversations=ConversationStore(db, now_ms, settings.replies.conversation_hours),
     )
     return Engine(
         queue,
         ReceiptStore(db, now_ms),
-        InboundStore(db, StopKeywords(settings.optout.keywords), now_ms, settings.replies.owners),
+        InboundStore(
+            db,
+            StopKeywords(settings.optout.keywords),
+            now_ms,
+            settings.replies.owners,
+            conversation_hours=settings.replies.conversation_hours,
+        ),
         NodeStore(db, now_ms),
         connectors,
         dispatcher,

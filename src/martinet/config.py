@@ -203,7 +203,14 @@ class OptOutConfig(_Section):
 class RepliesConfig(_Section):
     owners: dict[str, str] = Field(
         default_factory=dict,
-        description="receiving number → account login: where replies that answer no send go (docs/compatibility.md)",
+        description="receiving number → account login: where replies to that number that answer no conversation go "
+        "(docs/compatibility.md)",
+    )
+    conversation_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="hours after an account's last message to a phone from a reply number during which that number "
+        "stays that account's for that phone (no other account's message to the phone leaves from it)",
     )
 
 

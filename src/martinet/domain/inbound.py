@@ -13,3 +13,9 @@ class InboundMessage:
     text: str
     received_at: int  # epoch milliseconds
     parts: int = 1
+
+
+def digits(address: str) -> str:
+    """An address as the messages table writes numbers: digits only, no international prefix `00`/`+`."""
+    only = "".join(c for c in address if c.isdigit())
+    return only[2:] if only.startswith("00") else only

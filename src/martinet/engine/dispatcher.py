@@ -10,6 +10,11 @@ Failover happens here: a message a connector refuses temporarily (not bound, thr
 temporary error) goes to the next connector of its route in the same task; a connector whose breaker is open,
 or which is not bound, is skipped. A message no connector took waits and is tried again with exponential
 backoff until its validity ends, then expires (status 37, refunded). Permanent refusals are final.
+
+A message that expects replies leaves from a reply number of its connector that its account holds for that
+phone (`martinet.store.conversations`), taken just before the hand-over; a connector with no such number left
+passes the message on down its route like a refusal, and when that is why no connector took it, it fails
+(status 34): waiting would not free a number before the other accounts' conversations end.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import asyncio
 import dataclasses
 import logging
 import random
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,13 +30,15 @@ from dataclasses import dataclass, field
 from martinet import metrics
 from martinet.batching import GroupCommitter
 from martinet.connectors.base import Accepted, Connector, OutboundMessage, Refused, SubmitResult
+from martinet.domain.inbound import digits
 from martinet.domain.lanes import Lane
 from martinet.domain.quiet_hours import QuietHours
 from martinet.domain.routing import Destination, Router
-from martinet.domain.status import INTERNAL_ERROR
+from martinet.domain.status import INTERNAL_ERROR, ROUTING_ERROR
 from martinet.domain.text import Encoding, NonGsmPolicy, analyze
 from martinet.engine.breaker import CircuitBreaker
 from martinet.store.claims import LANE_ORDER, ClaimCursor, ClaimedMessage
+from martinet.store.conversations import ConversationStore
 from martinet.store.queue import Expired, Held, Outcome, QueueStore, Retry, SendContent, SubmitFailed, Submitted
 
 log = logging.getLogger(__name__)
@@ -68,6 +74,7 @@ class _Job:
     replies: bool = False  # classe_msg=4: sent from a reply number of the connector
     position: int = 0
     refusals: list[str] = field(default_factory=list)
+    numberless: int = 0  # connectors of the chain that had no reply number left for this phone
 
 
 class Dispatcher:
@@ -83,6 +90,7 @@ class Dispatcher:
         *,
         sandbox: str | None,
         reply_numbers: Mapping[str, Sequence[str]] | None = None,
+        conversations: ConversationStore | None = None,
         rng: random.Random | None = None,
         cache_size: int = 4096,
     ) -> None:
@@ -99,6 +107,9 @@ class Dispatcher:
         self._now_ms = now_ms
         self._sandbox = sandbox
         self._reply_numbers = {name: tuple(numbers) for name, numbers in (reply_numbers or {}).items() if numbers}
+        if self._reply_numbers and conversations is None:
+            raise ValueError("reply numbers are handed out through a ConversationStore")
+        self._conversations = conversations
         self._rng = rng or random.Random()
         self._sends: OrderedDict[str, _Segmented] = OrderedDict()
         self._cache_size = cache_size
@@ -242,19 +253,39 @@ class Dispatcher:
             elif not self._breakers[name].allows():
                 job.refusals.append(f"{name}: resting after repeated failures")
             else:
-                if job.replies:
-                    job.outbound = self._from_reply_number(job.outbound, name)
                 jobs.setdefault(name, []).append(job)
                 return
+        if job.numberless and job.numberless == len(job.refusals):
+            failure = SubmitFailed(job.message.id, job.chain[-1], False, ROUTING_ERROR, _summary(job))
+            outcome.failed.append(failure)
+            return
         outcome.retry.append(Retry(job.message.id, self._retry_at(job.message, now), _summary(job)))
 
-    def _from_reply_number(self, outbound: OutboundMessage, connector: str) -> OutboundMessage:
-        """A send that expects replies (classe_msg=4) leaves from one of the connector's reply numbers, the same
-        one for a given recipient every time, so that the reply can be linked to what it answers."""
-        numbers = self._reply_numbers.get(connector)
-        if not numbers:
-            return dataclasses.replace(outbound, sender=None)  # the carrier's default reply-capable sender
-        return dataclasses.replace(outbound, sender=numbers[zlib.crc32(outbound.msisdn.encode()) % len(numbers)])
+    async def _reply_numbers_for(self, connector: str, jobs: list[_Job]) -> list[_Job]:
+        """Give the jobs that expect replies the reply number they leave from on `connector`; returns those for
+        which it has none left (others' conversations hold them all for that phone).
+
+        With no reply numbers configured, the carrier's default reply-capable sender is used, and replies are
+        linked as docs/compatibility.md says for numbers that hold no conversation.
+        """
+        asking = [j for j in jobs if j.replies]
+        if not asking:
+            return []
+        pool = self._reply_numbers.get(connector)
+        if not pool or self._conversations is None:
+            for job in asking:
+                job.outbound = dataclasses.replace(job.outbound, sender=None)
+            return []
+        wanted = [(j.message.account_id, digits(j.message.msisdn)) for j in asking]
+        taken = await self._conversations.take(pool, wanted)
+        numberless = []
+        for job, pair in zip(asking, wanted, strict=True):
+            number = taken[pair]
+            if number is None:
+                numberless.append(job)
+            else:
+                job.outbound = dataclasses.replace(job.outbound, sender=number)
+        return numberless
 
     def _retry_at(self, message: ClaimedMessage, now: int) -> int:
         """Exponential backoff with jitter from the message's attempts, never past the end of its validity (it
@@ -289,20 +320,30 @@ class Dispatcher:
                 self._recorder_submit(outcome)
             self.wake.set()  # the connector has room again
 
-    async def _submit(self, name: str, jobs: list[_Job]) -> tuple[str, list[_Job], Sequence[SubmitResult]]:
+    async def _submit(self, name: str, jobs: list[_Job]) -> tuple[str, list[_Job], Sequence[_Answer]]:
+        """Hand `jobs` to connector `name`; returns them (those without a reply number last) and the answers."""
         connector = self._connectors[name]
-        batch = [j.outbound for j in jobs]
         try:
-            return name, jobs, await connector.submit(batch)
+            numberless = await self._reply_numbers_for(name, jobs)
         except Exception as exc:
-            log.exception("connector %s failed a batch", name, extra=_ids(name, jobs))
-            return name, jobs, [Refused(m.message_id, True, INTERNAL_ERROR, f"{name}: {exc}") for m in batch]
+            log.exception("taking reply numbers on %s failed", name, extra=_ids(name, jobs))
+            return name, jobs, [Refused(j.message.id, True, INTERNAL_ERROR, f"{name}: {exc}") for j in jobs]
+        skipped = {id(j) for j in numberless}
+        ready = [j for j in jobs if id(j) not in skipped]
+        batch = [j.outbound for j in ready]
+        answers: list[_Answer] = [_NoReplyNumber(j.message.id, name) for j in numberless]
+        try:
+            submitted = await connector.submit(batch) if batch else []
+        except Exception as exc:
+            log.exception("connector %s failed a batch", name, extra=_ids(name, ready))
+            submitted = [Refused(m.message_id, True, INTERNAL_ERROR, f"{name}: {exc}") for m in batch]
+        return name, ready + numberless, [*submitted, *answers]
 
     def _sort(
         self,
         name: str,
         jobs: list[_Job],
-        results: Sequence[SubmitResult],
+        results: Sequence[_Answer],
         pending: dict[str, list[_Job]],
         outcome: Outcome,
         now: int,
@@ -311,7 +352,11 @@ class Dispatcher:
         counters = self._counters[name]
         moved = 0
         for job, result in zip(jobs, results, strict=True):
-            if isinstance(result, Accepted):
+            if isinstance(result, _NoReplyNumber):  # not the carrier's doing: no breaker, no counters
+                job.numberless += 1
+                job.refusals.append(result.detail)
+                self._place(job, pending, outcome, now)
+            elif isinstance(result, Accepted):
                 counters.accepted(len(job.outbound.parts))
                 breaker.succeeded()
                 reply_from = job.outbound.sender if job.replies else None
@@ -399,6 +444,23 @@ class Dispatcher:
         while len(self._sends) > self._cache_size:
             self._sends.popitem(last=False)
         return segmented
+
+
+@dataclass(frozen=True, slots=True)
+class _NoReplyNumber:
+    """A connector's answer for a message expecting replies when its reply numbers are all other accounts'
+    conversations with that phone: the message was not handed to the carrier."""
+
+    message_id: int
+    connector: str
+
+    @property
+    def detail(self) -> str:
+        return f"{self.connector}: no reply number left for this phone (each one is in another account's conversation)"
+
+
+#: What became of a message handed to a connector: the carrier's answer, or no reply number to send it from.
+_Answer = SubmitResult | _NoReplyNumber
 
 
 def _summary(job: _Job) -> str:

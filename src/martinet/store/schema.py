@@ -263,6 +263,18 @@ opt_outs = Table(
     Column("source", String(16), nullable=False),  # "reply" (a STOP answer) or "manual"
 )
 
+reply_conversations = Table(
+    "reply_conversations",
+    metadata,
+    # Which account a reply number talks to a phone for (docs/compatibility.md, Replies): taken when a message
+    # expecting replies leaves from `number` to `msisdn`, held while `last_at` is within the conversation time.
+    # Both are digits only, as `messages.msisdn`.
+    Column("msisdn", String(20), primary_key=True),
+    Column("number", String(20), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("last_at", BigInteger, nullable=False),
+)
+
 callbacks = Table(
     "callbacks",
     metadata,
