@@ -7,10 +7,14 @@ metadata address in the carrier-grade NAT range, a site-local IPv6 address, and 
 
 from __future__ import annotations
 
+import socket
+
+import pytest
 from sqlalchemy import select, update
 
 from martinet.app import account_service
 from martinet.domain.credits import to_milli
+from martinet.engine.notifier import ForbiddenAddress, GuardedResolver
 from martinet.store.schema import accounts, callbacks
 from tests.gateway import Gateway, running_gateway, wait_for
 
@@ -60,3 +64,14 @@ async def test_non_global_addresses_are_refused_at_acceptance_and_before_connect
     assert attempts == 1 and "100.100.100.200" in error and "carrier-grade NAT" in error, failed
     attempts, error = failed[SITE_LOCAL]
     assert attempts == 1 and "site-local" in error, failed
+
+
+async def test_names_are_checked_by_the_resolver_the_http_client_connects_through() -> None:
+    resolver = GuardedResolver()
+    try:
+        with pytest.raises(ForbiddenAddress, match="loopback"):
+            await resolver.resolve("localhost", 80, socket.AF_UNSPEC)
+        with pytest.raises(ForbiddenAddress, match="loopback"):
+            await resolver.resolve("127.1", 80, socket.AF_INET)  # the short form the C resolver still reads
+    finally:
+        await resolver.close()
