@@ -8,17 +8,22 @@ loopback, on both databases.
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from martinet import metrics
+from martinet.cli import main
 from martinet.clock import now_ms
 from martinet.services.keys import KeyService
 from martinet.store.accounts import AccountStore
+from tests.conftest import free_ports
 from tests.gateway import Gateway, running_gateway
+from tests.test_cli import martinet
 from tests.test_metrics import parse, value
 
 ADMIN_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -112,3 +117,28 @@ async def test_x_forwarded_for_is_believed_from_a_trusted_proxy(database_url: st
             refused = await http.get("/commons/v1/balance", headers={"X-Api-Key": key, "X-Forwarded-For": "192.0.2.9"})
         assert allowed.status_code == 200, allowed.text
         assert refused.status_code == 403, refused.text
+
+
+# --- Configuration ----------------------------------------------------------------------------------------------
+
+
+def test_the_admin_listener_needs_a_port_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "martinet.toml"
+    config.write_text("[http]\nport = 9000\n[admin]\nport = 9000\n", encoding="utf-8")
+    assert main(["config", "check", "--config", str(config)]) == 2
+    assert "admin.port must differ from http.port (9000)" in capsys.readouterr().err
+
+
+def test_serve_says_when_the_admin_port_is_taken(tmp_path: Path) -> None:
+    http_port, taken = free_ports(2)
+    config = tmp_path / "martinet.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n[http]\nport = {http_port}\n[admin]\nport = {taken}\n',
+        encoding="utf-8",
+    )
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", taken))
+        holder.listen()
+        served = martinet("serve", "--config", config, cwd=tmp_path)
+    assert served.returncode == 2, served.stderr
+    assert f"admin: cannot listen on 127.0.0.1:{taken}" in served.stderr

@@ -17,9 +17,10 @@ import httpx
 import pytest
 
 from martinet import demo
-from martinet.app import open_store
+from martinet.app import account_service, open_store
 from martinet.cli import main
 from martinet.clock import now_ms
+from martinet.config import Settings, load_settings
 from martinet.domain.ids import new_send_id
 from martinet.services.auth import Authenticator
 from martinet.services.keys import KeyService
@@ -116,9 +117,6 @@ async def test_a_full_authentication_cache_forgets_its_least_recently_used_key(d
     try:
         await upgrade(db)
         accounts = AccountStore(db, now_ms)
-        from martinet.app import account_service
-        from martinet.config import Settings
-
         await account_service(Settings(), db).create("acme")
         keys = KeyService(accounts)
         created = [await keys.create("acme", label=f"k{i}") for i in range(4)]
@@ -251,7 +249,7 @@ async def test_account_create_reads_the_password_from_standard_input(tmp_path: P
     assert created.returncode == 0, created.stderr
     empty = martinet("account", "create", "other", "--password", "-", "--config", config, cwd=tmp_path, stdin=b"")
     assert empty.returncode == 2 and "no password" in empty.stderr
-    db = open_store(demo.load_settings(config))
+    db = open_store(load_settings(config))
     try:
         auth = Authenticator(AccountStore(db, now_ms), cache_seconds=0)
         assert await auth.by_password("acme", "s3cret pw") is not None
