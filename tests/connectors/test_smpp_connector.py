@@ -361,3 +361,43 @@ async def test_a_carrier_limited_to_the_configured_rate_never_throttles(
         assert elapsed >= 0.8 * expected
     finally:
         await carrier.stop()
+
+
+async def test_the_carrier_waits_once_inbound_window_receipts_await_the_store(
+    connected: tuple[Simulator, Sinks, list[SmppConnector]],
+) -> None:
+    """`inbound_window` reaches the binds: with the store stalled, the connector takes no more receipts than that
+    into memory, and takes the rest once the store answers."""
+    smsc, _sinks, started = connected
+    stalled = asyncio.Event()
+    waiting = 0
+    most = 0
+    received: list[Receipt] = []
+
+    async def slow_store(receipts: Sequence[Receipt]) -> None:
+        nonlocal waiting, most
+        waiting += 1
+        most = max(most, waiting)
+        await stalled.wait()
+        received.extend(receipts)
+        waiting -= 1
+
+    async def no_replies(messages: Sequence[InboundMessage]) -> None:
+        raise AssertionError("no reply expected")
+
+    connector = SmppConnector(_config(smsc.port, inbound_window=3))
+    started.append(connector)
+    await connector.start(slow_store, no_replies)
+    await asyncio.wait_for(connector.bound.wait(), 5)
+    results = await connector.submit([_message(i, f"m{i}", msisdn=f"3361234{i:04d}") for i in range(20)])
+    assert all(isinstance(r, Accepted) for r in results)
+    await wait_for(lambda: _at_least(lambda: waiting, 3))
+    await asyncio.sleep(0.3)  # the simulator has 40 receipts to give; the bind reads no more than 3
+    assert most == 3
+    stalled.set()
+    await wait_for(lambda: _at_least(lambda: sum(r.state is State.DELIVERED for r in received), 20), timeout=10)
+    assert most == 3
+
+
+async def _at_least(count: Any, target: int) -> bool:
+    return bool(count() >= target)

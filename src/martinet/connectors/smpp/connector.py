@@ -150,6 +150,7 @@ class SmppConnector:
             response_timeout=config.response_timeout,
             enquire_link_interval=config.enquire_link_interval,
             dead_peer_timeout=config.dead_peer_timeout,
+            max_inbound_pending=config.inbound_window,
         )
         self._connections: set[SMPPConnection] = set()
         self._references = itertools.count(random.randrange(1 << 16))
