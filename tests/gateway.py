@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,10 @@ async def running_gateway(
     created = await account_service(settings, db).create("acme", credits=to_milli(credits), password=password)
     # Both listeners of a worker, as `martinet serve` binds them (the admin one on a port the kernel picks).
     sockets = [bind(settings.http.host, settings.http.port), bind(settings.admin.host, settings.admin.port)]
+    for sock in sockets:
+        # The test's loop is asyncio's, which leaves Nagle's algorithm on for these sockets (uvloop, which
+        # `martinet serve` runs, turns it off): an answer's body would wait ~40 ms for the head's ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     settings = with_admin_port(settings, sockets[1])
     server = uvicorn.Server(http_config(settings, http_app(settings)))
     server_task = asyncio.create_task(server.serve(sockets=sockets))
