@@ -347,6 +347,14 @@ async def test_an_unauthenticated_body_costs_one_pass(database_url: str) -> None
         reply, seconds = await _timed(http.post("/sendSMS.do", content=body, headers={"content-type": FORM}))
         assert _text(reply) == AUTH_ERROR
         assert seconds < 1.5, seconds
+        # Authenticated, such a body is refused before it is split: no real client sends a thousand parameters.
+        body = body.replace(b"accessToken=wrong", f"accessToken={gw.token}".encode())
+        reply, seconds = await _timed(http.post("/sendSMS.do", content=body, headers={"content-type": FORM}))
+        assert _text(reply) == "35 | Paramètre invalide : body (plus de 1000 paramètres)"
+        assert seconds < 1.5, seconds
+        params = {"accessToken": gw.token, "numero": "0612345678", "message": "x"}
+        many = {**params, **{f"p{i}": "" for i in range(990)}}
+        assert _text(await http.post("/sendSMS.do", data=many)).startswith("0 | Accepté | ")
 
 
 # --- Numbers in other scripts ---

@@ -56,6 +56,7 @@ _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"longer than (\d+) characters"), r"plus de \1 caractères"),
     (re.compile(r"more than (\d+) recipients"), r"plus de \1 destinataires"),
     (re.compile(r"more than (\d+) bytes"), r"plus de \1 octets"),
+    (re.compile(r"more than (\d+) parameters"), r"plus de \1 paramètres"),
 ]
 
 
