@@ -92,7 +92,8 @@ async def _states(db: Database) -> dict[str, int]:
 
 
 async def _queue_callbacks(database_url: str, port: int) -> Settings:
-    """Send to RECIPIENTS numbers with a notification URL nothing listens on yet: their callbacks wait."""
+    """Send to RECIPIENTS numbers with a notification URL nothing listens on yet: their callbacks wait (an hour,
+    once tried), and the gateway stops."""
     config = {"allow_private_networks": True, "retry_first": 3600, "retry_max": 3600, "timeout": 20}
     async with running_gateway(database_url, callbacks=config) as gw:
         numbers = ",".join(f"06{i:08d}" for i in range(RECIPIENTS))
@@ -108,8 +109,6 @@ async def _queue_callbacks(database_url: str, port: int) -> Settings:
             )
         assert answer.text.startswith("0 | "), answer.text
         await wait_for(lambda: _pending_callbacks(gw.db), timeout=30)
-        async with gw.db.write() as conn:  # due again now, as if the receiver had just come back
-            await conn.execute(update(callbacks).values(next_at=0, lease_owner=None, lease_until=None))
         settings = gw.settings
     return settings.model_copy(
         update={"callbacks": settings.callbacks.model_copy(update={"concurrency_per_host": RECIPIENTS})}
@@ -121,6 +120,8 @@ async def test_endless_answers_are_delivered_without_buffering_their_bodies(data
     settings = await _queue_callbacks(database_url, port)
     db = open_store(settings)
     try:
+        async with db.write() as conn:  # due again now, as if the receiver had just come back
+            await conn.execute(update(callbacks).values(next_at=0, lease_owner=None, lease_until=None))
         expected = await _pending_callbacks(db)
         assert expected >= RECIPIENTS
         async with streaming(port) as streamer:
