@@ -45,11 +45,19 @@ class GroupCommitter(Generic[T, R]):
             self._task = None
 
     async def submit(self, item: T) -> R:
+        return await self.enqueue(item)
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """Queue `item` for the next batch without waiting for it: the future resolves once it is committed.
+
+        For callers that must not hold up what they are doing (a connector reporting its carrier's answers) but
+        still want the item written as soon as the committer can take it.
+        """
         if self._task is None:
             raise RuntimeError(f"{self._name}: start() was not called")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((item, future))
-        return await future
+        return future
 
     async def _run(self) -> None:
         while True:

@@ -50,6 +50,10 @@ class Refused:
 
 SubmitResult = Accepted | Refused
 
+#: Told each message's result the moment it is known, before `submit` returns (see `Connector.submit`); may
+#: return an awaitable that completes once the result is durable.
+ResultListener = Callable[[SubmitResult], Awaitable[None] | None]
+
 
 @dataclass(frozen=True, slots=True)
 class InFlight:
@@ -94,8 +98,17 @@ class Connector(Protocol):
         throughput among the live ones."""
         ...
 
-    async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
-        """Hand over `batch`; one result per message, in the same order."""
+    async def submit(
+        self, batch: Sequence[OutboundMessage], on_result: ResultListener | None = None
+    ) -> list[SubmitResult]:
+        """Hand over `batch`; one result per message, in the same order.
+
+        `on_result`, when given, is called with each message's result as soon as the carrier has answered it,
+        while the rest of the batch is still on its way: the engine records an accepted message at once, so that
+        a crash re-sends no more than what was on the wire (docs/engine.md, "After a crash"). When it returns an
+        awaitable (the recording), a connector with a window counts the message's parts against the window until
+        it completes: parts answered but not yet durable are as much at risk as parts on the wire.
+        """
         ...
 
     async def resume(self, in_flight: Sequence[InFlight]) -> None:

@@ -32,6 +32,7 @@ from martinet.connectors.base import (
     OutboundMessage,
     ReceiptSink,
     Refused,
+    ResultListener,
     SubmitResult,
 )
 from martinet.domain.receipts import Receipt
@@ -102,17 +103,20 @@ class SandboxConnector:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
-    async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
+    async def submit(
+        self, batch: Sequence[OutboundMessage], on_result: ResultListener | None = None
+    ) -> list[SubmitResult]:
         results: list[SubmitResult] = []
         for message in batch:
-            refusal = self._refusal(message)
-            if refusal is not None:
-                results.append(refusal)
-                continue
-            ids = tuple(f"{self._prefix}-{next(self._ids)}" for _ in message.parts)
-            self.submitted += len(ids)
-            results.append(Accepted(message.message_id, ids))
-            self._schedule(message.msisdn, ids, SENT_CODE)
+            result: SubmitResult | None = self._refusal(message)
+            if result is None:
+                ids = tuple(f"{self._prefix}-{next(self._ids)}" for _ in message.parts)
+                self.submitted += len(ids)
+                result = Accepted(message.message_id, ids)
+                self._schedule(message.msisdn, ids, SENT_CODE)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
         return results
 
     async def resume(self, in_flight: Sequence[InFlight]) -> None:

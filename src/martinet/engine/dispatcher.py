@@ -114,7 +114,7 @@ class Dispatcher:
         self._sends: OrderedDict[str, _Segmented] = OrderedDict()
         self._cache_size = cache_size
         self._cursor = ClaimCursor.new()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[None]] = set()  # hand-overs under way, and outcomes being recorded
         self._handing_over = 0  # non-OTP messages claimed but not yet given to their connector
         self._recorder: GroupCommitter[Outcome, None] = GroupCommitter(
             self._record, weight=len, max_weight=5000, name="dispatch-recorder"
@@ -321,7 +321,11 @@ class Dispatcher:
             self.wake.set()  # the connector has room again
 
     async def _submit(self, name: str, jobs: list[_Job]) -> tuple[str, list[_Job], Sequence[_Answer]]:
-        """Hand `jobs` to connector `name`; returns them (those without a reply number last) and the answers."""
+        """Hand `jobs` to connector `name`; returns them (those without a reply number last) and the answers.
+
+        Each message the carrier accepts is recorded as soon as its answer is in (`_record_accepted`), not when
+        the whole batch is done: what a crash can send twice is then what was on the wire, not a batch's worth.
+        """
         connector = self._connectors[name]
         try:
             numberless = await self._reply_numbers_for(name, jobs)
@@ -332,12 +336,38 @@ class Dispatcher:
         ready = [j for j in jobs if id(j) not in skipped]
         batch = [j.outbound for j in ready]
         answers: list[_Answer] = [_NoReplyNumber(j.message.id, name) for j in numberless]
+        by_id = {j.message.id: j for j in ready}
+        answered: dict[int, _Answer] = {}
+
+        def on_result(result: SubmitResult) -> asyncio.Future[None] | None:
+            job = by_id.get(result.message_id)
+            if job is None or result.message_id in answered:
+                return None
+            answer, recording = self._record_accepted(name, job, result)
+            answered[result.message_id] = answer
+            return recording
+
         try:
-            submitted = await connector.submit(batch) if batch else []
+            submitted: list[_Answer] = list(await connector.submit(batch, on_result)) if batch else []
         except Exception as exc:
             log.exception("connector %s failed a batch", name, extra=_ids(name, ready))
-            submitted = [Refused(m.message_id, True, INTERNAL_ERROR, f"{name}: {exc}") for m in batch]
+            submitted = [
+                answered.get(m.message_id) or Refused(m.message_id, True, INTERNAL_ERROR, f"{name}: {exc}")
+                for m in batch
+            ]
+        submitted = [answered.get(r.message_id, r) for r in submitted]
         return name, ready + numberless, [*submitted, *answers]
+
+    def _record_accepted(
+        self, name: str, job: _Job, result: SubmitResult
+    ) -> tuple[_Answer, asyncio.Future[None] | None]:
+        """Queue an accepted message's submission for recording at once (returning the recording, which the
+        connector may wait for); other results are sorted later."""
+        if not isinstance(result, Accepted):
+            return result, None
+        reply_from = job.outbound.sender if job.replies else None
+        submitted = Submitted(job.message.id, name, result.carrier_ids, reply_from)
+        return _Recorded(result), self._recorder_submit(Outcome(submitted=[submitted]))
 
     def _sort(
         self,
@@ -356,6 +386,9 @@ class Dispatcher:
                 job.numberless += 1
                 job.refusals.append(result.detail)
                 self._place(job, pending, outcome, now)
+            elif isinstance(result, _Recorded):  # accepted, and already on its way to the store
+                counters.accepted(len(job.outbound.parts))
+                breaker.succeeded()
             elif isinstance(result, Accepted):
                 counters.accepted(len(job.outbound.parts))
                 breaker.succeeded()
@@ -382,11 +415,12 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ recording
 
-    def _recorder_submit(self, outcome: Outcome) -> None:
-        task = asyncio.create_task(self._recorder.submit(outcome))
-        self._tasks.add(task)
-        task.add_done_callback(_log_failure)
-        task.add_done_callback(self._tasks.discard)
+    def _recorder_submit(self, outcome: Outcome) -> asyncio.Future[None]:
+        future = self._recorder.enqueue(outcome)
+        self._tasks.add(future)
+        future.add_done_callback(_log_failure)
+        future.add_done_callback(self._tasks.discard)
+        return future
 
     async def _record(self, outcomes: list[Outcome]) -> list[None]:
         merged = Outcome()
@@ -447,6 +481,17 @@ class Dispatcher:
 
 
 @dataclass(frozen=True, slots=True)
+class _Recorded:
+    """An accepted message whose submission was queued for recording the moment its answer came in."""
+
+    accepted: Accepted
+
+    @property
+    def message_id(self) -> int:
+        return self.accepted.message_id
+
+
+@dataclass(frozen=True, slots=True)
 class _NoReplyNumber:
     """A connector's answer for a message expecting replies when its reply numbers are all other accounts'
     conversations with that phone: the message was not handed to the carrier."""
@@ -460,7 +505,7 @@ class _NoReplyNumber:
 
 
 #: What became of a message handed to a connector: the carrier's answer, or no reply number to send it from.
-_Answer = SubmitResult | _NoReplyNumber
+_Answer = SubmitResult | _Recorded | _NoReplyNumber
 
 
 def _summary(job: _Job) -> str:
@@ -469,9 +514,9 @@ def _summary(job: _Job) -> str:
     return "no connector took the message: " + "; ".join(job.refusals[-len(job.chain) :])
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("recording a dispatch outcome failed", exc_info=task.exception())
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("recording a dispatch outcome failed", exc_info=future.exception())
 
 
 async def _first_of(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:

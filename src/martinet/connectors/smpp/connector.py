@@ -37,6 +37,7 @@ from martinet.connectors.base import (
     OutboundMessage,
     ReceiptSink,
     Refused,
+    ResultListener,
     SubmitResult,
 )
 from martinet.connectors.smpp.concat import LongMessageMode, MoMessage, Reassembler, Submission, submissions
@@ -228,14 +229,38 @@ class SmppConnector:
     async def resume(self, in_flight: Sequence[InFlight]) -> None:
         """Nothing to do: the SMSC keeps unacknowledged receipts and delivers them once we bind again."""
 
-    async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
+    async def submit(
+        self, batch: Sequence[OutboundMessage], on_result: ResultListener | None = None
+    ) -> list[SubmitResult]:
         if not self.ready:
-            return [Refused(m.message_id, True, INTERNAL_ERROR, f"{self.name}: not bound") for m in batch]
-        return list(await asyncio.gather(*(self._submit_message(m) for m in batch)))
+            refused: list[SubmitResult] = [
+                Refused(m.message_id, True, INTERNAL_ERROR, f"{self.name}: not bound") for m in batch
+            ]
+            if on_result is not None:
+                for result in refused:
+                    on_result(result)
+            return refused
+        return list(await asyncio.gather(*(self._submit_message(m, on_result) for m in batch)))
 
     # ------------------------------------------------------------------ submitting
 
-    async def _submit_message(self, message: OutboundMessage) -> SubmitResult:
+    async def _submit_message(self, message: OutboundMessage, on_result: ResultListener | None) -> SubmitResult:
+        """Submit every part of `message`; the window slots of the parts the carrier accepted are held until the
+        listener's recording is done, so parts answered but not yet recorded count against the window: what a
+        crash can send twice never exceeds `window` per bind (docs/engine.md, "After a crash")."""
+        held: list[SMPPConnection] = []
+        try:
+            result = await self._submit_pieces(message, held)
+            recording = on_result(result) if on_result is not None else None
+            if recording is not None and held:
+                with contextlib.suppress(Exception):  # a failed recording is the engine's to handle
+                    await asyncio.wait_for(asyncio.shield(recording), self._config.response_timeout)
+            return result
+        finally:
+            for connection in held:
+                self._gate.release(connection)
+
+    async def _submit_pieces(self, message: OutboundMessage, held: list[SMPPConnection]) -> SubmitResult:
         reference = next(self._references) & 0xFFFF
         if self._mode is LongMessageMode.UDH8:
             reference &= 0xFF
@@ -263,7 +288,7 @@ class SmppConnector:
                     validity,
                 )
                 started += 1
-                result = await self._submit_part(message.message_id, message.lane, pdu, deadline)
+                result = await self._submit_part(message.message_id, message.lane, pdu, deadline, held)
                 if isinstance(result, Refused):
                     if carrier_ids:  # some parts left already: the message cannot be taken back whole
                         return Refused(
@@ -277,7 +302,9 @@ class SmppConnector:
             self._queued -= len(pieces) - started  # the parts never tried; each tried one counted itself out
         return Accepted(message.message_id, tuple(carrier_ids))
 
-    async def _submit_part(self, message_id: int, lane: str, pdu: SubmitSm, deadline: float) -> str | Refused:
+    async def _submit_part(
+        self, message_id: int, lane: str, pdu: SubmitSm, deadline: float, held: list[SMPPConnection]
+    ) -> str | Refused:
         """Send one part (counted in `_queued` until it is on the wire) and read the carrier's answer."""
         loop = asyncio.get_running_loop()
         queued = True
@@ -293,14 +320,19 @@ class SmppConnector:
                 try:
                     response = await connection.request(pdu)
                 except ResponseTimeout:
+                    self._gate.release(connection)
                     return Refused(message_id, True, TIMEOUT.code, f"{self.name}: {TIMEOUT.detail}")
                 except (ConnectionClosedError, SMPPError) as exc:
-                    return Refused(message_id, True, INTERNAL_ERROR, f"{self.name}: {exc}")
-                finally:
                     self._gate.release(connection)
+                    return Refused(message_id, True, INTERNAL_ERROR, f"{self.name}: {exc}")
+                except BaseException:
+                    self._gate.release(connection)
+                    raise
                 outcome = classify(response.command_status)
                 if outcome.kind == "ok" and not isinstance(response, GenericNack):
+                    held.append(connection)  # released once the engine has recorded the message (`submit`)
                     return normalise(getattr(response, "message_id", "") or "", self._id_format)
+                self._gate.release(connection)
                 if outcome.kind == "throttled":
                     self._throttled.inc()
                     self._gate.slow_down()
