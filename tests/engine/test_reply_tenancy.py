@@ -96,9 +96,9 @@ async def test_the_phone_answers_the_account_whose_number_it_writes_to(database_
         (b_number,) = await wait_for(lambda: _sources(carrier, INTERNATIONAL, 1), timeout=10)
         # Later, ashop writes to the same phone, expecting replies too, then with a plain notification.
         a_send = await _send(gw, ashop.token, classe_msg="4", notification_url_reponse="http://127.0.0.1:9/a")
+        a_number = (await wait_for(lambda: _sources(carrier, INTERNATIONAL, 2), timeout=10))[1]
         await _send(gw, ashop.token, message="Votre colis arrive")
-        sources = await wait_for(lambda: _sources(carrier, INTERNATIONAL, 3), timeout=10)
-        a_number = sources[1]
+        await wait_for(lambda: _sources(carrier, INTERNATIONAL, 3), timeout=10)
         assert {b_number, a_number} == {"38100", "38101"}  # one number each for this phone
         carrier.inject_mo(INTERNATIONAL, b_number, "Oui pour mardi")
         await wait_for(lambda: _replies(gw, 1), timeout=10)
