@@ -171,8 +171,17 @@ parts = Table(
     Column("code", Integer, nullable=False),
     Column("submitted_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # When the part should have had its final receipt (the connector's receipt deadline, within the message's
+    # validity); past it the engine asks the carrier or concludes "unknown" (store/receipts.py, docs/engine.md).
+    Column("receipt_due", BigInteger),
     UniqueConstraint("message_id", "seq"),
     Index("ix_parts_carrier", "connector", "carrier_id"),
+    Index(
+        "ix_parts_receipt_due",
+        "receipt_due",
+        sqlite_where=text("state = 'sent'"),
+        postgresql_where=text("state = 'sent'"),
+    ),
 )
 
 status_history = Table(
