@@ -261,6 +261,15 @@ engine_nodes = Table(
     Column("status", Text),
 )
 
+store_probes = Table(
+    "store_probes",
+    metadata,
+    # One row per process that checks readiness (`node:pid`), rewritten by each check: the write that proves a
+    # send could be committed (docs/operations.md). Rows of processes silent for a day are removed.
+    Column("owner", String(64), primary_key=True),
+    Column("written_at", BigInteger, nullable=False),
+)
+
 
 opt_outs = Table(
     "opt_outs",
