@@ -147,13 +147,15 @@ def http_app(settings: Settings) -> ASGIApp:
     """
     parts: HttpParts | None = None
     counts: metrics.StoreCounts | None = None
+    readiness: health.Readiness | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        nonlocal parts, counts
+        nonlocal parts, counts, readiness
         db = open_store(settings)
         parts = http_parts(settings, db)
         counts = metrics.StoreCounts(db, settings.admin.counts_max_age)
+        readiness = health.Readiness(db, settings, process_owner(node_name(settings)))
         await parts.writer.start()
         try:
             yield
@@ -165,9 +167,9 @@ def http_app(settings: Settings) -> ASGIApp:
         return JSONResponse({"status": "ok", "pid": os.getpid()})
 
     async def readyz(_request: Request) -> JSONResponse:
-        if parts is None:
+        if readiness is None:
             return JSONResponse({"status": "starting"}, status_code=503)
-        status, body = await health.readiness(parts.db, settings)
+        status, body = await readiness.check()
         return JSONResponse(body, status_code=status)
 
     async def metrics_page(_request: Request) -> Response:
@@ -247,6 +249,12 @@ def notifier(settings: Settings, db: Database, *, owner: str, node: str) -> Noti
     )
 
 
+def _deadline_interval(dispatch: DispatchSettings) -> float:
+    """How often overdue receipts are looked for: every 5 s, or a quarter of the shortest deadline (0.1 s at least)."""
+    shortest = min([dispatch.default_receipt_deadline_ms, *dispatch.receipt_deadline_ms.values()]) / 1000
+    return max(0.1, min(5.0, shortest / 4))
+
+
 def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> Engine:
     """The engine; `with_notifier=False` when callbacks are delivered by a process of their own
     (`callbacks.own_process` under `martinet serve`)."""
@@ -260,6 +268,12 @@ def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> E
         lease_ms=int(settings.engine.lease_seconds * 1000),
         retry_delay_ms=int(settings.engine.retry_delay * 1000),
         retry_max_ms=int(settings.engine.retry_max * 1000),
+        receipt_deadline_ms={
+            c.name: int(c.receipt_deadline * 1000)
+            for c in settings.connectors
+            if isinstance(c, SmppConnectorConfig) and c.receipt_deadline is not None
+        },
+        default_receipt_deadline_ms=int(settings.engine.receipt_deadline * 1000),
     )
     connectors = [connector(c, settings) for c in settings.connectors]
     breakers = {
@@ -299,7 +313,9 @@ def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> E
             poll_interval=settings.engine.poll_interval,
             heartbeat=settings.engine.heartbeat,
             unmatched_receipts_ttl=settings.engine.unmatched_receipts_ttl,
+            deadline_interval=_deadline_interval(dispatch),
         ),
+        now_ms=now_ms,
         notifier=notifier(settings, db, owner=owner, node=node) if with_notifier else None,
         tidy=[IdempotencyStore(db, now_ms).purge],
     )

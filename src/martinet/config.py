@@ -95,6 +95,12 @@ class AdminConfig(_Section):
         le=3600,
         description="seconds /metrics reuses the queue and callbacks counts it read from the database",
     )
+    write_probe_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="seconds /readyz reuses the outcome of its write to the database (one write per HTTP worker)",
+    )
 
 
 class SecurityConfig(_Section):
@@ -139,6 +145,13 @@ class EngineConfig(_Section):
         gt=0,
         description="seconds a delivery receipt naming no known part is kept, waiting for its part, before it is "
         "forgotten (logged and counted in martinet_unmatched_receipts_expired_total)",
+    )
+    receipt_deadline: float = Field(
+        default=4 * 3600.0,
+        gt=0,
+        description="seconds after submission a part's final receipt is overdue (never past the message's "
+        "validity): the engine then asks the carrier (query_sm, where the connector allows it) or records the "
+        "outcome as unknown (3599); a receipt arriving later still applies",
     )
 
 
@@ -331,6 +344,13 @@ class SmppConnectorConfig(_Section):
     throttle_retry: float = Field(default=1.0, gt=0, description="seconds before a throttled part is tried again")
     throttle_deadline: float = Field(
         default=60.0, gt=0, description="give a throttled message back to the engine after this long"
+    )
+    receipt_deadline: float | None = Field(
+        default=None, gt=0, description="engine.receipt_deadline for this carrier's parts (default: that one)"
+    )
+    query_sm: bool = Field(
+        default=False,
+        description="ask the carrier with query_sm about parts whose final receipt is overdue, before concluding",
     )
 
 

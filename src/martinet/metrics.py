@@ -95,6 +95,12 @@ RECEIPT_ID_READING = Gauge(
     ["connector", "reading"],
     multiprocess_mode="livemax",
 )
+RECEIPT_DEADLINE = Counter(
+    "martinet_receipt_deadline",
+    "Parts whose final receipt was overdue, by connector and outcome: queried (the carrier's query_sm answer gave "
+    "the final status) or unknown (recorded as 3599).",
+    ["connector", "outcome"],
+)
 UNMATCHED_RECEIPTS_EXPIRED = Counter(
     "martinet_unmatched_receipts_expired",
     "Receipts that named no known part and were forgotten after engine.unmatched_receipts_ttl, by connector.",
@@ -107,6 +113,13 @@ UNMATCHED_RECEIPTS_EXPIRED = Counter(
 def receipt_id_reading(connector: str, reading: str) -> None:
     """Publish the reading a connector applies to receipt IDs (`connectors.smpp.message_ids.Reading`)."""
     RECEIPT_ID_READING.labels(connector, reading).set(1)
+
+
+def receipts_overdue(connector: str, queried: int, unknown: int) -> None:
+    if queried:
+        RECEIPT_DEADLINE.labels(connector, "queried").inc(queried)
+    if unknown:
+        RECEIPT_DEADLINE.labels(connector, "unknown").inc(unknown)
 
 
 def unmatched_receipts_expired(counts: dict[str, int]) -> None:

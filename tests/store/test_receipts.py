@@ -224,3 +224,19 @@ async def test_receipts_that_never_find_their_part_are_kept_visible_then_forgott
     assert await _kept_rows(db) == 0
     async with db.reader.connect() as conn:
         assert await conn.scalar(select(parts.c.state)) == "sent"  # never applied elsewhere
+
+
+async def test_a_kept_intermediate_receipt_is_not_overtaken_by_the_final_one(db: Database) -> None:
+    """On PostgreSQL an intermediate receipt can be kept because its part's recording was not visible yet, and
+    the final receipt then arrive once it is: the intermediate status still comes first in the history."""
+    ids = await _messages(db, [ALICE])
+    await _record(db, ids, ALICE, "abc")
+    async with db.write() as conn:  # kept aside as if the part had not been visible
+        await conn.execute(
+            unmatched_receipts.insert().values(
+                connector="carrier", carrier_id="abc", received_at=NOW + 5, state="sent", code=13, detail="ENROUTE"
+            )
+        )
+    assert await ReceiptStore(db, _clock).apply([_delivered("abc")]) == 2
+    assert await _history_of(db, ids[ALICE]) == [("queued", 1), ("sent", 0), ("sent", 13), ("delivered", 11)]
+    assert await _kept_rows(db) == 0

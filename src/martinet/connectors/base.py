@@ -125,3 +125,14 @@ class ReadsCarrierIds(Protocol):
         """How the carrier writes message IDs in receipts ("literal", "decimal", "hex"), configured or learned
         from traffic; None while it is still being learned. Kept receipts of the connector are resolved with it."""
         ...
+
+
+@runtime_checkable
+class QueriesCarrier(Protocol):
+    """A connector that can ask its carrier where a part stands (SMPP query_sm), for parts whose final receipt is
+    overdue."""
+
+    async def query(self, carrier_ids: Sequence[str]) -> dict[str, Receipt]:
+        """The final status the carrier gives for each of `carrier_ids` it knows a final status of (a receipt
+        for it); parts it does not know, or still holds, are left out. Empty when querying is not enabled."""
+        ...

@@ -37,6 +37,8 @@ class Receipt:
     alternatives: tuple[tuple[str, str], ...] = ()
     # The phone the receipt is about (its source address), when the carrier gives one.
     handset: str | None = None
+    # The part itself, when the engine concludes about a part it knows (an overdue receipt): matched by it alone.
+    part_id: int | None = None
 
     @property
     def certain(self) -> bool:
@@ -45,6 +47,11 @@ class Receipt:
     def readings(self) -> tuple[tuple[str, str], ...]:
         """(reading, canonical form) of every part the receipt may name, `carrier_id` first."""
         return ((LITERAL, self.carrier_id), *self.alternatives)
+
+
+#: The code of a part whose outcome nobody knows: the carrier said UNKNOWN, or its final receipt is overdue. A
+#: final receipt arriving later still replaces it (docs/compatibility.md).
+UNKNOWN_OUTCOME = 3599
 
 
 def same_handset(first: str | None, second: str | None) -> bool | None:

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 #: Tries at writing what the carriers answered before giving up on it (the database may blink).
 RECORD_ATTEMPTS = 5
 
+#: The shortest wait for a final receipt, whatever the validity left (a message sent just before it expires).
+MIN_RECEIPT_WAIT_MS = 60_000
+
 
 @dataclass(frozen=True, slots=True)
 class DispatchSettings:
@@ -55,6 +58,10 @@ class DispatchSettings:
     lease_ms: int
     retry_delay_ms: int
     retry_max_ms: int
+    # Per connector, how long after submission a part's final receipt is overdue (ms); `default_receipt_deadline_ms`
+    # for the others. Never beyond the message's validity (see `_receipt_due`).
+    receipt_deadline_ms: Mapping[str, int] = field(default_factory=dict)
+    default_receipt_deadline_ms: int = 4 * 3600 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,8 +373,18 @@ class Dispatcher:
         if not isinstance(result, Accepted):
             return result, None
         reply_from = job.outbound.sender if job.replies else None
-        submitted = Submitted(job.message.id, name, result.carrier_ids, reply_from)
+        submitted = Submitted(job.message.id, name, result.carrier_ids, reply_from, self._receipt_due(name, job))
         return _Recorded(result), self._recorder_submit(Outcome(submitted=[submitted]))
+
+    def _receipt_due(self, name: str, job: _Job) -> int:
+        """When the part's final receipt is overdue: the connector's deadline, but not after the end of the
+        message's validity (the carrier gives up then, and says so), and never less than a minute away."""
+        now = self._now_ms()
+        settings = self._settings
+        due = now + settings.receipt_deadline_ms.get(name, settings.default_receipt_deadline_ms)
+        if job.message.expires_at is not None:
+            due = min(due, max(job.message.expires_at, now + MIN_RECEIPT_WAIT_MS))
+        return due
 
     def _sort(
         self,
@@ -393,7 +410,8 @@ class Dispatcher:
                 counters.accepted(len(job.outbound.parts))
                 breaker.succeeded()
                 reply_from = job.outbound.sender if job.replies else None
-                outcome.submitted.append(Submitted(job.message.id, name, result.carrier_ids, reply_from))
+                due = self._receipt_due(name, job)
+                outcome.submitted.append(Submitted(job.message.id, name, result.carrier_ids, reply_from, due))
             elif not result.temporary:
                 counters.refused(len(job.outbound.parts), temporary=False, error=False)
                 breaker.succeeded()  # the carrier works; the destination is what it refused

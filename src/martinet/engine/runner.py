@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ import structlog
 
 from martinet import logs, metrics
 from martinet.connectors.base import Connector, InFlight, ReadsCarrierIds
+from martinet.engine.deadlines import ReceiptDeadlines
 from martinet.engine.dispatcher import Dispatcher
 from martinet.engine.notifier import Notifier
 from martinet.engine.receipts import InboundRecorder, ReceiptRecorder
@@ -33,6 +34,7 @@ class EngineTimings:
     schedule_interval: float = 1.0
     heartbeat: float = 2.0  # seconds between two signs of life; silent for 3× this, an engine is not counted
     unmatched_receipts_ttl: float = 6 * 3600.0  # seconds a receipt naming no known part is kept
+    deadline_interval: float = 5.0  # seconds between two looks for parts whose final receipt is overdue
 
 
 class Engine:
@@ -49,6 +51,7 @@ class Engine:
         node: str,
         database_url: str,
         timings: EngineTimings,
+        now_ms: Callable[[], int],
         notifier: Notifier | None = None,
         tidy: Sequence[Tidy] = (),
     ) -> None:
@@ -70,6 +73,9 @@ class Engine:
             id_readings=self.id_readings,
             unmatched_ttl=timings.unmatched_receipts_ttl,
             tidy=tidy,
+        )
+        self._deadlines = ReceiptDeadlines(
+            receipts, {c.name: c for c in self._connectors}, now_ms, timings.deadline_interval
         )
         self._owner = owner
         self._node = node
@@ -103,6 +109,7 @@ class Engine:
             log.info("engine started", connectors=[c.name for c in self._connectors])
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._scheduler.run(stop))
+                tasks.create_task(self._deadlines.run(stop))
                 tasks.create_task(self._heartbeats(stop))
                 tasks.create_task(listen(self._url, self._dispatcher.announce, stop))
                 tasks.create_task(self._dispatcher.run(stop, self._timings.poll_interval))

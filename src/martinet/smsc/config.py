@@ -106,6 +106,7 @@ class Fate(enum.Enum):
 
     NO_FINAL_RECEIPT = "no final receipt"
     SUBMIT_REFUSED = "submit refused"
+    RECEIPT_LOST = "receipt lost"
 
 
 #: Destinations ``test_prefix + suffix`` (exactly four more digits) behave the same every time.
@@ -119,6 +120,7 @@ TEST_RANGE: Final[Mapping[str, Outcome | Fate]] = MappingProxyType(
         "0004": Outcome.REJECTD,
         "0005": Fate.NO_FINAL_RECEIPT,  # intermediate receipt only: a receipt that never comes
         "0006": Fate.SUBMIT_REFUSED,  # submit_sm_resp ESME_RSUBMITFAIL
+        "0007": Fate.RECEIPT_LOST,  # delivered (query_sm says so), but its final receipt is never sent
     }
 )
 #: Status of a refused submission in the test range.

@@ -450,6 +450,8 @@ class Simulator:
     def _state(self, message: SubmittedMessage, now: float) -> MessageState:
         if message.cancelled:
             return MessageState.DELETED
+        if message.fate is Fate.RECEIPT_LOST and now >= message.final_at:
+            return MessageState.DELIVERED
         if now < message.final_at or isinstance(message.fate, Fate):
             return self.config.intermediate_receipt or MessageState.ENROUTE
         return message.fate.state

@@ -50,6 +50,7 @@ class Submitted:
     connector: str
     carrier_ids: Sequence[str]
     reply_from: str | None = None  # the reply-capable sender used (classe_msg=4), to link replies back
+    receipt_due: int | None = None  # when its final receipt is overdue (Unix ms): the connector's deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +257,7 @@ def _record_submitted(conn: Connection, submitted: Sequence[Submitted], now: int
                 "code": code,
                 "submitted_at": now,
                 "updated_at": now,
+                "receipt_due": s.receipt_due,
             }
             for s in submitted
             for seq, carrier_id in enumerate(s.carrier_ids, start=1)

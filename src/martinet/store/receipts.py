@@ -24,17 +24,17 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, union_all, update
+from sqlalchemy import bindparam, delete, func, insert, literal_column, or_, select, union_all, update
 from sqlalchemy.engine import Connection
 
 from martinet import metrics
-from martinet.domain.receipts import LITERAL, Receipt, same_handset
+from martinet.domain.receipts import LITERAL, UNKNOWN_OUTCOME, Receipt, same_handset
 from martinet.domain.status import FINAL_STATES, State, aggregate
 from martinet.store.database import Database
 from martinet.store.history import append_history
 from martinet.store.schema import messages, parts, unmatched_receipts
 
-__all__ = ["KeptReceipts", "PendingPart", "ReceiptStore", "adopt_early_receipts", "apply_receipts"]
+__all__ = ["KeptReceipts", "OverduePart", "PendingPart", "ReceiptStore", "adopt_early_receipts", "apply_receipts"]
 
 _kept = unmatched_receipts
 
@@ -45,6 +45,13 @@ class PendingPart:
     carrier_id: str
     msisdn: str
     code: int
+
+
+@dataclass(frozen=True, slots=True)
+class OverduePart:
+    part_id: int
+    connector: str
+    carrier_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,12 @@ class ReceiptStore:
             rows = (await conn.execute(query)).all()
         return {row[0]: KeptReceipts(int(row[1]), int(row[2])) for row in rows}
 
+    async def claim_overdue(self, limit: int = 1000, lease_ms: int = 600_000) -> list[OverduePart]:
+        """Parts whose final receipt is overdue, taken for `lease_ms` (their deadline moves that far on, so other
+        engines leave them alone, and they come back if this one dies before concluding)."""
+        now = self._now_ms()
+        return await self._db.run_write(lambda conn: _claim_overdue(conn, now, limit, lease_ms))
+
     async def pending_parts(self, connector: str) -> list[PendingPart]:
         """Parts handed to `connector` that have no final receipt yet."""
         query = (
@@ -124,14 +137,24 @@ class ReceiptStore:
 
 
 def apply_receipts(
-    conn: Connection, receipts: Sequence[Receipt], now: int, latencies: list[tuple[str, float]] | None = None
+    conn: Connection,
+    receipts: Sequence[Receipt],
+    now: int,
+    latencies: list[tuple[str, float]] | None = None,
+    *,
+    with_kept: bool = True,
 ) -> int:
     """Apply receipts in arrival order, each status change of a part recorded.
+
+    Receipts kept earlier for the same parts go first (`with_kept`): on PostgreSQL an intermediate receipt kept
+    while its part's recording was not yet visible must not be overtaken by the final one arriving after it.
 
     A batch may hold several receipts of one part (an intermediate report and the final one arriving together
     when the writer is busy): they are applied in rounds, one receipt per part each, so the intermediate status
     gets its history row (and callback) before the final one instead of being overwritten in memory.
     """
+    if with_kept:
+        receipts = [*_kept_before(conn, receipts), *receipts]
     rounds: list[list[Receipt]] = []
     seen: dict[tuple[str, str], int] = {}
     for receipt in receipts:
@@ -232,11 +255,16 @@ def _apply_round(
     part_status: dict[int, tuple[State, int]] = {row.id: (State(row.state), row.code) for row in rows}
     part_updates: dict[int, Receipt] = {}
     kept: list[Receipt] = []
+    by_id = {row.id: row for row in rows}
     for r in receipts:
-        row = found.get(r.connector, r.carrier_id) if r.certain else _single_out(r, found)
+        if r.part_id is not None:
+            row = by_id.get(r.part_id)
+        else:
+            row = found.get(r.connector, r.carrier_id) if r.certain else _single_out(r, found)
         if row is None or row.id in part_updates:  # two uncertain receipts singling out one part: keep the later
-            kept.append(r)
-        elif part_status[row.id][0] not in FINAL_STATES:  # a late intermediate receipt never undoes a final one
+            if r.part_id is None:
+                kept.append(r)
+        elif _takes(part_status[row.id], r):
             part_status[row.id] = (r.state, r.code)
             part_updates[row.id] = r
             if latencies is not None and r.state in FINAL_STATES:
@@ -256,6 +284,21 @@ def _apply_round(
     if kept:
         _keep(conn, kept)
     return len(part_updates)
+
+
+def _takes(current: tuple[State, int], receipt: Receipt) -> bool:
+    """Whether a part in `current` takes `receipt`: a part still waiting takes any; a final one none (a late
+    intermediate receipt never undoes a final status), except an unknown outcome, which a final receipt that
+    knows better replaces."""
+    state, code = current
+    if state not in FINAL_STATES:
+        return True
+    return (
+        state is State.UNDELIVERED
+        and code == UNKNOWN_OUTCOME
+        and receipt.state in FINAL_STATES
+        and receipt.code != UNKNOWN_OUTCOME
+    )
 
 
 def _keep(conn: Connection, receipts: Sequence[Receipt]) -> None:
@@ -338,20 +381,46 @@ def _take_back(conn: Connection, rows: Sequence[Any], now: int) -> int:
     deleted = set(
         conn.execute(delete(_kept).where(_kept.c.id.in_([row.id for row in rows])).returning(_kept.c.id)).scalars()
     )
-    receipts = [
-        Receipt(
-            row.connector,
-            row.carrier_id,
-            State(row.state),
-            row.code,
-            row.received_at,
-            row.detail or "",
-            handset=row.handset,
+    receipts = [_receipt_of(row) for row in sorted(rows, key=lambda row: row.id) if row.id in deleted]
+    return apply_receipts(conn, receipts, now, with_kept=False) if receipts else 0
+
+
+def _receipt_of(row: Any) -> Receipt:
+    """The certain receipt a kept row stands for."""
+    return Receipt(
+        row.connector,
+        row.carrier_id,
+        State(row.state),
+        row.code,
+        row.received_at,
+        row.detail or "",
+        handset=row.handset,
+    )
+
+
+def _kept_before(conn: Connection, receipts: Sequence[Receipt]) -> list[Receipt]:
+    """Kept certain receipts naming the same parts as `receipts`, taken out of the table, in arrival order."""
+    by_connector: dict[str, set[str]] = {}
+    for r in receipts:
+        if r.certain and r.part_id is None:
+            by_connector.setdefault(r.connector, set()).add(r.carrier_id)
+    if not by_connector:
+        return []
+    rows = [
+        row
+        for connector, ids in by_connector.items()
+        for row in conn.execute(
+            select(_kept).where(
+                _kept.c.connector == connector, _kept.c.carrier_id.in_(sorted(ids)), _kept.c.reading.is_(None)
+            )
         )
-        for row in sorted(rows, key=lambda row: row.id)
-        if row.id in deleted
     ]
-    return apply_receipts(conn, receipts, now) if receipts else 0
+    if not rows:
+        return []
+    deleted = set(
+        conn.execute(delete(_kept).where(_kept.c.id.in_([row.id for row in rows])).returning(_kept.c.id)).scalars()
+    )
+    return [_receipt_of(row) for row in sorted(rows, key=lambda row: row.id) if row.id in deleted]
 
 
 def _rematch_certain(conn: Connection, now: int, limit: int) -> int:
@@ -464,3 +533,21 @@ def _expire_kept(conn: Connection, before: int) -> dict[str, int]:
     if counts:
         conn.execute(delete(_kept).where(old))
     return {row[0]: int(row[1]) for row in counts}
+
+
+def _claim_overdue(conn: Connection, now: int, limit: int, lease_ms: int) -> list[OverduePart]:
+    waiting = parts.c.state == literal_column("'sent'")  # a literal, so the partial index ix_parts_receipt_due serves
+    overdue = (
+        select(parts.c.id)
+        .where(waiting, parts.c.receipt_due <= now)
+        .order_by(parts.c.receipt_due)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = conn.execute(
+        update(parts)
+        .where(parts.c.id.in_(overdue.scalar_subquery()))
+        .values(receipt_due=now + lease_ms)
+        .returning(parts.c.id, parts.c.connector, parts.c.carrier_id)
+    ).all()
+    return [OverduePart(*row) for row in rows]

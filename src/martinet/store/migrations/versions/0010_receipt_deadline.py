@@ -21,7 +21,8 @@ _FOUR_HOURS_MS = 4 * 3600 * 1000
 def upgrade() -> None:
     with op.batch_alter_table("parts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("receipt_due", sa.BigInteger(), nullable=True))
-    op.execute(f"UPDATE parts SET receipt_due = submitted_at + {_FOUR_HOURS_MS} WHERE state = 'sent'")
+    waiting = sa.text("UPDATE parts SET receipt_due = submitted_at + :delay WHERE state = 'sent'")
+    op.execute(waiting.bindparams(delay=_FOUR_HOURS_MS))
     op.create_index(
         "ix_parts_receipt_due",
         "parts",
