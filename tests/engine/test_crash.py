@@ -23,6 +23,25 @@ pytestmark = pytest.mark.slow
 MARTINET = [sys.executable, "-m", "martinet.cli"]
 
 
+def _gateway(tmp_path: Path, tail: str, credits: int = 10_000) -> tuple[Path, str, str]:
+    """A gateway's configuration on a SQLite file in `tmp_path` (`tail`: its callbacks and connectors sections),
+    with an account `acme` holding `credits`; returns the file, the API's base URL and the account's token."""
+    port, admin = free_ports(2)
+    config = tmp_path / "martinet.toml"
+    config.write_text(
+        f'log_level = "warning"\n[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {admin}\n'
+        '[accounts]\nlane = "notification"\n' + tail
+    )
+    token = subprocess.run(
+        [*MARTINET, "account", "create", "acme", "--credits", str(credits), "--config", str(config)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return config, f"http://127.0.0.1:{port}", token
+
+
 def _start(config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [*MARTINET, "serve", "--config", str(config)],
@@ -53,21 +72,11 @@ def _get(base: str, endpoint: str, **params: str) -> str:
 
 
 def test_kill_9_after_accepted_loses_nothing_and_sends_once(tmp_path: Path) -> None:
-    port, admin = free_ports(2)
-    config = tmp_path / "martinet.toml"
-    config.write_text(
-        f'log_level = "warning"\n[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {admin}\n'
-        '[accounts]\nlane = "notification"\n'
-        '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\noperator_delay = 0.3\nhandset_delay = 0.3\n'
+    config, base, token = _gateway(
+        tmp_path,
+        '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\noperator_delay = 0.3\nhandset_delay = 0.3\n',
+        credits=100,
     )
-    token = subprocess.run(
-        [*MARTINET, "account", "create", "acme", "--credits", "100", "--config", str(config)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    base = f"http://127.0.0.1:{port}"
     server = _start(config)
     try:
         _wait_ready(config)
@@ -110,22 +119,13 @@ def test_kill_9_with_callbacks_pending_loses_none(tmp_path: Path) -> None:
     import sqlite3
     import threading
 
-    hook_port, port, admin = free_ports(3)
-    config = tmp_path / "martinet.toml"
-    config.write_text(
-        f'log_level = "warning"\n[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {admin}\n'
-        '[accounts]\nlane = "notification"\n'
+    (hook_port,) = free_ports(1)
+    config, base, token = _gateway(
+        tmp_path,
         "[callbacks]\nallow_private_networks = true\nretry_first = 0.2\nretry_max = 0.5\n"
-        '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\noperator_delay = 0\nhandset_delay = 0\n'
+        '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\noperator_delay = 0\nhandset_delay = 0\n',
+        credits=100,
     )
-    token = subprocess.run(
-        [*MARTINET, "account", "create", "acme", "--credits", "100", "--config", str(config)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    base = f"http://127.0.0.1:{port}"
     numbers = ",".join(f"06123456{i:02d}" for i in range(20))
     hook = f"http://127.0.0.1:{hook_port}/dlr"  # nobody listens yet: every callback stays pending
     server = _start(config)
@@ -238,22 +238,11 @@ def test_kill_9_under_load_sends_again_at_most_one_window(tmp_path: Path) -> Non
     import sqlite3
 
     carrier = _CarrierThread()
-    port, admin = free_ports(2)
-    config = tmp_path / "martinet.toml"
-    config.write_text(
-        f'log_level = "warning"\n[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {admin}\n'
-        '[accounts]\nlane = "notification"\n'
+    config, base, token = _gateway(
+        tmp_path,
         f'[[connectors]]\nname = "carrier"\ntype = "smpp"\nhost = "127.0.0.1"\nport = {carrier.smsc.port}\n'
-        f'system_id = "acme"\npassword = "secret"\nwindow = {WINDOW}\nreconnect_min = 0.1\nreconnect_max = 0.5\n'
+        f'system_id = "acme"\npassword = "secret"\nwindow = {WINDOW}\nreconnect_min = 0.1\nreconnect_max = 0.5\n',
     )
-    token = subprocess.run(
-        [*MARTINET, "account", "create", "acme", "--credits", "10000", "--config", str(config)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    base = f"http://127.0.0.1:{port}"
     numbers = [f"336{n:08d}" for n in range(50_000_000, 50_004_000)]
     server = _start(config)
     try:

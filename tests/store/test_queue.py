@@ -6,13 +6,12 @@ from sqlalchemy import func, select
 
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
-from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
-from martinet.store.accounts import AccountStore
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
 from martinet.store.queue import Outcome, QueueStore, Submitted
 from martinet.store.receipts import ReceiptStore
 from martinet.store.schema import messages, status_history, unmatched_receipts
+from tests.store.support import queue_send
 
 NOW = 1_700_000_000_000
 
@@ -22,35 +21,7 @@ def _clock() -> int:
 
 
 async def _queued_message(db: Database) -> None:
-    accounts = AccountStore(db, _clock)
-    account = await accounts.create(
-        "acme", password_hash=None, language="fr", timezone="UTC", lane="otp", non_gsm="replace"
-    )
-    await accounts.post(account.id, 10_000, "topup")
-    writer = AcceptanceWriter(db)
-    await writer.start()
-    try:
-        await writer.accept(
-            NewSend(
-                "SEND00000001",
-                account.id,
-                NOW,
-                None,
-                "hi",
-                "GSM-7",
-                1,
-                2,
-                None,
-                None,
-                None,
-                None,
-                "otp",
-                1000,
-                [NewMessage("33612345678", "FR", State.QUEUED, 1, 1000, NOW)],
-            )
-        )
-    finally:
-        await writer.stop()
+    await queue_send(db, _clock, ["33612345678"])
 
 
 async def _claim(queue: QueueStore, owner: str, limit: int = 10) -> list[ClaimedMessage]:

@@ -12,13 +12,12 @@ from sqlalchemy import func, select
 
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
-from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
-from martinet.store.accounts import AccountStore
 from martinet.store.claims import ClaimCursor
 from martinet.store.database import Database
 from martinet.store.queue import Outcome, QueueStore, Submitted
 from martinet.store.receipts import KeptReceipts, ReceiptStore
 from martinet.store.schema import messages, parts, status_history, unmatched_receipts
+from tests.store.support import queue_send
 
 NOW = 1_700_000_000_000
 ALICE, BOB, CAROL = "33611111111", "33622222222", "33633333333"
@@ -30,35 +29,7 @@ def _clock() -> int:
 
 async def _messages(db: Database, phones: list[str]) -> dict[str, int]:
     """Queued messages to `phones` (one each), claimed; returns message id by phone."""
-    accounts = AccountStore(db, _clock)
-    account = await accounts.create(
-        "acme", password_hash=None, language="fr", timezone="UTC", lane="otp", non_gsm="replace"
-    )
-    await accounts.post(account.id, 1_000_000, "topup")
-    writer = AcceptanceWriter(db)
-    await writer.start()
-    try:
-        await writer.accept(
-            NewSend(
-                "SEND00000001",
-                account.id,
-                NOW,
-                None,
-                "hi",
-                "GSM-7",
-                1,
-                2,
-                None,
-                None,
-                None,
-                None,
-                "otp",
-                1000 * len(phones),
-                [NewMessage(phone, "FR", State.QUEUED, 1, 1000, NOW) for phone in phones],
-            )
-        )
-    finally:
-        await writer.stop()
+    await queue_send(db, _clock, phones)
     claimed, _ = await QueueStore(db, _clock).claim(
         "node-a:1", lease_ms=60_000, budgets={"otp": 100}, shared_budget=100, cursor=ClaimCursor.new()
     )
