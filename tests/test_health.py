@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy import insert
 
 from martinet.config import Settings
-from martinet.health import evaluate, readiness
+from martinet.health import Readiness, evaluate, lane_connectors
 from martinet.store.callbacks import outbox_backlog
 from martinet.store.database import Database, open_database
 from martinet.store.nodes import EngineNode, NodeStore
@@ -58,12 +58,13 @@ async def test_readyz_without_an_engine_says_so(database_url: str) -> None:
         assert (await http.get("/healthz")).status_code == 200  # the process is up all the same
 
 
-async def test_readyz_names_the_connector_that_is_not_bound(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+async def test_a_connector_down_fails_readiness_only_once_its_lanes_traffic_waits(database_url: str) -> None:
     carrier = {"name": "carrier", "type": "smpp", "host": "127.0.0.1", "port": free_port(), "system_id": "x"}
     sandbox = {"name": "sandbox", "type": "sandbox"}
+    # otp and marketing go to the sandbox; notification (the account's lane) to the default: the carrier.
+    routes = [{"name": "others", "lanes": ["otp", "marketing"], "connectors": [{"name": "sandbox"}]}]
     async with (
-        running_gateway(url, connectors=[carrier, sandbox], engine={"heartbeat": 0.2}) as gw,
+        running_gateway(database_url, connectors=[carrier, sandbox], routes=routes, engine={"heartbeat": 0.2}) as gw,
         httpx.AsyncClient(base_url=gw.admin) as http,
     ):
 
@@ -73,21 +74,37 @@ async def test_readyz_names_the_connector_that_is_not_bound(tmp_path: Path) -> N
             return body if body["checks"]["connectors"].get("ready", {}).get("sandbox") else None
 
         body = await wait_for(started)
+        assert body["status"] == "ready"  # the carrier is down, but no message waits for it
+        connectors = body["checks"]["connectors"]
+        assert connectors == {"ok": True, "ready": {"carrier": False, "sandbox": True}, "down": ["carrier"]}
+
+        async with gw.client() as api:
+            sent = await api.post(
+                "/sendSMS.do", data={"accessToken": gw.token, "message": "hi", "numero": "0612345678"}
+            )
+        assert sent.text.startswith("0 | "), sent.text
+
+        async def stuck() -> httpx.Response | None:
+            reply = await http.get("/readyz")
+            return reply if reply.status_code == 503 else None
+
+        body = (await wait_for(stuck)).json()
         assert body["failed"] == ["connectors"]
         connectors = body["checks"]["connectors"]
-        assert connectors["ready"] == {"carrier": False, "sandbox": True}
-        assert connectors["reason"] == "not ready: carrier"
+        assert connectors["reason"] == "messages wait in lane notification and none of its connectors is ready: carrier"
+        assert connectors["stuck_lanes"] == ["notification"]
 
 
 async def test_an_unreachable_store_fails_every_check_at_once() -> None:
     db = open_database(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
     try:
-        status, body = await readiness(db, Settings())
+        status, body = await Readiness(db, Settings(), "test:1").check()
     finally:
         await db.dispose()
     assert status == 503
     assert body["failed"] == ["store", "engine", "connectors"]
-    assert body["checks"]["store"]["ok"] is False  # type: ignore[index]
+    store = body["checks"]["store"]  # type: ignore[index]
+    assert store["ok"] is False and store["reason"].startswith("the database cannot be read: ")
 
 
 def test_an_engine_silent_for_three_heartbeats_is_not_alive() -> None:
@@ -100,7 +117,46 @@ def test_an_engine_silent_for_three_heartbeats_is_not_alive() -> None:
     assert silent["engine"] == {"ok": False, "reason": "no engine heartbeat within 6s (last 6.0s ago)"}
     assert silent["connectors"]["ok"] is False
     missing = evaluate({"ok": True}, [EngineNode("a:1", "a", 0, 100_000, {})], settings, 100_001)
-    assert missing["connectors"]["reason"] == "not ready: sandbox (not reported by engine a:1: sandbox)"
+    assert missing["connectors"]["reason"] == (
+        "no connector is ready, nothing can leave: sandbox (not reported by any live engine: sandbox)"
+    )
+
+
+def _engine(owner: str, heartbeat_at: int, **ready: bool) -> EngineNode:
+    connectors = [{"name": name, "ready": up, "throughput": 0.0} for name, up in ready.items()]
+    return EngineNode(owner, owner.split(":")[0], 0, heartbeat_at, {"connectors": connectors})
+
+
+def test_each_lane_counts_the_connectors_its_routes_reach_first_match_first() -> None:
+    connectors = [{"name": n, "type": "smpp", "host": "127.0.0.1", "system_id": "x"} for n in ("a", "b", "c", "d")]
+    routes = [
+        {"name": "french-otp", "lanes": ["otp"], "countries": ["FR"], "connectors": [{"name": "a"}]},
+        {"name": "otp", "lanes": ["otp"], "connectors": [{"name": "b"}, {"name": "c"}]},
+        {"name": "bulk", "lanes": ["marketing"], "accounts": ["shop"], "connectors": [{"name": "d"}]},
+    ]
+    settings = Settings(connectors=connectors, routes=routes)
+    assert lane_connectors(settings) == {
+        "otp": ("a", "b", "c"),  # "otp" takes every otp message the French route leaves: no default
+        "notification": ("a", "b", "c", "d"),  # no route: every carrier
+        "marketing": ("d", "a", "b", "c"),  # only the shop's marketing goes to d
+    }
+    now = 100_000
+    # Ready on any live engine counts; a silent engine's report does not.
+    engines = [_engine("x:1", now, a=False, b=False, c=True, d=False), _engine("y:2", now - 60_000, d=True)]
+    idle = evaluate({"ok": True}, engines, settings, now, waiting=())
+    assert idle["connectors"] == {
+        "ok": True,
+        "ready": {"a": False, "b": False, "c": True, "d": False},
+        "down": ["a", "b", "d"],
+    }
+    assert evaluate({"ok": True}, engines, settings, now, waiting={"otp", "marketing"})["connectors"]["ok"]
+    engines[0] = _engine("x:1", now, a=True, b=False, c=False, d=False)
+    stuck = evaluate({"ok": True}, engines, settings, now, waiting={"otp", "marketing"})["connectors"]
+    assert stuck["ok"]  # a is a French otp message's way out, and any marketing message's
+    engines[0] = _engine("x:1", now, a=False, b=False, c=False, d=True)
+    stuck = evaluate({"ok": True}, engines, settings, now, waiting={"otp", "marketing", "notification"})["connectors"]
+    assert stuck["ok"] is False and stuck["stuck_lanes"] == ["otp"]
+    assert stuck["reason"] == "messages wait in lane otp and none of its connectors is ready: a, b, c"
 
 
 async def test_heartbeats_carry_the_status_and_queue_depth_counts_waiting_messages(db: Database) -> None:

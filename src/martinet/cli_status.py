@@ -2,7 +2,8 @@
 
 It reads the database only, like `/readyz`: the engines write their status there at every heartbeat, so the
 command works from any machine that reaches the database, whether or not a gateway runs beside it. It never
-migrates the schema (unlike the account commands): a status check must not change what it looks at.
+migrates the schema (unlike the account commands): a status check must not change what it looks at. Its one
+write is readiness's own, a row of `store_probes`, which is how it knows that sends could be stored.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from martinet.config import Settings
 
 if TYPE_CHECKING:  # the store is imported when the command runs, to keep the CLI quick to start
+    from martinet.health import Readiness
     from martinet.store.database import Database
 
 SettingsLoader = Callable[[argparse.Namespace], Settings]
@@ -55,12 +57,14 @@ def _status(args: argparse.Namespace, load: SettingsLoader) -> int:
     settings = load(args)
 
     async def run() -> int:
-        from martinet.app import open_store
+        from martinet.app import node_name, open_store, process_owner
+        from martinet.health import Readiness
 
         db = open_store(settings)
+        checks = Readiness(db, settings, process_owner(node_name(settings)))
         try:
             while True:
-                report = await gather(db, settings)
+                report = await gather(db, settings, checks)
                 if args.json:
                     print(json.dumps(report), flush=True)
                 else:
@@ -76,16 +80,20 @@ def _status(args: argparse.Namespace, load: SettingsLoader) -> int:
     return asyncio.run(run())
 
 
-async def gather(db: Database, settings: Settings) -> dict[str, Any]:
-    """Readiness plus the engines, connectors and queue depth, as one JSON-ready object."""
+async def gather(db: Database, settings: Settings, checks: Readiness | None = None) -> dict[str, Any]:
+    """Readiness plus the engines, connectors and queue depth, as one JSON-ready object; `checks` is kept
+    between the rounds of --watch (its write to the store is reused for a few seconds)."""
+    from martinet.app import node_name, process_owner
     from martinet.clock import now_ms
-    from martinet.health import live_engines, readiness
+    from martinet.health import Readiness, live_engines
     from martinet.store.callbacks import outbox_backlog
     from martinet.store.nodes import NodeStore
     from martinet.store.queue import queue_depth
     from martinet.store.receipts import ReceiptStore
 
-    _code, body = await readiness(db, settings)
+    if checks is None:
+        checks = Readiness(db, settings, process_owner(node_name(settings)))
+    _code, body = await checks.check()
     report: dict[str, Any] = {"at": _iso(now_ms()), **body}
     try:
         engines = await NodeStore(db, now_ms).engines()
@@ -174,7 +182,10 @@ def _detail(name: str, check: dict[str, Any]) -> str:
         ago = check.get("last_heartbeat_ms_ago", 0) / 1000
         return f"ok ({check.get('live')} live; freshest {check.get('node')}, heartbeat {ago:.1f}s ago)"
     if name == "connectors":
-        return f"ok ({', '.join(check.get('ready', {}))} ready)"
+        ready = [connector for connector, up in check.get("ready", {}).items() if up]
+        down = check.get("down")
+        tail = f"; down, other connectors carry their lanes: {', '.join(down)}" if down else ""
+        return f"ok ({', '.join(ready)} ready{tail})"
     return "ok"
 
 

@@ -1,0 +1,151 @@
+"""Readiness fails while the store cannot be written, though it still answers queries.
+
+The fault is a real one on each database. SQLite: the database lives on a small tmpfs that a file fills to the
+last byte, so the commits get ENOSPC from the kernel, as on a full disk (mounting needs root, as in CI; the
+test is skipped elsewhere). PostgreSQL: the database is made read-only for new sessions
+(`default_transaction_read_only`, what managed PostgreSQL services do when their storage is full, and what a
+gateway meets when a failover leaves it on a standby) and its sessions are ended, so the gateway reconnects
+into read-only ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import select
+
+from martinet.cli_status import gather, render
+from martinet.store.schema import store_probes
+from tests.conftest import POSTGRES
+from tests.gateway import Gateway, running_gateway, wait_for
+
+
+@dataclass
+class Fault:
+    url: str  # where the gateway's database is
+    cannot_write: Callable[[], Awaitable[None]]
+    can_write: Callable[[], Awaitable[None]]
+    reason: str  # what the database says to a commit meanwhile
+
+
+@contextlib.asynccontextmanager
+async def full_disk(tmp_path: Path) -> AsyncIterator[Fault]:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a tmpfs cannot be mounted here (root only): {mounted.stderr.decode().strip()}")
+    filler = disk / "filler"
+
+    async def fill() -> None:
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 65536)
+        except OSError as exc:
+            assert exc.errno == 28  # ENOSPC
+        finally:
+            os.close(fd)
+
+    async def free() -> None:
+        filler.unlink()
+
+    try:
+        yield Fault(f"sqlite:///{disk / 'martinet.db'}", fill, free, "database or disk is full")
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)
+
+
+@contextlib.asynccontextmanager
+async def read_only_database(url: str) -> AsyncIterator[Fault]:
+    name = url.rsplit("/", 1)[1]
+
+    async def read_only(on: bool) -> None:
+        conn = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=5)
+        try:
+            setting = "SET default_transaction_read_only = on" if on else "RESET default_transaction_read_only"
+            await conn.execute(f'ALTER DATABASE "{name}" {setting}')
+            await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+        finally:
+            await conn.close()
+
+    try:
+        yield Fault(url, lambda: read_only(True), lambda: read_only(False), "read-only transaction")
+    finally:
+        await read_only(False)
+
+
+@contextlib.asynccontextmanager
+async def store_fault(database_url: str, tmp_path: Path) -> AsyncIterator[Fault]:
+    if database_url.startswith("sqlite"):
+        async with full_disk(tmp_path) as fault:
+            yield fault
+    else:
+        async with read_only_database(database_url) as fault:
+            yield fault
+
+
+async def _readyz(gw: Gateway, status: int) -> dict[str, Any] | None:
+    async with httpx.AsyncClient(base_url=gw.admin, timeout=10) as http:
+        reply = await http.get("/readyz")
+    return reply.json() if reply.status_code == status else None  # type: ignore[no-any-return]
+
+
+async def _send(gw: Gateway) -> str:
+    async with gw.client() as api:
+        reply = await api.post("/sendSMS.do", data={"accessToken": gw.token, "message": "hi", "numero": "0612345678"})
+    return reply.text
+
+
+async def test_readyz_fails_while_the_store_cannot_commit_and_recovers_after(database_url: str, tmp_path: Path) -> None:
+    async with (
+        store_fault(database_url, tmp_path) as fault,
+        running_gateway(fault.url, admin={"write_probe_seconds": 0.1}, engine={"heartbeat": 0.2}) as gw,
+    ):
+        await wait_for(lambda: _readyz(gw, 200))
+        await fault.cannot_write()
+
+        async def unwritable() -> dict[str, Any] | None:
+            body = await _readyz(gw, 503)
+            return body if body and fault.reason in body["checks"]["store"].get("reason", "") else None
+
+        body = await wait_for(unwritable, timeout=20)
+        assert "store" in body["failed"]
+        assert body["checks"]["store"]["reason"].startswith("the database answers but cannot commit a write")
+        # What the probe saw is what a send meets: it is refused, nothing half-written.
+        assert (await _send(gw)).startswith("31 | ")
+
+        async def said() -> str | None:  # what `martinet status` prints, its store check a write of its own
+            text = render(await gather(gw.db, gw.settings))
+            return text if fault.reason in text else None
+
+        text = await wait_for(said, timeout=20)
+        assert "martinet: NOT READY" in text
+        assert "  store       FAILED: the database answers but cannot commit a write (sends are answered 31" in text
+
+        await fault.can_write()
+        await wait_for(lambda: _readyz(gw, 200), timeout=20)
+        assert (await _send(gw)).startswith("0 | ")
+
+
+async def test_a_scrape_storm_writes_once_per_interval(database_url: str) -> None:
+    async with running_gateway(database_url, admin={"write_probe_seconds": 60}) as gw:
+
+        async def written() -> list[int]:
+            async with gw.db.reader.connect() as conn:
+                return list((await conn.execute(select(store_probes.c.written_at))).scalars())
+
+        await wait_for(lambda: _readyz(gw, 200))
+        [first] = await written()
+        await asyncio.gather(*(_readyz(gw, 200) for _ in range(30)))
+        assert await written() == [first]  # thirty probes later, the same single write
