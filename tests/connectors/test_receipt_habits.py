@@ -102,16 +102,19 @@ async def _all_final(gw: Gateway) -> bool:
     return len(states) == COUNT and all(state in FINAL_STATES for state in states)
 
 
+async def _recorded(gw: Gateway) -> list[Any]:
+    """(msisdn, code, carrier_id) of every message's part."""
+    query = select(messages.c.msisdn, messages.c.code, parts.c.carrier_id).join(
+        parts, parts.c.message_id == messages.c.id
+    )
+    async with gw.db.reader.connect() as conn:
+        return list((await conn.execute(query)).all())
+
+
 async def _check_every_receipt_went_to_its_part(gw: Gateway, smsc: Simulator) -> None:
     carried = {normalise(m.message_id, IdFormat.AUTO): m for m in smsc.messages.values()}
+    rows = await _recorded(gw)
     async with gw.db.reader.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(messages.c.msisdn, messages.c.code, parts.c.carrier_id).join(
-                    parts, parts.c.message_id == messages.c.id
-                )
-            )
-        ).all()
         kept = (await conn.execute(select(unmatched_receipts.c.carrier_id))).scalars().all()
     assert len(rows) == COUNT
     wrong = []
@@ -218,14 +221,7 @@ async def test_every_receipt_reaches_its_part_with_smpp34_as_the_carrier(sqlite_
             await asyncio.wait_for(carrier.bound.wait(), 10)
             await _send_to_many(gw, numbers)
             await wait_for(lambda: _all_final(gw), timeout=90, interval=0.2)
-            async with gw.db.reader.connect() as conn:
-                rows = (
-                    await conn.execute(
-                        select(messages.c.msisdn, messages.c.code, parts.c.carrier_id).join(
-                            parts, parts.c.message_id == messages.c.id
-                        )
-                    )
-                ).all()
+            rows = await _recorded(gw)
     finally:
         task.cancel()
         await carrier.server.stop()
