@@ -126,7 +126,9 @@ def _operation_test(
 
 
 async def test_every_operation_keeps_its_contract(sqlite_url: str) -> None:
-    async with running_gateway(sqlite_url, credits=10**6, accounts={"rate_limit": 0}) as gw:
+    # Negative cases send broken keys: without limits on refused keys, so that the other cases reach the handlers.
+    limits = {"auth_failures_per_minute": 0, "login_failures_per_minute": 0}
+    async with running_gateway(sqlite_url, credits=10**6, accounts={"rate_limit": 0}, security=limits) as gw:
         failures = await asyncio.to_thread(_fuzz, gw.base, gw.token)
     assert not failures, "\n\n".join(failures)
 
