@@ -118,6 +118,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         marketing_stop=settings.marketing.stop_mention,
         url_check=CallbackUrlCheck(allow_private_networks=settings.callbacks.allow_private_networks),
         max_recipients=settings.http.max_recipients,
+        schedule_horizon_days=settings.accounts.schedule_horizon_days,
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     failures = FailureLimits(

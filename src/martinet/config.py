@@ -290,6 +290,12 @@ class AccountDefaults(_Section):
         default=0, ge=0, description="sends per second accepted per account (each may override); 0 = no limit"
     )
     token_cache_seconds: float = Field(default=5.0, ge=0)
+    schedule_horizon_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="how far ahead a send may be scheduled (date_envoi, sentDate); later dates are refused",
+    )
 
 
 class SandboxConnectorConfig(_Section):

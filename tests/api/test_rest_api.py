@@ -6,6 +6,7 @@ Answers are checked against what the database holds (sends, ledger, balance), no
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 from typing import Any
 
@@ -136,18 +137,19 @@ async def test_listing_pages_and_filters(database_url: str) -> None:
 
 
 async def test_cancelling_a_scheduled_message_refunds_it_once(database_url: str) -> None:
+    later = datetime.date.today() + datetime.timedelta(days=200)
     async with running_gateway(database_url) as gw, _rest(gw) as http:
         reply = await http.post(
             SEND,
             json={
                 "recipients": [{"to": "0612345678"}, {"to": "0612345679"}],
                 "body": {"text": "Later"},
-                "sentDate": "2031-05-04T10:00:00+02:00",
+                "sentDate": f"{later.isoformat()}T10:00:00+02:00",
             },
         )
         scheduled = reply.json()["messages"]
         assert [m["status"]["value"] for m in scheduled] == ["SCHEDULED", "SCHEDULED"]
-        assert scheduled[0]["sentDate"] == "2031-05-04T08:00:00.000Z"
+        assert scheduled[0]["sentDate"] == f"{later.isoformat()}T08:00:00.000Z"
         assert (await _counts(gw))[3] == to_milli(998)
         cancelled = await http.delete(scheduled[0]["href"])
         assert cancelled.status_code == 200 and cancelled.json()["status"]["value"] == "CANCELLED"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from sqlalchemy import select, update
 
 from martinet.store.schema import accounts, callbacks, status_history
@@ -56,7 +58,10 @@ async def _count(gw: Gateway, count: int) -> bool:
 async def test_cancelling_a_scheduled_send_queues_its_report(database_url: str) -> None:
     async with running_gateway(database_url, with_engine=False) as gw:
         sms_id = await _send(
-            gw, numero="0612345678", date_envoi="01012099-10:00", notification_url="https://hooks.example.com/dlr"
+            gw,
+            numero="0612345678",
+            date_envoi=f"{date.today() + timedelta(days=30):%d%m%Y}-10:00",
+            notification_url="https://hooks.example.com/dlr",
         )
         async with gw.client() as http:
             answer = await http.get("/deleteSMS.do", params={"accessToken": gw.token, "smsID": sms_id})

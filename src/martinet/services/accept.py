@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -38,6 +40,11 @@ MAX_URL = 2000
 #: Recipients a send may name when the operator sets nothing (`http.max_recipients`).
 MAX_RECIPIENTS = 100_000
 VALIDITY_OUT_OF_RANGE = f"must be between {MIN_VALIDITY} and {MAX_VALIDITY} seconds"
+#: How far ahead a send may be scheduled when the operator sets nothing (`accounts.schedule_horizon_days`).
+SCHEDULE_HORIZON_DAYS = 365
+#: Scheduled times before this year, in the account's time zone, are refused rather than sent at once.
+EARLIEST_SCHEDULE_YEAR = 2000
+SCHEDULED_TOO_EARLY = f"before the year {EARLIEST_SCHEDULE_YEAR}"
 
 StopPolicy = Literal["add", "refuse", "off"]
 
@@ -142,6 +149,7 @@ class SendService:
         marketing_stop: StopPolicy = "add",
         url_check: CallbackUrlCheck | None = None,
         max_recipients: int = MAX_RECIPIENTS,
+        schedule_horizon_days: int = SCHEDULE_HORIZON_DAYS,
     ) -> None:
         """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
         custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
@@ -158,6 +166,7 @@ class SendService:
         self._marketing_stop = marketing_stop
         self._url_check = url_check  # None: callback URLs are checked at delivery only
         self._max_recipients = max_recipients  # for every send; a request may ask for fewer (GET sendSMS.do)
+        self._horizon_days = schedule_horizon_days  # how far ahead `scheduled_at` may be
 
     async def _check_urls(self, request: SendRequest) -> None:
         if self._url_check is None:
@@ -273,6 +282,8 @@ class SendService:
         if not any(isinstance(r, Recipient) for r in parsed):
             raise InvalidParameter("numero", "no valid recipient")
         now = self._now_ms()
+        if request.scheduled_at is not None:
+            _check_schedule(request.scheduled_at, now, self._horizon_days, request.account.timezone)
         scheduled = request.scheduled_at is not None and request.scheduled_at > now
         due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
         return _Prepared(analysis, lane, parsed, scheduled, due_at, now)
@@ -311,6 +322,18 @@ class SendService:
             price = self._prices.price(country)
             self._milli[country] = None if price is None else to_milli(price)
         return self._milli[country]
+
+
+def _check_schedule(scheduled_at: int, now: int, horizon_days: int, timezone: str) -> None:
+    """A scheduled time is refused (`date_envoi`) beyond the horizon or before 2000, rather than kept for years or
+    sent at once: either is a client's mistake (a year typed wrong, a zero date), and a send parked for decades
+    holds its credits and a queue row all that time. A time in the recent past still means "now".
+    """
+    if scheduled_at > now + horizon_days * 86_400_000:
+        raise InvalidParameter("date_envoi", f"more than {horizon_days} days ahead")
+    earliest = datetime(EARLIEST_SCHEDULE_YEAR, 1, 1, tzinfo=ZoneInfo(timezone))
+    if scheduled_at < int(earliest.timestamp() * 1000):
+        raise InvalidParameter("date_envoi", SCHEDULED_TOO_EARLY)
 
 
 def _check_parameters(request: SendRequest) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY
-from martinet.services.accept import VALIDITY_OUT_OF_RANGE
+from martinet.services.accept import SCHEDULED_TOO_EARLY, VALIDITY_OUT_OF_RANGE
 
 CONTENT_TYPE = "text/plain; charset=ISO-8859-15"
 
@@ -48,6 +48,7 @@ _PROBLEMS_FR: dict[str, str] = {
     VALIDITY_OUT_OF_RANGE: f"doit être compris entre {MIN_VALIDITY} et {MAX_VALIDITY} secondes",
     "expected ddMMyyyy-HH:mm": "format attendu ddMMyyyy-HH:mm",
     "not a valid date": "date invalide",
+    SCHEDULED_TOO_EARLY: "antérieure à l'an 2000",
     "empty": "vide",
     "required for marketing sends with emetteur": "obligatoire pour un envoi marketing avec émetteur",
 }
@@ -56,6 +57,7 @@ _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"longer than (\d+) characters"), r"plus de \1 caractères"),
     (re.compile(r"more than (\d+) recipients"), r"plus de \1 destinataires"),
     (re.compile(r"more than (\d+) bytes"), r"plus de \1 octets"),
+    (re.compile(r"more than (\d+) days ahead"), r"plus de \1 jours à l'avance"),
     (re.compile(r"more than (\d+) parameters"), r"plus de \1 paramètres"),
 ]
 

@@ -66,6 +66,7 @@ _FIELDS = {
     "stop": "body.stop",
     "classe_msg": "callbackUrlMo",
     "nbr_msg": "body.text",
+    "date_envoi": "sentDate",
 }
 
 
