@@ -62,7 +62,11 @@ class SendIn(_In):
     )
     body: BodyIn
     sender: str | None = Field(default=None, alias="from", min_length=1, max_length=16)
-    sentDate: datetime | None = Field(default=None, description="schedule; without offset: the account's time zone")
+    sentDate: datetime | None = Field(
+        default=None,
+        description="schedule; without offset: the account's time zone; in the past: sent at once; at most "
+        "accounts.schedule_horizon_days (365) days ahead and not before 2000, else a 422 naming sentDate",
+    )
     refClient: str | None = Field(default=None, max_length=40)
     callbackUrlStatus: str | None = Field(default=None, min_length=1, max_length=2000)
     callbackUrlMo: str | None = Field(default=None, min_length=1, max_length=2000)
