@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): run the benchmarks and rewrite docs/benchmarks.md with the figures.
 
-`--only accept,rest,bulk,smpp,e2e,otp,callbacks,kannel,backlog` picks which run (default all); the rows, setup and notes of the
+`--only accept,rest,bulk,smpp,e2e,otp,callbacks,kannel,backlog,faults` picks which run (default all); the rows, setup and notes of the
 others are kept as the page has them.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import accept, backlog, bulk, callbacks, e2e, kannel, otp, rest, smpp
+from bench import accept, backlog, bulk, callbacks, e2e, faults, kannel, otp, rest, smpp
 from bench.harness import ROOT, WrkResult, machine
 
-BENCHMARKS = ("accept", "rest", "bulk", "smpp", "e2e", "otp", "callbacks", "kannel", "backlog")
+BENCHMARKS = ("accept", "rest", "bulk", "smpp", "e2e", "otp", "callbacks", "kannel", "backlog", "faults")
 
 #: How the page's parts are told apart when `--only` keeps those of the benchmarks not run: the first row of each
 #: benchmark's group of rows, and the beginning of its setup paragraph and of its note.
@@ -29,6 +29,7 @@ _FIRST_ROW = {
     "callbacks": "callbacks delivered",
     "kannel": "Martinet vs Kannel",
     "backlog": "engine RSS with",
+    "faults": "fault drill",
 }
 _SETUP_START = {
     "rest": "The REST rows",
@@ -38,6 +39,7 @@ _SETUP_START = {
     "callbacks": "The callback rows",
     "kannel": "The Kannel rows",
     "backlog": "The backlog rows",
+    "faults": "The fault rows",
 }
 _NOTE_START = {
     "accept": "Non-2xx answers during the accept run",
@@ -46,6 +48,7 @@ _NOTE_START = {
     "otp": "OTP run:",
     "kannel": "Kannel run:",
     "backlog": "Backlog run:",
+    "faults": "Fault drills:",
 }
 
 
@@ -66,6 +69,9 @@ def main() -> None:
     parser.add_argument("--kannel-count", type=int, default=20_000, help="messages per gateway, Martinet vs Kannel")
     parser.add_argument("--kannel-connections", type=int, default=64, help="HTTP connections, Martinet vs Kannel")
     parser.add_argument("--backlog", type=int, default=1_000_000, help="messages queued for the backlog benchmark")
+    parser.add_argument("--faults-seconds", type=float, help="load of the carrier and crash drills (default 25, 20)")
+    parser.add_argument("--faults-databases", default="sqlite,postgresql", help="fault drills on sqlite,postgresql")
+    parser.add_argument("--faults-postgres", default="postgresql://postgres@127.0.0.1:5432", help="for the drills")
     args = parser.parse_args()
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(selected) - set(BENCHMARKS)
@@ -250,6 +256,17 @@ cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses t
         rows += _backlog_rows(queued)
         setups.append(_backlog_setup(queued))
         notes.append(_backlog_note(queued))
+    if name == "faults":
+        seconds = args.faults_seconds
+        drilled = faults.run(
+            databases=tuple(d.strip() for d in args.faults_databases.split(",") if d.strip()),
+            postgres=args.faults_postgres,
+            carrier_seconds=seconds or 25,
+            crash_seconds=seconds or 20,
+        )
+        rows += faults.rows(drilled)
+        setups.append(faults.setup(drilled))
+        notes.append(faults.note(drilled))
 
 
 def _rest_rows(f: rest.RestResult) -> list[tuple[str, str, str, str]]:

@@ -160,14 +160,17 @@ handset_delay = {sandbox_delays[1]}
         shutil.rmtree(data, ignore_errors=True)
 
 
-def config_head(data: Path, port: int, *, synchronous: str = "full", workers: int = 0) -> str:
-    """The start every benchmark gateway's TOML shares: quiet logs, a SQLite file in `data`, loopback HTTP on
-    `port` (`workers` 0: the configured default, one on SQLite) and its admin listener on a free port
-    (`admin_base`), accounts on the notification lane. Callers add their engine, connector and other sections."""
+def config_head(
+    data: Path, port: int, *, synchronous: str = "full", workers: int = 0, database_url: str | None = None
+) -> str:
+    """The start every benchmark gateway's TOML shares: quiet logs, a SQLite file in `data` (or `database_url`),
+    loopback HTTP on `port` (`workers` 0: the configured default, one on SQLite) and its admin listener on a free
+    port (`admin_base`), accounts on the notification lane. Callers add their engine, connector and other
+    sections."""
     return f"""
 log_level = "warning"
 [database]
-url = "sqlite:///{data / "martinet.db"}"
+url = "{database_url or f"sqlite:///{data / 'martinet.db'}"}"
 sqlite_synchronous = "{synchronous}"
 [http]
 host = "127.0.0.1"
