@@ -164,11 +164,11 @@ class SendService:
         self._validity_ms = {lane: int(seconds * 1000) for lane, seconds in (validity or {}).items()}
         self._rate_limiter = rate_limiter
         self._marketing_stop = marketing_stop
-        self._url_check = url_check  # None: callback URLs are checked at delivery only
+        self._url_check = url_check  # None: callback URLs are checked at delivery only (they always are)
         self._max_recipients = max_recipients  # for every send; a request may ask for fewer (GET sendSMS.do)
         self._horizon_days = schedule_horizon_days  # how far ahead `scheduled_at` may be
 
-    async def _check_urls(self, request: SendRequest) -> None:
+    def _check_urls(self, request: SendRequest) -> None:
         if self._url_check is None:
             return
         for name, url in (
@@ -176,7 +176,7 @@ class SendService:
             ("notification_url_reponse", request.notification_url_reponse),
         ):
             if url:
-                problem = await self._url_check.problem(url)
+                problem = self._url_check.problem(url)
                 if problem is not None:
                     raise InvalidParameter(name, problem)
 
@@ -263,7 +263,7 @@ class SendService:
 
     async def _prepare(self, request: SendRequest) -> _Prepared:
         _check_parameters(request)
-        await self._check_urls(request)
+        self._check_urls(request)
         lane = request.lane or request.account.lane
         stop = self._stop_mode(request, lane)
         analysis = analyze(

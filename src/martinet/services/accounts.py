@@ -133,7 +133,7 @@ class AccountService:
         """The rules of a send's `notification_url`s: a default the notifier would refuse is refused now."""
         for name, url in (("callback URL", callback_url), ("reply URL", reply_url)):
             if url:
-                problem = await self._url_check.problem(url)
+                problem = self._url_check.problem(url)
                 if problem is not None:
                     raise InvalidAccountSetting(f"{name}: {problem}")
 

@@ -1,58 +1,68 @@
-"""Checking callback URLs when a send is accepted, so that a URL the notifier would refuse is refused at once.
+"""Checking callback URLs when a send is accepted: what can be known without the network.
 
-The same rules as at delivery (`martinet.domain.webhooks`): http(s) only, and a host that resolves only to
-loopback, private, link-local or other refused addresses is refused (unless the operator allows private
-networks). A host that does not resolve now is accepted: DNS may be down for a moment, and the notifier checks
-every address again before it connects (which is what stops DNS rebinding). Answers are cached per host for a
-minute so that a busy client's sends do not each cost a lookup.
+At acceptance a URL must be `http(s)` with a host and a valid port (`martinet.domain.webhooks.url_problem`), and,
+unless the operator allows private networks, a host that *is* an address must be one callbacks may reach
+(`forbidden_address`, the rule the notifier applies). "Is an address" means any form the system's resolver reads
+as one, not only the canonical ones: `10.0.0.1`, `[fd00::1]`, but also `127.1`, `2130706433` or `0x7f.1`, and the
+names that always mean loopback, `localhost` and `*.localhost` (RFC 6761).
+
+Names are not resolved at acceptance. A lookup would make accepting a send wait on DNS (its latency, its
+outages, a client's host names that never resolve), and the lookups run in the threads that SQLite writes and
+password checks use: a slow resolver would slow every send of the worker. Nor would it protect anything: a name
+may resolve differently by the time a callback leaves, so the notifier resolves every name when it connects and
+connects only to the addresses that pass (`martinet.engine.notifier.GuardedResolver`). That is the check that
+keeps callbacks out of the gateway's network; this one tells a client at once about the mistakes that can be
+seen in the URL itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import time
-from collections.abc import Callable
+import socket
 from urllib.parse import urlsplit
 
 from martinet.domain.webhooks import forbidden_address, url_problem
 
-#: Seconds a host's verdict is kept; seconds a lookup may take before the URL is accepted unchecked.
-CACHE_SECONDS = 60.0
-RESOLVE_TIMEOUT = 2.0
-
 
 class CallbackUrlCheck:
-    def __init__(self, *, allow_private_networks: bool, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, allow_private_networks: bool) -> None:
         self._allow_private = allow_private_networks
-        self._clock = clock
-        self._verdicts: dict[str, tuple[float, str | None]] = {}
 
-    async def problem(self, url: str) -> str | None:
-        """Why `url` cannot be a callback URL, or None."""
+    def problem(self, url: str) -> str | None:
+        """Why `url` cannot be a callback URL, as far as the URL itself shows, or None."""
         problem = url_problem(url)
         if problem is not None or self._allow_private:
             return problem
-        host = (urlsplit(url).hostname or "").split("%", 1)[0]
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            return await self._host_problem(host)
-        return forbidden_address(host)
+        return host_problem(urlsplit(url).hostname or "")
 
-    async def _host_problem(self, host: str) -> str | None:
-        cached = self._verdicts.get(host)
-        if cached is not None and cached[0] > self._clock():
-            return cached[1]
-        try:
-            infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), RESOLVE_TIMEOUT)
-        except (OSError, TimeoutError):
-            return None  # cannot tell now; not cached, the notifier checks again anyway
-        problems = [forbidden_address(str(info[4][0])) for info in infos]
-        verdict = problems[0] if problems and all(problems) else None
-        if verdict is not None:
-            verdict = f"{host} resolves only to refused addresses ({verdict})"
-        if len(self._verdicts) > 10_000:
-            self._verdicts.clear()
-        self._verdicts[host] = (self._clock() + CACHE_SECONDS, verdict)
-        return verdict
+
+def host_problem(host: str) -> str | None:
+    """Why callbacks may not go to `host` when it stands for an address without a lookup, else None (a name)."""
+    host = host.split("%", 1)[0]  # an IPv6 zone (fe80::1%eth0) does not change the address
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return forbidden_address(host)
+    address = resolver_literal(host)
+    if address is None:
+        return None
+    problem = forbidden_address(address)
+    return None if problem is None else f"{host} means {address}: {problem}"
+
+
+def resolver_literal(host: str) -> str | None:
+    """The IPv4 address a host that is not written canonically still stands for without asking DNS, or None
+    when it is a name to resolve.
+
+    The C resolver reads the short, decimal, octal and hexadecimal forms of `inet_aton` (`127.1`, `2130706433`,
+    `0x7f.1` are 127.0.0.1), and RFC 6761 makes `localhost` and its subdomains loopback whatever DNS says.
+    """
+    name = host.rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return "127.0.0.1"
+    try:
+        return socket.inet_ntoa(socket.inet_aton(name))
+    except OSError:
+        return None
