@@ -5,7 +5,8 @@ last byte, so the commits get ENOSPC from the kernel, as on a full disk (mountin
 test is skipped elsewhere). PostgreSQL: the database is made read-only for new sessions
 (`default_transaction_read_only`, what managed PostgreSQL services do when their storage is full, and what a
 gateway meets when a failover leaves it on a standby) and its sessions are ended, so the gateway reconnects
-into read-only ones.
+into read-only ones. And a write lock held by another client: the probe answers "not ready" after its 2 s
+instead of hanging, shares one waiting write among concurrent probes, and recovers when the lock is released.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,3 +152,44 @@ async def test_a_scrape_storm_writes_once_per_interval(database_url: str) -> Non
         [first] = await written()
         await asyncio.gather(*(_readyz(gw, 200) for _ in range(30)))
         assert await written() == [first]  # thirty probes later, the same single write
+
+
+@contextlib.asynccontextmanager
+async def write_lock_held(url: str) -> AsyncIterator[None]:
+    """Another client holds the write lock the probe needs: SQLite's database lock, or PostgreSQL's lock on the
+    probe's table (a long transaction of another process, a migration)."""
+    if url.startswith("sqlite"):
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        transaction = conn.transaction()
+        await transaction.start()
+        await conn.execute("LOCK TABLE store_probes IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            await transaction.rollback()
+    finally:
+        await conn.close()
+
+
+async def test_a_write_that_waits_answers_not_ready_in_bounded_time(database_url: str) -> None:
+    async with running_gateway(database_url, admin={"write_probe_seconds": 0}) as gw:
+        await wait_for(lambda: _readyz(gw, 200))
+        async with write_lock_held(database_url):
+            started = time.monotonic()
+            bodies = await asyncio.gather(*(_readyz(gw, 503) for _ in range(5)))
+            waited = time.monotonic() - started
+        # Five probes share the one write waiting for the lock, and each answers after the 2 s it is given.
+        assert waited < 4, waited
+        for body in bodies:
+            assert body is not None and body["failed"] == ["store"], body
+            assert body["checks"]["store"]["reason"].endswith("no commit within 2s")
+        await wait_for(lambda: _readyz(gw, 200))  # the waiting write commits once the lock is released

@@ -61,20 +61,19 @@ class WriteProbe:
         if self._running is None:
             self._running = asyncio.create_task(self._write())
         done, _pending = await asyncio.wait({self._running}, timeout=STORE_TIMEOUT)
-        if not done:
+        if not done or self._last is None:  # still waiting (or stopped with its process)
             return f"{CANNOT_WRITE}: no commit within {STORE_TIMEOUT:g}s"
-        assert self._last is not None
         return self._last[1]
 
     async def _write(self) -> None:
         try:
             await self._store.write()
         except Exception as exc:  # any driver error means the same thing to a probe: sends cannot be stored
-            problem: str | None = f"{CANNOT_WRITE}: {type(exc).__name__}: {_first_line(exc)}"
+            self._last = (self._clock(), f"{CANNOT_WRITE}: {type(exc).__name__}: {_first_line(exc)}")
         else:
-            problem = None
-        self._last = (self._clock(), problem)
-        self._running = None
+            self._last = (self._clock(), None)
+        finally:
+            self._running = None
 
 
 class Readiness:
