@@ -287,7 +287,7 @@ async def test_a_slow_handler_does_not_get_a_live_peer_declared_dead_or_late() -
         peer.alive = False  # now the peer really goes silent, and is found out
         began = time.monotonic()
         closed = await asyncio.wait_for(connection.wait_closed(), 2.0)
-        assert isinstance(closed, PeerDead) and time.monotonic() - began < 0.6
+        assert isinstance(closed, PeerDead) and time.monotonic() - began < 1.5
     finally:
         connection.abort()
         server.close()
