@@ -39,6 +39,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -913,7 +914,7 @@ def _readiness(body: str) -> str:
     except (ValueError, AttributeError):
         return " ".join(body.split())[:200]
     failed = [
-        f"{name}: {check.get('reason', 'failed')[:160]}"
+        f"{name}: {re.sub(r' [(]last [^)]*[)]', '', str(check.get('reason', 'failed')))[:160]}"
         for name, check in sorted(checks.items())
         if isinstance(check, dict) and not check.get("ok", True)
     ]
@@ -958,7 +959,7 @@ def run(
     crash_seconds: float = 20,
     repeats: int = 3,
     disk_rate: float = 100,
-    full_seconds: float = 10,
+    full_seconds: float = 15,
     disk_mib: int = 64,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "drills": []}
@@ -990,7 +991,7 @@ def main() -> None:
     parser.add_argument("--crash-rate", type=float, default=1200)
     parser.add_argument("--repeats", type=int, default=3, help="gateway kills on SQLite")
     parser.add_argument("--receipt-deadline", type=float, default=20)
-    parser.add_argument("--full-seconds", type=float, default=10, help="how long the disk stays full")
+    parser.add_argument("--full-seconds", type=float, default=15, help="how long the disk stays full")
     parser.add_argument("--json", type=Path, help="write the figures there too")
     args = parser.parse_args()
     figures = run(
@@ -1125,8 +1126,8 @@ def _disk_rows(d: dict[str, Any]) -> list[Row]:
         return [(title, f"not run: {d['skipped']}", "", "")]
     answers = d["answers_while_full"]
     others = {k: v for k, v in answers.items() if k not in ("0", "31")}
-    readyz = d["readyz_while_full"]
-    said = "; ".join(sorted({f"{status} {text}" for status, text in readyz if status != 200}))
+    first = next(((status, text) for t, status, text in d["readyz"] if t >= 0 and status != 200), None)
+    said = f"{first[0]} {first[1]}" if first is not None and d["not_ready_after_s"] is not None else ""
     return [
         (
             f"{title}: `sendSMS.do` answers while full",
@@ -1165,8 +1166,9 @@ def setup(figures: dict[str, Any]) -> str:
     disk = next((d for d in drills if d["drill"] == "disk"), None)
     repeats = sum(1 for d in drills if d["drill"] == "crash" and d["kill"] == "gateway")
     parts = [
-        """The fault rows (`bench/faults.py`, `python -m bench.faults`): every process on this machine, on loopback,
-started for the drill and killed at its end. Each carrier is an SMSC simulator in a process of its own
+        """The fault rows (`bench/faults.py`; `python -m bench --only faults` reruns the drills and rewrites these
+rows, `python -m bench.faults` prints their figures): every process on this machine, on loopback, started for the
+drill and killed at its end. Each carrier is an SMSC simulator in a process of its own
 (`bench/carrier.py`: every message DELIVRD, an ENROUTE receipt 0.1 s after the submission, the final one after
 `receipt_delay`, a window of 64 receipts per bind) that reports which destinations it received and when. Each
 gateway node is `martinet serve` (one HTTP worker, its engine, its callbacks notifier) with one `smpp` connector
@@ -1193,8 +1195,8 @@ the load brings per second (two per message)."""
         parts.append(
             f"""Crash drill: one carrier (final receipt 0.5 s after submission), {crash["rate"]:,.0f} messages/s
 for {crash["seconds"]:.0f} s; half-way through, SIGKILL to the whole process group of `martinet serve`
-(supervisor, engine, HTTP worker, notifier), started again at once on the same database; {repeats} times on
-SQLite, each on a fresh file. On PostgreSQL (a database created for the run and dropped after it, two nodes
+(supervisor, engine, HTTP worker, notifier), started again at once on the same database; {_times(repeats)} on
+SQLite, each time on a fresh file. On PostgreSQL (a database created for the run and dropped after it, two nodes
 `node-a` and `node-b` with `engine.lease_seconds = {LEASE_SECONDS}`): once `node-a` alone, not restarted (the
 survivor takes back its claims when their lease expires), once both, restarted. Received twice = submissions
 beyond the first of each destination at the carrier; the bound is window × binds of the nodes killed. Restart
@@ -1210,6 +1212,10 @@ the database is searched for the numbers of every refused request and for sends 
 recipients."""
         )
     return "\n".join(parts)
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
 def note(figures: dict[str, Any]) -> str:
@@ -1229,8 +1235,10 @@ def note(figures: dict[str, Any]) -> str:
                 f"their numbers found in the store {d['unanswered_in_store']:,}; final states {d['states']}"
             )
         elif d["drill"] == "disk" and "skipped" not in d:
+            changes = ", ".join(f"{t:+.1f} s {status} {text}" for t, status, text in d["readyz"])
             bits.append(
                 f"disk drill: answers before / while full / after {d['answers_before']} / "
-                f"{d['answers_while_full']} / {d['answers_after']}; errors logged {d['log_errors'] or 'none'}"
+                f"{d['answers_while_full']} / {d['answers_after']}; `/readyz` (seconds from the disk full): "
+                f"{changes}; errors logged {d['log_errors'] or 'none'}"
             )
     return "Fault drills: " + "; ".join(bits) + "."
