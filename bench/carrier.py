@@ -7,8 +7,8 @@ The simulator's own control endpoint (`/stats`) counts; the drills also need to 
 at an instant where what it received is known exactly. This process runs the simulator of `SIMULATOR.toml` and
 answers, on 127.0.0.1:REPORT_PORT (one request per connection, JSON):
 
-* `GET /stats`: the simulator's counters, with `receipts_owed` (receipts sent but not yet acknowledged by the
-  gateway, plus those parked waiting for a bind: the receipt backlog) and `now_ms` (this machine's monotonic clock,
+* `GET /stats`: the simulator's counters, with `receipts_owed` (receipts on the wire or queued behind the window,
+  not yet answered by the gateway, plus those parked waiting for a bind: the receipt backlog) and `now_ms` (this machine's monotonic clock,
   the clock of every `*_ms` figure here);
 * `GET /arrivals?after=MS`: how many submissions arrived after `MS` and when the first of them did;
 * `GET /destinations`: every destination received, in arrival order (a list, with repeats);
@@ -39,7 +39,9 @@ def _now_ms() -> float:
 
 def _stats(simulator: Simulator) -> dict[str, Any]:
     stats = simulator.stats()
-    stats["receipts_owed"] = stats["receipts_sent"] - stats["receipts_acked"] + stats["waiting_deliveries"]
+    # Each attempt counts in receipts_sent and ends acknowledged or retried (sent again after retry_delay).
+    in_flight = stats["receipts_sent"] - stats["receipts_acked"] - stats["receipts_retried"]
+    stats["receipts_owed"] = in_flight + stats["waiting_deliveries"]
     stats["now_ms"] = _now_ms()
     return stats
 

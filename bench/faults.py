@@ -340,6 +340,15 @@ class Database:
         listed = ", ".join(f"'{s}'" for s in FINAL_STATES)
         return {str(r[0]) for r in self.rows(f"select msisdn from messages where state in ({listed})")}
 
+    def undone(self) -> int:
+        """Messages not final now whose history says they were: a final status overwritten by a later report."""
+        listed = ", ".join(f"'{s}'" for s in FINAL_STATES)
+        query = (
+            "select count(distinct h.message_id) from status_history h join messages m on m.id = h.message_id "
+            f"where h.state in ({listed}) and m.state not in ({listed})"
+        )
+        return int(self.rows(query)[0][0])
+
     def count(self, where: str) -> int:
         return int(self.rows(f"select count(*) from messages where {where}")[0][0])
 
@@ -603,6 +612,7 @@ def carrier_drill(
                 non_final=non_final(states),
                 states=states,
                 unknown_3599=database.count("code = 3599"),
+                final_then_undone=database.undone(),
                 primary_received=len(primary.destinations()),
                 backup_received_before_kill=at_kill_backup,
                 backup_received=len(backup.destinations()),
@@ -712,6 +722,7 @@ def crash_drill(kind: str, rate: float, seconds: float, kill: str, postgres: str
                 states=states,
                 received=len(destinations),
                 resubmitted=twice(destinations),
+                final_then_undone=database.undone(),
                 bound=WINDOW * len(victims),
                 all_final_s=all_final - restart_at if all_final is not None else None,
                 all_final_after_load_s=all_final - load_end if all_final is not None else None,
@@ -1214,6 +1225,16 @@ recipients."""
     return "\n".join(parts)
 
 
+def _undone(d: dict[str, Any]) -> str:
+    n = d.get("final_then_undone", 0)
+    if not n:
+        return ""
+    return (
+        f" (**{n:,} messages had reached a final status and were set back** to a non-final one by a report "
+        "applied after it: see their `status_history`)"
+    )
+
+
 def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
@@ -1226,13 +1247,14 @@ def note(figures: dict[str, Any]) -> str:
                 f"carrier drill ({d['database']}): the primary received {d['primary_received']:,} and the backup "
                 f"{d['backup_received']:,} ({d['backup_received_before_kill']:,} before the kill); receipt backlog "
                 f"max before the kill {d['backlog_before_kill']['max']:,}, after it {d['backlog_after_kill']['max']:,}"
-                f"; final states {d['states']}"
+                f"; final states {d['states']}" + _undone(d)
             )
         elif d["drill"] == "crash":
             bits.append(
                 f"crash drill ({d['database']}, kill {d['kill']}): {d['received_at_kill']:,} received by the "
                 f"carrier at the kill; requests refused at connect or unanswered while down {d['errors'] or 0}, "
                 f"their numbers found in the store {d['unanswered_in_store']:,}; final states {d['states']}"
+                + _undone(d)
             )
         elif d["drill"] == "disk" and "skipped" not in d:
             changes = ", ".join(f"{t:+.1f} s {status} {text}" for t, status, text in d["readyz"])
