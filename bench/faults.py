@@ -46,6 +46,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import urllib.error
@@ -208,17 +209,20 @@ class Node:
         return log.read_text(errors="replace")[-chars:] if log.exists() else ""
 
     def kill(self) -> float:
-        """SIGKILL to the whole process group (supervisor, engine, HTTP workers, notifier); returns its monotonic ms
-        and comes back once none of them is left."""
+        """SIGKILL to the whole process group (supervisor, engine, HTTP workers, notifier); its monotonic ms.
+        `reap` waits until none of them is left."""
         assert self.process is not None
         killed = time.monotonic() * 1000
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        return killed
+
+    def reap(self) -> None:
+        assert self.process is not None
         self.process.wait()
         deadline = time.monotonic() + 10
         while _group_alive(self.process.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        return killed
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -684,7 +688,10 @@ def crash_drill(kind: str, rate: float, seconds: float, kill: str, postgres: str
             loading = load.in_background(rate, seconds)
             time.sleep(max(0.0, began + seconds / 2 - time.monotonic()))
             victims = nodes if kill in ("gateway", "both") else nodes[:1]
-            killed_ms = min(node.kill() for node in victims)
+            result["claims_seen_before_kill"], result["kill_waited_s"] = _busy(database, victims, timeout=5.0)
+            killed_ms = min([node.kill() for node in victims])
+            for node in victims:
+                node.reap()
             restarted_ms = killed_ms
             result["received_at_kill"] = carrier.arrivals(0)["total"]
             if kill == "one":
@@ -736,6 +743,20 @@ def crash_drill(kind: str, rate: float, seconds: float, kill: str, postgres: str
         _teardown(nodes, carriers, data, result)
     _print(result)
     return result
+
+
+def _busy(database: Database, victims: list[Node], timeout: float) -> tuple[int, float]:
+    """Wait (at most `timeout`) until the nodes about to be killed hold claims not yet recorded as submitted
+    (`submitting`), so the kill lands mid-dispatch; the claims seen and the seconds waited."""
+    owners = " or ".join(f"lease_owner like '{node.name}:%'" for node in victims)
+    began = time.monotonic()
+    seen = 0
+    while time.monotonic() - began < timeout:
+        seen = database.count(f"state = 'submitting' and ({owners})")
+        if seen:
+            break
+        time.sleep(0.005)
+    return seen, time.monotonic() - began
 
 
 def _first_arrival(carrier: Carrier, after_ms: float, timeout: float) -> float | None:
@@ -1105,12 +1126,15 @@ def _crash_rows(d: dict[str, Any], run: int) -> list[Row]:
         title = (
             f"fault drill: one of two PostgreSQL nodes killed -9 under load, not restarted (lease {LEASE_SECONDS} s)"
         )
+        claims = d.get("claims_of_dead_node", 0)
         timing = (
-            f"  kill → the dead node's {d.get('claims_of_dead_node', 0):,} claims submitted by the survivor / every "
-            "message final",
+            f"  kill → the dead node's {claims:,} claims submitted by the survivor / every message final"
+            if claims
+            else "  kill → (the dead node held no claim at the kill) / every message final",
             "claims_taken_back_s",
         )
     b = d["backlog_before_kill"]
+    has_timing = d["kill"] != "one" or bool(d.get("claims_of_dead_node"))
     return [
         (
             f"{title}, {d['rate']:,.0f}/s for {d['seconds']:.0f} s: accepted / lost / received twice by the carrier",
@@ -1118,7 +1142,7 @@ def _crash_rows(d: dict[str, Any], run: int) -> list[Row]:
             f"0 lost, ≤ {d['bound']} twice",
             _verdict(d["lost"] == 0 and d["resubmitted"] <= d["bound"]),
         ),
-        (timing[0], f"{_s(d.get(timing[1]))} / {_s(d['all_final_s'])}", "", ""),
+        (timing[0], f"{_s(d.get(timing[1])) if has_timing else '—'} / {_s(d['all_final_s'])}", "", ""),
         (
             "  receipt backlog before the kill, max / p95",
             f"{b['max']:,} / {b['p95']:,} receipts = {b['max_s']:.2f} / {b['p95_s']:.2f} s of traffic",
@@ -1205,7 +1229,9 @@ the load brings per second (two per message)."""
     if crash is not None:
         parts.append(
             f"""Crash drill: one carrier (final receipt 0.5 s after submission), {crash["rate"]:,.0f} messages/s
-for {crash["seconds"]:.0f} s; half-way through, SIGKILL to the whole process group of `martinet serve`
+for {crash["seconds"]:.0f} s; half-way through, as soon as the nodes to kill hold claims not yet recorded as
+submitted (messages `submitting`, polled every 5 ms, at most 5 s), SIGKILL to the whole process group of `martinet
+serve`
 (supervisor, engine, HTTP worker, notifier), started again at once on the same database; {_times(repeats)} on
 SQLite, each time on a fresh file. On PostgreSQL (a database created for the run and dropped after it, two nodes
 `node-a` and `node-b` with `engine.lease_seconds = {LEASE_SECONDS}`): once `node-a` alone, not restarted (the
@@ -1222,15 +1248,17 @@ tmpfs (until `ENOSPC`), {disk["full_seconds"]:.0f} s later it is deleted, and th
 the database is searched for the numbers of every refused request and for sends with fewer messages than
 recipients."""
         )
-    return "\n".join(parts)
+    # One paragraph on the page (its parts are told apart by blank lines), each drill starting a line of its own.
+    return "\n".join(textwrap.fill(" ".join(part.split()), 115, break_on_hyphens=False) for part in parts)
 
 
 def _undone(d: dict[str, Any]) -> str:
     n = d.get("final_then_undone", 0)
     if not n:
         return ""
+    messages = "message had" if n == 1 else "messages had"
     return (
-        f" (**{n:,} messages had reached a final status and were set back** to a non-final one by a report "
+        f" (**{n:,} {messages} reached a final status and were set back** to a non-final one by a report "
         "applied after it: see their `status_history`)"
     )
 
@@ -1251,8 +1279,9 @@ def note(figures: dict[str, Any]) -> str:
             )
         elif d["drill"] == "crash":
             bits.append(
-                f"crash drill ({d['database']}, kill {d['kill']}): {d['received_at_kill']:,} received by the "
-                f"carrier at the kill; requests refused at connect or unanswered while down {d['errors'] or 0}, "
+                f"crash drill ({d['database']}, kill {d['kill']}): killed {d['kill_waited_s']:.2f} s after "
+                f"half-way, {d['claims_seen_before_kill']:,} claims then in `submitting`; "
+                f"{d['received_at_kill']:,} received by the carrier at the kill; requests refused at connect or unanswered while down {d['errors'] or 0}, "
                 f"their numbers found in the store {d['unanswered_in_store']:,}; final states {d['states']}"
                 + _undone(d)
             )
