@@ -15,8 +15,9 @@ drill, so that a number the carriers received twice is a message sent twice. The
    `submit_sm` at the backup), time to recover (kill → the queue back to its level before the kill; end of the
    load → every message final), and the receipt backlog (receipts the carriers sent and the gateway has not yet
    acknowledged, every 0.5 s, in seconds of traffic).
-2. **crash** — one carrier (window 64, one bind), `rate`/s for `seconds`; half-way through, the whole `martinet
-   serve` process group is killed (SIGKILL) and started again at once. Measured: accepted, lost, destinations the
+2. **crash** — one carrier (window 64, one bind), `rate`/s for `seconds`; half-way through, as soon as the gateway
+   holds claims not yet recorded as submitted, the whole `martinet serve` process group is killed (SIGKILL) and
+   started again at once. Measured: accepted, lost, destinations the
    carrier received more than once (at most window × binds), restart → first new `submit_sm`, restart → every
    message final. Done `repeats` times, each on a fresh database.
 3. **disk** (SQLite) — the database lives on a small tmpfs mounted for the drill (root only); under a light load a
@@ -26,7 +27,8 @@ drill, so that a number the carriers received twice is a message sent twice. The
 4. The carrier and crash drills again with `--databases postgresql`: two `martinet serve` (engine nodes `node-a`
    and `node-b`, `engine.lease_seconds` 15) on one fresh PostgreSQL database (created and dropped here), the load
    alternating between them and going to the other when one refuses connections (as a load balancer would); the
-   crash drill kills one node (the survivor takes its claims back once their lease expires), then both.
+   crash drill kills one node (the survivor takes its claims back once their lease expires), then both at once
+   (`repeats` times).
 """
 
 from __future__ import annotations
@@ -1001,7 +1003,7 @@ def run(
                 carrier_drill(kind, carrier_rate, carrier_seconds, receipt_deadline, receipt_delay, postgres)
             )
         if "crash" in drills:
-            kills = ["gateway"] * repeats if kind == "sqlite" else ["one", "both"]
+            kills = ["gateway"] * repeats if kind == "sqlite" else ["one"] + ["both"] * repeats
             for kill in kills:
                 results["drills"].append(crash_drill(kind, crash_rate, crash_seconds, kill, postgres))
     if "disk" in drills and "sqlite" in databases:
@@ -1021,7 +1023,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="load duration of the carrier and crash drills (short runs)")
     parser.add_argument("--carrier-rate", type=float, default=400)
     parser.add_argument("--crash-rate", type=float, default=1200)
-    parser.add_argument("--repeats", type=int, default=3, help="gateway kills on SQLite")
+    parser.add_argument("--repeats", type=int, default=3, help="gateway kills on SQLite, kills of both PG nodes")
     parser.add_argument("--receipt-deadline", type=float, default=20)
     parser.add_argument("--full-seconds", type=float, default=15, help="how long the disk stays full")
     parser.add_argument("--json", type=Path, help="write the figures there too")
@@ -1068,8 +1070,8 @@ def rows(figures: dict[str, Any]) -> list[Row]:
         if d["drill"] == "carrier":
             out += _carrier_rows(d)
         elif d["drill"] == "crash":
-            crash_runs[d["database"]] += 1
-            out += _crash_rows(d, crash_runs[d["database"]])
+            crash_runs[f"{d['database']} {d['kill']}"] += 1
+            out += _crash_rows(d, crash_runs[f"{d['database']} {d['kill']}"])
         elif d["drill"] == "disk":
             out += _disk_rows(d)
     return out
@@ -1120,7 +1122,7 @@ def _crash_rows(d: dict[str, Any], run: int) -> list[Row]:
         title = f"fault drill: gateway kill -9 under load (SQLite, window 64 × 1 bind), kill {run}"
         timing = ("  restart → first new `submit_sm` / every message final", "restart_first_submit_s")
     elif d["kill"] == "both":
-        title = "fault drill: both PostgreSQL nodes killed -9 under load and restarted (window 64 × 1 bind each)"
+        title = f"fault drill: both PostgreSQL nodes killed -9 under load and restarted (window 64 × 1 bind each), kill {run}"
         timing = ("  restart → first new `submit_sm` / every message final", "restart_first_submit_s")
     else:
         title = (
@@ -1233,9 +1235,9 @@ for {crash["seconds"]:.0f} s; half-way through, as soon as the nodes to kill hol
 submitted (messages `submitting`, polled every 5 ms, at most 5 s), SIGKILL to the whole process group of `martinet
 serve`
 (supervisor, engine, HTTP worker, notifier), started again at once on the same database; {_times(repeats)} on
-SQLite, each time on a fresh file. On PostgreSQL (a database created for the run and dropped after it, two nodes
-`node-a` and `node-b` with `engine.lease_seconds = {LEASE_SECONDS}`): once `node-a` alone, not restarted (the
-survivor takes back its claims when their lease expires), once both, restarted. Received twice = submissions
+SQLite, each time on a fresh file. On PostgreSQL (a database created for each kill and dropped after it, two
+nodes `node-a` and `node-b` with `engine.lease_seconds = {LEASE_SECONDS}`): once `node-a` alone, not restarted (the
+survivor takes back its claims when their lease expires), then both at once, restarted, {_times(repeats)}. Received twice = submissions
 beyond the first of each destination at the carrier; the bound is window × binds of the nodes killed. Restart
 times run from the new `Popen` of `martinet serve`."""
         )
