@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
 from martinet.store.claims import ClaimCursor
-from martinet.store.database import Database
+from martinet.store.database import Database, open_database
+from martinet.store.migrate import upgrade
 from martinet.store.queue import Outcome, QueueStore, Submitted
-from martinet.store.receipts import KeptReceipts, ReceiptStore
+from martinet.store.receipts import KeptReceipts, ReceiptStore, apply_receipts
 from martinet.store.schema import messages, parts, status_history, unmatched_receipts
 from tests.store.support import queue_send
 
@@ -211,3 +212,24 @@ async def test_a_kept_intermediate_receipt_is_not_overtaken_by_the_final_one(db:
     assert await ReceiptStore(db, _clock).apply([_delivered("abc")]) == 2
     assert await _history_of(db, ids[ALICE]) == [("queued", 1), ("sent", 0), ("sent", 13), ("delivered", 11)]
     assert await _kept_rows(db) == 0
+
+
+async def test_two_engines_applying_receipts_of_one_part_at_once_take_turns(postgres_url: str) -> None:
+    """PostgreSQL: one engine applies the final receipt while another applies a late intermediate one for the same
+    part (a carrier redelivering to both after a restart); the intermediate one must not undo the final one."""
+    first, second = open_database(postgres_url), open_database(postgres_url)
+    try:
+        await upgrade(first)
+        ids = await _messages(first, [ALICE])
+        await _record(first, ids, ALICE, "c1")
+        late = Receipt("carrier", "c1", State.SENT, 13, NOW + 20, "id:c1 stat:ENROUTE")
+        async with first.writer.begin() as conn:
+            await conn.run_sync(lambda sync: apply_receipts(sync, [_delivered("c1")], NOW))
+            other = asyncio.create_task(second.run_write(lambda sync: apply_receipts(sync, [late], NOW)))
+            await asyncio.sleep(0.5)  # the second engine is now waiting for this transaction
+        await other
+        assert (await _states(first))[ALICE] == ("delivered", 11)
+        assert await _history_of(first, ids[ALICE]) == [("queued", 1), ("sent", 0), ("delivered", 11)]
+    finally:
+        await first.dispose()
+        await second.dispose()
