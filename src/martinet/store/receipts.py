@@ -209,7 +209,7 @@ def _parts_named(conn: Connection, forms: Mapping[str, Collection[str]]) -> list
             .order_by(parts.c.message_id, parts.c.seq)
             # PostgreSQL: engines applying receipts of one part at once take turns, each reading what the other
             # wrote (a late intermediate receipt must see the final one and leave it be). SQLite writes alone.
-            .with_for_update()
+            .with_for_update(of=parts)
         ).all()
     )
 
