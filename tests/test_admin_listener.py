@@ -8,6 +8,7 @@ loopback, on both databases.
 
 from __future__ import annotations
 
+import functools
 import socket
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from martinet import metrics
+from martinet.app import store_counts
 from martinet.cli import main
 from martinet.clock import now_ms
 from martinet.services.keys import KeyService
@@ -83,7 +85,7 @@ async def test_scrapes_reuse_the_database_counts_for_counts_max_age(database_url
 async def test_the_counts_are_read_again_once_they_are_older_than_max_age(database_url: str) -> None:
     clock = [1_000.0]
     async with running_gateway(database_url, with_engine=False) as gw:
-        counts = metrics.StoreCounts(gw.db, 10.0, clock=lambda: clock[0])
+        counts = metrics.StoreCounts(functools.partial(store_counts, gw.db), 10.0, clock=lambda: clock[0])
         depth, _backlog = await counts.read()
         assert depth[("notification", "scheduled")] == 0
         await _schedule_one(gw)

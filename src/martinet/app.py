@@ -7,6 +7,7 @@ database, and a new door or connector is added here and nowhere else.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import time
@@ -30,7 +31,7 @@ from martinet.api.rest.app import PREFIXES as REST_PREFIXES
 from martinet.api.rest.app import RestDoor
 from martinet.api.rest.handlers import RestServices
 from martinet.clock import now_ms
-from martinet.config import SandboxConnectorConfig, Settings, SmppConnectorConfig
+from martinet.config import SandboxConnectorConfig, Settings, SmppConnectorConfig, worker_count
 from martinet.connectors.base import Connector
 from martinet.connectors.sandbox import SandboxConnector
 from martinet.domain.ids import new_send_id
@@ -43,7 +44,6 @@ from martinet.engine.dispatcher import Dispatcher, DispatchSettings
 from martinet.engine.notifier import Notifier, NotifierSettings
 from martinet.engine.routes import router_from_settings
 from martinet.engine.runner import Engine, EngineTimings
-from martinet.server import worker_count
 from martinet.services.accept import SendService
 from martinet.services.accounts import AccountService
 from martinet.services.auth import Authenticator
@@ -53,14 +53,14 @@ from martinet.services.rate_limits import RateLimiter
 from martinet.services.reports import ReportService
 from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import AccountStore
-from martinet.store.callbacks import CallbackStore
+from martinet.store.callbacks import CallbackStore, outbox_backlog
 from martinet.store.conversations import ConversationStore
 from martinet.store.database import Database, open_database
 from martinet.store.idempotency import IdempotencyStore
 from martinet.store.inbound import InboundStore
 from martinet.store.messages import MessageStore
 from martinet.store.nodes import NodeStore
-from martinet.store.queue import QueueStore
+from martinet.store.queue import QueueStore, queue_depth
 from martinet.store.receipts import ReceiptStore
 from martinet.store.reports import ReportStore
 
@@ -155,7 +155,7 @@ def http_app(settings: Settings) -> ASGIApp:
         nonlocal parts, counts, readiness
         db = open_store(settings)
         parts = http_parts(settings, db)
-        counts = metrics.StoreCounts(db, settings.admin.counts_max_age)
+        counts = metrics.StoreCounts(functools.partial(store_counts, db), settings.admin.counts_max_age)
         readiness = health.Readiness(db, settings, process_owner(node_name(settings)))
         await parts.writer.start()
         try:
@@ -248,6 +248,11 @@ def notifier(settings: Settings, db: Database, *, owner: str, node: str) -> Noti
             allow_private_networks=settings.callbacks.allow_private_networks,
         ),
     )
+
+
+async def store_counts(db: Database) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """What /metrics reads from the database: messages waiting by (lane, state), callbacks by outbox state."""
+    return await queue_depth(db), await outbox_backlog(db)
 
 
 def _deadline_interval(dispatch: DispatchSettings) -> float:

@@ -497,3 +497,17 @@ def _explain(exc: ValidationError, path: Path | None) -> str:
         where = variable if variable in {k.upper() for k in os.environ} else str(path or "configuration")
         lines.append(f"{where}: {location}: {error['msg']}")
     return "\n".join(lines)
+
+
+def worker_count(settings: Settings) -> int:
+    """`http.workers`, or by default one per core on PostgreSQL and one on SQLite.
+
+    SQLite has a single writer: extra HTTP processes only take turns on its lock. Measured on 2 cores, one
+    group-committing worker accepts about as much as two and leaves the other core to the engine
+    (docs/benchmarks.md).
+    """
+    if settings.http.workers:
+        return settings.http.workers
+    if settings.database.url.startswith("sqlite:"):
+        return 1
+    return os.cpu_count() or 1

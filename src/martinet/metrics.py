@@ -17,7 +17,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -26,7 +26,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from martinet.domain.credits import MILLI
-from martinet.store.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +272,10 @@ class _ReadAtScrape(Collector):
         yield family
 
 
+#: Reads messages waiting by (lane, state) and callbacks by outbox state from the database.
+StoreCount = Callable[[], Awaitable[tuple[dict[tuple[str, str], int], dict[str, int]]]]
+
+
 class StoreCounts:
     """The gauges read from the database (queue depth, callbacks outbox), read at most once per `max_age` seconds.
 
@@ -281,8 +284,10 @@ class StoreCounts:
     is not retried before `max_age` either, and shows as no samples rather than as stale ones.
     """
 
-    def __init__(self, db: Database, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._db = db
+    def __init__(self, count: StoreCount, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+        """`count` reads the database (given by the composition root: this module does not import the store,
+        which counts on it)."""
+        self._count_store = count
         self._max_age = max_age
         self._clock = clock
         self._lock = asyncio.Lock()
@@ -299,12 +304,8 @@ class StoreCounts:
             return self._values
 
     async def _count(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-        # The store counts on this module: imported when first needed.
-        from martinet.store.callbacks import outbox_backlog
-        from martinet.store.queue import queue_depth
-
         try:
-            return await queue_depth(self._db), await outbox_backlog(self._db)
+            return await self._count_store()
         except Exception:
             log.exception("reading the queue depth and the callbacks outbox for /metrics failed")
             return {}, {}

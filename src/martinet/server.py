@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from martinet import logs
-from martinet.config import Settings
+from martinet.config import Settings, worker_count
 
 if TYPE_CHECKING:
     import uvicorn
@@ -53,20 +53,6 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(4096)
     sock.set_inheritable(True)
     return sock
-
-
-def worker_count(settings: Settings) -> int:
-    """`http.workers`, or by default one per core on PostgreSQL and one on SQLite.
-
-    SQLite has a single writer: extra HTTP processes only take turns on its lock. Measured on 2 cores, one
-    group-committing worker accepts about as much as two and leaves the other core to the engine
-    (docs/benchmarks.md).
-    """
-    if settings.http.workers:
-        return settings.http.workers
-    if settings.database.url.startswith("sqlite:"):
-        return 1
-    return os.cpu_count() or 1
 
 
 #: Where the children write their metrics (prometheus_client reads it when first imported, in each child).

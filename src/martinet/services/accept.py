@@ -27,9 +27,9 @@ from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE
 from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.rate_limits import RateLimiter
-from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
+from martinet.store.acceptance import AcceptanceWriter, KeyedRequest, NewMessage, NewSend
 from martinet.store.accounts import Account
-from martinet.store.idempotency import DUPLICATE, KeyedRequest
+from martinet.store.idempotency import DUPLICATE
 
 CLASSES = (2, 4, 9)
 MAX_REF_CLIENT = 40

@@ -29,10 +29,20 @@ import ipaddress
 import json
 from collections.abc import Collection
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
-if TYPE_CHECKING:
-    from .simulator import Simulator
+from .config import SimulatorConfig
+
+
+class Simulator(Protocol):
+    """What the endpoint asks of the simulator it controls (the simulator imports this module, not the reverse)."""
+
+    config: SimulatorConfig
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def inject_mo(self, source: str, destination: str, text: str, *, system_id: str | None = None) -> int: ...
+
 
 __all__ = ["start_control"]
 

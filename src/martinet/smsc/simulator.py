@@ -64,6 +64,7 @@ from martinet.smpp.tlv import TLV
 
 from .binds import Accounts, failure_delay
 from .config import SUBMIT_REFUSED_STATUS, TEST_RANGE, Fate, Outcome, SimulatorConfig
+from .control import start_control
 from .ids import MessageIds, receipt_id
 from .messages import message_text, mo_deliver_sms
 from .throttle import TokenBucket
@@ -182,8 +183,6 @@ class Simulator:
 
     async def start(self) -> None:
         """Listen for SMPP (and HTTP control, if configured)."""
-        from .control import start_control  # the endpoint depends on us, not the reverse
-
         loop = self._loop = asyncio.get_running_loop()
         config = self.config
         connections: set[SMPPConnection] = set()

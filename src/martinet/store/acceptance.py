@@ -10,7 +10,8 @@ SQLite), so two concurrent sends can never both spend the same credits.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import functools
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -22,7 +23,7 @@ from martinet.domain.lanes import Lane
 from martinet.domain.status import OPTED_OUT, State
 from martinet.store.database import Database, sqlite_path
 from martinet.store.doorbell import Doorbell, doorbell_path
-from martinet.store.idempotency import DUPLICATE, Duplicate, KeyedRequest, claim, release
+from martinet.store.idempotency import DUPLICATE, Duplicate, claim, release
 from martinet.store.opt_outs import opted_out
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
 
@@ -38,6 +39,16 @@ class NewMessage:
     code: int
     cost: int
     due_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedRequest:
+    """The key a send came with, the fingerprint of its request, and how to render its answer once the
+    acceptance transaction knows every recipient's fate (opt-outs are found inside it)."""
+
+    key: str
+    fingerprint: str
+    render: Callable[[NewSend], tuple[int, bytes]]
 
 
 @dataclass(slots=True)
@@ -115,7 +126,7 @@ def _commit(conn: Connection, batch: list[NewSend], opt_out_lanes: frozenset[str
     if not keyed:
         return _debit_and_write(conn, batch)
     # Keys first (their answers rendered now that opt-outs are known): a send whose key is taken is left out.
-    taken = {id(s) for s in keyed if s.keyed is not None and not claim(conn, s.account_id, s.keyed, s, s.created_at)}
+    taken = {id(s) for s in keyed if s.keyed is not None and not _claim_key(conn, s, s.keyed)}
     fresh = [s for s in batch if id(s) not in taken]
     verdicts = iter(_debit_and_write(conn, fresh))
     results: list[Verdict] = []
@@ -266,3 +277,9 @@ def _message_row(s: NewSend, m: NewMessage, seq: int) -> dict[str, object]:
         "lane": s.lane,
         "expires_at": s.expires_at,
     }
+
+
+def _claim_key(conn: Connection, send: NewSend, keyed: KeyedRequest) -> bool:
+    return claim(
+        conn, send.account_id, keyed.key, keyed.fingerprint, functools.partial(keyed.render, send), send.created_at
+    )

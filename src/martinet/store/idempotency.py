@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,21 +18,8 @@ from sqlalchemy.engine import Connection
 from martinet.store.database import Database
 from martinet.store.schema import idempotency_keys
 
-if TYPE_CHECKING:
-    from martinet.store.acceptance import NewSend
-
 #: How long a key is remembered (the answer replayed), in ms.
 KEY_LIFETIME_MS = 24 * 3600 * 1000
-
-
-@dataclass(frozen=True, slots=True)
-class KeyedRequest:
-    """The key a send came with, the fingerprint of its request, and how to render its answer once the
-    acceptance transaction knows every recipient's fate (opt-outs are found inside it)."""
-
-    key: str
-    fingerprint: str
-    render: Callable[[NewSend], tuple[int, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,25 +42,28 @@ class Duplicate:
 DUPLICATE = Duplicate()
 
 
-def claim(conn: Connection, account_id: int, keyed: KeyedRequest, send: NewSend, now: int) -> bool:
-    """Store the answer under the key; False when the key is taken (by a live earlier request)."""
+def claim(
+    conn: Connection, account_id: int, key: str, fingerprint: str, answer: Callable[[], tuple[int, bytes]], now: int
+) -> bool:
+    """Store the request's `answer` (rendered here, inside the acceptance transaction) under its key; False when
+    the key is taken (by a live earlier request)."""
     conn.execute(
         delete(idempotency_keys).where(
             and_(
                 idempotency_keys.c.account_id == account_id,
-                idempotency_keys.c.key == keyed.key,
+                idempotency_keys.c.key == key,
                 idempotency_keys.c.created_at < now - KEY_LIFETIME_MS,
             )
         )
     )
-    status, body = keyed.render(send)
+    status, body = answer()
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     inserted = conn.execute(
         dialect.insert(idempotency_keys)
         .values(
             account_id=account_id,
-            key=keyed.key,
-            fingerprint=keyed.fingerprint,
+            key=key,
+            fingerprint=fingerprint,
             status=status,
             body=body.decode("utf-8"),
             created_at=now,

@@ -45,8 +45,8 @@ from martinet.services.accept import (
 from martinet.services.auth import Caller
 from martinet.services.rate_limits import RateLimited
 from martinet.services.reports import ReportService
-from martinet.store.acceptance import NewSend
-from martinet.store.idempotency import IdempotencyStore, KeyedRequest, StoredAnswer
+from martinet.store.acceptance import KeyedRequest, NewSend
+from martinet.store.idempotency import IdempotencyStore, StoredAnswer
 from martinet.store.messages import MessageFilter, MessageStore
 
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
