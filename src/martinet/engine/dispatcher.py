@@ -462,12 +462,16 @@ class Dispatcher:
     # ------------------------------------------------------------------ content
 
     def _outbound(self, message: ClaimedMessage, send: _Segmented) -> OutboundMessage:
+        parts, encoding = send.parts, send.encoding
+        if message.text is not None:  # personalised: its own final text, split like a send's
+            own = analyze(message.text, classe=send.content.classe, non_gsm=NonGsmPolicy.UCS2)
+            parts, encoding = own.parts, own.encoding
         return OutboundMessage(
             message_id=message.id,
             msisdn=message.msisdn,
-            sender=send.content.sender,
-            parts=send.parts,
-            encoding=send.encoding,
+            sender=message.sender or send.content.sender,
+            parts=parts,
+            encoding=encoding,
             lane=message.lane,
             expires_at=message.expires_at,
         )

@@ -9,15 +9,17 @@ final status and cost nothing, as smsmode does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import structlog
+from sqlalchemy.engine import Connection
 
 from martinet import logs
+from martinet.domain.contacts import Template, TemplateError, parse_template
 from martinet.domain.credits import to_milli
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY, Lane
 from martinet.domain.pricing import PriceTable
@@ -26,9 +28,19 @@ from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
 from martinet.services.callback_urls import CallbackUrlCheck
+from martinet.services.personal_sends import (
+    CampaignRow,
+    MessageMaker,
+    Personalised,
+    RowError,
+    campaign_messages,
+    group_expansion,
+    personalise,
+)
 from martinet.services.rate_limits import RateLimiter
 from martinet.store.acceptance import AcceptanceWriter, KeyedRequest, NewMessage, NewSend
 from martinet.store.accounts import Account
+from martinet.store.contacts import ContactStore
 from martinet.store.idempotency import DUPLICATE
 
 CLASSES = (2, 4, 9)
@@ -95,6 +107,8 @@ class SendRequest:
     callback_format: str = "smsmode"  # "json": callbacks post the REST resources (sends of the REST door)
     keyed: KeyedRequest | None = None  # its Idempotency-Key (REST door)
     non_gsm: str | None = None  # what to do with characters outside GSM 03.38; None: the account's policy
+    groups: tuple[str, ...] = ()  # contact groups sent to (`text` is then a template, see domain.contacts)
+    rows: Sequence[CampaignRow] | None = None  # a CSV campaign: one message per row, `text` and `recipients` unused
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +127,7 @@ class PreviewRecipient:
     recipient: Recipient | InvalidRecipient
     cost: int  # millicredits for the whole message (every part); 0 when it cannot be sent
     problem: str | None  # why it cannot be sent, else None
+    analysis: TextAnalysis | None = None  # a personalised recipient's own text; None: the send's
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +165,7 @@ class SendService:
         url_check: CallbackUrlCheck | None = None,
         max_recipients: int = MAX_RECIPIENTS,
         schedule_horizon_days: int = SCHEDULE_HORIZON_DAYS,
+        contacts: ContactStore | None = None,
     ) -> None:
         """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
         custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
@@ -167,6 +183,7 @@ class SendService:
         self._url_check = url_check  # None: callback URLs are checked at delivery only (they always are)
         self._max_recipients = max_recipients  # for every send; a request may ask for fewer (GET sendSMS.do)
         self._horizon_days = schedule_horizon_days  # how far ahead `scheduled_at` may be
+        self._contacts = contacts  # the address book, for sends to groups (None: `groups` is refused)
 
     def _check_urls(self, request: SendRequest) -> None:
         if self._url_check is None:
@@ -196,7 +213,12 @@ class SendService:
             prepared.due_at,
             prepared.now,
         )
-        messages = [self._message(r, analysis.segments, scheduled, due_at) for r in prepared.parsed]
+        personal = self._personal_messages(request, prepared)
+        if personal is None:
+            messages = [self._message(r, analysis.segments, scheduled, due_at) for r in prepared.parsed]
+            expand = None
+        else:
+            messages, expand, analysis = personal
         cost = sum(m.cost for m in messages)
         validity_ms = request.validity * 1000 if request.validity is not None else self._validity_ms.get(lane)
         send_id = self._new_id()
@@ -222,12 +244,14 @@ class SendService:
             expires_at=None if validity_ms is None else due_at + validity_ms,
             callback_format=request.callback_format,
             keyed=request.keyed,
+            expand=expand,
         )
         verdict = await self._writer.accept(send)
         if verdict is DUPLICATE and request.keyed is not None:
             raise DuplicateRequest(request.keyed.key)
         if not verdict:
-            raise NotEnoughCredit(cost)
+            raise NotEnoughCredit(send.cost)
+        messages = send.messages  # a group send's, once expanded
         refused = sum(1 for m in messages if m.state == State.FAILED)
         # Debug only: at thousands of sends per second a line each would cost more than the send.
         if _level.isEnabledFor(logging.DEBUG):
@@ -250,6 +274,12 @@ class SendService:
         """
         prepared = await self._prepare(request)
         recipients: list[PreviewRecipient] = []
+        personal = await self._personal_preview(request, prepared)
+        if personal is not None:
+            for item in personal:
+                problem = _problem(item)
+                recipients.append(PreviewRecipient(item.recipient, item.message.cost, problem, item.analysis))
+            return Preview(prepared.analysis, prepared.lane, recipients, sum(r.cost for r in recipients))
         for recipient in prepared.parsed:
             if isinstance(recipient, InvalidRecipient):
                 recipients.append(PreviewRecipient(recipient, 0, recipient.reason))
@@ -279,14 +309,84 @@ class SendService:
         if count_entries(request.recipients or "", limit) > limit:
             raise InvalidParameter("numero", f"more than {limit} recipients")
         parsed = parse_recipients(request.recipients or "")
-        if not any(isinstance(r, Recipient) for r in parsed):
+        if not request.groups and request.rows is None and not any(isinstance(r, Recipient) for r in parsed):
             raise InvalidParameter("numero", "no valid recipient")
+        if request.groups:
+            await self._check_groups(request)
         now = self._now_ms()
         if request.scheduled_at is not None:
             _check_schedule(request.scheduled_at, now, self._horizon_days, request.account.timezone)
         scheduled = request.scheduled_at is not None and request.scheduled_at > now
         due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
         return _Prepared(analysis, lane, parsed, scheduled, due_at, now)
+
+    # --- Personalised sends (services.personal_sends): groups with templates, CSV campaigns ---
+
+    async def _check_groups(self, request: SendRequest) -> None:
+        if self._contacts is None:
+            raise InvalidParameter("groupe", "the address book is not available")
+        missing = await self._contacts.missing_groups(request.account.id, list(request.groups))
+        if missing:
+            raise InvalidParameter("groupe", f"unknown group {missing[0]}")
+        _template(request)
+
+    def _maker(self, request: SendRequest, prepared: _Prepared) -> MessageMaker:
+        policy = NonGsmPolicy(request.non_gsm or request.account.non_gsm)
+
+        def analyse(text: str, sender: str | None) -> TextAnalysis:
+            stop = self._stop_mode(replace(request, sender=sender), prepared.lane)
+            return analyze(
+                text,
+                classe=request.classe,
+                non_gsm=policy,
+                max_parts=request.max_parts,
+                stop_mention=self._stop_mention if stop else None,
+                stop_mode=stop,
+            )
+
+        return MessageMaker(analyse, self._price_milli, scheduled=prepared.scheduled, due_at=prepared.due_at)
+
+    def _personal_messages(
+        self, request: SendRequest, prepared: _Prepared
+    ) -> tuple[list[NewMessage], Callable[[Connection, NewSend], None] | None, TextAnalysis] | None:
+        """A personalised send's messages (a campaign's), or its expansion in the acceptance transaction (a group
+        send's); None for a send whose recipients all get one text."""
+        if request.rows is not None:
+            made = self._campaign(request, prepared)
+            return [p.message for p in made], None, made[0].analysis
+        if not request.groups:
+            return None
+        expand = group_expansion(
+            request.account.id,
+            request.groups,
+            _template(request),
+            prepared.parsed,
+            self._maker(request, prepared),
+            request.sender or None,
+        )
+        return [], expand, prepared.analysis
+
+    async def _personal_preview(self, request: SendRequest, prepared: _Prepared) -> list[Personalised] | None:
+        if request.rows is not None:
+            return self._campaign(request, prepared)
+        if not request.groups or self._contacts is None:
+            return None
+        template = _template(request)
+        members = await self._contacts.members(request.account.id, list(request.groups))
+        named = [r.msisdn for r in prepared.parsed if isinstance(r, Recipient)]
+        known = await self._contacts.by_msisdn(request.account.id, named) if template.personal and named else {}
+        return personalise(self._maker(request, prepared), template, prepared.parsed, members, known, request.sender)
+
+    def _campaign(self, request: SendRequest, prepared: _Prepared) -> list[Personalised]:
+        rows = request.rows or ()
+        if not rows:
+            raise InvalidParameter("fichier", "no row")
+        try:
+            return campaign_messages(
+                self._maker(request, prepared), rows, default_sender=request.sender, replies=request.classe == 4
+            )
+        except RowError as exc:
+            raise InvalidParameter("fichier", str(exc)) from None
 
     def _stop_mode(self, request: SendRequest, lane: str) -> int:
         """The `stop` mode to apply: French rules require an opt-out mention on commercial SMS, which a
@@ -324,6 +424,19 @@ class SendService:
         return self._milli[country]
 
 
+def _template(request: SendRequest) -> Template:
+    try:
+        return parse_template(request.text or "")
+    except TemplateError as exc:
+        raise InvalidParameter("message", str(exc)) from None
+
+
+def _problem(item: Personalised) -> str | None:
+    if isinstance(item.recipient, InvalidRecipient):
+        return item.recipient.reason
+    return "not routable" if item.message.code == NOT_ROUTABLE else None
+
+
 def _check_schedule(scheduled_at: int, now: int, horizon_days: int, timezone: str) -> None:
     """A scheduled time is refused (`date_envoi`) beyond the horizon or before 2000, rather than kept for years or
     sent at once: either is a client's mistake (a year typed wrong, a zero date), and a send parked for decades
@@ -337,9 +450,9 @@ def _check_schedule(scheduled_at: int, now: int, horizon_days: int, timezone: st
 
 
 def _check_parameters(request: SendRequest) -> None:
-    if not request.text:
+    if not request.text and request.rows is None:
         raise InvalidParameter("message", "missing")
-    if not request.recipients or not request.recipients.strip():
+    if (not request.recipients or not request.recipients.strip()) and not request.groups and request.rows is None:
         raise InvalidParameter("numero", "missing")
     if request.classe not in CLASSES:
         raise InvalidParameter("classe_msg", "must be 2, 4 or 9")

@@ -39,6 +39,11 @@ class NewMessage:
     code: int
     cost: int
     due_at: int | None
+    # Personalised sends: this recipient's own text (as sent), parts, sender and reference; None: the send's.
+    text: str | None = None
+    segments: int | None = None
+    sender: str | None = None
+    ref_client: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,9 @@ class NewSend:
     expires_at: int | None = None  # end of validity of every message (Unix ms)
     callback_format: str = "smsmode"  # "json" for sends of the REST door
     keyed: KeyedRequest | None = None  # the Idempotency-Key it came with, stored in the same transaction
+    # Run first in the acceptance transaction: fills `messages` and `cost` from what the store holds then (the
+    # contacts of the groups a send names), so the recipients are those of the moment the send is committed.
+    expand: Callable[[Connection, NewSend], None] | None = None
 
 
 Verdict = bool | Duplicate
@@ -121,6 +129,9 @@ class AcceptanceWriter:
 
 
 def _commit(conn: Connection, batch: list[NewSend], opt_out_lanes: frozenset[str]) -> list[Verdict]:
+    for send in batch:
+        if send.expand is not None:
+            send.expand(conn, send)
     _skip_opted_out(conn, [send for send in batch if send.lane in opt_out_lanes])
     keyed = [s for s in batch if s.keyed is not None]
     if not keyed:
@@ -276,6 +287,10 @@ def _message_row(s: NewSend, m: NewMessage, seq: int) -> dict[str, object]:
         "attempts": 0,
         "lane": s.lane,
         "expires_at": s.expires_at,
+        "text": m.text,
+        "segments": m.segments,
+        "sender": m.sender,
+        "ref_client": m.ref_client,
     }
 
 

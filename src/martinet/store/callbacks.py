@@ -136,14 +136,14 @@ _DETAILS = (
         messages.c.cost,
         messages.c.seq,
         sends.c.id.label("send_id"),
-        sends.c.ref_client,
+        func.coalesce(messages.c.ref_client, sends.c.ref_client).label("ref_client"),  # personalised: its own
         sends.c.callback_format,
         sends.c.created_at.label("accepted_at"),
         sends.c.lane,
-        sends.c.sender,
-        sends.c.text,
+        func.coalesce(messages.c.sender, sends.c.sender).label("sender"),
+        func.coalesce(messages.c.text, sends.c.text).label("text"),
         sends.c.encoding,
-        sends.c.segments,
+        func.coalesce(messages.c.segments, sends.c.segments).label("segments"),
         sends.c.scheduled_at,
         accounts.c.timezone,
     )

@@ -39,6 +39,8 @@ class ClaimedMessage:
     lane: str
     expires_at: int | None
     attempts: int
+    text: str | None = None  # a personalised message's own text and sender (None: its send's)
+    sender: str | None = None
 
 
 # Loose index scan over ix_messages_lane: each step seeks the next account with queued messages in the lane.
@@ -73,6 +75,8 @@ _RETURNED = (
     messages.c.lane,
     messages.c.expires_at,
     messages.c.attempts,
+    messages.c.text,
+    messages.c.sender,
 )
 
 

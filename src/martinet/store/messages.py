@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from martinet.domain.resources import MessageFacts, ReplyFacts
 from martinet.store.database import Database
@@ -35,15 +35,16 @@ _FACTS = select(
     sends.c.created_at,
     sends.c.lane,
     messages.c.msisdn,
-    sends.c.sender,
-    sends.c.text,
+    # A personalised message's own text, sender, parts and reference, else its send's.
+    func.coalesce(messages.c.sender, sends.c.sender),
+    func.coalesce(messages.c.text, sends.c.text),
     sends.c.encoding,
-    sends.c.segments,
+    func.coalesce(messages.c.segments, sends.c.segments),
     messages.c.state,
     messages.c.code,
     messages.c.cost,
     messages.c.updated_at,
-    sends.c.ref_client,
+    func.coalesce(messages.c.ref_client, sends.c.ref_client),
     sends.c.scheduled_at,
 ).select_from(messages.join(sends, sends.c.id == messages.c.send_id))
 
@@ -89,7 +90,7 @@ class MessageStore:
         if where.msisdn is not None:
             query = query.where(messages.c.msisdn == where.msisdn)
         if where.ref_client is not None:
-            query = query.where(sends.c.ref_client == where.ref_client)
+            query = query.where(func.coalesce(messages.c.ref_client, sends.c.ref_client) == where.ref_client)
         if where.lanes is not None:
             query = query.where(sends.c.lane.in_(list(where.lanes)))
         query = query.order_by(sends.c.created_at.desc(), sends.c.id.desc(), messages.c.seq).offset(offset).limit(limit)

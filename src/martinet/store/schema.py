@@ -132,6 +132,12 @@ messages = Table(
     Column("expires_at", BigInteger),  # end of validity: not submitted after it (status 37, refunded)
     Column("reply_from", String(20)),  # the reply-capable number a classe_msg=4 message was sent from
     Column("seq", Integer, nullable=False, server_default="0"),  # position among its send's recipients
+    # Personalised sends (group templates, CSV campaigns): this message's own text, sender, reference and parts;
+    # NULL: the send's.
+    Column("text", Text),
+    Column("sender", String(16)),
+    Column("ref_client", String(40)),
+    Column("segments", SmallInteger),
     Index("ix_messages_send", "send_id"),
     # Partial indexes, one per queue state that is searched by time: small, and never a tempting (and slow)
     # plan for the queries of another state. Queries name the state as a literal so both databases use them.
@@ -343,6 +349,46 @@ idempotency_keys = Table(
     Column("body", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_idempotency_keys_created", "created_at"),
+)
+
+contact_groups = Table(
+    "contact_groups",
+    metadata,
+    # An account's named lists of contacts (smsmode's `groupe`): the name is unique within the account.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "name"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    # The address book: one row per account and mobile (digits, international, as `messages.msisdn`), so a
+    # number added twice is merged, never doubled. `fields` holds the free fields as a JSON object.
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("msisdn", String(20), nullable=False),
+    Column("country", String(2)),
+    Column("last_name", String(100), nullable=False, server_default=""),
+    Column("first_name", String(100), nullable=False, server_default=""),
+    Column("company", String(100), nullable=False, server_default=""),
+    Column("birth_date", String(10)),  # ISO yyyy-mm-dd
+    Column("other", Text, nullable=False, server_default=""),
+    Column("fields", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "msisdn"),
+    Index("ix_contacts_account_name", "account_id", "last_name", "id"),
+)
+
+contact_group_members = Table(
+    "contact_group_members",
+    metadata,
+    Column("group_id", Integer, ForeignKey("contact_groups.id"), primary_key=True),
+    Column("contact_id", BigInteger, ForeignKey("contacts.id"), primary_key=True),
+    Index("ix_contact_group_members_contact", "contact_id"),
 )
 
 

@@ -1,0 +1,145 @@
+"""Reading CSV files as they arrive, a chunk of bytes at a time, with the standard `csv` module.
+
+Files come from spreadsheets: French Excel writes `;` and ISO-8859-15 (or Windows-1252), others write `,` and
+UTF-8, with or without a byte-order mark. The separator is the one the header line uses most (outside quotes).
+The charset is UTF-8 when the file starts with its byte-order mark; otherwise each record is read as UTF-8 when
+it is valid UTF-8 and as ISO-8859-15 when not. Deciding per record lets a file be read while it is still
+arriving (an upload is never held whole in memory), and a record of plain ASCII reads the same either way.
+
+Records, not lines: a quoted field may hold line breaks. Bytes are split at line feeds, and lines are joined
+while the record has an odd number of `"` (an escaped quote is written `""`, so it never changes the parity).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+#: A record and its number in the file (the header is 1; blank lines count).
+Record = tuple[int, list[str]]
+
+BOM = b"\xef\xbb\xbf"
+SEPARATORS = (";", ",", "\t")
+
+
+class CsvError(ValueError):
+    """A file that cannot be read as CSV; `line` is the record's number in the file (the header is 1)."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(f"line {line}: {problem}")
+        self.line = line
+        self.problem = problem
+
+
+def decode_record(raw: bytes, utf8: bool) -> str:
+    if utf8:
+        return raw.decode("utf-8", errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("iso-8859-15")
+
+
+def sniff_separator(header: str) -> str:
+    """The separator the header uses most outside quotes (`,` when it has none: a one-column file)."""
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(SEPARATORS, key=lambda s: counts[s])
+    return best if counts[best] else ","
+
+
+class CsvRecords:
+    """A push parser: `feed` bytes as they come, get back the records completed so far (numbered); `close`
+    at the end of the file. The first record is the header; its separator is used for every record.
+
+    Memory is bounded by the longest record (`max_record_bytes`), whatever the size of the file.
+    """
+
+    def __init__(self, max_record_bytes: int = 64 * 1024) -> None:
+        self._pending = bytearray()
+        self._record: list[bytes] = []  # lines of a record whose quoted field spans line breaks
+        self._record_size = 0
+        self._quotes = 0
+        self._started = False
+        self._utf8 = False
+        self._separator: str | None = None
+        self._line = 0  # records read, header included
+        self._max = max_record_bytes
+
+    @property
+    def line(self) -> int:
+        """The number (from 1) of the last record returned."""
+        return self._line
+
+    @property
+    def separator(self) -> str | None:
+        return self._separator
+
+    def feed(self, chunk: bytes) -> list[Record]:
+        self._pending += chunk
+        if not self._started:
+            if len(self._pending) < len(BOM) and BOM.startswith(bytes(self._pending)):
+                return []
+            self._started = True
+            if self._pending.startswith(BOM):
+                self._utf8 = True
+                del self._pending[: len(BOM)]
+        records: list[Record] = []
+        start = 0
+        while True:
+            end = self._pending.find(b"\n", start)
+            if end < 0:
+                break
+            self._line_done(bytes(self._pending[start : end + 1]), records)
+            start = end + 1
+        del self._pending[:start]
+        if len(self._pending) + self._record_size > self._max:
+            raise CsvError(self._line + 1, f"a record longer than {self._max} bytes")
+        return records
+
+    def close(self) -> list[Record]:
+        records: list[Record] = []
+        if self._pending:
+            self._line_done(bytes(self._pending), records)
+            self._pending.clear()
+        if self._record:
+            raise CsvError(self._line + 1, "a quoted field is not closed")
+        return records
+
+    def _line_done(self, line: bytes, records: list[Record]) -> None:
+        self._record.append(line)
+        self._record_size += len(line)
+        if self._record_size > self._max:
+            raise CsvError(self._line + 1, f"a record longer than {self._max} bytes")
+        self._quotes += line.count(b'"')
+        if self._quotes % 2:
+            return  # inside a quoted field: the record goes on
+        raw = b"".join(self._record)
+        self._record.clear()
+        self._record_size = 0
+        self._quotes = 0
+        text = decode_record(raw, self._utf8).rstrip("\r\n")
+        if not text.strip():
+            self._line += 1
+            return  # blank lines (a trailing one, above all) are not records
+        if self._separator is None:
+            self._separator = sniff_separator(text)
+        self._line += 1
+        try:
+            fields = next(csv.reader([text], delimiter=self._separator, strict=True))
+        except (csv.Error, StopIteration) as exc:
+            raise CsvError(self._line, f"not valid CSV ({exc})") from None
+        records.append((self._line, fields))
+
+
+def read_all(data: bytes, chunk_size: int = 1 << 16) -> Iterator[Record]:
+    """Every record of a file held in memory, with its number."""
+    reader = CsvRecords()
+    for offset in range(0, len(data), chunk_size):
+        yield from reader.feed(data[offset : offset + chunk_size])
+    yield from reader.close()

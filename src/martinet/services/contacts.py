@@ -1,0 +1,262 @@
+"""The address book's use cases, for every door (smsmode `addContact.do`, the REST resources, the command line):
+adding and merging contacts, importing and exporting CSV files, groups and their members.
+
+Mobiles are normalised as recipients are (`domain.recipients`), so a contact and a send name a phone the same
+way. An import reports each line: created, merged (the file or the address book already had the mobile) or
+refused with the reason; refused lines do not stop the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from martinet.domain.contacts import (
+    MAX_OTHER,
+    ContactData,
+    ContactError,
+    check_free_fields,
+    check_group_name,
+    clean_text,
+    format_birth_date,
+    free_field_name,
+    parse_birth_date,
+    split_groups,
+)
+from martinet.domain.csv_records import CsvError, read_all
+from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipient
+from martinet.store.contacts import ContactRow, ContactStore, GroupRow, NewContact
+
+#: Lines an import may have (besides its header).
+MAX_IMPORT_LINES = 1_000_000
+EXPORT_CHUNK = 5000
+
+#: Column names of import files (compared as `free_field_name` writes them) → the field they fill.
+_COLUMNS = {
+    **dict.fromkeys(("mobile", "numero", "telephone", "portable", "phone", "tel", "msisdn", "gsm"), "mobile"),
+    **dict.fromkeys(("nom", "name", "last_name", "lastname", "nom_de_famille"), "last_name"),
+    **dict.fromkeys(("prenom", "first_name", "firstname"), "first_name"),
+    **dict.fromkeys(("societe", "company", "entreprise"), "company"),
+    **dict.fromkeys(("date", "date_de_naissance", "birth_date", "birthdate", "birthday", "naissance"), "birth_date"),
+    **dict.fromkeys(("other", "autre"), "other"),
+    **dict.fromkeys(("groupes", "groupe", "groups", "group"), "groups"),
+}
+#: Export columns, in the names an import reads back.
+EXPORT_HEADER = ("mobile", "nom", "prenom", "societe", "date", "other", "groupes")
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    line: int  # in the file, the header being 1
+    outcome: str  # "created", "merged" or "refused"
+    mobile: str | None = None  # normalised, when the line had a usable one
+    reason: str | None = None  # why it was refused
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    lines: list[LineResult]
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for line in self.lines if line.outcome == outcome)
+
+
+def normalise_mobile(raw: str, name: str = "mobile") -> Recipient:
+    parsed = parse_recipient(raw.strip())
+    if isinstance(parsed, InvalidRecipient):
+        raise ContactError(name, parsed.reason)
+    return parsed
+
+
+def contact_data(
+    *,
+    mobile: str,
+    last_name: str | None = None,
+    first_name: str | None = None,
+    company: str | None = None,
+    birth_date: str | None = None,
+    other: str | None = None,
+    fields: dict[str, str] | None = None,
+    groups: Sequence[str] = (),
+    names: dict[str, str] | None = None,
+) -> ContactData:
+    """Checked contact data; `names` maps each field to the parameter a refusal names (smsmode's by default)."""
+    n = {
+        "last_name": "nom",
+        "first_name": "prenom",
+        "company": "societe",
+        "birth_date": "date",
+        "other": "other",
+        "groups": "groupes",
+        **(names or {}),
+    }
+    return ContactData(
+        mobile=mobile,
+        last_name=clean_text(last_name, n["last_name"]),
+        first_name=clean_text(first_name, n["first_name"]),
+        company=clean_text(company, n["company"]),
+        birth_date=None if birth_date is None else parse_birth_date(birth_date, n["birth_date"]) or "",
+        other=clean_text(other, n["other"], MAX_OTHER),
+        fields=check_free_fields(fields or {}),
+        groups=tuple(check_group_name(g, n["groups"]) for g in groups),
+    )
+
+
+class ContactService:
+    def __init__(self, store: ContactStore) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> ContactStore:
+        """The reads (pages, groups), which apply no rule."""
+        return self._store
+
+    async def add(self, account_id: int, data: ContactData, mobile_name: str = "mobile") -> tuple[ContactRow, bool]:
+        """Create the contact, or merge `data` into the one with the same mobile; True when created."""
+        recipient = normalise_mobile(data.mobile, mobile_name)
+        created = (await self._store.write(account_id, [NewContact(recipient.msisdn, recipient.country, data)]))[0]
+        found = await self._store.by_msisdn(account_id, [recipient.msisdn])
+        row = found[recipient.msisdn]
+        return (await self._store.get(account_id, row.id)) or row, created
+
+    async def update(self, account_id: int, contact_id: int, data: ContactData) -> ContactRow | None:
+        recipient = normalise_mobile(data.mobile) if data.mobile else None
+        return await self._store.update(
+            account_id,
+            contact_id,
+            None if recipient is None else recipient.msisdn,
+            None if recipient is None else recipient.country,
+            data,
+        )
+
+    async def import_csv(self, account_id: int, data: bytes, group: str | None = None) -> ImportReport:
+        """Import a CSV file (header first; `;` or `,`; UTF-8 or ISO-8859-15): every usable line created or
+        merged in one transaction, the others refused with their reason; each contact also joins `group`."""
+        extra = (check_group_name(group, "group"),) if group else ()
+        results: list[LineResult] = []
+        items: list[NewContact] = []
+        item_lines: list[int] = []
+        records = read_all(data)
+        try:
+            first = next(records, None)
+            if first is None:
+                raise ContactError("file", "empty file")
+            columns = _columns(first[1])
+            for line, record in records:
+                if len(item_lines) + len(results) >= MAX_IMPORT_LINES:
+                    raise ContactError("file", f"more than {MAX_IMPORT_LINES} lines")
+                try:
+                    item = _import_line(columns, record)
+                except ContactError as exc:
+                    results.append(LineResult(line, "refused", None, f"{exc.name}: {exc.problem}"))
+                    continue
+                items.append(item)
+                item_lines.append(line)
+        except CsvError as exc:
+            raise ContactError("file", str(exc)) from None
+        outcomes = await self._store.write(account_id, items, extra) if items else []
+        results += [
+            LineResult(line, "created" if created else "merged", item.msisdn)
+            for line, item, created in zip(item_lines, items, outcomes, strict=True)
+        ]
+        results.sort(key=lambda r: r.line)
+        return ImportReport(results)
+
+    async def export_csv(self, account_id: int, group: str | None = None) -> AsyncIterator[bytes]:
+        """The contacts (of `group`, or all) as a CSV file in chunks: UTF-8 with a byte-order mark (so Excel reads
+        its accents right), `;`-separated, with the columns an import reads back; each free field has a column of
+        its own, named after it (the names are found in a first pass over the contacts)."""
+        names: dict[str, None] = {}
+        after = 0
+        while True:
+            rows = await self._store.page(
+                account_id, search=None, group=group, after=after, offset=0, limit=EXPORT_CHUNK
+            )
+            for row in rows:
+                names.update(dict.fromkeys(row.fields))
+            if len(rows) < EXPORT_CHUNK:
+                break
+            after = rows[-1].id
+        free = sorted(names)
+        yield b"\xef\xbb\xbf" + _csv_line([*EXPORT_HEADER, *free])
+        after = 0
+        while True:
+            rows = await self._store.page(
+                account_id, search=None, group=group, after=after, offset=0, limit=EXPORT_CHUNK
+            )
+            if not rows:
+                break
+            yield b"".join(_csv_line(_export_row(row, free)) for row in rows)
+            if len(rows) < EXPORT_CHUNK:
+                break
+            after = rows[-1].id
+
+    async def create_group(self, account_id: int, name: str) -> GroupRow:
+        return await self._store.create_group(account_id, check_group_name(name, "name"))
+
+    async def rename_group(self, account_id: int, group_id: int, name: str) -> GroupRow | None:
+        return await self._store.rename_group(account_id, group_id, check_group_name(name, "name"))
+
+
+def _csv_line(values: Sequence[str]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerow(values)
+    return out.getvalue().encode("utf-8")
+
+
+def _export_row(row: ContactRow, free: Sequence[str]) -> list[str]:
+    return [
+        "+" + row.msisdn,
+        row.last_name,
+        row.first_name,
+        row.company,
+        format_birth_date(row.birth_date),
+        row.other,
+        ",".join(row.groups),
+        *(row.fields.get(name, "") for name in free),
+    ]
+
+
+def _columns(header: list[str]) -> list[tuple[str, str]]:
+    """Each column as (field, name): a known field, or "free" with the free field's name."""
+    columns: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for raw in header:
+        name = free_field_name(raw)
+        field = _COLUMNS.get(name, "free")
+        key = name if field == "free" else field
+        if not name or key in seen:
+            columns.append(("skip", name))
+            continue
+        seen.add(key)
+        columns.append((field, name))
+    if not any(field == "mobile" for field, _ in columns):
+        raise ContactError("file", "no mobile column (mobile, numero, telephone...) in the header")
+    return columns
+
+
+def _import_line(columns: list[tuple[str, str]], record: list[str]) -> NewContact:
+    if len(record) > len(columns):
+        raise ContactError("line", f"{len(record)} fields for {len(columns)} columns")
+    values: dict[str, str] = {}
+    free: dict[str, str] = {}
+    for (field, name), value in zip(columns, record, strict=False):
+        if field == "free":
+            if value.strip():
+                free[name] = value
+        elif field != "skip":
+            values[field] = value
+    recipient = normalise_mobile(values.get("mobile", ""))
+    data = contact_data(
+        mobile=recipient.msisdn,
+        last_name=values.get("last_name") or None,
+        first_name=values.get("first_name") or None,
+        company=values.get("company") or None,
+        birth_date=values.get("birth_date") or None,
+        other=values.get("other") or None,
+        fields=free,
+        groups=split_groups(values.get("groups"), "groupes"),
+    )
+    return NewContact(recipient.msisdn, recipient.country, data)

@@ -1,0 +1,223 @@
+"""Sends whose recipients do not all get the same text: a template sent to groups of contacts, and CSV campaigns
+(one row per message, each with its own text, sender and reference).
+
+Each recipient's text is rendered, then analysed, counted and priced on its own, by the same text rules as any
+send (`domain.text.analyze`): a recipient whose first name is long may need a second part, and pays for it.
+Analyses are cached by text, so a template without fields, or a campaign repeating one text, is analysed once.
+
+Group sends are expanded in the acceptance transaction (`NewSend.expand`): the recipients are the contacts the
+groups hold when the send is committed, deduplicated with the numbers of `numero` (which come first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from martinet.domain.contacts import Template, template_values
+from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipient
+from martinet.domain.sender import sender_problem
+from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
+from martinet.domain.text import TextAnalysis
+from martinet.store import contacts as contact_rows
+from martinet.store.acceptance import NewMessage, NewSend
+from martinet.store.contacts import ContactRow
+
+MAX_REF_CLIENT = 40
+
+
+class RowError(ValueError):
+    """A CSV campaign row the rules refuse: the whole file is refused, naming the row and the column."""
+
+    def __init__(self, line: int, column: str, problem: str) -> None:
+        super().__init__(f"line {line}: {column}: {problem}")
+        self.line = line
+        self.column = column
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    """One row of a CSV campaign, as the file says it (`line`: its number in the file, the header being 1)."""
+
+    line: int
+    numero: str
+    message: str
+    sender: str | None = None
+    ref_client: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Personalised:
+    """A recipient with its own text: what `accept` stores, and what a preview shows."""
+
+    recipient: Recipient | InvalidRecipient
+    analysis: TextAnalysis
+    message: NewMessage
+
+
+class MessageMaker:
+    """Makes the message of one recipient and one text: analysed (cached by text and sender), priced.
+
+    `analyse(text, sender)` applies the send's text rules (class, character policy, parts limit, STOP mention
+    according to the sender); `price(country)` is the price of one part in millicredits, None when unpriced.
+    """
+
+    def __init__(
+        self,
+        analyse: Callable[[str, str | None], TextAnalysis],
+        price: Callable[[str], int | None],
+        *,
+        scheduled: bool,
+        due_at: int,
+    ) -> None:
+        self._analyse = analyse
+        self._price = price
+        self._state = State.SCHEDULED if scheduled else State.QUEUED
+        self._due_at = due_at
+        self._cache: dict[tuple[str, str | None], TextAnalysis] = {}
+
+    def analysis(self, text: str, sender: str | None) -> TextAnalysis:
+        key = (text, sender)
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            found = self._cache[key] = self._analyse(text, sender)
+        return found
+
+    def make(
+        self,
+        recipient: Recipient | InvalidRecipient,
+        text: str,
+        sender: str | None = None,
+        ref_client: str | None = None,
+    ) -> Personalised:
+        analysis = self.analysis(text, sender)
+        if isinstance(recipient, InvalidRecipient):
+            msisdn, country, state, code, cost, due_at = (
+                recipient.raw[:20],
+                None,
+                State.FAILED,
+                INVALID_RECIPIENT,
+                0,
+                None,
+            )
+        else:
+            msisdn, country = recipient.msisdn, recipient.country
+            price = self._price(recipient.country)
+            if price is None:
+                state, code, cost, due_at = State.FAILED, NOT_ROUTABLE, 0, None
+            else:
+                state, code = self._state, DEFAULT_CODE[self._state]
+                cost, due_at = price * analysis.segments, self._due_at
+        message = NewMessage(
+            msisdn, country, state, code, cost, due_at, analysis.text, analysis.segments, sender, ref_client
+        )
+        return Personalised(recipient, analysis, message)
+
+
+# --- Templates sent to groups ---
+
+
+def contact_recipient(row: ContactRow) -> Recipient:
+    return Recipient(row.msisdn, row.msisdn, row.country or "", "mobile")
+
+
+def values_of(row: ContactRow) -> dict[str, str]:
+    return template_values(
+        row.msisdn, row.last_name, row.first_name, row.company, row.birth_date, row.other, row.fields
+    )
+
+
+def personalise(
+    maker: MessageMaker,
+    template: Template,
+    numbers: Sequence[Recipient | InvalidRecipient],
+    members: Sequence[ContactRow],
+    known: Mapping[str, ContactRow],
+    sender: str | None,
+) -> list[Personalised]:
+    """The messages of a template send: the numbers of `numero` first (rendered with their contact's fields when
+    the address book has them, `known`), then the groups' contacts not already named, each rendered."""
+    found: list[Personalised] = []
+    seen: set[str] = set()
+    empty: dict[str, str] = {}
+    for recipient in numbers:
+        if isinstance(recipient, Recipient):
+            seen.add(recipient.msisdn)
+            contact = known.get(recipient.msisdn)
+            values = values_of(contact) if contact is not None else empty
+        else:
+            values = empty
+        found.append(maker.make(recipient, template.render(values), sender))
+    for row in members:
+        if row.msisdn in seen:
+            continue
+        seen.add(row.msisdn)
+        found.append(maker.make(contact_recipient(row), template.render(values_of(row)), sender))
+    return found
+
+
+def group_expansion(
+    account_id: int,
+    groups: Sequence[str],
+    template: Template,
+    numbers: Sequence[Recipient | InvalidRecipient],
+    maker: MessageMaker,
+    sender: str | None,
+) -> Callable[[Connection, NewSend], None]:
+    """The `NewSend.expand` of a group send: reads the groups' contacts in the acceptance transaction."""
+
+    def expand(conn: Connection, send: NewSend) -> None:
+        members = contact_rows.members(conn, account_id, groups)
+        known: Mapping[str, ContactRow] = {}
+        if template.personal:
+            named = [r.msisdn for r in numbers if isinstance(r, Recipient)]
+            known = contact_rows.by_msisdn(conn, account_id, named) if named else {}
+        made = personalise(maker, template, numbers, members, known, sender)
+        send.messages = [p.message for p in made]
+        send.cost = sum(m.cost for m in send.messages)
+        send.segments = max((p.analysis.segments for p in made), default=send.segments)
+
+    return expand
+
+
+# --- CSV campaigns ---
+
+
+def campaign_messages(
+    maker: MessageMaker,
+    rows: Sequence[CampaignRow],
+    *,
+    default_sender: str | None,
+    replies: bool,
+) -> list[Personalised]:
+    """Every row as its message, or RowError for the first row the rules refuse (nothing is kept then).
+
+    A row is refused when its text is empty, its sender or reference breaks the rules of `emetteur` and
+    `refClient`, or its number is not one at all; a number that is well-formed but unusable (no such numbering
+    plan, unpriced) is kept and reported with its own status, as in any send.
+    """
+    made: list[Personalised] = []
+    for row in rows:
+        if not row.message:
+            raise RowError(row.line, "message", "missing")
+        if not row.numero.strip():
+            raise RowError(row.line, "numero", "missing")
+        sender = row.sender or default_sender or None
+        if sender:
+            if replies:
+                raise RowError(row.line, "emetteur", "not allowed with classe_msg=4 (replies come to a short number)")
+            problem = sender_problem(sender)
+            if problem is not None:
+                raise RowError(row.line, "emetteur", problem)
+        if row.ref_client is not None and len(row.ref_client) > MAX_REF_CLIENT:
+            raise RowError(row.line, "refClient", f"longer than {MAX_REF_CLIENT} characters")
+        recipient = parse_recipient(row.numero)
+        if isinstance(recipient, InvalidRecipient) and not any(c.isdigit() for c in row.numero):
+            raise RowError(row.line, "numero", recipient.reason)
+        made.append(maker.make(recipient, row.message, sender, row.ref_client or None))
+    return made

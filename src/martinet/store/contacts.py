@@ -1,0 +1,551 @@
+"""The address book: contacts, groups and memberships, per account.
+
+Contacts are merged by mobile (`uq_contacts_account_id_msisdn`): writing a contact whose mobile the account
+already has updates that contact with what the new data says and adds its groups, it never makes a second row.
+Imports are written in one transaction with multi-row statements (existing rows read in chunks, new rows inserted
+in batches, memberships inserted in batches), so a 100,000-line file costs a few dozen statements, not 100,000.
+
+Every query names the account: an account sees only its own contacts and groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+import orjson
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from martinet.domain.contacts import ContactData
+from martinet.store.database import Database
+from martinet.store.schema import contact_group_members, contact_groups, contacts
+
+T = TypeVar("T")
+
+#: Values per `IN (...)` list: well under the bound-parameter limits of both databases.
+CHUNK = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class NewContact:
+    """A contact to write: `data` as said, with its mobile normalised (`msisdn`, digits) and its country."""
+
+    msisdn: str
+    country: str | None
+    data: ContactData
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    id: int
+    msisdn: str
+    country: str | None
+    last_name: str
+    first_name: str
+    company: str
+    birth_date: str | None
+    other: str
+    fields: dict[str, str]
+    created_at: int
+    updated_at: int
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    id: int
+    name: str
+    created_at: int
+    members: int
+
+
+class GroupExists(Exception):
+    """A group of that name already exists in the account."""
+
+
+class MobileTaken(Exception):
+    """Another contact of the account already has that mobile."""
+
+
+_COLUMNS = (
+    contacts.c.id,
+    contacts.c.msisdn,
+    contacts.c.country,
+    contacts.c.last_name,
+    contacts.c.first_name,
+    contacts.c.company,
+    contacts.c.birth_date,
+    contacts.c.other,
+    contacts.c.fields,
+    contacts.c.created_at,
+    contacts.c.updated_at,
+)
+
+
+def _row(row: Any) -> ContactRow:
+    return ContactRow(
+        row.id,
+        row.msisdn,
+        row.country,
+        row.last_name,
+        row.first_name,
+        row.company,
+        row.birth_date,
+        row.other,
+        orjson.loads(row.fields) if row.fields else {},
+        row.created_at,
+        row.updated_at,
+    )
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _fields_json(fields: Mapping[str, str]) -> str | None:
+    return orjson.dumps(dict(fields)).decode() if fields else None
+
+
+# --- Writing contacts (sync: run in one write transaction) ---
+
+
+def write_contacts(
+    conn: Connection, account_id: int, items: Sequence[NewContact], now: int, extra_groups: Sequence[str] = ()
+) -> list[bool]:
+    """Create or merge each contact (True: created, False: merged into one the account had, or into an earlier
+    item with the same mobile); add every contact to its groups and to `extra_groups`, creating missing groups."""
+    merged: dict[str, ContactRow] = {}  # msisdn → the row as it will be
+    new: set[str] = set()
+    existing = _by_msisdn(conn, account_id, sorted({i.msisdn for i in items}))
+    outcomes: list[bool] = []
+    memberships: dict[str, set[str]] = {}  # group name → msisdns
+    changed: set[str] = set()
+    for item in items:
+        current = merged.get(item.msisdn) or existing.get(item.msisdn)
+        if current is None:
+            current = ContactRow(0, item.msisdn, item.country, "", "", "", None, "", {}, now, now)
+            new.add(item.msisdn)
+            outcomes.append(True)
+        else:
+            outcomes.append(False)
+        merged[item.msisdn] = _merge(current, item.data, now)
+        changed.add(item.msisdn)
+        for group in (*item.data.groups, *extra_groups):
+            memberships.setdefault(group, set()).add(item.msisdn)
+    to_insert = [_insert_row(account_id, merged[m]) for m in merged if m in new]
+    for chunk in _chunks(to_insert):
+        conn.execute(insert(contacts), list(chunk))
+    to_update = [_update_row(merged[m]) for m in changed if m not in new]
+    for chunk in _chunks(to_update):
+        conn.execute(_UPDATE, list(chunk))
+    if memberships:
+        ids = {m: r.id for m, r in existing.items()}
+        if new:
+            ids.update((m, r.id) for m, r in _by_msisdn(conn, account_id, sorted(new)).items())
+        groups = ensure_groups(conn, account_id, list(memberships), now)
+        _add_memberships(conn, [(groups[name], ids[m]) for name, numbers in memberships.items() for m in numbers])
+    return outcomes
+
+
+_UPDATE = (
+    update(contacts)
+    .where(contacts.c.id == bindparam("id_"))
+    .values(
+        last_name=bindparam("last_name_"),
+        first_name=bindparam("first_name_"),
+        company=bindparam("company_"),
+        birth_date=bindparam("birth_date_"),
+        other=bindparam("other_"),
+        fields=bindparam("fields_"),
+        updated_at=bindparam("updated_at_"),
+    )
+)
+
+
+def _update_row(row: ContactRow) -> dict[str, object]:
+    return {
+        "id_": row.id,
+        "last_name_": row.last_name,
+        "first_name_": row.first_name,
+        "company_": row.company,
+        "birth_date_": row.birth_date,
+        "other_": row.other,
+        "fields_": _fields_json(row.fields),
+        "updated_at_": row.updated_at,
+    }
+
+
+def _insert_row(account_id: int, row: ContactRow) -> dict[str, object]:
+    return {
+        "account_id": account_id,
+        "msisdn": row.msisdn,
+        "country": row.country,
+        "last_name": row.last_name,
+        "first_name": row.first_name,
+        "company": row.company,
+        "birth_date": row.birth_date,
+        "other": row.other,
+        "fields": _fields_json(row.fields),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def _merge(row: ContactRow, data: ContactData, now: int) -> ContactRow:
+    """`row` with what `data` says (None: not said, kept), its free fields added to the known ones."""
+    return replace(
+        row,
+        last_name=row.last_name if data.last_name is None else data.last_name,
+        first_name=row.first_name if data.first_name is None else data.first_name,
+        company=row.company if data.company is None else data.company,
+        birth_date=row.birth_date if data.birth_date is None else data.birth_date or None,
+        other=row.other if data.other is None else data.other,
+        fields={**row.fields, **data.fields} if data.fields else row.fields,
+        updated_at=now,
+    )
+
+
+def _by_msisdn(conn: Connection, account_id: int, msisdns: Sequence[str]) -> dict[str, ContactRow]:
+    found: dict[str, ContactRow] = {}
+    for chunk in _chunks(msisdns):
+        query = select(*_COLUMNS).where(contacts.c.account_id == account_id, contacts.c.msisdn.in_(list(chunk)))
+        found.update((row.msisdn, _row(row)) for row in conn.execute(query))
+    return found
+
+
+def ensure_groups(conn: Connection, account_id: int, names: Sequence[str], now: int) -> dict[str, int]:
+    """The IDs of the account's groups `names`, creating those it does not have."""
+    found = _group_ids(conn, account_id, names)
+    missing = [n for n in dict.fromkeys(names) if n not in found]
+    if missing:
+        conn.execute(
+            insert(contact_groups), [{"account_id": account_id, "name": n, "created_at": now} for n in missing]
+        )
+        found.update(_group_ids(conn, account_id, missing))
+    return found
+
+
+def _group_ids(conn: Connection, account_id: int, names: Sequence[str]) -> dict[str, int]:
+    query = select(contact_groups.c.name, contact_groups.c.id).where(
+        contact_groups.c.account_id == account_id, contact_groups.c.name.in_(list(names))
+    )
+    return {row.name: row.id for row in conn.execute(query)}
+
+
+def _add_memberships(conn: Connection, pairs: Sequence[tuple[int, int]]) -> int:
+    """Insert the (group, contact) pairs not yet there; returns how many were added."""
+    by_group: dict[int, set[int]] = {}
+    for group_id, contact_id in pairs:
+        by_group.setdefault(group_id, set()).add(contact_id)
+    added = 0
+    for group_id, wanted in by_group.items():
+        present: set[int] = set()
+        for chunk in _chunks(sorted(wanted)):
+            present.update(
+                conn.scalars(
+                    select(contact_group_members.c.contact_id).where(
+                        contact_group_members.c.group_id == group_id,
+                        contact_group_members.c.contact_id.in_(list(chunk)),
+                    )
+                )
+            )
+        rows = [{"group_id": group_id, "contact_id": c} for c in sorted(wanted - present)]
+        for chunk in _chunks(rows):
+            conn.execute(insert(contact_group_members), list(chunk))
+        added += len(rows)
+    return added
+
+
+# --- Reading (sync), also used inside the acceptance transaction ---
+
+
+def groups_of(conn: Connection, contact_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    names: dict[int, list[str]] = {}
+    for chunk in _chunks(contact_ids):
+        query = (
+            select(contact_group_members.c.contact_id, contact_groups.c.name)
+            .join(contact_groups, contact_groups.c.id == contact_group_members.c.group_id)
+            .where(contact_group_members.c.contact_id.in_(list(chunk)))
+            .order_by(contact_groups.c.name)
+        )
+        for row in conn.execute(query):
+            names.setdefault(row.contact_id, []).append(row.name)
+    return {cid: tuple(found) for cid, found in names.items()}
+
+
+def missing_groups(conn: Connection, account_id: int, names: Sequence[str]) -> list[str]:
+    found = _group_ids(conn, account_id, names)
+    return [n for n in names if n not in found]
+
+
+def members(conn: Connection, account_id: int, group_names: Sequence[str]) -> list[ContactRow]:
+    """The contacts of the account's groups `group_names`, each once, group by group in order of creation."""
+    ids = _group_ids(conn, account_id, group_names)
+    seen: set[int] = set()
+    found: list[ContactRow] = []
+    for name in group_names:
+        group_id = ids.get(name)
+        if group_id is None:
+            continue
+        query = (
+            select(*_COLUMNS)
+            .join(contact_group_members, contact_group_members.c.contact_id == contacts.c.id)
+            .where(contact_group_members.c.group_id == group_id, contacts.c.account_id == account_id)
+            .order_by(contacts.c.id)
+        )
+        for row in conn.execute(query):
+            if row.id not in seen:
+                seen.add(row.id)
+                found.append(_row(row))
+    return found
+
+
+def by_msisdn(conn: Connection, account_id: int, msisdns: Sequence[str]) -> dict[str, ContactRow]:
+    return _by_msisdn(conn, account_id, msisdns)
+
+
+def _search(query: Select[Any], search: str | None) -> Select[Any]:
+    if not search:
+        return query
+    pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    digits = "".join(c for c in search if c.isdigit())
+    conditions = [
+        func.lower(contacts.c.last_name).like(pattern, escape="\\"),
+        func.lower(contacts.c.first_name).like(pattern, escape="\\"),
+        func.lower(contacts.c.company).like(pattern, escape="\\"),
+    ]
+    if digits:
+        conditions.append(contacts.c.msisdn.like(f"%{digits.lstrip('0') or digits}%"))
+    return query.where(or_(*conditions))
+
+
+class ContactStore:
+    def __init__(self, db: Database, now_ms: Callable[[], int]) -> None:
+        self._db = db
+        self._now_ms = now_ms
+
+    async def write(self, account_id: int, items: Sequence[NewContact], extra_groups: Sequence[str] = ()) -> list[bool]:
+        """Create or merge `items` in one transaction (see `write_contacts`)."""
+        now = self._now_ms()
+        return await self._db.run_write(lambda conn: write_contacts(conn, account_id, items, now, extra_groups))
+
+    async def get(self, account_id: int, contact_id: int) -> ContactRow | None:
+        def work(conn: Connection) -> ContactRow | None:
+            row = conn.execute(
+                select(*_COLUMNS).where(contacts.c.account_id == account_id, contacts.c.id == contact_id)
+            ).first()
+            if row is None:
+                return None
+            return replace(_row(row), groups=groups_of(conn, [contact_id]).get(contact_id, ()))
+
+        return await self._read(work)
+
+    async def page(
+        self, account_id: int, *, search: str | None, group: str | None, after: int, offset: int, limit: int
+    ) -> list[ContactRow]:
+        """Contacts by ID (`after`: the last ID of the previous chunk, for exports), with their groups."""
+
+        def work(conn: Connection) -> list[ContactRow]:
+            query = select(*_COLUMNS).where(contacts.c.account_id == account_id, contacts.c.id > after)
+            if group is not None:
+                query = query.join(contact_group_members, contact_group_members.c.contact_id == contacts.c.id).join(
+                    contact_groups,
+                    (contact_groups.c.id == contact_group_members.c.group_id)
+                    & (contact_groups.c.account_id == account_id)
+                    & (contact_groups.c.name == group),
+                )
+            query = _search(query, search).order_by(contacts.c.id).offset(offset).limit(limit)
+            rows = [_row(r) for r in conn.execute(query)]
+            names = groups_of(conn, [r.id for r in rows])
+            return [replace(r, groups=names.get(r.id, ())) for r in rows]
+
+        return await self._read(work)
+
+    async def update(
+        self, account_id: int, contact_id: int, msisdn: str | None, country: str | None, data: ContactData
+    ) -> ContactRow | None:
+        """Change what `data` says (and the mobile, when given), and add the contact to `data.groups`. None when
+        the account has no such contact; MobileTaken when another of its contacts has the mobile."""
+        now = self._now_ms()
+
+        def work(conn: Connection) -> ContactRow | None:
+            row = conn.execute(
+                select(*_COLUMNS).where(contacts.c.account_id == account_id, contacts.c.id == contact_id)
+            ).first()
+            if row is None:
+                return None
+            merged = _merge(_row(row), data, now)
+            values = _update_row(merged)
+            conn.execute(_UPDATE, values)
+            if msisdn is not None and msisdn != merged.msisdn:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            update(contacts).where(contacts.c.id == contact_id).values(msisdn=msisdn, country=country)
+                        )
+                except IntegrityError:
+                    raise MobileTaken(msisdn) from None
+            if data.groups:
+                groups = ensure_groups(conn, account_id, list(data.groups), now)
+                _add_memberships(conn, [(groups[name], contact_id) for name in data.groups])
+            return merged
+
+        if await self._db.run_write(work) is None:
+            return None
+        return await self.get(account_id, contact_id)
+
+    async def delete(self, account_id: int, contact_id: int) -> bool:
+        def work(conn: Connection) -> bool:
+            owned = conn.scalar(
+                select(contacts.c.id).where(contacts.c.account_id == account_id, contacts.c.id == contact_id)
+            )
+            if owned is None:
+                return False
+            conn.execute(delete(contact_group_members).where(contact_group_members.c.contact_id == contact_id))
+            conn.execute(delete(contacts).where(contacts.c.id == contact_id))
+            return True
+
+        return await self._db.run_write(work)
+
+    # --- Groups ---
+
+    async def create_group(self, account_id: int, name: str) -> GroupRow:
+        now = self._now_ms()
+
+        def work(conn: Connection) -> None:
+            if _group_ids(conn, account_id, [name]):
+                raise GroupExists(name)
+            conn.execute(insert(contact_groups).values(account_id=account_id, name=name, created_at=now))
+
+        await self._db.run_write(work)
+        found = await self.group(account_id, name=name)
+        assert found is not None
+        return found
+
+    async def group(self, account_id: int, *, group_id: int | None = None, name: str | None = None) -> GroupRow | None:
+        def work(conn: Connection) -> GroupRow | None:
+            rows = _groups(conn, account_id, group_id=group_id, name=name, search=None, offset=0, limit=1)
+            return rows[0] if rows else None
+
+        return await self._read(work)
+
+    async def groups(self, account_id: int, *, search: str | None, offset: int, limit: int) -> list[GroupRow]:
+        return await self._read(
+            lambda conn: _groups(conn, account_id, group_id=None, name=None, search=search, offset=offset, limit=limit)
+        )
+
+    async def rename_group(self, account_id: int, group_id: int, name: str) -> GroupRow | None:
+        def work(conn: Connection) -> bool:
+            other = _group_ids(conn, account_id, [name]).get(name)
+            if other is not None and other != group_id:
+                raise GroupExists(name)
+            result = conn.execute(
+                update(contact_groups)
+                .where(contact_groups.c.account_id == account_id, contact_groups.c.id == group_id)
+                .values(name=name)
+            )
+            return bool(result.rowcount)
+
+        if not await self._db.run_write(work):
+            return None
+        return await self.group(account_id, group_id=group_id)
+
+    async def delete_group(self, account_id: int, group_id: int) -> bool:
+        """Delete the group (its contacts stay in the address book)."""
+
+        def work(conn: Connection) -> bool:
+            owned = conn.scalar(
+                select(contact_groups.c.id).where(
+                    contact_groups.c.account_id == account_id, contact_groups.c.id == group_id
+                )
+            )
+            if owned is None:
+                return False
+            conn.execute(delete(contact_group_members).where(contact_group_members.c.group_id == group_id))
+            conn.execute(delete(contact_groups).where(contact_groups.c.id == group_id))
+            return True
+
+        return await self._db.run_write(work)
+
+    async def change_members(
+        self, account_id: int, group_id: int, *, add: Sequence[int] = (), remove: Sequence[int] = ()
+    ) -> tuple[int, list[int]] | None:
+        """Add and remove contacts of the account to and from the group; returns how many were added and the IDs
+        that are not contacts of the account (nothing changed then), or None when there is no such group."""
+
+        def work(conn: Connection) -> tuple[int, list[int]] | None:
+            owned = conn.scalar(
+                select(contact_groups.c.id).where(
+                    contact_groups.c.account_id == account_id, contact_groups.c.id == group_id
+                )
+            )
+            if owned is None:
+                return None
+            wanted = sorted({*add, *remove})
+            mine: set[int] = set()
+            for chunk in _chunks(wanted):
+                mine.update(
+                    conn.scalars(
+                        select(contacts.c.id).where(contacts.c.account_id == account_id, contacts.c.id.in_(list(chunk)))
+                    )
+                )
+            unknown = [c for c in wanted if c not in mine]
+            if unknown:
+                return 0, unknown
+            added = _add_memberships(conn, [(group_id, c) for c in add])
+            for chunk in _chunks(sorted(set(remove))):
+                conn.execute(
+                    delete(contact_group_members).where(
+                        contact_group_members.c.group_id == group_id,
+                        contact_group_members.c.contact_id.in_(list(chunk)),
+                    )
+                )
+            return added, []
+
+        return await self._db.run_write(work)
+
+    async def missing_groups(self, account_id: int, names: Sequence[str]) -> list[str]:
+        return await self._read(lambda conn: missing_groups(conn, account_id, names))
+
+    async def members(self, account_id: int, group_names: Sequence[str]) -> list[ContactRow]:
+        return await self._read(lambda conn: members(conn, account_id, group_names))
+
+    async def by_msisdn(self, account_id: int, msisdns: Sequence[str]) -> dict[str, ContactRow]:
+        return await self._read(lambda conn: _by_msisdn(conn, account_id, msisdns))
+
+    async def _read(self, work: Callable[[Connection], T]) -> T:
+        async with self._db.reader.connect() as conn:
+            return await conn.run_sync(work)
+
+
+def _groups(
+    conn: Connection,
+    account_id: int,
+    *,
+    group_id: int | None,
+    name: str | None,
+    search: str | None,
+    offset: int,
+    limit: int,
+) -> list[GroupRow]:
+    count = (
+        select(func.count())
+        .select_from(contact_group_members)
+        .where(contact_group_members.c.group_id == contact_groups.c.id)
+        .scalar_subquery()
+    )
+    query = select(contact_groups.c.id, contact_groups.c.name, contact_groups.c.created_at, count.label("members"))
+    query = query.where(contact_groups.c.account_id == account_id)
+    if group_id is not None:
+        query = query.where(contact_groups.c.id == group_id)
+    if name is not None:
+        query = query.where(contact_groups.c.name == name)
+    if search:
+        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(func.lower(contact_groups.c.name).like(pattern, escape="\\"))
+    query = query.order_by(contact_groups.c.id).offset(offset).limit(limit)
+    return [GroupRow(r.id, r.name, r.created_at, int(r.members)) for r in conn.execute(query)]

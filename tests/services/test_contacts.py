@@ -1,0 +1,183 @@
+"""The address book and personalised sends over a real store, on SQLite and PostgreSQL: merging by mobile,
+CSV imports in both charsets and separators, exports read back, groups, group sends rendered per recipient in the
+acceptance transaction, opt-outs, previews, and CSV campaigns refused whole for one bad row."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from martinet.app import account_service, open_store, price_table
+from martinet.domain.contacts import ContactError
+from martinet.domain.credits import to_milli
+from martinet.domain.ids import new_send_id
+from martinet.domain.status import OPTED_OUT
+from martinet.services.accept import InvalidParameter, SendRequest, SendService
+from martinet.services.contacts import ContactService, contact_data
+from martinet.services.personal_sends import CampaignRow
+from martinet.store.acceptance import AcceptanceWriter
+from martinet.store.accounts import Account, AccountStore
+from martinet.store.contacts import ContactStore
+from martinet.store.database import Database
+from martinet.store.migrate import upgrade
+from martinet.store.opt_outs import OptOutStore
+from martinet.store.schema import messages, sends
+from tests.gateway import test_settings as gateway_settings
+
+NOW = 1_767_225_600_000
+
+
+@dataclass
+class World:
+    db: Database
+    account: Account
+    contacts: ContactService
+    sends: SendService
+
+
+@pytest.fixture
+async def world(database_url: str) -> AsyncIterator[World]:
+    settings = gateway_settings(database_url)
+    db = open_store(settings)
+    await upgrade(db)
+    await account_service(settings, db).create("acme", credits=to_milli(1000))
+    found = await AccountStore(db, lambda: NOW).by_login("acme")
+    assert found is not None
+    store = ContactStore(db, lambda: NOW)
+    writer = AcceptanceWriter(db, opt_out_lanes=("marketing",))
+    await writer.start()
+    service = SendService(
+        writer,
+        price_table(settings),
+        stop_mention="STOP 36180",
+        now_ms=lambda: NOW,
+        new_id=new_send_id,
+        contacts=store,
+        marketing_stop="off",
+    )
+    try:
+        yield World(db, found[0], ContactService(store), service)
+    finally:
+        await writer.stop()
+        await db.dispose()
+
+
+async def test_contacts_merge_by_mobile_and_import_both_charsets(world: World) -> None:
+    account = world.account.id
+    row, created = await world.contacts.add(
+        account, contact_data(mobile="06 12 34 56 78", last_name="Durand", groups=["clients"])
+    )
+    assert created and row.msisdn == "33612345678" and row.groups == ("clients",)
+    again, created = await world.contacts.add(
+        account, contact_data(mobile="+33612345678", first_name="Élodie", groups=["vip"])
+    )
+    assert not created and again.id == row.id
+    assert (again.last_name, again.first_name, again.groups) == ("Durand", "Élodie", ("clients", "vip"))
+    with pytest.raises(ContactError) as bad:
+        await world.contacts.add(account, contact_data(mobile="12", last_name="x"))
+    assert bad.value.name == "mobile"
+
+    # French Excel: `;`, ISO-8859-15, quoted fields, a free field; a bad line is refused alone.
+    latin = (
+        'Nom;Prénom;Mobile;Société;Ville\n"Lefèvre";"Hélène";0611111111;"Café ; Cie";Rennes\n'
+        "Martin;Paul;pas un numéro;ACME;Brest\nDurand;Élodie;+33 6 12 34 56 78;;Nantes\n"
+    ).encode("iso-8859-15")
+    report = await world.contacts.import_csv(account, latin, group="import")
+    assert [(r.line, r.outcome) for r in report.lines] == [(2, "created"), (3, "refused"), (4, "merged")]
+    assert report.lines[1].reason is not None and report.lines[1].reason.startswith("mobile")
+    # UTF-8 with its byte-order mark, `,`, the same mobile twice in the file: merged, not doubled.
+    utf8 = "\ufeffmobile,prenom,code\n0622222222,Zoé,A1\n06.22.22.22.22,,B2\n".encode()
+    report = await world.contacts.import_csv(account, utf8)
+    assert [r.outcome for r in report.lines] == ["created", "merged"]
+
+    page = await world.contacts.store.page(account, search="hél", group=None, after=0, offset=0, limit=10)
+    assert [(c.first_name, c.company, c.fields, c.groups) for c in page] == [
+        ("Hélène", "Café ; Cie", {"ville": "Rennes"}, ("import",))
+    ]
+    zoe = (await world.contacts.store.page(account, search="0622", group=None, after=0, offset=0, limit=10))[0]
+    assert zoe.fields == {"code": "B2"} and zoe.first_name == "Zoé"
+    members = await world.contacts.store.page(account, search=None, group="import", after=0, offset=0, limit=10)
+    assert {c.msisdn for c in members} == {"33611111111", "33612345678"}
+
+    exported = b"".join([chunk async for chunk in world.contacts.export_csv(account)])
+    assert exported.startswith(b"\xef\xbb\xbf") and "Hélène".encode() in exported
+    # The export reads back as an import: everything merges, nothing is created.
+    report = await world.contacts.import_csv(account, exported)
+    assert {r.outcome for r in report.lines} == {"merged"} and len(report.lines) == 3
+
+    groups = await world.contacts.store.groups(account, search=None, offset=0, limit=10)
+    assert {(g.name, g.members) for g in groups} == {("clients", 1), ("vip", 1), ("import", 2)}
+
+
+async def test_a_template_sent_to_a_group_is_rendered_and_priced_per_recipient(world: World) -> None:
+    account = world.account
+    await world.contacts.add(account.id, contact_data(mobile="0611111111", first_name="Al", groups=["g"]))
+    await world.contacts.add(
+        account.id, contact_data(mobile="0622222222", first_name="B" * 90, fields={"code": "X" * 80}, groups=["g"])
+    )
+    await world.contacts.add(account.id, contact_data(mobile="0633333333", first_name="Stop", groups=["g"]))
+    await OptOutStore(world.db, lambda: NOW).add(account.id, ["33633333333"], "manual")
+    text = "Bonjour {prenom} {{code}} {code}"
+    request = SendRequest(
+        account=account, text=text, recipients="0611111111,0644444444", groups=("g",), lane="marketing"
+    )
+
+    preview = await world.sends.preview(request)
+    rendered = [(p.analysis.text if p.analysis else None, p.cost) for p in preview.recipients]
+    assert rendered[0] == ("Bonjour Al {code} ", rendered[0][1])
+    assert rendered[1][0] == "Bonjour  {code} "  # a number of numero without a contact: fields are empty
+    assert preview.recipients[2].analysis is not None and preview.recipients[2].analysis.segments == 2
+    assert preview.recipients[2].cost == 2 * preview.recipients[0].cost
+    assert preview.cost == sum(p.cost for p in preview.recipients)
+
+    accepted = await world.sends.accept(request)
+    async with world.db.reader.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(messages.c.msisdn, messages.c.text, messages.c.segments, messages.c.code, messages.c.cost)
+                .where(messages.c.send_id == accepted.send_id)
+                .order_by(messages.c.seq)
+            )
+        ).all()
+    assert [r.msisdn for r in rows] == ["33611111111", "33644444444", "33622222222", "33633333333"]
+    assert (
+        rows[0].text == "Bonjour Al {code} " and rows[2].text.endswith(" {code} " + "X" * 80) and rows[2].segments == 2
+    )
+    assert rows[3].code == OPTED_OUT and rows[3].cost == 0  # opted out: 3999, free
+    assert accepted.send.cost == sum(r.cost for r in rows) == preview.cost - preview.recipients[3].cost
+
+    with pytest.raises(InvalidParameter) as unknown:
+        await world.sends.accept(SendRequest(account=account, text="x", recipients=None, groups=("nope",)))
+    assert unknown.value.name == "groupe"
+    with pytest.raises(InvalidParameter) as brace:
+        await world.sends.accept(SendRequest(account=account, text="a } b", recipients=None, groups=("g",)))
+    assert brace.value.name == "message"
+
+
+async def test_a_campaign_with_one_bad_row_stores_nothing(world: World) -> None:
+    account = world.account
+
+    async def count() -> int:
+        async with world.db.reader.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(sends)) or 0)
+
+    rows = [
+        CampaignRow(2, "0611111111", "Bonjour Al", "Boutique", "r1"),
+        CampaignRow(3, "0622222222", "Bonjour Bea", None, None),
+        CampaignRow(4, "0633333333", "Salut", "Trop long émetteur", "r3"),
+    ]
+    with pytest.raises(InvalidParameter) as bad:
+        await world.sends.accept(SendRequest(account=account, text=None, recipients=None, rows=rows))
+    assert bad.value.name == "fichier" and bad.value.problem.startswith("line 4: emetteur")
+    assert await count() == 0
+    accepted = await world.sends.accept(
+        SendRequest(account=account, text=None, recipients=None, rows=rows[:2], sender="Defaut")
+    )
+    assert [(m.text, m.sender, m.ref_client) for m in accepted.send.messages] == [
+        ("Bonjour Al", "Boutique", "r1"),
+        ("Bonjour Bea", "Defaut", None),
+    ]
+    assert await count() == 1
