@@ -49,11 +49,13 @@ from martinet.services.accounts import AccountService
 from martinet.services.auth import Authenticator
 from martinet.services.auth_failures import FailureLimits
 from martinet.services.callback_urls import CallbackUrlCheck
+from martinet.services.contacts import ContactService
 from martinet.services.rate_limits import RateLimiter
 from martinet.services.reports import ReportService
 from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import AccountStore
 from martinet.store.callbacks import CallbackStore, outbox_backlog
+from martinet.store.contacts import ContactStore
 from martinet.store.conversations import ConversationStore
 from martinet.store.database import Database, open_database
 from martinet.store.idempotency import IdempotencyStore
@@ -107,6 +109,8 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     """
     accounts = AccountStore(db, now_ms)
     writer = AcceptanceWriter(db, opt_out_lanes=settings.optout.lanes)
+    contact_store = ContactStore(db, now_ms)
+    contacts = ContactService(contact_store)
     sends = SendService(
         writer,
         price_table(settings),
@@ -119,6 +123,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         url_check=CallbackUrlCheck(allow_private_networks=settings.callbacks.allow_private_networks),
         max_recipients=settings.http.max_recipients,
         schedule_horizon_days=settings.accounts.schedule_horizon_days,
+        contacts=contact_store,
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     failures = FailureLimits(
@@ -128,7 +133,11 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     )
     auth = Authenticator(accounts, settings.accounts.token_cache_seconds, failures=failures)
     legacy = LegacyDoor(
-        LegacyServices(sends, reports, InboundStore(db)), auth, max_body_bytes=settings.http.max_body_bytes
+        LegacyServices(sends, reports, InboundStore(db), contacts),
+        auth,
+        max_body_bytes=settings.http.max_body_bytes,
+        max_upload_bytes=settings.http.max_upload_bytes,
+        max_batch_rows=settings.http.max_recipients,
     )
     rest = RestDoor(
         RestServices(sends, reports, MessageStore(db), IdempotencyStore(db, now_ms)),

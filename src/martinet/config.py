@@ -58,6 +58,11 @@ class HttpConfig(_Section):
         default=0, ge=0, le=256, description="HTTP worker processes; 0 = one per core (PostgreSQL), one (SQLite)"
     )
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="a sendSMSBatch.do file (read as it arrives, never held whole); its rows: max_recipients",
+    )
     max_recipients: int = Field(
         default=100_000,
         ge=1,

@@ -11,6 +11,7 @@ SQLite), so two concurrent sends can never both spend the same credits.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
@@ -26,6 +27,9 @@ from martinet.store.doorbell import Doorbell, doorbell_path
 from martinet.store.idempotency import DUPLICATE, Duplicate, claim, release
 from martinet.store.opt_outs import opted_out
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
+
+#: Message rows built and inserted at a time: a 100,000-recipient campaign never holds all its rows as dicts.
+MESSAGE_ROWS_PER_INSERT = 5000
 
 #: The PostgreSQL notification channel announcing queued messages (listened to by `martinet.engine.wakeup`).
 QUEUE_CHANNEL = "martinet_queue"
@@ -228,7 +232,9 @@ _FIRST_HISTORY = insert(status_history).from_select(
 
 def _write(conn: Connection, accepted: list[NewSend]) -> None:
     conn.execute(insert(sends), [_send_row(s) for s in accepted])
-    conn.execute(insert(messages), [_message_row(s, m, seq) for s in accepted for seq, m in enumerate(s.messages)])
+    rows = (_message_row(s, m, seq) for s in accepted for seq, m in enumerate(s.messages))
+    while chunk := list(itertools.islice(rows, MESSAGE_ROWS_PER_INSERT)):  # a campaign's rows, a slice at a time
+        conn.execute(insert(messages), chunk)
     conn.execute(_FIRST_HISTORY, {"send_ids": [s.id for s in accepted]})
     conn.execute(
         insert(ledger),

@@ -79,8 +79,19 @@ def status_answer(code: int, language: str, *extra: str) -> str:
 def invalid_parameter(name: str, problem: str, language: str) -> str:
     if language == "en":
         return f"{INVALID_PARAMETER} | Invalid parameter: {name} ({problem})"
-    french = _PROBLEMS_FR.get(problem) or _french_pattern(problem)
-    return f"{INVALID_PARAMETER} | Paramètre invalide : {name} ({french})"
+    return f"{INVALID_PARAMETER} | Paramètre invalide : {name} ({_french(problem)})"
+
+
+#: A problem of one line of a file (`sendSMSBatch.do`): its number, the column at fault, what is wrong.
+_LINE = re.compile(r"line (\d+): (?:(\w+): )?(.*)", re.DOTALL)
+
+
+def _french(problem: str) -> str:
+    line = _LINE.fullmatch(problem)
+    if line is not None:
+        number, column, rest = line.groups()
+        return f"ligne {number} : " + (f"{column} : " if column else "") + _french(rest)
+    return _PROBLEMS_FR.get(problem) or _french_pattern(problem)
 
 
 def _french_pattern(problem: str) -> str:

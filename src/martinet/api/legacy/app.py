@@ -7,11 +7,13 @@ and middleware: the same work at a fraction of the per-request cost. Every other
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from martinet.api.legacy import answers
+from martinet.api.legacy import answers, batch
+from martinet.api.legacy.contacts import CONTACT_ENDPOINTS
 from martinet.api.legacy.credentials import Credentials, find_credentials
 from martinet.api.legacy.decoding import declared_charset, decode_params
 from martinet.api.legacy.endpoints import COUNTERS as SEND_COUNTERS
@@ -32,7 +34,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-_ENDPOINTS_BY_NAME = {f"{name.lower()}.do": endpoint for name, endpoint in ENDPOINTS.items()}
+_ENDPOINTS_BY_NAME = {f"{name.lower()}.do": endpoint for name, endpoint in {**ENDPOINTS, **CONTACT_ENDPOINTS}.items()}
 _TEXT_HEADERS = [(b"content-type", answers.CONTENT_TYPE.encode("ascii"))]
 _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
 
@@ -58,14 +60,28 @@ class LegacyDoor:
     (by its Content-Length, then as it arrives), the body's credentials (found in one pass over its raw bytes);
     only then are the parameters decoded and the endpoint called."""
 
-    def __init__(self, services: LegacyServices, auth: Authenticator, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        services: LegacyServices,
+        auth: Authenticator,
+        *,
+        max_body_bytes: int,
+        max_upload_bytes: int | None = None,
+        max_batch_rows: int = 100_000,
+    ) -> None:
         self._services = services
         self._auth = auth
         self._max_body = max_body_bytes
+        self._max_upload = max_upload_bytes or max_body_bytes  # sendSMSBatch.do's file, read as it arrives
+        self._max_batch_rows = max_batch_rows
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        endpoint = _ENDPOINTS_BY_NAME.get(scope["path"][len(PREFIX) :].lower())
+        name = scope["path"][len(PREFIX) :].lower()
+        if name == batch.PATH_NAME:
+            await self._batch(scope, receive, send)
+            return
+        endpoint = _ENDPOINTS_BY_NAME.get(name)
         if endpoint is None:
             await _reply(send, 404, b"Not Found", _PLAIN)
             return
@@ -94,6 +110,41 @@ class LegacyDoor:
             return
         params = decode_params(scope.get("query_string", b""), body, content_type)
         text = await self._answer(endpoint, caller, params, method)
+        await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+
+    async def _batch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`sendSMSBatch.do` (POST only): credentials from the query string, checked before the upload is read;
+        the upload read as it arrives (martinet.api.legacy.batch)."""
+        if scope["method"] != "POST":
+            await _reply(send, 405, b"Method Not Allowed", [*_PLAIN, (b"allow", b"POST")])
+            return
+        client = scope.get("client")
+        address = client[0] if client else None
+        headers = dict(scope["headers"])
+        try:
+            caller = await self._query_caller(scope, address)
+            if caller is None:
+                raise _unauthorized()
+        except _Refused as refused:
+            await _reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])
+            return
+        content_type = headers.get(b"content-type", b"").decode("latin-1") or None
+        try:
+            upload = batch.BatchUpload(content_type, self._max_batch_rows)
+            await batch.read_upload(receive, upload, self._max_upload, headers.get(b"content-length"))
+            form, rows = upload.finish()
+        except InvalidParameter as exc:
+            text = answers.invalid_parameter(exc.name, exc.problem, caller.account.language)
+            await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+            return
+        except Exception:  # a multipart stream the parser cannot read
+            log.info("unreadable sendSMSBatch.do upload", exc_info=True)
+            text = answers.invalid_parameter("fichier", "not a readable multipart upload", caller.account.language)
+            await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+            return
+        params = {**form, **decode_params(scope.get("query_string", b""))}
+        endpoint = functools.partial(batch.send_batch, rows=rows)
+        text = await self._answer(endpoint, caller, params, "POST")
         await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
 
     async def _query_caller(self, scope: Scope, address: str | None) -> Caller | None:

@@ -11,6 +11,7 @@ from martinet.domain.credits import format_credits
 from martinet.domain.recipients import Recipient, parse_recipient
 from martinet.domain.status import describe
 from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest, SendService
+from martinet.services.contacts import ContactService
 from martinet.services.rate_limits import RateLimited
 from martinet.services.reports import ReportService
 from martinet.store.accounts import Account
@@ -39,6 +40,7 @@ class LegacyServices:
     sends: SendService
     reports: ReportService
     replies: InboundStore
+    contacts: ContactService | None = None  # the address book (addContact.do)
 
 
 Endpoint = Callable[[LegacyServices, Call], Awaitable[str]]
@@ -66,6 +68,7 @@ async def _send_sms(services: LegacyServices, call: Call) -> str:
         account=call.account,
         text=p.get("message"),
         recipients=p.get("numero"),
+        groups=params.group(p),
         classe=params.integer(p, "classe_msg", 2),
         scheduled_at=params.schedule(p, call.account.timezone),
         sender=p.get("emetteur"),

@@ -24,6 +24,12 @@ def integer(params: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def group(params: dict[str, str]) -> tuple[str, ...]:
+    """`groupe`: the name of one contact group of the account (none when absent)."""
+    name = params.get("groupe", "").strip()
+    return (name,) if name else ()
+
+
 def optional_integer(params: dict[str, str], name: str) -> int | None:
     """An integer parameter that has no default: None when absent, so the rules apply their own."""
     if not params.get(name.lower(), "").strip():

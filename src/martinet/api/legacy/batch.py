@@ -1,0 +1,225 @@
+"""`sendSMSBatch.do`: a CSV file of personalised messages, uploaded as `multipart/form-data`, read as it arrives.
+
+The upload goes through python-multipart's streaming parser and the file part straight into the CSV reader
+(`domain.csv_records`): the worker never holds the upload, only the rows read so far, each checked as it comes.
+The first refused row ends the reading and the answer is `35` naming it; nothing is stored. Once the whole file is
+read the rows go to the send service as one send (the campaign), whose ID is the answer.
+
+The file part is named `fichier` (or `file`); its header names the columns `numero`, `message`, `emetteur` and
+optionally `refClient`, in any order. Other (text) parts are parameters, as in the query string, which wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from martinet.api.legacy import answers, params
+from martinet.api.legacy.decoding import decode_value
+from martinet.api.legacy.endpoints import COUNTERS, Call, LegacyServices
+from martinet.domain.csv_records import CsvError, CsvRecords
+from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest
+from martinet.services.personal_sends import CampaignRow
+from martinet.services.rate_limits import RateLimited
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+#: The endpoint's path name, as the door matches it (lower case).
+PATH_NAME = "sendsmsbatch.do"
+
+FILE_PARTS = (b"fichier", b"file")
+COLUMNS = ("numero", "message", "emetteur", "refclient")
+REQUIRED = ("numero", "message")
+#: Bytes of the text parts together: parameters, not data.
+MAX_FIELDS_BYTES = 64 * 1024
+MAX_RECORD_BYTES = 16 * 1024
+
+
+class BatchUpload:
+    """Feed it the body's chunks; `finish` gives the form's parameters (lower-case names) and the rows.
+
+    Raises InvalidParameter at the first problem: not multipart, a second file, a refused row, too many rows.
+    """
+
+    def __init__(self, content_type: str | None, max_rows: int) -> None:
+        kind, options = parse_options_header(content_type or "")
+        boundary = options.get(b"boundary")
+        if kind != b"multipart/form-data" or not boundary:
+            raise InvalidParameter("fichier", "expected a multipart/form-data upload")
+        self._max_rows = max_rows
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._part_begin,
+                "on_header_field": self._header_field,
+                "on_header_value": self._header_value,
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._part_data,
+                "on_part_end": self._part_end,
+            },
+        )
+        self.params: dict[str, str] = {}
+        self.rows: list[CampaignRow] = []
+        self._name_bytes = bytearray()
+        self._value_bytes = bytearray()
+        self._disposition = b""
+        self._part_name: bytes | None = None
+        self._in_file = False
+        self._file_seen = False
+        self._field = bytearray()
+        self._fields_size = 0
+        self._csv: CsvRecords | None = None
+        self._columns: dict[str, int] = {}
+
+    def feed(self, chunk: bytes) -> None:
+        self._parser.write(chunk)
+
+    def finish(self) -> tuple[dict[str, str], list[CampaignRow]]:
+        self._parser.finalize()
+        if not self._file_seen:
+            raise InvalidParameter("fichier", "missing")
+        if not self.rows:
+            raise InvalidParameter("fichier", "no row")
+        return self.params, self.rows
+
+    # --- multipart events ---
+
+    def _part_begin(self) -> None:
+        self._disposition = b""
+        self._part_name = None
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._name_bytes += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value_bytes += data[start:end]
+
+    def _header_end(self) -> None:
+        if bytes(self._name_bytes).lower() == b"content-disposition":
+            self._disposition = bytes(self._value_bytes)
+        self._name_bytes.clear()
+        self._value_bytes.clear()
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        name = options.get(b"name", b"").lower()
+        self._part_name = name
+        self._in_file = name in FILE_PARTS
+        if self._in_file:
+            if self._file_seen:
+                raise InvalidParameter("fichier", "more than one file")
+            self._file_seen = True
+            self._csv = CsvRecords(MAX_RECORD_BYTES)
+        self._field.clear()
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self._in_file:
+            self._records(self._reader().feed(chunk))
+            return
+        self._fields_size += len(chunk)
+        if self._fields_size > MAX_FIELDS_BYTES:
+            raise InvalidParameter("body", f"more than {MAX_FIELDS_BYTES} bytes of form fields")
+        self._field += chunk
+
+    def _part_end(self) -> None:
+        if self._in_file:
+            self._records(self._reader().close())
+            if not self._columns:
+                raise InvalidParameter("fichier", "line 1: no header")
+            self._in_file = False
+        elif self._part_name:
+            name = self._part_name.decode("latin-1").strip()
+            self.params[name] = decode_value(bytes(self._field), None)
+
+    # --- CSV ---
+
+    def _reader(self) -> CsvRecords:
+        assert self._csv is not None
+        return self._csv
+
+    def _records(self, records: list[tuple[int, list[str]]]) -> None:
+        try:
+            for line, fields in records:
+                if not self._columns:
+                    self._header(line, fields)
+                    continue
+                self._row(line, fields)
+        except CsvError as exc:
+            raise InvalidParameter("fichier", str(exc)) from None
+
+    def _header(self, line: int, fields: list[str]) -> None:
+        for position, raw in enumerate(fields):
+            name = raw.strip().lstrip("\ufeff").lower()
+            if name not in COLUMNS:
+                raise InvalidParameter("fichier", f"line {line}: unknown column {raw.strip()!r}")
+            if name in self._columns:
+                raise InvalidParameter("fichier", f"line {line}: column {raw.strip()!r} twice")
+            self._columns[name] = position
+        for name in REQUIRED:
+            if name not in self._columns:
+                raise InvalidParameter("fichier", f"line {line}: no {name} column")
+
+    def _row(self, line: int, fields: list[str]) -> None:
+        if len(fields) != len(self._columns):
+            raise InvalidParameter("fichier", f"line {line}: {len(fields)} fields for {len(self._columns)} columns")
+        if len(self.rows) >= self._max_rows:
+            raise InvalidParameter("fichier", f"more than {self._max_rows} rows")
+        columns = self._columns
+        sender = fields[columns["emetteur"]].strip() if "emetteur" in columns else ""
+        ref = fields[columns["refclient"]].strip() if "refclient" in columns else ""
+        self.rows.append(
+            CampaignRow(line, fields[columns["numero"]], fields[columns["message"]], sender or None, ref or None)
+        )
+
+
+def batch_request(call: Call, rows: list[CampaignRow]) -> SendRequest:
+    """The campaign as one send: the query's parameters as for `sendSMS.do`, the rows as its messages."""
+    p = call.params
+    return SendRequest(
+        account=call.account,
+        text=None,
+        recipients=None,
+        rows=rows,
+        classe=params.integer(p, "classe_msg", 2),
+        scheduled_at=params.schedule(p, call.account.timezone),
+        sender=p.get("emetteur"),
+        ref_client=p.get("refclient"),
+        max_parts=params.integer(p, "nbr_msg", 5),
+        notification_url=p.get("notification_url"),
+        notification_url_reponse=p.get("notification_url_reponse"),
+        stop=params.integer(p, "stop", 0),
+        validity=params.optional_integer(p, "validity"),
+    )
+
+
+async def send_batch(services: LegacyServices, call: Call, rows: list[CampaignRow]) -> str:
+    try:
+        accepted = await services.sends.accept(batch_request(call, rows))
+    except RateLimited:
+        return answers.status_answer(answers.UNAVAILABLE, call.language)
+    except NotEnoughCredit:
+        return answers.status_answer(answers.INSUFFICIENT_CREDIT, call.language)
+    COUNTERS.accepted(accepted.recipients)
+    return answers.status_answer(answers.ACCEPTED, call.language, accepted.send_id)
+
+
+async def read_upload(receive: Receive, upload: BatchUpload, max_bytes: int, declared: bytes | None) -> None:
+    """Feed the body to `upload` as it arrives; refused (`35`) beyond `max_bytes`, announced or actual."""
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise InvalidParameter("fichier", f"more than {max_bytes} bytes")
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidParameter("fichier", "the upload was cut short")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise InvalidParameter("fichier", f"more than {max_bytes} bytes")
+        if chunk:
+            upload.feed(chunk)
+        if not message.get("more_body", False):
+            return
