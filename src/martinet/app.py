@@ -140,7 +140,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         max_batch_rows=settings.http.max_recipients,
     )
     rest = RestDoor(
-        RestServices(sends, reports, MessageStore(db), IdempotencyStore(db, now_ms)),
+        RestServices(sends, reports, MessageStore(db), IdempotencyStore(db, now_ms), contacts),
         auth,
         max_body_bytes=settings.http.max_body_bytes,
     )

@@ -10,6 +10,7 @@ with Client("https://sms.example.com", "API_KEY") as client:
 
 from __future__ import annotations
 
+from martinet.client.contacts import AsyncContactsClient, Contact, ContactsClient, Group, ImportReport
 from martinet.client.errors import (
     AuthenticationError,
     ConflictError,
@@ -31,12 +32,17 @@ __all__ = [
     "EVENT_HEADER",
     "SIGNATURE_HEADER",
     "AsyncClient",
+    "AsyncContactsClient",
     "AsyncLegacyClient",
     "AuthenticationError",
     "Balance",
     "Client",
     "ConflictError",
+    "Contact",
+    "ContactsClient",
     "DeliveryReport",
+    "Group",
+    "ImportReport",
     "InsufficientCreditError",
     "InvalidRequestError",
     "LegacyClient",

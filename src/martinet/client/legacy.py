@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import httpx
 
 from martinet.client._http import AsyncHTTP, Repeat, Request, SyncHTTP
+from martinet.client.contacts import batch_request
 from martinet.client.errors import (
     AuthenticationError,
     InsufficientCreditError,
@@ -138,6 +139,12 @@ def parse_cancel(answer: str) -> None:
         raise _unexpected(answer)
 
 
+def parse_done(answer: str) -> None:
+    """`0 | <what was done>` (addContact.do's `0 | Contact ajouté`), else the error it is."""
+    if fields(answer)[0] != "0":
+        raise _unexpected(answer)
+
+
 def _form_value(value: LegacyValue) -> str:
     if isinstance(value, datetime):
         return value.strftime("%d%m%Y-%H:%M")  # date_envoi, read in the account's time zone
@@ -203,6 +210,15 @@ class LegacyClient:
         """`deleteSMS.do`: cancel a scheduled send (refunded); `NotFoundError` (61) when it left already."""
         parse_cancel(_text(self._http.send(_cancel_request(self._key, sms_id, numero))))
 
+    def send_batch(self, csv_data: bytes, **params: str) -> str:
+        """`sendSMSBatch.do`: a CSV file (`numero,message,emetteur[,refClient]`), one message per row; `params`
+        as for `send_sms`. Returns the campaign's smsID."""
+        return parse_send(_text(self._http.send(batch_request(self._key, csv_data, params))))
+
+    def add_contact(self, nom: str, mobile: str, **params: LegacyValue) -> None:
+        """`addContact.do`; `params`: `prenom`, `societe`, `other`, `date` (ddMMyyyy), `groupes`."""
+        parse_done(_text(self._http.send(_request("addContact", self._key, {"nom": nom, "mobile": mobile, **params}))))
+
 
 class AsyncLegacyClient:
     """`client.legacy` of an `AsyncClient`: see `LegacyClient`."""
@@ -227,3 +243,11 @@ class AsyncLegacyClient:
 
     async def cancel(self, sms_id: str | None = None, *, numero: str | None = None) -> None:
         parse_cancel(_text(await self._http.send(_cancel_request(self._key, sms_id, numero))))
+
+    async def send_batch(self, csv_data: bytes, **params: str) -> str:
+        """See `LegacyClient.send_batch`."""
+        return parse_send(_text(await self._http.send(batch_request(self._key, csv_data, params))))
+
+    async def add_contact(self, nom: str, mobile: str, **params: LegacyValue) -> None:
+        request = _request("addContact", self._key, {"nom": nom, "mobile": mobile, **params})
+        parse_done(_text(await self._http.send(request)))

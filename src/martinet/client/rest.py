@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from martinet.client._http import DEFAULT_TIMEOUT, AsyncHTTP, Request, RetryPolicy, SyncHTTP
+from martinet.client.contacts import AsyncContactsClient, ContactsClient
 from martinet.client.legacy import AsyncLegacyClient, LegacyClient
 from martinet.client.models import Balance, Message, Page, Preview, Reply, loads
 
@@ -39,18 +40,20 @@ class SendOptions(TypedDict, total=False):
     stop: bool
     flow: str | None
     validity: int | None
+    groups: Sequence[str] | None  # contact groups; `text` is then a template ({prenom}, {nom}, free fields)
 
 
 def _send_body(to: str | None, text: str, recipients: Sequence[str] | None, options: SendOptions) -> dict[str, Any]:
-    if (to is None) == (recipients is None):
+    groups = options.get("groups")
+    if (to is None) == (recipients is None) and not (groups and to is None):
         raise ValueError("give either `to` (one recipient) or `recipients` (several), not both nor neither")
     if isinstance(recipients, str):
         raise TypeError("`recipients` is a sequence of numbers; for one number use `to`")
     body: dict[str, Any] = {}
     if to is not None:
         body["recipient"] = {"to": to}
-    else:
-        body["recipients"] = [{"to": number} for number in recipients or ()]
+    elif recipients is not None:
+        body["recipients"] = [{"to": number} for number in recipients]
     body["body"] = {"text": text, "stop": bool(options.get("stop", False))}
     scheduled = options.get("scheduled_at")
     fields: dict[str, Any] = {
@@ -61,6 +64,7 @@ def _send_body(to: str | None, text: str, recipients: Sequence[str] | None, opti
         "callbackUrlMo": options.get("callback_url_mo"),
         "flow": options.get("flow"),
         "validity": options.get("validity"),
+        "groups": list(groups) if groups else None,
     }
     body.update({key: value for key, value in fields.items() if value is not None})
     return body
@@ -178,6 +182,8 @@ class Client:
         )
         #: The smsmode HTTP API 1.6 (`sendSMS.do`…) with the same key and connection pool.
         self.legacy = LegacyClient(self._http, api_key)
+        #: The address book (`/sms/v1/contacts`, `/sms/v1/groups`).
+        self.contacts = ContactsClient(self._http)
 
     def __enter__(self) -> Self:
         return self
@@ -299,6 +305,8 @@ class AsyncClient:
         )
         #: The smsmode HTTP API 1.6 (`sendSMS.do`…) with the same key and connection pool.
         self.legacy = AsyncLegacyClient(self._http, api_key)
+        #: The address book (`/sms/v1/contacts`, `/sms/v1/groups`).
+        self.contacts = AsyncContactsClient(self._http)
 
     async def __aenter__(self) -> Self:
         return self

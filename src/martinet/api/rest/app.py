@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from martinet.api.rest import handlers
+from martinet.api.rest import contacts, handlers
 from martinet.api.rest.docs import DocsUi
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
 from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, openapi_document
@@ -92,15 +92,18 @@ class RestDoor:
             await _reply(send, 500, orjson.dumps(fault.body()), [_PROBLEM])
             return
         payload = answer.payload if isinstance(answer.payload, bytes) else orjson.dumps(answer.payload)
-        await _reply(send, answer.status, payload, [_JSON, *answer.headers])
+        typed = any(name == b"content-type" for name, _ in answer.headers)  # a CSV export names its own
+        await _reply(send, answer.status, payload, [*([] if typed else [_JSON]), *answer.headers])
 
     async def _answer(self, scope: Scope, receive: Receive, path: str, method: str) -> Answer:
         headers = dict(scope["headers"])
         handler, target, caller = await self._admit(scope, headers, path, method)
         body = b""
-        if method == "POST":
+        if method in ("POST", "PATCH"):
             content_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
-            if content_type != b"application/json" and not content_type.endswith(b"+json"):
+            if path in contacts.CSV_BODY_PATHS:  # a CSV file: any type a client may label it with
+                pass
+            elif content_type != b"application/json" and not content_type.endswith(b"+json"):
                 raise Problem("UNSUPPORTED_MEDIA_TYPE", "the body must be application/json")
             body = await self._body(receive, headers)
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
@@ -160,6 +163,9 @@ def _route(path: str) -> tuple[dict[str, Handler], str | None]:
     methods = ROUTES.get(path)
     if methods is not None:
         return methods, None
+    address_book = contacts.handlers(path)
+    if address_book is not None:
+        return address_book, None
     for prefix, item_methods in ITEM_ROUTES.items():
         if path.startswith(prefix):
             target = path[len(prefix) :]

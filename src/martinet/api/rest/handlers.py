@@ -33,7 +33,7 @@ from martinet.domain.resources import (
     parse_message_id,
     reply_resource,
 )
-from martinet.domain.text import NonGsmPolicy
+from martinet.domain.text import NonGsmPolicy, TextAnalysis
 from martinet.services.accept import (
     MAX_PARTS,
     DuplicateRequest,
@@ -43,6 +43,7 @@ from martinet.services.accept import (
     SendService,
 )
 from martinet.services.auth import Caller
+from martinet.services.contacts import ContactService
 from martinet.services.rate_limits import RateLimited
 from martinet.services.reports import ReportService
 from martinet.store.acceptance import KeyedRequest, NewSend
@@ -67,6 +68,7 @@ _FIELDS = {
     "classe_msg": "callbackUrlMo",
     "nbr_msg": "body.text",
     "date_envoi": "sentDate",
+    "groupe": "groups",
 }
 
 
@@ -76,6 +78,7 @@ class RestServices:
     reports: ReportService
     messages: MessageStore
     idempotency: IdempotencyStore
+    contacts: ContactService | None = None  # the address book (/sms/v1/contacts, /sms/v1/groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +169,7 @@ async def _send(services: RestServices, request: RestRequest) -> tuple[Answer, i
             ) from None
         return _replay(stored, keyed.fingerprint), None
     payload = _sent(accepted.send, body)
-    location = payload["href"] if body.recipient is not None else None
+    location = payload["href"] if body.recipient is not None and not body.groups else None
     headers = ((b"location", str(location).encode()),) if location else ()
     return Answer(201, payload, headers), accepted.recipients
 
@@ -189,22 +192,28 @@ async def preview(services: RestServices, request: RestRequest) -> Answer:
         }
         if not valid:
             entry["problem"] = item.problem
+        if item.analysis is not None:
+            entry["body"] = _body(item.analysis)
         recipients.append(entry)
     analysis = seen.analysis
     return Answer(
         200,
         {
-            "body": {
-                "text": analysis.text,
-                "encoding": "GSM7" if str(analysis.encoding) == "GSM-7" else "UNICODE",
-                "messagePartCount": analysis.segments,
-                "length": len(analysis.text),
-            },
+            "body": _body(analysis),
             "flow": FLOW_OF_LANE[seen.lane],
             "recipients": recipients,
             "price": {"amount": credits(seen.cost), "currency": CURRENCY},
         },
     )
+
+
+def _body(analysis: TextAnalysis) -> dict[str, object]:
+    return {
+        "text": analysis.text,
+        "encoding": "GSM7" if str(analysis.encoding) == "GSM-7" else "UNICODE",
+        "messagePartCount": analysis.segments,
+        "length": len(analysis.text),
+    }
 
 
 def _send_request(caller: Caller, body: SendIn, keyed: KeyedRequest | None) -> SendRequest:
@@ -234,6 +243,7 @@ def _send_request(caller: Caller, body: SendIn, keyed: KeyedRequest | None) -> S
         validity=body.validity,
         callback_format="json",
         keyed=keyed,
+        groups=tuple(body.groups or ()),
     )
 
 
@@ -255,21 +265,21 @@ def _sent(send: NewSend, body: SendIn) -> dict[str, object]:
                 send.created_at,
                 send.lane,
                 message.msisdn,
-                send.sender,
-                send.text,
+                message.sender or send.sender,  # a personalised message's own, else the send's
+                send.text if message.text is None else message.text,
                 send.encoding,
-                send.segments,
+                message.segments or send.segments,
                 message.state,
                 message.code,
                 message.cost,
                 send.created_at,
-                send.ref_client,
+                message.ref_client or send.ref_client,
                 send.scheduled_at,
             )
         )
         for seq, message in enumerate(send.messages)
     ]
-    if body.recipient is not None:
+    if body.recipient is not None and not body.groups:
         return resources[0]
     return {"messages": resources}
 

@@ -8,7 +8,7 @@ output models here describe them for OpenAPI, and the contract test checks every
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,8 +52,12 @@ class SendIn(_In):
     model_config = ConfigDict(
         extra="ignore",
         populate_by_name=True,
-        # Exactly one of the two, as the validator below checks: said in the schema too, for generated clients.
-        json_schema_extra={"oneOf": [{"required": ["recipient"]}, {"required": ["recipients"]}]},
+        # One of the three, never both recipient fields, as the validator below checks: said in the schema too,
+        # for generated clients.
+        json_schema_extra={
+            "anyOf": [{"required": ["recipient"]}, {"required": ["recipients"]}, {"required": ["groups"]}],
+            "not": {"required": ["recipient", "recipients"]},
+        },
     )
 
     recipient: RecipientIn | None = None
@@ -72,11 +76,20 @@ class SendIn(_In):
     callbackUrlMo: str | None = Field(default=None, min_length=1, max_length=2000)
     flow: Flow | None = Field(default=None, description="extension: the lane")
     validity: int | None = Field(default=None, ge=MIN_VALIDITY, le=MAX_VALIDITY, description="extension: seconds")
+    groups: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="extension: contact groups sent to; the text is then a template naming contact fields "
+        "({prenom}, {nom}, {societe}, free fields; {{ and }} for braces), rendered for each recipient",
+    )
 
     @model_validator(mode="after")
     def _one_recipient_field(self) -> SendIn:
-        if (self.recipient is None) == (self.recipients is None):
+        if self.recipient is not None and self.recipients is not None:
             raise ValueError("give either recipient or recipients")
+        if self.recipient is None and self.recipients is None and not self.groups:
+            raise ValueError("give recipient, recipients or groups")
         return self
 
 
@@ -178,6 +191,7 @@ class PreviewRecipientOut(_Out):
     valid: bool
     price: Price
     problem: str | None = None
+    body: BodyOut | None = Field(default=None, description="a recipient's own text (group and template sends)")
 
 
 class PreviewOut(_Out):

@@ -1,0 +1,106 @@
+"""The address book on the REST door and in the SDK, over real HTTP on both databases: contacts and groups
+(create, merge, page, search, update, members, delete), CSV import and export, a group send with a template, its
+preview, and the problems bad input gets."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from martinet.client import AsyncClient, ConflictError, InvalidRequestError, NotFoundError
+from tests.gateway import running_gateway, wait_for
+
+IMPORT = "Nom;Prénom;Mobile;Code\nLefèvre;Hélène;0611111111;A1\nMartin;Paul;oops;B2\nNoir;Léa;0622222222;C3\n".encode(
+    "iso-8859-15"
+)
+
+
+async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
+    async with (
+        running_gateway(database_url) as gw,
+        AsyncClient(gw.base, gw.token) as client,
+        httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as http,
+    ):
+        report = await client.contacts.import_csv(IMPORT, group="clients")
+        assert (report.created, report.merged, report.refused) == (2, 0, 1)
+        assert report.lines[1].line == 3 and report.lines[1].reason and report.lines[1].reason.startswith("mobile")
+
+        created = await client.contacts.create("+33633333333", first_name="Zoé", groups=["vip"], fields={"code": "Z9"})
+        merged = await client.contacts.create("06 33 33 33 33", last_name="Durand", groups=["clients"])
+        assert merged.contact_id == created.contact_id
+        assert (merged.first_name, merged.last_name, merged.groups) == ("Zoé", "Durand", ("clients", "vip"))
+        same = await http.post("/sms/v1/contacts", json={"mobile": "0633333333"})
+        assert same.status_code == 200  # merged: not created
+
+        page = (await http.get("/sms/v1/contacts", params={"pageSize": 2})).json()
+        assert len(page["items"]) == 2 and page["hasMore"] and page["next"]
+        found = [c async for c in client.contacts.list(search="léa")]
+        assert [c.first_name for c in found] == ["Léa"]
+        members = [c.mobile async for c in client.contacts.list(group="clients")]
+        assert members == ["+33611111111", "+33622222222", "+33633333333"]
+
+        (vip,) = [g async for g in client.contacts.groups(search="vi")]
+        assert vip.member_count == 1
+        group = await client.contacts.add_members(vip.group_id, [found[0].contact_id])
+        assert group.member_count == 2
+        removed = await http.delete(f"/sms/v1/groups/{vip.group_id}/members/{found[0].contact_id}")
+        assert removed.status_code == 204
+        duplicate = await http.post("/sms/v1/groups", json={"name": "vip"})
+        assert duplicate.status_code == 409 and duplicate.json()["errorCode"] == "GROUP_EXISTS"
+
+        patched = await http.patch(f"/sms/v1/contacts/{created.contact_id}", json={"company": "ACME"})
+        assert patched.json()["company"] == "ACME" and patched.json()["firstName"] == "Zoé"
+        taken = await http.patch(f"/sms/v1/contacts/{created.contact_id}", json={"mobile": "0611111111"})
+        assert taken.status_code == 409 and taken.json()["errorCode"] == "CONTACT_EXISTS"
+        bad_date = await http.post("/sms/v1/contacts", json={"mobile": "0644444444", "birthDate": "1990-02-30"})
+        assert bad_date.status_code == 422 and bad_date.json()["field"] == "birthDate"
+        bad_mobile = await http.post("/sms/v1/contacts", json={"mobile": "12"})
+        assert bad_mobile.status_code == 422 and bad_mobile.json()["field"] == "mobile"
+
+        exported = await client.contacts.export_csv(group="clients")
+        assert exported.startswith(b"\xef\xbb\xbf") and "Hélène".encode() in exported and b"Z9" in exported
+
+        # A group send with a template: each recipient its own text and price; the preview shows them.
+        text = "Bonjour {prenom}, code {code}"
+        preview = (
+            await http.post("/sms/v1/messages:preview", json={"groups": ["clients"], "body": {"text": text}})
+        ).json()
+        assert [r["body"]["text"] for r in preview["recipients"]] == [
+            "Bonjour Hélène, code A1",
+            "Bonjour Léa, code C3",
+            "Bonjour Zoé, code Z9",
+        ]
+        sent = await client.send(None, text, groups=["clients"], recipients=["0655555555"])
+        assert [m.text for m in sent] == [
+            "Bonjour , code ",
+            "Bonjour Hélène, code A1",
+            "Bonjour Léa, code C3",
+            "Bonjour Zoé, code Z9",
+        ]
+
+        async def all_delivered() -> bool:
+            messages = await asyncio.gather(*(client.get(m.message_id) for m in sent))
+            return all(m.status.value == "DELIVERED" for m in messages)
+
+        await wait_for(all_delivered)
+        again = await client.get(sent[2].message_id)
+        assert again.text == "Bonjour Léa, code C3"
+
+        unknown = await http.post("/sms/v1/messages", json={"groups": ["nope"], "body": {"text": "x"}})
+        assert unknown.status_code == 422 and unknown.json()["field"] == "groups"
+        try:
+            await client.contacts.get("c999999")
+        except NotFoundError:
+            pass
+        else:
+            raise AssertionError("an unknown contact was found")
+        try:
+            await client.contacts.create_group("")
+        except InvalidRequestError:
+            pass
+        else:
+            raise AssertionError("an empty group name was accepted")
+        assert ConflictError  # the SDK's class for 409s, which GROUP_EXISTS and CONTACT_EXISTS are
+        await client.contacts.delete(created.contact_id)
+        assert (await http.get(f"/sms/v1/contacts/{created.contact_id}")).status_code == 404
