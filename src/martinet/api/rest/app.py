@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from martinet.api.rest import handlers
+from martinet.api.rest import accounts, handlers
 from martinet.api.rest.docs import DocsUi
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
 from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, openapi_document
@@ -92,13 +92,14 @@ class RestDoor:
             await _reply(send, 500, orjson.dumps(fault.body()), [_PROBLEM])
             return
         payload = answer.payload if isinstance(answer.payload, bytes) else orjson.dumps(answer.payload)
-        await _reply(send, answer.status, payload, [_JSON, *answer.headers])
+        typed = any(name == b"content-type" for name, _ in answer.headers)  # a CSV export says its own
+        await _reply(send, answer.status, payload, [*([] if typed else [_JSON]), *answer.headers])
 
     async def _answer(self, scope: Scope, receive: Receive, path: str, method: str) -> Answer:
         headers = dict(scope["headers"])
         handler, target, caller = await self._admit(scope, headers, path, method)
         body = b""
-        if method == "POST":
+        if method in ("POST", "PATCH"):
             content_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
             if content_type != b"application/json" and not content_type.endswith(b"+json"):
                 raise Problem("UNSUPPORTED_MEDIA_TYPE", "the body must be application/json")
@@ -165,6 +166,9 @@ def _route(path: str) -> tuple[dict[str, Handler], str | None]:
             target = path[len(prefix) :]
             if target and "/" not in target:
                 return item_methods, target
+    found = accounts.route(path)  # accounts, transfers, keys (docs/resellers.md)
+    if found is not None:
+        return found
     raise Problem("NOT_FOUND", "no such resource")
 
 

@@ -45,6 +45,7 @@ from martinet.services.accept import (
 from martinet.services.auth import Caller
 from martinet.services.rate_limits import RateLimited
 from martinet.services.reports import ReportService
+from martinet.services.resellers import ResellerService
 from martinet.store.acceptance import KeyedRequest, NewSend
 from martinet.store.idempotency import IdempotencyStore, StoredAnswer
 from martinet.store.messages import MessageFilter, MessageStore
@@ -76,6 +77,7 @@ class RestServices:
     reports: ReportService
     messages: MessageStore
     idempotency: IdempotencyStore
+    resellers: ResellerService | None = None  # accounts, transfers, keys (api/rest/accounts.py)
 
 
 @dataclass(frozen=True, slots=True)
