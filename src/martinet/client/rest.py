@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from martinet.client._http import DEFAULT_TIMEOUT, AsyncHTTP, Request, RetryPolicy, SyncHTTP
+from martinet.client.accounts import AccountsClient, AsyncAccountsClient
 from martinet.client.legacy import AsyncLegacyClient, LegacyClient
 from martinet.client.models import Balance, Message, Page, Preview, Reply, loads
 
@@ -178,6 +179,8 @@ class Client:
         )
         #: The smsmode HTTP API 1.6 (`sendSMS.do`…) with the same key and connection pool.
         self.legacy = LegacyClient(self._http, api_key)
+        #: The account tree: sub-accounts, transfers, keys, ledger, usage, sender IDs (docs/resellers.md).
+        self.accounts = AccountsClient(self._http, api_key)
 
     def __enter__(self) -> Self:
         return self
@@ -299,6 +302,8 @@ class AsyncClient:
         )
         #: The smsmode HTTP API 1.6 (`sendSMS.do`…) with the same key and connection pool.
         self.legacy = AsyncLegacyClient(self._http, api_key)
+        #: See `Client.accounts`.
+        self.accounts = AsyncAccountsClient(self._http, api_key)
 
     async def __aenter__(self) -> Self:
         return self

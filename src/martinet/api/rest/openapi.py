@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from martinet.api.rest import models
+from martinet.api.rest import account_models, models
+from martinet.api.rest.accounts_openapi import account_paths
 from martinet.api.rest.handlers import MAX_IDEMPOTENCY_KEY, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from martinet.api.rest.problems import STATUS_OF_CODE, TITLES
 from martinet.domain.resources import STATUS_VALUES
@@ -75,9 +76,13 @@ def _id_parameter(name: str) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
-    _, inputs = models_json_schema([(models.SendIn, "validation")], ref_template="#/components/schemas/{model}")
+    _, inputs = models_json_schema(
+        [(model, "validation") for model in (models.SendIn, *account_models.INPUTS)],
+        ref_template="#/components/schemas/{model}",
+    )
     _, outputs = models_json_schema(
-        [(model, "serialization") for model in _OUTPUTS], ref_template="#/components/schemas/{model}"
+        [(model, "serialization") for model in (*_OUTPUTS, *account_models.OUTPUTS)],
+        ref_template="#/components/schemas/{model}",
     )
     schemas = {**inputs.get("$defs", {}), **outputs.get("$defs", {})}
     return {
@@ -178,6 +183,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json(_ref(models.BalanceOut), "the balance"), **_errors()},
                 },
             },
+            **account_paths(_ref, _json, _errors, _PAGING),
         },
         "components": {
             "schemas": schemas,
