@@ -146,6 +146,10 @@ class ResellerService:
         if target.id == actor.id or not await self._manages(actor, target):
             raise NotAllowed("only an account above this one (or an operator) may do this")
 
+    async def set_operator(self, account_id: int, operator: bool) -> None:
+        """Give or take the operator role (from the command line only: no door offers it)."""
+        await self._tree.set_operator(account_id, operator)
+
     # --- Sub-accounts ---
 
     async def subaccounts(self, actor: Account, account_id: int | None = None) -> list[TreeAccount]:
