@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from martinet import health, metrics
 from martinet.api.context import RequestContext
-from martinet.api.legacy.app import PREFIX as LEGACY_PREFIX
+from martinet.api.legacy.app import PREFIXES as LEGACY_PREFIXES
 from martinet.api.legacy.app import LegacyDoor
 from martinet.api.legacy.endpoints import LegacyServices
 from martinet.api.rest.app import PREFIXES as REST_PREFIXES
@@ -45,6 +45,7 @@ from martinet.engine.notifier import Notifier, NotifierSettings
 from martinet.engine.routes import router_from_settings
 from martinet.engine.runner import Engine, EngineTimings
 from martinet.services.accept import SendService
+from martinet.services.account_rules import AccountRulesCache
 from martinet.services.accounts import AccountService
 from martinet.services.auth import Authenticator
 from martinet.services.auth_failures import FailureLimits
@@ -52,7 +53,9 @@ from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.contacts import ContactService
 from martinet.services.rate_limits import RateLimiter
 from martinet.services.reports import ReportService
+from martinet.services.resellers import ResellerService
 from martinet.store.acceptance import AcceptanceWriter
+from martinet.store.account_tree import AccountTree
 from martinet.store.accounts import AccountStore
 from martinet.store.callbacks import CallbackStore, outbox_backlog
 from martinet.store.contacts import ContactStore
@@ -60,11 +63,13 @@ from martinet.store.conversations import ConversationStore
 from martinet.store.database import Database, open_database
 from martinet.store.idempotency import IdempotencyStore
 from martinet.store.inbound import InboundStore
+from martinet.store.ledger import LedgerStore
 from martinet.store.messages import MessageStore
 from martinet.store.nodes import NodeStore
 from martinet.store.queue import QueueStore, queue_depth
 from martinet.store.receipts import ReceiptStore
 from martinet.store.reports import ReportStore
+from martinet.store.senders import SenderStore
 
 
 def open_store(settings: Settings) -> Database:
@@ -108,6 +113,8 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     since the kernel spreads connections (not calls) across them.
     """
     accounts = AccountStore(db, now_ms)
+    tree, senders = AccountTree(db, now_ms), SenderStore(db, now_ms)
+    resellers = ResellerService(accounts, tree, senders, LedgerStore(db))
     writer = AcceptanceWriter(db, opt_out_lanes=settings.optout.lanes)
     contact_store = ContactStore(db, now_ms)
     contacts = ContactService(contact_store)
@@ -124,6 +131,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         max_recipients=settings.http.max_recipients,
         schedule_horizon_days=settings.accounts.schedule_horizon_days,
         contacts=contact_store,
+        account_rules=AccountRulesCache(tree, senders, settings.accounts.token_cache_seconds),
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     failures = FailureLimits(
@@ -133,14 +141,14 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     )
     auth = Authenticator(accounts, settings.accounts.token_cache_seconds, failures=failures)
     legacy = LegacyDoor(
-        LegacyServices(sends, reports, InboundStore(db), contacts),
+        LegacyServices(sends, reports, InboundStore(db), contacts, resellers),
         auth,
         max_body_bytes=settings.http.max_body_bytes,
         max_upload_bytes=settings.http.max_upload_bytes,
         max_batch_rows=settings.http.max_recipients,
     )
     rest = RestDoor(
-        RestServices(sends, reports, MessageStore(db), IdempotencyStore(db, now_ms), contacts),
+        RestServices(sends, reports, MessageStore(db), IdempotencyStore(db, now_ms), contacts, resellers),
         auth,
         max_body_bytes=settings.http.max_body_bytes,
     )
@@ -199,7 +207,7 @@ def http_app(settings: Settings) -> ASGIApp:
         # The API doors are served first and directly (see martinet.api.legacy.app); the rest by Starlette.
         if scope["type"] == "http" and parts is not None:
             path = scope["path"]
-            if path.startswith(LEGACY_PREFIX):
+            if path.startswith(LEGACY_PREFIXES):
                 await parts.legacy(scope, receive, send)
                 return
             if path.startswith(REST_PREFIXES):

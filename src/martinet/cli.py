@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from martinet import cli_callbacks, cli_keys, cli_optout, cli_routes, cli_status, demo, logs, server
+from martinet import cli_accounts, cli_callbacks, cli_keys, cli_optout, cli_routes, cli_status, demo, logs, server
 from martinet.config import ConfigError, Settings, load_settings
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.text import NonGsmPolicy, analyze
@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         help="what classe_msg=2/4 does with characters outside GSM 03.38 (default: accounts.non_gsm)",
     )
     create.add_argument("--language", choices=["fr", "en"], default=None, help="language of API answers")
+    create.add_argument("--parent", default=None, metavar="LOGIN", help="make it a sub-account of LOGIN")
     create.add_argument(
         "--sandbox", action="store_true", help="test mode: messages go to the sandbox connector, never to a carrier"
     )
@@ -126,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     credit.add_argument("amount")
     _where(credit)
     credit.set_defaults(func=_account_credit)
+    cli_accounts.add_commands(account, _where, _settings)
 
     smsc_commands.add_commands(commands)
     cli_routes.add_commands(commands, _where, _settings)
@@ -278,7 +280,7 @@ def _account_create(args: argparse.Namespace) -> int:
     async def create() -> int:
         from martinet.app import account_service, open_store
         from martinet.services.accounts import InvalidAccountSetting
-        from martinet.store.accounts import LoginTaken
+        from martinet.store.accounts import LoginTaken, UnknownAccount
 
         db = open_store(settings)
         try:
@@ -296,6 +298,7 @@ def _account_create(args: argparse.Namespace) -> int:
                     rate_limit=args.rate_limit,
                     callback_url=args.callback_url,
                     reply_url=args.reply_url,
+                    parent=args.parent,
                 )
             except LoginTaken:
                 print(f"an account named {args.login!r} exists already", file=sys.stderr)
@@ -303,6 +306,9 @@ def _account_create(args: argparse.Namespace) -> int:
             except InvalidAccountSetting as exc:
                 print(exc, file=sys.stderr)
                 return 2
+            except UnknownAccount:
+                print(f"no account named {args.parent!r} (--parent)", file=sys.stderr)
+                return 1
         finally:
             await db.dispose()
         print(created.token)

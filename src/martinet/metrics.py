@@ -37,7 +37,7 @@ ACCEPT_RESULTS = ("accepted", "invalid", "no_credit", "rate_limited", "duplicate
 PART_RESULTS = ("accepted", "refused_temporary", "refused_permanent", "error")
 CALLBACK_KINDS = ("status", "reply")
 CALLBACK_OUTCOMES = ("delivered", "retry", "failed")
-CREDIT_MOVEMENTS = ("debit", "refund", "topup", "withdrawal")
+CREDIT_MOVEMENTS = ("debit", "refund", "topup", "withdrawal", "transfer")
 
 ACCEPTS = Counter(
     "martinet_accepts",

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from martinet.client._http import DEFAULT_TIMEOUT, AsyncHTTP, Request, RetryPolicy, SyncHTTP
+from martinet.client.accounts import AccountsClient, AsyncAccountsClient
 from martinet.client.contacts import AsyncContactsClient, ContactsClient
 from martinet.client.legacy import AsyncLegacyClient, LegacyClient
 from martinet.client.models import Balance, Message, Page, Preview, Reply, loads
@@ -184,6 +185,8 @@ class Client:
         self.legacy = LegacyClient(self._http, api_key)
         #: The address book (`/sms/v1/contacts`, `/sms/v1/groups`).
         self.contacts = ContactsClient(self._http)
+        #: The account tree: sub-accounts, transfers, keys, ledger, usage, sender IDs (docs/resellers.md).
+        self.accounts = AccountsClient(self._http, api_key)
 
     def __enter__(self) -> Self:
         return self
@@ -307,6 +310,8 @@ class AsyncClient:
         self.legacy = AsyncLegacyClient(self._http, api_key)
         #: The address book (`/sms/v1/contacts`, `/sms/v1/groups`).
         self.contacts = AsyncContactsClient(self._http)
+        #: See `Client.accounts`.
+        self.accounts = AsyncAccountsClient(self._http, api_key)
 
     async def __aenter__(self) -> Self:
         return self

@@ -27,6 +27,7 @@ from martinet.domain.recipients import InvalidRecipient, Recipient, count_entrie
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
+from martinet.services.account_rules import AccountRulesCache
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.personal_sends import (
     CampaignRow,
@@ -166,9 +167,11 @@ class SendService:
         max_recipients: int = MAX_RECIPIENTS,
         schedule_horizon_days: int = SCHEDULE_HORIZON_DAYS,
         contacts: ContactStore | None = None,
+        account_rules: AccountRulesCache | None = None,
     ) -> None:
         """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
         custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
+        `account_rules`: the limits inherited down the account tree (None: none apply).
         """
         self._writer = writer
         self._prices = prices
@@ -184,6 +187,7 @@ class SendService:
         self._max_recipients = max_recipients  # for every send; a request may ask for fewer (GET sendSMS.do)
         self._horizon_days = schedule_horizon_days  # how far ahead `scheduled_at` may be
         self._contacts = contacts  # the address book, for sends to groups (None: `groups` is refused)
+        self._account_rules = account_rules
 
     def _check_urls(self, request: SendRequest) -> None:
         if self._url_check is None:
@@ -204,7 +208,11 @@ class SendService:
         The rate limit is checked first: it is the cheapest check and protects the others from a flood.
         """
         if self._rate_limiter is not None:
-            self._rate_limiter.check(request.account.id, request.account.rate_limit)
+            rate = request.account.rate_limit
+            if self._account_rules is not None:  # capped by the account's ancestors (docs/resellers.md)
+                rules = await self._account_rules.rules_for(request.account)
+                rate = rules.rate(self._rate_limiter.effective(rate))
+            self._rate_limiter.check(request.account.id, rate)
         prepared = await self._prepare(request)
         analysis, lane, scheduled, due_at, now = (
             prepared.analysis,
@@ -318,6 +326,11 @@ class SendService:
             _check_schedule(request.scheduled_at, now, self._horizon_days, request.account.timezone)
         scheduled = request.scheduled_at is not None and request.scheduled_at > now
         due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
+        if self._account_rules is not None:  # lanes, countries and senders allowed down the account tree
+            rules = await self._account_rules.rules_for(request.account)
+            refused = rules.problem(lane, request.sender, (r.country for r in parsed if isinstance(r, Recipient)))
+            if refused is not None:
+                raise InvalidParameter(*refused)
         return _Prepared(analysis, lane, parsed, scheduled, due_at, now)
 
     # --- Personalised sends (services.personal_sends): groups with templates, CSV campaigns ---

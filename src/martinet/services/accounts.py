@@ -59,10 +59,18 @@ class AccountService:
         rate_limit: float | None = None,
         callback_url: str | None = None,
         reply_url: str | None = None,
+        parent: str | None = None,
     ) -> NewAccount:
-        """Create an account with one API key (returned in clear, once) and an opening credit."""
+        """Create an account with one API key (returned in clear, once) and an opening credit; `parent`: the
+        login of the account it is a sub-account of (raises UnknownAccount when there is none)."""
         _check_settings(lane, weight, rate_limit)
         await self._check_urls(callback_url, reply_url)
+        parent_id = None
+        if parent is not None:
+            found = await self._accounts.by_login(parent)
+            if found is None:
+                raise UnknownAccount(parent)
+            parent_id = found[0].id
         account = await self._accounts.create(
             login,
             password_hash=hash_password(password) if password else None,
@@ -75,6 +83,7 @@ class AccountService:
             rate_limit=rate_limit,
             callback_url=callback_url or None,
             reply_url=reply_url or None,
+            parent_id=parent_id,
         )
         token = token or new_access_token()
         await self._accounts.add_api_key(account.id, token_hash(token), label="default")

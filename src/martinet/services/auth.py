@@ -117,7 +117,7 @@ class Authenticator:
         hit = self._cached(key)
         if hit is not None:
             return hit[1]
-        found = await self._accounts.by_login(login)
+        found = await self._accounts.by_login(login, live=True)
         stored = found[1] if found is not None else None
         # Unknown logins and accounts without a password cost the same scrypt as a real check.
         matches = await self._verify(password, stored or UNUSABLE_HASH)

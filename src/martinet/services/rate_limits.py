@@ -68,6 +68,10 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[int, _Bucket] = {}
 
+    def effective(self, own_rate: float | None) -> float:
+        """The limit of an account whose stored limit is `own_rate` (None: the configured default)."""
+        return effective_rate(own_rate, self._default)
+
     def check(self, account_id: int, own_rate: float | None) -> None:
         """Take one token for the account or raise RateLimited; `own_rate` is the account's stored limit."""
         rate = effective_rate(own_rate, self._default)

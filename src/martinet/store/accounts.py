@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from martinet import metrics
 from martinet.store.database import Database
@@ -41,6 +42,7 @@ class Account:
     rate_limit: float | None = None  # sends/s accepted; None: the configured default (0 = unlimited)
     callback_url: str | None = None  # delivery reports of sends that name no notification_url
     reply_url: str | None = None  # replies to sends that name no notification_url_reponse, and unanswered ones
+    operator: bool = False  # manages every account (docs/resellers.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class ApiKey:
     networks: str | None
     created_at: int
     revoked_at: int | None
+    expires_at: int | None = None
 
 
 class Keep(enum.Enum):
@@ -77,6 +80,7 @@ _ACCOUNT_COLUMNS = (
     accounts.c.rate_limit,
     accounts.c.callback_url,
     accounts.c.reply_url,
+    accounts.c.operator,
 )
 
 
@@ -196,6 +200,7 @@ class AccountStore:
         *,
         lanes: str | None = None,
         networks: str | None = None,
+        expires_at: int | None = None,
     ) -> int:
         """Store a key (its hash and limits, see `martinet.domain.keys`) and return its id."""
         async with self._db.write() as conn:
@@ -208,6 +213,7 @@ class AccountStore:
                     created_at=self._now_ms(),
                     lanes=lanes,
                     networks=networks,
+                    expires_at=expires_at,
                 )
                 .returning(api_keys.c.id)
             )
@@ -218,11 +224,19 @@ class AccountStore:
         query = (
             select(*_ACCOUNT_COLUMNS, api_keys.c.lanes, api_keys.c.networks)
             .join(api_keys, api_keys.c.account_id == accounts.c.id)
-            .where(api_keys.c.token_hash == token_hash, api_keys.c.revoked_at.is_(None))
+            .where(api_keys.c.token_hash == token_hash, *self._live_key())
         )
         async with self._db.reader.connect() as conn:
             row = (await conn.execute(query)).first()
         return (_account(row), row.lanes, row.networks) if row else None
+
+    def _live_key(self) -> tuple[ColumnElement[bool], ...]:
+        """A key that authenticates: not revoked, not expired, of an account that is not closed."""
+        return (
+            api_keys.c.revoked_at.is_(None),
+            or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > self._now_ms()),
+            accounts.c.closed_at.is_(None),
+        )
 
     async def api_keys(self, account_id: int) -> list[ApiKey]:
         query = (
@@ -233,12 +247,19 @@ class AccountStore:
                 api_keys.c.networks,
                 api_keys.c.created_at,
                 api_keys.c.revoked_at,
+                api_keys.c.expires_at,
             )
             .where(api_keys.c.account_id == account_id)
             .order_by(api_keys.c.id)
         )
         async with self._db.reader.connect() as conn:
             return [ApiKey(*row) for row in await conn.execute(query)]
+
+    async def api_key_account(self, key_id: int) -> int | None:
+        """The account a key (live or not) belongs to, None when there is no such key."""
+        async with self._db.reader.connect() as conn:
+            value = await conn.scalar(select(api_keys.c.account_id).where(api_keys.c.id == key_id))
+        return None if value is None else int(value)
 
     async def revoke_api_key(self, key_id: int) -> bool:
         """Revoke a live key; False when there is no such live key. Workers forget it within their cache time."""
@@ -254,15 +275,18 @@ class AccountStore:
         query = (
             select(*_ACCOUNT_COLUMNS)
             .join(api_keys, api_keys.c.account_id == accounts.c.id)
-            .where(api_keys.c.token_hash == token_hash, api_keys.c.revoked_at.is_(None))
+            .where(api_keys.c.token_hash == token_hash, *self._live_key())
         )
         async with self._db.reader.connect() as conn:
             row = (await conn.execute(query)).first()
         return _account(row) if row else None
 
-    async def by_login(self, login: str) -> tuple[Account, str | None] | None:
-        """The account and its password hash, for the legacy `pseudo`/`pass` authentication."""
+    async def by_login(self, login: str, *, live: bool = False) -> tuple[Account, str | None] | None:
+        """The account and its password hash, for the legacy `pseudo`/`pass` authentication (`live`: None for a
+        closed account)."""
         query = select(*_ACCOUNT_COLUMNS, accounts.c.password_hash).where(accounts.c.login == login)
+        if live:
+            query = query.where(accounts.c.closed_at.is_(None))
         async with self._db.reader.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:

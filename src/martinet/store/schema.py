@@ -45,7 +45,7 @@ accounts = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("login", String(50), nullable=False, unique=True),
     Column("password_hash", String(200)),
-    Column("parent_id", Integer, ForeignKey("accounts.id")),
+    Column("parent_id", Integer, ForeignKey("accounts.id"), index=True),
     Column("language", String(2), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("lane", String(16), nullable=False),
@@ -63,6 +63,17 @@ accounts = Table(
     # Cache of SUM(ledger.amount) for this account, updated in the same transaction as every ledger row.
     Column("balance", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
+    # The account tree (docs/resellers.md): an operator account manages every account; a closed (deleted)
+    # sub-account can neither send nor authenticate, its history stays readable by its ancestors.
+    Column("operator", Boolean, nullable=False, server_default=false()),
+    Column("closed_at", BigInteger),
+    # Limits a parent sets on a child, inherited down its subtree (NULL: no limit of its own): lanes and
+    # destination countries, comma-separated ("otp,notification", "FR,BE").
+    Column("allowed_lanes", Text),
+    Column("allowed_countries", Text),
+    # "any": any valid sender ID; "approved": alphanumeric senders must be approved (table sender_ids).
+    Column("sender_policy", String(8), nullable=False, server_default="any"),
+    Column("profile", Text),  # JSON: what createSubAccount.do was given (name, company, address...)
 )
 
 api_keys = Table(
@@ -80,6 +91,7 @@ api_keys = Table(
     # networks requests must come from, comma-separated CIDR ranges ("10.0.0.0/8,2001:db8::/32").
     Column("lanes", Text),
     Column("networks", Text),
+    Column("expires_at", BigInteger),  # after it the key authenticates nothing (NULL: never)
 )
 
 sends = Table(
@@ -213,7 +225,24 @@ ledger = Table(
     Column("reason", String(16), nullable=False),
     Column("send_id", String(16)),
     Column("note", Text),
+    # Transfers: the client's reference and the account on the other side of the movement.
+    Column("reference", String(64)),
+    Column("counterparty_id", Integer),
     Index("ix_ledger_account", "account_id", "id"),
+)
+
+sender_ids = Table(
+    "sender_ids",
+    metadata,
+    # Alphanumeric sender IDs (`emetteur`) an account asked for, and what its parent or the operator decided.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("sender", String(11), nullable=False),
+    Column("status", String(10), nullable=False),  # requested, approved, refused
+    Column("requested_at", BigInteger, nullable=False),
+    Column("decided_at", BigInteger),
+    Column("decided_by", Integer),  # the account that approved or refused it
+    UniqueConstraint("account_id", "sender"),
 )
 
 unmatched_receipts = Table(

@@ -18,6 +18,7 @@ from martinet.api.legacy.credentials import Credentials, find_credentials
 from martinet.api.legacy.decoding import declared_charset, decode_params
 from martinet.api.legacy.endpoints import COUNTERS as SEND_COUNTERS
 from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices, send_sms
+from martinet.api.legacy.subaccounts import SUBACCOUNT_ENDPOINTS, V2_ENDPOINTS, V2_PREFIX, JsonAnswer
 from martinet.services.accept import InvalidParameter
 from martinet.services.auth import Authenticator, Caller, TooManyFailures
 from martinet.services.auth_failures import retry_after_header
@@ -25,6 +26,7 @@ from martinet.services.auth_failures import retry_after_header
 log = logging.getLogger(__name__)
 
 PREFIX = "/http/1.6/"
+PREFIXES = (PREFIX, V2_PREFIX)
 #: Parameters a request may carry: smsmode has about twenty, and each costs some Python work to decode, where the
 #: rest of a request (a long recipient list, a text) is read in C. Counted by their `&`, before anything is split.
 MAX_PARAMETERS = 1000
@@ -34,7 +36,14 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-_ENDPOINTS_BY_NAME = {f"{name.lower()}.do": endpoint for name, endpoint in {**ENDPOINTS, **CONTACT_ENDPOINTS}.items()}
+_ENDPOINTS_BY_PATH = {
+    **{
+        f"{PREFIX}{name.lower()}.do": endpoint
+        for name, endpoint in {**ENDPOINTS, **CONTACT_ENDPOINTS, **SUBACCOUNT_ENDPOINTS}.items()
+    },
+    **{f"{V2_PREFIX}{name.lower()}.do": endpoint for name, endpoint in V2_ENDPOINTS.items()},
+}
+_JSON_HEADERS = [(b"content-type", b"application/json")]
 _TEXT_HEADERS = [(b"content-type", answers.CONTENT_TYPE.encode("ascii"))]
 _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
 
@@ -77,11 +86,12 @@ class LegacyDoor:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        name = scope["path"][len(PREFIX) :].lower()
-        if name == batch.PATH_NAME:
+        path: str = scope["path"]
+        if path[len(PREFIX) :].lower() == batch.PATH_NAME and path.startswith(PREFIX):
             await self._batch(scope, receive, send)
             return
-        endpoint = _ENDPOINTS_BY_NAME.get(name)
+        prefix = V2_PREFIX if path.startswith(V2_PREFIX) else PREFIX
+        endpoint = _ENDPOINTS_BY_PATH.get(prefix + path[len(prefix) :].lower())
         if endpoint is None:
             await _reply(send, 404, b"Not Found", _PLAIN)
             return
@@ -110,7 +120,7 @@ class LegacyDoor:
             return
         params = decode_params(scope.get("query_string", b""), body, content_type)
         text = await self._answer(endpoint, caller, params, method)
-        await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+        await _reply(send, 200, answers.encode(text), _JSON_HEADERS if isinstance(text, JsonAnswer) else _TEXT_HEADERS)
 
     async def _batch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """`sendSMSBatch.do` (POST only): credentials from the query string, checked before the upload is read;
@@ -195,7 +205,7 @@ class LegacyDoor:
     ) -> str:
         account = caller.account
         try:
-            return await endpoint(self._services, Call(account, params, method, caller.limits.lanes))
+            return await endpoint(self._services, Call(account, params, method, caller.limits.lanes, caller.limits))
         except InvalidParameter as exc:
             return answers.invalid_parameter(exc.name, exc.problem, account.language)
         except Exception:

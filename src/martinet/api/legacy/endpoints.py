@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from martinet import metrics
 from martinet.api.legacy import answers, params
 from martinet.domain.credits import format_credits
+from martinet.domain.keys import UNLIMITED, KeyLimits
 from martinet.domain.recipients import Recipient, parse_recipient
 from martinet.domain.status import describe
 from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest, SendService
 from martinet.services.contacts import ContactService
 from martinet.services.rate_limits import RateLimited
 from martinet.services.reports import ReportService
+from martinet.services.resellers import ResellerService
 from martinet.store.accounts import Account
 from martinet.store.inbound import InboundStore
 
@@ -29,6 +31,7 @@ class Call:
     params: dict[str, str]
     method: str
     lanes: tuple[str, ...] | None = None  # those of the key; reads and cancels see only their sends
+    limits: KeyLimits = UNLIMITED  # the key's (lanes and networks): keys it creates are no wider
 
     @property
     def language(self) -> str:
@@ -41,6 +44,7 @@ class LegacyServices:
     reports: ReportService
     replies: InboundStore
     contacts: ContactService | None = None  # the address book (addContact.do)
+    resellers: ResellerService | None = None  # sub-accounts (api/legacy/subaccounts.py)
 
 
 Endpoint = Callable[[LegacyServices, Call], Awaitable[str]]

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from martinet.api.rest import contacts, handlers
+from martinet.api.rest import accounts, contacts, handlers
 from martinet.api.rest.docs import DocsUi
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
 from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, openapi_document
@@ -171,6 +171,9 @@ def _route(path: str) -> tuple[dict[str, Handler], str | None]:
             target = path[len(prefix) :]
             if target and "/" not in target:
                 return item_methods, target
+    found = accounts.route(path)  # accounts, transfers, keys (docs/resellers.md)
+    if found is not None:
+        return found
     raise Problem("NOT_FOUND", "no such resource")
 
 

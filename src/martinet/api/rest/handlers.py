@@ -46,6 +46,7 @@ from martinet.services.auth import Caller
 from martinet.services.contacts import ContactService
 from martinet.services.rate_limits import RateLimited
 from martinet.services.reports import ReportService
+from martinet.services.resellers import ResellerService
 from martinet.store.acceptance import KeyedRequest, NewSend
 from martinet.store.idempotency import IdempotencyStore, StoredAnswer
 from martinet.store.messages import MessageFilter, MessageStore
@@ -79,6 +80,7 @@ class RestServices:
     messages: MessageStore
     idempotency: IdempotencyStore
     contacts: ContactService | None = None  # the address book (/sms/v1/contacts, /sms/v1/groups)
+    resellers: ResellerService | None = None  # accounts, transfers, keys (api/rest/accounts.py)
 
 
 @dataclass(frozen=True, slots=True)

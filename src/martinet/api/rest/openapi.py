@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from martinet.api.rest import contacts, models
+from martinet.api.rest import account_models, contacts, models
+from martinet.api.rest.accounts_openapi import account_paths
 from martinet.api.rest.contact_openapi import contact_paths
 from martinet.api.rest.handlers import MAX_IDEMPOTENCY_KEY, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from martinet.api.rest.problems import STATUS_OF_CODE, TITLES
@@ -77,11 +78,11 @@ def _id_parameter(name: str) -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     _, inputs = models_json_schema(
-        [(model, "validation") for model in (models.SendIn, *contacts.INPUTS)],
+        [(model, "validation") for model in (models.SendIn, *contacts.INPUTS, *account_models.INPUTS)],
         ref_template="#/components/schemas/{model}",
     )
     _, outputs = models_json_schema(
-        [(model, "serialization") for model in (*_OUTPUTS, *contacts.OUTPUTS)],
+        [(model, "serialization") for model in (*_OUTPUTS, *contacts.OUTPUTS, *account_models.OUTPUTS)],
         ref_template="#/components/schemas/{model}",
     )
     schemas = {**inputs.get("$defs", {}), **outputs.get("$defs", {})}
@@ -184,6 +185,7 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             **contact_paths(_ref, _json, _errors, _query, _PAGING),
+            **account_paths(_ref, _json, _errors, _PAGING),
         },
         "components": {
             "schemas": schemas,

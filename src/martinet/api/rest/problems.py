@@ -26,6 +26,10 @@ TITLES: dict[str, str] = {
     "RATE_LIMITED": "Too many requests",
     "TOO_MANY_AUTH_FAILURES": "Too many failed authentications",
     "INTERNAL_ERROR": "Internal error",
+    "ACCOUNT_NOT_ALLOWED": "Not allowed on this account",
+    "ACCOUNT_CLOSED": "Account deleted",
+    "HAS_SUBACCOUNTS": "Account has sub-accounts",
+    "LOGIN_TAKEN": "Login taken",
 }
 
 STATUS_OF_CODE: dict[str, int] = {
@@ -46,6 +50,10 @@ STATUS_OF_CODE: dict[str, int] = {
     "RATE_LIMITED": 429,
     "TOO_MANY_AUTH_FAILURES": 429,
     "INTERNAL_ERROR": 500,
+    "ACCOUNT_NOT_ALLOWED": 403,
+    "ACCOUNT_CLOSED": 409,
+    "HAS_SUBACCOUNTS": 409,
+    "LOGIN_TAKEN": 409,
 }
 
 

@@ -1,0 +1,201 @@
+"""Resellers over HTTP on both databases: smsmode's sub-account endpoints called as its PHP samples call them
+(form POST, values in ISO-8859-15), and the REST account endpoints and smsmode calls through the SDK, on a real
+gateway, with two- and three-level trees."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from martinet.app import account_service
+from martinet.client import (
+    AsyncClient,
+    AuthenticationError,
+    ConflictError,
+    InsufficientCreditError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from martinet.domain.credits import to_milli
+from tests.gateway import Gateway, running_gateway
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+PASSWORD = "pässwörd€"  # survives ISO-8859-15 both ways
+
+
+@pytest.fixture
+async def gw(database_url: str) -> AsyncIterator[Gateway]:
+    async with running_gateway(database_url, with_engine=False) as gateway:
+        await account_service(gateway.settings, gateway.db).create("other", credits=to_milli(10), password="x")
+        yield gateway
+
+
+def _php() -> str:
+    php = shutil.which("php")
+    if php is None:
+        pytest.fail("php is required in CI") if _ci() else pytest.skip("install php-cli and php-curl")
+    return php
+
+
+def _ci() -> bool:
+    import os
+
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+async def _call(gw: Gateway, path: str, *pairs: str) -> str:
+    php = _php()
+    process = await asyncio.create_subprocess_exec(
+        php,
+        SAMPLES / "subaccounts.php",
+        f"{gw.base}{path}",
+        *pairs,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode(errors="replace")
+    return out.decode("iso-8859-15")
+
+
+async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
+    probe = await asyncio.create_subprocess_exec(_php(), "-r", "exit(function_exists('curl_init') ? 0 : 1);")
+    if await probe.wait() != 0:
+        pytest.fail("php-curl is required in CI") if _ci() else pytest.skip("install php-curl")
+    acme = f"accessToken={gw.token}"
+    client1 = ("pseudo=client1", f"pass={PASSWORD}")
+    v16 = "/http/1.6/"
+
+    async def call(endpoint: str, *pairs: str) -> str:
+        return await _call(gw, f"{v16}{endpoint}.do", *pairs)
+
+    created = await call("createSubAccount", acme, "newPseudo=client1", f"newPass={PASSWORD}", "societe=Café Crème")
+    assert created == "0 | Sous-compte créé"
+    assert await call("createSubAccount", acme, "newPseudo=client1", "newPass=x") == "41 | Pseudo déjà existant"
+    assert (await call("createSubAccount", acme, "newPseudo=client2")).startswith("35 | Paramètre invalide : newPass")
+    # Parent → child, with the spec's codes for no credit (33), unknown target (41), bad amount (35).
+    assert await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=100", "reference=FAC-1") == (
+        "0 | Transfert effectué"
+    )
+    assert (await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=5000")).startswith("33 | ")
+    assert await call("creditTransfert", acme, "targetPseudo=nobody", "creditAmount=1") == "41 | Pseudo inconnu"
+    assert await call("creditTransfert", acme, "targetPseudo=other", "creditAmount=1") == "41 | Pseudo inconnu"
+    assert (await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=1.5")).startswith("35 | ")
+    # The sub-account logs in with its ISO-8859-15 password; a third level; child → parent; child → its child.
+    assert await call("createSubAccount", *client1, "newPseudo=dept", "newPass=x") == "0 | Sous-compte créé"
+    assert await call("creditTransfert", *client1, "targetPseudo=acme", "creditAmount=10") == "0 | Transfert effectué"
+    assert await call("creditTransfert", *client1, "targetPseudo=dept", "creditAmount=20") == "0 | Transfert effectué"
+    assert await call("credit", acme) == "910"
+    assert await call("credit", *client1) == "70"
+    assert await call("credit", "pseudo=dept", "pass=x") == "20"
+    # A key for the caller, answered in JSON, that works at once.
+    document = json.loads(await _call(gw, "/http/2.0/createAuthorisation.do", *client1))
+    assert set(document) == {"id", "accessToken", "creationDate", "state", "expiration", "account"}
+    assert document["account"] == "client1" and document["expiration"] is None
+    assert await call("credit", f"accessToken={document['accessToken']}") == "70"
+    # Deleting: not with sub-accounts left, not an unrelated or own account; the ancestor may delete a grandchild.
+    assert (await call("deleteSubAccount", acme, "pseudoToDelete=client1")).startswith("35 | ")
+    assert await call("deleteSubAccount", "pseudo=other", "pass=x", "pseudoToDelete=dept") == "41 | Pseudo inconnu"
+    assert await call("deleteSubAccount", acme, "pseudoToDelete=acme") == "41 | Pseudo inconnu"
+    assert await call("deleteSubAccount", acme, "pseudoToDelete=dept") == "0 | Sous-compte supprimé"
+    assert await call("credit", *client1) == "90"
+    assert await call("deleteSubAccount", acme, "pseudoToDelete=client1") == "0 | Sous-compte supprimé"
+    assert await call("credit", acme) == "1000"
+    # The deleted account can no longer authenticate, by password or key.
+    assert (await call("credit", *client1)).startswith("32 | ")
+    assert (await call("credit", f"accessToken={document['accessToken']}")).startswith("32 | ")
+    assert await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=1") == "41 | Pseudo inconnu"
+
+
+async def test_resellers_through_the_sdk(gw: Gateway) -> None:
+    async with AsyncClient(gw.base, gw.token, retries=0) as acme:
+        me = await acme.accounts.me()
+        assert (me.login, me.balance, me.parent_id) == ("acme", 1000, None)
+        shop = await acme.accounts.create_subaccount("shop", password="pw", profile={"societe": "Shop"})
+        assert shop.api_key and shop.parent_id == me.id and shop.profile == {"societe": "Shop"}
+        team = await acme.accounts.create_subaccount("team", parent=shop.id)
+        assert team.parent_id == shop.id
+        with pytest.raises(ConflictError):
+            await acme.accounts.create_subaccount("shop")
+        moved = await acme.accounts.transfer(shop.id, "50.5", reference="R1")
+        assert (moved.source_balance, moved.to_balance) == (949.5, 50.5)
+        with pytest.raises(InsufficientCreditError):
+            await acme.accounts.transfer(shop.id, 5000)
+        await acme.accounts.set_limits(shop.id, countries=["FR"], flows=["TRANSACTIONAL"], sender_policy="approved")
+        assert [a.login for a in await acme.accounts.subaccounts()] == ["shop"]
+        assert [a.login for a in await acme.accounts.subaccounts(shop.id)] == ["team"]
+
+        async with AsyncClient(gw.base, shop.api_key, retries=0) as client:
+            with pytest.raises(InvalidRequestError) as refused:
+                await client.send("+32470123456", "hello")
+            assert refused.value.field == "recipient.to"
+            with pytest.raises(InvalidRequestError) as refused:
+                await client.send("+33612345678", "hello", sender="SHOP", stop=True)
+            assert refused.value.field == "from"
+            assert (await client.accounts.request_sender("SHOP")).status == "requested"
+            with pytest.raises(PermissionDeniedError):
+                await client.accounts.decide_sender("me", "SHOP", "approved")
+            with pytest.raises(PermissionDeniedError):
+                await client.accounts.set_limits("me", countries=None)
+            with pytest.raises(NotFoundError):
+                await client.accounts.get(me.id)
+            assert (await acme.accounts.decide_sender(shop.id, "SHOP", "approved")).status == "approved"
+            await client.send("+33612345678", "hello", sender="SHOP", stop=True)
+            # Child → parent, and a transfer to the grandparent is refused as unknown.
+            await client.accounts.transfer(me.id, "0.5")
+            # Keys: the parent keys its grandchild with a flow; the grandchild's key is limited as asked.
+            key = await acme.accounts.create_key(account=team.id, label="ops", flows=["OTP"])
+            assert key.access_token and key.flows == ("OTP",)
+            assert [k.label for k in await acme.accounts.keys(team.id)] == ["default", "ops"]
+            with pytest.raises(NotFoundError):
+                await client.accounts.revoke_key(1)  # acme's own key: not managed by shop
+            assert (await acme.accounts.revoke_key(key.id)).state == "REVOKED"
+
+        entries = [e async for e in acme.accounts.ledger(shop.id)]
+        assert [(e.reason, e.amount, e.balance_after) for e in entries][:2] == [
+            ("transfer_in", 50.5, 50.5),
+            ("send", -1, 49.5),
+        ]
+        assert entries[0].reference == "R1" and entries[0].counterparty == "acme"
+        exported = list(csv.reader(io.StringIO(await acme.accounts.ledger_csv(shop.id))))
+        assert exported[0][:5] == ["id", "at", "reason", "amount", "balance_after"]
+        assert [row[2] for row in exported[1:]] == [e.reason for e in entries]
+        today = datetime.now(UTC).date()
+        days = await acme.accounts.usage(shop.id, today, today)
+        assert sum(sum(d.messages.values()) for d in days) == 1
+
+        # smsmode's calls through the SDK.
+        legacy = acme.accounts.legacy
+        await legacy.create_sub_account("legacy1", "pw", societe="Ltd")
+        with pytest.raises(ConflictError):
+            await legacy.create_sub_account("legacy1", "pw")
+        await legacy.credit_transfer("legacy1", 5, reference="L1")
+        with pytest.raises(NotFoundError):
+            await legacy.credit_transfer("other", 5)
+        with pytest.raises(InsufficientCreditError):
+            await legacy.credit_transfer("legacy1", 10**6)
+        authorisation = await legacy.create_authorisation()
+        assert authorisation["account"] == "acme"
+        await legacy.delete_sub_account("legacy1")
+        with pytest.raises(NotFoundError):
+            await legacy.delete_sub_account("legacy1")
+
+        # Deleting the three-level branch from the top: the grandchild first, then the child.
+        deleted = await acme.accounts.delete(team.id)
+        assert deleted.state == "DELETED"
+        with pytest.raises(ConflictError):
+            await acme.accounts.transfer(team.id, 1)
+        await acme.accounts.delete(shop.id)
+        assert (await acme.accounts.me()).balance == 999
+    async with AsyncClient(gw.base, shop.api_key, retries=0) as gone:
+        with pytest.raises(AuthenticationError):
+            await gone.accounts.me()
