@@ -25,6 +25,7 @@ from martinet.domain.recipients import InvalidRecipient, Recipient, count_entrie
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
+from martinet.services import voice_sends
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.rate_limits import RateLimiter
 from martinet.store.acceptance import AcceptanceWriter, KeyedRequest, NewMessage, NewSend
@@ -95,6 +96,7 @@ class SendRequest:
     callback_format: str = "smsmode"  # "json": callbacks post the REST resources (sends of the REST door)
     keyed: KeyedRequest | None = None  # its Idempotency-Key (REST door)
     non_gsm: str | None = None  # what to do with characters outside GSM 03.38; None: the account's policy
+    voice: voice_sends.VoiceRequest | None = None  # a voice message (read in a call), not an SMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,7 @@ class SendService:
         url_check: CallbackUrlCheck | None = None,
         max_recipients: int = MAX_RECIPIENTS,
         schedule_horizon_days: int = SCHEDULE_HORIZON_DAYS,
+        voice: voice_sends.VoiceRules | None = None,
     ) -> None:
         """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
         custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
@@ -167,6 +170,7 @@ class SendService:
         self._url_check = url_check  # None: callback URLs are checked at delivery only (they always are)
         self._max_recipients = max_recipients  # for every send; a request may ask for fewer (GET sendSMS.do)
         self._horizon_days = schedule_horizon_days  # how far ahead `scheduled_at` may be
+        self._voice = voice  # None: voice sends are refused (no voice prices)
 
     def _check_urls(self, request: SendRequest) -> None:
         if self._url_check is None:
@@ -196,9 +200,11 @@ class SendService:
             prepared.due_at,
             prepared.now,
         )
-        messages = [self._message(r, analysis.segments, scheduled, due_at) for r in prepared.parsed]
+        prices = self._price_milli if request.voice is None else self._voice_price(request)
+        messages = [self._message(r, analysis.segments, scheduled, due_at, prices) for r in prepared.parsed]
         cost = sum(m.cost for m in messages)
         validity_ms = request.validity * 1000 if request.validity is not None else self._validity_ms.get(lane)
+        channel, voice_title, voice_language = voice_sends.columns(request.voice, self._voice)
         send_id = self._new_id()
         # Bound for the rest of the request: whatever is logged while it is written or answered names the send.
         structlog.contextvars.bind_contextvars(send_id=send_id)
@@ -222,6 +228,9 @@ class SendService:
             expires_at=None if validity_ms is None else due_at + validity_ms,
             callback_format=request.callback_format,
             keyed=request.keyed,
+            channel=channel,
+            voice_title=voice_title,
+            voice_language=voice_language,
         )
         verdict = await self._writer.accept(send)
         if verdict is DUPLICATE and request.keyed is not None:
@@ -254,7 +263,7 @@ class SendService:
             if isinstance(recipient, InvalidRecipient):
                 recipients.append(PreviewRecipient(recipient, 0, recipient.reason))
                 continue
-            price = self._price_milli(recipient.country)
+            price = (self._price_milli if request.voice is None else self._voice_price(request))(recipient.country)
             if price is None:
                 recipients.append(PreviewRecipient(recipient, 0, "not routable"))
             else:
@@ -265,15 +274,21 @@ class SendService:
         _check_parameters(request)
         self._check_urls(request)
         lane = request.lane or request.account.lane
-        stop = self._stop_mode(request, lane)
-        analysis = analyze(
-            request.text or "",
-            classe=request.classe,
-            non_gsm=NonGsmPolicy(request.non_gsm or request.account.non_gsm),
-            max_parts=request.max_parts,
-            stop_mention=self._stop_mention if stop else None,
-            stop_mode=stop,
-        )
+        if request.voice is not None:
+            try:
+                analysis = voice_sends.analysis(request.text or "", request.voice, self._voice)
+            except voice_sends.VoiceParameterError as refused:
+                raise InvalidParameter(refused.name, refused.problem) from None
+        else:
+            stop = self._stop_mode(request, lane)
+            analysis = analyze(
+                request.text or "",
+                classe=request.classe,
+                non_gsm=NonGsmPolicy(request.non_gsm or request.account.non_gsm),
+                max_parts=request.max_parts,
+                stop_mention=self._stop_mention if stop else None,
+                stop_mode=stop,
+            )
         # Counted as written, before any is parsed: invalid numbers and duplicates cost their share too.
         limit = min(self._max_recipients, request.max_recipients or self._max_recipients)
         if count_entries(request.recipients or "", limit) > limit:
@@ -300,11 +315,16 @@ class SendService:
         return 1
 
     def _message(
-        self, recipient: Recipient | InvalidRecipient, segments: int, scheduled: bool, due_at: int
+        self,
+        recipient: Recipient | InvalidRecipient,
+        segments: int,
+        scheduled: bool,
+        due_at: int,
+        prices: Callable[[str], int | None],
     ) -> NewMessage:
         if isinstance(recipient, InvalidRecipient):
             return NewMessage(recipient.raw[:20], None, State.FAILED, INVALID_RECIPIENT, 0, None)
-        price = self._price_milli(recipient.country)
+        price = prices(recipient.country)
         if price is None:
             return NewMessage(recipient.msisdn, recipient.country, State.FAILED, NOT_ROUTABLE, 0, None)
         state = State.SCHEDULED if scheduled else State.QUEUED
@@ -316,6 +336,11 @@ class SendService:
             price * segments,
             due_at,
         )
+
+    def _voice_price(self, request: SendRequest) -> Callable[[str], int | None]:
+        if self._voice is None:
+            raise InvalidParameter("numero", "voice messages are not open on this platform")
+        return self._voice.price_milli
 
     def _price_milli(self, country: str) -> int | None:
         if country not in self._milli:

@@ -72,6 +72,9 @@ class NewSend:
     expires_at: int | None = None  # end of validity of every message (Unix ms)
     callback_format: str = "smsmode"  # "json" for sends of the REST door
     keyed: KeyedRequest | None = None  # the Idempotency-Key it came with, stored in the same transaction
+    channel: str = "sms"  # "voice": read aloud in a phone call (domain/voice.py), with its title and language
+    voice_title: str | None = None
+    voice_language: str | None = None
 
 
 Verdict = bool | Duplicate
@@ -258,6 +261,9 @@ def _send_row(s: NewSend) -> dict[str, object]:
         "cost": s.cost,
         "validity": s.validity,
         "callback_format": s.callback_format,
+        "channel": s.channel,
+        "voice_title": s.voice_title,
+        "voice_language": s.voice_language,
     }
 
 

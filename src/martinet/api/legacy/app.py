@@ -16,6 +16,7 @@ from martinet.api.legacy.credentials import Credentials, find_credentials
 from martinet.api.legacy.decoding import declared_charset, decode_params
 from martinet.api.legacy.endpoints import COUNTERS as SEND_COUNTERS
 from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices, send_sms
+from martinet.api.legacy.voice import VOICE_ENDPOINTS
 from martinet.services.accept import InvalidParameter
 from martinet.services.auth import Authenticator, Caller, TooManyFailures
 from martinet.services.auth_failures import retry_after_header
@@ -32,7 +33,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-_ENDPOINTS_BY_NAME = {f"{name.lower()}.do": endpoint for name, endpoint in ENDPOINTS.items()}
+_ENDPOINTS_BY_NAME = {f"{name.lower()}.do": endpoint for name, endpoint in {**ENDPOINTS, **VOICE_ENDPOINTS}.items()}
 _TEXT_HEADERS = [(b"content-type", answers.CONTENT_TYPE.encode("ascii"))]
 _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
 
