@@ -20,13 +20,15 @@ _HEADER = struct.Struct("!BBHII")
 
 
 class _Socket(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
+    def __init__(self, record: bool) -> None:
+        self.record = record
         self.received: list[bytes] = []
-        self.arrived = asyncio.Event()
+        self.count = 0
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self.received.append(data)
-        self.arrived.set()
+        self.count += 1
+        if self.record:
+            self.received.append(data)
 
 
 @dataclass
@@ -35,20 +37,25 @@ class Played:
     seconds: float  # of audio sent
     complete: bool  # every packet was sent (not stopped by a hang-up)
     lateness: list[float] = field(default_factory=list)  # seconds each packet left after its due time
+    heard: int = 0  # packets that came back from the other side meanwhile (an echoing test peer counts ours)
 
 
 class RtpStream:
-    """A UDP port for one call's audio. Packets coming in are kept only if `record` (the simulator)."""
+    """A UDP port for one call's audio. Packets coming in are counted, and kept only if `record` (the simulator)."""
 
     def __init__(self, transport: asyncio.DatagramTransport, protocol: _Socket) -> None:
         self._transport = transport
         self._protocol = protocol
 
     @classmethod
-    async def open(cls, host: str) -> RtpStream:
+    async def open(cls, host: str, *, record: bool = False) -> RtpStream:
         loop = asyncio.get_running_loop()
-        transport, protocol = await loop.create_datagram_endpoint(_Socket, local_addr=(host, 0))
+        transport, protocol = await loop.create_datagram_endpoint(lambda: _Socket(record), local_addr=(host, 0))
         return cls(transport, protocol)
+
+    @property
+    def heard(self) -> int:
+        return self._protocol.count
 
     @property
     def port(self) -> int:

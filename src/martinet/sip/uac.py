@@ -333,6 +333,8 @@ class SipCaller:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+            await asyncio.sleep(0.05)  # what the other side sent back in the last packets' time
+            result.played.heard = rtp.heard
         if call.hung_up.is_set():
             result.callee_hung_up = True
             return result

@@ -266,7 +266,7 @@ class TrunkSimulator:
             dialog.call.done.set()
             return
         dialog.call.law = "PCMA" if chosen == PAYLOAD_TYPES["PCMA"] else "PCMU"
-        dialog.stream = await rtp.RtpStream.open(self._host)
+        dialog.stream = await rtp.RtpStream.open(self._host, record=True)
         self._final(dialog, 200, messages.answer_sdp(self._host, dialog.stream.port, chosen))
         if rule.hangup_after is not None:
             await asyncio.sleep(rule.hangup_after)
