@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from martinet.sip.uac import SipCaller, TrunkSettings
 from martinet.voice.synthesis import EspeakSynthesizer
 from tests.conftest import free_port
