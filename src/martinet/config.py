@@ -405,6 +405,9 @@ class SimulatorSection(_Section):
     config: str | None = Field(
         default=None, description="start the SMSC simulator with this configuration file beside the gateway"
     )
+    sip_trunk: str | None = Field(
+        default=None, description="start the SIP trunk simulator with this configuration file beside the gateway"
+    )
 
 
 class PricingConfig(_Section):
