@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
+from martinet.client import AsyncClient
 from martinet.siptrunk.simulator import Rule, TrunkSimulator
 from tests.gateway import Gateway, running_gateway, wait_for
 from tests.voice.support import Callbacks, history, require_speech
@@ -138,3 +140,32 @@ async def test_voice_parameters_are_checked_and_answered_in_smsmode_terms(databa
     assert bad_language.startswith("35 | ") and "language" in bad_language
     assert missing.startswith("35 | ") and "message" in missing
     assert accepted.startswith("35 | ") and "date_envoi" in accepted  # beyond the scheduling horizon
+
+
+async def test_the_rest_door_and_the_sdk_send_voice_messages(database_url: str, trunk: TrunkSimulator) -> None:
+    require_speech()
+    async with (
+        running_gateway(
+            database_url, connectors=[{"name": "sandbox", "type": "sandbox"}, _sip(trunk)], voice={"repeat": 1}
+        ) as gw,
+        AsyncClient(gw.base, gw.token, retries=0) as client,
+    ):
+        sent = await client.send("0145678901", "Code 4821", voice=True, voice_title="", voice_language="en-GB")
+        assert sent.part_count == 1 and sent.price.amount == 5
+        sms_id = await client.legacy.send_voice_message("0145678902", "Code 4821", title="")
+
+        async def listened() -> bool:
+            message = await client.get(sent.message_id)
+            report = await client.legacy.delivery_report(sms_id)
+            return message.status.code == 16 and [r.code for r in report] == [16]
+
+        await wait_for(listened, timeout=60)
+        async with httpx.AsyncClient(base_url=gw.base) as raw:
+            resource = (await raw.get(f"/sms/v1/messages/{sent.message_id}", headers={"X-Api-Key": gw.token})).json()
+            refused = await raw.post(
+                "/sms/v1/messages",
+                headers={"X-Api-Key": gw.token},
+                json={"recipient": {"to": "0145678901"}, "body": {"text": "x" * 161}, "channel": "VOICE"},
+            )
+        assert resource["channel"]["type"] == "VOICE"
+        assert refused.status_code == 422 and "body.text" in refused.text

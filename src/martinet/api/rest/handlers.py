@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from martinet import metrics
 from martinet.api.rest.models import SendIn
 from martinet.api.rest.problems import Problem, invalid
+from martinet.api.rest.voice import voice_request
 from martinet.domain.recipients import InvalidRecipient, parse_recipient
 from martinet.domain.resources import (
     CURRENCY,
@@ -67,6 +68,8 @@ _FIELDS = {
     "classe_msg": "callbackUrlMo",
     "nbr_msg": "body.text",
     "date_envoi": "sentDate",
+    "title": "voice.title",
+    "language": "voice.language",
 }
 
 
@@ -234,6 +237,7 @@ def _send_request(caller: Caller, body: SendIn, keyed: KeyedRequest | None) -> S
         validity=body.validity,
         callback_format="json",
         keyed=keyed,
+        voice=voice_request(body),
     )
 
 
@@ -265,6 +269,7 @@ def _sent(send: NewSend, body: SendIn) -> dict[str, object]:
                 send.created_at,
                 send.ref_client,
                 send.scheduled_at,
+                send.channel,
             )
         )
         for seq, message in enumerate(send.messages)
