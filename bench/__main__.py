@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): run the benchmarks and rewrite docs/benchmarks.md with the figures.
 
-`--only accept,rest,bulk,smpp,e2e,otp,callbacks,kannel,backlog,faults` picks which run (default all); the rows, setup and notes of the
+`--only accept,rest,bulk,smpp,e2e,otp,callbacks,kannel,backlog,faults,voice` picks which run (default all); the rows, setup and notes of the
 others are kept as the page has them.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import accept, backlog, bulk, callbacks, e2e, faults, kannel, otp, rest, smpp
+from bench import accept, backlog, bulk, callbacks, e2e, faults, kannel, otp, rest, smpp, voice
 from bench.harness import ROOT, WrkResult, machine
 
-BENCHMARKS = ("accept", "rest", "bulk", "smpp", "e2e", "otp", "callbacks", "kannel", "backlog", "faults")
+BENCHMARKS = ("accept", "rest", "bulk", "smpp", "e2e", "otp", "callbacks", "kannel", "backlog", "faults", "voice")
 
 #: How the page's parts are told apart when `--only` keeps those of the benchmarks not run: the first row of each
 #: benchmark's group of rows, and the beginning of its setup paragraph and of its note.
@@ -30,6 +30,7 @@ _FIRST_ROW = {
     "kannel": "Martinet vs Kannel",
     "backlog": "engine RSS with",
     "faults": "fault drill",
+    "voice": "voice calls at once",
 }
 _SETUP_START = {
     "rest": "The REST rows",
@@ -40,6 +41,7 @@ _SETUP_START = {
     "kannel": "The Kannel rows",
     "backlog": "The backlog rows",
     "faults": "The fault rows",
+    "voice": "The voice rows",
 }
 _NOTE_START = {
     "accept": "Non-2xx answers during the accept run",
@@ -49,6 +51,7 @@ _NOTE_START = {
     "kannel": "Kannel run:",
     "backlog": "Backlog run:",
     "faults": "Fault drills:",
+    "voice": "Voice run:",
 }
 
 
@@ -71,6 +74,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=1_000_000, help="messages queued for the backlog benchmark")
     parser.add_argument("--faults-seconds", type=float, help="load of the carrier and crash drills (default 25, 20)")
     parser.add_argument("--faults-databases", default="sqlite,postgresql", help="fault drills on sqlite,postgresql")
+    parser.add_argument("--voice-calls", type=int, default=100, help="simultaneous calls of the voice benchmark")
     parser.add_argument("--faults-postgres", default="postgresql://postgres@127.0.0.1:5432", help="for the drills")
     args = parser.parse_args()
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -256,6 +260,11 @@ cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses t
         rows += _backlog_rows(queued)
         setups.append(_backlog_setup(queued))
         notes.append(_backlog_note(queued))
+    if name == "voice":
+        figures = voice.run(calls=args.voice_calls)
+        rows += voice.rows(figures)
+        setups.append(voice.setup(figures))
+        notes.append(voice.note(figures))
     if name == "faults":
         seconds = args.faults_seconds
         drilled = faults.run(

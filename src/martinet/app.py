@@ -31,7 +31,7 @@ from martinet.api.rest.app import PREFIXES as REST_PREFIXES
 from martinet.api.rest.app import RestDoor
 from martinet.api.rest.handlers import RestServices
 from martinet.clock import now_ms
-from martinet.config import SandboxConnectorConfig, Settings, SmppConnectorConfig, worker_count
+from martinet.config import SandboxConnectorConfig, Settings, SipConnectorConfig, SmppConnectorConfig, worker_count
 from martinet.connectors.base import Connector
 from martinet.connectors.sandbox import SandboxConnector
 from martinet.domain.ids import new_send_id
@@ -39,6 +39,7 @@ from martinet.domain.lanes import Lane
 from martinet.domain.opt_out import StopKeywords
 from martinet.domain.pricing import PriceTable, load_default_price_table, parse_price_table
 from martinet.domain.quiet_hours import QuietHours, window
+from martinet.domain.voice_pricing import load_default_voice_prices, parse_voice_prices
 from martinet.engine.breaker import CircuitBreaker
 from martinet.engine.dispatcher import Dispatcher, DispatchSettings
 from martinet.engine.notifier import Notifier, NotifierSettings
@@ -54,6 +55,7 @@ from martinet.services.contacts import ContactService
 from martinet.services.rate_limits import RateLimiter
 from martinet.services.reports import ReportService
 from martinet.services.resellers import ResellerService
+from martinet.services.voice_sends import VoiceRules
 from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.account_tree import AccountTree
 from martinet.store.accounts import AccountStore
@@ -70,6 +72,7 @@ from martinet.store.queue import QueueStore, queue_depth
 from martinet.store.receipts import ReceiptStore
 from martinet.store.reports import ReportStore
 from martinet.store.senders import SenderStore
+from martinet.voice.synthesis import Speech
 
 
 def open_store(settings: Settings) -> Database:
@@ -118,9 +121,10 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     writer = AcceptanceWriter(db, opt_out_lanes=settings.optout.lanes)
     contact_store = ContactStore(db, now_ms)
     contacts = ContactService(contact_store)
+    prices = price_table(settings)
     sends = SendService(
         writer,
-        price_table(settings),
+        prices,
         stop_mention=settings.accounts.stop_mention,
         now_ms=now_ms,
         new_id=new_send_id,
@@ -132,6 +136,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         schedule_horizon_days=settings.accounts.schedule_horizon_days,
         contacts=contact_store,
         account_rules=AccountRulesCache(tree, senders, settings.accounts.token_cache_seconds),
+        voice=voice_rules(settings, prices),
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     failures = FailureLimits(
@@ -223,7 +228,33 @@ def _local_port(scope: Scope) -> int | None:
     return server[1] if server else None
 
 
-def connector(config: SandboxConnectorConfig | SmppConnectorConfig, settings: Settings) -> Connector:
+def speech(settings: Settings) -> Speech:
+    """The engine's speech synthesis (espeak-ng), cached: shared by its SIP connectors."""
+    from martinet.voice.synthesis import EspeakSynthesizer
+
+    synthesizer = EspeakSynthesizer(voices=settings.voice.voices, speed=settings.voice.speed)
+    return Speech(synthesizer, cache_size=settings.voice.cache_size)
+
+
+def voice_rules(settings: Settings, sms: PriceTable) -> VoiceRules:
+    """Voice prices (the `[voice]` table of the price table file) and the name the default title says."""
+    if settings.pricing.file:
+        data = tomllib.loads(Path(settings.pricing.file).read_text(encoding="utf-8"))
+        prices = parse_voice_prices(data, sms)
+    else:
+        prices = load_default_voice_prices(sms)
+    return VoiceRules(prices, platform=settings.voice.platform)
+
+
+def connector(
+    config: SandboxConnectorConfig | SmppConnectorConfig | SipConnectorConfig,
+    settings: Settings,
+    voice: Speech | None = None,
+) -> Connector:
+    if isinstance(config, SipConnectorConfig):
+        from martinet.connectors.sip.connector import SipConnector  # only installs that call load it
+
+        return SipConnector(config, voice or speech(settings), repeat=settings.voice.repeat)
     if isinstance(config, SmppConnectorConfig):
         from martinet.connectors.smpp.connector import SmppConnector  # only installs that use SMPP load it
 
@@ -294,11 +325,13 @@ def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> E
         receipt_deadline_ms={
             c.name: int(c.receipt_deadline * 1000)
             for c in settings.connectors
-            if isinstance(c, SmppConnectorConfig) and c.receipt_deadline is not None
+            if isinstance(c, SmppConnectorConfig | SipConnectorConfig) and c.receipt_deadline is not None
         },
         default_receipt_deadline_ms=int(settings.engine.receipt_deadline * 1000),
     )
-    connectors = [connector(c, settings) for c in settings.connectors]
+    voice = [c.name for c in settings.connectors if isinstance(c, SipConnectorConfig)]
+    shared_speech = speech(settings) if voice else None
+    connectors = [connector(c, settings, shared_speech) for c in settings.connectors]
     breakers = {
         c.name: CircuitBreaker(settings.engine.breaker_failures, settings.engine.breaker_rest, time.monotonic)
         for c in connectors
@@ -313,8 +346,9 @@ def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> E
         dispatch,
         now_ms,
         sandbox=sandbox,
-        reply_numbers={c.name: c.reply_numbers for c in settings.connectors},
+        reply_numbers={c.name: c.reply_numbers for c in settings.connectors if not isinstance(c, SipConnectorConfig)},
         conversations=ConversationStore(db, now_ms, settings.replies.conversation_hours),
+        voice_connectors=voice,
     )
     return Engine(
         queue,

@@ -18,11 +18,23 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from martinet import cli_accounts, cli_callbacks, cli_keys, cli_optout, cli_routes, cli_status, demo, logs, server
+from martinet import (
+    cli_accounts,
+    cli_callbacks,
+    cli_keys,
+    cli_optout,
+    cli_routes,
+    cli_status,
+    cli_voice,
+    demo,
+    logs,
+    server,
+)
 from martinet.config import ConfigError, Settings, load_settings
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.text import NonGsmPolicy, analyze
 from martinet.services.rate_limits import valid_rate
+from martinet.siptrunk import cli as sip_trunk_commands
 from martinet.smsc import cli as smsc_commands
 
 if TYPE_CHECKING:
@@ -135,6 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_optout.add_commands(commands, _where, _settings)
     cli_keys.add_commands(commands, _where, _settings)
     cli_status.add_commands(commands, _where, _settings)
+    cli_voice.add_commands(commands, _where, _settings)
+    sip_trunk_commands.add_commands(commands)
 
     text = commands.add_parser("text", help="text tools").add_subparsers(required=True, metavar="ACTION")
     analyze_cmd = text.add_parser("analyze", help="encoding and segment count of a text, as the send path sees it")

@@ -365,12 +365,53 @@ class SmppConnectorConfig(_Section):
     )
 
 
-ConnectorConfig = Annotated[SandboxConnectorConfig | SmppConnectorConfig, Field(discriminator="type")]
+class SipConnectorConfig(_Section):
+    """A SIP trunk that voice messages are called through (docs/voice.md)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    type: Literal["sip"]
+    host: str
+    port: int = Field(default=5060, ge=1, le=65535)
+    transport: Literal["udp", "tcp"] = "udp"
+    domain: str | None = Field(default=None, description="the host part of the called URI (default: host)")
+    username: str = Field(default="", description="digest authentication user (empty: none)")
+    password: str = ""
+    caller_id: str = Field(default="martinet", description="the user part of the From URI (the number shown)")
+    local_host: str = Field(default="127.0.0.1", description="the address this side signals and receives RTP on")
+    codec: Literal["PCMA", "PCMU"] = Field(default="PCMA", description="preferred codec of the SDP offer")
+    max_calls: int = Field(default=50, ge=1, le=10_000, description="calls in progress at once")
+    ring_timeout: float = Field(default=30.0, gt=0, description="seconds of ringing before giving up (no answer)")
+    attempts: int = Field(default=3, ge=1, le=10, description="calls per message when busy or not answered")
+    retry_delay: float = Field(default=60.0, ge=0, description="seconds between two attempts")
+    receipt_deadline: float | None = Field(
+        default=None, gt=0, description="engine.receipt_deadline for this trunk's calls (default: that one)"
+    )
+
+
+ConnectorConfig = Annotated[
+    SandboxConnectorConfig | SmppConnectorConfig | SipConnectorConfig, Field(discriminator="type")
+]
+
+
+class VoiceConfig(_Section):
+    """Voice messages (docs/voice.md): what the synthetic voice reads and how."""
+
+    platform: str = Field(default="Martinet", max_length=50, description="the name the default title says")
+    repeat: int = Field(default=2, ge=1, le=5, description="times the message is read in one call")
+    synthesizer: Literal["espeak-ng"] = "espeak-ng"
+    voices: dict[str, str] = Field(
+        default_factory=dict, description="espeak-ng voice per language (default: the language's own)"
+    )
+    speed: int = Field(default=150, ge=80, le=400, description="words per minute")
+    cache_size: int = Field(default=256, ge=0, le=100_000, description="synthesised texts kept in memory")
 
 
 class SimulatorSection(_Section):
     config: str | None = Field(
         default=None, description="start the SMSC simulator with this configuration file beside the gateway"
+    )
+    sip_trunk: str | None = Field(
+        default=None, description="start the SIP trunk simulator with this configuration file beside the gateway"
     )
 
 
@@ -402,7 +443,7 @@ class CallbacksConfig(_Section):
     )
 
 
-def _default_connectors() -> list[SandboxConnectorConfig | SmppConnectorConfig]:
+def _default_connectors() -> list[SandboxConnectorConfig | SmppConnectorConfig | SipConnectorConfig]:
     return [SandboxConnectorConfig(name="sandbox")]
 
 
@@ -426,6 +467,7 @@ class Settings(BaseSettings):
     replies: RepliesConfig = Field(default_factory=RepliesConfig)
     simulator: SimulatorSection = Field(default_factory=SimulatorSection)
     callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig)
+    voice: VoiceConfig = Field(default_factory=VoiceConfig)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_text: bool = Field(
         default=False,
@@ -447,8 +489,8 @@ class Settings(BaseSettings):
     @field_validator("connectors")
     @classmethod
     def _unique_names(
-        cls, connectors: list[SandboxConnectorConfig | SmppConnectorConfig]
-    ) -> list[SandboxConnectorConfig | SmppConnectorConfig]:
+        cls, connectors: list[SandboxConnectorConfig | SmppConnectorConfig | SipConnectorConfig]
+    ) -> list[SandboxConnectorConfig | SmppConnectorConfig | SipConnectorConfig]:
         names = [c.name for c in connectors]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

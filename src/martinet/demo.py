@@ -20,10 +20,12 @@ from martinet.store.database import Database
 
 CONFIG_NAME = "martinet.toml"
 SMSC_CONFIG_NAME = "smsc.toml"
+SIP_TRUNK_CONFIG_NAME = "sip-trunk.toml"
 TOKEN_NAME = "demo-token"  # noqa: S105 (a file name, not a secret)
 DEMO_LOGIN = "demo"
 REPLY_NUMBER = "38100"  # the simulator's number that receives replies to the demo's classe_msg=4 sends
 DEMO_CREDITS = 1000
+SIP_PORT = 5070  # where the demo's SIP trunk simulator listens
 
 _TEMPLATE = """\
 # Martinet configuration, written by `martinet demo` on its first start and kept on later starts.
@@ -52,6 +54,8 @@ owners = {{ "{reply_number}" = "{login}" }}
 # The SMSC simulator, started beside the gateway, plays the carrier: docs/smsc.md.
 [simulator]
 config = "{smsc_config}"
+# The SIP trunk simulator plays the telephone network of voice messages (sendVoiceMessage.do): docs/voice.md.
+sip_trunk = "{sip_trunk_config}"
 
 [[connectors]]
 name = "simulator"
@@ -64,6 +68,16 @@ reconnect_min = 0.5
 reconnect_max = 5
 # classe_msg=4 sends leave from this number of the simulator, so that replies come back to them (docs/compatibility.md).
 reply_numbers = ["{reply_number}"]
+
+# Voice messages are called through the SIP trunk simulator (docs/voice.md).
+[[connectors]]
+name = "voice"
+type = "sip"
+host = "{sip_host}"
+port = {sip_port}
+ring_timeout = 10
+attempts = 2
+retry_delay = 5
 
 # Accounts created with `martinet account create --sandbox` use this pretend carrier instead (docs/sandbox.md).
 [[connectors]]
@@ -91,6 +105,16 @@ password = "{smpp_password}"
 DELIVRD = 100
 """
 
+_SIP_TRUNK_TEMPLATE = """\
+# The SIP trunk simulator of the demo gateway (docs/voice.md). Every call is answered after half a second and
+# what it carries is recorded in {recordings}, except the numbers 01 99 99 9x xx, which fail each in its own way:
+# 91 busy (486), 92 unavailable (480), 93 declined (603), 94 rings until the caller gives up, 95 never answers,
+# 96 answered then hung up after one second.
+listen = "{sip_host}:{sip_port}"
+transport = "udp"
+recordings = "{recordings}"
+"""
+
 #: Numbers 07 59 99 0x xx: valid French mobiles (the gateway accepts them) reserved for failures on purpose.
 TEST_PREFIX = "3375999"
 
@@ -110,6 +134,10 @@ def settings_for(data: Path, *, create: bool = False, smpp: tuple[str, int] = ("
         values = {
             "db": (folder / "martinet.db").as_posix(),
             "smsc_config": (folder / SMSC_CONFIG_NAME).as_posix(),
+            "sip_trunk_config": (folder / SIP_TRUNK_CONFIG_NAME).as_posix(),
+            "sip_host": smpp[0],
+            "sip_port": SIP_PORT,
+            "recordings": (folder / "calls").as_posix(),
             "smpp_host": smpp[0],
             "smpp_port": smpp[1],
             "control_port": smpp[1] + 1,
@@ -119,6 +147,7 @@ def settings_for(data: Path, *, create: bool = False, smpp: tuple[str, int] = ("
             "login": DEMO_LOGIN,
         }
         write_private(folder / SMSC_CONFIG_NAME, _SMSC_TEMPLATE.format(**values))
+        write_private(folder / SIP_TRUNK_CONFIG_NAME, _SIP_TRUNK_TEMPLATE.format(**values))
         write_private(path, _TEMPLATE.format(**values))
     return load_settings(path)
 
@@ -205,4 +234,6 @@ def banner(base: str, data: Path, token: str, *, admin: str) -> str:
         "  Try it:\n"
         f"    curl -X POST '{base}/http/1.6/sendSMS.do' -d accessToken={token} \\\n"
         "         -d numero=0612345678 --data-urlencode 'message=Hello from Martinet'\n"
+        f"    curl -X POST '{base}/http/1.6/sendVoiceMessage.do' -d accessToken={token} \\\n"
+        "         -d numero=0145678901 --data-urlencode 'message=Votre code est 482913'\n"
     )

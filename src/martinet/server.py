@@ -132,7 +132,14 @@ def _supervise(
         process.start()
         return process
 
-    starters = {"engine": start_engine, "notifier": start_notifier, "smsc": start_smsc}
+    def start_sip_trunk() -> BaseProcess:
+        process = context.Process(
+            target=_sip_trunk_main, args=(settings.simulator.sip_trunk,), name="sip-trunk", daemon=False
+        )
+        process.start()
+        return process
+
+    starters = {"engine": start_engine, "notifier": start_notifier, "smsc": start_smsc, "sip-trunk": start_sip_trunk}
 
     def on_signal(_signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -143,6 +150,8 @@ def _supervise(
     children: dict[str, BaseProcess] = {}
     if settings.simulator.config:
         children["smsc"] = start_smsc()
+    if settings.simulator.sip_trunk:
+        children["sip-trunk"] = start_sip_trunk()
     if with_engine:
         children["engine"] = start_engine()
         if settings.callbacks.own_process:
@@ -209,6 +218,12 @@ def http_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
 
 def _smsc_main(config: str) -> None:
     from martinet.smsc.cli import main
+
+    sys.exit(main(["--config", config]))
+
+
+def _sip_trunk_main(config: str) -> None:
+    from martinet.siptrunk.cli import main
 
     sys.exit(main(["--config", config]))
 

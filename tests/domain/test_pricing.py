@@ -56,7 +56,7 @@ def test_default_table_file_documents_its_unit_and_refusal() -> None:
     text = (files("martinet") / "data" / "prices.toml").read_text(encoding="utf-8")
     assert "CREDITS PER SMS PART" in text
     assert "REFUSED" in text
-    assert set(tomllib.loads(text)) == {"prices"}
+    assert set(tomllib.loads(text)) == {"prices", "voice"}  # [voice]: credits per call (domain/voice_pricing.py)
 
 
 def test_recipient_countries_of_the_default_table_line_up(default_table: PriceTable) -> None:

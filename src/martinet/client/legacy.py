@@ -171,6 +171,11 @@ def _send_request(api_key: str, numero: str | Sequence[str], message: str, param
     return _request("sendSMS", api_key, {"numero": numero, "message": message, **params}, Repeat.UNSENT_ONLY)
 
 
+def _voice_request(api_key: str, numero: str | Sequence[str], message: str, params: dict[str, LegacyValue]) -> Request:
+    # Not repeated once sent either: a repeated sendVoiceMessage.do could ring the person twice.
+    return _request("sendVoiceMessage", api_key, {"numero": numero, "message": message, **params}, Repeat.UNSENT_ONLY)
+
+
 def _cancel_request(api_key: str, sms_id: str | None, numero: str | None) -> Request:
     if sms_id is None and numero is None:
         raise ValueError("give the smsID of the send to cancel, or a numero")
@@ -193,6 +198,11 @@ class LegacyClient:
         """`sendSMS.do`; `params` are smsmode's (`emetteur`, `classe_msg`, `date_envoi`, `refClient`, `stop`,
         `nbr_msg`, `notification_url`…). Returns the smsID."""
         return parse_send(_text(self._http.send(_send_request(self._key, numero, message, params))))
+
+    def send_voice_message(self, numero: str | Sequence[str], message: str, **params: LegacyValue) -> str:
+        """`sendVoiceMessage.do`: `message` read aloud in a call; `params`: `title`, `language`, `date_envoi`,
+        `notification_url`… Returns the smsID; status 16 reports the message listened to."""
+        return parse_send(_text(self._http.send(_voice_request(self._key, numero, message, params))))
 
     def delivery_report(self, sms_id: str) -> list[DeliveryReport]:
         """`compteRendu.do`: the status code of each recipient."""
@@ -230,6 +240,10 @@ class AsyncLegacyClient:
     async def send_sms(self, numero: str | Sequence[str], message: str, **params: LegacyValue) -> str:
         """See `LegacyClient.send_sms`."""
         return parse_send(_text(await self._http.send(_send_request(self._key, numero, message, params))))
+
+    async def send_voice_message(self, numero: str | Sequence[str], message: str, **params: LegacyValue) -> str:
+        """See `LegacyClient.send_voice_message`."""
+        return parse_send(_text(await self._http.send(_voice_request(self._key, numero, message, params))))
 
     async def delivery_report(self, sms_id: str) -> list[DeliveryReport]:
         response = await self._http.send(_request("compteRendu", self._key, {"smsID": sms_id}))

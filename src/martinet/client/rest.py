@@ -42,6 +42,9 @@ class SendOptions(TypedDict, total=False):
     flow: str | None
     validity: int | None
     groups: Sequence[str] | None  # contact groups; `text` is then a template ({prenom}, {nom}, free fields)
+    voice: bool  # read `text` aloud in a phone call (channel VOICE) instead of sending an SMS
+    voice_title: str | None  # with `voice`: read first (default: the platform's introduction)
+    voice_language: str | None  # with `voice`: fr-FR (default), en-GB, de-DE, es-ES
 
 
 def _send_body(to: str | None, text: str, recipients: Sequence[str] | None, options: SendOptions) -> dict[str, Any]:
@@ -68,6 +71,10 @@ def _send_body(to: str | None, text: str, recipients: Sequence[str] | None, opti
         "groups": list(groups) if groups else None,
     }
     body.update({key: value for key, value in fields.items() if value is not None})
+    if options.get("voice"):
+        body["channel"] = "VOICE"
+        voice = {"title": options.get("voice_title"), "language": options.get("voice_language")}
+        body["voice"] = {key: value for key, value in voice.items() if value is not None}
     return body
 
 

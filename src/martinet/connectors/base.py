@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 from martinet.domain.inbound import InboundMessage
 from martinet.domain.receipts import Receipt
 from martinet.domain.text import Encoding
+from martinet.domain.voice import Spoken
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class OutboundMessage:
     encoding: Encoding
     lane: str
     expires_at: int | None = None  # Unix ms after which the carrier should stop trying (SMPP validity_period)
+    voice: Spoken | None = None  # a voice message: `parts` is its one text, read aloud in a call (connectors/sip)
 
 
 @dataclass(frozen=True, slots=True)

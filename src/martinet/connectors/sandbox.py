@@ -48,6 +48,7 @@ from martinet.domain.status import (
 from martinet.domain.status import (
     SENT as SENT_CODE,
 )
+from martinet.domain.voice import LISTENED
 
 TEST_RANGE = "336999990"
 
@@ -113,7 +114,7 @@ class SandboxConnector:
                 ids = tuple(f"{self._prefix}-{next(self._ids)}" for _ in message.parts)
                 self.submitted += len(ids)
                 result = Accepted(message.message_id, ids)
-                self._schedule(message.msisdn, ids, SENT_CODE)
+                self._schedule(message.msisdn, ids, SENT_CODE, voice=message.voice is not None)
             results.append(result)
             if on_result is not None:
                 on_result(result)
@@ -134,14 +135,19 @@ class SandboxConnector:
             return Refused(message.message_id, True, ROUTING_ERROR, "sandbox: temporary failure")
         return None
 
-    def _schedule(self, msisdn: str, carrier_ids: tuple[str, ...], reached: int) -> None:
-        task = asyncio.create_task(self._report(msisdn, carrier_ids, reached))
+    def _schedule(self, msisdn: str, carrier_ids: tuple[str, ...], reached: int, *, voice: bool = False) -> None:
+        task = asyncio.create_task(self._report(msisdn, carrier_ids, reached, voice))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _report(self, msisdn: str, carrier_ids: tuple[str, ...], reached: int) -> None:
-        """Report 13 then the final outcome, skipping steps a resumed part has already been through."""
+    async def _report(self, msisdn: str, carrier_ids: tuple[str, ...], reached: int, voice: bool = False) -> None:
+        """Report 13 then the final outcome, skipping steps a resumed part has already been through; a voice
+        message is reported listened (16) after the handset delay."""
         assert self._sink is not None
+        if voice:
+            await asyncio.sleep(self._handset_delay)
+            await self._emit(carrier_ids, State.DELIVERED, LISTENED, "call answered and played to the end")
+            return
         if reached != DELIVERED_TO_OPERATOR:
             await asyncio.sleep(self._operator_delay)
             await self._emit(carrier_ids, State.SENT, DELIVERED_TO_OPERATOR, "ACCEPTD")

@@ -84,9 +84,12 @@ def parse_price_table(data: Mapping[str, object]) -> PriceTable:
     Raises ValueError naming the offending entry: unknown top-level key, missing or empty ``[prices]``,
     bad country code, non-numeric, non-finite, negative or sub-millicredit price.
     """
-    unknown = sorted(str(key) for key in data if key != "prices")
+    # [voice] holds the prices of voice calls (martinet.domain.voice_pricing), read beside this table.
+    unknown = sorted(str(key) for key in data if key not in ("prices", "voice"))
     if unknown:
-        raise ValueError(f"price table: unknown top-level key(s) {', '.join(map(repr, unknown))}; only [prices]")
+        raise ValueError(
+            f"price table: unknown top-level key(s) {', '.join(map(repr, unknown))}; only [prices] and [voice]"
+        )
     table = data.get("prices")
     if table is None:
         raise ValueError("price table: missing [prices] table")

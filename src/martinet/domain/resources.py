@@ -64,6 +64,7 @@ class MessageFacts:
     updated_at: int
     ref_client: str | None = None
     scheduled_at: int | None = None
+    channel: str = "sms"  # "voice": read aloud in a call (domain/voice.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,10 @@ def message_resource(facts: MessageFacts) -> dict[str, object]:
         "messageId": ident,
         "smsId": facts.send_id,
         "acceptedAt": iso_time(facts.accepted_at),
-        "channel": {"type": "SMS", "flow": FLOW_OF_LANE.get(facts.lane, facts.lane.upper())},
+        "channel": {
+            "type": "VOICE" if facts.channel == "voice" else "SMS",
+            "flow": FLOW_OF_LANE.get(facts.lane, facts.lane.upper()),
+        },
         "direction": "MT",
         "recipient": {"to": facts.msisdn},
         "from": facts.sender,

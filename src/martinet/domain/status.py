@@ -60,6 +60,7 @@ STATUS_CODES: dict[int, StatusCode] = _codes(
     (13, "Délivré opérateur", "Delivered to operator", _P),
     (14, "Délivré", "Delivered", _S),
     (16, "Écouté", "Listened", _S),
+    (17, "Écouté partiellement", "Partly listened", _F),  # a voice call hung up before the end (Martinet's own)
     (21, "Non délivrable", "Not deliverable", _F),
     (22, "Rejeté", "Rejected", _F),
     (33, "Crédit insuffisant", "Insufficient credit", _F),

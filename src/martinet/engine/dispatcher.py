@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from martinet import metrics
@@ -36,6 +36,7 @@ from martinet.domain.quiet_hours import QuietHours
 from martinet.domain.routing import Destination, Router
 from martinet.domain.status import INTERNAL_ERROR, ROUTING_ERROR
 from martinet.domain.text import Encoding, NonGsmPolicy, analyze
+from martinet.domain.voice import VOICE, Spoken
 from martinet.engine.breaker import CircuitBreaker
 from martinet.store.claims import LANE_ORDER, ClaimCursor, ClaimedMessage
 from martinet.store.conversations import ConversationStore
@@ -100,6 +101,7 @@ class Dispatcher:
         conversations: ConversationStore | None = None,
         rng: random.Random | None = None,
         cache_size: int = 4096,
+        voice_connectors: Collection[str] = (),
     ) -> None:
         self._queue = queue
         self._connectors = connectors
@@ -118,6 +120,8 @@ class Dispatcher:
             raise ValueError("reply numbers are handed out through a ConversationStore")
         self._conversations = conversations
         self._rng = rng or random.Random()
+        # Connectors that place calls (SIP): voice messages go to them only, SMS never (docs/voice.md).
+        self._voice = tuple(name for name in connectors if name in set(voice_connectors))
         self._sends: OrderedDict[str, _Segmented] = OrderedDict()
         self._cache_size = cache_size
         self._cursor = ClaimCursor.new()
@@ -243,9 +247,12 @@ class Dispatcher:
     def _chain(self, message: ClaimedMessage, content: SendContent) -> tuple[str, ...]:
         if content.sandbox and self._sandbox is not None:
             return (self._sandbox,)
-        return self._router.candidates(
+        chain = self._router.candidates(
             Destination(message.msisdn, message.country), message.lane, content.account, self._rng
         )
+        if content.channel == VOICE:  # the route's trunks, else every trunk in configured order
+            return tuple(name for name in chain if name in self._voice) or self._voice
+        return tuple(name for name in chain if name not in self._voice) if self._voice else chain
 
     def _place(self, job: _Job, jobs: dict[str, list[_Job]], outcome: Outcome, now: int) -> None:
         """Give `job` to the next connector of its chain that can take it, or schedule a retry."""
@@ -474,6 +481,11 @@ class Dispatcher:
             encoding=encoding,
             lane=message.lane,
             expires_at=message.expires_at,
+            voice=(
+                Spoken(send.content.voice_title or "", send.content.voice_language or "fr-FR")
+                if send.content.channel == VOICE
+                else None
+            ),
         )
 
     async def _segmented(self, send_ids: set[str]) -> dict[str, _Segmented]:
@@ -493,9 +505,12 @@ class Dispatcher:
 
     def _remember(self, content: SendContent) -> _Segmented:
         # The stored text is final (replaced, truncated, STOP added); only its split into parts is redone here.
-        classe = 9 if content.encoding == Encoding.UCS2 else 2
-        analysis = analyze(content.text, classe=classe, non_gsm=NonGsmPolicy.REPLACE)
-        segmented = _Segmented(content, analysis.parts, analysis.encoding)
+        if content.channel == VOICE:  # one call reads the whole text
+            segmented = _Segmented(content, (content.text,), Encoding(content.encoding))
+        else:
+            classe = 9 if content.encoding == Encoding.UCS2 else 2
+            analysis = analyze(content.text, classe=classe, non_gsm=NonGsmPolicy.REPLACE)
+            segmented = _Segmented(content, analysis.parts, analysis.encoding)
         self._sends[content.id] = segmented
         while len(self._sends) > self._cache_size:
             self._sends.popitem(last=False)

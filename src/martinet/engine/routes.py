@@ -42,7 +42,8 @@ def default_connectors(settings: Settings) -> tuple[str, ...]:
     A configuration with carriers never falls back to the sandbox: a real message would be reported
     delivered without leaving the gateway.
     """
-    carriers = tuple(c.name for c in settings.connectors if c.type != "sandbox")
+    # SIP trunks carry voice calls only (the dispatcher gives them voice messages, docs/voice.md).
+    carriers = tuple(c.name for c in settings.connectors if c.type not in ("sandbox", "sip"))
     if carriers:
         return carriers
     return (next(c.name for c in settings.connectors if c.type == "sandbox"),)

@@ -27,6 +27,7 @@ from martinet.domain.recipients import InvalidRecipient, Recipient, count_entrie
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
+from martinet.services import voice_sends
 from martinet.services.account_rules import AccountRulesCache
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.personal_sends import (
@@ -110,6 +111,7 @@ class SendRequest:
     non_gsm: str | None = None  # what to do with characters outside GSM 03.38; None: the account's policy
     groups: tuple[str, ...] = ()  # contact groups sent to (`text` is then a template, see domain.contacts)
     rows: Sequence[CampaignRow] | None = None  # a CSV campaign: one message per row, `text` and `recipients` unused
+    voice: voice_sends.VoiceRequest | None = None  # a voice message (read in a call), not an SMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,7 @@ class SendService:
         schedule_horizon_days: int = SCHEDULE_HORIZON_DAYS,
         contacts: ContactStore | None = None,
         account_rules: AccountRulesCache | None = None,
+        voice: voice_sends.VoiceRules | None = None,
     ) -> None:
         """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
         custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
@@ -188,6 +191,7 @@ class SendService:
         self._horizon_days = schedule_horizon_days  # how far ahead `scheduled_at` may be
         self._contacts = contacts  # the address book, for sends to groups (None: `groups` is refused)
         self._account_rules = account_rules
+        self._voice = voice  # None: voice sends are refused (no voice prices)
 
     def _check_urls(self, request: SendRequest) -> None:
         if self._url_check is None:
@@ -221,14 +225,18 @@ class SendService:
             prepared.due_at,
             prepared.now,
         )
+        if request.voice is not None and (request.groups or request.rows is not None):
+            raise InvalidParameter("groupe", "a voice message is sent to numbers (numero), not to groups or files")
         personal = self._personal_messages(request, prepared)
         if personal is None:
-            messages = [self._message(r, analysis.segments, scheduled, due_at) for r in prepared.parsed]
+            prices = self._price_milli if request.voice is None else self._voice_price(request)
+            messages = [self._message(r, analysis.segments, scheduled, due_at, prices) for r in prepared.parsed]
             expand = None
         else:
             messages, expand, analysis = personal
         cost = sum(m.cost for m in messages)
         validity_ms = request.validity * 1000 if request.validity is not None else self._validity_ms.get(lane)
+        channel, voice_title, voice_language = voice_sends.columns(request.voice, self._voice)
         send_id = self._new_id()
         # Bound for the rest of the request: whatever is logged while it is written or answered names the send.
         structlog.contextvars.bind_contextvars(send_id=send_id)
@@ -253,6 +261,9 @@ class SendService:
             callback_format=request.callback_format,
             keyed=request.keyed,
             expand=expand,
+            channel=channel,
+            voice_title=voice_title,
+            voice_language=voice_language,
         )
         verdict = await self._writer.accept(send)
         if verdict is DUPLICATE and request.keyed is not None:
@@ -292,7 +303,7 @@ class SendService:
             if isinstance(recipient, InvalidRecipient):
                 recipients.append(PreviewRecipient(recipient, 0, recipient.reason))
                 continue
-            price = self._price_milli(recipient.country)
+            price = (self._price_milli if request.voice is None else self._voice_price(request))(recipient.country)
             if price is None:
                 recipients.append(PreviewRecipient(recipient, 0, "not routable"))
             else:
@@ -303,15 +314,21 @@ class SendService:
         _check_parameters(request)
         self._check_urls(request)
         lane = request.lane or request.account.lane
-        stop = self._stop_mode(request, lane)
-        analysis = analyze(
-            request.text or "",
-            classe=request.classe,
-            non_gsm=NonGsmPolicy(request.non_gsm or request.account.non_gsm),
-            max_parts=request.max_parts,
-            stop_mention=self._stop_mention if stop else None,
-            stop_mode=stop,
-        )
+        if request.voice is not None:
+            try:
+                analysis = voice_sends.analysis(request.text or "", request.voice, self._voice)
+            except voice_sends.VoiceParameterError as refused:
+                raise InvalidParameter(refused.name, refused.problem) from None
+        else:
+            stop = self._stop_mode(request, lane)
+            analysis = analyze(
+                request.text or "",
+                classe=request.classe,
+                non_gsm=NonGsmPolicy(request.non_gsm or request.account.non_gsm),
+                max_parts=request.max_parts,
+                stop_mention=self._stop_mention if stop else None,
+                stop_mode=stop,
+            )
         # Counted as written, before any is parsed: invalid numbers and duplicates cost their share too.
         limit = min(self._max_recipients, request.max_recipients or self._max_recipients)
         if count_entries(request.recipients or "", limit) > limit:
@@ -328,9 +345,9 @@ class SendService:
         due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
         if self._account_rules is not None:  # lanes, countries and senders allowed down the account tree
             rules = await self._account_rules.rules_for(request.account)
-            refused = rules.problem(lane, request.sender, (r.country for r in parsed if isinstance(r, Recipient)))
-            if refused is not None:
-                raise InvalidParameter(*refused)
+            problem = rules.problem(lane, request.sender, (r.country for r in parsed if isinstance(r, Recipient)))
+            if problem is not None:
+                raise InvalidParameter(*problem)
         return _Prepared(analysis, lane, parsed, scheduled, due_at, now)
 
     # --- Personalised sends (services.personal_sends): groups with templates, CSV campaigns ---
@@ -413,11 +430,16 @@ class SendService:
         return 1
 
     def _message(
-        self, recipient: Recipient | InvalidRecipient, segments: int, scheduled: bool, due_at: int
+        self,
+        recipient: Recipient | InvalidRecipient,
+        segments: int,
+        scheduled: bool,
+        due_at: int,
+        prices: Callable[[str], int | None],
     ) -> NewMessage:
         if isinstance(recipient, InvalidRecipient):
             return NewMessage(recipient.raw[:20], None, State.FAILED, INVALID_RECIPIENT, 0, None)
-        price = self._price_milli(recipient.country)
+        price = prices(recipient.country)
         if price is None:
             return NewMessage(recipient.msisdn, recipient.country, State.FAILED, NOT_ROUTABLE, 0, None)
         state = State.SCHEDULED if scheduled else State.QUEUED
@@ -429,6 +451,11 @@ class SendService:
             price * segments,
             due_at,
         )
+
+    def _voice_price(self, request: SendRequest) -> Callable[[str], int | None]:
+        if self._voice is None:
+            raise InvalidParameter("numero", "voice messages are not open on this platform")
+        return self._voice.price_milli
 
     def _price_milli(self, country: str) -> int | None:
         if country not in self._milli:

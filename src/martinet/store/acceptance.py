@@ -84,6 +84,9 @@ class NewSend:
     # Run first in the acceptance transaction: fills `messages` and `cost` from what the store holds then (the
     # contacts of the groups a send names), so the recipients are those of the moment the send is committed.
     expand: Callable[[Connection, NewSend], None] | None = None
+    channel: str = "sms"  # "voice": read aloud in a phone call (domain/voice.py), with its title and language
+    voice_title: str | None = None
+    voice_language: str | None = None
 
 
 Verdict = bool | Duplicate
@@ -275,6 +278,9 @@ def _send_row(s: NewSend) -> dict[str, object]:
         "cost": s.cost,
         "validity": s.validity,
         "callback_format": s.callback_format,
+        "channel": s.channel,
+        "voice_title": s.voice_title,
+        "voice_language": s.voice_language,
     }
 
 

@@ -145,6 +145,7 @@ _DETAILS = (
         sends.c.encoding,
         func.coalesce(messages.c.segments, sends.c.segments).label("segments"),
         sends.c.scheduled_at,
+        sends.c.channel,
         accounts.c.timezone,
     )
     .select_from(
@@ -218,6 +219,7 @@ def _status_callback(r: Row[*tuple[Any, ...]], operators: OperatorLookup) -> Due
             updated_at=r.at,
             ref_client=r.ref_client,
             scheduled_at=r.scheduled_at,
+            channel=r.channel,
         )
         body = orjson.dumps(message_resource(facts))
         return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, {}, body)

@@ -46,6 +46,7 @@ _FACTS = select(
     messages.c.updated_at,
     func.coalesce(messages.c.ref_client, sends.c.ref_client),
     sends.c.scheduled_at,
+    sends.c.channel,
 ).select_from(messages.join(sends, sends.c.id == messages.c.send_id))
 
 _REPLIES = select(

@@ -42,6 +42,9 @@ class SendContent:
     lane: str
     sandbox: bool
     account: str  # login, for routes that match on accounts
+    channel: str = "sms"  # "voice": a call reading the text (domain/voice.py)
+    voice_title: str | None = None
+    voice_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +228,9 @@ def _send_contents(conn: Connection, send_ids: Collection[str]) -> dict[str, Sen
             sends.c.lane,
             accounts.c.sandbox,
             accounts.c.login,
+            sends.c.channel,
+            sends.c.voice_title,
+            sends.c.voice_language,
         )
         .join(accounts, accounts.c.id == sends.c.account_id)
         .where(sends.c.id.in_(list(send_ids)))

@@ -117,6 +117,10 @@ sends = Table(
     # How its callbacks are sent: "smsmode" (GET with the smsmode parameters) or "json" (POST of the REST
     # resource), after the door the send came through.
     Column("callback_format", String(8), nullable=False, server_default="smsmode"),
+    # "sms", or "voice" for a text read aloud in a phone call (domain/voice.py): its title and language.
+    Column("channel", String(8), nullable=False, server_default="sms"),
+    Column("voice_title", Text),
+    Column("voice_language", String(8)),
     Index("ix_sends_account_created", "account_id", "created_at"),
 )
 

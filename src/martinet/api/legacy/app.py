@@ -19,6 +19,7 @@ from martinet.api.legacy.decoding import declared_charset, decode_params
 from martinet.api.legacy.endpoints import COUNTERS as SEND_COUNTERS
 from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices, send_sms
 from martinet.api.legacy.subaccounts import SUBACCOUNT_ENDPOINTS, V2_ENDPOINTS, V2_PREFIX, JsonAnswer
+from martinet.api.legacy.voice import VOICE_ENDPOINTS
 from martinet.services.accept import InvalidParameter
 from martinet.services.auth import Authenticator, Caller, TooManyFailures
 from martinet.services.auth_failures import retry_after_header
@@ -39,7 +40,7 @@ Send = Callable[[Message], Awaitable[None]]
 _ENDPOINTS_BY_PATH = {
     **{
         f"{PREFIX}{name.lower()}.do": endpoint
-        for name, endpoint in {**ENDPOINTS, **CONTACT_ENDPOINTS, **SUBACCOUNT_ENDPOINTS}.items()
+        for name, endpoint in {**ENDPOINTS, **VOICE_ENDPOINTS, **CONTACT_ENDPOINTS, **SUBACCOUNT_ENDPOINTS}.items()
     },
     **{f"{V2_PREFIX}{name.lower()}.do": endpoint for name, endpoint in V2_ENDPOINTS.items()},
 }

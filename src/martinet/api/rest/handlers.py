@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from martinet import metrics
 from martinet.api.rest.models import SendIn
 from martinet.api.rest.problems import Problem, invalid
+from martinet.api.rest.voice import voice_request
 from martinet.domain.recipients import InvalidRecipient, parse_recipient
 from martinet.domain.resources import (
     CURRENCY,
@@ -70,6 +71,8 @@ _FIELDS = {
     "nbr_msg": "body.text",
     "date_envoi": "sentDate",
     "groupe": "groups",
+    "title": "voice.title",
+    "language": "voice.language",
 }
 
 
@@ -246,6 +249,7 @@ def _send_request(caller: Caller, body: SendIn, keyed: KeyedRequest | None) -> S
         callback_format="json",
         keyed=keyed,
         groups=tuple(body.groups or ()),
+        voice=voice_request(body),
     )
 
 
@@ -277,6 +281,7 @@ def _sent(send: NewSend, body: SendIn) -> dict[str, object]:
                 send.created_at,
                 message.ref_client or send.ref_client,
                 send.scheduled_at,
+                send.channel,
             )
         )
         for seq, message in enumerate(send.messages)

@@ -46,6 +46,15 @@ class BodyIn(_In):
     )
 
 
+class VoiceIn(_In):
+    """How a voice message (`channel` VOICE) is read: the title first, in the language given."""
+
+    title: str | None = Field(
+        default=None, max_length=100, description="read before the text; default: an introduction naming the platform"
+    )
+    language: Literal["fr-FR", "en-GB", "de-DE", "es-ES"] = "fr-FR"
+
+
 class SendIn(_In):
     """A send: smsmode's body, plus Martinet's extensions `recipients`, `flow` and `validity`."""
 
@@ -83,6 +92,10 @@ class SendIn(_In):
         description="extension: contact groups sent to; the text is then a template naming contact fields "
         "({prenom}, {nom}, {societe}, free fields; {{ and }} for braces), rendered for each recipient",
     )
+    channel: Literal["SMS", "VOICE"] = Field(
+        default="SMS", description="extension: VOICE reads body.text (160 characters at most) in a phone call"
+    )
+    voice: VoiceIn | None = Field(default=None, description="extension: how a VOICE message is read")
 
     @model_validator(mode="after")
     def _one_recipient_field(self) -> SendIn:
@@ -101,7 +114,7 @@ class _Out(BaseModel):
 
 
 class Channel(_Out):
-    type: Literal["SMS"]
+    type: Literal["SMS", "VOICE"]
     flow: Flow
 
 

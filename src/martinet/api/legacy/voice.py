@@ -1,0 +1,44 @@
+"""`sendVoiceMessage.do`: the smsmode door to voice messages (a text read aloud in a phone call).
+
+The same acceptance as `sendSMS.do` (one service, one transaction, the same answers and codes); only the
+parameters differ: `message` (at most 160 characters), `numero`, `title`, `date_envoi`, `language`.
+"""
+
+from __future__ import annotations
+
+from martinet.api.legacy import answers, params
+from martinet.api.legacy.endpoints import COUNTERS, GET_MAX_RECIPIENTS, Call, Endpoint, LegacyServices
+from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest
+from martinet.services.rate_limits import RateLimited
+from martinet.services.voice_sends import VoiceRequest
+
+
+async def send_voice_message(services: LegacyServices, call: Call) -> str:
+    p = call.params
+    request = SendRequest(
+        account=call.account,
+        text=p.get("message"),
+        recipients=p.get("numero"),
+        scheduled_at=params.schedule(p, call.account.timezone),
+        ref_client=p.get("refclient"),
+        notification_url=p.get("notification_url"),
+        validity=params.optional_integer(p, "validity"),
+        max_recipients=GET_MAX_RECIPIENTS if call.method in ("GET", "HEAD") else None,
+        voice=VoiceRequest(title=p.get("title"), language=p.get("language") or None),
+    )
+    try:
+        accepted = await services.sends.accept(request)
+    except InvalidParameter:
+        COUNTERS.answered("invalid")
+        raise
+    except RateLimited:
+        COUNTERS.answered("rate_limited")
+        return answers.status_answer(answers.UNAVAILABLE, call.language)
+    except NotEnoughCredit:
+        COUNTERS.answered("no_credit")
+        return answers.status_answer(answers.INSUFFICIENT_CREDIT, call.language)
+    COUNTERS.accepted(accepted.recipients)
+    return answers.status_answer(answers.ACCEPTED, call.language, accepted.send_id)
+
+
+VOICE_ENDPOINTS: dict[str, Endpoint] = {"sendVoiceMessage": send_voice_message}

@@ -1,0 +1,1 @@
+"""The SIP voice connector: calls the recipient through a SIP trunk and reads the message (docs/voice.md)."""

@@ -1,0 +1,54 @@
+"""What a call's SIP outcome means for the message: its status, and whether another attempt may do better."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from martinet.domain import voice
+from martinet.domain.status import State
+from martinet.sip.uac import CallResult
+
+#: Answers after which calling again later may succeed (busy, no answer, unavailable, trunk timeouts).
+_BUSY = frozenset({486, 600})
+_NO_ANSWER = frozenset({408, 480, 487})
+_DECLINED = frozenset({603, 403})
+_UNREACHABLE = frozenset({404, 410, 484, 485, 604})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: State
+    code: int
+    retry: bool  # worth another attempt (busy, no answer)
+    retry_code: int  # the soft code of the attempt's history row when it is retried
+
+    @property
+    def final(self) -> bool:
+        return self.state is not State.SENT
+
+
+def outcome(result: CallResult) -> Outcome:
+    if result.answered:
+        if result.complete:
+            return Outcome(State.DELIVERED, voice.LISTENED, False, 0)
+        return Outcome(State.UNDELIVERED, voice.PARTLY_LISTENED, False, 0)
+    status = result.status
+    if status in _BUSY:
+        return Outcome(State.UNDELIVERED, voice.BUSY, True, voice.RETRY_BUSY)
+    if status in _NO_ANSWER:
+        return Outcome(State.UNDELIVERED, voice.NO_ANSWER, True, voice.RETRY_BUSY)
+    if status in _DECLINED:
+        return Outcome(State.UNDELIVERED, voice.DECLINED, False, 0)
+    if status in _UNREACHABLE:
+        return Outcome(State.UNDELIVERED, voice.NOT_REACHABLE, False, 0)
+    # 5xx and the rest: the trunk's trouble, worth another try.
+    return Outcome(State.UNDELIVERED, voice.CALL_FAILED, status >= 500, voice.RETRY_OTHER)
+
+
+def describe(result: CallResult, attempt: int, attempts: int) -> str:
+    """The history row's detail: the attempt and its SIP answer, and what was played."""
+    text = f"attempt {attempt}/{attempts}: SIP {result.status} {result.reason}".rstrip()
+    if result.answered and result.played is not None:
+        ended = "hung up by the callee" if result.callee_hung_up else "BYE sent"
+        text += f", {result.played.seconds:.1f} s played ({result.codec}), {ended}"
+    return text

@@ -1,0 +1,68 @@
+"""Voice rules without I/O: what the synthesiser reads, voice prices, the G.711 laws."""
+
+from __future__ import annotations
+
+import array
+import math
+from decimal import Decimal
+
+import pytest
+
+from martinet.domain.pricing import parse_price_table
+from martinet.domain.voice import script, spell_codes, voice_analysis, voice_problem
+from martinet.domain.voice_pricing import load_default_voice_prices, parse_voice_prices
+from martinet.voice import g711
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("Votre code est 482913.", "Votre code est 4, 8, 2, 9, 1, 3."),
+        ("Code: 123 456", "Code: 1, 2, 3, 4, 5, 6"),
+        ("Rendez-vous à 14h le 3 mai", "Rendez-vous à 14h le 3 mai"),  # short numbers are read as numbers
+        ("Commande A1234B", "Commande A1234B"),  # digits inside a word are not a code
+        ("Appelez le 01-45-67-89-01", "Appelez le 0, 1, 4, 5, 6, 7, 8, 9, 0, 1"),
+    ],
+)
+def test_codes_are_spelled_digit_by_digit(text: str, spoken: str) -> None:
+    assert spell_codes(text) == spoken
+
+
+def test_the_script_reads_the_title_then_the_message_as_many_times_as_asked() -> None:
+    assert script("Bonjour.", "Code 1234", 2) == "Bonjour. ... Code 1, 2, 3, 4 ... Code 1, 2, 3, 4"
+    assert script("", "Salut", 1) == "Salut"
+
+
+def test_voice_texts_are_one_call_and_bounded() -> None:
+    analysis = voice_analysis("Ünïcode ✓ " * 10)
+    assert (analysis.segments, analysis.parts) == (1, ("Ünïcode ✓ " * 10,))
+    assert voice_problem("x" * 161, None, None) == ("message", "longer than 160 characters")
+    assert voice_problem("x", None, "it-IT") is not None and voice_problem("x", None, "it-IT")[0] == "language"
+    assert voice_problem("x" * 160, "Titre", "en-GB") is None
+
+
+def test_voice_prices_default_per_call_with_per_country_overrides() -> None:
+    sms = parse_price_table({"prices": {"FR": "1", "BE": "2"}})
+    prices = parse_voice_prices({"prices": {}, "voice": {"default": "5", "BE": "7.5", "CH": "9"}}, sms)
+    assert prices.price("FR") == Decimal(5)  # open for SMS: the default
+    assert prices.price("BE") == Decimal("7.5")
+    assert prices.price("CH") == Decimal(9)  # named under [voice]: open to calls only
+    assert prices.price("DE") is None
+    assert parse_voice_prices({"prices": {"FR": "1"}}, sms).price("FR") is None  # no [voice]: no calls
+    with pytest.raises(ValueError, match="voice.default"):
+        parse_voice_prices({"voice": {"default": "-1"}}, sms)
+    with pytest.raises(ValueError, match="voice.UK"):
+        parse_voice_prices({"voice": {"UK": "1"}}, sms)
+    assert load_default_voice_prices(sms).price("FR") == Decimal(5)
+
+
+def test_g711_laws_match_the_reference_values_and_round_trip_within_their_step() -> None:
+    # ITU-T G.711: silence is 0xD5 in A-law and 0xFF in µ-law; full scale saturates.
+    silence = array.array("h", [0, 32767, -32768]).tobytes()
+    assert g711.encode(silence, "PCMA") == bytes([0xD5, 0xAA, 0x2A])
+    assert g711.encode(silence, "PCMU") == bytes([0xFF, 0x80, 0x00])
+    tone = array.array("h", (int(12000 * math.sin(i / 8)) for i in range(800)))
+    for law in ("PCMA", "PCMU"):
+        back = array.array("h")
+        back.frombytes(g711.decode(g711.encode(tone.tobytes(), law), law))  # type: ignore[arg-type]
+        assert all(abs(a - b) <= max(16, abs(a) // 16) for a, b in zip(tone, back, strict=True))
