@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from martinet.app import price_table
 from martinet.clock import now_ms
@@ -20,13 +21,17 @@ from martinet.domain.status import State
 from martinet.services.accept import InvalidParameter, SendRequest, SendService
 from martinet.services.account_rules import AccountRulesCache
 from martinet.services.auth import Authenticator
+from martinet.services.contacts import ContactService
+from martinet.services.personal_sends import CampaignRow
 from martinet.services.rate_limits import RateLimited, RateLimiter
 from martinet.services.resellers import InvalidField, NotAllowed, NotManaged, ResellerService
 from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.account_tree import AccountClosed, AccountTree, HasSubAccounts
 from martinet.store.accounts import Account, AccountStore, InsufficientCredit
+from martinet.store.contacts import ContactStore
 from martinet.store.database import Database
 from martinet.store.ledger import LedgerStore
+from martinet.store.schema import messages
 from martinet.store.senders import SenderStore
 from tests.gateway import test_settings as gateway_settings
 
@@ -396,3 +401,49 @@ async def test_usage_counts_messages_parts_and_credits_by_day(tree: Tree) -> Non
     assert day.movements["send"] == -4000
     with pytest.raises(NotManaged):
         await s.usage(t.customer, t.reseller.id, today, today)
+
+
+async def test_limits_set_above_hold_for_group_contacts_and_campaign_rows(tree: Tree, database_url: str) -> None:
+    """A group's contacts and a file's rows are recipients the account named too: a country its parent closed
+    gets that recipient's 3560, an unapproved sender on a row refuses the file naming the row."""
+    t, s = tree, tree.service
+    await s.transfer(t.reseller, await s.account(t.reseller, t.customer.id), 50 * CREDIT)
+    await s.set_limits(t.reseller, t.customer.id, countries="FR", sender_policy="approved")
+    contacts = ContactService(ContactStore(t.db, now_ms))
+    report = await contacts.import_csv(t.customer.id, b"mobile;prenom\n0612345678;Ana\n+32470123456;Bo\n", "clients")
+    assert report.count("created") == 2
+    writer = AcceptanceWriter(t.db)
+    await writer.start()
+    try:
+        sends = SendService(
+            writer,
+            price_table(gateway_settings(database_url)),
+            stop_mention="STOP 36180",
+            now_ms=now_ms,
+            new_id=new_send_id,
+            rate_limiter=RateLimiter(0),
+            contacts=contacts.store,
+            account_rules=AccountRulesCache(t.tree, t.senders, cache_seconds=0),
+        )
+        accepted = await sends.accept(
+            SendRequest(account=t.customer, text="Bonjour {prenom}", recipients="", groups=("clients",))
+        )
+        async with t.db.reader.connect() as conn:
+            found = await conn.execute(
+                select(messages.c.msisdn, messages.c.state, messages.c.code).where(
+                    messages.c.send_id == accepted.send_id
+                )
+            )
+            by_number = {r.msisdn: (r.state, r.code) for r in found}
+        assert by_number["33612345678"][0] == State.QUEUED
+        assert by_number["32470123456"] == (State.FAILED, 3560)
+        rows = [
+            CampaignRow(2, "0612345678", "un", "36180"),
+            CampaignRow(3, "0612345679", "deux", "NOPE"),
+        ]
+        with pytest.raises(InvalidParameter) as refused:
+            await sends.accept(SendRequest(account=t.customer, text="", recipients="", rows=rows))
+        assert refused.value.name == "fichier"
+        assert "line 3" in refused.value.problem and "emetteur" in refused.value.problem
+    finally:
+        await writer.stop()

@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy.engine import Connection
 
 from martinet import logs
+from martinet.domain.account_rules import NO_RULES, AccountRules
 from martinet.domain.contacts import Template, TemplateError, parse_template
 from martinet.domain.credits import to_milli
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY, Lane
@@ -151,6 +152,7 @@ class _Prepared:
     scheduled: bool
     due_at: int
     now: int
+    rules: AccountRules = NO_RULES  # the limits inherited down the account tree
 
 
 class SendService:
@@ -343,12 +345,13 @@ class SendService:
             _check_schedule(request.scheduled_at, now, self._horizon_days, request.account.timezone)
         scheduled = request.scheduled_at is not None and request.scheduled_at > now
         due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
+        rules = NO_RULES
         if self._account_rules is not None:  # lanes, countries and senders allowed down the account tree
             rules = await self._account_rules.rules_for(request.account)
             problem = rules.problem(lane, request.sender, (r.country for r in parsed if isinstance(r, Recipient)))
             if problem is not None:
                 raise InvalidParameter(*problem)
-        return _Prepared(analysis, lane, parsed, scheduled, due_at, now)
+        return _Prepared(analysis, lane, parsed, scheduled, due_at, now, rules)
 
     # --- Personalised sends (services.personal_sends): groups with templates, CSV campaigns ---
 
@@ -374,7 +377,15 @@ class SendService:
                 stop_mode=stop,
             )
 
-        return MessageMaker(analyse, self._price_milli, scheduled=prepared.scheduled, due_at=prepared.due_at)
+        countries = prepared.rules.countries
+        if countries is None:
+            price = self._price_milli
+        else:  # a group's contact or a file's row in a country the account may not send to: that recipient's 3560
+
+            def price(country: str) -> int | None:
+                return self._price_milli(country) if country in countries else None
+
+        return MessageMaker(analyse, price, scheduled=prepared.scheduled, due_at=prepared.due_at)
 
     def _personal_messages(
         self, request: SendRequest, prepared: _Prepared
@@ -412,6 +423,7 @@ class SendService:
         if not rows:
             raise InvalidParameter("fichier", "no row")
         try:
+            _check_row_senders(rows, prepared)
             return campaign_messages(
                 self._maker(request, prepared), rows, default_sender=request.sender, replies=request.classe == 4
             )
@@ -462,6 +474,19 @@ class SendService:
             price = self._prices.price(country)
             self._milli[country] = None if price is None else to_milli(price)
         return self._milli[country]
+
+
+def _check_row_senders(rows: Sequence[CampaignRow], prepared: _Prepared) -> None:
+    """Each row's own sender obeys the account tree's sender rule, as `emetteur` does (RowError naming the row)."""
+    if not prepared.rules.approved_only:
+        return
+    allowed: set[str] = set()
+    for row in rows:
+        if row.sender and row.sender not in allowed:
+            problem = prepared.rules.problem(prepared.lane, row.sender, ())
+            if problem is not None:
+                raise RowError(row.line, problem[0], problem[1])
+            allowed.add(row.sender)
 
 
 def _template(request: SendRequest) -> Template:
