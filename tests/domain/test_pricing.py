@@ -56,7 +56,7 @@ def test_default_table_file_documents_its_unit_and_refusal() -> None:
     text = (files("martinet") / "data" / "prices.toml").read_text(encoding="utf-8")
     assert "CREDITS PER SMS PART" in text
     assert "REFUSED" in text
-    assert set(tomllib.loads(text)) == {"prices"}
+    assert set(tomllib.loads(text)) == {"closed", "zones", "prices"}
 
 
 def test_recipient_countries_of_the_default_table_line_up(default_table: PriceTable) -> None:
@@ -123,9 +123,9 @@ def test_bad_prices_name_the_entry(prices: dict[object, object], message: str) -
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({}, "missing \\[prices\\] table"),
+        ({}, "no \\[zones.NAME\\] and no \\[prices\\], every destination would be refused"),
         ({"prices": "FR=1"}, "'prices' must be a table, got str"),
-        ({"prices": {}}, "\\[prices\\] is empty"),
+        ({"prices": {}}, "no \\[zones.NAME\\] and no \\[prices\\]"),
         ({"prices": {"FR": "1"}, "price": {"BE": "2"}}, "unknown top-level key\\(s\\) 'price'"),
     ],
 )

@@ -24,8 +24,9 @@ from martinet.domain.pricing import PriceTable
 from martinet.domain.recipients import InvalidRecipient, Recipient, count_entries, parse_recipients
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
-from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
+from martinet.domain.text import Encoding, NonGsmPolicy, TextAnalysis, analyze
 from martinet.services.callback_urls import CallbackUrlCheck
+from martinet.services.destination_rules import DestinationRules, Refusals
 from martinet.services.rate_limits import RateLimiter
 from martinet.store.acceptance import AcceptanceWriter, KeyedRequest, NewMessage, NewSend
 from martinet.store.accounts import Account
@@ -133,6 +134,8 @@ class _Prepared:
     scheduled: bool
     due_at: int
     now: int
+    refusals: Refusals  # recipients their country's rules refuse (martinet.services.destination_rules)
+    account: str  # login, for per-account prices
 
 
 class SendService:
@@ -150,13 +153,15 @@ class SendService:
         url_check: CallbackUrlCheck | None = None,
         max_recipients: int = MAX_RECIPIENTS,
         schedule_horizon_days: int = SCHEDULE_HORIZON_DAYS,
+        destination_rules: DestinationRules | None = None,
     ) -> None:
         """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
         custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
         """
         self._writer = writer
         self._prices = prices
-        self._milli: dict[str, int | None] = {}
+        self._milli: dict[tuple[str, str | None], int | None] = {}
+        self._destination_rules = destination_rules  # None: no country rules (every sender everywhere)
         self._stop_mention = stop_mention
         self._now_ms = now_ms
         self._new_id = new_id
@@ -196,7 +201,7 @@ class SendService:
             prepared.due_at,
             prepared.now,
         )
-        messages = [self._message(r, analysis.segments, scheduled, due_at) for r in prepared.parsed]
+        messages = [self._message(r, prepared, analysis.segments, scheduled, due_at) for r in prepared.parsed]
         cost = sum(m.cost for m in messages)
         validity_ms = request.validity * 1000 if request.validity is not None else self._validity_ms.get(lane)
         send_id = self._new_id()
@@ -254,8 +259,11 @@ class SendService:
             if isinstance(recipient, InvalidRecipient):
                 recipients.append(PreviewRecipient(recipient, 0, recipient.reason))
                 continue
-            price = self._price_milli(recipient.country)
-            if price is None:
+            refused = prepared.refusals.by_country.get(recipient.country)
+            price = self._price_milli(recipient.country, prepared.account)
+            if refused is not None:
+                recipients.append(PreviewRecipient(recipient, 0, refused))
+            elif price is None:
                 recipients.append(PreviewRecipient(recipient, 0, "not routable"))
             else:
                 recipients.append(PreviewRecipient(recipient, price * prepared.analysis.segments, None))
@@ -286,7 +294,17 @@ class SendService:
             _check_schedule(request.scheduled_at, now, self._horizon_days, request.account.timezone)
         scheduled = request.scheduled_at is not None and request.scheduled_at > now
         due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
-        return _Prepared(analysis, lane, parsed, scheduled, due_at, now)
+        refusals = self._refusals(parsed, request.sender, analysis.encoding == Encoding.UCS2)
+        return _Prepared(analysis, lane, parsed, scheduled, due_at, now, refusals, request.account.login)
+
+    def _refusals(self, parsed: list[Recipient | InvalidRecipient], sender: str | None, unicode: bool) -> Refusals:
+        """Recipients their country would not deliver to; raises InvalidParameter when none is left."""
+        if self._destination_rules is None:
+            return Refusals({}, None)
+        refusals = self._destination_rules.refusals(parsed, sender, unicode)
+        if refusals.all_refused is not None:
+            raise InvalidParameter(*refusals.all_refused)
+        return refusals
 
     def _stop_mode(self, request: SendRequest, lane: str) -> int:
         """The `stop` mode to apply: French rules require an opt-out mention on commercial SMS, which a
@@ -300,12 +318,17 @@ class SendService:
         return 1
 
     def _message(
-        self, recipient: Recipient | InvalidRecipient, segments: int, scheduled: bool, due_at: int
+        self,
+        recipient: Recipient | InvalidRecipient,
+        prepared: _Prepared,
+        segments: int,
+        scheduled: bool,
+        due_at: int,
     ) -> NewMessage:
         if isinstance(recipient, InvalidRecipient):
             return NewMessage(recipient.raw[:20], None, State.FAILED, INVALID_RECIPIENT, 0, None)
-        price = self._price_milli(recipient.country)
-        if price is None:
+        price = self._price_milli(recipient.country, prepared.account)
+        if price is None or recipient.country in prepared.refusals.by_country:
             return NewMessage(recipient.msisdn, recipient.country, State.FAILED, NOT_ROUTABLE, 0, None)
         state = State.SCHEDULED if scheduled else State.QUEUED
         return NewMessage(
@@ -317,11 +340,13 @@ class SendService:
             due_at,
         )
 
-    def _price_milli(self, country: str) -> int | None:
-        if country not in self._milli:
-            price = self._prices.price(country)
-            self._milli[country] = None if price is None else to_milli(price)
-        return self._milli[country]
+    def _price_milli(self, country: str, account: str) -> int | None:
+        # Keyed by account only for accounts with prices of their own, so the memo stays one entry per country.
+        key = (country, account if account in self._prices.accounts else None)
+        if key not in self._milli:
+            price = self._prices.price(country, key[1])
+            self._milli[key] = None if price is None else to_milli(price)
+        return self._milli[key]
 
 
 def _check_schedule(scheduled_at: int, now: int, horizon_days: int, timezone: str) -> None:
