@@ -39,6 +39,7 @@ from martinet.domain.lanes import Lane
 from martinet.domain.opt_out import StopKeywords
 from martinet.domain.pricing import PriceTable, load_default_price_table, loads_price_table
 from martinet.domain.quiet_hours import QuietHours, window
+from martinet.domain.routing import OperatorLookup
 from martinet.engine.breaker import CircuitBreaker
 from martinet.engine.dispatcher import Dispatcher, DispatchSettings
 from martinet.engine.notifier import Notifier, NotifierSettings
@@ -119,7 +120,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         url_check=CallbackUrlCheck(allow_private_networks=settings.callbacks.allow_private_networks),
         max_recipients=settings.http.max_recipients,
         schedule_horizon_days=settings.accounts.schedule_horizon_days,
-        destination_rules=DestinationRules(country_rules(settings)),
+        destination_rules=DestinationRules(country_rules(settings), OperatorLookup.default()),
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     failures = FailureLimits(

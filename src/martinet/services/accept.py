@@ -22,6 +22,7 @@ from martinet.domain.credits import to_milli
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY, Lane
 from martinet.domain.pricing import PriceTable
 from martinet.domain.recipients import InvalidRecipient, Recipient, count_entries, parse_recipients
+from martinet.domain.routing import Operator
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import Encoding, NonGsmPolicy, TextAnalysis, analyze
@@ -114,6 +115,7 @@ class PreviewRecipient:
     recipient: Recipient | InvalidRecipient
     cost: int  # millicredits for the whole message (every part); 0 when it cannot be sent
     problem: str | None  # why it cannot be sent, else None
+    operator: Operator | None = None  # the number's range holder, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,12 +263,13 @@ class SendService:
                 continue
             refused = prepared.refusals.by_country.get(recipient.country)
             price = self._price_milli(recipient.country, prepared.account)
+            operator = None if self._destination_rules is None else self._destination_rules.operator(recipient)
             if refused is not None:
-                recipients.append(PreviewRecipient(recipient, 0, refused))
+                recipients.append(PreviewRecipient(recipient, 0, refused, operator))
             elif price is None:
-                recipients.append(PreviewRecipient(recipient, 0, "not routable"))
+                recipients.append(PreviewRecipient(recipient, 0, "not routable", operator))
             else:
-                recipients.append(PreviewRecipient(recipient, price * prepared.analysis.segments, None))
+                recipients.append(PreviewRecipient(recipient, price * prepared.analysis.segments, None, operator))
         return Preview(prepared.analysis, prepared.lane, recipients, sum(r.cost for r in recipients))
 
     async def _prepare(self, request: SendRequest) -> _Prepared:

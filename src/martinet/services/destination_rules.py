@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from martinet.domain.country_rules import CountryRules
 from martinet.domain.recipients import InvalidRecipient, Recipient
+from martinet.domain.routing import Operator, OperatorLookup
 
 __all__ = ["DestinationRules", "Refusals"]
 
@@ -33,8 +34,17 @@ _NONE = Refusals({}, None)
 class DestinationRules:
     """Applies the country rules to the recipients of one send (one verdict per country, not per number)."""
 
-    def __init__(self, rules: CountryRules) -> None:
+    def __init__(self, rules: CountryRules, operators: OperatorLookup | None = None) -> None:
+        """``operators``: how the preview names each recipient's operator (None: it does not)."""
         self._rules = rules
+        self._operators = operators
+
+    def operator(self, recipient: Recipient) -> Operator | None:
+        """The range holder of ``recipient`` and its MCC+MNC, for the preview; None when not looked up."""
+        if self._operators is None:
+            return None
+        found = self._operators.operator(recipient.msisdn)
+        return None if found.name is None and found.mccmnc is None else found
 
     @property
     def rules(self) -> CountryRules:

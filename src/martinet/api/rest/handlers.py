@@ -189,6 +189,8 @@ async def preview(services: RestServices, request: RestRequest) -> Answer:
         }
         if not valid:
             entry["problem"] = item.problem
+        if item.operator is not None:
+            entry["operator"] = {"name": item.operator.name, "mccmnc": item.operator.mccmnc}
         recipients.append(entry)
     analysis = seen.analysis
     return Answer(

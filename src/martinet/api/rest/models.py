@@ -172,12 +172,18 @@ class ReplyPage(_Out):
     next: str | None = None
 
 
+class OperatorOut(_Out):
+    name: str | None = Field(description="the range holder of the number's block (not ported numbers' operator)")
+    mccmnc: str | None = Field(description="MCC+MNC of the range holder's network, when known")
+
+
 class PreviewRecipientOut(_Out):
     to: str
     country: str | None
     valid: bool
     price: Price
     problem: str | None = None
+    operator: OperatorOut | None = None
 
 
 class PreviewOut(_Out):
