@@ -223,7 +223,7 @@ def _rule(where: str, code: str, body: object, *, base: CountryRule) -> CountryR
                 raise ValueError(f"{at}: expected a list of sender IDs")
             changes[key] = frozenset(v.upper() for v in value)
         elif key == "fallback_sender":
-            text = _text(at, value).removeprefix("+")
+            text = re.sub(r"[\s.()-]", "", _text(at, value)).removeprefix("+")  # "+1 204 555-0143"
             if text and _FALLBACK.fullmatch(text) is None:
                 raise ValueError(f"{at}: expected a number (3 to 15 digits), got {value!r}")
             changes[key] = text or None
