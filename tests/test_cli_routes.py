@@ -122,7 +122,7 @@ def test_json_for_scripts(config: Path) -> None:
     answer = explain_json(config, "+33612345678")
     assert answer["msisdn"] == "33612345678"
     assert answer["country"] == "FR"
-    assert answer["operator"] == {"name": "SFR", "mccmnc": "20810"}
+    assert answer["operator"] == {"name": "SFR", "mccmnc": "20810", "network": "SFR"}
     assert answer["lane"] == "marketing"  # accounts.lane, the default of new accounts
     assert answer["account"] is None
     assert answer["route"] == "france-cheapest"

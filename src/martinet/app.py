@@ -11,7 +11,6 @@ import functools
 import os
 import socket
 import time
-import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +33,13 @@ from martinet.clock import now_ms
 from martinet.config import SandboxConnectorConfig, Settings, SipConnectorConfig, SmppConnectorConfig, worker_count
 from martinet.connectors.base import Connector
 from martinet.connectors.sandbox import SandboxConnector
+from martinet.domain.country_rules import CountryRules, load_default_country_rules, loads_country_rules
 from martinet.domain.ids import new_send_id
 from martinet.domain.lanes import Lane
 from martinet.domain.opt_out import StopKeywords
-from martinet.domain.pricing import PriceTable, load_default_price_table, parse_price_table
+from martinet.domain.pricing import PriceTable, load_default_price_table, loads_price_table
 from martinet.domain.quiet_hours import QuietHours, window
-from martinet.domain.voice_pricing import load_default_voice_prices, parse_voice_prices
+from martinet.domain.routing import OperatorLookup
 from martinet.engine.breaker import CircuitBreaker
 from martinet.engine.dispatcher import Dispatcher, DispatchSettings
 from martinet.engine.notifier import Notifier, NotifierSettings
@@ -52,6 +52,7 @@ from martinet.services.auth import Authenticator
 from martinet.services.auth_failures import FailureLimits
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.contacts import ContactService
+from martinet.services.destination_rules import DestinationRules
 from martinet.services.rate_limits import RateLimiter
 from martinet.services.reports import ReportService
 from martinet.services.resellers import ResellerService
@@ -84,15 +85,14 @@ def open_store(settings: Settings) -> Database:
 
 
 def price_table(settings: Settings) -> PriceTable:
-    """The built-in table, or the operator's file, with per-country overrides from the configuration."""
+    """The built-in table, or the operator's file, under the configuration's overrides (docs/pricing.md)."""
     if settings.pricing.file:
-        table = parse_price_table(tomllib.loads(Path(settings.pricing.file).read_text(encoding="utf-8")))
+        path = Path(settings.pricing.file)
+        table = loads_price_table(path.read_bytes(), origin=str(path))
     else:
         table = load_default_price_table()
-    if settings.pricing.prices:
-        overrides = parse_price_table({"prices": {k: str(v) for k, v in settings.pricing.prices.items()}})
-        table = PriceTable({**table.prices, **overrides.prices})
-    return table
+    pricing = settings.pricing
+    return table.with_overrides(pricing.prices, pricing.closed, pricing.accounts, pricing.voice)
 
 
 def account_service(settings: Settings, db: Database) -> AccountService:
@@ -137,6 +137,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         contacts=contact_store,
         account_rules=AccountRulesCache(tree, senders, settings.accounts.token_cache_seconds),
         voice=voice_rules(settings, prices),
+        destination_rules=DestinationRules(country_rules(settings), OperatorLookup.default()),
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     failures = FailureLimits(
@@ -236,13 +237,8 @@ def speech(settings: Settings) -> Speech:
     return Speech(synthesizer, cache_size=settings.voice.cache_size)
 
 
-def voice_rules(settings: Settings, sms: PriceTable) -> VoiceRules:
-    """Voice prices (the `[voice]` table of the price table file) and the name the default title says."""
-    if settings.pricing.file:
-        data = tomllib.loads(Path(settings.pricing.file).read_text(encoding="utf-8"))
-        prices = parse_voice_prices(data, sms)
-    else:
-        prices = load_default_voice_prices(sms)
+def voice_rules(settings: Settings, prices: PriceTable) -> VoiceRules:
+    """Voice prices (the price table's voice channel) and the name the default title says."""
     return VoiceRules(prices, platform=settings.voice.platform)
 
 
@@ -262,11 +258,31 @@ def connector(
     return SandboxConnector(config.name, operator_delay=config.operator_delay, handset_delay=config.handset_delay)
 
 
-def quiet_hours(settings: Settings) -> QuietHours:
+def country_rules(settings: Settings) -> CountryRules:
+    """The built-in country rules, or the operator's file, with the configuration's per-country keys."""
+    if settings.rules.file:
+        path = Path(settings.rules.file)
+        rules = loads_country_rules(path.read_bytes(), origin=str(path))
+    else:
+        rules = load_default_country_rules()
+    return rules.with_overrides(settings.rules.countries)
+
+
+def quiet_hours(settings: Settings, rules: CountryRules | None = None) -> QuietHours:
+    """Marketing windows: the configuration's `marketing.quiet_hours` when set, else the country rules'."""
+    configured = settings.marketing.quiet_hours
+    if configured is not None:
+        return QuietHours(
+            {
+                country: window(country, rule.timezone, rule.opens, rule.closes, rule.closed_days, rule.public_holidays)
+                for country, rule in configured.items()
+            }
+        )
+    data = (rules or country_rules(settings)).quiet_hours()
     return QuietHours(
         {
-            country: window(country, rule.timezone, rule.opens, rule.closes, rule.closed_days, rule.public_holidays)
-            for country, rule in settings.marketing.quiet_hours.items()
+            country: window(country, q.timezone, q.opens, q.closes, q.closed_days, q.public_holidays)
+            for country, q in data.items()
         }
     )
 
@@ -337,18 +353,20 @@ def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> E
         for c in connectors
     }
     sandbox = next((c.name for c in settings.connectors if isinstance(c, SandboxConnectorConfig)), None)
+    rules = country_rules(settings)
     dispatcher = Dispatcher(
         queue,
         {c.name: c for c in connectors},
         breakers,
         router_from_settings(settings),
-        quiet_hours(settings),
+        quiet_hours(settings, rules),
         dispatch,
         now_ms,
         sandbox=sandbox,
         reply_numbers={c.name: c.reply_numbers for c in settings.connectors if not isinstance(c, SipConnectorConfig)},
         conversations=ConversationStore(db, now_ms, settings.replies.conversation_hours),
         voice_connectors=voice,
+        sender_for=rules.sender_for,
     )
     return Engine(
         queue,

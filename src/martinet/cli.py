@@ -23,6 +23,7 @@ from martinet import (
     cli_callbacks,
     cli_keys,
     cli_optout,
+    cli_prices,
     cli_routes,
     cli_status,
     cli_voice,
@@ -143,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
 
     smsc_commands.add_commands(commands)
     cli_routes.add_commands(commands, _where, _settings)
+    cli_prices.add_commands(commands, _where, _settings)
     cli_callbacks.add_commands(commands, _where, _settings)
     cli_optout.add_commands(commands, _where, _settings)
     cli_keys.add_commands(commands, _where, _settings)
@@ -249,16 +251,21 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _config_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from martinet.app import price_table
+    from martinet.app import country_rules, price_table
 
     try:
         table = price_table(settings)
     except (OSError, ValueError) as exc:
         print(f"pricing: {exc}", file=sys.stderr)
         return 2
+    try:
+        country_rules(settings)
+    except (OSError, ValueError) as exc:
+        print(f"rules: {exc}", file=sys.stderr)
+        return 2
     print(
         f"configuration is valid: database {redacted_url(settings.database.url)}, http {settings.http.host}:"
-        f"{settings.http.port}, {len(settings.connectors)} connector(s), {len(table.prices)} priced countries",
+        f"{settings.http.port}, {len(settings.connectors)} connector(s), {table.open_count()} priced countries",
         file=sys.stderr,
     )
     return 0

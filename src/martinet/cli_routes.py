@@ -19,12 +19,14 @@ from decimal import Decimal
 import phonenumbers
 
 from martinet.config import Settings
+from martinet.domain.country_rules import CountryRule
 from martinet.domain.lanes import Lane
+from martinet.domain.pricing import Quote
 from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipients
 from martinet.domain.routing import Destination, Explanation, RouteEntry
 from martinet.engine.routes import router_from_settings
 
-__all__ = ["add_commands", "explanation_json", "explanation_text"]
+__all__ = ["add_commands", "destination_json", "destination_lines", "explanation_json", "explanation_text"]
 
 SettingsLoader = Callable[[argparse.Namespace], Settings]
 
@@ -62,13 +64,86 @@ def _explain(args: argparse.Namespace, load: SettingsLoader) -> int:
     except ValueError as exc:
         print(f"routes: {exc}", file=sys.stderr)
         return 2
+    from martinet.app import country_rules, price_table  # the tables the send path uses
+
+    try:
+        rule = country_rules(settings).rule(recipient.country)
+        quote = price_table(settings).quote(recipient.country, args.account or None)
+    except (OSError, ValueError) as exc:
+        print(f"routes: {exc}", file=sys.stderr)
+        return 2
     lane = args.lane or str(settings.accounts.lane)
     explanation = router.explain(Destination(recipient.msisdn, recipient.country), lane, args.account)
     if args.json:
-        print(json.dumps(explanation_json(explanation), ensure_ascii=False))
+        print(json.dumps({**explanation_json(explanation), **destination_json(quote, rule)}, ensure_ascii=False))
     else:
-        print(explanation_text(explanation, number_type=recipient.number_type, lane_given=args.lane is not None))
+        text = explanation_text(explanation, number_type=recipient.number_type, lane_given=args.lane is not None)
+        head, _, rest = text.partition("\n\nroutes")
+        print(head + "\n" + "\n".join(destination_lines(quote, rule)) + "\n\nroutes" + rest)
     return 0
+
+
+def destination_json(quote: Quote, rule: CountryRule) -> dict[str, object]:
+    """The price and the country rules that apply to the number, as plain JSON values."""
+    quiet = rule.quiet_hours
+    return {
+        "price": None if quote.price is None else str(quote.price),
+        "price_source": quote.source,
+        "rules": {
+            "alphanumeric": rule.alphanumeric,
+            "sender_max": rule.sender_max,
+            "registration": rule.registration,
+            "registered": sorted(rule.registered),
+            "fallback_sender": rule.fallback_sender,
+            "unicode": rule.unicode,
+            "opt_out": rule.opt_out or None,
+            "quiet_hours": None
+            if quiet is None
+            else {
+                "timezone": quiet.timezone,
+                "opens": quiet.opens,
+                "closes": quiet.closes,
+                "closed_days": list(quiet.closed_days),
+                "public_holidays": quiet.public_holidays,
+            },
+            "note": rule.note or None,
+        },
+    }
+
+
+def destination_lines(quote: Quote, rule: CountryRule) -> list[str]:
+    """The price and the country rules for a person, one aspect a line."""
+    if quote.price is None:
+        price = f"closed: refused with status 3560 ({quote.source})"
+    else:
+        price = f"{quote.price} credits per SMS part ({quote.source})"
+    if not rule.alphanumeric:
+        sender = "numeric senders only (alphanumeric ones are not delivered)"
+    else:
+        sender = f"alphanumeric up to {rule.sender_max} characters, or numeric"
+        if rule.registration:
+            listed = ", ".join(sorted(rule.registered)) or "none yet"
+            sender += f"; alphanumeric senders must be registered (registered: {listed})"
+    if rule.fallback_sender:
+        sender += f"; others are sent from {rule.fallback_sender}"
+    elif not rule.alphanumeric or rule.registration:
+        sender += "; others are refused (35 emetteur, or 3560 per recipient)"
+    lines = [
+        f"price     {price}",
+        f"sender    {sender}",
+        f"unicode   {'delivered' if rule.unicode else 'not delivered: UCS-2 messages are refused'}",
+    ]
+    quiet = rule.quiet_hours
+    if quiet is not None:
+        closed = ", ".join([*quiet.closed_days, *(["public holidays"] if quiet.public_holidays else [])])
+        lines.append(
+            f"marketing {quiet.opens}-{quiet.closes} {quiet.timezone}" + (f", closed {closed}" if closed else "")
+        )
+    if rule.opt_out:
+        lines.append(f"opt-out   marketing carries {rule.opt_out!r}")
+    if rule.note:
+        lines.append(f"note      {rule.note}")
+    return lines
 
 
 def _recipient(number: str) -> Recipient | None:
@@ -101,7 +176,7 @@ def explanation_json(explanation: Explanation) -> dict[str, object]:
     return {
         "msisdn": destination.msisdn,
         "country": destination.country,
-        "operator": {"name": operator.name, "mccmnc": operator.mccmnc},
+        "operator": {"name": operator.name, "mccmnc": operator.mccmnc, "network": operator.network},
         "lane": explanation.lane,
         "account": explanation.account or None,
         "route": explanation.route,
@@ -139,7 +214,7 @@ def _operator_line(explanation: Explanation) -> str:
     if operator.name is None:
         return "unknown (libphonenumber knows no range holder for this number)"
     if operator.mccmnc is None:
-        return f"{operator.name} (range holder), mcc/mnc not in Martinet's table"
+        return f"{operator.name} (range holder), mcc/mnc not in Martinet's table nor the MCC/MNC data set"
     return f"{operator.name} (range holder), mcc/mnc {operator.mccmnc}"
 
 

@@ -191,13 +191,11 @@ class QuietHoursRule(_Section):
     public_holidays: bool = Field(default=True, description="closed on the country's public holidays")
 
 
-def _default_quiet_hours() -> dict[str, QuietHoursRule]:
-    return {"FR": QuietHoursRule(timezone="Europe/Paris")}
-
-
 class MarketingConfig(_Section):
-    quiet_hours: dict[str, QuietHoursRule] = Field(
-        default_factory=_default_quiet_hours, description="per destination country (ISO 3166 alpha-2)"
+    quiet_hours: dict[str, QuietHoursRule] | None = Field(
+        default=None,
+        description="per destination country (ISO 3166 alpha-2), replacing every quiet_hours of the country rules "
+        "(data/countries.toml, France's by default); {} = none",
     )
     stop_mention: Literal["add", "refuse", "off"] = Field(
         default="add",
@@ -418,6 +416,21 @@ class SimulatorSection(_Section):
 class PricingConfig(_Section):
     file: str | None = Field(default=None, description="TOML price table replacing the built-in one")
     prices: dict[str, Decimal] = Field(default_factory=dict, description="per-country overrides, credits/part")
+    # Prices by zone and country rules come as data; these lines are the operator's layers on top (docs/pricing.md).
+    closed: list[str] = Field(default_factory=list, description="destinations refused (3560) whatever their price")
+    voice: dict[str, Decimal] = Field(default_factory=dict, description="per-country voice prices, credits/unit")
+    accounts: dict[str, dict[str, Decimal]] = Field(
+        default_factory=dict, description="account login → country → credits/part, beating every other price"
+    )
+
+
+class RulesConfig(_Section):
+    """Country rules (senders, registration, Unicode, quiet hours, opt-out): data/countries.toml, docs/routing.md."""
+
+    file: str | None = Field(default=None, description="TOML country rules replacing the built-in ones")
+    countries: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="country code (or default) → rule keys overriding the file's"
+    )
 
 
 class CallbacksConfig(_Section):
@@ -460,6 +473,7 @@ class Settings(BaseSettings):
     accounts: AccountDefaults = Field(default_factory=AccountDefaults)
     connectors: list[ConnectorConfig] = Field(default_factory=_default_connectors, min_length=1)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
     lanes: LanesConfig = Field(default_factory=LanesConfig)
     marketing: MarketingConfig = Field(default_factory=MarketingConfig)
     routes: list[RouteConfig] = Field(default_factory=list)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import array
 import math
-from decimal import Decimal
 
 import pytest
 
-from martinet.domain.pricing import parse_price_table
+from martinet.domain.pricing import load_default_price_table, parse_price_table
 from martinet.domain.voice import script, spell_codes, voice_analysis, voice_problem
-from martinet.domain.voice_pricing import load_default_voice_prices, parse_voice_prices
+from martinet.services.voice_sends import VoiceRules
 from martinet.voice import g711
 
 
@@ -41,19 +40,23 @@ def test_voice_texts_are_one_call_and_bounded() -> None:
     assert voice_problem("x" * 160, "Titre", "en-GB") is None
 
 
-def test_voice_prices_default_per_call_with_per_country_overrides() -> None:
-    sms = parse_price_table({"prices": {"FR": "1", "BE": "2"}})
-    prices = parse_voice_prices({"prices": {}, "voice": {"default": "5", "BE": "7.5", "CH": "9"}}, sms)
-    assert prices.price("FR") == Decimal(5)  # open for SMS: the default
-    assert prices.price("BE") == Decimal("7.5")
-    assert prices.price("CH") == Decimal(9)  # named under [voice]: open to calls only
-    assert prices.price("DE") is None
-    assert parse_voice_prices({"prices": {"FR": "1"}}, sms).price("FR") is None  # no [voice]: no calls
-    with pytest.raises(ValueError, match="voice.default"):
-        parse_voice_prices({"voice": {"default": "-1"}}, sms)
-    with pytest.raises(ValueError, match="voice.UK"):
-        parse_voice_prices({"voice": {"UK": "1"}}, sms)
-    assert load_default_voice_prices(sms).price("FR") == Decimal(5)
+def test_voice_prices_per_call_come_from_the_price_tables_voice_channel() -> None:
+    table = parse_price_table(
+        {
+            "zones": {
+                "europe": {"sms": "2", "voice": "5", "countries": ["BE", "DE"]},
+                "rest": {"sms": "3", "default": True},
+            },
+            "prices": {"FR": "1"},
+            "voice": {"BE": "7.5"},
+        }
+    )
+    rules = VoiceRules(table)
+    assert rules.price_milli("BE") == 7500  # its own [voice] line
+    assert rules.price_milli("DE") == 5000  # its zone's voice price
+    assert rules.price_milli("FR") is None  # a [prices] line prices SMS only, and the default zone has no voice
+    assert rules.price_milli("US") is None
+    assert VoiceRules(load_default_price_table()).price_milli("FR") == 1500
 
 
 def test_g711_laws_match_the_reference_values_and_round_trip_within_their_step() -> None:

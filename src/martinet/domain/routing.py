@@ -28,6 +28,8 @@ from typing import Final, TypeAlias
 import phonenumbers
 from phonenumbers import NumberParseException, carrier
 
+from martinet.domain.networks import NetworkDataset, load_network_dataset
+
 __all__ = [
     "Destination",
     "Explanation",
@@ -103,6 +105,7 @@ class Operator:
 
     name: str | None
     mccmnc: str | None
+    network: str | None = None  # the name the network is known by, when a table gave its code
 
     def __str__(self) -> str:
         if self.name is None:
@@ -159,8 +162,13 @@ def load_default_operator_table() -> dict[str, dict[str, Network]]:
 class OperatorLookup:
     """Finds the operator of a number; memoised because libphonenumber's lookup costs tens of µs."""
 
-    def __init__(self, table: OperatorTable, cache_size: int = _OPERATOR_CACHE_SIZE) -> None:
+    def __init__(
+        self, table: OperatorTable, cache_size: int = _OPERATOR_CACHE_SIZE, dataset: NetworkDataset | None = None
+    ) -> None:
+        """``table``: the hand-kept range holder → network table, consulted first; ``dataset``: the networks of
+        every country (:mod:`martinet.domain.networks`), for the range holders the table does not name."""
         self._table = {country: dict(holders) for country, holders in table.items()}
+        self._dataset = dataset
         codes: dict[str, set[str]] = {}
         for holders in self._table.values():
             for network in holders.values():
@@ -170,7 +178,12 @@ class OperatorLookup:
 
     @classmethod
     def default(cls) -> OperatorLookup:
-        return cls(load_default_operator_table())
+        """The shipped table, with the MCC/MNC data set when it is installed."""
+        return cls(load_default_operator_table(), dataset=load_network_dataset())
+
+    @property
+    def dataset(self) -> NetworkDataset | None:
+        return self._dataset
 
     def operator(self, msisdn: str) -> Operator:
         """Range holder and MCC+MNC of E.164 digits (no '+'); unknown parts are None, never an error."""
@@ -178,7 +191,10 @@ class OperatorLookup:
 
     def codes_named(self, name: str) -> frozenset[str]:
         """MCC+MNC of the networks usually called ``name``, so "Orange" also matches "Orange France"."""
-        return self._codes_by_network.get(name.lower(), frozenset())
+        found = self._codes_by_network.get(name.lower(), frozenset())
+        if self._dataset is not None:
+            found |= self._dataset.codes_named(name)
+        return found
 
     def _lookup(self, msisdn: str) -> Operator:
         try:
@@ -188,8 +204,15 @@ class OperatorLookup:
         name = carrier.name_for_number(number, "en") or None
         if name is None:
             return _UNKNOWN_OPERATOR
-        network = self._table.get(phonenumbers.region_code_for_number(number) or "", {}).get(name)
-        return Operator(name, network.mccmnc if network is not None else None)
+        country = phonenumbers.region_code_for_number(number) or ""
+        network = self._table.get(country, {}).get(name)
+        if network is not None:
+            return Operator(name, network.mccmnc, network.name)
+        if self._dataset is not None:
+            entry = self._dataset.match(country, name)
+            if entry is not None:
+                return Operator(name, entry.mccmnc, entry.name)
+        return Operator(name, None)
 
 
 def _tier_key(entry: RouteEntry) -> tuple[int]:

@@ -102,8 +102,12 @@ class Dispatcher:
         rng: random.Random | None = None,
         cache_size: int = 4096,
         voice_connectors: Collection[str] = (),
+        sender_for: Callable[[str | None, str | None], str | None] | None = None,
     ) -> None:
+        """`sender_for(country, sender)`: the sender a message to that country leaves with (the country rules'
+        fallback number where its own is not delivered); None keeps every send's own sender."""
         self._queue = queue
+        self._sender_for = sender_for
         self._connectors = connectors
         self._breakers = breakers
         for name, breaker in breakers.items():
@@ -476,7 +480,11 @@ class Dispatcher:
         return OutboundMessage(
             message_id=message.id,
             msisdn=message.msisdn,
-            sender=message.sender or send.content.sender,
+            sender=(
+                message.sender or send.content.sender
+                if self._sender_for is None
+                else self._sender_for(message.country, message.sender or send.content.sender)
+            ),
             parts=parts,
             encoding=encoding,
             lane=message.lane,

@@ -25,12 +25,14 @@ from martinet.domain.credits import to_milli
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY, Lane
 from martinet.domain.pricing import PriceTable
 from martinet.domain.recipients import InvalidRecipient, Recipient, count_entries, parse_recipients
+from martinet.domain.routing import Operator
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
-from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
+from martinet.domain.text import Encoding, NonGsmPolicy, TextAnalysis, analyze
 from martinet.services import voice_sends
 from martinet.services.account_rules import AccountRulesCache
 from martinet.services.callback_urls import CallbackUrlCheck
+from martinet.services.destination_rules import DestinationRules, Refusals
 from martinet.services.personal_sends import (
     CampaignRow,
     MessageMaker,
@@ -132,6 +134,7 @@ class PreviewRecipient:
     cost: int  # millicredits for the whole message (every part); 0 when it cannot be sent
     problem: str | None  # why it cannot be sent, else None
     analysis: TextAnalysis | None = None  # a personalised recipient's own text; None: the send's
+    operator: Operator | None = None  # the number's range holder, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,8 @@ class _Prepared:
     scheduled: bool
     due_at: int
     now: int
+    refusals: Refusals  # recipients their country's rules refuse (martinet.services.destination_rules)
+    account: str  # login, for per-account prices
     rules: AccountRules = NO_RULES  # the limits inherited down the account tree
 
 
@@ -173,6 +178,7 @@ class SendService:
         contacts: ContactStore | None = None,
         account_rules: AccountRulesCache | None = None,
         voice: voice_sends.VoiceRules | None = None,
+        destination_rules: DestinationRules | None = None,
     ) -> None:
         """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
         custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
@@ -180,7 +186,8 @@ class SendService:
         """
         self._writer = writer
         self._prices = prices
-        self._milli: dict[str, int | None] = {}
+        self._milli: dict[tuple[str, str | None], int | None] = {}
+        self._destination_rules = destination_rules  # None: no country rules (every sender everywhere)
         self._stop_mention = stop_mention
         self._now_ms = now_ms
         self._new_id = new_id
@@ -231,8 +238,10 @@ class SendService:
             raise InvalidParameter("groupe", "a voice message is sent to numbers (numero), not to groups or files")
         personal = self._personal_messages(request, prepared)
         if personal is None:
-            prices = self._price_milli if request.voice is None else self._voice_price(request)
-            messages = [self._message(r, analysis.segments, scheduled, due_at, prices) for r in prepared.parsed]
+            prices = self._prices_for(request, prepared)
+            messages = [
+                self._message(r, prepared, analysis.segments, scheduled, due_at, prices) for r in prepared.parsed
+            ]
             expand = None
         else:
             messages, expand, analysis = personal
@@ -305,11 +314,16 @@ class SendService:
             if isinstance(recipient, InvalidRecipient):
                 recipients.append(PreviewRecipient(recipient, 0, recipient.reason))
                 continue
-            price = (self._price_milli if request.voice is None else self._voice_price(request))(recipient.country)
-            if price is None:
-                recipients.append(PreviewRecipient(recipient, 0, "not routable"))
+            refused = prepared.refusals.by_country.get(recipient.country)
+            price = self._prices_for(request, prepared)(recipient.country)
+            operator = None if self._destination_rules is None else self._destination_rules.operator(recipient)
+            if refused is not None:
+                recipients.append(PreviewRecipient(recipient, 0, refused, operator=operator))
+            elif price is None:
+                recipients.append(PreviewRecipient(recipient, 0, "not routable", operator=operator))
             else:
-                recipients.append(PreviewRecipient(recipient, price * prepared.analysis.segments, None))
+                cost = price * prepared.analysis.segments
+                recipients.append(PreviewRecipient(recipient, cost, None, operator=operator))
         return Preview(prepared.analysis, prepared.lane, recipients, sum(r.cost for r in recipients))
 
     async def _prepare(self, request: SendRequest) -> _Prepared:
@@ -351,7 +365,30 @@ class SendService:
             problem = rules.problem(lane, request.sender, (r.country for r in parsed if isinstance(r, Recipient)))
             if problem is not None:
                 raise InvalidParameter(*problem)
-        return _Prepared(analysis, lane, parsed, scheduled, due_at, now, rules)
+        refusals = self._refusals(parsed, request.sender, analysis.encoding == Encoding.UCS2)
+        return _Prepared(analysis, lane, parsed, scheduled, due_at, now, refusals, request.account.login, rules)
+
+    def _refusals(self, parsed: list[Recipient | InvalidRecipient], sender: str | None, unicode: bool) -> Refusals:
+        """Recipients their country would not deliver to; raises InvalidParameter when none is left."""
+        if self._destination_rules is None:
+            return Refusals({}, None)
+        refusals = self._destination_rules.refusals(parsed, sender, unicode)
+        if refusals.all_refused is not None:
+            raise InvalidParameter(*refusals.all_refused)
+        return refusals
+
+    def _country_refusal(self, country: str, sender: str | None, unicode: bool) -> str | None:
+        """Why `country`'s rules refuse this sender or text (a group's contact, a file's row), or None."""
+        if self._destination_rules is None:
+            return None
+        return self._destination_rules.rules.check(country, sender, unicode).problem
+
+    def _prices_for(self, request: SendRequest, prepared: _Prepared) -> Callable[[str], int | None]:
+        """Millicredits per part (SMS, this account's prices) or per call (voice) by country; None: not open."""
+        if request.voice is not None:
+            return self._voice_price(request)
+        account = prepared.account
+        return lambda country: self._price_milli(country, account)
 
     # --- Personalised sends (services.personal_sends): groups with templates, CSV campaigns ---
 
@@ -377,15 +414,18 @@ class SendService:
                 stop_mode=stop,
             )
 
+        base = self._prices_for(request, prepared)
         countries = prepared.rules.countries
         if countries is None:
-            price = self._price_milli
+            price = base
         else:  # a group's contact or a file's row in a country the account may not send to: that recipient's 3560
 
             def price(country: str) -> int | None:
-                return self._price_milli(country) if country in countries else None
+                return base(country) if country in countries else None
 
-        return MessageMaker(analyse, price, scheduled=prepared.scheduled, due_at=prepared.due_at)
+        return MessageMaker(
+            analyse, price, scheduled=prepared.scheduled, due_at=prepared.due_at, refused=self._country_refusal
+        )
 
     def _personal_messages(
         self, request: SendRequest, prepared: _Prepared
@@ -444,6 +484,7 @@ class SendService:
     def _message(
         self,
         recipient: Recipient | InvalidRecipient,
+        prepared: _Prepared,
         segments: int,
         scheduled: bool,
         due_at: int,
@@ -452,7 +493,7 @@ class SendService:
         if isinstance(recipient, InvalidRecipient):
             return NewMessage(recipient.raw[:20], None, State.FAILED, INVALID_RECIPIENT, 0, None)
         price = prices(recipient.country)
-        if price is None:
+        if price is None or recipient.country in prepared.refusals.by_country:
             return NewMessage(recipient.msisdn, recipient.country, State.FAILED, NOT_ROUTABLE, 0, None)
         state = State.SCHEDULED if scheduled else State.QUEUED
         return NewMessage(
@@ -469,11 +510,13 @@ class SendService:
             raise InvalidParameter("numero", "voice messages are not open on this platform")
         return self._voice.price_milli
 
-    def _price_milli(self, country: str) -> int | None:
-        if country not in self._milli:
-            price = self._prices.price(country)
-            self._milli[country] = None if price is None else to_milli(price)
-        return self._milli[country]
+    def _price_milli(self, country: str, account: str) -> int | None:
+        # Keyed by account only for accounts with prices of their own, so the memo stays one entry per country.
+        key = (country, account if account in self._prices.accounts else None)
+        if key not in self._milli:
+            price = self._prices.price(country, key[1])
+            self._milli[key] = None if price is None else to_milli(price)
+        return self._milli[key]
 
 
 def _check_row_senders(rows: Sequence[CampaignRow], prepared: _Prepared) -> None:

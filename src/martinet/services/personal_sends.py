@@ -20,7 +20,7 @@ from martinet.domain.contacts import Template, template_values
 from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipient
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
-from martinet.domain.text import TextAnalysis
+from martinet.domain.text import Encoding, TextAnalysis
 from martinet.store import contacts as contact_rows
 from martinet.store.acceptance import NewMessage, NewSend
 from martinet.store.contacts import ContactRow
@@ -72,9 +72,11 @@ class MessageMaker:
         *,
         scheduled: bool,
         due_at: int,
+        refused: Callable[[str, str | None, bool], str | None] | None = None,
     ) -> None:
         self._analyse = analyse
         self._price = price
+        self._refused = refused
         self._state = State.SCHEDULED if scheduled else State.QUEUED
         self._due_at = due_at
         self._cache: dict[tuple[str, str | None], TextAnalysis] = {}
@@ -108,7 +110,7 @@ class MessageMaker:
         else:
             msisdn, country = recipient.msisdn, recipient.country
             price = self._price(recipient.country)
-            if price is None:
+            if price is None or self._refuses(recipient.country, sender, analysis):
                 state, code, cost, due_at = State.FAILED, NOT_ROUTABLE, 0, None
             else:
                 state, code = self._state, DEFAULT_CODE[self._state]
@@ -117,6 +119,12 @@ class MessageMaker:
             msisdn, country, state, code, cost, due_at, analysis.text, analysis.segments, sender, ref_client
         )
         return Personalised(recipient, analysis, message)
+
+    def _refuses(self, country: str, sender: str | None, analysis: TextAnalysis) -> bool:
+        """Whether the destination's country rules refuse this sender or this text (its 3560, as unpriced)."""
+        if self._refused is None:
+            return False
+        return self._refused(country, sender, analysis.encoding == Encoding.UCS2) is not None
 
 
 # --- Templates sent to groups ---

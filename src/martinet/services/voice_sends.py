@@ -2,7 +2,8 @@
 
 A voice send goes through the same service, transaction, queue and reports as an SMS; this module holds only
 its differences: its own parameters (title, language), its text rules (at most 160 characters, one call
-whatever the characters) and its price (per call, from the `[voice]` table of the price table).
+whatever the characters) and its price (per call: the price table's voice channel, `voice` of a zone or a line
+of `[voice]`, see docs/pricing.md).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from martinet.domain.credits import to_milli
+from martinet.domain.pricing import PriceTable
 from martinet.domain.text import TextAnalysis
 from martinet.domain.voice import DEFAULT_LANGUAGE, SMS, VOICE, title_for, voice_analysis, voice_problem
-from martinet.domain.voice_pricing import VoicePrices
 
 
 class VoiceParameterError(ValueError):
@@ -36,13 +37,13 @@ class VoiceRequest:
 class VoiceRules:
     """The platform's voice settings the send service applies: prices, and the name the default title says."""
 
-    prices: VoicePrices
+    prices: PriceTable  # its voice channel: credits per call
     platform: str = "Martinet"
     _milli: dict[str, int | None] = field(default_factory=dict)
 
     def price_milli(self, country: str) -> int | None:
         if country not in self._milli:
-            price = self.prices.price(country)
+            price = self.prices.quote(country, channel="voice").price
             self._milli[country] = None if price is None else to_milli(price)
         return self._milli[country]
 

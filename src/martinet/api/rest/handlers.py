@@ -199,6 +199,8 @@ async def preview(services: RestServices, request: RestRequest) -> Answer:
             entry["problem"] = item.problem
         if item.analysis is not None:
             entry["body"] = _body(item.analysis)
+        if item.operator is not None:
+            entry["operator"] = {"name": item.operator.name, "mccmnc": item.operator.mccmnc}
         recipients.append(entry)
     analysis = seen.analysis
     return Answer(

@@ -198,6 +198,11 @@ class ReplyPage(_Out):
     next: str | None = None
 
 
+class OperatorOut(_Out):
+    name: str | None = Field(description="the range holder of the number's block (not ported numbers' operator)")
+    mccmnc: str | None = Field(description="MCC+MNC of the range holder's network, when known")
+
+
 class PreviewRecipientOut(_Out):
     to: str
     country: str | None
@@ -205,6 +210,7 @@ class PreviewRecipientOut(_Out):
     price: Price
     problem: str | None = None
     body: BodyOut | None = Field(default=None, description="a recipient's own text (group and template sends)")
+    operator: OperatorOut | None = None
 
 
 class PreviewOut(_Out):
