@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from martinet import cli_callbacks, cli_keys, cli_optout, cli_routes, cli_status, demo, logs, server
+from martinet import cli_callbacks, cli_contacts, cli_keys, cli_optout, cli_routes, cli_status, demo, logs, server
 from martinet.config import ConfigError, Settings, load_settings
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.text import NonGsmPolicy, analyze
@@ -131,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_routes.add_commands(commands, _where, _settings)
     cli_callbacks.add_commands(commands, _where, _settings)
     cli_optout.add_commands(commands, _where, _settings)
+    cli_contacts.add_commands(commands, _where, _settings)
     cli_keys.add_commands(commands, _where, _settings)
     cli_status.add_commands(commands, _where, _settings)
 

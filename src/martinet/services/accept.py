@@ -9,7 +9,7 @@ final status and cost nothing, as smsmode does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -332,9 +332,12 @@ class SendService:
 
     def _maker(self, request: SendRequest, prepared: _Prepared) -> MessageMaker:
         policy = NonGsmPolicy(request.non_gsm or request.account.non_gsm)
+        stops: dict[str | None, int] = {}  # the stop mode depends on the sender only: worked out once per sender
 
         def analyse(text: str, sender: str | None) -> TextAnalysis:
-            stop = self._stop_mode(replace(request, sender=sender), prepared.lane)
+            stop = stops.get(sender)
+            if stop is None:
+                stop = stops[sender] = self._stop_mode(replace(request, sender=sender), prepared.lane)
             return analyze(
                 text,
                 classe=request.classe,
@@ -353,7 +356,8 @@ class SendService:
         send's); None for a send whose recipients all get one text."""
         if request.rows is not None:
             made = self._campaign(request, prepared)
-            return [p.message for p in made], None, made[0].analysis
+            first = next(made)
+            return [first.message, *(p.message for p in made)], None, first.analysis
         if not request.groups:
             return None
         expand = group_expansion(
@@ -368,7 +372,7 @@ class SendService:
 
     async def _personal_preview(self, request: SendRequest, prepared: _Prepared) -> list[Personalised] | None:
         if request.rows is not None:
-            return self._campaign(request, prepared)
+            return list(self._campaign(request, prepared))
         if not request.groups or self._contacts is None:
             return None
         template = _template(request)
@@ -377,14 +381,16 @@ class SendService:
         known = await self._contacts.by_msisdn(request.account.id, named) if template.personal and named else {}
         return personalise(self._maker(request, prepared), template, prepared.parsed, members, known, request.sender)
 
-    def _campaign(self, request: SendRequest, prepared: _Prepared) -> list[Personalised]:
+    def _campaign(self, request: SendRequest, prepared: _Prepared) -> Iterator[Personalised]:
+        """Each row's message, one at a time (a campaign's analyses are not all held at once)."""
         rows = request.rows or ()
         if not rows:
             raise InvalidParameter("fichier", "no row")
+        made = campaign_messages(
+            self._maker(request, prepared), rows, default_sender=request.sender, replies=request.classe == 4
+        )
         try:
-            return campaign_messages(
-                self._maker(request, prepared), rows, default_sender=request.sender, replies=request.classe == 4
-            )
+            yield from made
         except RowError as exc:
             raise InvalidParameter("fichier", str(exc)) from None
 

@@ -11,7 +11,7 @@ groups hold when the send is committed, deduplicated with the numbers of `numero
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
@@ -26,6 +26,8 @@ from martinet.store.acceptance import NewMessage, NewSend
 from martinet.store.contacts import ContactRow
 
 MAX_REF_CLIENT = 40
+#: Analyses kept for reuse: enough for a template's few distinct texts, not a campaign's 100,000.
+CACHED_ANALYSES = 1000
 
 
 class RowError(ValueError):
@@ -83,7 +85,7 @@ class MessageMaker:
         key = (text, sender)
         found = self._cache.get(key)
         if found is None:
-            if len(self._cache) > 50_000:
+            if len(self._cache) >= CACHED_ANALYSES:  # a campaign of distinct texts: keep memory flat
                 self._cache.clear()
             found = self._cache[key] = self._analyse(text, sender)
         return found
@@ -194,14 +196,14 @@ def campaign_messages(
     *,
     default_sender: str | None,
     replies: bool,
-) -> list[Personalised]:
+) -> Iterator[Personalised]:
     """Every row as its message, or RowError for the first row the rules refuse (nothing is kept then).
+    A generator: acceptance keeps each row's message only, not its analysis (a campaign's memory is its rows).
 
     A row is refused when its text is empty, its sender or reference breaks the rules of `emetteur` and
     `refClient`, or its number is not one at all; a number that is well-formed but unusable (no such numbering
     plan, unpriced) is kept and reported with its own status, as in any send.
     """
-    made: list[Personalised] = []
     for row in rows:
         if not row.message:
             raise RowError(row.line, "message", "missing")
@@ -219,5 +221,4 @@ def campaign_messages(
         recipient = parse_recipient(row.numero)
         if isinstance(recipient, InvalidRecipient) and not any(c.isdigit() for c in row.numero):
             raise RowError(row.line, "numero", recipient.reason)
-        made.append(maker.make(recipient, row.message, sender, row.ref_client or None))
-    return made
+        yield maker.make(recipient, row.message, sender, row.ref_client or None)
