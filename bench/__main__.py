@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): run the benchmarks and rewrite docs/benchmarks.md with the figures.
 
-`--only accept,rest,bulk,smpp,e2e,otp,callbacks,kannel,backlog,faults` picks which run (default all); the rows, setup and notes of the
+`--only accept,rest,bulk,smpp,e2e,otp,callbacks,kannel,backlog,faults,contacts` picks which run (default all); the rows, setup and notes of the
 others are kept as the page has them.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import accept, backlog, bulk, callbacks, e2e, faults, kannel, otp, rest, smpp
+from bench import accept, backlog, bulk, callbacks, contacts, e2e, faults, kannel, otp, rest, smpp
 from bench.harness import ROOT, WrkResult, machine
 
-BENCHMARKS = ("accept", "rest", "bulk", "smpp", "e2e", "otp", "callbacks", "kannel", "backlog", "faults")
+BENCHMARKS = ("accept", "rest", "bulk", "smpp", "e2e", "otp", "callbacks", "kannel", "backlog", "faults", "contacts")
 
 #: How the page's parts are told apart when `--only` keeps those of the benchmarks not run: the first row of each
 #: benchmark's group of rows, and the beginning of its setup paragraph and of its note.
@@ -30,6 +30,7 @@ _FIRST_ROW = {
     "kannel": "Martinet vs Kannel",
     "backlog": "engine RSS with",
     "faults": "fault drill",
+    "contacts": "contacts import, 100,000 lines",
 }
 _SETUP_START = {
     "rest": "The REST rows",
@@ -40,6 +41,7 @@ _SETUP_START = {
     "kannel": "The Kannel rows",
     "backlog": "The backlog rows",
     "faults": "The fault rows",
+    "contacts": "The contacts and campaign rows",
 }
 _NOTE_START = {
     "accept": "Non-2xx answers during the accept run",
@@ -256,6 +258,10 @@ cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses t
         rows += _backlog_rows(queued)
         setups.append(_backlog_setup(queued))
         notes.append(_backlog_note(queued))
+    if name == "contacts":
+        figures = contacts.run(postgres=args.faults_postgres)
+        rows += _contacts_rows(figures)
+        setups.append(_contacts_setup(figures))
     if name == "faults":
         seconds = args.faults_seconds
         drilled = faults.run(
@@ -667,3 +673,38 @@ def _verdict(ok: bool) -> str:
 
 if __name__ == "__main__":
     main()
+
+
+def _contacts_rows(figures: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for f in figures:
+        db = f["database"]
+        rows += [
+            (
+                f"contacts import, 100,000 lines, {db} (`POST /sms/v1/contacts:import`, {f['import_mib']:.1f} MiB)",
+                f"{f['import_s']:.1f} s",
+                "< 10 s",
+                _verdict(f["import_s"] < 10),
+            ),
+            (
+                f"  sendSMSBatch.do, 100,000 rows, {db}, upload to `0 | Accepté` ({f['batch_mib']:.1f} MiB)",
+                f"{f['batch_s']:.1f} s",
+                "< 5 s",
+                _verdict(f["batch_s"] < 5),
+            ),
+            (
+                f"  HTTP worker RSS, {db}: before, peak after both",
+                f"{f['worker_rss_before_mib']:.0f} MiB, {f['worker_peak_mib']:.0f} MiB",
+                "< 200 MiB",
+                _verdict(f["worker_peak_mib"] < 200),
+            ),
+        ]
+    return rows
+
+
+def _contacts_setup(figures: list[dict[str, Any]]) -> str:
+    return """The contacts and campaign rows (`bench/contacts.py`) run `martinet serve --no-engine` with one HTTP worker
+on a fresh database of each kind and time, from the first byte sent to the answer, a 100,000-line contact import
+(`;`, ISO-8859-15, names, company and a free field) and then a 100,000-row `sendSMSBatch.do` campaign (every row its
+own text, sender and reference) uploaded as `multipart/form-data` in 64 KiB chunks; every contact and message is
+committed when the answer comes. The worker's peak resident memory is VmHWM from `/proc/<pid>/status`."""
