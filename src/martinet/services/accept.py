@@ -29,6 +29,7 @@ from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE
 from martinet.domain.text import NonGsmPolicy, TextAnalysis, analyze
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.personal_sends import (
+    Campaign,
     CampaignRow,
     MessageMaker,
     Personalised,
@@ -108,7 +109,9 @@ class SendRequest:
     keyed: KeyedRequest | None = None  # its Idempotency-Key (REST door)
     non_gsm: str | None = None  # what to do with characters outside GSM 03.38; None: the account's policy
     groups: tuple[str, ...] = ()  # contact groups sent to (`text` is then a template, see domain.contacts)
-    rows: Sequence[CampaignRow] | None = None  # a CSV campaign: one message per row, `text` and `recipients` unused
+    # A CSV campaign: one message per row (`text` and `recipients` unused); rows, or a Campaign filled as its file
+    # was read (`open_campaign`).
+    rows: Sequence[CampaignRow] | Campaign | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +357,10 @@ class SendService:
     ) -> tuple[list[NewMessage], Callable[[Connection, NewSend], None] | None, TextAnalysis] | None:
         """A personalised send's messages (a campaign's), or its expansion in the acceptance transaction (a group
         send's); None for a send whose recipients all get one text."""
+        if isinstance(request.rows, Campaign):
+            if request.rows.first is None:
+                raise InvalidParameter("fichier", "no row")
+            return request.rows.messages, None, request.rows.first
         if request.rows is not None:
             made = self._campaign(request, prepared)
             first = next(made)
@@ -371,6 +378,8 @@ class SendService:
         return [], expand, prepared.analysis
 
     async def _personal_preview(self, request: SendRequest, prepared: _Prepared) -> list[Personalised] | None:
+        if isinstance(request.rows, Campaign):
+            raise InvalidParameter("fichier", "a campaign read row by row is not previewed")
         if request.rows is not None:
             return list(self._campaign(request, prepared))
         if not request.groups or self._contacts is None:
@@ -381,8 +390,17 @@ class SendService:
         known = await self._contacts.by_msisdn(request.account.id, named) if template.personal and named else {}
         return personalise(self._maker(request, prepared), template, prepared.parsed, members, known, request.sender)
 
+    async def open_campaign(self, request: SendRequest) -> Campaign:
+        """A campaign to fill row by row while its file is read (`request` has no rows yet): each row is checked
+        and made into its message as it is added, by the rules `accept` applies; accept it with `rows=campaign`.
+        Raises InvalidParameter for the request's own parameters, before any row is read."""
+        prepared = await self._prepare(replace(request, rows=()))
+        maker = self._maker(request, prepared)
+        return Campaign(maker, default_sender=request.sender or None, replies=request.classe == 4)
+
     def _campaign(self, request: SendRequest, prepared: _Prepared) -> Iterator[Personalised]:
         """Each row's message, one at a time (a campaign's analyses are not all held at once)."""
+        assert not isinstance(request.rows, Campaign)
         rows = request.rows or ()
         if not rows:
             raise InvalidParameter("fichier", "no row")

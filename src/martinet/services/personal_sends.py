@@ -115,8 +115,10 @@ class MessageMaker:
             else:
                 state, code = self._state, DEFAULT_CODE[self._state]
                 cost, due_at = price * analysis.segments, self._due_at
+        # The text as given when the rules left it unchanged: one string per row kept in memory, not two.
+        own_text = text if analysis.text == text else analysis.text
         message = NewMessage(
-            msisdn, country, state, code, cost, due_at, analysis.text, analysis.segments, sender, ref_client
+            msisdn, country, state, code, cost, due_at, own_text, analysis.segments, sender, ref_client
         )
         return Personalised(recipient, analysis, message)
 
@@ -205,20 +207,48 @@ def campaign_messages(
     plan, unpriced) is kept and reported with its own status, as in any send.
     """
     for row in rows:
-        if not row.message:
-            raise RowError(row.line, "message", "missing")
-        if not row.numero.strip():
-            raise RowError(row.line, "numero", "missing")
-        sender = row.sender or default_sender or None
-        if sender:
-            if replies:
-                raise RowError(row.line, "emetteur", "not allowed with classe_msg=4 (replies come to a short number)")
-            problem = sender_problem(sender)
-            if problem is not None:
-                raise RowError(row.line, "emetteur", problem)
-        if row.ref_client is not None and len(row.ref_client) > MAX_REF_CLIENT:
-            raise RowError(row.line, "refClient", f"longer than {MAX_REF_CLIENT} characters")
-        recipient = parse_recipient(row.numero)
-        if isinstance(recipient, InvalidRecipient) and not any(c.isdigit() for c in row.numero):
-            raise RowError(row.line, "numero", recipient.reason)
-        yield maker.make(recipient, row.message, sender, row.ref_client or None)
+        yield campaign_message(maker, row, default_sender=default_sender, replies=replies)
+
+
+def campaign_message(
+    maker: MessageMaker, row: CampaignRow, *, default_sender: str | None, replies: bool
+) -> Personalised:
+    """One row as its message (see `campaign_messages`), or RowError."""
+    if not row.message:
+        raise RowError(row.line, "message", "missing")
+    if not row.numero.strip():
+        raise RowError(row.line, "numero", "missing")
+    sender = row.sender or default_sender or None
+    if sender:
+        if replies:
+            raise RowError(row.line, "emetteur", "not allowed with classe_msg=4 (replies come to a short number)")
+        problem = sender_problem(sender)
+        if problem is not None:
+            raise RowError(row.line, "emetteur", problem)
+    if row.ref_client is not None and len(row.ref_client) > MAX_REF_CLIENT:
+        raise RowError(row.line, "refClient", f"longer than {MAX_REF_CLIENT} characters")
+    recipient = parse_recipient(row.numero)
+    if isinstance(recipient, InvalidRecipient) and not any(c.isdigit() for c in row.numero):
+        raise RowError(row.line, "numero", recipient.reason)
+    return maker.make(recipient, row.message, sender, row.ref_client or None)
+
+
+class Campaign:
+    """A CSV campaign made into messages row by row, as its file is read: the rows themselves are not kept, so a
+    campaign's memory is its messages. `add` raises RowError at the first row the rules refuse."""
+
+    def __init__(self, maker: MessageMaker, *, default_sender: str | None, replies: bool) -> None:
+        self._maker = maker
+        self._default_sender = default_sender
+        self._replies = replies
+        self.messages: list[NewMessage] = []
+        self.first: TextAnalysis | None = None  # the first row's analysis: the send's text, as smsList.do shows it
+
+    def add(self, row: CampaignRow) -> None:
+        made = campaign_message(self._maker, row, default_sender=self._default_sender, replies=self._replies)
+        if self.first is None:
+            self.first = made.analysis
+        self.messages.append(made.message)
+
+    def __len__(self) -> int:
+        return len(self.messages)
