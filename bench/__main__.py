@@ -671,10 +671,6 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _contacts_rows(figures: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     rows = []
     for f in figures:
@@ -708,3 +704,7 @@ on a fresh database of each kind and time, from the first byte sent to the answe
 (`;`, ISO-8859-15, names, company and a free field) and a 100,000-row `sendSMSBatch.do` campaign (every row its
 own text, sender and reference) uploaded as `multipart/form-data` in 64 KiB chunks, the campaign first; every
 contact and message is committed when the answer comes. The worker's peak resident memory is VmHWM from `/proc/<pid>/status`."""
+
+
+if __name__ == "__main__":
+    main()
