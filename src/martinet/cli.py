@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from martinet import (
     cli_accounts,
     cli_callbacks,
+    cli_contacts,
     cli_keys,
     cli_optout,
     cli_prices,
@@ -147,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_prices.add_commands(commands, _where, _settings)
     cli_callbacks.add_commands(commands, _where, _settings)
     cli_optout.add_commands(commands, _where, _settings)
+    cli_contacts.add_commands(commands, _where, _settings)
     cli_keys.add_commands(commands, _where, _settings)
     cli_status.add_commands(commands, _where, _settings)
     cli_voice.add_commands(commands, _where, _settings)

@@ -8,6 +8,8 @@ import asyncio
 
 import httpx
 
+from martinet.api.rest.contact_models import ContactOut, ContactPage, GroupPage, ImportOut
+from martinet.api.rest.models import PreviewOut
 from martinet.client import AsyncClient, ConflictError, InvalidRequestError, NotFoundError
 from tests.gateway import running_gateway, wait_for
 
@@ -35,6 +37,13 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
 
         page = (await http.get("/sms/v1/contacts", params={"pageSize": 2})).json()
         assert len(page["items"]) == 2 and page["hasMore"] and page["next"]
+        # Answers match the models the OpenAPI document is generated from (extra fields are refused there).
+        ContactPage.model_validate(page)
+        ContactOut.model_validate(same.json())
+        GroupPage.model_validate((await http.get("/sms/v1/groups")).json())
+        imported = await http.post("/sms/v1/contacts:import", content=IMPORT, headers={"Content-Type": "text/csv"})
+        ImportOut.model_validate(imported.json())
+        assert imported.json()["merged"] == 2  # the same file again: merged, nothing doubled
         found = [c async for c in client.contacts.list(search="léa")]
         assert [c.first_name for c in found] == ["Léa"]
         members = [c.mobile async for c in client.contacts.list(group="clients")]
@@ -66,6 +75,7 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
         preview = (
             await http.post("/sms/v1/messages:preview", json={"groups": ["clients"], "body": {"text": text}})
         ).json()
+        PreviewOut.model_validate(preview)
         assert [r["body"]["text"] for r in preview["recipients"]] == [
             "Bonjour Hélène, code A1",
             "Bonjour Léa, code C3",

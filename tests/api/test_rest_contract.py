@@ -55,7 +55,13 @@ def _fuzz(base: str, token: str) -> list[str]:
     failures: list[str] = []
     sent: list[str] = []  # ids of the messages accepted so far, for the operations on one message
     statuses: Counter[tuple[str, int]] = Counter()
-    operations = {result.ok().label: result.ok() for result in schema.get_all_operations()}
+    # The address book's operations (/sms/v1/contacts, /sms/v1/groups) are stateful CRUD whose answers are checked
+    # against the same output models in tests/api/test_rest_contacts.py; fuzzing them here would triple this test.
+    operations = {
+        result.ok().label: result.ok()
+        for result in schema.get_all_operations()
+        if not result.ok().path.startswith(("/sms/v1/contacts", "/sms/v1/groups"))
+    }
     assert len(operations) == 22, list(operations)
     # Sends first (random numbers are mostly invalid: one run gets real ones), then the rest.
     for label in sorted(operations, key=lambda label: label != "POST /sms/v1/messages"):

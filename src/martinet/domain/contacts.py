@@ -26,6 +26,8 @@ MAX_FREE_FIELDS = 20
 MAX_FREE_FIELD = 255
 MAX_GROUP_NAME = 100
 _FREE_FIELD_NAME = re.compile(r"[a-z0-9_]{1,40}")
+#: Control characters (C0 but the tab, DEL, C1): a name that holds one is a paste gone wrong.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 class TemplateError(ValueError):
@@ -115,7 +117,7 @@ def clean_text(value: str | None, name: str, limit: int = MAX_NAME) -> str | Non
     text = value.strip()
     if len(text) > limit:
         raise ContactError(name, f"longer than {limit} characters")
-    if any(unicodedata.category(c) == "Cc" and c not in "\t" for c in text):
+    if _CONTROL.search(text) is not None:
         raise ContactError(name, "control characters are not allowed")
     return text
 
@@ -133,7 +135,7 @@ def check_free_fields(fields: Mapping[str, str]) -> dict[str, str]:
         raise ContactError("fields", f"more than {MAX_FREE_FIELDS} free fields")
     checked: dict[str, str] = {}
     for raw_name, value in fields.items():
-        name = free_field_name(raw_name)
+        name = raw_name if _FREE_FIELD_NAME.fullmatch(raw_name) else free_field_name(raw_name)
         if not _FREE_FIELD_NAME.fullmatch(name) or name in STANDARD_FIELDS:
             raise ContactError("fields", f"{raw_name!r} cannot name a free field")
         checked[name] = clean_text(value, name, MAX_FREE_FIELD) or ""
@@ -146,7 +148,7 @@ def check_group_name(raw: str, name: str = "groupes") -> str:
         raise ContactError(name, "empty group name")
     if len(text) > MAX_GROUP_NAME:
         raise ContactError(name, f"group name longer than {MAX_GROUP_NAME} characters")
-    if any(unicodedata.category(c) == "Cc" for c in text):
+    if _CONTROL.search(text) is not None or "\t" in text:
         raise ContactError(name, "control characters are not allowed")
     return text
 

@@ -89,29 +89,44 @@ class CsvRecords:
             if self._pending.startswith(BOM):
                 self._utf8 = True
                 del self._pending[: len(BOM)]
-        records: list[Record] = []
+        texts: list[tuple[int, str]] = []
         start = 0
         while True:
             end = self._pending.find(b"\n", start)
             if end < 0:
                 break
-            self._line_done(bytes(self._pending[start : end + 1]), records)
+            self._line_done(bytes(self._pending[start : end + 1]), texts)
             start = end + 1
         del self._pending[:start]
         if len(self._pending) + self._record_size > self._max:
             raise CsvError(self._line + 1, f"a record longer than {self._max} bytes")
-        return records
+        return self._parse(texts)
 
     def close(self) -> list[Record]:
-        records: list[Record] = []
+        texts: list[tuple[int, str]] = []
         if self._pending:
-            self._line_done(bytes(self._pending), records)
+            self._line_done(bytes(self._pending), texts)
             self._pending.clear()
         if self._record:
             raise CsvError(self._line + 1, "a quoted field is not closed")
+        return self._parse(texts)
+
+    def _parse(self, texts: list[tuple[int, str]]) -> list[Record]:
+        """Complete records, each a text, through one `csv.reader` (one per record costs more than the record)."""
+        if not texts:
+            return []
+        assert self._separator is not None
+        reader = csv.reader((text for _, text in texts), delimiter=self._separator, strict=True)
+        records: list[Record] = []
+        numbers = iter(texts)
+        try:
+            for fields in reader:
+                records.append((next(numbers)[0], fields))
+        except csv.Error as exc:
+            raise CsvError(texts[len(records)][0], f"not valid CSV ({exc})") from None
         return records
 
-    def _line_done(self, line: bytes, records: list[Record]) -> None:
+    def _line_done(self, line: bytes, records: list[tuple[int, str]]) -> None:
         self._record.append(line)
         self._record_size += len(line)
         if self._record_size > self._max:
@@ -130,11 +145,7 @@ class CsvRecords:
         if self._separator is None:
             self._separator = sniff_separator(text)
         self._line += 1
-        try:
-            fields = next(csv.reader([text], delimiter=self._separator, strict=True))
-        except (csv.Error, StopIteration) as exc:
-            raise CsvError(self._line, f"not valid CSV ({exc})") from None
-        records.append((self._line, fields))
+        records.append((self._line, text))
 
 
 def read_all(data: bytes, chunk_size: int = 1 << 16) -> Iterator[Record]:

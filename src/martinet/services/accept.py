@@ -9,7 +9,7 @@ final status and cost nothing, as smsmode does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -34,6 +34,7 @@ from martinet.services.account_rules import AccountRulesCache
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.destination_rules import DestinationRules, Refusals
 from martinet.services.personal_sends import (
+    Campaign,
     CampaignRow,
     MessageMaker,
     Personalised,
@@ -113,7 +114,9 @@ class SendRequest:
     keyed: KeyedRequest | None = None  # its Idempotency-Key (REST door)
     non_gsm: str | None = None  # what to do with characters outside GSM 03.38; None: the account's policy
     groups: tuple[str, ...] = ()  # contact groups sent to (`text` is then a template, see domain.contacts)
-    rows: Sequence[CampaignRow] | None = None  # a CSV campaign: one message per row, `text` and `recipients` unused
+    # A CSV campaign: one message per row (`text` and `recipients` unused); rows, or a Campaign filled as its file
+    # was read (`open_campaign`).
+    rows: Sequence[CampaignRow] | Campaign | None = None
     voice: voice_sends.VoiceRequest | None = None  # a voice message (read in a call), not an SMS
 
 
@@ -402,9 +405,12 @@ class SendService:
 
     def _maker(self, request: SendRequest, prepared: _Prepared) -> MessageMaker:
         policy = NonGsmPolicy(request.non_gsm or request.account.non_gsm)
+        stops: dict[str | None, int] = {}  # the stop mode depends on the sender only: worked out once per sender
 
         def analyse(text: str, sender: str | None) -> TextAnalysis:
-            stop = self._stop_mode(replace(request, sender=sender), prepared.lane)
+            stop = stops.get(sender)
+            if stop is None:
+                stop = stops[sender] = self._stop_mode(replace(request, sender=sender), prepared.lane)
             return analyze(
                 text,
                 classe=request.classe,
@@ -423,8 +429,14 @@ class SendService:
             def price(country: str) -> int | None:
                 return base(country) if country in countries else None
 
+        rules = prepared.rules
         return MessageMaker(
-            analyse, price, scheduled=prepared.scheduled, due_at=prepared.due_at, refused=self._country_refusal
+            analyse,
+            price,
+            scheduled=prepared.scheduled,
+            due_at=prepared.due_at,
+            refused=self._country_refusal,
+            sender_rule=(lambda sender: rules.problem(prepared.lane, sender, ())) if rules.approved_only else None,
         )
 
     def _personal_messages(
@@ -432,9 +444,14 @@ class SendService:
     ) -> tuple[list[NewMessage], Callable[[Connection, NewSend], None] | None, TextAnalysis] | None:
         """A personalised send's messages (a campaign's), or its expansion in the acceptance transaction (a group
         send's); None for a send whose recipients all get one text."""
+        if isinstance(request.rows, Campaign):
+            if request.rows.first is None:
+                raise InvalidParameter("fichier", "no row")
+            return request.rows.messages, None, request.rows.first
         if request.rows is not None:
             made = self._campaign(request, prepared)
-            return [p.message for p in made], None, made[0].analysis
+            first = next(made)
+            return [first.message, *(p.message for p in made)], None, first.analysis
         if not request.groups:
             return None
         expand = group_expansion(
@@ -448,8 +465,10 @@ class SendService:
         return [], expand, prepared.analysis
 
     async def _personal_preview(self, request: SendRequest, prepared: _Prepared) -> list[Personalised] | None:
+        if isinstance(request.rows, Campaign):
+            raise InvalidParameter("fichier", "a campaign read row by row is not previewed")
         if request.rows is not None:
-            return self._campaign(request, prepared)
+            return list(self._campaign(request, prepared))
         if not request.groups or self._contacts is None:
             return None
         template = _template(request)
@@ -458,15 +477,25 @@ class SendService:
         known = await self._contacts.by_msisdn(request.account.id, named) if template.personal and named else {}
         return personalise(self._maker(request, prepared), template, prepared.parsed, members, known, request.sender)
 
-    def _campaign(self, request: SendRequest, prepared: _Prepared) -> list[Personalised]:
+    async def open_campaign(self, request: SendRequest) -> Campaign:
+        """A campaign to fill row by row while its file is read (`request` has no rows yet): each row is checked
+        and made into its message as it is added, by the rules `accept` applies; accept it with `rows=campaign`.
+        Raises InvalidParameter for the request's own parameters, before any row is read."""
+        prepared = await self._prepare(replace(request, rows=()))
+        maker = self._maker(request, prepared)
+        return Campaign(maker, default_sender=request.sender or None, replies=request.classe == 4)
+
+    def _campaign(self, request: SendRequest, prepared: _Prepared) -> Iterator[Personalised]:
+        """Each row's message, one at a time (a campaign's analyses are not all held at once)."""
+        assert not isinstance(request.rows, Campaign)
         rows = request.rows or ()
         if not rows:
             raise InvalidParameter("fichier", "no row")
+        made = campaign_messages(
+            self._maker(request, prepared), rows, default_sender=request.sender, replies=request.classe == 4
+        )
         try:
-            _check_row_senders(rows, prepared)
-            return campaign_messages(
-                self._maker(request, prepared), rows, default_sender=request.sender, replies=request.classe == 4
-            )
+            yield from made
         except RowError as exc:
             raise InvalidParameter("fichier", str(exc)) from None
 
@@ -517,19 +546,6 @@ class SendService:
             price = self._prices.price(country, key[1])
             self._milli[key] = None if price is None else to_milli(price)
         return self._milli[key]
-
-
-def _check_row_senders(rows: Sequence[CampaignRow], prepared: _Prepared) -> None:
-    """Each row's own sender obeys the account tree's sender rule, as `emetteur` does (RowError naming the row)."""
-    if not prepared.rules.approved_only:
-        return
-    allowed: set[str] = set()
-    for row in rows:
-        if row.sender and row.sender not in allowed:
-            problem = prepared.rules.problem(prepared.lane, row.sender, ())
-            if problem is not None:
-                raise RowError(row.line, problem[0], problem[1])
-            allowed.add(row.sender)
 
 
 def _template(request: SendRequest) -> Template:

@@ -11,7 +11,7 @@ groups hold when the send is committed, deduplicated with the numbers of `numero
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
@@ -26,6 +26,8 @@ from martinet.store.acceptance import NewMessage, NewSend
 from martinet.store.contacts import ContactRow
 
 MAX_REF_CLIENT = 40
+#: Analyses kept for reuse: enough for a template's few distinct texts, not a campaign's 100,000.
+CACHED_ANALYSES = 1000
 
 
 class RowError(ValueError):
@@ -73,10 +75,15 @@ class MessageMaker:
         scheduled: bool,
         due_at: int,
         refused: Callable[[str, str | None, bool], str | None] | None = None,
+        sender_rule: Callable[[str], tuple[str, str] | None] | None = None,
     ) -> None:
+        """`refused(country, sender, unicode)`: why the destination's country rules refuse a message (it then gets
+        3560, as an unpriced one); `sender_rule(sender)`: the (parameter, problem) the account's rules find with a
+        file row's own sender (the row is then refused)."""
         self._analyse = analyse
         self._price = price
         self._refused = refused
+        self._sender_rule = sender_rule
         self._state = State.SCHEDULED if scheduled else State.QUEUED
         self._due_at = due_at
         self._cache: dict[tuple[str, str | None], TextAnalysis] = {}
@@ -85,7 +92,7 @@ class MessageMaker:
         key = (text, sender)
         found = self._cache.get(key)
         if found is None:
-            if len(self._cache) > 50_000:
+            if len(self._cache) >= CACHED_ANALYSES:  # a campaign of distinct texts: keep memory flat
                 self._cache.clear()
             found = self._cache[key] = self._analyse(text, sender)
         return found
@@ -115,10 +122,15 @@ class MessageMaker:
             else:
                 state, code = self._state, DEFAULT_CODE[self._state]
                 cost, due_at = price * analysis.segments, self._due_at
+        # The text as given when the rules left it unchanged: one string per row kept in memory, not two.
+        own_text = text if analysis.text == text else analysis.text
         message = NewMessage(
-            msisdn, country, state, code, cost, due_at, analysis.text, analysis.segments, sender, ref_client
+            msisdn, country, state, code, cost, due_at, own_text, analysis.segments, sender, ref_client
         )
         return Personalised(recipient, analysis, message)
+
+    def sender_refusal(self, sender: str) -> tuple[str, str] | None:
+        return None if self._sender_rule is None else self._sender_rule(sender)
 
     def _refuses(self, country: str, sender: str | None, analysis: TextAnalysis) -> bool:
         """Whether the destination's country rules refuse this sender or this text (its 3560, as unpriced)."""
@@ -202,30 +214,60 @@ def campaign_messages(
     *,
     default_sender: str | None,
     replies: bool,
-) -> list[Personalised]:
+) -> Iterator[Personalised]:
     """Every row as its message, or RowError for the first row the rules refuse (nothing is kept then).
+    A generator: acceptance keeps each row's message only, not its analysis (a campaign's memory is its rows).
 
     A row is refused when its text is empty, its sender or reference breaks the rules of `emetteur` and
     `refClient`, or its number is not one at all; a number that is well-formed but unusable (no such numbering
     plan, unpriced) is kept and reported with its own status, as in any send.
     """
-    made: list[Personalised] = []
     for row in rows:
-        if not row.message:
-            raise RowError(row.line, "message", "missing")
-        if not row.numero.strip():
-            raise RowError(row.line, "numero", "missing")
-        sender = row.sender or default_sender or None
-        if sender:
-            if replies:
-                raise RowError(row.line, "emetteur", "not allowed with classe_msg=4 (replies come to a short number)")
-            problem = sender_problem(sender)
-            if problem is not None:
-                raise RowError(row.line, "emetteur", problem)
-        if row.ref_client is not None and len(row.ref_client) > MAX_REF_CLIENT:
-            raise RowError(row.line, "refClient", f"longer than {MAX_REF_CLIENT} characters")
-        recipient = parse_recipient(row.numero)
-        if isinstance(recipient, InvalidRecipient) and not any(c.isdigit() for c in row.numero):
-            raise RowError(row.line, "numero", recipient.reason)
-        made.append(maker.make(recipient, row.message, sender, row.ref_client or None))
-    return made
+        yield campaign_message(maker, row, default_sender=default_sender, replies=replies)
+
+
+def campaign_message(
+    maker: MessageMaker, row: CampaignRow, *, default_sender: str | None, replies: bool
+) -> Personalised:
+    """One row as its message (see `campaign_messages`), or RowError."""
+    if not row.message:
+        raise RowError(row.line, "message", "missing")
+    if not row.numero.strip():
+        raise RowError(row.line, "numero", "missing")
+    sender = row.sender or default_sender or None
+    if sender:
+        if replies:
+            raise RowError(row.line, "emetteur", "not allowed with classe_msg=4 (replies come to a short number)")
+        problem = sender_problem(sender)
+        if problem is not None:
+            raise RowError(row.line, "emetteur", problem)
+        refusal = maker.sender_refusal(sender)
+        if refusal is not None:
+            raise RowError(row.line, *refusal)
+    if row.ref_client is not None and len(row.ref_client) > MAX_REF_CLIENT:
+        raise RowError(row.line, "refClient", f"longer than {MAX_REF_CLIENT} characters")
+    recipient = parse_recipient(row.numero)
+    if isinstance(recipient, InvalidRecipient) and not any(c.isdigit() for c in row.numero):
+        raise RowError(row.line, "numero", recipient.reason)
+    return maker.make(recipient, row.message, sender, row.ref_client or None)
+
+
+class Campaign:
+    """A CSV campaign made into messages row by row, as its file is read: the rows themselves are not kept, so a
+    campaign's memory is its messages. `add` raises RowError at the first row the rules refuse."""
+
+    def __init__(self, maker: MessageMaker, *, default_sender: str | None, replies: bool) -> None:
+        self._maker = maker
+        self._default_sender = default_sender
+        self._replies = replies
+        self.messages: list[NewMessage] = []
+        self.first: TextAnalysis | None = None  # the first row's analysis: the send's text, as smsList.do shows it
+
+    def add(self, row: CampaignRow) -> None:
+        made = campaign_message(self._maker, row, default_sender=self._default_sender, replies=self._replies)
+        if self.first is None:
+            self.first = made.analysis
+        self.messages.append(made.message)
+
+    def __len__(self) -> int:
+        return len(self.messages)

@@ -11,7 +11,6 @@ SQLite), so two concurrent sends can never both spend the same credits.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
@@ -22,14 +21,12 @@ from martinet import metrics
 from martinet.batching import GroupCommitter
 from martinet.domain.lanes import Lane
 from martinet.domain.status import OPTED_OUT, State
+from martinet.store.bulk import insert_rows
 from martinet.store.database import Database, sqlite_path
 from martinet.store.doorbell import Doorbell, doorbell_path
 from martinet.store.idempotency import DUPLICATE, Duplicate, claim, release
 from martinet.store.opt_outs import opted_out
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
-
-#: Message rows built and inserted at a time: a 100,000-recipient campaign never holds all its rows as dicts.
-MESSAGE_ROWS_PER_INSERT = 5000
 
 #: The PostgreSQL notification channel announcing queued messages (listened to by `martinet.engine.wakeup`).
 QUEUE_CHANNEL = "martinet_queue"
@@ -235,9 +232,14 @@ _FIRST_HISTORY = insert(status_history).from_select(
 
 def _write(conn: Connection, accepted: list[NewSend]) -> None:
     conn.execute(insert(sends), [_send_row(s) for s in accepted])
-    rows = (_message_row(s, m, seq) for s in accepted for seq, m in enumerate(s.messages))
-    while chunk := list(itertools.islice(rows, MESSAGE_ROWS_PER_INSERT)):  # a campaign's rows, a slice at a time
-        conn.execute(insert(messages), chunk)
+    # Tuples through the driver's executemany (store/bulk.py), a slice at a time: a 100,000-row campaign never
+    # holds all its rows at once, and costs no per-row parameter dicts.
+    insert_rows(
+        conn,
+        messages,
+        _MESSAGE_COLUMNS,
+        (_message_row(s, m, seq) for s in accepted for seq, m in enumerate(s.messages)),
+    )
     conn.execute(_FIRST_HISTORY, {"send_ids": [s.id for s in accepted]})
     conn.execute(
         insert(ledger),
@@ -284,26 +286,47 @@ def _send_row(s: NewSend) -> dict[str, object]:
     }
 
 
-def _message_row(s: NewSend, m: NewMessage, seq: int) -> dict[str, object]:
-    return {
-        "send_id": s.id,
-        "seq": seq,
-        "account_id": s.account_id,
-        "msisdn": m.msisdn,
-        "country": m.country,
-        "state": m.state,
-        "code": m.code,
-        "cost": m.cost,
-        "updated_at": s.created_at,
-        "due_at": m.due_at,
-        "attempts": 0,
-        "lane": s.lane,
-        "expires_at": s.expires_at,
-        "text": m.text,
-        "segments": m.segments,
-        "sender": m.sender,
-        "ref_client": m.ref_client,
-    }
+_MESSAGE_COLUMNS = (
+    "send_id",
+    "seq",
+    "account_id",
+    "msisdn",
+    "country",
+    "state",
+    "code",
+    "cost",
+    "updated_at",
+    "due_at",
+    "attempts",
+    "lane",
+    "expires_at",
+    "text",
+    "segments",
+    "sender",
+    "ref_client",
+)
+
+
+def _message_row(s: NewSend, m: NewMessage, seq: int) -> tuple[object, ...]:
+    return (
+        s.id,
+        seq,
+        s.account_id,
+        m.msisdn,
+        m.country,
+        str(m.state),
+        m.code,
+        m.cost,
+        s.created_at,
+        m.due_at,
+        0,
+        str(s.lane),
+        s.expires_at,
+        m.text,
+        m.segments,
+        m.sender,
+        m.ref_client,
+    )
 
 
 def _claim_key(conn: Connection, send: NewSend, keyed: KeyedRequest) -> bool:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from martinet.domain.contacts import ContactData
+from martinet.store.bulk import insert_rows
 from martinet.store.database import Database
 from martinet.store.schema import contact_group_members, contact_groups, contacts
 
@@ -127,28 +128,34 @@ def write_contacts(
     for item in items:
         current = merged.get(item.msisdn) or existing.get(item.msisdn)
         if current is None:
-            current = ContactRow(0, item.msisdn, item.country, "", "", "", None, "", {}, now, now)
+            merged[item.msisdn] = _fresh(item, now)
             new.add(item.msisdn)
             outcomes.append(True)
         else:
+            merged[item.msisdn] = _merge(current, item.data, now)
             outcomes.append(False)
-        merged[item.msisdn] = _merge(current, item.data, now)
         changed.add(item.msisdn)
         for group in (*item.data.groups, *extra_groups):
             memberships.setdefault(group, set()).add(item.msisdn)
-    to_insert = [_insert_row(account_id, merged[m]) for m in merged if m in new]
-    for chunk in _chunks(to_insert):
-        conn.execute(insert(contacts), list(chunk))
+    insert_rows(conn, contacts, _INSERTED, (_insert_row(account_id, merged[m]) for m in merged if m in new))
     to_update = [_update_row(merged[m]) for m in changed if m not in new]
     for chunk in _chunks(to_update):
         conn.execute(_UPDATE, list(chunk))
     if memberships:
         ids = {m: r.id for m, r in existing.items()}
         if new:
-            ids.update((m, r.id) for m, r in _by_msisdn(conn, account_id, sorted(new)).items())
+            ids.update(_ids(conn, account_id, sorted(new)))
         groups = ensure_groups(conn, account_id, list(memberships), now)
         _add_memberships(conn, [(groups[name], ids[m]) for name, numbers in memberships.items() for m in numbers])
     return outcomes
+
+
+def _ids(conn: Connection, account_id: int, msisdns: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(msisdns):
+        rows = conn.execute(_IDS, {"account": account_id, "msisdns": list(chunk)})
+        found.update((row.msisdn, row.id) for row in rows)
+    return found
 
 
 _UPDATE = (
@@ -179,20 +186,52 @@ def _update_row(row: ContactRow) -> dict[str, object]:
     }
 
 
-def _insert_row(account_id: int, row: ContactRow) -> dict[str, object]:
-    return {
-        "account_id": account_id,
-        "msisdn": row.msisdn,
-        "country": row.country,
-        "last_name": row.last_name,
-        "first_name": row.first_name,
-        "company": row.company,
-        "birth_date": row.birth_date,
-        "other": row.other,
-        "fields": _fields_json(row.fields),
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
+_INSERTED = (
+    "account_id",
+    "msisdn",
+    "country",
+    "last_name",
+    "first_name",
+    "company",
+    "birth_date",
+    "other",
+    "fields",
+    "created_at",
+    "updated_at",
+)
+
+
+def _insert_row(account_id: int, row: ContactRow) -> tuple[object, ...]:
+    return (
+        account_id,
+        row.msisdn,
+        row.country,
+        row.last_name,
+        row.first_name,
+        row.company,
+        row.birth_date,
+        row.other,
+        _fields_json(row.fields),
+        row.created_at,
+        row.updated_at,
+    )
+
+
+def _fresh(item: NewContact, now: int) -> ContactRow:
+    data = item.data
+    return ContactRow(
+        0,
+        item.msisdn,
+        item.country,
+        data.last_name or "",
+        data.first_name or "",
+        data.company or "",
+        data.birth_date or None,
+        data.other or "",
+        dict(data.fields),
+        now,
+        now,
+    )
 
 
 def _merge(row: ContactRow, data: ContactData, now: int) -> ContactRow:
@@ -209,11 +248,21 @@ def _merge(row: ContactRow, data: ContactData, now: int) -> ContactRow:
     )
 
 
+# Expanding parameters: compiled once and cached, the list spliced in at execution (not 2,000 bound parameters
+# compiled again for every chunk).
+_BY_MSISDN = select(*_COLUMNS).where(
+    contacts.c.account_id == bindparam("account"), contacts.c.msisdn.in_(bindparam("msisdns", expanding=True))
+)
+_IDS = select(contacts.c.msisdn, contacts.c.id).where(
+    contacts.c.account_id == bindparam("account"), contacts.c.msisdn.in_(bindparam("msisdns", expanding=True))
+)
+
+
 def _by_msisdn(conn: Connection, account_id: int, msisdns: Sequence[str]) -> dict[str, ContactRow]:
     found: dict[str, ContactRow] = {}
     for chunk in _chunks(msisdns):
-        query = select(*_COLUMNS).where(contacts.c.account_id == account_id, contacts.c.msisdn.in_(list(chunk)))
-        found.update((row.msisdn, _row(row)) for row in conn.execute(query))
+        rows = conn.execute(_BY_MSISDN, {"account": account_id, "msisdns": list(chunk)})
+        found.update((row.msisdn, _row(row)) for row in rows)
     return found
 
 
@@ -253,10 +302,9 @@ def _add_memberships(conn: Connection, pairs: Sequence[tuple[int, int]]) -> int:
                     )
                 )
             )
-        rows = [{"group_id": group_id, "contact_id": c} for c in sorted(wanted - present)]
-        for chunk in _chunks(rows):
-            conn.execute(insert(contact_group_members), list(chunk))
-        added += len(rows)
+        added += insert_rows(
+            conn, contact_group_members, ("group_id", "contact_id"), ((group_id, c) for c in sorted(wanted - present))
+        )
     return added
 
 

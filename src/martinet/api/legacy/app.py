@@ -140,10 +140,18 @@ class LegacyDoor:
             await _reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])
             return
         content_type = headers.get(b"content-type", b"").decode("latin-1") or None
+        params = decode_params(scope.get("query_string", b""))
+        call = Call(caller.account, params, "POST", caller.limits.lanes)
         try:
-            upload = batch.BatchUpload(content_type, self._max_batch_rows)
+            campaign = await batch.open_campaign(self._services, call)
+        except InvalidParameter as exc:
+            text = answers.invalid_parameter(exc.name, exc.problem, caller.account.language)
+            await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+            return
+        try:
+            upload = batch.BatchUpload(content_type, self._max_batch_rows, campaign.add)
             await batch.read_upload(receive, upload, self._max_upload, headers.get(b"content-length"))
-            form, rows = upload.finish()
+            upload.finish()
         except InvalidParameter as exc:
             text = answers.invalid_parameter(exc.name, exc.problem, caller.account.language)
             await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
@@ -153,8 +161,7 @@ class LegacyDoor:
             text = answers.invalid_parameter("fichier", "not a readable multipart upload", caller.account.language)
             await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
             return
-        params = {**form, **decode_params(scope.get("query_string", b""))}
-        endpoint = functools.partial(batch.send_batch, rows=rows)
+        endpoint = functools.partial(batch.send_batch, campaign=campaign)
         text = await self._answer(endpoint, caller, params, "POST")
         await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
 

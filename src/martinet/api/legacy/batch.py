@@ -1,16 +1,18 @@
 """`sendSMSBatch.do`: a CSV file of personalised messages, uploaded as `multipart/form-data`, read as it arrives.
 
 The upload goes through python-multipart's streaming parser and the file part straight into the CSV reader
-(`domain.csv_records`): the worker never holds the upload, only the rows read so far, each checked as it comes.
-The first refused row ends the reading and the answer is `35` naming it; nothing is stored. Once the whole file is
-read the rows go to the send service as one send (the campaign), whose ID is the answer.
+(`domain.csv_records`), and each row into the send service's `Campaign`, which checks it and makes its message at
+once: the worker never holds the upload nor its rows, only the messages made so far. The first refused row ends
+the reading and the answer is `35` naming it; nothing is stored. Once the whole file is read the campaign is
+accepted as one send, whose ID is the answer.
 
 The file part is named `fichier` (or `file`); its header names the columns `numero`, `message`, `emetteur` and
-optionally `refClient`, in any order. Other (text) parts are parameters, as in the query string, which wins.
+optionally `refClient`, in any order. The parameters are those of the query string; text parts are ignored.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -21,7 +23,7 @@ from martinet.api.legacy.decoding import decode_value
 from martinet.api.legacy.endpoints import COUNTERS, Call, LegacyServices
 from martinet.domain.csv_records import CsvError, CsvRecords
 from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest
-from martinet.services.personal_sends import CampaignRow
+from martinet.services.personal_sends import Campaign, CampaignRow, RowError
 from martinet.services.rate_limits import RateLimited
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -42,12 +44,14 @@ class BatchUpload:
     Raises InvalidParameter at the first problem: not multipart, a second file, a refused row, too many rows.
     """
 
-    def __init__(self, content_type: str | None, max_rows: int) -> None:
+    def __init__(self, content_type: str | None, max_rows: int, on_row: Callable[[CampaignRow], None]) -> None:
         kind, options = parse_options_header(content_type or "")
         boundary = options.get(b"boundary")
         if kind != b"multipart/form-data" or not boundary:
             raise InvalidParameter("fichier", "expected a multipart/form-data upload")
         self._max_rows = max_rows
+        self._on_row = on_row
+        self._rows = 0
         self._parser = MultipartParser(
             boundary,
             {
@@ -61,7 +65,6 @@ class BatchUpload:
             },
         )
         self.params: dict[str, str] = {}
-        self.rows: list[CampaignRow] = []
         self._name_bytes = bytearray()
         self._value_bytes = bytearray()
         self._disposition = b""
@@ -76,13 +79,14 @@ class BatchUpload:
     def feed(self, chunk: bytes) -> None:
         self._parser.write(chunk)
 
-    def finish(self) -> tuple[dict[str, str], list[CampaignRow]]:
+    def finish(self) -> dict[str, str]:
+        """The form's text parts (lower-case names), once the whole upload is read."""
         self._parser.finalize()
         if not self._file_seen:
             raise InvalidParameter("fichier", "missing")
-        if not self.rows:
+        if not self._rows:
             raise InvalidParameter("fichier", "no row")
-        return self.params, self.rows
+        return self.params
 
     # --- multipart events ---
 
@@ -165,17 +169,22 @@ class BatchUpload:
     def _row(self, line: int, fields: list[str]) -> None:
         if len(fields) != len(self._columns):
             raise InvalidParameter("fichier", f"line {line}: {len(fields)} fields for {len(self._columns)} columns")
-        if len(self.rows) >= self._max_rows:
+        if self._rows >= self._max_rows:
             raise InvalidParameter("fichier", f"more than {self._max_rows} rows")
+        self._rows += 1
         columns = self._columns
-        sender = fields[columns["emetteur"]].strip() if "emetteur" in columns else ""
+        # Interned: a campaign names a few senders, each row would otherwise hold its own copy.
+        sender = sys.intern(fields[columns["emetteur"]].strip()) if "emetteur" in columns else ""
         ref = fields[columns["refclient"]].strip() if "refclient" in columns else ""
-        self.rows.append(
-            CampaignRow(line, fields[columns["numero"]], fields[columns["message"]], sender or None, ref or None)
-        )
+        try:
+            self._on_row(
+                CampaignRow(line, fields[columns["numero"]], fields[columns["message"]], sender or None, ref or None)
+            )
+        except RowError as exc:
+            raise InvalidParameter("fichier", str(exc)) from None
 
 
-def batch_request(call: Call, rows: list[CampaignRow]) -> SendRequest:
+def batch_request(call: Call, rows: Campaign | None = None) -> SendRequest:
     """The campaign as one send: the query's parameters as for `sendSMS.do`, the rows as its messages."""
     p = call.params
     return SendRequest(
@@ -195,9 +204,14 @@ def batch_request(call: Call, rows: list[CampaignRow]) -> SendRequest:
     )
 
 
-async def send_batch(services: LegacyServices, call: Call, rows: list[CampaignRow]) -> str:
+async def open_campaign(services: LegacyServices, call: Call) -> Campaign:
+    """The campaign the upload's rows are added to as they are read (its parameters checked first)."""
+    return await services.sends.open_campaign(batch_request(call))
+
+
+async def send_batch(services: LegacyServices, call: Call, campaign: Campaign) -> str:
     try:
-        accepted = await services.sends.accept(batch_request(call, rows))
+        accepted = await services.sends.accept(batch_request(call, campaign))
     except RateLimited:
         return answers.status_answer(answers.UNAVAILABLE, call.language)
     except NotEnoughCredit:

@@ -1,0 +1,60 @@
+"""Inserting many rows at driver speed, for the bulk paths (accepted messages, contact imports).
+
+SQLAlchemy's `conn.execute(insert(table), rows)` builds and checks a parameter dict per row in Python, which at
+100,000 rows costs seconds. On SQLite the rows go as tuples to sqlite3's `executemany` (a loop in C); on
+PostgreSQL through asyncpg's `COPY ... FROM STDIN` (binary), in the caller's transaction, which the server loads
+several times faster than row-by-row inserts. The statement is written from the table's columns, so no SQL text
+is hand-maintained.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
+from sqlalchemy.util import await_only
+
+#: Rows handed to the driver at a time: bounds the tuples held at once, not the transaction.
+CHUNK = 5000
+COPY_CHUNK = 20_000
+
+
+def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    """Insert `rows` (tuples in the order of `columns`) into `table`; returns how many."""
+    for name in columns:
+        table.c[name]  # a column the table does not have fails here, before any SQL is sent
+    if conn.dialect.driver == "asyncpg":
+        return _copy(conn, table, columns, rows)
+    style = conn.dialect.paramstyle
+    if style == "qmark":
+        marks = ", ".join("?" for _ in columns)
+    elif style in ("numeric_dollar", "numeric"):
+        sign = "$" if style == "numeric_dollar" else ":"
+        marks = ", ".join(f"{sign}{i}" for i in range(1, len(columns) + 1))
+    elif style in ("format", "pyformat"):
+        marks = ", ".join("%s" for _ in columns)
+    else:
+        raise NotImplementedError(f"parameter style {style!r}")
+    preparer = conn.dialect.identifier_preparer
+    names = ", ".join(preparer.quote(name) for name in columns)
+    statement = f"INSERT INTO {preparer.quote(table.name)} ({names}) VALUES ({marks})"  # noqa: S608 (names from the schema)
+    iterator = iter(rows)
+    total = 0
+    while chunk := list(itertools.islice(iterator, CHUNK)):
+        conn.exec_driver_sql(statement, chunk)
+        total += len(chunk)
+    return total
+
+
+def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    """PostgreSQL: COPY through the asyncpg connection under `conn` (run by `run_sync`, so awaiting is allowed)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    iterator = iter(rows)
+    total = 0
+    while chunk := list(itertools.islice(iterator, COPY_CHUNK)):
+        await_only(driver.copy_records_to_table(table.name, records=chunk, columns=list(columns)))
+        total += len(chunk)
+    return total
