@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from martinet import logs
+from martinet.domain.account_rules import AccountRules
 from martinet.domain.credits import to_milli
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY, Lane
 from martinet.domain.pricing import PriceTable
@@ -188,15 +189,17 @@ class SendService:
         """Validate, price and store a send; raises RateLimited, InvalidParameter, NotEnoughCredit or
         DuplicateRequest, storing nothing.
 
-        The rate limit is checked first: it is the cheapest check and protects the others from a flood.
+        The rate limit is checked first: it is the cheapest check and protects the others from a flood (the
+        account's inherited limits it needs are cached, `services.account_rules`).
         """
+        # The limits inherited down the account tree (docs/resellers.md): rate here, the others in `_prepare`.
+        rules = await self._account_rules.rules_for(request.account) if self._account_rules is not None else None
         if self._rate_limiter is not None:
             rate = request.account.rate_limit
-            if self._account_rules is not None:  # capped by the account's ancestors (docs/resellers.md)
-                rules = await self._account_rules.rules_for(request.account)
+            if rules is not None:
                 rate = rules.rate(self._rate_limiter.effective(rate))
             self._rate_limiter.check(request.account.id, rate)
-        prepared = await self._prepare(request)
+        prepared = await self._prepare(request, rules)
         analysis, lane, scheduled, due_at, now = (
             prepared.analysis,
             prepared.lane,
@@ -256,7 +259,8 @@ class SendService:
         """The text as sent, its parts and each recipient's price, by the rules of `accept`; raises
         InvalidParameter as `accept` would. Opt-outs are not looked up (they are found when the send is written).
         """
-        prepared = await self._prepare(request)
+        rules = await self._account_rules.rules_for(request.account) if self._account_rules is not None else None
+        prepared = await self._prepare(request, rules)
         recipients: list[PreviewRecipient] = []
         for recipient in prepared.parsed:
             if isinstance(recipient, InvalidRecipient):
@@ -269,7 +273,7 @@ class SendService:
                 recipients.append(PreviewRecipient(recipient, price * prepared.analysis.segments, None))
         return Preview(prepared.analysis, prepared.lane, recipients, sum(r.cost for r in recipients))
 
-    async def _prepare(self, request: SendRequest) -> _Prepared:
+    async def _prepare(self, request: SendRequest, rules: AccountRules | None = None) -> _Prepared:
         _check_parameters(request)
         self._check_urls(request)
         lane = request.lane or request.account.lane
@@ -294,8 +298,7 @@ class SendService:
             _check_schedule(request.scheduled_at, now, self._horizon_days, request.account.timezone)
         scheduled = request.scheduled_at is not None and request.scheduled_at > now
         due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
-        if self._account_rules is not None:  # lanes, countries and senders allowed down the account tree
-            rules = await self._account_rules.rules_for(request.account)
+        if rules is not None:  # lanes, countries and senders allowed down the account tree
             refused = rules.problem(lane, request.sender, (r.country for r in parsed if isinstance(r, Recipient)))
             if refused is not None:
                 raise InvalidParameter(*refused)
