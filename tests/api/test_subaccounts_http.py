@@ -196,6 +196,13 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
             await acme.accounts.transfer(team.id, 1)
         await acme.accounts.delete(shop.id)
         assert (await acme.accounts.me()).balance == 999
+        # The deleted sub-account's history stays readable by its parent; never by another account.
+        assert [m.to for m in [m async for m in acme.accounts.messages(shop.id)]] == ["33612345678"]
+        async with AsyncClient(
+            gw.base, (await acme.accounts.create_subaccount("peer")).api_key or "", retries=0
+        ) as peer:
+            with pytest.raises(NotFoundError):
+                [m async for m in peer.accounts.messages(shop.id)]
     async with AsyncClient(gw.base, shop.api_key, retries=0) as gone:
         with pytest.raises(AuthenticationError):
             await gone.accounts.me()

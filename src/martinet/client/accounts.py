@@ -20,7 +20,7 @@ import httpx
 from martinet.client._http import AsyncHTTP, Repeat, Request, SyncHTTP
 from martinet.client.errors import ConflictError, MartinetError, NotFoundError
 from martinet.client.legacy import ANSWER_CHARSET, error_of, fields
-from martinet.client.models import loads
+from martinet.client.models import Message, loads
 
 ACCOUNTS = "/sms/v1/accounts"
 TRANSFERS = "/sms/v1/transfers"
@@ -261,6 +261,10 @@ def _ledger(account: AccountRef, start: datetime | None, end: datetime | None, c
     )
 
 
+def _messages(account: AccountRef) -> Request:
+    return Request("GET", f"{ACCOUNTS}/{_ref(account)}/messages", params={"pageSize": "100"})
+
+
 def _usage(account: AccountRef, first: date, last: date) -> Request:
     params = {"from": first.isoformat(), "to": last.isoformat()}
     return Request("GET", f"{ACCOUNTS}/{_ref(account)}/usage", params=params)
@@ -366,6 +370,14 @@ class AccountsClient:
     ) -> str:
         return self._http.send(_ledger(account, start, end, csv=True)).content.decode("utf-8")
 
+    def messages(self, account: AccountRef) -> Iterator[Message]:
+        """The messages of an account below the caller (a deleted one's too), newest first."""
+        current: Request | None = _messages(account)
+        while current is not None:
+            response = self._http.send(current)
+            yield from (Message.from_json(item) for item in _items(response))
+            current = _next(current, response)
+
     def usage(self, account: AccountRef, first: date, last: date) -> list[UsageDay]:
         data = loads(self._http.send(_usage(account, first, last)).content)
         return [UsageDay.from_json(day) for day in data.get("days") or ()]
@@ -470,6 +482,15 @@ class AsyncAccountsClient:
         self, account: AccountRef = "me", *, start: datetime | None = None, end: datetime | None = None
     ) -> str:
         return (await self._http.send(_ledger(account, start, end, csv=True))).content.decode("utf-8")
+
+    async def messages(self, account: AccountRef) -> AsyncIterator[Message]:
+        """See `AccountsClient.messages`."""
+        current: Request | None = _messages(account)
+        while current is not None:
+            response = await self._http.send(current)
+            for item in _items(response):
+                yield Message.from_json(item)
+            current = _next(current, response)
 
     async def usage(self, account: AccountRef, first: date, last: date) -> list[UsageDay]:
         data = loads((await self._http.send(_usage(account, first, last))).content)

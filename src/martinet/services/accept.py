@@ -221,15 +221,17 @@ class SendService:
         """Validate, price and store a send; raises RateLimited, InvalidParameter, NotEnoughCredit or
         DuplicateRequest, storing nothing.
 
-        The rate limit is checked first: it is the cheapest check and protects the others from a flood.
+        The rate limit is checked first: it is the cheapest check and protects the others from a flood (the
+        account's inherited limits it needs are cached, `services.account_rules`).
         """
+        # The limits inherited down the account tree (docs/resellers.md): rate here, the others in `_prepare`.
+        rules = await self._account_rules.rules_for(request.account) if self._account_rules is not None else None
         if self._rate_limiter is not None:
             rate = request.account.rate_limit
-            if self._account_rules is not None:  # capped by the account's ancestors (docs/resellers.md)
-                rules = await self._account_rules.rules_for(request.account)
+            if rules is not None:
                 rate = rules.rate(self._rate_limiter.effective(rate))
             self._rate_limiter.check(request.account.id, rate)
-        prepared = await self._prepare(request)
+        prepared = await self._prepare(request, rules)
         analysis, lane, scheduled, due_at, now = (
             prepared.analysis,
             prepared.lane,
@@ -305,7 +307,8 @@ class SendService:
         """The text as sent, its parts and each recipient's price, by the rules of `accept`; raises
         InvalidParameter as `accept` would. Opt-outs are not looked up (they are found when the send is written).
         """
-        prepared = await self._prepare(request)
+        rules = await self._account_rules.rules_for(request.account) if self._account_rules is not None else None
+        prepared = await self._prepare(request, rules)
         recipients: list[PreviewRecipient] = []
         personal = await self._personal_preview(request, prepared)
         if personal is not None:
@@ -329,7 +332,7 @@ class SendService:
                 recipients.append(PreviewRecipient(recipient, cost, None, operator=operator))
         return Preview(prepared.analysis, prepared.lane, recipients, sum(r.cost for r in recipients))
 
-    async def _prepare(self, request: SendRequest) -> _Prepared:
+    async def _prepare(self, request: SendRequest, rules: AccountRules | None = None) -> _Prepared:
         _check_parameters(request)
         self._check_urls(request)
         lane = request.lane or request.account.lane
@@ -362,12 +365,10 @@ class SendService:
             _check_schedule(request.scheduled_at, now, self._horizon_days, request.account.timezone)
         scheduled = request.scheduled_at is not None and request.scheduled_at > now
         due_at = request.scheduled_at if scheduled and request.scheduled_at is not None else now
-        rules = NO_RULES
-        if self._account_rules is not None:  # lanes, countries and senders allowed down the account tree
-            rules = await self._account_rules.rules_for(request.account)
-            problem = rules.problem(lane, request.sender, (r.country for r in parsed if isinstance(r, Recipient)))
-            if problem is not None:
-                raise InvalidParameter(*problem)
+        rules = rules or NO_RULES  # lanes, countries and senders allowed down the account tree
+        problem = rules.problem(lane, request.sender, (r.country for r in parsed if isinstance(r, Recipient)))
+        if problem is not None:
+            raise InvalidParameter(*problem)
         refusals = self._refusals(parsed, request.sender, analysis.encoding == Encoding.UCS2)
         return _Prepared(analysis, lane, parsed, scheduled, due_at, now, refusals, request.account.login, rules)
 
@@ -481,7 +482,8 @@ class SendService:
         """A campaign to fill row by row while its file is read (`request` has no rows yet): each row is checked
         and made into its message as it is added, by the rules `accept` applies; accept it with `rows=campaign`.
         Raises InvalidParameter for the request's own parameters, before any row is read."""
-        prepared = await self._prepare(replace(request, rows=()))
+        rules = await self._account_rules.rules_for(request.account) if self._account_rules is not None else None
+        prepared = await self._prepare(replace(request, rows=()), rules)
         maker = self._maker(request, prepared)
         return Campaign(maker, default_sender=request.sender or None, replies=request.classe == 4)
 

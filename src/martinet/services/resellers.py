@@ -114,6 +114,14 @@ class ResellerService:
             raise NotManaged(account_id)
         return found
 
+    async def managed_settings(self, actor: Account, account_id: int | None) -> Account:
+        """The settings of an account the actor manages (deleted ones included), to read its history."""
+        found = await self.account(actor, account_id)
+        settings = await self._accounts.by_login(found.login)
+        if settings is None:
+            raise NotManaged(account_id)
+        return settings[0]
+
     async def account_by_login(self, actor: Account, login: str) -> TreeAccount:
         found = await self._tree.by_login(login)
         if found is None or not await self._manages(actor, found):

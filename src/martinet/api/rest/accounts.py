@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import date
 from typing import TypeVar
 from urllib.parse import unquote, urlencode
@@ -25,11 +26,13 @@ from martinet.api.rest.handlers import (
     _epoch_ms,
     _paging,
     _query_time,
+    list_messages,
 )
 from martinet.api.rest.problems import Problem, invalid
 from martinet.clock import now_ms
 from martinet.domain.credits import to_milli
 from martinet.domain.resources import CURRENCY, FLOW_OF_LANE, LANE_OF_FLOW, credits, iso_time
+from martinet.services.auth import Caller
 from martinet.services.resellers import CreatedKey, InvalidField, NotAllowed, NotManaged, ResellerService
 from martinet.store.account_tree import AccountClosed, HasSubAccounts, TreeAccount
 from martinet.store.accounts import KEEP, ApiKey, InsufficientCredit, LoginTaken
@@ -202,6 +205,16 @@ async def delete_account(services: RestServices, request: RestRequest) -> Answer
         return Answer(200, account_resource(closed))
 
     return await _guarded(work())
+
+
+async def list_account_messages(services: RestServices, request: RestRequest) -> Answer:
+    """The messages of an account the caller manages (a deleted sub-account's too), read as that account would
+    read them, within the lanes of the caller's key."""
+    try:
+        target = await _resellers(services).managed_settings(request.caller.account, _account_id(request))
+    except NotManaged:
+        raise Problem("NOT_FOUND", "no such account") from None
+    return await list_messages(services, replace(request, caller=Caller(target, request.caller.limits)))
 
 
 async def list_subaccounts(services: RestServices, request: RestRequest) -> Answer:
@@ -485,6 +498,7 @@ _ACCOUNT_ITEM: dict[str, dict[str, Handler]] = {
     "": {"GET": get_account, "PATCH": update_account, "DELETE": delete_account},
     "subaccounts": {"GET": list_subaccounts, "POST": create_subaccount},
     "ledger": {"GET": ledger},
+    "messages": {"GET": list_account_messages},
     "usage": {"GET": usage},
     "senders": {"GET": list_senders, "POST": request_sender},
 }

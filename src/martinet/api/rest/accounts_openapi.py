@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from martinet.api.rest import account_models as m
+from martinet.api.rest.models import MessagePage
 
 Ref = Callable[[type[Any]], dict[str, str]]
 Errors = Callable[..., dict[str, Any]]
@@ -92,6 +93,15 @@ def account_paths(
                     },
                     **errors(404, 422),
                 },
+            },
+        },
+        "/sms/v1/accounts/{accountId}/messages": {
+            "parameters": [account_id],
+            "get": {
+                "operationId": "listAccountMessages",
+                "summary": "The messages of an account the caller manages (a deleted sub-account's too)",
+                "parameters": paging,
+                "responses": {"200": json(ref(MessagePage), "a page of messages"), **errors(404, 422)},
             },
         },
         "/sms/v1/accounts/{accountId}/usage": {

@@ -18,13 +18,17 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("accounts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("operator", sa.Boolean(), server_default=sa.false(), nullable=False))
+        # A plain-text default ('0' reads as false on both databases): with an SQL expression as default, Alembic
+        # copies the table on SQLite, which the foreign keys pointing at accounts forbid once there are rows.
+        batch_op.add_column(sa.Column("operator", sa.Boolean(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("closed_at", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("allowed_lanes", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("allowed_countries", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("sender_policy", sa.String(length=8), server_default="any", nullable=False))
         batch_op.add_column(sa.Column("profile", sa.Text(), nullable=True))
-        batch_op.create_index("ix_accounts_parent_id", ["parent_id"], unique=False)
+    # Outside the batch: on SQLite an index created inside one makes Alembic copy the table, which foreign keys
+    # pointing at accounts forbid once there are rows.
+    op.create_index("ix_accounts_parent_id", "accounts", ["parent_id"], unique=False)
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expires_at", sa.BigInteger(), nullable=True))
     with op.batch_alter_table("ledger", schema=None) as batch_op:
@@ -52,8 +56,8 @@ def downgrade() -> None:
         batch_op.drop_column("reference")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_column("expires_at")
+    op.drop_index("ix_accounts_parent_id", table_name="accounts")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
-        batch_op.drop_index("ix_accounts_parent_id")
         batch_op.drop_column("profile")
         batch_op.drop_column("sender_policy")
         batch_op.drop_column("allowed_countries")
