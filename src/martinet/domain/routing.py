@@ -19,7 +19,7 @@ import random
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from importlib.resources import files
@@ -105,7 +105,8 @@ class Operator:
 
     name: str | None
     mccmnc: str | None
-    network: str | None = None  # the name the network is known by, when a table gave its code
+    # The name the network is known by, when a table gave its code: shown, not compared (the code says it all).
+    network: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         if self.name is None:
@@ -163,12 +164,16 @@ class OperatorLookup:
     """Finds the operator of a number; memoised because libphonenumber's lookup costs tens of µs."""
 
     def __init__(
-        self, table: OperatorTable, cache_size: int = _OPERATOR_CACHE_SIZE, dataset: NetworkDataset | None = None
+        self,
+        table: OperatorTable,
+        cache_size: int = _OPERATOR_CACHE_SIZE,
+        dataset: NetworkDataset | Callable[[], NetworkDataset | None] | None = None,
     ) -> None:
         """``table``: the hand-kept range holder → network table, consulted first; ``dataset``: the networks of
-        every country (:mod:`martinet.domain.networks`), for the range holders the table does not name."""
+        every country (:mod:`martinet.domain.networks`), for the range holders the table does not name, or a
+        function loading them when first needed (reading them takes half a second a process may never need)."""
         self._table = {country: dict(holders) for country, holders in table.items()}
-        self._dataset = dataset
+        self._dataset_source = dataset
         codes: dict[str, set[str]] = {}
         for holders in self._table.values():
             for network in holders.values():
@@ -179,11 +184,17 @@ class OperatorLookup:
     @classmethod
     def default(cls) -> OperatorLookup:
         """The shipped table, with the MCC/MNC data set when it is installed."""
-        return cls(load_default_operator_table(), dataset=load_network_dataset())
+        return cls(load_default_operator_table(), dataset=load_network_dataset)
 
     @property
     def dataset(self) -> NetworkDataset | None:
-        return self._dataset
+        """The MCC/MNC data set, loaded on first use; None when it is not installed."""
+        source = self._dataset_source
+        if source is None or isinstance(source, NetworkDataset):
+            return source
+        loaded = source()
+        self._dataset_source = loaded
+        return loaded
 
     def operator(self, msisdn: str) -> Operator:
         """Range holder and MCC+MNC of E.164 digits (no '+'); unknown parts are None, never an error."""
@@ -192,8 +203,9 @@ class OperatorLookup:
     def codes_named(self, name: str) -> frozenset[str]:
         """MCC+MNC of the networks usually called ``name``, so "Orange" also matches "Orange France"."""
         found = self._codes_by_network.get(name.lower(), frozenset())
-        if self._dataset is not None:
-            found |= self._dataset.codes_named(name)
+        dataset = self.dataset
+        if dataset is not None:
+            found |= dataset.codes_named(name)
         return found
 
     def _lookup(self, msisdn: str) -> Operator:
@@ -208,8 +220,9 @@ class OperatorLookup:
         network = self._table.get(country, {}).get(name)
         if network is not None:
             return Operator(name, network.mccmnc, network.name)
-        if self._dataset is not None:
-            entry = self._dataset.match(country, name)
+        dataset = self.dataset
+        if dataset is not None:
+            entry = dataset.match(country, name)
             if entry is not None:
                 return Operator(name, entry.mccmnc, entry.name)
         return Operator(name, None)
