@@ -261,12 +261,13 @@ class SendService:
                 recipients.append(PreviewRecipient(recipient, price * prepared.analysis.segments, None))
         return Preview(prepared.analysis, prepared.lane, recipients, sum(r.cost for r in recipients))
 
-    async def _prepare(self, request: SendRequest) -> _Prepared:
-        _check_parameters(request)
-        self._check_urls(request)
+    def text_of(self, request: SendRequest) -> TextAnalysis:
+        """The text as `accept` would send it: encoding, parts, and the opt-out mention where the rules add it
+        (the web console's live counter calls it as the user types, before there are recipients). Raises
+        InvalidParameter("stop") where the marketing rules refuse the send."""
         lane = request.lane or request.account.lane
         stop = self._stop_mode(request, lane)
-        analysis = analyze(
+        return analyze(
             request.text or "",
             classe=request.classe,
             non_gsm=NonGsmPolicy(request.non_gsm or request.account.non_gsm),
@@ -274,6 +275,12 @@ class SendService:
             stop_mention=self._stop_mention if stop else None,
             stop_mode=stop,
         )
+
+    async def _prepare(self, request: SendRequest) -> _Prepared:
+        _check_parameters(request)
+        self._check_urls(request)
+        lane = request.lane or request.account.lane
+        analysis = self.text_of(request)
         # Counted as written, before any is parsed: invalid numbers and duplicates cost their share too.
         limit = min(self._max_recipients, request.max_recipients or self._max_recipients)
         if count_entries(request.recipients or "", limit) > limit:
