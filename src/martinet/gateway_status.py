@@ -70,12 +70,25 @@ async def gather(db: Database, settings: Settings, checks: Readiness | None = No
             # How receipts write message IDs (docs/smpp.md): configured, learned, or "learning".
             "id_reading": min(readings - {"learning"} or readings, default=None),
             "kept_receipts": waiting.kept if waiting else 0,
+            # SMPP: requests awaiting their answer now, and the carrier's refusals by command_status, summed over
+            # the live engines (each counts since it started).
+            "window_in_use": sum(int(c.get("window_in_use") or 0) for c in reports),
+            "refusals": _summed(c.get("refusals") for c in reports),
             "uncertain_receipts": waiting.uncertain if waiting else 0,
         }
     report["connectors"] = connectors
     report["queue"] = queue
     report["callbacks"] = outbox
     return report
+
+
+def _summed(maps: Any) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for counts in maps:
+        if isinstance(counts, dict):
+            for key, value in counts.items():
+                total[str(key)] = total.get(str(key), 0) + int(value or 0)
+    return dict(sorted(total.items()))
 
 
 def _iso(ms: int) -> str:

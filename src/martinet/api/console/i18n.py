@@ -64,6 +64,7 @@ FRENCH: dict[str, str] = {
     "Characters": "Caractères",
     "Encoding": "Encodage",
     "Parts": "SMS",
+    "Units": "Unités",
     "Price": "Prix",
     "Characters outside the GSM alphabet (they make the text Unicode):": "Caractères hors de l'alphabet GSM (ils rendent le texte Unicode) :",  # noqa: E501
     "The opt-out mention will be added:": "La mention de désinscription sera ajoutée :",
