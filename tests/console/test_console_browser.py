@@ -75,8 +75,7 @@ def _type_text(driver: Any, text: str) -> None:
         box.send_keys(text)
     else:  # chromedriver types only the Basic Multilingual Plane: emoji arrive as a paste would
         driver.execute_script(
-            "arguments[0].value = arguments[1];"
-            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+            "arguments[0].value = arguments[1];arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
             box,
             text,
         )

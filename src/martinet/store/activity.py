@@ -3,8 +3,8 @@ history, the queue per account, and the list of accounts.
 
 Every query that reads an account's data takes its id and filters on it, so a page can show only its caller's
 messages. Counts read the send index (`ix_sends_account_created`) by acceptance time, so a dashboard over 30 days
-reads that window only. Time buckets are computed in SQL with integer division of millisecond timestamps, which
-SQLite and PostgreSQL evaluate alike on integers.
+reads that window only. Time buckets are computed in SQL with integer (floor) division of millisecond timestamps,
+which SQLite and PostgreSQL evaluate alike on integers (`//`: SQLAlchemy's `/` would divide exactly on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import func, select
 
 from martinet.store.accounts import _ACCOUNT_COLUMNS, Account, _account
 from martinet.store.database import Database
@@ -77,7 +77,7 @@ class ActivityStore:
     async def series(self, account_id: int, since: int, bucket_ms: int, offset_ms: int = 0) -> list[Bucket]:
         """Messages accepted since `since` per time bucket (`bucket_ms` long, aligned on the local time of
         `offset_ms`) and current state, oldest first."""
-        bucket = cast((sends.c.created_at + offset_ms) / bucket_ms, Integer)
+        bucket = (sends.c.created_at + offset_ms) // bucket_ms  # integer division on both databases
         query = (
             select(bucket.label("bucket"), messages.c.state, func.count())
             .select_from(messages.join(sends, sends.c.id == messages.c.send_id))
