@@ -180,6 +180,8 @@ def _serve(args: argparse.Namespace) -> int:
     log = logs.get_logger("martinet.cli")
     log.info("listening", url=f"http://{settings.http.host}:{settings.http.port}/")
     log.info("admin listening", url=_url(settings.admin.host, admin.getsockname()[1]))
+    if settings.console.enabled:
+        log.info("web console", url=_url(settings.http.host, settings.http.port) + "console/")
     return server.run(settings, sock, admin, with_engine=not args.no_engine)
 
 

@@ -2,8 +2,9 @@
 
 On first start `martinet demo` writes `DIR/martinet.toml` (SQLite database in DIR, the SMSC simulator as carrier,
 the sandbox for test accounts) and `DIR/smsc.toml`, creates
-the `demo` account with 1,000 credits and writes its access token to `DIR/demo-token`. Later starts keep all of
-it: the configuration is the operator's to edit, and the token printed is the one in the file.
+the `demo` account with 1,000 credits and writes its access token to `DIR/demo-token` and its web console password
+to `DIR/demo-password`. Later starts keep all of it: the configuration is the operator's to edit, and the token
+and password printed are the ones in the files. Each start also prints a fresh one-time sign-in link to the console.
 
 The folder holds secrets (the SMPP password in the configuration, the token, the database with its webhook
 secrets), so it is created readable by its owner only (0700) and so are its files (0600).

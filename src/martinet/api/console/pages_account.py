@@ -210,12 +210,12 @@ def routes(door: ConsoleDoor) -> list[Route]:
                             m.seq,
                             ctx.when(m.accepted_at),
                             m.msisdn,
-                            m.sender or "",
+                            _cell(m.sender or ""),
                             m.lane,
                             m.state,
                             m.code,
                             format_credits(m.cost),
-                            m.ref_client or "",
+                            _cell(m.ref_client or ""),
                         ]
                     )
                 yield buffer.getvalue()
@@ -531,6 +531,11 @@ def _numbers(raw: str) -> list[str] | None:
     if not parsed or any(isinstance(p, InvalidRecipient) for p in parsed):
         return None
     return [p.msisdn for p in parsed if isinstance(p, Recipient)]
+
+
+def _cell(value: str) -> str:
+    """A client's own text as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _int(raw: str | None, default: int) -> int:
