@@ -29,6 +29,7 @@ from martinet.api.legacy.endpoints import LegacyServices
 from martinet.api.rest.app import PREFIXES as REST_PREFIXES
 from martinet.api.rest.app import RestDoor
 from martinet.api.rest.handlers import RestServices
+from martinet.app_console import CONSOLE_PREFIX, console_door
 from martinet.clock import now_ms
 from martinet.config import SandboxConnectorConfig, Settings, SipConnectorConfig, SmppConnectorConfig, worker_count
 from martinet.connectors.base import Connector
@@ -106,6 +107,7 @@ class HttpParts:
     writer: AcceptanceWriter
     legacy: LegacyDoor
     rest: RestDoor
+    console: ASGIApp | None = None  # the web console, unless `console.enabled` is false
 
 
 def http_parts(settings: Settings, db: Database, *, workers: int | None = None) -> HttpParts:
@@ -158,7 +160,12 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         auth,
         max_body_bytes=settings.http.max_body_bytes,
     )
-    return HttpParts(db, writer, legacy, rest)
+    console = (
+        console_door(settings, db, sends, reports, auth, router_from_settings(settings))
+        if settings.console.enabled
+        else None
+    )
+    return HttpParts(db, writer, legacy, rest, console)
 
 
 def http_app(settings: Settings) -> ASGIApp:
@@ -218,6 +225,9 @@ def http_app(settings: Settings) -> ASGIApp:
                 return
             if path.startswith(REST_PREFIXES):
                 await parts.rest(scope, receive, send)
+                return
+            if parts.console is not None and (path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")):
+                await parts.console(scope, receive, send)
                 return
         await others(scope, receive, send)
 

@@ -200,6 +200,8 @@ def _serve(args: argparse.Namespace) -> int:
     log = logs.get_logger("martinet.cli")
     log.info("listening", url=f"http://{settings.http.host}:{settings.http.port}/")
     log.info("admin listening", url=_url(settings.admin.host, admin.getsockname()[1]))
+    if settings.console.enabled:
+        log.info("web console", url=_url(settings.http.host, settings.http.port) + "console/")
     return server.run(settings, sock, admin, with_engine=not args.no_engine)
 
 
@@ -243,11 +245,17 @@ def _demo(args: argparse.Namespace) -> int:
     settings = settings.model_copy(update={"http": http, "admin": admin_settings})
     _logging(settings)
     token = _run(demo.prepare(settings, args.data))
+    console = None
+    if settings.console.enabled:
+        from martinet.app_console import with_console_secret
+
+        settings = with_console_secret(settings)
+        console = _run(demo.console_sign_in(settings, args.data))
     sock = _listen(settings.http.host, settings.http.port, "http")
     admin = _listen(settings.admin.host, settings.admin.port, "admin")
     base = _url(settings.http.host, settings.http.port).rstrip("/")
     admin_base = _url(settings.admin.host, admin.getsockname()[1]).rstrip("/")
-    print(demo.banner(base, args.data, token, admin=admin_base), file=sys.stderr, flush=True)
+    print(demo.banner(base, args.data, token, admin=admin_base, console=console), file=sys.stderr, flush=True)
     return server.run(settings, sock, admin)
 
 

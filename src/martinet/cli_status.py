@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from martinet.config import Settings
+from martinet.gateway_status import gather
 
 if TYPE_CHECKING:  # the store is imported when the command runs, to keep the CLI quick to start
-    from martinet.health import Readiness
-    from martinet.store.database import Database
+    pass
 
 SettingsLoader = Callable[[argparse.Namespace], Settings]
 
@@ -78,67 +78,6 @@ def _status(args: argparse.Namespace, load: SettingsLoader) -> int:
             await db.dispose()
 
     return asyncio.run(run())
-
-
-async def gather(db: Database, settings: Settings, checks: Readiness | None = None) -> dict[str, Any]:
-    """Readiness plus the engines, connectors and queue depth, as one JSON-ready object; `checks` is kept
-    between the rounds of --watch (its write to the store is reused for a few seconds)."""
-    from martinet.app import node_name, process_owner
-    from martinet.clock import now_ms
-    from martinet.health import Readiness, live_engines
-    from martinet.store.callbacks import outbox_backlog
-    from martinet.store.nodes import NodeStore
-    from martinet.store.queue import queue_depth
-    from martinet.store.receipts import ReceiptStore
-
-    if checks is None:
-        checks = Readiness(db, settings, process_owner(node_name(settings)))
-    _code, body = await checks.check()
-    report: dict[str, Any] = {"at": _iso(now_ms()), **body}
-    try:
-        engines = await NodeStore(db, now_ms).engines()
-        queue: dict[str, dict[str, int]] = {}
-        for (lane, state), count in (await queue_depth(db)).items():
-            queue.setdefault(lane, {})[state] = count
-        outbox = await outbox_backlog(db)
-        kept = await ReceiptStore(db, now_ms).kept()
-    except Exception:  # the store check above says why
-        report.update(engines=[], connectors={}, queue=None, callbacks=None)
-        return report
-    now = now_ms()
-    live = {e.owner for e in live_engines(engines, settings, now)}
-    report["engines"] = [
-        {
-            "node": e.node,
-            "owner": e.owner,
-            "pid": e.status.get("pid"),
-            "live": e.owner in live,
-            "started_at": _iso(e.started_at),
-            "heartbeat_at": _iso(e.heartbeat_at),
-            "last_heartbeat_ms_ago": max(0, now - e.heartbeat_at),
-            "connectors": [c for c in e.status.get("connectors", ()) if isinstance(c, dict)],
-        }
-        for e in engines
-    ]
-    connectors: dict[str, dict[str, Any]] = {}
-    for config in settings.connectors:
-        reports = [c for e in report["engines"] if e["live"] for c in e["connectors"] if c.get("name") == config.name]
-        bound = sum(1 for c in reports if c.get("ready"))
-        readings = {str(c["id_reading"]) for c in reports if c.get("id_reading")}
-        waiting = kept.get(config.name)
-        connectors[config.name] = {
-            "bound": bound > 0,
-            "engines_bound": bound,
-            "throughput": round(sum(float(c.get("throughput") or 0) for c in reports), 2),
-            # How receipts write message IDs (docs/smpp.md): configured, learned, or "learning".
-            "id_reading": min(readings - {"learning"} or readings, default=None),
-            "kept_receipts": waiting.kept if waiting else 0,
-            "uncertain_receipts": waiting.uncertain if waiting else 0,
-        }
-    report["connectors"] = connectors
-    report["queue"] = queue
-    report["callbacks"] = outbox
-    return report
 
 
 def render(report: dict[str, Any]) -> str:

@@ -456,6 +456,24 @@ class CallbacksConfig(_Section):
     )
 
 
+class ConsoleConfig(_Section):
+    """The web console at /console/ (docs/console.md)."""
+
+    enabled: bool = Field(default=True, description="serve the web console at /console/ on the API port")
+    secret_key: str = Field(
+        default="",
+        description="signs session cookies and sign-in links; empty: a random key at each start (sessions end "
+        "when the gateway restarts). Keep it secret; several nodes behind one address share one.",
+    )
+    operators: list[str] = Field(
+        default_factory=list, description="logins of the accounts that also see the operator pages"
+    )
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="how long a console session lasts")
+    link_minutes: float = Field(
+        default=60.0, gt=0, le=12 * 60, description="how long a one-time sign-in link may wait before it is used"
+    )
+
+
 def _default_connectors() -> list[SandboxConnectorConfig | SmppConnectorConfig | SipConnectorConfig]:
     return [SandboxConnectorConfig(name="sandbox")]
 
@@ -482,6 +500,7 @@ class Settings(BaseSettings):
     simulator: SimulatorSection = Field(default_factory=SimulatorSection)
     callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig)
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_text: bool = Field(
         default=False,

@@ -2,8 +2,9 @@
 
 On first start `martinet demo` writes `DIR/martinet.toml` (SQLite database in DIR, the SMSC simulator as carrier,
 the sandbox for test accounts) and `DIR/smsc.toml`, creates
-the `demo` account with 1,000 credits and writes its access token to `DIR/demo-token`. Later starts keep all of
-it: the configuration is the operator's to edit, and the token printed is the one in the file.
+the `demo` account with 1,000 credits and writes its access token to `DIR/demo-token` and its web console password
+to `DIR/demo-password`. Later starts keep all of it: the configuration is the operator's to edit, and the token
+and password printed are the ones in the files. Each start also prints a fresh one-time sign-in link to the console.
 
 The folder holds secrets (the SMPP password in the configuration, the token, the database with its webhook
 secrets), so it is created readable by its owner only (0700) and so are its files (0600).
@@ -22,6 +23,7 @@ CONFIG_NAME = "martinet.toml"
 SMSC_CONFIG_NAME = "smsc.toml"
 SIP_TRUNK_CONFIG_NAME = "sip-trunk.toml"
 TOKEN_NAME = "demo-token"  # noqa: S105 (a file name, not a secret)
+PASSWORD_NAME = "demo-password"  # noqa: S105 (a file name, not a secret)
 DEMO_LOGIN = "demo"
 REPLY_NUMBER = "38100"  # the simulator's number that receives replies to the demo's classe_msg=4 sends
 DEMO_CREDITS = 1000
@@ -50,6 +52,11 @@ allow_private_networks = true
 # Replies to the simulator's reply number (see its connector) that answer no send belong to the demo account.
 [replies]
 owners = {{ "{reply_number}" = "{login}" }}
+
+# The web console at /console/ (docs/console.md): the demo account also sees the operator pages.
+[console]
+secret_key = "{console_secret}"
+operators = ["{login}"]
 
 # The SMSC simulator, started beside the gateway, plays the carrier: docs/smsc.md.
 [simulator]
@@ -145,6 +152,7 @@ def settings_for(data: Path, *, create: bool = False, smpp: tuple[str, int] = ("
             "test_prefix": TEST_PREFIX,
             "reply_number": REPLY_NUMBER,
             "login": DEMO_LOGIN,
+            "console_secret": _console_secret(),
         }
         write_private(folder / SMSC_CONFIG_NAME, _SMSC_TEMPLATE.format(**values))
         write_private(folder / SIP_TRUNK_CONFIG_NAME, _SIP_TRUNK_TEMPLATE.format(**values))
@@ -157,6 +165,12 @@ def _base62_password() -> str:
     from martinet.domain.ids import new_access_token
 
     return new_access_token()[:8]
+
+
+def _console_secret() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
 
 
 def _sqlite_in(data: Path) -> object:
@@ -209,6 +223,29 @@ async def prepare(settings: Settings, data: Path) -> str:
         await db.dispose()
 
 
+async def console_sign_in(settings: Settings, data: Path) -> tuple[str, str]:
+    """The demo account's console password (made on first start, kept in DIR/demo-password) and a fresh one-time
+    sign-in link path; `settings` must carry the console's secret key."""
+    from martinet.app import open_store
+    from martinet.app_console import sign_in_links
+    from martinet.domain.ids import new_access_token
+    from martinet.services.credentials import hash_password
+    from martinet.store.accounts import set_password_hash
+
+    db = open_store(settings)
+    try:
+        password_file = data / PASSWORD_NAME
+        password = password_file.read_text(encoding="utf-8").strip() if password_file.exists() else ""
+        if not password:
+            password = new_access_token()[:12]
+            await set_password_hash(db, DEMO_LOGIN, hash_password(password))
+            write_private(password_file, password + "\n")
+        token = await sign_in_links(settings, db).issue(DEMO_LOGIN)
+        return password, f"/console/link/{token}"
+    finally:
+        await db.dispose()
+
+
 def private_folder(path: Path) -> None:
     """Create `path` (and missing parents) readable by its owner only; an existing folder is left as it is."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -223,9 +260,19 @@ def write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def banner(base: str, data: Path, token: str, *, admin: str) -> str:
+def banner(base: str, data: Path, token: str, *, admin: str, console: tuple[str, str] | None = None) -> str:
+    """What `make run` prints; `console` is the demo's console password and one-time sign-in link path."""
+    lines = ""
+    if console is not None:
+        password, link = console
+        lines = (
+            f"  web console      : {base}/console/   login {DEMO_LOGIN}, password {password} (also in "
+            f"{data / PASSWORD_NAME})\n"
+            f"  one-time sign-in : {base}{link}\n"
+        )
     return (
         "\nMartinet demo gateway\n"
+        f"{lines}"
         f"  smsmode HTTP API : {base}/http/1.6/\n"
         f"  REST API         : {base}/sms/v1/ (described at {base}/sms/v1/docs)\n"
         f"  admin            : {admin}/readyz, {admin}/metrics\n"

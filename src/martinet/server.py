@@ -101,6 +101,9 @@ def with_admin_port(settings: Settings, admin: socket.socket) -> Settings:
 
 def run(settings: Settings, sock: socket.socket, admin: socket.socket, *, with_engine: bool = True) -> int:
     """Run workers (and the engine, unless told not to) until a signal arrives; returns the exit status."""
+    from martinet.app_console import with_console_secret  # one key for every worker's console cookies
+
+    settings = with_console_secret(settings)
     with metrics_directory() as directory:
         return _supervise(with_admin_port(settings, admin), (sock, admin), with_engine=with_engine, metrics=directory)
 

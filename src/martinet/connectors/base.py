@@ -8,7 +8,7 @@ returns only once what it was given is durable, so a connector acknowledges its 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -126,6 +126,22 @@ class ReadsCarrierIds(Protocol):
     def id_reading(self) -> str | None:
         """How the carrier writes message IDs in receipts ("literal", "decimal", "hex"), configured or learned
         from traffic; None while it is still being learned. Kept receipts of the connector are resolved with it."""
+        ...
+
+
+@runtime_checkable
+class ReportsWindow(Protocol):
+    """A connector with a window of unacknowledged requests and the carrier's refusals by command_status (SMPP),
+    which the engine reports at its heartbeat for the operator's pages."""
+
+    @property
+    def window_in_use(self) -> int:
+        """Requests sent and not yet answered (or answered and not yet recorded), over every bind."""
+        ...
+
+    @property
+    def refusals(self) -> Mapping[int, int]:
+        """Submissions the carrier refused since the connector started, by command_status."""
         ...
 
 

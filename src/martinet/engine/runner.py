@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from martinet import logs, metrics
-from martinet.connectors.base import Connector, InFlight, ReadsCarrierIds
+from martinet.connectors.base import Connector, InFlight, ReadsCarrierIds, ReportsWindow
 from martinet.engine.deadlines import ReceiptDeadlines
 from martinet.engine.dispatcher import Dispatcher
 from martinet.engine.notifier import Notifier
@@ -167,5 +167,8 @@ class Engine:
             }
             if isinstance(connector, ReadsCarrierIds):
                 entry["id_reading"] = connector.id_reading or "learning"
+            if isinstance(connector, ReportsWindow):
+                entry["window_in_use"] = connector.window_in_use
+                entry["refusals"] = {f"0x{status:08X}": count for status, count in connector.refusals.items()}
             connectors.append(entry)
         return {"pid": os.getpid(), "share": self._share, "connectors": connectors}

@@ -332,25 +332,32 @@ class SendService:
                 recipients.append(PreviewRecipient(recipient, cost, None, operator=operator))
         return Preview(prepared.analysis, prepared.lane, recipients, sum(r.cost for r in recipients))
 
+    def text_of(self, request: SendRequest) -> TextAnalysis:
+        """The text as `accept` would send it: encoding, parts, and the opt-out mention where the rules add it
+        (the web console's live counter calls it as the user types, before there are recipients). Raises
+        InvalidParameter for what the text rules refuse (`stop` where the marketing rules refuse the send; a
+        voice message's own rules)."""
+        if request.voice is not None:
+            try:
+                return voice_sends.analysis(request.text or "", request.voice, self._voice)
+            except voice_sends.VoiceParameterError as refused:
+                raise InvalidParameter(refused.name, refused.problem) from None
+        lane = request.lane or request.account.lane
+        stop = self._stop_mode(request, lane)
+        return analyze(
+            request.text or "",
+            classe=request.classe,
+            non_gsm=NonGsmPolicy(request.non_gsm or request.account.non_gsm),
+            max_parts=request.max_parts,
+            stop_mention=self._stop_mention if stop else None,
+            stop_mode=stop,
+        )
+
     async def _prepare(self, request: SendRequest, rules: AccountRules | None = None) -> _Prepared:
         _check_parameters(request)
         self._check_urls(request)
         lane = request.lane or request.account.lane
-        if request.voice is not None:
-            try:
-                analysis = voice_sends.analysis(request.text or "", request.voice, self._voice)
-            except voice_sends.VoiceParameterError as refused:
-                raise InvalidParameter(refused.name, refused.problem) from None
-        else:
-            stop = self._stop_mode(request, lane)
-            analysis = analyze(
-                request.text or "",
-                classe=request.classe,
-                non_gsm=NonGsmPolicy(request.non_gsm or request.account.non_gsm),
-                max_parts=request.max_parts,
-                stop_mention=self._stop_mention if stop else None,
-                stop_mode=stop,
-            )
+        analysis = self.text_of(request)
         # Counted as written, before any is parsed: invalid numbers and duplicates cost their share too.
         limit = min(self._max_recipients, request.max_recipients or self._max_recipients)
         if count_entries(request.recipients or "", limit) > limit:

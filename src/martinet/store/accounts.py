@@ -328,3 +328,12 @@ class AccountStore:
             )
         metrics.credits_moved("topup" if amount > 0 else "withdrawal", abs(amount))
         return int(current + amount)
+
+
+async def set_password_hash(db: Database, login: str, password_hash: str) -> bool:
+    """Give an account a (new) password hash; False when there is no such account."""
+    async with db.write() as conn:
+        result = await conn.execute(
+            update(accounts).where(accounts.c.login == login).values(password_hash=password_hash)
+        )
+    return bool(result.rowcount)

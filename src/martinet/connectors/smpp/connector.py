@@ -18,13 +18,14 @@ complete; a crash in between loses those parts (docs/smpp.md).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from martinet import metrics
@@ -161,6 +162,7 @@ class SmppConnector:
         self._inbound: InboundSink | None = None
         self._stopping = False
         self._throttled = metrics.THROTTLED.labels(config.name)
+        self._refusals: collections.Counter[int] = collections.Counter()  # by command_status, for the console
         self._throttle_wait = metrics.THROTTLE_WAIT.labels(config.name)
         self.bound = asyncio.Event()
 
@@ -177,6 +179,14 @@ class SmppConnector:
     def ready(self) -> bool:
         """At least one bind that can transmit is open."""
         return self._windows.open()
+
+    @property
+    def window_in_use(self) -> int:
+        return self._windows.in_flight
+
+    @property
+    def refusals(self) -> Mapping[int, int]:
+        return self._refusals
 
     @property
     def id_reading(self) -> str | None:
@@ -333,6 +343,7 @@ class SmppConnector:
                     held.append(connection)  # released once the engine has recorded the message (`submit`)
                     return normalise(getattr(response, "message_id", "") or "", self._id_format)
                 self._gate.release(connection)
+                self._refusals[response.command_status] += 1
                 if outcome.kind == "throttled":
                     self._throttled.inc()
                     self._gate.slow_down()

@@ -1,0 +1,281 @@
+"""The web console door: sessions, CSRF, rendering, and the routes of the account and operator pages.
+
+Pages are rendered on the server with Jinja2 and enhanced with htmx (live counter, live statuses, refreshing
+operator figures); every page also works as a plain form and link, so a page is usable before its script loads.
+Handlers live in `pages_account` and `pages_operator`; they call the same services as the other doors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from martinet.api.console.i18n import browser_language, translator
+from martinet.api.console.sessions import COOKIE, Session, SessionCookies, new_session
+from martinet.connector_figures import ConnectorFigures
+from martinet.domain.credits import format_credits
+from martinet.domain.routing import Router
+from martinet.domain.status import describe
+from martinet.services.accept import SendService
+from martinet.services.accounts import AccountService
+from martinet.services.auth import Authenticator
+from martinet.services.keys import KeyService
+from martinet.services.reports import ReportService
+from martinet.services.sign_in_links import SignInLinks
+from martinet.store.accounts import Account, AccountStore
+from martinet.store.activity import ActivityStore
+from martinet.store.callbacks import CallbackStore
+from martinet.store.messages import MessageStore
+from martinet.store.opt_outs import OptOutStore
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/console"
+_HERE = Path(__file__).parent
+#: Headers of every console answer: no framing, no guessing of types, no sending the URL (sign-in links) away.
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorLimits:
+    """What the configuration says of a connector, beside what the engines report of it."""
+
+    name: str
+    kind: str  # smpp, sandbox
+    throughput: float  # parts/s for the connector; 0: no limit
+    window: int | None  # unacknowledged requests per bind
+    binds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleServices:
+    sends: SendService
+    reports: ReportService
+    messages: MessageStore
+    accounts: AccountStore
+    account_admin: AccountService
+    keys: KeyService
+    callbacks: CallbackStore
+    opt_outs: OptOutStore
+    activity: ActivityStore
+    links: SignInLinks
+    auth: Authenticator
+    gateway_status: Callable[[], Awaitable[dict[str, Any]]]
+    connector_figures: Callable[[], Mapping[str, ConnectorFigures]]
+    router: Router
+    connectors: Sequence[ConnectorLimits]
+    default_lane: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    secret_key: str
+    session_hours: float = 12.0
+    operators: frozenset[str] = frozenset()
+    max_body_bytes: int = 1024 * 1024
+
+
+class FormTooLarge(Exception):
+    pass
+
+
+@dataclass
+class Ctx:
+    """One request as a page sees it."""
+
+    request: Request
+    services: ConsoleServices
+    session: Session
+    account: Account | None
+    operator: bool
+    language: str
+    cookie: str | None = None  # a Set-Cookie to send with the answer (a new session)
+    form: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def t(self) -> Callable[..., str]:
+        return translator(self.language)
+
+    @property
+    def me(self) -> Account:
+        if self.account is None:  # pragma: no cover - the routes of signed-in pages check first
+            raise RuntimeError("not signed in")
+        return self.account
+
+    @property
+    def htmx(self) -> bool:
+        return self.request.headers.get("hx-request") == "true"
+
+    def when(self, ms: int | None) -> str:
+        """A time in the account's time zone, as people read it."""
+        if ms is None:
+            return ""
+        zone = ZoneInfo(self.account.timezone if self.account else "UTC")
+        return datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+Page = Callable[[Ctx], Awaitable[Response]]
+
+
+class ConsoleDoor:
+    def __init__(self, services: ConsoleServices, settings: ConsoleSettings) -> None:
+        self.services = services
+        self.settings = settings
+        self.cookies = SessionCookies(settings.secret_key, settings.session_hours * 3600)
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(_HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.templates.filters["credits"] = format_credits
+        from martinet.api.console import pages_account, pages_operator  # they register on this door
+
+        routes: list[BaseRoute] = [
+            Route(PREFIX, lambda _r: RedirectResponse(PREFIX + "/", 308)),
+            Mount(PREFIX + "/static", StaticFiles(directory=_HERE / "static"), name="static"),
+            *pages_account.routes(self),
+            *pages_operator.routes(self),
+        ]
+        self.app = Starlette(routes=routes)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.encode() not in present and not (
+                        name == "cache-control" and scope["path"].startswith(PREFIX + "/static/")
+                    ):
+                        headers.append((name.encode(), value.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    # --- Building pages ---
+
+    def page(self, handler: Page, *, signed_in: bool = True, operator: bool = False) -> Callable[[Request], Any]:
+        """A Starlette endpoint around `handler`: session, sign-in and role checks, CSRF on POST."""
+
+        async def endpoint(request: Request) -> Response:
+            session = self.cookies.read(request.cookies.get(COOKIE))
+            fresh = session is None
+            if session is None:
+                session = new_session()
+            account = None
+            if session.login is not None:
+                found = await self.services.accounts.by_login(session.login)
+                account = found[0] if found is not None else None
+                if account is None:
+                    session, fresh = new_session(), True
+            language = account.language if account else browser_language(request.headers.get("accept-language", ""))
+            ctx = Ctx(
+                request,
+                self.services,
+                session,
+                account,
+                account is not None and account.login in self.settings.operators,
+                language if language in ("fr", "en") else "fr",
+            )
+            if fresh:
+                ctx.cookie = self.cookies.set_cookie(session, secure=self.secure(request))
+            if request.method == "POST":
+                try:
+                    ctx.form = await read_form(request, self.settings.max_body_bytes)
+                except FormTooLarge:
+                    return self.with_cookie(ctx, self.error(ctx, 413, "Page not found."))
+                token = ctx.form.get("csrf") or request.headers.get("x-csrf-token")
+                if fresh or not session.csrf_matches(token):
+                    answer = self.render(ctx, "error.html", {"message": ctx.t("The form expired; please try again.")})
+                    answer.status_code = 403
+                    return self.with_cookie(ctx, answer)
+            if signed_in and account is None:
+                target = PREFIX + "/login"
+                if ctx.htmx:
+                    return self.with_cookie(ctx, Response(status_code=204, headers={"hx-redirect": target}))
+                return self.with_cookie(ctx, RedirectResponse(target, 303))
+            if operator and not ctx.operator:
+                return self.with_cookie(ctx, self.error(ctx, 404, "Page not found."))
+            return self.with_cookie(ctx, await handler(ctx))
+
+        return endpoint
+
+    def secure(self, request: Request) -> bool:
+        return request.url.scheme == "https"
+
+    def with_cookie(self, ctx: Ctx, response: Response) -> Response:
+        if ctx.cookie is not None:
+            response.headers.append("set-cookie", ctx.cookie)
+        return response
+
+    def sign_in(self, ctx: Ctx, account: Account) -> Response:
+        """A new session (new CSRF token) for `account`, and off to the dashboard."""
+        session = new_session(account.login)
+        ctx.cookie = self.cookies.set_cookie(session, secure=self.secure(ctx.request))
+        return RedirectResponse(PREFIX + "/", 303)
+
+    def sign_out(self, ctx: Ctx) -> Response:
+        ctx.cookie = self.cookies.clear_cookie(secure=self.secure(ctx.request))
+        return RedirectResponse(PREFIX + "/login", 303)
+
+    def render(self, ctx: Ctx, template: str, values: Mapping[str, Any] | None = None, status: int = 200) -> Response:
+        context = {
+            "t": ctx.t,
+            "ctx": ctx,
+            "me": ctx.account,
+            "operator": ctx.operator,
+            "language": ctx.language,
+            "csrf": ctx.session.csrf,
+            "prefix": PREFIX,
+            "path": ctx.request.url.path,
+            "when": ctx.when,
+            "describe": lambda code: describe(int(code), ctx.language),
+            **(values or {}),
+        }
+        return HTMLResponse(self.templates.get_template(template).render(context), status_code=status)
+
+    def error(self, ctx: Ctx, status: int, message: str) -> Response:
+        return self.render(ctx, "error.html", {"message": ctx.t(message)}, status)
+
+
+async def read_form(request: Request, limit: int) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body, read up to `limit` bytes (the console's forms are all of this
+    type); a repeated field keeps its last value, except that `getlist` fields are joined by newlines."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise FormTooLarge
+    size = 0
+    chunks: list[bytes] = []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise FormTooLarge
+        chunks.append(chunk)
+    body = b"".join(chunks).decode("utf-8", errors="replace")
+    form: dict[str, str] = {}
+    for name, value in parse_qsl(body, keep_blank_values=True):
+        form[name] = f"{form[name]}\n{value}" if name in form and name.endswith("[]") else value
+    return form

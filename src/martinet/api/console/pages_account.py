@@ -1,0 +1,544 @@
+"""The account holder's pages: sign-in, dashboard, send (with the live counter), history and a send's page, CSV
+export, replies, opt-outs, API keys and callbacks.
+
+Every query names the signed-in account: a send, message, key or callback of another account is "not found",
+exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from martinet.api.console.app import PREFIX, Ctx
+from martinet.domain.credits import format_credits
+from martinet.domain.keys import InvalidKeyLimit
+from martinet.domain.lanes import Lane
+from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipient, parse_recipients
+from martinet.domain.status import FINAL_STATES, State
+from martinet.domain.text import NonGsmPolicy, is_gsm
+from martinet.services.accept import MAX_PARTS, InvalidParameter, NotEnoughCredit, SendRequest
+from martinet.services.auth import TooManyFailures
+from martinet.services.rate_limits import RateLimited
+from martinet.services.sign_in_links import LINK_LABEL
+from martinet.store.callbacks import FAILED
+from martinet.store.messages import MessageFilter
+
+if TYPE_CHECKING:
+    from martinet.api.console.app import ConsoleDoor
+
+HOUR, DAY = 3600 * 1000, 24 * 3600 * 1000
+PAGE = 50
+#: Rows a CSV export holds at most (read page by page, written as they come).
+CSV_MAX = 100_000
+STATES = [str(state) for state in State]
+#: The three series of the charts: final success, still moving, and every kind of failure.
+OUTCOME = {
+    "delivered": "delivered",
+    "scheduled": "pending",
+    "queued": "pending",
+    "submitting": "pending",
+    "sent": "pending",
+    "undelivered": "failed",
+    "failed": "failed",
+    "expired": "failed",
+    "cancelled": "failed",
+}
+_FORM_FIELDS = {
+    "numero": "recipients",
+    "message": "text",
+    "emetteur": "sender",
+    "date_envoi": "schedule",
+    "stop": "text",
+}
+
+
+def routes(door: ConsoleDoor) -> list[Route]:
+    async def login_page(ctx: Ctx) -> Response:
+        if ctx.account is not None and ctx.request.method == "GET":
+            return RedirectResponse(PREFIX + "/", 303)
+        if ctx.request.method == "GET":
+            return door.render(ctx, "login.html", {"error": None, "login": ""})
+        login, password = ctx.form.get("login", "").strip(), ctx.form.get("password", "")
+        client = ctx.request.client
+        try:
+            caller = await ctx.services.auth.by_password(login, password, client.host if client else None)
+        except TooManyFailures as exc:
+            error = ctx.t("Too many failed attempts; try again in %s s.", max(1, round(exc.retry_after)))
+            return door.render(ctx, "login.html", {"error": error, "login": login}, 429)
+        if caller is None:
+            return door.render(ctx, "login.html", {"error": ctx.t("Wrong login or password."), "login": login}, 401)
+        return door.sign_in(ctx, caller.account)
+
+    async def logout(ctx: Ctx) -> Response:
+        return door.sign_out(ctx)
+
+    async def link_page(ctx: Ctx) -> Response:
+        """A sign-in link opens a page with a button: a link scanner that fetches URLs does not use it up."""
+        token = ctx.request.path_params["token"]
+        return door.render(ctx, "link.html", {"token": token, "error": None})
+
+    async def link_redeem(ctx: Ctx) -> Response:
+        account = await ctx.services.links.redeem(ctx.form.get("token", ""))
+        if account is None:
+            error = ctx.t("This sign-in link is invalid, expired or already used.")
+            return door.render(ctx, "link.html", {"token": "", "error": error}, 403)
+        return door.sign_in(ctx, account)
+
+    # --- Dashboard ---
+
+    async def dashboard(ctx: Ctx) -> Response:
+        return door.render(ctx, "dashboard.html", await _figures(ctx))
+
+    async def dashboard_figures(ctx: Ctx) -> Response:
+        return door.render(ctx, "dashboard_figures.html", await _figures(ctx))
+
+    async def dashboard_series(ctx: Ctx) -> Response:
+        me = ctx.me
+        now = int(time.time() * 1000)
+        offset = _offset_ms(me.timezone)
+        hourly = await ctx.services.activity.series(me.id, now - 24 * HOUR, HOUR, offset)
+        daily = await ctx.services.activity.series(me.id, now - 30 * DAY, DAY, offset)
+        t = ctx.t
+        return JSONResponse(
+            {
+                "labels": {key: t(key) for key in ("delivered", "pending", "failed")},
+                "hourly": _chart(hourly, now - 23 * HOUR, 24, HOUR, offset, me.timezone, "%H:00"),
+                "daily": _chart(daily, now - 29 * DAY, 30, DAY, offset, me.timezone, "%d/%m"),
+            }
+        )
+
+    # --- Send ---
+
+    async def send_form(ctx: Ctx) -> Response:
+        return door.render(ctx, "send.html", _send_values(ctx, {}, None))
+
+    async def send_submit(ctx: Ctx) -> Response:
+        form = ctx.form
+        try:
+            request = _send_request(ctx, form)
+            accepted = await ctx.services.sends.accept(request)
+        except InvalidParameter as exc:
+            field = _FORM_FIELDS.get(exc.name, exc.name)
+            return door.render(ctx, "send.html", _send_values(ctx, form, f"{field}: {exc.problem}"), 422)
+        except NotEnoughCredit as exc:
+            message = f"the send costs {format_credits(exc.cost)} credits, more than the balance"
+            return door.render(ctx, "send.html", _send_values(ctx, form, message), 402)
+        except RateLimited:
+            return door.render(ctx, "send.html", _send_values(ctx, form, "too many sends per second; retry"), 429)
+        return RedirectResponse(f"{PREFIX}/sends/{accepted.send_id}", 303)
+
+    async def send_counter(ctx: Ctx) -> Response:
+        """The live counter: the text as it would be sent, by the send service's own rules."""
+        form = ctx.form
+        values: dict[str, Any] = {"problem": None, "price": None, "valid": 0}
+        try:
+            request = _send_request(ctx, form, for_counter=True)
+            analysis = ctx.services.sends.text_of(request)
+        except InvalidParameter as exc:
+            values["problem"] = f"{_FORM_FIELDS.get(exc.name, exc.name)}: {exc.problem}"
+            return door.render(ctx, "send_counter.html", {**values, "analysis": None})
+        typed = form.get("text", "")
+        if any(isinstance(r, Recipient) for r in parse_recipients(_recipients(form))):
+            try:
+                preview = await ctx.services.sends.preview(request)
+                values["price"] = format_credits(preview.cost)
+                values["valid"] = sum(1 for r in preview.recipients if r.problem is None)
+            except InvalidParameter:
+                pass
+        mention = analysis.text[len(typed) :].strip() if analysis.text.startswith(typed) else ""
+        values.update(
+            analysis=analysis,
+            marked=[(char, not is_gsm(char)) for char in typed[:2000]],
+            foreign=sorted({char for char in typed if not is_gsm(char)}),
+            mention=mention,
+        )
+        return door.render(ctx, "send_counter.html", values)
+
+    # --- History and a send's page ---
+
+    async def history(ctx: Ctx) -> Response:
+        where, filters, problem = _filter(ctx)
+        offset = _int(ctx.request.query_params.get("offset"), 0)
+        rows = [] if where is None else await ctx.services.messages.page(ctx.me.id, where, offset, PAGE + 1)
+        sends = await ctx.services.reports.history(ctx.me.id, 0, 10)
+        return door.render(
+            ctx,
+            "history.html",
+            {
+                "rows": rows[:PAGE],
+                "more": len(rows) > PAGE,
+                "offset": offset,
+                "page": PAGE,
+                "filters": filters,
+                "problem": problem,
+                "states": STATES,
+                "lanes": [str(lane) for lane in Lane],
+                "sends": sends,
+                "query": _query_string(filters),
+            },
+        )
+
+    async def history_csv(ctx: Ctx) -> Response:
+        where, _filters, problem = _filter(ctx)
+        if where is None:
+            return door.error(ctx, 400, problem or "Page not found.")
+        account_id = ctx.me.id
+
+        async def rows() -> AsyncIterator[str]:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(
+                ["send_id", "seq", "accepted_at", "recipient", "sender", "lane", "state", "code", "cost", "reference"]
+            )
+            offset = 0
+            while offset < CSV_MAX:
+                page = await ctx.services.messages.page(account_id, where, offset, 1000)
+                for m in page:
+                    writer.writerow(
+                        [
+                            m.send_id,
+                            m.seq,
+                            ctx.when(m.accepted_at),
+                            m.msisdn,
+                            _cell(m.sender or ""),
+                            m.lane,
+                            m.state,
+                            m.code,
+                            format_credits(m.cost),
+                            _cell(m.ref_client or ""),
+                        ]
+                    )
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+                if len(page) < 1000:
+                    break
+                offset += 1000
+
+        return StreamingResponse(
+            rows(),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": 'attachment; filename="messages.csv"'},
+        )
+
+    async def send_page(ctx: Ctx) -> Response:
+        values = await _send_details(ctx)
+        if values is None:
+            return door.error(ctx, 404, "No such send.")
+        return door.render(ctx, "send_page.html", values)
+
+    async def send_recipients(ctx: Ctx) -> Response:
+        values = await _send_details(ctx)
+        if values is None:
+            return door.error(ctx, 404, "No such send.")
+        return door.render(ctx, "send_recipients.html", values)
+
+    async def send_cancel(ctx: Ctx) -> Response:
+        send_id = ctx.request.path_params["send_id"]
+        if not await ctx.services.messages.of_send(ctx.me.id, send_id):
+            return door.error(ctx, 404, "No such send.")
+        cancelled = await ctx.services.reports.cancel(ctx.me.id, send_id, None)
+        note = "cancelled" if cancelled is not None else "nothing"
+        return RedirectResponse(f"{PREFIX}/sends/{send_id}?note={note}", 303)
+
+    # --- Replies, opt-outs, keys, callbacks ---
+
+    async def replies(ctx: Ctx) -> Response:
+        offset = _int(ctx.request.query_params.get("offset"), 0)
+        rows = await ctx.services.messages.replies(ctx.me.id, None, None, offset, PAGE + 1)
+        template = "replies_rows.html" if ctx.htmx else "replies.html"
+        return door.render(ctx, template, {"rows": rows[:PAGE], "more": len(rows) > PAGE, "offset": offset})
+
+    async def opt_outs(ctx: Ctx) -> Response:
+        problem = None
+        if ctx.request.method == "POST":
+            numbers = _numbers(ctx.form.get("numbers", ""))
+            if numbers is None:
+                problem = "numbers: give phone numbers, one per line or separated by commas"
+            elif ctx.form.get("action") == "remove":
+                await ctx.services.opt_outs.remove(ctx.me.id, numbers)
+                return RedirectResponse(f"{PREFIX}/opt-outs", 303)
+            else:
+                await ctx.services.opt_outs.add(ctx.me.id, numbers, "manual")
+                return RedirectResponse(f"{PREFIX}/opt-outs", 303)
+        rows = await ctx.services.opt_outs.list(ctx.me.id)
+        return door.render(ctx, "opt_outs.html", {"rows": rows, "problem": problem}, 422 if problem else 200)
+
+    async def keys(ctx: Ctx) -> Response:
+        created, problem, note = None, None, None
+        if ctx.request.method == "POST":
+            action = ctx.form.get("action", "create")
+            if action == "revoke":
+                key_id = _int(ctx.form.get("key"), -1)
+                mine = {k.id for k in await ctx.services.keys.list(ctx.me.login) if k.label != LINK_LABEL}
+                if key_id not in mine:
+                    return door.error(ctx, 404, "Page not found.")
+                await ctx.services.keys.revoke(key_id)
+                note = ctx.t("The key is revoked.")
+            else:
+                try:
+                    created = await ctx.services.keys.create(
+                        ctx.me.login,
+                        label=ctx.form.get("label", "").strip()[:100],
+                        lanes=ctx.form.get("lanes", "").strip() or None,
+                        networks=ctx.form.get("networks", "").strip() or None,
+                    )
+                except InvalidKeyLimit as exc:
+                    problem = str(exc)
+        listed = [k for k in await ctx.services.keys.list(ctx.me.login) if k.label != LINK_LABEL]
+        return door.render(
+            ctx,
+            "keys.html",
+            {"keys": listed, "created": created, "problem": problem, "note": note},
+            422 if problem else 200,
+        )
+
+    async def callbacks(ctx: Ctx) -> Response:
+        note = None
+        if ctx.request.method == "POST":
+            if ctx.form.get("action") == "replay-failed":
+                count = await ctx.services.callbacks.replay(all_failed=True, login=ctx.me.login)
+            else:
+                ids = [_int(ctx.form.get("callback"), -1)]
+                count = await ctx.services.callbacks.replay(ids=ids, login=ctx.me.login)
+            note = ctx.t("%s callback(s) queued again.", count)
+        state = ctx.request.query_params.get("state") or None
+        if state not in (None, "pending", "delivered", FAILED):
+            state = None
+        rows = await ctx.services.callbacks.list(state=state, login=ctx.me.login, limit=100)
+        return door.render(
+            ctx,
+            "callbacks.html",
+            {
+                "rows": rows,
+                "state": state,
+                "note": note,
+                "callback_url": ctx.me.callback_url,
+                "reply_url": ctx.me.reply_url,
+            },
+        )
+
+    page = door.page
+    return [
+        Route(PREFIX + "/login", page(login_page, signed_in=False), methods=["GET", "POST"]),
+        Route(PREFIX + "/logout", page(logout), methods=["POST"]),
+        Route(PREFIX + "/link/{token}", page(link_page, signed_in=False)),
+        Route(PREFIX + "/link", page(link_redeem, signed_in=False), methods=["POST"]),
+        Route(PREFIX + "/", page(dashboard)),
+        Route(PREFIX + "/dashboard/figures", page(dashboard_figures)),
+        Route(PREFIX + "/dashboard/series", page(dashboard_series)),
+        Route(PREFIX + "/send", page(send_form)),
+        Route(PREFIX + "/send", page(send_submit), methods=["POST"]),
+        Route(PREFIX + "/send/counter", page(send_counter), methods=["POST"]),
+        Route(PREFIX + "/history", page(history)),
+        Route(PREFIX + "/history.csv", page(history_csv)),
+        Route(PREFIX + "/sends/{send_id}", page(send_page)),
+        Route(PREFIX + "/sends/{send_id}/recipients", page(send_recipients)),
+        Route(PREFIX + "/sends/{send_id}/cancel", page(send_cancel), methods=["POST"]),
+        Route(PREFIX + "/replies", page(replies)),
+        Route(PREFIX + "/opt-outs", page(opt_outs), methods=["GET", "POST"]),
+        Route(PREFIX + "/keys", page(keys), methods=["GET", "POST"]),
+        Route(PREFIX + "/callbacks", page(callbacks), methods=["GET", "POST"]),
+    ]
+
+
+# --- Helpers ---
+
+
+async def _figures(ctx: Ctx) -> dict[str, Any]:
+    me = ctx.me
+    now = int(time.time() * 1000)
+    zone = ZoneInfo(me.timezone)
+    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    windows = {"Today": int(midnight.timestamp() * 1000), "7 days": now - 7 * DAY, "30 days": now - 30 * DAY}
+    counts = {name: await ctx.services.activity.counts_by_state(me.id, since) for name, since in windows.items()}
+    rates: dict[str, str] = {}
+    for name, by_state in counts.items():
+        delivered = by_state.get("delivered", 0)
+        final = sum(by_state.get(str(state), 0) for state in FINAL_STATES if state != State.CANCELLED)
+        rates[name] = f"{100 * delivered / final:.1f} %" if final else "–"
+    times = await ctx.services.activity.delivery_times(me.id, now - 7 * DAY)
+    median = _duration(statistics.median(times)) if times else "–"
+    return {
+        "balance": await ctx.services.reports.balance(me.id),
+        "windows": list(windows),
+        "counts": counts,
+        "states": [s for s in STATES if any(s in c for c in counts.values())],
+        "rates": rates,
+        "median": median,
+        "lanes": [str(lane) for lane in Lane],
+    }
+
+
+def _chart(
+    buckets: list[Any], start: int, count: int, size: int, offset: int, timezone: str, label: str
+) -> dict[str, Any]:
+    first = (start + offset) // size
+    series = {"delivered": [0] * count, "pending": [0] * count, "failed": [0] * count}
+    for bucket in buckets:
+        index = (bucket.start + offset) // size - first
+        if 0 <= index < count:
+            series[OUTCOME.get(bucket.state, "pending")][index] += bucket.count
+    zone = ZoneInfo(timezone)
+    labels = [datetime.fromtimestamp(((first + i) * size - offset) / 1000, zone).strftime(label) for i in range(count)]
+    return {"labels": labels, "series": series}
+
+
+def _offset_ms(timezone: str) -> int:
+    delta = datetime.now(ZoneInfo(timezone)).utcoffset()
+    return int(delta.total_seconds() * 1000) if delta else 0
+
+
+def _duration(ms: float) -> str:
+    seconds = ms / 1000
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _recipients(form: dict[str, str]) -> str:
+    return ",".join(line.strip() for line in form.get("recipients", "").replace(";", "\n").splitlines() if line.strip())
+
+
+def _send_request(ctx: Ctx, form: dict[str, str], *, for_counter: bool = False) -> SendRequest:
+    me = ctx.me
+    lane = form.get("lane") or me.lane
+    if lane not in {str(known) for known in Lane}:
+        raise InvalidParameter("lane", "one of " + ", ".join(str(known) for known in Lane))
+    scheduled_at = None
+    raw_schedule = form.get("schedule", "").strip()
+    if raw_schedule and not for_counter:
+        try:
+            moment = datetime.fromisoformat(raw_schedule)
+        except ValueError:
+            raise InvalidParameter("date_envoi", "a date and time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo(me.timezone))
+        scheduled_at = int(moment.timestamp() * 1000)
+    text = form.get("text", "")
+    return SendRequest(
+        account=me,
+        text=text,
+        recipients=_recipients(form),
+        classe=2,
+        scheduled_at=scheduled_at,
+        sender=form.get("sender", "").strip() or None,
+        ref_client=form.get("reference", "").strip() or None,
+        max_parts=MAX_PARTS,
+        lane=lane,
+        non_gsm=NonGsmPolicy.UCS2,  # as the REST door: Unicode when the text needs it, never a "?"
+    )
+
+
+def _send_values(ctx: Ctx, form: dict[str, str], problem: str | None) -> dict[str, Any]:
+    return {
+        "form": {name: form.get(name, "") for name in ("recipients", "sender", "text", "schedule", "reference")},
+        "lane": form.get("lane") or ctx.me.lane,
+        "lanes": [str(lane) for lane in Lane],
+        "problem": problem,
+    }
+
+
+async def _send_details(ctx: Ctx) -> dict[str, Any] | None:
+    send_id = ctx.request.path_params["send_id"]
+    me = ctx.me
+    messages = await ctx.services.messages.of_send(me.id, send_id)
+    if not messages:
+        return None
+    history = await ctx.services.activity.send_history(me.id, send_id)
+    parts = await ctx.services.activity.send_parts(me.id, send_id)
+    by_seq: dict[int, list[Any]] = {}
+    for entry in history:
+        by_seq.setdefault(entry.seq, []).append(entry)
+    parts_of: dict[int, list[Any]] = {}
+    for part in parts:
+        parts_of.setdefault(part.seq, []).append(part)
+    note = ctx.request.query_params.get("note")
+    first = messages[0]
+    return {
+        "send_id": send_id,
+        "first": first,
+        "messages": messages,
+        "history": by_seq,
+        "parts": parts_of,
+        "moving": any(m.state not in FINAL_STATES and m.state != State.SCHEDULED for m in messages),
+        "scheduled": any(m.state == State.SCHEDULED for m in messages),
+        "cost": sum(m.cost for m in messages),
+        "cancelled_at": await ctx.services.activity.send_cancelled_at(me.id, send_id),
+        "note": note if note in ("cancelled", "nothing") else None,
+    }
+
+
+def _filter(ctx: Ctx) -> tuple[MessageFilter | None, dict[str, str], str | None]:
+    """The history filter from the query string; None and a problem when a value is wrong."""
+    query = ctx.request.query_params
+    filters = {name: query.get(name, "").strip() for name in ("since", "until", "status", "recipient", "ref", "lane")}
+    zone = ZoneInfo(ctx.me.timezone)
+    times: dict[str, int | None] = {"since": None, "until": None}
+    for name in times:
+        if filters[name]:
+            try:
+                moment = datetime.fromisoformat(filters[name])
+            except ValueError:
+                return None, filters, f"{name}: a date (YYYY-MM-DD)"
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=zone)
+            if name == "until" and len(filters[name]) <= 10:
+                moment = moment.replace(hour=23, minute=59, second=59, microsecond=999000)
+            times[name] = int(moment.timestamp() * 1000)
+    if filters["status"] and filters["status"] not in STATES:
+        return None, filters, "status: one of " + ", ".join(STATES)
+    if filters["lane"] and filters["lane"] not in {str(lane) for lane in Lane}:
+        return None, filters, "lane: one of " + ", ".join(str(lane) for lane in Lane)
+    msisdn = None
+    if filters["recipient"]:
+        parsed = parse_recipient(filters["recipient"])
+        if isinstance(parsed, InvalidRecipient):
+            return None, filters, f"recipient: {parsed.reason}"
+        msisdn = parsed.msisdn
+    where = MessageFilter(
+        since=times["since"],
+        until=times["until"],
+        states=[filters["status"]] if filters["status"] else None,
+        msisdn=msisdn,
+        ref_client=filters["ref"] or None,
+        lanes=[filters["lane"]] if filters["lane"] else None,
+    )
+    return where, filters, None
+
+
+def _query_string(filters: dict[str, str]) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({name: value for name, value in filters.items() if value})
+
+
+def _numbers(raw: str) -> list[str] | None:
+    entries = [e.strip() for e in raw.replace(";", ",").replace("\n", ",").split(",") if e.strip()]
+    parsed = [parse_recipient(e) for e in entries[:1000]]
+    if not parsed or any(isinstance(p, InvalidRecipient) for p in parsed):
+        return None
+    return [p.msisdn for p in parsed if isinstance(p, Recipient)]
+
+
+def _cell(value: str) -> str:
+    """A client's own text as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _int(raw: str | None, default: int) -> int:
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        return default
+    return int(raw)

@@ -1,0 +1,238 @@
+"""The console over HTTP, on SQLite and PostgreSQL: sessions and CSRF, sign-in links, what one account may see of
+another's, operator pages, the forms' answers to bad input, and the pages' content."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from martinet.app import account_service
+from martinet.app_console import sign_in_links
+from martinet.domain.credits import to_milli
+from tests.gateway import Gateway, running_gateway, wait_for
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+async def gw(database_url: str) -> AsyncIterator[Gateway]:
+    async with running_gateway(
+        database_url,
+        console={"operators": ["acme"]},
+        security={"login_failures_per_minute": 3},
+    ) as gateway:
+        await account_service(gateway.settings, gateway.db).create(
+            "other", credits=to_milli(10), password="other-secret", language="en"
+        )
+        yield gateway
+
+
+@contextlib.asynccontextmanager
+async def _signed_in(
+    gw: Gateway, login: str = "acme", password: str = "secret"
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    async with httpx.AsyncClient(base_url=gw.base, timeout=30) as client:
+        yield client, await _sign_in(client, login, password)
+
+
+async def _sign_in(client: httpx.AsyncClient, login: str, password: str) -> str:
+    page = await client.get("/console/login")
+    token = CSRF.search(page.text)
+    assert token is not None
+    answer = await client.post("/console/login", data={"csrf": token.group(1), "login": login, "password": password})
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/console/"
+    dashboard = await client.get("/console/")
+    fresh = CSRF.search(dashboard.text)
+    assert fresh is not None and fresh.group(1) != token.group(1)  # signing in gives a new token
+    return fresh.group(1)
+
+
+async def _send(client: httpx.AsyncClient, csrf: str, **fields: str) -> str:
+    answer = await client.post("/console/send", data={"csrf": csrf, "lane": "notification", **fields})
+    assert answer.status_code == 303, answer.text
+    return answer.headers["location"].rsplit("/", 1)[1]
+
+
+async def test_session_cookie_flags_csrf_and_sign_out(gw: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gw.base) as client:
+        first = await client.get("/console/")
+        assert first.status_code == 303 and first.headers["location"] == "/console/login"
+        cookie = first.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console/" in cookie
+        assert "Secure" not in cookie  # plain HTTP here; over TLS the cookie is Secure
+        assert "default-src 'self'" in first.headers["content-security-policy"]
+        # A POST without the session's token is refused before the password is even looked at.
+        refused = await client.post("/console/login", data={"login": "acme", "password": "secret"})
+        assert refused.status_code == 403
+        forged = await client.post("/console/login", data={"csrf": "x" * 32, "login": "acme", "password": "secret"})
+        assert forged.status_code == 403
+    async with _signed_in(gw) as (client, csrf):
+        assert (await client.post("/console/send", data={"text": "x", "recipients": "0612345678"})).status_code == 403
+        htmx = await client.post(
+            "/console/send/counter", data={"text": "abc"}, headers={"x-csrf-token": csrf, "hx-request": "true"}
+        )
+        assert htmx.status_code == 200 and 'id="count-chars">3<' in htmx.text
+        out = await client.post("/console/logout", data={"csrf": csrf})
+        assert out.status_code == 303 and "Max-Age=0" in out.headers["set-cookie"]
+        client.cookies.clear()
+        assert (await client.get("/console/history")).status_code == 303
+        # An htmx request of a page that needs a session is told where to go.
+        expired = await client.get("/console/replies", headers={"hx-request": "true"})
+        assert expired.headers["hx-redirect"] == "/console/login"
+
+
+async def test_wrong_passwords_are_limited_like_the_other_doors(gw: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gw.base) as client:
+        token = CSRF.search((await client.get("/console/login")).text)
+        assert token is not None
+        statuses = []
+        for _ in range(4):
+            answer = await client.post(
+                "/console/login", data={"csrf": token.group(1), "login": "acme", "password": "wrong"}
+            )
+            statuses.append(answer.status_code)
+        assert statuses[0] == 401
+        assert statuses[-1] == 429  # the login's failures are spent: even the right password waits now
+        right = await client.post(
+            "/console/login", data={"csrf": token.group(1), "login": "acme", "password": "secret"}
+        )
+        assert right.status_code == 429
+
+
+@pytest.fixture
+async def linked_gw(database_url: str) -> AsyncIterator[Gateway]:
+    async with running_gateway(database_url, console={"secret_key": "k" * 40}) as gateway:
+        yield gateway
+
+
+async def test_sign_in_links_are_single_use_and_signed(linked_gw: Gateway) -> None:
+    gw = linked_gw
+    links = sign_in_links(gw.settings, gw.db)
+    token = await links.issue("acme")
+    async with httpx.AsyncClient(base_url=gw.base) as client:
+        page = await client.get(f"/console/link/{token}")
+        assert page.status_code == 200 and token in page.text  # a page with a button: opening it uses nothing
+        csrf = CSRF.search(page.text)
+        assert csrf is not None
+        used = await client.post("/console/link", data={"csrf": csrf.group(1), "token": token})
+        assert used.status_code == 303
+        assert (await client.get("/console/")).status_code == 200
+        assert "console sign-in link" not in (await client.get("/console/keys")).text
+    async with httpx.AsyncClient(base_url=gw.base) as client:
+        csrf = CSRF.search((await client.get(f"/console/link/{token}")).text)
+        assert csrf is not None
+        again = await client.post("/console/link", data={"csrf": csrf.group(1), "token": token})
+        assert again.status_code == 403
+        forged = await client.post("/console/link", data={"csrf": csrf.group(1), "token": token[:-2] + "xx"})
+        assert forged.status_code == 403
+
+
+async def test_one_account_never_sees_anothers_send(gw: Gateway) -> None:
+    async with _signed_in(gw) as (acme, acme_csrf), _signed_in(gw, "other", "other-secret") as (other, other_csrf):
+        tomorrow = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+        send_id = await _send(
+            acme, acme_csrf, recipients="0612345678", text="secret de acme", schedule=tomorrow, reference="r-acme"
+        )
+        mine = await acme.get(f"/console/sends/{send_id}")
+        assert mine.status_code == 200 and "secret de acme" in mine.text and 'data-status="10"' in mine.text
+        for path in (f"/console/sends/{send_id}", f"/console/sends/{send_id}/recipients"):
+            answer = await other.get(path)
+            assert answer.status_code == 404 and "secret de acme" not in answer.text
+        cancel = await other.post(f"/console/sends/{send_id}/cancel", data={"csrf": other_csrf})
+        assert cancel.status_code == 404
+        assert "secret de acme" not in (await other.get("/console/history")).text
+        assert "r-acme" not in (await other.get("/console/history.csv")).text
+        # Its own cancel works and refunds.
+        done = await acme.post(f"/console/sends/{send_id}/cancel", data={"csrf": acme_csrf})
+        assert done.status_code == 303 and done.headers["location"].endswith("?note=cancelled")
+        csv_text = (await acme.get("/console/history.csv?ref=r-acme")).text
+        assert csv_text.splitlines()[1].split(",")[6] == "cancelled"
+        # Keys: another account's key cannot be revoked through the console.
+        keys = await acme.get("/console/keys")
+        key_id = re.search(r'data-key="(\d+)"', keys.text)
+        assert key_id is not None
+        refused = await other.post(
+            "/console/keys", data={"csrf": other_csrf, "action": "revoke", "key": key_id.group(1)}
+        )
+        assert refused.status_code == 404
+        # Operator pages do not exist for an account that is not an operator.
+        assert (await other.get("/console/ops/accounts")).status_code == 404
+        assert (await acme.get("/console/ops/accounts")).status_code == 200
+
+
+async def test_send_form_answers_bad_input_and_the_counter_follows_the_rules(gw: Gateway) -> None:
+    async with _signed_in(gw) as (client, csrf):
+        bad = await client.post("/console/send", data={"csrf": csrf, "recipients": "12", "text": "x"})
+        assert bad.status_code == 422 and "recipients:" in bad.text
+        empty = await client.post("/console/send", data={"csrf": csrf, "recipients": "0612345678", "text": ""})
+        assert empty.status_code == 422 and "text:" in empty.text
+        when = await client.post(
+            "/console/send", data={"csrf": csrf, "recipients": "0612345678", "text": "x", "schedule": "demain"}
+        )
+        assert when.status_code == 422 and "schedule:" in when.text
+        lane = await client.post(
+            "/console/send", data={"csrf": csrf, "recipients": "0612345678", "text": "x", "lane": "vip"}
+        )
+        assert lane.status_code == 422 and "lane:" in lane.text
+        huge = await client.post("/console/send", data={"csrf": csrf, "text": "x" * (2 * 1024 * 1024)})
+        assert huge.status_code == 413
+        # A marketing send from a custom sender gets the opt-out mention, and the counter says so.
+        counter = await client.post(
+            "/console/send/counter",
+            data={"text": "Promo -20%", "sender": "BOUTIQUE", "lane": "marketing", "recipients": "0612345678, 12"},
+            headers={"x-csrf-token": csrf},
+        )
+        assert 'id="count-mention"' in counter.text and "STOP" in counter.text
+        assert "1 destinataire(s)" in counter.text  # the invalid entry is not priced
+
+
+async def test_pages_show_the_accounts_traffic(gw: Gateway) -> None:
+    async with _signed_in(gw) as (client, csrf):
+        send_id = await _send(client, csrf, recipients="0612345678\n0698765432", text="Bonjour", reference="ref-1")
+
+        async def delivered() -> bool:
+            page = await client.get(f"/console/sends/{send_id}/recipients")
+            return page.text.count('data-status="11"') == 2
+
+        await wait_for(delivered, timeout=30)
+        page = (await client.get(f"/console/sends/{send_id}")).text
+        assert "hx-trigger" not in page.split('id="recipients-block"')[1].split(">")[0]  # final: no more polling
+        figures = (await client.get("/console/dashboard/figures")).text
+        assert re.search(r'data-window="Today" data-state="delivered">2<', figures)
+        series = (await client.get("/console/dashboard/series")).json()
+        assert sum(series["hourly"]["series"]["delivered"]) == 2
+        assert sum(series["daily"]["series"]["delivered"]) == 2
+        history = (await client.get("/console/history?recipient=0698765432")).text
+        assert history.count('class="message"') == 1
+        assert (await client.get("/console/history?since=hier")).status_code == 200
+        assert "since:" in (await client.get("/console/history?since=hier")).text
+        rows = (await client.get("/console/history.csv")).text.splitlines()
+        assert len(rows) == 3 and rows[0].startswith("send_id,")
+        opt = await client.post("/console/opt-outs", data={"csrf": csrf, "numbers": "0611223344", "action": "add"})
+        assert opt.status_code == 303
+        assert "33611223344" in (await client.get("/console/opt-outs")).text
+        created = await client.post("/console/keys", data={"csrf": csrf, "action": "create", "label": "ci"})
+        token = re.search(r'id="new-key">([^<]+)<', created.text)
+        assert token is not None
+        async with httpx.AsyncClient(base_url=gw.base) as api:
+            balance = await api.get("/commons/v1/balance", headers={"X-Api-Key": token.group(1)})
+            assert balance.status_code == 200
+        assert (await client.get("/console/callbacks?state=failed")).status_code == 200
+        ops = await client.get("/console/ops/routes?number=0612345678", headers={"hx-request": "true"})
+        assert 'id="explain-route"' in ops.text and "sandbox" in ops.text
+        accounts = await client.post(
+            "/console/ops/accounts", data={"csrf": csrf, "action": "topup", "login": "other", "amount": "5"}
+        )
+        assert accounts.status_code == 200
+        assert (await account_service(gw.settings, gw.db).show("other")).balance == to_milli(15)
+        created_account = await client.post(
+            "/console/ops/accounts", data={"csrf": csrf, "action": "create", "login": "other", "credits": "1"}
+        )
+        assert created_account.status_code == 422 and "taken" in created_account.text
