@@ -41,6 +41,7 @@ class Account:
     rate_limit: float | None = None  # sends/s accepted; None: the configured default (0 = unlimited)
     callback_url: str | None = None  # delivery reports of sends that name no notification_url
     reply_url: str | None = None  # replies to sends that name no notification_url_reponse, and unanswered ones
+    callback_statuses: str = "all"  # "all" status changes are called back, or only "final" ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ _ACCOUNT_COLUMNS = (
     accounts.c.rate_limit,
     accounts.c.callback_url,
     accounts.c.reply_url,
+    accounts.c.callback_statuses,
 )
 
 
@@ -111,6 +113,7 @@ class AccountStore:
         rate_limit: float | None = None,
         callback_url: str | None = None,
         reply_url: str | None = None,
+        callback_statuses: str = "all",
     ) -> Account:
         values = {
             "login": login,
@@ -125,6 +128,7 @@ class AccountStore:
             "rate_limit": rate_limit,
             "callback_url": callback_url,
             "reply_url": reply_url,
+            "callback_statuses": callback_statuses,
             "created_at": self._now_ms(),
             "balance": 0,
         }
@@ -147,6 +151,7 @@ class AccountStore:
             rate_limit,
             callback_url,
             reply_url,
+            callback_statuses,
         )
 
     async def update(
@@ -159,6 +164,7 @@ class AccountStore:
         sandbox: bool | Keep = KEEP,
         callback_url: str | Keep | None = KEEP,
         reply_url: str | Keep | None = KEEP,
+        callback_statuses: str | Keep = KEEP,
     ) -> Account:
         """Change the given settings of an account and return it as stored; raise UnknownAccount.
 
@@ -173,6 +179,7 @@ class AccountStore:
                 ("sandbox", sandbox),
                 ("callback_url", callback_url),
                 ("reply_url", reply_url),
+                ("callback_statuses", callback_statuses),
             )
             if value is not KEEP
         }
