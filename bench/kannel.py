@@ -1,6 +1,7 @@
 """Martinet and Kannel side by side, end to end: HTTP → SMPP simulator → receipts → final status → callback.
 
     .venv/bin/python -m bench.kannel [--count 20000] [--connections 64] [--only martinet|kannel]
+                                     [--callback-statuses all,final]
 
 One SMSC simulator (`martinet smsc`: every message DELIVRD, an ENROUTE receipt 0.1 s after the submission and the
 final one 0.5 s after it, no throughput limit) serves both gateways in turn, each bound to it with one
@@ -10,7 +11,8 @@ recipient each, distinct numbers, with the send time in the callback URL:
 
 * Martinet: `martinet serve` on a fresh SQLite file (`synchronous=full`, engine `batch_size = 500`, one HTTP
   worker, `callbacks.allow_private_networks = true`), `POST /http/1.6/sendSMS.do` with `notification_url`;
-  callbacks for statuses 0, 13 and 11, final = 11.
+  callbacks for statuses 0, 13 and 11, final = 11; then again on a fresh gateway with the account called back
+  for final statuses only (`--callback-statuses final`: one callback per message, at 11).
 * Kannel (Debian package `kannel`): bearerbox (SMPP smsc group, `max-pending-submits = 64`, internal DLR storage,
   no message store) and smsbox (a `sendsms-user`), `GET /cgi-bin/sendsms` with `dlr-mask=31` and `dlr-url`
   carrying `type=%d`; DLRs of type 8 (SMSC accepted), 4 (ENROUTE) and 1 (delivered), final = 1.
@@ -141,8 +143,13 @@ def _wait_binds(control: str, binds: int, log: Path, timeout: float = 30.0) -> N
 
 
 @contextlib.contextmanager
-def martinet(data: Path, smpp: int, control: str, synchronous: str = "full") -> Iterator[tuple[str, str, int]]:
-    """`martinet serve` bound to the simulator: (base URL, account token, process group)."""
+def martinet(
+    data: Path, smpp: int, control: str, synchronous: str = "full", callback_statuses: str = "all"
+) -> Iterator[tuple[str, str, int]]:
+    """`martinet serve` bound to the simulator: (base URL, account token, process group); the account is called
+    back for every status change (`all`, smsmode's way) or for final statuses only (`final`)."""
+    data = data / f"martinet-{callback_statuses}"
+    data.mkdir()
     port = free_port()
     config = data / "martinet.toml"
     config.write_text(
@@ -165,8 +172,9 @@ reconnect_min = 0.5
 reconnect_max = 5
 """
     )
+    create = [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)]
     token = subprocess.run(
-        [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
+        [*create, "--callback-statuses", callback_statuses],
         check=True,
         capture_output=True,
         text=True,
@@ -406,6 +414,7 @@ def run(
     drain_timeout: float = 180.0,
     only: tuple[str, ...] = (),
     synchronous: str = "full",
+    callback_statuses: tuple[str, ...] = ("all", "final"),
 ) -> dict[str, Any]:
     """Both gateways against the same simulator, one after the other; figures of each and the ratio."""
     data = Path(tempfile.mkdtemp(prefix="martinet-kannel-"))
@@ -420,14 +429,18 @@ def run(
     }
     try:
         with simulator(data) as (smpp, control, smsc):
-            if not only or "martinet" in only:
-                with receiver() as (callbacks, receiver_pid), martinet(data, smpp, control, synchronous) as gw:
+            for statuses in callback_statuses if not only or "martinet" in only else ():
+                with (
+                    receiver() as (callbacks, receiver_pid),
+                    martinet(data, smpp, control, synchronous, statuses) as gw,
+                ):
                     base, token, group = gw
                     build = martinet_request(token, callbacks)
                     # warm-up, not counted: a few sends to other numbers, until their callbacks are in
                     _settle(callbacks, dlr.load(base, build, _martinet_accepted, count=64, connections=8).accepted)
-                    results["martinet"] = measure(
-                        "martinet",
+                    key = "martinet" if statuses == "all" else f"martinet_{statuses}"
+                    results[key] = measure(
+                        key,
                         _offset(build),
                         _martinet_accepted,
                         base,
@@ -493,9 +506,15 @@ def main() -> None:
     parser.add_argument("--drain-timeout", type=float, default=180.0)
     parser.add_argument("--only", choices=["martinet", "kannel"])
     parser.add_argument("--synchronous", default="full", help="Martinet's sqlite_synchronous (full, normal, off)")
+    parser.add_argument(
+        "--callback-statuses",
+        default="all,final",
+        help="Martinet runs: callbacks for every status change (all), for final ones only (final), or both",
+    )
     args = parser.parse_args()
     only = (args.only,) if args.only else ()
-    print(json.dumps(run(args.count, args.connections, args.drain_timeout, only, args.synchronous), indent=2))
+    statuses = tuple(s for s in args.callback_statuses.split(",") if s)
+    print(json.dumps(run(args.count, args.connections, args.drain_timeout, only, args.synchronous, statuses), indent=2))
 
 
 if __name__ == "__main__":

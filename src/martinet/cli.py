@@ -330,6 +330,7 @@ def _account_create(args: argparse.Namespace) -> int:
                     callback_url=args.callback_url,
                     reply_url=args.reply_url,
                     parent=args.parent,
+                    callback_statuses=args.callback_statuses or "all",
                 )
             except LoginTaken:
                 print(f"an account named {args.login!r} exists already", file=sys.stderr)
@@ -425,6 +426,12 @@ def _account_urls(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help='replies to sends without notification_url_reponse, and replies answering no send, go here ("" = none)',
     )
+    parser.add_argument(
+        "--callback-statuses",
+        choices=("all", "final"),
+        default=None,
+        help="delivery reports for every status change (all, the default, as smsmode) or only final statuses",
+    )
 
 
 def _weight(raw: str) -> int:
@@ -460,11 +467,12 @@ def _account_update(args: argparse.Namespace) -> int:
         "sandbox": KEEP if args.sandbox is None else args.sandbox,
         "callback_url": KEEP if args.callback_url is None else args.callback_url,
         "reply_url": KEEP if args.reply_url is None else args.reply_url,
+        "callback_statuses": KEEP if args.callback_statuses is None else args.callback_statuses,
     }
     if all(value is KEEP for value in changes.values()):
         print(
             "account update: give at least one of --lane, --weight, --rate-limit, --(no-)sandbox, --callback-url, "
-            "--reply-url",
+            "--reply-url, --callback-statuses",
             file=sys.stderr,
         )
         return 2
@@ -517,6 +525,7 @@ def _account_fields(view: AccountView) -> dict[str, object]:
         "non_gsm": account.non_gsm,
         "callback_url": account.callback_url,
         "reply_url": account.reply_url,
+        "callback_statuses": account.callback_statuses,
         "balance": format_credits(view.balance),
     }
 

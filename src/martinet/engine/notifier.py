@@ -2,7 +2,7 @@
 `martinet serve` (`martinet.server.run_notifier`) or inside the engine (`callbacks.own_process = false`).
 
 One loop claims due callbacks in batches (only the oldest pending one of each recipient, so a recipient's
-reports arrive in order), starts one request per callback through a single shared `aiohttp` session (a GET
+reports arrive in order), starts one request per callback through one keep-alive HTTP client (a GET
 with smsmode's parameters, or a POST of the JSON resource for a send of the REST door), and a
 second loop writes the results in batches, one transaction each. Requests are bounded overall and per host;
 a host that answers 429 or 503 with `Retry-After` gets no request until then. Addresses are checked before
@@ -26,10 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
-from yarl import URL
 
 from martinet import metrics
 from martinet.domain.webhooks import (
@@ -44,6 +42,7 @@ from martinet.domain.webhooks import (
     url_problem,
     with_query,
 )
+from martinet.engine.callback_http import AnswerError, CallbackClient
 from martinet.store.callbacks import DELIVERED, FAILED, PENDING, CallbackStore, DueCallback, Outcome
 
 log = logging.getLogger(__name__)
@@ -53,8 +52,8 @@ POLL_INTERVAL = 0.1
 BATCH_SIZE = 200
 #: Bytes of an answer's body read at most; a longer body is dropped with its connection (never buffered).
 ANSWER_LIMIT = 64 * 1024
-#: Bytes aiohttp buffers per connection before it stops reading the socket (its flow control).
-READ_BUFFER = 16 * 1024
+#: Seconds a name's addresses are kept before it is resolved again.
+DNS_TTL = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +97,27 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
+class _CachedResolve:
+    """Addresses of a name, from `resolver` (the guarded one unless private networks are allowed), kept `DNS_TTL`
+    seconds; an IP address written in the URL is connected to as it is (checked by `_literal_problem` first)."""
+
+    def __init__(self, resolver: AbstractResolver, clock: Callable[[], float]) -> None:
+        self._resolver = resolver
+        self._clock = clock
+        self._known: dict[tuple[str, int], tuple[float, list[str]]] = {}
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        if _is_address(host):
+            return [host]
+        now = self._clock()
+        known = self._known.get((host, port))
+        if known is not None and known[0] > now:
+            return known[1]
+        found = [r["host"] for r in await self._resolver.resolve(host, port, socket.AF_UNSPEC)]
+        self._known[(host, port)] = (now + DNS_TTL, found)
+        return found
+
+
 @dataclass(slots=True)
 class _Result:
     """One attempt's result: `ok`, or a failure that may be `permanent`; `pause_until` from Retry-After."""
@@ -131,29 +151,22 @@ class Notifier:
         released = await self._store.release_leases(self._settings.node)
         if released:
             log.info("took back %d callbacks claimed by an earlier run of this node", released)
-        connector = aiohttp.TCPConnector(
-            limit=0,  # bounded here: overall by the claim loop, per host by semaphores
-            resolver=None if self._settings.allow_private_networks else GuardedResolver(),
-            ttl_dns_cache=10,
+        resolver: AbstractResolver = DefaultResolver() if self._settings.allow_private_networks else GuardedResolver()
+        client = CallbackClient(
+            _CachedResolve(resolver, self._clock),
+            timeout=self._settings.timeout,
+            answer_limit=ANSWER_LIMIT,
+            user_agent="Martinet-Callbacks/1",
         )
-        timeout = aiohttp.ClientTimeout(total=self._settings.timeout)
-        async with aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            trust_env=False,
-            # The body is not used: no decompression (a small gzip answer could expand without end), no cookies
-            # (a receiver's Set-Cookie would pile up in a jar shared by every account's callbacks).
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            read_bufsize=READ_BUFFER,
-        ) as session:
-            writer = asyncio.create_task(self._write_results())
-            try:
-                await self._claim_loop(session, stop)
-            finally:
-                await self._finish(writer)
+        writer = asyncio.create_task(self._write_results())
+        try:
+            await self._claim_loop(client, stop)
+        finally:
+            await self._finish(writer)
+            await client.close()
+            await resolver.close()
 
-    async def _claim_loop(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+    async def _claim_loop(self, client: CallbackClient, stop: asyncio.Event) -> None:
         while not stop.is_set():
             room = min(BATCH_SIZE, self._settings.concurrency - len(self._in_flight))
             # While requests are in flight, claim only once half a batch of room is free: claims stay batched
@@ -168,20 +181,20 @@ class Notifier:
                 log.exception("claiming callbacks failed")
                 claimed = []
             for callback in claimed:
-                self._start(session, callback)
+                self._start(client, callback)
             if len(claimed) < room:
                 await _wait_any(POLL_INTERVAL, stop)
             else:
                 await asyncio.sleep(0)
 
-    def _start(self, session: aiohttp.ClientSession, callback: DueCallback) -> None:
+    def _start(self, client: CallbackClient, callback: DueCallback) -> None:
         host = _host_key(callback.url)
         now = self._clock()
         until = self._paused.get(host)
         if until is not None and until > now:
             self._add(Outcome(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
             return
-        task = asyncio.create_task(self._deliver(session, callback, host))
+        task = asyncio.create_task(self._deliver(client, callback, host))
         self._in_flight[callback.id] = task
         task.add_done_callback(functools.partial(self._done, callback.id))
 
@@ -189,7 +202,7 @@ class Notifier:
         self._in_flight.pop(callback_id, None)
         self._slot_free.set()
 
-    async def _deliver(self, session: aiohttp.ClientSession, callback: DueCallback, host: str) -> None:
+    async def _deliver(self, client: CallbackClient, callback: DueCallback, host: str) -> None:
         semaphore = self._hosts.get(host)
         if semaphore is None:
             semaphore = self._hosts[host] = asyncio.Semaphore(self._settings.concurrency_per_host)
@@ -199,7 +212,7 @@ class Notifier:
                 self._add(Outcome(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
                 return
             try:
-                result = await self._request(session, callback)
+                result = await self._request(client, callback)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never lose the outcome of a claimed callback
@@ -211,7 +224,7 @@ class Notifier:
         metrics.callback_done(_kind(callback), _OUTCOME_LABEL[outcome.state])
         self._add(outcome)
 
-    async def _request(self, session: aiohttp.ClientSession, callback: DueCallback) -> _Result:
+    async def _request(self, client: CallbackClient, callback: DueCallback) -> _Result:
         problem = url_problem(callback.url)
         if problem is None and not self._settings.allow_private_networks:
             problem = _literal_problem(callback.url)
@@ -220,31 +233,34 @@ class Notifier:
         url = with_query(callback.url, callback.params)
         now = int(self._clock())
         if callback.body is None:  # smsmode's GET: what it reports is in the URL, so the URL is signed
-            signed, method = signature(callback.secret, request_target(url), now), "GET"
+            signed = signature(callback.secret, request_target(url), now)
+            headers = [(EVENT_HEADER, callback.event), (SIGNATURE_HEADER, signed)]
+            method = "GET"
         else:
-            signed, method = body_signature(callback.secret, callback.body, now), "POST"
-        headers = {EVENT_HEADER: callback.event, SIGNATURE_HEADER: signed, "User-Agent": "Martinet-Callbacks/1"}
-        if callback.body is not None:
-            headers["Content-Type"] = "application/json"
+            headers = [
+                (EVENT_HEADER, callback.event),
+                (SIGNATURE_HEADER, body_signature(callback.secret, callback.body, now)),
+                ("Content-Type", "application/json"),
+            ]
+            method = "POST"
         try:
-            async with session.request(
-                method, URL(url, encoded=True), headers=headers, data=callback.body, allow_redirects=False
-            ) as reply:
-                await _read_some(reply, ANSWER_LIMIT)
-                if 200 <= reply.status < 300:
-                    return _Result(ok=True, status=reply.status)
-                pause = None
-                if reply.status in (429, 503):
-                    pause = retry_after(reply.headers.get("Retry-After"), self._clock())
-                return _Result(ok=False, status=reply.status, error=f"HTTP {reply.status}", pause_until=pause)
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, ForbiddenAddress):
-                return _Result(ok=False, error=str(exc.os_error), permanent=True)
-            return _Result(ok=False, error=f"cannot connect: {exc.os_error or exc}")
+            answer = await client.request(method, url, headers, callback.body)
+        except ForbiddenAddress as exc:
+            return _Result(ok=False, error=str(exc), permanent=True)
         except TimeoutError:
             return _Result(ok=False, error=f"no answer within {self._settings.timeout:g} s")
-        except (aiohttp.ClientError, ValueError) as exc:
-            return _Result(ok=False, error=f"{type(exc).__name__}: {exc}")
+        except AnswerError as exc:
+            return _Result(ok=False, error=str(exc))
+        except ValueError as exc:
+            return _Result(ok=False, error=f"invalid request: {exc}")
+        except OSError as exc:
+            return _Result(ok=False, error=f"cannot connect: {exc}")
+        if 200 <= answer.status < 300:
+            return _Result(ok=True, status=answer.status)
+        pause = None
+        if answer.status in (429, 503):
+            pause = retry_after(answer.retry_after, self._clock())
+        return _Result(ok=False, status=answer.status, error=f"HTTP {answer.status}", pause_until=pause)
 
     def _outcome(self, callback: DueCallback, result: _Result) -> Outcome:
         if result.ok:
@@ -325,27 +341,18 @@ def _host_key(url: str) -> str:
         return url
 
 
-async def _read_some(reply: aiohttp.ClientResponse, limit: int) -> None:
-    """Read and drop up to `limit` bytes of `reply`'s body. A body read to its end leaves the connection
-    reusable; a longer one closes it, so the rest is never received, let alone kept."""
-    left = limit
-    while left > 0:
-        chunk = await reply.content.read(min(left, READ_BUFFER))
-        if not chunk:
-            return
-        left -= len(chunk)
-    if not reply.content.at_eof():
-        reply.close()
-
-
-def _literal_problem(url: str) -> str | None:
-    """For a host written as an IP address (aiohttp does not ask the resolver about those)."""
-    host = urlsplit(url).hostname or ""
+def _is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return None
-    return forbidden_address(host)
+        return False
+    return True
+
+
+def _literal_problem(url: str) -> str | None:
+    """For a host written as an IP address (never given to the resolver)."""
+    host = urlsplit(url).hostname or ""
+    return forbidden_address(host) if _is_address(host) else None
 
 
 async def _wait_any(seconds: float, *events: asyncio.Event) -> None:

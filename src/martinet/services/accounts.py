@@ -60,10 +60,12 @@ class AccountService:
         callback_url: str | None = None,
         reply_url: str | None = None,
         parent: str | None = None,
+        callback_statuses: str = "all",
     ) -> NewAccount:
         """Create an account with one API key (returned in clear, once) and an opening credit; `parent`: the
         login of the account it is a sub-account of (raises UnknownAccount when there is none)."""
         _check_settings(lane, weight, rate_limit)
+        _check_callback_statuses(callback_statuses)
         await self._check_urls(callback_url, reply_url)
         parent_id = None
         if parent is not None:
@@ -84,6 +86,7 @@ class AccountService:
             callback_url=callback_url or None,
             reply_url=reply_url or None,
             parent_id=parent_id,
+            callback_statuses=callback_statuses,
         )
         token = token or new_access_token()
         await self._accounts.add_api_key(account.id, token_hash(token), label="default")
@@ -109,6 +112,7 @@ class AccountService:
         sandbox: bool | Keep = KEEP,
         callback_url: str | Keep | None = KEEP,
         reply_url: str | Keep | None = KEEP,
+        callback_statuses: str | Keep = KEEP,
     ) -> AccountView:
         """Change the given settings (`rate_limit=None`: back to the configured default; a URL None or empty:
         none); returns the result.
@@ -120,6 +124,8 @@ class AccountService:
             1 if weight is KEEP else weight,
             None if rate_limit is KEEP else rate_limit,
         )
+        if callback_statuses is not KEEP:
+            _check_callback_statuses(callback_statuses)
         await self._check_urls(None if callback_url is KEEP else callback_url, None if reply_url is KEEP else reply_url)
         account = await self._accounts.update(
             login,
@@ -129,6 +135,7 @@ class AccountService:
             sandbox=sandbox,
             callback_url=callback_url if callback_url is KEEP else callback_url or None,
             reply_url=reply_url if reply_url is KEEP else reply_url or None,
+            callback_statuses=callback_statuses,
         )
         return await self._view(account)
 
@@ -158,3 +165,12 @@ def _check_settings(lane: str | None, weight: int, rate_limit: float | None) -> 
         raise InvalidAccountSetting(f"weight: must be between {MIN_WEIGHT} and {MAX_WEIGHT}")
     if rate_limit is not None and not valid_rate(rate_limit):
         raise InvalidAccountSetting("rate limit: must be a number of sends per second, 0 or more (0 = unlimited)")
+
+
+#: What `callback_statuses` may be: a callback for each reportable status change, or only for final ones.
+CALLBACK_STATUSES = ("all", "final")
+
+
+def _check_callback_statuses(value: str) -> None:
+    if value not in CALLBACK_STATUSES:
+        raise InvalidAccountSetting(f"callback statuses: expected one of {', '.join(CALLBACK_STATUSES)}, not {value!r}")

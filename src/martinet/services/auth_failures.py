@@ -15,6 +15,7 @@ used are forgotten first), so that random addresses and logins cannot grow the w
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import time
@@ -111,8 +112,10 @@ class FailureLimits:
             self._logins.fail(login[:MAX_LOGIN_KEY])
 
 
+@functools.lru_cache(maxsize=4096)
 def address_key(address: str | None) -> str:
-    """What a client is counted by: its IPv4 address, or the /64 of its IPv6 address."""
+    """What a client is counted by: its IPv4 address, or the /64 of its IPv6 address (memoised: it runs on every
+    authenticated request, and parsing an address costs more than the rest of the check)."""
     if not address:
         return ""
     try:

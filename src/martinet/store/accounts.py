@@ -43,6 +43,7 @@ class Account:
     callback_url: str | None = None  # delivery reports of sends that name no notification_url
     reply_url: str | None = None  # replies to sends that name no notification_url_reponse, and unanswered ones
     operator: bool = False  # manages every account (docs/resellers.md)
+    callback_statuses: str = "all"  # "all" status changes are called back, or only "final" ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ _ACCOUNT_COLUMNS = (
     accounts.c.callback_url,
     accounts.c.reply_url,
     accounts.c.operator,
+    accounts.c.callback_statuses,
 )
 
 
@@ -115,6 +117,7 @@ class AccountStore:
         rate_limit: float | None = None,
         callback_url: str | None = None,
         reply_url: str | None = None,
+        callback_statuses: str = "all",
     ) -> Account:
         values = {
             "login": login,
@@ -129,6 +132,7 @@ class AccountStore:
             "rate_limit": rate_limit,
             "callback_url": callback_url,
             "reply_url": reply_url,
+            "callback_statuses": callback_statuses,
             "created_at": self._now_ms(),
             "balance": 0,
         }
@@ -151,6 +155,7 @@ class AccountStore:
             rate_limit,
             callback_url,
             reply_url,
+            callback_statuses=callback_statuses,
         )
 
     async def update(
@@ -163,6 +168,7 @@ class AccountStore:
         sandbox: bool | Keep = KEEP,
         callback_url: str | Keep | None = KEEP,
         reply_url: str | Keep | None = KEEP,
+        callback_statuses: str | Keep = KEEP,
     ) -> Account:
         """Change the given settings of an account and return it as stored; raise UnknownAccount.
 
@@ -177,6 +183,7 @@ class AccountStore:
                 ("sandbox", sandbox),
                 ("callback_url", callback_url),
                 ("reply_url", reply_url),
+                ("callback_statuses", callback_statuses),
             )
             if value is not KEEP
         }

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import String, and_, cast, func, literal, select
+from sqlalchemy import String, and_, cast, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from martinet.domain.status import State
+from martinet.domain.status import FINAL_STATES, State
 from martinet.store.schema import accounts, callbacks, messages, sends, status_history
 
 #: States whose changes are reported to the client (acceptance, scheduling and claiming are not).
@@ -25,6 +25,9 @@ REPORTED_STATES = (
     State.EXPIRED,
     State.CANCELLED,
 )
+
+#: Those reported to an account whose `callback_statuses` is "final".
+FINAL_REPORTED_STATES = tuple(s for s in REPORTED_STATES if s in FINAL_STATES)
 
 
 def latest_history_id(conn: Connection) -> int:
@@ -58,6 +61,10 @@ def enqueue_status(conn: Connection, message_ids: Collection[int], after_history
                 status_history.c.id > after_history_id,
                 status_history.c.message_id.in_(list(message_ids)),
                 status_history.c.state.in_([s.value for s in REPORTED_STATES]),
+                or_(
+                    accounts.c.callback_statuses != "final",
+                    status_history.c.state.in_([s.value for s in FINAL_REPORTED_STATES]),
+                ),
                 url.is_not(None),
             )
         )

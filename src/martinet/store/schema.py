@@ -60,6 +60,8 @@ accounts = Table(
     Column("callback_url", Text),
     Column("reply_url", Text),
     Column("webhook_secret", String(64)),
+    # "all": a callback for every reportable status change (smsmode's way); "final": only for final statuses.
+    Column("callback_statuses", String(8), nullable=False, server_default="all"),
     # Cache of SUM(ledger.amount) for this account, updated in the same transaction as every ledger row.
     Column("balance", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),

@@ -1,0 +1,272 @@
+"""The HTTP/1.1 client the notifier delivers callbacks with: one request per callback, on keep-alive connections.
+
+Why not aiohttp's client, which the notifier used before: a callback is a small GET or POST whose answer matters
+only by its status (and `Retry-After`), and aiohttp's general-purpose request path (timers, tracing, cookie and
+redirect machinery, a stream reader per answer, several writes per request) cost about 0.3 ms of CPU per callback,
+half of the notifier's time at full load (docs/benchmarks.md). This client writes each request in one `write`,
+parses answers with `httptools` (the C parser uvicorn uses, so no new dependency), keeps idle connections per host
+and reuses them. It still resolves names through a resolver passed in (the notifier's `GuardedResolver`, so the
+address checked is the address connected to), verifies TLS certificates with the system's store, follows no
+redirect, keeps no cookie, never decompresses, and reads at most `answer_limit` bytes of an answer's body: a longer
+body closes its connection, so a receiver streaming without end costs bounded memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import urlsplit
+
+import httptools
+
+#: Resolves (host, port) to the addresses a connection may be made to; raises OSError when there are none.
+Resolve = Callable[[str, int], Awaitable[Sequence[str]]]
+
+#: Seconds an idle connection is kept for reuse; receivers commonly close theirs after 5 to 75 s, and a request
+#: on a connection the receiver closed meanwhile is sent again once on a new one.
+IDLE_SECONDS = 15.0
+
+
+class AnswerError(Exception):
+    """The receiver's answer could not be read as HTTP/1.1 (or the connection ended before its status line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    retry_after: str | None  # the header's value, for 429 and 503
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def host_header(self) -> bytes:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return (host if self.port == default else f"{host}:{self.port}").encode("ascii")
+
+
+class _Connection(asyncio.Protocol):
+    """One connection and the answer it is waiting for; `httptools` calls the `on_*` methods while parsing."""
+
+    def __init__(self, answer_limit: int) -> None:
+        self._limit = answer_limit
+        self._parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self._waiter: asyncio.Future[Answer] | None = None
+        self._status = 0
+        self._retry_after: str | None = None
+        self._header_name = b""
+        self._body = 0
+        self._received = False  # a byte of the current answer arrived
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+
+    def data_received(self, data: bytes) -> None:
+        self._received = True
+        if self._waiter is None or self._waiter.done():  # bytes nobody asked for: the connection is unusable
+            self._close()
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(AnswerError("the receiver switched protocols"))
+        except httptools.HttpParserError as exc:
+            self._fail(AnswerError(f"malformed answer: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._status:  # an answer whose body runs to the end of the connection
+            waiter.set_result(Answer(self._status, self._retry_after))
+        else:
+            waiter.set_exception(_Unanswered(exc, self._received))
+
+    # httptools callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name:
+            self._header_name = name
+        if self._header_name.lower() == b"retry-after":
+            self._retry_after = (self._retry_after or "") + value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self._status = self._parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        self._body += len(body)
+        if self._body > self._limit:  # never read (nor buffer) the rest: the status is all that matters
+            self._finish(reusable=False)
+
+    def on_message_complete(self) -> None:
+        if 100 <= self._status < 200:  # an interim answer (100 Continue, 103): the final one follows
+            self._status, self._retry_after = 0, None
+            return
+        self._finish(reusable=self._parser.should_keep_alive())
+
+    # use by the client
+
+    def send(self, request: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Answer]:
+        assert self.transport is not None
+        self._waiter = loop.create_future()
+        self._status, self._retry_after, self._header_name, self._body, self._received = 0, None, b"", 0, False
+        self.transport.write(request)
+        return self._waiter
+
+    def abort(self) -> None:
+        self._close()
+
+    def _finish(self, *, reusable: bool) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(Answer(self._status, self._retry_after))
+        if not reusable:
+            self._close()
+
+    def _fail(self, exc: Exception) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc)
+        self._close()
+
+    def _close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class _Unanswered(ConnectionError):
+    """The connection ended before an answer's status; `stale` when nothing at all came back (a receiver that
+    closed an idle keep-alive connection just as the request went out: sending again is safe)."""
+
+    def __init__(self, cause: Exception | None, received: bool) -> None:
+        super().__init__(f"connection closed before an answer{f': {cause}' if cause else ''}")
+        self.stale = not received
+
+
+class CallbackClient:
+    """Sends one request at a time per connection, any number of connections at once; the caller bounds them."""
+
+    def __init__(
+        self,
+        resolve: Resolve,
+        *,
+        timeout: float,
+        answer_limit: int,
+        user_agent: str,
+        ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._resolve = resolve
+        self._timeout = timeout
+        self._limit = answer_limit
+        self._agent = user_agent.encode("ascii")
+        self._ssl = ssl_context
+        self._clock = clock
+        self._idle: dict[_Origin, list[_Connection]] = {}
+
+    async def request(self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes | None) -> Answer:
+        """Send `method url` and return the answer's status within the client's `timeout`, connection included
+        (raises OSError, TimeoutError, AnswerError, or ValueError for a URL or header that cannot be sent)."""
+        origin, target = _parse(url)
+        head = _head(method, target, origin, headers, body, self._agent)
+        request = head + body if body else head
+        async with asyncio.timeout(self._timeout):
+            connection = self._take_idle(origin)
+            if connection is not None:
+                try:
+                    return await self._exchange(origin, connection, request)
+                except _Unanswered as exc:
+                    if not exc.stale:
+                        raise
+            return await self._exchange(origin, await self._connect(origin), request)
+
+    async def close(self) -> None:
+        for connections in self._idle.values():
+            for connection in connections:
+                connection.abort()
+        self._idle.clear()
+
+    async def _exchange(self, origin: _Origin, connection: _Connection, request: bytes) -> Answer:
+        try:
+            answer = await connection.send(request, asyncio.get_running_loop())
+        except BaseException:
+            connection.abort()
+            raise
+        if not connection.closed:
+            connection.idle_since = self._clock()
+            self._idle.setdefault(origin, []).append(connection)
+        return answer
+
+    def _take_idle(self, origin: _Origin) -> _Connection | None:
+        idle = self._idle.get(origin)
+        now = self._clock()
+        while idle:
+            connection = idle.pop()
+            if not connection.closed and now - connection.idle_since < IDLE_SECONDS:
+                return connection
+            connection.abort()
+        return None
+
+    async def _connect(self, origin: _Origin) -> _Connection:
+        loop = asyncio.get_running_loop()
+        addresses = await self._resolve(origin.host, origin.port)
+        tls = None
+        if origin.scheme == "https":
+            tls = self._ssl or ssl.create_default_context()
+        last: OSError | None = None
+        for address in addresses:
+            try:
+                _transport, connection = await loop.create_connection(
+                    lambda: _Connection(self._limit),
+                    address,
+                    origin.port,
+                    ssl=tls,
+                    server_hostname=origin.host if tls else None,
+                )
+                return connection
+            except OSError as exc:
+                last = exc
+        raise last or OSError(f"no address for {origin.host}")
+
+
+def _parse(url: str) -> tuple[_Origin, str]:
+    """The origin to connect to and the request target, as written in `url` (already percent-encoded)."""
+    if any(c in url for c in " \r\n\t\0"):
+        raise ValueError("a URL cannot hold spaces or control characters")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = parts.path or "/"
+    if parts.query:
+        target = f"{target}?{parts.query}"
+    return _Origin(parts.scheme, parts.hostname, port), target
+
+
+def _head(
+    method: str, target: str, origin: _Origin, headers: Sequence[tuple[str, str]], body: bytes | None, agent: bytes
+) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1".encode("ascii"), b"Host: " + origin.host_header, b"User-Agent: " + agent]
+    for name, value in headers:
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"header {name} holds a line break")
+        lines.append(f"{name}: {value}".encode("latin-1"))
+    if body is not None:
+        lines.append(b"Content-Length: %d" % len(body))
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines)
