@@ -64,6 +64,8 @@ def test_create_with_weight_and_rate_limit_then_show(tmp_path: Path) -> None:
                 "3",
                 "--rate-limit",
                 "2.5",
+                "--callback-statuses",
+                "final",
                 "--config",
                 config,
             ],
@@ -89,6 +91,7 @@ def test_create_with_weight_and_rate_limit_then_show(tmp_path: Path) -> None:
         "non_gsm": "replace",
         "callback_url": None,
         "reply_url": None,
+        "callback_statuses": "final",
         "balance": "12.5",
     }
     assert alice.stderr == ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -117,10 +118,10 @@ async def test_a_voice_message_is_called_played_and_reported_listened_with_its_c
             assert full.recording is not None and full.recording.exists()
             assert early.ended_by == "trunk" and early.audio_seconds < played
 
-            # Priced per call (5 credits by default), whatever happened on the line.
+            # Priced per call (1.5 credits to metropolitan France in the built-in table), whatever happened on the line.
             async with gw.client() as client:
                 balance = (await client.get("/credit.do", params={"accessToken": gw.token})).text
-            assert balance == "980"
+            assert balance == "994"
     finally:
         await callbacks.stop()
 
@@ -151,7 +152,7 @@ async def test_the_rest_door_and_the_sdk_send_voice_messages(database_url: str, 
         AsyncClient(gw.base, gw.token, retries=0) as client,
     ):
         sent = await client.send("0145678901", "Code 4821", voice=True, voice_title="", voice_language="en-GB")
-        assert sent.part_count == 1 and sent.price.amount == 5
+        assert sent.part_count == 1 and sent.price.amount == Decimal("1.5")
         sms_id = await client.legacy.send_voice_message("0145678902", "Code 4821", title="")
 
         async def listened() -> bool:
