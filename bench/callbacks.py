@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.harness import free_port, gateway, machine, wait_http
+from bench.harness import cpu_by_process, free_port, gateway, machine, wait_http
 
 
 def _receiver(port: int) -> None:
@@ -110,6 +110,7 @@ def run(recipients: int = 10_000, timeout: float = 120.0, prefilled: bool = Fals
             prepare=functools.partial(_prefill, recipients=recipients, url=hook) if prefilled else None,
         ) as gw:
             began = time.time()
+            cpu_before = cpu_by_process([gw.group], [])
             if not prefilled:
                 _send(gw.base, gw.token, recipients, hook)
             expected = 3 * recipients
@@ -118,6 +119,7 @@ def run(recipients: int = 10_000, timeout: float = 120.0, prefilled: bool = Fals
             while stats["received"] < expected and time.monotonic() < deadline:
                 time.sleep(0.5)
                 stats = _stats(receiver_port)
+            cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_by_process([gw.group], []).items()}
     finally:
         receiver.terminate()
         receiver.join(5)
@@ -132,6 +134,9 @@ def run(recipients: int = 10_000, timeout: float = 120.0, prefilled: bool = Fals
         "first_after_s": round((stats["first"] or began) - began, 2),
         "span_s": round(span, 2),
         "per_second": round(stats["received"] / span, 1) if span > 0 else 0.0,
+        # CPU of the gateway's processes while the callbacks went out, and the notifier's per callback.
+        "cpu_s": {k: round(v, 2) for k, v in cpu.items() if v >= 0.01},
+        "notifier_cpu_ms_per_callback": round(1000 * cpu.get("martinet notifier", 0.0) / max(1, stats["received"]), 3),
     }
 
 

@@ -99,6 +99,7 @@ class Gateway:
     token: str
     data: Path
     config: Path
+    group: int = 0  # the process group of `martinet serve` and its children (`cpu_by_process`)
 
 
 @contextlib.contextmanager
@@ -148,7 +149,7 @@ handset_delay = {sandbox_delays[1]}
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{admin_base(config)}/healthz")
-        yield Gateway(base, token, data, config)
+        yield Gateway(base, token, data, config, process.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -244,3 +245,46 @@ def _latency(output: str, percentile: str) -> float:
 
 def _lua_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+#: `martinet serve` starts the engine, then the callbacks notifier when it has a process of its own (the default,
+#: `callbacks.own_process`), then the HTTP worker(s).
+_SERVE_CHILDREN = (
+    ("engine", "http-0")
+    if os.environ.get("MARTINET_CALLBACKS__OWN_PROCESS", "true").lower() in ("false", "0")
+    else ("engine", "notifier", "http-0")
+)
+
+
+def cpu_by_process(groups: list[int], pids: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system) of the processes in these process groups and of these processes, by name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: list[tuple[int, int, int, float, bytes]] = []  # pid, parent, group, seconds, command line
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(entry.path, "stat").read_text().rpartition(")")[2].split()
+            pid, parent, group = int(entry.name), int(fields[1]), int(fields[2])
+            if group in groups or pid in pids:
+                command = Path(entry.path, "cmdline").read_bytes()
+                found.append((pid, parent, group, (int(fields[11]) + int(fields[12])) / tick, command))
+    cpu: dict[str, float] = {}
+    spawned: dict[int, int] = {}  # children started by multiprocessing, per parent, in order
+    for pid, parent, group, seconds, command in sorted(found):
+        if pid in pids:
+            name = "callback receiver" if b"spawn_main" in command else "load generator"
+        elif b"bearerbox" in command or b"smsbox" in command:
+            name = Path(command.split(b"\0")[0].decode()).name
+        elif b"martinet.smsc" in command:
+            name = "simulator"
+        elif b"spawn_main" in command:  # martinet serve's children, in the order it starts them
+            index = spawned[parent] = spawned.get(parent, -1) + 1
+            order = _SERVE_CHILDREN
+            name = f"martinet {order[index]}" if index < len(order) else f"martinet http-{index - len(order) + 1}"
+        elif pid == group:
+            name = "martinet supervisor"
+        else:
+            name = "other"
+        cpu[name] = cpu.get(name, 0.0) + seconds
+    return cpu

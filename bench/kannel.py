@@ -43,7 +43,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import dlr
-from bench.harness import MARTINET, admin_base, config_head, ensure_tool, free_port, machine, wait_http
+from bench.harness import (
+    MARTINET,
+    admin_base,
+    config_head,
+    cpu_by_process,
+    ensure_tool,
+    free_port,
+    machine,
+    wait_http,
+)
 
 TEXT = "Votre code de connexion est 482913"
 FIRST_NUMBER = 33610000000  # one distinct French mobile per request: 33610000000 + index
@@ -305,49 +314,6 @@ def _kannel_accepted(status: int, body: bytes) -> bool:
     return status == 202 and body.startswith(b"0:")
 
 
-#: `martinet serve` starts the engine, then the callbacks notifier when it has a process of its own (the default,
-#: `callbacks.own_process`), then the HTTP worker(s).
-_SERVE_CHILDREN = (
-    ("engine", "http-0")
-    if os.environ.get("MARTINET_CALLBACKS__OWN_PROCESS", "true").lower() in ("false", "0")
-    else ("engine", "notifier", "http-0")
-)
-
-
-def _cpu(groups: list[int], pids: list[int]) -> dict[str, float]:
-    """CPU seconds (user + system) of the processes in these process groups and of these processes, by name."""
-    tick = os.sysconf("SC_CLK_TCK")
-    found: list[tuple[int, int, int, float, bytes]] = []  # pid, parent, group, seconds, command line
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = Path(entry.path, "stat").read_text().rpartition(")")[2].split()
-            pid, parent, group = int(entry.name), int(fields[1]), int(fields[2])
-            if group in groups or pid in pids:
-                command = Path(entry.path, "cmdline").read_bytes()
-                found.append((pid, parent, group, (int(fields[11]) + int(fields[12])) / tick, command))
-    cpu: dict[str, float] = {}
-    spawned: dict[int, int] = {}  # children started by multiprocessing, per parent, in order
-    for pid, parent, group, seconds, command in sorted(found):
-        if pid in pids:
-            name = "callback receiver" if b"spawn_main" in command else "load generator"
-        elif b"bearerbox" in command or b"smsbox" in command:
-            name = Path(command.split(b"\0")[0].decode()).name
-        elif b"martinet.smsc" in command:
-            name = "simulator"
-        elif b"spawn_main" in command:  # martinet serve's children, in the order it starts them
-            index = spawned[parent] = spawned.get(parent, -1) + 1
-            order = _SERVE_CHILDREN
-            name = f"martinet {order[index]}" if index < len(order) else f"martinet http-{index - len(order) + 1}"
-        elif pid == group:
-            name = "martinet supervisor"
-        else:
-            name = "other"
-        cpu[name] = cpu.get(name, 0.0) + seconds
-    return cpu
-
-
 def measure(
     name: str,
     build: Callable[[int, int], bytes],
@@ -366,7 +332,7 @@ def measure(
     _stats(f"{callbacks}/reset")  # forget the warm-up
     before = _stats(f"{control}/stats")
     pids = [*pids, os.getpid()]
-    cpu_before = _cpu(groups, pids)
+    cpu_before = cpu_by_process(groups, pids)
     load = dlr.load(base, build, accepted, count=count, connections=connections)
     simulator_then, callbacks_then = _stats(f"{control}/stats"), _stats(f"{callbacks}/stats")
     at_load_end = {  # where the messages were when the last request was answered
@@ -398,7 +364,7 @@ def measure(
         "end_to_end_per_second": round(stats.get("delivered", 0) / span, 1) if span > 0 else 0.0,
         "latency_p50_ms": round(stats.get("latency_p50_ms", float("nan")), 1),
         "latency_p99_ms": round(stats.get("latency_p99_ms", float("nan")), 1),
-        "cpu_s": {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in _cpu(groups, pids).items()},
+        "cpu_s": {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_by_process(groups, pids).items()},
         "simulator": {
             k: after.get(k, 0) - before.get(k, 0)
             for k in ("submitted", "throttled", "refused", "receipts_sent", "receipts_acked", "receipts_retried")
