@@ -49,9 +49,9 @@ def test_voice_prices_default_per_call_with_per_country_overrides() -> None:
     assert prices.price("CH") == Decimal(9)  # named under [voice]: open to calls only
     assert prices.price("DE") is None
     assert parse_voice_prices({"prices": {"FR": "1"}}, sms).price("FR") is None  # no [voice]: no calls
-    with pytest.raises(ValueError, match="voice.default"):
+    with pytest.raises(ValueError, match=r"voice\.default"):
         parse_voice_prices({"voice": {"default": "-1"}}, sms)
-    with pytest.raises(ValueError, match="voice.UK"):
+    with pytest.raises(ValueError, match=r"voice\.UK"):
         parse_voice_prices({"voice": {"UK": "1"}}, sms)
     assert load_default_voice_prices(sms).price("FR") == Decimal(5)
 
