@@ -89,6 +89,17 @@ async def _run(calls: int, seconds: float, transport: str) -> dict[str, Any]:
         if r.played
         for a, b in zip(r.played.lateness, r.played.lateness[1:], strict=False)
     ]
+    # RFC 3550's interarrival jitter (section 6.4.1) as a receiver beside us would compute it (loopback adds
+    # nothing): J += (|D| - J) / 16, D the difference of consecutive packets' transit times, here their lateness.
+    jitters: list[float] = []
+    for r in results:
+        if r.played is None:
+            continue
+        j = peak = 0.0
+        for a, b in zip(r.played.lateness, r.played.lateness[1:], strict=False):
+            j += (abs(b - a) * 1000 - j) / 16
+            peak = max(peak, j)
+        jitters.append(peak)
     complete = sum(1 for r in results if r.complete)
     cpu_seconds = (used.ru_utime - cpu.ru_utime) + (used.ru_stime - cpu.ru_stime)
     return {
@@ -103,6 +114,10 @@ async def _run(calls: int, seconds: float, transport: str) -> dict[str, Any]:
             "p999": round(_quantile(lateness, 0.999), 3),
             "max": round(max(lateness), 3),
             "mean": round(statistics.fmean(lateness), 3),
+        },
+        "rfc3550_jitter_ms": {
+            "worst_call_peak": round(max(jitters), 3),
+            "median_call_peak": round(_quantile(jitters, 0.5), 3),
         },
         "gap_deviation_ms": {"p99": round(_quantile(gaps, 0.99), 3), "max": round(max(gaps), 3)},
         "wall_seconds": round(wall, 2),
@@ -124,13 +139,20 @@ def run(calls: int = 100, seconds: float = 10.0, transport: str = "udp") -> dict
 
 def rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     late = f["lateness_ms"]
-    ok = f["calls"] >= 100 and late["p99"] <= 5.0
+    jitter = f["rfc3550_jitter_ms"]
+    ok = f["calls"] >= 100 and jitter["worst_call_peak"] <= 5.0
     return [
         (
-            f"voice calls at once, RTP pacing lateness p50 / p99 / max ({f['calls']} calls × {f['audio_seconds_per_call']:g} s)",
-            f"{late['p50']:.1f} / {late['p99']:.1f} / {late['max']:.1f} ms",
+            f"voice calls at once, RTP jitter (RFC 3550), worst call / median call ({f['calls']} calls)",
+            f"{jitter['worst_call_peak']:.2f} / {jitter['median_call_peak']:.2f} ms",
             "≥ 100 calls, ≤ 5 ms",
             "✅" if ok else "❌",
+        ),
+        (
+            f"  packet lateness p50 / p99 / max ({f['audio_seconds_per_call']:g} s of audio per call)",
+            f"{late['p50']:.1f} / {late['p99']:.1f} / {late['max']:.1f} ms",
+            "",
+            "",
         ),
         (
             "  calls played to the end, CPU per call-second of audio",
@@ -147,7 +169,9 @@ def setup(f: dict[str, Any]) -> str:
         f"connector's caller (one UDP socket) places {f['calls']} calls at once from one {f['loop']} event loop, each "
         f"playing {f['audio_seconds_per_call']:g} s of G.711 (a tone; synthesis is not measured) as RTP, then hangs up. "
         "Lateness is how long after its due time (the call's start on the 20 ms grid + n × 20 ms) each packet left, "
-        "over every packet of every call."
+        "over every packet of every call; the jitter is RFC 3550's interarrival jitter (J += (|D| - J) / 16, D the "
+        "change of lateness between consecutive packets) as a receiver beside us would compute it for each call, "
+        "its highest value during the call; the target applies to the worst call."
     )
 
 

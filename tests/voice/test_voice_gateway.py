@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -170,3 +171,17 @@ async def test_the_rest_door_and_the_sdk_send_voice_messages(database_url: str, 
             )
         assert resource["channel"]["type"] == "VOICE"
         assert refused.status_code == 422 and "body.text" in refused.text
+
+
+async def test_a_scheduled_voice_message_is_cancelled_and_refunded(database_url: str) -> None:
+    async with running_gateway(database_url, with_engine=False) as gw:
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%d%m%Y-%H:%M")
+        answer = await _send(gw, numero="0145678901", message="Rappel: rendez-vous demain", date_envoi=tomorrow)
+        sms_id = answer.split(" | ")[-1]
+        async with gw.client() as client:
+            scheduled = (await client.get("/compteRendu.do", params={"accessToken": gw.token, "smsID": sms_id})).text
+            charged = (await client.get("/credit.do", params={"accessToken": gw.token})).text
+            deleted = (await client.get("/deleteSMS.do", params={"accessToken": gw.token, "smsID": sms_id})).text
+            refunded = (await client.get("/credit.do", params={"accessToken": gw.token})).text
+    assert answer.startswith("0 | ") and scheduled == "33145678901 10"
+    assert (charged, refunded) == ("995", "1000") and deleted.startswith("0 | ")
