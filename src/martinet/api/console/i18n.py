@@ -81,7 +81,7 @@ FRENCH: dict[str, str] = {
     "Recipient": "Destinataire",
     "Status": "Statut",
     "Timeline": "Chronologie",
-    "Carrier": "Opérateur",
+    "Carrier": "Connecteur",
     "Updated": "Mis à jour",
     "No such send.": "Envoi introuvable.",
     "Page not found.": "Page introuvable.",
