@@ -67,3 +67,15 @@ def test_explain_shows_the_country_rules(config: Path) -> None:
         in lines
     )
     assert "opt-out   marketing carries 'Reply STOP to opt out'" in lines
+
+
+def test_config_check_names_a_bad_price_or_rule(tmp_path: Path) -> None:
+    path = tmp_path / "martinet.toml"
+    path.write_text('[pricing]\nclosed = ["UK"]\n', encoding="utf-8")
+    result = martinet("config", "check", "--config", path, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "pricing: pricing.closed.UK: unknown country code 'UK' (the United Kingdom is 'GB')" in result.stderr
+    path.write_text('[rules.countries.US]\nfallback_sender = "ACME"\n', encoding="utf-8")
+    result = martinet("config", "check", "--config", path, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "rules: rules.countries.US.fallback_sender: expected a number (3 to 15 digits), got 'ACME'" in result.stderr
