@@ -178,10 +178,13 @@ async def test_a_body_running_to_the_end_of_the_connection_and_interim_answers()
 
 
 async def test_garbage_a_silent_receiver_and_unsendable_requests_fail_precisely() -> None:
-    async with _scripted([b"SMTP ready\r\n\r\n"]) as (port, _heads):
+    endless_header = b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * (1024 * 1024) + b"\r\n\r\n"
+    async with _scripted([b"SMTP ready\r\n\r\n", endless_header]) as (port, _heads):
         client = _client()
         try:
             with pytest.raises(AnswerError, match="malformed"):
+                await client.request("GET", f"http://127.0.0.1:{port}/", [], None)
+            with pytest.raises(AnswerError, match="headers longer than"):
                 await client.request("GET", f"http://127.0.0.1:{port}/", [], None)
         finally:
             await client.close()

@@ -26,6 +26,9 @@ import httptools
 #: Resolves (host, port) to the addresses a connection may be made to; raises OSError when there are none.
 Resolve = Callable[[str, int], Awaitable[Sequence[str]]]
 
+#: Bytes an answer's status line and headers may take: past them the answer is refused (the parser would
+#: otherwise gather an endless header line in memory).
+HEAD_LIMIT = 16 * 1024
 #: Seconds an idle connection is kept for reuse; receivers commonly close theirs after 5 to 75 s, and a request
 #: on a connection the receiver closed meanwhile is sent again once on a new one.
 IDLE_SECONDS = 15.0
@@ -68,6 +71,7 @@ class _Connection(asyncio.Protocol):
         self._retry_after: str | None = None
         self._header_name = b""
         self._body = 0
+        self._head = 0  # bytes received before the end of the headers
         self._received = False  # a byte of the current answer arrived
 
     # asyncio.Protocol
@@ -80,8 +84,18 @@ class _Connection(asyncio.Protocol):
         if self._waiter is None or self._waiter.done():  # bytes nobody asked for: the connection is unusable
             self._close()
             return
+        rest = b""
+        if not self._status:  # the headers are fed at most HEAD_LIMIT bytes in all
+            room = HEAD_LIMIT - self._head
+            data, rest = data[:room], data[room:]
+            self._head += len(data)
         try:
             self._parser.feed_data(data)
+            if rest and not self.closed:
+                if not self._status:
+                    self._fail(AnswerError(f"answer headers longer than {HEAD_LIMIT} bytes"))
+                    return
+                self._parser.feed_data(rest)
         except httptools.HttpParserUpgrade:
             self._fail(AnswerError("the receiver switched protocols"))
         except httptools.HttpParserError as exc:
@@ -125,6 +139,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self._waiter = loop.create_future()
         self._status, self._retry_after, self._header_name, self._body, self._received = 0, None, b"", 0, False
+        self._head = 0
         self.transport.write(request)
         return self._waiter
 
