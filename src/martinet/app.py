@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from martinet.engine.dispatcher import Dispatcher, DispatchSettings
 from martinet.engine.notifier import Notifier, NotifierSettings
 from martinet.engine.routes import router_from_settings
 from martinet.engine.runner import Engine, EngineTimings
+from martinet.identity import node_name, process_owner
 from martinet.services.accept import SendService
 from martinet.services.account_rules import AccountRulesCache
 from martinet.services.accounts import AccountService
@@ -295,15 +295,6 @@ def quiet_hours(settings: Settings, rules: CountryRules | None = None) -> QuietH
             for country, q in data.items()
         }
     )
-
-
-def node_name(settings: Settings) -> str:
-    return settings.engine.node or socket.gethostname()
-
-
-def process_owner(node: str) -> str:
-    """Who holds a lease: the node and this process, so a restarted process can take back what its node held."""
-    return f"{node}:{os.getpid()}"
 
 
 def notifier(settings: Settings, db: Database, *, owner: str, node: str) -> Notifier:

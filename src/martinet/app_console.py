@@ -11,8 +11,9 @@ import os
 import secrets
 import socket
 
-from martinet.api.console.app import PREFIX as CONSOLE_PREFIX
-from martinet.api.console.app import ConnectorLimits, ConsoleDoor, ConsoleServices, ConsoleSettings
+from martinet.api.console.app import ConsoleDoor
+from martinet.api.console.context import PREFIX as CONSOLE_PREFIX
+from martinet.api.console.context import ConnectorLimits, ConsoleServices, ConsoleSettings
 from martinet.clock import now_ms
 from martinet.config import Settings, SmppConnectorConfig
 from martinet.connector_figures import connector_figures

@@ -57,8 +57,9 @@ def _status(args: argparse.Namespace, load: SettingsLoader) -> int:
     settings = load(args)
 
     async def run() -> int:
-        from martinet.app import node_name, open_store, process_owner
+        from martinet.app import open_store
         from martinet.health import Readiness
+        from martinet.identity import node_name, process_owner
 
         db = open_store(settings)
         checks = Readiness(db, settings, process_owner(node_name(settings)))

@@ -20,9 +20,9 @@ if TYPE_CHECKING:  # the store is imported when asked, to keep the CLI quick to 
 async def gather(db: Database, settings: Settings, checks: Readiness | None = None) -> dict[str, Any]:
     """Readiness plus the engines, connectors and queue depth, as one JSON-ready object; `checks` is kept
     between the rounds of --watch (its write to the store is reused for a few seconds)."""
-    from martinet.app import node_name, process_owner
     from martinet.clock import now_ms
     from martinet.health import Readiness, live_engines
+    from martinet.identity import node_name, process_owner
     from martinet.store.callbacks import outbox_backlog
     from martinet.store.nodes import NodeStore
     from martinet.store.queue import queue_depth

@@ -271,7 +271,8 @@ async def run_notifier(settings: Settings) -> None:
     """
     import structlog
 
-    from martinet.app import node_name, notifier, open_store, process_owner
+    from martinet.app import notifier, open_store
+    from martinet.identity import node_name, process_owner
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from martinet.api.console.app import PREFIX, Ctx
+from martinet.api.console.context import PREFIX, Ctx
 from martinet.domain.credits import format_credits
 from martinet.domain.keys import InvalidKeyLimit
 from martinet.domain.lanes import Lane

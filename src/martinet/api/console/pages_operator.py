@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route
 
-from martinet.api.console.app import PREFIX, Ctx
+from martinet.api.console.context import PREFIX, Ctx
 from martinet.domain.credits import to_milli
 from martinet.domain.lanes import Lane
 from martinet.domain.recipients import InvalidRecipient, parse_recipients

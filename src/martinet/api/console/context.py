@@ -1,0 +1,118 @@
+"""What every console page is given: the request as a page sees it (`Ctx`), the services and settings the
+console runs on. Apart from `app.py` so that the page modules import it without importing the door that mounts
+them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+
+from martinet.api.console.i18n import translator
+from martinet.api.console.sessions import Session
+from martinet.connector_figures import ConnectorFigures
+from martinet.domain.routing import Router
+from martinet.services.accept import SendService
+from martinet.services.accounts import AccountService
+from martinet.services.auth import Authenticator
+from martinet.services.keys import KeyService
+from martinet.services.reports import ReportService
+from martinet.services.sign_in_links import SignInLinks
+from martinet.store.accounts import Account, AccountStore
+from martinet.store.activity import ActivityStore
+from martinet.store.callbacks import CallbackStore
+from martinet.store.messages import MessageStore
+from martinet.store.opt_outs import OptOutStore
+
+PREFIX = "/console"
+#: Headers of every console answer: no framing, no guessing of types, no sending the URL (sign-in links) away.
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorLimits:
+    """What the configuration says of a connector, beside what the engines report of it."""
+
+    name: str
+    kind: str  # smpp, sandbox
+    throughput: float  # parts/s for the connector; 0: no limit
+    window: int | None  # unacknowledged requests per bind
+    binds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleServices:
+    sends: SendService
+    reports: ReportService
+    messages: MessageStore
+    accounts: AccountStore
+    account_admin: AccountService
+    keys: KeyService
+    callbacks: CallbackStore
+    opt_outs: OptOutStore
+    activity: ActivityStore
+    links: SignInLinks
+    auth: Authenticator
+    gateway_status: Callable[[], Awaitable[dict[str, Any]]]
+    connector_figures: Callable[[], Mapping[str, ConnectorFigures]]
+    router: Router
+    connectors: Sequence[ConnectorLimits]
+    default_lane: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    secret_key: str
+    session_hours: float = 12.0
+    operators: frozenset[str] = frozenset()
+    max_body_bytes: int = 1024 * 1024
+
+
+class FormTooLarge(Exception):
+    pass
+
+
+@dataclass
+class Ctx:
+    """One request as a page sees it."""
+
+    request: Request
+    services: ConsoleServices
+    session: Session
+    account: Account | None
+    operator: bool
+    language: str
+    cookie: str | None = None  # a Set-Cookie to send with the answer (a new session)
+    form: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def t(self) -> Callable[..., str]:
+        return translator(self.language)
+
+    @property
+    def me(self) -> Account:
+        if self.account is None:  # pragma: no cover - the routes of signed-in pages check first
+            raise RuntimeError("not signed in")
+        return self.account
+
+    @property
+    def htmx(self) -> bool:
+        return self.request.headers.get("hx-request") == "true"
+
+    def when(self, ms: int | None) -> str:
+        """A time in the account's time zone, as people read it."""
+        if ms is None:
+            return ""
+        zone = ZoneInfo(self.account.timezone if self.account else "UTC")
+        return datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%d %H:%M:%S")
