@@ -167,7 +167,7 @@ def requests(draw: st.DrawFn, token: str) -> Request:
         st.one_of(
             st.just("sendSMS"),  # the endpoint with the most parameters, as often as all the others together
             st.sampled_from(ENDPOINTS),
-            st.sampled_from([*ENDPOINTS, "SENDSMS", "CompteRendu", "unknown", "sendSMSBatch", "credit.do/x"]),
+            st.sampled_from([*ENDPOINTS, "SENDSMS", "CompteRendu", "unknown", "sendFax", "credit.do/x"]),
         )
     )
     method = draw(st.sampled_from(["GET", "GET", "POST", "POST", "POST", "POST", "HEAD", "PUT"]))
