@@ -89,6 +89,9 @@ async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
     assert (await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=5000")).startswith("33 | ")
     assert await call("creditTransfert", acme, "targetPseudo=nobody", "creditAmount=1") == "41 | Pseudo inconnu"
     assert await call("creditTransfert", acme, "targetPseudo=other", "creditAmount=1") == "41 | Pseudo inconnu"
+    assert (await call("creditTransfert", acme, "targetPseudo=acme", "creditAmount=1")).startswith(
+        "35 | Paramètre invalide : targetPseudo"
+    )
     assert (await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=1.5")).startswith("35 | ")
     # The sub-account logs in with its ISO-8859-15 password; a third level; child → parent; child → its child.
     assert await call("createSubAccount", *client1, "newPseudo=dept", "newPass=x") == "0 | Sous-compte créé"

@@ -263,7 +263,7 @@ class ResellerService:
         if reference is not None and len(reference) > MAX_REFERENCE:
             raise InvalidField("reference", f"longer than {MAX_REFERENCE} characters")
         if giver.id == receiver.id:
-            raise NotManaged(receiver.id)
+            raise InvalidField("to", "the giving account itself")
         if not actor.operator:
             if not await self._manages(actor, giver):
                 raise NotManaged(giver.id)

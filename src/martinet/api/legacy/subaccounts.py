@@ -95,7 +95,8 @@ async def credit_transfert(services: LegacyServices, call: Call) -> str:
     except InsufficientCredit:
         return answers.status_answer(answers.INSUFFICIENT_CREDIT, call.language)
     except InvalidField as exc:
-        raise InvalidParameter(exc.name, exc.problem) from None
+        name = {"to": "targetPseudo", "amount": "creditAmount"}.get(exc.name, exc.name)
+        raise InvalidParameter(name, exc.problem) from None
     return _say(answers.ACCEPTED, TRANSFERRED, call.language)
 
 
