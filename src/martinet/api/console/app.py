@@ -8,7 +8,7 @@ Handlers live in `pages_account` and `pages_operator`; they call the same servic
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -27,6 +27,7 @@ from martinet.api.console.context import (
     ConsoleSettings,
     Ctx,
     FormTooLarge,
+    Page,
 )
 from martinet.api.console.i18n import browser_language
 from martinet.api.console.sessions import COOKIE, SessionCookies, new_session
@@ -36,8 +37,6 @@ from martinet.store.accounts import Account
 
 _HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
-
-Page = Callable[[Ctx], Awaitable[Response]]
 
 
 class ConsoleDoor:

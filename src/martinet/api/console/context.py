@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from martinet.api.console.i18n import translator
 from martinet.api.console.sessions import Session
@@ -116,3 +117,25 @@ class Ctx:
             return ""
         zone = ZoneInfo(self.account.timezone if self.account else "UTC")
         return datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+Page = Callable[[Ctx], Awaitable[Response]]
+
+
+class PageHost(Protocol):
+    """What the page modules need of the door that mounts them (`app.ConsoleDoor`): wrapping a handler into an
+    endpoint, rendering, errors, signing in and out. A protocol, so that pages never import the door."""
+
+    settings: ConsoleSettings
+
+    def page(self, handler: Page, *, signed_in: bool = True, operator: bool = False) -> Callable[[Request], Any]: ...
+
+    def render(
+        self, ctx: Ctx, template: str, values: Mapping[str, Any] | None = None, status: int = 200
+    ) -> Response: ...
+
+    def error(self, ctx: Ctx, status: int, message: str) -> Response: ...
+
+    def sign_in(self, ctx: Ctx, account: Account) -> Response: ...
+
+    def sign_out(self, ctx: Ctx) -> Response: ...

@@ -13,13 +13,13 @@ import statistics
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from martinet.api.console.context import PREFIX, Ctx
+from martinet.api.console.context import PREFIX, Ctx, PageHost
 from martinet.domain.credits import format_credits
 from martinet.domain.keys import InvalidKeyLimit
 from martinet.domain.lanes import Lane
@@ -32,9 +32,6 @@ from martinet.services.rate_limits import RateLimited
 from martinet.services.sign_in_links import LINK_LABEL
 from martinet.store.callbacks import FAILED
 from martinet.store.messages import MessageFilter
-
-if TYPE_CHECKING:
-    from martinet.api.console.app import ConsoleDoor
 
 HOUR, DAY = 3600 * 1000, 24 * 3600 * 1000
 PAGE = 50
@@ -62,7 +59,7 @@ _FORM_FIELDS = {
 }
 
 
-def routes(door: ConsoleDoor) -> list[Route]:
+def routes(door: PageHost) -> list[Route]:
     async def login_page(ctx: Ctx) -> Response:
         if ctx.account is not None and ctx.request.method == "GET":
             return RedirectResponse(PREFIX + "/", 303)

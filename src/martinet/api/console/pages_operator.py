@@ -9,12 +9,11 @@ not exist (404).
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 from starlette.routing import Route
 
-from martinet.api.console.context import PREFIX, Ctx
+from martinet.api.console.context import PREFIX, Ctx, PageHost
 from martinet.domain.credits import to_milli
 from martinet.domain.lanes import Lane
 from martinet.domain.recipients import InvalidRecipient, parse_recipients
@@ -22,13 +21,10 @@ from martinet.domain.routing import Destination
 from martinet.services.accounts import InvalidAccountSetting
 from martinet.store.accounts import KEEP, InsufficientCredit, LoginTaken, UnknownAccount
 
-if TYPE_CHECKING:
-    from martinet.api.console.app import ConsoleDoor
-
 MAX_LOGIN = 50
 
 
-def routes(door: ConsoleDoor) -> list[Route]:
+def routes(door: PageHost) -> list[Route]:
     async def connectors(ctx: Ctx) -> Response:
         status = await ctx.services.gateway_status()
         figures = ctx.services.connector_figures()
