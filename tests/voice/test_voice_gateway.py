@@ -114,6 +114,8 @@ async def test_a_voice_message_is_called_played_and_reported_listened_with_its_c
             # The trunk heard the whole message once, and a part of it where the callee hung up.
             heard = {c.number: c for c in trunk.calls if c.status == 200}
             full, early = heard["33145678901"], heard["33199999600"]
+            # The trunk counts what it heard a moment after the BYE (late packets): wait for that count.
+            await asyncio.wait_for(asyncio.gather(full.done.wait(), early.done.wait()), timeout=10)
             played = float(listened[-1].detail.split(", ")[1].split(" s")[0])
             assert full.ended_by == "caller" and abs(full.audio_seconds - played) <= 0.1 * played
             assert full.recording is not None and full.recording.exists()
