@@ -8,7 +8,7 @@ Handlers live in `pages_account` and `pages_operator`; they call the same servic
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from martinet.api.asgi import BodyTooLarge, Message, Receive, Scope, Send, read_body
 from martinet.api.console.context import (
     PREFIX,
     SECURITY_HEADERS,
@@ -62,8 +63,8 @@ class ConsoleDoor:
         ]
         self.app = Starlette(routes=routes)
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        async def with_headers(message: MutableMapping[str, Any]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
@@ -166,17 +167,11 @@ class ConsoleDoor:
 async def read_form(request: Request, limit: int) -> dict[str, str]:
     """An `application/x-www-form-urlencoded` body, read up to `limit` bytes (the console's forms are all of this
     type); a repeated field keeps its last value, except that `getlist` fields are joined by newlines."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise FormTooLarge
-    size = 0
-    chunks: list[bytes] = []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise FormTooLarge
-        chunks.append(chunk)
-    body = b"".join(chunks).decode("utf-8", errors="replace")
+    try:
+        raw = await read_body(request.receive, dict(request.scope["headers"]), limit)
+    except BodyTooLarge:
+        raise FormTooLarge from None
+    body = raw.decode("utf-8", errors="replace")
     form: dict[str, str] = {}
     for name, value in parse_qsl(body, keep_blank_values=True):
         form[name] = f"{form[name]}\n{value}" if name in form and name.endswith("[]") else value

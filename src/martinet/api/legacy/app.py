@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable
 
+from martinet.api.asgi import BodyTooLarge, Headers, Receive, Scope, Send, client_address, read_body, reply
 from martinet.api.legacy import answers, batch
 from martinet.api.legacy.contacts import CONTACT_ENDPOINTS
 from martinet.api.legacy.credentials import Credentials, find_credentials
@@ -32,11 +32,6 @@ PREFIXES = (PREFIX, V2_PREFIX)
 #: rest of a request (a long recipient list, a text) is read in C. Counted by their `&`, before anything is split.
 MAX_PARAMETERS = 1000
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 _ENDPOINTS_BY_PATH = {
     **{
         f"{PREFIX}{name.lower()}.do": endpoint
@@ -52,7 +47,7 @@ _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
 class _Refused(Exception):
     """A request answered before its endpoint runs: who is calling is not known (or not allowed) yet."""
 
-    def __init__(self, text: str, result: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    def __init__(self, text: str, result: str, headers: Headers | None = None) -> None:
         super().__init__(text)
         self.text = text
         self.result = result  # as the accept counters name it
@@ -94,13 +89,12 @@ class LegacyDoor:
         prefix = V2_PREFIX if path.startswith(V2_PREFIX) else PREFIX
         endpoint = _ENDPOINTS_BY_PATH.get(prefix + path[len(prefix) :].lower())
         if endpoint is None:
-            await _reply(send, 404, b"Not Found", _PLAIN)
+            await reply(send, 404, b"Not Found", _PLAIN)
             return
         if method not in ("GET", "POST", "HEAD"):
-            await _reply(send, 405, b"Method Not Allowed", [*_PLAIN, (b"allow", b"GET, POST")])
+            await reply(send, 405, b"Method Not Allowed", [*_PLAIN, (b"allow", b"GET, POST")])
             return
-        client = scope.get("client")
-        address = client[0] if client else None
+        address = client_address(scope)
         try:
             caller = await self._query_caller(scope, address)
             headers = dict(scope["headers"])
@@ -117,27 +111,26 @@ class LegacyDoor:
                 SEND_COUNTERS.answered(refused.result)
             # A body left unread is never read: the server discards what the client still sends of it, and the
             # connection stays usable (closing it under a client still sending would lose the answer).
-            await _reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])
+            await reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])
             return
         params = decode_params(scope.get("query_string", b""), body, content_type)
         text = await self._answer(endpoint, caller, params, method)
-        await _reply(send, 200, answers.encode(text), _JSON_HEADERS if isinstance(text, JsonAnswer) else _TEXT_HEADERS)
+        await reply(send, 200, answers.encode(text), _JSON_HEADERS if isinstance(text, JsonAnswer) else _TEXT_HEADERS)
 
     async def _batch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """`sendSMSBatch.do` (POST only): credentials from the query string, checked before the upload is read;
         the upload read as it arrives (martinet.api.legacy.batch)."""
         if scope["method"] != "POST":
-            await _reply(send, 405, b"Method Not Allowed", [*_PLAIN, (b"allow", b"POST")])
+            await reply(send, 405, b"Method Not Allowed", [*_PLAIN, (b"allow", b"POST")])
             return
-        client = scope.get("client")
-        address = client[0] if client else None
+        address = client_address(scope)
         headers = dict(scope["headers"])
         try:
             caller = await self._query_caller(scope, address)
             if caller is None:
                 raise _unauthorized()
         except _Refused as refused:
-            await _reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])
+            await reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])
             return
         content_type = headers.get(b"content-type", b"").decode("latin-1") or None
         params = decode_params(scope.get("query_string", b""))
@@ -146,7 +139,7 @@ class LegacyDoor:
             campaign = await batch.open_campaign(self._services, call)
         except InvalidParameter as exc:
             text = answers.invalid_parameter(exc.name, exc.problem, caller.account.language)
-            await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+            await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
             return
         try:
             upload = batch.BatchUpload(content_type, self._max_batch_rows, campaign.add)
@@ -154,16 +147,16 @@ class LegacyDoor:
             upload.finish()
         except InvalidParameter as exc:
             text = answers.invalid_parameter(exc.name, exc.problem, caller.account.language)
-            await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+            await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
             return
         except Exception:  # a multipart stream the parser cannot read
             log.info("unreadable sendSMSBatch.do upload", exc_info=True)
             text = answers.invalid_parameter("fichier", "not a readable multipart upload", caller.account.language)
-            await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+            await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
             return
         endpoint = functools.partial(batch.send_batch, campaign=campaign)
         text = await self._answer(endpoint, caller, params, "POST")
-        await _reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+        await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
 
     async def _query_caller(self, scope: Scope, address: str | None) -> Caller | None:
         """Refuses a client over its failure limit, and credentials of the query string that are wrong, before
@@ -222,35 +215,8 @@ class LegacyDoor:
 
     async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
         """The whole body; refused as soon as it is known to be larger than allowed (announced or actual)."""
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_body:
-            raise self._too_large()
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max_body:
-                raise self._too_large()
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
-
-    def _too_large(self) -> _Refused:
-        text = answers.invalid_parameter("body", f"more than {self._max_body} bytes", "fr")
-        return _Refused(text, "invalid")
-
-
-async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        try:
+            return await read_body(receive, headers, self._max_body)
+        except BodyTooLarge:
+            text = answers.invalid_parameter("body", f"more than {self._max_body} bytes", "fr")
+            raise _Refused(text, "invalid") from None

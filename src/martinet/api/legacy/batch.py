@@ -13,11 +13,11 @@ optionally `refClient`, in any order. The parameters are those of the query stri
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from martinet.api.asgi import Receive
 from martinet.api.legacy import answers, params
 from martinet.api.legacy.decoding import decode_value
 from martinet.api.legacy.endpoints import COUNTERS, Call, LegacyServices
@@ -26,7 +26,6 @@ from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequ
 from martinet.services.personal_sends import Campaign, CampaignRow, RowError
 from martinet.services.rate_limits import RateLimited
 
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 #: The endpoint's path name, as the door matches it (lower case).
 PATH_NAME = "sendsmsbatch.do"
 

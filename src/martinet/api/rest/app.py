@@ -7,12 +7,11 @@ paths, one header for the key, a JSON body) do not call for a framework's reques
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
+from martinet.api.asgi import BodyTooLarge, Receive, Scope, Send, client_address, read_body, reply
 from martinet.api.rest import accounts, contacts, handlers
 from martinet.api.rest.docs import DocsUi
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
@@ -24,11 +23,6 @@ from martinet.services.auth_failures import retry_after_header
 log = logging.getLogger(__name__)
 
 PREFIXES = ("/sms/v1/", "/commons/v1/")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _JSON = (b"content-type", b"application/json")
 _PROBLEM = (b"content-type", b"application/problem+json")
@@ -74,26 +68,26 @@ class RestDoor:
         path: str = scope["path"]
         method: str = scope["method"]
         if path == OPENAPI_PATH and method == "GET":
-            await _reply(send, 200, self._openapi, [_JSON, (b"access-control-allow-origin", b"*")])
+            await reply(send, 200, self._openapi, [_JSON, (b"access-control-allow-origin", b"*")])
             return
         if (path == DOCS_PATH or path.startswith(DOCS_PATH + "/")) and method == "GET":
-            await _reply(send, *self._docs.answer(path))
+            await reply(send, *self._docs.answer(path))
             return
         try:
             answer = await self._answer(scope, receive, path, method)
         except Problem as problem:
             if path == SEND_PATH and method == "POST" and problem.code in _REFUSED_AT_THE_DOOR:
                 handlers.SEND_COUNTERS.answered(_REFUSED_AT_THE_DOOR[problem.code])  # the handler counts the others
-            await _reply(send, problem.status, orjson.dumps(problem.body()), [_PROBLEM, *problem.headers])
+            await reply(send, problem.status, orjson.dumps(problem.body()), [_PROBLEM, *problem.headers])
             return
         except Exception:
             log.exception("REST endpoint failed: %s %s", method, path)
             fault = Problem("INTERNAL_ERROR", "the gateway failed to answer; the fault is logged")
-            await _reply(send, 500, orjson.dumps(fault.body()), [_PROBLEM])
+            await reply(send, 500, orjson.dumps(fault.body()), [_PROBLEM])
             return
         payload = answer.payload if isinstance(answer.payload, bytes) else orjson.dumps(answer.payload)
         typed = any(name == b"content-type" for name, _ in answer.headers)  # a CSV export names its own
-        await _reply(send, answer.status, payload, [*([] if typed else [_JSON]), *answer.headers])
+        await reply(send, answer.status, payload, [*([] if typed else [_JSON]), *answer.headers])
 
     async def _answer(self, scope: Scope, receive: Receive, path: str, method: str) -> Answer:
         headers = dict(scope["headers"])
@@ -118,8 +112,7 @@ class RestDoor:
         if handler is None:
             allow = ", ".join(methods).encode()
             raise Problem("METHOD_NOT_ALLOWED", f"{method} is not allowed here", None, [(b"allow", allow)])
-        client = scope.get("client")
-        address = client[0] if client else None
+        address = client_address(scope)
         key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
         try:
             wait = self._auth.retry_after(address)
@@ -140,23 +133,10 @@ class RestDoor:
         return handler, target, caller
 
     async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_body:
-            raise Problem("PAYLOAD_TOO_LARGE", f"the body is larger than {self._max_body} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max_body:
-                raise Problem("PAYLOAD_TOO_LARGE", f"the body is larger than {self._max_body} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+        try:
+            return await read_body(receive, headers, self._max_body)
+        except BodyTooLarge:
+            raise Problem("PAYLOAD_TOO_LARGE", f"the body is larger than {self._max_body} bytes") from None
 
 
 def _route(path: str) -> tuple[dict[str, Handler], str | None]:
@@ -175,14 +155,3 @@ def _route(path: str) -> tuple[dict[str, Handler], str | None]:
     if found is not None:
         return found
     raise Problem("NOT_FOUND", "no such resource")
-
-
-async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
