@@ -6,9 +6,9 @@ import dataclasses
 
 from sqlalchemy import func, select
 
-from martinet.store.acceptance import AcceptanceWriter, KeyedRequest, NewSend
+from martinet.store.acceptance import DUPLICATE, AcceptanceWriter, KeyedRequest, NewSend
 from martinet.store.database import Database
-from martinet.store.idempotency import DUPLICATE, KEY_LIFETIME_MS, IdempotencyStore
+from martinet.store.idempotency import KEY_LIFETIME_MS, IdempotencyStore
 from martinet.store.schema import idempotency_keys, sends
 from tests.store.test_acceptance import _account, _clock, _send
 

@@ -44,10 +44,9 @@ from martinet.services.personal_sends import (
     personalise,
 )
 from martinet.services.rate_limits import RateLimiter
-from martinet.store.acceptance import AcceptanceWriter, KeyedRequest, NewMessage, NewSend
+from martinet.store.acceptance import DUPLICATE, AcceptanceWriter, KeyedRequest, NewMessage, NewSend
 from martinet.store.accounts import Account
 from martinet.store.contacts import ContactStore
-from martinet.store.idempotency import DUPLICATE
 
 CLASSES = (2, 4, 9)
 MAX_REF_CLIENT = 40

@@ -6,6 +6,9 @@ Every door funnels its accepted sends through one `AcceptanceWriter` per process
 A send is all-or-nothing: its row, its messages, their first status-history rows and its ledger debit are in
 the same transaction, and the credit check happens inside it (rows locked on PostgreSQL, the database locked on
 SQLite), so two concurrent sends can never both spend the same credits.
+
+This module owns the accepted-send record (`NewSend`) and the writer's verdicts on it; a send's idempotency key
+is stored through `martinet.store.idempotency`, which holds the key table and knows nothing of sends.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from martinet.domain.status import OPTED_OUT, State
 from martinet.store.bulk import insert_rows
 from martinet.store.database import Database, sqlite_path
 from martinet.store.doorbell import Doorbell, doorbell_path
-from martinet.store.idempotency import DUPLICATE, Duplicate, claim, release
+from martinet.store.idempotency import claim, release
 from martinet.store.opt_outs import opted_out
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
 
@@ -85,6 +88,17 @@ class NewSend:
     voice_title: str | None = None
     voice_language: str | None = None
 
+
+class Duplicate:
+    """The verdict on a send whose key another request took first: nothing of it was written."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DUPLICATE"
+
+
+DUPLICATE = Duplicate()
 
 Verdict = bool | Duplicate
 

@@ -1,9 +1,11 @@
 """Idempotency keys: the first answer to a keyed request, written in the transaction of the send it accepted.
 
-Written inside the acceptance transaction (`martinet.store.acceptance`), a key and its send are durable
-together or not at all: a client that lost the answer and retries gets the stored one and never a second send.
-Two requests with the same key at the same time are settled by the primary key: the second insert finds the
-first (on PostgreSQL it waits for the first transaction to end) and its send is not written.
+This module holds the key table only and knows nothing of sends: the acceptance writer
+(`martinet.store.acceptance`), which owns the accepted-send record, calls `claim` and `release` inside its
+transaction, so a key and its send are durable together or not at all: a client that lost the answer and retries
+gets the stored one and never a second send. Two requests with the same key at the same time are settled by the
+primary key: the second insert finds the first (on PostgreSQL it waits for the first transaction to end) and its
+send is not written. The protocol a door follows with a key is `martinet.services.idempotency`.
 """
 
 from __future__ import annotations
@@ -28,18 +30,6 @@ class StoredAnswer:
     status: int
     body: bytes
     created_at: int
-
-
-class Duplicate:
-    """The verdict on a send whose key another request took first: nothing of it was written."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "DUPLICATE"
-
-
-DUPLICATE = Duplicate()
 
 
 def claim(
