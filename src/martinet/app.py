@@ -54,6 +54,7 @@ from martinet.services.auth_failures import FailureLimits
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.contacts import ContactService
 from martinet.services.destination_rules import DestinationRules
+from martinet.services.idempotency import IdempotentSends
 from martinet.services.rate_limits import RateLimiter
 from martinet.services.reports import ReportService
 from martinet.services.resellers import ResellerService
@@ -142,6 +143,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         destination_rules=DestinationRules(country_rules(settings), OperatorLookup.default()),
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
+    messages = MessageStore(db)
     failures = FailureLimits(
         settings.security.auth_failures_per_minute,
         settings.security.login_failures_per_minute,
@@ -156,7 +158,14 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         max_batch_rows=settings.http.max_recipients,
     )
     rest = RestDoor(
-        RestServices(sends, reports, MessageStore(db), IdempotencyStore(db, now_ms), contacts, resellers),
+        RestServices(
+            sends,
+            reports,
+            messages,
+            IdempotentSends(sends, IdempotencyStore(db, now_ms)),
+            contacts,
+            resellers,
+        ),
         auth,
         max_body_bytes=settings.http.max_body_bytes,
     )

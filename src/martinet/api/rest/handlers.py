@@ -35,21 +35,14 @@ from martinet.domain.resources import (
     reply_resource,
 )
 from martinet.domain.text import NonGsmPolicy, TextAnalysis
-from martinet.services.accept import (
-    MAX_PARTS,
-    DuplicateRequest,
-    InvalidParameter,
-    NotEnoughCredit,
-    SendRequest,
-    SendService,
-)
+from martinet.services.accept import MAX_PARTS, InvalidParameter, NotEnoughCredit, SendRequest, SendService
 from martinet.services.auth import Caller
 from martinet.services.contacts import ContactService
+from martinet.services.idempotency import IdempotentSends, KeyInProgress, KeyReused, Replayed, RequestKey
 from martinet.services.rate_limits import RateLimited
 from martinet.services.reports import ReportService
 from martinet.services.resellers import ResellerService
 from martinet.store.acceptance import KeyedRequest, NewSend
-from martinet.store.idempotency import IdempotencyStore, StoredAnswer
 from martinet.store.messages import MessageFilter, MessageStore
 
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
@@ -81,7 +74,7 @@ class RestServices:
     sends: SendService
     reports: ReportService
     messages: MessageStore
-    idempotency: IdempotencyStore
+    keyed_sends: IdempotentSends  # sends, at most once per Idempotency-Key
     contacts: ContactService | None = None  # the address book (/sms/v1/contacts, /sms/v1/groups)
     resellers: ResellerService | None = None  # accounts, transfers, keys (api/rest/accounts.py)
 
@@ -142,19 +135,13 @@ async def _send(services: RestServices, request: RestRequest) -> tuple[Answer, i
     """The answer, and how many recipients the send created (None: an earlier request's answer replayed)."""
     document = _json(request.body)
     body = _validate(document)
-    key = _idempotency_key(request)
-    keyed = None
-    if key is not None:
-        fingerprint = hashlib.sha256(
-            b"POST " + request.path.encode() + b" " + orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-        ).hexdigest()
-        stored = await services.idempotency.lookup(request.caller.account.id, key)
-        if stored is not None:
-            return _replay(stored, fingerprint), None
-        keyed = KeyedRequest(key, fingerprint, lambda written: (201, orjson.dumps(_sent(written, body))))
-    send_request = _send_request(request.caller, body, keyed)
     try:
-        accepted = await services.sends.accept(send_request)
+        done = await services.keyed_sends.accept(
+            request.caller.account.id,
+            _request_key(request, document),
+            lambda keyed: _send_request(request.caller, body, keyed),
+            lambda written: (201, orjson.dumps(_sent(written, body))),
+        )
     except InvalidParameter as exc:
         raise _invalid(exc, body) from None
     except RateLimited as exc:
@@ -166,17 +153,18 @@ async def _send(services: RestServices, request: RestRequest) -> tuple[Answer, i
         raise Problem(
             "INSUFFICIENT_CREDIT", f"the send costs {credits(exc.cost)} credits, more than the balance"
         ) from None
-    except DuplicateRequest:
-        stored = await services.idempotency.lookup(request.caller.account.id, key or "")
-        if stored is None or keyed is None:  # the other request's send was refused meanwhile: try again
-            raise Problem(
-                "RATE_LIMITED", "a request with this key is in progress", None, [(b"retry-after", b"1")]
-            ) from None
-        return _replay(stored, keyed.fingerprint), None
-    payload = _sent(accepted.send, body)
+    except KeyReused:
+        raise Problem("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body") from None
+    except KeyInProgress:
+        raise Problem(
+            "RATE_LIMITED", "a request with this key is in progress", None, [(b"retry-after", b"1")]
+        ) from None
+    if isinstance(done, Replayed):
+        return Answer(done.status, done.body, ((b"idempotent-replayed", b"true"),)), None
+    payload = _sent(done.send, body)
     location = payload["href"] if body.recipient is not None and not body.groups else None
     headers = ((b"location", str(location).encode()),) if location else ()
-    return Answer(201, payload, headers), accepted.recipients
+    return Answer(201, payload, headers), done.recipients
 
 
 async def preview(services: RestServices, request: RestRequest) -> Answer:
@@ -293,20 +281,19 @@ def _sent(send: NewSend, body: SendIn) -> dict[str, object]:
     return {"messages": resources}
 
 
-def _replay(stored: StoredAnswer, fingerprint: str) -> Answer:
-    if stored.fingerprint != fingerprint:
-        raise Problem("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body")
-    return Answer(stored.status, stored.body, ((b"idempotent-replayed", b"true"),))
-
-
-def _idempotency_key(request: RestRequest) -> str | None:
+def _request_key(request: RestRequest, document: dict[str, object]) -> RequestKey | None:
+    """The request's `Idempotency-Key`, and its fingerprint: the method, the path and the body as parsed (the
+    same JSON written with other spacing or key order is the same request)."""
     raw = request.headers.get(b"idempotency-key")
     if raw is None:
         return None
     key = raw.decode("latin-1").strip()
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not all(33 <= ord(c) <= 126 for c in key):
         raise invalid("Idempotency-Key", f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")
-    return key
+    fingerprint = hashlib.sha256(
+        b"POST " + request.path.encode() + b" " + orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+    return RequestKey(key, fingerprint)
 
 
 def _invalid(exc: InvalidParameter, body: SendIn) -> Problem:
