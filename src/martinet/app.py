@@ -56,6 +56,7 @@ from martinet.services.contacts import ContactService
 from martinet.services.destination_rules import DestinationRules
 from martinet.services.idempotency import IdempotentSends
 from martinet.services.rate_limits import RateLimiter
+from martinet.services.replies import ReplyService
 from martinet.services.reports import ReportService
 from martinet.services.resellers import ResellerService
 from martinet.services.voice_sends import VoiceRules
@@ -144,6 +145,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     messages = MessageStore(db)
+    replies = ReplyService(messages)
     failures = FailureLimits(
         settings.security.auth_failures_per_minute,
         settings.security.login_failures_per_minute,
@@ -151,7 +153,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     )
     auth = Authenticator(accounts, settings.accounts.token_cache_seconds, failures=failures)
     legacy = LegacyDoor(
-        LegacyServices(sends, reports, InboundStore(db), contacts, resellers),
+        LegacyServices(sends, reports, replies, contacts, resellers),
         auth,
         max_body_bytes=settings.http.max_body_bytes,
         max_upload_bytes=settings.http.max_upload_bytes,
@@ -163,6 +165,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
             reports,
             messages,
             IdempotentSends(sends, IdempotencyStore(db, now_ms)),
+            replies,
             contacts,
             resellers,
         ),

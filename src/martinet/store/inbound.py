@@ -53,29 +53,6 @@ class InboundStore:
             rules = _Rules(self._keywords, self._owners, now, now - self._window_ms)
             await self._db.run_write(lambda conn: _record(conn, batch, rules))
 
-    async def replies(
-        self, account_id: int, *, start: int = 0, count: int = 50, since: int | None = None, until: int | None = None
-    ) -> list[Reply]:
-        """An account's replies, newest first: a page (`start`, `count`) or a time range (`since`..`until`)."""
-        query = (
-            select(
-                inbound_messages.c.id,
-                inbound_messages.c.received_at,
-                inbound_messages.c.source,
-                inbound_messages.c.text,
-                inbound_messages.c.destination,
-                inbound_messages.c.send_id,
-            )
-            .where(inbound_messages.c.account_id == account_id)
-            .order_by(inbound_messages.c.received_at.desc(), inbound_messages.c.id.desc())
-        )
-        if since is not None and until is not None:
-            query = query.where(inbound_messages.c.received_at.between(since, until))
-        else:
-            query = query.offset(start).limit(count)
-        async with self._db.reader.connect() as conn:
-            return [Reply(*row) for row in await conn.execute(query)]
-
     async def received(self, limit: int = 100) -> list[InboundMessage]:
         """The latest inbound messages, newest first."""
         query = (
@@ -92,18 +69,6 @@ class InboundStore:
         )
         async with self._db.reader.connect() as conn:
             return [InboundMessage(*row) for row in (await conn.execute(query)).all()]
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A reply as `responseList.do` lists it."""
-
-    id: int
-    received_at: int
-    source: str
-    text: str
-    destination: str
-    send_id: str | None
 
 
 @dataclass(frozen=True, slots=True)

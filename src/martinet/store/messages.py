@@ -1,4 +1,4 @@
-"""Reading messages one by one and page by page, as the REST door shows them (`martinet.domain.resources`).
+"""Reading messages and replies one by one and page by page, as the doors show them (`martinet.domain.resources`).
 
 Pages are newest first by acceptance time, bounded by the send index (`ix_sends_account_created`): a page of an
 account's recent messages reads that page, not the account's history.
@@ -105,9 +105,9 @@ class MessageStore:
         return ReplyFacts(*row) if row else None
 
     async def replies(
-        self, account_id: int, since: int | None, until: int | None, offset: int, limit: int
+        self, account_id: int, since: int | None, until: int | None, offset: int, limit: int | None
     ) -> list[ReplyFacts]:
-        """An account's replies, newest first by reception time."""
+        """An account's replies, newest first by reception time (`limit` None: every one after `offset`)."""
         query: Select[Any] = _REPLIES.where(inbound_messages.c.account_id == account_id)
         if since is not None:
             query = query.where(inbound_messages.c.received_at >= since)

@@ -14,10 +14,10 @@ from martinet.domain.status import describe
 from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest, SendService
 from martinet.services.contacts import ContactService
 from martinet.services.rate_limits import RateLimited
+from martinet.services.replies import ReplyService
 from martinet.services.reports import ReportService
 from martinet.services.resellers import ResellerService
 from martinet.store.accounts import Account
-from martinet.store.inbound import InboundStore
 
 GET_MAX_RECIPIENTS = 300
 LIST_DEFAULT, LIST_MAX = 50, 10000
@@ -42,7 +42,7 @@ class Call:
 class LegacyServices:
     sends: SendService
     reports: ReportService
-    replies: InboundStore
+    replies: ReplyService
     contacts: ContactService | None = None  # the address book (addContact.do)
     resellers: ResellerService | None = None  # sub-accounts (api/legacy/subaccounts.py)
 
@@ -175,9 +175,10 @@ async def response_list(services: LegacyServices, call: Call) -> str:
         raise InvalidParameter("start", "must not be negative")
     if not 1 <= count <= LIST_MAX:
         raise InvalidParameter("offset", f"must be between 1 and {LIST_MAX}")
-    replies = await services.replies.replies(
-        call.account.id, start=start, count=count, since=since, until=None if until is None else until + 59_999
-    )
+    if since is not None and until is not None:  # the whole range, the end's minute included
+        replies = await services.replies.page(call.account.id, since=since, until=until + 59_999, limit=None)
+    else:
+        replies = await services.replies.page(call.account.id, offset=start, limit=count)
     return "\n".join(
         " | ".join(
             [

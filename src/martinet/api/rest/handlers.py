@@ -40,6 +40,7 @@ from martinet.services.auth import Caller
 from martinet.services.contacts import ContactService
 from martinet.services.idempotency import IdempotentSends, KeyInProgress, KeyReused, Replayed, RequestKey
 from martinet.services.rate_limits import RateLimited
+from martinet.services.replies import ReplyService
 from martinet.services.reports import ReportService
 from martinet.services.resellers import ResellerService
 from martinet.store.acceptance import KeyedRequest, NewSend
@@ -75,6 +76,7 @@ class RestServices:
     reports: ReportService
     messages: MessageStore
     keyed_sends: IdempotentSends  # sends, at most once per Idempotency-Key
+    replies: ReplyService
     contacts: ContactService | None = None  # the address book (/sms/v1/contacts, /sms/v1/groups)
     resellers: ResellerService | None = None  # accounts, transfers, keys (api/rest/accounts.py)
 
@@ -363,12 +365,12 @@ async def list_messages(services: RestServices, request: RestRequest) -> Answer:
 async def list_replies(services: RestServices, request: RestRequest) -> Answer:
     page, size = _paging(request.query)
     timezone = request.caller.account.timezone
-    rows = await services.messages.replies(
+    rows = await services.replies.page(
         request.caller.account.id,
-        _query_time(request.query, "startDate", timezone),
-        _query_time(request.query, "endDate", timezone),
-        (page - 1) * size,
-        size + 1,
+        since=_query_time(request.query, "startDate", timezone),
+        until=_query_time(request.query, "endDate", timezone),
+        offset=(page - 1) * size,
+        limit=size + 1,
     )
     return Answer(200, _page([reply_resource(r) for r in rows[:size]], len(rows) > size, request, page, size))
 
@@ -378,7 +380,7 @@ async def get_reply(services: RestServices, request: RestRequest) -> Answer:
     number = target[1:] if target.startswith("r") else ""
     if _DIGITS.fullmatch(number) is None:
         raise Problem("NOT_FOUND", "no such reply")
-    facts = await services.messages.reply(request.caller.account.id, int(number))
+    facts = await services.replies.one(request.caller.account.id, int(number))
     if facts is None:
         raise Problem("NOT_FOUND", "no such reply")
     return Answer(200, reply_resource(facts))
