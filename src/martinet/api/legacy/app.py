@@ -12,12 +12,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from martinet.api.asgi import BodyTooLarge, Headers, Receive, Scope, Send, client_address, read_body, reply
-from martinet.api.legacy import answers, batch
+from martinet.api.legacy import answers, batch, counting
 from martinet.api.legacy.contacts import CONTACT_ENDPOINTS
 from martinet.api.legacy.credentials import Credentials, find_credentials
 from martinet.api.legacy.decoding import declared_charset, decode_params
-from martinet.api.legacy.endpoints import COUNTERS as SEND_COUNTERS
-from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices, send_sms
+from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices
 from martinet.api.legacy.subaccounts import SUBACCOUNT_ENDPOINTS, V2_ENDPOINTS, V2_PREFIX, JsonAnswer
 from martinet.api.legacy.voice import VOICE_ENDPOINTS
 from martinet.services.accept import InvalidParameter
@@ -50,7 +49,7 @@ class _Refused(Exception):
     def __init__(self, text: str, result: str, headers: Headers | None = None) -> None:
         super().__init__(text)
         self.text = text
-        self.result = result  # as the accept counters name it
+        self.result = result  # as the accept counters name it (martinet.api.legacy.counting)
         self.headers = headers or []
 
 
@@ -107,8 +106,8 @@ class LegacyDoor:
                 problem = f"more than {MAX_PARAMETERS} parameters"
                 raise _Refused(answers.invalid_parameter("body", problem, caller.account.language), "invalid")
         except _Refused as refused:
-            if endpoint is send_sms:
-                SEND_COUNTERS.answered(refused.result)
+            if counting.is_send(endpoint):
+                counting.refused(refused.result)
             # A body left unread is never read: the server discards what the client still sends of it, and the
             # connection stays usable (closing it under a client still sending would lose the answer).
             await reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])

@@ -18,13 +18,12 @@ from collections.abc import Callable
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from martinet.api.asgi import Receive
-from martinet.api.legacy import answers, params
+from martinet.api.legacy import counting, params
 from martinet.api.legacy.decoding import decode_value
-from martinet.api.legacy.endpoints import COUNTERS, Call, LegacyServices
+from martinet.api.legacy.endpoints import Call, LegacyServices
 from martinet.domain.csv_records import CsvError, CsvRecords
-from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest
+from martinet.services.accept import InvalidParameter, SendRequest
 from martinet.services.personal_sends import Campaign, CampaignRow, RowError
-from martinet.services.rate_limits import RateLimited
 
 #: The endpoint's path name, as the door matches it (lower case).
 PATH_NAME = "sendsmsbatch.do"
@@ -208,15 +207,9 @@ async def open_campaign(services: LegacyServices, call: Call) -> Campaign:
     return await services.sends.open_campaign(batch_request(call))
 
 
+@counting.send_endpoint
 async def send_batch(services: LegacyServices, call: Call, campaign: Campaign) -> str:
-    try:
-        accepted = await services.sends.accept(batch_request(call, campaign))
-    except RateLimited:
-        return answers.status_answer(answers.UNAVAILABLE, call.language)
-    except NotEnoughCredit:
-        return answers.status_answer(answers.INSUFFICIENT_CREDIT, call.language)
-    COUNTERS.accepted(accepted.recipients)
-    return answers.status_answer(answers.ACCEPTED, call.language, accepted.send_id)
+    return await counting.accept(services.sends, batch_request(call, campaign), call.language)
 
 
 async def read_upload(receive: Receive, upload: BatchUpload, max_bytes: int, declared: bytes | None) -> None:

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from martinet import metrics
-from martinet.api.legacy import answers, params
+from martinet.api.legacy import answers, counting, params
 from martinet.domain.credits import format_credits
 from martinet.domain.keys import UNLIMITED, KeyLimits
 from martinet.domain.recipients import Recipient, parse_recipient
 from martinet.domain.status import describe
-from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest, SendService
+from martinet.services.accept import InvalidParameter, SendRequest, SendService
 from martinet.services.contacts import ContactService
-from martinet.services.rate_limits import RateLimited
 from martinet.services.replies import ReplyService
 from martinet.services.reports import ReportService
 from martinet.services.resellers import ResellerService
@@ -50,23 +48,8 @@ class LegacyServices:
 Endpoint = Callable[[LegacyServices, Call], Awaitable[str]]
 
 
-#: The accept counters of this door; `martinet.api.legacy.app` counts the refused authentications.
-COUNTERS = metrics.DoorCounters("smsmode")
-
-
+@counting.send_endpoint
 async def send_sms(services: LegacyServices, call: Call) -> str:
-    try:
-        answer = await _send_sms(services, call)
-    except InvalidParameter:
-        COUNTERS.answered("invalid")
-        raise
-    except Exception:
-        COUNTERS.answered("error")
-        raise
-    return answer
-
-
-async def _send_sms(services: LegacyServices, call: Call) -> str:
     p = call.params
     request = SendRequest(
         account=call.account,
@@ -85,16 +68,7 @@ async def _send_sms(services: LegacyServices, call: Call) -> str:
         # HEAD is a GET whose answer has no body: the same limit, or it would be the way around it.
         max_recipients=GET_MAX_RECIPIENTS if call.method in ("GET", "HEAD") else None,
     )
-    try:
-        accepted = await services.sends.accept(request)
-    except RateLimited:
-        COUNTERS.answered("rate_limited")
-        return answers.status_answer(answers.UNAVAILABLE, call.language)
-    except NotEnoughCredit:
-        COUNTERS.answered("no_credit")
-        return answers.status_answer(answers.INSUFFICIENT_CREDIT, call.language)
-    COUNTERS.accepted(accepted.recipients)
-    return answers.status_answer(answers.ACCEPTED, call.language, accepted.send_id)
+    return await counting.accept(services.sends, request, call.language)
 
 
 async def delivery_report(services: LegacyServices, call: Call) -> str:

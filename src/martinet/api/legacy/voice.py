@@ -6,13 +6,13 @@ parameters differ: `message` (at most 160 characters), `numero`, `title`, `date_
 
 from __future__ import annotations
 
-from martinet.api.legacy import answers, params
-from martinet.api.legacy.endpoints import COUNTERS, GET_MAX_RECIPIENTS, Call, Endpoint, LegacyServices
-from martinet.services.accept import InvalidParameter, NotEnoughCredit, SendRequest
-from martinet.services.rate_limits import RateLimited
+from martinet.api.legacy import counting, params
+from martinet.api.legacy.endpoints import GET_MAX_RECIPIENTS, Call, Endpoint, LegacyServices
+from martinet.services.accept import SendRequest
 from martinet.services.voice_sends import VoiceRequest
 
 
+@counting.send_endpoint
 async def send_voice_message(services: LegacyServices, call: Call) -> str:
     p = call.params
     request = SendRequest(
@@ -26,19 +26,7 @@ async def send_voice_message(services: LegacyServices, call: Call) -> str:
         max_recipients=GET_MAX_RECIPIENTS if call.method in ("GET", "HEAD") else None,
         voice=VoiceRequest(title=p.get("title"), language=p.get("language") or None),
     )
-    try:
-        accepted = await services.sends.accept(request)
-    except InvalidParameter:
-        COUNTERS.answered("invalid")
-        raise
-    except RateLimited:
-        COUNTERS.answered("rate_limited")
-        return answers.status_answer(answers.UNAVAILABLE, call.language)
-    except NotEnoughCredit:
-        COUNTERS.answered("no_credit")
-        return answers.status_answer(answers.INSUFFICIENT_CREDIT, call.language)
-    COUNTERS.accepted(accepted.recipients)
-    return answers.status_answer(answers.ACCEPTED, call.language, accepted.send_id)
+    return await counting.accept(services.sends, request, call.language)
 
 
 VOICE_ENDPOINTS: dict[str, Endpoint] = {"sendVoiceMessage": send_voice_message}

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from martinet.api.asgi import BodyTooLarge, Receive, Scope, Send, client_address, read_body, reply
-from martinet.api.rest import accounts, contacts, handlers
+from martinet.api.rest import accounts, contacts, counting, handlers
 from martinet.api.rest.docs import DocsUi
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
 from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, openapi_document
@@ -28,15 +28,6 @@ _JSON = (b"content-type", b"application/json")
 _PROBLEM = (b"content-type", b"application/problem+json")
 
 SEND_PATH = "/sms/v1/messages"
-#: Refusals of a send before its handler runs, as the accept counters name them.
-_REFUSED_AT_THE_DOOR = {
-    "UNAUTHORIZED": "unauthorized",
-    "TOO_MANY_AUTH_FAILURES": "unauthorized",
-    "NETWORK_NOT_ALLOWED": "unauthorized",
-    "UNSUPPORTED_MEDIA_TYPE": "invalid",
-    "PAYLOAD_TOO_LARGE": "invalid",
-}
-
 #: Fixed paths → handler per method.
 ROUTES: dict[str, dict[str, Handler]] = {
     "/sms/v1/messages": {"GET": handlers.list_messages, "POST": handlers.send},
@@ -76,8 +67,8 @@ class RestDoor:
         try:
             answer = await self._answer(scope, receive, path, method)
         except Problem as problem:
-            if path == SEND_PATH and method == "POST" and problem.code in _REFUSED_AT_THE_DOOR:
-                handlers.SEND_COUNTERS.answered(_REFUSED_AT_THE_DOOR[problem.code])  # the handler counts the others
+            if path == SEND_PATH and method == "POST":
+                counting.refused_at_the_door(problem.code)
             await reply(send, problem.status, orjson.dumps(problem.body()), [_PROBLEM, *problem.headers])
             return
         except Exception:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from pydantic import ValidationError
 
-from martinet import metrics
+from martinet.api.rest import counting
 from martinet.api.rest.models import SendIn
 from martinet.api.rest.problems import Problem, invalid
 from martinet.api.rest.voice import voice_request
@@ -105,31 +105,21 @@ Handler = Callable[[RestServices, RestRequest], Awaitable[Answer]]
 # --- Sending ---
 
 
-#: The accept counters of this door, and the result each refusal counts as (any other problem: "invalid").
-SEND_COUNTERS = metrics.DoorCounters("rest")  # also counts refusals made before the handler (api/rest/app.py)
-_RESULT_OF_PROBLEM = {
-    "RATE_LIMITED": "rate_limited",
-    "INSUFFICIENT_CREDIT": "no_credit",
-    "LANE_NOT_ALLOWED": "unauthorized",
-    "INTERNAL_ERROR": "error",
-}
-
-
 async def send(services: RestServices, request: RestRequest) -> Answer:
     if request.query.get("dryRun", "").lower() in ("true", "1"):
         return await preview(services, request)
     try:
         answer, recipients = await _send(services, request)
     except Problem as problem:
-        SEND_COUNTERS.answered(_RESULT_OF_PROBLEM.get(problem.code, "invalid"))
+        counting.refused(problem.code)
         raise
     except Exception:
-        SEND_COUNTERS.answered("error")
+        counting.failed()
         raise
     if recipients is None:
-        SEND_COUNTERS.answered("duplicate")
+        counting.replayed()
     else:
-        SEND_COUNTERS.accepted(recipients)
+        counting.accepted(recipients)
     return answer
 
 
