@@ -81,7 +81,7 @@ async def test_exactly_the_horizon_is_accepted_and_a_millisecond_more_is_not(
     assert accepted.scheduled and accepted.send.scheduled_at == NOW + 30 * DAY_MS
     with pytest.raises(InvalidParameter) as beyond:
         await sends_.accept(request(NOW + 30 * DAY_MS + 1))
-    assert (beyond.value.name, beyond.value.problem) == ("date_envoi", "more than 30 days ahead")
+    assert (beyond.value.name, beyond.value.problem) == ("scheduled_at", "more than 30 days ahead")
     with pytest.raises(InvalidParameter):
         await sends_.preview(request(NOW + 30 * DAY_MS + 1))  # the preview applies the same rule
 
@@ -90,7 +90,7 @@ async def test_exactly_the_horizon_is_accepted_and_a_millisecond_more_is_not(
     assert not (await sends_.accept(request(paris_2000))).scheduled  # in the past: sent at once
     with pytest.raises(InvalidParameter) as early:
         await sends_.accept(request(paris_2000 - 1))
-    assert (early.value.name, early.value.problem) == ("date_envoi", "before the year 2000")
+    assert (early.value.name, early.value.problem) == ("scheduled_at", "before the year 2000")
 
 
 # --- the smsmode door ------------------------------------------------------------------------------------------

@@ -23,9 +23,7 @@ def rules() -> CountryRules:
 def test_united_states_and_canada_take_numeric_senders_only(rules: CountryRules) -> None:
     for country in ("US", "CA"):
         verdict = rules.check(country, "ACME", unicode=False)
-        assert verdict == Verdict(
-            f"{country}: alphanumeric senders are not delivered, numeric senders only", "emetteur"
-        )
+        assert verdict == Verdict(f"{country}: alphanumeric senders are not delivered, numeric senders only", "sender")
         assert rules.check(country, "36180", unicode=False) == Verdict()
         assert rules.check(country, None, unicode=True) == Verdict()
 
@@ -59,7 +57,7 @@ def test_a_fallback_number_replaces_a_sender_the_country_refuses(rules: CountryR
 
 def test_unicode_refused_where_it_is_not_delivered() -> None:
     rules = parse_country_rules({"XK": {"unicode": False}})
-    assert rules.check("XK", None, unicode=True) == Verdict("XK: Unicode messages are not delivered there", "message")
+    assert rules.check("XK", None, unicode=True) == Verdict("XK: Unicode messages are not delivered there", "text")
     assert rules.check("XK", None, unicode=False) == Verdict()
 
 
@@ -97,5 +95,5 @@ def test_refusals_per_country_and_for_the_whole_send(rules: CountryRules) -> Non
     mixed = check.refusals(parsed, "ACME", unicode=False)
     assert set(mixed.by_country) == {"US", "CA"} and mixed.all_refused is None
     only_us = check.refusals(parse_recipients("+12015550123"), "ACME", unicode=False)
-    assert only_us.all_refused == ("emetteur", "US: alphanumeric senders are not delivered, numeric senders only")
+    assert only_us.all_refused == ("sender", "US: alphanumeric senders are not delivered, numeric senders only")
     assert check.refusals(parsed, None, unicode=True).by_country == {}

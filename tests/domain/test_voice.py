@@ -35,7 +35,7 @@ def test_the_script_reads_the_title_then_the_message_as_many_times_as_asked() ->
 def test_voice_texts_are_one_call_and_bounded() -> None:
     analysis = voice_analysis("Ünïcode ✓ " * 10)
     assert (analysis.segments, analysis.parts) == (1, ("Ünïcode ✓ " * 10,))
-    assert voice_problem("x" * 161, None, None) == ("message", "longer than 160 characters")
+    assert voice_problem("x" * 161, None, None) == ("text", "longer than 160 characters")
     assert voice_problem("x", None, "it-IT") is not None and voice_problem("x", None, "it-IT")[0] == "language"
     assert voice_problem("x" * 160, "Titre", "en-GB") is None
 

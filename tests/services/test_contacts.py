@@ -151,10 +151,10 @@ async def test_a_template_sent_to_a_group_is_rendered_and_priced_per_recipient(w
 
     with pytest.raises(InvalidParameter) as unknown:
         await world.sends.accept(SendRequest(account=account, text="x", recipients=None, groups=("nope",)))
-    assert unknown.value.name == "groupe"
+    assert unknown.value.name == "groups"
     with pytest.raises(InvalidParameter) as brace:
         await world.sends.accept(SendRequest(account=account, text="a } b", recipients=None, groups=("g",)))
-    assert brace.value.name == "message"
+    assert brace.value.name == "text"
 
 
 async def test_a_campaign_with_one_bad_row_stores_nothing(world: World) -> None:
@@ -171,7 +171,7 @@ async def test_a_campaign_with_one_bad_row_stores_nothing(world: World) -> None:
     ]
     with pytest.raises(InvalidParameter) as bad:
         await world.sends.accept(SendRequest(account=account, text=None, recipients=None, rows=rows))
-    assert bad.value.name == "fichier" and bad.value.problem.startswith("line 4: emetteur")
+    assert bad.value.name == "rows" and bad.value.problem.startswith("line 4: emetteur")
     assert await count() == 0
     accepted = await world.sends.accept(
         SendRequest(account=account, text=None, recipients=None, rows=rows[:2], sender="Defaut")

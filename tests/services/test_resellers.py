@@ -283,7 +283,7 @@ async def test_limits_set_above_apply_to_the_whole_subtree_at_acceptance(tree: T
 
     assert await refusal(t.customer) is None
     assert await refusal(t.customer, recipients="0612345678,+32470123456") == (
-        "numero",
+        "recipients",
         "destination country not allowed for this account: BE",
     )
     assert await refusal(t.department, recipients="+4915123456789", lane="otp") is not None  # inherited FR only
@@ -291,11 +291,11 @@ async def test_limits_set_above_apply_to_the_whole_subtree_at_acceptance(tree: T
     assert (await refusal(t.department, lane="marketing") or ("",))[0] == "lane"  # its parent does not allow it
     assert (await refusal(t.department, lane="notification") or ("",))[0] == "lane"  # its own limit
     # Approved senders only, as the parent asked: alphanumeric ones must be approved, numeric ones are numbers.
-    assert await refusal(t.customer, sender="CAFE") == ("emetteur", "not an approved sender ID of this account")
+    assert await refusal(t.customer, sender="CAFE") == ("sender", "not an approved sender ID of this account")
     await s.decide_sender(t.reseller, t.customer.id, "CAFE", "approved")
     assert await refusal(t.customer, sender="CAFE") is None
     assert await refusal(t.customer, sender="36180") is None
-    assert (await refusal(t.customer, sender="0612345678") or ("",))[0] == "emetteur"
+    assert (await refusal(t.customer, sender="0612345678") or ("",))[0] == "sender"
     assert await refusal(t.department, sender="CAFE", lane="otp") is not None  # approved for its parent only
     # Other branches are not touched by these limits.
     assert await refusal(t.other, recipients="+32470123456") is None
@@ -443,7 +443,7 @@ async def test_limits_set_above_hold_for_group_contacts_and_campaign_rows(tree: 
         ]
         with pytest.raises(InvalidParameter) as refused:
             await sends.accept(SendRequest(account=t.customer, text="", recipients="", rows=rows))
-        assert refused.value.name == "fichier"
+        assert refused.value.name == "rows"
         assert "line 3" in refused.value.problem and "emetteur" in refused.value.problem
     finally:
         await writer.stop()

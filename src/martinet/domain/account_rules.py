@@ -55,15 +55,15 @@ class AccountRules:
         return self.rate_cap if own <= 0 else min(own, self.rate_cap)
 
     def problem(self, lane: str, sender: str | None, countries: Iterable[str]) -> tuple[str, str] | None:
-        """The (smsmode parameter, problem) that refuses a send, or None when these rules allow it."""
+        """The (parameter, problem) that refuses a send, or None when these rules allow it."""
         if self.lanes is not None and lane not in self.lanes:
             return "lane", f"lane {lane} is not allowed for this account"
         if self.countries is not None:
             refused = sorted({c for c in countries if c not in self.countries})
             if refused:
-                return "numero", f"destination country not allowed for this account: {', '.join(refused)}"
+                return "recipients", f"destination country not allowed for this account: {', '.join(refused)}"
         if sender and self.approved_only and not sender.isdigit() and sender not in self.approved_senders:
-            return "emetteur", NOT_APPROVED
+            return "sender", NOT_APPROVED
         return None
 
 

@@ -120,13 +120,13 @@ class CountryRules:
                 return _OK
             rule = self.rule(country)
         if unicode and not rule.unicode:
-            return Verdict(f"{country}: Unicode messages are not delivered there", "message")
+            return Verdict(f"{country}: Unicode messages are not delivered there", "text")
         if sender:
             problem = rule.sender_problem(sender)
             if problem is not None:
                 if rule.fallback_sender is not None:
                     return Verdict(sender=rule.fallback_sender)
-                return Verdict(problem, "emetteur")
+                return Verdict(problem, "sender")
         return _OK
 
     def sender_for(self, country: str | None, sender: str | None) -> str | None:

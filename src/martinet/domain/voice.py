@@ -74,7 +74,7 @@ def title_for(platform: str, language: str) -> str:
 def voice_problem(text: str, title: str | None, language: str | None) -> tuple[str, str] | None:
     """(parameter, problem) for a voice send the rules refuse, else None."""
     if len(text) > MAX_TEXT:
-        return "message", f"longer than {MAX_TEXT} characters"
+        return "text", f"longer than {MAX_TEXT} characters"
     if title is not None and len(title) > MAX_TITLE:
         return "title", f"longer than {MAX_TITLE} characters"
     if language is not None and language not in LANGUAGES:

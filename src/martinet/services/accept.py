@@ -71,7 +71,10 @@ _level = logging.getLogger(__name__)
 
 
 class InvalidParameter(Exception):
-    """A request parameter the rules refuse; `name` is the smsmode parameter name, `problem` says why."""
+    """A request parameter the rules refuse; `problem` says why, `name` which: the `SendRequest` field at fault
+    (`text`, `recipients`, `classe`, `scheduled_at`, `sender`, `ref_client`, `max_parts`, `notification_url`,
+    `notification_url_reponse`, `stop`, `lane`, `validity`, `groups`, `rows`; a voice message's `title` and
+    `language`). Each door names it in its own dialect (`api/legacy/params.py`, `api/rest/handlers.py`)."""
 
     def __init__(self, name: str, problem: str) -> None:
         super().__init__(f"{name}: {problem}")
@@ -239,7 +242,7 @@ class SendService:
             prepared.now,
         )
         if request.voice is not None and (request.groups or request.rows is not None):
-            raise InvalidParameter("groupe", "a voice message is sent to numbers (numero), not to groups or files")
+            raise InvalidParameter("groups", "a voice message is sent to numbers (numero), not to groups or files")
         personal = self._personal_messages(request, prepared)
         if personal is None:
             prices = self._prices_for(request, prepared)
@@ -360,10 +363,10 @@ class SendService:
         # Counted as written, before any is parsed: invalid numbers and duplicates cost their share too.
         limit = min(self._max_recipients, request.max_recipients or self._max_recipients)
         if count_entries(request.recipients or "", limit) > limit:
-            raise InvalidParameter("numero", f"more than {limit} recipients")
+            raise InvalidParameter("recipients", f"more than {limit} recipients")
         parsed = parse_recipients(request.recipients or "")
         if not request.groups and request.rows is None and not any(isinstance(r, Recipient) for r in parsed):
-            raise InvalidParameter("numero", "no valid recipient")
+            raise InvalidParameter("recipients", "no valid recipient")
         if request.groups:
             await self._check_groups(request)
         now = self._now_ms()
@@ -404,10 +407,10 @@ class SendService:
 
     async def _check_groups(self, request: SendRequest) -> None:
         if self._contacts is None:
-            raise InvalidParameter("groupe", "the address book is not available")
+            raise InvalidParameter("groups", "the address book is not available")
         missing = await self._contacts.missing_groups(request.account.id, list(request.groups))
         if missing:
-            raise InvalidParameter("groupe", f"unknown group {missing[0]}")
+            raise InvalidParameter("groups", f"unknown group {missing[0]}")
         _template(request)
 
     def _maker(self, request: SendRequest, prepared: _Prepared) -> MessageMaker:
@@ -453,7 +456,7 @@ class SendService:
         send's); None for a send whose recipients all get one text."""
         if isinstance(request.rows, Campaign):
             if request.rows.first is None:
-                raise InvalidParameter("fichier", "no row")
+                raise InvalidParameter("rows", "no row")
             return request.rows.messages, None, request.rows.first
         if request.rows is not None:
             made = self._campaign(request, prepared)
@@ -473,7 +476,7 @@ class SendService:
 
     async def _personal_preview(self, request: SendRequest, prepared: _Prepared) -> list[Personalised] | None:
         if isinstance(request.rows, Campaign):
-            raise InvalidParameter("fichier", "a campaign read row by row is not previewed")
+            raise InvalidParameter("rows", "a campaign read row by row is not previewed")
         if request.rows is not None:
             return list(self._campaign(request, prepared))
         if not request.groups or self._contacts is None:
@@ -498,14 +501,14 @@ class SendService:
         assert not isinstance(request.rows, Campaign)
         rows = request.rows or ()
         if not rows:
-            raise InvalidParameter("fichier", "no row")
+            raise InvalidParameter("rows", "no row")
         made = campaign_messages(
             self._maker(request, prepared), rows, default_sender=request.sender, replies=request.classe == 4
         )
         try:
             yield from made
         except RowError as exc:
-            raise InvalidParameter("fichier", str(exc)) from None
+            raise InvalidParameter("rows", str(exc)) from None
 
     def _stop_mode(self, request: SendRequest, lane: str) -> int:
         """The `stop` mode to apply: French rules require an opt-out mention on commercial SMS, which a
@@ -544,7 +547,7 @@ class SendService:
 
     def _voice_price(self, request: SendRequest) -> Callable[[str], int | None]:
         if self._voice is None:
-            raise InvalidParameter("numero", "voice messages are not open on this platform")
+            raise InvalidParameter("recipients", "voice messages are not open on this platform")
         return self._voice.price_milli
 
     def _price_milli(self, country: str, account: str) -> int | None:
@@ -560,7 +563,7 @@ def _template(request: SendRequest) -> Template:
     try:
         return parse_template(request.text or "")
     except TemplateError as exc:
-        raise InvalidParameter("message", str(exc)) from None
+        raise InvalidParameter("text", str(exc)) from None
 
 
 def _problem(item: Personalised) -> str | None:
@@ -575,23 +578,23 @@ def _check_schedule(scheduled_at: int, now: int, horizon_days: int, timezone: st
     holds its credits and a queue row all that time. A time in the recent past still means "now".
     """
     if scheduled_at > now + horizon_days * 86_400_000:
-        raise InvalidParameter("date_envoi", f"more than {horizon_days} days ahead")
+        raise InvalidParameter("scheduled_at", f"more than {horizon_days} days ahead")
     earliest = datetime(EARLIEST_SCHEDULE_YEAR, 1, 1, tzinfo=ZoneInfo(timezone))
     if scheduled_at < int(earliest.timestamp() * 1000):
-        raise InvalidParameter("date_envoi", SCHEDULED_TOO_EARLY)
+        raise InvalidParameter("scheduled_at", SCHEDULED_TOO_EARLY)
 
 
 def _check_parameters(request: SendRequest) -> None:
     if not request.text and request.rows is None:
-        raise InvalidParameter("message", "missing")
+        raise InvalidParameter("text", "missing")
     if (not request.recipients or not request.recipients.strip()) and not request.groups and request.rows is None:
-        raise InvalidParameter("numero", "missing")
+        raise InvalidParameter("recipients", "missing")
     if request.classe not in CLASSES:
-        raise InvalidParameter("classe_msg", "must be 2, 4 or 9")
+        raise InvalidParameter("classe", "must be 2, 4 or 9")
     if not 1 <= request.max_parts <= MAX_PARTS:
-        raise InvalidParameter("nbr_msg", f"must be between 1 and {MAX_PARTS}")
+        raise InvalidParameter("max_parts", f"must be between 1 and {MAX_PARTS}")
     if request.ref_client is not None and len(request.ref_client) > MAX_REF_CLIENT:
-        raise InvalidParameter("refClient", f"longer than {MAX_REF_CLIENT} characters")
+        raise InvalidParameter("ref_client", f"longer than {MAX_REF_CLIENT} characters")
     for name, url in (
         ("notification_url", request.notification_url),
         ("notification_url_reponse", request.notification_url_reponse),
@@ -604,7 +607,7 @@ def _check_parameters(request: SendRequest) -> None:
         raise InvalidParameter("validity", VALIDITY_OUT_OF_RANGE)
     if request.sender:
         if request.classe == 4:
-            raise InvalidParameter("emetteur", "not allowed with classe_msg=4 (replies come to a short number)")
+            raise InvalidParameter("sender", "not allowed with classe_msg=4 (replies come to a short number)")
         problem = sender_problem(request.sender)
         if problem is not None:
-            raise InvalidParameter("emetteur", problem)
+            raise InvalidParameter("sender", problem)

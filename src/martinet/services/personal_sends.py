@@ -243,7 +243,8 @@ def campaign_message(
             raise RowError(row.line, "emetteur", problem)
         refusal = maker.sender_refusal(sender)
         if refusal is not None:
-            raise RowError(row.line, *refusal)
+            name, problem = refusal
+            raise RowError(row.line, "emetteur" if name == "sender" else name, problem)  # named by its column
     if row.ref_client is not None and len(row.ref_client) > MAX_REF_CLIENT:
         raise RowError(row.line, "refClient", f"longer than {MAX_REF_CLIENT} characters")
     recipient = parse_recipient(row.numero)

@@ -51,7 +51,7 @@ class VoiceRules:
 def analysis(text: str, request: VoiceRequest, rules: VoiceRules | None) -> TextAnalysis:
     """The text of a voice send as stored and reported; raises VoiceParameterError for what the rules refuse."""
     if rules is None:
-        raise VoiceParameterError("message", "voice messages are not open on this platform")
+        raise VoiceParameterError("text", "voice messages are not open on this platform")
     problem = voice_problem(text, request.title, request.language)
     if problem is not None:
         raise VoiceParameterError(*problem)

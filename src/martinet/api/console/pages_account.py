@@ -51,11 +51,9 @@ OUTCOME = {
     "cancelled": "failed",
 }
 _FORM_FIELDS = {
-    "numero": "recipients",
-    "message": "text",
-    "emetteur": "sender",
-    "date_envoi": "schedule",
+    "scheduled_at": "schedule",
     "stop": "text",
+    "ref_client": "reference",
 }
 
 
@@ -420,7 +418,7 @@ def _send_request(ctx: Ctx, form: dict[str, str], *, for_counter: bool = False) 
         try:
             moment = datetime.fromisoformat(raw_schedule)
         except ValueError:
-            raise InvalidParameter("date_envoi", "a date and time") from None
+            raise InvalidParameter("scheduled_at", "a date and time") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ZoneInfo(me.timezone))
         scheduled_at = int(moment.timestamp() * 1000)

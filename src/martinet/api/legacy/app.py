@@ -17,6 +17,7 @@ from martinet.api.legacy.contacts import CONTACT_ENDPOINTS
 from martinet.api.legacy.credentials import Credentials, find_credentials
 from martinet.api.legacy.decoding import declared_charset, decode_params
 from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices
+from martinet.api.legacy.params import smsmode_name
 from martinet.api.legacy.subaccounts import SUBACCOUNT_ENDPOINTS, V2_ENDPOINTS, V2_PREFIX, JsonAnswer
 from martinet.api.legacy.voice import VOICE_ENDPOINTS
 from martinet.services.accept import InvalidParameter
@@ -137,7 +138,7 @@ class LegacyDoor:
         try:
             campaign = await batch.open_campaign(self._services, call)
         except InvalidParameter as exc:
-            text = answers.invalid_parameter(exc.name, exc.problem, caller.account.language)
+            text = answers.invalid_parameter(smsmode_name(exc.name), exc.problem, caller.account.language)
             await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
             return
         try:
@@ -145,7 +146,7 @@ class LegacyDoor:
             await batch.read_upload(receive, upload, self._max_upload, headers.get(b"content-length"))
             upload.finish()
         except InvalidParameter as exc:
-            text = answers.invalid_parameter(exc.name, exc.problem, caller.account.language)
+            text = answers.invalid_parameter(smsmode_name(exc.name), exc.problem, caller.account.language)
             await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
             return
         except Exception:  # a multipart stream the parser cannot read
@@ -207,7 +208,7 @@ class LegacyDoor:
         try:
             return await endpoint(self._services, Call(account, params, method, caller.limits.lanes, caller.limits))
         except InvalidParameter as exc:
-            return answers.invalid_parameter(exc.name, exc.problem, account.language)
+            return answers.invalid_parameter(smsmode_name(exc.name), exc.problem, account.language)
         except Exception:
             log.exception("legacy endpoint failed")
             return answers.status_answer(answers.INTERNAL_ERROR, account.language)

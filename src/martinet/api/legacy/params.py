@@ -8,11 +8,30 @@ from zoneinfo import ZoneInfo
 
 from martinet.services.accept import InvalidParameter
 
+#: The send service's names of a send's fields (`InvalidParameter.name`) as smsmode parameters; any other name
+#: (one this door raised itself) is already one.
+_PARAMETER_OF_FIELD = {
+    "text": "message",
+    "recipients": "numero",
+    "classe": "classe_msg",
+    "scheduled_at": "date_envoi",
+    "sender": "emetteur",
+    "ref_client": "refClient",
+    "max_parts": "nbr_msg",
+    "groups": "groupe",
+    "rows": "fichier",
+}
+
 # ASCII digits only: `\d` and `int()` also take other scripts' digits (and `int()` underscores), which no client
 # sends and which would make a number that is not the one shown.
 _DATE = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})-([0-9]{2}):([0-9]{2})")
 # At most 18 digits: any such value fits the store's 64-bit integers (each parameter then has its own range).
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+
+
+def smsmode_name(name: str) -> str:
+    """The smsmode parameter a refusal names: `name` as the send service or this door gave it."""
+    return _PARAMETER_OF_FIELD.get(name, name)
 
 
 def integer(params: dict[str, str], name: str, default: int) -> int:

@@ -1,7 +1,7 @@
 """The REST endpoints: each turns a request into a service call and the result into a resource.
 
 Handlers raise `Problem` for every refusal; the door (`martinet.api.rest.app`) renders it. Field names in
-problems are the REST names (`recipient.to`), translated from the service's smsmode names where needed.
+problems are the REST names (`recipient.to`), translated from the send service's names of a send's fields.
 """
 
 from __future__ import annotations
@@ -52,19 +52,20 @@ PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
 _DIGITS = re.compile(r"[0-9]{1,18}")
 MAX_IDEMPOTENCY_KEY = 255
 
-#: The service's (smsmode) parameter names as REST fields.
+#: The send service's names of a send's fields (`InvalidParameter.name`) as REST fields; `classe` and `max_parts`
+#: are not fields of this door: it derives them from `callbackUrlMo` and the text.
 _FIELDS = {
-    "message": "body.text",
-    "numero": "recipient.to",
-    "emetteur": "from",
-    "refClient": "refClient",
+    "text": "body.text",
+    "recipients": "recipient.to",
+    "sender": "from",
+    "ref_client": "refClient",
     "notification_url": "callbackUrlStatus",
     "notification_url_reponse": "callbackUrlMo",
     "stop": "body.stop",
-    "classe_msg": "callbackUrlMo",
-    "nbr_msg": "body.text",
-    "date_envoi": "sentDate",
-    "groupe": "groups",
+    "classe": "callbackUrlMo",
+    "max_parts": "body.text",
+    "scheduled_at": "sentDate",
+    "groups": "groups",
     "title": "voice.title",
     "language": "voice.language",
 }
@@ -290,7 +291,7 @@ def _request_key(request: RestRequest, document: dict[str, object]) -> RequestKe
 
 def _invalid(exc: InvalidParameter, body: SendIn) -> Problem:
     field = _FIELDS.get(exc.name, exc.name)
-    if exc.name == "numero":
+    if exc.name == "recipients":
         if body.recipient is None:
             field = "recipients"
         elif exc.problem == "no valid recipient":
