@@ -130,6 +130,7 @@ class LegacyDoor:
             if caller is None:
                 raise _unauthorized()
         except _Refused as refused:
+            counting.refused(refused.result)
             await reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])
             return
         content_type = headers.get(b"content-type", b"").decode("latin-1") or None
@@ -138,6 +139,7 @@ class LegacyDoor:
         try:
             campaign = await batch.open_campaign(self._services, call)
         except InvalidParameter as exc:
+            counting.refused("invalid")
             text = answers.invalid_parameter(smsmode_name(exc.name), exc.problem, caller.account.language)
             await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
             return
@@ -146,11 +148,13 @@ class LegacyDoor:
             await batch.read_upload(receive, upload, self._max_upload, headers.get(b"content-length"))
             upload.finish()
         except InvalidParameter as exc:
+            counting.refused("invalid")
             text = answers.invalid_parameter(smsmode_name(exc.name), exc.problem, caller.account.language)
             await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
             return
         except Exception:  # a multipart stream the parser cannot read
             log.info("unreadable sendSMSBatch.do upload", exc_info=True)
+            counting.refused("invalid")
             text = answers.invalid_parameter("fichier", "not a readable multipart upload", caller.account.language)
             await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
             return

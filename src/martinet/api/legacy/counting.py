@@ -1,9 +1,9 @@
 """The smsmode door's accept counters (`martinet_accepts_total{door="smsmode"}`), all kept here.
 
 Every send endpoint (`sendSMS.do`, `sendVoiceMessage.do`, `sendSMSBatch.do`) counts alike: a refusal before the
-endpoint runs (authentication, body size) as the door names it, a parameter the rules refuse as `invalid`, a
-failure as `error`, and the service's verdict (accepted with its recipients, rate-limited, short of credit)
-where the endpoint answers it.
+endpoint runs (authentication, body size; for `sendSMSBatch.do`, its parameters and its file as they are read)
+as the door names it, a parameter the rules refuse as `invalid`, a failure as `error`, and the service's verdict
+(accepted with its recipients, rate-limited, short of credit) where the endpoint answers it.
 """
 
 from __future__ import annotations
