@@ -116,6 +116,7 @@ async def test_csv_import_reports_each_line_and_export_reads_back(gw: Gateway) -
         refused = re.search(r'data-line="4" data-outcome="refused">(.*?)</tr>', text, re.S)
         assert refused is not None and "Mobile: not a valid phone number" in refused.group(1)
         assert 'data-line="5" data-outcome="merged"' in text
+        assert "<td>merged</td>" in text and ">import-" not in text and ">line-" not in text  # words, never keys
 
         # The importer is the service's: the merged line updated the first contact, every line joined "salon".
         listing = (await client.get("/console/contacts")).text

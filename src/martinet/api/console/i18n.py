@@ -205,6 +205,9 @@ FRENCH: dict[str, str] = {
     "import-created": "créés",
     "import-merged": "fusionnés",
     "import-refused": "refusés",
+    "line-created": "créé",
+    "line-merged": "fusionné",
+    "line-refused": "refusé",
     "Every contact of the file joined the group %s.": "Chaque contact du fichier a rejoint le groupe %s.",
     "Outcome": "Résultat",
     "Reason": "Raison",
@@ -320,12 +323,33 @@ FRENCH: dict[str, str] = {
 }
 
 
+#: Words shown for a value (`import-created`, `ledger-topup`…): a key names the value's family, so that the same
+#: English word may take a different French one in each.
+ENGLISH: dict[str, str] = {
+    "import-created": "created",
+    "import-merged": "merged",
+    "import-refused": "refused",
+    "line-created": "created",
+    "line-merged": "merged",
+    "line-refused": "refused",
+    "ledger-send": "send",
+    "ledger-refund": "refund",
+    "ledger-topup": "top-up",
+    "ledger-withdrawal": "withdrawal",
+    "ledger-transfer_in": "transfer in",
+    "ledger-transfer_out": "transfer out",
+    "sender-requested": "requested",
+    "sender-approved": "approved",
+    "sender-refused": "refused",
+}
+
+
 def translator(language: str) -> Callable[..., str]:
     """`t(phrase, *values)`: the phrase in `language`, with `%s` replaced by the values in order."""
-    table = FRENCH if language == "fr" else {}
+    table = FRENCH if language == "fr" else ENGLISH
 
     def t(phrase: str, *values: object) -> str:
-        text = table.get(phrase, phrase)
+        text = table.get(phrase) or ENGLISH.get(phrase) or phrase
         return text % values if values else text
 
     return t
