@@ -26,7 +26,7 @@ CSV_FILE = (
 
 @pytest.fixture
 async def gw(database_url: str) -> AsyncIterator[Gateway]:
-    async with running_gateway(database_url) as gateway:
+    async with running_gateway(database_url, http={"max_body_bytes": 64 * 1024}) as gateway:
         await account_service(gateway.settings, gateway.db).create(
             "other", credits=to_milli(10), password="other-secret", language="en"
         )
@@ -141,6 +141,21 @@ async def test_csv_import_reports_each_line_and_export_reads_back(gw: Gateway) -
         assert empty.status_code == 422 and "File: choose a CSV file" in empty.text
         forged = await client.post("/console/contacts/import", files={"file": ("contacts.csv", CSV_FILE)})
         assert forged.status_code == 403
+        # An upload beyond http.max_body_bytes is refused before it is parsed.
+        huge = await client.post(
+            "/console/contacts/import", data={"csrf": csrf}, files={"file": ("big.csv", b"mobile\r\n" * 20_000)}
+        )
+        assert huge.status_code == 413 and "The form is too large." in huge.text
+
+        # 55 more contacts: the list shows them 50 at a time.
+        many = "mobile\r\n" + "".join(f"+336000000{n:02d}\r\n" for n in range(55))
+        assert (
+            await client.post("/console/contacts/import", data={"csrf": csrf}, files={"file": ("m.csv", many.encode())})
+        ).status_code == 200
+        first = (await client.get("/console/contacts")).text
+        assert first.count('class="contact"') == 50 and "offset=50" in first
+        second = (await client.get("/console/contacts?offset=50")).text
+        assert second.count('class="contact"') == 7 and "offset=100" not in second
 
 
 async def test_groups_members_and_sending_to_a_group(gw: Gateway) -> None:
