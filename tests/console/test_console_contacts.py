@@ -146,6 +146,10 @@ async def test_csv_import_reports_each_line_and_export_reads_back(gw: Gateway) -
             "/console/contacts/import", data={"csrf": csrf}, files={"file": ("big.csv", b"mobile\r\n" * 20_000)}
         )
         assert huge.status_code == 413 and "The form is too large." in huge.text
+        garbled = await client.post(
+            "/console/contacts/import", content=b"--x\r\nnot a part", headers={"content-type": "multipart/form-data"}
+        )
+        assert garbled.status_code == 400 and "The form could not be read." in garbled.text
 
         # 55 more contacts: the list shows them 50 at a time.
         many = "mobile\r\n" + "".join(f"+336000000{n:02d}\r\n" for n in range(55))

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -198,7 +199,10 @@ async def read_upload(request: Request, limit: int) -> tuple[dict[str, str], dic
 
     form: dict[str, str] = {}
     files: dict[str, bytes] = {}
-    parsed = await Request(request.scope, receive).form(max_files=4, max_fields=100)
+    try:
+        parsed = await Request(request.scope, receive).form(max_files=4, max_fields=100)
+    except HTTPException as exc:  # Starlette's answer to a MultiPartException inside an application
+        raise MultiPartException(str(exc.detail)) from None
     try:
         for name, value in parsed.multi_items():
             if isinstance(value, UploadFile):
