@@ -67,6 +67,13 @@ async def test_sub_accounts_and_transfers_follow_the_services_rules(gw: Gateway)
             assert refused.status_code == 422 and "Montant" in refused.text, amount
         assert _balance((await client.get("/console/accounts")).text, shop) == "10"  # nothing moved
 
+        # The sub-account signs in with the password it was given: it sees its own balance, never its parent's.
+        async with signed_in(gw, "acme-shop", "pw") as (shop_client, _shop_csrf):
+            assert 'id="target-balance">10<' in (await shop_client.get("/console/accounts")).text
+            acme = await AccountStore(gw.db, now_ms).by_login("acme")
+            assert acme is not None
+            assert (await shop_client.get(f"/console/ledger?account={acme[0].id}")).status_code == 404
+
         # The sub-account's own page: its sub-accounts, and transfers between it and them.
         kiosk = await _child(client, csrf, "acme-kiosk", f"/console/accounts/{shop}")
         below = await client.post(f"/console/accounts/{shop}", data=transfer("4", child=kiosk))
@@ -162,6 +169,15 @@ async def test_one_account_never_sees_anothers_sub_accounts_or_ledger(gw: Gatewa
         ):
             answer = await other.post(path, data={"csrf": other_csrf, **data})
             assert answer.status_code == 404, (path, data)
+        # Every form of these pages needs the session's token.
+        for path, data in (
+            ("/console/accounts", {"action": "create", "login": "sans-jeton"}),
+            ("/console/senders", {"sender": "SANSJETON", "action": "request"}),
+            ("/console/groups", {"action": "create", "name": "sans-jeton"}),
+            ("/console/contacts", {"mobile": "0612345678"}),
+        ):
+            assert (await other.post(path, data=data)).status_code == 403, path
+        assert "sans-jeton" not in (await other.get("/console/groups")).text
         page = (await acme.get("/console/accounts")).text
         assert _balance(page, shop) == "0" and "intrus" not in page
         assert "PIRATE" not in (await acme.get(f"/console/senders?account={shop}")).text
