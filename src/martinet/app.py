@@ -173,7 +173,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         max_body_bytes=settings.http.max_body_bytes,
     )
     console = (
-        console_door(settings, db, sends, reports, auth, router_from_settings(settings))
+        console_door(settings, db, sends, reports, auth, router_from_settings(settings), contacts, resellers)
         if settings.console.enabled
         else None
     )

@@ -24,8 +24,10 @@ from martinet.services.accept import SendService
 from martinet.services.accounts import AccountService
 from martinet.services.auth import Authenticator
 from martinet.services.callback_urls import CallbackUrlCheck
+from martinet.services.contacts import ContactService
 from martinet.services.keys import KeyService
 from martinet.services.reports import ReportService
+from martinet.services.resellers import ResellerService
 from martinet.services.sign_in_links import SignInLinks
 from martinet.store.accounts import AccountStore
 from martinet.store.activity import ActivityStore
@@ -59,8 +61,11 @@ def console_door(
     reports: ReportService,
     auth: Authenticator,
     router: Router,
+    contacts: ContactService,
+    resellers: ResellerService,
 ) -> ConsoleDoor:
-    """The console on the same send, report and authentication services as the worker's other doors."""
+    """The console on the same send, report, authentication, address book and reseller services as the worker's
+    other doors."""
     settings = with_console_secret(settings)
     accounts = AccountStore(db, now_ms)
     url_check = CallbackUrlCheck(allow_private_networks=settings.callbacks.allow_private_networks)
@@ -91,6 +96,8 @@ def console_door(
             for c in settings.connectors
         ],
         default_lane=str(settings.accounts.lane),
+        contacts=contacts,
+        resellers=resellers,
     )
     console = settings.console
     return ConsoleDoor(
@@ -99,5 +106,6 @@ def console_door(
             secret_key=console.secret_key,
             session_hours=console.session_hours,
             operators=frozenset(console.operators),
+            max_upload_bytes=settings.http.max_body_bytes,
         ),
     )

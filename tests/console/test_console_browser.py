@@ -215,3 +215,44 @@ def test_operator_sees_the_carrier_connector_go_down(live: LiveGateway, browser:
     live.call(simulator.stop)
     _wait(driver, lambda d: d.find_elements(_by("CSS_SELECTOR"), f'{row}[data-bound="down"]'))
     assert _text_of(driver, f"{row} .bound") in ("down", "déconnecté")
+
+
+def test_account_holder_imports_contacts_and_funds_a_sub_account(
+    live: LiveGateway, browser: Any, tmp_path: Path
+) -> None:
+    driver, base = browser, live.base
+    _sign_in(driver, base, "acme", "secret")
+
+    # A CSV file chosen in the file input, imported into a group: each line's outcome on the report.
+    upload = tmp_path / "clients.csv"
+    upload.write_bytes(b"numero;prenom;nom\r\n0612345678;Anne;Martin\r\n0698765432;Paul;Durand\r\n12;Faux;Num\r\n")
+    driver.get(f"{base}/console/contacts")
+    driver.find_element(_by("ID"), "import-file").send_keys(str(upload))
+    driver.find_element(_by("ID"), "import-group").send_keys("clients")
+    driver.find_element(_by("ID"), "import-button").click()
+    _wait(driver, lambda d: d.find_elements(_by("ID"), "import-counts"))
+    assert _text_of(driver, '#import-counts [data-outcome="created"]') == "2"
+    assert _text_of(driver, '#import-counts [data-outcome="refused"]') == "1"
+    assert "numéro de téléphone invalide" in _text_of(driver, 'tr.import-line[data-line="4"]')  # French: acme's
+    screenshot(driver, "contacts-import")
+    driver.get(f"{base}/console/contacts")
+    assert len(driver.find_elements(_by("CSS_SELECTOR"), "tr.contact")) == 2
+    screenshot(driver, "contacts")
+    driver.get(f"{base}/console/groups")
+    assert _text_of(driver, "tr.group .members") == "2"
+    screenshot(driver, "groups")
+
+    # A sub-account created, then funded by a transfer: both balances change on the page.
+    driver.get(f"{base}/console/accounts")
+    driver.find_element(_by("ID"), "subaccount-login").send_keys("acme-shop")
+    driver.find_element(_by("ID"), "create-subaccount-button").click()
+    _wait(driver, lambda d: d.find_elements(_by("CSS_SELECTOR"), 'tr.subaccount[data-login="acme-shop"]'))
+    driver.find_element(_by("ID"), "transfer-amount").send_keys("25")
+    driver.find_element(_by("ID"), "transfer-button").click()
+    _wait(driver, lambda d: d.find_elements(_by("ID"), "accounts-note"))
+    assert _text_of(driver, 'tr.subaccount[data-login="acme-shop"] .balance') == "25"
+    assert _text_of(driver, "#target-balance") == "975"
+    screenshot(driver, "subaccounts")
+    driver.get(f"{base}/console/ledger")
+    assert len(driver.find_elements(_by("CSS_SELECTOR"), 'tr.entry[data-reason="transfer_out"]')) == 1
+    screenshot(driver, "ledger")

@@ -3,7 +3,6 @@ another's, operator pages, the forms' answers to bad input, and the pages' conte
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -15,9 +14,8 @@ import pytest
 from martinet.app import account_service
 from martinet.app_console import sign_in_links
 from martinet.domain.credits import to_milli
+from tests.console.session import CSRF, signed_in
 from tests.gateway import Gateway, running_gateway, wait_for
-
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -31,27 +29,6 @@ async def gw(database_url: str) -> AsyncIterator[Gateway]:
             "other", credits=to_milli(10), password="other-secret", language="en"
         )
         yield gateway
-
-
-@contextlib.asynccontextmanager
-async def _signed_in(
-    gw: Gateway, login: str = "acme", password: str = "secret"
-) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    async with httpx.AsyncClient(base_url=gw.base, timeout=30) as client:
-        yield client, await _sign_in(client, login, password)
-
-
-async def _sign_in(client: httpx.AsyncClient, login: str, password: str) -> str:
-    page = await client.get("/console/login")
-    token = CSRF.search(page.text)
-    assert token is not None
-    answer = await client.post("/console/login", data={"csrf": token.group(1), "login": login, "password": password})
-    assert answer.status_code == 303, answer.text
-    assert answer.headers["location"] == "/console/"
-    dashboard = await client.get("/console/")
-    fresh = CSRF.search(dashboard.text)
-    assert fresh is not None and fresh.group(1) != token.group(1)  # signing in gives a new token
-    return fresh.group(1)
 
 
 async def _send(client: httpx.AsyncClient, csrf: str, **fields: str) -> str:
@@ -73,7 +50,7 @@ async def test_session_cookie_flags_csrf_and_sign_out(gw: Gateway) -> None:
         assert refused.status_code == 403
         forged = await client.post("/console/login", data={"csrf": "x" * 32, "login": "acme", "password": "secret"})
         assert forged.status_code == 403
-    async with _signed_in(gw) as (client, csrf):
+    async with signed_in(gw) as (client, csrf):
         assert (await client.post("/console/send", data={"text": "x", "recipients": "0612345678"})).status_code == 403
         htmx = await client.post(
             "/console/send/counter", data={"text": "abc"}, headers={"x-csrf-token": csrf, "hx-request": "true"}
@@ -135,7 +112,7 @@ async def test_sign_in_links_are_single_use_and_signed(linked_gw: Gateway) -> No
 
 
 async def test_one_account_never_sees_anothers_send(gw: Gateway) -> None:
-    async with _signed_in(gw) as (acme, acme_csrf), _signed_in(gw, "other", "other-secret") as (other, other_csrf):
+    async with signed_in(gw) as (acme, acme_csrf), signed_in(gw, "other", "other-secret") as (other, other_csrf):
         tomorrow = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
         send_id = await _send(
             acme, acme_csrf, recipients="0612345678", text="secret de acme", schedule=tomorrow, reference="r-acme"
@@ -168,7 +145,7 @@ async def test_one_account_never_sees_anothers_send(gw: Gateway) -> None:
 
 
 async def test_send_form_answers_bad_input_and_the_counter_follows_the_rules(gw: Gateway) -> None:
-    async with _signed_in(gw) as (client, csrf):
+    async with signed_in(gw) as (client, csrf):
         bad = await client.post("/console/send", data={"csrf": csrf, "recipients": "12", "text": "x"})
         assert bad.status_code == 422 and "recipients:" in bad.text
         empty = await client.post("/console/send", data={"csrf": csrf, "recipients": "0612345678", "text": ""})
@@ -194,7 +171,7 @@ async def test_send_form_answers_bad_input_and_the_counter_follows_the_rules(gw:
 
 
 async def test_pages_show_the_accounts_traffic(gw: Gateway) -> None:
-    async with _signed_in(gw) as (client, csrf):
+    async with signed_in(gw) as (client, csrf):
         send_id = await _send(client, csrf, recipients="0612345678\n0698765432", text="Bonjour", reference="ref-1")
 
         async def delivered() -> bool:

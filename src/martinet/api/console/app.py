@@ -15,6 +15,9 @@ from urllib.parse import parse_qsl
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -53,12 +56,19 @@ class ConsoleDoor:
             lstrip_blocks=True,
         )
         self.templates.filters["credits"] = format_credits
-        from martinet.api.console import pages_account, pages_operator  # they register on this door
+        from martinet.api.console import (  # they register on this door
+            pages_account,
+            pages_contacts,
+            pages_operator,
+            pages_resellers,
+        )
 
         routes: list[BaseRoute] = [
             Route(PREFIX, lambda _r: RedirectResponse(PREFIX + "/", 308)),
             Mount(PREFIX + "/static", StaticFiles(directory=_HERE / "static"), name="static"),
             *pages_account.routes(self),
+            *pages_contacts.routes(self),
+            *pages_resellers.routes(self),
             *pages_operator.routes(self),
         ]
         self.app = Starlette(routes=routes)
@@ -107,9 +117,14 @@ class ConsoleDoor:
                 ctx.cookie = self.cookies.set_cookie(session, secure=self.secure(request))
             if request.method == "POST":
                 try:
-                    ctx.form = await read_form(request, self.settings.max_body_bytes)
+                    if _is_multipart(request):
+                        ctx.form, ctx.files = await read_upload(request, self.settings.max_upload_bytes)
+                    else:
+                        ctx.form = await read_form(request, self.settings.max_body_bytes)
                 except FormTooLarge:
-                    return self.with_cookie(ctx, self.error(ctx, 413, "Page not found."))
+                    return self.with_cookie(ctx, self.error(ctx, 413, "The form is too large."))
+                except MultiPartException:
+                    return self.with_cookie(ctx, self.error(ctx, 400, "The form could not be read."))
                 token = ctx.form.get("csrf") or request.headers.get("x-csrf-token")
                 if fresh or not session.csrf_matches(token):
                     answer = self.render(ctx, "error.html", {"message": ctx.t("The form expired; please try again.")})
@@ -165,14 +180,51 @@ class ConsoleDoor:
 
 
 async def read_form(request: Request, limit: int) -> dict[str, str]:
-    """An `application/x-www-form-urlencoded` body, read up to `limit` bytes (the console's forms are all of this
-    type); a repeated field keeps its last value, except that `getlist` fields are joined by newlines."""
-    try:
-        raw = await read_body(request.receive, dict(request.scope["headers"]), limit)
-    except BodyTooLarge:
-        raise FormTooLarge from None
-    body = raw.decode("utf-8", errors="replace")
+    """An `application/x-www-form-urlencoded` body, read up to `limit` bytes (every form but a file upload); a
+    repeated field keeps its last value, except that fields named `…[]` are joined by newlines."""
+    body = (await _read_body(request, limit)).decode("utf-8", errors="replace")
     form: dict[str, str] = {}
     for name, value in parse_qsl(body, keep_blank_values=True):
-        form[name] = f"{form[name]}\n{value}" if name in form and name.endswith("[]") else value
+        _put(form, name, value)
     return form
+
+
+async def read_upload(request: Request, limit: int) -> tuple[dict[str, str], dict[str, bytes]]:
+    """A `multipart/form-data` body (a file upload), read up to `limit` bytes: its fields as `read_form` gives
+    them, and its files by field name. The whole body is read first, so the limit holds whatever the parts say;
+    the console's uploads (a CSV import) are handed whole to their service anyway."""
+    body = await _read_body(request, limit)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    try:
+        parsed = await Request(request.scope, receive).form(max_files=4, max_fields=100)
+    except HTTPException as exc:  # Starlette's answer to a MultiPartException inside an application
+        raise MultiPartException(str(exc.detail)) from None
+    try:
+        for name, value in parsed.multi_items():
+            if isinstance(value, UploadFile):
+                files[name] = await value.read()
+            else:
+                _put(form, name, value)
+    finally:
+        await parsed.close()
+    return form, files
+
+
+def _is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    try:
+        return await read_body(request.receive, dict(request.scope["headers"]), limit)
+    except BodyTooLarge:
+        raise FormTooLarge from None
+
+
+def _put(form: dict[str, str], name: str, value: str) -> None:
+    form[name] = f"{form[name]}\n{value}" if name in form and name.endswith("[]") else value

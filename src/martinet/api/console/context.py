@@ -20,8 +20,10 @@ from martinet.domain.routing import Router
 from martinet.services.accept import SendService
 from martinet.services.accounts import AccountService
 from martinet.services.auth import Authenticator
+from martinet.services.contacts import ContactService
 from martinet.services.keys import KeyService
 from martinet.services.reports import ReportService
+from martinet.services.resellers import ResellerService
 from martinet.services.sign_in_links import SignInLinks
 from martinet.store.accounts import Account, AccountStore
 from martinet.store.activity import ActivityStore
@@ -70,6 +72,8 @@ class ConsoleServices:
     router: Router
     connectors: Sequence[ConnectorLimits]
     default_lane: str
+    contacts: ContactService
+    resellers: ResellerService
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class ConsoleSettings:
     session_hours: float = 12.0
     operators: frozenset[str] = frozenset()
     max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 16 * 1024 * 1024  # a file upload (a CSV import), read whole
 
 
 class FormTooLarge(Exception):
@@ -96,6 +101,7 @@ class Ctx:
     language: str
     cookie: str | None = None  # a Set-Cookie to send with the answer (a new session)
     form: dict[str, str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # the files of a multipart form, by field name
 
     @property
     def t(self) -> Callable[..., str]:

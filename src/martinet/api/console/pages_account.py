@@ -115,7 +115,8 @@ def routes(door: PageHost) -> list[Route]:
     # --- Send ---
 
     async def send_form(ctx: Ctx) -> Response:
-        return door.render(ctx, "send.html", _send_values(ctx, {}, None))
+        group = ctx.request.query_params.get("group", "")
+        return door.render(ctx, "send.html", await _send_values(ctx, {"groups[]": group}, None))
 
     async def send_submit(ctx: Ctx) -> Response:
         form = ctx.form
@@ -124,12 +125,15 @@ def routes(door: PageHost) -> list[Route]:
             accepted = await ctx.services.sends.accept(request)
         except InvalidParameter as exc:
             field = _FORM_FIELDS.get(exc.name, exc.name)
-            return door.render(ctx, "send.html", _send_values(ctx, form, f"{field}: {exc.problem}"), 422)
+            return door.render(
+                ctx, "send.html", await _send_values(ctx, form, f"{ctx.t(field)}: {ctx.t(exc.problem)}"), 422
+            )
         except NotEnoughCredit as exc:
-            message = f"the send costs {format_credits(exc.cost)} credits, more than the balance"
-            return door.render(ctx, "send.html", _send_values(ctx, form, message), 402)
+            message = ctx.t("the send costs %s credits, more than the balance", format_credits(exc.cost))
+            return door.render(ctx, "send.html", await _send_values(ctx, form, message), 402)
         except RateLimited:
-            return door.render(ctx, "send.html", _send_values(ctx, form, "too many sends per second; retry"), 429)
+            message = ctx.t("too many sends per second; retry")
+            return door.render(ctx, "send.html", await _send_values(ctx, form, message), 429)
         return RedirectResponse(f"{PREFIX}/sends/{accepted.send_id}", 303)
 
     async def send_counter(ctx: Ctx) -> Response:
@@ -143,7 +147,7 @@ def routes(door: PageHost) -> list[Route]:
             values["problem"] = f"{_FORM_FIELDS.get(exc.name, exc.name)}: {exc.problem}"
             return door.render(ctx, "send_counter.html", {**values, "analysis": None})
         typed = form.get("text", "")
-        if any(isinstance(r, Recipient) for r in parse_recipients(_recipients(form))):
+        if request.groups or any(isinstance(r, Recipient) for r in parse_recipients(_recipients(form))):
             try:
                 preview = await ctx.services.sends.preview(request)
                 values["price"] = format_credits(preview.cost)
@@ -434,15 +438,24 @@ def _send_request(ctx: Ctx, form: dict[str, str], *, for_counter: bool = False) 
         max_parts=MAX_PARTS,
         lane=lane,
         non_gsm=NonGsmPolicy.UCS2,  # as the REST door: Unicode when the text needs it, never a "?"
+        groups=_groups(form),
     )
 
 
-def _send_values(ctx: Ctx, form: dict[str, str], problem: str | None) -> dict[str, Any]:
+def _groups(form: dict[str, str]) -> tuple[str, ...]:
+    """The contact groups ticked on the send form (their names; the send service checks they exist)."""
+    return tuple(dict.fromkeys(name for name in form.get("groups[]", "").split("\n") if name.strip()))
+
+
+async def _send_values(ctx: Ctx, form: dict[str, str], problem: str | None) -> dict[str, Any]:
+    groups = await ctx.services.contacts.store.groups(ctx.me.id, search=None, offset=0, limit=500)
     return {
         "form": {name: form.get(name, "") for name in ("recipients", "sender", "text", "schedule", "reference")},
         "lane": form.get("lane") or ctx.me.lane,
         "lanes": [str(lane) for lane in Lane],
         "problem": problem,
+        "groups": groups,
+        "chosen": set(_groups(form)),
     }
 
 

@@ -1,0 +1,184 @@
+"""The console's sub-accounts, transfers, ledger, usage and sender IDs over HTTP, on SQLite and PostgreSQL: the
+reseller service's rules and refusals as form errors, CSRF, and what one account may see of another's tree."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from martinet.app import account_service
+from martinet.clock import now_ms
+from martinet.domain.credits import to_milli
+from martinet.store.accounts import AccountStore
+from tests.console.session import signed_in
+from tests.gateway import Gateway, running_gateway
+
+
+@pytest.fixture
+async def gw(database_url: str) -> AsyncIterator[Gateway]:
+    async with running_gateway(database_url, credits=100) as gateway:
+        await account_service(gateway.settings, gateway.db).create(
+            "other", credits=to_milli(10), password="other-secret", language="en"
+        )
+        yield gateway
+
+
+async def _child(client: httpx.AsyncClient, csrf: str, login: str, base: str = "/console/accounts") -> int:
+    created = await client.post(base, data={"csrf": csrf, "action": "create", "login": login, "password": "pw"})
+    assert created.status_code == 303, created.text
+    found = re.search(rf'data-account="(\d+)" data-login="{re.escape(login)}"', (await client.get(base)).text)
+    assert found is not None
+    return int(found.group(1))
+
+
+def _balance(page: str, account_id: int) -> str:
+    found = re.search(rf'data-account="{account_id}".*?class="num balance">([^<]+)<', page, re.S)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_sub_accounts_and_transfers_follow_the_services_rules(gw: Gateway) -> None:
+    async with signed_in(gw) as (client, csrf):
+        shop = await _child(client, csrf, "acme-shop")
+        taken = await client.post("/console/accounts", data={"csrf": csrf, "action": "create", "login": "other"})
+        assert taken.status_code == 422 and "Identifiant : un compte de ce nom existe déjà" in taken.text
+        spaced = await client.post("/console/accounts", data={"csrf": csrf, "action": "create", "login": "a b"})
+        assert spaced.status_code == 422 and "Identifiant: 1 à 50 caractères, sans espace" in spaced.text
+
+        def transfer(amount: str, direction: str = "give", child: int = shop) -> dict[str, str]:
+            return {"csrf": csrf, "action": "transfer", "direction": direction, "child": str(child), "amount": amount}
+
+        given = await client.post("/console/accounts", data={**transfer("12.5"), "reference": "avance"})
+        assert given.status_code == 303 and given.headers["location"] == "/console/accounts?note=moved"
+        taken_back = await client.post("/console/accounts", data=transfer("2,5", "take"))
+        assert taken_back.status_code == 303
+        page = (await client.get("/console/accounts")).text
+        assert _balance(page, shop) == "10" and 'id="target-balance">90<' in page
+        too_much = await client.post("/console/accounts", data=transfer("11", "take"))
+        assert too_much.status_code == 402 and "ne couvre pas le transfert" in html.unescape(too_much.text)
+        for amount in ("abc", "1.0001", "-3", "0"):
+            refused = await client.post("/console/accounts", data=transfer(amount))
+            assert refused.status_code == 422 and "Montant" in refused.text, amount
+        assert _balance((await client.get("/console/accounts")).text, shop) == "10"  # nothing moved
+
+        # The sub-account signs in with the password it was given: it sees its own balance, never its parent's.
+        async with signed_in(gw, "acme-shop", "pw") as (shop_client, _shop_csrf):
+            assert 'id="target-balance">10<' in (await shop_client.get("/console/accounts")).text
+            acme = await AccountStore(gw.db, now_ms).by_login("acme")
+            assert acme is not None
+            assert (await shop_client.get(f"/console/ledger?account={acme[0].id}")).status_code == 404
+
+        # The sub-account's own page: its sub-accounts, and transfers between it and them.
+        kiosk = await _child(client, csrf, "acme-kiosk", f"/console/accounts/{shop}")
+        below = await client.post(f"/console/accounts/{shop}", data=transfer("4", child=kiosk))
+        assert below.status_code == 303 and below.headers["location"] == f"/console/accounts/{shop}?note=moved"
+        shop_page = (await client.get(f"/console/accounts/{shop}")).text
+        assert 'id="target-balance">6<' in shop_page and _balance(shop_page, kiosk) == "4"
+        # A sub-account with its own sub-accounts is not deleted; once they are gone, it is, its credits back up.
+        refused = await client.post("/console/accounts", data={"csrf": csrf, "action": "delete", "child": str(shop)})
+        assert refused.status_code == 422 and "Supprimez d'abord ses sous-comptes." in html.unescape(refused.text)
+        gone = await client.post(
+            f"/console/accounts/{shop}", data={"csrf": csrf, "action": "delete", "child": str(kiosk)}
+        )
+        assert gone.status_code == 303
+        assert (
+            await client.post("/console/accounts", data={"csrf": csrf, "action": "delete", "child": str(shop)})
+        ).status_code == 303
+        assert 'id="target-balance">100<' in (await client.get("/console/accounts")).text
+        assert (
+            await client.post("/console/accounts", data={"action": "delete", "child": str(shop)})
+        ).status_code == 403
+
+
+async def test_ledger_usage_and_sender_ids(gw: Gateway) -> None:
+    async with signed_in(gw) as (client, csrf):
+        shop = await _child(client, csrf, "acme-shop")
+        await client.post(
+            "/console/accounts",
+            data={"csrf": csrf, "action": "transfer", "child": str(shop), "amount": "7", "reference": "=cmd(1)"},
+        )
+        ledger = (await client.get("/console/ledger")).text
+        assert ledger.count('class="entry"') == 2  # the opening top-up, the transfer out
+        out = re.search(r'data-reason="transfer_out">.*?class="num amount">([^<]+)<.*?</tr>', ledger, re.S)
+        assert out is not None and out.group(1) == "-7" and "acme-shop" in out.group(0)
+        child = (await client.get(f"/console/ledger?account={shop}")).text
+        assert child.count('class="entry"') == 1 and 'data-reason="transfer_in"' in child
+        assert f"/console/ledger.csv?account={shop}" in child
+        tomorrow = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=1)).date().isoformat()
+        assert 'id="no-entry"' in (await client.get(f"/console/ledger?since={tomorrow}")).text
+        bad = await client.get("/console/ledger?until=demain")
+        assert bad.status_code == 422 and "Au: une date (AAAA-MM-JJ)" in bad.text
+        rows = (await client.get("/console/ledger.csv")).text.splitlines()
+        assert rows[0].startswith("id,at,reason,amount,balance_after") and len(rows) == 3
+        assert rows[2].split(",")[2:5] == ["transfer_out", "-7", "93"] and "'=cmd(1)" in rows[2]
+
+        usage = (await client.get("/console/usage")).text
+        assert usage.count('class="day"') == 30
+        today = datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
+        assert f'data-day="{today}"' in usage
+        reversed_days = await client.get("/console/usage?from=2026-03-02&to=2026-03-01")
+        assert reversed_days.status_code == 422 and "avant la date de début" in reversed_days.text
+
+        # Sender IDs: a parent asks and decides for its sub-account; an account never decides on its own.
+        asked = await client.post(
+            "/console/senders", data={"csrf": csrf, "account": str(shop), "sender": "BOUTIQUE", "action": "request"}
+        )
+        assert asked.status_code == 303 and asked.headers["location"] == f"/console/senders?account={shop}"
+        assert 'data-sender="BOUTIQUE" data-status="requested"' in (await client.get(asked.headers["location"])).text
+        approved = await client.post(
+            "/console/senders", data={"csrf": csrf, "account": str(shop), "sender": "BOUTIQUE", "action": "approved"}
+        )
+        assert approved.status_code == 303
+        assert 'data-status="approved"' in (await client.get(f"/console/senders?account={shop}")).text
+        mine = await client.post("/console/senders", data={"csrf": csrf, "sender": "ACME", "action": "request"})
+        assert mine.status_code == 303
+        own = await client.post("/console/senders", data={"csrf": csrf, "sender": "ACME", "action": "approved"})
+        assert own.status_code == 403 and "Seul un compte au-dessus" in own.text
+        bad_sender = await client.post("/console/senders", data={"csrf": csrf, "sender": "A B", "action": "request"})
+        assert bad_sender.status_code == 422 and "Émetteur: lettres et chiffres seulement" in bad_sender.text
+
+
+async def test_one_account_never_sees_anothers_sub_accounts_or_ledger(gw: Gateway) -> None:
+    async with signed_in(gw) as (acme, acme_csrf), signed_in(gw, "other", "other-secret") as (other, other_csrf):
+        shop = await _child(acme, acme_csrf, "acme-shop")
+        assert 'class="subaccount"' not in (await other.get("/console/accounts")).text
+        found = await AccountStore(gw.db, now_ms).by_login("acme")
+        assert found is not None
+        acme_id = found[0].id
+        for path in (
+            f"/console/accounts/{shop}",
+            f"/console/ledger?account={shop}",
+            f"/console/ledger.csv?account={shop}",
+            f"/console/usage?account={shop}",
+            f"/console/senders?account={shop}",
+            f"/console/ledger?account={acme_id}",  # the first account itself
+        ):
+            answer = await other.get(path)
+            assert answer.status_code == 404 and "acme-shop" not in answer.text, path
+        for path, data in (
+            ("/console/accounts", {"action": "transfer", "child": str(shop), "amount": "1", "direction": "take"}),
+            ("/console/accounts", {"action": "delete", "child": str(shop)}),
+            (f"/console/accounts/{shop}", {"action": "create", "login": "intrus"}),
+            ("/console/senders", {"account": str(shop), "sender": "PIRATE", "action": "approved"}),
+        ):
+            answer = await other.post(path, data={"csrf": other_csrf, **data})
+            assert answer.status_code == 404, (path, data)
+        # Every form of these pages needs the session's token.
+        for path, data in (
+            ("/console/accounts", {"action": "create", "login": "sans-jeton"}),
+            ("/console/senders", {"sender": "SANSJETON", "action": "request"}),
+            ("/console/groups", {"action": "create", "name": "sans-jeton"}),
+            ("/console/contacts", {"mobile": "0612345678"}),
+        ):
+            assert (await other.post(path, data=data)).status_code == 403, path
+        assert "sans-jeton" not in (await other.get("/console/groups")).text
+        page = (await acme.get("/console/accounts")).text
+        assert _balance(page, shop) == "0" and "intrus" not in page
+        assert "PIRATE" not in (await acme.get(f"/console/senders?account={shop}")).text
+        assert "No such account." in (await other.get(f"/console/accounts/{shop}")).text
