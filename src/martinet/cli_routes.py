@@ -19,12 +19,12 @@ from decimal import Decimal
 import phonenumbers
 
 from martinet.config import Settings
+from martinet.config.routes import router_from_settings
 from martinet.domain.country_rules import CountryRule
 from martinet.domain.lanes import Lane
 from martinet.domain.pricing import Quote
 from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipients
 from martinet.domain.routing import Destination, Explanation, RouteEntry
-from martinet.engine.routes import router_from_settings
 
 __all__ = ["add_commands", "destination_json", "destination_lines", "explanation_json", "explanation_text"]
 
