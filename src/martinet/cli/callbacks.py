@@ -75,7 +75,7 @@ def _positive(raw: str) -> int:
 
 def _with_store(settings: Settings, work: Callable[[CallbackStore], Awaitable[T]]) -> T:
     async def run() -> T:
-        from martinet import demo
+        import martinet.cli.demo as demo
         from martinet.app import open_store
         from martinet.clock import now_ms
 

@@ -93,7 +93,7 @@ Work = Callable[["ResellerService", "Account", argparse.Namespace], Awaitable[in
 
 def _run(args: argparse.Namespace, *, work: Work, load: SettingsLoader) -> int:
     async def run() -> int:
-        from martinet import demo
+        import martinet.cli.demo as demo
         from martinet.app import open_store
         from martinet.clock import now_ms
         from martinet.services.resellers import InvalidField, NotAllowed, NotManaged, ResellerService

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -18,20 +17,17 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from martinet import (
-    cli_accounts,
-    cli_callbacks,
-    cli_contacts,
-    cli_keys,
-    cli_optout,
-    cli_prices,
-    cli_routes,
-    cli_status,
-    cli_voice,
-    demo,
-    logs,
-    server,
-)
+import martinet.cli.account_tree as account_tree
+import martinet.cli.callbacks as callbacks
+import martinet.cli.contacts as contacts
+import martinet.cli.demo as demo
+import martinet.cli.keys as keys
+import martinet.cli.optout as optout
+import martinet.cli.prices as prices
+import martinet.cli.routes as routes
+import martinet.cli.status as status
+import martinet.cli.voice as voice
+from martinet import logs, server
 from martinet.config import ConfigError, Settings, load_settings
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.text import NonGsmPolicy, analyze
@@ -141,17 +137,17 @@ def _parser() -> argparse.ArgumentParser:
     credit.add_argument("amount")
     _where(credit)
     credit.set_defaults(func=_account_credit)
-    cli_accounts.add_commands(account, _where, _settings)
+    account_tree.add_commands(account, _where, _settings)
 
     smsc_commands.add_commands(commands)
-    cli_routes.add_commands(commands, _where, _settings)
-    cli_prices.add_commands(commands, _where, _settings)
-    cli_callbacks.add_commands(commands, _where, _settings)
-    cli_optout.add_commands(commands, _where, _settings)
-    cli_contacts.add_commands(commands, _where, _settings)
-    cli_keys.add_commands(commands, _where, _settings)
-    cli_status.add_commands(commands, _where, _settings)
-    cli_voice.add_commands(commands, _where, _settings)
+    routes.add_commands(commands, _where, _settings)
+    prices.add_commands(commands, _where, _settings)
+    callbacks.add_commands(commands, _where, _settings)
+    optout.add_commands(commands, _where, _settings)
+    contacts.add_commands(commands, _where, _settings)
+    keys.add_commands(commands, _where, _settings)
+    status.add_commands(commands, _where, _settings)
+    voice.add_commands(commands, _where, _settings)
     sip_trunk_commands.add_commands(commands)
 
     text = commands.add_parser("text", help="text tools").add_subparsers(required=True, metavar="ACTION")
@@ -546,7 +542,7 @@ def _text_analyze(args: argparse.Namespace) -> int:
             return 2
         print(json.dumps(_analysis(args.text, args.classe, policy, args.nbr_msg), ensure_ascii=False))
         return 0
-    status = 0
+    exit_code = 0
     for number, raw in enumerate(sys.stdin.buffer, start=1):
         if not raw.strip():
             continue
@@ -554,19 +550,19 @@ def _text_analyze(args: argparse.Namespace) -> int:
             value = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
             print(f"line {number}: not UTF-8", file=sys.stderr)
-            status = 1
+            exit_code = 1
             continue
         except json.JSONDecodeError as exc:
             print(f"line {number}: not JSON: {exc}", file=sys.stderr)
-            status = 1
+            exit_code = 1
             continue
         if not isinstance(value, str):
             print(f"line {number}: expected a JSON string", file=sys.stderr)
-            status = 1
+            exit_code = 1
             continue
         print(json.dumps(_analysis(value, args.classe, policy, args.nbr_msg), ensure_ascii=False))
     sys.stdout.flush()
-    return status
+    return exit_code
 
 
 def _analysis(text: str, classe: int, policy: NonGsmPolicy, max_parts: int | None) -> dict[str, object]:
@@ -580,8 +576,3 @@ def _analysis(text: str, classe: int, policy: NonGsmPolicy, max_parts: int | Non
         "units": result.units,
         "text": result.text,
     }
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())

@@ -118,7 +118,7 @@ def _revoke(args: argparse.Namespace, load: SettingsLoader) -> int:
 
 
 async def _service(settings: Settings) -> tuple[KeyService, Callable[[], Awaitable[None]]]:
-    from martinet import demo
+    import martinet.cli.demo as demo
     from martinet.app import open_store
     from martinet.clock import now_ms
     from martinet.services.keys import KeyService
