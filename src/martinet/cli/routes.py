@@ -13,12 +13,11 @@ import argparse
 import functools
 import json
 import sys
-from collections.abc import Callable
 from decimal import Decimal
 
 import phonenumbers
 
-from martinet.config import Settings
+from martinet.cli.preamble import SettingsLoader, Where
 from martinet.config.routes import router_from_settings
 from martinet.domain.country_rules import CountryRule
 from martinet.domain.lanes import Lane
@@ -28,12 +27,10 @@ from martinet.domain.routing import Destination, Explanation, RouteEntry
 
 __all__ = ["add_commands", "destination_json", "destination_lines", "explanation_json", "explanation_text"]
 
-SettingsLoader = Callable[[argparse.Namespace], Settings]
-
 
 def add_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    where: Callable[[argparse.ArgumentParser], None],
+    where: Where,
     settings: SettingsLoader,
 ) -> None:
     """Register ``routes explain``; ``where`` adds the CLI's --config/--data, ``settings`` reads them."""
