@@ -43,7 +43,7 @@ from martinet.domain.webhooks import (
     with_query,
 )
 from martinet.engine.callback_http import AnswerError, CallbackClient
-from martinet.store.callbacks import DELIVERED, FAILED, PENDING, CallbackStore, DueCallback, Outcome
+from martinet.store.callbacks import DELIVERED, FAILED, PENDING, CallbackResult, CallbackStore, DueCallback
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Notifier:
         self._paused: dict[str, float] = {}  # host → unix seconds until which it gets no request
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._in_flight: dict[int, asyncio.Task[None]] = {}
-        self._results: list[Outcome] = []
+        self._results: list[CallbackResult] = []
         self._have_results = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._closing = False
@@ -192,7 +192,7 @@ class Notifier:
         now = self._clock()
         until = self._paused.get(host)
         if until is not None and until > now:
-            self._add(Outcome(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
+            self._add(CallbackResult(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
             return
         task = asyncio.create_task(self._deliver(client, callback, host))
         self._in_flight[callback.id] = task
@@ -209,7 +209,7 @@ class Notifier:
         async with semaphore:
             until = self._paused.get(host)
             if until is not None and until > self._clock():  # paused while this one waited its turn
-                self._add(Outcome(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
+                self._add(CallbackResult(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
                 return
             try:
                 result = await self._request(client, callback)
@@ -262,9 +262,9 @@ class Notifier:
             pause = retry_after(answer.retry_after, self._clock())
         return _Result(ok=False, status=answer.status, error=f"HTTP {answer.status}", pause_until=pause)
 
-    def _outcome(self, callback: DueCallback, result: _Result) -> Outcome:
+    def _outcome(self, callback: DueCallback, result: _Result) -> CallbackResult:
         if result.ok:
-            return Outcome(callback.id, DELIVERED, attempted=True, status=result.status)
+            return CallbackResult(callback.id, DELIVERED, attempted=True, status=result.status)
         now = self._clock()
         expired = now * 1000 >= callback.created_at + self._settings.max_age_ms
         if result.permanent or expired:
@@ -276,16 +276,16 @@ class Notifier:
                     extra=_ids(callback),
                 )
             error = result.error if result.permanent else f"gave up after max age: {result.error}"
-            return Outcome(callback.id, FAILED, attempted=True, status=result.status, error=error)
+            return CallbackResult(callback.id, FAILED, attempted=True, status=result.status, error=error)
         delay = backoff(callback.attempts + 1, self._settings.retry_first, self._settings.retry_max)
         next_at = now + delay
         if result.pause_until is not None:
             next_at = max(next_at, result.pause_until)
-        return Outcome(
+        return CallbackResult(
             callback.id, PENDING, attempted=True, next_at=int(next_at * 1000), status=result.status, error=result.error
         )
 
-    def _add(self, outcome: Outcome) -> None:
+    def _add(self, outcome: CallbackResult) -> None:
         self._results.append(outcome)
         self._have_results.set()
 

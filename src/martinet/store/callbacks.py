@@ -62,7 +62,7 @@ class DueCallback:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class CallbackResult:
     """How a claimed callback ended this time. `state` is the new state; `next_at` for a pending one."""
 
     id: int
@@ -309,7 +309,7 @@ class CallbackStore:
 
         return await self._db.run_write(work)
 
-    async def record(self, owner: str, outcomes: Sequence[Outcome]) -> None:
+    async def record(self, owner: str, outcomes: Sequence[CallbackResult]) -> None:
         """Write the outcomes of one batch of deliveries in one transaction (only rows this owner still holds)."""
         if not outcomes:
             return
