@@ -18,7 +18,8 @@ from typing import TypeVar
 
 from martinet.cli.preamble import SettingsLoader, Where, opened_store
 from martinet.config import Settings
-from martinet.store.callbacks import CallbackRow, CallbackStore, UnknownAccount
+from martinet.store.accounts import UnknownAccount
+from martinet.store.callbacks import CallbackRow, CallbackStore
 
 __all__ = ["add_commands"]
 

@@ -23,6 +23,7 @@ from sqlalchemy.sql.expression import FromClause
 from martinet.domain.resources import MessageFacts, ReplyFacts, message_resource, reply_resource
 from martinet.domain.routing import OperatorLookup
 from martinet.domain.webhooks import event_id, reply_event_id, reply_params, status_params
+from martinet.store.accounts import UnknownAccount
 from martinet.store.database import Database
 from martinet.store.schema import accounts, callbacks, inbound_messages, messages, sends, status_history
 
@@ -86,10 +87,6 @@ class CallbackRow:
     delivered_at: int | None
     last_status: int | None
     last_error: str | None
-
-
-class UnknownAccount(LookupError):
-    pass
 
 
 _cand = callbacks.alias("cand")
