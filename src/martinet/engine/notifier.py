@@ -221,7 +221,7 @@ class Notifier:
         if result.pause_until is not None:
             self._paused[host] = max(self._paused.get(host, 0.0), result.pause_until)
         outcome = self._outcome(callback, result)
-        metrics.callback_done(_kind(callback), _OUTCOME_LABEL[outcome.state])
+        metrics.callback_done(callback.kind, _OUTCOME_LABEL[outcome.state])
         self._add(outcome)
 
     async def _request(self, client: CallbackClient, callback: DueCallback) -> _Result:
@@ -326,11 +326,6 @@ class Notifier:
 
 #: `martinet_callbacks_total`'s outcome for each state a request leaves its callback in.
 _OUTCOME_LABEL = {DELIVERED: "delivered", PENDING: "retry", FAILED: "failed"}
-
-
-def _kind(callback: DueCallback) -> str:
-    """Replies' event ids are `reply_event_id`'s ("r…"), statuses' `event_id`'s ("h…")."""
-    return "reply" if callback.event.startswith("r") else "status"
 
 
 def _host_key(url: str) -> str:

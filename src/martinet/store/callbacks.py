@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import and_, bindparam, exists, func, literal, literal_column, select, union_all, update
@@ -30,6 +30,9 @@ from martinet.store.schema import accounts, callbacks, inbound_messages, message
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 STATES = (PENDING, DELIVERED, FAILED)
 
+#: What a callback reports: a status change (a `status_history` row) or a reply (an `inbound_messages` row).
+CallbackKind = Literal["status", "reply"]
+
 #: `sends.callback_format` of the sends whose callbacks post the REST resources (sends of the REST door).
 JSON_FORMAT = "json"
 
@@ -45,7 +48,8 @@ def _state_is(table: FromClause, state: str) -> ColumnElement[bool]:
 @dataclass(frozen=True, slots=True)
 class DueCallback:
     """A claimed callback with everything its request needs: the smsmode parameters (a delivery report or a
-    reply, see `martinet.domain.webhooks`) and the event id the receiver de-duplicates on.
+    reply, see `martinet.domain.webhooks`) and the event id the receiver de-duplicates on. `kind` says which of
+    the two it is, from the row it was built from.
 
     `body` is set for the callbacks of a send made through the REST door: the JSON resource, posted (and signed)
     as it is, instead of a GET carrying `params`, which is then empty.
@@ -58,6 +62,7 @@ class DueCallback:
     account_id: int
     secret: str
     event: str
+    kind: CallbackKind
     params: dict[str, str]
     body: bytes | None = None
 
@@ -199,6 +204,7 @@ def _status_callback(r: Row[*tuple[Any, ...]], operators: OperatorLookup) -> Due
     """The request reporting one status change: the message resource as it stood then for a REST send (the
     history row's state, code and time, not the message's current ones), else smsmode's parameters."""
     event = event_id(r.history_id)
+    kind: CallbackKind = "status"
     if r.callback_format == JSON_FORMAT:
         facts = MessageFacts(
             send_id=r.send_id,
@@ -219,17 +225,18 @@ def _status_callback(r: Row[*tuple[Any, ...]], operators: OperatorLookup) -> Due
             channel=r.channel,
         )
         body = orjson.dumps(message_resource(facts))
-        return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, {}, body)
+        return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, kind, {}, body)
     params = status_params(
         r.msisdn, r.at, r.timezone, r.code, r.send_id, r.ref_client, r.cost, operators.operator(r.msisdn).mccmnc
     )
-    return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, params)
+    return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, kind, params)
 
 
 def _reply_callback(r: Row[*tuple[Any, ...]]) -> DueCallback:
     """The request carrying one reply: the reply resource when it answers a REST send, else smsmode's
     parameters (a reply matched to no send goes the smsmode way: nothing says its owner speaks JSON)."""
     event = reply_event_id(r.inbound_id)
+    kind: CallbackKind = "reply"
     if r.callback_format == JSON_FORMAT:
         facts = ReplyFacts(
             id=r.inbound_id,
@@ -241,11 +248,11 @@ def _reply_callback(r: Row[*tuple[Any, ...]]) -> DueCallback:
             ref_client=r.ref_client,
         )
         body = orjson.dumps(reply_resource(facts))
-        return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, {}, body)
+        return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, kind, {}, body)
     params = reply_params(
         r.inbound_id, r.destination, r.source, r.text, r.received_at, r.timezone, r.send_id, r.ref_client
     )
-    return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, params)
+    return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, kind, params)
 
 
 def ensure_secrets(conn: Connection, account_ids: Sequence[int]) -> None:
