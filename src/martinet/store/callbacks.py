@@ -49,7 +49,7 @@ def _state_is(table: FromClause, state: str) -> ColumnElement[bool]:
 class DueCallback:
     """A claimed callback with everything its request needs: the smsmode parameters (a delivery report or a
     reply, see `martinet.domain.webhooks`) and the event id the receiver de-duplicates on. `kind` says which of
-    the two it is, from the row it was built from.
+    the two it is, as the outbox row records it.
 
     `body` is set for the callbacks of a send made through the REST door: the JSON resource, posted (and signed)
     as it is, instead of a GET carrying `params`, which is then empty.
@@ -128,6 +128,7 @@ _DETAILS = (
         callbacks.c.url,
         callbacks.c.attempts,
         callbacks.c.created_at,
+        callbacks.c.kind,
         callbacks.c.history_id,
         callbacks.c.account_id,
         accounts.c.webhook_secret,
@@ -166,6 +167,7 @@ _REPLY_DETAILS = (
         callbacks.c.url,
         callbacks.c.attempts,
         callbacks.c.created_at,
+        callbacks.c.kind,
         callbacks.c.inbound_id,
         callbacks.c.account_id,
         accounts.c.webhook_secret,
@@ -203,8 +205,7 @@ def _due(conn: Connection, ids: Sequence[int], operators: OperatorLookup) -> lis
 def _status_callback(r: Row[*tuple[Any, ...]], operators: OperatorLookup) -> DueCallback:
     """The request reporting one status change: the message resource as it stood then for a REST send (the
     history row's state, code and time, not the message's current ones), else smsmode's parameters."""
-    event = event_id(r.history_id)
-    kind: CallbackKind = "status"
+    event, kind = event_id(r.history_id), r.kind
     if r.callback_format == JSON_FORMAT:
         facts = MessageFacts(
             send_id=r.send_id,
@@ -235,8 +236,7 @@ def _status_callback(r: Row[*tuple[Any, ...]], operators: OperatorLookup) -> Due
 def _reply_callback(r: Row[*tuple[Any, ...]]) -> DueCallback:
     """The request carrying one reply: the reply resource when it answers a REST send, else smsmode's
     parameters (a reply matched to no send goes the smsmode way: nothing says its owner speaks JSON)."""
-    event = reply_event_id(r.inbound_id)
-    kind: CallbackKind = "reply"
+    event, kind = reply_event_id(r.inbound_id), r.kind
     if r.callback_format == JSON_FORMAT:
         facts = ReplyFacts(
             id=r.inbound_id,
