@@ -16,14 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from martinet.store.acceptance import QUEUE_CHANNEL as CHANNEL
-from martinet.store.database import sqlite_path
+from martinet.store.database import is_postgresql, sqlite_path
 from martinet.store.doorbell import doorbell_path, listen_doorbell
 
 log = logging.getLogger(__name__)
-
-
-def notifies(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://"))
 
 
 async def listen(url: str, wake: Callable[[str], None], stop: asyncio.Event, *, retry: float = 2.0) -> None:
@@ -36,7 +32,7 @@ async def listen(url: str, wake: Callable[[str], None], stop: asyncio.Event, *, 
         except OSError as exc:  # wake-ups are an optimisation: the dispatcher polls anyway
             log.warning("the doorbell stopped (%s); the engine polls instead", exc)
         return
-    if not notifies(url):
+    if not is_postgresql(url):
         return
     import asyncpg  # PostgreSQL installs only
 
