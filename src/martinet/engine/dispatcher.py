@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from martinet import metrics
 from martinet.batching import GroupCommitter
 from martinet.connectors.base import Accepted, Connector, OutboundMessage, Refused, SubmitResult
+from martinet.domain.backoff import doubling, jittered
 from martinet.domain.inbound import digits
 from martinet.domain.lanes import Lane
 from martinet.domain.quiet_hours import QuietHours
@@ -308,8 +309,8 @@ class Dispatcher:
     def _retry_at(self, message: ClaimedMessage, now: int) -> int:
         """Exponential backoff with jitter from the message's attempts, never past the end of its validity (it
         is claimed once more at that moment, and expires)."""
-        delay = min(self._settings.retry_delay_ms * 2 ** min(message.attempts - 1, 20), self._settings.retry_max_ms)
-        due = now + int(delay * self._rng.uniform(0.8, 1.2))
+        delay = doubling(message.attempts, self._settings.retry_delay_ms, self._settings.retry_max_ms, most=20)
+        due = now + int(jittered(delay, self._rng))
         if message.expires_at is not None:
             due = min(due, message.expires_at)
         return due

@@ -30,10 +30,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from martinet import metrics
+from martinet.domain.backoff import backoff
 from martinet.domain.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
-    backoff,
     body_signature,
     forbidden_address,
     request_target,
