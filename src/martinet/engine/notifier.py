@@ -23,7 +23,6 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -43,6 +42,7 @@ from martinet.domain.webhooks import (
     with_query,
 )
 from martinet.engine.callback_http import AnswerError, CallbackClient
+from martinet.engine.waiting import first_of
 from martinet.store.callbacks import DELIVERED, FAILED, PENDING, CallbackResult, CallbackStore, DueCallback
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class Notifier:
             # (one transaction for many callbacks) instead of one per finished request.
             if room <= 0 or (self._in_flight and room < min(BATCH_SIZE, self._settings.concurrency) // 2):
                 self._slot_free.clear()
-                await _wait_any(POLL_INTERVAL, stop, self._slot_free)
+                await first_of(stop, self._slot_free, within=POLL_INTERVAL)
                 continue
             try:
                 claimed = await self._store.claim(self._settings.owner, self._lease_ms, room)
@@ -183,7 +183,7 @@ class Notifier:
             for callback in claimed:
                 self._start(client, callback)
             if len(claimed) < room:
-                await _wait_any(POLL_INTERVAL, stop)
+                await first_of(stop, within=POLL_INTERVAL)
             else:
                 await asyncio.sleep(0)
 
@@ -291,7 +291,7 @@ class Notifier:
 
     async def _write_results(self) -> None:
         while not self._closing:
-            await _wait_any(POLL_INTERVAL, self._have_results)
+            await first_of(self._have_results, within=POLL_INTERVAL)
             self._have_results.clear()
             await self._flush()
 
@@ -348,16 +348,6 @@ def _literal_problem(url: str) -> str | None:
     """For a host written as an IP address (never given to the resolver)."""
     host = urlsplit(url).hostname or ""
     return forbidden_address(host) if _is_address(host) else None
-
-
-async def _wait_any(seconds: float, *events: asyncio.Event) -> None:
-    """Return when one of `events` is set or after `seconds`."""
-    waiters: list[asyncio.Task[Any]] = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 def _ids(callback: DueCallback) -> dict[str, object]:
