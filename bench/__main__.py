@@ -361,7 +361,7 @@ def _smpp_setup(f: dict[str, Any]) -> str:
     return f"""The SMPP rows (`bench/smpp.py`): {f["count"]:,} `submit_sm` (after a warm-up) answered one by one by
 `submit_sm_resp` over loopback, window {f["window"]}, {f["loop"]} event loops, each server in a process of its own.
 Our client is `martinet.smpp.aio.connect` with 64 coroutines awaiting `request()` in a loop (the loop of
-`tests/smpp/bench_session.py`); our simulator is `python -m martinet.smsc --control off` (no latency, no throttle,
+`bench/smpp_session.py`); our simulator is `python -m martinet.smsc --control off` (no latency, no throttle,
 no receipts). The smpp34 server (`python -m bench.smpp --serve PORT`) accepts every `submit_sm` at once; smpp34's
 client is `smpp34.Client(window_size=64)` with 64 coroutines awaiting `submit_sm`, as smpp34's own
 `python/perf/perf_loopback.py` does. Both clients send the same PDU; the ratio compares them against the same

@@ -58,7 +58,8 @@ from typing import Any, TypeVar, cast
 
 from bench.harness import MARTINET, admin_base, free_port, free_port_besides, machine, wait_http
 from martinet.smpp.session import SessionConfig
-from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.smsc import Credential, FinalStatus, Simulator, SimulatorConfig
+from martinet.store.database import is_postgresql
 
 PER_REQUEST = 10_000
 SATURATED_AFTER = 1_000  # marketing messages the simulator must have received before the first OTP
@@ -159,7 +160,7 @@ def simulator_config(max_tracked: int) -> SimulatorConfig:
         credentials=(Credential(SYSTEM_ID, PASSWORD),),
         intermediate_receipt=None,
         receipt_delay=RECEIPT_DELAY_S,
-        outcomes={Outcome.DELIVRD: 1.0},
+        outcomes={FinalStatus.DELIVRD: 1.0},
         seed=7,
         max_tracked_messages=max_tracked,
         session=SessionConfig(enquire_link_interval=30, dead_peer_timeout=90, response_timeout=10),
@@ -179,7 +180,7 @@ def database(url: str | None, data: Path) -> Iterator[str]:
     if url is None:
         yield f"sqlite:///{data / 'martinet.db'}"
         return
-    if not url.startswith(("postgresql://", "postgres://")):
+    if not is_postgresql(url):
         raise SystemExit("--database: expected postgresql://USER@HOST:PORT[/NAME]")
     parts = urllib.parse.urlsplit(url)
     name = parts.path.lstrip("/") or f"martinet_bench_otp_{uuid.uuid4().hex[:8]}"

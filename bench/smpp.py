@@ -13,7 +13,7 @@ Each measurement runs after a short warm-up, the server in a process of its own,
   (``window_size=64``, 64 coroutines awaiting ``Smsc.submit_sm``, as smpp34's python/perf/perf_loopback.py
   does), the same number of identical submit_sm; ``ratio`` is ours / smpp34's.
 
-The driving loop for our client is the one of ``tests/smpp/bench_session.py``.
+The driving loop for our client is the one of ``bench/smpp_session.py``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-from tests.smpp.bench_session import drive
-
 from bench.harness import free_port
+from bench.smpp_session import drive
 from martinet.smpp.aio import connect
 from martinet.smpp.session import SessionConfig
 
@@ -41,7 +40,7 @@ T = TypeVar("T")
 WINDOW = 64
 SYSTEM_ID = "bench"
 PASSWORD = "bench"
-# The same PDU as tests/smpp/bench_session.drive sends.
+# The same PDU as bench/smpp_session.drive sends.
 SOURCE = "Martinet"
 DESTINATION = "33612345678"
 TEXT = b"Your verification code is 123456. It expires in 10 minutes."
@@ -126,7 +125,7 @@ async def serve_smpp34(port: int) -> None:
 
 
 async def ours(port: int, count: int, warmup: int) -> float:
-    """Our client: submits per second (tests/smpp/bench_session.drive)."""
+    """Our client: submits per second (bench/smpp_session.drive)."""
     session = SessionConfig(window=WINDOW)
     client = await connect("127.0.0.1", port, system_id=SYSTEM_ID, password=PASSWORD, config=session)
     try:

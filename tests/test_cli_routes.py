@@ -1,6 +1,6 @@
 """`martinet routes explain` as an operator runs it: the real command against a temporary configuration.
 
-Also the adapter from the configuration to the router (`martinet.engine.routes`), which the command uses:
+Also the adapter from the configuration to the router (`martinet.config.routes`), which the command uses:
 what the default connectors are and how an entry without a tier is ranked.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from martinet.config import load_settings
+from martinet.config.routes import default_connectors, route_from_config, router_from_settings
 from martinet.domain.routing import Destination
-from martinet.engine.routes import default_connectors, route_from_config, router_from_settings
 
 _SCRIPT = Path(sys.executable).with_name("martinet")
 MARTINET = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "martinet.cli"]

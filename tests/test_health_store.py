@@ -27,7 +27,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from martinet.cli_status import gather, render
+from martinet.cli.status import gather, render
 from martinet.store.schema import store_probes
 from tests.conftest import POSTGRES
 from tests.gateway import Gateway, running_gateway, wait_for

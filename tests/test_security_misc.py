@@ -16,9 +16,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from martinet import demo
 from martinet.app import account_service, open_store
-from martinet.cli import main
+from martinet.cli import demo, main
 from martinet.clock import now_ms
 from martinet.config import Settings, load_settings
 from martinet.domain.ids import new_send_id

@@ -22,7 +22,7 @@ from martinet.domain.networks import load_network_dataset
 from martinet.domain.recipients import Recipient, parse_recipient
 from martinet.domain.status import NOT_ROUTABLE, RECEIVED
 from martinet.smpp.session import SessionConfig
-from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.smsc import Credential, FinalStatus, Simulator, SimulatorConfig
 from martinet.store.schema import messages, parts
 from tests.gateway import Gateway, running_gateway, wait_for
 
@@ -69,7 +69,7 @@ async def simulator() -> AsyncIterator[Simulator]:
         receipt_delay=0.05,
         retry_delay=0.2,
         seed=7,
-        outcomes={Outcome.DELIVRD: 1.0},
+        outcomes={FinalStatus.DELIVRD: 1.0},
         session=SessionConfig(enquire_link_interval=5, dead_peer_timeout=15, response_timeout=5),
     )
     async with Simulator(config) as smsc:

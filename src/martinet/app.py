@@ -31,6 +31,7 @@ from martinet.api.rest.handlers import RestServices
 from martinet.app_console import CONSOLE_PREFIX, console_door
 from martinet.clock import now_ms
 from martinet.config import SandboxConnectorConfig, Settings, SipConnectorConfig, SmppConnectorConfig, worker_count
+from martinet.config.routes import router_from_settings
 from martinet.connectors.base import Connector
 from martinet.connectors.sandbox import SandboxConnector
 from martinet.domain.country_rules import CountryRules, load_default_country_rules, loads_country_rules
@@ -43,7 +44,6 @@ from martinet.domain.routing import OperatorLookup
 from martinet.engine.breaker import CircuitBreaker
 from martinet.engine.dispatcher import Dispatcher, DispatchSettings
 from martinet.engine.notifier import Notifier, NotifierSettings
-from martinet.engine.routes import router_from_settings
 from martinet.engine.runner import Engine, EngineTimings
 from martinet.identity import node_name, process_owner
 from martinet.services.accept import SendService

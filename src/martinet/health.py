@@ -27,8 +27,8 @@ from typing import Any
 
 from martinet.clock import now_ms
 from martinet.config import Settings
+from martinet.config.routes import default_connectors, route_from_config
 from martinet.domain.lanes import Lane
-from martinet.engine.routes import default_connectors, route_from_config
 from martinet.store.database import Database
 from martinet.store.nodes import EngineNode, NodeStore
 from martinet.store.readiness import ProbeStore

@@ -23,14 +23,14 @@ from sqlalchemy import select
 from martinet.connectors.smpp.message_ids import IdFormat, normalise
 from martinet.connectors.smpp.receipts import STATES
 from martinet.domain.status import FINAL_STATES
-from martinet.smsc import Outcome, Simulator
+from martinet.smsc import FinalStatus, Simulator
 from martinet.store.schema import messages, parts, unmatched_receipts
 from tests.conftest import free_port
 from tests.engine.carriers import carrier_config, smpp_connector
 from tests.gateway import Gateway, running_gateway, wait_for
 
 COUNT = int(os.environ.get("HABIT_COUNT", "5000"))  # fewer for a quick look: HABIT_COUNT=200 pytest …
-MIXED = {Outcome.DELIVRD: 0.5, Outcome.UNDELIV: 0.3, Outcome.REJECTD: 0.2}
+MIXED = {FinalStatus.DELIVRD: 0.5, FinalStatus.UNDELIV: 0.3, FinalStatus.REJECTD: 0.2}
 _CODES = {stat: code for stat, (_state, code) in STATES.items()}
 
 HABITS: dict[str, dict[str, Any]] = {
@@ -120,7 +120,7 @@ async def _check_every_receipt_went_to_its_part(gw: Gateway, smsc: Simulator) ->
     wrong = []
     for row in rows:
         submission = carried[row.carrier_id]
-        assert isinstance(submission.fate, Outcome)
+        assert isinstance(submission.fate, FinalStatus)
         expected = STATES[submission.fate.stat][1]
         if submission.destination.addr != row.msisdn or row.code != expected:
             wrong.append((row.msisdn, row.carrier_id, row.code, submission.destination.addr, expected))

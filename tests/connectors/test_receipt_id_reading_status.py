@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from martinet.cli_status import gather, render
+from martinet.cli.status import gather, render
 from martinet.clock import now_ms
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import State

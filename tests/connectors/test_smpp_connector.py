@@ -20,7 +20,7 @@ from martinet.domain.inbound import InboundMessage
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
 from martinet.domain.text import NonGsmPolicy, analyze
-from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.smsc import Credential, FinalStatus, Simulator, SimulatorConfig
 from tests.conftest import free_port
 from tests.gateway import wait_for
 
@@ -74,7 +74,7 @@ async def connected() -> AsyncIterator[tuple[Simulator, Sinks, list[SmppConnecto
         port=0,
         control_port=None,
         credentials=(Credential("acme", "secret"),),
-        outcomes={Outcome.DELIVRD: 1.0},
+        outcomes={FinalStatus.DELIVRD: 1.0},
         intermediate_delay=0.01,
         receipt_delay=0.05,
         retry_delay=0.1,

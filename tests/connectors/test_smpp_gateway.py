@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from martinet.app import account_service
 from martinet.smpp.session import SessionConfig
 from martinet.smpp.times import parse_absolute_time
-from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.smsc import Credential, FinalStatus, Simulator, SimulatorConfig
 from martinet.store.inbound import InboundStore
 from martinet.store.schema import messages, parts, sends, unmatched_receipts
 from tests.gateway import Gateway, running_gateway, wait_for
@@ -35,7 +35,7 @@ async def simulator() -> AsyncIterator[Simulator]:
         retry_delay=0.2,
         test_prefix=TEST_PREFIX,
         seed=3,
-        outcomes={Outcome.DELIVRD: 1.0},
+        outcomes={FinalStatus.DELIVRD: 1.0},
         session=SessionConfig(enquire_link_interval=5, dead_peer_timeout=15, response_timeout=5),
     )
     async with Simulator(config) as smsc:

@@ -7,7 +7,7 @@ import pytest
 from martinet.connectors.smpp.status_map import (
     CLASSIFICATION,
     TIMEOUT,
-    Outcome,
+    StatusMeaning,
     addressing,
     classify,
     destination_addressing,
@@ -53,13 +53,15 @@ def test_detail_names_the_status() -> None:
 
 
 def test_unknown_and_vendor_statuses_are_temporary() -> None:
-    assert classify(0x0000_0400) == Outcome("temporary", 3501, "0x00000400: unknown command_status (vendor-specific)")
+    assert classify(0x0000_0400) == StatusMeaning(
+        "temporary", 3501, "0x00000400: unknown command_status (vendor-specific)"
+    )
     assert classify(0x0000_0099).kind == "temporary"
     assert classify(0xFFFF_FFFF).kind == "temporary"
 
 
 def test_overrides_for_vendor_codes() -> None:
-    blacklisted = Outcome("permanent", 3999, "0x401: recipient blacklisted at the carrier")
+    blacklisted = StatusMeaning("permanent", 3999, "0x401: recipient blacklisted at the carrier")
     assert classify(0x401, {0x401: blacklisted}) is blacklisted
     assert classify(S.ESME_RSYSERR, {0x401: blacklisted}).kind == "temporary"
 

@@ -24,7 +24,7 @@ import pytest
 from martinet.app import account_service
 from martinet.domain.credits import to_milli
 from martinet.smpp.session import SessionConfig
-from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.smsc import Credential, FinalStatus, Simulator, SimulatorConfig
 from tests.gateway import Gateway, running_gateway
 
 CHROMIUM = "/usr/bin/chromium"
@@ -98,7 +98,7 @@ class LiveGateway:
             intermediate_delay=0.05,
             receipt_delay=0.2,
             seed=7,
-            outcomes={Outcome.DELIVRD: 1.0},
+            outcomes={FinalStatus.DELIVRD: 1.0},
             session=SessionConfig(enquire_link_interval=1, dead_peer_timeout=3, response_timeout=3),
         )
         simulator = Simulator(config)

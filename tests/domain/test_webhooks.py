@@ -6,8 +6,8 @@ import random
 
 import pytest
 
+from martinet.domain.backoff import backoff
 from martinet.domain.webhooks import (
-    backoff,
     date_reception,
     event_id,
     forbidden_address,

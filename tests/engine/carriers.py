@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from martinet.smpp.session import SessionConfig
-from martinet.smsc import Credential, Outcome, Simulator, SimulatorConfig
+from martinet.smsc import Credential, FinalStatus, Simulator, SimulatorConfig
 
 
 def carrier_config(**overrides: Any) -> SimulatorConfig:
@@ -17,7 +17,7 @@ def carrier_config(**overrides: Any) -> SimulatorConfig:
         "credentials": (Credential("acme", "secret"),),
         "intermediate_receipt": None,
         "receipt_delay": 0.05,
-        "outcomes": {Outcome.DELIVRD: 1.0},
+        "outcomes": {FinalStatus.DELIVRD: 1.0},
         "seed": 1,
         "session": SessionConfig(enquire_link_interval=5, dead_peer_timeout=15, response_timeout=5),
     }

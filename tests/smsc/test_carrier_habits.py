@@ -21,7 +21,7 @@ from martinet.smpp import (
     Tag,
 )
 from martinet.smpp.session import SessionConfig
-from martinet.smsc import Outcome, Simulator, SimulatorConfig, SimulatorConfigError
+from martinet.smsc import FinalStatus, Simulator, SimulatorConfig, SimulatorConfigError
 
 from .support import RECEIPT, Inbox, Wire, bind, config, submit
 
@@ -119,12 +119,12 @@ async def test_a_seed_gives_the_same_ids_and_outcomes_every_run(start: Start) ->
         return [(i, stats[i]) for i in ids]
 
     for style in ("hex", "uuid"):
-        first = await run(message_id_format=style, seed=11, outcomes={o: 1.0 for o in Outcome})
-        assert await run(message_id_format=style, seed=11, outcomes={o: 1.0 for o in Outcome}) == first
+        first = await run(message_id_format=style, seed=11, outcomes={o: 1.0 for o in FinalStatus})
+        assert await run(message_id_format=style, seed=11, outcomes={o: 1.0 for o in FinalStatus}) == first
         assert [i for i, _ in await run(message_id_format=style, seed=12)] != [i for i, _ in first]
     # The outcomes a seed draws do not depend on the ID format.
-    hex_run = await run(message_id_format="hex", seed=11, outcomes={o: 1.0 for o in Outcome})
-    uuid_run = await run(message_id_format="UUID", seed=11, outcomes={o: 1.0 for o in Outcome})
+    hex_run = await run(message_id_format="hex", seed=11, outcomes={o: 1.0 for o in FinalStatus})
+    uuid_run = await run(message_id_format="UUID", seed=11, outcomes={o: 1.0 for o in FinalStatus})
     assert [s for _, s in hex_run] == [s for _, s in uuid_run]
 
 
@@ -208,7 +208,7 @@ async def test_the_id_only_in_the_tlv(start: Start) -> None:
 
 
 async def test_receipts_before_the_response_on_a_transceiver(start: Start) -> None:
-    smsc = await start(receipt_before_response=True, receipt_delay=5.0, outcomes={Outcome.DELIVRD: 1.0})
+    smsc = await start(receipt_before_response=True, receipt_delay=5.0, outcomes={FinalStatus.DELIVRD: 1.0})
     wire = await Wire.open(smsc.port)
     assert (await wire.bind()).command_status == 0
     began = time.monotonic()
@@ -273,7 +273,7 @@ async def test_receipts_before_the_response_wait_for_a_full_window(start: Start)
 
 
 async def test_receipt_delay_0_sends_receipts_right_after_the_response(start: Start) -> None:
-    smsc = await start(receipt_delay=0.0, intermediate_delay=None, outcomes={Outcome.UNDELIV: 1.0})
+    smsc = await start(receipt_delay=0.0, intermediate_delay=None, outcomes={FinalStatus.UNDELIV: 1.0})
     wire = await Wire.open(smsc.port)
     assert (await wire.bind()).command_status == 0
     began = time.monotonic()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from martinet.smpp import TLV, DataSm, MessageState, SubmitSm, Tag
-from martinet.smsc import Credential, Outcome, SimulatorConfigError, load_config
+from martinet.smsc import Credential, FinalStatus, SimulatorConfigError, load_config
 from martinet.smsc.messages import message_text, mo_deliver_sms, split_gsm, split_ucs2
 from martinet.smsc.throttle import TokenBucket
 
@@ -63,7 +63,7 @@ dead_peer_timeout = 45
     assert config.credentials == (Credential("acme", "secret"), Credential("beta", "pw"))
     assert (config.max_per_second, config.burst, config.latency) == (50, 5, 0.5)
     assert config.intermediate_receipt is MessageState.ACCEPTED
-    assert dict(config.outcomes) == {Outcome.DELIVRD: 1.0, Outcome.UNDELIV: 1.0}
+    assert dict(config.outcomes) == {FinalStatus.DELIVRD: 1.0, FinalStatus.UNDELIV: 1.0}
     assert (config.session.window, config.session.enquire_link_interval) == (10, 15)
     assert config.message_id_format == "decimal" and config.seed == 3
     assert (config.message_id_start, config.message_id_width) == (1, 6)

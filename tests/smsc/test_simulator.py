@@ -33,7 +33,7 @@ from martinet.smpp import (
 from martinet.smpp.aio import BindFailed
 from martinet.smpp.receipt import parse_receipt_text
 from martinet.smpp.session import SessionConfig, SessionState
-from martinet.smsc import Outcome, Simulator, SimulatorConfig
+from martinet.smsc import FinalStatus, Simulator, SimulatorConfig
 
 from .support import RECEIPT, Inbox, bind, config, submit
 
@@ -94,7 +94,7 @@ async def test_stop_unbinds_connected_esmes(start: Start) -> None:
 
 
 async def test_submit_then_intermediate_and_final_receipt(start: Start) -> None:
-    smsc = await start(outcomes={Outcome.DELIVRD: 1.0})
+    smsc = await start(outcomes={FinalStatus.DELIVRD: 1.0})
     inbox = Inbox()
     client = await bind(smsc.port, inbox)
     response = await client.request(submit(text=b"Your code is 123456, valid 10 minutes"))

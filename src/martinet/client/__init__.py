@@ -6,6 +6,8 @@ from martinet.client import Client
 with Client("https://sms.example.com", "API_KEY") as client:
     message = client.send("+33612345678", "Your code is 123456", flow="OTP")
 ```
+
+May import `domain` (webhook signatures) and the package version only: it is a client, not a part of the gateway.
 """
 
 from __future__ import annotations

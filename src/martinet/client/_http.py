@@ -21,6 +21,7 @@ import httpx
 
 from martinet import __version__ as _version
 from martinet.client.errors import MartinetError, TransportError, error_from_response, parse_retry_after
+from martinet.domain.backoff import doubling
 
 USER_AGENT = f"martinet-python/{_version}"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -60,7 +61,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Seconds before retry number `attempt + 1`: doubling, with jitter so that many clients failed by the
         same outage do not all come back at the same instant."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2.0**attempt)
+        ceiling = doubling(attempt + 1, self.backoff_base, self.backoff_max)
         return self.rng.uniform(ceiling / 2, ceiling)
 
     def after_exception(self, attempt: int, exc: httpx.TransportError, request: Request) -> float | None:

@@ -9,7 +9,6 @@ import email.utils
 import hashlib
 import hmac
 import ipaddress
-import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
@@ -157,13 +156,6 @@ def _local(at_ms: int, timezone: str) -> datetime:
         zone = None
     moment = datetime.fromtimestamp(at_ms / 1000, UTC)
     return moment.astimezone(zone) if zone is not None else moment
-
-
-def backoff(failures: int, first: float, cap: float, rng: random.Random | None = None) -> float:
-    """Seconds before the next try after `failures` failed tries: `first`, then doubled, ±20 % jitter, capped."""
-    base = min(cap, first * 2.0 ** max(0, failures - 1))
-    jitter: float = (rng or random).uniform(0.8, 1.2)
-    return min(cap, base * jitter)
 
 
 def retry_after(value: str | None, now: float) -> float | None:

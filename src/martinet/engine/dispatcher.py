@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from martinet import metrics
 from martinet.batching import GroupCommitter
 from martinet.connectors.base import Accepted, Connector, OutboundMessage, Refused, SubmitResult
+from martinet.domain.backoff import doubling, jittered
 from martinet.domain.inbound import digits
 from martinet.domain.lanes import Lane
 from martinet.domain.quiet_hours import QuietHours
@@ -38,6 +39,7 @@ from martinet.domain.status import INTERNAL_ERROR, ROUTING_ERROR
 from martinet.domain.text import Encoding, NonGsmPolicy, analyze
 from martinet.domain.voice import VOICE, Spoken
 from martinet.engine.breaker import CircuitBreaker
+from martinet.engine.waiting import first_of
 from martinet.store.claims import LANE_ORDER, ClaimCursor, ClaimedMessage
 from martinet.store.conversations import ConversationStore
 from martinet.store.queue import Expired, Held, Outcome, QueueStore, Retry, SendContent, SubmitFailed, Submitted
@@ -175,7 +177,7 @@ class Dispatcher:
                 log.exception("dispatch cycle failed")
                 handled = 0
             if handled < self._settings.batch_size:
-                await _first_of(stop, wake, idle_wait)
+                await first_of(stop, wake, within=idle_wait)
 
     def start(self) -> None:
         self._recorder.start()
@@ -308,8 +310,8 @@ class Dispatcher:
     def _retry_at(self, message: ClaimedMessage, now: int) -> int:
         """Exponential backoff with jitter from the message's attempts, never past the end of its validity (it
         is claimed once more at that moment, and expires)."""
-        delay = min(self._settings.retry_delay_ms * 2 ** min(message.attempts - 1, 20), self._settings.retry_max_ms)
-        due = now + int(delay * self._rng.uniform(0.8, 1.2))
+        delay = doubling(message.attempts, self._settings.retry_delay_ms, self._settings.retry_max_ms, most=20)
+        due = now + int(jittered(delay, self._rng))
         if message.expires_at is not None:
             due = min(due, message.expires_at)
         return due
@@ -562,15 +564,6 @@ def _summary(job: _Job) -> str:
 def _log_failure(future: asyncio.Future[None]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.error("recording a dispatch outcome failed", exc_info=future.exception())
-
-
-async def _first_of(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 def _ids(connector: str, jobs: Sequence[_Job], sample: int = 20) -> dict[str, object]:

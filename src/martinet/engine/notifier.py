@@ -23,17 +23,16 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from martinet import metrics
+from martinet.domain.backoff import backoff
 from martinet.domain.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
-    backoff,
     body_signature,
     forbidden_address,
     request_target,
@@ -43,7 +42,8 @@ from martinet.domain.webhooks import (
     with_query,
 )
 from martinet.engine.callback_http import AnswerError, CallbackClient
-from martinet.store.callbacks import DELIVERED, FAILED, PENDING, CallbackStore, DueCallback, Outcome
+from martinet.engine.waiting import first_of
+from martinet.store.callbacks import DELIVERED, FAILED, PENDING, CallbackResult, CallbackStore, DueCallback
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Notifier:
         self._paused: dict[str, float] = {}  # host → unix seconds until which it gets no request
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._in_flight: dict[int, asyncio.Task[None]] = {}
-        self._results: list[Outcome] = []
+        self._results: list[CallbackResult] = []
         self._have_results = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._closing = False
@@ -173,7 +173,7 @@ class Notifier:
             # (one transaction for many callbacks) instead of one per finished request.
             if room <= 0 or (self._in_flight and room < min(BATCH_SIZE, self._settings.concurrency) // 2):
                 self._slot_free.clear()
-                await _wait_any(POLL_INTERVAL, stop, self._slot_free)
+                await first_of(stop, self._slot_free, within=POLL_INTERVAL)
                 continue
             try:
                 claimed = await self._store.claim(self._settings.owner, self._lease_ms, room)
@@ -183,7 +183,7 @@ class Notifier:
             for callback in claimed:
                 self._start(client, callback)
             if len(claimed) < room:
-                await _wait_any(POLL_INTERVAL, stop)
+                await first_of(stop, within=POLL_INTERVAL)
             else:
                 await asyncio.sleep(0)
 
@@ -192,7 +192,7 @@ class Notifier:
         now = self._clock()
         until = self._paused.get(host)
         if until is not None and until > now:
-            self._add(Outcome(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
+            self._add(CallbackResult(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
             return
         task = asyncio.create_task(self._deliver(client, callback, host))
         self._in_flight[callback.id] = task
@@ -209,7 +209,7 @@ class Notifier:
         async with semaphore:
             until = self._paused.get(host)
             if until is not None and until > self._clock():  # paused while this one waited its turn
-                self._add(Outcome(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
+                self._add(CallbackResult(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
                 return
             try:
                 result = await self._request(client, callback)
@@ -221,7 +221,7 @@ class Notifier:
         if result.pause_until is not None:
             self._paused[host] = max(self._paused.get(host, 0.0), result.pause_until)
         outcome = self._outcome(callback, result)
-        metrics.callback_done(_kind(callback), _OUTCOME_LABEL[outcome.state])
+        metrics.callback_done(callback.kind, _OUTCOME_LABEL[outcome.state])
         self._add(outcome)
 
     async def _request(self, client: CallbackClient, callback: DueCallback) -> _Result:
@@ -262,9 +262,9 @@ class Notifier:
             pause = retry_after(answer.retry_after, self._clock())
         return _Result(ok=False, status=answer.status, error=f"HTTP {answer.status}", pause_until=pause)
 
-    def _outcome(self, callback: DueCallback, result: _Result) -> Outcome:
+    def _outcome(self, callback: DueCallback, result: _Result) -> CallbackResult:
         if result.ok:
-            return Outcome(callback.id, DELIVERED, attempted=True, status=result.status)
+            return CallbackResult(callback.id, DELIVERED, attempted=True, status=result.status)
         now = self._clock()
         expired = now * 1000 >= callback.created_at + self._settings.max_age_ms
         if result.permanent or expired:
@@ -276,22 +276,22 @@ class Notifier:
                     extra=_ids(callback),
                 )
             error = result.error if result.permanent else f"gave up after max age: {result.error}"
-            return Outcome(callback.id, FAILED, attempted=True, status=result.status, error=error)
+            return CallbackResult(callback.id, FAILED, attempted=True, status=result.status, error=error)
         delay = backoff(callback.attempts + 1, self._settings.retry_first, self._settings.retry_max)
         next_at = now + delay
         if result.pause_until is not None:
             next_at = max(next_at, result.pause_until)
-        return Outcome(
+        return CallbackResult(
             callback.id, PENDING, attempted=True, next_at=int(next_at * 1000), status=result.status, error=result.error
         )
 
-    def _add(self, outcome: Outcome) -> None:
+    def _add(self, outcome: CallbackResult) -> None:
         self._results.append(outcome)
         self._have_results.set()
 
     async def _write_results(self) -> None:
         while not self._closing:
-            await _wait_any(POLL_INTERVAL, self._have_results)
+            await first_of(self._have_results, within=POLL_INTERVAL)
             self._have_results.clear()
             await self._flush()
 
@@ -328,11 +328,6 @@ class Notifier:
 _OUTCOME_LABEL = {DELIVERED: "delivered", PENDING: "retry", FAILED: "failed"}
 
 
-def _kind(callback: DueCallback) -> str:
-    """Replies' event ids are `reply_event_id`'s ("r…"), statuses' `event_id`'s ("h…")."""
-    return "reply" if callback.event.startswith("r") else "status"
-
-
 def _host_key(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -353,16 +348,6 @@ def _literal_problem(url: str) -> str | None:
     """For a host written as an IP address (never given to the resolver)."""
     host = urlsplit(url).hostname or ""
     return forbidden_address(host) if _is_address(host) else None
-
-
-async def _wait_any(seconds: float, *events: asyncio.Event) -> None:
-    """Return when one of `events` is set or after `seconds`."""
-    waiters: list[asyncio.Task[Any]] = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 def _ids(callback: DueCallback) -> dict[str, object]:

@@ -15,15 +15,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from martinet.engine.waiting import first_of
 from martinet.store.acceptance import QUEUE_CHANNEL as CHANNEL
-from martinet.store.database import sqlite_path
+from martinet.store.database import is_postgresql, sqlite_path
 from martinet.store.doorbell import doorbell_path, listen_doorbell
 
 log = logging.getLogger(__name__)
-
-
-def notifies(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://"))
 
 
 async def listen(url: str, wake: Callable[[str], None], stop: asyncio.Event, *, retry: float = 2.0) -> None:
@@ -36,7 +33,7 @@ async def listen(url: str, wake: Callable[[str], None], stop: asyncio.Event, *, 
         except OSError as exc:  # wake-ups are an optimisation: the dispatcher polls anyway
             log.warning("the doorbell stopped (%s); the engine polls instead", exc)
         return
-    if not notifies(url):
+    if not is_postgresql(url):
         return
     import asyncpg  # PostgreSQL installs only
 
@@ -48,7 +45,7 @@ async def listen(url: str, wake: Callable[[str], None], stop: asyncio.Event, *, 
             connection.add_termination_listener(lambda _c, lost=lost: lost.set())
             await connection.add_listener(CHANNEL, lambda _c, _pid, _channel, lanes: wake(lanes))
             wake("")  # anything accepted while we were not listening
-            await _first(stop, lost)
+            await first_of(stop, lost)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("listening for queue notifications failed (%s); polling meanwhile", exc)
         finally:
@@ -58,12 +55,3 @@ async def listen(url: str, wake: Callable[[str], None], stop: asyncio.Event, *, 
         if not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), retry)
-
-
-async def _first(*events: asyncio.Event) -> None:
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -1,1 +1,4 @@
-"""Use cases shared by every door: accept a send, authenticate, report, cancel, manage accounts."""
+"""Use cases shared by every door: accept a send, authenticate, report, cancel, manage accounts.
+
+May import `store`, `domain`, `config` and `logs`; never a door or the engine.
+"""

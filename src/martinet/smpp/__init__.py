@@ -21,6 +21,8 @@ Public API::
     reader = PDUReader()
     for item in reader.feed(chunk):         # PDUs, or PDUError for malformed frames
         ...
+
+Imports nothing of the project (it is a library of its own inside the package).
 """
 
 from __future__ import annotations

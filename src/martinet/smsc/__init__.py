@@ -9,6 +9,8 @@ Built on :mod:`martinet.smpp` (the sans-I/O session and its asyncio adapter).  U
         ...  # bind to 127.0.0.1:smsc.port; smsc.inject_mo(...); smsc.stats()
 
 or from the command line: ``martinet smsc --listen 127.0.0.1:2775 --system-id acme --password secret``.
+
+May import `smpp` and `logs`; the gateway reaches it only as a peer over the network.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from .config import (
     TEST_RANGE,
     Credential,
     Fate,
-    Outcome,
+    FinalStatus,
     SimulatorConfig,
     SimulatorConfigError,
     load_config,
@@ -32,7 +34,7 @@ __all__ = [
     "Counters",
     "Credential",
     "Fate",
-    "Outcome",
+    "FinalStatus",
     "Simulator",
     "SimulatorConfig",
     "SimulatorConfigError",

@@ -71,7 +71,7 @@ __all__ = [
     "TEST_RANGE",
     "Credential",
     "Fate",
-    "Outcome",
+    "FinalStatus",
     "SimulatorConfig",
     "SimulatorConfigError",
     "load_config",
@@ -83,7 +83,7 @@ class SimulatorConfigError(ValueError):
     """A configuration mistake, worded for the person who made it."""
 
 
-class Outcome(enum.Enum):
+class FinalStatus(enum.Enum):
     """Final status of a message: the receipt's ``stat``, its message_state and ``err``.
 
     The error codes are GSM MAP causes, as carriers put them in ``err``: 001 unknown
@@ -112,12 +112,12 @@ class Fate(enum.Enum):
 #: Destinations ``test_prefix + suffix`` (exactly four more digits) behave the same every time.
 #: The default prefix, 33 7 59 99 0, gives French mobile numbers that number validation accepts
 #: (+33 7 59 99 00 01 ...), so a fresh gateway can send to them; the simulator never reaches a handset.
-TEST_RANGE: Final[Mapping[str, Outcome | Fate]] = MappingProxyType(
+TEST_RANGE: Final[Mapping[str, FinalStatus | Fate]] = MappingProxyType(
     {
-        "0001": Outcome.DELIVRD,
-        "0002": Outcome.UNDELIV,
-        "0003": Outcome.EXPIRED,
-        "0004": Outcome.REJECTD,
+        "0001": FinalStatus.DELIVRD,
+        "0002": FinalStatus.UNDELIV,
+        "0003": FinalStatus.EXPIRED,
+        "0004": FinalStatus.REJECTD,
         "0005": Fate.NO_FINAL_RECEIPT,  # intermediate receipt only: a receipt that never comes
         "0006": Fate.SUBMIT_REFUSED,  # submit_sm_resp ESME_RSUBMITFAIL
         "0007": Fate.RECEIPT_LOST,  # delivered (query_sm says so), but its final receipt is never sent
@@ -126,8 +126,8 @@ TEST_RANGE: Final[Mapping[str, Outcome | Fate]] = MappingProxyType(
 #: Status of a refused submission in the test range.
 SUBMIT_REFUSED_STATUS: Final = CommandStatus.ESME_RSUBMITFAIL
 
-DEFAULT_OUTCOMES: Final[Mapping[Outcome, float]] = MappingProxyType(
-    {Outcome.DELIVRD: 90.0, Outcome.UNDELIV: 5.0, Outcome.EXPIRED: 3.0, Outcome.REJECTD: 2.0}
+DEFAULT_OUTCOMES: Final[Mapping[FinalStatus, float]] = MappingProxyType(
+    {FinalStatus.DELIVRD: 90.0, FinalStatus.UNDELIV: 5.0, FinalStatus.EXPIRED: 3.0, FinalStatus.REJECTD: 2.0}
 )
 _INTERMEDIATE: Final = {
     "ENROUTE": MessageState.ENROUTE,
@@ -168,7 +168,7 @@ class SimulatorConfig:
     max_per_second: float | None = None
     burst: float | None = None
     latency: float = 0.0
-    outcomes: Mapping[Outcome, float] = field(default_factory=lambda: DEFAULT_OUTCOMES)
+    outcomes: Mapping[FinalStatus, float] = field(default_factory=lambda: DEFAULT_OUTCOMES)
     intermediate_receipt: MessageState | None = MessageState.ENROUTE
     intermediate_delay: float | None = None
     receipt_delay: float = 1.0
@@ -315,11 +315,11 @@ def from_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
         values["credentials"] = tuple(credentials)
     if "outcomes" in data:
         table = _typed(data.pop("outcomes"), dict, "outcomes")
-        outcomes: dict[Outcome, float] = {}
+        outcomes: dict[FinalStatus, float] = {}
         for name, weight in table.items():
-            if name.upper() not in Outcome.__members__:
+            if name.upper() not in FinalStatus.__members__:
                 raise SimulatorConfigError(f"outcomes: unknown status {name!r} (DELIVRD, UNDELIV, EXPIRED, REJECTD)")
-            outcomes[Outcome[name.upper()]] = float(_typed(weight, (int, float), f"outcomes.{name}"))
+            outcomes[FinalStatus[name.upper()]] = float(_typed(weight, (int, float), f"outcomes.{name}"))
         values["outcomes"] = MappingProxyType(outcomes)
     if "intermediate_receipt" in data:
         intermediate = data.pop("intermediate_receipt")

@@ -63,7 +63,7 @@ from martinet.smpp.times import format_absolute_time
 from martinet.smpp.tlv import TLV
 
 from .binds import Accounts, failure_delay
-from .config import SUBMIT_REFUSED_STATUS, TEST_RANGE, Fate, Outcome, SimulatorConfig
+from .config import SUBMIT_REFUSED_STATUS, TEST_RANGE, Fate, FinalStatus, SimulatorConfig
 from .control import start_control
 from .ids import MessageIds, receipt_id
 from .messages import message_text, mo_deliver_sms
@@ -122,7 +122,7 @@ class SubmittedMessage:
     validity_period: str  # as submitted ("" = the SMSC's default; data_sm has none)
     final_at: float  # loop time of the final receipt
     final_wall: float
-    fate: Outcome | Fate
+    fate: FinalStatus | Fate
     registered_delivery: int
     excerpt: str
     cancelled: bool = False
@@ -404,7 +404,7 @@ class Simulator:
         serial: int,
         pdu: SubmitSm | DataSm | SubmitMulti,
         destination: Address,
-        fate: Outcome | Fate,
+        fate: FinalStatus | Fate,
         now: float,
     ) -> SubmittedMessage:
         config = self.config
@@ -434,7 +434,7 @@ class Simulator:
             messages.popitem(last=False)
         return message
 
-    def _fate(self, destination: str) -> Outcome | Fate:
+    def _fate(self, destination: str) -> FinalStatus | Fate:
         prefix = self.config.test_prefix
         if len(destination) == len(prefix) + 4 and destination.startswith(prefix):
             fixed = TEST_RANGE.get(destination[-4:])
@@ -461,7 +461,7 @@ class Simulator:
             return response_to(pdu, CommandStatus.ESME_RQUERYFAIL)
         state = self._state(message, now)
         final = state not in (MessageState.ENROUTE, MessageState.ACCEPTED)
-        error = int(message.fate.err) if final and isinstance(message.fate, Outcome) else 0
+        error = int(message.fate.err) if final and isinstance(message.fate, FinalStatus) else 0
         final_date = format_absolute_time(_utc(int(message.final_wall))) if final else ""
         return QuerySmResp(message_id=pdu.message_id, final_date=final_date, message_state=state, error_code=error)
 
@@ -474,14 +474,14 @@ class Simulator:
 
     # ------------------------------------------------------------------ receipts
 
-    def _receipts_wanted(self, message: SubmittedMessage) -> list[Outcome | None]:
+    def _receipts_wanted(self, message: SubmittedMessage) -> list[FinalStatus | None]:
         """The receipts a message gets, in order: None for the intermediate one, then its outcome."""
         failure_only = message.registered_delivery & 0x03 == 0x02
-        wanted: list[Outcome | None] = []
+        wanted: list[FinalStatus | None] = []
         if self.config.intermediate_receipt is not None and not failure_only:
             wanted.append(None)
         fate = message.fate
-        if isinstance(fate, Outcome) and not (failure_only and fate is Outcome.DELIVRD):
+        if isinstance(fate, FinalStatus) and not (failure_only and fate is FinalStatus.DELIVRD):
             wanted.append(fate)
         return wanted
 
@@ -499,11 +499,11 @@ class Simulator:
                 when = intermediate_at if outcome is None else message.final_at
                 loop.call_at(when, self._emit_receipt, message, outcome)
 
-    def _emit_receipts(self, message: SubmittedMessage, outcomes: list[Outcome | None]) -> None:
+    def _emit_receipts(self, message: SubmittedMessage, outcomes: list[FinalStatus | None]) -> None:
         for outcome in outcomes:
             self._emit_receipt(message, outcome)
 
-    def _emit_receipt(self, message: SubmittedMessage, outcome: Outcome | None) -> asyncio.Future[PDU] | None:
+    def _emit_receipt(self, message: SubmittedMessage, outcome: FinalStatus | None) -> asyncio.Future[PDU] | None:
         """Send one receipt (None: the intermediate one); see :meth:`_deliver` for what it returns."""
         if not self._running or message.cancelled:
             return None
@@ -512,7 +512,7 @@ class Simulator:
             stat, err, delivered = STAT_BY_STATE[state], "000", 0
         else:
             state, stat, err = outcome.state, outcome.stat, outcome.err
-            delivered = 1 if outcome is Outcome.DELIVRD else 0
+            delivered = 1 if outcome is FinalStatus.DELIVRD else 0
         config = self.config
         text_id = receipt_id(config.receipt_text_id, message.message_id, message.serial)
         tlv_id = receipt_id(config.receipt_tlv_id, message.message_id, message.serial)

@@ -20,8 +20,8 @@ class LoginTaken(Exception):
     """An account with that login exists already (smsmode code 41)."""
 
 
-class UnknownAccount(Exception):
-    pass
+class UnknownAccount(LookupError):
+    """No account has that login (or id): the one exception for it, whichever part of the store looked."""
 
 
 class InsufficientCredit(Exception):

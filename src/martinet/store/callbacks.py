@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import and_, bindparam, exists, func, literal, literal_column, select, union_all, update
@@ -23,11 +23,15 @@ from sqlalchemy.sql.expression import FromClause
 from martinet.domain.resources import MessageFacts, ReplyFacts, message_resource, reply_resource
 from martinet.domain.routing import OperatorLookup
 from martinet.domain.webhooks import event_id, reply_event_id, reply_params, status_params
+from martinet.store.accounts import UnknownAccount
 from martinet.store.database import Database
 from martinet.store.schema import accounts, callbacks, inbound_messages, messages, sends, status_history
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 STATES = (PENDING, DELIVERED, FAILED)
+
+#: What a callback reports: a status change (a `status_history` row) or a reply (an `inbound_messages` row).
+CallbackKind = Literal["status", "reply"]
 
 #: `sends.callback_format` of the sends whose callbacks post the REST resources (sends of the REST door).
 JSON_FORMAT = "json"
@@ -44,7 +48,8 @@ def _state_is(table: FromClause, state: str) -> ColumnElement[bool]:
 @dataclass(frozen=True, slots=True)
 class DueCallback:
     """A claimed callback with everything its request needs: the smsmode parameters (a delivery report or a
-    reply, see `martinet.domain.webhooks`) and the event id the receiver de-duplicates on.
+    reply, see `martinet.domain.webhooks`) and the event id the receiver de-duplicates on. `kind` says which of
+    the two it is, as the outbox row records it.
 
     `body` is set for the callbacks of a send made through the REST door: the JSON resource, posted (and signed)
     as it is, instead of a GET carrying `params`, which is then empty.
@@ -57,12 +62,13 @@ class DueCallback:
     account_id: int
     secret: str
     event: str
+    kind: CallbackKind
     params: dict[str, str]
     body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class CallbackResult:
     """How a claimed callback ended this time. `state` is the new state; `next_at` for a pending one."""
 
     id: int
@@ -86,10 +92,6 @@ class CallbackRow:
     delivered_at: int | None
     last_status: int | None
     last_error: str | None
-
-
-class UnknownAccount(LookupError):
-    pass
 
 
 _cand = callbacks.alias("cand")
@@ -126,6 +128,7 @@ _DETAILS = (
         callbacks.c.url,
         callbacks.c.attempts,
         callbacks.c.created_at,
+        callbacks.c.kind,
         callbacks.c.history_id,
         callbacks.c.account_id,
         accounts.c.webhook_secret,
@@ -164,6 +167,7 @@ _REPLY_DETAILS = (
         callbacks.c.url,
         callbacks.c.attempts,
         callbacks.c.created_at,
+        callbacks.c.kind,
         callbacks.c.inbound_id,
         callbacks.c.account_id,
         accounts.c.webhook_secret,
@@ -201,7 +205,7 @@ def _due(conn: Connection, ids: Sequence[int], operators: OperatorLookup) -> lis
 def _status_callback(r: Row[*tuple[Any, ...]], operators: OperatorLookup) -> DueCallback:
     """The request reporting one status change: the message resource as it stood then for a REST send (the
     history row's state, code and time, not the message's current ones), else smsmode's parameters."""
-    event = event_id(r.history_id)
+    event, kind = event_id(r.history_id), r.kind
     if r.callback_format == JSON_FORMAT:
         facts = MessageFacts(
             send_id=r.send_id,
@@ -222,17 +226,17 @@ def _status_callback(r: Row[*tuple[Any, ...]], operators: OperatorLookup) -> Due
             channel=r.channel,
         )
         body = orjson.dumps(message_resource(facts))
-        return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, {}, body)
+        return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, kind, {}, body)
     params = status_params(
         r.msisdn, r.at, r.timezone, r.code, r.send_id, r.ref_client, r.cost, operators.operator(r.msisdn).mccmnc
     )
-    return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, params)
+    return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, kind, params)
 
 
 def _reply_callback(r: Row[*tuple[Any, ...]]) -> DueCallback:
     """The request carrying one reply: the reply resource when it answers a REST send, else smsmode's
     parameters (a reply matched to no send goes the smsmode way: nothing says its owner speaks JSON)."""
-    event = reply_event_id(r.inbound_id)
+    event, kind = reply_event_id(r.inbound_id), r.kind
     if r.callback_format == JSON_FORMAT:
         facts = ReplyFacts(
             id=r.inbound_id,
@@ -244,11 +248,11 @@ def _reply_callback(r: Row[*tuple[Any, ...]]) -> DueCallback:
             ref_client=r.ref_client,
         )
         body = orjson.dumps(reply_resource(facts))
-        return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, {}, body)
+        return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, kind, {}, body)
     params = reply_params(
         r.inbound_id, r.destination, r.source, r.text, r.received_at, r.timezone, r.send_id, r.ref_client
     )
-    return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, params)
+    return DueCallback(r.id, r.url, r.attempts, r.created_at, r.account_id, r.webhook_secret, event, kind, params)
 
 
 def ensure_secrets(conn: Connection, account_ids: Sequence[int]) -> None:
@@ -309,7 +313,7 @@ class CallbackStore:
 
         return await self._db.run_write(work)
 
-    async def record(self, owner: str, outcomes: Sequence[Outcome]) -> None:
+    async def record(self, owner: str, outcomes: Sequence[CallbackResult]) -> None:
         """Write the outcomes of one batch of deliveries in one transaction (only rows this owner still holds)."""
         if not outcomes:
             return

@@ -18,11 +18,10 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from martinet.domain.inbound import digits
-from martinet.store.database import Database
+from martinet.store.database import Database, dialect_insert
 from martinet.store.schema import reply_conversations
 
 #: What the dispatcher asks for: (account id, phone digits).
@@ -90,10 +89,9 @@ def _order(numbers: list[str], phone: str) -> list[str]:
 
 def _claim(conn: Connection, number: str, phone: str, account: int, now: int, idle_at: int) -> bool:
     """Write (number, phone) → account unless another account holds it and talked within the conversation time."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     table = reply_conversations
     statement = (
-        dialect.insert(table)
+        dialect_insert(conn, table)
         .values(msisdn=phone, number=number, account_id=account, last_at=now)
         .on_conflict_do_update(
             index_elements=[table.c.msisdn, table.c.number],

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -145,6 +146,22 @@ class Database:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def is_postgresql(url: str) -> bool:
+    """Whether `url` names a PostgreSQL database (else SQLite: the configuration accepts no third kind)."""
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def on_postgresql(conn: Connection) -> bool:
+    """Whether `conn` talks to PostgreSQL: the one test for the few statements written per database."""
+    return conn.dialect.name == "postgresql"
+
+
+def dialect_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT in `conn`'s dialect, for the upserts both databases spell alike (`on_conflict_do_nothing`,
+    `on_conflict_do_update`), which SQLAlchemy offers only per dialect."""
+    return postgresql.insert(table) if on_postgresql(conn) else sqlite.insert(table)
 
 
 def async_url(url: str) -> str:

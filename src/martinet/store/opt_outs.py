@@ -6,10 +6,9 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from martinet.store.database import Database
+from martinet.store.database import Database, dialect_insert
 from martinet.store.schema import opt_outs
 
 
@@ -52,11 +51,10 @@ class OptOutStore:
 def add_opt_outs(conn: Connection, account_id: int, numbers: Sequence[str], source: str, now: int) -> int:
     if not numbers:
         return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     rows = [
         {"account_id": account_id, "msisdn": n, "created_at": now, "source": source} for n in dict.fromkeys(numbers)
     ]
-    result = conn.execute(dialect.insert(opt_outs).on_conflict_do_nothing(), rows)
+    result = conn.execute(dialect_insert(conn, opt_outs).on_conflict_do_nothing(), rows)
     return int(result.rowcount or 0)
 
 

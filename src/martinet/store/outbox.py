@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from sqlalchemy import String, and_, cast, func, literal, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from martinet.domain.status import FINAL_STATES, State
+from martinet.store.database import dialect_insert
 from martinet.store.schema import accounts, callbacks, messages, sends, status_history
 
 #: States whose changes are reported to the client (acceptance, scheduling and claiming are not).
@@ -71,6 +71,5 @@ def enqueue_status(conn: Connection, message_ids: Collection[int], after_history
         .order_by(status_history.c.id)
     )
     columns = ["account_id", "kind", "history_id", "order_key", "url", "state", "created_at", "next_at"]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # A row another transaction already queued (it committed between our two statements) is left alone.
-    conn.execute(dialect.insert(callbacks).from_select(columns, rows).on_conflict_do_nothing())
+    conn.execute(dialect_insert(conn, callbacks).from_select(columns, rows).on_conflict_do_nothing())

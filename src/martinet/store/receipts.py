@@ -373,13 +373,13 @@ def adopt_early_receipts(conn: Connection, recorded: Mapping[str, Collection[str
     ]
     certain = [row for row in rows if row.reading is None]
     if certain:
-        _take_back(conn, certain, now)
+        _apply_kept(conn, certain, now)
     uncertain = {row.receipt_key for row in rows if row.reading is not None and row.handset is not None}
     if uncertain:
         _settle_groups(conn, uncertain, now)
 
 
-def _take_back(conn: Connection, rows: Sequence[Any], now: int) -> int:
+def _apply_kept(conn: Connection, rows: Sequence[Any], now: int) -> int:
     """Delete kept certain receipts and apply those this transaction deleted, in arrival order."""
     deleted = set(
         conn.execute(delete(_kept).where(_kept.c.id.in_([row.id for row in rows])).returning(_kept.c.id)).scalars()
@@ -434,7 +434,7 @@ def _rematch_certain(conn: Connection, now: int, limit: int) -> int:
         .order_by(_kept.c.id)
         .limit(limit)
     ).all()
-    return _take_back(conn, rows, now) if rows else 0
+    return _apply_kept(conn, rows, now) if rows else 0
 
 
 def _groups(conn: Connection, keys: Collection[int]) -> dict[int, list[Any]]:

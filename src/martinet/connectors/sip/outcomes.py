@@ -16,7 +16,9 @@ _UNREACHABLE = frozenset({404, 410, 484, 485, 604})
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class CallOutcome:
+    """What one call did for its voice message: the status it reaches and whether to call again later."""
+
     state: State
     code: int
     retry: bool  # worth another attempt (busy, no answer)
@@ -27,22 +29,22 @@ class Outcome:
         return self.state is not State.SENT
 
 
-def outcome(result: CallResult) -> Outcome:
+def outcome(result: CallResult) -> CallOutcome:
     if result.answered:
         if result.complete:
-            return Outcome(State.DELIVERED, voice.LISTENED, False, 0)
-        return Outcome(State.UNDELIVERED, voice.PARTLY_LISTENED, False, 0)
+            return CallOutcome(State.DELIVERED, voice.LISTENED, False, 0)
+        return CallOutcome(State.UNDELIVERED, voice.PARTLY_LISTENED, False, 0)
     status = result.status
     if status in _BUSY:
-        return Outcome(State.UNDELIVERED, voice.BUSY, True, voice.RETRY_BUSY)
+        return CallOutcome(State.UNDELIVERED, voice.BUSY, True, voice.RETRY_BUSY)
     if status in _NO_ANSWER:
-        return Outcome(State.UNDELIVERED, voice.NO_ANSWER, True, voice.RETRY_BUSY)
+        return CallOutcome(State.UNDELIVERED, voice.NO_ANSWER, True, voice.RETRY_BUSY)
     if status in _DECLINED:
-        return Outcome(State.UNDELIVERED, voice.DECLINED, False, 0)
+        return CallOutcome(State.UNDELIVERED, voice.DECLINED, False, 0)
     if status in _UNREACHABLE:
-        return Outcome(State.UNDELIVERED, voice.NOT_REACHABLE, False, 0)
+        return CallOutcome(State.UNDELIVERED, voice.NOT_REACHABLE, False, 0)
     # 5xx and the rest: the trunk's trouble, worth another try.
-    return Outcome(State.UNDELIVERED, voice.CALL_FAILED, status >= 500, voice.RETRY_OTHER)
+    return CallOutcome(State.UNDELIVERED, voice.CALL_FAILED, status >= 500, voice.RETRY_OTHER)
 
 
 def describe(result: CallResult, attempt: int, attempts: int) -> str:

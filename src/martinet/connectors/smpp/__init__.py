@@ -1,1 +1,4 @@
-"""SMPP carrier connector: pure helpers for coding, concatenation, receipts, message IDs and errors."""
+"""SMPP carrier connector: pure helpers for coding, concatenation, receipts, message IDs and errors.
+
+May import `connectors.base`, `smpp`, `domain`, `config`, `clock` and `metrics`.
+"""

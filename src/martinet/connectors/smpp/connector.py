@@ -47,6 +47,7 @@ from martinet.connectors.smpp.message_ids import IdFormat, Reading, format_readi
 from martinet.connectors.smpp.receipts import MESSAGE_STATES, STATES, is_receipt, parse_receipt
 from martinet.connectors.smpp.status_map import TIMEOUT, addressing, classify, destination_addressing
 from martinet.connectors.smpp.throttle import LaneBuckets, SendGate
+from martinet.domain.backoff import doubling
 from martinet.domain.inbound import InboundMessage
 from martinet.domain.lanes import Lane
 from martinet.domain.receipts import Receipt
@@ -547,5 +548,4 @@ def _submit_sm(
 
 def _backoff(failures: int, low: float, high: float) -> float:
     """Exponential backoff with full jitter: spreads the reconnects of many binds after a carrier outage."""
-    ceiling = min(high, low * (2 ** min(failures, 16)))
-    return random.uniform(low, ceiling)
+    return random.uniform(low, doubling(failures + 1, low, high, most=16))

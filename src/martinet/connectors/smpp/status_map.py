@@ -80,7 +80,7 @@ from martinet.domain.status import (
 )
 from martinet.smpp import CommandStatus, Npi, Ton
 
-__all__ = ["CLASSIFICATION", "TIMEOUT", "Outcome", "addressing", "classify", "destination_addressing"]
+__all__ = ["CLASSIFICATION", "TIMEOUT", "StatusMeaning", "addressing", "classify", "destination_addressing"]
 
 Kind = Literal["ok", "throttled", "temporary", "permanent"]
 
@@ -92,7 +92,9 @@ ESME_RINVDCS: Final = 0x104
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class StatusMeaning:
+    """What a submit_sm_resp's command_status means for the message: retry, give up or carry on."""
+
     kind: Kind
     code: int
     """smsmode status code (see the module table)."""
@@ -100,7 +102,7 @@ class Outcome:
     """Name of the status and its meaning, for logs and the part's history."""
 
 
-def _rows() -> dict[int, Outcome]:
+def _rows() -> dict[int, StatusMeaning]:
     s = CommandStatus
     rows: list[tuple[int, Kind, int, str]] = [
         (s.ESME_ROK, "ok", SENT, "accepted"),
@@ -150,7 +152,7 @@ def _rows() -> dict[int, Outcome]:
         (s.ESME_RINVCMDLEN, "permanent", INTERNAL_ERROR, "invalid command length"),
         (s.ESME_RINVCMDID, "permanent", INTERNAL_ERROR, "invalid command id"),
     ]
-    return {int(status): Outcome(kind, code, _label(status, text)) for status, kind, code, text in rows}
+    return {int(status): StatusMeaning(kind, code, _label(status, text)) for status, kind, code, text in rows}
 
 
 def _label(status: int, text: str) -> str:
@@ -162,13 +164,13 @@ def _label(status: int, text: str) -> str:
 
 
 #: command_status → outcome; the table of the module docstring.
-CLASSIFICATION: Final[Mapping[int, Outcome]] = MappingProxyType(_rows())
+CLASSIFICATION: Final[Mapping[int, StatusMeaning]] = MappingProxyType(_rows())
 
 #: What a submit_sm without a response in time means: the SMSC may have taken it, but nobody knows.
-TIMEOUT: Final = Outcome("temporary", TEMPORARY_OPERATOR_ERROR, "no submit_sm_resp in time")
+TIMEOUT: Final = StatusMeaning("temporary", TEMPORARY_OPERATOR_ERROR, "no submit_sm_resp in time")
 
 
-def classify(status: int, overrides: Mapping[int, Outcome] | None = None) -> Outcome:
+def classify(status: int, overrides: Mapping[int, StatusMeaning] | None = None) -> StatusMeaning:
     """The outcome of a submit_sm_resp (or generic_nack) command_status; unknown statuses are temporary.
 
     Unknown codes are temporary because calling a message final on a code nobody documented would lose it; a
@@ -181,7 +183,7 @@ def classify(status: int, overrides: Mapping[int, Outcome] | None = None) -> Out
     if known is not None:
         return known
     vendor = " (vendor-specific)" if 0x400 <= status <= 0x4FF else ""
-    return Outcome("temporary", TEMPORARY_OPERATOR_ERROR, f"0x{status:08X}: unknown command_status{vendor}")
+    return StatusMeaning("temporary", TEMPORARY_OPERATOR_ERROR, f"0x{status:08X}: unknown command_status{vendor}")
 
 
 _SHORT_CODE_MAX: Final = 6

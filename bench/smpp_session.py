@@ -1,8 +1,8 @@
 """Throughput of the SMPP stack: submit_sm -> submit_sm_resp per second, our client against our simulator.
 
-    .venv/bin/python -m tests.smpp.bench_session [--count 100000] [--window 64] [--loop asyncio|uvloop]
+    .venv/bin/python -m bench.smpp_session [--count 100000] [--window 64] [--loop asyncio|uvloop]
 
-Not collected by pytest (timings on shared machines are too noisy to assert on).  The simulator runs
+Part of the benchmarks, not of the tests (timings on shared machines are too noisy to assert on).  The simulator runs
 with no latency, no throttle and no receipts (registered_delivery 0), so what is measured is the
 stack: codec, session, window, adapter, loopback TCP.  Two set-ups are reported:
 

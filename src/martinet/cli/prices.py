@@ -13,22 +13,19 @@ import argparse
 import functools
 import json
 import sys
-from collections.abc import Callable
 from decimal import Decimal
 
 import phonenumbers
 
-from martinet.config import Settings
+from martinet.cli.preamble import SettingsLoader, Where
 from martinet.domain.pricing import PriceTable, Quote
 
 __all__ = ["add_commands", "quote_json"]
 
-SettingsLoader = Callable[[argparse.Namespace], Settings]
-
 
 def add_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    where: Callable[[argparse.ArgumentParser], None],
+    where: Where,
     settings: SettingsLoader,
 ) -> None:
     """Register ``prices list`` and ``prices show``; ``where`` adds --config/--data, ``settings`` reads them."""

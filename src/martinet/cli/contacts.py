@@ -5,25 +5,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from martinet.config import Settings
+from martinet.cli.preamble import SettingsLoader, Where, opened_store
 
 if TYPE_CHECKING:  # the store is imported when a command runs, to keep the CLI quick to start
     from martinet.services.contacts import ContactService
-    from martinet.store.database import Database
-
-SettingsLoader = Callable[[argparse.Namespace], Settings]
 
 
 def add_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    where: Callable[[argparse.ArgumentParser], None],
+    where: Where,
     settings: SettingsLoader,
 ) -> None:
     """Register ``contacts import|export|list|groups``; ``where`` adds the CLI's --config/--data."""
@@ -61,18 +59,19 @@ def add_commands(
     groups.set_defaults(func=functools.partial(_groups, load=settings))
 
 
-async def _open(args: argparse.Namespace, load: SettingsLoader) -> tuple[Database, ContactService, int | None]:
-    from martinet.app import open_store
+@contextlib.asynccontextmanager
+async def _open(args: argparse.Namespace, load: SettingsLoader) -> AsyncIterator[tuple[ContactService, int | None]]:
+    """The account's contacts service and id (None, said on standard error, when there is no such account)."""
     from martinet.clock import now_ms
     from martinet.services.contacts import ContactService
     from martinet.store.accounts import AccountStore
     from martinet.store.contacts import ContactStore
 
-    db = open_store(load(args))
-    found = await AccountStore(db, now_ms).by_login(args.account)
-    if found is None:
-        print(f"no account named {args.account!r}", file=sys.stderr)
-    return db, ContactService(ContactStore(db, now_ms)), None if found is None else found[0].id
+    async with opened_store(load(args), migrate=False) as db:
+        found = await AccountStore(db, now_ms).by_login(args.account)
+        if found is None:
+            print(f"no account named {args.account!r}", file=sys.stderr)
+        yield ContactService(ContactStore(db, now_ms)), None if found is None else found[0].id
 
 
 def _import(args: argparse.Namespace, load: SettingsLoader) -> int:
@@ -81,8 +80,7 @@ def _import(args: argparse.Namespace, load: SettingsLoader) -> int:
     data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
 
     async def run() -> int:
-        db, service, account_id = await _open(args, load)
-        try:
+        async with _open(args, load) as (service, account_id):
             if account_id is None:
                 return 1
             try:
@@ -90,8 +88,6 @@ def _import(args: argparse.Namespace, load: SettingsLoader) -> int:
             except ContactError as exc:
                 print(f"{args.file}: {exc.problem}", file=sys.stderr)
                 return 2
-        finally:
-            await db.dispose()
         for line in report.lines:
             if args.json:
                 print(
@@ -110,8 +106,7 @@ def _import(args: argparse.Namespace, load: SettingsLoader) -> int:
 
 def _export(args: argparse.Namespace, load: SettingsLoader) -> int:
     async def run() -> int:
-        db, service, account_id = await _open(args, load)
-        try:
+        async with _open(args, load) as (service, account_id):
             if account_id is None:
                 return 1
             out = args.output.open("wb") if args.output else sys.stdout.buffer
@@ -123,8 +118,6 @@ def _export(args: argparse.Namespace, load: SettingsLoader) -> int:
                     out.close()
                 else:
                     out.flush()
-        finally:
-            await db.dispose()
         return 0
 
     return asyncio.run(run())
@@ -132,15 +125,12 @@ def _export(args: argparse.Namespace, load: SettingsLoader) -> int:
 
 def _list(args: argparse.Namespace, load: SettingsLoader) -> int:
     async def run() -> int:
-        db, service, account_id = await _open(args, load)
-        try:
+        async with _open(args, load) as (service, account_id):
             if account_id is None:
                 return 1
             rows = await service.store.page(
                 account_id, search=args.search, group=args.group, after=0, offset=0, limit=max(1, args.limit)
             )
-        finally:
-            await db.dispose()
         for row in rows:
             name = " ".join(part for part in (row.first_name, row.last_name) if part)
             print(f"c{row.id}\t+{row.msisdn}\t{name}\t{row.company}\t{','.join(row.groups)}")
@@ -151,13 +141,10 @@ def _list(args: argparse.Namespace, load: SettingsLoader) -> int:
 
 def _groups(args: argparse.Namespace, load: SettingsLoader) -> int:
     async def run() -> int:
-        db, service, account_id = await _open(args, load)
-        try:
+        async with _open(args, load) as (service, account_id):
             if account_id is None:
                 return 1
             groups = await service.store.groups(account_id, search=None, offset=0, limit=10_000)
-        finally:
-            await db.dispose()
         for group in groups:
             print(f"g{group.id}\t{group.name}\t{group.members}")
         return 0

@@ -4,6 +4,10 @@ Every option has a default that works on a laptop, so an empty file (or none) is
 Nested options are reached from the environment with a double underscore: `MARTINET_HTTP__PORT=9000`,
 `MARTINET_DATABASE__URL=postgresql://…`. Validation happens once, at start, and `martinet config check` prints
 the same messages without starting anything.
+
+The package holds the settings schema (here) and the wiring that turns settings into the domain's plain values
+where more than one part needs it (`routes`: the router of the engine, of `/readyz` and of `martinet routes
+explain`). It may import `domain` only: every other part reads its settings from here, never the reverse.
 """
 
 from __future__ import annotations

@@ -14,21 +14,18 @@ import datetime
 import functools
 import json
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from martinet.config import Settings
+from martinet.cli.preamble import SettingsLoader, Where, opened_store
 from martinet.gateway_status import gather
 
 if TYPE_CHECKING:  # the store is imported when the command runs, to keep the CLI quick to start
     pass
 
-SettingsLoader = Callable[[argparse.Namespace], Settings]
-
 
 def add_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    where: Callable[[argparse.ArgumentParser], None],
+    where: Where,
     settings: SettingsLoader,
 ) -> None:
     """Register ``status``; ``where`` adds the CLI's --config/--data, ``settings`` reads them."""
@@ -57,13 +54,11 @@ def _status(args: argparse.Namespace, load: SettingsLoader) -> int:
     settings = load(args)
 
     async def run() -> int:
-        from martinet.app import open_store
         from martinet.health import Readiness
         from martinet.identity import node_name, process_owner
 
-        db = open_store(settings)
-        checks = Readiness(db, settings, process_owner(node_name(settings)))
-        try:
+        async with opened_store(settings, migrate=False) as db:
+            checks = Readiness(db, settings, process_owner(node_name(settings)))
             while True:
                 report = await gather(db, settings, checks)
                 if args.json:
@@ -75,8 +70,6 @@ def _status(args: argparse.Namespace, load: SettingsLoader) -> int:
                 if args.watch is None:
                     return 0 if report["status"] == "ready" else 1
                 await asyncio.sleep(args.watch)
-        finally:
-            await db.dispose()
 
     return asyncio.run(run())
 

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import functools
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from martinet.cli.preamble import SettingsLoader, Where, opened_store
 from martinet.config import Settings
 
 if TYPE_CHECKING:  # the store is imported when a command runs, to keep the CLI quick to start
     from martinet.services.keys import KeyService
 
-SettingsLoader = Callable[[argparse.Namespace], Settings]
-
 
 def add_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    where: Callable[[argparse.ArgumentParser], None],
+    where: Where,
     settings: SettingsLoader,
 ) -> None:
     """Register ``key create|list|revoke``; ``where`` adds the CLI's --config/--data, ``settings`` reads them."""
@@ -53,17 +53,15 @@ def _create(args: argparse.Namespace, load: SettingsLoader) -> int:
         from martinet.domain.keys import InvalidKeyLimit
         from martinet.store.accounts import UnknownAccount
 
-        service, dispose = await _service(load(args))
-        try:
-            created = await service.create(args.login, label=args.label, lanes=args.lanes, networks=args.networks)
-        except UnknownAccount:
-            print(f"no account named {args.login!r}", file=sys.stderr)
-            return 1
-        except InvalidKeyLimit as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
-        finally:
-            await dispose()
+        async with _service(load(args)) as service:
+            try:
+                created = await service.create(args.login, label=args.label, lanes=args.lanes, networks=args.networks)
+            except UnknownAccount:
+                print(f"no account named {args.login!r}", file=sys.stderr)
+                return 1
+            except InvalidKeyLimit as exc:
+                print(str(exc), file=sys.stderr)
+                return 2
         print(f"key {created.id} created", file=sys.stderr)
         print(created.token)
         return 0
@@ -75,14 +73,12 @@ def _list(args: argparse.Namespace, load: SettingsLoader) -> int:
     async def run() -> int:
         from martinet.store.accounts import UnknownAccount
 
-        service, dispose = await _service(load(args))
-        try:
-            keys = await service.list(args.login)
-        except UnknownAccount:
-            print(f"no account named {args.login!r}", file=sys.stderr)
-            return 1
-        finally:
-            await dispose()
+        async with _service(load(args)) as service:
+            try:
+                keys = await service.list(args.login)
+            except UnknownAccount:
+                print(f"no account named {args.login!r}", file=sys.stderr)
+                return 1
         for k in keys:
             row = {
                 "id": k.id,
@@ -103,11 +99,8 @@ def _list(args: argparse.Namespace, load: SettingsLoader) -> int:
 
 def _revoke(args: argparse.Namespace, load: SettingsLoader) -> int:
     async def run() -> int:
-        service, dispose = await _service(load(args))
-        try:
+        async with _service(load(args)) as service:
             revoked = await service.revoke(args.id)
-        finally:
-            await dispose()
         if not revoked:
             print(f"no live key with id {args.id}", file=sys.stderr)
             return 1
@@ -117,16 +110,14 @@ def _revoke(args: argparse.Namespace, load: SettingsLoader) -> int:
     return asyncio.run(run())
 
 
-async def _service(settings: Settings) -> tuple[KeyService, Callable[[], Awaitable[None]]]:
-    from martinet import demo
-    from martinet.app import open_store
+@contextlib.asynccontextmanager
+async def _service(settings: Settings) -> AsyncIterator[KeyService]:
     from martinet.clock import now_ms
     from martinet.services.keys import KeyService
     from martinet.store.accounts import AccountStore
 
-    db = open_store(settings)
-    await demo.prepare_database(settings, db)
-    return KeyService(AccountStore(db, now_ms)), db.dispose
+    async with opened_store(settings) as db:
+        yield KeyService(AccountStore(db, now_ms))
 
 
 def _iso(ms: int) -> str:

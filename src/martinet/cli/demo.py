@@ -17,7 +17,6 @@ from pathlib import Path
 
 from martinet.config import Settings, load_settings
 from martinet.domain.credits import to_milli
-from martinet.store.database import Database
 
 CONFIG_NAME = "martinet.toml"
 SMSC_CONFIG_NAME = "smsc.toml"
@@ -179,30 +178,16 @@ def _sqlite_in(data: Path) -> object:
     return DatabaseConfig(url=f"sqlite:///{(data.resolve() / 'martinet.db').as_posix()}")
 
 
-async def prepare_database(settings: Settings, db: Database | None = None) -> int:
-    """Bring the database to the current schema (opening it when not given)."""
-    from martinet.app import open_store
-    from martinet.store.migrate import upgrade
-
-    own = db is None
-    database = open_store(settings) if db is None else db
-    try:
-        await upgrade(database)
-    finally:
-        if own:
-            await database.dispose()
-    return 0
-
-
 async def prepare(settings: Settings, data: Path) -> str:
     """Schema, demo account and token file; returns the demo access token."""
     from martinet.app import account_service, open_store
     from martinet.services.credentials import token_hash
     from martinet.store.accounts import AccountStore
+    from martinet.store.migrate import upgrade
 
     db = open_store(settings)
     try:
-        await prepare_database(settings, db)
+        await upgrade(db)
         token_file = data / TOKEN_NAME
         service = account_service(settings, db)
         store = AccountStore(db, lambda: 0)

@@ -13,27 +13,24 @@ import argparse
 import functools
 import json
 import sys
-from collections.abc import Callable
 from decimal import Decimal
 
 import phonenumbers
 
-from martinet.config import Settings
+from martinet.cli.preamble import SettingsLoader, Where
+from martinet.config.routes import router_from_settings
 from martinet.domain.country_rules import CountryRule
 from martinet.domain.lanes import Lane
 from martinet.domain.pricing import Quote
 from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipients
 from martinet.domain.routing import Destination, Explanation, RouteEntry
-from martinet.engine.routes import router_from_settings
 
 __all__ = ["add_commands", "destination_json", "destination_lines", "explanation_json", "explanation_text"]
-
-SettingsLoader = Callable[[argparse.Namespace], Settings]
 
 
 def add_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    where: Callable[[argparse.ArgumentParser], None],
+    where: Where,
     settings: SettingsLoader,
 ) -> None:
     """Register ``routes explain``; ``where`` adds the CLI's --config/--data, ``settings`` reads them."""

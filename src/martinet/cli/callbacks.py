@@ -16,18 +16,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from martinet.cli.preamble import SettingsLoader, Where, opened_store
 from martinet.config import Settings
-from martinet.store.callbacks import CallbackRow, CallbackStore, UnknownAccount
+from martinet.store.accounts import UnknownAccount
+from martinet.store.callbacks import CallbackRow, CallbackStore
 
 __all__ = ["add_commands"]
 
-SettingsLoader = Callable[[argparse.Namespace], Settings]
 T = TypeVar("T")
 
 
 def add_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    where: Callable[[argparse.ArgumentParser], None],
+    where: Where,
     settings: SettingsLoader,
 ) -> None:
     """Register ``callbacks list|replay|secret``; ``where`` adds --config/--data, ``settings`` reads them."""
@@ -75,16 +76,10 @@ def _positive(raw: str) -> int:
 
 def _with_store(settings: Settings, work: Callable[[CallbackStore], Awaitable[T]]) -> T:
     async def run() -> T:
-        from martinet import demo
-        from martinet.app import open_store
         from martinet.clock import now_ms
 
-        db = open_store(settings)
-        try:
-            await demo.prepare_database(settings, db)
+        async with opened_store(settings) as db:
             return await work(CallbackStore(db, now_ms))
-        finally:
-            await db.dispose()
 
     return asyncio.run(run())
 

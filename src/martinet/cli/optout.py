@@ -8,21 +8,18 @@ import datetime
 import functools
 import json
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from martinet.config import Settings
+from martinet.cli.preamble import SettingsLoader, Where, opened_store
 from martinet.domain.recipients import Recipient, parse_recipients
 
 if TYPE_CHECKING:  # the store is imported when a command runs, to keep the CLI quick to start
     from martinet.store.accounts import AccountStore
 
-SettingsLoader = Callable[[argparse.Namespace], Settings]
-
 
 def add_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    where: Callable[[argparse.ArgumentParser], None],
+    where: Where,
     settings: SettingsLoader,
 ) -> None:
     """Register ``optout list|add|remove``; ``where`` adds the CLI's --config/--data, ``settings`` reads them."""
@@ -44,13 +41,10 @@ def add_commands(
 
 def _list(args: argparse.Namespace, load: SettingsLoader) -> int:
     async def run() -> int:
-        from martinet.app import open_store
         from martinet.store.accounts import AccountStore
         from martinet.store.opt_outs import OptOutStore
 
-        settings = load(args)
-        db = open_store(settings)
-        try:
+        async with opened_store(load(args), migrate=False) as db:
             account_id = await _account_id(AccountStore(db, _now), args.login)
             if account_id is None:
                 return 1
@@ -60,8 +54,6 @@ def _list(args: argparse.Namespace, load: SettingsLoader) -> int:
                     print(json.dumps({"numero": entry.msisdn, "since": when, "source": entry.source}))
                 else:
                     print(f"{entry.msisdn}\t{when}\t{entry.source}")
-        finally:
-            await db.dispose()
         return 0
 
     return asyncio.run(run())
@@ -73,13 +65,10 @@ def _change(args: argparse.Namespace, load: SettingsLoader, action: str) -> int:
         return 2
 
     async def run() -> int:
-        from martinet.app import open_store
         from martinet.store.accounts import AccountStore
         from martinet.store.opt_outs import OptOutStore
 
-        settings = load(args)
-        db = open_store(settings)
-        try:
+        async with opened_store(load(args), migrate=False) as db:
             account_id = await _account_id(AccountStore(db, _now), args.login)
             if account_id is None:
                 return 1
@@ -88,8 +77,6 @@ def _change(args: argparse.Namespace, load: SettingsLoader, action: str) -> int:
                 changed = await store.add(account_id, numbers, "manual")
             else:
                 changed = await store.remove(account_id, numbers)
-        finally:
-            await db.dispose()
         verb = "added" if action == "add" else "removed"
         print(f"{changed} number(s) {verb}, {len(numbers) - changed} unchanged")
         return 0

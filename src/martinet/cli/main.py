@@ -8,31 +8,27 @@ access token, a JSON line); everything else goes to standard error.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from martinet import (
-    cli_accounts,
-    cli_callbacks,
-    cli_contacts,
-    cli_keys,
-    cli_optout,
-    cli_prices,
-    cli_routes,
-    cli_status,
-    cli_voice,
-    demo,
-    logs,
-    server,
-)
-from martinet.config import ConfigError, Settings, load_settings
+import martinet.cli.account_tree as account_tree
+import martinet.cli.callbacks as callbacks
+import martinet.cli.contacts as contacts
+import martinet.cli.demo as demo
+import martinet.cli.keys as keys
+import martinet.cli.optout as optout
+import martinet.cli.preamble as preamble
+import martinet.cli.prices as prices
+import martinet.cli.routes as routes
+import martinet.cli.status as status
+import martinet.cli.voice as voice
+from martinet import logs, server
+from martinet.config import ConfigError, Settings
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.text import NonGsmPolicy, analyze
 from martinet.services.rate_limits import valid_rate
@@ -41,8 +37,6 @@ from martinet.smsc import cli as smsc_commands
 
 if TYPE_CHECKING:
     from martinet.services.accounts import AccountService, AccountView
-
-T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the HTTP workers and the engine")
-    _where(serve)
+    preamble.where(serve)
     serve.add_argument(
         "--no-engine", action="store_true", help="HTTP workers only (the engine runs on another node or later)"
     )
@@ -89,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="configuration").add_subparsers(required=True, metavar="ACTION")
     check = config.add_parser("check", help="validate the configuration and explain mistakes")
-    _where(check)
+    preamble.where(check)
     check.set_defaults(func=_config_check)
 
     account = commands.add_parser("account", help="accounts").add_subparsers(required=True, metavar="ACTION")
@@ -117,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _account_limits(create, weight_default=1, rate_default=None)
     _account_urls(create)
-    _where(create)
+    preamble.where(create)
     create.set_defaults(func=_account_create)
     update = account.add_parser("update", help="change an account's settings; prints the account")
     update.add_argument("login")
@@ -130,28 +124,28 @@ def _parser() -> argparse.ArgumentParser:
         help="test mode on or off (messages to the sandbox connector, never to a carrier)",
     )
     _account_urls(update)
-    _where(update)
+    preamble.where(update)
     update.set_defaults(func=_account_update)
     show = account.add_parser("show", help="print an account's settings and balance (one JSON object)")
     show.add_argument("login")
-    _where(show)
+    preamble.where(show)
     show.set_defaults(func=_account_show)
     credit = account.add_parser("credit", help="add (or, negative, remove) credits")
     credit.add_argument("login")
     credit.add_argument("amount")
-    _where(credit)
+    preamble.where(credit)
     credit.set_defaults(func=_account_credit)
-    cli_accounts.add_commands(account, _where, _settings)
+    account_tree.add_commands(account, preamble.where, preamble.settings)
 
     smsc_commands.add_commands(commands)
-    cli_routes.add_commands(commands, _where, _settings)
-    cli_prices.add_commands(commands, _where, _settings)
-    cli_callbacks.add_commands(commands, _where, _settings)
-    cli_optout.add_commands(commands, _where, _settings)
-    cli_contacts.add_commands(commands, _where, _settings)
-    cli_keys.add_commands(commands, _where, _settings)
-    cli_status.add_commands(commands, _where, _settings)
-    cli_voice.add_commands(commands, _where, _settings)
+    routes.add_commands(commands, preamble.where, preamble.settings)
+    prices.add_commands(commands, preamble.where, preamble.settings)
+    callbacks.add_commands(commands, preamble.where, preamble.settings)
+    optout.add_commands(commands, preamble.where, preamble.settings)
+    contacts.add_commands(commands, preamble.where, preamble.settings)
+    keys.add_commands(commands, preamble.where, preamble.settings)
+    status.add_commands(commands, preamble.where, preamble.settings)
+    voice.add_commands(commands, preamble.where, preamble.settings)
     sip_trunk_commands.add_commands(commands)
 
     text = commands.add_parser("text", help="text tools").add_subparsers(required=True, metavar="ACTION")
@@ -172,28 +166,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _where(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--config", type=Path, metavar="FILE", help="configuration file (TOML)")
-    group.add_argument("--data", type=Path, metavar="DIR", help="data folder holding martinet.toml")
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    if args.config is not None:
-        return load_settings(args.config)
-    if args.data is not None:
-        return demo.settings_for(args.data)
-    return load_settings(None)
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
-
-
 def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = preamble.settings(args)
     _logging(settings)
-    _run(demo.prepare_database(settings))
+    preamble.run(preamble.prepare_database(settings))
     sock = _listen(settings.http.host, settings.http.port, "http")
     admin = _listen(settings.admin.host, settings.admin.port, "admin")
     # A log line, not a print: standard error of `serve` is JSON lines only, for the log shipper.
@@ -244,13 +220,13 @@ def _demo(args: argparse.Namespace) -> int:
     admin_settings = settings.admin.model_copy(update={"host": admin_host.strip("[]"), "port": int(admin_port)})
     settings = settings.model_copy(update={"http": http, "admin": admin_settings})
     _logging(settings)
-    token = _run(demo.prepare(settings, args.data))
+    token = preamble.run(demo.prepare(settings, args.data))
     console = None
     if settings.console.enabled:
         from martinet.app_console import with_console_secret
 
         settings = with_console_secret(settings)
-        console = _run(demo.console_sign_in(settings, args.data))
+        console = preamble.run(demo.console_sign_in(settings, args.data))
     sock = _listen(settings.http.host, settings.http.port, "http")
     admin = _listen(settings.admin.host, settings.admin.port, "admin")
     base = _url(settings.http.host, settings.http.port).rstrip("/")
@@ -260,7 +236,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = preamble.settings(args)
     from martinet.app import country_rules, price_table
 
     try:
@@ -297,7 +273,7 @@ def redacted_url(url: str) -> str:
 
 
 def _account_create(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = preamble.settings(args)
     credits = _credits(args.credits)
     if credits is None:
         return 2
@@ -309,13 +285,11 @@ def _account_create(args: argparse.Namespace) -> int:
             return 2
 
     async def create() -> int:
-        from martinet.app import account_service, open_store
+        from martinet.app import account_service
         from martinet.services.accounts import InvalidAccountSetting
         from martinet.store.accounts import LoginTaken, UnknownAccount
 
-        db = open_store(settings)
-        try:
-            await demo.prepare_database(settings, db)
+        async with preamble.opened_store(settings) as db:
             try:
                 created = await account_service(settings, db).create(
                     args.login,
@@ -341,12 +315,10 @@ def _account_create(args: argparse.Namespace) -> int:
             except UnknownAccount:
                 print(f"no account named {args.parent!r} (--parent)", file=sys.stderr)
                 return 1
-        finally:
-            await db.dispose()
         print(created.token)
         return 0
 
-    return _run(create())
+    return preamble.run(create())
 
 
 #: `--password -`: read the password from a prompt or standard input rather than from the command line.
@@ -368,18 +340,16 @@ def _read_password() -> str:
 
 
 def _account_credit(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = preamble.settings(args)
     amount = _credits(args.amount)
     if amount is None:
         return 2
 
     async def credit() -> int:
-        from martinet.app import account_service, open_store
+        from martinet.app import account_service
         from martinet.store.accounts import InsufficientCredit, UnknownAccount
 
-        db = open_store(settings)
-        try:
-            await demo.prepare_database(settings, db)
+        async with preamble.opened_store(settings) as db:
             try:
                 balance = await account_service(settings, db).credit(args.login, amount)
             except UnknownAccount:
@@ -388,12 +358,10 @@ def _account_credit(args: argparse.Namespace) -> int:
             except InsufficientCredit:
                 print("refused: the balance would fall below zero", file=sys.stderr)
                 return 1
-        finally:
-            await db.dispose()
         print(f"{args.login}: balance {format_credits(balance)}", file=sys.stderr)
         return 0
 
-    return _run(credit())
+    return preamble.run(credit())
 
 
 def _account_limits(parser: argparse.ArgumentParser, *, weight_default: int | None, rate_default: Any) -> None:
@@ -485,16 +453,14 @@ def _account_show(args: argparse.Namespace) -> int:
 
 def _account_view(args: argparse.Namespace, work: Callable[[AccountService], Awaitable[AccountView]]) -> int:
     """Run `work` on the configured database and print the account it returns as one JSON object."""
-    settings = _settings(args)
+    settings = preamble.settings(args)
 
     async def run() -> int:
-        from martinet.app import account_service, open_store
+        from martinet.app import account_service
         from martinet.services.accounts import InvalidAccountSetting
         from martinet.store.accounts import UnknownAccount
 
-        db = open_store(settings)
-        try:
-            await demo.prepare_database(settings, db)
+        async with preamble.opened_store(settings) as db:
             try:
                 view = await work(account_service(settings, db))
             except UnknownAccount:
@@ -503,12 +469,10 @@ def _account_view(args: argparse.Namespace, work: Callable[[AccountService], Awa
             except InvalidAccountSetting as exc:
                 print(exc, file=sys.stderr)
                 return 2
-        finally:
-            await db.dispose()
         print(json.dumps(_account_fields(view)))
         return 0
 
-    return _run(run())
+    return preamble.run(run())
 
 
 def _account_fields(view: AccountView) -> dict[str, object]:
@@ -546,7 +510,7 @@ def _text_analyze(args: argparse.Namespace) -> int:
             return 2
         print(json.dumps(_analysis(args.text, args.classe, policy, args.nbr_msg), ensure_ascii=False))
         return 0
-    status = 0
+    exit_code = 0
     for number, raw in enumerate(sys.stdin.buffer, start=1):
         if not raw.strip():
             continue
@@ -554,19 +518,19 @@ def _text_analyze(args: argparse.Namespace) -> int:
             value = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
             print(f"line {number}: not UTF-8", file=sys.stderr)
-            status = 1
+            exit_code = 1
             continue
         except json.JSONDecodeError as exc:
             print(f"line {number}: not JSON: {exc}", file=sys.stderr)
-            status = 1
+            exit_code = 1
             continue
         if not isinstance(value, str):
             print(f"line {number}: expected a JSON string", file=sys.stderr)
-            status = 1
+            exit_code = 1
             continue
         print(json.dumps(_analysis(value, args.classe, policy, args.nbr_msg), ensure_ascii=False))
     sys.stdout.flush()
-    return status
+    return exit_code
 
 
 def _analysis(text: str, classe: int, policy: NonGsmPolicy, max_parts: int | None) -> dict[str, object]:
@@ -580,8 +544,3 @@ def _analysis(text: str, classe: int, policy: NonGsmPolicy, max_parts: int | Non
         "units": result.units,
         "text": result.text,
     }
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())

@@ -17,14 +17,11 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from martinet.config import Settings
+from martinet.cli.preamble import SettingsLoader, Where, opened_store
 
 if TYPE_CHECKING:  # the store is imported when a command runs, to keep the CLI quick to start
     from martinet.services.resellers import ResellerService
     from martinet.store.accounts import Account
-
-SettingsLoader = Callable[[argparse.Namespace], Settings]
-Where = Callable[[argparse.ArgumentParser], None]
 
 
 def add_commands(
@@ -93,8 +90,6 @@ Work = Callable[["ResellerService", "Account", argparse.Namespace], Awaitable[in
 
 def _run(args: argparse.Namespace, *, work: Work, load: SettingsLoader) -> int:
     async def run() -> int:
-        from martinet import demo
-        from martinet.app import open_store
         from martinet.clock import now_ms
         from martinet.services.resellers import InvalidField, NotAllowed, NotManaged, ResellerService
         from martinet.store.account_tree import AccountClosed, AccountTree, HasSubAccounts
@@ -102,10 +97,7 @@ def _run(args: argparse.Namespace, *, work: Work, load: SettingsLoader) -> int:
         from martinet.store.ledger import LedgerStore
         from martinet.store.senders import SenderStore
 
-        settings = load(args)
-        db = open_store(settings)
-        try:
-            await demo.prepare_database(settings, db)
+        async with opened_store(load(args)) as db:
             accounts = AccountStore(db, now_ms)
             service = ResellerService(accounts, AccountTree(db, now_ms), SenderStore(db, now_ms), LedgerStore(db))
             # The command line acts as the operator (id 0: no account; sender decisions show it as such).
@@ -124,8 +116,6 @@ def _run(args: argparse.Namespace, *, work: Work, load: SettingsLoader) -> int:
             except HasSubAccounts:
                 print("refused: delete its sub-accounts first", file=sys.stderr)
             return 1
-        finally:
-            await db.dispose()
 
     return asyncio.run(run())
 

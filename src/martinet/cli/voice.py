@@ -5,19 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from martinet.cli.preamble import SettingsLoader, Where
 from martinet.config import Settings
 from martinet.domain.voice import DEFAULT_LANGUAGE, LANGUAGES, script, title_for, voice_problem
 from martinet.voice.synthesis import EspeakSynthesizer, Speech, SynthesisError
 
-SettingsLoader = Callable[[argparse.Namespace], Settings]
-
 
 def add_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    where: Callable[[argparse.ArgumentParser], None],
+    where: Where,
     settings: SettingsLoader,
 ) -> None:
     voice = subparsers.add_parser("voice", help="voice messages").add_subparsers(required=True, metavar="ACTION")

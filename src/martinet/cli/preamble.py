@@ -1,0 +1,78 @@
+"""What every command that touches a gateway's data does first: take `--config FILE` or `--data DIR`, read the
+settings they name, open the store (bringing its schema up to date unless the command must not write) and
+close it however the command ends. One copy, so that every command finds its gateway the same way.
+
+The store is imported when a command runs, not when the parser is built, to keep the command quick to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from martinet.cli.demo import settings_for
+from martinet.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from martinet.store.database import Database
+
+__all__ = ["SettingsLoader", "Where", "opened_store", "prepare_database", "run", "settings", "where"]
+
+T = TypeVar("T")
+
+#: Reads the settings a command's --config/--data name (`settings`, passed to each group of commands).
+SettingsLoader = Callable[[argparse.Namespace], Settings]
+#: Adds --config/--data to a command's parser (`where`, passed to each group of commands).
+Where = Callable[[argparse.ArgumentParser], None]
+
+
+def where(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--config", type=Path, metavar="FILE", help="configuration file (TOML)")
+    group.add_argument("--data", type=Path, metavar="DIR", help="data folder holding martinet.toml")
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    if args.config is not None:
+        return load_settings(args.config)
+    if args.data is not None:
+        return settings_for(args.data)
+    return load_settings(None)
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+async def prepare_database(settings: Settings, db: Database | None = None) -> int:
+    """Bring the database to the current schema (opening it when not given)."""
+    from martinet.app import open_store
+    from martinet.store.migrate import upgrade
+
+    own = db is None
+    database = open_store(settings) if db is None else db
+    try:
+        await upgrade(database)
+    finally:
+        if own:
+            await database.dispose()
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def opened_store(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Database]:
+    """The configured store, closed when the block ends; `migrate=False` for a command that must not change what
+    it looks at (`martinet status`) or that leaves the schema to the commands that create data."""
+    from martinet.app import open_store
+
+    db = open_store(settings)
+    try:
+        if migrate:
+            await prepare_database(settings, db)
+        yield db
+    finally:
+        await db.dispose()
