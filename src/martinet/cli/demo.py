@@ -125,11 +125,17 @@ recordings = "{recordings}"
 TEST_PREFIX = "3375999"
 
 
-def settings_for(data: Path, *, create: bool = False, smpp: tuple[str, int] = ("127.0.0.1", 2775)) -> Settings:
+def settings_for(
+    data: Path,
+    *,
+    create: bool = False,
+    smpp: tuple[str, int] = ("127.0.0.1", 2775),
+    sip: tuple[str, int] = ("127.0.0.1", SIP_PORT),
+) -> Settings:
     """The settings of a data folder; with `create`, write its configuration first if it has none.
 
-    `smpp` is where the demo's simulator listens (its control endpoint takes the next port); it is written into
-    the files on first start only.
+    `smpp` is where the demo's simulator listens (its control endpoint takes the next port), `sip` where its SIP
+    trunk simulator does; both are written into the files on first start only.
     """
     path = data / CONFIG_NAME
     if not path.exists():
@@ -141,8 +147,8 @@ def settings_for(data: Path, *, create: bool = False, smpp: tuple[str, int] = ("
             "db": (folder / "martinet.db").as_posix(),
             "smsc_config": (folder / SMSC_CONFIG_NAME).as_posix(),
             "sip_trunk_config": (folder / SIP_TRUNK_CONFIG_NAME).as_posix(),
-            "sip_host": smpp[0],
-            "sip_port": SIP_PORT,
+            "sip_host": sip[0],
+            "sip_port": sip[1],
             "recordings": (folder / "calls").as_posix(),
             "smpp_host": smpp[0],
             "smpp_port": smpp[1],

@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="where the demo's SMSC simulator listens (first start only; its control endpoint takes PORT+1)",
     )
+    demo_cmd.add_argument(
+        "--sip",
+        default=f"127.0.0.1:{demo.SIP_PORT}",
+        metavar="HOST:PORT",
+        help="where the demo's SIP trunk simulator listens (first start only)",
+    )
     demo_cmd.set_defaults(func=_demo)
 
     config = commands.add_parser("config", help="configuration").add_subparsers(required=True, metavar="ACTION")
@@ -210,7 +216,13 @@ def _demo(args: argparse.Namespace) -> int:
     if not smpp_host or not smpp_port.isdigit():
         print("--smpp: expected HOST:PORT, e.g. 127.0.0.1:2775", file=sys.stderr)
         return 2
-    settings = demo.settings_for(args.data, create=True, smpp=(smpp_host, int(smpp_port)))
+    sip_host, _, sip_port = args.sip.rpartition(":")
+    if not sip_host or not sip_port.isdigit():
+        print(f"--sip: expected HOST:PORT, e.g. 127.0.0.1:{demo.SIP_PORT}", file=sys.stderr)
+        return 2
+    settings = demo.settings_for(
+        args.data, create=True, smpp=(smpp_host, int(smpp_port)), sip=(sip_host, int(sip_port))
+    )
     http = settings.http.model_copy(update={"host": host.strip("[]"), "port": int(port)})
     if args.workers is not None:
         http = http.model_copy(update={"workers": args.workers})
