@@ -258,7 +258,7 @@ async def sends(tree: Tree, database_url: str) -> AsyncIterator[SendService]:
             stop_mention="STOP 36180",
             now_ms=now_ms,
             new_id=new_send_id,
-            rate_limiter=RateLimiter(0),
+            rate_limiter=RateLimiter(0, clock=lambda: 0.0),  # a stopped clock: no bucket refills during a test
             account_rules=AccountRulesCache(tree.tree, tree.senders, cache_seconds=0),
         )
     finally:
