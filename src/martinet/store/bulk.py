@@ -21,11 +21,18 @@ CHUNK = 5000
 COPY_CHUNK = 20_000
 
 
-def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
-    """Insert `rows` (tuples in the order of `columns`) into `table`; returns how many."""
+def insert_rows(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]], *, copy: bool = True
+) -> int:
+    """Insert `rows` (tuples in the order of `columns`) into `table`; returns how many.
+
+    `copy=False` for the engine's small hot batches (a few hundred history rows or parts): on PostgreSQL they go
+    through the driver's `executemany` rather than COPY, whose setup costs more than such a batch. Values go to
+    the driver as they are (no SQLAlchemy type processing): plain `str`, `int` and None.
+    """
     for name in columns:
         table.c[name]  # a column the table does not have fails here, before any SQL is sent
-    if conn.dialect.driver == "asyncpg":
+    if copy and conn.dialect.driver == "asyncpg":
         return _copy(conn, table, columns, rows)
     style = conn.dialect.paramstyle
     if style == "qmark":

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from martinet import metrics
 from martinet.domain.status import DEFAULT_CODE, State
 from martinet.store import claims
+from martinet.store.bulk import insert_rows
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
 from martinet.store.history import append_history
@@ -214,6 +215,19 @@ def _send_contents(conn: Connection, send_ids: Collection[str]) -> dict[str, Sen
     return {row.id: SendContent(*row) for row in conn.execute(query)}
 
 
+_PART_COLUMNS = (
+    "message_id",
+    "seq",
+    "connector",
+    "carrier_id",
+    "state",
+    "code",
+    "submitted_at",
+    "updated_at",
+    "receipt_due",
+)
+
+
 def _record_submitted(conn: Connection, submitted: Sequence[Submitted], now: int) -> None:
     code = DEFAULT_CODE[State.SENT]
     conn.execute(
@@ -231,23 +245,16 @@ def _record_submitted(conn: Connection, submitted: Sequence[Submitted], now: int
         ),
         [{"mid": s.message_id, "conn_name": s.connector, "reply": s.reply_from} for s in submitted],
     )
-    conn.execute(
-        insert(parts),
+    insert_rows(
+        conn,
+        parts,
+        _PART_COLUMNS,
         [
-            {
-                "message_id": s.message_id,
-                "seq": seq,
-                "connector": s.connector,
-                "carrier_id": carrier_id,
-                "state": State.SENT,
-                "code": code,
-                "submitted_at": now,
-                "updated_at": now,
-                "receipt_due": s.receipt_due,
-            }
+            (s.message_id, seq, s.connector, carrier_id, str(State.SENT), code, now, now, s.receipt_due)
             for s in submitted
             for seq, carrier_id in enumerate(s.carrier_ids, start=1)
         ],
+        copy=False,
     )
     append_history(conn, [(s.message_id, now, State.SENT, code, None, s.connector) for s in submitted])
 
