@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, null, select, update
 from sqlalchemy.engine import Connection
 
 from martinet import metrics
 from martinet.domain.status import DEFAULT_CODE, State
 from martinet.store import claims
-from martinet.store.bulk import insert_rows
+from martinet.store.bulk import ManyRows, insert_rows
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
 from martinet.store.history import append_history
@@ -215,6 +215,21 @@ def _send_contents(conn: Connection, send_ids: Collection[str]) -> dict[str, Sen
     return {row.id: SendContent(*row) for row in conn.execute(query)}
 
 
+_SENT = ManyRows(
+    update(messages)
+    .where(messages.c.id == bindparam("mid"))
+    .values(
+        state=bindparam("state_"),
+        code=bindparam("code_"),
+        connector=bindparam("conn_name"),
+        reply_from=bindparam("reply"),
+        updated_at=bindparam("now_"),
+        lease_owner=null(),
+        lease_until=null(),
+        error=null(),
+    ),
+    ("mid", "state_", "code_", "conn_name", "reply", "now_"),
+)
 _PART_COLUMNS = (
     "message_id",
     "seq",
@@ -230,21 +245,8 @@ _PART_COLUMNS = (
 
 def _record_submitted(conn: Connection, submitted: Sequence[Submitted], now: int) -> None:
     code = DEFAULT_CODE[State.SENT]
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(
-            state=State.SENT,
-            code=code,
-            connector=bindparam("conn_name"),
-            reply_from=bindparam("reply"),
-            updated_at=now,
-            lease_owner=None,
-            lease_until=None,
-            error=None,
-        ),
-        [{"mid": s.message_id, "conn_name": s.connector, "reply": s.reply_from} for s in submitted],
-    )
+    sent = str(State.SENT)
+    _SENT.execute(conn, [(s.message_id, sent, code, s.connector, s.reply_from, now) for s in submitted])
     insert_rows(
         conn,
         parts,
