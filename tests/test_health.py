@@ -22,7 +22,7 @@ from martinet.health import Readiness, evaluate, lane_connectors
 from martinet.store.callbacks import outbox_backlog
 from martinet.store.database import Database, open_database
 from martinet.store.nodes import EngineNode, NodeStore
-from martinet.store.queue import queue_depth
+from martinet.store.scheduler import queue_depth
 from martinet.store.schema import callbacks
 from tests.conftest import free_port
 from tests.gateway import running_gateway, wait_for

@@ -67,14 +67,15 @@ from martinet.store.callbacks import CallbackStore, outbox_backlog
 from martinet.store.contacts import ContactStore
 from martinet.store.conversations import ConversationStore
 from martinet.store.database import Database, open_database
+from martinet.store.dispatch import DispatchStore
 from martinet.store.idempotency import IdempotencyStore
 from martinet.store.inbound import InboundStore
 from martinet.store.ledger import LedgerStore
 from martinet.store.messages import MessageStore
 from martinet.store.nodes import NodeStore
-from martinet.store.queue import QueueStore, queue_depth
 from martinet.store.receipts import ReceiptStore
 from martinet.store.reports import ReportStore
+from martinet.store.scheduler import ScheduleStore, queue_depth
 from martinet.store.senders import SenderStore
 from martinet.voice.synthesis import Speech
 
@@ -341,7 +342,7 @@ def _deadline_interval(dispatch: DispatchSettings) -> float:
 def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> Engine:
     """The engine; `with_notifier=False` when callbacks are delivered by a process of their own
     (`callbacks.own_process` under `martinet serve`)."""
-    queue = QueueStore(db, now_ms)
+    dispatch_store = DispatchStore(db, now_ms)
     node = node_name(settings)
     owner = process_owner(node)
     dispatch = DispatchSettings(
@@ -368,7 +369,7 @@ def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> E
     sandbox = next((c.name for c in settings.connectors if isinstance(c, SandboxConnectorConfig)), None)
     rules = country_rules(settings)
     dispatcher = Dispatcher(
-        queue,
+        dispatch_store,
         {c.name: c for c in connectors},
         breakers,
         router_from_settings(settings),
@@ -382,7 +383,8 @@ def engine(settings: Settings, db: Database, *, with_notifier: bool = True) -> E
         sender_for=rules.sender_for,
     )
     return Engine(
-        queue,
+        dispatch_store,
+        ScheduleStore(db, now_ms),
         ReceiptStore(db, now_ms),
         InboundStore(
             db,

@@ -25,8 +25,8 @@ async def gather(db: Database, settings: Settings, checks: Readiness | None = No
     from martinet.identity import node_name, process_owner
     from martinet.store.callbacks import outbox_backlog
     from martinet.store.nodes import NodeStore
-    from martinet.store.queue import queue_depth
     from martinet.store.receipts import ReceiptStore
+    from martinet.store.scheduler import queue_depth
 
     if checks is None:
         checks = Readiness(db, settings, process_owner(node_name(settings)))

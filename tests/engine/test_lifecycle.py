@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 
 from martinet.clock import now_ms
-from martinet.store.queue import QueueStore
+from martinet.store.scheduler import ScheduleStore
 from martinet.store.schema import messages, parts, status_history
 from tests.gateway import Gateway, running_gateway, wait_for
 
@@ -90,4 +90,4 @@ async def test_a_scheduled_send_is_released_when_due(database_url: str) -> None:
         async with gw.db.write() as conn:
             await conn.execute(update(messages).where(messages.c.send_id == sms_id).values(due_at=now_ms() - 1))
         await wait_for(lambda: _ends_with(gw, sms_id, " 11"))
-        assert await QueueStore(gw.db, now_ms).next_scheduled_at() is None
+        assert await ScheduleStore(gw.db, now_ms).next_scheduled_at() is None

@@ -18,9 +18,10 @@ from martinet.engine.receipts import InboundRecorder, ReceiptRecorder
 from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import AccountStore
 from martinet.store.database import Database
+from martinet.store.dispatch import DispatchStore
 from martinet.store.inbound import InboundStore
-from martinet.store.queue import QueueStore
 from martinet.store.receipts import ReceiptStore
+from martinet.store.scheduler import ScheduleStore
 from martinet.store.schema import messages, status_history
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -71,8 +72,8 @@ async def _scheduled_campaign(db: Database, clock: Clock, at: str, lane: str, co
         await writer.stop()
 
 
-async def _step(queue: QueueStore, dispatcher: Dispatcher) -> None:
-    await queue.release_scheduled()
+async def _step(schedule: ScheduleStore, dispatcher: Dispatcher) -> None:
+    await schedule.release_scheduled()
     while await dispatcher.run_once():
         pass
     await dispatcher.settle()
@@ -88,14 +89,14 @@ async def test_a_campaign_scheduled_on_sunday_goes_out_on_monday_at_eight(db: Da
     clock = Clock("2026-11-28T12:00:00")  # Saturday
     await _scheduled_campaign(db, clock, "2026-11-29T10:00:00", "marketing", 20)  # Sunday morning
     await _scheduled_campaign(db, clock, "2026-11-29T10:00:00", "notification", 2)  # not subject to the rule
-    queue = QueueStore(db, clock)
+    schedule = ScheduleStore(db, clock)
     sandbox = SandboxConnector("sandbox", operator_delay=0, handset_delay=0)
     receipts, inbound = ReceiptRecorder(ReceiptStore(db, clock)), InboundRecorder(InboundStore(db))
     receipts.start()
     inbound.start()
     await sandbox.start(receipts, inbound)
     dispatcher = Dispatcher(
-        queue,
+        DispatchStore(db, clock),
         {"sandbox": sandbox},
         {"sandbox": CircuitBreaker(5, 30, lambda: clock.now / 1000)},
         Router([], ["sandbox"], OperatorLookup.default()),
@@ -108,17 +109,17 @@ async def test_a_campaign_scheduled_on_sunday_goes_out_on_monday_at_eight(db: Da
     dispatcher.start()
     try:
         clock.now = _ms("2026-11-29T10:00:00")
-        await _step(queue, dispatcher)
+        await _step(schedule, dispatcher)
         assert await _states(db, "marketing") == {"scheduled"}  # held
         assert await _states(db, "notification") != {"scheduled"}  # released and sent
         assert sandbox.submitted == 2
 
         clock.now = _ms("2026-11-30T07:59:59")  # Monday, a second early
-        await _step(queue, dispatcher)
+        await _step(schedule, dispatcher)
         assert await _states(db, "marketing") == {"scheduled"}
 
         clock.now = _ms("2026-11-30T08:00:00")
-        await _step(queue, dispatcher)
+        await _step(schedule, dispatcher)
         assert sandbox.submitted == 22
         assert "scheduled" not in await _states(db, "marketing")
     finally:

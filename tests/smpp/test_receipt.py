@@ -5,9 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from martinet.smpp import MessageState
-from martinet.smpp.receipt import ReceiptText, format_receipt_date, format_receipt_text, parse_receipt_text
+from martinet.smpp.receipt import (
+    _STANDARD,
+    ReceiptText,
+    format_receipt_date,
+    format_receipt_text,
+    lenient_receipt_fields,
+    parse_receipt_text,
+    receipt_fields,
+)
 
 
 def test_format_follows_the_appendix_example() -> None:
@@ -58,3 +68,38 @@ def test_lenient_parsing(raw: str, message_id: str, state: MessageState, text: s
 @pytest.mark.parametrize("raw", ["", "hello world", "id: stat:DELIVRD", "stat:DELIVRD", "paid:12 stat:DELIVRD"])
 def test_not_a_receipt(raw: str) -> None:
     assert parse_receipt_text(raw) is None
+
+
+#: Values as carriers write them (read by the anchored match) or with spaces and colons (read by the scan).
+_VALUE = st.one_of(
+    st.text(alphabet=st.sampled_from("0123456789abcdefABZ_-.éidsubtextrr"), max_size=12),
+    st.text(alphabet=st.sampled_from("0123456789abcdefABZ_-.é :\t\nidsubtextrr"), max_size=12),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.tuples(_VALUE, _VALUE, _VALUE, _VALUE, _VALUE, _VALUE, _VALUE),
+    st.one_of(st.none(), st.text(max_size=20)),
+)
+def test_the_appendix_form_is_read_as_the_lenient_scan_reads_it(values: tuple[str, ...], excerpt: str | None) -> None:
+    keys = ("id", "sub", "dlvrd", "submit date", "done date", "stat", "err")
+    text = " ".join(f"{key}:{value}" for key, value in zip(keys, values, strict=True))
+    if excerpt is not None:
+        text += f" text:{excerpt}"
+    assert receipt_fields(text) == lenient_receipt_fields(text)
+
+
+def test_the_appendix_form_is_read_by_the_anchored_match() -> None:
+    text = "id:0a1b2c sub:001 dlvrd:001 submit date:2401020304 done date:2401020305 stat:DELIVRD err:000 text:a b:c"
+    assert _STANDARD.fullmatch(text) is not None
+    assert receipt_fields(text) == {
+        "id": "0a1b2c",
+        "sub": "001",
+        "dlvrd": "001",
+        "submit date": "2401020304",
+        "done date": "2401020305",
+        "stat": "DELIVRD",
+        "err": "000",
+        "text": "a b:c",
+    }

@@ -12,7 +12,8 @@ from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import AccountStore
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
-from martinet.store.queue import Expired, Held, Outcome, QueueStore, Retry
+from martinet.store.dispatch import DispatchStore, Expired, Held, Outcome, Retry
+from martinet.store.scheduler import ScheduleStore
 from martinet.store.schema import accounts, ledger, messages, status_history
 
 NOW = 1_700_000_000_000
@@ -69,7 +70,7 @@ async def _enqueue(
 
 
 async def _claim(
-    queue: QueueStore, budget: int, shared: int | None = None, cursor: ClaimCursor | None = None
+    queue: DispatchStore, budget: int, shared: int | None = None, cursor: ClaimCursor | None = None
 ) -> list[ClaimedMessage]:
     claimed, _contents = await queue.claim(
         "node-a:1",
@@ -86,7 +87,7 @@ async def test_one_time_passwords_are_claimed_before_older_campaign_messages(db:
     await _enqueue(db, account, "marketing", 50)
     await _enqueue(db, account, "notification", 5)
     await _enqueue(db, account, "otp", 3)
-    claimed = await _claim(QueueStore(db, _clock), 10, shared=7)  # the lower lanes share 7 slots
+    claimed = await _claim(DispatchStore(db, _clock), 10, shared=7)  # the lower lanes share 7 slots
     assert [m.lane for m in claimed] == ["otp"] * 3 + ["notification"] * 5 + ["marketing"] * 2
 
 
@@ -94,7 +95,7 @@ async def test_otp_is_claimed_even_when_the_connectors_have_no_room(db: Database
     account = await _account(db, "acme")
     await _enqueue(db, account, "marketing", 20)
     await _enqueue(db, account, "otp", 2)
-    claimed = await _claim(QueueStore(db, _clock), 10, shared=0)
+    claimed = await _claim(DispatchStore(db, _clock), 10, shared=0)
     assert Counter(m.lane for m in claimed) == {"otp": 2}
 
 
@@ -103,7 +104,7 @@ async def test_a_small_customer_is_not_starved_by_a_big_campaign(db: Database) -
     small = await _account(db, "small")
     await _enqueue(db, big, "marketing", 500)
     await _enqueue(db, small, "marketing", 10)
-    claimed = await _claim(QueueStore(db, _clock), 100)
+    claimed = await _claim(DispatchStore(db, _clock), 100)
     per_account = Counter(m.account_id for m in claimed)
     assert per_account == {small: 10, big: 90}  # the small one's share was 50; the rest went to the big one
 
@@ -113,7 +114,7 @@ async def test_weights_share_a_lane_between_busy_accounts(db: Database) -> None:
     light = await _account(db, "light")
     await _enqueue(db, heavy, "marketing", 200)
     await _enqueue(db, light, "marketing", 200)
-    claimed = await _claim(QueueStore(db, _clock), 100)
+    claimed = await _claim(DispatchStore(db, _clock), 100)
     assert Counter(m.account_id for m in claimed) == {heavy: 75, light: 25}
 
 
@@ -121,7 +122,7 @@ async def test_with_fewer_slots_than_accounts_every_account_gets_its_turn(db: Da
     ids = [await _account(db, f"acct{i}") for i in range(3)]
     for account in ids:
         await _enqueue(db, account, "marketing", 5)
-    queue, cursor = QueueStore(db, _clock), ClaimCursor.new()
+    queue, cursor = DispatchStore(db, _clock), ClaimCursor.new()
     served: Counter[int] = Counter()
     for _ in range(3):
         served.update(m.account_id for m in await _claim(queue, 1, cursor=cursor))
@@ -131,14 +132,14 @@ async def test_with_fewer_slots_than_accounts_every_account_gets_its_turn(db: Da
 async def test_messages_not_yet_due_are_left_alone(db: Database) -> None:
     account = await _account(db, "acme")
     await _enqueue(db, account, "otp", 2, due_at=NOW + 5_000)
-    assert await _claim(QueueStore(db, _clock), 10) == []
-    assert len(await _claim(QueueStore(db, lambda: NOW + 5_000), 10)) == 2
+    assert await _claim(DispatchStore(db, _clock), 10) == []
+    assert len(await _claim(DispatchStore(db, lambda: NOW + 5_000), 10)) == 2
 
 
 async def test_retry_held_and_expired_outcomes(db: Database) -> None:
     account = await _account(db, "acme")
     await _enqueue(db, account, "marketing", 3, expires_at=NOW + 60_000)
-    queue = QueueStore(db, _clock)
+    queue = DispatchStore(db, _clock)
     first, second, third = await _claim(queue, 10)
     balance_before = await _balance(db, account)
     await queue.record(
@@ -170,12 +171,11 @@ async def test_retry_held_and_expired_outcomes(db: Database) -> None:
 async def test_held_messages_are_released_in_the_order_they_were_accepted(db: Database) -> None:
     account = await _account(db, "acme")
     await _enqueue(db, account, "marketing", 30)
-    queue = QueueStore(db, _clock)
+    queue = DispatchStore(db, _clock)
     claimed = await _claim(queue, 30)
     await queue.record(Outcome(held=[Held(m.id, NOW + 1_000, "closed", None) for m in reversed(claimed)]))
-    later = QueueStore(db, lambda: NOW + 1_000)
-    assert await later.release_scheduled() == 30
-    again = await _claim(later, 30)
+    assert await ScheduleStore(db, lambda: NOW + 1_000).release_scheduled() == 30
+    again = await _claim(DispatchStore(db, lambda: NOW + 1_000), 30)
     assert [m.id for m in again] == sorted(m.id for m in claimed)
 
 
@@ -188,8 +188,8 @@ async def test_overdue_messages_expire_without_being_claimed(db: Database) -> No
     account = await _account(db, "acme")
     await _enqueue(db, account, "marketing", 3, expires_at=NOW + 10_000)
     await _enqueue(db, account, "marketing", 2)  # no end of validity
-    assert await QueueStore(db, lambda: NOW + 9_999).expire_overdue() == 0
-    assert await QueueStore(db, lambda: NOW + 10_000).expire_overdue() == 3
+    assert await ScheduleStore(db, lambda: NOW + 9_999).expire_overdue() == 0
+    assert await ScheduleStore(db, lambda: NOW + 10_000).expire_overdue() == 3
     async with db.reader.connect() as conn:
         states = Counter((await conn.execute(select(messages.c.state))).scalars())
     assert states == {"expired": 3, "queued": 2}

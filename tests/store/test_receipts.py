@@ -14,8 +14,8 @@ from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
 from martinet.store.claims import ClaimCursor
 from martinet.store.database import Database, open_database
+from martinet.store.dispatch import DispatchStore, Outcome, Submitted
 from martinet.store.migrate import upgrade
-from martinet.store.queue import Outcome, QueueStore, Submitted
 from martinet.store.receipts import KeptReceipts, ReceiptStore, apply_receipts
 from martinet.store.schema import messages, parts, status_history, unmatched_receipts
 from tests.store.support import queue_send
@@ -31,7 +31,7 @@ def _clock() -> int:
 async def _messages(db: Database, phones: list[str]) -> dict[str, int]:
     """Queued messages to `phones` (one each), claimed; returns message id by phone."""
     await queue_send(db, _clock, phones)
-    claimed, _ = await QueueStore(db, _clock).claim(
+    claimed, _ = await DispatchStore(db, _clock).claim(
         "node-a:1", lease_ms=60_000, budgets={"otp": 100}, shared_budget=100, cursor=ClaimCursor.new()
     )
     async with db.reader.connect() as conn:
@@ -41,7 +41,7 @@ async def _messages(db: Database, phones: list[str]) -> dict[str, int]:
 
 
 async def _record(db: Database, ids: dict[str, int], phone: str, carrier_id: str) -> None:
-    await QueueStore(db, _clock).record(Outcome(submitted=[Submitted(ids[phone], "carrier", (carrier_id,))]))
+    await DispatchStore(db, _clock).record(Outcome(submitted=[Submitted(ids[phone], "carrier", (carrier_id,))]))
 
 
 async def _states(db: Database) -> dict[str, tuple[str, int]]:

@@ -42,7 +42,16 @@ from martinet.engine.breaker import CircuitBreaker
 from martinet.engine.waiting import first_of
 from martinet.store.claims import LANE_ORDER, ClaimCursor, ClaimedMessage
 from martinet.store.conversations import ConversationStore
-from martinet.store.queue import Expired, Held, Outcome, QueueStore, Retry, SendContent, SubmitFailed, Submitted
+from martinet.store.dispatch import (
+    DispatchStore,
+    Expired,
+    Held,
+    Outcome,
+    Retry,
+    SendContent,
+    SubmitFailed,
+    Submitted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +99,7 @@ class _Job:
 class Dispatcher:
     def __init__(
         self,
-        queue: QueueStore,
+        store: DispatchStore,
         connectors: Mapping[str, Connector],
         breakers: Mapping[str, CircuitBreaker],
         router: Router,
@@ -108,7 +117,7 @@ class Dispatcher:
     ) -> None:
         """`sender_for(country, sender)`: the sender a message to that country leaves with (the country rules'
         fallback number where its own is not delivered); None keeps every send's own sender."""
-        self._queue = queue
+        self._store = store
         self._sender_for = sender_for
         self._connectors = connectors
         self._breakers = breakers
@@ -201,7 +210,7 @@ class Dispatcher:
         shared = self._shared_capacity()
         if shared == 0 and Lane.OTP not in lanes:
             return 0  # the connectors are full (or down): nothing to claim, not even a transaction to open
-        claimed, contents = await self._queue.claim(
+        claimed, contents = await self._store.claim(
             self._settings.owner,
             lease_ms=self._settings.lease_ms,
             budgets=dict.fromkeys(lanes, batch),
@@ -463,7 +472,7 @@ class Dispatcher:
             merged.expired += o.expired
         for attempt in range(RECORD_ATTEMPTS):
             try:
-                await self._queue.record(merged)
+                await self._store.record(merged)
                 break
             except Exception:
                 if attempt == RECORD_ATTEMPTS - 1:
@@ -509,7 +518,7 @@ class Dispatcher:
                 self._sends.move_to_end(send_id)
                 found[send_id] = cached
         if missing:
-            for content in (await self._queue.send_contents(missing)).values():
+            for content in (await self._store.send_contents(missing)).values():
                 found[content.id] = self._remember(content)
         return found
 

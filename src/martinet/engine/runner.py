@@ -20,10 +20,11 @@ from martinet.engine.notifier import Notifier
 from martinet.engine.receipts import InboundRecorder, ReceiptRecorder
 from martinet.engine.scheduler import Scheduler, Tidy
 from martinet.engine.wakeup import listen
+from martinet.store.dispatch import DispatchStore
 from martinet.store.inbound import InboundStore
 from martinet.store.nodes import NodeStore
-from martinet.store.queue import QueueStore
 from martinet.store.receipts import ReceiptStore
+from martinet.store.scheduler import ScheduleStore
 
 log = logs.get_logger(__name__)
 
@@ -40,7 +41,8 @@ class EngineTimings:
 class Engine:
     def __init__(
         self,
-        queue: QueueStore,
+        dispatch: DispatchStore,
+        schedule: ScheduleStore,
         receipts: ReceiptStore,
         inbound: InboundStore,
         nodes: NodeStore,
@@ -58,7 +60,7 @@ class Engine:
         """`tidy`: housekeeping jobs the scheduler runs every minute (each returns how much it removed)."""
         if not connectors:
             raise ValueError("the engine needs at least one connector")
-        self._queue = queue
+        self._dispatch = dispatch
         self._receipts = receipts
         self._nodes = nodes
         self._connectors = list(connectors)
@@ -66,7 +68,7 @@ class Engine:
         self._inbound = InboundRecorder(inbound)
         self._dispatcher = dispatcher
         self._scheduler = Scheduler(
-            queue,
+            schedule,
             receipts,
             dispatcher.announce,
             timings.schedule_interval,
@@ -93,7 +95,7 @@ class Engine:
         structlog.contextvars.bind_contextvars(node=self._node, owner=self._owner)
         self._recorder.start()
         self._inbound.start()
-        released = await self._queue.release_leases(self._node)
+        released = await self._dispatch.release_leases(self._node)
         if released:
             log.warning("took back messages claimed by an earlier run of this node", messages=released)
         try:

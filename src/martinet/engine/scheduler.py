@@ -17,8 +17,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from martinet.store.queue import QueueStore
 from martinet.store.receipts import ReceiptStore
+from martinet.store.scheduler import ScheduleStore
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ IdReadings = Callable[[], Mapping[str, str]]
 class Scheduler:
     def __init__(
         self,
-        queue: QueueStore,
+        schedule: ScheduleStore,
         receipts: ReceiptStore,
         wake: Callable[[], None],
         interval: float = 1.0,
@@ -41,7 +41,7 @@ class Scheduler:
         tidy: Sequence[Tidy] = (),
         tidy_interval: float = 60.0,
     ) -> None:
-        self._queue = queue
+        self._schedule = schedule
         self._receipts = receipts
         self._id_readings = id_readings
         self._unmatched_ttl_ms = int(unmatched_ttl * 1000)
@@ -56,9 +56,9 @@ class Scheduler:
             await self._housekeeping()
             released = 0
             try:
-                released = await self._queue.release_scheduled()
-                abandoned = await self._queue.take_back_abandoned()
-                await self._queue.expire_overdue()
+                released = await self._schedule.release_scheduled()
+                abandoned = await self._schedule.take_back_abandoned()
+                await self._schedule.expire_overdue()
                 await self._receipts.settle(self._id_readings())
             except Exception:
                 log.exception("scheduler cycle failed")

@@ -55,6 +55,13 @@ _KEY: Final = re.compile(
     r"(?<![A-Za-z0-9_])(id|sub|dlvrd|submit[\s_]*date|done[\s_]*date|stat|err|text)\s*:", re.IGNORECASE
 )
 _SEPARATORS: Final = re.compile(r"[\s_]+")
+#: Appendix B's form, values holding neither spaces nor colons (so no key can hide in one).
+_STANDARD: Final = re.compile(
+    r"id:([^\s:]*) sub:([^\s:]*) dlvrd:([^\s:]*) submit date:([^\s:]*) done date:([^\s:]*) stat:([^\s:]*)"
+    r" err:([^\s:]*)(?: text:(.*))?",
+    re.DOTALL,
+)
+_STANDARD_KEYS: Final = ("id", "sub", "dlvrd", "submit date", "done date", "stat", "err", "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +100,19 @@ def format_receipt_text(receipt: ReceiptText) -> str:
 def receipt_fields(text: str) -> dict[str, str]:
     """Key → raw value of a receipt text (keys `id`, `sub`, `dlvrd`, `submit date`, `done date`, `stat`, `err`,
     `text`); tolerant of case, `submit_date`, reordered or missing fields. The first occurrence of a key wins and
-    `text:` ends the scan, whatever the message excerpt after it contains."""
+    `text:` ends the scan, whatever the message excerpt after it contains.
+
+    Nearly every receipt is written exactly as appendix B shows: that form is read by one anchored match (an
+    engine reads one receipt or two per message), and anything else by the lenient scan, which reads the
+    appendix form to the same fields."""
+    standard = _STANDARD.fullmatch(text)
+    if standard is not None:
+        return {key: value for key, value in zip(_STANDARD_KEYS, standard.groups(), strict=True) if value is not None}
+    return lenient_receipt_fields(text)
+
+
+def lenient_receipt_fields(text: str) -> dict[str, str]:
+    """`receipt_fields` for any receipt text, by scanning for every key."""
     matches = list(_KEY.finditer(text))
     fields: dict[str, str] = {}
     for index, match in enumerate(matches):

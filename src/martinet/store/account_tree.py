@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import Select, bindparam, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from martinet import metrics
@@ -95,6 +95,21 @@ class Transfer:
     at: int
 
 
+def _lineage() -> Select[Any]:
+    """The recursive query of `AccountTree.lineage`, built once: the HTTP worker asks it whenever an account's
+    cached rules expire, and building a recursive CTE costs more than running it."""
+    start = select(accounts.c.id, accounts.c.parent_id, literal(0).label("depth"))
+    chain = start.where(accounts.c.id == bindparam("account_id")).cte("chain", recursive=True)
+    step = select(accounts.c.id, accounts.c.parent_id, (chain.c.depth + 1).label("depth")).where(
+        accounts.c.id == chain.c.parent_id, chain.c.depth < 64
+    )
+    chain = chain.union_all(step)
+    return select(*_COLUMNS).join(chain, chain.c.id == accounts.c.id).order_by(chain.c.depth)
+
+
+_LINEAGE = _lineage()
+
+
 class AccountTree:
     def __init__(self, db: Database, now_ms: Callable[[], int]) -> None:
         self._db = db
@@ -112,15 +127,8 @@ class AccountTree:
 
     async def lineage(self, account_id: int) -> list[TreeAccount]:
         """The account and its ancestors, itself first and the root last (one recursive query)."""
-        start = select(accounts.c.id, accounts.c.parent_id, literal(0).label("depth"))
-        chain = start.where(accounts.c.id == account_id).cte("chain", recursive=True)
-        step = select(accounts.c.id, accounts.c.parent_id, (chain.c.depth + 1).label("depth")).where(
-            accounts.c.id == chain.c.parent_id, chain.c.depth < 64
-        )
-        chain = chain.union_all(step)
-        query = select(*_COLUMNS).join(chain, chain.c.id == accounts.c.id).order_by(chain.c.depth)
         async with self._db.reader.connect() as conn:
-            return [_tree_account(row) for row in await conn.execute(query)]
+            return [_tree_account(row) for row in await conn.execute(_LINEAGE, {"account_id": account_id})]
 
     async def children(self, account_id: int) -> list[TreeAccount]:
         query = select(*_COLUMNS).where(accounts.c.parent_id == account_id).order_by(accounts.c.id)

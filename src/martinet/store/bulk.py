@@ -13,7 +13,8 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Table
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.util import await_only
 
 #: Rows handed to the driver at a time: bounds the tuples held at once, not the transaction.
@@ -21,11 +22,18 @@ CHUNK = 5000
 COPY_CHUNK = 20_000
 
 
-def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
-    """Insert `rows` (tuples in the order of `columns`) into `table`; returns how many."""
+def insert_rows(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]], *, copy: bool = True
+) -> int:
+    """Insert `rows` (tuples in the order of `columns`) into `table`; returns how many.
+
+    `copy=False` for the engine's small hot batches (a few hundred history rows or parts): on PostgreSQL they go
+    through the driver's `executemany` rather than COPY, whose setup costs more than such a batch. Values go to
+    the driver as they are (no SQLAlchemy type processing): plain `str`, `int` and None.
+    """
     for name in columns:
         table.c[name]  # a column the table does not have fails here, before any SQL is sent
-    if conn.dialect.driver == "asyncpg":
+    if copy and conn.dialect.driver == "asyncpg":
         return _copy(conn, table, columns, rows)
     style = conn.dialect.paramstyle
     if style == "qmark":
@@ -58,3 +66,41 @@ def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable
         await_only(driver.copy_records_to_table(table.name, records=chunk, columns=list(columns)))
         total += len(chunk)
     return total
+
+
+class ManyRows:
+    """A Core statement run for many rows at driver speed: compiled once per dialect, rows passed as tuples.
+
+    `conn.execute(statement, [dict, ...])` looks the compiled form up in SQLAlchemy's cache and then builds and
+    converts a parameter dict per row in Python; for the engine's per-batch updates (a part, a message, a
+    callback per row) that is most of their cost. Every value of the statement must be a named `bindparam`
+    listed in `names` (a literal would be frozen into the cached form, so one fails here instead); values go to
+    the driver unconverted: plain `str`, `int` and None.
+    """
+
+    def __init__(self, statement: UpdateBase, names: Sequence[str]) -> None:
+        self._statement = statement
+        self._names = tuple(names)
+        self._compiled: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = {}
+
+    def execute(self, conn: Connection, rows: Iterable[Sequence[object]]) -> None:
+        """Run the statement once per row (tuples in the order of `names`)."""
+        dialect = conn.dialect
+        key = (dialect.name, dialect.driver)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(dialect)
+        sql, order = compiled
+        values = [tuple(row[i] for i in order) for row in rows]
+        if values:
+            conn.exec_driver_sql(sql, values)
+
+    def _compile(self, dialect: Dialect) -> tuple[str, tuple[int, ...]]:
+        compiled = self._statement.compile(dialect=dialect)
+        positions = compiled.positiontup
+        if positions is None:
+            raise NotImplementedError(f"parameter style {dialect.paramstyle!r} is not positional")
+        unknown = [name for name in positions if name not in self._names]
+        if unknown:
+            raise ValueError(f"values not given by name: {unknown} (use bindparam)")
+        return str(compiled), tuple(self._names.index(name) for name in positions)

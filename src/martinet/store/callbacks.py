@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import and_, bindparam, exists, func, literal, literal_column, select, union_all, update
+from sqlalchemy import and_, bindparam, exists, func, literal, literal_column, null, select, union_all, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
@@ -24,6 +24,7 @@ from martinet.domain.resources import MessageFacts, ReplyFacts, message_resource
 from martinet.domain.routing import OperatorLookup
 from martinet.domain.webhooks import event_id, reply_event_id, reply_params, status_params
 from martinet.store.accounts import UnknownAccount
+from martinet.store.bulk import ManyRows
 from martinet.store.database import Database
 from martinet.store.schema import accounts, callbacks, inbound_messages, messages, sends, status_history
 
@@ -286,6 +287,23 @@ async def outbox_backlog(db: Database) -> dict[str, int]:
     return {str(row.state): int(row.n) for row in rows}
 
 
+#: A delivered callback, marked by the notifier holding it: one row per callback, the hottest write of callbacks.
+_DELIVERED = ManyRows(
+    update(callbacks)
+    .where(callbacks.c.id == bindparam("id_"), callbacks.c.lease_owner == bindparam("owner_"))
+    .values(
+        state=bindparam("state_"),
+        delivered_at=bindparam("now_"),
+        last_status=bindparam("status_"),
+        last_error=null(),
+        attempts=callbacks.c.attempts + bindparam("attempted_"),
+        lease_owner=null(),
+        lease_until=null(),
+    ),
+    ("id_", "owner_", "state_", "status_", "attempted_", "now_"),
+)
+
+
 class CallbackStore:
     def __init__(self, db: Database, now_ms: Callable[[], int], operators: OperatorLookup | None = None) -> None:
         self._db = db
@@ -322,25 +340,10 @@ class CallbackStore:
         cleared = {"lease_owner": None, "lease_until": None}
 
         def work(conn: Connection) -> None:
-            delivered = [
-                {"id_": o.id, "owner_": owner, "status_": o.status, "attempted_": int(o.attempted)}
-                for o in outcomes
-                if o.state == DELIVERED
-            ]
-            if delivered:
-                conn.execute(
-                    update(callbacks)
-                    .where(held)
-                    .values(
-                        state=DELIVERED,
-                        delivered_at=now,
-                        last_status=bindparam("status_"),
-                        last_error=None,
-                        attempts=callbacks.c.attempts + bindparam("attempted_"),
-                        **cleared,
-                    ),
-                    delivered,
-                )
+            _DELIVERED.execute(
+                conn,
+                [(o.id, owner, DELIVERED, o.status, int(o.attempted), now) for o in outcomes if o.state == DELIVERED],
+            )
             others = [
                 {
                     "id_": o.id,

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from martinet import metrics
 from martinet.domain.receipts import LITERAL, UNKNOWN_OUTCOME, Receipt, same_handset
 from martinet.domain.status import FINAL_STATES, State, aggregate
+from martinet.store.bulk import ManyRows
 from martinet.store.database import Database
 from martinet.store.history import append_history
 from martinet.store.schema import messages, parts, unmatched_receipts
@@ -273,20 +274,25 @@ def _apply_round(
             if latencies is not None and r.state in FINAL_STATES:
                 latencies.append((row.connector, max(0.0, (r.at - row.submitted_at) / 1000)))
     if part_updates:
-        conn.execute(
-            update(parts)
-            .where(parts.c.id == bindparam("part_id"))
-            .values(state=bindparam("new_state"), code=bindparam("new_code"), updated_at=bindparam("at_"))
-            .execution_options(synchronize_session=False),
-            [
-                {"part_id": pid, "new_state": r.state, "new_code": r.code, "at_": r.at}
-                for pid, r in part_updates.items()
-            ],
-        )
+        _PART_STATUS.execute(conn, [(pid, str(r.state), r.code, r.at) for pid, r in part_updates.items()])
         _roll_up(conn, rows, part_status, part_updates, now)
     if kept:
         _keep(conn, kept)
     return len(part_updates)
+
+
+_PART_STATUS = ManyRows(
+    update(parts)
+    .where(parts.c.id == bindparam("part_id"))
+    .values(state=bindparam("new_state"), code=bindparam("new_code"), updated_at=bindparam("at_")),
+    ("part_id", "new_state", "new_code", "at_"),
+)
+_MESSAGE_STATUS = ManyRows(
+    update(messages)
+    .where(messages.c.id == bindparam("mid"))
+    .values(state=bindparam("new_state"), code=bindparam("new_code"), updated_at=bindparam("now_")),
+    ("mid", "new_state", "new_code", "now_"),
+)
 
 
 def _takes(current: tuple[State, int], receipt: Receipt) -> bool:
@@ -349,12 +355,7 @@ def _roll_up(
             changes.append((message_id, state, code, receipt))
     if not changes:
         return
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(state=bindparam("new_state"), code=bindparam("new_code"), updated_at=now),
-        [{"mid": mid, "new_state": state, "new_code": code} for mid, state, code, _ in changes],
-    )
+    _MESSAGE_STATUS.execute(conn, [(mid, str(state), code, now) for mid, state, code, _ in changes])
     append_history(conn, [(mid, r.at, state, code, None, r.detail) for mid, state, code, r in changes])
 
 

@@ -1,9 +1,10 @@
-"""The engine's side of the store: releasing schedules, claiming work, recording what connectors said.
+"""The dispatcher's side of the store: claiming due work and recording what the connectors said of it.
 
 Work is claimed in batches with a lease (`lease_owner`, `lease_until`): a claimed message belongs to one engine
 until its lease runs out, so an engine that dies loses nothing (its messages are claimed again once the lease
 expires) and two engines never take the same message (`FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the
-write lock makes the claim atomic).
+write lock makes the claim atomic). The clock's side (releasing schedules, expiring, taking back expired leases)
+is in `martinet.store.scheduler`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, func, insert, literal, literal_column, select, union_all, update
+from sqlalchemy import bindparam, insert, null, select, update
 from sqlalchemy.engine import Connection
 
 from martinet import metrics
-from martinet.domain.lanes import Lane
 from martinet.domain.status import DEFAULT_CODE, State
 from martinet.store import claims
+from martinet.store.bulk import ManyRows, insert_rows
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
 from martinet.store.history import append_history
@@ -104,23 +105,10 @@ class Outcome:
         return len(self.submitted) + len(self.failed) + len(self.retry) + len(self.held) + len(self.expired)
 
 
-class QueueStore:
+class DispatchStore:
     def __init__(self, db: Database, now_ms: Callable[[], int]) -> None:
         self._db = db
         self._now_ms = now_ms
-
-    async def release_scheduled(self, limit: int = 5000) -> int:
-        """Move scheduled messages whose time has come into the queue."""
-        now = self._now_ms()
-        return await self._db.run_write(lambda conn: _release_scheduled(conn, now, limit))
-
-    async def expire_overdue(self, limit: int = 5000) -> int:
-        """Expire queued messages whose validity ended (status 37, refunded), whether or not a connector is
-        there to claim them; returns how many."""
-        now = self._now_ms()
-        expired, refunded = await self._db.run_write(lambda conn: _expire_overdue(conn, now, limit))
-        metrics.credits_moved("refund", refunded)
-        return expired
 
     async def release_leases(self, node: str) -> int:
         """Give back to the queue what earlier runs of this node had claimed (owners `node:<pid>`).
@@ -140,12 +128,6 @@ class QueueStore:
             return int(result.rowcount or 0)
 
         return await self._db.run_write(work)
-
-    async def next_scheduled_at(self) -> int | None:
-        async with self._db.reader.connect() as conn:
-            return await conn.scalar(
-                select(messages.c.due_at).where(in_state(State.SCHEDULED)).order_by(messages.c.due_at).limit(1)
-            )
 
     async def claim(
         self,
@@ -180,11 +162,6 @@ class QueueStore:
 
         return await self._db.run_write(work, urgent=urgent)
 
-    async def take_back_abandoned(self) -> int:
-        """Requeue messages whose lease expired (their engine died); run by the scheduler."""
-        now = self._now_ms()
-        return await self._db.run_write(lambda conn: claims.take_back_abandoned(conn, now))
-
     async def send_contents(self, send_ids: Collection[str]) -> dict[str, SendContent]:
         async with self._db.reader.connect() as conn:
             return await conn.run_sync(lambda sync: _send_contents(sync, send_ids))
@@ -211,7 +188,7 @@ class QueueStore:
             if outcome.held:
                 _record_held(conn, outcome.held, now)
             if outcome.expired:
-                refunded += _record_expired(conn, outcome.expired, now)
+                refunded += record_expired(conn, outcome.expired, now)
             return refunded
 
         metrics.credits_moved("refund", await self._db.run_write(work, urgent=bool(outcome.submitted)))
@@ -238,40 +215,48 @@ def _send_contents(conn: Connection, send_ids: Collection[str]) -> dict[str, Sen
     return {row.id: SendContent(*row) for row in conn.execute(query)}
 
 
+_SENT = ManyRows(
+    update(messages)
+    .where(messages.c.id == bindparam("mid"))
+    .values(
+        state=bindparam("state_"),
+        code=bindparam("code_"),
+        connector=bindparam("conn_name"),
+        reply_from=bindparam("reply"),
+        updated_at=bindparam("now_"),
+        lease_owner=null(),
+        lease_until=null(),
+        error=null(),
+    ),
+    ("mid", "state_", "code_", "conn_name", "reply", "now_"),
+)
+_PART_COLUMNS = (
+    "message_id",
+    "seq",
+    "connector",
+    "carrier_id",
+    "state",
+    "code",
+    "submitted_at",
+    "updated_at",
+    "receipt_due",
+)
+
+
 def _record_submitted(conn: Connection, submitted: Sequence[Submitted], now: int) -> None:
     code = DEFAULT_CODE[State.SENT]
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(
-            state=State.SENT,
-            code=code,
-            connector=bindparam("conn_name"),
-            reply_from=bindparam("reply"),
-            updated_at=now,
-            lease_owner=None,
-            lease_until=None,
-            error=None,
-        ),
-        [{"mid": s.message_id, "conn_name": s.connector, "reply": s.reply_from} for s in submitted],
-    )
-    conn.execute(
-        insert(parts),
+    sent = str(State.SENT)
+    _SENT.execute(conn, [(s.message_id, sent, code, s.connector, s.reply_from, now) for s in submitted])
+    insert_rows(
+        conn,
+        parts,
+        _PART_COLUMNS,
         [
-            {
-                "message_id": s.message_id,
-                "seq": seq,
-                "connector": s.connector,
-                "carrier_id": carrier_id,
-                "state": State.SENT,
-                "code": code,
-                "submitted_at": now,
-                "updated_at": now,
-                "receipt_due": s.receipt_due,
-            }
+            (s.message_id, seq, s.connector, carrier_id, str(State.SENT), code, now, now, s.receipt_due)
             for s in submitted
             for seq, carrier_id in enumerate(s.carrier_ids, start=1)
         ],
+        copy=False,
     )
     append_history(conn, [(s.message_id, now, State.SENT, code, None, s.connector) for s in submitted])
 
@@ -337,7 +322,9 @@ def _record_held(conn: Connection, held: Sequence[Held], now: int) -> None:
     append_history(conn, [(h.message_id, now, State.SCHEDULED, code, None, h.detail) for h in held])
 
 
-def _record_expired(conn: Connection, expired: Sequence[Expired], now: int) -> int:
+def record_expired(conn: Connection, expired: Sequence[Expired], now: int) -> int:
+    """Shared with the scheduler's sweep (`martinet.store.scheduler`), which expires what no dispatcher claimed;
+    returns the millicredits refunded."""
     code = DEFAULT_CODE[State.EXPIRED]
     conn.execute(
         update(messages)
@@ -393,60 +380,3 @@ def _refund(conn: Connection, message_ids: list[int], now: int) -> int:
     )
     conn.execute(update(messages).where(messages.c.id.in_(message_ids)).values(cost=0))
     return sum(totals.values())
-
-
-def _expire_overdue(conn: Connection, now: int, limit: int) -> tuple[int, int]:
-    """Returns how many messages expired and the millicredits refunded."""
-    overdue = (
-        select(messages.c.id)
-        .where(in_state(State.QUEUED), messages.c.expires_at <= now)
-        .order_by(messages.c.expires_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = conn.execute(overdue).scalars().all()
-    if not ids:
-        return 0, 0
-    refunded = _record_expired(conn, [Expired(i, "validity ended while waiting for a connector") for i in ids], now)
-    return len(ids), refunded
-
-
-def _release_scheduled(conn: Connection, now: int, limit: int) -> int:
-    due = (
-        select(messages.c.id)
-        .where(in_state(State.SCHEDULED), messages.c.due_at <= now)
-        .order_by(messages.c.due_at, messages.c.id)  # held marketing goes out in the order it was accepted
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = (
-        conn.execute(
-            update(messages)
-            .where(messages.c.id.in_(due.scalar_subquery()))
-            .values(state=State.QUEUED, code=DEFAULT_CODE[State.QUEUED], updated_at=now, due_at=now)
-            .returning(messages.c.id)
-        )
-        .scalars()
-        .all()
-    )
-    if ids:
-        append_history(conn, [(i, now, State.QUEUED, DEFAULT_CODE[State.QUEUED], None, None) for i in ids])
-    return len(ids)
-
-
-async def queue_depth(db: Database) -> dict[tuple[str, str], int]:
-    """Queued and scheduled messages per lane, for /metrics.
-
-    One count per (lane, state), both written as constants, so each is an index-only range scan of
-    ix_messages_lane (lane, state, ...): the cost follows the backlog, never the table's whole history.
-    """
-    counts = [
-        select(literal(str(lane)).label("lane"), literal(str(state)).label("state"), func.count().label("n"))
-        .select_from(messages)
-        .where(messages.c.lane == literal_column(f"'{lane}'"), in_state(state))
-        for lane in Lane
-        for state in (State.QUEUED, State.SCHEDULED)
-    ]
-    async with db.reader.connect() as conn:
-        rows = (await conn.execute(union_all(*counts))).all()
-    return {(str(row.lane), str(row.state)): int(row.n) for row in rows}

@@ -1,4 +1,4 @@
-"""The engine's queue: claims, leases, receipts that race their submission, nodes taking work back."""
+"""The dispatcher's side of the store: claims, leases, receipts that race their submission, nodes taking work back."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
-from martinet.store.queue import Outcome, QueueStore, Submitted
+from martinet.store.dispatch import DispatchStore, Outcome, Submitted
 from martinet.store.receipts import ReceiptStore
+from martinet.store.scheduler import ScheduleStore
 from martinet.store.schema import messages, status_history, unmatched_receipts
 from tests.store.support import queue_send
 
@@ -24,7 +25,7 @@ async def _queued_message(db: Database) -> None:
     await queue_send(db, _clock, ["33612345678"])
 
 
-async def _claim(queue: QueueStore, owner: str, limit: int = 10) -> list[ClaimedMessage]:
+async def _claim(queue: DispatchStore, owner: str, limit: int = 10) -> list[ClaimedMessage]:
     claimed, _contents = await queue.claim(
         owner,
         lease_ms=60_000,
@@ -43,7 +44,7 @@ async def _message(db: Database) -> tuple[str, int]:
 
 async def test_a_receipt_that_arrives_before_its_submission_is_recorded_is_applied(db: Database) -> None:
     await _queued_message(db)
-    queue = QueueStore(db, _clock)
+    queue = DispatchStore(db, _clock)
     (claimed,) = await _claim(queue, "node-a:1")
     # The carrier answers so fast that its final receipt is stored before the submission.
     receipts = ReceiptStore(db, _clock)
@@ -56,7 +57,7 @@ async def test_a_receipt_that_arrives_before_its_submission_is_recorded_is_appli
 
 async def test_a_restarted_node_takes_back_its_own_claims_but_not_others(db: Database) -> None:
     await _queued_message(db)
-    queue = QueueStore(db, _clock)
+    queue = DispatchStore(db, _clock)
     assert len(await _claim(queue, "node-a:1")) == 1
     assert await _claim(queue, "node-b:7") == []  # leased: nobody else may take it
     assert await queue.release_leases("node-b") == 0
@@ -67,17 +68,16 @@ async def test_a_restarted_node_takes_back_its_own_claims_but_not_others(db: Dat
 
 async def test_an_expired_lease_lets_another_node_take_the_message(db: Database) -> None:
     await _queued_message(db)
-    assert len(await _claim(QueueStore(db, _clock), "node-a:1")) == 1
-    later = QueueStore(db, lambda: NOW + 61_000)
-    assert await later.take_back_abandoned() == 1  # the scheduler's sweep
-    (taken,) = await _claim(later, "node-b:7")
+    assert len(await _claim(DispatchStore(db, _clock), "node-a:1")) == 1
+    assert await ScheduleStore(db, lambda: NOW + 61_000).take_back_abandoned() == 1  # the scheduler's sweep
+    (taken,) = await _claim(DispatchStore(db, lambda: NOW + 61_000), "node-b:7")
     assert taken.attempts == 2
 
 
 async def test_a_receipt_kept_aside_is_applied_once_its_part_is_known(db: Database) -> None:
     """The PostgreSQL race: the receipt's transaction did not see the part, which was committed meanwhile."""
     await _queued_message(db)
-    queue = QueueStore(db, _clock)
+    queue = DispatchStore(db, _clock)
     (claimed,) = await _claim(queue, "node-a:1")
     await queue.record(Outcome(submitted=[Submitted(claimed.id, "carrier", ("f00d",))]))
     async with db.write() as conn:  # kept aside as if the part had not been visible
@@ -94,7 +94,7 @@ async def test_a_receipt_kept_aside_is_applied_once_its_part_is_known(db: Databa
 
 async def test_an_intermediate_and_a_final_receipt_in_one_batch_are_both_recorded(db: Database) -> None:
     await _queued_message(db)
-    queue = QueueStore(db, _clock)
+    queue = DispatchStore(db, _clock)
     (claimed,) = await _claim(queue, "node-a:1")
     await queue.record(Outcome(submitted=[Submitted(claimed.id, "carrier", ("abc123",))]))
     # A busy receipt writer hands both reports of the part over in one batch: each is a status change.

@@ -1,0 +1,106 @@
+"""CPU per message of the engine's store stages, in one process on SQLite: recording submissions, applying two
+receipts per message (an intermediate one and the final one), reading the receipt texts.
+
+The end-to-end bench (`bench.kannel`) sums every process's CPU, and on a shared machine its runs spread by a
+quarter; this one times the stages alone with `time.process_time`, so a change to one of them shows.
+`python -m bench.stages [--messages N] [--batch B] [--rounds R]`; prints JSON, milliseconds per message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+
+from martinet.domain.receipts import Receipt
+from martinet.domain.status import State
+from martinet.smpp.receipt import receipt_fields
+from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
+from martinet.store.accounts import AccountStore
+from martinet.store.claims import ClaimCursor, ClaimedMessage
+from martinet.store.database import Database, open_database
+from martinet.store.dispatch import DispatchStore, Outcome, Submitted
+from martinet.store.migrate import upgrade
+from martinet.store.receipts import ReceiptStore
+
+NOW = 1_700_000_000_000
+TEXT = "id:0a1b2c sub:001 dlvrd:001 submit date:2401020304 done date:2401020305 stat:DELIVRD err:000 text:Hello"
+
+
+def _clock() -> int:
+    return NOW
+
+
+async def _claimed(db: Database, count: int) -> list[ClaimedMessage]:
+    accounts = AccountStore(db, _clock)
+    account = await accounts.create(
+        "bench", password_hash=None, language="fr", timezone="UTC", lane="otp", non_gsm="replace"
+    )
+    await accounts.post(account.id, 1000 * count, "topup")
+    writer = AcceptanceWriter(db)
+    await writer.start()
+    try:
+        messages = [NewMessage(f"336{10_000_000 + i}", "FR", State.QUEUED, 1, 1000, NOW) for i in range(count)]
+        send = NewSend(
+            "BENCH0000001", account.id, NOW, None, "hi", "GSM-7", 1, 2, None, None, None, None, "otp",
+            1000 * count, messages,
+        )  # fmt: skip
+        await writer.accept(send)
+    finally:
+        await writer.stop()
+    store = DispatchStore(db, _clock)
+    claimed: list[ClaimedMessage] = []
+    while len(claimed) < count:
+        batch, _ = await store.claim(
+            "bench:1", lease_ms=60_000, budgets={"otp": 1000}, shared_budget=1000, cursor=ClaimCursor.new()
+        )
+        if not batch:
+            raise RuntimeError(f"only {len(claimed)} of {count} messages could be claimed")
+        claimed += batch
+    return claimed
+
+
+async def _round(count: int, batch: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        db = open_database(f"sqlite:///{folder}/stages.db", sqlite_synchronous="off")  # CPU, not the disk
+        await upgrade(db)
+        try:
+            ids = [m.id for m in await _claimed(db, count)]
+            dispatch, receipts = DispatchStore(db, _clock), ReceiptStore(db, _clock)
+            start = time.process_time()
+            for i in range(0, count, batch):
+                chunk = ids[i : i + batch]
+                await dispatch.record(Outcome(submitted=[Submitted(m, "carrier", (f"c{m}",)) for m in chunk]))
+            recorded = time.process_time()
+            for state, code in ((State.SENT, 13), (State.DELIVERED, 11)):
+                for i in range(0, count, batch):
+                    chunk = ids[i : i + batch]
+                    await receipts.apply([Receipt("carrier", f"c{m}", state, code, NOW, "DELIVRD") for m in chunk])
+            applied = time.process_time()
+            for _ in range(2 * count):
+                receipt_fields(TEXT)
+            parsed = time.process_time()
+        finally:
+            await db.dispose()
+    return {
+        "record_submitted_ms": round(1000 * (recorded - start) / count, 4),
+        "apply_two_receipts_ms": round(1000 * (applied - recorded) / count, 4),
+        "read_two_receipt_texts_ms": round(1000 * (parsed - applied) / count, 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--messages", type=int, default=900)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    rounds = [asyncio.run(_round(args.messages, args.batch)) for _ in range(args.rounds)]
+    best = {key: min(r[key] for r in rounds) for key in rounds[0]}  # the least disturbed round
+    print(json.dumps({"messages": args.messages, "batch": args.batch, "rounds": rounds, "best": best}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
