@@ -21,7 +21,7 @@ from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import AccountStore
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database, open_database
-from martinet.store.dispatch import DispatchStore, Outcome, Submitted
+from martinet.store.dispatch import DispatchOutcome, DispatchStore, Submitted
 from martinet.store.migrate import upgrade
 from martinet.store.receipts import ReceiptStore
 
@@ -72,7 +72,7 @@ async def _round(count: int, batch: int) -> dict[str, float]:
             start = time.process_time()
             for i in range(0, count, batch):
                 chunk = ids[i : i + batch]
-                await dispatch.record(Outcome(submitted=[Submitted(m, "carrier", (f"c{m}",)) for m in chunk]))
+                await dispatch.record(DispatchOutcome(submitted=[Submitted(m, "carrier", (f"c{m}",)) for m in chunk]))
             recorded = time.process_time()
             for state, code in ((State.SENT, 13), (State.DELIVERED, 11)):
                 for i in range(0, count, batch):

@@ -12,7 +12,7 @@ from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import AccountStore
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
-from martinet.store.dispatch import DispatchStore, Expired, Held, Outcome, Retry
+from martinet.store.dispatch import DispatchOutcome, DispatchStore, Expired, Held, Retry
 from martinet.store.scheduler import ScheduleStore
 from martinet.store.schema import accounts, ledger, messages, status_history
 
@@ -143,7 +143,7 @@ async def test_retry_held_and_expired_outcomes(db: Database) -> None:
     first, second, third = await _claim(queue, 10)
     balance_before = await _balance(db, account)
     await queue.record(
-        Outcome(
+        DispatchOutcome(
             retry=[Retry(first.id, NOW + 5_000, "no connector took the message")],
             held=[Held(second.id, NOW + 3_600_000, "FR marketing closed", NOW + 3_660_000)],
             expired=[Expired(third.id, "validity ended before submission")],
@@ -173,7 +173,7 @@ async def test_held_messages_are_released_in_the_order_they_were_accepted(db: Da
     await _enqueue(db, account, "marketing", 30)
     queue = DispatchStore(db, _clock)
     claimed = await _claim(queue, 30)
-    await queue.record(Outcome(held=[Held(m.id, NOW + 1_000, "closed", None) for m in reversed(claimed)]))
+    await queue.record(DispatchOutcome(held=[Held(m.id, NOW + 1_000, "closed", None) for m in reversed(claimed)]))
     assert await ScheduleStore(db, lambda: NOW + 1_000).release_scheduled() == 30
     again = await _claim(DispatchStore(db, lambda: NOW + 1_000), 30)
     assert [m.id for m in again] == sorted(m.id for m in claimed)

@@ -8,7 +8,7 @@ from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
-from martinet.store.dispatch import DispatchStore, Outcome, Submitted
+from martinet.store.dispatch import DispatchOutcome, DispatchStore, Submitted
 from martinet.store.receipts import ReceiptStore
 from martinet.store.scheduler import ScheduleStore
 from martinet.store.schema import messages, status_history, unmatched_receipts
@@ -49,7 +49,7 @@ async def test_a_receipt_that_arrives_before_its_submission_is_recorded_is_appli
     # The carrier answers so fast that its final receipt is stored before the submission.
     receipts = ReceiptStore(db, _clock)
     assert await receipts.apply([Receipt("carrier", "abc123", State.DELIVERED, 11, NOW, "stat:DELIVRD")]) == 0
-    await queue.record(Outcome(submitted=[Submitted(claimed.id, "carrier", ("abc123",))]))
+    await queue.record(DispatchOutcome(submitted=[Submitted(claimed.id, "carrier", ("abc123",))]))
     assert await _message(db) == ("delivered", 11)
     async with db.reader.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(unmatched_receipts)) == 0
@@ -79,7 +79,7 @@ async def test_a_receipt_kept_aside_is_applied_once_its_part_is_known(db: Databa
     await _queued_message(db)
     queue = DispatchStore(db, _clock)
     (claimed,) = await _claim(queue, "node-a:1")
-    await queue.record(Outcome(submitted=[Submitted(claimed.id, "carrier", ("f00d",))]))
+    await queue.record(DispatchOutcome(submitted=[Submitted(claimed.id, "carrier", ("f00d",))]))
     async with db.write() as conn:  # kept aside as if the part had not been visible
         await conn.execute(
             unmatched_receipts.insert().values(
@@ -96,7 +96,7 @@ async def test_an_intermediate_and_a_final_receipt_in_one_batch_are_both_recorde
     await _queued_message(db)
     queue = DispatchStore(db, _clock)
     (claimed,) = await _claim(queue, "node-a:1")
-    await queue.record(Outcome(submitted=[Submitted(claimed.id, "carrier", ("abc123",))]))
+    await queue.record(DispatchOutcome(submitted=[Submitted(claimed.id, "carrier", ("abc123",))]))
     # A busy receipt writer hands both reports of the part over in one batch: each is a status change.
     together = [
         Receipt("carrier", "abc123", State.SENT, 13, NOW + 50, "stat:ENROUTE"),

@@ -14,7 +14,7 @@ from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
 from martinet.store.claims import ClaimCursor
 from martinet.store.database import Database, open_database
-from martinet.store.dispatch import DispatchStore, Outcome, Submitted
+from martinet.store.dispatch import DispatchOutcome, DispatchStore, Submitted
 from martinet.store.migrate import upgrade
 from martinet.store.receipts import KeptReceipts, ReceiptStore, apply_receipts
 from martinet.store.schema import messages, parts, status_history, unmatched_receipts
@@ -41,7 +41,7 @@ async def _messages(db: Database, phones: list[str]) -> dict[str, int]:
 
 
 async def _record(db: Database, ids: dict[str, int], phone: str, carrier_id: str) -> None:
-    await DispatchStore(db, _clock).record(Outcome(submitted=[Submitted(ids[phone], "carrier", (carrier_id,))]))
+    await DispatchStore(db, _clock).record(DispatchOutcome(submitted=[Submitted(ids[phone], "carrier", (carrier_id,))]))
 
 
 async def _states(db: Database) -> dict[str, tuple[str, int]]:

@@ -43,10 +43,10 @@ from martinet.engine.waiting import first_of
 from martinet.store.claims import LANE_ORDER, ClaimCursor, ClaimedMessage
 from martinet.store.conversations import ConversationStore
 from martinet.store.dispatch import (
+    DispatchOutcome,
     DispatchStore,
     Expired,
     Held,
-    Outcome,
     Retry,
     SendContent,
     SubmitFailed,
@@ -142,7 +142,7 @@ class Dispatcher:
         self._cursor = ClaimCursor.new()
         self._tasks: set[asyncio.Future[None]] = set()  # hand-overs under way, and outcomes being recorded
         self._handing_over = 0  # non-OTP messages claimed but not yet given to their connector
-        self._recorder: GroupCommitter[Outcome, None] = GroupCommitter(
+        self._recorder: GroupCommitter[DispatchOutcome, None] = GroupCommitter(
             self._record, weight=len, max_weight=5000, name="dispatch-recorder"
         )
         self.wake = asyncio.Event()  # the lower lanes' loop
@@ -225,7 +225,7 @@ class Dispatcher:
             self._remember(content)
         segmented = await self._segmented({m.send_id for m in claimed})
         now = self._now_ms()
-        outcome = Outcome()
+        outcome = DispatchOutcome()
         jobs: dict[str, list[_Job]] = {}
         for message in claimed:
             send = segmented[message.send_id]
@@ -269,7 +269,7 @@ class Dispatcher:
             return tuple(name for name in chain if name in self._voice) or self._voice
         return tuple(name for name in chain if name not in self._voice) if self._voice else chain
 
-    def _place(self, job: _Job, jobs: dict[str, list[_Job]], outcome: Outcome, now: int) -> None:
+    def _place(self, job: _Job, jobs: dict[str, list[_Job]], outcome: DispatchOutcome, now: int) -> None:
         """Give `job` to the next connector of its chain that can take it, or schedule a retry."""
         while job.position < len(job.chain):
             name = job.chain[job.position]
@@ -335,7 +335,7 @@ class Dispatcher:
     async def _deliver(self, name: str, group: list[_Job]) -> None:
         """Submit `group` to connector `name`, moving temporary refusals down their chains; record the lot."""
         self._handing_over -= sum(1 for j in group if j.message.lane != Lane.OTP)
-        outcome = Outcome()
+        outcome = DispatchOutcome()
         pending = {name: group}
         try:
             while pending:
@@ -396,7 +396,7 @@ class Dispatcher:
             return result, None
         reply_from = job.outbound.sender if job.replies else None
         submitted = Submitted(job.message.id, name, result.carrier_ids, reply_from, self._receipt_due(name, job))
-        return _Recorded(result), self._recorder_submit(Outcome(submitted=[submitted]))
+        return _Recorded(result), self._recorder_submit(DispatchOutcome(submitted=[submitted]))
 
     def _receipt_due(self, name: str, job: _Job) -> int:
         """When the part's final receipt is overdue: the connector's deadline, but not after the end of the
@@ -414,7 +414,7 @@ class Dispatcher:
         jobs: list[_Job],
         results: Sequence[_Answer],
         pending: dict[str, list[_Job]],
-        outcome: Outcome,
+        outcome: DispatchOutcome,
         now: int,
     ) -> None:
         breaker = self._breakers[name]
@@ -455,15 +455,15 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ recording
 
-    def _recorder_submit(self, outcome: Outcome) -> asyncio.Future[None]:
+    def _recorder_submit(self, outcome: DispatchOutcome) -> asyncio.Future[None]:
         future = self._recorder.enqueue(outcome)
         self._tasks.add(future)
         future.add_done_callback(_log_failure)
         future.add_done_callback(self._tasks.discard)
         return future
 
-    async def _record(self, outcomes: list[Outcome]) -> list[None]:
-        merged = Outcome()
+    async def _record(self, outcomes: list[DispatchOutcome]) -> list[None]:
+        merged = DispatchOutcome()
         for o in outcomes:
             merged.submitted += o.submitted
             merged.failed += o.failed

@@ -92,7 +92,7 @@ class Expired:
 
 
 @dataclass(slots=True)
-class Outcome:
+class DispatchOutcome:
     """What one dispatch step decided for the messages it claimed; recorded in one transaction."""
 
     submitted: list[Submitted] = field(default_factory=list)
@@ -166,7 +166,7 @@ class DispatchStore:
         async with self._db.reader.connect() as conn:
             return await conn.run_sync(lambda sync: _send_contents(sync, send_ids))
 
-    async def record(self, outcome: Outcome) -> None:
+    async def record(self, outcome: DispatchOutcome) -> None:
         """Store what the dispatcher decided and the connectors answered, in one transaction.
 
         Submissions take their turn at the database before the engine's other writes (SQLite): their parts hold
