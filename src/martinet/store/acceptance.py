@@ -25,7 +25,7 @@ from martinet.batching import GroupCommitter
 from martinet.domain.lanes import Lane
 from martinet.domain.status import OPTED_OUT, State
 from martinet.store.bulk import insert_rows
-from martinet.store.database import Database, sqlite_path
+from martinet.store.database import Database, on_postgresql, sqlite_path
 from martinet.store.doorbell import Doorbell, doorbell_path
 from martinet.store.idempotency import claim, release
 from martinet.store.opt_outs import opted_out
@@ -184,7 +184,7 @@ def _debit_and_write(conn: Connection, batch: list[NewSend]) -> list[Verdict]:
     verdicts, accepted = _allocate(batch, balances)
     if accepted:
         _write(conn, accepted)
-        if conn.dialect.name == "postgresql":
+        if on_postgresql(conn):
             _notify(conn, accepted)
     return verdicts
 

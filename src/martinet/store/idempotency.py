@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from martinet.store.database import Database
+from martinet.store.database import Database, dialect_insert
 from martinet.store.schema import idempotency_keys
 
 #: How long a key is remembered (the answer replayed), in ms.
@@ -47,9 +46,8 @@ def claim(
         )
     )
     status, body = answer()
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     inserted = conn.execute(
-        dialect.insert(idempotency_keys)
+        dialect_insert(conn, idempotency_keys)
         .values(
             account_id=account_id,
             key=key,
