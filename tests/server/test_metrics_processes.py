@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli.test_cli import ACCEPTED, MARTINET, _group_alive, environment
 from tests.conftest import free_port_pair, free_ports
-from tests.test_cli import ACCEPTED, MARTINET, _group_alive, environment
-from tests.test_metrics import parse, value
+from tests.server.test_metrics import parse, value
 
 SENDS = 12
 SCRAPES = 30

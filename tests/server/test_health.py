@@ -24,10 +24,10 @@ from martinet.store.database import Database, open_database
 from martinet.store.nodes import EngineNode, NodeStore
 from martinet.store.queue import queue_depth
 from martinet.store.schema import callbacks
+from tests.cli.test_cli import MARTINET, environment
 from tests.conftest import free_port
 from tests.gateway import running_gateway, wait_for
 from tests.served import create_account, served, write_config
-from tests.test_cli import MARTINET, environment
 
 
 async def test_readyz_is_ready_with_an_engine_and_its_sandbox(database_url: str) -> None:
