@@ -115,6 +115,19 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         await database.dispose()
 
 
+#: Fixtures that start real things: a test that takes one is not a `unit` test (`make test-fast` would slow down).
+_NOT_UNIT = frozenset({"database_url", "postgres_url", "db"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("unit") is None:
+            continue
+        found = _NOT_UNIT.intersection(getattr(item, "fixturenames", ()))
+        if found:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but takes {', '.join(sorted(found))}")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _template is None:
         return

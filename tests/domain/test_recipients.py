@@ -22,6 +22,8 @@ from martinet.domain.recipients import (
     parse_recipients,
 )
 
+pytestmark = pytest.mark.unit
+
 _SEPARATORS = str.maketrans("", "", " .-()\t\u00a0")
 
 

@@ -9,6 +9,8 @@ import pytest
 from martinet.smpp import MessageState
 from martinet.smpp.receipt import ReceiptText, format_receipt_date, format_receipt_text, parse_receipt_text
 
+pytestmark = pytest.mark.unit
+
 
 def test_format_follows_the_appendix_example() -> None:
     text = format_receipt_text(
