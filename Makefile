@@ -26,7 +26,7 @@ test: $(STAMP)
 
 # Unit and sans-I/O tests only (marked `unit`): no database, network or subprocess; well under a minute.
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m unit
+	$(BIN)/pytest -n 2 -q -m unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -119,6 +119,16 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 _NOT_UNIT = frozenset({"database_url", "postgres_url", "db"})
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m unit` (`make test-fast`), a module without the mark is not even imported: importing the whole
+    suite (SQLAlchemy, uvicorn, schemathesis...) would cost more than running the unit tests."""
+    if config.getoption("markexpr") != "unit" or not collection_path.name.startswith("test_"):
+        return None
+    if collection_path.suffix != ".py":
+        return None
+    return "pytestmark = pytest.mark.unit" not in collection_path.read_text(encoding="utf-8")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("unit") is None:
