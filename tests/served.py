@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.cli.test_cli import MARTINET, environment
+from tests.cli.support import MARTINET, environment
 from tests.conftest import free_ports
 
 

@@ -17,7 +17,7 @@ from martinet.domain.keys import InvalidKeyLimit
 from martinet.services.keys import KeyService
 from martinet.store.accounts import AccountStore, UnknownAccount
 from martinet.store.schema import messages
-from tests.cli.test_cli import TOKEN, martinet
+from tests.cli.support import TOKEN, martinet
 from tests.gateway import Gateway, running_gateway
 
 SEND = "/sms/v1/messages"

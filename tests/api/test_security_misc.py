@@ -27,7 +27,7 @@ from martinet.services.keys import KeyService
 from martinet.store.accounts import AccountStore
 from martinet.store.database import open_database
 from martinet.store.migrate import upgrade
-from tests.cli.test_cli import martinet
+from tests.cli.support import martinet
 from tests.gateway import Gateway, running_gateway
 
 # --- API keys limited to lanes ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_routes import martinet
+from tests.cli.support import martinet
 
 CONFIG = """
 [pricing]

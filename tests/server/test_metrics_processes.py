@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.test_cli import ACCEPTED, MARTINET, _group_alive, environment
+from tests.cli.support import ACCEPTED, MARTINET, environment, group_alive
 from tests.conftest import free_port_pair, free_ports
 from tests.server.test_metrics import parse, value
 
@@ -78,9 +78,9 @@ def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, str, subpro
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         deadline = time.monotonic() + 10
-        while _group_alive(process.pid) and time.monotonic() < deadline:
+        while group_alive(process.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _group_alive(process.pid):
+        if group_alive(process.pid):
             os.killpg(process.pid, signal.SIGKILL)
 
 

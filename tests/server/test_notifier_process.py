@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.cli.test_cli import ACCEPTED
+from tests.cli.support import ACCEPTED
 from tests.served import Served, served
 
 CALLBACKS = """
