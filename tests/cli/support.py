@@ -3,9 +3,10 @@
 `martinet` and `martinet_all` start commands from a launcher process that imported the command line once
 (`tests/cli/launcher.py`): each command is a process of its own, forked before it reads its arguments, so the
 second of CPU a fresh interpreter spends importing is paid once per test process instead of once per command.
-A command given its own environment is started from scratch (`MARTINET`, the console script), since the
-environment also shapes the interpreter's start (`PYTHONIOENCODING`); so are the long-running `serve` and `demo`
-processes the tests start themselves. MARTINET_TEST_LAUNCHER=0 starts every command from scratch.
+A command whose environment differs in more than `MARTINET_*` variables (read by the configuration, not at start)
+is started from scratch (`MARTINET`, the console script), since the rest of the environment also shapes the
+interpreter's start (`PYTHONIOENCODING`); so are the long-running `serve` and `demo` processes the tests start
+themselves. MARTINET_TEST_LAUNCHER=0 starts every command from scratch.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ def martinet_all(
 ) -> list[subprocess.CompletedProcess[str]]:
     """Run independent commands at the same time; results in the given order."""
     commands = [[str(arg) for arg in args] for args in invocations]
-    if env is None and os.environ.get("MARTINET_TEST_LAUNCHER", "1") != "0":
-        return _launcher().run(commands, cwd=cwd, stdin=stdin)
-    return _from_scratch(commands, cwd=cwd, stdin=stdin, env=env if env is not None else environment())
+    env = env if env is not None else environment()
+    launcher = _launcher() if os.environ.get("MARTINET_TEST_LAUNCHER", "1") != "0" else None
+    if launcher is not None and launcher.can_start(env):
+        return launcher.run(commands, cwd=cwd, stdin=stdin, env=env)
+    return _from_scratch(commands, cwd=cwd, stdin=stdin, env=env)
 
 
 def _from_scratch(
@@ -91,6 +94,7 @@ class _Launcher:
         self._log = Path(self._folder.name) / "launcher.stderr"
         requests_in, requests_out = os.pipe()
         answers_in, answers_out = os.pipe()
+        self._environment = environment()
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(
                 # -P: the launcher's folder (tests/cli/) is not put before the installed packages on sys.path.
@@ -105,7 +109,7 @@ class _Launcher:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
-                env=environment(),
+                env=self._environment,
             )
         os.close(requests_in)
         os.close(answers_out)
@@ -114,7 +118,14 @@ class _Launcher:
         self._lock = threading.Lock()
         self._count = 0
 
-    def run(self, commands: list[list[str]], *, cwd: Path, stdin: bytes) -> list[subprocess.CompletedProcess[str]]:
+    def can_start(self, env: dict[str, str]) -> bool:
+        """Whether a command with this environment may fork from here: only variables read after the start (the
+        configuration's `MARTINET_*`) may differ from the launcher's own."""
+        return _without_ours(env) == _without_ours(self._environment)
+
+    def run(
+        self, commands: list[list[str]], *, cwd: Path, stdin: bytes, env: dict[str, str]
+    ) -> list[subprocess.CompletedProcess[str]]:
         with self._lock:
             self._count += 1
             batch = Path(self._folder.name) / str(self._count)
@@ -127,7 +138,7 @@ class _Launcher:
                         "script": MARTINET[0],
                         "args": args,
                         "cwd": str(cwd),
-                        "env": environment(),
+                        "env": env,
                         "stdin": str(batch / "stdin"),
                         "stdout": str(batch / f"{n}.stdout"),
                         "stderr": str(batch / f"{n}.stderr"),
@@ -166,6 +177,10 @@ class _Launcher:
             self._process.wait()
         self._answers.close()
         self._folder.cleanup()
+
+
+def _without_ours(env: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in env.items() if not name.upper().startswith("MARTINET_")}
 
 
 _started: _Launcher | None = None
