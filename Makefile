@@ -22,7 +22,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist worksteal -q
 
 # Unit and sans-I/O tests only (marked `unit`): no database, network or subprocess; well under a minute.
 test-fast: $(STAMP)
