@@ -21,9 +21,15 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings
 
 from martinet.store.database import Database, open_database
 from martinet.store.migrate import upgrade
+
+# No per-example deadline: hypothesis's 200 ms default fails a test whenever a shared machine stalls it, which
+# says nothing of the code (the suite asserts no timings it does not measure against a reference).
+settings.register_profile("martinet", deadline=None)
+settings.load_profile("martinet")
 
 POSTGRES = os.environ.get("MARTINET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
