@@ -28,6 +28,10 @@ TOKEN = re.compile(r"[A-Za-z0-9]{32}")
 ACCEPTED = re.compile(r"0 \| Accepté \| [A-Za-z0-9]{12}")
 #: How long a command may take before it is killed and the test fails.
 TIMEOUT = 60
+#: How long `martinet demo` may take to answer: a deadline for a broken start, not a measure of a good one (it
+#: starts an HTTP worker, an engine and two simulators, each a Python process importing its modules: on a loaded
+#: machine that took more than 30 s).
+READY_WITHIN = 90
 
 
 def environment(**extra: str) -> dict[str, str]:

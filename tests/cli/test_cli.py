@@ -26,7 +26,7 @@ import pytest
 from martinet.services.credentials import token_hash, verify_password
 from martinet.store.accounts import AccountStore
 from martinet.store.database import open_database
-from tests.cli.support import ACCEPTED, MARTINET, TOKEN, environment, group_alive, martinet, martinet_all
+from tests.cli.support import ACCEPTED, MARTINET, READY_WITHIN, TOKEN, environment, group_alive, martinet, martinet_all
 from tests.conftest import free_port_pair, free_ports
 
 
@@ -303,12 +303,6 @@ def test_config_check_names_the_environment_variable_at_fault(tmp_path: Path) ->
 
 
 # --- demo ----------------------------------------------------------------------------------------------------
-
-
-#: How long `martinet demo` may take to answer: a deadline for a broken start, not a measure of a good one (it
-#: starts an HTTP worker, an engine and two simulators, each a Python process importing its modules: under a
-#: loaded CI machine that took more than 20 s).
-READY_WITHIN = 90
 
 
 @dataclass

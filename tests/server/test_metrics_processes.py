@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.support import ACCEPTED, MARTINET, environment, group_alive
+from tests.cli.support import ACCEPTED, MARTINET, READY_WITHIN, environment, group_alive
 from tests.conftest import free_port_pair, free_ports
 from tests.server.test_metrics import parse, value
 
@@ -58,7 +58,7 @@ def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, str, subpro
         )
     base, admin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + READY_WITHIN
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"martinet demo exited with {process.returncode}:\n{log.read_text()}")
