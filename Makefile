@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HTTP ?= 127.0.0.1:8080
 DATA ?= ./var
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist worksteal -q
+
+# Unit and sans-I/O tests only (marked `unit`): no database, network or subprocess; well under a minute.
+test-fast: $(STAMP)
+	$(BIN)/pytest -n 2 -q -m unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

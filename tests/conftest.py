@@ -1,8 +1,9 @@
 """Shared fixtures: a real database of each kind, and a real gateway on loopback.
 
 Every test that takes `database_url` runs twice, on a SQLite file and on PostgreSQL (127.0.0.1:5432, user
-postgres, or MARTINET_TEST_POSTGRES). Each PostgreSQL test gets a fresh database cloned from a migrated
-template, so tests never see each other's rows. Without a PostgreSQL server the PostgreSQL half is skipped,
+postgres, or MARTINET_TEST_POSTGRES). Either is already migrated: each PostgreSQL test gets a fresh database
+cloned from a template, each SQLite test a copy of a file, both migrated once per test process, so tests never
+see each other's rows and the migrations run once rather than per test. Without a PostgreSQL server the PostgreSQL half is skipped,
 except in CI (CI=true), where that is a failure.
 """
 
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,9 +21,15 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings
 
 from martinet.store.database import Database, open_database
 from martinet.store.migrate import upgrade
+
+# No per-example deadline: hypothesis's 200 ms default fails a test whenever a shared machine stalls it, which
+# says nothing of the code (the suite asserts no timings it does not measure against a reference).
+settings.register_profile("martinet", deadline=None)
+settings.load_profile("martinet")
 
 POSTGRES = os.environ.get("MARTINET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -57,6 +65,23 @@ async def _postgres_template() -> str:
     return _template
 
 
+_sqlite_template: Path | None = None
+
+
+async def _sqlite_template_file(factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per test process, copied by every SQLite test."""
+    global _sqlite_template
+    if _sqlite_template is None:
+        path = factory.mktemp("sqlite-template") / "martinet.db"
+        db = open_database(f"sqlite:///{path}")
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()  # its last connection closed: the file holds everything, no write-ahead log beside
+        _sqlite_template = path
+    return _sqlite_template
+
+
 def _postgres_available() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 5432), timeout=1):
@@ -66,8 +91,12 @@ def _postgres_available() -> bool:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
     if request.param == "sqlite":
+        template = await _sqlite_template_file(tmp_path_factory)
+        shutil.copy(template, tmp_path / "martinet.db")  # its mode too, as martinet created it
         yield f"sqlite:///{tmp_path / 'martinet.db'}"
         return
     async with _postgres_database() as url:
@@ -107,12 +136,34 @@ async def _postgres_database() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = open_database(database_url, sqlite_synchronous="normal")
-    await upgrade(database)
+    database = open_database(database_url, sqlite_synchronous="normal")  # migrated already (`database_url`)
     try:
         yield database
     finally:
         await database.dispose()
+
+
+#: Fixtures that start real things: a test that takes one is not a `unit` test (`make test-fast` would slow down).
+_NOT_UNIT = frozenset({"database_url", "postgres_url", "db"})
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m unit` (`make test-fast`), a module without the mark is not even imported: importing the whole
+    suite (SQLAlchemy, uvicorn, schemathesis...) would cost more than running the unit tests."""
+    if config.getoption("markexpr") != "unit" or not collection_path.name.startswith("test_"):
+        return None
+    if collection_path.suffix != ".py":
+        return None
+    return "pytestmark = pytest.mark.unit" not in collection_path.read_text(encoding="utf-8")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("unit") is None:
+            continue
+        found = _NOT_UNIT.intersection(getattr(item, "fixturenames", ()))
+        if found:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but takes {', '.join(sorted(found))}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.cli.support import MARTINET, environment
 from tests.conftest import free_ports
-from tests.test_cli import MARTINET, environment
 
 
 @dataclass

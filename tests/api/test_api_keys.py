@@ -17,8 +17,8 @@ from martinet.domain.keys import InvalidKeyLimit
 from martinet.services.keys import KeyService
 from martinet.store.accounts import AccountStore, UnknownAccount
 from martinet.store.schema import messages
+from tests.cli.support import TOKEN, martinet
 from tests.gateway import Gateway, running_gateway
-from tests.test_cli import TOKEN, martinet
 
 SEND = "/sms/v1/messages"
 BODY = {"recipient": {"to": "0612345678"}, "body": {"text": "Code 1234"}}

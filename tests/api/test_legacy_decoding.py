@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from martinet.api.legacy.decoding import decode_params, split_pairs
+
+pytestmark = pytest.mark.unit
 
 
 def test_latin9_percent_escapes_give_the_euro_sign_both_ways() -> None:

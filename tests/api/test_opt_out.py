@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from martinet.domain.opt_out import StopKeywords
 from martinet.store.accounts import AccountStore
 from martinet.store.opt_outs import OptOutStore
 from martinet.store.schema import accounts, messages
+from tests.cli.support import martinet as command
 from tests.gateway import Gateway, running_gateway
 
 
@@ -65,12 +65,7 @@ def test_stop_keywords_ignore_case_accents_and_punctuation() -> None:
 
 def test_the_cli_adds_lists_and_removes_numbers(tmp_path: Path) -> None:
     def martinet(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "martinet.cli", *args, "--data", str(tmp_path)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        return command(*args, "--data", tmp_path, cwd=tmp_path)
 
     assert martinet("account", "create", "shop").returncode == 0
     added = martinet("optout", "add", "shop", "06 12 34 56 78", "+33612345679")

@@ -35,10 +35,11 @@ from schemathesis.specs.openapi.checks import (
 from martinet.api.rest.models import ProblemOut
 from tests.gateway import running_gateway
 
-MAX_EXAMPLES = 40  # per operation and generation mode
-#: The account operations (sub-accounts, transfers, keys, ledger...) are plain JSON in and out, with few paths
-#: through their handlers: fewer examples each keep the suite's slowest test from doubling.
-ACCOUNT_EXAMPLES = 15
+#: Examples per operation and generation mode: (most operations, the account operations). The account operations
+#: (sub-accounts, transfers, keys, ledger...) are plain JSON in and out, with few paths through their handlers.
+#: `make test` runs the smaller budget; the long run (`pytest -m long`) fuzzes five times as much.
+EXAMPLES = (20, 8)
+LONG_EXAMPLES = (100, 40)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -47,7 +48,7 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'martinet.db'}"
 
 
-def _fuzz(base: str, token: str) -> list[str]:
+def _fuzz(base: str, token: str, budget: tuple[int, int]) -> list[str]:
     """Run every operation in both generation modes; return the failures (operation, mode, what failed)."""
     schema = schemathesis.openapi.from_url(f"{base}/sms/v1/openapi.json", timeout=10)
     session = requests.Session()
@@ -77,8 +78,8 @@ def _fuzz(base: str, token: str) -> list[str]:
             message = st.sampled_from(sent).flatmap(partial(_with_message_id, operation))
             strategies.append(("existing message", message))
         for name, strategy in strategies:
-            examples = ACCOUNT_EXAMPLES if "/accounts/" in label or "transfers" in label or "keys" in label else None
-            test = _operation_test(strategy, base, session, headers, sent, statuses, examples or MAX_EXAMPLES)
+            account = "/accounts/" in label or "transfers" in label or "keys" in label
+            test = _operation_test(strategy, base, session, headers, sent, statuses, budget[1 if account else 0])
             try:
                 test()
             except Exception as exc:  # one failing operation must not hide the others
@@ -138,10 +139,19 @@ def _operation_test(
 
 
 async def test_every_operation_keeps_its_contract(sqlite_url: str) -> None:
+    await _keeps_its_contract(sqlite_url, EXAMPLES)
+
+
+@pytest.mark.long
+async def test_every_operation_keeps_its_contract_under_long_fuzzing(sqlite_url: str) -> None:
+    await _keeps_its_contract(sqlite_url, LONG_EXAMPLES)
+
+
+async def _keeps_its_contract(sqlite_url: str, budget: tuple[int, int]) -> None:
     # Negative cases send broken keys: without limits on refused keys, so that the other cases reach the handlers.
     limits = {"auth_failures_per_minute": 0, "login_failures_per_minute": 0}
     async with running_gateway(sqlite_url, credits=10**6, accounts={"rate_limit": 0}, security=limits) as gw:
-        failures = await asyncio.to_thread(_fuzz, gw.base, gw.token)
+        failures = await asyncio.to_thread(_fuzz, gw.base, gw.token, budget)
     assert not failures, "\n\n".join(failures)
 
 

@@ -16,6 +16,8 @@ from martinet.client import (
 )
 from martinet.client.errors import error_from_response
 
+pytestmark = pytest.mark.unit
+
 PROBLEM = {
     "title": "Invalid parameter",
     "message": "recipient.to: not a valid phone number",

@@ -24,6 +24,8 @@ from martinet.client.legacy import (
     parse_status,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_send_answer() -> None:
     assert parse_send("0 | Accepté | Xk3p9QaZ2mTb") == "Xk3p9QaZ2mTb"

@@ -6,8 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
+import pytest
+
 from martinet.client import AsyncClient, Client
 from tests.client.scripted import MESSAGE, message, reply, scripted
+
+pytestmark = pytest.mark.unit
 
 
 async def test_send_to_many_with_every_option() -> None:

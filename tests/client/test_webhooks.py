@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from martinet.client import SIGNATURE_HEADER, verify_signature
 from martinet.domain.webhooks import body_signature, signature
 from tests.client.scripted import MESSAGE
+
+pytestmark = pytest.mark.unit
 
 SECRET = "a" * 64
 NOW = 1_800_000_000

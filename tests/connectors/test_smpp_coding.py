@@ -20,6 +20,8 @@ from martinet.connectors.smpp.coding import (
 )
 from martinet.domain.text import GSM_BASIC, GSM_CHARACTERS, GSM_EXTENSION, Encoding
 
+pytestmark = pytest.mark.unit
+
 gsm_text = st.text(alphabet=sorted(GSM_CHARACTERS), max_size=400)
 any_text = st.text(max_size=200)  # hypothesis leaves out lone surrogates by default
 

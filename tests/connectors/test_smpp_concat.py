@@ -19,6 +19,8 @@ from martinet.connectors.smpp.concat import (
 from martinet.domain.text import GSM_CHARACTERS, Encoding, analyze
 from martinet.smpp import TLV, DataSm, DeliverSm, Tag, decode, encode
 
+pytestmark = pytest.mark.unit
+
 UDH8, UDH16, SAR, PAYLOAD = LongMessageMode.UDH8, LongMessageMode.UDH16, LongMessageMode.SAR, LongMessageMode.PAYLOAD
 GSM, UCS2 = Encoding.GSM7, Encoding.UCS2
 

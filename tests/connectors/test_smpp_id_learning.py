@@ -9,6 +9,8 @@ import pytest
 from martinet.connectors.smpp.id_learning import ReadingLearner
 from martinet.connectors.smpp.message_ids import IdFormat, Reading, normalise, readings
 
+pytestmark = pytest.mark.unit
+
 
 def _carrier(
     learner: ReadingLearner,

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from martinet.connectors.smpp.message_ids import IdFormat, Reading, normalise, readings
 
+pytestmark = pytest.mark.unit
+
 AUTO, HEX, DECIMAL, AS_IS = IdFormat.AUTO, IdFormat.HEX, IdFormat.DECIMAL, IdFormat.AS_IS
 LITERAL = Reading.LITERAL
 

@@ -12,6 +12,8 @@ from martinet.connectors.smpp.receipts import MESSAGE_STATES, STATES, is_receipt
 from martinet.domain.status import STATUS_CODES, State
 from martinet.smpp import TLV, DataSm, DeliverSm, Tag, decode, encode
 
+pytestmark = pytest.mark.unit
+
 STANDARD = b"id:0A1B2C3D sub:001 dlvrd:001 submit date:2301311200 done date:2301311201 stat:DELIVRD err:000 text:Hello"
 
 

@@ -15,6 +15,8 @@ from martinet.connectors.smpp.status_map import (
 from martinet.domain.status import STATUS_CODES, StatusClass
 from martinet.smpp import CommandStatus
 
+pytestmark = pytest.mark.unit
+
 S = CommandStatus
 
 

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from martinet.connectors.smpp.throttle import LaneBuckets, SendGate, lane_priority
 from martinet.smsc.throttle import TokenBucket as CarrierBucket
 
+pytestmark = pytest.mark.unit
+
 
 def _send_when_allowed(buckets: LaneBuckets, *, otp: bool, now: float) -> float:
     """A greedy sender: wait exactly as long as the buckets say, take the token(s), return the time it left."""

@@ -7,6 +7,8 @@ import pytest
 from martinet.domain.contacts import ContactError, TemplateError, parse_birth_date, parse_template, template_values
 from martinet.domain.csv_records import CsvError, CsvRecords, read_all, sniff_separator
 
+pytestmark = pytest.mark.unit
+
 
 def test_templates_render_fields_and_escapes() -> None:
     template = parse_template("Bonjour {Prenom} {nom}, {{code}} = {code} }}{{")

@@ -14,6 +14,8 @@ from martinet.domain.country_rules import (
 from martinet.domain.recipients import Recipient, parse_recipients
 from martinet.services.destination_rules import DestinationRules
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def rules() -> CountryRules:

@@ -6,6 +6,8 @@ import pytest
 
 from martinet.domain.fairness import fair_shares
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("weights", "budget", "rotation", "shares"),

@@ -9,6 +9,8 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from martinet.domain.networks import NetworkDataset, NetworkEntry, load_network_dataset, parse_network_dataset
 from martinet.domain.routing import OperatorLookup, load_default_operator_table
 
+pytestmark = pytest.mark.unit
+
 
 def test_matching_prefers_the_same_name_then_an_operating_network_then_the_lowest_code() -> None:
     dataset = NetworkDataset(

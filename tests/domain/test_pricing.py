@@ -19,6 +19,8 @@ from martinet.domain.pricing import (
 )
 from martinet.domain.recipients import Recipient, parse_recipients
 
+pytestmark = pytest.mark.unit
+
 OVERSEAS = ["RE", "GP", "MQ", "GF", "YT", "PM", "BL", "MF", "NC", "PF", "WF"]
 COMMON = [
     "BE", "CH", "LU", "MC", "DE", "ES", "IT", "PT", "NL", "GB", "IE", "AT", "PL", "SE", "DK", "NO", "FI",

@@ -9,6 +9,8 @@ import pytest
 
 from martinet.domain.quiet_hours import QuietHours, Window, window
 
+pytestmark = pytest.mark.unit
+
 PARIS = ZoneInfo("Europe/Paris")
 BRUSSELS = ZoneInfo("Europe/Brussels")
 EVERY_DAY = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]

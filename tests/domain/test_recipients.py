@@ -22,6 +22,8 @@ from martinet.domain.recipients import (
     parse_recipients,
 )
 
+pytestmark = pytest.mark.unit
+
 _SEPARATORS = str.maketrans("", "", " .-()\t\u00a0")
 
 
@@ -471,9 +473,18 @@ def test_ten_thousand_french_mobiles_take_the_fast_path_only() -> None:
 
 
 def test_ten_thousand_french_mobiles_parse_fast() -> None:
-    numero = ",".join(f"06{n:08d}" for n in random.Random(3).sample(range(10**8), 10_000))
-    best = min(_timed(parse_recipients, numero) for _ in range(5))
-    assert best < 0.15, f"{best * 1000:.0f} ms for 10,000 French mobiles"
+    """The fast path is what makes a 10,000-number send cheap: against the library's parse of the same numbers,
+    timed in the same process just before, so that a loaded machine slows both (it was ten times faster when
+    written; an absolute bound of 150 ms failed on a loaded CI machine)."""
+    numbers = [f"06{n:08d}" for n in random.Random(3).sample(range(10**8), 10_000)]
+    library = min(_timed(_library_parse, numbers[:1000]) for _ in range(3)) * 10
+    best = min(_timed(parse_recipients, ",".join(numbers)) for _ in range(5))
+    assert best * 3 < library, f"{best * 1000:.0f} ms for 10,000 French mobiles, the library {library * 1000:.0f} ms"
+
+
+def _library_parse(numbers: list[str]) -> None:
+    for number in numbers:
+        rmod._parse_with_library(number, "FR")
 
 
 def _timed(func: object, arg: str) -> float:

@@ -27,6 +27,8 @@ from martinet.domain.routing import (
     rank_entries,
 )
 
+pytestmark = pytest.mark.unit
+
 ORANGE = Destination("33607123456", "FR")
 SFR = Destination("33612345678", "FR")
 BOUYGUES = Destination("33650123456", "FR")

@@ -25,6 +25,8 @@ from martinet.domain.text import (
     is_gsm,
 )
 
+pytestmark = pytest.mark.unit
+
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "segments_vectors.json"
 STOP = "STOP 36180"
 SINGLE = {Encoding.GSM7: 160, Encoding.UCS2: 70}

@@ -12,6 +12,8 @@ from martinet.domain.voice import script, spell_codes, voice_analysis, voice_pro
 from martinet.services.voice_sends import VoiceRules
 from martinet.voice import g711
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("text", "spoken"),

@@ -19,6 +19,8 @@ from martinet.domain.webhooks import (
     with_query,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_parameters_are_appended_after_the_urls_own_query() -> None:
     assert with_query("https://x.example/dlr", {"a": "1 2"}) == "https://x.example/dlr?a=1+2"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from martinet.engine.breaker import MAX_REST, BreakerState, CircuitBreaker
+
+pytestmark = pytest.mark.unit
 
 
 class Clock:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli.support import martinet
 from tests.conftest import free_ports
 
 pytestmark = pytest.mark.slow
@@ -33,12 +34,9 @@ def _gateway(tmp_path: Path, tail: str, credits: int = 10_000) -> tuple[Path, st
         f'[http]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n[admin]\nport = {admin}\n'
         '[accounts]\nlane = "notification"\n' + tail
     )
-    token = subprocess.run(
-        [*MARTINET, "account", "create", "acme", "--credits", str(credits), "--config", str(config)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    created = martinet("account", "create", "acme", "--credits", str(credits), "--config", config, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
     return config, f"http://127.0.0.1:{port}", token
 
 

@@ -19,9 +19,9 @@ import pytest
 from martinet import cli
 from martinet.store.accounts import Account, AccountStore
 from martinet.store.database import open_database
+from tests.cli.support import martinet, martinet_all
 from tests.engine.test_notifier import FAST, Receiver
 from tests.gateway import running_gateway, wait_for
-from tests.test_cli import martinet, martinet_all
 
 
 def _config(tmp_path: Path, url: str, extra: str = "") -> Path:

@@ -8,6 +8,8 @@ import pytest
 
 from martinet.services.rate_limits import RateLimited, RateLimiter, effective_rate
 
+pytestmark = pytest.mark.unit
+
 
 class Clock:
     def __init__(self) -> None:

@@ -44,6 +44,8 @@ from martinet.smpp import (
     encode,
 )
 
+pytestmark = pytest.mark.unit
+
 S = CommandStatus
 
 STRING_LIMITS: list[tuple[type[PDU], str, int, int]] = [

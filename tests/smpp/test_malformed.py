@@ -39,6 +39,8 @@ from martinet.smpp import (
     error_response,
 )
 
+pytestmark = pytest.mark.unit
+
 S = CommandStatus
 SEQ = 0x0102_0304
 

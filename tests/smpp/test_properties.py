@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,8 @@ from martinet.smpp import (
 )
 
 from .strategies import any_pdu, u32
+
+pytestmark = pytest.mark.unit
 
 pdu_lists = st.lists(any_pdu, min_size=1, max_size=6)
 

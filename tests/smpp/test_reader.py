@@ -18,6 +18,8 @@ from martinet.smpp import (
     encode,
 )
 
+pytestmark = pytest.mark.unit
+
 PDUS = [
     SubmitSm(sequence_number=1, source_addr="Martinet", destination_addr="33612345678", short_message=b"one"),
     SubmitSmResp(sequence_number=1, message_id="id-1"),

@@ -19,6 +19,8 @@ from martinet.smpp.receipt import (
     receipt_fields,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_format_follows_the_appendix_example() -> None:
     text = format_receipt_text(

@@ -58,6 +58,8 @@ from martinet.smpp import (
     encode,
 )
 
+pytestmark = pytest.mark.unit
+
 S = CommandStatus
 
 EXAMPLES: list[PDU] = [

@@ -58,6 +58,8 @@ from martinet.smpp.session import (
     response_to,
 )
 
+pytestmark = pytest.mark.unit
+
 CONFIG = SessionConfig(
     window=64,
     response_timeout=10.0,

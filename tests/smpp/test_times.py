@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from martinet.smpp import SubmitSm, decode, encode
 from martinet.smpp.times import format_absolute_time, parse_absolute_time, unix_ms_to_absolute_time
 
+pytestmark = pytest.mark.unit
+
 
 def test_utc_is_written_with_offset_00_plus() -> None:
     moment = datetime(2026, 3, 14, 9, 30, 5, 730_000, UTC)

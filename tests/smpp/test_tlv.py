@@ -20,6 +20,8 @@ from martinet.smpp import (
     encode,
 )
 
+pytestmark = pytest.mark.unit
+
 I1, I2, I4, CS, OC, EMPTY = (
     TLVKind.INT1,
     TLVKind.INT2,

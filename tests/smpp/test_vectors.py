@@ -57,6 +57,8 @@ from martinet.smpp import (
     encode,
 )
 
+pytestmark = pytest.mark.unit
+
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "smpp_pdu_vectors.json"
 if not VECTORS.exists():
     pytest.skip(f"conformance vectors not found at {VECTORS}", allow_module_level=True)

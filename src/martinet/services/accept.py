@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -44,7 +44,7 @@ from martinet.services.personal_sends import (
     personalise,
 )
 from martinet.services.rate_limits import RateLimiter
-from martinet.store.acceptance import DUPLICATE, AcceptanceWriter, KeyedRequest, NewMessage, NewSend
+from martinet.store.acceptance import DUPLICATE, KeyedRequest, NewMessage, NewSend, Verdict
 from martinet.store.accounts import Account
 from martinet.store.contacts import ContactStore
 
@@ -68,6 +68,18 @@ StopPolicy = Literal["add", "refuse", "off"]
 log = logs.get_logger(__name__)
 #: Asked before the per-send debug line: the stdlib's cached level check costs a tenth of a filtered structlog call.
 _level = logging.getLogger(__name__)
+
+
+class SendWriter(Protocol):
+    """Where accepted sends go: the process's `store.acceptance.AcceptanceWriter`, or anything that keeps the same
+    promise (tests hold sends in memory to check the rules without a database).
+
+    `accept` answers once the send is durable: True when written, False when the account's credit does not cover
+    `send.cost`, DUPLICATE when its idempotency key was taken; it may mark recipients on the account's opt-out
+    list as failed (and lower `send.cost`) before deciding.
+    """
+
+    async def accept(self, send: NewSend) -> Verdict: ...
 
 
 class InvalidParameter(Exception):
@@ -168,7 +180,7 @@ class _Prepared:
 class SendService:
     def __init__(
         self,
-        writer: AcceptanceWriter,
+        writer: SendWriter,
         prices: PriceTable,
         *,
         stop_mention: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_cli import martinet, martinet_all
+from tests.cli.support import martinet, martinet_all
 
 
 def test_contacts_import_list_groups_export_and_reimport(tmp_path: Path) -> None:

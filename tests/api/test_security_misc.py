@@ -26,8 +26,8 @@ from martinet.services.keys import KeyService
 from martinet.store.accounts import AccountStore
 from martinet.store.database import open_database
 from martinet.store.migrate import upgrade
+from tests.cli.support import martinet
 from tests.gateway import Gateway, running_gateway
-from tests.test_cli import martinet
 
 # --- API keys limited to lanes ------------------------------------------------------------------------------------
 

@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.cli.support import ACCEPTED
 from tests.served import Served, served
-from tests.test_cli import ACCEPTED
 
 CALLBACKS = """
 [callbacks]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli_routes import martinet
+from tests.cli.support import martinet
 
 CONFIG = """
 [pricing]

@@ -7,9 +7,6 @@ what the default connectors are and how an entry without a tier is ranked.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +15,7 @@ import pytest
 from martinet.config import load_settings
 from martinet.config.routes import default_connectors, route_from_config, router_from_settings
 from martinet.domain.routing import Destination
-
-_SCRIPT = Path(sys.executable).with_name("martinet")
-MARTINET = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "martinet.cli"]
+from tests.cli.support import martinet
 
 CONNECTORS = """
 [[connectors]]
@@ -80,14 +75,6 @@ def config(tmp_path: Path) -> Path:
     path = tmp_path / "martinet.toml"
     path.write_text(CONNECTORS + ROUTES, encoding="utf-8")
     return path
-
-
-def martinet(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    # MARTINET_* variables of the caller would change the configuration under test.
-    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("MARTINET_")}
-    return subprocess.run(
-        [*MARTINET, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=60, check=False
-    )
 
 
 def explain_json(config: Path, *args: str) -> dict[str, Any]:

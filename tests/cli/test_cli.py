@@ -15,7 +15,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,57 +26,8 @@ import pytest
 from martinet.services.credentials import token_hash, verify_password
 from martinet.store.accounts import AccountStore
 from martinet.store.database import open_database
+from tests.cli.support import ACCEPTED, MARTINET, READY_WITHIN, TOKEN, environment, group_alive, martinet, martinet_all
 from tests.conftest import free_port_pair, free_ports
-
-_SCRIPT = Path(sys.executable).with_name("martinet")
-MARTINET = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "martinet.cli"]
-TOKEN = re.compile(r"[A-Za-z0-9]{32}")
-ACCEPTED = re.compile(r"0 \| Accepté \| [A-Za-z0-9]{12}")
-
-
-def environment(**extra: str) -> dict[str, str]:
-    """The caller's environment without MARTINET_* overrides (they would change what is tested), plus `extra`."""
-    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("MARTINET_")}
-    env.update(extra)
-    return env
-
-
-def martinet(
-    *args: str | Path, cwd: Path, stdin: bytes = b"", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return martinet_all([list(args)], cwd=cwd, stdin=stdin, env=env)[0]
-
-
-def martinet_all(
-    invocations: list[list[str | Path]], *, cwd: Path, stdin: bytes = b"", env: dict[str, str] | None = None
-) -> list[subprocess.CompletedProcess[str]]:
-    """Run independent commands at the same time (each pays Python's start-up); results in the given order."""
-    processes = [
-        subprocess.Popen(
-            [*MARTINET, *map(str, args)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env if env is not None else environment(),
-        )
-        for args in invocations
-    ]
-    results = []
-    try:
-        for process in processes:
-            out, err = process.communicate(stdin, timeout=60)
-            results.append(
-                subprocess.CompletedProcess(
-                    process.args, process.returncode, out.decode(), err.decode(errors="replace")
-                )
-            )
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    return results
 
 
 @dataclass(frozen=True)
@@ -373,25 +323,6 @@ class Demo:
         return reply.content
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs (zombies waiting for init to reap them do not count)."""
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
 @contextlib.contextmanager
 def demo(data: Path, cwd: Path, name: str) -> Iterator[Demo]:
     """`martinet demo` in its own process group, ready to answer; stopped with SIGTERM however the test ends."""
@@ -424,7 +355,7 @@ def demo(data: Path, cwd: Path, name: str) -> Iterator[Demo]:
         )
     running = Demo(f"http://127.0.0.1:{port}", process, stderr_path, f"http://127.0.0.1:{admin}")
     try:
-        deadline = time.monotonic() + 60  # a deadline, not a timing: a loaded machine starts Python slowly
+        deadline = time.monotonic() + READY_WITHIN
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"martinet demo exited with {process.returncode}:\n{running.stderr}")
@@ -434,7 +365,7 @@ def demo(data: Path, cwd: Path, name: str) -> Iterator[Demo]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"martinet demo not ready within 60s:\n{running.stderr}")
+                raise AssertionError(f"martinet demo not ready within {READY_WITHIN}s:\n{running.stderr}")
             time.sleep(0.1)
         yield running
     finally:
@@ -448,9 +379,9 @@ def demo(data: Path, cwd: Path, name: str) -> Iterator[Demo]:
             process.wait()
         # The HTTP worker and the engine are children in the same group: none may outlive the command.
         deadline = time.monotonic() + 10
-        while _group_alive(process.pid) and time.monotonic() < deadline:
+        while group_alive(process.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _group_alive(process.pid):
+        if group_alive(process.pid):
             os.killpg(process.pid, signal.SIGKILL)
             running.returncode = -1
 

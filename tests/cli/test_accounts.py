@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.test_cli import martinet, martinet_all
+from tests.cli.support import martinet, martinet_all
 
 
 def test_the_account_tree_from_the_command_line(tmp_path: Path) -> None:

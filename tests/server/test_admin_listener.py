@@ -23,10 +23,10 @@ from martinet.cli import main
 from martinet.clock import now_ms
 from martinet.services.keys import KeyService
 from martinet.store.accounts import AccountStore
+from tests.cli.support import martinet
 from tests.conftest import free_ports
 from tests.gateway import Gateway, running_gateway
-from tests.test_cli import martinet
-from tests.test_metrics import parse, value
+from tests.server.test_metrics import parse, value
 
 ADMIN_PATHS = ("/healthz", "/readyz", "/metrics")
 

@@ -24,10 +24,10 @@ from martinet.store.database import Database, open_database
 from martinet.store.nodes import EngineNode, NodeStore
 from martinet.store.scheduler import queue_depth
 from martinet.store.schema import callbacks
+from tests.cli.support import MARTINET, environment, martinet
 from tests.conftest import free_port
 from tests.gateway import running_gateway, wait_for
 from tests.served import create_account, served, write_config
-from tests.test_cli import MARTINET, environment
 
 
 async def test_readyz_is_ready_with_an_engine_and_its_sandbox(database_url: str) -> None:
@@ -199,14 +199,7 @@ async def test_the_outbox_backlog_counts_pending_and_dead_letters_only(db: Datab
 
 
 def status(config: Path, cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*MARTINET, "status", "--config", str(config), *extra],
-        cwd=cwd,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return martinet("status", "--config", config, *extra, cwd=cwd)
 
 
 def test_status_without_an_engine_exits_1_and_says_why(tmp_path: Path) -> None:

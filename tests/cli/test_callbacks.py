@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select, update
 
 from martinet.store.schema import accounts, callbacks
+from tests.cli.support import martinet
 from tests.gateway import running_gateway, wait_for
-
-_SCRIPT = Path(sys.executable).with_name("martinet")
-MARTINET = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "martinet.cli"]
 
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*MARTINET, "callbacks", *args, "--config", str(config)], capture_output=True, text=True, timeout=60
-    )
+    return martinet("callbacks", *args, "--config", config, cwd=config.parent)
 
 
 def _lines(out: str) -> list[dict[str, object]]:

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli.support import ACCEPTED, MARTINET, READY_WITHIN, environment, group_alive
 from tests.conftest import free_port_pair, free_ports
-from tests.test_cli import ACCEPTED, MARTINET, _group_alive, environment
-from tests.test_metrics import parse, value
+from tests.server.test_metrics import parse, value
 
 SENDS = 12
 SCRAPES = 30
@@ -29,7 +29,7 @@ SCRAPES = 30
 def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes], Path]]:
     """`martinet demo --workers 2` in its own process group, with `tmp` as its temporary folder; yields the API
     and admin base URLs."""
-    port, admin_port = free_ports(2)
+    port, admin_port, sip = free_ports(3)
     smpp = free_port_pair()
     log = cwd / "gateway.log"
     env = environment(TMPDIR=str(tmp))
@@ -49,6 +49,8 @@ def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, str, subpro
                 f"127.0.0.1:{smpp}",
                 "--admin",
                 f"127.0.0.1:{admin_port}",
+                "--sip",
+                f"127.0.0.1:{sip}",
             ],
             cwd=cwd,
             env=env,
@@ -58,7 +60,7 @@ def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, str, subpro
         )
     base, admin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + READY_WITHIN
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"martinet demo exited with {process.returncode}:\n{log.read_text()}")
@@ -78,9 +80,9 @@ def gateway(data: Path, cwd: Path, tmp: Path) -> Iterator[tuple[str, str, subpro
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         deadline = time.monotonic() + 10
-        while _group_alive(process.pid) and time.monotonic() < deadline:
+        while group_alive(process.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _group_alive(process.pid):
+        if group_alive(process.pid):
             os.killpg(process.pid, signal.SIGKILL)
 
 
