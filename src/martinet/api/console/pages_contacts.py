@@ -8,6 +8,7 @@ read names the signed-in account: another account's contact or group is "not fou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -122,17 +123,10 @@ def routes(door: PageHost) -> list[Route]:
                 problem, status = problem_text(ctx, exc), 422
             except GroupExists:
                 problem, status = ctx.t("Name: the account has a group of this name"), 422
-        query = ctx.request.query_params
-        search = (query.get("search") or "").strip()[:100]
-        offset = _int(query.get("offset"), 0)
+        search, offset = _searched(ctx)
         rows = await ctx.services.contacts.store.groups(ctx.me.id, search=search or None, offset=offset, limit=PAGE + 1)
         values = {
-            "rows": rows[:PAGE],
-            "more": len(rows) > PAGE,
-            "offset": offset,
-            "page": PAGE,
-            "search": search,
-            "query": urlencode({"search": search} if search else {}),
+            **_listing(rows, search, offset),
             "problem": problem,
             "note": _note(ctx),
             "form": ctx.form if problem else {},
@@ -162,20 +156,13 @@ def routes(door: PageHost) -> list[Route]:
                     return door.error(ctx, 404, "No such group.")
                 return RedirectResponse(f"{PREFIX}/groups/{group.id}?note=added", 303)
             group = await _group(ctx, str(group.id)) or group
-        query = ctx.request.query_params
-        search = (query.get("search") or "").strip()[:100]
-        offset = _int(query.get("offset"), 0)
+        search, offset = _searched(ctx)
         rows = await ctx.services.contacts.store.page(
             ctx.me.id, search=search or None, group=group.name, after=0, offset=offset, limit=PAGE + 1
         )
         values = {
             "group": group,
-            "rows": rows[:PAGE],
-            "more": len(rows) > PAGE,
-            "offset": offset,
-            "page": PAGE,
-            "search": search,
-            "query": urlencode({"search": search} if search else {}),
+            **_listing(rows, search, offset),
             "problem": problem,
             "note": _note(ctx),
             "mobiles": ctx.form.get("mobiles", "") if problem else "",
@@ -201,19 +188,12 @@ def routes(door: PageHost) -> list[Route]:
 async def _contacts_page(
     door: PageHost, ctx: Ctx, form: dict[str, str], problem: str | None, status: int = 200
 ) -> Response:
-    query = ctx.request.query_params
-    search = (query.get("search") or "").strip()[:100]
-    offset = _int(query.get("offset"), 0)
+    search, offset = _searched(ctx)
     store = ctx.services.contacts.store
     rows = await store.page(ctx.me.id, search=search or None, group=None, after=0, offset=offset, limit=PAGE + 1)
     known_groups = await store.groups(ctx.me.id, search=None, offset=0, limit=1000)
     values = {
-        "rows": rows[:PAGE],
-        "more": len(rows) > PAGE,
-        "offset": offset,
-        "page": PAGE,
-        "search": search,
-        "query": urlencode({"search": search} if search else {}),
+        **_listing(rows, search, offset),
         "form": {name: form.get(name, "") for name in _CONTACT_FIELDS},
         "groups": known_groups,
         "problem": problem,
@@ -314,6 +294,25 @@ def _report_values(ctx: Ctx, report: ImportReport, group: str | None) -> dict[st
         "total": len(report.lines),
         "shown": REPORT_LINES,
         "group": group,
+    }
+
+
+def _searched(ctx: Ctx) -> tuple[str, int]:
+    """A list page's search text (at most 100 characters) and paging offset, from its query string."""
+    query = ctx.request.query_params
+    return (query.get("search") or "").strip()[:100], _int(query.get("offset"), 0)
+
+
+def _listing(rows: Sequence[Any], search: str, offset: int) -> dict[str, Any]:
+    """What each searchable list shows: a page of `rows` (fetched one beyond it to know whether more follow), its
+    place, and the search its paging links keep."""
+    return {
+        "rows": rows[:PAGE],
+        "more": len(rows) > PAGE,
+        "offset": offset,
+        "page": PAGE,
+        "search": search,
+        "query": urlencode({"search": search} if search else {}),
     }
 
 
