@@ -1,7 +1,9 @@
 """`python -m bench` (`make bench`): run the benchmarks and rewrite docs/benchmarks.md with the figures.
 
-`--only accept,rest,bulk,smpp,e2e,otp,callbacks,kannel,backlog,faults,voice,contacts` picks which run (default all); the rows, setup and notes of the
-others are kept as the page has them.
+`--only accept,rest,bulk,smpp,e2e,otp,callbacks,kannel,backlog,faults,voice,contacts` picks which run (default all). Only the rows, setup paragraph and note of the benchmarks run are rewritten, in
+place (`bench/page.py`); the others' and every paragraph written by hand stay as the page has them.
+`--dry-run` runs nothing and prints the page rewritten with the selected parts as it already has them: a diff
+against the page shows what a rewrite would lose (nothing but the intro's dates).
 """
 
 from __future__ import annotations
@@ -9,67 +11,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import accept, backlog, bulk, callbacks, contacts, e2e, faults, kannel, otp, rest, smpp, voice
+from bench import accept, backlog, bulk, callbacks, contacts, e2e, faults, kannel, otp, page, rest, smpp, voice
 from bench.harness import ROOT, WrkResult, machine
 
-BENCHMARKS = (
-    "accept",
-    "rest",
-    "bulk",
-    "smpp",
-    "e2e",
-    "otp",
-    "callbacks",
-    "kannel",
-    "backlog",
-    "faults",
-    "voice",
-    "contacts",
-)
-
-#: How the page's parts are told apart when `--only` keeps those of the benchmarks not run: the first row of each
-#: benchmark's group of rows, and the beginning of its setup paragraph and of its note.
-_FIRST_ROW = {
-    "accept": "sendSMS.do accept only (",
-    "rest": "POST /sms/v1/messages accept only",
-    "bulk": "sendSMS.do POST, ",
-    "smpp": "SMPP submit_sm",
-    "e2e": "end to end ",
-    "otp": "OTP accept",
-    "callbacks": "callbacks delivered",
-    "kannel": "Martinet vs Kannel",
-    "backlog": "engine RSS with",
-    "faults": "fault drill",
-    "voice": "voice calls at once",
-    "contacts": "contacts import, 100,000 lines",
-}
-_SETUP_START = {
-    "rest": "The REST rows",
-    "smpp": "The SMPP rows",
-    "e2e": "The end-to-end rows",
-    "otp": "The OTP rows",
-    "callbacks": "The callback rows",
-    "kannel": "The Kannel rows",
-    "backlog": "The backlog rows",
-    "faults": "The fault rows",
-    "voice": "The voice rows",
-    "contacts": "The contacts and campaign rows",
-}
-_NOTE_START = {
-    "accept": "Non-2xx answers during the accept run",
-    "rest": "REST run:",
-    "e2e": "End to end at",
-    "otp": "OTP run:",
-    "kannel": "Kannel run:",
-    "backlog": "Backlog run:",
-    "faults": "Fault drills:",
-    "voice": "Voice run:",
-    "contacts": "Contacts run:",
-}
+BENCHMARKS = page.ORDER
 
 
 def main() -> None:
@@ -93,105 +41,37 @@ def main() -> None:
     parser.add_argument("--faults-databases", default="sqlite,postgresql", help="fault drills on sqlite,postgresql")
     parser.add_argument("--voice-calls", type=int, default=100, help="simultaneous calls of the voice benchmark")
     parser.add_argument("--faults-postgres", default="postgresql://postgres@127.0.0.1:5432", help="for the drills")
+    parser.add_argument("--dry-run", action="store_true", help="run nothing; print the page rewritten from itself")
     args = parser.parse_args()
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(selected) - set(BENCHMARKS)
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}; choose among {', '.join(BENCHMARKS)}")
 
-    rows: list[tuple[str, str, str, str]] = []
+    text = args.output.read_text(encoding="utf-8") if args.output.exists() else None
     intro = f"Measured by `make bench` (`python -m bench`) on {datetime.date.today().isoformat()}, on {machine()}."
-    setups: list[str] = []
-    notes: list[str] = []
-    kept = _kept_parts(args.output, [name for name in BENCHMARKS if name not in selected])
-    earlier = _measured_line(args.output, selected) if len(set(selected)) < len(BENCHMARKS) else None
+    earlier = page.measured_line(text, selected) if text and len(set(selected)) < len(BENCHMARKS) else None
     if earlier is not None:  # the rows kept were measured then; say when and where those rerun were
         intro = f"{earlier} Rerun with `--only {','.join(selected)}` on {datetime.date.today().isoformat()}, on {machine()}."
-    for name in BENCHMARKS:
-        if name not in selected:
-            part = kept.get(name, _Part())
-            rows += part.rows
-            if part.setup is not None and name == "accept":
-                intro += "\n" + part.setup
-            elif part.setup is not None:
-                setups.append(part.setup)
-            if part.note is not None:
-                notes.append(part.note)
-            continue
-        _run(name, args, rows, setups, notes)
-        if name == "accept":
-            intro += "\n" + setups.pop()
-
-    table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
-    body = "".join(f"\n\n{paragraph}" for paragraph in setups)
-    extra = "".join(f"{note}\n\n" for note in notes)
-    text = f"""# Benchmarks
-
-{intro}{body}
-
-| measure | figure | target | |
-|---|---|---|---|
-{table}
-
-{extra}{_FOOTER}
-"""
+    if args.dry_run:  # the parts as the page has them: what a rewrite keeps shows in a diff against the page
+        fresh = page.kept_parts(text or "", selected)
+    else:
+        fresh = {name: _measured(name, args) for name in BENCHMARKS if name in selected}
+    text = page.render(text, intro, fresh)
+    if args.dry_run:
+        print(text, end="")
+        return
     args.output.write_text(text, encoding="utf-8")
     print(text)
 
 
-_FOOTER = "Figures move by ±20 % between runs on a shared 2-core machine; rerun `make bench` to refresh this page."
-
-
-@dataclass
-class _Part:
-    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
-    setup: str | None = None
-    note: str | None = None
-
-
-def _measured_line(page: Path, selected: list[str]) -> str | None:
-    """The page's first line of the intro (when and where it was measured) with the earlier partial reruns whose
-    rows are still on the page (those of a rerun entirely redone now are dropped)."""
-    if not page.exists():
-        return None
-    paragraphs = page.read_text(encoding="utf-8").split("\n\n")
-    line = paragraphs[1].split("\n", 1)[0] if len(paragraphs) > 1 else ""
-    if not line.startswith("Measured by"):
-        return None
-    base, *reruns = line.split(" Rerun with `--only ")
-    kept = [r for r in reruns if not set(r.split("`", 1)[0].split(",")) <= set(selected)]
-    return " Rerun with `--only ".join([base, *kept])
-
-
-def _kept_parts(page: Path, names: list[str]) -> dict[str, _Part]:
-    """The rows, setup paragraph and note of each benchmark named, as the page has them (empty when it has not)."""
-    parts = {name: _Part() for name in names}
-    if not names or not page.exists():
-        return parts
-    paragraphs = page.read_text(encoding="utf-8").split("\n\n")
-    table = next((i for i, p in enumerate(paragraphs) if p.startswith("| measure |")), None)
-    if table is None:
-        return parts
-    intro = paragraphs[1].split("\n", 1)
-    if "accept" in parts and len(intro) == 2 and intro[1].startswith("Everything runs"):
-        parts["accept"].setup = intro[1]
-    for paragraph in paragraphs[2:table]:
-        for name, start in _SETUP_START.items():
-            if name in parts and paragraph.startswith(start):
-                parts[name].setup = paragraph
-    for paragraph in paragraphs[table + 1 :]:
-        for name, start in _NOTE_START.items():
-            if name in parts and paragraph.startswith(start):
-                parts[name].note = paragraph.rstrip("\n")
-    current = None
-    for line in paragraphs[table].splitlines()[2:]:
-        cells = line.removeprefix("| ").removesuffix(" |").split(" | ")
-        if len(cells) != 4:
-            continue
-        current = next((name for name, first in _FIRST_ROW.items() if cells[0].startswith(first)), current)
-        if current in parts:
-            parts[current].rows.append((cells[0], cells[1], cells[2], cells[3]))
-    return parts
+def _measured(name: str, args: argparse.Namespace) -> page.Part:
+    """Run one benchmark: its rows, setup paragraph and note."""
+    rows: list[tuple[str, str, str, str]] = []
+    setups: list[str] = []
+    notes: list[str] = []
+    _run(name, args, rows, setups, notes)
+    return page.Part(rows, setups[0] if setups else None, notes[0] if notes else None)
 
 
 def _run(
