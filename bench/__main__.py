@@ -464,6 +464,26 @@ def _kannel_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             _verdict(_cpu_ms(m, "martinet") <= 0.8),
         ),
     ]
+    spool = f.get("kannel_spool")
+    if spool is not None:
+        rows += [
+            (
+                "  Kannel with its spool store (`store-type = spool`), end to end per second; ratio Martinet / it",
+                f"{spool['end_to_end_per_second']:,.0f}; "
+                f"{m['end_to_end_per_second'] / max(spool['end_to_end_per_second'], 0.1):.2f}",
+                "",
+                "",
+            ),
+            (
+                "    its accepted per second; send → final callback p50 / p99; accepted / final callbacks / lost",
+                f"{spool['load']['accepted_per_second']:,.0f}; {spool['latency_p50_ms'] / 1000:.1f} / "
+                f"{spool['latency_p99_ms'] / 1000:.1f} s; {spool['load']['accepted']:,} / {spool['final']:,} / "
+                f"{spool['lost']:,}",
+                "",
+                "",
+            ),
+            ("    its CPU per message", _cpu_per_message(spool, "bearerbox", "smsbox"), "", ""),
+        ]
     final = f.get("martinet_final")
     if final is not None:
         final_ratio = final["end_to_end_per_second"] / k["end_to_end_per_second"]
@@ -516,12 +536,21 @@ installed by the benchmark when missing): bearerbox with an SMPP `smsc` group (`
 {f["window"]}`, no throughput limit), internal DLR storage and no message store (Kannel's default: what is
 queued is lost if bearerbox dies), smsbox with a `sendsms-user`; `GET /cgi-bin/sendsms` with one recipient,
 `dlr-mask=31` and a `dlr-url` with `type=%d`, so it calls back at DLR types 8 (SMSC accepted), 4 (ENROUTE) and 1
-(delivered): three callbacks per message for each gateway. A load generator (`bench/dlr.py`, raw HTTP/1.1 on
+(delivered): three callbacks per message for each gateway.{_spool_words(f)} A load generator (`bench/dlr.py`, raw HTTP/1.1 on
 uvloop, closed loop of {f["connections"]} keep-alive connections) sends {f["count"]:,} requests to each gateway,
 one distinct French mobile each, after a warm-up of 64; the callback receiver (`bench/dlr.py`, raw HTTP on
 uvloop, a process of its own) answers 200 and counts the final callbacks per number. End to end = final
 callbacks per second from the first request to the last final callback; latency = from the request to its final
 callback (the send time travels in the callback URL); lost = accepted without a final callback within 180 s."""
+
+
+def _spool_words(f: dict[str, Any]) -> str:
+    if "kannel_spool" not in f:
+        return ""
+    return (
+        " Kannel runs a second time, on a fresh bearerbox and smsbox, with its spool store (`store-type = spool`: "
+        "a file per queued message in `store-location`, so that what bearerbox queues survives it)."
+    )
 
 
 def _kannel_note(f: dict[str, Any]) -> str:
@@ -536,12 +565,18 @@ def _kannel_note(f: dict[str, Any]) -> str:
         )
 
     m, k = f["martinet"], f["kannel"]
+    spool = f.get("kannel_spool")
     return (
-        f"Kannel run: when the last request was answered — Martinet: {then(m)}; Kannel: {then(k)}. "
-        f"CPU time from the first request to the last callback — Martinet ({m['span_s']:.0f} s): "
-        f"{cpu(m)}; Kannel ({k['span_s']:.0f} s): {cpu(k)}. Callbacks received: Martinet {m['callbacks']['by_kind']}, "
-        f"Kannel {k['callbacks']['by_kind']}; duplicates {m['callbacks']['duplicates']} / "
-        f"{k['callbacks']['duplicates']}."
+        f"Kannel run: when the last request was answered — Martinet: {then(m)}; Kannel: {then(k)}"
+        + (f"; Kannel with its spool store: {then(spool)}" if spool else "")
+        + f". CPU time from the first request to the last callback — Martinet ({m['span_s']:.0f} s): "
+        f"{cpu(m)}; Kannel ({k['span_s']:.0f} s): {cpu(k)}"
+        + (f"; Kannel with its spool store ({spool['span_s']:.0f} s): {cpu(spool)}" if spool else "")
+        + f". Callbacks received: Martinet {m['callbacks']['by_kind']}, Kannel {k['callbacks']['by_kind']}"
+        + (f", Kannel with its spool store {spool['callbacks']['by_kind']}" if spool else "")
+        + f"; duplicates {m['callbacks']['duplicates']} / {k['callbacks']['duplicates']}"
+        + (f" / {spool['callbacks']['duplicates']}" if spool else "")
+        + "."
     )
 
 

@@ -1,7 +1,7 @@
 """Martinet and Kannel side by side, end to end: HTTP → SMPP simulator → receipts → final status → callback.
 
     .venv/bin/python -m bench.kannel [--count 20000] [--connections 64] [--only martinet|kannel]
-                                     [--callback-statuses all,final]
+                                     [--callback-statuses all,final] [--kannel-stores none,spool]
 
 One SMSC simulator (`martinet smsc`: every message DELIVRD, an ENROUTE receipt 0.1 s after the submission and the
 final one 0.5 s after it, no throughput limit) serves both gateways in turn, each bound to it with one
@@ -15,7 +15,9 @@ recipient each, distinct numbers, with the send time in the callback URL:
   for final statuses only (`--callback-statuses final`: one callback per message, at 11).
 * Kannel (Debian package `kannel`): bearerbox (SMPP smsc group, `max-pending-submits = 64`, internal DLR storage,
   no message store) and smsbox (a `sendsms-user`), `GET /cgi-bin/sendsms` with `dlr-mask=31` and `dlr-url`
-  carrying `type=%d`; DLRs of type 8 (SMSC accepted), 4 (ENROUTE) and 1 (delivered), final = 1.
+  carrying `type=%d`; DLRs of type 8 (SMSC accepted), 4 (ENROUTE) and 1 (delivered), final = 1; then again,
+  fresh, with bearerbox keeping what it queues in its spool store (`store-type = spool`, one file per message in
+  `store-location`, as a Kannel that must not lose messages when bearerbox dies is run).
 
 Figures per gateway: accepted/s on the HTTP side; end-to-end = final callbacks per second from the first request
 to the last final callback; p50/p99 of send → final callback; lost = accepted without a final callback within
@@ -206,7 +208,7 @@ smsbox-port = {box}
 box-allow-ip = "127.0.0.1"
 dlr-storage = internal
 log-level = 2
-
+{store}
 group = smsc
 smsc = smpp
 smsc-id = simulator
@@ -241,12 +243,19 @@ text = "unused"
 
 
 @contextlib.contextmanager
-def kannel(data: Path, smpp: int, control: str) -> Iterator[tuple[str, list[int]]]:
-    """Kannel's bearerbox and smsbox bound to the simulator: (sendsms base URL, their process groups)."""
+def kannel(data: Path, smpp: int, control: str, store: str = "none") -> Iterator[tuple[str, list[int]]]:
+    """Kannel's bearerbox and smsbox bound to the simulator: (sendsms base URL, their process groups); bearerbox
+    keeps no message store (`none`, Kannel's default) or its spool store (`spool`: a file per queued message)."""
     bearerbox, smsbox = ensure_tool("bearerbox", "kannel"), ensure_tool("smsbox", "kannel")
+    data = data / f"kannel-{store}"
+    data.mkdir()
+    lines = ""
+    if store != "none":
+        (data / "store").mkdir()
+        lines = f"store-type = {store}\nstore-location = {data / 'store'}\n"
     admin, box, http = free_port(), free_port(), free_port()
     config = data / "kannel.conf"
-    config.write_text(KANNEL_CONF.format(admin=admin, box=box, smpp=smpp, http=http, window=WINDOW))
+    config.write_text(KANNEL_CONF.format(admin=admin, box=box, smpp=smpp, http=http, window=WINDOW, store=lines))
     binds = _stats(f"{control}/stats").get("active_binds", 0)
     with _process([bearerbox, "-v", "2", str(config)], data / "bearerbox.log", cwd=data) as bearer:
         status = f"http://127.0.0.1:{admin}/status.txt?password=bench"
@@ -381,8 +390,10 @@ def run(
     only: tuple[str, ...] = (),
     synchronous: str = "full",
     callback_statuses: tuple[str, ...] = ("all", "final"),
+    kannel_stores: tuple[str, ...] = ("none", "spool"),
 ) -> dict[str, Any]:
-    """Both gateways against the same simulator, one after the other; figures of each and the ratio."""
+    """Both gateways against the same simulator, one after the other (Martinet for each choice of callback
+    statuses, Kannel without and with its store); figures of each and the ratio to Kannel without a store."""
     data = Path(tempfile.mkdtemp(prefix="martinet-kannel-"))
     results: dict[str, Any] = {
         "count": count,
@@ -418,12 +429,13 @@ def run(
                         groups=[group, smsc],
                         pids=[receiver_pid],
                     )
-            if not only or "kannel" in only:
-                with receiver() as (callbacks, receiver_pid), kannel(data, smpp, control) as (base, groups):
+            for store in kannel_stores if not only or "kannel" in only else ():
+                with receiver() as (callbacks, receiver_pid), kannel(data, smpp, control, store) as (base, groups):
                     build = kannel_request(callbacks)
                     _settle(callbacks, dlr.load(base, build, _kannel_accepted, count=64, connections=8).accepted)
-                    results["kannel"] = measure(
-                        "kannel",
+                    key = "kannel" if store == "none" else f"kannel_{store}"
+                    results[key] = measure(
+                        key,
                         _offset(build),
                         _kannel_accepted,
                         base,
@@ -477,10 +489,17 @@ def main() -> None:
         default="all,final",
         help="Martinet runs: callbacks for every status change (all), for final ones only (final), or both",
     )
+    parser.add_argument(
+        "--kannel-stores",
+        default="none,spool",
+        help="Kannel runs: without a message store (none), with its spool store (spool), or both",
+    )
     args = parser.parse_args()
     only = (args.only,) if args.only else ()
     statuses = tuple(s for s in args.callback_statuses.split(",") if s)
-    print(json.dumps(run(args.count, args.connections, args.drain_timeout, only, args.synchronous, statuses), indent=2))
+    stores = tuple(s for s in args.kannel_stores.split(",") if s)
+    figures = run(args.count, args.connections, args.drain_timeout, only, args.synchronous, statuses, stores)
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
