@@ -12,7 +12,7 @@ from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import AccountStore
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database
-from martinet.store.dispatch import DispatchOutcome, DispatchStore, Expired, Held, Retry
+from martinet.store.dispatch import DispatchOutcome, DispatchStore, Expired, Held, Retry, SubmitFailed
 from martinet.store.scheduler import ScheduleStore
 from martinet.store.schema import accounts, ledger, messages, status_history
 
@@ -166,6 +166,66 @@ async def test_retry_held_and_expired_outcomes(db: Database) -> None:
     assert (second.id, "scheduled", 10) in history and (third.id, "expired", 37) in history
     assert refunds == [10]
     assert await _balance(db, account) == balance_before + 10
+
+
+async def test_every_outcome_but_a_submission_sets_exactly_its_columns(db: Database) -> None:
+    """Failed, retried, held and expired messages in one record: each row's queue columns, code and error, the
+    history rows and the refunds, down to the NULLs (a batch of two per outcome, so the statements run for many)."""
+    account = await _account(db, "acme")
+    await _enqueue(db, account, "marketing", 8, expires_at=NOW + 60_000)
+    claimed = [m.id for m in await _claim(DispatchStore(db, _clock), 10)]
+    balance_before = await _balance(db, account)
+    later = NOW + 7
+    await DispatchStore(db, lambda: later).record(
+        DispatchOutcome(
+            failed=[SubmitFailed(m, "carrier", False, 34, f"refused {m}") for m in claimed[0:2]],
+            retry=[Retry(m, NOW + 5_000 + m, f"busy {m}") for m in claimed[2:4]],
+            held=[Held(claimed[4], NOW + 3_600_000, "closed", NOW + 3_660_000), Held(claimed[5], NOW + 9, "x", None)],
+            expired=[Expired(m, f"too late {m}") for m in claimed[6:8]],
+        )
+    )
+    columns = (
+        messages.c.id,
+        messages.c.state,
+        messages.c.code,
+        messages.c.due_at,
+        messages.c.expires_at,
+        messages.c.lease_owner,
+        messages.c.lease_until,
+        messages.c.updated_at,
+        messages.c.error,
+        messages.c.cost,
+    )
+    async with db.reader.connect() as conn:
+        rows = {r.id: tuple(r)[1:] for r in (await conn.execute(select(*columns))).all()}
+        history = (
+            await conn.execute(
+                select(
+                    status_history.c.message_id,
+                    status_history.c.at,
+                    status_history.c.state,
+                    status_history.c.code,
+                    status_history.c.detail,
+                ).where(status_history.c.at == later)
+            )
+        ).all()
+    a, b, c, d, e, f, g, h = claimed
+    assert rows == {
+        a: ("failed", 34, None, NOW + 60_000, None, None, later, f"refused {a}", 0),
+        b: ("failed", 34, None, NOW + 60_000, None, None, later, f"refused {b}", 0),
+        c: ("queued", 1, NOW + 5_000 + c, NOW + 60_000, None, None, later, f"busy {c}", 10),
+        d: ("queued", 1, NOW + 5_000 + d, NOW + 60_000, None, None, later, f"busy {d}", 10),
+        e: ("scheduled", 10, NOW + 3_600_000, NOW + 3_660_000, None, None, later, None, 10),
+        f: ("scheduled", 10, NOW + 9, None, None, None, later, None, 10),
+        g: ("expired", 37, None, NOW + 60_000, None, None, later, f"too late {g}", 0),
+        h: ("expired", 37, None, NOW + 60_000, None, None, later, f"too late {h}", 0),
+    }
+    assert sorted(history) == sorted(
+        [(m, later, "failed", 34, f"refused {m}") for m in (a, b)]
+        + [(e, later, "scheduled", 10, "closed"), (f, later, "scheduled", 10, "x")]
+        + [(m, later, "expired", 37, f"too late {m}") for m in (g, h)]
+    )
+    assert await _balance(db, account) == balance_before + 40
 
 
 async def test_held_messages_are_released_in_the_order_they_were_accepted(db: Database) -> None:

@@ -268,78 +268,92 @@ def _carrier_ids(submitted: Sequence[Submitted]) -> dict[str, list[str]]:
     return by_connector
 
 
+_FAILED = ManyRows(
+    update(messages)
+    .where(messages.c.id == bindparam("mid"))
+    .values(
+        state=bindparam("state_"),
+        code=bindparam("new_code"),
+        lease_owner=null(),
+        lease_until=null(),
+        due_at=null(),
+        updated_at=bindparam("now_"),
+        error=bindparam("err"),
+    ),
+    ("mid", "state_", "new_code", "now_", "err"),
+)
+
+
 def _record_failed(conn: Connection, failed: Sequence[SubmitFailed], now: int) -> int:
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(
-            state=State.FAILED,
-            code=bindparam("new_code"),
-            lease_owner=None,
-            lease_until=None,
-            due_at=None,
-            updated_at=now,
-            error=bindparam("err"),
-        ),
-        [{"mid": f.message_id, "new_code": f.code, "err": f.detail} for f in failed],
-    )
+    state = str(State.FAILED)
+    _FAILED.execute(conn, [(f.message_id, state, f.code, now, f.detail) for f in failed])
     append_history(conn, [(f.message_id, now, State.FAILED, f.code, None, f.detail) for f in failed])
     return _refund(conn, [f.message_id for f in failed], now)
 
 
+_RETRY = ManyRows(
+    update(messages)
+    .where(messages.c.id == bindparam("mid"))
+    .values(
+        state=bindparam("state_"),
+        due_at=bindparam("due"),
+        lease_owner=null(),
+        lease_until=null(),
+        updated_at=bindparam("now_"),
+        error=bindparam("err"),
+    ),
+    ("mid", "state_", "due", "now_", "err"),
+)
+
+
 def _record_retry(conn: Connection, retry: Sequence[Retry], now: int) -> None:
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(
-            state=State.QUEUED,
-            due_at=bindparam("due"),
-            lease_owner=None,
-            lease_until=None,
-            updated_at=now,
-            error=bindparam("err"),
-        ),
-        [{"mid": r.message_id, "due": r.due_at, "err": r.detail} for r in retry],
-    )
+    state = str(State.QUEUED)
+    _RETRY.execute(conn, [(r.message_id, state, r.due_at, now, r.detail) for r in retry])
+
+
+_HELD = ManyRows(
+    update(messages)
+    .where(messages.c.id == bindparam("mid"))
+    .values(
+        state=bindparam("state_"),
+        code=bindparam("code_"),
+        due_at=bindparam("due"),
+        expires_at=bindparam("until"),
+        lease_owner=null(),
+        lease_until=null(),
+        updated_at=bindparam("now_"),
+    ),
+    ("mid", "state_", "code_", "due", "until", "now_"),
+)
 
 
 def _record_held(conn: Connection, held: Sequence[Held], now: int) -> None:
-    code = DEFAULT_CODE[State.SCHEDULED]
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(
-            state=State.SCHEDULED,
-            code=code,
-            due_at=bindparam("due"),
-            expires_at=bindparam("until"),
-            lease_owner=None,
-            lease_until=None,
-            updated_at=now,
-        ),
-        [{"mid": h.message_id, "due": h.due_at, "until": h.expires_at} for h in held],
-    )
+    code, state = DEFAULT_CODE[State.SCHEDULED], str(State.SCHEDULED)
+    _HELD.execute(conn, [(h.message_id, state, code, h.due_at, h.expires_at, now) for h in held])
     append_history(conn, [(h.message_id, now, State.SCHEDULED, code, None, h.detail) for h in held])
+
+
+_EXPIRED = ManyRows(
+    update(messages)
+    .where(messages.c.id == bindparam("mid"))
+    .values(
+        state=bindparam("state_"),
+        code=bindparam("code_"),
+        due_at=null(),
+        lease_owner=null(),
+        lease_until=null(),
+        updated_at=bindparam("now_"),
+        error=bindparam("err"),
+    ),
+    ("mid", "state_", "code_", "now_", "err"),
+)
 
 
 def record_expired(conn: Connection, expired: Sequence[Expired], now: int) -> int:
     """Shared with the scheduler's sweep (`martinet.store.scheduler`), which expires what no dispatcher claimed;
     returns the millicredits refunded."""
-    code = DEFAULT_CODE[State.EXPIRED]
-    conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(
-            state=State.EXPIRED,
-            code=code,
-            due_at=None,
-            lease_owner=None,
-            lease_until=None,
-            updated_at=now,
-            error=bindparam("err"),
-        ),
-        [{"mid": e.message_id, "err": e.detail} for e in expired],
-    )
+    code, state = DEFAULT_CODE[State.EXPIRED], str(State.EXPIRED)
+    _EXPIRED.execute(conn, [(e.message_id, state, code, now, e.detail) for e in expired])
     append_history(conn, [(e.message_id, now, State.EXPIRED, code, None, e.detail) for e in expired])
     return _refund(conn, [e.message_id for e in expired], now)
 
