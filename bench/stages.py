@@ -1,5 +1,6 @@
 """CPU per message of the engine's store stages, in one process on SQLite: recording submissions, applying two
-receipts per message (an intermediate one and the final one), reading the receipt texts.
+receipts per message (an intermediate one and the final one), reading the receipt texts, then claiming the status
+callbacks those changes queued (the notifier's claim, which builds each request) and marking them delivered.
 
 The end-to-end bench (`bench.kannel`) sums every process's CPU, and on a shared machine its runs spread by a
 quarter; this one times the stages alone with `time.process_time`, so a change to one of them shows.
@@ -19,6 +20,7 @@ from martinet.domain.status import State
 from martinet.smpp.receipt import receipt_fields
 from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import AccountStore
+from martinet.store.callbacks import DELIVERED, CallbackResult, CallbackStore
 from martinet.store.claims import ClaimCursor, ClaimedMessage
 from martinet.store.database import Database, open_database
 from martinet.store.dispatch import DispatchOutcome, DispatchStore, Submitted
@@ -26,6 +28,7 @@ from martinet.store.migrate import upgrade
 from martinet.store.receipts import ReceiptStore
 
 NOW = 1_700_000_000_000
+CALLBACK_URL = "http://127.0.0.1:9/status"  # never called: the notifier's store side only
 TEXT = "id:0a1b2c sub:001 dlvrd:001 submit date:2401020304 done date:2401020305 stat:DELIVRD err:000 text:Hello"
 
 
@@ -44,7 +47,7 @@ async def _claimed(db: Database, count: int) -> list[ClaimedMessage]:
     try:
         messages = [NewMessage(f"336{10_000_000 + i}", "FR", State.QUEUED, 1, 1000, NOW) for i in range(count)]
         send = NewSend(
-            "BENCH0000001", account.id, NOW, None, "hi", "GSM-7", 1, 2, None, None, None, None, "otp",
+            "BENCH0000001", account.id, NOW, None, "hi", "GSM-7", 1, 2, None, None, CALLBACK_URL, None, "otp",
             1000 * count, messages,
         )  # fmt: skip
         await writer.accept(send)
@@ -82,13 +85,34 @@ async def _round(count: int, batch: int) -> dict[str, float]:
             for _ in range(2 * count):
                 receipt_fields(TEXT)
             parsed = time.process_time()
+            claimed, marked = await _callbacks(CallbackStore(db, _clock), batch)
         finally:
             await db.dispose()
     return {
         "record_submitted_ms": round(1000 * (recorded - start) / count, 4),
         "apply_two_receipts_ms": round(1000 * (applied - recorded) / count, 4),
         "read_two_receipt_texts_ms": round(1000 * (parsed - applied) / count, 4),
+        "callbacks_per_message": round(marked[0] / count, 2),
+        "claim_callbacks_ms": round(1000 * claimed / count, 4),
+        "mark_callbacks_delivered_ms": round(1000 * marked[1] / count, 4),
     }
+
+
+async def _callbacks(store: CallbackStore, batch: int) -> tuple[float, tuple[int, float]]:
+    """Claim every queued callback and mark it delivered, batch by batch as the notifier does: the CPU seconds
+    of the claims, and (how many, the CPU seconds of the marks)."""
+    claiming = marking = 0.0
+    total = 0
+    while True:
+        start = time.process_time()
+        due = await store.claim("bench:1", lease_ms=60_000, limit=batch)
+        claimed = time.process_time()
+        if not due:
+            break
+        await store.record("bench:1", [CallbackResult(c.id, DELIVERED, True, status=200) for c in due])
+        claiming, marking = claiming + claimed - start, marking + time.process_time() - claimed
+        total += len(due)
+    return claiming, (total, marking)
 
 
 def main() -> None:
