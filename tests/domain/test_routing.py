@@ -454,3 +454,19 @@ def test_every_mcc_matches_its_country() -> None:
 def test_a_bad_operator_table_is_refused(data: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_operator_table(data)
+
+
+def test_metropolitan_mobiles_sharing_a_carrier_prefix_share_one_lookup_that_agrees_with_the_library() -> None:
+    """The per-prefix memo gives every French number, mobile or not, the operator libphonenumber's own lookup
+    gives it (a fresh lookup per number); two mobiles of one prefix get the very same answer object."""
+    memo, library = OperatorLookup(load_default_operator_table()), OperatorLookup(load_default_operator_table())
+    rng = random.Random(18)
+    numbers = [f"33{first}{rng.randrange(10**8):08d}" for first in range(1, 10) for _ in range(150)]
+    numbers += [n[:7] + f"{rng.randrange(10**4):04d}" for n in numbers]  # partners sharing 7 digits
+    numbers += [n[:9] + f"{rng.randrange(100):02d}" for n in numbers]  # and 9
+    for msisdn in numbers:
+        assert memo.operator(msisdn) == library._lookup(msisdn), msisdn
+    first, second = [n for n in numbers if n.startswith(("3361", "3362")) and memo.operator(n).name is not None][:2]
+    assert first[:7] != second[:7] and memo.operator(first) is not memo.operator(second)  # looked up apart
+    assert memo.operator(first[:7] + ("0000" if first[7:] != "0000" else "0001")) is memo.operator(first)
+    assert memo.operator("33140000000") == Operator(None, None)  # a Paris fixed line: no range holder
