@@ -140,10 +140,26 @@ async def test_voice_parameters_are_checked_and_answered_in_smsmode_terms(databa
         bad_language = await _send(gw, numero="0612345678", message="Bonjour", language="it-IT")
         missing = await _send(gw, numero="0612345678")
         accepted = await _send(gw, numero="0612345678", message="Bonjour", date_envoi="01012099-10:00")
-    assert too_long.startswith("35 | ") and "message" in too_long
-    assert bad_language.startswith("35 | ") and "language" in bad_language
+    assert too_long == "35 | Paramètre invalide : message (plus de 160 caractères)"
+    assert bad_language == (
+        "35 | Paramètre invalide : language (doit être l'une des valeurs fr-FR, en-GB, de-DE, es-ES)"
+    )
     assert missing.startswith("35 | ") and "message" in missing
     assert accepted.startswith("35 | ") and "date_envoi" in accepted  # beyond the scheduling horizon
+
+
+async def test_voice_messages_are_taken_by_get_and_read_in_iso_8859_15(database_url: str) -> None:
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    async with running_gateway(database_url, with_engine=False) as gw, gw.client() as client:
+        # As every smsmode endpoint: a query string percent-encoded in ISO-8859-15 ("é" E9, "€" A4).
+        query = f"accessToken={gw.token}&numero=0145678901&message=Caf%E9+%A4+5&date_envoi={tomorrow:%d%m%Y}-10:00"
+        got = await client.get("/sendVoiceMessage.do?" + query)
+        listed = await client.get("/smsList.do", params={"accessToken": gw.token})
+    answer = got.content.decode("iso-8859-15")
+    assert answer.startswith("0 | Accepté | "), answer
+    sms_id = answer.split(" | ")[-1]
+    row = listed.content.decode("iso-8859-15").splitlines()[0].split(" | ")
+    assert row[:5] == [sms_id, f"{tomorrow:%d/%m/%Y} 10:00", "Café € 5", "33145678901", "1.5"]
 
 
 async def test_the_rest_door_and_the_sdk_send_voice_messages(database_url: str, trunk: TrunkSimulator) -> None:
