@@ -203,3 +203,20 @@ async def test_a_scheduled_voice_message_is_cancelled_and_refunded(database_url:
             refunded = (await client.get("/credit.do", params={"accessToken": gw.token})).text
     assert answer.startswith("0 | ") and scheduled == "33145678901 10"
     assert (charged, refunded) == ("998.5", "1000") and deleted.startswith("0 | ")  # 1.5 credits a call to France
+
+
+async def test_the_rest_door_describes_voice_sends_and_refuses_a_voice_part_on_an_sms(database_url: str) -> None:
+    async with (
+        running_gateway(database_url, with_engine=False) as gw,
+        httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as raw,
+    ):
+        schema = (await raw.get("/sms/v1/openapi.json")).json()["components"]["schemas"]
+        send = {"recipient": {"to": "0145678901"}, "body": {"text": "Code 4821"}}
+        sms_with_voice = await raw.post("/sms/v1/messages", json={**send, "voice": {"language": "en-GB"}})
+        italian = await raw.post("/sms/v1/messages", json={**send, "channel": "VOICE", "voice": {"language": "it-IT"}})
+        listed = (await raw.get("/sms/v1/messages")).json()
+    assert schema["SendIn"]["properties"]["channel"]["enum"] == ["SMS", "VOICE"]
+    assert schema["VoiceIn"]["properties"]["language"]["enum"] == ["fr-FR", "en-GB", "de-DE", "es-ES"]
+    assert sms_with_voice.status_code == 422 and sms_with_voice.json()["field"] == "channel"
+    assert italian.status_code == 422 and italian.json()["field"] == "voice.language"
+    assert listed["items"] == []  # neither was sent, not even as an SMS
