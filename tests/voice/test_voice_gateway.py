@@ -220,3 +220,11 @@ async def test_the_rest_door_describes_voice_sends_and_refuses_a_voice_part_on_a
     assert sms_with_voice.status_code == 422 and sms_with_voice.json()["field"] == "channel"
     assert italian.status_code == 422 and italian.json()["field"] == "voice.language"
     assert listed["items"] == []  # neither was sent, not even as an SMS
+
+
+async def test_a_voice_message_beyond_the_credit_is_refused_with_33_and_costs_nothing(database_url: str) -> None:
+    async with running_gateway(database_url, credits=1, with_engine=False) as gw:
+        refused = await _send(gw, numero="0145678901", message="Votre code est 4821")  # 1.5 credits a call
+        async with gw.client() as client:
+            balance = (await client.get("/credit.do", params={"accessToken": gw.token})).text
+    assert (refused, balance) == ("33 | Crédits insuffisants", "1")
