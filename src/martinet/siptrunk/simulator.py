@@ -79,6 +79,7 @@ class TrunkCall:
     number: str
     behaviour: Behaviour
     started_at: float = field(default_factory=time.time)
+    ended_at: float | None = None  # when the call ended (BYE, CANCEL, or the trunk's hang-up)
     status: int | None = None  # the final answer given to the INVITE
     ended_by: str | None = None  # "caller" (BYE), "trunk" (our BYE), "cancel"
     law: Law | None = None
@@ -294,6 +295,7 @@ class TrunkSimulator:
         self._end(dialog)
 
     def _end(self, dialog: _Dialog) -> None:
+        dialog.call.ended_at = time.time()
         self._dialogs.pop(dialog.call.call_id, None)
         if dialog.task is not None and dialog.task is not asyncio.current_task():
             dialog.task.cancel()
