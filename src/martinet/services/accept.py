@@ -353,7 +353,9 @@ class SendService:
         voice message's own rules)."""
         if request.voice is not None:
             try:
-                return voice_sends.analysis(request.text or "", request.voice, self._voice)
+                return voice_sends.analysis(
+                    request.text or "", request.voice, self._voice, sandbox=request.account.sandbox
+                )
             except voice_sends.VoiceParameterError as refused:
                 raise InvalidParameter(refused.name, refused.problem) from None
         lane = request.lane or request.account.lane
