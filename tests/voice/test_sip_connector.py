@@ -1,5 +1,5 @@
 """The SIP connector against the trunk simulator: its concurrent-call limit, the validity of a message between
-two attempts, a text the synthesiser cannot read, and SMS refused."""
+two attempts, a text the synthesiser cannot read, SMS refused, and calls cut by a restart."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from martinet.config import SipConnectorConfig
-from martinet.connectors.base import Accepted, InboundMessage, OutboundMessage, Refused
+from martinet.connectors.base import Accepted, InboundMessage, InFlight, OutboundMessage, Refused
 from martinet.connectors.sip.connector import SipConnector
 from martinet.domain import voice
-from martinet.domain.receipts import Receipt
+from martinet.domain.receipts import UNKNOWN_OUTCOME, Receipt
 from martinet.domain.status import EXPIRED, State
 from martinet.domain.text import Encoding
 from martinet.domain.voice import Spoken
@@ -81,6 +81,8 @@ async def test_calls_wait_for_a_place_expire_between_attempts_and_fail_without_s
                 await asyncio.sleep(0.05)
 
         await asyncio.wait_for(all_final(), timeout=30)
+        # A call in progress when the engine stopped is not placed again: it might ring the person twice.
+        await connector.resume([InFlight("before-restart", "33612345600", voice.CALLING)])
     finally:
         await connector.stop()
         await trunk.stop()
@@ -95,6 +97,9 @@ async def test_calls_wait_for_a_place_expire_between_attempts_and_fail_without_s
     ]
     assert by_message[1].detail == "validity ended before attempt 2"
     assert by_message[99].detail == "speech synthesis failed: no voice for this text"
+    assert [(r.state, r.code, r.detail) for r in receipts if r.carrier_id == "before-restart"] == [
+        (State.UNDELIVERED, UNKNOWN_OUTCOME, "the engine restarted during the call")
+    ]
     # Never more than two calls at once on the trunk, and two at once while the five waited for a place.
     answered = [c for c in trunk.calls if c.status == 200]
     assert len(answered) == 5 and all(c.ended_at is not None for c in answered)
