@@ -217,11 +217,17 @@ async def test_the_rest_door_describes_voice_sends_and_refuses_a_voice_part_on_a
         send = {"recipient": {"to": "0145678901"}, "body": {"text": "Code 4821"}}
         sms_with_voice = await raw.post("/sms/v1/messages", json={**send, "voice": {"language": "en-GB"}})
         italian = await raw.post("/sms/v1/messages", json={**send, "channel": "VOICE", "voice": {"language": "it-IT"}})
+        voice = {**send, "channel": "VOICE"}
+        with_sender = await raw.post("/sms/v1/messages", json={**voice, "from": "ACME"})
+        with_replies = await raw.post("/sms/v1/messages", json={**voice, "callbackUrlMo": "https://example.com/mo"})
         listed = (await raw.get("/sms/v1/messages")).json()
     assert schema["SendIn"]["properties"]["channel"]["enum"] == ["SMS", "VOICE"]
     assert schema["VoiceIn"]["properties"]["language"]["enum"] == ["fr-FR", "en-GB", "de-DE", "es-ES"]
     assert sms_with_voice.status_code == 422 and sms_with_voice.json()["field"] == "channel"
     assert italian.status_code == 422 and italian.json()["field"] == "voice.language"
+    # A call shows the trunk's number and gets no replies: refused, not ignored.
+    assert (with_sender.status_code, with_sender.json()["field"]) == (422, "from")
+    assert (with_replies.status_code, with_replies.json()["field"]) == (422, "callbackUrlMo")
     assert listed["items"] == []  # neither was sent, not even as an SMS
 
 
