@@ -55,6 +55,25 @@ async def test_calls_over_tcp_with_digest_authentication(tmp_path: Path) -> None
     assert heard["33200000000"].ended_by == "trunk"
 
 
+async def test_digest_authentication_with_sha_256(tmp_path: Path) -> None:
+    trunk = TrunkSimulator(
+        (Rule("", "answer"),), port=0, recordings=tmp_path, username="u", password="p", algorithm="SHA-256"
+    )
+    await trunk.start()
+    host, port = trunk.address
+    caller = SipCaller(TrunkSettings(host, port, username="u", password="p"))
+    wrong = SipCaller(TrunkSettings(host, port, username="u", password="not-p"))
+    await caller.start()
+    await wrong.start()
+    try:
+        answered, refused = await asyncio.gather(caller.call("33612345678", _tone), wrong.call("33612345678", _tone))
+    finally:
+        await caller.stop()
+        await wrong.stop()
+        await trunk.stop()
+    assert answered.complete and refused.status == 401
+
+
 class _Counting:
     """The real synthesiser, counting its runs and telling when one starts."""
 

@@ -46,6 +46,7 @@ hangup_after = 2
         ('[[rules]]\nprefix = "33"\ncolour = "red"', "rules[0]: unknown key(s) colour"),
         ('listen = "5070"', "listen must be HOST:PORT, not '5070'"),
         ('transport = "sctp"', "transport must be udp or tcp"),
+        ('algorithm = "SHA-1"', "algorithm must be MD5 or SHA-256"),
     ],
 )
 def test_a_configuration_the_simulator_cannot_follow_is_refused_with_its_key(
