@@ -8,6 +8,8 @@ from pathlib import Path
 from tests.cli.support import martinet_all
 from tests.voice.support import require_speech
 
+OTHERS = ("en-GB", "de-DE", "es-ES")
+
 
 def _wav(path: Path) -> tuple[int, int, int, float]:
     with wave.open(str(path), "rb") as audio:
@@ -18,12 +20,13 @@ def _wav(path: Path) -> tuple[int, int, int, float]:
 def test_voice_say_writes_the_message_as_the_telephone_carries_it(tmp_path: Path) -> None:
     require_speech()
     text = "Votre code est 482913"
-    twice, once, refused, italian = martinet_all(
+    twice, once, refused, italian, *others = martinet_all(
         [
             ["voice", "say", text, "--language", "fr-FR", "-o", tmp_path / "twice.wav"],
             ["voice", "say", text, "--title", "", "--repeat", "1", "-o", tmp_path / "once.wav"],
             ["voice", "say", "x" * 161, "-o", tmp_path / "refused.wav"],
             ["voice", "say", text, "--language", "it-IT", "-o", tmp_path / "italian.wav"],
+            *(["voice", "say", text, "--language", lang, "-o", tmp_path / f"{lang}.wav"] for lang in OTHERS),
         ],
         cwd=tmp_path,
     )
@@ -37,3 +40,6 @@ def test_voice_say_writes_the_message_as_the_telephone_carries_it(tmp_path: Path
     assert refused.returncode == 2 and "text: longer than 160 characters" in refused.stderr
     assert italian.returncode == 2 and "--language: invalid choice: 'it-IT'" in italian.stderr
     assert not (tmp_path / "refused.wav").exists() and not (tmp_path / "italian.wav").exists()
+    # Every language of the door has its voice.
+    assert [r.returncode for r in others] == [0] * len(OTHERS), [r.stderr for r in others]
+    assert all(_wav(tmp_path / f"{lang}.wav")[:3] == (1, 2, 8000) for lang in OTHERS)
