@@ -261,8 +261,10 @@ def speech(settings: Settings) -> Speech:
 
 
 def voice_rules(settings: Settings, prices: PriceTable) -> VoiceRules:
-    """Voice prices (the price table's voice channel) and the name the default title says."""
-    return VoiceRules(prices, platform=settings.voice.platform)
+    """Voice prices (the price table's voice channel), the name the default title says, and whether a SIP trunk
+    is configured to call through."""
+    trunks = any(connector.type == "sip" for connector in settings.connectors)
+    return VoiceRules(prices, platform=settings.voice.platform, trunks=trunks)
 
 
 def connector(

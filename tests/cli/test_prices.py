@@ -36,7 +36,7 @@ def test_show_names_the_price_and_its_source(config: Path) -> None:
         "country   VN (+84)",
         "zone      asia (Asia)",
         "sms       2.75 credits per SMS part, from: configuration override (pricing.prices)",
-        "voice     4, from: zone asia of built-in prices.toml",
+        "voice     4 credits per call, from: zone asia of built-in prices.toml",
     ]
     result = martinet("prices", "show", "VN", "--account", "bigco", "--json", "--config", config, cwd=config.parent)
     assert json.loads(result.stdout)["sms"] == "1.9"

@@ -9,7 +9,7 @@ import pytest
 
 from martinet.domain.pricing import load_default_price_table, parse_price_table
 from martinet.domain.voice import script, spell_codes, voice_analysis, voice_problem
-from martinet.services.voice_sends import VoiceRules
+from martinet.services.voice_sends import VoiceRequest, VoiceRules, columns
 from martinet.voice import g711
 
 pytestmark = pytest.mark.unit
@@ -32,6 +32,14 @@ def test_codes_are_spelled_digit_by_digit(text: str, spoken: str) -> None:
 def test_the_script_reads_the_title_then_the_message_as_many_times_as_asked() -> None:
     assert script("Bonjour.", "Code 1234", 2) == "Bonjour. ... Code 1, 2, 3, 4 ... Code 1, 2, 3, 4"
     assert script("", "Salut", 1) == "Salut"
+
+
+def test_the_default_title_names_the_configured_platform_in_the_messages_language() -> None:
+    rules = VoiceRules(load_default_price_table(), platform="Acme Alertes")
+    assert columns(VoiceRequest(), rules) == ("voice", "Bonjour, ceci est un message de Acme Alertes.", "fr-FR")
+    assert columns(VoiceRequest(language="de-DE"), rules)[1] == "Guten Tag, dies ist eine Nachricht von Acme Alertes."
+    assert columns(VoiceRequest(title="", language="es-ES"), rules) == ("voice", "", "es-ES")  # no title read
+    assert columns(None, rules) == ("sms", None, None)
 
 
 def test_voice_texts_are_one_call_and_bounded() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY, Lane
-from martinet.domain.pricing import PriceTable
+from martinet.domain.pricing import PriceTable, load_default_price_table
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, OPTED_OUT, State
 from martinet.domain.text import Encoding
 from martinet.services.accept import (
@@ -32,7 +32,7 @@ from martinet.services.accept import (
 )
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.rate_limits import RateLimited, RateLimiter
-from martinet.services.voice_sends import VoiceRequest
+from martinet.services.voice_sends import VoiceRequest, VoiceRules
 from martinet.store.acceptance import DUPLICATE, KeyedRequest, NewSend, Verdict
 from martinet.store.accounts import Account
 
@@ -386,3 +386,14 @@ async def test_voice_messages_are_refused_where_voice_is_not_open() -> None:
         "text",
         "voice messages are not open on this platform",
     )
+
+
+async def test_voice_messages_are_refused_without_a_sip_trunk_except_to_test_mode_accounts() -> None:
+    writer = MemoryWriter()
+    sends = service(writer, voice=VoiceRules(load_default_price_table(), trunks=False))
+    assert await refusal(sends, writer, voice=VoiceRequest()) == (
+        "text",
+        "voice messages are not open on this platform",
+    )
+    accepted = await sends.accept(request(voice=VoiceRequest(), account=replace(ACCOUNT, sandbox=True)))
+    assert (accepted.cost, [s.channel for s in writer.written]) == (1500, ["voice"])

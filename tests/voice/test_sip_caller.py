@@ -1,5 +1,5 @@
-"""The caller against the trunk simulator over TCP with digest authentication, and speech synthesis off the event
-loop and cached."""
+"""The caller against the trunk simulator over TCP with digest authentication, its refusals and silences as
+statuses, and speech synthesis off the event loop and cached."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import asyncio
 import math
 from pathlib import Path
 
+from martinet.connectors.sip.outcomes import describe, outcome
+from martinet.domain import voice
 from martinet.sip.uac import SipCaller, TrunkSettings
 from martinet.siptrunk.simulator import Rule, TrunkSimulator
 from martinet.voice.g711 import Law, encode
@@ -53,6 +55,25 @@ async def test_calls_over_tcp_with_digest_authentication(tmp_path: Path) -> None
     assert heard["33200000000"].ended_by == "trunk"
 
 
+async def test_digest_authentication_with_sha_256(tmp_path: Path) -> None:
+    trunk = TrunkSimulator(
+        (Rule("", "answer"),), port=0, recordings=tmp_path, username="u", password="p", algorithm="SHA-256"
+    )
+    await trunk.start()
+    host, port = trunk.address
+    caller = SipCaller(TrunkSettings(host, port, username="u", password="p"))
+    wrong = SipCaller(TrunkSettings(host, port, username="u", password="not-p"))
+    await caller.start()
+    await wrong.start()
+    try:
+        answered, refused = await asyncio.gather(caller.call("33612345678", _tone), wrong.call("33612345678", _tone))
+    finally:
+        await caller.stop()
+        await wrong.stop()
+        await trunk.stop()
+    assert answered.complete and refused.status == 401
+
+
 class _Counting:
     """The real synthesiser, counting its runs and telling when one starts."""
 
@@ -91,3 +112,37 @@ async def test_speech_is_synthesised_off_the_event_loop_once_per_text() -> None:
     assert synthesizer.runs == 2 and speech.syntheses == 2
     assert during > 10  # the loop kept running while espeak-ng and sox worked
     assert 1.0 < first.seconds < 10.0
+
+
+async def test_refusals_and_silences_of_the_trunk_reach_the_statuses_of_docs_voice(tmp_path: Path) -> None:
+    rules = (
+        Rule("331", "reject", 480),
+        Rule("332", "reject", 603),
+        Rule("333", "reject", 404),
+        Rule("334", "reject", 500),
+        Rule("335", "silent"),
+        Rule("336", "ring"),
+    )
+    trunk = TrunkSimulator(rules, port=0, recordings=tmp_path)
+    await trunk.start()
+    caller = SipCaller(TrunkSettings(*trunk.address, ring_timeout=0.6))
+    await caller.start()
+    try:
+        results = await asyncio.gather(*(caller.call(f"33{n}00000000", _tone) for n in range(1, 7)))
+    finally:
+        await caller.stop()
+        await trunk.stop()
+    verdicts = [(r.status, outcome(r).code, outcome(r).retry) for r in results]
+    assert verdicts == [
+        (480, voice.NO_ANSWER, True),  # unavailable: called again later
+        (603, voice.DECLINED, False),  # declined: never called again
+        (404, voice.NOT_REACHABLE, False),
+        (500, voice.CALL_FAILED, True),  # the trunk's trouble
+        (408, voice.NO_ANSWER, True),  # not even a 100 Trying within the ringing timeout
+        (487, voice.NO_ANSWER, True),  # rang until cancelled
+    ]
+    assert not any(r.answered for r in results) and results[5].rang and not results[4].rang
+    assert describe(results[1], 2, 3) == "attempt 2/3: SIP 603 Decline"
+    # The trunk saw the cancel of the ringing call; the silent one never got past the INVITE.
+    heard = {c.number: c for c in trunk.calls}
+    assert heard["33600000000"].ended_by == "cancel" and heard["33600000000"].status == 487

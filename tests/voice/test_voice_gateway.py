@@ -24,6 +24,9 @@ RULES = (
     Rule("", "answer", ring_delay=0.1),
 )
 
+#: A SIP connector for the gateways without an engine: voice sends are open, and nothing is called.
+UNCALLED = [{"name": "sandbox", "type": "sandbox"}, {"name": "trunk", "type": "sip", "host": "127.0.0.1", "port": 9}]
+
 
 @pytest.fixture
 async def trunk(tmp_path: object) -> AsyncIterator[TrunkSimulator]:
@@ -135,15 +138,31 @@ async def _async(value: bool) -> bool:
 
 
 async def test_voice_parameters_are_checked_and_answered_in_smsmode_terms(database_url: str) -> None:
-    async with running_gateway(database_url, with_engine=False) as gw:
+    async with running_gateway(database_url, with_engine=False, connectors=UNCALLED) as gw:
         too_long = await _send(gw, numero="0612345678", message="x" * 161)
         bad_language = await _send(gw, numero="0612345678", message="Bonjour", language="it-IT")
         missing = await _send(gw, numero="0612345678")
         accepted = await _send(gw, numero="0612345678", message="Bonjour", date_envoi="01012099-10:00")
-    assert too_long.startswith("35 | ") and "message" in too_long
-    assert bad_language.startswith("35 | ") and "language" in bad_language
+    assert too_long == "35 | Paramètre invalide : message (plus de 160 caractères)"
+    assert bad_language == (
+        "35 | Paramètre invalide : language (doit être l'une des valeurs fr-FR, en-GB, de-DE, es-ES)"
+    )
     assert missing.startswith("35 | ") and "message" in missing
     assert accepted.startswith("35 | ") and "date_envoi" in accepted  # beyond the scheduling horizon
+
+
+async def test_voice_messages_are_taken_by_get_and_read_in_iso_8859_15(database_url: str) -> None:
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    async with running_gateway(database_url, with_engine=False, connectors=UNCALLED) as gw, gw.client() as client:
+        # As every smsmode endpoint: a query string percent-encoded in ISO-8859-15 ("é" E9, "€" A4).
+        query = f"accessToken={gw.token}&numero=0145678901&message=Caf%E9+%A4+5&date_envoi={tomorrow:%d%m%Y}-10:00"
+        got = await client.get("/sendVoiceMessage.do?" + query)
+        listed = await client.get("/smsList.do", params={"accessToken": gw.token})
+    answer = got.content.decode("iso-8859-15")
+    assert answer.startswith("0 | Accepté | "), answer
+    sms_id = answer.split(" | ")[-1]
+    row = listed.content.decode("iso-8859-15").splitlines()[0].split(" | ")
+    assert row[:5] == [sms_id, f"{tomorrow:%d/%m/%Y} 10:00", "Café € 5", "33145678901", "1.5"]
 
 
 async def test_the_rest_door_and_the_sdk_send_voice_messages(database_url: str, trunk: TrunkSimulator) -> None:
@@ -176,7 +195,7 @@ async def test_the_rest_door_and_the_sdk_send_voice_messages(database_url: str, 
 
 
 async def test_a_scheduled_voice_message_is_cancelled_and_refunded(database_url: str) -> None:
-    async with running_gateway(database_url, with_engine=False) as gw:
+    async with running_gateway(database_url, with_engine=False, connectors=UNCALLED) as gw:
         tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%d%m%Y-%H:%M")
         answer = await _send(gw, numero="0145678901", message="Rappel: rendez-vous demain", date_envoi=tomorrow)
         sms_id = answer.split(" | ")[-1]
@@ -187,3 +206,40 @@ async def test_a_scheduled_voice_message_is_cancelled_and_refunded(database_url:
             refunded = (await client.get("/credit.do", params={"accessToken": gw.token})).text
     assert answer.startswith("0 | ") and scheduled == "33145678901 10"
     assert (charged, refunded) == ("998.5", "1000") and deleted.startswith("0 | ")  # 1.5 credits a call to France
+
+
+async def test_the_rest_door_describes_voice_sends_and_refuses_a_voice_part_on_an_sms(database_url: str) -> None:
+    async with (
+        running_gateway(database_url, with_engine=False, connectors=UNCALLED) as gw,
+        httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as raw,
+    ):
+        schema = (await raw.get("/sms/v1/openapi.json")).json()["components"]["schemas"]
+        send = {"recipient": {"to": "0145678901"}, "body": {"text": "Code 4821"}}
+        sms_with_voice = await raw.post("/sms/v1/messages", json={**send, "voice": {"language": "en-GB"}})
+        italian = await raw.post("/sms/v1/messages", json={**send, "channel": "VOICE", "voice": {"language": "it-IT"}})
+        voice = {**send, "channel": "VOICE"}
+        with_sender = await raw.post("/sms/v1/messages", json={**voice, "from": "ACME"})
+        with_replies = await raw.post("/sms/v1/messages", json={**voice, "callbackUrlMo": "https://example.com/mo"})
+        listed = (await raw.get("/sms/v1/messages")).json()
+    assert schema["SendIn"]["properties"]["channel"]["enum"] == ["SMS", "VOICE"]
+    assert schema["VoiceIn"]["properties"]["language"]["enum"] == ["fr-FR", "en-GB", "de-DE", "es-ES"]
+    assert sms_with_voice.status_code == 422 and sms_with_voice.json()["field"] == "channel"
+    assert italian.status_code == 422 and italian.json()["field"] == "voice.language"
+    # A call shows the trunk's number and gets no replies: refused, not ignored.
+    assert (with_sender.status_code, with_sender.json()["field"]) == (422, "from")
+    assert (with_replies.status_code, with_replies.json()["field"]) == (422, "callbackUrlMo")
+    assert listed["items"] == []  # neither was sent, not even as an SMS
+
+
+async def test_a_voice_message_beyond_the_credit_is_refused_with_33_and_costs_nothing(database_url: str) -> None:
+    async with running_gateway(database_url, credits=1, with_engine=False, connectors=UNCALLED) as gw:
+        refused = await _send(gw, numero="0145678901", message="Votre code est 4821")  # 1.5 credits a call
+        async with gw.client() as client:
+            balance = (await client.get("/credit.do", params={"accessToken": gw.token})).text
+    assert (refused, balance) == ("33 | Crédits insuffisants", "1")
+
+
+async def test_a_platform_without_a_sip_trunk_refuses_voice_messages_at_once(database_url: str) -> None:
+    async with running_gateway(database_url, with_engine=False) as gw:  # the sandbox alone
+        refused = await _send(gw, numero="0145678901", message="Votre code est 4821")
+    assert refused == "35 | Paramètre invalide : message (messages vocaux non ouverts sur cette plateforme)"

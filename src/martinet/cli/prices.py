@@ -43,7 +43,7 @@ def add_commands(
     show = prices.add_parser(
         "show",
         help="one destination's price and where it comes from",
-        description="The price per SMS part and per voice unit to COUNTRY and the layer each comes from.",
+        description="The price per SMS part and per voice call to COUNTRY and the layer each comes from.",
     )
     show.add_argument("country", metavar="COUNTRY", help="ISO 3166-1 alpha-2 code, e.g. FR, RE, VN")
     for parser in (listing, show):
@@ -127,11 +127,12 @@ def _show(args: argparse.Namespace, load: SettingsLoader) -> int:
     zone = table.zone_of(country)
     zone_text = "none" if zone is None else zone.name + (f" ({zone.title})" if zone.title else "")
     unit = "credits per SMS part" if sms.price is not None else "(refused with status 3560)"
+    per_call = "credits per call" if voice.price is not None else "(refused with status 3560)"
     lines = [
         f"country   {country} (+{phonenumbers.country_code_for_region(country)})",
         f"zone      {zone_text}",
         f"sms       {_price_text(sms)} {unit}, from: {sms.source}",
-        f"voice     {_price_text(voice)}, from: {voice.source}",
+        f"voice     {_price_text(voice)} {per_call}, from: {voice.source}",
     ]
     if args.account:
         lines.insert(1, f"account   {args.account}")

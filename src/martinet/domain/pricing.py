@@ -1,4 +1,4 @@
-"""Credits charged per SMS part (and per voice unit), by destination country.
+"""Credits charged per SMS part (and per voice call), by destination country.
 
 Prices come in layers, the most specific first, so that an operator changes one country or one customer by
 writing one line and never has to copy the whole world:
@@ -68,7 +68,7 @@ def known_countries() -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class Zone:
-    """Countries sharing one price: ``sms`` credits per part, ``voice`` credits per voice unit (None: no price)."""
+    """Countries sharing one price: ``sms`` credits per part, ``voice`` credits per voice call (None: no price)."""
 
     name: str
     sms: Decimal

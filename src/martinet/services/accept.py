@@ -253,8 +253,8 @@ class SendService:
             prepared.due_at,
             prepared.now,
         )
-        if request.voice is not None and (request.groups or request.rows is not None):
-            raise InvalidParameter("groups", "a voice message is sent to numbers (numero), not to groups or files")
+        if request.voice is not None:
+            _check_voice_fields(request)
         personal = self._personal_messages(request, prepared)
         if personal is None:
             prices = self._prices_for(request, prepared)
@@ -353,7 +353,9 @@ class SendService:
         voice message's own rules)."""
         if request.voice is not None:
             try:
-                return voice_sends.analysis(request.text or "", request.voice, self._voice)
+                return voice_sends.analysis(
+                    request.text or "", request.voice, self._voice, sandbox=request.account.sandbox
+                )
             except voice_sends.VoiceParameterError as refused:
                 raise InvalidParameter(refused.name, refused.problem) from None
         lane = request.lane or request.account.lane
@@ -594,6 +596,17 @@ def _check_schedule(scheduled_at: int, now: int, horizon_days: int, timezone: st
     earliest = datetime(EARLIEST_SCHEDULE_YEAR, 1, 1, tzinfo=ZoneInfo(timezone))
     if scheduled_at < int(earliest.timestamp() * 1000):
         raise InvalidParameter("scheduled_at", SCHEDULED_TOO_EARLY)
+
+
+def _check_voice_fields(request: SendRequest) -> None:
+    """Refuses what a voice message cannot honour, rather than accepting and ignoring it: a call shows the
+    trunk's number and gets no replies."""
+    if request.groups or request.rows is not None:
+        raise InvalidParameter("groups", "a voice message is sent to numbers (numero), not to groups or files")
+    if request.sender:
+        raise InvalidParameter("sender", "a voice message is called from the trunk's number, not from a sender")
+    if request.classe == 4 or request.notification_url_reponse:
+        raise InvalidParameter("notification_url_reponse", "a voice message gets no replies")
 
 
 def _check_parameters(request: SendRequest) -> None:

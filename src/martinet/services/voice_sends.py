@@ -39,6 +39,9 @@ class VoiceRules:
 
     prices: PriceTable  # its voice channel: credits per call
     platform: str = "Martinet"
+    #: Whether a SIP trunk is configured: without one, a call could never be placed, and a voice message would
+    #: only wait, charged, until its validity ends; only test-mode accounts (the sandbox "listens") may send then.
+    trunks: bool = True
     _milli: dict[str, int | None] = field(default_factory=dict)
 
     def price_milli(self, country: str) -> int | None:
@@ -48,9 +51,11 @@ class VoiceRules:
         return self._milli[country]
 
 
-def analysis(text: str, request: VoiceRequest, rules: VoiceRules | None) -> TextAnalysis:
-    """The text of a voice send as stored and reported; raises VoiceParameterError for what the rules refuse."""
-    if rules is None:
+def analysis(text: str, request: VoiceRequest, rules: VoiceRules | None, *, sandbox: bool = False) -> TextAnalysis:
+    """The text of a voice send as stored and reported; raises VoiceParameterError for what the rules refuse.
+
+    `sandbox`: the account is in test mode, its calls are pretended by the sandbox and need no trunk."""
+    if rules is None or not (rules.trunks or sandbox):
         raise VoiceParameterError("text", "voice messages are not open on this platform")
     problem = voice_problem(text, request.title, request.language)
     if problem is not None:

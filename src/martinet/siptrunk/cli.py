@@ -71,6 +71,9 @@ def build(args: argparse.Namespace) -> TrunkSimulator:
     transport = args.transport or data.get("transport", "udp")
     if transport not in ("udp", "tcp"):
         raise TrunkConfigError("transport must be udp or tcp")
+    algorithm = data.get("algorithm", "MD5")
+    if algorithm not in ("MD5", "SHA-256"):
+        raise TrunkConfigError("algorithm must be MD5 or SHA-256")
     rules = tuple(_rule(i, t) for i, t in enumerate(data.get("rules", []))) or DEFAULT_RULES
     recordings = args.recordings or (Path(data["recordings"]) if data.get("recordings") else None)
     return TrunkSimulator(
@@ -81,6 +84,7 @@ def build(args: argparse.Namespace) -> TrunkSimulator:
         recordings=recordings,
         username=args.username or data.get("username", ""),
         password=args.password or data.get("password", ""),
+        algorithm=algorithm,
     )
 
 

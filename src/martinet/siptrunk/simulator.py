@@ -79,6 +79,7 @@ class TrunkCall:
     number: str
     behaviour: Behaviour
     started_at: float = field(default_factory=time.time)
+    ended_at: float | None = None  # when the call ended (BYE, CANCEL, or the trunk's hang-up)
     status: int | None = None  # the final answer given to the INVITE
     ended_by: str | None = None  # "caller" (BYE), "trunk" (our BYE), "cancel"
     law: Law | None = None
@@ -111,12 +112,14 @@ class TrunkSimulator:
         username: str = "",
         password: str = "",
         realm: str = "martinet-trunk",
+        algorithm: Literal["MD5", "SHA-256"] = "MD5",
     ) -> None:
         self._rules = rules
         self._host, self._port, self._kind = host, port, transport
         self._recordings = recordings
         self._credentials = (username, password) if username else None
         self._realm = realm
+        self._algorithm = algorithm
         self._transport: Transport | None = None
         self._dialogs: dict[str, _Dialog] = {}
         self._nonces: set[str] = set()
@@ -186,7 +189,7 @@ class TrunkSimulator:
         if self._credentials is not None and not self._authorized(invite):
             nonce = secrets.token_hex(16)
             self._nonces.add(nonce)
-            challenge = f'Digest realm="{self._realm}", nonce="{nonce}", algorithm=MD5, qop="auth"'
+            challenge = f'Digest realm="{self._realm}", nonce="{nonce}", algorithm={self._algorithm}, qop="auth"'
             self._send(
                 messages.response(
                     invite, 401, "Unauthorized", to_tag=messages.new_tag(), extra=[("WWW-Authenticate", challenge)]
@@ -219,15 +222,19 @@ class TrunkSimulator:
         if params.get("username") != username or nonce not in self._nonces:
             return False
 
-        def md5(text: str) -> str:
-            return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+        name = "sha256" if self._algorithm == "SHA-256" else "md5"
 
-        ha1 = md5(f"{username}:{self._realm}:{password}")
-        ha2 = md5(f"INVITE:{params.get('uri', '')}")
+        def digest(text: str) -> str:
+            return hashlib.new(name, text.encode(), usedforsecurity=False).hexdigest()
+
+        ha1 = digest(f"{username}:{self._realm}:{password}")
+        ha2 = digest(f"INVITE:{params.get('uri', '')}")
         if params.get("qop"):
-            expected = md5(f"{ha1}:{nonce}:{params.get('nc', '')}:{params.get('cnonce', '')}:{params.get('qop')}:{ha2}")
+            expected = digest(
+                f"{ha1}:{nonce}:{params.get('nc', '')}:{params.get('cnonce', '')}:{params.get('qop')}:{ha2}"
+            )
         else:
-            expected = md5(f"{ha1}:{nonce}:{ha2}")
+            expected = digest(f"{ha1}:{nonce}:{ha2}")
         return secrets.compare_digest(expected, params.get("response", ""))
 
     def _final(self, dialog: _Dialog, status: int, body: bytes = b"") -> None:
@@ -294,6 +301,7 @@ class TrunkSimulator:
         self._end(dialog)
 
     def _end(self, dialog: _Dialog) -> None:
+        dialog.call.ended_at = time.time()
         self._dialogs.pop(dialog.call.call_id, None)
         if dialog.task is not None and dialog.task is not asyncio.current_task():
             dialog.task.cancel()

@@ -51,14 +51,16 @@ _PROBLEMS_FR: dict[str, str] = {
     SCHEDULED_TOO_EARLY: "antérieure à l'an 2000",
     "empty": "vide",
     "required for marketing sends with emetteur": "obligatoire pour un envoi marketing avec émetteur",
+    "voice messages are not open on this platform": "messages vocaux non ouverts sur cette plateforme",
 }
-# Problems that carry a number (a configured limit), in French.
+# Problems that carry a number (a configured limit) or the values allowed, in French.
 _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"longer than (\d+) characters"), r"plus de \1 caractères"),
     (re.compile(r"more than (\d+) recipients"), r"plus de \1 destinataires"),
     (re.compile(r"more than (\d+) bytes"), r"plus de \1 octets"),
     (re.compile(r"more than (\d+) days ahead"), r"plus de \1 jours à l'avance"),
     (re.compile(r"more than (\d+) parameters"), r"plus de \1 paramètres"),
+    (re.compile(r"must be one of (.+)"), r"doit être l'une des valeurs \1"),
 ]
 
 
