@@ -125,6 +125,14 @@ async def test_address_book_group_send_and_batch(database_url: str) -> None:
             files={"fichier": ("c.csv", b"numero,message\n0611111111\n")},
         )
         assert short.content.decode("iso-8859-15").startswith("35 | Paramètre invalide : fichier (ligne 2 :")
+        unclosed = await http.post(
+            "/sendSMSBatch.do",
+            params={"accessToken": token},
+            files={"fichier": ("c.csv", b'numero,message\n0611111111,"Bonjour\n')},
+        )
+        assert unclosed.content.decode("iso-8859-15") == (
+            "35 | Paramètre invalide : fichier (ligne 2 : a quoted field is not closed)"
+        )
         not_multipart = await http.post("/sendSMSBatch.do", params={"accessToken": token}, content=b"numero,message\n")
         assert not_multipart.content.decode("iso-8859-15").startswith("35 | Paramètre invalide : fichier")
         wrong_key = await http.post(
