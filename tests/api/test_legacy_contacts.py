@@ -86,7 +86,9 @@ async def address_book_group_send_and_batch(database_url: str, callback_url: str
         bad_date = await http.get(
             "/addContact.do", params={"accessToken": token, "nom": "X", "mobile": "0611111111", "date": "31022020"}
         )
-        assert bad_date.content.decode("iso-8859-15").startswith("35 | Paramètre invalide : date")
+        assert bad_date.content.decode("iso-8859-15") == "35 | Paramètre invalide : date (date invalide)"
+        bad_mobile = await http.get("/addContact.do", params={"accessToken": token, "nom": "X", "mobile": "06 1x"})
+        assert bad_mobile.content.decode("iso-8859-15") == "35 | Paramètre invalide : mobile (caractères invalides)"
 
         # groupe: the group's contacts, deduplicated with numero, the template rendered for each.
         sent = await http.post(
@@ -100,8 +102,14 @@ async def address_book_group_send_and_batch(database_url: str, callback_url: str
             ("33611111111", "Bonjour Zoé Durand"),
         ]
         await follow(http, gw, sms_id, "33622222222 11 | 33611111111 11")
+        brace = await http.get(
+            "/sendSMS.do", params={"accessToken": token, "groupe": "b", "message": "Bonjour {prenom"}
+        )
+        assert brace.content.decode("iso-8859-15") == (
+            "35 | Paramètre invalide : message ('{' isolé au caractère 9 (écrire {{ pour un seul))"
+        )
         unknown = await http.get("/sendSMS.do", params={"accessToken": token, "groupe": "zz", "message": "x"})
-        assert unknown.content.decode("iso-8859-15") == "35 | Paramètre invalide : groupe (unknown group zz)"
+        assert unknown.content.decode("iso-8859-15") == "35 | Paramètre invalide : groupe (groupe inconnu zz)"
 
         # sendSMSBatch.do: one campaign, each row its own text, sender and reference.
         batch = await http.post(
@@ -146,14 +154,22 @@ async def address_book_group_send_and_batch(database_url: str, callback_url: str
             params={"accessToken": token},
             files={"fichier": ("c.csv", b"numero,message\n0611111111\n")},
         )
-        assert short.content.decode("iso-8859-15").startswith("35 | Paramètre invalide : fichier (ligne 2 :")
+        assert short.content.decode("iso-8859-15") == (
+            "35 | Paramètre invalide : fichier (ligne 2 : 1 champs pour 2 colonnes)"
+        )
+        unknown_column = await http.post(
+            "/sendSMSBatch.do", params={"accessToken": token}, files={"fichier": ("c.csv", b"numero;texte\n")}
+        )
+        assert unknown_column.content.decode("iso-8859-15") == (
+            "35 | Paramètre invalide : fichier (ligne 1 : colonne inconnue 'texte')"
+        )
         unclosed = await http.post(
             "/sendSMSBatch.do",
             params={"accessToken": token},
             files={"fichier": ("c.csv", b'numero,message\n0611111111,"Bonjour\n')},
         )
         assert unclosed.content.decode("iso-8859-15") == (
-            "35 | Paramètre invalide : fichier (ligne 2 : a quoted field is not closed)"
+            "35 | Paramètre invalide : fichier (ligne 2 : un champ entre guillemets n'est pas fermé)"
         )
         not_multipart = await http.post("/sendSMSBatch.do", params={"accessToken": token}, content=b"numero,message\n")
         assert not_multipart.content.decode("iso-8859-15").startswith("35 | Paramètre invalide : fichier")
