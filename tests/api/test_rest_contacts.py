@@ -85,6 +85,12 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
             "Bonjour Léa, code C3",
             "Bonjour Zoé, code Z9",
         ]
+        sdk_preview = await client.preview(None, text, groups=["clients"])
+        assert [(r.text, r.part_count) for r in sdk_preview.recipients] == [
+            ("Bonjour Hélène, code A1", 1),
+            ("Bonjour Léa, code C3", 1),
+            ("Bonjour Zoé, code Z9", 1),
+        ]
         sent = await client.send(None, text, groups=["clients"], recipients=["0655555555"])
         assert [m.text for m in sent] == [
             "Bonjour , code ",
