@@ -111,6 +111,9 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
         await client.legacy.add_contact("Blanc", "0666666666", prenom="Jo", groupes="legacy")
         (jo,) = [c async for c in client.contacts.list(group="legacy")]
         assert (jo.first_name, jo.last_name) == ("Jo", "Blanc")
+        to_group = await client.legacy.send_sms([], "Salut {prenom}", groupe="legacy")
+        jo_message = await client.get(f"{to_group}-0")  # a send's messages are its smsID and their rank
+        assert (jo_message.to, jo_message.text) == ("33666666666", "Salut Jo")
         campaign = await client.legacy.send_batch(
             "numero;message;emetteur\n0666666666;Salut Jo;Boutique\n0677777777;Salut Éva;\n".encode("iso-8859-15"),
             emetteur="Defaut",
