@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from martinet.store.schema import messages, sends
 from tests.api.test_client_samples import SAMPLES, require, run
+from tests.engine.test_notifier import FAST, Receiver
 from tests.gateway import Gateway, running_gateway, wait_for
 
 ACCEPTED = re.compile(r"0 \| Accepté \| ([A-Za-z0-9]{12})")
@@ -57,7 +58,16 @@ async def follow(http: httpx.AsyncClient, gw: Gateway, sms_id: str, expected: st
 
 
 async def test_address_book_group_send_and_batch(database_url: str) -> None:
-    async with running_gateway(database_url) as gw, gw.client() as http:
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        await address_book_group_send_and_batch(database_url, f"http://127.0.0.1:{receiver.port}/dlr", receiver)
+    finally:
+        await receiver.stop()
+
+
+async def address_book_group_send_and_batch(database_url: str, callback_url: str, receiver: Receiver) -> None:
+    async with running_gateway(database_url, callbacks=FAST) as gw, gw.client() as http:
         token = gw.token
         added = await http.post(
             "/addContact.do",
@@ -76,7 +86,9 @@ async def test_address_book_group_send_and_batch(database_url: str) -> None:
         bad_date = await http.get(
             "/addContact.do", params={"accessToken": token, "nom": "X", "mobile": "0611111111", "date": "31022020"}
         )
-        assert bad_date.content.decode("iso-8859-15").startswith("35 | Paramètre invalide : date")
+        assert bad_date.content.decode("iso-8859-15") == "35 | Paramètre invalide : date (date invalide)"
+        bad_mobile = await http.get("/addContact.do", params={"accessToken": token, "nom": "X", "mobile": "06 1x"})
+        assert bad_mobile.content.decode("iso-8859-15") == "35 | Paramètre invalide : mobile (caractères invalides)"
 
         # groupe: the group's contacts, deduplicated with numero, the template rendered for each.
         sent = await http.post(
@@ -90,13 +102,19 @@ async def test_address_book_group_send_and_batch(database_url: str) -> None:
             ("33611111111", "Bonjour Zoé Durand"),
         ]
         await follow(http, gw, sms_id, "33622222222 11 | 33611111111 11")
+        brace = await http.get(
+            "/sendSMS.do", params={"accessToken": token, "groupe": "b", "message": "Bonjour {prenom"}
+        )
+        assert brace.content.decode("iso-8859-15") == (
+            "35 | Paramètre invalide : message ('{' isolé au caractère 9 (écrire {{ pour un seul))"
+        )
         unknown = await http.get("/sendSMS.do", params={"accessToken": token, "groupe": "zz", "message": "x"})
-        assert unknown.content.decode("iso-8859-15") == "35 | Paramètre invalide : groupe (unknown group zz)"
+        assert unknown.content.decode("iso-8859-15") == "35 | Paramètre invalide : groupe (groupe inconnu zz)"
 
         # sendSMSBatch.do: one campaign, each row its own text, sender and reference.
         batch = await http.post(
             "/sendSMSBatch.do",
-            params={"accessToken": token, "emetteur": "Defaut"},
+            params={"accessToken": token, "emetteur": "Defaut", "notification_url": callback_url},
             files={"fichier": ("campagne.csv", CAMPAIGN, "text/csv")},
         )
         campaign = accepted_id(batch.content.decode("iso-8859-15"))
@@ -108,6 +126,18 @@ async def test_address_book_group_send_and_batch(database_url: str) -> None:
         await follow(http, gw, campaign, "33611111111 11 | 33622222222 11 | 33633333333 11")
         status = await http.get("/smsStatus.do", params={"accessToken": token, "smsID": campaign})
         assert status.content.decode("iso-8859-15") == "11 | Reçu"
+
+        # Callbacks report every row, each with its own reference.
+        async def every_row_called_back() -> set[tuple[str, str, str]]:
+            final = {(c.query["numero"], c.query.get("refClient", ""), c.query["smsID"]) for c in receiver.successes()}
+            return final if len([c for c in receiver.successes() if c.query["statut"] == "11"]) >= 3 else set()
+
+        called = await wait_for(every_row_called_back)
+        assert called == {
+            ("33611111111", "c-1", campaign),
+            ("33622222222", "c-2", campaign),
+            ("33633333333", "c-3", campaign),
+        }
 
         # One bad row refuses the file, naming the row; nothing is stored.
         before = await count_sends(gw)
@@ -124,7 +154,23 @@ async def test_address_book_group_send_and_batch(database_url: str) -> None:
             params={"accessToken": token},
             files={"fichier": ("c.csv", b"numero,message\n0611111111\n")},
         )
-        assert short.content.decode("iso-8859-15").startswith("35 | Paramètre invalide : fichier (ligne 2 :")
+        assert short.content.decode("iso-8859-15") == (
+            "35 | Paramètre invalide : fichier (ligne 2 : 1 champs pour 2 colonnes)"
+        )
+        unknown_column = await http.post(
+            "/sendSMSBatch.do", params={"accessToken": token}, files={"fichier": ("c.csv", b"numero;texte\n")}
+        )
+        assert unknown_column.content.decode("iso-8859-15") == (
+            "35 | Paramètre invalide : fichier (ligne 1 : colonne inconnue 'texte')"
+        )
+        unclosed = await http.post(
+            "/sendSMSBatch.do",
+            params={"accessToken": token},
+            files={"fichier": ("c.csv", b'numero,message\n0611111111,"Bonjour\n')},
+        )
+        assert unclosed.content.decode("iso-8859-15") == (
+            "35 | Paramètre invalide : fichier (ligne 2 : un champ entre guillemets n'est pas fermé)"
+        )
         not_multipart = await http.post("/sendSMSBatch.do", params={"accessToken": token}, content=b"numero,message\n")
         assert not_multipart.content.decode("iso-8859-15").startswith("35 | Paramètre invalide : fichier")
         wrong_key = await http.post(

@@ -60,6 +60,10 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
 
         patched = await http.patch(f"/sms/v1/contacts/{created.contact_id}", json={"company": "ACME"})
         assert patched.json()["company"] == "ACME" and patched.json()["firstName"] == "Zoé"
+        updated = await client.contacts.update(created.contact_id, other="note", fields={"ville": "Brest"})
+        assert (updated.company, updated.other, updated.fields) == ("ACME", "note", {"code": "Z9", "ville": "Brest"})
+        renamed = await client.contacts.rename_group(vip.group_id, "vip-2026")
+        assert (renamed.name, (await client.contacts.get_group(vip.group_id)).name) == ("vip-2026", "vip-2026")
         taken = await http.patch(f"/sms/v1/contacts/{created.contact_id}", json={"mobile": "0611111111"})
         assert taken.status_code == 409 and taken.json()["errorCode"] == "CONTACT_EXISTS"
         bad_date = await http.post("/sms/v1/contacts", json={"mobile": "0644444444", "birthDate": "1990-02-30"})
@@ -81,6 +85,12 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
             "Bonjour Léa, code C3",
             "Bonjour Zoé, code Z9",
         ]
+        sdk_preview = await client.preview(None, text, groups=["clients"])
+        assert [(r.text, r.part_count) for r in sdk_preview.recipients] == [
+            ("Bonjour Hélène, code A1", 1),
+            ("Bonjour Léa, code C3", 1),
+            ("Bonjour Zoé, code Z9", 1),
+        ]
         sent = await client.send(None, text, groups=["clients"], recipients=["0655555555"])
         assert [m.text for m in sent] == [
             "Bonjour , code ",
@@ -96,6 +106,30 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
         await wait_for(all_delivered)
         again = await client.get(sent[2].message_id)
         assert again.text == "Bonjour Léa, code C3"
+
+        # The smsmode door through the SDK: a contact added, a CSV campaign sent, each row followed.
+        await client.legacy.add_contact("Blanc", "0666666666", prenom="Jo", groupes="legacy")
+        (jo,) = [c async for c in client.contacts.list(group="legacy")]
+        assert (jo.first_name, jo.last_name) == ("Jo", "Blanc")
+        to_group = await client.legacy.send_sms([], "Salut {prenom}", groupe="legacy")
+        jo_message = await client.get(f"{to_group}-0")  # a send's messages are its smsID and their rank
+        assert (jo_message.to, jo_message.text) == ("33666666666", "Salut Jo")
+        campaign = await client.legacy.send_batch(
+            "numero;message;emetteur\n0666666666;Salut Jo;Boutique\n0677777777;Salut Éva;\n".encode("iso-8859-15"),
+            emetteur="Defaut",
+        )
+
+        async def campaign_delivered() -> bool:
+            reports = await client.legacy.delivery_report(campaign)
+            return [(r.number, r.code) for r in reports] == [("33666666666", 11), ("33677777777", 11)]
+
+        await wait_for(campaign_delivered)
+        try:
+            await client.legacy.send_batch(b"numero;message;emetteur\n0666666666;Salut;Emetteur trop long\n")
+        except InvalidRequestError as exc:
+            assert exc.field == "fichier"
+        else:
+            raise AssertionError("a campaign with a bad row was accepted")
 
         unknown = await http.post("/sms/v1/messages", json={"groups": ["nope"], "body": {"text": "x"}})
         assert unknown.status_code == 422 and unknown.json()["field"] == "groups"

@@ -24,12 +24,13 @@ def test_contacts_import_list_groups_export_and_reimport(tmp_path: Path) -> None
     assert "line 3: refused: mobile" in imported.stderr
 
     exported = tmp_path / "export.csv"
-    listed, groups, done, unknown = martinet_all(
+    listed, groups, done, unknown, missing = martinet_all(
         [
             ["contacts", "list", "--account", "alice", "--group", "vip", "--data", data],
             ["contacts", "groups", "--account", "alice", "--data", data],
             ["contacts", "export", "--account", "alice", "-o", exported, "--data", data],
             ["contacts", "list", "--account", "bob", "--data", data],
+            ["contacts", "import", tmp_path / "none.csv", "--account", "alice", "--data", data],
         ],
         cwd=tmp_path,
     )
@@ -38,5 +39,6 @@ def test_contacts_import_list_groups_export_and_reimport(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     assert exported.read_bytes().decode("utf-8-sig").splitlines()[0] == "mobile;nom;prenom;societe;date;other;groupes"
     assert unknown.returncode == 1 and "no account named 'bob'" in unknown.stderr
+    assert (missing.returncode, missing.stderr) == (2, f"{tmp_path / 'none.csv'}: No such file or directory\n")
     again = martinet("contacts", "import", exported, "--account", "alice", "--data", data, cwd=tmp_path)
     assert again.stdout == "0 created, 2 merged, 0 refused\n"

@@ -92,6 +92,12 @@ def test_preview() -> None:
                             "price": {"amount": 1.0, "currency": "CREDIT"},
                         },
                         {"to": "12", "valid": False, "problem": "not a valid phone number"},
+                        {
+                            "to": "33698765432",
+                            "valid": True,
+                            "price": {"amount": 2.0, "currency": "CREDIT"},
+                            "body": {"text": "Bonjour Zoé", "encoding": "GSM7", "messagePartCount": 2, "length": 11},
+                        },
                     ],
                     "price": {"amount": 1.0, "currency": "CREDIT"},
                 }
@@ -106,9 +112,11 @@ def test_preview() -> None:
         "MARKETING",
     )
     assert p.price.amount == 1
-    first, second = p.recipients
+    first, second, third = p.recipients
     assert first.valid and first.country == "FR" and first.price is not None and first.price.amount == 1
     assert not second.valid and second.problem == "not a valid phone number" and second.price is None
+    assert (first.text, first.part_count) == (None, None)  # the send's text
+    assert (third.text, third.encoding, third.part_count, third.length) == ("Bonjour Zoé", "GSM7", 2, 11)
 
 
 def test_page() -> None:

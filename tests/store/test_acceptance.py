@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from dataclasses import replace
 
 from sqlalchemy import func, select
 
@@ -112,3 +114,23 @@ async def test_a_failing_batch_answers_every_caller_with_the_error(db: Database)
         await writer.stop()
     assert isinstance(results[0], Exception)
     assert await AccountStore(db, _clock).balance(account_id) == 9_000
+
+
+async def test_personal_texts_are_stored_without_growing_the_ones_the_send_holds(db: Database) -> None:
+    """The messages of a campaign live until its commit: binding their texts must not attach a UTF-8 copy to each
+    (CPython keeps one inside a non-ASCII string once a driver asks for it)."""
+    account_id = await _account(db, 10_000)
+    send = _send("CCCCCCCCCCCC", account_id, 2, 1000)
+    texts = ["".join(["Café n°", str(i), " à Noël"]) for i in range(2)]  # built at run time: no shared constant
+    send.messages = [replace(m, text=t, segments=1) for m, t in zip(send.messages, texts, strict=True)]
+    sizes = [sys.getsizeof(t) for t in texts]
+    writer = AcceptanceWriter(db)
+    await writer.start()
+    try:
+        assert await writer.accept(send) is True
+    finally:
+        await writer.stop()
+    assert [sys.getsizeof(m.text) for m in send.messages] == sizes
+    async with db.reader.connect() as conn:
+        stored = (await conn.execute(select(messages.c.text).order_by(messages.c.seq))).scalars().all()
+    assert stored == texts

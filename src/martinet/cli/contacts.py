@@ -77,7 +77,11 @@ async def _open(args: argparse.Namespace, load: SettingsLoader) -> AsyncIterator
 def _import(args: argparse.Namespace, load: SettingsLoader) -> int:
     from martinet.domain.contacts import ContactError
 
-    data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+    try:
+        data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+    except OSError as exc:  # missing, a folder, not readable: the same exit as a file that cannot be read
+        print(f"{args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         async with _open(args, load) as (service, account_id):

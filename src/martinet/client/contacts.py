@@ -227,6 +227,13 @@ class ContactsClient:
     def create_group(self, name: str) -> Group:
         return Group.from_json(loads(self._http.send(Request("POST", GROUPS, json={"name": name})).content))
 
+    def get_group(self, group_id: str) -> Group:
+        return Group.from_json(loads(self._http.send(Request("GET", f"{GROUPS}/{_id(group_id)}")).content))
+
+    def rename_group(self, group_id: str, name: str) -> Group:
+        request = Request("PATCH", f"{GROUPS}/{_id(group_id)}", json={"name": name})
+        return Group.from_json(loads(self._http.send(request).content))
+
     def groups(self, *, search: str | None = None, page_size: int = MAX_PAGE_SIZE) -> Iterator[Group]:
         return self._iterate(_list(GROUPS, page_size, search=search), Group.from_json)
 
@@ -273,6 +280,23 @@ class AsyncContactsClient:
         response = await self._http.send(Request("GET", f"{CONTACTS}/{_id(contact_id)}"))
         return Contact.from_json(loads(response.content))
 
+    async def update(
+        self,
+        contact_id: str,
+        *,
+        mobile: str | None = None,
+        last_name: str | None = None,
+        first_name: str | None = None,
+        company: str | None = None,
+        birth_date: date | None = None,
+        other: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        groups: Sequence[str] | None = None,
+    ) -> Contact:
+        body = _contact_body(mobile, last_name, first_name, company, birth_date, other, fields, groups)
+        request = Request("PATCH", f"{CONTACTS}/{_id(contact_id)}", json=body)
+        return Contact.from_json(loads((await self._http.send(request)).content))
+
     async def delete(self, contact_id: str) -> None:
         await self._http.send(Request("DELETE", f"{CONTACTS}/{_id(contact_id)}"))
 
@@ -295,6 +319,14 @@ class AsyncContactsClient:
 
     async def create_group(self, name: str) -> Group:
         return Group.from_json(loads((await self._http.send(Request("POST", GROUPS, json={"name": name}))).content))
+
+    async def get_group(self, group_id: str) -> Group:
+        response = await self._http.send(Request("GET", f"{GROUPS}/{_id(group_id)}"))
+        return Group.from_json(loads(response.content))
+
+    async def rename_group(self, group_id: str, name: str) -> Group:
+        request = Request("PATCH", f"{GROUPS}/{_id(group_id)}", json={"name": name})
+        return Group.from_json(loads((await self._http.send(request)).content))
 
     async def groups(self, *, search: str | None = None, page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[Group]:
         current: Request | None = _list(GROUPS, page_size, search=search)

@@ -186,13 +186,21 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class PreviewRecipient:
-    """A recipient as a send would see it: `valid` False with a `problem` for one that would be refused."""
+    """A recipient as a send would see it: `valid` False with a `problem` for one that would be refused.
+
+    A template sent to groups gives each recipient its own text: `text`, `encoding`, `part_count` and `length` are
+    then this recipient's (its price follows its own parts); None when the recipient gets the send's text.
+    """
 
     to: str
     valid: bool
     country: str | None = None
     price: Price | None = None
     problem: str | None = None
+    text: str | None = None
+    encoding: str | None = None
+    part_count: int | None = None
+    length: int | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> PreviewRecipient:
@@ -200,12 +208,18 @@ class PreviewRecipient:
         problem = data.get("problem")
         if isinstance(problem, Mapping):  # tolerate a problem object as well as a sentence
             problem = problem.get("detail") or problem.get("message") or problem.get("title")
+        body = data.get("body")
+        own = _map(body) if isinstance(body, Mapping) else None
         return cls(
             to=str(data.get("to") or ""),
             valid=bool(data.get("valid", True)),
             country=_str(data.get("country")),
             price=Price.from_json(data["price"]) if isinstance(data.get("price"), Mapping) else None,
             problem=_str(problem),
+            text=None if own is None else str(own.get("text") or ""),
+            encoding=None if own is None else _str(own.get("encoding")),
+            part_count=None if own is None else _int(own.get("messagePartCount")),
+            length=None if own is None else _int(own.get("length")),
         )
 
 

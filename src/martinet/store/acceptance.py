@@ -336,11 +336,25 @@ def _message_row(s: NewSend, m: NewMessage, seq: int) -> tuple[object, ...]:
         0,
         str(s.lane),
         s.expires_at,
-        m.text,
+        _unpinned(m.text),
         m.segments,
         m.sender,
         m.ref_client,
     )
+
+
+def _unpinned(text: str | None) -> str | None:
+    """A text to hand to the driver without growing the one the send holds.
+
+    Both drivers bind a `str` through CPython's UTF-8 view of it, which the interpreter then keeps inside the
+    string for as long as it lives: a text with any non-ASCII character (most French ones) would carry a second,
+    UTF-8 copy of itself. The messages of a campaign live until its commit, so writing 100,000 of them would
+    hold 100,000 such copies at once (tens of MiB for long texts). A fresh copy is bound instead, and freed with
+    its chunk of rows.
+    """
+    if text is None or text.isascii():
+        return text  # an ASCII string is its own UTF-8: nothing is added to it
+    return text.encode().decode()
 
 
 def _claim_key(conn: Connection, send: NewSend, keyed: KeyedRequest) -> bool:

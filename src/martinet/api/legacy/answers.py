@@ -52,6 +52,22 @@ _PROBLEMS_FR: dict[str, str] = {
     "empty": "vide",
     "required for marketing sends with emetteur": "obligatoire pour un envoi marketing avec émetteur",
     "voice messages are not open on this platform": "messages vocaux non ouverts sur cette plateforme",
+    # The address book (addContact.do, groupe) and CSV campaigns (sendSMSBatch.do).
+    "invalid characters": "caractères invalides",
+    "not a valid phone number": "numéro de téléphone invalide",
+    "expected ddMMyyyy": "format attendu ddMMyyyy",
+    "control characters are not allowed": "caractères de contrôle interdits",
+    "empty group name": "nom de groupe vide",
+    "empty field name {} (write {{ and }} for literal braces)": (
+        "nom de champ vide {} (écrire {{ et }} pour une accolade)"
+    ),
+    "expected a multipart/form-data upload": "envoi multipart/form-data attendu",
+    "not a readable multipart upload": "envoi multipart/form-data illisible",
+    "the upload was cut short": "envoi interrompu",
+    "more than one file": "plus d'un fichier",
+    "no row": "aucune ligne",
+    "no header": "pas de ligne d'en-tête",
+    "a quoted field is not closed": "un champ entre guillemets n'est pas fermé",
 }
 # Problems that carry a number (a configured limit) or the values allowed, in French.
 _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
@@ -61,6 +77,21 @@ _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"more than (\d+) days ahead"), r"plus de \1 jours à l'avance"),
     (re.compile(r"more than (\d+) parameters"), r"plus de \1 paramètres"),
     (re.compile(r"must be one of (.+)"), r"doit être l'une des valeurs \1"),
+    (re.compile(r"more than (\d+) rows"), r"plus de \1 lignes"),
+    (re.compile(r"more than (\d+) bytes of form fields"), r"plus de \1 octets de champs de formulaire"),
+    (re.compile(r"a record longer than (\d+) bytes"), r"une ligne de plus de \1 octets"),
+    (re.compile(r"group name longer than (\d+) characters"), r"nom de groupe de plus de \1 caractères"),
+    (re.compile(r"unknown group (.*)", re.DOTALL), r"groupe inconnu \1"),
+    (re.compile(r"unknown field (.*)", re.DOTALL), r"champ inconnu \1"),
+    (
+        re.compile(r"unmatched '(.)' at character (\d+) \(write (\S+) for one\)"),
+        r"'\1' isolé au caractère \2 (écrire \3 pour un seul)",
+    ),
+    (re.compile(r"unknown column (.*)", re.DOTALL), r"colonne inconnue \1"),
+    (re.compile(r"column (.*) twice", re.DOTALL), r"colonne \1 en double"),
+    (re.compile(r"no (\w+) column"), r"pas de colonne \1"),
+    (re.compile(r"(\d+) fields for (\d+) columns"), r"\1 champs pour \2 colonnes"),
+    (re.compile(r"not valid CSV \((.*)\)", re.DOTALL), r"CSV invalide (\1)"),
 ]
 
 

@@ -128,7 +128,11 @@ class BatchUpload:
 
     def _part_end(self) -> None:
         if self._in_file:
-            self._records(self._reader().close())
+            try:
+                tail = self._reader().close()
+            except CsvError as exc:  # a quoted field still open when the file ends
+                raise InvalidParameter("fichier", str(exc)) from None
+            self._records(tail)
             if not self._columns:
                 raise InvalidParameter("fichier", "line 1: no header")
             self._in_file = False
