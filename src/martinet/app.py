@@ -34,7 +34,12 @@ from martinet.config import SandboxConnectorConfig, Settings, SipConnectorConfig
 from martinet.config.routes import router_from_settings
 from martinet.connectors.base import Connector
 from martinet.connectors.sandbox import SandboxConnector
-from martinet.domain.country_rules import CountryRules, load_default_country_rules, loads_country_rules
+from martinet.domain.country_rules import (
+    CountryRules,
+    QuietHoursData,
+    load_default_country_rules,
+    loads_country_rules,
+)
 from martinet.domain.ids import new_send_id
 from martinet.domain.lanes import Lane
 from martinet.domain.opt_out import StopKeywords
@@ -282,25 +287,27 @@ def connector(
 
 
 def country_rules(settings: Settings) -> CountryRules:
-    """The built-in country rules, or the operator's file, with the configuration's per-country keys."""
+    """The built-in country rules, or the operator's file, with the configuration's per-country keys; the
+    configuration's `marketing.quiet_hours`, when set, replaces every marketing window of the rules."""
     if settings.rules.file:
         path = Path(settings.rules.file)
         rules = loads_country_rules(path.read_bytes(), origin=str(path))
     else:
         rules = load_default_country_rules()
-    return rules.with_overrides(settings.rules.countries)
+    rules = rules.with_overrides(settings.rules.countries)
+    configured = settings.marketing.quiet_hours
+    if configured is None:
+        return rules
+    return rules.with_quiet_hours(
+        {
+            country: QuietHoursData(q.timezone, q.opens, q.closes, tuple(q.closed_days), q.public_holidays)
+            for country, q in configured.items()
+        }
+    )
 
 
 def quiet_hours(settings: Settings, rules: CountryRules | None = None) -> QuietHours:
-    """Marketing windows: the configuration's `marketing.quiet_hours` when set, else the country rules'."""
-    configured = settings.marketing.quiet_hours
-    if configured is not None:
-        return QuietHours(
-            {
-                country: window(country, rule.timezone, rule.opens, rule.closes, rule.closed_days, rule.public_holidays)
-                for country, rule in configured.items()
-            }
-        )
+    """Marketing windows by country, as the country rules (with the configuration's) set them."""
     data = (rules or country_rules(settings)).quiet_hours()
     return QuietHours(
         {
