@@ -31,7 +31,7 @@ from martinet.api.rest.handlers import RestServices
 from martinet.app_console import CONSOLE_PREFIX, console_door
 from martinet.clock import now_ms
 from martinet.config import SandboxConnectorConfig, Settings, SipConnectorConfig, SmppConnectorConfig, worker_count
-from martinet.config.routes import router_from_settings
+from martinet.config.routes import operator_lookup, router_from_settings
 from martinet.connectors.base import Connector
 from martinet.connectors.sandbox import SandboxConnector
 from martinet.domain.country_rules import (
@@ -45,7 +45,6 @@ from martinet.domain.lanes import Lane
 from martinet.domain.opt_out import StopKeywords
 from martinet.domain.pricing import PriceTable, load_default_price_table, loads_price_table
 from martinet.domain.quiet_hours import QuietHours, window
-from martinet.domain.routing import OperatorLookup
 from martinet.engine.breaker import CircuitBreaker
 from martinet.engine.dispatcher import Dispatcher, DispatchSettings
 from martinet.engine.notifier import Notifier, NotifierSettings
@@ -147,7 +146,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         contacts=contact_store,
         account_rules=AccountRulesCache(tree, senders, settings.accounts.token_cache_seconds),
         voice=voice_rules(settings, prices),
-        destination_rules=DestinationRules(country_rules(settings), OperatorLookup.default()),
+        destination_rules=DestinationRules(country_rules(settings), operator_lookup(settings)),
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     messages = MessageStore(db)
@@ -320,7 +319,7 @@ def quiet_hours(settings: Settings, rules: CountryRules | None = None) -> QuietH
 def notifier(settings: Settings, db: Database, *, owner: str, node: str) -> Notifier:
     """The callbacks notifier, built the same way inside the engine and in a process of its own."""
     return Notifier(
-        CallbackStore(db, now_ms),
+        CallbackStore(db, now_ms, operator_lookup(settings)),
         NotifierSettings(
             owner=owner,
             node=node,
