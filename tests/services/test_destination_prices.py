@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from martinet.app import account_service, country_rules, open_store, price_table
 from martinet.clock import now_ms
@@ -22,8 +23,22 @@ from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import AccountStore
 from martinet.store.contacts import ContactStore
 from martinet.store.migrate import upgrade
-from martinet.store.schema import messages
+from martinet.store.schema import messages, status_history
 from tests.gateway import test_settings as gateway_settings
+
+
+async def _details(conn: AsyncConnection, send_id: str) -> dict[str, str | None]:
+    """Recipient → the detail of its first status."""
+    rows = await conn.execute(
+        select(messages.c.msisdn, status_history.c.detail)
+        .join(status_history, status_history.c.message_id == messages.c.id)
+        .where(messages.c.send_id == send_id)
+        .order_by(status_history.c.id)
+    )
+    first: dict[str, str | None] = {}
+    for row in rows:
+        first.setdefault(row.msisdn, row.detail)
+    return first
 
 
 async def test_account_prices_zones_and_rules_at_acceptance(database_url: str) -> None:
@@ -56,12 +71,21 @@ async def test_account_prices_zones_and_rules_at_acceptance(database_url: str) -
             async with db.reader.connect() as conn:
                 rows = await conn.execute(select(messages).where(messages.c.send_id == accepted.send_id))
                 costs[login] = {r.country: (r.cost, r.code) for r in rows}
+                details = await _details(conn, accepted.send_id)
         assert costs["acme"]["TH"][0] == 2500  # the configuration's price
         assert costs["bigco"]["TH"][0] == 1200  # the account's own
         assert costs["acme"]["NG"][0] == costs["bigco"]["NG"][0] == 6000  # the Sub-Saharan Africa zone
         assert costs["acme"]["US"] == (0, NOT_ROUTABLE)  # alphanumeric sender: refused there alone
         assert costs["acme"]["KP"] == (0, NOT_ROUTABLE)  # closed
         assert costs["acme"]["VN"] == (0, NOT_ROUTABLE)  # senders are registered there first
+        # The reason stays with the refused recipient's first status (the console's timeline shows it).
+        assert details == {
+            "66812345678": None,
+            "2348031234567": None,
+            "12015550123": "US: alphanumeric senders are not delivered, numeric senders only",
+            "8501921234567": None,
+            "84912345678": "VN: sender 'ACME' is not registered with the carriers there",
+        }
         found = await store.by_login("acme")
         assert found is not None
         preview = await sends.preview(SendRequest(found[0], "Hello", numero, sender="ACME"))
@@ -112,6 +136,15 @@ async def test_group_contacts_and_campaign_rows_meet_their_country_rules(databas
 
         group = await sends.accept(SendRequest(account, "Hello {prenom}", None, groups=("g",), sender="ACME"))
         assert (await codes(group.send_id))["12015550123"] == (NOT_ROUTABLE, 0)  # the US contact alone
+        async with db.reader.connect() as conn:
+            assert (await _details(conn, group.send_id))["12015550123"] == (
+                "US: alphanumeric senders are not delivered, numeric senders only"
+            )
+        preview = await sends.preview(SendRequest(account, "Hello {prenom}", None, groups=("g",), sender="ACME"))
+        assert [r.problem for r in preview.recipients] == [
+            None,
+            "US: alphanumeric senders are not delivered, numeric senders only",
+        ]
         assert (await codes(group.send_id))["33612345678"][1] == 1000
         rows = [CampaignRow(2, "0612345678", "Hello", "ACME", None), CampaignRow(3, "+12015550125", "Hi", "ACME", None)]
         campaign = await sends.accept(SendRequest(account, None, None, rows=rows))
