@@ -31,16 +31,20 @@ from martinet.api.rest.handlers import RestServices
 from martinet.app_console import CONSOLE_PREFIX, console_door
 from martinet.clock import now_ms
 from martinet.config import SandboxConnectorConfig, Settings, SipConnectorConfig, SmppConnectorConfig, worker_count
-from martinet.config.routes import router_from_settings
+from martinet.config.routes import operator_lookup, router_from_settings
 from martinet.connectors.base import Connector
 from martinet.connectors.sandbox import SandboxConnector
-from martinet.domain.country_rules import CountryRules, load_default_country_rules, loads_country_rules
+from martinet.domain.country_rules import (
+    CountryRules,
+    QuietHoursData,
+    load_default_country_rules,
+    loads_country_rules,
+)
 from martinet.domain.ids import new_send_id
 from martinet.domain.lanes import Lane
 from martinet.domain.opt_out import StopKeywords
 from martinet.domain.pricing import PriceTable, load_default_price_table, loads_price_table
 from martinet.domain.quiet_hours import QuietHours, window
-from martinet.domain.routing import OperatorLookup
 from martinet.engine.breaker import CircuitBreaker
 from martinet.engine.dispatcher import Dispatcher, DispatchSettings
 from martinet.engine.notifier import Notifier, NotifierSettings
@@ -142,7 +146,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         contacts=contact_store,
         account_rules=AccountRulesCache(tree, senders, settings.accounts.token_cache_seconds),
         voice=voice_rules(settings, prices),
-        destination_rules=DestinationRules(country_rules(settings), OperatorLookup.default()),
+        destination_rules=DestinationRules(country_rules(settings), operator_lookup(settings)),
     )
     reports = ReportService(ReportStore(db, now_ms), accounts)
     messages = MessageStore(db)
@@ -284,25 +288,27 @@ def connector(
 
 
 def country_rules(settings: Settings) -> CountryRules:
-    """The built-in country rules, or the operator's file, with the configuration's per-country keys."""
+    """The built-in country rules, or the operator's file, with the configuration's per-country keys; the
+    configuration's `marketing.quiet_hours`, when set, replaces every marketing window of the rules."""
     if settings.rules.file:
         path = Path(settings.rules.file)
         rules = loads_country_rules(path.read_bytes(), origin=str(path))
     else:
         rules = load_default_country_rules()
-    return rules.with_overrides(settings.rules.countries)
+    rules = rules.with_overrides(settings.rules.countries)
+    configured = settings.marketing.quiet_hours
+    if configured is None:
+        return rules
+    return rules.with_quiet_hours(
+        {
+            country: QuietHoursData(q.timezone, q.opens, q.closes, tuple(q.closed_days), q.public_holidays)
+            for country, q in configured.items()
+        }
+    )
 
 
 def quiet_hours(settings: Settings, rules: CountryRules | None = None) -> QuietHours:
-    """Marketing windows: the configuration's `marketing.quiet_hours` when set, else the country rules'."""
-    configured = settings.marketing.quiet_hours
-    if configured is not None:
-        return QuietHours(
-            {
-                country: window(country, rule.timezone, rule.opens, rule.closes, rule.closed_days, rule.public_holidays)
-                for country, rule in configured.items()
-            }
-        )
+    """Marketing windows by country, as the country rules (with the configuration's) set them."""
     data = (rules or country_rules(settings)).quiet_hours()
     return QuietHours(
         {
@@ -315,7 +321,7 @@ def quiet_hours(settings: Settings, rules: CountryRules | None = None) -> QuietH
 def notifier(settings: Settings, db: Database, *, owner: str, node: str) -> Notifier:
     """The callbacks notifier, built the same way inside the engine and in a process of its own."""
     return Notifier(
-        CallbackStore(db, now_ms),
+        CallbackStore(db, now_ms, operator_lookup(settings)),
         NotifierSettings(
             owner=owner,
             node=node,

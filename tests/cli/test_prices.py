@@ -69,6 +69,21 @@ def test_explain_shows_the_country_rules(config: Path) -> None:
     assert "opt-out   marketing carries 'Reply STOP to opt out'" in lines
 
 
+def test_explain_shows_the_marketing_hours_the_configuration_sets(tmp_path: Path) -> None:
+    # `marketing.quiet_hours` replaces every window of the country rules: France's is gone, Belgium's is new.
+    path = tmp_path / "martinet.toml"
+    path.write_text(
+        '[marketing.quiet_hours.BE]\ntimezone = "Europe/Brussels"\nopens = "09:00"\nclosed_days = []\n',
+        encoding="utf-8",
+    )
+    belgium = martinet("routes", "explain", "+32 470 12 34 56", "--config", path, cwd=tmp_path)
+    assert belgium.returncode == 0, belgium.stderr
+    assert "marketing 09:00-20:00 Europe/Brussels, closed public holidays" in belgium.stdout.splitlines()
+    france = martinet("routes", "explain", "06 12 34 56 78", "--json", "--config", path, cwd=tmp_path)
+    assert france.returncode == 0, france.stderr
+    assert json.loads(france.stdout)["rules"]["quiet_hours"] is None
+
+
 def test_config_check_names_a_bad_price_or_rule(tmp_path: Path) -> None:
     path = tmp_path / "martinet.toml"
     path.write_text('[pricing]\nclosed = ["UK"]\n', encoding="utf-8")

@@ -185,6 +185,26 @@ def test_a_route_naming_a_connector_twice_exits_2(tmp_path: Path) -> None:
     assert "routes.0.connectors: Value error, a connector may appear once per route: alpha" in result.stderr
 
 
+def test_an_operator_table_of_the_operators_own_replaces_the_built_in_one(tmp_path: Path) -> None:
+    table = tmp_path / "operators.toml"
+    table.write_text('[FR]\n"SFR" = { network = "SFR Lab", mccmnc = "20899" }\n', encoding="utf-8")
+    path = tmp_path / "martinet.toml"
+    path.write_text(
+        CONNECTORS + f'[networks]\nfile = "{table}"\n\n[[routes]]\nname = "lab"\noperators = ["SFR Lab"]\n'
+        'connectors = ["beta"]\n',
+        encoding="utf-8",
+    )
+    result = martinet("routes", "explain", "0612345678", "--json", "--config", path, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["operator"] == {"name": "SFR", "mccmnc": "20899", "network": "SFR Lab"}
+    assert answer["route"] == "lab"
+    table.write_text('[UK]\n"EE" = { network = "EE", mccmnc = "23430" }\n', encoding="utf-8")
+    result = martinet("config", "check", "--config", path, cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"networks: networks.file {table}: operators: unknown country code 'UK'" in result.stderr
+
+
 # --- from the configuration ---------------------------------------------------------------------------------
 
 

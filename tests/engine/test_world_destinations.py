@@ -161,12 +161,27 @@ async def test_every_region_is_priced_routed_and_delivered(database_url: str, si
 
 
 async def test_alphanumeric_senders_follow_the_country_rules(database_url: str, simulator: Simulator) -> None:
-    rules = {"countries": {"CA": {"fallback_sender": "+1 204 555 0143"}}}
+    rules = {"countries": {"CA": {"fallback_sender": "+1 204 555 0143"}, "XK": {"unicode": False}}}
     async with running_gateway(database_url, connectors=_carrier(simulator.port), rules=rules, credits=1000) as gw:
         await wait_for(lambda: _bound(simulator), timeout=10)
-        # To the United States only: the whole send is refused, naming the sender and the country.
+        # To the United States only: the whole send is refused, naming the sender and the country, in each door's
+        # words (the smsmode door in the account's language, French here; the REST door names its field).
         refused = await _send(gw, numero="+1 201 555 0123", message="Your code 1234", emetteur="ACME")
-        assert refused.startswith("35 | ") and "emetteur" in refused and "US" in refused, refused
+        assert refused == (
+            "35 | Paramètre invalide : emetteur "
+            "(US : émetteurs alphanumériques non distribués, émetteurs numériques uniquement)"
+        )
+        unicode = await _send(gw, numero="+38343201234", message="Votre code ✓ 1234", classe_msg="9")
+        assert unicode == "35 | Paramètre invalide : message (XK : messages Unicode non distribués)"
+        async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}, timeout=10) as http:
+            for body, field, detail in (
+                ({"recipient": {"to": "+12015550123"}, "from": "ACME", "body": {"text": "Hi"}}, "from",
+                 "US: alphanumeric senders are not delivered, numeric senders only"),
+                ({"recipient": {"to": "+38343201234"}, "body": {"text": "Hi ✓"}}, "body.text",
+                 "XK: Unicode messages are not delivered there"),
+            ):  # fmt: skip
+                reply = await http.post("/sms/v1/messages", json=body)
+                assert (reply.status_code, reply.json()["field"], reply.json()["detail"]) == (422, field, detail)
         # A short code is numeric: accepted there.
         numeric = await _send(gw, numero="+1 201 555 0124", message="Your code 1234", emetteur="36180")
         assert numeric.startswith("0 | "), numeric

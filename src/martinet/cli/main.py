@@ -250,6 +250,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _config_check(args: argparse.Namespace) -> int:
     settings = preamble.settings(args)
     from martinet.app import country_rules, price_table
+    from martinet.config.routes import operator_lookup
 
     try:
         table = price_table(settings)
@@ -260,6 +261,11 @@ def _config_check(args: argparse.Namespace) -> int:
         country_rules(settings)
     except (OSError, ValueError) as exc:
         print(f"rules: {exc}", file=sys.stderr)
+        return 2
+    try:
+        operator_lookup(settings)
+    except ValueError as exc:
+        print(f"networks: {exc}", file=sys.stderr)
         return 2
     print(
         f"configuration is valid: database {redacted_url(settings.database.url)}, http {settings.http.host}:"

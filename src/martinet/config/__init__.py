@@ -437,6 +437,12 @@ class RulesConfig(_Section):
     )
 
 
+class NetworksConfig(_Section):
+    """Range holders → mobile networks (name, MCC+MNC): data/operators.toml, docs/routing.md#operators."""
+
+    file: str | None = Field(default=None, description="TOML operator table replacing the built-in operators.toml")
+
+
 class CallbacksConfig(_Section):
     """Status callbacks (delivery reports) to the clients' URLs; see docs/webhooks.md."""
 
@@ -496,6 +502,7 @@ class Settings(BaseSettings):
     connectors: list[ConnectorConfig] = Field(default_factory=_default_connectors, min_length=1)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+    networks: NetworksConfig = Field(default_factory=NetworksConfig)
     lanes: LanesConfig = Field(default_factory=LanesConfig)
     marketing: MarketingConfig = Field(default_factory=MarketingConfig)
     routes: list[RouteConfig] = Field(default_factory=list)

@@ -7,10 +7,21 @@ configuration and the configuration can change shape without touching the rules.
 
 from __future__ import annotations
 
-from martinet.config import RouteConfig, Settings
-from martinet.domain.routing import OperatorLookup, Route, RouteEntry, Router
+import tomllib
+from pathlib import Path
 
-__all__ = ["default_connectors", "route_from_config", "router_from_settings"]
+from martinet.config import RouteConfig, Settings
+from martinet.domain.networks import load_network_dataset
+from martinet.domain.routing import (
+    OperatorLookup,
+    Route,
+    RouteEntry,
+    Router,
+    load_default_operator_table,
+    parse_operator_table,
+)
+
+__all__ = ["default_connectors", "operator_lookup", "route_from_config", "router_from_settings"]
 
 
 def route_from_config(config: RouteConfig) -> Route:
@@ -49,6 +60,20 @@ def default_connectors(settings: Settings) -> tuple[str, ...]:
     return (next(c.name for c in settings.connectors if c.type == "sandbox"),)
 
 
+def operator_lookup(settings: Settings) -> OperatorLookup:
+    """The operator table routes, the preview and delivery reports use: the built-in one or ``networks.file``,
+    then the MCC/MNC data set when installed. Raises ValueError naming the file and the entry at fault."""
+    path = settings.networks.file
+    if not path:
+        return OperatorLookup(load_default_operator_table(), dataset=load_network_dataset)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        table = parse_operator_table(data)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ValueError(f"networks.file {path}: {exc}") from None
+    return OperatorLookup(table, dataset=load_network_dataset)
+
+
 def router_from_settings(settings: Settings, operators: OperatorLookup | None = None) -> Router:
     """The router the engine and ``martinet routes explain`` use; pass ``operators`` to share its cache.
 
@@ -57,5 +82,5 @@ def router_from_settings(settings: Settings, operators: OperatorLookup | None = 
     return Router(
         [route_from_config(route) for route in settings.routes],
         default_connectors(settings),
-        operators if operators is not None else OperatorLookup.default(),
+        operators if operators is not None else operator_lookup(settings),
     )

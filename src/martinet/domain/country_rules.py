@@ -142,6 +142,16 @@ class CountryRules:
         """The marketing windows the table sets, by country."""
         return {code: rule.quiet_hours for code, rule in self.countries.items() if rule.quiet_hours is not None}
 
+    def with_quiet_hours(self, windows: Mapping[str, QuietHoursData]) -> CountryRules:
+        """These rules with every marketing window replaced by ``windows`` (the configuration's
+        ``marketing.quiet_hours``), so what ``routes explain`` shows is what the dispatcher enforces."""
+        countries = {code: replace(rule, quiet_hours=windows.get(code)) for code, rule in self.countries.items()}
+        for code, hours in windows.items():
+            if code not in countries:
+                countries[code] = replace(self.default, country=_country_code("marketing.quiet_hours", code))
+                countries[code] = replace(countries[code], quiet_hours=hours)
+        return CountryRules(self.default, countries, self.origin)
+
     @property
     def _default_is_open(self) -> bool:
         d = self.default

@@ -547,8 +547,9 @@ class SendService:
         if isinstance(recipient, InvalidRecipient):
             return NewMessage(recipient.raw[:20], None, State.FAILED, INVALID_RECIPIENT, 0, None)
         price = prices(recipient.country)
-        if price is None or recipient.country in prepared.refusals.by_country:
-            return NewMessage(recipient.msisdn, recipient.country, State.FAILED, NOT_ROUTABLE, 0, None)
+        refused = prepared.refusals.by_country.get(recipient.country)
+        if price is None or refused is not None:
+            return NewMessage(recipient.msisdn, recipient.country, State.FAILED, NOT_ROUTABLE, 0, None, detail=refused)
         state = State.SCHEDULED if scheduled else State.QUEUED
         return NewMessage(
             recipient.msisdn,
@@ -583,7 +584,9 @@ def _template(request: SendRequest) -> Template:
 def _problem(item: Personalised) -> str | None:
     if isinstance(item.recipient, InvalidRecipient):
         return item.recipient.reason
-    return "not routable" if item.message.code == NOT_ROUTABLE else None
+    if item.message.code != NOT_ROUTABLE:
+        return None
+    return item.message.detail or "not routable"
 
 
 def _check_schedule(scheduled_at: int, now: int, horizon_days: int, timezone: str) -> None:

@@ -105,6 +105,7 @@ class MessageMaker:
         ref_client: str | None = None,
     ) -> Personalised:
         analysis = self.analysis(text, sender)
+        refused: str | None = None
         if isinstance(recipient, InvalidRecipient):
             msisdn, country, state, code, cost, due_at = (
                 recipient.raw[:20],
@@ -117,7 +118,8 @@ class MessageMaker:
         else:
             msisdn, country = recipient.msisdn, recipient.country
             price = self._price(recipient.country)
-            if price is None or self._refuses(recipient.country, sender, analysis):
+            refused = self._refusal(recipient.country, sender, analysis)
+            if price is None or refused is not None:
                 state, code, cost, due_at = State.FAILED, NOT_ROUTABLE, 0, None
             else:
                 state, code = self._state, DEFAULT_CODE[self._state]
@@ -125,18 +127,18 @@ class MessageMaker:
         # The text as given when the rules left it unchanged: one string per row kept in memory, not two.
         own_text = text if analysis.text == text else analysis.text
         message = NewMessage(
-            msisdn, country, state, code, cost, due_at, own_text, analysis.segments, sender, ref_client
+            msisdn, country, state, code, cost, due_at, own_text, analysis.segments, sender, ref_client, refused
         )
         return Personalised(recipient, analysis, message)
 
     def sender_refusal(self, sender: str) -> tuple[str, str] | None:
         return None if self._sender_rule is None else self._sender_rule(sender)
 
-    def _refuses(self, country: str, sender: str | None, analysis: TextAnalysis) -> bool:
-        """Whether the destination's country rules refuse this sender or this text (its 3560, as unpriced)."""
+    def _refusal(self, country: str, sender: str | None, analysis: TextAnalysis) -> str | None:
+        """Why the destination's country rules refuse this sender or this text (its 3560, as unpriced), or None."""
         if self._refused is None:
-            return False
-        return self._refused(country, sender, analysis.encoding == Encoding.UCS2) is not None
+            return None
+        return self._refused(country, sender, analysis.encoding == Encoding.UCS2)
 
 
 # --- Templates sent to groups ---

@@ -48,6 +48,8 @@ class NewMessage:
     segments: int | None = None
     sender: str | None = None
     ref_client: str | None = None
+    # Why acceptance refused this recipient (its country's rules), kept as the detail of its first status.
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +246,19 @@ _FIRST_HISTORY = insert(status_history).from_select(
 )
 
 
+# The reason a recipient was refused at acceptance, on the first history row the statement above copied.
+_REFUSAL_DETAIL = (
+    update(status_history)
+    .where(
+        status_history.c.message_id
+        == select(messages.c.id)
+        .where(messages.c.send_id == bindparam("send_"), messages.c.seq == bindparam("seq_"))
+        .scalar_subquery()
+    )
+    .values(detail=bindparam("detail_"))
+)
+
+
 def _write(conn: Connection, accepted: list[NewSend]) -> None:
     conn.execute(insert(sends), [_send_row(s) for s in accepted])
     # Tuples through the driver's executemany (store/bulk.py), a slice at a time: a 100,000-row campaign never
@@ -255,6 +270,14 @@ def _write(conn: Connection, accepted: list[NewSend]) -> None:
         (_message_row(s, m, seq) for s in accepted for seq, m in enumerate(s.messages)),
     )
     conn.execute(_FIRST_HISTORY, {"send_ids": [s.id for s in accepted]})
+    details = [
+        {"detail_": m.detail, "send_": s.id, "seq_": seq}
+        for s in accepted
+        for seq, m in enumerate(s.messages)
+        if m.detail is not None
+    ]
+    if details:
+        conn.execute(_REFUSAL_DETAIL, details)
     conn.execute(
         insert(ledger),
         [

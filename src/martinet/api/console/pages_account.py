@@ -152,8 +152,8 @@ def routes(door: PageHost) -> list[Route]:
                 preview = await ctx.services.sends.preview(request)
                 values["price"] = format_credits(preview.cost)
                 values["valid"] = sum(1 for r in preview.recipients if r.problem is None)
-            except InvalidParameter:
-                pass
+            except InvalidParameter as exc:  # every recipient's country refuses the sender or the text: say why now
+                values["problem"] = f"{_FORM_FIELDS.get(exc.name, exc.name)}: {exc.problem}"
         mention = analysis.text[len(typed) :].strip() if analysis.text.startswith(typed) else ""
         values.update(
             analysis=analysis,

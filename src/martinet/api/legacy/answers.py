@@ -75,6 +75,20 @@ _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"more than (\d+) recipients"), r"plus de \1 destinataires"),
     (re.compile(r"more than (\d+) bytes"), r"plus de \1 octets"),
     (re.compile(r"more than (\d+) days ahead"), r"plus de \1 jours à l'avance"),
+    # The country rules (`martinet.domain.country_rules`): one reason per refused country, joined by "; ".
+    (
+        re.compile(r"([A-Z]{2}): alphanumeric senders are not delivered, numeric senders only"),
+        r"\1 : émetteurs alphanumériques non distribués, émetteurs numériques uniquement",
+    ),
+    (
+        re.compile(r"([A-Z]{2}): alphanumeric senders of at most (\d+) characters"),
+        r"\1 : émetteurs alphanumériques de \2 caractères au plus",
+    ),
+    (
+        re.compile(r"([A-Z]{2}): sender ('.*') is not registered with the carriers there"),
+        r"\1 : émetteur \2 non enregistré auprès des opérateurs du pays",
+    ),
+    (re.compile(r"([A-Z]{2}): Unicode messages are not delivered there"), r"\1 : messages Unicode non distribués"),
     (re.compile(r"more than (\d+) parameters"), r"plus de \1 paramètres"),
     (re.compile(r"must be one of (.+)"), r"doit être l'une des valeurs \1"),
     (re.compile(r"more than (\d+) rows"), r"plus de \1 lignes"),
@@ -128,6 +142,9 @@ def _french(problem: str) -> str:
 
 
 def _french_pattern(problem: str) -> str:
+    if "; " in problem:  # several reasons, one per country: each in French, or the whole as written
+        pieces = [_french_pattern(piece) for piece in problem.split("; ")]
+        return problem if pieces == problem.split("; ") else " ; ".join(pieces)
     for pattern, french in _PATTERNS_FR:
         if pattern.fullmatch(problem):
             return pattern.sub(french, problem)
