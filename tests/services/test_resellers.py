@@ -198,6 +198,9 @@ async def test_limits_and_senders_are_set_from_above_only(tree: Tree) -> None:
         await s.set_limits(t.customer, t.customer.id, countries="FR,BE,DE")  # its own limits
     with pytest.raises(InvalidField):
         await s.set_limits(t.reseller, t.customer.id, countries="France")
+    with pytest.raises(InvalidField) as unknown:  # two letters, but no number is in "UK" (it is GB)
+        await s.set_limits(t.reseller, t.customer.id, countries="FR,UK")
+    assert unknown.value.name == "countries" and "'UK'" in unknown.value.problem
     updated = await s.set_limits(t.reseller, t.customer.id, countries="fr,be", lanes="notification", rate_limit=2)
     assert (updated.allowed_countries, updated.allowed_lanes, updated.rate_limit) == ("BE,FR", "notification", 2.0)
     asked = await s.request_sender(t.customer, t.customer.id, "CAFE")

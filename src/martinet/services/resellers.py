@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from martinet.domain.account_rules import InvalidLimit, limits_text, parse_countries, parse_lanes, parse_policy
+from martinet.domain.account_rules import InvalidLimit, limits_text, new_countries, parse_lanes, parse_policy
 from martinet.domain.ids import new_access_token
 from martinet.domain.keys import InvalidKeyLimit, KeyLimits, Network, lanes_text, networks_text, parse_networks
 from martinet.domain.keys import parse_lanes as parse_key_lanes
@@ -230,7 +230,7 @@ class ResellerService:
             if not isinstance(rate_limit, Keep) and rate_limit is not None and not valid_rate(rate_limit):
                 raise InvalidField("rateLimit", "a number of sends per second, 0 or more (0 = no cap)")
             lanes_value = lanes if isinstance(lanes, Keep) else limits_text(parse_lanes(lanes))
-            countries_value = countries if isinstance(countries, Keep) else limits_text(parse_countries(countries))
+            countries_value = countries if isinstance(countries, Keep) else limits_text(new_countries(countries))
             policy = sender_policy if isinstance(sender_policy, Keep) else parse_policy(sender_policy)
         except InvalidLimit as exc:
             name = str(exc).split(" ")[0]
