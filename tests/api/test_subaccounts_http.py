@@ -129,6 +129,14 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
         assert team.parent_id == shop.id
         with pytest.raises(ConflictError):
             await acme.accounts.create_subaccount("shop")
+        # Refusals name this door's fields, not smsmode's parameters.
+        for profile, field in (({"nom": "x" * 201}, "profile.nom"), ({"color": "red"}, "profile")):
+            with pytest.raises(InvalidRequestError) as refused:
+                await acme.accounts.create_subaccount("shop2", profile=profile)
+            assert refused.value.field == field
+        with pytest.raises(InvalidRequestError) as refused:
+            await acme.accounts.set_limits(shop.id, countries=["FR", "UK"])
+        assert refused.value.field == "countries"
         moved = await acme.accounts.transfer(shop.id, "50.5", reference="R1")
         assert (moved.source_balance, moved.to_balance) == (949.5, 50.5)
         with pytest.raises(InsufficientCreditError):
@@ -144,7 +152,14 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
             with pytest.raises(InvalidRequestError) as refused:
                 await client.send("+33612345678", "hello", sender="SHOP", stop=True)
             assert refused.value.field == "from"
+            with pytest.raises(InvalidRequestError) as refused:
+                await client.send("+33612345678", "hello", flow="MARKETING")
+            assert (refused.value.field, "MARKETING" in str(refused.value)) == ("flow", True)
+            with pytest.raises(InvalidRequestError) as refused:
+                await client.accounts.request_sender("SHOP-1")
+            assert refused.value.field == "sender"
             assert (await client.accounts.request_sender("SHOP")).status == "requested"
+            assert [(s.sender, s.status) for s in await client.accounts.senders()] == [("SHOP", "requested")]
             with pytest.raises(PermissionDeniedError):
                 await client.accounts.decide_sender("me", "SHOP", "approved")
             with pytest.raises(PermissionDeniedError):

@@ -184,6 +184,8 @@ class ResellerService:
             raise InvalidField("newPass", "1 to 1024 characters")
         fields = dict(profile or {})
         for name, value in fields.items():
+            if name not in PROFILE_FIELDS:
+                raise InvalidField("profile", f"{name!r} is not one of " + ", ".join(PROFILE_FIELDS))
             if len(value) > MAX_PROFILE_VALUE:
                 raise InvalidField(name, f"longer than {MAX_PROFILE_VALUE} characters")
         settings = await self._accounts.by_login(parent.login)

@@ -79,6 +79,10 @@ def _body(request: RestRequest, model: type[M]) -> M:
         raise invalid(location, str(error["msg"]).removeprefix("Value error, ")) from None
 
 
+#: The service names some fields as smsmode's parameters (it serves both doors); this door's names for them.
+_FIELDS = {"emetteur": "sender", "newPseudo": "login", "newPass": "password"}
+
+
 async def _guarded(work: Awaitable[Answer]) -> Answer:
     """The service's refusals as problems."""
     try:
@@ -88,7 +92,7 @@ async def _guarded(work: Awaitable[Answer]) -> Answer:
     except NotAllowed as exc:
         raise Problem("ACCOUNT_NOT_ALLOWED", str(exc)) from None
     except InvalidField as exc:
-        raise invalid(exc.name, exc.problem) from None
+        raise invalid(_FIELDS.get(exc.name, exc.name), exc.problem) from None
     except AccountClosed:
         raise Problem("ACCOUNT_CLOSED", "the account is deleted") from None
 
@@ -237,6 +241,10 @@ async def create_subaccount(services: RestServices, request: RestRequest) -> Ans
             )
         except LoginTaken:
             raise Problem("LOGIN_TAKEN", f"an account named {body.login!r} exists already", "login") from None
+        except InvalidField as exc:
+            if exc.name in _FIELDS or exc.name == "profile":
+                raise
+            raise invalid(f"profile.{exc.name}", exc.problem) from None  # the fields of the profile
         token = None
         if body.key:
             key = await resellers.create_key(actor, request.caller.limits, created.id, label="default", now=now_ms())
