@@ -82,6 +82,9 @@ async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
     assert created == "0 | Sous-compte créé"
     assert await call("createSubAccount", acme, "newPseudo=client1", "newPass=x") == "41 | Pseudo déjà existant"
     assert (await call("createSubAccount", acme, "newPseudo=client2")).startswith("35 | Paramètre invalide : newPass")
+    assert await call("createSubAccount", acme, "newPseudo=a b", "newPass=x") == (
+        "35 | Paramètre invalide : newPseudo (1 à 50 caractères, sans espace)"
+    )
     # Parent → child, with the spec's codes for no credit (33), unknown target (41), bad amount (35).
     assert await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=100", "reference=FAC-1") == (
         "0 | Transfert effectué"
@@ -89,10 +92,15 @@ async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
     assert (await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=5000")).startswith("33 | ")
     assert await call("creditTransfert", acme, "targetPseudo=nobody", "creditAmount=1") == "41 | Pseudo inconnu"
     assert await call("creditTransfert", acme, "targetPseudo=other", "creditAmount=1") == "41 | Pseudo inconnu"
-    assert (await call("creditTransfert", acme, "targetPseudo=acme", "creditAmount=1")).startswith(
-        "35 | Paramètre invalide : targetPseudo"
+    assert await call("creditTransfert", acme, "targetPseudo=acme", "creditAmount=1") == (
+        "35 | Paramètre invalide : targetPseudo (c'est le compte qui donne)"
     )
-    assert (await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=1.5")).startswith("35 | ")
+    assert await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=1.5") == (
+        "35 | Paramètre invalide : creditAmount (un nombre entier de crédits, de 1 à 1000000000000)"
+    )
+    assert (await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=10000000000000")).endswith(
+        "(un nombre entier de crédits, de 1 à 1000000000000)"
+    )
     # The sub-account logs in with its ISO-8859-15 password; a third level; child → parent; child → its child.
     assert await call("createSubAccount", *client1, "newPseudo=dept", "newPass=x") == "0 | Sous-compte créé"
     assert await call("creditTransfert", *client1, "targetPseudo=acme", "creditAmount=10") == "0 | Transfert effectué"
@@ -100,13 +108,30 @@ async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
     assert await call("credit", acme) == "910"
     assert await call("credit", *client1) == "70"
     assert await call("credit", "pseudo=dept", "pass=x") == "20"
+    # Limits set above refuse sends with French reasons, as every 35 of this door.
+    async with AsyncClient(gw.base, gw.token, retries=0) as sdk:
+        (child,) = await sdk.accounts.subaccounts()
+        await sdk.accounts.set_limits(child.id, countries=["FR"], sender_policy="approved")
+        send = ("message=Bonjour", "numero=33612345678")
+        assert await call("sendSMS", *client1, "message=Bonjour", "numero=32470123456") == (
+            "35 | Paramètre invalide : numero (pays de destination non autorisé pour ce compte : BE)"
+        )
+        assert await call("sendSMS", *client1, *send, "emetteur=CAFE") == (
+            "35 | Paramètre invalide : emetteur (émetteur non approuvé pour ce compte)"
+        )
+        await sdk.accounts.set_limits(child.id, flows=["OTP"])
+        assert await call("sendSMS", *client1, *send) == (
+            "35 | Paramètre invalide : lane (voie notification non autorisée pour ce compte)"
+        )
     # A key for the caller, answered in JSON, that works at once.
     document = json.loads(await _call(gw, "/http/2.0/createAuthorisation.do", *client1))
     assert set(document) == {"id", "accessToken", "creationDate", "state", "expiration", "account"}
     assert document["account"] == "client1" and document["expiration"] is None
     assert await call("credit", f"accessToken={document['accessToken']}") == "70"
     # Deleting: not with sub-accounts left, not an unrelated or own account; the ancestor may delete a grandchild.
-    assert (await call("deleteSubAccount", acme, "pseudoToDelete=client1")).startswith("35 | ")
+    assert await call("deleteSubAccount", acme, "pseudoToDelete=client1") == (
+        "35 | Paramètre invalide : pseudoToDelete (a des sous-comptes : supprimez-les d'abord)"
+    )
     assert await call("deleteSubAccount", "pseudo=other", "pass=x", "pseudoToDelete=dept") == "41 | Pseudo inconnu"
     assert await call("deleteSubAccount", acme, "pseudoToDelete=acme") == "41 | Pseudo inconnu"
     assert await call("deleteSubAccount", acme, "pseudoToDelete=dept") == "0 | Sous-compte supprimé"

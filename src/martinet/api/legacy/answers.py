@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from martinet.domain.account_rules import NOT_APPROVED
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY
 from martinet.services.accept import SCHEDULED_TOO_EARLY, VALIDITY_OUT_OF_RANGE
 
@@ -51,6 +52,10 @@ _PROBLEMS_FR: dict[str, str] = {
     SCHEDULED_TOO_EARLY: "antérieure à l'an 2000",
     "empty": "vide",
     "required for marketing sends with emetteur": "obligatoire pour un envoi marketing avec émetteur",
+    # Sub-accounts, credit transfers and the limits an account's parents set.
+    NOT_APPROVED: "émetteur non approuvé pour ce compte",
+    "has sub-accounts: delete them first": "a des sous-comptes : supprimez-les d'abord",
+    "the giving account itself": "c'est le compte qui donne",
 }
 # Problems that carry a number (a configured limit), in French.
 _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
@@ -59,6 +64,14 @@ _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"more than (\d+) bytes"), r"plus de \1 octets"),
     (re.compile(r"more than (\d+) days ahead"), r"plus de \1 jours à l'avance"),
     (re.compile(r"more than (\d+) parameters"), r"plus de \1 paramètres"),
+    (re.compile(r"(\d+) to (\d+) characters, without spaces"), r"\1 à \2 caractères, sans espace"),
+    (re.compile(r"(\d+) to (\d+) characters"), r"\1 à \2 caractères"),
+    (re.compile(r"a whole number of credits, (\d+) to (\d+)"), r"un nombre entier de crédits, de \1 à \2"),
+    (re.compile(r"lane (\w+) is not allowed for this account"), r"voie \1 non autorisée pour ce compte"),
+    (
+        re.compile(r"destination country not allowed for this account: (.+)"),
+        r"pays de destination non autorisé pour ce compte : \1",
+    ),
 ]
 
 
