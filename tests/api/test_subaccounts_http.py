@@ -10,9 +10,11 @@ import io
 import json
 import shutil
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from martinet.app import account_service
@@ -25,7 +27,9 @@ from martinet.client import (
     NotFoundError,
     PermissionDeniedError,
 )
+from martinet.clock import now_ms
 from martinet.domain.credits import to_milli
+from martinet.store.accounts import AccountStore
 from tests.gateway import Gateway, running_gateway
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -212,6 +216,22 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
         exported = list(csv.reader(io.StringIO(await acme.accounts.ledger_csv(shop.id))))
         assert exported[0][:5] == ["id", "at", "reason", "amount", "balance_after"]
         assert [row[2] for row in exported[1:]] == [e.reason for e in entries]
+        # Date filters: a day without a time, as a statement names its last day, includes that whole day.
+        found = await AccountStore(gw.db, now_ms).by_login("acme")
+        assert found is not None
+        zone = ZoneInfo(found[0].timezone)
+        days = sorted({datetime.fromisoformat(e.at).astimezone(zone).date() for e in entries})
+        async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as raw:
+
+            async def dated(**query: object) -> list[int]:
+                answer = await raw.get(f"/sms/v1/accounts/{shop.id}/ledger", params={**query, "pageSize": 100})
+                assert answer.status_code == 200, answer.text
+                return [item["id"] for item in answer.json()["items"]]
+
+            assert await dated(startDate=days[0], endDate=days[-1]) == [e.id for e in entries]
+            assert await dated(endDate=days[0] - timedelta(days=1)) == []
+            assert await dated(startDate=days[-1] + timedelta(days=1)) == []
+            assert await dated(endDate=f"{days[0]}T00:00:00") == []  # a time is that instant
         today = datetime.now(UTC).date()
         days = await acme.accounts.usage(shop.id, today, today)
         assert sum(sum(d.messages.values()) for d in days) == 1
