@@ -26,6 +26,7 @@ from martinet.client import (
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
 )
 from martinet.clock import now_ms
 from martinet.domain.credits import to_milli
@@ -127,6 +128,10 @@ async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
         assert await call("sendSMS", *client1, *send) == (
             "35 | Paramètre invalide : lane (voie notification non autorisée pour ce compte)"
         )
+        # A rate set on client1 caps its sub-account too: one send, then 50 (a token per 1,000 s).
+        await sdk.accounts.set_limits(child.id, flows=None, rate_limit=0.001)
+        assert (await call("sendSMS", "pseudo=dept", "pass=x", *send)).startswith("0 | ")
+        assert (await call("sendSMS", "pseudo=dept", "pass=x", *send)).startswith("50 | ")
     # A key for the caller, answered in JSON, that works at once.
     document = json.loads(await _call(gw, "/http/2.0/createAuthorisation.do", *client1))
     assert set(document) == {"id", "accessToken", "creationDate", "state", "expiration", "account"}
@@ -139,9 +144,9 @@ async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
     assert await call("deleteSubAccount", "pseudo=other", "pass=x", "pseudoToDelete=dept") == "41 | Pseudo inconnu"
     assert await call("deleteSubAccount", acme, "pseudoToDelete=acme") == "41 | Pseudo inconnu"
     assert await call("deleteSubAccount", acme, "pseudoToDelete=dept") == "0 | Sous-compte supprimé"
-    assert await call("credit", *client1) == "90"
+    assert await call("credit", *client1) == "89"  # dept's 19 credits back (it sent one message)
     assert await call("deleteSubAccount", acme, "pseudoToDelete=client1") == "0 | Sous-compte supprimé"
-    assert await call("credit", acme) == "1000"
+    assert await call("credit", acme) == "999"
     # The deleted account can no longer authenticate, by password or key.
     assert (await call("credit", *client1)).startswith("32 | ")
     assert (await call("credit", f"accessToken={document['accessToken']}")).startswith("32 | ")
@@ -207,6 +212,14 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
                 await client.accounts.revoke_key(1)  # acme's own key: not managed by shop
             assert (await acme.accounts.revoke_key(key.id)).state == "REVOKED"
 
+        # A rate set on shop caps its sub-account over REST: one send, then 429 (a token per 1,000 s).
+        await acme.accounts.set_limits(shop.id, rate_limit=0.001)
+        await acme.accounts.transfer(team.id, 2)
+        async with AsyncClient(gw.base, (await acme.accounts.create_key(account=team.id)).access_token, retries=0) as t:
+            await t.send("+33612345678", "hello")
+            with pytest.raises(RateLimitedError):
+                await t.send("+33612345678", "hello")
+
         entries = [e async for e in acme.accounts.ledger(shop.id)]
         assert [(e.reason, e.amount, e.balance_after) for e in entries][:2] == [
             ("transfer_in", 50.5, 50.5),
@@ -258,7 +271,7 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
         with pytest.raises(ConflictError):
             await acme.accounts.transfer(team.id, 1)
         await acme.accounts.delete(shop.id)
-        assert (await acme.accounts.me()).balance == 999
+        assert (await acme.accounts.me()).balance == 998  # shop and team sent one message each
         # The deleted sub-account's history stays readable by its parent; never by another account.
         assert [m.to for m in [m async for m in acme.accounts.messages(shop.id)]] == ["33612345678"]
         async with AsyncClient(
