@@ -207,7 +207,18 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
             # Keys: the parent keys its grandchild with a flow; the grandchild's key is limited as asked.
             key = await acme.accounts.create_key(account=team.id, label="ops", flows=["OTP"])
             assert key.access_token and key.flows == ("OTP",)
-            assert [k.label for k in await acme.accounts.keys(team.id)] == ["default", "ops"]
+            expiring = await acme.accounts.create_key(
+                account=team.id, networks=["10.0.0.0/8"], expires_at=datetime(2030, 1, 1, tzinfo=UTC)
+            )
+            assert (expiring.networks, expiring.expires_at, expiring.state) == (
+                ("10.0.0.0/8",),
+                "2030-01-01T00:00:00.000Z",
+                "ACTIVE",
+            )
+            with pytest.raises(InvalidRequestError) as refused:
+                await acme.accounts.create_key(account=team.id, expires_at=datetime(2020, 1, 1, tzinfo=UTC))
+            assert refused.value.field == "expiresAt"
+            assert [k.label for k in await acme.accounts.keys(team.id)] == ["default", "ops", ""]
             with pytest.raises(NotFoundError):
                 await client.accounts.revoke_key(1)  # acme's own key: not managed by shop
             assert (await acme.accounts.revoke_key(key.id)).state == "REVOKED"
