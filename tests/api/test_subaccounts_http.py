@@ -113,6 +113,13 @@ async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
     assert await call("credit", acme) == "910"
     assert await call("credit", *client1) == "70"
     assert await call("credit", "pseudo=dept", "pass=x") == "20"
+    # Up one level only: a grandchild giving to its grandparent, or to its parent's sibling, is refused as unknown.
+    assert await call("creditTransfert", "pseudo=dept", "pass=x", "targetPseudo=acme", "creditAmount=1") == (
+        "41 | Pseudo inconnu"
+    )
+    assert await call("creditTransfert", "pseudo=dept", "pass=x", "targetPseudo=other", "creditAmount=1") == (
+        "41 | Pseudo inconnu"
+    )
     # Limits set above refuse sends with French reasons, as every 35 of this door.
     async with AsyncClient(gw.base, gw.token, retries=0) as sdk:
         (child,) = await sdk.accounts.subaccounts()
@@ -202,8 +209,11 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
                 await client.accounts.get(me.id)
             assert (await acme.accounts.decide_sender(shop.id, "SHOP", "approved")).status == "approved"
             await client.send("+33612345678", "hello", sender="SHOP", stop=True)
-            # Child → parent, and a transfer to the grandparent is refused as unknown.
+            # Child → parent; the grandchild's transfer to its grandparent is refused as unknown.
             await client.accounts.transfer(me.id, "0.5")
+            async with AsyncClient(gw.base, team.api_key or "", retries=0) as grandchild:
+                with pytest.raises(NotFoundError):
+                    await grandchild.accounts.transfer(me.id, 1)
             # Keys: the parent keys its grandchild with a flow; the grandchild's key is limited as asked.
             key = await acme.accounts.create_key(account=team.id, label="ops", flows=["OTP"])
             assert key.access_token and key.flows == ("OTP",)
