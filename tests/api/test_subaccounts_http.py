@@ -10,9 +10,11 @@ import io
 import json
 import shutil
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from martinet.app import account_service
@@ -24,8 +26,11 @@ from martinet.client import (
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
 )
+from martinet.clock import now_ms
 from martinet.domain.credits import to_milli
+from martinet.store.accounts import AccountStore
 from tests.gateway import Gateway, running_gateway
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -82,6 +87,9 @@ async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
     assert created == "0 | Sous-compte créé"
     assert await call("createSubAccount", acme, "newPseudo=client1", "newPass=x") == "41 | Pseudo déjà existant"
     assert (await call("createSubAccount", acme, "newPseudo=client2")).startswith("35 | Paramètre invalide : newPass")
+    assert await call("createSubAccount", acme, "newPseudo=a b", "newPass=x") == (
+        "35 | Paramètre invalide : newPseudo (1 à 50 caractères, sans espace)"
+    )
     # Parent → child, with the spec's codes for no credit (33), unknown target (41), bad amount (35).
     assert await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=100", "reference=FAC-1") == (
         "0 | Transfert effectué"
@@ -89,10 +97,15 @@ async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
     assert (await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=5000")).startswith("33 | ")
     assert await call("creditTransfert", acme, "targetPseudo=nobody", "creditAmount=1") == "41 | Pseudo inconnu"
     assert await call("creditTransfert", acme, "targetPseudo=other", "creditAmount=1") == "41 | Pseudo inconnu"
-    assert (await call("creditTransfert", acme, "targetPseudo=acme", "creditAmount=1")).startswith(
-        "35 | Paramètre invalide : targetPseudo"
+    assert await call("creditTransfert", acme, "targetPseudo=acme", "creditAmount=1") == (
+        "35 | Paramètre invalide : targetPseudo (c'est le compte qui donne)"
     )
-    assert (await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=1.5")).startswith("35 | ")
+    assert await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=1.5") == (
+        "35 | Paramètre invalide : creditAmount (un nombre entier de crédits, de 1 à 1000000000000)"
+    )
+    assert (await call("creditTransfert", acme, "targetPseudo=client1", "creditAmount=10000000000000")).endswith(
+        "(un nombre entier de crédits, de 1 à 1000000000000)"
+    )
     # The sub-account logs in with its ISO-8859-15 password; a third level; child → parent; child → its child.
     assert await call("createSubAccount", *client1, "newPseudo=dept", "newPass=x") == "0 | Sous-compte créé"
     assert await call("creditTransfert", *client1, "targetPseudo=acme", "creditAmount=10") == "0 | Transfert effectué"
@@ -100,19 +113,47 @@ async def test_smsmode_sub_account_endpoints_from_php(gw: Gateway) -> None:
     assert await call("credit", acme) == "910"
     assert await call("credit", *client1) == "70"
     assert await call("credit", "pseudo=dept", "pass=x") == "20"
+    # Up one level only: a grandchild giving to its grandparent, or to its parent's sibling, is refused as unknown.
+    assert await call("creditTransfert", "pseudo=dept", "pass=x", "targetPseudo=acme", "creditAmount=1") == (
+        "41 | Pseudo inconnu"
+    )
+    assert await call("creditTransfert", "pseudo=dept", "pass=x", "targetPseudo=other", "creditAmount=1") == (
+        "41 | Pseudo inconnu"
+    )
+    # Limits set above refuse sends with French reasons, as every 35 of this door.
+    async with AsyncClient(gw.base, gw.token, retries=0) as sdk:
+        (child,) = await sdk.accounts.subaccounts()
+        await sdk.accounts.set_limits(child.id, countries=["FR"], sender_policy="approved")
+        send = ("message=Bonjour", "numero=33612345678")
+        assert await call("sendSMS", *client1, "message=Bonjour", "numero=32470123456") == (
+            "35 | Paramètre invalide : numero (pays de destination non autorisé pour ce compte : BE)"
+        )
+        assert await call("sendSMS", *client1, *send, "emetteur=CAFE") == (
+            "35 | Paramètre invalide : emetteur (émetteur non approuvé pour ce compte)"
+        )
+        await sdk.accounts.set_limits(child.id, flows=["OTP"])
+        assert await call("sendSMS", *client1, *send) == (
+            "35 | Paramètre invalide : lane (voie notification non autorisée pour ce compte)"
+        )
+        # A rate set on client1 caps its sub-account too: one send, then 50 (a token per 1,000 s).
+        await sdk.accounts.set_limits(child.id, flows=None, rate_limit=0.001)
+        assert (await call("sendSMS", "pseudo=dept", "pass=x", *send)).startswith("0 | ")
+        assert (await call("sendSMS", "pseudo=dept", "pass=x", *send)).startswith("50 | ")
     # A key for the caller, answered in JSON, that works at once.
     document = json.loads(await _call(gw, "/http/2.0/createAuthorisation.do", *client1))
     assert set(document) == {"id", "accessToken", "creationDate", "state", "expiration", "account"}
     assert document["account"] == "client1" and document["expiration"] is None
     assert await call("credit", f"accessToken={document['accessToken']}") == "70"
     # Deleting: not with sub-accounts left, not an unrelated or own account; the ancestor may delete a grandchild.
-    assert (await call("deleteSubAccount", acme, "pseudoToDelete=client1")).startswith("35 | ")
+    assert await call("deleteSubAccount", acme, "pseudoToDelete=client1") == (
+        "35 | Paramètre invalide : pseudoToDelete (a des sous-comptes : supprimez-les d'abord)"
+    )
     assert await call("deleteSubAccount", "pseudo=other", "pass=x", "pseudoToDelete=dept") == "41 | Pseudo inconnu"
     assert await call("deleteSubAccount", acme, "pseudoToDelete=acme") == "41 | Pseudo inconnu"
     assert await call("deleteSubAccount", acme, "pseudoToDelete=dept") == "0 | Sous-compte supprimé"
-    assert await call("credit", *client1) == "90"
+    assert await call("credit", *client1) == "89"  # dept's 19 credits back (it sent one message)
     assert await call("deleteSubAccount", acme, "pseudoToDelete=client1") == "0 | Sous-compte supprimé"
-    assert await call("credit", acme) == "1000"
+    assert await call("credit", acme) == "999"
     # The deleted account can no longer authenticate, by password or key.
     assert (await call("credit", *client1)).startswith("32 | ")
     assert (await call("credit", f"accessToken={document['accessToken']}")).startswith("32 | ")
@@ -129,6 +170,14 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
         assert team.parent_id == shop.id
         with pytest.raises(ConflictError):
             await acme.accounts.create_subaccount("shop")
+        # Refusals name this door's fields, not smsmode's parameters.
+        for profile, field in (({"nom": "x" * 201}, "profile.nom"), ({"color": "red"}, "profile")):
+            with pytest.raises(InvalidRequestError) as refused:
+                await acme.accounts.create_subaccount("shop2", profile=profile)
+            assert refused.value.field == field
+        with pytest.raises(InvalidRequestError) as refused:
+            await acme.accounts.set_limits(shop.id, countries=["FR", "UK"])
+        assert refused.value.field == "countries"
         moved = await acme.accounts.transfer(shop.id, "50.5", reference="R1")
         assert (moved.source_balance, moved.to_balance) == (949.5, 50.5)
         with pytest.raises(InsufficientCreditError):
@@ -144,7 +193,14 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
             with pytest.raises(InvalidRequestError) as refused:
                 await client.send("+33612345678", "hello", sender="SHOP", stop=True)
             assert refused.value.field == "from"
+            with pytest.raises(InvalidRequestError) as refused:
+                await client.send("+33612345678", "hello", flow="MARKETING")
+            assert (refused.value.field, "MARKETING" in str(refused.value)) == ("flow", True)
+            with pytest.raises(InvalidRequestError) as refused:
+                await client.accounts.request_sender("SHOP-1")
+            assert refused.value.field == "sender"
             assert (await client.accounts.request_sender("SHOP")).status == "requested"
+            assert [(s.sender, s.status) for s in await client.accounts.senders()] == [("SHOP", "requested")]
             with pytest.raises(PermissionDeniedError):
                 await client.accounts.decide_sender("me", "SHOP", "approved")
             with pytest.raises(PermissionDeniedError):
@@ -153,15 +209,37 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
                 await client.accounts.get(me.id)
             assert (await acme.accounts.decide_sender(shop.id, "SHOP", "approved")).status == "approved"
             await client.send("+33612345678", "hello", sender="SHOP", stop=True)
-            # Child → parent, and a transfer to the grandparent is refused as unknown.
+            # Child → parent; the grandchild's transfer to its grandparent is refused as unknown.
             await client.accounts.transfer(me.id, "0.5")
+            async with AsyncClient(gw.base, team.api_key or "", retries=0) as grandchild:
+                with pytest.raises(NotFoundError):
+                    await grandchild.accounts.transfer(me.id, 1)
             # Keys: the parent keys its grandchild with a flow; the grandchild's key is limited as asked.
             key = await acme.accounts.create_key(account=team.id, label="ops", flows=["OTP"])
             assert key.access_token and key.flows == ("OTP",)
-            assert [k.label for k in await acme.accounts.keys(team.id)] == ["default", "ops"]
+            expiring = await acme.accounts.create_key(
+                account=team.id, networks=["10.0.0.0/8"], expires_at=datetime(2030, 1, 1, tzinfo=UTC)
+            )
+            assert (expiring.networks, expiring.expires_at, expiring.state) == (
+                ("10.0.0.0/8",),
+                "2030-01-01T00:00:00.000Z",
+                "ACTIVE",
+            )
+            with pytest.raises(InvalidRequestError) as refused:
+                await acme.accounts.create_key(account=team.id, expires_at=datetime(2020, 1, 1, tzinfo=UTC))
+            assert refused.value.field == "expiresAt"
+            assert [k.label for k in await acme.accounts.keys(team.id)] == ["default", "ops", ""]
             with pytest.raises(NotFoundError):
                 await client.accounts.revoke_key(1)  # acme's own key: not managed by shop
             assert (await acme.accounts.revoke_key(key.id)).state == "REVOKED"
+
+        # A rate set on shop caps its sub-account over REST: one send, then 429 (a token per 1,000 s).
+        await acme.accounts.set_limits(shop.id, rate_limit=0.001)
+        await acme.accounts.transfer(team.id, 2)
+        async with AsyncClient(gw.base, (await acme.accounts.create_key(account=team.id)).access_token, retries=0) as t:
+            await t.send("+33612345678", "hello")
+            with pytest.raises(RateLimitedError):
+                await t.send("+33612345678", "hello")
 
         entries = [e async for e in acme.accounts.ledger(shop.id)]
         assert [(e.reason, e.amount, e.balance_after) for e in entries][:2] == [
@@ -172,6 +250,22 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
         exported = list(csv.reader(io.StringIO(await acme.accounts.ledger_csv(shop.id))))
         assert exported[0][:5] == ["id", "at", "reason", "amount", "balance_after"]
         assert [row[2] for row in exported[1:]] == [e.reason for e in entries]
+        # Date filters: a day without a time, as a statement names its last day, includes that whole day.
+        found = await AccountStore(gw.db, now_ms).by_login("acme")
+        assert found is not None
+        zone = ZoneInfo(found[0].timezone)
+        days = sorted({datetime.fromisoformat(e.at).astimezone(zone).date() for e in entries})
+        async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as raw:
+
+            async def dated(**query: object) -> list[int]:
+                answer = await raw.get(f"/sms/v1/accounts/{shop.id}/ledger", params={**query, "pageSize": 100})
+                assert answer.status_code == 200, answer.text
+                return [item["id"] for item in answer.json()["items"]]
+
+            assert await dated(startDate=days[0], endDate=days[-1]) == [e.id for e in entries]
+            assert await dated(endDate=days[0] - timedelta(days=1)) == []
+            assert await dated(startDate=days[-1] + timedelta(days=1)) == []
+            assert await dated(endDate=f"{days[0]}T00:00:00") == []  # a time is that instant
         today = datetime.now(UTC).date()
         days = await acme.accounts.usage(shop.id, today, today)
         assert sum(sum(d.messages.values()) for d in days) == 1
@@ -198,7 +292,7 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
         with pytest.raises(ConflictError):
             await acme.accounts.transfer(team.id, 1)
         await acme.accounts.delete(shop.id)
-        assert (await acme.accounts.me()).balance == 999
+        assert (await acme.accounts.me()).balance == 998  # shop and team sent one message each
         # The deleted sub-account's history stays readable by its parent; never by another account.
         assert [m.to for m in [m async for m in acme.accounts.messages(shop.id)]] == ["33612345678"]
         async with AsyncClient(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.cli.support import martinet, martinet_all
@@ -48,16 +48,21 @@ def test_the_account_tree_from_the_command_line(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "unknown lane" in bad.stderr
     assert operator.returncode == 0 and "operator on" in operator.stderr
 
-    today = datetime.now(UTC).date().isoformat()
-    approved, ledger, lines, usage = martinet_all(
+    today = datetime.now(UTC).date()  # the account's day is within one of it, whatever its time zone
+    yesterday, tomorrow = (today - timedelta(days=1)).isoformat(), (today + timedelta(days=1)).isoformat()
+    approved, ledger, lines, usage, dated, later = martinet_all(
         [
             ["account", "sender", "approve", "shop", "SHOP", "--data", data],
             ["account", "ledger", "shop", "--csv", "--data", data],
             ["account", "ledger", "reseller", "--data", data],
-            ["account", "usage", "reseller", "--from", today, "--to", today, "--data", data],
+            ["account", "usage", "reseller", "--from", yesterday, "--to", tomorrow, "--data", data],
+            ["account", "ledger", "reseller", "--from", yesterday, "--to", tomorrow, "--data", data],
+            ["account", "ledger", "reseller", "--from", (today + timedelta(days=2)).isoformat(), "--data", data],
         ],
         cwd=tmp_path,
     )
+    assert dated.stdout == lines.stdout and dated.stdout  # the days named, --to included
+    assert later.returncode == 0 and later.stdout == ""
     assert json.loads(approved.stdout)["status"] == "approved"
     rows = list(csv.DictReader(io.StringIO(ledger.stdout)))
     assert [(r["reason"], r["amount"], r["balance_after"], r["reference"], r["counterparty"]) for r in rows] == [

@@ -83,10 +83,14 @@ async def test_sub_accounts_and_transfers_follow_the_services_rules(gw: Gateway)
         # A sub-account with its own sub-accounts is not deleted; once they are gone, it is, its credits back up.
         refused = await client.post("/console/accounts", data={"csrf": csrf, "action": "delete", "child": str(shop)})
         assert refused.status_code == 422 and "Supprimez d'abord ses sous-comptes." in html.unescape(refused.text)
-        gone = await client.post(
-            f"/console/accounts/{shop}", data={"csrf": csrf, "action": "delete", "child": str(kiosk)}
-        )
-        assert gone.status_code == 303
+        async with signed_in(gw, "acme-kiosk", "pw") as (kiosk_client, _kiosk_csrf):
+            gone = await client.post(
+                f"/console/accounts/{shop}", data={"csrf": csrf, "action": "delete", "child": str(kiosk)}
+            )
+            assert gone.status_code == 303
+            # The deleted sub-account's open console session ends with it.
+            after = await kiosk_client.get("/console/accounts")
+            assert after.status_code == 303 and after.headers["location"].startswith("/console/login")
         assert (
             await client.post("/console/accounts", data={"csrf": csrf, "action": "delete", "child": str(shop)})
         ).status_code == 303

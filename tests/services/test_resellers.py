@@ -178,15 +178,39 @@ async def test_deleting_a_sub_account_returns_its_credit_and_keeps_its_history(t
         await s.delete_subaccount(t.reseller, customer)
     with pytest.raises(NotAllowed):
         await s.delete_subaccount(t.department, department)  # not itself
+    # A send it scheduled for later: deleting the account cancels it, and its cost goes back up with the rest.
+    writer = AcceptanceWriter(t.db)
+    await writer.start()
+    try:
+        later = now_ms() + 86_400_000
+        scheduled = NewSend(
+            new_send_id(), t.department.id, now_ms(), later, "x", "GSM-7", 1, 2, None, None, None, None, "otp", 3000
+        )
+        scheduled.messages = [NewMessage("33612345678", "FR", State.SCHEDULED, 10, 3000, later)]
+        assert await writer.accept(scheduled) is True
+    finally:
+        await writer.stop()
     assert await s.delete_subaccount(t.customer, department) == 10 * CREDIT
     assert await t.accounts.balance(t.customer.id) == 10 * CREDIT
     assert await t.accounts.balance(t.department.id) == 0
+    async with t.db.reader.connect() as conn:
+        states = (await conn.execute(select(messages.c.state).where(messages.c.send_id == scheduled.id))).scalars()
+        assert list(states) == [State.CANCELLED]
     # It can no longer authenticate or receive credits; its history stays readable by its ancestors.
     assert await auth.by_token(key.token) is None
     with pytest.raises(AccountClosed):
         await s.transfer(t.customer, await s.account(t.customer, t.department.id), CREDIT)
     entries = await s.ledger(t.reseller, t.department.id, since=None, until=None, offset=0, limit=10)
-    assert [(e.reason, e.note) for e in entries][-1] == ("transfer_out", "sub-account deleted")
+    assert [(e.reason, e.amount, e.note) for e in entries][-3:] == [
+        ("send", -3000, None),
+        ("refund", 3000, "sub-account deleted"),
+        ("transfer_out", -10 * CREDIT, "sub-account deleted"),
+    ]
+    # A refund that reaches it after its deletion is moved up by an ancestor with a transfer.
+    await t.accounts.post(t.department.id, 2 * CREDIT, "refund", "late failure")
+    deleted = await s.account(t.customer, t.department.id)
+    moved = await s.transfer(t.customer, await s.account(t.customer), 2 * CREDIT, giver=deleted)
+    assert (moved.giver_balance, moved.receiver_balance) == (0, 12 * CREDIT)
     assert (await s.account(t.reseller, t.department.id)).closed_at is not None
     await _ledger_matches(t, t.customer, t.department)
 
@@ -198,6 +222,9 @@ async def test_limits_and_senders_are_set_from_above_only(tree: Tree) -> None:
         await s.set_limits(t.customer, t.customer.id, countries="FR,BE,DE")  # its own limits
     with pytest.raises(InvalidField):
         await s.set_limits(t.reseller, t.customer.id, countries="France")
+    with pytest.raises(InvalidField) as unknown:  # two letters, but no number is in "UK" (it is GB)
+        await s.set_limits(t.reseller, t.customer.id, countries="FR,UK")
+    assert unknown.value.name == "countries" and "'UK'" in unknown.value.problem
     updated = await s.set_limits(t.reseller, t.customer.id, countries="fr,be", lanes="notification", rate_limit=2)
     assert (updated.allowed_countries, updated.allowed_lanes, updated.rate_limit) == ("BE,FR", "notification", 2.0)
     asked = await s.request_sender(t.customer, t.customer.id, "CAFE")

@@ -17,11 +17,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import phonenumbers
+
 from martinet.domain.lanes import Lane
 
 POLICIES = ("any", "approved")
 NOT_APPROVED = "not an approved sender ID of this account"
 _COUNTRY = re.compile(r"[A-Z]{2}")
+#: The territories a recipient's number can be found in (libphonenumber's regions, as recipients are read).
+KNOWN_COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 class InvalidLimit(ValueError):
@@ -109,6 +113,18 @@ def parse_countries(text: str | None) -> frozenset[str] | None:
         if not _COUNTRY.fullmatch(country):
             raise InvalidLimit(f"not a two-letter country code: {country!r}")
     return frozenset(countries)
+
+
+def new_countries(text: str | None) -> frozenset[str] | None:
+    """The countries a limit is being set to: codes no number belongs to are refused, because such a limit
+    would match no recipient and refuse every send to the country meant (`UK` for `GB`) without saying why.
+
+    Stored limits are read with `parse_countries`, which does not ask this: a code once set stays harmless."""
+    countries = parse_countries(text)
+    unknown = sorted((countries or frozenset()) - KNOWN_COUNTRIES)
+    if unknown:
+        raise InvalidLimit(f"not a country code numbers belong to: {unknown[0]!r} (ISO 3166 alpha-2, GB, FR…)")
+    return countries
 
 
 def limits_text(values: frozenset[str] | None) -> str | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from martinet.domain.account_rules import InvalidLimit, limits_text, parse_countries, parse_lanes, parse_policy
+from martinet.domain.account_rules import InvalidLimit, limits_text, new_countries, parse_lanes, parse_policy
 from martinet.domain.ids import new_access_token
 from martinet.domain.keys import InvalidKeyLimit, KeyLimits, Network, lanes_text, networks_text, parse_networks
 from martinet.domain.keys import parse_lanes as parse_key_lanes
@@ -184,6 +184,8 @@ class ResellerService:
             raise InvalidField("newPass", "1 to 1024 characters")
         fields = dict(profile or {})
         for name, value in fields.items():
+            if name not in PROFILE_FIELDS:
+                raise InvalidField("profile", f"{name!r} is not one of " + ", ".join(PROFILE_FIELDS))
             if len(value) > MAX_PROFILE_VALUE:
                 raise InvalidField(name, f"longer than {MAX_PROFILE_VALUE} characters")
         settings = await self._accounts.by_login(parent.login)
@@ -230,7 +232,7 @@ class ResellerService:
             if not isinstance(rate_limit, Keep) and rate_limit is not None and not valid_rate(rate_limit):
                 raise InvalidField("rateLimit", "a number of sends per second, 0 or more (0 = no cap)")
             lanes_value = lanes if isinstance(lanes, Keep) else limits_text(parse_lanes(lanes))
-            countries_value = countries if isinstance(countries, Keep) else limits_text(parse_countries(countries))
+            countries_value = countries if isinstance(countries, Keep) else limits_text(new_countries(countries))
             policy = sender_policy if isinstance(sender_policy, Keep) else parse_policy(sender_policy)
         except InvalidLimit as exc:
             name = str(exc).split(" ")[0]

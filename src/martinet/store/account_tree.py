@@ -17,9 +17,11 @@ from sqlalchemy import Select, bindparam, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from martinet import metrics
+from martinet.domain.status import State
 from martinet.store.accounts import KEEP, InsufficientCredit, Keep, UnknownAccount
 from martinet.store.database import Database
-from martinet.store.schema import accounts, api_keys, ledger
+from martinet.store.reports import cancel_messages
+from martinet.store.schema import accounts, api_keys, ledger, messages, sends
 
 TRANSFER_IN, TRANSFER_OUT = "transfer_in", "transfer_out"
 
@@ -192,7 +194,9 @@ class AccountTree:
         """Close a sub-account: its keys revoked, its balance given back to its parent (recorded on both sides);
         returns the millicredits given back. Raises HasSubAccounts, AccountClosed, UnknownAccount."""
         now = self._now_ms()
-        returned = await self._db.run_write(lambda conn: _close(conn, account_id, now))
+        returned, refunded = await self._db.run_write(lambda conn: _close(conn, account_id, now))
+        if refunded:
+            metrics.credits_moved("refund", refunded)
         if returned:
             metrics.credits_moved("transfer", returned)
         return returned
@@ -215,8 +219,9 @@ def _move(
     for account_id in (giver, receiver):
         if account_id not in locked:
             raise UnknownAccount(account_id)
-        if locked[account_id].closed_at is not None:
-            raise AccountClosed(account_id)
+    # A deleted account receives nothing; it may still give, for a refund that reached it after its deletion.
+    if locked[receiver].closed_at is not None:
+        raise AccountClosed(receiver)
     if locked[giver].balance < amount:
         raise InsufficientCredit(giver)
     _post_pair(conn, giver, receiver, amount, now, reference, note)
@@ -255,7 +260,7 @@ def _post_pair(
     conn.execute(update(accounts).where(accounts.c.id == receiver).values(balance=accounts.c.balance + amount))
 
 
-def _close(conn: Connection, account_id: int, now: int) -> int:
+def _close(conn: Connection, account_id: int, now: int) -> tuple[int, int]:
     own = conn.execute(select(accounts.c.parent_id).where(accounts.c.id == account_id)).first()
     if own is None:
         raise UnknownAccount(account_id)
@@ -270,10 +275,19 @@ def _close(conn: Connection, account_id: int, now: int) -> int:
     ).first()
     if open_children is not None:
         raise HasSubAccounts(account_id)
-    balance = int(locked[account_id].balance)
+    # Its scheduled sends are cancelled and refunded first, so that what they cost goes back up with the rest:
+    # a deleted account sends nothing more, and nobody could cancel them once its keys are revoked.
+    scheduled = conn.execute(
+        select(messages.c.id, messages.c.cost, messages.c.send_id)
+        .join(sends, sends.c.id == messages.c.send_id)
+        .where(sends.c.account_id == account_id, messages.c.state == State.SCHEDULED)
+        .with_for_update(of=messages)
+    ).all()
+    refunded = cancel_messages(conn, account_id, scheduled, now, "sub-account deleted") if scheduled else 0
+    balance = int(locked[account_id].balance) + refunded
     conn.execute(update(accounts).where(accounts.c.id == account_id).values(closed_at=now))
     live_keys = (api_keys.c.account_id == account_id) & api_keys.c.revoked_at.is_(None)
     conn.execute(update(api_keys).where(live_keys).values(revoked_at=now))
     if balance > 0:
         _post_pair(conn, account_id, parent, balance, now, None, "sub-account deleted")
-    return balance
+    return balance, refunded

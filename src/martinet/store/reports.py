@@ -6,11 +6,12 @@ sends); None means every lane.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.engine import Connection
 
 from martinet import metrics
 from martinet.domain.status import DEFAULT_CODE, State
@@ -124,58 +125,59 @@ class ReportStore:
             scheduled = and_(messages.c.send_id == send_id, messages.c.state == State.SCHEDULED)
             if seq is not None:
                 scheduled = and_(scheduled, messages.c.seq == seq)
-            rows = (await conn.execute(select(messages.c.id, messages.c.cost).where(scheduled))).all()
+            rows = (
+                await conn.execute(select(messages.c.id, messages.c.cost, messages.c.send_id).where(scheduled))
+            ).all()
             if not rows:
                 return None
-            refund = sum(row.cost for row in rows)
-            before = await conn.run_sync(latest_history_id)
-            await conn.execute(
-                update(messages)
-                .where(scheduled)
-                .values(state=State.CANCELLED, code=DEFAULT_CODE[State.CANCELLED], updated_at=now, due_at=None)
+            refund = await conn.run_sync(
+                lambda sync: cancel_messages(sync, account_id, rows, now, "scheduled send cancelled")
             )
-            await conn.execute(
-                insert(status_history),
-                [
-                    {
-                        "message_id": row.id,
-                        "at": now,
-                        "state": State.CANCELLED,
-                        "code": 10,
-                        "detail": "cancelled",
-                    }
-                    for row in rows
-                ],
-            )
-            ids = [row.id for row in rows]
-            await conn.run_sync(lambda sync: enqueue_status(sync, ids, before, now))  # the cancellation reports
-            remaining = await conn.scalar(
-                select(func.count())
-                .select_from(messages)
-                .where(
-                    # Recipients refused at acceptance (invalid, unpriced) never left either.
-                    messages.c.send_id == send_id,
-                    messages.c.state.not_in([State.CANCELLED, State.FAILED]),
-                )
-            )
-            if not remaining:
-                await conn.execute(update(sends).where(sends.c.id == send_id).values(cancelled_at=now))
-            if refund:
-                await conn.execute(
-                    insert(ledger).values(
-                        account_id=account_id,
-                        at=now,
-                        amount=refund,
-                        reason="refund",
-                        send_id=send_id,
-                        note="scheduled send cancelled",
-                    )
-                )
-                await conn.execute(
-                    update(accounts).where(accounts.c.id == account_id).values(balance=accounts.c.balance + refund)
-                )
         metrics.credits_moved("refund", refund)  # committed: the block above ended without raising
         return Cancelled(send_id, refund, len(rows))
+
+
+def cancel_messages(conn: Connection, account_id: int, rows: Sequence[Any], now: int, note: str) -> int:
+    """Cancel scheduled messages (`rows`: their id, cost and send_id) of one account and refund them, in the
+    caller's write transaction: a cancelled status with its report for each, one refund row per send, and a
+    send none of whose messages is left marked cancelled. Returns the millicredits refunded."""
+    ids = [row.id for row in rows]
+    before = latest_history_id(conn)
+    conn.execute(
+        update(messages)
+        .where(messages.c.id.in_(ids))
+        .values(state=State.CANCELLED, code=DEFAULT_CODE[State.CANCELLED], updated_at=now, due_at=None)
+    )
+    conn.execute(
+        insert(status_history),
+        [{"message_id": i, "at": now, "state": State.CANCELLED, "code": 10, "detail": "cancelled"} for i in ids],
+    )
+    enqueue_status(conn, ids, before, now)  # the cancellation reports
+    refunds: dict[str, int] = {}
+    for row in rows:
+        refunds[row.send_id] = refunds.get(row.send_id, 0) + row.cost
+    for send_id, refund in refunds.items():
+        remaining = conn.scalar(
+            select(func.count())
+            .select_from(messages)
+            .where(
+                # Recipients refused at acceptance (invalid, unpriced) never left either.
+                messages.c.send_id == send_id,
+                messages.c.state.not_in([State.CANCELLED, State.FAILED]),
+            )
+        )
+        if not remaining:
+            conn.execute(update(sends).where(sends.c.id == send_id).values(cancelled_at=now))
+        if refund:
+            conn.execute(
+                insert(ledger).values(
+                    account_id=account_id, at=now, amount=refund, reason="refund", send_id=send_id, note=note
+                )
+            )
+    total = sum(refunds.values())
+    if total:
+        conn.execute(update(accounts).where(accounts.c.id == account_id).values(balance=accounts.c.balance + total))
+    return total
 
 
 def _yours(owner: Any, account_id: int, lanes: Collection[str] | None) -> bool:

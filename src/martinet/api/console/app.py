@@ -100,7 +100,7 @@ class ConsoleDoor:
                 session = new_session()
             account = None
             if session.login is not None:
-                found = await self.services.accounts.by_login(session.login)
+                found = await self.services.accounts.by_login(session.login, live=True)  # deleted: signed out
                 account = found[0] if found is not None else None
                 if account is None:
                     session, fresh = new_session(), True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from martinet.domain.account_rules import NOT_APPROVED
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY
 from martinet.services.accept import SCHEDULED_TOO_EARLY, VALIDITY_OUT_OF_RANGE
 
@@ -68,6 +69,10 @@ _PROBLEMS_FR: dict[str, str] = {
     "no row": "aucune ligne",
     "no header": "pas de ligne d'en-tête",
     "a quoted field is not closed": "un champ entre guillemets n'est pas fermé",
+    # Sub-accounts, credit transfers and the limits an account's parents set.
+    NOT_APPROVED: "émetteur non approuvé pour ce compte",
+    "has sub-accounts: delete them first": "a des sous-comptes : supprimez-les d'abord",
+    "the giving account itself": "c'est le compte qui donne",
 }
 # Problems that carry a number (a configured limit) or the values allowed, in French.
 _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
@@ -106,6 +111,14 @@ _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"no (\w+) column"), r"pas de colonne \1"),
     (re.compile(r"(\d+) fields for (\d+) columns"), r"\1 champs pour \2 colonnes"),
     (re.compile(r"not valid CSV \((.*)\)", re.DOTALL), r"CSV invalide (\1)"),
+    (re.compile(r"(\d+) to (\d+) characters, without spaces"), r"\1 à \2 caractères, sans espace"),
+    (re.compile(r"(\d+) to (\d+) characters"), r"\1 à \2 caractères"),
+    (re.compile(r"a whole number of credits, (\d+) to (\d+)"), r"un nombre entier de crédits, de \1 à \2"),
+    (re.compile(r"lane (\w+) is not allowed for this account"), r"voie \1 non autorisée pour ce compte"),
+    (
+        re.compile(r"destination country not allowed for this account: (.+)"),
+        r"pays de destination non autorisé pour ce compte : \1",
+    ),
 ]
 
 

@@ -84,7 +84,7 @@ async def credit_transfert(services: LegacyServices, call: Call) -> str:
     login = _required(call, "targetpseudo", "targetPseudo")
     raw = _required(call, "creditamount", "creditAmount")
     if not _INTEGER.fullmatch(raw) or not 0 < int(raw) <= MAX_TRANSFER:
-        raise InvalidParameter("creditAmount", "a whole number of credits, 1 or more")
+        raise InvalidParameter("creditAmount", f"a whole number of credits, 1 to {MAX_TRANSFER}")
     reference = call.params.get("reference", "").strip() or None
     resellers = _resellers(services)
     try:

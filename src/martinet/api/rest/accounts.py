@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Awaitable
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 from urllib.parse import unquote, urlencode
 
@@ -79,6 +79,10 @@ def _body(request: RestRequest, model: type[M]) -> M:
         raise invalid(location, str(error["msg"]).removeprefix("Value error, ")) from None
 
 
+#: The service names some fields as smsmode's parameters (it serves both doors); this door's names for them.
+_FIELDS = {"emetteur": "sender", "newPseudo": "login", "newPass": "password"}
+
+
 async def _guarded(work: Awaitable[Answer]) -> Answer:
     """The service's refusals as problems."""
     try:
@@ -88,7 +92,7 @@ async def _guarded(work: Awaitable[Answer]) -> Answer:
     except NotAllowed as exc:
         raise Problem("ACCOUNT_NOT_ALLOWED", str(exc)) from None
     except InvalidField as exc:
-        raise invalid(exc.name, exc.problem) from None
+        raise invalid(_FIELDS.get(exc.name, exc.name), exc.problem) from None
     except AccountClosed:
         raise Problem("ACCOUNT_CLOSED", "the account is deleted") from None
 
@@ -237,6 +241,10 @@ async def create_subaccount(services: RestServices, request: RestRequest) -> Ans
             )
         except LoginTaken:
             raise Problem("LOGIN_TAKEN", f"an account named {body.login!r} exists already", "login") from None
+        except InvalidField as exc:
+            if exc.name in _FIELDS or exc.name == "profile":
+                raise
+            raise invalid(f"profile.{exc.name}", exc.problem) from None  # the fields of the profile
         token = None
         if body.key:
             key = await resellers.create_key(actor, request.caller.limits, created.id, label="default", now=now_ms())
@@ -350,7 +358,7 @@ async def ledger(services: RestServices, request: RestRequest) -> Answer:
     if query.get("format", "json").lower() not in ("json", "csv"):
         raise invalid("format", "json or csv")
     timezone = request.caller.account.timezone
-    since, until = _query_time(query, "startDate", timezone), _query_time(query, "endDate", timezone)
+    since, until = _query_time(query, "startDate", timezone), _statement_end(query, timezone)
     page, size = (1, LEDGER_CSV_MAX) if as_csv else _paging(query)
 
     async def work() -> Answer:
@@ -376,6 +384,20 @@ async def ledger(services: RestServices, request: RestRequest) -> Answer:
         return Answer(200, result)
 
     return await _guarded(work())
+
+
+def _statement_end(query: dict[str, str], timezone: str) -> int | None:
+    """The last millisecond `endDate` takes in: a day without a time is a statement's last day, included whole
+    (as `usage`'s `to` and the command line's `--to`), not its first instant."""
+    end = _query_time(query, "endDate", timezone)
+    raw = query.get("endDate", "").strip()
+    if end is None or len(raw) != len("YYYY-MM-DD"):
+        return end
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:  # ten characters that name a time (20261204T9)
+        return end
+    return _epoch_ms(datetime.combine(day + timedelta(days=1), time()), timezone) - 1
 
 
 def _ledger_csv(entries: list[LedgerEntry]) -> bytes:

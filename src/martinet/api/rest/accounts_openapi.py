@@ -32,8 +32,9 @@ def account_paths(
         {"name": name, "in": "query", "required": True, "schema": {"type": "string", "format": "date"}}
         for name in ("from", "to")
     ]
+    whole_day = "until this time (inclusive); a date without a time: to the end of that day"
     ledger_params = [
-        *paging,
+        *[{**p, "description": whole_day} if p["name"] == "endDate" else p for p in paging],
         {
             "name": "format",
             "in": "query",

@@ -289,8 +289,16 @@ def _request_key(request: RestRequest, document: dict[str, object]) -> RequestKe
     return RequestKey(key, fingerprint)
 
 
+#: A lane the account tree does not allow (`domain/account_rules.py`): this door calls lanes flows.
+_LANE_REFUSED = re.compile(r"lane (\w+) (.*)")
+
+
 def _invalid(exc: InvalidParameter, body: SendIn) -> Problem:
     field = _FIELDS.get(exc.name, exc.name)
+    refused = _LANE_REFUSED.fullmatch(exc.problem) if exc.name == "lane" else None
+    if refused is not None:
+        lane, rest = refused.groups()
+        return invalid("flow", f"flow {FLOW_OF_LANE.get(lane, lane)} {rest}")
     if exc.name == "recipients":
         if body.recipient is None:
             field = "recipients"
