@@ -22,7 +22,7 @@ from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import Encoding, TextAnalysis
 from martinet.store import contacts as contact_rows
-from martinet.store.acceptance import NewMessage, NewSend
+from martinet.store.acceptance import NewMessage, NewSend, SpooledMessages
 from martinet.store.contacts import ContactRow
 
 MAX_REF_CLIENT = 40
@@ -216,7 +216,7 @@ def campaign_messages(
     replies: bool,
 ) -> Iterator[Personalised]:
     """Every row as its message, or RowError for the first row the rules refuse (nothing is kept then).
-    A generator: acceptance keeps each row's message only, not its analysis (a campaign's memory is its rows).
+    A generator: acceptance keeps each row's message only, not its analysis.
 
     A row is refused when its text is empty, its sender or reference breaks the rules of `emetteur` and
     `refClient`, or its number is not one at all; a number that is well-formed but unusable (no such numbering
@@ -254,21 +254,28 @@ def campaign_message(
 
 
 class Campaign:
-    """A CSV campaign made into messages row by row, as its file is read: the rows themselves are not kept, so a
-    campaign's memory is its messages. `add` raises RowError at the first row the rules refuse."""
+    """A CSV campaign made into messages row by row, as its file is read: neither the rows nor their messages are
+    kept in memory (each message goes to a spool on disk, `store.acceptance.SpooledMessages`), so a campaign's
+    memory does not grow with its file. `add` raises RowError at the first row the rules refuse; `close` removes
+    the spool, and must follow whatever became of the campaign (the door closes it once answered)."""
 
-    def __init__(self, maker: MessageMaker, *, default_sender: str | None, replies: bool) -> None:
+    def __init__(
+        self, maker: MessageMaker, *, default_sender: str | None, replies: bool, spool_dir: str | None = None
+    ) -> None:
         self._maker = maker
         self._default_sender = default_sender
         self._replies = replies
-        self.messages: list[NewMessage] = []
+        self.spooled = SpooledMessages(spool_dir)
         self.first: TextAnalysis | None = None  # the first row's analysis: the send's text, as smsList.do shows it
 
     def add(self, row: CampaignRow) -> None:
         made = campaign_message(self._maker, row, default_sender=self._default_sender, replies=self._replies)
         if self.first is None:
             self.first = made.analysis
-        self.messages.append(made.message)
+        self.spooled.add(made.message)
 
     def __len__(self) -> int:
-        return len(self.messages)
+        return len(self.spooled)
+
+    def close(self) -> None:
+        self.spooled.close()

@@ -14,8 +14,10 @@ is stored through `martinet.store.idempotency`, which holds the key table and kn
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection
+import itertools
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
@@ -30,6 +32,7 @@ from martinet.store.doorbell import Doorbell, doorbell_path
 from martinet.store.idempotency import claim, release
 from martinet.store.opt_outs import opted_out
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
+from martinet.store.spool import Spool
 
 #: The PostgreSQL notification channel announcing queued messages (listened to by `martinet.engine.wakeup`).
 QUEUE_CHANNEL = "martinet_queue"
@@ -48,6 +51,61 @@ class NewMessage:
     segments: int | None = None
     sender: str | None = None
     ref_client: str | None = None
+
+
+class SpooledMessages:
+    """A personalised send's messages kept on disk (`store.spool`) until its acceptance transaction writes them:
+    a CSV campaign's, added one by one as its file is read. Only the counts the acceptance needs before
+    writing (cost, queued, refused) stay in memory. `close` removes the file, whatever became of the send.
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
+        self._spool = Spool(directory)
+        self._added = [0, 0, 0]  # cost, queued, failed of the messages as added
+        self._stopped = (0, 0, 0)  # cost, queued and count of those an opt-out stops
+        # Opted-out numbers found in the acceptance transaction: their messages are written as 3999, at no cost.
+        self.stopped: frozenset[str] = frozenset()
+
+    @property
+    def path(self) -> str:
+        return self._spool.path
+
+    @property
+    def cost(self) -> int:
+        return self._added[0] - self._stopped[0]
+
+    @property
+    def queued(self) -> int:
+        return self._added[1] - self._stopped[1]
+
+    @property
+    def failed(self) -> int:
+        return self._added[2] + self._stopped[2]
+
+    def __len__(self) -> int:
+        return self._spool.count
+
+    def add(self, m: NewMessage) -> None:
+        state = str(m.state)
+        self._spool.append(
+            (m.msisdn, m.country, state, m.code, m.cost, m.due_at, m.text, m.segments, m.sender, m.ref_client)
+        )
+        added = self._added
+        added[0] += m.cost
+        added[1] += state == State.QUEUED
+        added[2] += state == State.FAILED
+
+    def stop(self, numbers: frozenset[str], cost: int, queued: int, count: int) -> None:
+        """The opt-outs found (set afresh, not added: a transaction run again finds them again)."""
+        self.stopped = numbers
+        self._stopped = (cost, queued, count)
+
+    def chunks(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The messages in order, a chunk at a time, as tuples in the order of `add`'s fields of NewMessage."""
+        return self._spool.chunks()
+
+    def close(self) -> None:
+        self._spool.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +145,12 @@ class NewSend:
     channel: str = "sms"  # "voice": read aloud in a phone call (domain/voice.py), with its title and language
     voice_title: str | None = None
     voice_language: str | None = None
+    # A campaign's messages on disk (written after `messages`, numbered on from them); None: all are in `messages`.
+    spooled: SpooledMessages | None = None
+
+    def size(self) -> int:
+        """How many messages the send has, spooled ones included."""
+        return len(self.messages) + (len(self.spooled) if self.spooled is not None else 0)
 
 
 class Duplicate:
@@ -120,7 +184,7 @@ class AcceptanceWriter:
         self._doorbell = Doorbell(doorbell_path(database)) if database is not None else None
         self._committer: GroupCommitter[NewSend, Verdict] = GroupCommitter(
             self._commit,
-            weight=lambda send: len(send.messages),
+            weight=NewSend.size,
             max_weight=max_messages_per_batch,
             name="acceptance-writer",
         )
@@ -191,6 +255,9 @@ def _debit_and_write(conn: Connection, batch: list[NewSend]) -> list[Verdict]:
 
 def _skip_opted_out(conn: Connection, sends: list[NewSend]) -> None:
     """Recipients on the account's opt-out list get status 3999 and cost nothing (one query per account)."""
+    for send in sends:
+        if send.spooled is not None:
+            _skip_spooled_opted_out(conn, send, send.spooled)
     numbers: dict[int, set[str]] = {}
     for send in sends:
         numbers.setdefault(send.account_id, set()).update(m.msisdn for m in send.messages if m.due_at is not None)
@@ -202,7 +269,27 @@ def _skip_opted_out(conn: Connection, sends: list[NewSend]) -> None:
         for message in send.messages:
             if message.due_at is not None and message.msisdn in stopped:
                 message.state, message.code, message.cost, message.due_at = State.FAILED, OPTED_OUT, 0, None
-        send.cost = sum(m.cost for m in send.messages)
+        send.cost = sum(m.cost for m in send.messages) + (send.spooled.cost if send.spooled is not None else 0)
+
+
+def _skip_spooled_opted_out(conn: Connection, send: NewSend, spooled: SpooledMessages) -> None:
+    """The opt-outs among a spooled send's numbers, asked a chunk of the spool at a time (only the numbers
+    found are kept), and the counts they change; the messages themselves change as they are written."""
+    stopped: set[str] = set()
+    cost = queued = count = 0
+    for chunk in spooled.chunks():
+        due = [row[_MSISDN] for row in chunk if row[_DUE_AT] is not None]
+        found = opted_out(conn, send.account_id, due) if due else set()
+        if not found:
+            continue
+        for row in chunk:
+            if row[_DUE_AT] is not None and row[_MSISDN] in found:
+                cost += row[_COST]
+                queued += row[_STATE] == State.QUEUED
+                count += 1
+        stopped |= found
+    spooled.stop(frozenset(stopped), cost, queued, count)
+    send.cost = sum(m.cost for m in send.messages) + spooled.cost
 
 
 _NOTIFY = text(f"SELECT pg_notify('{QUEUE_CHANNEL}', :lanes)")
@@ -216,7 +303,11 @@ def _notify(conn: Connection, accepted: list[NewSend]) -> None:
 
 
 def _queued_lanes(accepted: list[NewSend]) -> list[str]:
-    return sorted({s.lane for s in accepted if any(m.state == State.QUEUED for m in s.messages)})
+    return sorted({s.lane for s in accepted if _any_queued(s)})
+
+
+def _any_queued(send: NewSend) -> bool:
+    return (send.spooled is not None and send.spooled.queued > 0) or any(m.state == State.QUEUED for m in send.messages)
 
 
 def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[Verdict], list[NewSend]]:
@@ -252,7 +343,7 @@ def _write(conn: Connection, accepted: list[NewSend]) -> None:
         conn,
         messages,
         _MESSAGE_COLUMNS,
-        (_message_row(s, m, seq) for s in accepted for seq, m in enumerate(s.messages)),
+        itertools.chain.from_iterable(_message_rows(s) for s in accepted),
     )
     conn.execute(_FIRST_HISTORY, {"send_ids": [s.id for s in accepted]})
     conn.execute(
@@ -290,7 +381,7 @@ def _send_row(s: NewSend) -> dict[str, object]:
         "notification_url": s.notification_url,
         "notification_url_reponse": s.notification_url_reponse,
         "lane": s.lane,
-        "recipient_count": len(s.messages),
+        "recipient_count": s.size(),
         "cost": s.cost,
         "validity": s.validity,
         "callback_format": s.callback_format,
@@ -299,6 +390,9 @@ def _send_row(s: NewSend) -> dict[str, object]:
         "voice_language": s.voice_language,
     }
 
+
+# Positions in a spooled message (SpooledMessages.add).
+_MSISDN, _STATE, _COST, _DUE_AT = 0, 2, 4, 5
 
 _MESSAGE_COLUMNS = (
     "send_id",
@@ -341,6 +435,46 @@ def _message_row(s: NewSend, m: NewMessage, seq: int) -> tuple[object, ...]:
         m.sender,
         m.ref_client,
     )
+
+
+def _message_rows(s: NewSend) -> Iterator[tuple[object, ...]]:
+    """The send's message rows: those it holds, then those of its spool (numbered on)."""
+    for seq, m in enumerate(s.messages):
+        yield _message_row(s, m, seq)
+    if s.spooled is not None:
+        yield from _spooled_rows(s, s.spooled, len(s.messages))
+
+
+def _spooled_rows(s: NewSend, spooled: SpooledMessages, first: int) -> Iterator[tuple[object, ...]]:
+    """Rows of the spool, a chunk at a time (their texts are read afresh and freed with the chunk, so they need
+    no unpinning); an opted-out number's message is written as 3999, at no cost."""
+    seq = first
+    stopped = spooled.stopped
+    send_id, account_id, lane, created_at, expires_at = s.id, s.account_id, str(s.lane), s.created_at, s.expires_at
+    for chunk in spooled.chunks():
+        for msisdn, country, state, code, cost, due_at, text_, segments, sender, ref in chunk:
+            if due_at is not None and msisdn in stopped:
+                state, code, cost, due_at = str(State.FAILED), OPTED_OUT, 0, None
+            yield (
+                send_id,
+                seq,
+                account_id,
+                msisdn,
+                country,
+                state,
+                code,
+                cost,
+                created_at,
+                due_at,
+                0,
+                lane,
+                expires_at,
+                text_,
+                segments,
+                sender,
+                ref,
+            )
+            seq += 1
 
 
 def _unpinned(text: str | None) -> str | None:

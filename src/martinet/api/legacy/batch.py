@@ -2,9 +2,10 @@
 
 The upload goes through python-multipart's streaming parser and the file part straight into the CSV reader
 (`domain.csv_records`), and each row into the send service's `Campaign`, which checks it and makes its message at
-once: the worker never holds the upload nor its rows, only the messages made so far. The first refused row ends
-the reading and the answer is `35` naming it; nothing is stored. Once the whole file is read the campaign is
-accepted as one send, whose ID is the answer.
+once, and spools the message to disk: the worker holds neither the upload nor its rows nor their messages, so its
+memory does not grow with the file. The first refused row ends the reading and the answer is `35` naming it;
+nothing is stored. Once the whole file is read the campaign is accepted as one send (its spool written in the
+acceptance transaction), whose ID is the answer; the spool is removed once the campaign is answered.
 
 The file part is named `fichier` (or `file`); its header names the columns `numero`, `message`, `emetteur` and
 optionally `refClient`, in any order. The parameters are those of the query string; text parts are ignored.
