@@ -79,6 +79,8 @@ def _char_class(chars: frozenset[str], *, negate: bool = False) -> re.Pattern[st
 
 
 _NOT_GSM: Final = _char_class(GSM_CHARACTERS, negate=True)
+#: Anything but a one-septet character: a text without any is sent as it is, every character costing one septet.
+_NOT_BASIC: Final = _char_class(GSM_BASIC, negate=True)
 _EXTENSION: Final = _char_class(GSM_EXTENSION)
 _ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
 
@@ -259,6 +261,23 @@ def _layout(text: str, encoding: Encoding) -> TextAnalysis:
     return TextAnalysis(text, encoding, len(parts), len(text), units, parts)
 
 
+def _basic_layout(text: str, max_parts: int | None) -> TextAnalysis | None:
+    """`_layout` of a text of one-septet GSM characters only, which every policy sends unchanged in GSM-7: its
+    parts are plain slices (nothing costs two septets, so no cut can fall inside a character). None when it
+    needs more than `max_parts` parts (the general path cuts it). A campaign analyses every row's own text: this
+    is most of them, at a fraction of the cost."""
+    length = len(text)
+    profile = _PROFILES[Encoding.GSM7]
+    if length <= profile.single:
+        parts: tuple[str, ...] = (text,)
+    else:
+        size = profile.multi
+        if max_parts is not None and length > size * max_parts:
+            return None
+        parts = tuple(text[start : start + size] for start in range(0, length, size))
+    return TextAnalysis(text, Encoding.GSM7, len(parts), length, length, parts)
+
+
 def _prefix_end(text: str, encoding: Encoding, max_parts: int) -> int:
     """Length of the longest prefix of `text` that fits in `max_parts` parts."""
     profile = _PROFILES[encoding]
@@ -384,6 +403,10 @@ def analyze(
     _check_arguments(classe, max_parts, stop_mode)
     policy = NonGsmPolicy(non_gsm)
     mention = stop_mention if stop_mode and stop_mention else ""
+    if not mention and classe != _UCS2_CLASS and _NOT_BASIC.search(text) is None:
+        found = _basic_layout(text, max_parts)
+        if found is not None:
+            return found
     choose: _Chooser
     if classe == _UCS2_CLASS:
         body, choose = text, _always_ucs2
