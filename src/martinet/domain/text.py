@@ -401,20 +401,21 @@ def analyze(
     through the same character policy as the body.
     """
     _check_arguments(classe, max_parts, stop_mode)
-    policy = NonGsmPolicy(non_gsm)
+    policy = non_gsm if type(non_gsm) is NonGsmPolicy else NonGsmPolicy(non_gsm)
     mention = stop_mention if stop_mode and stop_mention else ""
-    if not mention and classe != _UCS2_CLASS and _NOT_BASIC.search(text) is None:
-        found = _basic_layout(text, max_parts)
-        if found is not None:
-            return found
     choose: _Chooser
     if classe == _UCS2_CLASS:
         body, choose = text, _always_ucs2
     elif policy is NonGsmPolicy.UCS2:
         body, choose = text, _automatic
     else:
-        body, mention, choose = _to_gsm(text, policy), _to_gsm(mention, policy), _always_gsm7
+        body, choose = _to_gsm(text, policy), _always_gsm7
+        mention = _to_gsm(mention, policy) if mention else ""
     if not mention:
+        if choose is not _always_ucs2 and _NOT_BASIC.search(body) is None:  # GSM-7 in either case
+            found = _basic_layout(body, max_parts)
+            if found is not None:
+                return found
         return _fit(body, choose, max_parts)
     if stop_mode == 1:
         return _mention_if_no_extra_part(body, mention, choose, max_parts)
