@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy.engine import Connection
 
@@ -22,12 +23,13 @@ from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import Encoding, TextAnalysis
 from martinet.store import contacts as contact_rows
-from martinet.store.acceptance import NewMessage, NewSend, SpooledMessages
+from martinet.store.acceptance import MessageFields, NewMessage, NewSend, SpooledMessages
 from martinet.store.contacts import ContactRow
 
 MAX_REF_CLIENT = 40
 #: Analyses kept for reuse: enough for a template's few distinct texts, not a campaign's 100,000.
 CACHED_ANALYSES = 1000
+_FAILED = str(State.FAILED)
 
 
 class RowError(ValueError):
@@ -40,9 +42,9 @@ class RowError(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True, slots=True)
-class CampaignRow:
-    """One row of a CSV campaign, as the file says it (`line`: its number in the file, the header being 1)."""
+class CampaignRow(NamedTuple):
+    """One row of a CSV campaign, as the file says it (`line`: its number in the file, the header being 1).
+    A named tuple: made once per row of files of 100,000, it costs less to make than a dataclass."""
 
     line: int
     numero: str
@@ -84,9 +86,12 @@ class MessageMaker:
         self._price = price
         self._refused = refused
         self._sender_rule = sender_rule
-        self._state = State.SCHEDULED if scheduled else State.QUEUED
+        state = State.SCHEDULED if scheduled else State.QUEUED
+        self._state, self._code = str(state), DEFAULT_CODE[state]
         self._due_at = due_at
         self._cache: dict[tuple[str, str | None], TextAnalysis] = {}
+        # Price of one part by (country, sender, UCS-2): a campaign has a few, its rows many.
+        self._part_prices: dict[tuple[str, str | None, bool], int | None] = {}
 
     def analysis(self, text: str, sender: str | None) -> TextAnalysis:
         key = (text, sender)
@@ -104,39 +109,63 @@ class MessageMaker:
         sender: str | None = None,
         ref_client: str | None = None,
     ) -> Personalised:
+        analysis, fields = self.fields(recipient, text, sender, ref_client)
+        return Personalised(recipient, analysis, NewMessage(*fields))
+
+    def fields(
+        self, recipient: Recipient | InvalidRecipient, text: str, sender: str | None, ref_client: str | None
+    ) -> tuple[TextAnalysis, MessageFields]:
+        """The text's analysis and the message as a tuple of plain values (NewMessage's fields, in order)."""
         analysis = self.analysis(text, sender)
+        # The text as given when the rules left it unchanged: one string per row kept in memory, not two.
+        own_text = text if analysis.text == text else analysis.text
         if isinstance(recipient, InvalidRecipient):
-            msisdn, country, state, code, cost, due_at = (
+            return analysis, (
                 recipient.raw[:20],
                 None,
-                State.FAILED,
+                _FAILED,
                 INVALID_RECIPIENT,
                 0,
                 None,
+                own_text,
+                analysis.segments,
+                sender,
+                ref_client,
             )
+        country = recipient.country
+        price = self._part_price(country, sender, analysis.encoding == Encoding.UCS2)
+        if price is None:
+            state, code, cost, due_at = _FAILED, NOT_ROUTABLE, 0, None
         else:
-            msisdn, country = recipient.msisdn, recipient.country
-            price = self._price(recipient.country)
-            if price is None or self._refuses(recipient.country, sender, analysis):
-                state, code, cost, due_at = State.FAILED, NOT_ROUTABLE, 0, None
-            else:
-                state, code = self._state, DEFAULT_CODE[self._state]
-                cost, due_at = price * analysis.segments, self._due_at
-        # The text as given when the rules left it unchanged: one string per row kept in memory, not two.
-        own_text = text if analysis.text == text else analysis.text
-        message = NewMessage(
-            msisdn, country, state, code, cost, due_at, own_text, analysis.segments, sender, ref_client
+            state, code, cost, due_at = self._state, self._code, price * analysis.segments, self._due_at
+        return analysis, (
+            recipient.msisdn,
+            country,
+            state,
+            code,
+            cost,
+            due_at,
+            own_text,
+            analysis.segments,
+            sender,
+            ref_client,
         )
-        return Personalised(recipient, analysis, message)
 
     def sender_refusal(self, sender: str) -> tuple[str, str] | None:
         return None if self._sender_rule is None else self._sender_rule(sender)
 
-    def _refuses(self, country: str, sender: str | None, analysis: TextAnalysis) -> bool:
-        """Whether the destination's country rules refuse this sender or this text (its 3560, as unpriced)."""
-        if self._refused is None:
-            return False
-        return self._refused(country, sender, analysis.encoding == Encoding.UCS2) is not None
+    def _part_price(self, country: str, sender: str | None, unicode: bool) -> int | None:
+        """One part's price to `country`; None when unpriced, or when the country's rules refuse this sender or
+        this text (its 3560, as unpriced)."""
+        key = (country, sender, unicode)
+        try:
+            return self._part_prices[key]
+        except KeyError:
+            price = self._price(country)
+            if price is not None and self._refused is not None and self._refused(country, sender, unicode) is not None:
+                price = None
+            self._part_prices[key] = price
+            return price
 
 
 # --- Templates sent to groups ---
@@ -230,6 +259,14 @@ def campaign_message(
     maker: MessageMaker, row: CampaignRow, *, default_sender: str | None, replies: bool
 ) -> Personalised:
     """One row as its message (see `campaign_messages`), or RowError."""
+    recipient, sender = check_row(maker, row, default_sender=default_sender, replies=replies)
+    return maker.make(recipient, row.message, sender, row.ref_client or None)
+
+
+def check_row(
+    maker: MessageMaker, row: CampaignRow, *, default_sender: str | None, replies: bool
+) -> tuple[Recipient | InvalidRecipient, str | None]:
+    """The row's recipient and sender, or RowError for what the rules refuse (see `campaign_messages`)."""
     if not row.message:
         raise RowError(row.line, "message", "missing")
     if not row.numero.strip():
@@ -250,7 +287,7 @@ def campaign_message(
     recipient = parse_recipient(row.numero)
     if isinstance(recipient, InvalidRecipient) and not any(c.isdigit() for c in row.numero):
         raise RowError(row.line, "numero", recipient.reason)
-    return maker.make(recipient, row.message, sender, row.ref_client or None)
+    return recipient, sender
 
 
 class Campaign:
@@ -269,10 +306,11 @@ class Campaign:
         self.first: TextAnalysis | None = None  # the first row's analysis: the send's text, as smsList.do shows it
 
     def add(self, row: CampaignRow) -> None:
-        made = campaign_message(self._maker, row, default_sender=self._default_sender, replies=self._replies)
+        recipient, sender = check_row(self._maker, row, default_sender=self._default_sender, replies=self._replies)
+        analysis, fields = self._maker.fields(recipient, row.message, sender, row.ref_client or None)
         if self.first is None:
-            self.first = made.analysis
-        self.spooled.add(made.message)
+            self.first = analysis
+        self.spooled.add(fields)
 
     def __len__(self) -> int:
         return len(self.spooled)

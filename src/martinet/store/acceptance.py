@@ -17,7 +17,7 @@ import functools
 import itertools
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
@@ -53,6 +53,17 @@ class NewMessage:
     ref_client: str | None = None
 
 
+# Positions in MessageFields, and its states (plain strings: the spool holds no enum).
+_MSISDN: Final = 0
+_STATE: Final = 2
+_COST: Final = 4
+_DUE_AT: Final = 5
+_QUEUED, _FAILED = str(State.QUEUED), str(State.FAILED)
+
+#: A message as a tuple of plain values, in the order of NewMessage's fields: what a spool holds.
+MessageFields = tuple[str, str | None, str, int, int, int | None, str | None, int | None, str | None, str | None]
+
+
 class SpooledMessages:
     """A personalised send's messages kept on disk (`store.spool`) until its acceptance transaction writes them:
     a CSV campaign's, added one by one as its file is read. Only the counts the acceptance needs before
@@ -85,15 +96,12 @@ class SpooledMessages:
     def __len__(self) -> int:
         return self._spool.count
 
-    def add(self, m: NewMessage) -> None:
-        state = str(m.state)
-        self._spool.append(
-            (m.msisdn, m.country, state, m.code, m.cost, m.due_at, m.text, m.segments, m.sender, m.ref_client)
-        )
-        added = self._added
-        added[0] += m.cost
-        added[1] += state == State.QUEUED
-        added[2] += state == State.FAILED
+    def add(self, message: MessageFields) -> None:
+        self._spool.append(message)
+        added, state = self._added, message[_STATE]
+        added[0] += message[_COST]
+        added[1] += state == _QUEUED
+        added[2] += state == _FAILED
 
     def stop(self, numbers: frozenset[str], cost: int, queued: int, count: int) -> None:
         """The opt-outs found (set afresh, not added: a transaction run again finds them again)."""
@@ -390,9 +398,6 @@ def _send_row(s: NewSend) -> dict[str, object]:
         "voice_language": s.voice_language,
     }
 
-
-# Positions in a spooled message (SpooledMessages.add).
-_MSISDN, _STATE, _COST, _DUE_AT = 0, 2, 4, 5
 
 _MESSAGE_COLUMNS = (
     "send_id",
