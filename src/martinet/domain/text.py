@@ -105,6 +105,9 @@ _PROFILES: Final[Mapping[Encoding, _Profile]] = MappingProxyType(
     }
 )
 
+#: GSM-7's profile, for the shortcut (an enum key costs a Python-level hash).
+_GSM7: Final = _PROFILES[Encoding.GSM7]
+
 _CLASSES: Final = frozenset({2, 4, 9})
 _UCS2_CLASS: Final = 9
 #: The 8-bit concatenation reference of the UDH counts at most 255 parts.
@@ -267,11 +270,10 @@ def _basic_layout(text: str, max_parts: int | None) -> TextAnalysis | None:
     needs more than `max_parts` parts (the general path cuts it). A campaign analyses every row's own text: this
     is most of them, at a fraction of the cost."""
     length = len(text)
-    profile = _PROFILES[Encoding.GSM7]
-    if length <= profile.single:
+    if length <= _GSM7.single:
         parts: tuple[str, ...] = (text,)
     else:
-        size = profile.multi
+        size = _GSM7.multi
         if max_parts is not None and length > size * max_parts:
             return None
         parts = tuple(text[start : start + size] for start in range(0, length, size))
