@@ -29,6 +29,7 @@ from martinet.store.contacts import ContactRow
 MAX_REF_CLIENT = 40
 #: Analyses kept for reuse: enough for a template's few distinct texts, not a campaign's 100,000.
 CACHED_ANALYSES = 1000
+CACHED_SENDERS = 1000
 _FAILED = str(State.FAILED)
 
 
@@ -92,6 +93,7 @@ class MessageMaker:
         self._cache: dict[tuple[str, str | None], TextAnalysis] = {}
         # Price of one part by (country, sender, UCS-2): a campaign has a few, its rows many.
         self._part_prices: dict[tuple[str, str | None, bool], int | None] = {}
+        self._senders: dict[str, tuple[str, str] | None] = {}
 
     def analysis(self, text: str, sender: str | None) -> TextAnalysis:
         key = (text, sender)
@@ -151,8 +153,25 @@ class MessageMaker:
             ref_client,
         )
 
-    def sender_refusal(self, sender: str) -> tuple[str, str] | None:
-        return None if self._sender_rule is None else self._sender_rule(sender)
+    def sender_check(self, sender: str) -> tuple[str, str] | None:
+        """The (column, problem) for a row's own sender the rules refuse, else None. Remembered for a campaign's
+        first CACHED_SENDERS senders (a campaign names a few, its rows many times)."""
+        try:
+            return self._senders[sender]
+        except KeyError:
+            pass
+        found: tuple[str, str] | None = None
+        problem = sender_problem(sender)
+        if problem is not None:
+            found = ("emetteur", problem)
+        elif self._sender_rule is not None:
+            refusal = self._sender_rule(sender)
+            if refusal is not None:
+                name, problem = refusal
+                found = ("emetteur" if name == "sender" else name, problem)  # named by its column
+        if len(self._senders) < CACHED_SENDERS:
+            self._senders[sender] = found
+        return found
 
     def _part_price(self, country: str, sender: str | None, unicode: bool) -> int | None:
         """One part's price to `country`; None when unpriced, or when the country's rules refuse this sender or
@@ -275,13 +294,9 @@ def check_row(
     if sender:
         if replies:
             raise RowError(row.line, "emetteur", "not allowed with classe_msg=4 (replies come to a short number)")
-        problem = sender_problem(sender)
-        if problem is not None:
-            raise RowError(row.line, "emetteur", problem)
-        refusal = maker.sender_refusal(sender)
-        if refusal is not None:
-            name, problem = refusal
-            raise RowError(row.line, "emetteur" if name == "sender" else name, problem)  # named by its column
+        refused = maker.sender_check(sender)
+        if refused is not None:
+            raise RowError(row.line, *refused)
     if row.ref_client is not None and len(row.ref_client) > MAX_REF_CLIENT:
         raise RowError(row.line, "refClient", f"longer than {MAX_REF_CLIENT} characters")
     recipient = parse_recipient(row.numero)
