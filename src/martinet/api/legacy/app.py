@@ -168,6 +168,8 @@ class LegacyDoor:
         except InvalidParameter as exc:
             counting.refused("invalid")
             return answers.invalid_parameter(smsmode_name(exc.name), exc.problem, caller.account.language)
+        except OSError:  # the spool could not be written (a full disk): the gateway's failure, not the file's
+            raise
         except Exception:  # a multipart stream the parser cannot read
             log.info("unreadable sendSMSBatch.do upload", exc_info=True)
             counting.refused("invalid")
