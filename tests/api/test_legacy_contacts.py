@@ -228,21 +228,23 @@ async def test_php_curl_curlfile(gw: Gateway, campaign_file: Path) -> None:
     await assert_campaign(gw, output)
 
 
-async def test_a_campaign_spool_is_removed_once_answered(
-    gw: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Accepted or refused, a campaign's messages wait on disk only until its answer."""
-    created: list[str] = []
+async def test_a_campaign_spool_is_removed_once_answered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accepted or refused, a campaign's messages wait on disk (`http.spool_dir`) only until its answer."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    created: list[Path] = []
     make = tempfile.mkstemp
 
     def recorded(*args: Any, **kwargs: Any) -> tuple[int, str]:
         fd, path = make(*args, **kwargs)
-        created.append(path)
+        created.append(Path(path))
         return fd, path
 
     monkeypatch.setattr(tempfile, "mkstemp", recorded)
-    async with gw.client() as http:
-        before = await count_sends(gw)
+    async with (
+        running_gateway(f"sqlite:///{tmp_path / 'm.db'}", http={"spool_dir": str(spool)}) as gw,
+        gw.client() as http,
+    ):
         accepted = await http.post(
             "/sendSMSBatch.do", params={"accessToken": gw.token}, files={"fichier": ("c.csv", CAMPAIGN)}
         )
@@ -253,5 +255,6 @@ async def test_a_campaign_spool_is_removed_once_answered(
             files={"fichier": ("c.csv", CAMPAIGN + b"0644444444;Salut;Emetteur trop long;c-4\n")},
         )
         assert refused.content.decode("iso-8859-15").startswith("35 | ")
-    assert len(created) == 2 and not any(Path(path).exists() for path in created)
-    assert await count_sends(gw) == before + 1
+        assert await count_sends(gw) == 1
+    assert [path.parent for path in created] == [spool, spool]
+    assert list(spool.iterdir()) == []
