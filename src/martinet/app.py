@@ -142,6 +142,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         marketing_stop=settings.marketing.stop_mention,
         url_check=CallbackUrlCheck(allow_private_networks=settings.callbacks.allow_private_networks),
         max_recipients=settings.http.max_recipients,
+        spool_dir=settings.http.spool_dir,
         schedule_horizon_days=settings.accounts.schedule_horizon_days,
         contacts=contact_store,
         account_rules=AccountRulesCache(tree, senders, settings.accounts.token_cache_seconds),

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -224,3 +226,35 @@ async def test_php_curl_curlfile(gw: Gateway, campaign_file: Path) -> None:
         pytest.skip("PHP's curl extension is not installed (install php-curl)")
     output = await run(php, SAMPLES / "send_batch.php", gw.legacy, gw.token, campaign_file)
     await assert_campaign(gw, output)
+
+
+async def test_a_campaign_spool_is_removed_once_answered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accepted or refused, a campaign's messages wait on disk (`http.spool_dir`) only until its answer."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    created: list[Path] = []
+    make = tempfile.mkstemp
+
+    def recorded(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        fd, path = make(*args, **kwargs)
+        created.append(Path(path))
+        return fd, path
+
+    monkeypatch.setattr(tempfile, "mkstemp", recorded)
+    async with (
+        running_gateway(f"sqlite:///{tmp_path / 'm.db'}", http={"spool_dir": str(spool)}) as gw,
+        gw.client() as http,
+    ):
+        accepted = await http.post(
+            "/sendSMSBatch.do", params={"accessToken": gw.token}, files={"fichier": ("c.csv", CAMPAIGN)}
+        )
+        assert ACCEPTED.fullmatch(accepted.content.decode("iso-8859-15").strip())
+        refused = await http.post(
+            "/sendSMSBatch.do",
+            params={"accessToken": gw.token},
+            files={"fichier": ("c.csv", CAMPAIGN + b"0644444444;Salut;Emetteur trop long;c-4\n")},
+        )
+        assert refused.content.decode("iso-8859-15").startswith("35 | ")
+        assert await count_sends(gw) == 1
+    assert [path.parent for path in created] == [spool, spool]
+    assert list(spool.iterdir()) == []

@@ -20,6 +20,10 @@ from martinet.domain.text import (
     Encoding,
     NonGsmPolicy,
     TextAnalysis,
+    _always_gsm7,
+    _automatic,
+    _fit,
+    _to_gsm,
     analyze,
     gsm_septets,
     is_gsm,
@@ -509,3 +513,24 @@ def test_transliterations_are_all_gsm() -> None:
     assert not any(is_gsm(key) for key in _TRANSLITERATIONS)
     # The text is NFC-normalised before the table is consulted: a key that NFC changes would never match.
     assert all(unicodedata.is_normalized("NFC", key) for key in _TRANSLITERATIONS)
+
+
+@settings(max_examples=300)
+@given(
+    st.text(alphabet=[*sorted(GSM_BASIC), *"êâœ°’\u0301"], min_size=1, max_size=30),
+    st.integers(min_value=0, max_value=1300),
+    st.sampled_from([2, 4]),
+    st.sampled_from(list(NonGsmPolicy)),
+    st.one_of(st.none(), st.integers(min_value=1, max_value=8)),
+)
+def test_one_septet_texts_are_laid_out_as_by_the_general_filling(
+    seed: str, length: int, classe: int, policy: NonGsmPolicy, max_parts: int | None
+) -> None:
+    """A text that is (or whose policy makes it) one-septet characters only takes a shorter path (plain slices):
+    the same parts as greedy filling."""
+    text = (seed * (length // len(seed) + 1))[:length]
+    if policy is NonGsmPolicy.UCS2:
+        expected = _fit(text, _automatic, max_parts)
+    else:
+        expected = _fit(_to_gsm(text, policy), _always_gsm7, max_parts)
+    assert analyze(text, classe=classe, non_gsm=policy, max_parts=max_parts) == expected

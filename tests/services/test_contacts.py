@@ -5,7 +5,8 @@ acceptance transaction, opt-outs, previews, and CSV campaigns refused whole for 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +18,7 @@ from martinet.domain.ids import new_send_id
 from martinet.domain.status import OPTED_OUT
 from martinet.services.accept import InvalidParameter, SendRequest, SendService
 from martinet.services.contacts import ContactService, contact_data
-from martinet.services.personal_sends import CampaignRow
+from martinet.services.personal_sends import CampaignRow, RowError
 from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import Account, AccountStore
 from martinet.store.contacts import ContactStore
@@ -28,6 +29,7 @@ from martinet.store.schema import messages, sends
 from tests.gateway import test_settings as gateway_settings
 
 NOW = 1_767_225_600_000
+CREDITS = 5000
 
 
 @dataclass
@@ -36,14 +38,17 @@ class World:
     account: Account
     contacts: ContactService
     sends: SendService
+    spool: Path  # where the campaigns read row by row wait for their acceptance
 
 
 @pytest.fixture
-async def world(database_url: str) -> AsyncIterator[World]:
+async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
     settings = gateway_settings(database_url)
+    spool = tmp_path / "spool"
+    spool.mkdir()
     db = open_store(settings)
     await upgrade(db)
-    await account_service(settings, db).create("acme", credits=to_milli(1000))
+    await account_service(settings, db).create("acme", credits=to_milli(CREDITS))
     found = await AccountStore(db, lambda: NOW).by_login("acme")
     assert found is not None
     store = ContactStore(db, lambda: NOW)
@@ -57,9 +62,10 @@ async def world(database_url: str) -> AsyncIterator[World]:
         new_id=new_send_id,
         contacts=store,
         marketing_stop="off",
+        spool_dir=str(spool),
     )
     try:
-        yield World(db, found[0], ContactService(store), service)
+        yield World(db, found[0], ContactService(store), service, spool)
     finally:
         await writer.stop()
         await db.dispose()
@@ -181,3 +187,50 @@ async def test_a_campaign_with_one_bad_row_stores_nothing(world: World) -> None:
         ("Bonjour Bea", "Defaut", None),
     ]
     assert await count() == 1
+
+
+async def test_a_campaign_read_row_by_row_waits_on_disk_and_leaves_nothing_there(world: World) -> None:
+    """More rows than one chunk of the spool, an opted-out number in the second chunk: every row stored in order,
+    the opt-out at no cost, and the spool gone once the campaign is closed."""
+    account = world.account
+    await OptOutStore(world.db, lambda: NOW).add(account.id, ["33600002400"], "manual")
+    request = SendRequest(account=account, text=None, recipients=None, lane="marketing")
+    campaign = await world.sends.open_campaign(request)
+    try:
+        for i in range(2500):
+            campaign.add(CampaignRow(i + 2, f"06{i:08d}", f"Café à {i}", "Boutique", f"r{i}"))
+        campaign.add(CampaignRow(2502, "0612", "Trop court", None, None))  # kept: 2 (invalid number), free
+        assert [p.name for p in world.spool.iterdir()] == [Path(campaign.spooled.path).name]
+        accepted = await world.sends.accept(replace(request, rows=campaign))
+    finally:
+        campaign.close()
+    assert list(world.spool.iterdir()) == []
+    async with world.db.reader.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(messages.c.seq, messages.c.msisdn, messages.c.text, messages.c.code, messages.c.cost)
+                .where(messages.c.send_id == accepted.send_id)
+                .order_by(messages.c.seq)
+            )
+        ).all()
+    assert [r.seq for r in rows] == list(range(2501))
+    assert rows[1234].text == "Café à 1234" and rows[1234].msisdn == "33600001234"
+    assert rows[2400].code == OPTED_OUT and rows[2400].cost == 0 and rows[2500].cost == 0
+    assert (accepted.recipients, accepted.refused) == (2499, 2)
+    assert accepted.send.cost == sum(r.cost for r in rows) == 2499 * rows[0].cost > 0
+    assert await AccountStore(world.db, lambda: NOW).balance(account.id) == to_milli(CREDITS) - accepted.send.cost
+
+
+async def test_a_refused_campaign_file_stores_nothing_and_leaves_no_spool(world: World) -> None:
+    account = world.account
+    campaign = await world.sends.open_campaign(SendRequest(account=account, text=None, recipients=None))
+    try:
+        campaign.add(CampaignRow(2, "0611111111", "Bonjour", None, "r1"))
+        with pytest.raises(RowError):
+            campaign.add(CampaignRow(3, "0622222222", "Bonjour", None, "r" * 41))
+    finally:
+        campaign.close()
+    assert list(world.spool.iterdir()) == []
+    async with world.db.reader.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(sends)) == 0
+        assert await conn.scalar(select(func.count()).select_from(messages)) == 0

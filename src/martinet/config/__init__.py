@@ -67,6 +67,11 @@ class HttpConfig(_Section):
         ge=1024,
         description="a sendSMSBatch.do file (read as it arrives, never held whole); its rows: max_recipients",
     )
+    spool_dir: str | None = Field(
+        default=None,
+        description="where a sendSMSBatch.do campaign's messages wait, on disk, for its acceptance (the file is "
+        "removed once answered); unset: the system's temporary directory",
+    )
     max_recipients: int = Field(
         default=100_000,
         ge=1,

@@ -7,7 +7,8 @@ it is valid UTF-8 and as ISO-8859-15 when not. Deciding per record lets a file b
 arriving (an upload is never held whole in memory), and a record of plain ASCII reads the same either way.
 
 Records, not lines: a quoted field may hold line breaks. Bytes are split at line feeds, and lines are joined
-while the record has an odd number of `"` (an escaped quote is written `""`, so it never changes the parity).
+while the record has an odd number of `"` (an escaped quote is written `""`, so it never changes the parity);
+a line with an even number, outside such a record, is a record by itself (most are).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class CsvError(ValueError):
 
 
 def decode_record(raw: bytes, utf8: bool) -> str:
+    if raw.isascii():
+        return raw.decode("ascii")  # the same text in either charset
     if utf8:
         return raw.decode("utf-8", errors="replace")
     try:
@@ -90,14 +93,13 @@ class CsvRecords:
                 self._utf8 = True
                 del self._pending[: len(BOM)]
         texts: list[tuple[int, str]] = []
-        start = 0
-        while True:
-            end = self._pending.find(b"\n", start)
-            if end < 0:
-                break
-            self._line_done(bytes(self._pending[start : end + 1]), texts)
-            start = end + 1
-        del self._pending[:start]
+        last = self._pending.rfind(b"\n")
+        if last >= 0:
+            # Every complete line at once: one copy and one split in C, then a line at a time.
+            lines = bytes(self._pending[:last]).split(b"\n")
+            del self._pending[: last + 1]
+            for line in lines:
+                self._line_done(line, texts)
         if len(self._pending) + self._record_size > self._max:
             raise CsvError(self._line + 1, f"a record longer than {self._max} bytes")
         return self._parse(texts)
@@ -127,17 +129,27 @@ class CsvRecords:
         return records
 
     def _line_done(self, line: bytes, records: list[tuple[int, str]]) -> None:
+        """A line without its line feed: a record, or part of one whose quoted field spans line breaks."""
+        size = len(line) + 1  # its line feed counted
+        if not self._record and not line.count(b'"') % 2:  # a whole record (most lines): nothing to join
+            if size > self._max:
+                raise CsvError(self._line + 1, f"a record longer than {self._max} bytes")
+            self._record_done(line, records)
+            return
         self._record.append(line)
-        self._record_size += len(line)
+        self._record_size += size
         if self._record_size > self._max:
             raise CsvError(self._line + 1, f"a record longer than {self._max} bytes")
         self._quotes += line.count(b'"')
         if self._quotes % 2:
             return  # inside a quoted field: the record goes on
-        raw = b"".join(self._record)
+        raw = b"\n".join(self._record)
         self._record.clear()
         self._record_size = 0
         self._quotes = 0
+        self._record_done(raw, records)
+
+    def _record_done(self, raw: bytes, records: list[tuple[int, str]]) -> None:
         text = decode_record(raw, self._utf8).rstrip("\r\n")
         if not text.strip():
             self._line += 1

@@ -196,10 +196,12 @@ class SendService:
         account_rules: AccountRulesCache | None = None,
         voice: voice_sends.VoiceRules | None = None,
         destination_rules: DestinationRules | None = None,
+        spool_dir: str | None = None,
     ) -> None:
         """`rate_limiter`: None accepts as fast as sends come. `marketing_stop`: what a marketing send from a
         custom sender without `stop` gets (the opt-out mention added as with `stop=1`, a refusal, or nothing).
-        `account_rules`: the limits inherited down the account tree (None: none apply).
+        `account_rules`: the limits inherited down the account tree (None: none apply). `spool_dir`: where a CSV
+        campaign's messages wait for its acceptance (None: the system's temporary directory).
         """
         self._writer = writer
         self._prices = prices
@@ -218,6 +220,7 @@ class SendService:
         self._contacts = contacts  # the address book, for sends to groups (None: `groups` is refused)
         self._account_rules = account_rules
         self._voice = voice  # None: voice sends are refused (no voice prices)
+        self._spool_dir = spool_dir
 
     def _check_urls(self, request: SendRequest) -> None:
         if self._url_check is None:
@@ -256,6 +259,7 @@ class SendService:
         if request.voice is not None:
             _check_voice_fields(request)
         personal = self._personal_messages(request, prepared)
+        spooled = request.rows.spooled if isinstance(request.rows, Campaign) else None
         if personal is None:
             prices = self._prices_for(request, prepared)
             messages = [
@@ -264,7 +268,7 @@ class SendService:
             expand = None
         else:
             messages, expand, analysis = personal
-        cost = sum(m.cost for m in messages)
+        cost = sum(m.cost for m in messages) + (spooled.cost if spooled is not None else 0)
         validity_ms = request.validity * 1000 if request.validity is not None else self._validity_ms.get(lane)
         channel, voice_title, voice_language = voice_sends.columns(request.voice, self._voice)
         send_id = self._new_id()
@@ -294,6 +298,7 @@ class SendService:
             channel=channel,
             voice_title=voice_title,
             voice_language=voice_language,
+            spooled=spooled,
         )
         verdict = await self._writer.accept(send)
         if verdict is DUPLICATE and request.keyed is not None:
@@ -301,21 +306,22 @@ class SendService:
         if not verdict:
             raise NotEnoughCredit(send.cost)
         messages = send.messages  # a group send's, once expanded
-        refused = sum(1 for m in messages if m.state == State.FAILED)
+        refused = sum(1 for m in messages if m.state == State.FAILED) + (spooled.failed if spooled is not None else 0)
+        count = send.size()
         # Debug only: at thousands of sends per second a line each would cost more than the send.
         if _level.isEnabledFor(logging.DEBUG):
             log.debug(
                 "send accepted",
                 account=request.account.login,
                 lane=lane,
-                recipients=len(messages),
+                recipients=count,
                 refused=refused,
                 parts=analysis.segments,
                 cost=cost,
                 scheduled=scheduled,
                 text=analysis.text,  # removed from the line unless log_text is on (martinet.logs)
             )
-        return AcceptedSend(send.id, analysis, len(messages) - refused, refused, send.cost, scheduled, send)
+        return AcceptedSend(send.id, analysis, count - refused, refused, send.cost, scheduled, send)
 
     async def preview(self, request: SendRequest) -> Preview:
         """The text as sent, its parts and each recipient's price, by the rules of `accept`; raises
@@ -471,7 +477,7 @@ class SendService:
         if isinstance(request.rows, Campaign):
             if request.rows.first is None:
                 raise InvalidParameter("rows", "no row")
-            return request.rows.messages, None, request.rows.first
+            return [], None, request.rows.first  # its messages are spooled (NewSend.spooled)
         if request.rows is not None:
             made = self._campaign(request, prepared)
             first = next(made)
@@ -508,7 +514,9 @@ class SendService:
         rules = await self._account_rules.rules_for(request.account) if self._account_rules is not None else None
         prepared = await self._prepare(replace(request, rows=()), rules)
         maker = self._maker(request, prepared)
-        return Campaign(maker, default_sender=request.sender or None, replies=request.classe == 4)
+        return Campaign(
+            maker, default_sender=request.sender or None, replies=request.classe == 4, spool_dir=self._spool_dir
+        )
 
     def _campaign(self, request: SendRequest, prepared: _Prepared) -> Iterator[Personalised]:
         """Each row's message, one at a time (a campaign's analyses are not all held at once)."""

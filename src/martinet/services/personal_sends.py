@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy.engine import Connection
 
@@ -22,12 +23,14 @@ from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import Encoding, TextAnalysis
 from martinet.store import contacts as contact_rows
-from martinet.store.acceptance import NewMessage, NewSend
+from martinet.store.acceptance import MessageFields, NewMessage, NewSend, SpooledMessages
 from martinet.store.contacts import ContactRow
 
 MAX_REF_CLIENT = 40
 #: Analyses kept for reuse: enough for a template's few distinct texts, not a campaign's 100,000.
 CACHED_ANALYSES = 1000
+CACHED_SENDERS = 1000
+_FAILED = str(State.FAILED)
 
 
 class RowError(ValueError):
@@ -40,9 +43,9 @@ class RowError(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True, slots=True)
-class CampaignRow:
-    """One row of a CSV campaign, as the file says it (`line`: its number in the file, the header being 1)."""
+class CampaignRow(NamedTuple):
+    """One row of a CSV campaign, as the file says it (`line`: its number in the file, the header being 1).
+    A named tuple: made once per row of files of 100,000, it costs less to make than a dataclass."""
 
     line: int
     numero: str
@@ -84,9 +87,13 @@ class MessageMaker:
         self._price = price
         self._refused = refused
         self._sender_rule = sender_rule
-        self._state = State.SCHEDULED if scheduled else State.QUEUED
+        state = State.SCHEDULED if scheduled else State.QUEUED
+        self._state, self._code = str(state), DEFAULT_CODE[state]
         self._due_at = due_at
         self._cache: dict[tuple[str, str | None], TextAnalysis] = {}
+        # Price of one part by (country, sender, UCS-2): a campaign has a few, its rows many.
+        self._part_prices: dict[tuple[str, str | None, bool], tuple[int | None, str | None]] = {}
+        self._senders: dict[str, tuple[str, str] | None] = {}
 
     def analysis(self, text: str, sender: str | None) -> TextAnalysis:
         key = (text, sender)
@@ -104,41 +111,80 @@ class MessageMaker:
         sender: str | None = None,
         ref_client: str | None = None,
     ) -> Personalised:
+        analysis, fields = self.fields(recipient, text, sender, ref_client)
+        return Personalised(recipient, analysis, NewMessage(*fields))
+
+    def fields(
+        self, recipient: Recipient | InvalidRecipient, text: str, sender: str | None, ref_client: str | None
+    ) -> tuple[TextAnalysis, MessageFields]:
+        """The text's analysis and the message as a tuple of plain values (NewMessage's fields, in order)."""
         analysis = self.analysis(text, sender)
-        refused: str | None = None
+        # The text as given when the rules left it unchanged: one string per row kept in memory, not two.
+        own_text = text if analysis.text == text else analysis.text
         if isinstance(recipient, InvalidRecipient):
-            msisdn, country, state, code, cost, due_at = (
+            return analysis, (
                 recipient.raw[:20],
                 None,
-                State.FAILED,
+                _FAILED,
                 INVALID_RECIPIENT,
                 0,
                 None,
+                own_text,
+                analysis.segments,
+                sender,
+                ref_client,
+                None,
             )
+        country = recipient.country
+        price, refused = self._part_price(country, sender, analysis.encoding == Encoding.UCS2)
+        if price is None or refused is not None:
+            state, code, cost, due_at = _FAILED, NOT_ROUTABLE, 0, None
         else:
-            msisdn, country = recipient.msisdn, recipient.country
-            price = self._price(recipient.country)
-            refused = self._refusal(recipient.country, sender, analysis)
-            if price is None or refused is not None:
-                state, code, cost, due_at = State.FAILED, NOT_ROUTABLE, 0, None
-            else:
-                state, code = self._state, DEFAULT_CODE[self._state]
-                cost, due_at = price * analysis.segments, self._due_at
-        # The text as given when the rules left it unchanged: one string per row kept in memory, not two.
-        own_text = text if analysis.text == text else analysis.text
-        message = NewMessage(
-            msisdn, country, state, code, cost, due_at, own_text, analysis.segments, sender, ref_client, refused
+            state, code, cost, due_at = self._state, self._code, price * analysis.segments, self._due_at
+        return analysis, (
+            recipient.msisdn,
+            country,
+            state,
+            code,
+            cost,
+            due_at,
+            own_text,
+            analysis.segments,
+            sender,
+            ref_client,
+            refused,
         )
-        return Personalised(recipient, analysis, message)
 
-    def sender_refusal(self, sender: str) -> tuple[str, str] | None:
-        return None if self._sender_rule is None else self._sender_rule(sender)
+    def sender_check(self, sender: str) -> tuple[str, str] | None:
+        """The (column, problem) for a row's own sender the rules refuse, else None. Remembered for a campaign's
+        first CACHED_SENDERS senders (a campaign names a few, its rows many times)."""
+        try:
+            return self._senders[sender]
+        except KeyError:
+            pass
+        found: tuple[str, str] | None = None
+        problem = sender_problem(sender)
+        if problem is not None:
+            found = ("emetteur", problem)
+        elif self._sender_rule is not None:
+            refusal = self._sender_rule(sender)
+            if refusal is not None:
+                name, problem = refusal
+                found = ("emetteur" if name == "sender" else name, problem)  # named by its column
+        if len(self._senders) < CACHED_SENDERS:
+            self._senders[sender] = found
+        return found
 
-    def _refusal(self, country: str, sender: str | None, analysis: TextAnalysis) -> str | None:
-        """Why the destination's country rules refuse this sender or this text (its 3560, as unpriced), or None."""
-        if self._refused is None:
-            return None
-        return self._refused(country, sender, analysis.encoding == Encoding.UCS2)
+    def _part_price(self, country: str, sender: str | None, unicode: bool) -> tuple[int | None, str | None]:
+        """One part's price to `country` (None when unpriced) and why the country's rules refuse this sender or
+        this text (None when they do not): either way the message gets 3560, as an unpriced one."""
+        key = (country, sender, unicode)
+        try:
+            return self._part_prices[key]
+        except KeyError:
+            refused = None if self._refused is None else self._refused(country, sender, unicode)
+            found = self._part_prices[key] = (self._price(country), refused)
+            return found
 
 
 # --- Templates sent to groups ---
@@ -218,7 +264,7 @@ def campaign_messages(
     replies: bool,
 ) -> Iterator[Personalised]:
     """Every row as its message, or RowError for the first row the rules refuse (nothing is kept then).
-    A generator: acceptance keeps each row's message only, not its analysis (a campaign's memory is its rows).
+    A generator: acceptance keeps each row's message only, not its analysis.
 
     A row is refused when its text is empty, its sender or reference breaks the rules of `emetteur` and
     `refClient`, or its number is not one at all; a number that is well-formed but unusable (no such numbering
@@ -232,6 +278,14 @@ def campaign_message(
     maker: MessageMaker, row: CampaignRow, *, default_sender: str | None, replies: bool
 ) -> Personalised:
     """One row as its message (see `campaign_messages`), or RowError."""
+    recipient, sender = check_row(maker, row, default_sender=default_sender, replies=replies)
+    return maker.make(recipient, row.message, sender, row.ref_client or None)
+
+
+def check_row(
+    maker: MessageMaker, row: CampaignRow, *, default_sender: str | None, replies: bool
+) -> tuple[Recipient | InvalidRecipient, str | None]:
+    """The row's recipient and sender, or RowError for what the rules refuse (see `campaign_messages`)."""
     if not row.message:
         raise RowError(row.line, "message", "missing")
     if not row.numero.strip():
@@ -240,37 +294,41 @@ def campaign_message(
     if sender:
         if replies:
             raise RowError(row.line, "emetteur", "not allowed with classe_msg=4 (replies come to a short number)")
-        problem = sender_problem(sender)
-        if problem is not None:
-            raise RowError(row.line, "emetteur", problem)
-        refusal = maker.sender_refusal(sender)
-        if refusal is not None:
-            name, problem = refusal
-            raise RowError(row.line, "emetteur" if name == "sender" else name, problem)  # named by its column
+        refused = maker.sender_check(sender)
+        if refused is not None:
+            raise RowError(row.line, *refused)
     if row.ref_client is not None and len(row.ref_client) > MAX_REF_CLIENT:
         raise RowError(row.line, "refClient", f"longer than {MAX_REF_CLIENT} characters")
     recipient = parse_recipient(row.numero)
     if isinstance(recipient, InvalidRecipient) and not any(c.isdigit() for c in row.numero):
         raise RowError(row.line, "numero", recipient.reason)
-    return maker.make(recipient, row.message, sender, row.ref_client or None)
+    return recipient, sender
 
 
 class Campaign:
-    """A CSV campaign made into messages row by row, as its file is read: the rows themselves are not kept, so a
-    campaign's memory is its messages. `add` raises RowError at the first row the rules refuse."""
+    """A CSV campaign made into messages row by row, as its file is read: neither the rows nor their messages are
+    kept in memory (each message goes to a spool on disk, `store.acceptance.SpooledMessages`), so a campaign's
+    memory does not grow with its file. `add` raises RowError at the first row the rules refuse; `close` removes
+    the spool, and must follow whatever became of the campaign (the door closes it once answered)."""
 
-    def __init__(self, maker: MessageMaker, *, default_sender: str | None, replies: bool) -> None:
+    def __init__(
+        self, maker: MessageMaker, *, default_sender: str | None, replies: bool, spool_dir: str | None = None
+    ) -> None:
         self._maker = maker
         self._default_sender = default_sender
         self._replies = replies
-        self.messages: list[NewMessage] = []
+        self.spooled = SpooledMessages(spool_dir)
         self.first: TextAnalysis | None = None  # the first row's analysis: the send's text, as smsList.do shows it
 
     def add(self, row: CampaignRow) -> None:
-        made = campaign_message(self._maker, row, default_sender=self._default_sender, replies=self._replies)
+        recipient, sender = check_row(self._maker, row, default_sender=self._default_sender, replies=self._replies)
+        analysis, fields = self._maker.fields(recipient, row.message, sender, row.ref_client or None)
         if self.first is None:
-            self.first = made.analysis
-        self.messages.append(made.message)
+            self.first = analysis
+        self.spooled.add(fields)
 
     def __len__(self) -> int:
-        return len(self.messages)
+        return len(self.spooled)
+
+    def close(self) -> None:
+        self.spooled.close()

@@ -14,8 +14,10 @@ is stored through `martinet.store.idempotency`, which holds the key table and kn
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection
+import itertools
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from typing import Any, Final
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
@@ -30,6 +32,7 @@ from martinet.store.doorbell import Doorbell, doorbell_path
 from martinet.store.idempotency import claim, release
 from martinet.store.opt_outs import opted_out
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
+from martinet.store.spool import Spool
 
 #: The PostgreSQL notification channel announcing queued messages (listened to by `martinet.engine.wakeup`).
 QUEUE_CHANNEL = "martinet_queue"
@@ -50,6 +53,71 @@ class NewMessage:
     ref_client: str | None = None
     # Why acceptance refused this recipient (its country's rules), kept as the detail of its first status.
     detail: str | None = None
+
+
+# Positions in MessageFields, and its states (plain strings: the spool holds no enum).
+_MSISDN: Final = 0
+_STATE: Final = 2
+_COST: Final = 4
+_DUE_AT: Final = 5
+_QUEUED, _FAILED = str(State.QUEUED), str(State.FAILED)
+
+#: A message as a tuple of plain values, in the order of NewMessage's fields: what a spool holds.
+MessageFields = tuple[
+    str, str | None, str, int, int, int | None, str | None, int | None, str | None, str | None, str | None
+]
+
+
+class SpooledMessages:
+    """A personalised send's messages kept on disk (`store.spool`) until its acceptance transaction writes them:
+    a CSV campaign's, added one by one as its file is read. Only the counts the acceptance needs before
+    writing (cost, queued, refused) stay in memory. `close` removes the file, whatever became of the send.
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
+        self._spool = Spool(directory)
+        self._added = [0, 0, 0]  # cost, queued, failed of the messages as added
+        self._stopped = (0, 0, 0)  # cost, queued and count of those an opt-out stops
+        # Opted-out numbers found in the acceptance transaction: their messages are written as 3999, at no cost.
+        self.stopped: frozenset[str] = frozenset()
+
+    @property
+    def path(self) -> str:
+        return self._spool.path
+
+    @property
+    def cost(self) -> int:
+        return self._added[0] - self._stopped[0]
+
+    @property
+    def queued(self) -> int:
+        return self._added[1] - self._stopped[1]
+
+    @property
+    def failed(self) -> int:
+        return self._added[2] + self._stopped[2]
+
+    def __len__(self) -> int:
+        return self._spool.count
+
+    def add(self, message: MessageFields) -> None:
+        self._spool.append(message)
+        added, state = self._added, message[_STATE]
+        added[0] += message[_COST]
+        added[1] += state == _QUEUED
+        added[2] += state == _FAILED
+
+    def stop(self, numbers: frozenset[str], cost: int, queued: int, count: int) -> None:
+        """The opt-outs found (set afresh, not added: a transaction run again finds them again)."""
+        self.stopped = numbers
+        self._stopped = (cost, queued, count)
+
+    def chunks(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The messages in order, a chunk at a time, as tuples in the order of `add`'s fields of NewMessage."""
+        return self._spool.chunks()
+
+    def close(self) -> None:
+        self._spool.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +157,12 @@ class NewSend:
     channel: str = "sms"  # "voice": read aloud in a phone call (domain/voice.py), with its title and language
     voice_title: str | None = None
     voice_language: str | None = None
+    # A campaign's messages on disk (written after `messages`, numbered on from them); None: all are in `messages`.
+    spooled: SpooledMessages | None = None
+
+    def size(self) -> int:
+        """How many messages the send has, spooled ones included."""
+        return len(self.messages) + (len(self.spooled) if self.spooled is not None else 0)
 
 
 class Duplicate:
@@ -122,7 +196,7 @@ class AcceptanceWriter:
         self._doorbell = Doorbell(doorbell_path(database)) if database is not None else None
         self._committer: GroupCommitter[NewSend, Verdict] = GroupCommitter(
             self._commit,
-            weight=lambda send: len(send.messages),
+            weight=NewSend.size,
             max_weight=max_messages_per_batch,
             name="acceptance-writer",
         )
@@ -193,6 +267,9 @@ def _debit_and_write(conn: Connection, batch: list[NewSend]) -> list[Verdict]:
 
 def _skip_opted_out(conn: Connection, sends: list[NewSend]) -> None:
     """Recipients on the account's opt-out list get status 3999 and cost nothing (one query per account)."""
+    for send in sends:
+        if send.spooled is not None:
+            _skip_spooled_opted_out(conn, send, send.spooled)
     numbers: dict[int, set[str]] = {}
     for send in sends:
         numbers.setdefault(send.account_id, set()).update(m.msisdn for m in send.messages if m.due_at is not None)
@@ -204,7 +281,27 @@ def _skip_opted_out(conn: Connection, sends: list[NewSend]) -> None:
         for message in send.messages:
             if message.due_at is not None and message.msisdn in stopped:
                 message.state, message.code, message.cost, message.due_at = State.FAILED, OPTED_OUT, 0, None
-        send.cost = sum(m.cost for m in send.messages)
+        send.cost = sum(m.cost for m in send.messages) + (send.spooled.cost if send.spooled is not None else 0)
+
+
+def _skip_spooled_opted_out(conn: Connection, send: NewSend, spooled: SpooledMessages) -> None:
+    """The opt-outs among a spooled send's numbers, asked a chunk of the spool at a time (only the numbers
+    found are kept), and the counts they change; the messages themselves change as they are written."""
+    stopped: set[str] = set()
+    cost = queued = count = 0
+    for chunk in spooled.chunks():
+        due = [row[_MSISDN] for row in chunk if row[_DUE_AT] is not None]
+        found = opted_out(conn, send.account_id, due) if due else set()
+        if not found:
+            continue
+        for row in chunk:
+            if row[_DUE_AT] is not None and row[_MSISDN] in found:
+                cost += row[_COST]
+                queued += row[_STATE] == State.QUEUED
+                count += 1
+        stopped |= found
+    spooled.stop(frozenset(stopped), cost, queued, count)
+    send.cost = sum(m.cost for m in send.messages) + spooled.cost
 
 
 _NOTIFY = text(f"SELECT pg_notify('{QUEUE_CHANNEL}', :lanes)")
@@ -218,7 +315,11 @@ def _notify(conn: Connection, accepted: list[NewSend]) -> None:
 
 
 def _queued_lanes(accepted: list[NewSend]) -> list[str]:
-    return sorted({s.lane for s in accepted if any(m.state == State.QUEUED for m in s.messages)})
+    return sorted({s.lane for s in accepted if _any_queued(s)})
+
+
+def _any_queued(send: NewSend) -> bool:
+    return (send.spooled is not None and send.spooled.queued > 0) or any(m.state == State.QUEUED for m in send.messages)
 
 
 def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[Verdict], list[NewSend]]:
@@ -263,19 +364,14 @@ def _write(conn: Connection, accepted: list[NewSend]) -> None:
     conn.execute(insert(sends), [_send_row(s) for s in accepted])
     # Tuples through the driver's executemany (store/bulk.py), a slice at a time: a 100,000-row campaign never
     # holds all its rows at once, and costs no per-row parameter dicts.
+    details: list[dict[str, object]] = []  # filled as the rows are written: the few refused at acceptance
     insert_rows(
         conn,
         messages,
         _MESSAGE_COLUMNS,
-        (_message_row(s, m, seq) for s in accepted for seq, m in enumerate(s.messages)),
+        itertools.chain.from_iterable(_message_rows(s, details) for s in accepted),
     )
     conn.execute(_FIRST_HISTORY, {"send_ids": [s.id for s in accepted]})
-    details = [
-        {"detail_": m.detail, "send_": s.id, "seq_": seq}
-        for s in accepted
-        for seq, m in enumerate(s.messages)
-        if m.detail is not None
-    ]
     if details:
         conn.execute(_REFUSAL_DETAIL, details)
     conn.execute(
@@ -313,7 +409,7 @@ def _send_row(s: NewSend) -> dict[str, object]:
         "notification_url": s.notification_url,
         "notification_url_reponse": s.notification_url_reponse,
         "lane": s.lane,
-        "recipient_count": len(s.messages),
+        "recipient_count": s.size(),
         "cost": s.cost,
         "validity": s.validity,
         "callback_format": s.callback_format,
@@ -364,6 +460,53 @@ def _message_row(s: NewSend, m: NewMessage, seq: int) -> tuple[object, ...]:
         m.sender,
         m.ref_client,
     )
+
+
+def _message_rows(s: NewSend, details: list[dict[str, object]]) -> Iterator[tuple[object, ...]]:
+    """The send's message rows: those it holds, then those of its spool (numbered on). The reason of each
+    recipient refused at acceptance goes to `details`, for its first history row."""
+    for seq, m in enumerate(s.messages):
+        if m.detail is not None:
+            details.append({"detail_": m.detail, "send_": s.id, "seq_": seq})
+        yield _message_row(s, m, seq)
+    if s.spooled is not None:
+        yield from _spooled_rows(s, s.spooled, len(s.messages), details)
+
+
+def _spooled_rows(
+    s: NewSend, spooled: SpooledMessages, first: int, details: list[dict[str, object]]
+) -> Iterator[tuple[object, ...]]:
+    """Rows of the spool, a chunk at a time (their texts are read afresh and freed with the chunk, so they need
+    no unpinning); an opted-out number's message is written as 3999, at no cost."""
+    seq = first
+    stopped = spooled.stopped
+    send_id, account_id, lane, created_at, expires_at = s.id, s.account_id, str(s.lane), s.created_at, s.expires_at
+    for chunk in spooled.chunks():
+        for msisdn, country, state, code, cost, due_at, text_, segments, sender, ref, detail in chunk:
+            if detail is not None:
+                details.append({"detail_": detail, "send_": send_id, "seq_": seq})
+            if due_at is not None and msisdn in stopped:
+                state, code, cost, due_at = str(State.FAILED), OPTED_OUT, 0, None
+            yield (
+                send_id,
+                seq,
+                account_id,
+                msisdn,
+                country,
+                state,
+                code,
+                cost,
+                created_at,
+                due_at,
+                0,
+                lane,
+                expires_at,
+                text_,
+                segments,
+                sender,
+                ref,
+            )
+            seq += 1
 
 
 def _unpinned(text: str | None) -> str | None:

@@ -23,6 +23,7 @@ from martinet.api.legacy.voice import VOICE_ENDPOINTS
 from martinet.services.accept import InvalidParameter
 from martinet.services.auth import Authenticator, Caller, TooManyFailures
 from martinet.services.auth_failures import retry_after_header
+from martinet.services.personal_sends import Campaign
 
 log = logging.getLogger(__name__)
 
@@ -144,23 +145,37 @@ class LegacyDoor:
             await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
             return
         try:
+            text = await self._campaign_answer(campaign, call, caller, params, content_type, receive, headers)
+        finally:
+            campaign.close()  # its spool is removed whatever the answer: refused, accepted, or failed
+        await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+
+    async def _campaign_answer(
+        self,
+        campaign: Campaign,
+        call: Call,
+        caller: Caller,
+        params: dict[str, str],
+        content_type: str | None,
+        receive: Receive,
+        headers: dict[bytes, bytes],
+    ) -> str:
+        """The upload read into `campaign`, then the campaign accepted: the answer, `35` for a refused file."""
+        try:
             upload = batch.BatchUpload(content_type, self._max_batch_rows, campaign.add)
             await batch.read_upload(receive, upload, self._max_upload, headers.get(b"content-length"))
             upload.finish()
         except InvalidParameter as exc:
             counting.refused("invalid")
-            text = answers.invalid_parameter(smsmode_name(exc.name), exc.problem, caller.account.language)
-            await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
-            return
+            return answers.invalid_parameter(smsmode_name(exc.name), exc.problem, caller.account.language)
+        except OSError:  # the spool could not be written (a full disk): the gateway's failure, not the file's
+            raise
         except Exception:  # a multipart stream the parser cannot read
             log.info("unreadable sendSMSBatch.do upload", exc_info=True)
             counting.refused("invalid")
-            text = answers.invalid_parameter("fichier", "not a readable multipart upload", caller.account.language)
-            await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
-            return
+            return answers.invalid_parameter("fichier", "not a readable multipart upload", caller.account.language)
         endpoint = functools.partial(batch.send_batch, campaign=campaign)
-        text = await self._answer(endpoint, caller, params, "POST")
-        await reply(send, 200, answers.encode(text), _TEXT_HEADERS)
+        return await self._answer(endpoint, caller, params, "POST")
 
     async def _query_caller(self, scope: Scope, address: str | None) -> Caller | None:
         """Refuses a client over its failure limit, and credentials of the query string that are wrong, before

@@ -2,9 +2,10 @@
 
 The upload goes through python-multipart's streaming parser and the file part straight into the CSV reader
 (`domain.csv_records`), and each row into the send service's `Campaign`, which checks it and makes its message at
-once: the worker never holds the upload nor its rows, only the messages made so far. The first refused row ends
-the reading and the answer is `35` naming it; nothing is stored. Once the whole file is read the campaign is
-accepted as one send, whose ID is the answer.
+once, and spools the message to disk: the worker holds neither the upload nor its rows nor their messages, so its
+memory does not grow with the file. The first refused row ends the reading and the answer is `35` naming it;
+nothing is stored. Once the whole file is read the campaign is accepted as one send (its spool written in the
+acceptance transaction), whose ID is the answer; the spool is removed once the campaign is answered.
 
 The file part is named `fichier` (or `file`); its header names the columns `numero`, `message`, `emetteur` and
 optionally `refClient`, in any order. The parameters are those of the query string; text parts are ignored.
@@ -73,6 +74,9 @@ class BatchUpload:
         self._fields_size = 0
         self._csv: CsvRecords | None = None
         self._columns: dict[str, int] = {}
+        # Set by the header: how many fields a row has, and where numero, message, emetteur, refClient are.
+        self._width = 0
+        self._positions: tuple[int, int, int | None, int | None] = (0, 0, None, None)
 
     def feed(self, chunk: bytes) -> None:
         self._parser.write(chunk)
@@ -167,21 +171,22 @@ class BatchUpload:
         for name in REQUIRED:
             if name not in self._columns:
                 raise InvalidParameter("fichier", f"line {line}: no {name} column")
+        columns = self._columns
+        self._width = len(columns)
+        self._positions = (columns["numero"], columns["message"], columns.get("emetteur"), columns.get("refclient"))
 
     def _row(self, line: int, fields: list[str]) -> None:
-        if len(fields) != len(self._columns):
-            raise InvalidParameter("fichier", f"line {line}: {len(fields)} fields for {len(self._columns)} columns")
+        if len(fields) != self._width:
+            raise InvalidParameter("fichier", f"line {line}: {len(fields)} fields for {self._width} columns")
         if self._rows >= self._max_rows:
             raise InvalidParameter("fichier", f"more than {self._max_rows} rows")
         self._rows += 1
-        columns = self._columns
+        numero, message, sender_at, ref_at = self._positions
         # Interned: a campaign names a few senders, each row would otherwise hold its own copy.
-        sender = sys.intern(fields[columns["emetteur"]].strip()) if "emetteur" in columns else ""
-        ref = fields[columns["refclient"]].strip() if "refclient" in columns else ""
+        sender = sys.intern(fields[sender_at].strip()) if sender_at is not None else ""
+        ref = fields[ref_at].strip() if ref_at is not None else ""
         try:
-            self._on_row(
-                CampaignRow(line, fields[columns["numero"]], fields[columns["message"]], sender or None, ref or None)
-            )
+            self._on_row(CampaignRow(line, fields[numero], fields[message], sender or None, ref or None))
         except RowError as exc:
             raise InvalidParameter("fichier", str(exc)) from None
 
