@@ -22,6 +22,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+# martinet.app too: every command on a gateway's data imports it when it runs (the store, the services), a second
+# of CPU each time on a loaded machine; imported here, it is paid once as well.
+import martinet.app
 import martinet.cli
 
 
