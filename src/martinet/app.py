@@ -50,7 +50,7 @@ from martinet.engine.dispatcher import Dispatcher, DispatchSettings
 from martinet.engine.notifier import Notifier, NotifierSettings
 from martinet.engine.runner import Engine, EngineTimings
 from martinet.identity import node_name, process_owner
-from martinet.services.accept import SendService
+from martinet.services.accept import SendService, SendWriter
 from martinet.services.account_rules import AccountRulesCache
 from martinet.services.accounts import AccountService
 from martinet.services.auth import Authenticator
@@ -108,6 +108,34 @@ def account_service(settings: Settings, db: Database) -> AccountService:
     return AccountService(AccountStore(db, now_ms), settings.accounts, url_check)
 
 
+def send_service(settings: Settings, db: Database, writer: SendWriter, *, workers: int | None = None) -> SendService:
+    """The send service every door accepts through (the HTTP doors, the console, `martinet send`), so that a send
+    gets the same rules, prices and address book whichever way it comes in.
+
+    `workers`: the processes sharing each account's rate limit (None: as many as `martinet serve` starts).
+    """
+    tree, senders = AccountTree(db, now_ms), SenderStore(db, now_ms)
+    prices = price_table(settings)
+    return SendService(
+        writer,
+        prices,
+        stop_mention=settings.accounts.stop_mention,
+        now_ms=now_ms,
+        new_id=new_send_id,
+        validity={lane: settings.lanes.validity(lane) for lane in Lane},
+        rate_limiter=RateLimiter(settings.accounts.rate_limit, share=workers or worker_count(settings)),
+        marketing_stop=settings.marketing.stop_mention,
+        url_check=CallbackUrlCheck(allow_private_networks=settings.callbacks.allow_private_networks),
+        max_recipients=settings.http.max_recipients,
+        spool_dir=settings.http.spool_dir,
+        schedule_horizon_days=settings.accounts.schedule_horizon_days,
+        contacts=ContactStore(db, now_ms),
+        account_rules=AccountRulesCache(tree, senders, settings.accounts.token_cache_seconds),
+        voice=voice_rules(settings, prices),
+        destination_rules=DestinationRules(country_rules(settings), operator_lookup(settings)),
+    )
+
+
 @dataclass
 class HttpParts:
     db: Database
@@ -128,27 +156,8 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     tree, senders = AccountTree(db, now_ms), SenderStore(db, now_ms)
     resellers = ResellerService(accounts, tree, senders, LedgerStore(db))
     writer = AcceptanceWriter(db, opt_out_lanes=settings.optout.lanes)
-    contact_store = ContactStore(db, now_ms)
-    contacts = ContactService(contact_store)
-    prices = price_table(settings)
-    sends = SendService(
-        writer,
-        prices,
-        stop_mention=settings.accounts.stop_mention,
-        now_ms=now_ms,
-        new_id=new_send_id,
-        validity={lane: settings.lanes.validity(lane) for lane in Lane},
-        rate_limiter=RateLimiter(settings.accounts.rate_limit, share=workers or worker_count(settings)),
-        marketing_stop=settings.marketing.stop_mention,
-        url_check=CallbackUrlCheck(allow_private_networks=settings.callbacks.allow_private_networks),
-        max_recipients=settings.http.max_recipients,
-        spool_dir=settings.http.spool_dir,
-        schedule_horizon_days=settings.accounts.schedule_horizon_days,
-        contacts=contact_store,
-        account_rules=AccountRulesCache(tree, senders, settings.accounts.token_cache_seconds),
-        voice=voice_rules(settings, prices),
-        destination_rules=DestinationRules(country_rules(settings), operator_lookup(settings)),
-    )
+    contacts = ContactService(ContactStore(db, now_ms))
+    sends = send_service(settings, db, writer, workers=workers)
     reports = ReportService(ReportStore(db, now_ms), accounts)
     messages = MessageStore(db)
     replies = ReplyService(messages)

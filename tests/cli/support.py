@@ -124,7 +124,7 @@ class _Launcher:
 
     def can_start(self, env: dict[str, str]) -> bool:
         """Whether a command with this environment may fork from here: only variables read after the start (the
-        configuration's `MARTINET_*`) may differ from the launcher's own."""
+        configuration's `MARTINET_*`, and pytest's name of the running test) may differ from the launcher's own."""
         return _without_ours(env) == _without_ours(self._environment)
 
     def run(
@@ -183,8 +183,14 @@ class _Launcher:
         self._folder.cleanup()
 
 
+#: Set by pytest to the running test's name: it changes with every test but shapes nothing of a command's start.
+_PYTEST_TEST = "PYTEST_CURRENT_TEST"
+
+
 def _without_ours(env: dict[str, str]) -> dict[str, str]:
-    return {name: value for name, value in env.items() if not name.upper().startswith("MARTINET_")}
+    return {
+        name: value for name, value in env.items() if not name.upper().startswith("MARTINET_") and name != _PYTEST_TEST
+    }
 
 
 _started: _Launcher | None = None

@@ -25,6 +25,7 @@ import martinet.cli.optout as optout
 import martinet.cli.preamble as preamble
 import martinet.cli.prices as prices
 import martinet.cli.routes as routes
+import martinet.cli.sends as sends
 import martinet.cli.status as status
 import martinet.cli.voice as voice
 from martinet import logs, server
@@ -149,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     callbacks.add_commands(commands, preamble.where, preamble.settings)
     optout.add_commands(commands, preamble.where, preamble.settings)
     contacts.add_commands(commands, preamble.where, preamble.settings)
+    sends.add_commands(commands, preamble.where, preamble.settings)
     keys.add_commands(commands, preamble.where, preamble.settings)
     status.add_commands(commands, preamble.where, preamble.settings)
     voice.add_commands(commands, preamble.where, preamble.settings)

@@ -25,6 +25,7 @@ from martinet.domain.credits import to_milli
 from martinet.domain.lanes import MAX_VALIDITY, MIN_VALIDITY, Lane
 from martinet.domain.pricing import PriceTable
 from martinet.domain.recipients import InvalidRecipient, Recipient, count_entries, parse_recipients
+from martinet.domain.resources import MessageFacts
 from martinet.domain.routing import Operator
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
@@ -580,6 +581,32 @@ class SendService:
             price = self._prices.price(country, key[1])
             self._milli[key] = None if price is None else to_milli(price)
         return self._milli[key]
+
+
+def message_facts(send: NewSend) -> list[MessageFacts]:
+    """Every message of a send as just written, as the message resources show it: what a door answers to the
+    send (the REST door's messages, `martinet send`'s lines) without reading it back."""
+    return [
+        MessageFacts(
+            send.id,
+            seq,
+            send.created_at,
+            send.lane,
+            message.msisdn,
+            message.sender or send.sender,  # a personalised message's own, else the send's
+            send.text if message.text is None else message.text,
+            send.encoding,
+            message.segments or send.segments,
+            message.state,
+            message.code,
+            message.cost,
+            send.created_at,
+            message.ref_client or send.ref_client,
+            send.scheduled_at,
+            send.channel,
+        )
+        for seq, message in enumerate(send.messages)
+    ]
 
 
 def _template(request: SendRequest) -> Template:

@@ -6,7 +6,7 @@ account's recent messages reads that page, not the account's history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, select
 
 from martinet.domain.resources import MessageFacts, ReplyFacts
 from martinet.store.database import Database
-from martinet.store.schema import inbound_messages, messages, sends
+from martinet.store.schema import inbound_messages, messages, parts, sends
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,7 @@ class MessageFilter:
     msisdn: str | None = None
     ref_client: str | None = None
     lanes: Sequence[str] | None = None  # those of the caller's key; None: every lane
+    send_id: str | None = None  # one send's messages only
 
 
 _FACTS = select(
@@ -94,9 +95,28 @@ class MessageStore:
             query = query.where(func.coalesce(messages.c.ref_client, sends.c.ref_client) == where.ref_client)
         if where.lanes is not None:
             query = query.where(sends.c.lane.in_(list(where.lanes)))
+        if where.send_id is not None:
+            query = query.where(sends.c.id == where.send_id)
         query = query.order_by(sends.c.created_at.desc(), sends.c.id.desc(), messages.c.seq).offset(offset).limit(limit)
         async with self._db.reader.connect() as conn:
             return [_facts(row) for row in await conn.execute(query)]
+
+    async def carrier_ids(self, account_id: int, send_ids: Collection[str]) -> dict[tuple[str, int], list[str]]:
+        """The IDs the carriers gave each submitted part, by (send ID, message seq), parts in order: what an
+        operator quotes to a carrier about a message (`martinet messages`)."""
+        if not send_ids:
+            return {}
+        query = (
+            select(messages.c.send_id, messages.c.seq, parts.c.carrier_id)
+            .select_from(parts.join(messages, messages.c.id == parts.c.message_id))
+            .where(messages.c.account_id == account_id, messages.c.send_id.in_(sorted(send_ids)))
+            .order_by(messages.c.send_id, messages.c.seq, parts.c.seq)
+        )
+        found: dict[tuple[str, int], list[str]] = {}
+        async with self._db.reader.connect() as conn:
+            for send_id, seq, carrier_id in await conn.execute(query):
+                found.setdefault((send_id, seq), []).append(carrier_id)
+        return found
 
     async def reply(self, account_id: int, inbound_id: int) -> ReplyFacts | None:
         query = _REPLIES.where(inbound_messages.c.id == inbound_id, inbound_messages.c.account_id == account_id)

@@ -1,11 +1,12 @@
 """`sendSMSBatch.do`: a CSV file of personalised messages, uploaded as `multipart/form-data`, read as it arrives.
 
-The upload goes through python-multipart's streaming parser and the file part straight into the CSV reader
-(`domain.csv_records`), and each row into the send service's `Campaign`, which checks it and makes its message at
-once, and spools the message to disk: the worker holds neither the upload nor its rows nor their messages, so its
-memory does not grow with the file. The first refused row ends the reading and the answer is `35` naming it;
-nothing is stored. Once the whole file is read the campaign is accepted as one send (its spool written in the
-acceptance transaction), whose ID is the answer; the spool is removed once the campaign is answered.
+The upload goes through python-multipart's streaming parser and the file part straight into the campaign file
+reader (`services.campaign_files`, which `martinet send --file` shares), and each row into the send service's
+`Campaign`, which checks it and makes its message at once, and spools the message to disk: the worker holds
+neither the upload nor its rows nor their messages, so its memory does not grow with the file. The first refused
+row ends the reading and the answer is `35` naming it; nothing is stored. Once the whole file is read the campaign
+is accepted as one send (its spool written in the acceptance transaction), whose ID is the answer; the spool is
+removed once the campaign is answered.
 
 The file part is named `fichier` (or `file`); its header names the columns `numero`, `message`, `emetteur` and
 optionally `refClient`, in any order. The parameters are those of the query string; text parts are ignored.
@@ -13,7 +14,6 @@ optionally `refClient`, in any order. The parameters are those of the query stri
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -22,19 +22,16 @@ from martinet.api.asgi import Receive
 from martinet.api.legacy import counting, params
 from martinet.api.legacy.decoding import decode_value
 from martinet.api.legacy.endpoints import Call, LegacyServices
-from martinet.domain.csv_records import CsvError, CsvRecords
 from martinet.services.accept import InvalidParameter, SendRequest
-from martinet.services.personal_sends import Campaign, CampaignRow, RowError
+from martinet.services.campaign_files import CampaignFile
+from martinet.services.personal_sends import Campaign, CampaignRow
 
 #: The endpoint's path name, as the door matches it (lower case).
 PATH_NAME = "sendsmsbatch.do"
 
 FILE_PARTS = (b"fichier", b"file")
-COLUMNS = ("numero", "message", "emetteur", "refclient")
-REQUIRED = ("numero", "message")
 #: Bytes of the text parts together: parameters, not data.
 MAX_FIELDS_BYTES = 64 * 1024
-MAX_RECORD_BYTES = 16 * 1024
 
 
 class BatchUpload:
@@ -50,7 +47,6 @@ class BatchUpload:
             raise InvalidParameter("fichier", "expected a multipart/form-data upload")
         self._max_rows = max_rows
         self._on_row = on_row
-        self._rows = 0
         self._parser = MultipartParser(
             boundary,
             {
@@ -72,11 +68,7 @@ class BatchUpload:
         self._file_seen = False
         self._field = bytearray()
         self._fields_size = 0
-        self._csv: CsvRecords | None = None
-        self._columns: dict[str, int] = {}
-        # Set by the header: how many fields a row has, and where numero, message, emetteur, refClient are.
-        self._width = 0
-        self._positions: tuple[int, int, int | None, int | None] = (0, 0, None, None)
+        self._file: CampaignFile | None = None
 
     def feed(self, chunk: bytes) -> None:
         self._parser.write(chunk)
@@ -86,7 +78,7 @@ class BatchUpload:
         self._parser.finalize()
         if not self._file_seen:
             raise InvalidParameter("fichier", "missing")
-        if not self._rows:
+        if self._file is None or not self._file.rows:
             raise InvalidParameter("fichier", "no row")
         return self.params
 
@@ -117,13 +109,13 @@ class BatchUpload:
             if self._file_seen:
                 raise InvalidParameter("fichier", "more than one file")
             self._file_seen = True
-            self._csv = CsvRecords(MAX_RECORD_BYTES)
+            self._file = CampaignFile(self._max_rows, self._on_row)
         self._field.clear()
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
         if self._in_file:
-            self._records(self._reader().feed(chunk))
+            self._reader().feed(chunk)
             return
         self._fields_size += len(chunk)
         if self._fields_size > MAX_FIELDS_BYTES:
@@ -132,63 +124,15 @@ class BatchUpload:
 
     def _part_end(self) -> None:
         if self._in_file:
-            try:
-                tail = self._reader().close()
-            except CsvError as exc:  # a quoted field still open when the file ends
-                raise InvalidParameter("fichier", str(exc)) from None
-            self._records(tail)
-            if not self._columns:
-                raise InvalidParameter("fichier", "line 1: no header")
+            self._reader().close()
             self._in_file = False
         elif self._part_name:
             name = self._part_name.decode("latin-1").strip()
             self.params[name] = decode_value(bytes(self._field), None)
 
-    # --- CSV ---
-
-    def _reader(self) -> CsvRecords:
-        assert self._csv is not None
-        return self._csv
-
-    def _records(self, records: list[tuple[int, list[str]]]) -> None:
-        try:
-            for line, fields in records:
-                if not self._columns:
-                    self._header(line, fields)
-                    continue
-                self._row(line, fields)
-        except CsvError as exc:
-            raise InvalidParameter("fichier", str(exc)) from None
-
-    def _header(self, line: int, fields: list[str]) -> None:
-        for position, raw in enumerate(fields):
-            name = raw.strip().lstrip("\ufeff").lower()
-            if name not in COLUMNS:
-                raise InvalidParameter("fichier", f"line {line}: unknown column {raw.strip()!r}")
-            if name in self._columns:
-                raise InvalidParameter("fichier", f"line {line}: column {raw.strip()!r} twice")
-            self._columns[name] = position
-        for name in REQUIRED:
-            if name not in self._columns:
-                raise InvalidParameter("fichier", f"line {line}: no {name} column")
-        columns = self._columns
-        self._width = len(columns)
-        self._positions = (columns["numero"], columns["message"], columns.get("emetteur"), columns.get("refclient"))
-
-    def _row(self, line: int, fields: list[str]) -> None:
-        if len(fields) != self._width:
-            raise InvalidParameter("fichier", f"line {line}: {len(fields)} fields for {self._width} columns")
-        if self._rows >= self._max_rows:
-            raise InvalidParameter("fichier", f"more than {self._max_rows} rows")
-        self._rows += 1
-        numero, message, sender_at, ref_at = self._positions
-        # Interned: a campaign names a few senders, each row would otherwise hold its own copy.
-        sender = sys.intern(fields[sender_at].strip()) if sender_at is not None else ""
-        ref = fields[ref_at].strip() if ref_at is not None else ""
-        try:
-            self._on_row(CampaignRow(line, fields[numero], fields[message], sender or None, ref or None))
-        except RowError as exc:
-            raise InvalidParameter("fichier", str(exc)) from None
+    def _reader(self) -> CampaignFile:
+        assert self._file is not None
+        return self._file
 
 
 def batch_request(call: Call, rows: Campaign | None = None) -> SendRequest:

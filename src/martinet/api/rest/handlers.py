@@ -28,14 +28,20 @@ from martinet.domain.resources import (
     FLOW_OF_LANE,
     LANE_OF_FLOW,
     STATES_OF_STATUS,
-    MessageFacts,
     credits,
     message_resource,
     parse_message_id,
     reply_resource,
 )
 from martinet.domain.text import NonGsmPolicy, TextAnalysis
-from martinet.services.accept import MAX_PARTS, InvalidParameter, NotEnoughCredit, SendRequest, SendService
+from martinet.services.accept import (
+    MAX_PARTS,
+    InvalidParameter,
+    NotEnoughCredit,
+    SendRequest,
+    SendService,
+    message_facts,
+)
 from martinet.services.auth import Caller
 from martinet.services.contacts import ContactService
 from martinet.services.idempotency import IdempotentSends, KeyInProgress, KeyReused, Replayed, RequestKey
@@ -246,29 +252,7 @@ def _non_gsm(encoding: str | None, replies: bool, account_policy: str) -> str:
 
 def _sent(send: NewSend, body: SendIn) -> dict[str, object]:
     """The answer to a send: the message, or (several recipients) every message in order."""
-    resources = [
-        message_resource(
-            MessageFacts(
-                send.id,
-                seq,
-                send.created_at,
-                send.lane,
-                message.msisdn,
-                message.sender or send.sender,  # a personalised message's own, else the send's
-                send.text if message.text is None else message.text,
-                send.encoding,
-                message.segments or send.segments,
-                message.state,
-                message.code,
-                message.cost,
-                send.created_at,
-                message.ref_client or send.ref_client,
-                send.scheduled_at,
-                send.channel,
-            )
-        )
-        for seq, message in enumerate(send.messages)
-    ]
+    resources = [message_resource(facts) for facts in message_facts(send)]
     if body.recipient is not None and not body.groups:
         return resources[0]
     return {"messages": resources}
