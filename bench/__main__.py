@@ -167,10 +167,14 @@ cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses t
         figures = contacts.run(postgres=args.faults_postgres)
         rows += _contacts_rows(figures)
         setups.append(_contacts_setup(figures))
+        after = os.getloadavg()[0]
+        shared = (
+            " (above the number of cores: other work shared it)" if max(before, after) > (os.cpu_count() or 1) else ""
+        )
         notes.append(
-            f"Contacts run: load average {before:.1f} before and {os.getloadavg()[0]:.1f} after on this machine "
-            "(above the number of cores: other work shared it). The import's peak holds the whole file's contacts "
-            "and per-line report in one transaction; the campaign's holds its messages, never the file or its rows."
+            f"Contacts run: load average {before:.1f} before and {after:.1f} after on this machine{shared}. The "
+            "import's peak holds the whole file's contacts and per-line report in one transaction; the campaign's "
+            "holds its messages, never the file or its rows."
         )
     if name == "faults":
         seconds = args.faults_seconds
@@ -695,13 +699,13 @@ def _contacts_rows(figures: list[dict[str, Any]]) -> list[tuple[str, str, str, s
 
 
 def _contacts_setup(figures: list[dict[str, Any]]) -> str:
-    return """The contacts and campaign rows (`bench/contacts.py`) run `martinet serve --no-engine` with one HTTP worker
+    return f"""The contacts and campaign rows (`bench/contacts.py`) run `martinet serve --no-engine` with one HTTP worker
 on a fresh database of each kind and time, from the first byte sent to the answer, a 100,000-line contact import
 (`;`, ISO-8859-15, names, company and a free field) and a 100,000-row `sendSMSBatch.do` campaign (every row its
 own text, sender and reference) uploaded as `multipart/form-data` in 64 KiB chunks, the campaign first; every
 contact and message is committed when the answer comes. The worker's peak resident memory is VmHWM from `/proc/<pid>/status`.
 The campaign at the upload limit runs on a fresh gateway and database of its own (the high-water mark is then its
-own): 100,000 rows whose texts are 640 characters long (`nbr_msg=5`), about the default `http.max_upload_bytes`."""
+own): 100,000 rows whose texts are {contacts.LONG_TEXT} characters long (`nbr_msg=5`), just under the default `http.max_upload_bytes` (64 MiB)."""
 
 
 if __name__ == "__main__":
