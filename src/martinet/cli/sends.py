@@ -14,11 +14,11 @@ import contextlib
 import functools
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from martinet.cli.preamble import SettingsLoader, Where, opened_store, run
@@ -103,11 +103,7 @@ def _send(args: argparse.Namespace, load: SettingsLoader) -> int:
     if args.file is None and (not args.text or not (args.to or args.group)):
         print("send: give --text and at least one --to or --group (or a --file)", file=sys.stderr)
         return REFUSED
-    try:
-        return run(_send_with(args, load(args)))
-    except Refused as exc:
-        print(exc, file=sys.stderr)
-        return REFUSED
+    return _refusing(_send_with(args, load(args)))
 
 
 async def _send_with(args: argparse.Namespace, settings: Settings) -> int:
@@ -266,8 +262,13 @@ def _print_preview(preview: Preview, as_json: bool) -> None:
 
 
 def _messages(args: argparse.Namespace, load: SettingsLoader) -> int:
+    return _refusing(_list(args, load(args)))
+
+
+def _refusing(command: Coroutine[Any, Any, int]) -> int:
+    """The command's exit status; a refusal is said on standard error, with exit status 2."""
     try:
-        return run(_list(args, load(args)))
+        return run(command)
     except Refused as exc:
         print(exc, file=sys.stderr)
         return REFUSED

@@ -268,25 +268,26 @@ def _carrier_ids(submitted: Sequence[Submitted]) -> dict[str, list[str]]:
     return by_connector
 
 
-_FAILED = ManyRows(
+# A message that ends here (failed, or expired): out of the queue and its lease, with its code and the reason.
+_ENDED = ManyRows(
     update(messages)
     .where(messages.c.id == bindparam("mid"))
     .values(
         state=bindparam("state_"),
-        code=bindparam("new_code"),
+        code=bindparam("code_"),
+        due_at=null(),
         lease_owner=null(),
         lease_until=null(),
-        due_at=null(),
         updated_at=bindparam("now_"),
         error=bindparam("err"),
     ),
-    ("mid", "state_", "new_code", "now_", "err"),
+    ("mid", "state_", "code_", "now_", "err"),
 )
 
 
 def _record_failed(conn: Connection, failed: Sequence[SubmitFailed], now: int) -> int:
     state = str(State.FAILED)
-    _FAILED.execute(conn, [(f.message_id, state, f.code, now, f.detail) for f in failed])
+    _ENDED.execute(conn, [(f.message_id, state, f.code, now, f.detail) for f in failed])
     append_history(conn, [(f.message_id, now, State.FAILED, f.code, None, f.detail) for f in failed])
     return _refund(conn, [f.message_id for f in failed], now)
 
@@ -333,27 +334,11 @@ def _record_held(conn: Connection, held: Sequence[Held], now: int) -> None:
     append_history(conn, [(h.message_id, now, State.SCHEDULED, code, None, h.detail) for h in held])
 
 
-_EXPIRED = ManyRows(
-    update(messages)
-    .where(messages.c.id == bindparam("mid"))
-    .values(
-        state=bindparam("state_"),
-        code=bindparam("code_"),
-        due_at=null(),
-        lease_owner=null(),
-        lease_until=null(),
-        updated_at=bindparam("now_"),
-        error=bindparam("err"),
-    ),
-    ("mid", "state_", "code_", "now_", "err"),
-)
-
-
 def record_expired(conn: Connection, expired: Sequence[Expired], now: int) -> int:
     """Shared with the scheduler's sweep (`martinet.store.scheduler`), which expires what no dispatcher claimed;
     returns the millicredits refunded."""
     code, state = DEFAULT_CODE[State.EXPIRED], str(State.EXPIRED)
-    _EXPIRED.execute(conn, [(e.message_id, state, code, now, e.detail) for e in expired])
+    _ENDED.execute(conn, [(e.message_id, state, code, now, e.detail) for e in expired])
     append_history(conn, [(e.message_id, now, State.EXPIRED, code, None, e.detail) for e in expired])
     return _refund(conn, [e.message_id for e in expired], now)
 
