@@ -361,7 +361,9 @@ _REFUSAL_DETAIL = (
 
 
 def _write(conn: Connection, accepted: list[NewSend]) -> None:
-    conn.execute(insert(sends), [_send_row(s) for s in accepted])
+    # Tuples to the driver like the messages below: a dict per send, checked and converted by SQLAlchemy, cost
+    # more than the insert itself at one or a few sends per request.
+    insert_rows(conn, sends, _SEND_COLUMNS, [_send_row(s) for s in accepted], copy=False)
     # Tuples through the driver's executemany (store/bulk.py), a slice at a time: a 100,000-row campaign never
     # holds all its rows at once, and costs no per-row parameter dicts.
     details: list[dict[str, object]] = []  # filled as the rows are written: the few refused at acceptance
@@ -394,29 +396,54 @@ def _write(conn: Connection, accepted: list[NewSend]) -> None:
         )
 
 
-def _send_row(s: NewSend) -> dict[str, object]:
-    return {
-        "id": s.id,
-        "account_id": s.account_id,
-        "created_at": s.created_at,
-        "scheduled_at": s.scheduled_at,
-        "text": s.text,
-        "encoding": s.encoding,
-        "segments": s.segments,
-        "classe": s.classe,
-        "sender": s.sender,
-        "ref_client": s.ref_client,
-        "notification_url": s.notification_url,
-        "notification_url_reponse": s.notification_url_reponse,
-        "lane": s.lane,
-        "recipient_count": s.size(),
-        "cost": s.cost,
-        "validity": s.validity,
-        "callback_format": s.callback_format,
-        "channel": s.channel,
-        "voice_title": s.voice_title,
-        "voice_language": s.voice_language,
-    }
+_SEND_COLUMNS = (
+    "id",
+    "account_id",
+    "created_at",
+    "scheduled_at",
+    "text",
+    "encoding",
+    "segments",
+    "classe",
+    "sender",
+    "ref_client",
+    "notification_url",
+    "notification_url_reponse",
+    "lane",
+    "recipient_count",
+    "cost",
+    "validity",
+    "callback_format",
+    "channel",
+    "voice_title",
+    "voice_language",
+)
+
+
+def _send_row(s: NewSend) -> tuple[object, ...]:
+    """In the order of `_SEND_COLUMNS`, values as the driver takes them (`insert_rows` converts nothing)."""
+    return (
+        s.id,
+        s.account_id,
+        s.created_at,
+        s.scheduled_at,
+        s.text,
+        s.encoding,
+        s.segments,
+        s.classe,
+        s.sender,
+        s.ref_client,
+        s.notification_url,
+        s.notification_url_reponse,
+        s.lane,
+        s.size(),
+        s.cost,
+        s.validity,
+        s.callback_format,
+        s.channel,
+        s.voice_title,
+        s.voice_language,
+    )
 
 
 _MESSAGE_COLUMNS = (

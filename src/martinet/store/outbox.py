@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import String, and_, cast, func, literal, or_, select
+from sqlalchemy import BigInteger, Select, String, and_, bindparam, cast, func, literal, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Executable
 
 from martinet.domain.status import FINAL_STATES, State
-from martinet.store.database import dialect_insert
 from martinet.store.schema import accounts, callbacks, messages, sends, status_history
 
 #: States whose changes are reported to the client (acceptance, scheduling and claiming are not).
@@ -30,17 +31,24 @@ REPORTED_STATES = (
 FINAL_REPORTED_STATES = tuple(s for s in REPORTED_STATES if s in FINAL_STATES)
 
 
+#: The newest history row: one statement object for every call, so SQLAlchemy's cache key is computed once.
+_LATEST_HISTORY_ID = select(func.max(status_history.c.id))
+
+
 def latest_history_id(conn: Connection) -> int:
     """The newest history row visible now; call before inserting the rows `enqueue_status` will look at."""
-    return int(conn.scalar(select(func.max(status_history.c.id))) or 0)
+    return int(conn.scalar(_LATEST_HISTORY_ID) or 0)
 
 
-def enqueue_status(conn: Connection, message_ids: Collection[int], after_history_id: int, now: int) -> None:
-    """Queue a status callback for each reportable history row of `message_ids` newer than `after_history_id`."""
-    if not message_ids:
-        return
+def _status_callbacks() -> Select[tuple[object, ...]]:
+    """The outbox rows reporting the history rows newer than `:after` of the messages `:ids`, queued at `:now`.
+
+    Built once with bound parameters: the engine queues callbacks in every receipt and submission batch, and
+    building the statement and its cache key per batch cost more than running it.
+    """
     url = func.coalesce(sends.c.notification_url, accounts.c.callback_url)
-    rows = (
+    now = bindparam("now", type_=BigInteger)
+    return (
         select(
             messages.c.account_id,
             literal("status"),
@@ -48,8 +56,8 @@ def enqueue_status(conn: Connection, message_ids: Collection[int], after_history
             literal("m:") + cast(messages.c.id, String),
             url,
             literal("pending"),
-            literal(now),
-            literal(now),
+            now,
+            now,
         )
         .select_from(
             status_history.join(messages, messages.c.id == status_history.c.message_id)
@@ -58,8 +66,8 @@ def enqueue_status(conn: Connection, message_ids: Collection[int], after_history
         )
         .where(
             and_(
-                status_history.c.id > after_history_id,
-                status_history.c.message_id.in_(list(message_ids)),
+                status_history.c.id > bindparam("after"),
+                status_history.c.message_id.in_(bindparam("ids", expanding=True)),
                 status_history.c.state.in_([s.value for s in REPORTED_STATES]),
                 or_(
                     accounts.c.callback_statuses != "final",
@@ -70,6 +78,19 @@ def enqueue_status(conn: Connection, message_ids: Collection[int], after_history
         )
         .order_by(status_history.c.id)
     )
-    columns = ["account_id", "kind", "history_id", "order_key", "url", "state", "created_at", "next_at"]
-    # A row another transaction already queued (it committed between our two statements) is left alone.
-    conn.execute(dialect_insert(conn, callbacks).from_select(columns, rows).on_conflict_do_nothing())
+
+
+_STATUS_CALLBACKS = _status_callbacks()
+_OUTBOX_COLUMNS = ["account_id", "kind", "history_id", "order_key", "url", "state", "created_at", "next_at"]
+# A row another transaction already queued (it committed between our two statements) is left alone.
+_ENQUEUE: dict[str, Executable] = {
+    "postgresql": postgresql.insert(callbacks).from_select(_OUTBOX_COLUMNS, _STATUS_CALLBACKS).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(callbacks).from_select(_OUTBOX_COLUMNS, _STATUS_CALLBACKS).on_conflict_do_nothing(),
+}
+
+
+def enqueue_status(conn: Connection, message_ids: Collection[int], after_history_id: int, now: int) -> None:
+    """Queue a status callback for each reportable history row of `message_ids` newer than `after_history_id`."""
+    if not message_ids:
+        return
+    conn.execute(_ENQUEUE[conn.dialect.name], {"after": after_history_id, "ids": list(message_ids), "now": now})

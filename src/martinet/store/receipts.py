@@ -362,15 +362,27 @@ def _roll_up(
 # ---------------------------------------------------------------------------------------------- kept receipts
 
 
+# The kept receipts of one connector naming some carrier IDs, and those of them that are certain: statements
+# built once, since every submission and receipt batch of the engine looks kept receipts up.
+_KEPT_NAMED = (
+    select(_kept)
+    .where(_kept.c.connector == bindparam("connector"), _kept.c.carrier_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_kept.c.id)
+)
+_KEPT_CERTAIN_NAMED = select(_kept).where(
+    _kept.c.connector == bindparam("connector"),
+    _kept.c.carrier_id.in_(bindparam("ids", expanding=True)),
+    _kept.c.reading.is_(None),
+)
+
+
 def adopt_early_receipts(conn: Connection, recorded: Mapping[str, Collection[str]], now: int) -> None:
     """Apply kept receipts whose part was just recorded (`recorded`: connector → canonical IDs), in the
     recording transaction: a fast carrier can report a part before its submission is stored."""
     rows = [
         row
         for connector, ids in recorded.items()
-        for row in conn.execute(
-            select(_kept).where(_kept.c.connector == connector, _kept.c.carrier_id.in_(list(ids))).order_by(_kept.c.id)
-        )
+        for row in conn.execute(_KEPT_NAMED, {"connector": connector, "ids": list(ids)})
     ]
     certain = [row for row in rows if row.reading is None]
     if certain:
@@ -413,11 +425,7 @@ def _kept_before(conn: Connection, receipts: Sequence[Receipt]) -> list[Receipt]
     rows = [
         row
         for connector, ids in by_connector.items()
-        for row in conn.execute(
-            select(_kept).where(
-                _kept.c.connector == connector, _kept.c.carrier_id.in_(sorted(ids)), _kept.c.reading.is_(None)
-            )
-        )
+        for row in conn.execute(_KEPT_CERTAIN_NAMED, {"connector": connector, "ids": sorted(ids)})
     ]
     if not rows:
         return []
