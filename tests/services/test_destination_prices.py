@@ -149,6 +149,20 @@ async def test_group_contacts_and_campaign_rows_meet_their_country_rules(databas
         rows = [CampaignRow(2, "0612345678", "Hello", "ACME", None), CampaignRow(3, "+12015550125", "Hi", "ACME", None)]
         campaign = await sends.accept(SendRequest(account, None, None, rows=rows))
         assert (await codes(campaign.send_id))["12015550125"] == (NOT_ROUTABLE, 0)
+        # The same rows read from a file as sendSMSBatch.do reads them: spooled, the reason kept all the same.
+        spooled = await sends.open_campaign(SendRequest(account, None, None))
+        try:
+            for row in rows:
+                spooled.add(row)
+            from_file = await sends.accept(SendRequest(account, None, None, rows=spooled))
+        finally:
+            spooled.close()
+        assert (await codes(from_file.send_id))["12015550125"] == (NOT_ROUTABLE, 0)
+        async with db.reader.connect() as conn:
+            assert (await _details(conn, from_file.send_id)) == {
+                "33612345678": None,
+                "12015550125": "US: alphanumeric senders are not delivered, numeric senders only",
+            }
         # A group is expanded inside the acceptance transaction: a group none of whose contacts may be reached is
         # accepted, each contact refused on its own (free), where numbers named in the send are refused whole.
         only_us = await sends.accept(SendRequest(account, "Hello", None, groups=("us",), sender="ACME"))
