@@ -258,6 +258,15 @@ _SERVE_CHILDREN = (
 
 def cpu_by_process(groups: list[int], pids: list[int]) -> dict[str, float]:
     """CPU seconds (user + system) of the processes in these process groups and of these processes, by name."""
+    cpu: dict[str, float] = {}
+    for name, _pid, seconds in named_processes(groups, pids):
+        cpu[name] = cpu.get(name, 0.0) + seconds
+    return cpu
+
+
+def named_processes(groups: list[int], pids: list[int]) -> list[tuple[str, int, float]]:
+    """(name, pid, CPU seconds so far) of the processes in these process groups and of these processes: the
+    gateway's processes by role (`martinet engine`, `bearerbox`…), the others by what they are."""
     tick = os.sysconf("SC_CLK_TCK")
     found: list[tuple[int, int, int, float, bytes]] = []  # pid, parent, group, seconds, command line
     for entry in os.scandir("/proc"):
@@ -269,7 +278,7 @@ def cpu_by_process(groups: list[int], pids: list[int]) -> dict[str, float]:
             if group in groups or pid in pids:
                 command = Path(entry.path, "cmdline").read_bytes()
                 found.append((pid, parent, group, (int(fields[11]) + int(fields[12])) / tick, command))
-    cpu: dict[str, float] = {}
+    named: list[tuple[str, int, float]] = []
     spawned: dict[int, int] = {}  # children started by multiprocessing, per parent, in order
     for pid, parent, group, seconds, command in sorted(found):
         if pid in pids:
@@ -286,5 +295,5 @@ def cpu_by_process(groups: list[int], pids: list[int]) -> dict[str, float]:
             name = "martinet supervisor"
         else:
             name = "other"
-        cpu[name] = cpu.get(name, 0.0) + seconds
-    return cpu
+        named.append((name, pid, seconds))
+    return named

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.kannel [--count 20000] [--connections 64] [--only martinet|kannel]
                                      [--callback-statuses all,final] [--kannel-stores none,spool]
+                                     [--profile DIR]
 
 One SMSC simulator (`martinet smsc`: every message DELIVRD, an ENROUTE receipt 0.1 s after the submission and the
 final one 0.5 s after it, no throughput limit) serves both gateways in turn, each bound to it with one
@@ -21,7 +22,8 @@ recipient each, distinct numbers, with the send time in the callback URL:
 
 Figures per gateway: accepted/s on the HTTP side; end-to-end = final callbacks per second from the first request
 to the last final callback; p50/p99 of send → final callback; lost = accepted without a final callback within
-the drain timeout. The ratio is Martinet / Kannel end to end.
+the drain timeout. The ratio is Martinet / Kannel end to end. With `--profile DIR`, py-spy samples each Martinet
+process during its runs and their CPU is shared out by stage of a message's life (`bench/profile.py`).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import dlr
+from bench import dlr, profile
 from bench.harness import (
     MARTINET,
     admin_base,
@@ -336,28 +338,19 @@ def measure(
     drain_timeout: float,
     groups: list[int],
     pids: list[int],
+    sampled: tuple[Path, int] | None = None,
 ) -> dict[str, Any]:
-    """One gateway: `count` requests, then wait for their final callbacks; the figures."""
+    """One gateway: `count` requests, then wait for their final callbacks; the figures. With `sampled`
+    (a folder, Martinet's process group), py-spy samples each Martinet process meanwhile (`bench.profile`)."""
     _stats(f"{callbacks}/reset")  # forget the warm-up
     before = _stats(f"{control}/stats")
     pids = [*pids, os.getpid()]
-    cpu_before = cpu_by_process(groups, pids)
-    load = dlr.load(base, build, accepted, count=count, connections=connections)
-    simulator_then, callbacks_then = _stats(f"{control}/stats"), _stats(f"{callbacks}/stats")
-    at_load_end = {  # where the messages were when the last request was answered
-        "seconds": round(load.ended - load.began, 1),
-        "submitted": simulator_then.get("submitted", 0) - before.get("submitted", 0),
-        "receipts_acked": simulator_then.get("receipts_acked", 0) - before.get("receipts_acked", 0),
-        "callbacks": callbacks_then.get("received", 0),
-        "final": callbacks_then.get("final", 0),
-    }
-    deadline = time.monotonic() + drain_timeout
-    stats = _stats(f"{callbacks}/stats")
-    while stats.get("final", 0) < load.accepted and time.monotonic() < deadline:
-        time.sleep(0.5)
-        stats = _stats(f"{callbacks}/stats")
-    time.sleep(1.0)  # late duplicates, if any
-    stats = _stats(f"{callbacks}/stats")
+    with profile.sampled(sampled[1], sampled[0]) if sampled else contextlib.nullcontext():
+        cpu_before = cpu_by_process(groups, pids)
+        load, at_load_end, stats = _load_and_drain(
+            build, accepted, base, callbacks, control, before, count, connections, drain_timeout
+        )
+        cpu_s = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_by_process(groups, pids).items()}
     after = _stats(f"{control}/stats")
     last = stats.get("last_final") or load.ended
     span = last - load.began
@@ -373,14 +366,47 @@ def measure(
         "end_to_end_per_second": round(stats.get("delivered", 0) / span, 1) if span > 0 else 0.0,
         "latency_p50_ms": round(stats.get("latency_p50_ms", float("nan")), 1),
         "latency_p99_ms": round(stats.get("latency_p99_ms", float("nan")), 1),
-        "cpu_s": {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_by_process(groups, pids).items()},
+        "cpu_s": cpu_s,
         "simulator": {
             k: after.get(k, 0) - before.get(k, 0)
             for k in ("submitted", "throttled", "refused", "receipts_sent", "receipts_acked", "receipts_retried")
         },
     }
+    if sampled:
+        result["stages_cpu_ms_per_message"] = profile.stages_per_message(sampled[0], cpu_s, load.accepted)
     print(json.dumps(result, indent=2), flush=True)
     return result
+
+
+def _load_and_drain(
+    build: Callable[[int, int], bytes],
+    accepted: Callable[[int, bytes], bool],
+    base: str,
+    callbacks: str,
+    control: str,
+    before: dict[str, Any],
+    count: int,
+    connections: int,
+    drain_timeout: float,
+) -> tuple[dlr.LoadResult, dict[str, Any], dict[str, Any]]:
+    """The load, where the messages were when it ended, and the receiver's figures once every final callback
+    came (or the drain timed out)."""
+    load = dlr.load(base, build, accepted, count=count, connections=connections)
+    simulator_then, callbacks_then = _stats(f"{control}/stats"), _stats(f"{callbacks}/stats")
+    at_load_end = {  # where the messages were when the last request was answered
+        "seconds": round(load.ended - load.began, 1),
+        "submitted": simulator_then.get("submitted", 0) - before.get("submitted", 0),
+        "receipts_acked": simulator_then.get("receipts_acked", 0) - before.get("receipts_acked", 0),
+        "callbacks": callbacks_then.get("received", 0),
+        "final": callbacks_then.get("final", 0),
+    }
+    deadline = time.monotonic() + drain_timeout
+    stats = _stats(f"{callbacks}/stats")
+    while stats.get("final", 0) < load.accepted and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stats = _stats(f"{callbacks}/stats")
+    time.sleep(1.0)  # late duplicates, if any
+    return load, at_load_end, _stats(f"{callbacks}/stats")
 
 
 def run(
@@ -391,6 +417,7 @@ def run(
     synchronous: str = "full",
     callback_statuses: tuple[str, ...] = ("all", "final"),
     kannel_stores: tuple[str, ...] = ("none", "spool"),
+    profile_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Both gateways against the same simulator, one after the other (Martinet for each choice of callback
     statuses, Kannel without and with its store); figures of each and the ratio to Kannel without a store."""
@@ -428,6 +455,7 @@ def run(
                         drain_timeout=drain_timeout,
                         groups=[group, smsc],
                         pids=[receiver_pid],
+                        sampled=(profile_dir / key, group) if profile_dir else None,
                     )
             for store in kannel_stores if not only or "kannel" in only else ():
                 with receiver() as (callbacks, receiver_pid), kannel(data, smpp, control, store) as (base, groups):
@@ -494,11 +522,18 @@ def main() -> None:
         default="none,spool",
         help="Kannel runs: without a message store (none), with its spool store (spool), or both",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="sample Martinet's processes with py-spy into this folder and share their CPU out by stage",
+    )
     args = parser.parse_args()
     only = (args.only,) if args.only else ()
     statuses = tuple(s for s in args.callback_statuses.split(",") if s)
     stores = tuple(s for s in args.kannel_stores.split(",") if s)
-    figures = run(args.count, args.connections, args.drain_timeout, only, args.synchronous, statuses, stores)
+    figures = run(
+        args.count, args.connections, args.drain_timeout, only, args.synchronous, statuses, stores, args.profile
+    )
     print(json.dumps(figures, indent=2))
 
 
