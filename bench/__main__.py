@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,15 @@ cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses t
         setups.append(_callbacks_setup(alone))
     if name == "kannel":
         compared = kannel.run(count=args.kannel_count, connections=args.kannel_connections)
+        with tempfile.TemporaryDirectory(prefix="martinet-profile-") as folder:
+            sampled = kannel.run(
+                count=args.kannel_count,
+                connections=args.kannel_connections,
+                only=("martinet",),
+                callback_statuses=("all",),
+                profile_dir=Path(folder),
+            )
+        compared["stages"] = sampled["martinet"].get("stages_cpu_ms_per_message", {})
         rows += _kannel_rows(compared)
         setups.append(_kannel_setup(compared))
         notes.append(_kannel_note(compared))
@@ -468,6 +478,16 @@ def _kannel_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             _verdict(_cpu_ms(m, "martinet") <= 0.8),
         ),
     ]
+    if f.get("stages"):
+        rows.append(
+            (
+                "    Martinet's CPU per message by stage, every status (a run of its own sampled by py-spy, "
+                "`bench/profile.py`), ms",
+                _stages(f["stages"]),
+                "",
+                "",
+            )
+        )
     spool = f.get("kannel_spool")
     if spool is not None:
         rows += [
@@ -525,6 +545,14 @@ def _cpu_per_message(figures: dict[str, Any], *prefixes: str) -> str:
         if name.startswith(prefixes) and v >= 0.05
     ]
     return f"{_cpu_ms(figures, *prefixes):.2f} ms ({', '.join(parts)})"
+
+
+def _stages(stages: dict[str, dict[str, float]]) -> str:
+    """`accept 0.40 (http-0); dispatch 0.30, receipt 0.20 (engine); callback 0.50 (notifier)`."""
+    return "; ".join(
+        f"{', '.join(f'{stage} {ms:.2f}' for stage, ms in by_stage.items())} ({process.split(' ', 1)[-1]})"
+        for process, by_stage in stages.items()
+    )
 
 
 def _kannel_setup(f: dict[str, Any]) -> str:
