@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from bench.__main__ import _stages
 
 from bench import profile
 
@@ -57,8 +58,6 @@ def test_cpu_per_message_is_shared_out_by_samples(tmp_path: Path) -> None:
 
 
 def test_the_page_row_names_each_stage_with_its_process() -> None:
-    from bench.__main__ import _stages
-
     stages = {"martinet http-0": {"accept": 0.4}, "martinet engine": {"dispatch": 0.3, "receipt": 0.25}}
 
     assert _stages(stages) == "accept 0.40 (http-0); dispatch 0.30, receipt 0.25 (engine)"
