@@ -7,8 +7,11 @@ receipts arrive before, after or while their part is recorded.
 from __future__ import annotations
 
 import asyncio
+import threading
+from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
@@ -233,3 +236,31 @@ async def test_two_engines_applying_receipts_of_one_part_at_once_take_turns(post
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_receipts_take_their_write_turn_before_writers_already_waiting(tmp_path: Path) -> None:
+    """SQLite: a carrier waits for its receipts to be acknowledged, and they are only once committed, so an
+    engine applies them before its other writes already waiting for their turn (claims, heartbeats)."""
+    db = open_database(f"sqlite:///{tmp_path / 'turns.db'}")
+    try:
+        await upgrade(db)
+        ids = await _messages(db, [ALICE])
+        await _record(db, ids, ALICE, "c1")
+        holder_may_finish = threading.Event()
+        seen_by_the_waiting_writer: list[str] = []
+
+        def waiting_writer(conn: Connection) -> None:
+            seen_by_the_waiting_writer.append(conn.scalar(select(messages.c.state).where(messages.c.id == ids[ALICE])))
+
+        holder = asyncio.create_task(db.run_write(lambda conn: holder_may_finish.wait(10)))
+        await asyncio.sleep(0)  # the holder has the turn
+        waiting = asyncio.create_task(db.run_write(waiting_writer))
+        await asyncio.sleep(0)  # it waits for the turn
+        receipts = asyncio.create_task(ReceiptStore(db, _clock).apply([_delivered("c1")]))
+        await asyncio.sleep(0)
+        holder_may_finish.set()
+        await asyncio.gather(holder, waiting, receipts)
+
+        assert seen_by_the_waiting_writer == ["delivered"]
+    finally:
+        await db.dispose()

@@ -109,8 +109,8 @@ class Database:
         transaction instead runs in one worker thread on a synchronous connection (one hop per batch), and on
         PostgreSQL it runs through `run_sync` on the asyncpg connection. Same code, both databases.
 
-        On SQLite the writers of one process take turns; an `urgent` one (claiming one-time passwords) goes
-        before those already waiting.
+        On SQLite the writers of one process take turns; an `urgent` one (claiming one-time passwords,
+        recording submissions, applying receipts) goes before those already waiting.
         """
         if self.sync_writer is None:
             async with self.writer.begin() as conn:

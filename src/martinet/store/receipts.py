@@ -72,13 +72,15 @@ class ReceiptStore:
     async def apply(self, receipts: Sequence[Receipt]) -> int:
         """Apply delivery receipts to their parts and roll them up into messages; keep the others.
 
-        Returns how many receipts found their part.
+        Returns how many receipts found their part. The carrier waits for their acknowledgements, which
+        go only once they are committed, and it sends no more than its window meanwhile: they take their turn
+        at the database before this process's other writers already waiting (claims, heartbeats).
         """
         if not receipts:
             return 0
         now = self._now_ms()
         latencies: list[tuple[str, float]] = []
-        applied = await self._db.run_write(lambda conn: apply_receipts(conn, receipts, now, latencies))
+        applied = await self._db.run_write(lambda conn: apply_receipts(conn, receipts, now, latencies), urgent=True)
         metrics.observe_receipt_latencies(latencies)
         return applied
 
