@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Boolean, bindparam, literal, select, update
+from sqlalchemy import Boolean, bindparam, cast, literal, select, update
 from sqlalchemy.engine import Connection
 
 from martinet.domain.status import State
@@ -104,3 +104,13 @@ async def test_a_list_statement_refuses_a_value_needing_type_processing(db: Data
     )
     with pytest.raises(ValueError, match="type processing"):
         await db.run_write(lambda conn: statement.execute(conn, {"ids": [1], "on": True}).all())
+
+
+async def test_a_list_statement_refuses_a_column_needing_type_processing(db: Database) -> None:
+    if not db.url.startswith("sqlite"):
+        pytest.skip("other databases take SQLAlchemy's usual path")
+    statement = ListStatement(
+        select(cast(messages.c.id, Boolean).label("flag")).where(messages.c.id.in_(bindparam("ids", expanding=True)))
+    )
+    with pytest.raises(ValueError, match="columns needing type processing"):
+        await db.run_write(lambda conn: statement.execute(conn, {"ids": [1]}).all())

@@ -122,8 +122,8 @@ class ListStatement:
     in Python; for the engine's per-batch look-ups (a receipt batch's carrier IDs, a submission batch's message
     IDs) that cost more than SQLite running the query. Here the statement is compiled once, and each execution
     only writes the right number of `?` where each list goes. Rows come back as from `conn.execute`, keyed by
-    column name or label. Values go to the driver unconverted (no bind parameter may need a type's processing:
-    one that would fails on first use); other dialects, and empty lists, take SQLAlchemy's usual path.
+    column name or label. Values go both ways unconverted (no bind parameter or column may need a type's
+    processing: one that would fails on first use); other dialects, and empty lists, take SQLAlchemy's usual path.
     """
 
     def __init__(self, statement: Executable) -> None:
@@ -175,6 +175,9 @@ class _ListCompiled:
         processed = [name for name in order if name in compiled._bind_processors]
         if processed:
             raise ValueError(f"parameters needing type processing: {processed}")
+        converted = [c.keyname for c in compiled._result_columns if c.type._cached_result_processor(dialect, None)]
+        if converted:
+            raise ValueError(f"columns needing type processing: {converted}")
         split = _LIST.split(compiled.string)
         lists = tuple(split[1::2])
         defaults = {name: bind.value for name, bind in compiled.binds.items() if bind.value is not None}
