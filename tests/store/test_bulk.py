@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Boolean, bindparam, cast, literal, select, update
 from sqlalchemy.engine import Connection
 
 from martinet.domain.status import State
-from martinet.store.bulk import ManyRows, insert_rows
+from martinet.store.bulk import ListStatement, ManyRows, insert_rows
 from martinet.store.database import Database
 from martinet.store.schema import messages, status_history
 from tests.store.support import queue_send
@@ -55,3 +55,62 @@ async def test_a_value_not_given_by_name_is_refused_rather_than_frozen(db: Datab
     statement = ManyRows(update(messages).where(messages.c.id == bindparam("mid")).values(updated_at=NOW), ("mid",))
     with pytest.raises(ValueError, match="updated_at"):
         await db.run_write(lambda conn: statement.execute(conn, [(1,)]))
+
+
+async def test_a_list_statement_reads_the_rows_sqlalchemy_would(db: Database) -> None:
+    """Several IN lists (given, and written in the statement), of varying lengths, an empty one, a literal: the
+    rows are those SQLAlchemy's own expansion gives, on both databases."""
+    await queue_send(db, lambda: NOW, ["33612345678", "33612345679", "33612345680"])
+    async with db.reader.connect() as conn:
+        ids = list((await conn.execute(select(messages.c.id).order_by(messages.c.id))).scalars())
+    query = (
+        select(messages.c.id, messages.c.msisdn.label("phone"), literal("x").label("mark"))
+        .where(
+            messages.c.id.in_(bindparam("ids", expanding=True)),
+            messages.c.msisdn.in_(bindparam("phones", expanding=True)),
+            messages.c.state.in_([str(State.QUEUED), str(State.SENT)]),
+            messages.c.id > bindparam("after"),
+        )
+        .order_by(messages.c.id)
+    )
+    statement = ListStatement(query)
+    cases = [
+        {"ids": ids, "phones": ["33612345678", "33612345680"], "after": 0},
+        {"ids": ids[1:], "phones": ["33612345678", "33612345679", "33612345680"], "after": ids[1]},
+        {"ids": [ids[0]], "phones": ["33612345678"], "after": 0},
+        {"ids": [], "phones": ["33612345678"], "after": 0},
+    ]
+
+    def work(conn: Connection) -> list[tuple[list[tuple[object, ...]], list[tuple[object, ...]]]]:
+        return [
+            (
+                [(r.id, r.phone, r.mark) for r in statement.execute(conn, params)],
+                [(r.id, r.phone, r.mark) for r in conn.execute(query, params)],
+            )
+            for params in cases
+        ]
+
+    results = await db.run_write(work)
+    for ours, theirs in results:
+        assert ours == theirs
+    assert [len(ours) for ours, _ in results] == [2, 1, 1, 0]
+
+
+async def test_a_list_statement_refuses_a_value_needing_type_processing(db: Database) -> None:
+    if not db.url.startswith("sqlite"):
+        pytest.skip("other databases take SQLAlchemy's usual path")
+    statement = ListStatement(
+        select(messages.c.id).where(messages.c.id.in_(bindparam("ids", expanding=True)), bindparam("on", type_=Boolean))
+    )
+    with pytest.raises(ValueError, match="type processing"):
+        await db.run_write(lambda conn: statement.execute(conn, {"ids": [1], "on": True}).all())
+
+
+async def test_a_list_statement_refuses_a_column_needing_type_processing(db: Database) -> None:
+    if not db.url.startswith("sqlite"):
+        pytest.skip("other databases take SQLAlchemy's usual path")
+    statement = ListStatement(
+        select(cast(messages.c.id, Boolean).label("flag")).where(messages.c.id.in_(bindparam("ids", expanding=True)))
+    )
+    with pytest.raises(ValueError, match="columns needing type processing"):
+        await db.run_write(lambda conn: statement.execute(conn, {"ids": [1]}).all())

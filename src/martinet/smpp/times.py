@@ -8,6 +8,7 @@ A relative time (7.1.2) has the same digits read as a duration and ends in ``R``
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -37,7 +38,13 @@ def unix_ms_to_absolute_time(unix_ms: int) -> str:
 
     Truncating never moves the instant later: a validity period written this way ends no later than asked.
     """
-    return format_absolute_time(datetime.fromtimestamp(unix_ms // 1000, UTC))
+    return _second_as_absolute_time(unix_ms // 1000)
+
+
+@functools.lru_cache(maxsize=1024)
+def _second_as_absolute_time(unix_seconds: int) -> str:
+    """Cached: every part carries its message's validity period, and a campaign's messages share a few seconds."""
+    return format_absolute_time(datetime.fromtimestamp(unix_seconds, UTC))
 
 
 def parse_absolute_time(text: str) -> datetime:

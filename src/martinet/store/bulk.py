@@ -10,11 +10,16 @@ is hand-maintained.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, cast
 
 from sqlalchemy import Table
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.util import await_only
 
 #: Rows handed to the driver at a time: bounds the tuples held at once, not the transaction.
@@ -104,3 +109,83 @@ class ManyRows:
         if unknown:
             raise ValueError(f"values not given by name: {unknown} (use bindparam)")
         return str(compiled), tuple(self._names.index(name) for name in positions)
+
+
+_LIST: Final = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")
+
+
+class ListStatement:
+    """A Core statement with IN lists (`bindparam(name, expanding=True)`), run on SQLite without SQLAlchemy's
+    per-call expansion.
+
+    SQLAlchemy renders an IN list anew at every execution, building a parameter name and a dict entry per value
+    in Python; for the engine's per-batch look-ups (a receipt batch's carrier IDs, a submission batch's message
+    IDs) that cost more than SQLite running the query. Here the statement is compiled once, and each execution
+    only writes the right number of `?` where each list goes. Rows come back as from `conn.execute`, keyed by
+    column name or label. Values go both ways unconverted (no bind parameter or column may need a type's
+    processing: one that would fails on first use); other dialects, and empty lists, take SQLAlchemy's usual path.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self._statement = statement
+        self._compiled: _ListCompiled | None = None
+        self._texts: dict[tuple[int, ...], str] = {}
+
+    def execute(self, conn: Connection, params: Mapping[str, object]) -> CursorResult[Any]:
+        if conn.dialect.paramstyle != "qmark" or conn.dialect.name != "sqlite":
+            return conn.execute(self._statement, dict(params))
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = _ListCompiled.of(self._statement, conn.dialect)
+        lists = [params.get(name, compiled.defaults.get(name)) for name in compiled.lists]
+        if not all(lists):
+            return conn.execute(self._statement, dict(params))
+        lengths = tuple(len(values) for values in lists)  # type: ignore[arg-type]
+        text = self._texts.get(lengths)
+        if text is None:
+            text = compiled.render(lengths)
+            if len(self._texts) < 64:  # a batch's size varies, but within bounds
+                self._texts[lengths] = text
+        values: list[object] = []
+        for name in compiled.order:
+            value = params[name] if name in params else compiled.defaults[name]
+            if name in compiled.expanding:
+                values.extend(cast(Iterable[object], value))
+            else:
+                values.append(value)
+        return conn.exec_driver_sql(text, tuple(values))
+
+
+@dataclass(frozen=True, slots=True)
+class _ListCompiled:
+    pieces: tuple[str, ...]  # the SQL around the lists, one more than `lists`
+    lists: tuple[str, ...]  # the expanding parameters, in the order they appear
+    expanding: frozenset[str]
+    order: tuple[str, ...]  # every parameter, in the order of the driver's `?`
+    defaults: Mapping[str, Any]  # values given in the statement itself (literals, constant IN lists)
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> _ListCompiled:
+        assert isinstance(statement, ClauseElement)
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        order = compiled.positiontup
+        if order is None:
+            raise NotImplementedError(f"parameter style {dialect.paramstyle!r} is not positional")
+        processed = [name for name in order if name in compiled._bind_processors]
+        if processed:
+            raise ValueError(f"parameters needing type processing: {processed}")
+        converted = [c.keyname for c in compiled._result_columns if c.type._cached_result_processor(dialect, None)]
+        if converted:
+            raise ValueError(f"columns needing type processing: {converted}")
+        split = _LIST.split(compiled.string)
+        lists = tuple(split[1::2])
+        defaults = {name: bind.value for name, bind in compiled.binds.items() if bind.value is not None}
+        return cls(tuple(split[0::2]), lists, frozenset(lists), tuple(order), defaults)
+
+    def render(self, lengths: Sequence[int]) -> str:
+        out = [self.pieces[0]]
+        for length, piece in zip(lengths, self.pieces[1:], strict=True):
+            out.append("(" + ", ".join("?" * length) + ")")
+            out.append(piece)
+        return "".join(out)

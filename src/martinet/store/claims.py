@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from martinet.domain.fairness import fair_shares
 from martinet.domain.lanes import Lane
 from martinet.domain.status import State
+from martinet.store.bulk import ListStatement
 from martinet.store.schema import accounts, in_state, messages
 
 #: Dispatch order: strict priority.
@@ -159,8 +160,14 @@ def _active_accounts(conn: Connection, lane: str, after: int) -> list[int]:
     return [int(row[0]) for row in rows]
 
 
+# Built once: every claim of a lane reads its accounts' weights.
+_WEIGHTS = ListStatement(
+    select(accounts.c.id, accounts.c.weight).where(accounts.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 def _weights(conn: Connection, account_ids: Sequence[int]) -> dict[int, int]:
-    rows = conn.execute(select(accounts.c.id, accounts.c.weight).where(accounts.c.id.in_(list(account_ids))))
+    rows = _WEIGHTS.execute(conn, {"ids": list(account_ids)})
     return {row.id: max(1, int(row.weight)) for row in rows}
 
 

@@ -12,9 +12,9 @@ from collections.abc import Collection
 from sqlalchemy import BigInteger, Select, String, and_, bindparam, cast, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.expression import Executable
 
 from martinet.domain.status import FINAL_STATES, State
+from martinet.store.bulk import ListStatement
 from martinet.store.schema import accounts, callbacks, messages, sends, status_history
 
 #: States whose changes are reported to the client (acceptance, scheduling and claiming are not).
@@ -83,9 +83,13 @@ def _status_callbacks() -> Select[tuple[object, ...]]:
 _STATUS_CALLBACKS = _status_callbacks()
 _OUTBOX_COLUMNS = ["account_id", "kind", "history_id", "order_key", "url", "state", "created_at", "next_at"]
 # A row another transaction already queued (it committed between our two statements) is left alone.
-_ENQUEUE: dict[str, Executable] = {
-    "postgresql": postgresql.insert(callbacks).from_select(_OUTBOX_COLUMNS, _STATUS_CALLBACKS).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(callbacks).from_select(_OUTBOX_COLUMNS, _STATUS_CALLBACKS).on_conflict_do_nothing(),
+_ENQUEUE: dict[str, ListStatement] = {
+    "postgresql": ListStatement(
+        postgresql.insert(callbacks).from_select(_OUTBOX_COLUMNS, _STATUS_CALLBACKS).on_conflict_do_nothing()
+    ),
+    "sqlite": ListStatement(
+        sqlite.insert(callbacks).from_select(_OUTBOX_COLUMNS, _STATUS_CALLBACKS).on_conflict_do_nothing()
+    ),
 }
 
 
@@ -93,4 +97,4 @@ def enqueue_status(conn: Connection, message_ids: Collection[int], after_history
     """Queue a status callback for each reportable history row of `message_ids` newer than `after_history_id`."""
     if not message_ids:
         return
-    conn.execute(_ENQUEUE[conn.dialect.name], {"after": after_history_id, "ids": list(message_ids), "now": now})
+    _ENQUEUE[conn.dialect.name].execute(conn, {"after": after_history_id, "ids": list(message_ids), "now": now})

@@ -19,6 +19,7 @@ carrier meant, never to a look-alike.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from sqlalchemy.engine import Connection
 from martinet import metrics
 from martinet.domain.receipts import LITERAL, UNKNOWN_OUTCOME, Receipt, same_handset
 from martinet.domain.status import FINAL_STATES, State, aggregate
-from martinet.store.bulk import ManyRows
+from martinet.store.bulk import ListStatement, ManyRows
 from martinet.store.database import Database
 from martinet.store.history import append_history
 from martinet.store.schema import messages, parts, unmatched_receipts
@@ -189,31 +190,42 @@ class _Parts:
 def _parts_named(conn: Connection, forms: Mapping[str, Collection[str]]) -> list[Any]:
     """Every part of every message having a part stored under one of `forms` (connector → canonical IDs),
     with its message's status and phone, in message order."""
+    params: dict[str, object] = {}
+    for i, (connector, ids) in enumerate(forms.items()):
+        params[f"connector_{i}"], params[f"ids_{i}"] = connector, sorted(ids)
+    return list(_parts_of_connectors(len(forms)).execute(conn, params).all())
+
+
+@functools.lru_cache(maxsize=8)
+def _parts_of_connectors(count: int) -> ListStatement:
+    """`_parts_named`'s statement for `count` connectors, built once: it runs for every receipt batch, and
+    building it and its cache key cost about as much as running it."""
     touched = [
-        select(parts.c.message_id).where(parts.c.connector == connector, parts.c.carrier_id.in_(sorted(ids)))
-        for connector, ids in forms.items()
+        select(parts.c.message_id).where(
+            parts.c.connector == bindparam(f"connector_{i}"),
+            parts.c.carrier_id.in_(bindparam(f"ids_{i}", expanding=True)),
+        )
+        for i in range(count)
     ]
-    return list(
-        conn.execute(
-            select(
-                parts.c.id,
-                parts.c.message_id,
-                parts.c.connector,
-                parts.c.carrier_id,
-                parts.c.state,
-                parts.c.code,
-                parts.c.submitted_at,
-                messages.c.msisdn,
-                messages.c.state.label("message_state"),
-                messages.c.code.label("message_code"),
-            )
-            .join(messages, messages.c.id == parts.c.message_id)
-            .where(parts.c.message_id.in_(union_all(*touched).scalar_subquery()))
-            .order_by(parts.c.message_id, parts.c.seq)
-            # PostgreSQL: engines applying receipts of one part at once take turns, each reading what the other
-            # wrote (a late intermediate receipt must see the final one and leave it be). SQLite writes alone.
-            .with_for_update(of=parts)
-        ).all()
+    return ListStatement(
+        select(
+            parts.c.id,
+            parts.c.message_id,
+            parts.c.connector,
+            parts.c.carrier_id,
+            parts.c.state,
+            parts.c.code,
+            parts.c.submitted_at,
+            messages.c.msisdn,
+            messages.c.state.label("message_state"),
+            messages.c.code.label("message_code"),
+        )
+        .join(messages, messages.c.id == parts.c.message_id)
+        .where(parts.c.message_id.in_(union_all(*touched).scalar_subquery()))
+        .order_by(parts.c.message_id, parts.c.seq)
+        # PostgreSQL: engines applying receipts of one part at once take turns, each reading what the other
+        # wrote (a late intermediate receipt must see the final one and leave it be). SQLite writes alone.
+        .with_for_update(of=parts)
     )
 
 
@@ -366,16 +378,27 @@ def _roll_up(
 
 # The kept receipts of one connector naming some carrier IDs, and those of them that are certain: statements
 # built once, since every submission and receipt batch of the engine looks kept receipts up.
-_KEPT_NAMED = (
+_KEPT_NAMED = ListStatement(
     select(_kept)
     .where(_kept.c.connector == bindparam("connector"), _kept.c.carrier_id.in_(bindparam("ids", expanding=True)))
     .order_by(_kept.c.id)
 )
-_KEPT_CERTAIN_NAMED = select(_kept).where(
-    _kept.c.connector == bindparam("connector"),
-    _kept.c.carrier_id.in_(bindparam("ids", expanding=True)),
-    _kept.c.reading.is_(None),
+_KEPT_CERTAIN_NAMED = ListStatement(
+    select(_kept).where(
+        _kept.c.connector == bindparam("connector"),
+        _kept.c.carrier_id.in_(bindparam("ids", expanding=True)),
+        _kept.c.reading.is_(None),
+    )
 )
+
+
+#: Whether a connector has any kept receipt: one index seek, which spares the look-ups above (an IN list of a
+#: whole batch's IDs, rendered per call) when none is kept, as is usual once receipts follow their recording.
+_ANY_KEPT = select(_kept.c.id).where(_kept.c.connector == bindparam("connector")).limit(1)
+
+
+def _keeps_any(conn: Connection, connector: str) -> bool:
+    return conn.execute(_ANY_KEPT, {"connector": connector}).first() is not None
 
 
 def adopt_early_receipts(conn: Connection, recorded: Mapping[str, Collection[str]], now: int) -> None:
@@ -384,7 +407,8 @@ def adopt_early_receipts(conn: Connection, recorded: Mapping[str, Collection[str
     rows = [
         row
         for connector, ids in recorded.items()
-        for row in conn.execute(_KEPT_NAMED, {"connector": connector, "ids": list(ids)})
+        if _keeps_any(conn, connector)
+        for row in _KEPT_NAMED.execute(conn, {"connector": connector, "ids": list(ids)})
     ]
     certain = [row for row in rows if row.reading is None]
     if certain:
@@ -427,7 +451,8 @@ def _kept_before(conn: Connection, receipts: Sequence[Receipt]) -> list[Receipt]
     rows = [
         row
         for connector, ids in by_connector.items()
-        for row in conn.execute(_KEPT_CERTAIN_NAMED, {"connector": connector, "ids": sorted(ids)})
+        if _keeps_any(conn, connector)
+        for row in _KEPT_CERTAIN_NAMED.execute(conn, {"connector": connector, "ids": sorted(ids)})
     ]
     if not rows:
         return []

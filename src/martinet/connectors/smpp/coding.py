@@ -98,6 +98,13 @@ _BASIC_ENCODE, _EXTENSION_ENCODE, _BASIC_DECODE, _EXTENSION_DECODE = _tables()
 #: character (03.38 §6.2.1.1: "display the character of the default alphabet").
 _BASIC_CHARS: Final = tuple(_BASIC_DECODE.get(septet, " ") for septet in range(128))
 _EXTENSION_CHARS: Final = tuple(_EXTENSION_DECODE.get(code, _BASIC_CHARS[code]) for code in range(128))
+#: Every character GSM can carry, and the `str.translate` table writing each as its septet(s): a text made of
+#: them is encoded in C rather than character by character (every GSM-7 part goes through `gsm_septets`).
+_GSM_CHARS: Final = frozenset(_BASIC_ENCODE) | frozenset(_EXTENSION_ENCODE)
+_SEPTETS: Final = {
+    **{ord(char): chr(septet) for char, septet in _BASIC_ENCODE.items()},
+    **{ord(char): chr(ESCAPE) + chr(code) for char, code in _EXTENSION_ENCODE.items()},
+}
 
 
 # --- GSM septets ---
@@ -110,6 +117,8 @@ def gsm_septets(text: str) -> bytes:
     `domain.text.analyze` made entirely GSM, so such a character is a bug upstream, and sending "?" silently
     would hide it.
     """
+    if _GSM_CHARS.issuperset(text):
+        return text.translate(_SEPTETS).encode("latin-1")
     out = bytearray()
     for position, char in enumerate(text):
         septet = _BASIC_ENCODE.get(char)
@@ -187,7 +196,7 @@ def encode_text(text: str, encoding: Encoding, *, gsm_packed: bool) -> tuple[int
     written as UTF-16-BE so that characters beyond the BMP travel as surrogate pairs, as `analyze` counted
     them. Raises ValueError if a GSM-7 text holds a character GSM cannot carry.
     """
-    if Encoding(encoding) is Encoding.UCS2:
+    if (encoding if isinstance(encoding, Encoding) else Encoding(encoding)) is Encoding.UCS2:  # no lookup per part
         return DATA_CODING_UCS2, text.encode("utf-16-be", "surrogatepass")
     septets = gsm_septets(text)
     return DATA_CODING_GSM, pack_septets(septets) if gsm_packed else septets

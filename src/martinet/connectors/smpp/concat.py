@@ -201,8 +201,9 @@ def submissions(
     cut again (more submissions than parts). Raises ValueError if the message would need more than 255 parts,
     or if a GSM-7 part holds a character GSM cannot carry.
     """
-    encoding = Encoding(encoding)
-    mode = LongMessageMode(mode)
+    # Members are taken as they are (an enum lookup per submission showed in profiles); strings converted.
+    encoding = encoding if isinstance(encoding, Encoding) else Encoding(encoding)
+    mode = mode if isinstance(mode, LongMessageMode) else LongMessageMode(mode)
     texts = tuple(parts) or ("",)
     if len(texts) == 1 and _single_fits(texts[0], encoding):
         data_coding, octets = encode_text(texts[0], encoding, gsm_packed=gsm_packed)

@@ -25,7 +25,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
 
 from martinet import metrics
@@ -97,10 +97,18 @@ class _Windows:
             self.in_flight -= self._parts.pop(connection)
 
     def live(self) -> int:
-        return sum(1 for c in self._binds if not c.closed)
+        count = 0
+        for connection in self._binds:
+            if not connection.closed:
+                count += 1
+        return count
 
     def open(self) -> bool:
-        return any(not c.closed for c in self._binds)
+        """Asked for every part handed over and every waiting one served: a loop, not a generator."""
+        for connection in self._binds:  # noqa: SIM110 (any() builds a generator per call)
+            if not connection.closed:
+                return True
+        return False
 
     def reserve(self) -> SMPPConnection | None:
         """Round robin over the open binds with room in their window (called for every part: kept lean)."""
@@ -264,8 +272,7 @@ class SmppConnector:
             result = await self._submit_pieces(message, held)
             recording = on_result(result) if on_result is not None else None
             if recording is not None and held:
-                with contextlib.suppress(Exception):  # a failed recording is the engine's to handle
-                    await asyncio.wait_for(asyncio.shield(recording), self._config.response_timeout)
+                await _settled(recording, self._config.response_timeout)
             return result
         finally:
             for connection in held:
@@ -544,6 +551,40 @@ def _submit_sm(
         short_message=piece.short_message,
         tlvs=piece.tlvs,
     )
+
+
+async def _settled(recording: Awaitable[None], within: float) -> None:
+    """Wait until `recording` is done, at most `within` seconds, without cancelling it or raising its error (a
+    failed recording is the engine's to handle).
+
+    What `wait_for(shield(recording))` did, with one future and one timer rather than a task, two futures and
+    their callbacks: it runs for every message accepted.
+    """
+    future = asyncio.ensure_future(recording)
+    if future.done():
+        _retrieved(future)
+        return
+    waiter = asyncio.get_running_loop().create_future()
+
+    def wake(_: object = None) -> None:
+        if future.done():
+            _retrieved(future)
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = asyncio.get_running_loop().call_later(within, wake)
+    future.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        future.remove_done_callback(wake)
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """Mark a failed recording's error as seen here (as `shield` did): the engine logs it."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _backoff(failures: int, low: float, high: float) -> float:

@@ -81,7 +81,12 @@ _FORMAT_READING: Final = {
 
 def format_reading(fmt: IdFormat | str) -> Reading | None:
     """The reading an explicit `message_id_format` implies, or None for auto (learned from traffic)."""
-    return _FORMAT_READING.get(IdFormat(fmt))
+    return _FORMAT_READING.get(_as_format(fmt))
+
+
+def _as_format(fmt: IdFormat | str) -> IdFormat:
+    """Skips the enum's lookup when given a member: every submit_sm_resp and receipt ID goes through here."""
+    return fmt if isinstance(fmt, IdFormat) else IdFormat(fmt)
 
 
 def _without_zeros(digits: str) -> str:
@@ -101,7 +106,7 @@ def _decimal(message_id: str) -> str | None:
 def normalise(message_id: str, fmt: IdFormat | str = IdFormat.AUTO) -> str:
     """The canonical form of `message_id` (as given in submit_sm_resp) for a connector whose IDs are in `fmt`;
     never raises."""
-    fmt = IdFormat(fmt)
+    fmt = _as_format(fmt)
     stripped = message_id.strip(_STRIP)
     if fmt is IdFormat.AS_IS or not stripped:
         return stripped
@@ -124,7 +129,7 @@ def readings(receipt_id: str, fmt: IdFormat | str = IdFormat.AUTO) -> dict[Readi
     when it is hex digits. Readings that give the same form are kept once (the first in the table's order). An
     empty ID gives none; never raises.
     """
-    fmt = IdFormat(fmt)
+    fmt = _as_format(fmt)
     stripped = receipt_id.strip(_STRIP)
     if not stripped:
         return {}
