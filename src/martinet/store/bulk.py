@@ -31,11 +31,40 @@ def insert_rows(
     through the driver's `executemany` rather than COPY, whose setup costs more than such a batch. Values go to
     the driver as they are (no SQLAlchemy type processing): plain `str`, `int` and None.
     """
+    if copy and conn.dialect.driver == "asyncpg":
+        _check_columns(table, columns)
+        return _copy(conn, table, columns, rows)
+    statement = _insert_statement(conn.dialect, table, tuple(columns))
+    iterator = iter(rows)
+    total = 0
+    while chunk := list(itertools.islice(iterator, CHUNK)):
+        conn.exec_driver_sql(statement, chunk)
+        total += len(chunk)
+    return total
+
+
+def _check_columns(table: Table, columns: Sequence[str]) -> None:
     for name in columns:
         table.c[name]  # a column the table does not have fails here, before any SQL is sent
-    if copy and conn.dialect.driver == "asyncpg":
-        return _copy(conn, table, columns, rows)
-    style = conn.dialect.paramstyle
+
+
+#: INSERT statements written so far, by driver, parameter style, table and columns.
+_STATEMENTS: dict[tuple[str, str, str, Table, tuple[str, ...]], str] = {}
+
+
+def _insert_statement(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
+    """The INSERT of `columns` in the driver's own parameter style, written once per driver, table and columns:
+    the hot paths insert the same few rows per transaction thousands of times a second."""
+    key = (dialect.name, dialect.driver, dialect.paramstyle, table, columns)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = _write_insert(dialect, table, columns)
+    return statement
+
+
+def _write_insert(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
+    _check_columns(table, columns)
+    style = dialect.paramstyle
     if style == "qmark":
         marks = ", ".join("?" for _ in columns)
     elif style in ("numeric_dollar", "numeric"):
@@ -45,15 +74,9 @@ def insert_rows(
         marks = ", ".join("%s" for _ in columns)
     else:
         raise NotImplementedError(f"parameter style {style!r}")
-    preparer = conn.dialect.identifier_preparer
+    preparer = dialect.identifier_preparer
     names = ", ".join(preparer.quote(name) for name in columns)
-    statement = f"INSERT INTO {preparer.quote(table.name)} ({names}) VALUES ({marks})"  # noqa: S608 (names from the schema)
-    iterator = iter(rows)
-    total = 0
-    while chunk := list(itertools.islice(iterator, CHUNK)):
-        conn.exec_driver_sql(statement, chunk)
-        total += len(chunk)
-    return total
+    return f"INSERT INTO {preparer.quote(table.name)} ({names}) VALUES ({marks})"  # noqa: S608 (names from the schema)
 
 
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
