@@ -54,6 +54,11 @@ def _base62(length: int) -> str:
     return "".join(chars)
 
 
+def random_hex(count: int) -> str:
+    """`count` bytes of the pool as hex: `secrets.token_hex` would make a system call for each."""
+    return _POOL.take(count).hex()
+
+
 def new_send_id() -> str:
     return _base62(12)
 
