@@ -349,11 +349,16 @@ _DEBIT = ManyRows(
 
 # The first status-history row of each new message, copied in the database rather than fetched and re-sent:
 # it needs the generated message IDs, which a plain multi-row insert does not return cheaply on every database.
-_FIRST_HISTORY = insert(status_history).from_select(
-    ["message_id", "at", "state", "code"],
-    select(messages.c.id, messages.c.updated_at, messages.c.state, messages.c.code).where(
-        messages.c.send_id.in_(bindparam("send_ids", expanding=True))
+# Run once per send through the driver's executemany (one call for the batch, compiled once), not as one statement
+# with an IN list of the batch's ids, whose SQL SQLAlchemy would render and cache-key afresh for every batch.
+_FIRST_HISTORY = ManyRows(
+    insert(status_history).from_select(
+        ["message_id", "at", "state", "code"],
+        select(messages.c.id, messages.c.updated_at, messages.c.state, messages.c.code).where(
+            messages.c.send_id == bindparam("send_id")
+        ),
     ),
+    ("send_id",),
 )
 
 
@@ -383,7 +388,7 @@ def _write(conn: Connection, accepted: list[NewSend]) -> None:
         _MESSAGE_COLUMNS,
         itertools.chain.from_iterable(_message_rows(s, details) for s in accepted),
     )
-    conn.execute(_FIRST_HISTORY, {"send_ids": [s.id for s in accepted]})
+    _FIRST_HISTORY.execute(conn, [(s.id,) for s in accepted])
     if details:
         conn.execute(_REFUSAL_DETAIL, details)
     insert_rows(
