@@ -210,7 +210,7 @@ class AcceptanceWriter:
             self._doorbell.close()
 
     async def accept(self, send: NewSend) -> Verdict:
-        return await self._committer.submit(send)
+        return await self._committer.enqueue(send)  # the future itself: no coroutine of `submit` in between
 
     async def _commit(self, batch: list[NewSend]) -> list[Verdict]:
         verdicts = await self._db.run_write(lambda conn: _commit(conn, batch, self._opt_out_lanes))
