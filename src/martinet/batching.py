@@ -1,4 +1,4 @@
-"""Group commit: many concurrent callers, one transaction.
+"""Group commit: many concurrent callers, one transaction (and shared lookups: one query for many callers).
 
 Callers `await submit(item)`; a single task takes whatever has queued up while the previous batch was being
 written and hands it to `commit` in one call. Nothing waits for a timer: an idle system writes a lone item at
@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+K = TypeVar("K")
 
 
 class GroupCommitter(Generic[T, R]):
@@ -80,3 +82,29 @@ class GroupCommitter(Generic[T, R]):
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+
+class SharedLookups(Generic[K, R]):
+    """Concurrent lookups of the same key share one run: the first caller's, which the others await.
+
+    A cache in front of the store expires all at once under load: every request in flight then misses together
+    and each would query the store for the same row (64 connections, 64 identical queries every few seconds).
+    The shared run is shielded, so a caller that is cancelled does not cancel the others' answer; an exception
+    reaches every caller, and the next lookup after it runs afresh.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Future[R]] = {}
+
+    async def run(self, key: K, lookup: Callable[[], Awaitable[R]]) -> R:
+        running = self._running.get(key)
+        if running is None:
+            running = self._running[key] = asyncio.ensure_future(lookup())
+            running.add_done_callback(functools.partial(self._done, key))
+        return await asyncio.shield(running)
+
+    def _done(self, key: K, future: asyncio.Future[R]) -> None:
+        if self._running.get(key) is future:
+            del self._running[key]
+        if not future.cancelled():
+            future.exception()  # retrieved here too: every caller may have been cancelled meanwhile

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from martinet.config import AccountDefaults
 from martinet.services.accounts import AccountService, InvalidAccountSetting
 from martinet.services.auth import Authenticator
 from martinet.services.callback_urls import CallbackUrlCheck
-from martinet.store.accounts import AccountStore, UnknownAccount
+from martinet.store.accounts import Account, AccountStore, UnknownAccount
 from martinet.store.database import Database
 
 #: The rules of a gateway that keeps the default: callbacks only to public addresses.
@@ -97,3 +99,26 @@ async def test_default_callback_urls_are_checked_stored_and_cleared(db: Database
     assert (view.account.callback_url, view.account.reply_url) == ("https://93.184.215.14/dlr", None)
     view = await service.update("shop", callback_url="https://hooks.example.org/dlr")
     assert (await service.show("shop")).account.callback_url == "https://hooks.example.org/dlr"
+
+
+class CountingStore(AccountStore):
+    """The real store, counting the key lookups that reach it."""
+
+    lookups = 0
+
+    async def key_by_hash(self, token_hash: str) -> tuple[Account, str | None, str | None] | None:
+        self.lookups += 1
+        return await super().key_by_hash(token_hash)
+
+
+async def test_requests_that_miss_the_expired_cache_together_share_one_lookup(db: Database) -> None:
+    store = CountingStore(db, lambda: 1)
+    created = await AccountService(store, AccountDefaults(), URLS).create("alice")
+    clock = Clock()
+    auth = Authenticator(store, cache_seconds=5, clock=clock)
+    assert await auth.by_token(created.token) is not None
+    clock.now = 5.1
+    callers = await asyncio.gather(*(auth.by_token(created.token) for _ in range(20)))
+    assert {caller.account.login for caller in callers if caller is not None} == {"alice"}
+    assert len([caller for caller in callers if caller is not None]) == 20
+    assert store.lookups == 2  # the first request's, then one for the twenty

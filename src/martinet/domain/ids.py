@@ -11,6 +11,8 @@ import os
 import string
 
 _ALPHABET = string.ascii_letters + string.digits
+#: Two base-62 digits for each value below 62², the lower digit first (as `_base62` writes them).
+_PAIRS = [_ALPHABET[pair % 62] + _ALPHABET[pair // 62] for pair in range(62 * 62)]
 
 
 class _RandomPool:
@@ -48,10 +50,17 @@ def _base62(length: int) -> str:
     bits = (length * 6) + 64
     value = int.from_bytes(_POOL.take((bits + 7) // 8), "big")
     chars = []
-    for _ in range(length):
-        value, digit = divmod(value, 62)
-        chars.append(_ALPHABET[digit])
+    for _ in range(length // 2):  # two digits per division, the lower one first
+        value, pair = divmod(value, 62 * 62)
+        chars.append(_PAIRS[pair])
+    if length % 2:
+        chars.append(_ALPHABET[value % 62])
     return "".join(chars)
+
+
+def random_hex(count: int) -> str:
+    """`count` bytes of the pool as hex: `secrets.token_hex` would make a system call for each."""
+    return _POOL.take(count).hex()
 
 
 def new_send_id() -> str:

@@ -7,10 +7,12 @@ cache keeps the account itself: a limit changed by a parent reaches the doors wi
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from martinet.batching import SharedLookups
 from martinet.domain.account_rules import AccountRules, OwnLimits, inherit, parse_countries, parse_lanes
 from martinet.store.account_tree import AccountTree, TreeAccount
 from martinet.store.accounts import Account
@@ -42,16 +44,21 @@ class AccountRulesCache:
         self._clock = clock
         self._max_entries = max_entries
         self._cache: OrderedDict[int, tuple[float, AccountRules]] = OrderedDict()
+        self._lookups: SharedLookups[int, AccountRules] = SharedLookups()
 
     async def rules_for(self, account: Account) -> AccountRules:
         entry = self._cache.get(account.id)
         if entry is not None and entry[0] >= self._clock():
             return entry[1]
-        chain = await self._tree.lineage(account.id)
-        rules = inherit([own_limits(a) for a in chain], await self._senders.approved(account.id))
+        # The account's requests in flight all missed at once (its entry expired): one read answers them all.
+        return await self._lookups.run(account.id, functools.partial(self._read, account.id))
+
+    async def _read(self, account_id: int) -> AccountRules:
+        chain = await self._tree.lineage(account_id)
+        rules = inherit([own_limits(a) for a in chain], await self._senders.approved(account_id))
         if self._ttl > 0:
-            self._cache[account.id] = (self._clock() + self._ttl, rules)
-            self._cache.move_to_end(account.id)
+            self._cache[account_id] = (self._clock() + self._ttl, rules)
+            self._cache.move_to_end(account_id)
             while len(self._cache) > self._max_entries:
                 self._cache.popitem(last=False)
         return rules

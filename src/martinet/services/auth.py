@@ -15,12 +15,14 @@ same scrypt as one that does.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from martinet.batching import SharedLookups
 from martinet.domain.keys import UNLIMITED, KeyLimits, limits_from_text
 from martinet.services.auth_failures import FailureLimits
 from martinet.services.credentials import UNUSABLE_HASH, token_hash, verify_password
@@ -69,6 +71,7 @@ class Authenticator:
         self._max_entries = max_entries
         # Least recently used first: a full cache forgets its oldest entry, not all of them.
         self._cache: OrderedDict[str, tuple[float, Caller | None]] = OrderedDict()
+        self._lookups: SharedLookups[str, Caller | None] = SharedLookups()
 
     def retry_after(self, address: str | None) -> float:
         """Seconds the client address must wait before it may authenticate again (0: it may now).
@@ -102,6 +105,10 @@ class Authenticator:
         hit = self._cached(key)
         if hit is not None:
             return hit[1]
+        # Every request in flight with this key missed at once (its entry expired): one query answers them all.
+        return await self._lookups.run(key, functools.partial(self._look_up_token, key))
+
+    async def _look_up_token(self, key: str) -> Caller | None:
         found = await self._accounts.key_by_hash(key[2:])
         caller = None
         if found is not None:

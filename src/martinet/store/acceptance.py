@@ -26,7 +26,7 @@ from martinet import metrics
 from martinet.batching import GroupCommitter
 from martinet.domain.lanes import Lane
 from martinet.domain.status import OPTED_OUT, State
-from martinet.store.bulk import insert_rows
+from martinet.store.bulk import ListQuery, ManyRows, insert_rows
 from martinet.store.database import Database, on_postgresql, sqlite_path
 from martinet.store.doorbell import Doorbell, doorbell_path
 from martinet.store.idempotency import claim, release
@@ -210,7 +210,7 @@ class AcceptanceWriter:
             self._doorbell.close()
 
     async def accept(self, send: NewSend) -> Verdict:
-        return await self._committer.submit(send)
+        return await self._committer.enqueue(send)  # the future itself: no coroutine of `submit` in between
 
     async def _commit(self, batch: list[NewSend]) -> list[Verdict]:
         verdicts = await self._db.run_write(lambda conn: _commit(conn, batch, self._opt_out_lanes))
@@ -249,13 +249,7 @@ def _commit(conn: Connection, batch: list[NewSend], opt_out_lanes: frozenset[str
 def _debit_and_write(conn: Connection, batch: list[NewSend]) -> list[Verdict]:
     if not batch:
         return []
-    account_ids = sorted({send.account_id for send in batch})
-    rows = conn.execute(
-        select(accounts.c.id, accounts.c.balance)
-        .where(accounts.c.id.in_(account_ids))
-        .order_by(accounts.c.id)
-        .with_for_update()
-    )
+    rows = _BALANCES.execute(conn, sorted({send.account_id for send in batch}))
     balances = {row.id: row.balance for row in rows}
     verdicts, accepted = _allocate(batch, balances)
     if accepted:
@@ -337,13 +331,35 @@ def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[Verd
     return verdicts, accepted
 
 
+# The statements of every batch, built once: at a few sends per batch, building a statement and its cache key
+# cost SQLAlchemy more than running it. The accounts are locked in the order of their ids (PostgreSQL).
+_BALANCES = ListQuery(
+    select(accounts.c.id, accounts.c.balance)
+    .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(accounts.c.id)
+    .with_for_update(),
+    "ids",
+)
+_LEDGER_COLUMNS = ("account_id", "at", "amount", "reason", "send_id")
+_DEBIT = ManyRows(
+    update(accounts)
+    .where(accounts.c.id == bindparam("account"))
+    .values(balance=accounts.c.balance - bindparam("debit")),
+    ("account", "debit"),
+)
+
 # The first status-history row of each new message, copied in the database rather than fetched and re-sent:
 # it needs the generated message IDs, which a plain multi-row insert does not return cheaply on every database.
-_FIRST_HISTORY = insert(status_history).from_select(
-    ["message_id", "at", "state", "code"],
-    select(messages.c.id, messages.c.updated_at, messages.c.state, messages.c.code).where(
-        messages.c.send_id.in_(bindparam("send_ids", expanding=True))
+# Run once per send through the driver's executemany (one call for the batch, compiled once), not as one statement
+# with an IN list of the batch's ids, whose SQL SQLAlchemy would render and cache-key afresh for every batch.
+_FIRST_HISTORY = ManyRows(
+    insert(status_history).from_select(
+        ["message_id", "at", "state", "code"],
+        select(messages.c.id, messages.c.updated_at, messages.c.state, messages.c.code).where(
+            messages.c.send_id == bindparam("send_id")
+        ),
     ),
+    ("send_id",),
 )
 
 
@@ -373,27 +389,20 @@ def _write(conn: Connection, accepted: list[NewSend]) -> None:
         _MESSAGE_COLUMNS,
         itertools.chain.from_iterable(_message_rows(s, details) for s in accepted),
     )
-    conn.execute(_FIRST_HISTORY, {"send_ids": [s.id for s in accepted]})
+    _FIRST_HISTORY.execute(conn, [(s.id,) for s in accepted])
     if details:
         conn.execute(_REFUSAL_DETAIL, details)
-    conn.execute(
-        insert(ledger),
-        [
-            {"account_id": s.account_id, "at": s.created_at, "amount": -s.cost, "reason": "send", "send_id": s.id}
-            for s in accepted
-        ],
+    insert_rows(
+        conn,
+        ledger,
+        _LEDGER_COLUMNS,
+        [(s.account_id, s.created_at, -s.cost, "send", s.id) for s in accepted],
+        copy=False,
     )
     debits: dict[int, int] = {}
     for s in accepted:
         debits[s.account_id] = debits.get(s.account_id, 0) + s.cost
-    debit_rows = [{"account": account, "debit": debit} for account, debit in debits.items() if debit]
-    if debit_rows:
-        conn.execute(
-            update(accounts)
-            .where(accounts.c.id == bindparam("account"))
-            .values(balance=accounts.c.balance - bindparam("debit")),
-            debit_rows,
-        )
+    _DEBIT.execute(conn, [(account, debit) for account, debit in debits.items() if debit])
 
 
 _SEND_COLUMNS = (

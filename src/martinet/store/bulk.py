@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from sqlalchemy import Table
-from sqlalchemy.engine import Connection, CursorResult, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Result
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -36,11 +37,40 @@ def insert_rows(
     through the driver's `executemany` rather than COPY, whose setup costs more than such a batch. Values go to
     the driver as they are (no SQLAlchemy type processing): plain `str`, `int` and None.
     """
+    if copy and conn.dialect.driver == "asyncpg":
+        _check_columns(table, columns)
+        return _copy(conn, table, columns, rows)
+    statement = _insert_statement(conn.dialect, table, tuple(columns))
+    iterator = iter(rows)
+    total = 0
+    while chunk := list(itertools.islice(iterator, CHUNK)):
+        conn.exec_driver_sql(statement, chunk)
+        total += len(chunk)
+    return total
+
+
+def _check_columns(table: Table, columns: Sequence[str]) -> None:
     for name in columns:
         table.c[name]  # a column the table does not have fails here, before any SQL is sent
-    if copy and conn.dialect.driver == "asyncpg":
-        return _copy(conn, table, columns, rows)
-    style = conn.dialect.paramstyle
+
+
+#: INSERT statements written so far, by driver, parameter style, table and columns.
+_STATEMENTS: dict[tuple[str, str, str, Table, tuple[str, ...]], str] = {}
+
+
+def _insert_statement(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
+    """The INSERT of `columns` in the driver's own parameter style, written once per driver, table and columns:
+    the hot paths insert the same few rows per transaction thousands of times a second."""
+    key = (dialect.name, dialect.driver, dialect.paramstyle, table, columns)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = _write_insert(dialect, table, columns)
+    return statement
+
+
+def _write_insert(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
+    _check_columns(table, columns)
+    style = dialect.paramstyle
     if style == "qmark":
         marks = ", ".join("?" for _ in columns)
     elif style in ("numeric_dollar", "numeric"):
@@ -50,15 +80,9 @@ def insert_rows(
         marks = ", ".join("%s" for _ in columns)
     else:
         raise NotImplementedError(f"parameter style {style!r}")
-    preparer = conn.dialect.identifier_preparer
+    preparer = dialect.identifier_preparer
     names = ", ".join(preparer.quote(name) for name in columns)
-    statement = f"INSERT INTO {preparer.quote(table.name)} ({names}) VALUES ({marks})"  # noqa: S608 (names from the schema)
-    iterator = iter(rows)
-    total = 0
-    while chunk := list(itertools.islice(iterator, CHUNK)):
-        conn.exec_driver_sql(statement, chunk)
-        total += len(chunk)
-    return total
+    return f"INSERT INTO {preparer.quote(table.name)} ({names}) VALUES ({marks})"  # noqa: S608 (names from the schema)
 
 
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
@@ -189,3 +213,37 @@ class _ListCompiled:
             out.append("(" + ", ".join("?" * length) + ")")
             out.append(piece)
         return "".join(out)
+
+
+class ListQuery:
+    """A Core SELECT whose one expanding parameter takes a list of values, run through the driver.
+
+    `conn.execute(statement, {name: [...]})` renders the list into the SQL and generates the statement's cache key
+    on every call, several times the cost of the query for a hot one run once per transaction (the balances of a
+    batch's accounts). Here its SQL is written once per dialect and list length, for lists of up to `max_cached`
+    values; a longer list goes through SQLAlchemy as before. Rows come back as the driver gives them.
+    """
+
+    def __init__(self, statement: Select[Any], name: str, *, max_cached: int = 64) -> None:
+        self._statement = statement
+        self._name = name
+        self._max = max_cached
+        self._compiled: dict[tuple[str, str, int], str] = {}
+
+    def execute(self, conn: Connection, values: Sequence[object]) -> Result[Any]:
+        if not values or len(values) > self._max:
+            return conn.execute(self._statement, {self._name: list(values)})
+        dialect = conn.dialect
+        key = (dialect.name, dialect.driver, len(values))
+        sql = self._compiled.get(key)
+        if sql is None:
+            sql = self._compiled[key] = self._compile(dialect, len(values))
+        return conn.exec_driver_sql(sql, tuple(values))
+
+    def _compile(self, dialect: Dialect, count: int) -> str:
+        placeholder = self._statement.params({self._name: [None] * count})
+        compiled = placeholder.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        expected = [f"{self._name}_{i}" for i in range(1, count + 1)]
+        if compiled.positiontup != expected:
+            raise ValueError(f"parameters {compiled.positiontup} are not only the values of {self._name!r}")
+        return str(compiled)
