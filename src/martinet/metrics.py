@@ -231,8 +231,8 @@ _CALLBACKS = {
 _CREDITS = {movement: CREDITS.labels(movement) for movement in CREDIT_MOVEMENTS}
 
 
-def callback_done(kind: str, outcome: str) -> None:
-    _CALLBACKS[kind, outcome].inc()
+def callback_done(kind: str, outcome: str, count: int = 1) -> None:
+    _CALLBACKS[kind, outcome].inc(count)
 
 
 def credits_moved(movement: str, milli: int) -> None:

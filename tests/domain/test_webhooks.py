@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
+from urllib.parse import urlencode
 
 import pytest
 
 from martinet.domain.backoff import backoff
 from martinet.domain.webhooks import (
+    append_query,
+    body_signature,
     date_reception,
     event_id,
     forbidden_address,
+    query_string,
     request_target,
     retry_after,
     signature,
     url_problem,
     verify,
+    verify_body,
     with_query,
 )
 
@@ -27,6 +34,34 @@ def test_parameters_are_appended_after_the_urls_own_query() -> None:
     assert with_query("https://x.example/dlr?k=v", {"a": "é"}) == "https://x.example/dlr?k=v&a=%C3%A9"
     assert with_query("https://x.example/dlr?", {"a": "1"}) == "https://x.example/dlr?a=1"
     assert with_query("https://x.example/dlr#frag", {"a": "1"}) == "https://x.example/dlr?a=1"
+
+
+#: Callback URLs of every shape `append_query` tells apart (query or not, empty query, trailing `&`, no path).
+SHAPES = [
+    "https://x.example/dlr",
+    "https://x.example/dlr?k=v",
+    "https://x.example/dlr?",
+    "https://x.example/dlr?k=v&",
+    "https://x.example/a&b",
+    "https://x.example",
+    "https://x.example?k=v",
+    "http://u:p@x.example:8080/p/q;r?k=%20v&z",
+    "http://[2001:db8::1]:81/?",
+]
+
+
+def test_a_query_encodes_as_urlencode_does() -> None:
+    values = ["33612345678", "2024-07-01 12:00:00", "", "0.045", "a~b_c.d-e", "é", "x&y=z", "+/%?#", "a b\tc\n", "€"]
+    for value in values:
+        assert query_string({"k": value, value or "e": "1"}) == urlencode([("k", value), (value or "e", "1")])
+    assert query_string({}) == ""
+
+
+def test_a_query_appended_to_the_target_is_the_target_of_the_url_with_the_query() -> None:
+    """What lets the notifier split a callback URL once and append each callback's query to its target."""
+    for url in SHAPES:
+        for query in ("", "numero=336&statut=11"):
+            assert append_query(request_target(url), query) == request_target(append_query(url, query)), url
 
 
 def test_request_target_is_path_and_query() -> None:
@@ -44,11 +79,24 @@ def test_signature_verifies_with_the_secret_only_within_tolerance() -> None:
     assert not verify("s3cret", "/dlr?x=1", "garbage", now=1_700_000_000)
 
 
+def test_signatures_are_hmac_sha256_of_the_timestamp_and_what_is_signed() -> None:
+    expected = hmac.new(b"k", b"1700000000./dlr?x=1", hashlib.sha256).hexdigest()
+    assert signature("k", "/dlr?x=1", 1_700_000_000) == f"t=1700000000,v1={expected}"
+    expected = hmac.new(b"k", b'1700000000.{"a":1}', hashlib.sha256).hexdigest()
+    assert body_signature("k", b'{"a":1}', 1_700_000_000) == f"t=1700000000,v1={expected}"
+    assert verify_body("k", b'{"a":1}', body_signature("k", b'{"a":1}', 1_700_000_000), now=1_700_000_000)
+
+
 def test_event_ids_and_dates() -> None:
     assert event_id(42) == "h42"
     # 2024-07-01 10:00:00 UTC is noon in Paris (summer time).
     assert date_reception(1_719_828_000_000, "Europe/Paris") == "2024-07-01 12:00:00"
     assert date_reception(1_719_828_000_000, "Not/AZone") == "2024-07-01 10:00:00"
+    # Kept per second and zone: another zone, or the next second, is another text.
+    assert date_reception(1_719_828_000_999, "Europe/Paris") == "2024-07-01 12:00:00"
+    assert date_reception(1_719_828_001_000, "Europe/Paris") == "2024-07-01 12:00:01"
+    assert date_reception(1_719_828_000_000, "America/New_York") == "2024-07-01 06:00:00"
+    assert date_reception(-1, "UTC") == "1969-12-31 23:59:59"
 
 
 def test_backoff_doubles_with_jitter_and_is_capped() -> None:

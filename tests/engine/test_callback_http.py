@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from martinet.engine.callback_http import AnswerError, CallbackClient
+from martinet.domain.webhooks import append_query
+from martinet.engine.callback_http import AnswerError, CallbackClient, split_url
 
 LIMIT = 64 * 1024
 
@@ -265,3 +266,19 @@ async def test_https_verifies_the_receivers_certificate(tmp_path: Path) -> None:
                 await client.request("GET", f"https://localhost:{port}/dlr", [], None)
         finally:
             await client.close()
+
+
+def test_a_query_appended_to_a_split_url_gives_what_splitting_the_whole_url_gives() -> None:
+    """The notifier splits a callback URL once and appends each callback's query to the target it got."""
+    for base in (
+        "https://x.example/dlr",
+        "https://x.example/dlr?k=v",
+        "https://x.example/dlr?",
+        "https://x.example/dlr?k=v&",
+        "http://x.example",
+        "http://u:p@X.Example:8080/p;q?k=%20v",
+        "http://[2001:db8::1]:81?",
+    ):
+        origin, target = split_url(base)
+        for query in ("", "numero=336&date_reception=2024-07-01+12%3A00%3A00"):
+            assert split_url(append_query(base, query)) == (origin, append_query(target, query)), base

@@ -45,7 +45,7 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class _Origin:
+class Origin:
     scheme: str
     host: str
     port: int
@@ -192,12 +192,19 @@ class CallbackClient:
         self._agent = user_agent.encode("ascii")
         self._ssl = ssl_context
         self._clock = clock
-        self._idle: dict[_Origin, list[_Connection]] = {}
+        self._idle: dict[Origin, list[_Connection]] = {}
 
     async def request(self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes | None) -> Answer:
         """Send `method url` and return the answer's status within the client's `timeout`, connection included
         (raises OSError, TimeoutError, AnswerError, or ValueError for a URL or header that cannot be sent)."""
-        origin, target = _parse(url)
+        origin, target = split_url(url)
+        return await self.request_to(method, origin, target, headers, body)
+
+    async def request_to(
+        self, method: str, origin: Origin, target: str, headers: Sequence[tuple[str, str]], body: bytes | None
+    ) -> Answer:
+        """`request` for a URL already split by `split_url`: the notifier splits a callback URL once for all the
+        callbacks sent to it, and appends each one's query to the target."""
         head = _head(method, target, origin, headers, body, self._agent)
         request = head + body if body else head
         async with asyncio.timeout(self._timeout):
@@ -216,7 +223,7 @@ class CallbackClient:
                 connection.abort()
         self._idle.clear()
 
-    async def _exchange(self, origin: _Origin, connection: _Connection, request: bytes) -> Answer:
+    async def _exchange(self, origin: Origin, connection: _Connection, request: bytes) -> Answer:
         try:
             answer = await connection.send(request, asyncio.get_running_loop())
         except BaseException:
@@ -227,7 +234,7 @@ class CallbackClient:
             self._idle.setdefault(origin, []).append(connection)
         return answer
 
-    def _take_idle(self, origin: _Origin) -> _Connection | None:
+    def _take_idle(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)
         now = self._clock()
         while idle:
@@ -237,7 +244,7 @@ class CallbackClient:
             connection.abort()
         return None
 
-    async def _connect(self, origin: _Origin) -> _Connection:
+    async def _connect(self, origin: Origin) -> _Connection:
         loop = asyncio.get_running_loop()
         addresses = await self._resolve(origin.host, origin.port)
         tls = None
@@ -259,7 +266,7 @@ class CallbackClient:
         raise last or OSError(f"no address for {origin.host}")
 
 
-def _parse(url: str) -> tuple[_Origin, str]:
+def split_url(url: str) -> tuple[Origin, str]:
     """The origin to connect to and the request target, as written in `url` (already percent-encoded)."""
     if any(c in url for c in " \r\n\t\0"):
         raise ValueError("a URL cannot hold spaces or control characters")
@@ -270,11 +277,11 @@ def _parse(url: str) -> tuple[_Origin, str]:
     target = parts.path or "/"
     if parts.query:
         target = f"{target}?{parts.query}"
-    return _Origin(parts.scheme, parts.hostname, port), target
+    return Origin(parts.scheme, parts.hostname, port), target
 
 
 def _head(
-    method: str, target: str, origin: _Origin, headers: Sequence[tuple[str, str]], body: bytes | None, agent: bytes
+    method: str, target: str, origin: Origin, headers: Sequence[tuple[str, str]], body: bytes | None, agent: bytes
 ) -> bytes:
     lines = [f"{method} {target} HTTP/1.1".encode("ascii"), b"Host: " + origin.host_header, b"User-Agent: " + agent]
     for name, value in headers:

@@ -33,15 +33,16 @@ from martinet.domain.backoff import backoff
 from martinet.domain.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
+    append_query,
     body_signature,
     forbidden_address,
+    query_string,
     request_target,
     retry_after,
     signature,
     url_problem,
-    with_query,
 )
-from martinet.engine.callback_http import AnswerError, CallbackClient
+from martinet.engine.callback_http import AnswerError, CallbackClient, Origin, split_url
 from martinet.engine.waiting import first_of
 from martinet.store.callbacks import DELIVERED, FAILED, PENDING, CallbackResult, CallbackStore, DueCallback
 
@@ -54,6 +55,8 @@ BATCH_SIZE = 200
 ANSWER_LIMIT = 64 * 1024
 #: Seconds a name's addresses are kept before it is resolved again.
 DNS_TTL = 10.0
+#: Callback URLs whose checks and split are kept (`_Destination`); past it the cache starts again empty.
+DESTINATIONS_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,34 @@ class _CachedResolve:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Destination:
+    """What the requests to one callback URL share, worked out once: a URL usually receives thousands of
+    callbacks, and splitting and checking it for each one cost more than building its request.
+
+    `problem` refuses the URL for good; `base` is the URL without its fragment, and `split` its origin and
+    request target, or None when the URL is not plain printable ASCII (or the client cannot send it): such a
+    URL goes through `CallbackClient.request` whole, callback by callback, as written.
+    """
+
+    host: str
+    problem: str | None
+    base: str
+    split: tuple[Origin, str] | None
+
+
+def _destination(url: str, allow_private_networks: bool) -> _Destination:
+    problem = url_problem(url)
+    if problem is None and not allow_private_networks:
+        problem = _literal_problem(url)
+    base = url.partition("#")[0]
+    split = None
+    if problem is None and base.isascii() and base.isprintable() and " " not in base:
+        with contextlib.suppress(ValueError):
+            split = split_url(base)
+    return _Destination(_host_key(url), problem, base, split)
+
+
 @dataclass(slots=True)
 class _Result:
     """One attempt's result: `ok`, or a failure that may be `permanent`; `pause_until` from Retry-After."""
@@ -138,8 +169,11 @@ class Notifier:
         self._clock = clock
         self._paused: dict[str, float] = {}  # host → unix seconds until which it gets no request
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._destinations: dict[str, _Destination] = {}
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._results: list[CallbackResult] = []
+        # Requests ended since the last flush, by (kind, outcome): the shared metric is written once per batch.
+        self._counted: dict[tuple[str, str], int] = {}
         self._have_results = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._closing = False
@@ -175,11 +209,16 @@ class Notifier:
                 self._slot_free.clear()
                 await first_of(stop, self._slot_free, within=POLL_INTERVAL)
                 continue
+            # The results waiting to be written go with the claim: one transaction instead of two.
+            outcomes = self._take_results()
             try:
-                claimed = await self._store.claim(self._settings.owner, self._lease_ms, room)
+                claimed = await self._store.claim(self._settings.owner, self._lease_ms, room, outcomes)
             except Exception:
                 log.exception("claiming callbacks failed")
                 claimed = []
+                if outcomes:  # none of them was written: the writer tries them again alone
+                    self._results[:0] = outcomes
+                    self._have_results.set()
             for callback in claimed:
                 self._start(client, callback)
             if len(claimed) < room:
@@ -187,14 +226,23 @@ class Notifier:
             else:
                 await asyncio.sleep(0)
 
+    def _destination(self, url: str) -> _Destination:
+        found = self._destinations.get(url)
+        if found is None:
+            if len(self._destinations) >= DESTINATIONS_KEPT:
+                self._destinations.clear()  # bounded; refilled from the URLs of the moment
+            found = self._destinations[url] = _destination(url, self._settings.allow_private_networks)
+        return found
+
     def _start(self, client: CallbackClient, callback: DueCallback) -> None:
-        host = _host_key(callback.url)
+        destination = self._destination(callback.url)
+        host = destination.host
         now = self._clock()
         until = self._paused.get(host)
         if until is not None and until > now:
             self._add(CallbackResult(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
             return
-        task = asyncio.create_task(self._deliver(client, callback, host))
+        task = asyncio.create_task(self._deliver(client, callback, destination))
         self._in_flight[callback.id] = task
         task.add_done_callback(functools.partial(self._done, callback.id))
 
@@ -202,7 +250,8 @@ class Notifier:
         self._in_flight.pop(callback_id, None)
         self._slot_free.set()
 
-    async def _deliver(self, client: CallbackClient, callback: DueCallback, host: str) -> None:
+    async def _deliver(self, client: CallbackClient, callback: DueCallback, destination: _Destination) -> None:
+        host = destination.host
         semaphore = self._hosts.get(host)
         if semaphore is None:
             semaphore = self._hosts[host] = asyncio.Semaphore(self._settings.concurrency_per_host)
@@ -212,7 +261,7 @@ class Notifier:
                 self._add(CallbackResult(callback.id, PENDING, attempted=False, next_at=int(until * 1000)))
                 return
             try:
-                result = await self._request(client, callback)
+                result = await self._request(client, callback, destination)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never lose the outcome of a claimed callback
@@ -221,19 +270,23 @@ class Notifier:
         if result.pause_until is not None:
             self._paused[host] = max(self._paused.get(host, 0.0), result.pause_until)
         outcome = self._outcome(callback, result)
-        metrics.callback_done(callback.kind, _OUTCOME_LABEL[outcome.state])
+        counted = (callback.kind, _OUTCOME_LABEL[outcome.state])
+        self._counted[counted] = self._counted.get(counted, 0) + 1
         self._add(outcome)
 
-    async def _request(self, client: CallbackClient, callback: DueCallback) -> _Result:
-        problem = url_problem(callback.url)
-        if problem is None and not self._settings.allow_private_networks:
-            problem = _literal_problem(callback.url)
-        if problem is not None:
-            return _Result(ok=False, error=problem, permanent=True)
-        url = with_query(callback.url, callback.params)
+    async def _request(self, client: CallbackClient, callback: DueCallback, destination: _Destination) -> _Result:
+        if destination.problem is not None:
+            return _Result(ok=False, error=destination.problem, permanent=True)
+        query = query_string(callback.params)
+        split = destination.split
+        if split is not None:
+            url, target = "", append_query(split[1], query)
+        else:
+            url = append_query(destination.base, query)
+            target = ""
         now = int(self._clock())
         if callback.body is None:  # smsmode's GET: what it reports is in the URL, so the URL is signed
-            signed = signature(callback.secret, request_target(url), now)
+            signed = signature(callback.secret, target if split is not None else request_target(url), now)
             headers = [(EVENT_HEADER, callback.event), (SIGNATURE_HEADER, signed)]
             method = "GET"
         else:
@@ -244,7 +297,10 @@ class Notifier:
             ]
             method = "POST"
         try:
-            answer = await client.request(method, url, headers, callback.body)
+            if split is not None:
+                answer = await client.request_to(method, split[0], target, headers, callback.body)
+            else:
+                answer = await client.request(method, url, headers, callback.body)
         except ForbiddenAddress as exc:
             return _Result(ok=False, error=str(exc), permanent=True)
         except TimeoutError:
@@ -295,10 +351,19 @@ class Notifier:
             self._have_results.clear()
             await self._flush()
 
-    async def _flush(self) -> None:
-        if not self._results:
-            return
+    def _take_results(self) -> list[CallbackResult]:
+        """The results not written yet, to write now; their requests are counted in the metrics here, once per
+        batch (the metric is shared between processes, so each increment takes a lock)."""
+        counted, self._counted = self._counted, {}
+        for (kind, outcome), count in counted.items():
+            metrics.callback_done(kind, outcome, count)
         batch, self._results = self._results, []
+        return batch
+
+    async def _flush(self) -> None:
+        batch = self._take_results()
+        if not batch:
+            return
         try:
             await self._store.record(self._settings.owner, batch)
         except Exception:

@@ -1,0 +1,89 @@
+"""The notifier's store side: claiming callbacks, with the results of earlier deliveries in the same transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+
+from martinet.store.callbacks import (
+    _DETAILS,
+    _REPLY_DETAILS,
+    DELIVERED,
+    PENDING,
+    CallbackResult,
+    CallbackStore,
+    _ReplyRow,
+    _StatusRow,
+)
+from martinet.store.database import Database
+from martinet.store.schema import callbacks, messages, status_history
+from tests.store.support import queue_send
+
+NOW = 1_700_000_000_000
+URL = "https://hooks.example.com/dlr?x=1"
+
+
+def _clock() -> int:
+    return NOW
+
+
+def test_the_rows_read_by_position_name_the_columns_of_their_query() -> None:
+    assert _StatusRow._fields == tuple(_DETAILS.selected_columns.keys())
+    assert _ReplyRow._fields == tuple(_REPLY_DETAILS.selected_columns.keys())
+
+
+async def _two_reports_of_one_phone(db: Database) -> list[int]:
+    """Two pending status callbacks of one recipient (one order key), the older one first; their history ids."""
+    await queue_send(db, _clock, ["33612345678"])
+    async with db.write() as conn:
+        message = (await conn.execute(select(messages.c.id, messages.c.account_id))).one()
+        reported: list[int] = []
+        for state, code in (("sent", 13), ("delivered", 11)):
+            added = await conn.execute(
+                insert(status_history).values(message_id=message.id, at=NOW, state=state, code=code)
+            )
+            history_id = added.inserted_primary_key[0]  # type: ignore[index]
+            await conn.execute(
+                insert(callbacks).values(
+                    account_id=message.account_id,
+                    kind="status",
+                    history_id=history_id,
+                    order_key=f"m:{message.id}",
+                    url=URL,
+                    state=PENDING,
+                    created_at=NOW,
+                    next_at=NOW,
+                )
+            )
+            reported.append(history_id)
+    return reported
+
+
+async def test_results_given_to_a_claim_are_written_before_it_claims(db: Database) -> None:
+    h1, h2 = await _two_reports_of_one_phone(db)
+    store = CallbackStore(db, _clock)
+    first = await store.claim("node:1", lease_ms=60_000, limit=10)
+    assert [c.event for c in first] == [f"h{h1}"]  # the later report waits for the earlier one
+    assert first[0].params["statut"] == "13" and first[0].params["numero"] == "33612345678"
+    assert await store.claim("node:1", lease_ms=60_000, limit=10) == []
+
+    # The first one delivered, recorded with the next claim: that same claim takes the next report.
+    second = await store.claim(
+        "node:1", lease_ms=60_000, limit=10, outcomes=[CallbackResult(first[0].id, DELIVERED, True, status=200)]
+    )
+    assert [c.event for c in second] == [f"h{h2}"]
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(select(callbacks.c.history_id, callbacks.c.state, callbacks.c.attempts))).all()
+    assert sorted(tuple(r) for r in rows) == [(h1, DELIVERED, 1), (h2, PENDING, 0)]
+
+
+async def test_results_of_callbacks_held_by_another_owner_are_not_written(db: Database) -> None:
+    await _two_reports_of_one_phone(db)
+    store = CallbackStore(db, _clock)
+    first = await store.claim("node:1", lease_ms=60_000, limit=10)
+    taken = await store.claim(
+        "node:2", lease_ms=60_000, limit=10, outcomes=[CallbackResult(first[0].id, DELIVERED, True, status=200)]
+    )
+    assert taken == []
+    async with db.reader.connect() as conn:
+        states = (await conn.execute(select(callbacks.c.state).order_by(callbacks.c.id))).scalars().all()
+    assert states == [PENDING, PENDING]
