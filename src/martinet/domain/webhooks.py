@@ -115,7 +115,10 @@ def query_string(params: Mapping[str, str]) -> str:
     return "&".join(f"{_quoted(key)}={_quoted(value)}" for key, value in params.items())
 
 
+@functools.lru_cache(maxsize=1024)
 def _quoted(value: str) -> str:
+    """Kept: the names, and most values (a second's `date_reception`, codes, a send's `smsID`), repeat from one
+    callback to the next, and a cache hit costs less than the match, let alone `quote_plus`."""
     return value if _PLAIN.fullmatch(value) else quote_plus(value)
 
 

@@ -4,7 +4,8 @@
 One loop claims due callbacks in batches (only the oldest pending one of each recipient, so a recipient's
 reports arrive in order), starts one request per callback through one keep-alive HTTP client (a GET
 with smsmode's parameters, or a POST of the JSON resource for a send of the REST door), and a
-second loop writes the results in batches, one transaction each. Requests are bounded overall and per host;
+second loop writes the results in batches, one transaction each, unless the next claim takes them first into
+its own transaction (results wait `RECORD_DELAY` for it). Requests are bounded overall and per host;
 a host that answers 429 or 503 with `Retry-After` gets no request until then. Addresses are checked before
 connecting (`GuardedResolver`), so a callback URL cannot reach the gateway's own network. Only the status of an
 answer matters: at most `ANSWER_LIMIT` bytes of its body are read, so a receiver streaming without end costs a
@@ -55,6 +56,8 @@ BATCH_SIZE = 200
 ANSWER_LIMIT = 64 * 1024
 #: Seconds a name's addresses are kept before it is resolved again.
 DNS_TTL = 10.0
+#: Seconds a result may wait for a claim to be written with before it is written alone.
+RECORD_DELAY = POLL_INTERVAL
 #: Callback URLs whose checks and split are kept (`_Destination`); past it the cache starts again empty.
 DESTINATIONS_KEPT = 4096
 
@@ -177,6 +180,7 @@ class Notifier:
         self._have_results = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._closing = False
+        self._stopping = asyncio.Event()
         per_host_rounds = math.ceil(settings.concurrency / settings.concurrency_per_host)
         # Long enough for a callback that waits its host's turn behind every other one in flight.
         self._lease_ms = int(max(300.0, (per_host_rounds + 1) * settings.timeout + 60) * 1000)
@@ -216,9 +220,10 @@ class Notifier:
             except Exception:
                 log.exception("claiming callbacks failed")
                 claimed = []
-                if outcomes:  # none of them was written: the writer tries them again alone
-                    self._results[:0] = outcomes
-                    self._have_results.set()
+                self._give_back(outcomes)
+            except BaseException:
+                self._give_back(outcomes)
+                raise
             for callback in claimed:
                 self._start(client, callback)
             if len(claimed) < room:
@@ -349,7 +354,20 @@ class Notifier:
         while not self._closing:
             await first_of(self._have_results, within=POLL_INTERVAL)
             self._have_results.clear()
+            if self._results and not self._closing:
+                # Results wait up to RECORD_DELAY for the claim loop to take them into its own transaction; those
+                # left are written here. Each write transaction costs the notifier CPU and a commit (an fsync on
+                # SQLite, under the lock the engine writes with); a crash in between only delivers them again.
+                await first_of(self._stopping, within=RECORD_DELAY)
             await self._flush()
+
+    def _give_back(self, outcomes: list[CallbackResult]) -> None:
+        """Results a failed claim was to write: the writer writes them alone. Should that transaction have
+        committed after all (a cancellation as it ended), writing them again touches only callbacks this owner
+        holds again, if any: at worst one is delivered once more, never lost."""
+        if outcomes:
+            self._results[:0] = outcomes
+            self._have_results.set()
 
     def _take_results(self) -> list[CallbackResult]:
         """The results not written yet, to write now; their requests are counted in the metrics here, once per
@@ -381,6 +399,7 @@ class Notifier:
                 await asyncio.gather(*pending, return_exceptions=True)
             abandoned = [ids[task] for task in pending]
         self._closing = True
+        self._stopping.set()
         self._have_results.set()
         await writer
         await self._flush()
