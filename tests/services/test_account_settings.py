@@ -110,6 +110,10 @@ class CountingStore(AccountStore):
         self.lookups += 1
         return await super().key_by_hash(token_hash)
 
+    async def by_login(self, login: str, *, live: bool = False) -> tuple[Account, str | None] | None:
+        self.lookups += 1
+        return await super().by_login(login, live=live)
+
 
 async def test_requests_that_miss_the_expired_cache_together_share_one_lookup(db: Database) -> None:
     store = CountingStore(db, lambda: 1)
@@ -122,3 +126,14 @@ async def test_requests_that_miss_the_expired_cache_together_share_one_lookup(db
     assert {caller.account.login for caller in callers if caller is not None} == {"alice"}
     assert len([caller for caller in callers if caller is not None]) == 20
     assert store.lookups == 2  # the first request's, then one for the twenty
+
+
+async def test_requests_with_the_same_login_and_password_share_one_check(db: Database) -> None:
+    store = CountingStore(db, lambda: 1)
+    await AccountService(store, AccountDefaults(), URLS).create("alice", password="s3cret-passw0rd")
+    auth = Authenticator(store, cache_seconds=5, clock=Clock())
+    right = [auth.by_password("alice", "s3cret-passw0rd") for _ in range(5)]
+    wrong = [auth.by_password("alice", "guess") for _ in range(5)]
+    callers = await asyncio.gather(*right, *wrong)
+    assert [caller is not None for caller in callers] == [True] * 5 + [False] * 5
+    assert store.lookups == 2  # one lookup (and one scrypt) for each pair of secrets

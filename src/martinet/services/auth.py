@@ -124,6 +124,10 @@ class Authenticator:
         hit = self._cached(key)
         if hit is not None:
             return hit[1]
+        # As for tokens: the requests in flight with this login and password share one lookup and one scrypt.
+        return await self._lookups.run(key, functools.partial(self._check_password, key, login, password))
+
+    async def _check_password(self, key: str, login: str, password: str) -> Caller | None:
         found = await self._accounts.by_login(login, live=True)
         stored = found[1] if found is not None else None
         # Unknown logins and accounts without a password cost the same scrypt as a real check.
