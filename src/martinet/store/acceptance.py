@@ -26,7 +26,7 @@ from martinet import metrics
 from martinet.batching import GroupCommitter
 from martinet.domain.lanes import Lane
 from martinet.domain.status import OPTED_OUT, State
-from martinet.store.bulk import ListQuery, ManyRows, insert_rows
+from martinet.store.bulk import ListStatement, ManyRows, insert_rows
 from martinet.store.database import Database, on_postgresql, sqlite_path
 from martinet.store.doorbell import Doorbell, doorbell_path
 from martinet.store.idempotency import claim, release
@@ -249,7 +249,7 @@ def _commit(conn: Connection, batch: list[NewSend], opt_out_lanes: frozenset[str
 def _debit_and_write(conn: Connection, batch: list[NewSend]) -> list[Verdict]:
     if not batch:
         return []
-    rows = _BALANCES.execute(conn, sorted({send.account_id for send in batch}))
+    rows = _BALANCES.execute(conn, {"ids": sorted({send.account_id for send in batch})})
     balances = {row.id: row.balance for row in rows}
     verdicts, accepted = _allocate(batch, balances)
     if accepted:
@@ -333,12 +333,11 @@ def _allocate(batch: list[NewSend], balances: dict[int, int]) -> tuple[list[Verd
 
 # The statements of every batch, built once: at a few sends per batch, building a statement and its cache key
 # cost SQLAlchemy more than running it. The accounts are locked in the order of their ids (PostgreSQL).
-_BALANCES = ListQuery(
+_BALANCES = ListStatement(
     select(accounts.c.id, accounts.c.balance)
     .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(accounts.c.id)
-    .with_for_update(),
-    "ids",
+    .with_for_update()
 )
 _LEDGER_COLUMNS = ("account_id", "at", "amount", "reason", "send_id")
 _DEBIT = ManyRows(

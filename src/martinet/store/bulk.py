@@ -1,10 +1,11 @@
-"""Inserting many rows at driver speed, for the bulk paths (accepted messages, contact imports).
+"""Statements of the hot paths at driver speed: many rows inserted (accepted messages, contact imports), many
+rows updated (`ManyRows`), IN lists read (`ListStatement`).
 
 SQLAlchemy's `conn.execute(insert(table), rows)` builds and checks a parameter dict per row in Python, which at
 100,000 rows costs seconds. On SQLite the rows go as tuples to sqlite3's `executemany` (a loop in C); on
 PostgreSQL through asyncpg's `COPY ... FROM STDIN` (binary), in the caller's transaction, which the server loads
 several times faster than row-by-row inserts. The statement is written from the table's columns, so no SQL text
-is hand-maintained.
+is hand-maintained. The same holds for the other two: the SQL comes from Core statements, compiled once.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from sqlalchemy import Table
-from sqlalchemy.engine import Connection, CursorResult, Dialect, Result
-from sqlalchemy.sql import Select
+from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -213,37 +213,3 @@ class _ListCompiled:
             out.append("(" + ", ".join("?" * length) + ")")
             out.append(piece)
         return "".join(out)
-
-
-class ListQuery:
-    """A Core SELECT whose one expanding parameter takes a list of values, run through the driver.
-
-    `conn.execute(statement, {name: [...]})` renders the list into the SQL and generates the statement's cache key
-    on every call, several times the cost of the query for a hot one run once per transaction (the balances of a
-    batch's accounts). Here its SQL is written once per dialect and list length, for lists of up to `max_cached`
-    values; a longer list goes through SQLAlchemy as before. Rows come back as the driver gives them.
-    """
-
-    def __init__(self, statement: Select[Any], name: str, *, max_cached: int = 64) -> None:
-        self._statement = statement
-        self._name = name
-        self._max = max_cached
-        self._compiled: dict[tuple[str, str, int], str] = {}
-
-    def execute(self, conn: Connection, values: Sequence[object]) -> Result[Any]:
-        if not values or len(values) > self._max:
-            return conn.execute(self._statement, {self._name: list(values)})
-        dialect = conn.dialect
-        key = (dialect.name, dialect.driver, len(values))
-        sql = self._compiled.get(key)
-        if sql is None:
-            sql = self._compiled[key] = self._compile(dialect, len(values))
-        return conn.exec_driver_sql(sql, tuple(values))
-
-    def _compile(self, dialect: Dialect, count: int) -> str:
-        placeholder = self._statement.params({self._name: [None] * count})
-        compiled = placeholder.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        expected = [f"{self._name}_{i}" for i in range(1, count + 1)]
-        if compiled.positiontup != expected:
-            raise ValueError(f"parameters {compiled.positiontup} are not only the values of {self._name!r}")
-        return str(compiled)
