@@ -30,7 +30,8 @@ from bench.harness import named_processes
 #: changes its status, so that part of their cost is the dispatch's or the receipt's; the "callback" stage is
 #: the notifier's work. The engine's commits run after the work of their transaction has returned, so their
 #: stacks do not say whose they are: they are a stage of their own, with the waits for the write lock and for
-#: the thread that writes (a sampled thread that is runnable but waits for a core, or for the interpreter lock, counts as busy).
+#: the thread that writes (a sampled thread that is runnable but waits for a core, or for the interpreter lock,
+#: counts as busy).
 STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("martinet http-0", "accept", ()),
     ("martinet notifier", "callback", ()),

@@ -38,6 +38,8 @@ sqlite_synchronous = "normal"
 [engine]
 poll_interval = 0.02
 
+[marketing.quiet_hours]  # none, whatever the time the tests run at (a campaign goes in the marketing lane)
+
 [[connectors]]
 name = "sandbox"
 type = "sandbox"
