@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import enum
 import fcntl
 import os
 from collections.abc import AsyncIterator, Callable
@@ -26,28 +27,35 @@ from sqlalchemy.pool import ConnectionPoolEntry
 T = TypeVar("T")
 
 
+class Turn(enum.IntEnum):
+    """Which writers of one process go first when several wait for the database (SQLite), best first."""
+
+    URGENT = 0  # claiming one-time passwords, recording submissions
+    PROMPT = 1  # applying receipts: a carrier sends no more while its window of unacknowledged ones is full
+    NORMAL = 2
+
+
 class WriteTurns:
-    """The write turns of one process: a lock whose urgent waiters are served before the others, in order."""
+    """The write turns of one process: a lock whose waiters are served by `Turn`, each kind in order."""
 
     def __init__(self) -> None:
         self._held = False
-        self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._normal: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiting: tuple[collections.deque[asyncio.Future[None]], ...] = tuple(collections.deque() for _ in Turn)
 
     @contextlib.asynccontextmanager
-    async def turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
-        await self._acquire(urgent)
+    async def turn(self, kind: Turn = Turn.NORMAL) -> AsyncIterator[None]:
+        await self._acquire(kind)
         try:
             yield
         finally:
             self._release()
 
-    async def _acquire(self, urgent: bool) -> None:
+    async def _acquire(self, kind: Turn) -> None:
         if not self._held:
             self._held = True
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        queue = self._urgent if urgent else self._normal
+        queue = self._waiting[kind]
         queue.append(waiter)
         try:
             await waiter
@@ -60,7 +68,7 @@ class WriteTurns:
             raise
 
     def _release(self) -> None:
-        for queue in (self._urgent, self._normal):
+        for queue in self._waiting:
             while queue:
                 waiter = queue.popleft()
                 if not waiter.done():
@@ -101,7 +109,7 @@ class Database:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
 
-    async def run_write(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
+    async def run_write(self, work: Callable[[Connection], T], *, turn: Turn = Turn.NORMAL) -> T:
         """Run `work` in one write transaction, as plain synchronous SQLAlchemy code.
 
         Hot paths (acceptance, dispatch, receipts) write many rows per transaction. Through the asyncio layer
@@ -109,13 +117,13 @@ class Database:
         transaction instead runs in one worker thread on a synchronous connection (one hop per batch), and on
         PostgreSQL it runs through `run_sync` on the asyncpg connection. Same code, both databases.
 
-        On SQLite the writers of one process take turns; an `urgent` one (claiming one-time passwords,
-        recording submissions, applying receipts) goes before those already waiting.
+        On SQLite the writers of one process take turns, the more pressing kinds (`Turn`) before those
+        already waiting.
         """
         if self.sync_writer is None:
             async with self.writer.begin() as conn:
                 return await conn.run_sync(work)
-        async with self._local.turn(urgent=urgent):
+        async with self._local.turn(turn):
             return await asyncio.to_thread(self._locked_sync_write, work)
 
     def _locked_sync_write(self, work: Callable[[Connection], T]) -> T:

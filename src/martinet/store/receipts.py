@@ -32,7 +32,7 @@ from martinet import metrics
 from martinet.domain.receipts import LITERAL, UNKNOWN_OUTCOME, Receipt, same_handset
 from martinet.domain.status import FINAL_STATES, State, aggregate
 from martinet.store.bulk import ListStatement, ManyRows
-from martinet.store.database import Database
+from martinet.store.database import Database, Turn
 from martinet.store.history import append_history
 from martinet.store.schema import messages, parts, unmatched_receipts
 
@@ -75,13 +75,16 @@ class ReceiptStore:
 
         Returns how many receipts found their part. The carrier waits for their acknowledgements, which
         go only once they are committed, and it sends no more than its window meanwhile: they take their turn
-        at the database before this process's other writers already waiting (claims, heartbeats).
+        at the database before this process's other writers already waiting (claims, heartbeats), after the
+        one-time password claims and recorded submissions (`Turn`).
         """
         if not receipts:
             return 0
         now = self._now_ms()
         latencies: list[tuple[str, float]] = []
-        applied = await self._db.run_write(lambda conn: apply_receipts(conn, receipts, now, latencies), urgent=True)
+        applied = await self._db.run_write(
+            lambda conn: apply_receipts(conn, receipts, now, latencies), turn=Turn.PROMPT
+        )
         metrics.observe_receipt_latencies(latencies)
         return applied
 
