@@ -573,7 +573,10 @@ uvloop, closed loop of {f["connections"]} keep-alive connections) sends {f["coun
 one distinct French mobile each, after a warm-up of 64; the callback receiver (`bench/dlr.py`, raw HTTP on
 uvloop, a process of its own) answers 200 and counts the final callbacks per number. End to end = final
 callbacks per second from the first request to the last final callback; latency = from the request to its final
-callback (the send time travels in the callback URL); lost = accepted without a final callback within 180 s."""
+callback (the send time travels in the callback URL); lost = accepted without a final callback within 180 s.
+Martinet then runs once more, every status, with py-spy sampling each of its processes (100 Hz, without pausing
+them; `bench/profile.py`): each process's CPU per message is shared out between stages in proportion to the samples
+whose stacks name them, the engine's commits a stage of their own since their stacks do not say whose they are."""
 
 
 def _spool_words(f: dict[str, Any]) -> str:
