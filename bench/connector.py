@@ -19,14 +19,12 @@ import contextlib
 import cProfile
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from bench.harness import free_port, wait_http
+from bench.kannel import simulator
 from martinet.batching import GroupCommitter
 from martinet.config import SmppConnectorConfig
 from martinet.connectors.base import OutboundMessage, SubmitResult
@@ -38,45 +36,6 @@ from martinet.domain.text import Encoding
 
 WINDOW = 64
 EXPIRES_IN_MS = 48 * 3600 * 1000  # a validity period on every message, as the API's default gives
-
-
-@contextlib.contextmanager
-def _simulator(folder: Path) -> Iterator[int]:
-    smpp, control = free_port(), free_port()
-    config = folder / "smsc.toml"
-    config.write_text(
-        f"""
-listen = "127.0.0.1:{smpp}"
-control = "127.0.0.1:{control}"
-intermediate_receipt = "ENROUTE"
-intermediate_delay = 0.1
-receipt_delay = 0.5
-max_tracked_messages = 400000
-
-[[credentials]]
-system_id = "martinet"
-password = "bench"
-
-[outcomes]
-DELIVRD = 100
-
-[session]
-window = {WINDOW}
-"""
-    )
-    command = [sys.executable, "-m", "martinet.smsc", "--config", str(config), "--log-level", "warning"]
-    with (folder / "smsc.log").open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_http(f"http://127.0.0.1:{control}/stats")
-            yield smpp
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 class _Receipts:
@@ -138,7 +97,7 @@ async def _drive(connector: SmppConnector, receipts: _Receipts, start: int, coun
 
 
 async def _run(count: int, batch: int, rounds: int, profile: str | None) -> list[float]:
-    with tempfile.TemporaryDirectory() as folder, _simulator(Path(folder)) as port:
+    with tempfile.TemporaryDirectory() as folder, simulator(Path(folder)) as (port, _control, _pid):
         config = SmppConnectorConfig(
             name="simulator", type="smpp", host="127.0.0.1", port=port, system_id="martinet", password="bench",
             window=WINDOW, message_id_format="hex",
