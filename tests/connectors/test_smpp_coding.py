@@ -184,3 +184,10 @@ def test_unpack_then_pack_is_stable(octets: bytes) -> None:
     septets = unpack_septets(octets)
     assert all(septet < 0x80 for septet in septets)
     assert unpack_septets(pack_septets(septets)) == septets or septets.endswith(b"\r")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=sorted(GSM_CHARACTERS), max_size=200))
+def test_any_gsm_text_is_written_as_the_independent_codec_writes_it(text: str) -> None:
+    """Texts made only of GSM characters take the one-call path (`str.translate`); its septets are the codec's."""
+    assert gsm_septets(text) == codecs.encode(text, "gsm23.038")
