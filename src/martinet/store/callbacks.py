@@ -12,13 +12,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from sqlalchemy import bindparam, exists, func, literal, literal_column, null, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.expression import FromClause
+from sqlalchemy.sql.expression import FromClause, Update
 
 from martinet.domain.resources import MessageFacts, ReplyFacts, message_resource, reply_resource
 from martinet.domain.routing import OperatorLookup
@@ -353,37 +353,30 @@ async def outbox_backlog(db: Database) -> dict[str, int]:
     return {str(row.state): int(row.n) for row in rows}
 
 
-#: A delivered callback, marked by the notifier holding it: one row per callback, the hottest write of callbacks.
+def _outcome_update(**values: Any) -> Update:
+    """Recording an attempt's outcome on a callback its notifier still holds, the lease given back; `values` are
+    what each kind of outcome writes besides."""
+    return (
+        update(callbacks)
+        .where(callbacks.c.id == bindparam("id_"), callbacks.c.lease_owner == bindparam("owner_"))
+        .values(
+            state=bindparam("state_"),
+            last_status=bindparam("status_"),
+            attempts=callbacks.c.attempts + bindparam("attempted_"),
+            lease_owner=null(),
+            lease_until=null(),
+            **values,
+        )
+    )
+
+
+#: A delivered callback: one row per callback, the hottest write of callbacks.
 _DELIVERED = ManyRows(
-    update(callbacks)
-    .where(callbacks.c.id == bindparam("id_"), callbacks.c.lease_owner == bindparam("owner_"))
-    .values(
-        state=bindparam("state_"),
-        delivered_at=bindparam("now_"),
-        last_status=bindparam("status_"),
-        last_error=null(),
-        attempts=callbacks.c.attempts + bindparam("attempted_"),
-        lease_owner=null(),
-        lease_until=null(),
-    ),
+    _outcome_update(delivered_at=bindparam("now_"), last_error=null()),
     ("id_", "owner_", "state_", "status_", "attempted_", "now_"),
 )
-
-
 #: Any other outcome (a retry, a failure for good, a callback not tried while its host is paused): rare rows.
-_OTHER_OUTCOME = (
-    update(callbacks)
-    .where(callbacks.c.id == bindparam("id_"), callbacks.c.lease_owner == bindparam("owner_"))
-    .values(
-        state=bindparam("state_"),
-        next_at=bindparam("next_"),
-        last_status=bindparam("status_"),
-        last_error=bindparam("error_"),
-        attempts=callbacks.c.attempts + bindparam("attempted_"),
-        lease_owner=null(),
-        lease_until=null(),
-    )
-)
+_OTHER_OUTCOME = _outcome_update(next_at=bindparam("next_"), last_error=bindparam("error_"))
 
 
 def _write_outcomes(conn: Connection, owner: str, outcomes: Sequence[CallbackResult], now: int) -> None:
