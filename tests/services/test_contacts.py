@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import Row
+from sqlalchemy.sql.elements import ColumnElement
 
 from martinet.app import account_service, open_store, price_table
 from martinet.domain.contacts import ContactError
@@ -69,6 +72,13 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
     finally:
         await writer.stop()
         await db.dispose()
+
+
+async def _messages_of(world: World, send_id: str, *columns: ColumnElement[Any]) -> list[Row[Any]]:
+    """The messages of one send, in recipient order, with the columns a test reads."""
+    async with world.db.reader.connect() as conn:
+        query = select(*columns).where(messages.c.send_id == send_id).order_by(messages.c.seq)
+        return list((await conn.execute(query)).all())
 
 
 async def test_contacts_merge_by_mobile_and_import_both_charsets(world: World) -> None:
@@ -140,14 +150,15 @@ async def test_a_template_sent_to_a_group_is_rendered_and_priced_per_recipient(w
     assert preview.cost == sum(p.cost for p in preview.recipients)
 
     accepted = await world.sends.accept(request)
-    async with world.db.reader.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(messages.c.msisdn, messages.c.text, messages.c.segments, messages.c.code, messages.c.cost)
-                .where(messages.c.send_id == accepted.send_id)
-                .order_by(messages.c.seq)
-            )
-        ).all()
+    rows = await _messages_of(
+        world,
+        accepted.send_id,
+        messages.c.msisdn,
+        messages.c.text,
+        messages.c.segments,
+        messages.c.code,
+        messages.c.cost,
+    )
     assert [r.msisdn for r in rows] == ["33611111111", "33644444444", "33622222222", "33633333333"]
     assert (
         rows[0].text == "Bonjour Al {code} " and rows[2].text.endswith(" {code} " + "X" * 80) and rows[2].segments == 2
@@ -205,14 +216,9 @@ async def test_a_campaign_read_row_by_row_waits_on_disk_and_leaves_nothing_there
     finally:
         campaign.close()
     assert list(world.spool.iterdir()) == []
-    async with world.db.reader.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(messages.c.seq, messages.c.msisdn, messages.c.text, messages.c.code, messages.c.cost)
-                .where(messages.c.send_id == accepted.send_id)
-                .order_by(messages.c.seq)
-            )
-        ).all()
+    rows = await _messages_of(
+        world, accepted.send_id, messages.c.seq, messages.c.msisdn, messages.c.text, messages.c.code, messages.c.cost
+    )
     assert [r.seq for r in rows] == list(range(2501))
     assert rows[1234].text == "Café à 1234" and rows[1234].msisdn == "33600001234"
     assert rows[2400].code == OPTED_OUT and rows[2400].cost == 0 and rows[2500].cost == 0
