@@ -201,7 +201,7 @@ class _StatusRow(NamedTuple):
     kind: CallbackKind
     history_id: int
     account_id: int
-    webhook_secret: str  # None (read before `ensure_secrets`) only inside `_due`, which reads the rows again
+    webhook_secret: str  # None (read before `ensure_secrets`) only inside `_due_rows`, which reads them again
     at: int
     state: str
     code: int
@@ -249,8 +249,8 @@ _STATUS_DUE = _DETAILS.where(callbacks.c.id.in_(bindparam("ids_", expanding=True
 _REPLY_DUE = _REPLY_DETAILS.where(callbacks.c.id.in_(bindparam("ids_", expanding=True)))
 
 
-def _due(conn: Connection, claimed: Sequence[tuple[int, str]], operators: OperatorLookup) -> list[DueCallback]:
-    """The requests of the claimed callbacks (id, kind), giving a signing secret to accounts that have none yet.
+def _due_rows(conn: Connection, claimed: Sequence[tuple[int, str]]) -> tuple[list[_StatusRow], list[_ReplyRow]]:
+    """What the claimed callbacks (id, kind) report, giving a signing secret to accounts that have none yet.
 
     Each lookup runs only when a callback of its kind was claimed: replies are rare next to status changes.
     """
@@ -263,7 +263,16 @@ def _due(conn: Connection, claimed: Sequence[tuple[int, str]], operators: Operat
     unsigned = sorted({r.account_id for rows in (statuses, replies) for r in rows if r.webhook_secret is None})
     if unsigned:
         ensure_secrets(conn, unsigned)
-        return _due(conn, claimed, operators)
+        return _due_rows(conn, claimed)
+    return statuses, replies
+
+
+def _requests(
+    statuses: Sequence[_StatusRow], replies: Sequence[_ReplyRow], operators: OperatorLookup
+) -> list[DueCallback]:
+    """The requests of `_due_rows`' rows, in id order. Written once the claim has committed: every process of
+    a SQLite gateway waits for the write lock while a transaction holds it, and formatting a request costs about
+    as much as claiming it."""
     due = [_status_callback(r, operators) for r in statuses]
     due += [_reply_callback(r) for r in replies]
     return sorted(due, key=lambda c: c.id)
@@ -418,16 +427,16 @@ class CallbackStore:
         """
         now = self._now_ms()
 
-        def work(conn: Connection) -> list[DueCallback]:
+        def work(conn: Connection) -> tuple[list[_StatusRow], list[_ReplyRow]]:
             if outcomes:
                 _write_outcomes(conn, owner, outcomes, now)
             claimed = conn.execute(
                 _CLAIM, {"now_": now, "limit_": limit, "owner_": owner, "until_": now + lease_ms}
             ).all()
             if not claimed:
-                return []
-            due = _due(conn, [(r[0], r[1]) for r in claimed], self._operators)  # (id, kind)
-            found = {c.id for c in due}
+                return [], []
+            statuses, replies = _due_rows(conn, [(r[0], r[1]) for r in claimed])  # (id, kind)
+            found = {r.id for r in statuses} | {r.id for r in replies}
             orphans = [r[0] for r in claimed if r[0] not in found]
             if orphans:  # nothing to report any more (history or reply gone): never deliverable
                 conn.execute(
@@ -435,9 +444,10 @@ class CallbackStore:
                     .where(callbacks.c.id.in_(orphans))
                     .values(state=FAILED, lease_owner=None, lease_until=None, last_error="event not found")
                 )
-            return due
+            return statuses, replies
 
-        return await self._db.run_write(work)
+        statuses, replies = await self._db.run_write(work)
+        return _requests(statuses, replies, self._operators)
 
     async def record(self, owner: str, outcomes: Sequence[CallbackResult]) -> None:
         """Write the outcomes of one batch of deliveries in one transaction (only rows this owner still holds)."""

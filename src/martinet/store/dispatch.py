@@ -196,25 +196,28 @@ class DispatchStore:
         )
 
 
-def _send_contents(conn: Connection, send_ids: Collection[str]) -> dict[str, SendContent]:
-    query = (
-        select(
-            sends.c.id,
-            sends.c.text,
-            sends.c.encoding,
-            sends.c.sender,
-            sends.c.classe,
-            sends.c.lane,
-            accounts.c.sandbox,
-            accounts.c.login,
-            sends.c.channel,
-            sends.c.voice_title,
-            sends.c.voice_language,
-        )
-        .join(accounts, accounts.c.id == sends.c.account_id)
-        .where(sends.c.id.in_(list(send_ids)))
+#: The contents of some sends: built once, since every claim of the dispatcher reads the sends it has not seen.
+_SEND_CONTENTS = (
+    select(
+        sends.c.id,
+        sends.c.text,
+        sends.c.encoding,
+        sends.c.sender,
+        sends.c.classe,
+        sends.c.lane,
+        accounts.c.sandbox,
+        accounts.c.login,
+        sends.c.channel,
+        sends.c.voice_title,
+        sends.c.voice_language,
     )
-    return {row.id: SendContent(*row) for row in conn.execute(query)}
+    .join(accounts, accounts.c.id == sends.c.account_id)
+    .where(sends.c.id.in_(bindparam("send_ids", expanding=True)))
+)
+
+
+def _send_contents(conn: Connection, send_ids: Collection[str]) -> dict[str, SendContent]:
+    return {row[0]: SendContent(*row) for row in conn.execute(_SEND_CONTENTS, {"send_ids": list(send_ids)})}
 
 
 _SENT = ManyRows(
