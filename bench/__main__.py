@@ -90,14 +90,14 @@ def _run(
                 "sendSMS.do accept only (`serve --no-engine`, 1 worker), accepted/s",
                 _rate(accepted.accept_only),
                 "≥ 4,000",
-                _verdict(accepted.accept_only.requests_per_second >= 4000),
+                page.verdict(accepted.accept_only.requests_per_second >= 4000),
             ),
             ("  latency p50 / p99", _latency(accepted.accept_only), "", ""),
             ("sendSMS.do with the engine dispatching to the sandbox, accepted/s", _rate(accepted.with_engine), "", ""),
             ("  latency p50 / p99", _latency(accepted.with_engine), "", ""),
             ("sendSMS.do accept only, 2 HTTP workers on SQLite, accepted/s", _rate(accepted.two_workers), "", ""),
             ("bare Starlette form endpoint, 2 workers, requests/s", _rate(accepted.bare), "", ""),
-            ("ratio accept only / bare", f"{accepted.ratio:.2f}", "≥ 0.35", _verdict(accepted.ratio >= 0.35)),
+            ("ratio accept only / bare", f"{accepted.ratio:.2f}", "≥ 0.35", page.verdict(accepted.ratio >= 0.35)),
             ("ratio with engine / bare", f"{accepted.ratio_with_engine:.2f}", "", ""),
         ]
         setups.append(f"""Everything runs on this one machine: the gateway (`martinet serve` on a fresh SQLite file with
@@ -125,7 +125,7 @@ cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses t
                 "sendSMS.do POST, 10,000 recipients, answer (median of 5)",
                 f"{big['median_s']:.2f} s",
                 "< 1.5 s",
-                _verdict(big["median_s"] < 1.5),
+                page.verdict(big["median_s"] < 1.5),
             )
         )
     if name == "smpp":
@@ -206,7 +206,7 @@ def _rest_rows(f: rest.RestResult) -> list[tuple[str, str, str, str]]:
             "POST /sms/v1/messages accept only (`serve --no-engine`, 1 worker), 201 answers/s",
             f"{only.accepted_per_second:,.0f}",
             "≥ 3,000",
-            _verdict(only.accepted_per_second >= 3000),
+            page.verdict(only.accepted_per_second >= 3000),
         ),
         ("  latency p50 / p99", _latency(only.wrk), "", ""),
         (
@@ -242,12 +242,17 @@ def _smpp_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "SMPP submit_sm → submit_sm_resp, our client vs our simulator, window 64, per second",
             f"{f['ours_vs_simulator']:,.0f}",
             "≥ 8,000",
-            _verdict(f["ours_vs_simulator"] >= 8000),
+            page.verdict(f["ours_vs_simulator"] >= 8000),
         ),
         ("  smpp34 client vs our simulator, per second", f"{f['smpp34_vs_simulator']:,.0f}", "", ""),
         ("  our client vs the smpp34 server, per second", f"{f['ours_vs_smpp34']:,.0f}", "", ""),
         ("  smpp34 client vs the smpp34 server, per second", f"{f['smpp34_vs_smpp34']:,.0f}", "", ""),
-        ("  ratio ours / smpp34 against the smpp34 server", f"{f['ratio']:.2f}", "≥ 0.8", _verdict(f["ratio"] >= 0.8)),
+        (
+            "  ratio ours / smpp34 against the smpp34 server",
+            f"{f['ratio']:.2f}",
+            "≥ 0.8",
+            page.verdict(f["ratio"] >= 0.8),
+        ),
     ]
 
 
@@ -273,19 +278,19 @@ def _e2e_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "reaching 11 per second, median / min of 5 s windows",
             f"{offered['sustained_median']:,.0f} / {offered['sustained_min']:,.0f}",
             f"≥ {rate:,} sustained",
-            _verdict(offered["sustainable"]),
+            page.verdict(offered["sustainable"]),
         ),
         (
             "  accepted / at status 11 when the load stopped / lost",
             f"{offered['accepted']:,} / {offered['delivered_at_end']:,} / {offered['lost']:,}",
             "0 lost",
-            _verdict(offered["lost"] == 0),
+            page.verdict(offered["lost"] == 0),
         ),
         (
             "  receipts not applied to their part (kept at the end)",
             f"{offered.get('kept_receipts', 0):,}",
             "0",
-            _verdict(offered.get("kept_receipts", 0) == 0),
+            page.verdict(offered.get("kept_receipts", 0) == 0),
         ),
         ("  backlog drained after the load in", drain, "", ""),
     ]
@@ -295,11 +300,13 @@ def _e2e_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f"  highest sustainable rate with 0 lost ({best['seconds']} s runs)",
                 f"{best['rate']:,}/s (median {best['sustained_median']:,.0f}, lost {best['lost']})",
                 f"≥ {rate:,}",
-                _verdict(best["rate"] >= rate),
+                page.verdict(best["rate"] >= rate),
             )
         )
     elif best is None:
-        rows.append(("  highest sustainable rate with 0 lost", "none of those tried", f"≥ {rate:,}", _verdict(False)))
+        rows.append(
+            ("  highest sustainable rate with 0 lost", "none of those tried", f"≥ {rate:,}", page.verdict(False))
+        )
     return rows
 
 
@@ -348,12 +355,12 @@ def _otp_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         f"{s['throughput']:,.0f}/s connector"
     )
     return [
-        (f"{title}, p50", f"{latency['p50']:.1f} ms", "< 20 ms", _verdict(complete and latency["p50"] < 20)),
+        (f"{title}, p50", f"{latency['p50']:.1f} ms", "< 20 ms", page.verdict(complete and latency["p50"] < 20)),
         (
             "  p99 (max)",
             f"{latency['p99']:.1f} ms ({latency['max']:.1f} ms)",
             "< 100 ms",
-            _verdict(complete and latency["p99"] < 100),
+            page.verdict(complete and latency["p99"] < 100),
         ),
         ("  of which the HTTP answer, p50 / p99", f"{answer['p50']:.1f} / {answer['p99']:.1f} ms", "", ""),
         (
@@ -407,7 +414,7 @@ def _callbacks_rows(alone: dict[str, Any], chain: dict[str, Any]) -> list[tuple[
             f"callbacks delivered per second to a local receiver, {alone['expected']:,} queued (notifier alone)",
             f"{alone['per_second']:,.0f}",
             "≥ 3,000",
-            _verdict(alone["per_second"] >= 3000 and alone["received"] == alone["expected"]),
+            page.verdict(alone["per_second"] >= 3000 and alone["received"] == alone["expected"]),
         ),
         (
             f"  whole chain: one send of {chain['recipients']:,} recipients → reports → callbacks, per second",
@@ -420,7 +427,7 @@ def _callbacks_rows(alone: dict[str, Any], chain: dict[str, Any]) -> list[tuple[
             f"{alone['received']:,} / {alone['expected']:,} / {alone['duplicates']}; "
             f"{chain['received']:,} / {chain['expected']:,} / {chain['duplicates']}",
             "all, once",
-            _verdict(
+            page.verdict(
                 alone["received"] == alone["expected"]
                 and chain["received"] == chain["expected"]
                 and alone["duplicates"] == chain["duplicates"] == 0
@@ -450,7 +457,7 @@ def _kannel_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
         ),
         ("  Kannel (`sendsms`, DLR type 1)", f"{k['end_to_end_per_second']:,.0f}", "", ""),
-        ("  ratio Martinet / Kannel end to end", f"{ratio:.2f}", "≥ 1", _verdict(ratio >= 1)),
+        ("  ratio Martinet / Kannel end to end", f"{ratio:.2f}", "≥ 1", page.verdict(ratio >= 1)),
         (
             "  accepted per second at the HTTP side, Martinet / Kannel",
             f"{m['load']['accepted_per_second']:,.0f} / {k['load']['accepted_per_second']:,.0f}",
@@ -461,21 +468,21 @@ def _kannel_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "  send → final callback p50 / p99, Martinet; Kannel",
             f"{m['latency_p50_ms'] / 1000:.1f} / {m['latency_p99_ms'] / 1000:.1f} s; "
             f"{k['latency_p50_ms'] / 1000:.1f} / {k['latency_p99_ms'] / 1000:.1f} s",
-            "",
-            "",
+            "p50 ≤ Kannel's",
+            page.verdict(m["latency_p50_ms"] <= k["latency_p50_ms"]),
         ),
         (
             "  accepted / final callbacks / lost, Martinet; Kannel",
             f"{m['load']['accepted']:,} / {m['final']:,} / {m['lost']:,}; "
             f"{k['load']['accepted']:,} / {k['final']:,} / {k['lost']:,}",
             "0 lost",
-            _verdict(m["lost"] == 0 and k["lost"] == 0),
+            page.verdict(m["lost"] == 0 and k["lost"] == 0),
         ),
         (
             "  CPU per message, summed over the gateway's processes, Martinet; Kannel",
             f"{_cpu_per_message(m, 'martinet')}; {_cpu_per_message(k, 'bearerbox', 'smsbox')}",
             "≤ 0.8 ms (Martinet)",
-            _verdict(_cpu_ms(m, "martinet") <= 0.8),
+            page.verdict(_cpu_ms(m, "martinet") <= 0.8),
         ),
     ]
     if f.get("stages"):
@@ -484,6 +491,18 @@ def _kannel_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 "    Martinet's CPU per message by stage, every status (a run of its own sampled by py-spy, "
                 "`bench/profile.py`), ms",
                 _stages(f["stages"]),
+                "",
+                "",
+            )
+        )
+    lock = m.get("sqlite_write_lock_s")
+    if lock is not None:
+        rows.append(
+            (
+                "    SQLite's write lock held by Martinet's processes (`martinet_sqlite_write_lock_seconds`), every "
+                "status: held / waited for, seconds; share of the run it was held",
+                f"{lock.get('held', 0.0):.1f} / {lock.get('wait', 0.0):.1f} s of {m['span_s']:.1f} s; "
+                f"{m['sqlite_write_lock_busy']:.0%}",
                 "",
                 "",
             )
@@ -691,10 +710,6 @@ def _latency(result: WrkResult) -> str:
     return f"{result.latency_p50_ms:.1f} / {result.latency_p99_ms:.1f} ms"
 
 
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "**not met**"
-
-
 def _contacts_rows(figures: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     rows = []
     for f in figures:
@@ -704,26 +719,26 @@ def _contacts_rows(figures: list[dict[str, Any]]) -> list[tuple[str, str, str, s
                 f"contacts import, 100,000 lines, {db} (`POST /sms/v1/contacts:import`, {f['import_mib']:.1f} MiB)",
                 f"{f['import_s']:.1f} s",
                 "< 10 s",
-                _verdict(f["import_s"] < 10),
+                page.verdict(f["import_s"] < 10),
             ),
             (
                 f"  sendSMSBatch.do, 100,000 rows, {db}, upload to its acceptance ({f['batch_mib']:.1f} MiB)",
                 f"{f['batch_s']:.1f} s",
                 "< 5 s",
-                _verdict(f["batch_s"] < 5),
+                page.verdict(f["batch_s"] < 5),
             ),
             (
                 f"  HTTP worker RSS, {db}: before, peak during the campaign, peak during the import",
                 f"{f['worker_rss_before_mib']:.0f}, {f['worker_peak_batch_mib']:.0f}, {f['worker_peak_mib']:.0f} MiB",
                 "campaign < 200 MiB",
-                _verdict(f["worker_peak_batch_mib"] < 200),
+                page.verdict(f["worker_peak_batch_mib"] < 200),
             ),
             (
                 f"  sendSMSBatch.do at the upload limit, {db}: 100,000 texts of {contacts.LONG_TEXT} characters "
                 f"({f['long_batch_mib']:.1f} MiB), time; HTTP worker peak RSS",
                 f"{f['long_batch_s']:.1f} s; {f['worker_peak_long_batch_mib']:.0f} MiB",
                 "< 200 MiB",
-                _verdict(f["worker_peak_long_batch_mib"] < 200),
+                page.verdict(f["worker_peak_long_batch_mib"] < 200),
             ),
         ]
     return rows

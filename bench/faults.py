@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import page
 from bench.harness import MARTINET, admin_base, config_head, free_port, machine, wait_http
 
 PER_REQUEST = 100
@@ -1054,10 +1055,6 @@ Row = tuple[str, str, str, str]
 _DATABASES = {"sqlite": "SQLite, one node", "postgresql": "PostgreSQL, two nodes"}
 
 
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "**not met**"
-
-
 def _s(value: float | None) -> str:
     return f"{value:.2f} s" if value is not None else "never"
 
@@ -1085,20 +1082,20 @@ def _carrier_rows(d: dict[str, Any]) -> list[Row]:
             f"{d['rate']:,.0f}/s for {d['seconds']:.0f} s: accepted / lost",
             f"{d['accepted']:,} / {d['lost']:,}",
             "0 lost",
-            _verdict(d["lost"] == 0),
+            page.verdict(d["lost"] == 0),
         ),
         (
             f"  left non-final after the receipt deadline ({d['receipt_deadline']:.0f} s) / concluded `3599` "
             "(receipts the dead carrier owed)",
             f"{d['non_final']:,} / {d['unknown_3599']:,}",
             "0 non-final",
-            _verdict(d["non_final"] == 0),
+            page.verdict(d["non_final"] == 0),
         ),
         (
             "  sent to both carriers (received by the primary before it died, then by the backup)",
             f"{d['sent_to_both']:,}",
             f"≤ {d['bound']} (window × binds)",
-            _verdict(d["sent_to_both"] <= d["bound"]),
+            page.verdict(d["sent_to_both"] <= d["bound"]),
         ),
         ("  time to failover: kill → first `submit_sm` at the backup", _s(d["failover_s"]), "", ""),
         (
@@ -1112,7 +1109,7 @@ def _carrier_rows(d: dict[str, Any]) -> list[Row]:
             "  receipt backlog during the load (sent by the carriers, not yet acknowledged; every 0.5 s), max / p95",
             f"{b['max']:,} / {b['p95']:,} receipts = {b['max_s']:.2f} / {b['p95_s']:.2f} s of traffic",
             "< 1 s of traffic",
-            _verdict(b["max_s"] < 1),
+            page.verdict(b["max_s"] < 1),
         ),
     ]
 
@@ -1142,14 +1139,14 @@ def _crash_rows(d: dict[str, Any], run: int) -> list[Row]:
             f"{title}, {d['rate']:,.0f}/s for {d['seconds']:.0f} s: accepted / lost / received twice by the carrier",
             f"{d['accepted']:,} / {d['lost']:,} / {d['resubmitted']:,}",
             f"0 lost, ≤ {d['bound']} twice",
-            _verdict(d["lost"] == 0 and d["resubmitted"] <= d["bound"]),
+            page.verdict(d["lost"] == 0 and d["resubmitted"] <= d["bound"]),
         ),
         (timing[0], f"{_s(d.get(timing[1])) if has_timing else '—'} / {_s(d['all_final_s'])}", "", ""),
         (
             "  receipt backlog before the kill, max / p95",
             f"{b['max']:,} / {b['p95']:,} receipts = {b['max_s']:.2f} / {b['p95_s']:.2f} s of traffic",
             "< 1 s of traffic",
-            _verdict(b["max_s"] < 1),
+            page.verdict(b["max_s"] < 1),
         ),
     ]
 
@@ -1171,19 +1168,19 @@ def _disk_rows(d: dict[str, Any]) -> list[Row]:
             f"{answers.get('31', 0):,} × `31`, {answers.get('0', 0):,} accepted, "
             + (", ".join(f"{v} × {k}" for k, v in others.items()) or "nothing else"),
             "`31` (or accepted)",
-            _verdict(not others),
+            page.verdict(not others),
         ),
         (
             "  half-written: numbers of refused requests in the store / sends missing messages",
             f"{d['refused_numbers_in_store']:,} / {d['sends_missing_messages']:,}",
             "0 / 0",
-            _verdict(d["refused_numbers_in_store"] == 0 and d["sends_missing_messages"] == 0),
+            page.verdict(d["refused_numbers_in_store"] == 0 and d["sends_missing_messages"] == 0),
         ),
         (
             "  `/readyz` while full",
             f"not ready after {_s(d['not_ready_after_s'])}: {said}" if said else "200 ready throughout",
             "not ready",
-            _verdict(bool(said)),
+            page.verdict(bool(said)),
         ),
         (
             "  space freed → first accepted send / `/readyz` 200; end of the load → every message final",
@@ -1192,7 +1189,7 @@ def _disk_rows(d: dict[str, Any]) -> list[Row]:
             "",
             "",
         ),
-        ("  accepted / lost", f"{d['accepted']:,} / {d['lost']:,}", "0 lost", _verdict(d["lost"] == 0)),
+        ("  accepted / lost", f"{d['accepted']:,} / {d['lost']:,}", "0 lost", page.verdict(d["lost"] == 0)),
     ]
 
 

@@ -46,6 +46,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bench import dlr, profile
 from bench.harness import (
     MARTINET,
@@ -158,9 +160,9 @@ def _wait_binds(control: str, binds: int, log: Path, timeout: float = 30.0) -> N
 @contextlib.contextmanager
 def martinet(
     data: Path, smpp: int, control: str, synchronous: str = "full", callback_statuses: str = "all"
-) -> Iterator[tuple[str, str, int]]:
-    """`martinet serve` bound to the simulator: (base URL, account token, process group); the account is called
-    back for every status change (`all`, smsmode's way) or for final statuses only (`final`)."""
+) -> Iterator[tuple[str, str, int, str]]:
+    """`martinet serve` bound to the simulator: (base URL, account token, process group, /metrics URL); the
+    account is called back for every status change (`all`, smsmode's way) or for final statuses only (`final`)."""
     data = data / f"martinet-{callback_statuses}"
     data.mkdir()
     port = free_port()
@@ -197,7 +199,7 @@ reconnect_max = 5
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{admin_base(config)}/healthz")
         _wait_binds(control, binds + 1, data / "martinet.log")
-        yield base, token, process.pid
+        yield base, token, process.pid, f"{admin_base(config)}/metrics"
 
 
 KANNEL_CONF = """
@@ -339,11 +341,14 @@ def measure(
     groups: list[int],
     pids: list[int],
     sampled: tuple[Path, int] | None = None,
+    metrics: str | None = None,
 ) -> dict[str, Any]:
     """One gateway: `count` requests, then wait for their final callbacks; the figures. With `sampled`
-    (a folder, Martinet's process group), py-spy samples each Martinet process meanwhile (`bench.profile`)."""
+    (a folder, Martinet's process group), py-spy samples each Martinet process meanwhile (`bench.profile`); with
+    `metrics` (Martinet's /metrics), the time its processes held SQLite's write lock is read before and after."""
     _stats(f"{callbacks}/reset")  # forget the warm-up
     before = _stats(f"{control}/stats")
+    lock_before = write_lock_seconds(metrics) if metrics else {}
     pids = [*pids, os.getpid()]
     with profile.sampled(sampled[1], sampled[0]) if sampled else contextlib.nullcontext():
         cpu_before = cpu_by_process(groups, pids)
@@ -374,8 +379,25 @@ def measure(
     }
     if sampled:
         result["stages_cpu_ms_per_message"] = profile.stages_per_message(sampled[0], cpu_s, load.accepted)
+    if metrics:
+        lock = {k: round(v - lock_before.get(k, 0.0), 1) for k, v in write_lock_seconds(metrics).items()}
+        result["sqlite_write_lock_s"] = lock
+        result["sqlite_write_lock_busy"] = round(lock.get("held", 0.0) / span, 2) if span > 0 else 0.0
     print(json.dumps(result, indent=2), flush=True)
     return result
+
+
+def write_lock_seconds(metrics: str) -> dict[str, float]:
+    """Seconds Martinet's processes have waited for and held SQLite's write lock (`martinet_sqlite_write_lock`)."""
+    with urllib.request.urlopen(metrics, timeout=10) as answer:
+        text = answer.read().decode()
+    return {
+        sample.labels["phase"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "martinet_sqlite_write_lock_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
 
 
 def _load_and_drain(
@@ -438,7 +460,7 @@ def run(
                     receiver() as (callbacks, receiver_pid),
                     martinet(data, smpp, control, synchronous, statuses) as gw,
                 ):
-                    base, token, group = gw
+                    base, token, group, metrics = gw
                     build = martinet_request(token, callbacks)
                     # warm-up, not counted: a few sends to other numbers, until their callbacks are in
                     _settle(callbacks, dlr.load(base, build, _martinet_accepted, count=64, connections=8).accepted)
@@ -456,6 +478,7 @@ def run(
                         groups=[group, smsc],
                         pids=[receiver_pid],
                         sampled=(profile_dir / key, group) if profile_dir else None,
+                        metrics=metrics,
                     )
             for store in kannel_stores if not only or "kannel" in only else ():
                 with receiver() as (callbacks, receiver_pid), kannel(data, smpp, control, store) as (base, groups):

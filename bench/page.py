@@ -15,6 +15,12 @@ from dataclasses import dataclass, field
 
 Row = tuple[str, str, str, str]
 
+
+def verdict(ok: bool) -> str:
+    """A target's last cell, the same words on every row of the page."""
+    return "met" if ok else "**not met**"
+
+
 ORDER = (
     "accept",
     "rest",

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import page
 from martinet.sip.uac import SipCaller, TrunkSettings
 from martinet.voice.g711 import Law, encode
 
@@ -146,7 +147,7 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"voice calls at once, RTP jitter (RFC 3550), worst call / median call ({f['calls']} calls)",
             f"{jitter['worst_call_peak']:.2f} / {jitter['median_call_peak']:.2f} ms",
             "≥ 100 calls, ≤ 5 ms",
-            "✅" if ok else "❌",
+            page.verdict(ok),
         ),
         (
             f"  packet lateness p50 / p99 / max ({f['audio_seconds_per_call']:g} s of audio per call)",

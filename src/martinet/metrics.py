@@ -100,6 +100,12 @@ RECEIPT_DEADLINE = Counter(
     "the final status) or unknown (recorded as 3599).",
     ["connector", "outcome"],
 )
+SQLITE_WRITE_LOCK = Counter(
+    "martinet_sqlite_write_lock_seconds",
+    "Seconds the gateway's processes spent waiting for SQLite's write lock (wait) and holding it (held). SQLite "
+    "has one writer at a time: held seconds per elapsed second is how busy it is, the ceiling of a SQLite node.",
+    ["phase"],
+)
 UNMATCHED_RECEIPTS_EXPIRED = Counter(
     "martinet_unmatched_receipts_expired",
     "Receipts that named no known part and were forgotten after engine.unmatched_receipts_ttl, by connector.",
@@ -244,6 +250,18 @@ def credits_moved(movement: str, milli: int) -> None:
 def observe_receipt_latencies(latencies: Iterable[tuple[str, float]]) -> None:
     for connector, seconds in latencies:
         RECEIPT_LATENCY.labels(connector).observe(seconds)
+
+
+# --- Store ---
+
+_LOCK_WAITED = SQLITE_WRITE_LOCK.labels("wait")
+_LOCK_HELD = SQLITE_WRITE_LOCK.labels("held")
+
+
+def sqlite_write_lock(waited: float, held: float) -> None:
+    """One SQLite write transaction: seconds waiting for the write lock, then holding it (the commit included)."""
+    _LOCK_WAITED.inc(waited)
+    _LOCK_HELD.inc(held)
 
 
 # --- Exposition ---

@@ -5,11 +5,13 @@ The default registry is shared by every test of the process, so each test compar
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
+from bench.kannel import write_lock_seconds
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
@@ -144,6 +146,16 @@ async def test_doors_queue_dispatch_receipts_and_credits_are_counted(database_ur
         assert -ledger_sums["send"] / 1000 == movements["debit"]
         assert ledger_sums["refund"] / 1000 == movements["refund"]
         assert value(final, "martinet_breaker_state", connector="sandbox") == 0
+        # Every one of those sends, claims and receipts was a write: SQLite counts the time its lock was held.
+        held = delta(before, final, "martinet_sqlite_write_lock_seconds_total", phase="held")
+        if database_url.startswith("sqlite"):
+            assert held > 0
+            # The Kannel comparison reads the same counter (it reports the share of the run the lock was held).
+            read_by_bench = await asyncio.to_thread(write_lock_seconds, f"{gw.admin}/metrics")
+            assert read_by_bench["held"] >= value(final, "martinet_sqlite_write_lock_seconds_total", phase="held")
+            assert read_by_bench["wait"] >= 0
+        else:
+            assert held == 0  # PostgreSQL takes no process-wide lock
 
 
 async def test_account_credit_movements_are_counted(database_url: str) -> None:

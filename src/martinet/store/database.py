@@ -13,6 +13,7 @@ import contextlib
 import enum
 import fcntl
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from martinet import metrics
 
 T = TypeVar("T")
 
@@ -100,14 +103,17 @@ class Database:
         """
         async with self._local.turn():
             fd = self._acquire_fd()
+            asked = time.perf_counter()
             if fd is not None:
                 await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+            taken = time.perf_counter()
             try:
                 async with self.writer.begin() as conn:
                     yield conn
             finally:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
+                    metrics.sqlite_write_lock(taken - asked, time.perf_counter() - taken)
 
     async def run_write(self, work: Callable[[Connection], T], *, turn: Turn = Turn.NORMAL) -> T:
         """Run `work` in one write transaction, as plain synchronous SQLAlchemy code.
@@ -129,14 +135,17 @@ class Database:
     def _locked_sync_write(self, work: Callable[[Connection], T]) -> T:
         assert self.sync_writer is not None
         fd = self._acquire_fd()
+        asked = time.perf_counter()
         if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
+        taken = time.perf_counter()
         try:
             with self.sync_writer.begin() as conn:
                 return work(conn)
         finally:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+                metrics.sqlite_write_lock(taken - asked, time.perf_counter() - taken)
 
     def _acquire_fd(self) -> int | None:
         if self.write_lock_path is None:
