@@ -4,14 +4,21 @@ receipts, then the rest; and the time spent waiting for SQLite's write lock and 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import threading
 import time
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from martinet.store.database import Database, Turn, WriteTurns
 from martinet.store.schema import store_probes
+
+#: What only SQLite has: a write lock shared by the processes of a node.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def test_urgent_writers_then_receipts_overtake_the_queue_but_not_the_holder() -> None:
@@ -79,3 +86,40 @@ async def test_the_time_holding_sqlite_write_lock_is_counted_and_postgresql_coun
     else:
         assert held >= 0.05
         assert 0.0 <= waited < held
+
+
+async def test_a_small_write_runs_on_the_event_loops_thread_and_a_large_one_beside_it(db: Database) -> None:
+    def thread_of(conn: Connection) -> int:
+        conn.execute(insert(store_probes).values(owner=f"probe-{time.monotonic_ns()}", written_at=1))
+        return threading.get_ident()
+
+    loop_thread = threading.get_ident()
+    assert await db.run_write(thread_of, small=True) == loop_thread
+    large = await db.run_write(thread_of)
+    if db.sync_writer is None:  # PostgreSQL: asyncpg's work is the loop's anyway
+        assert large == loop_thread
+    else:  # SQLite: a campaign's acceptance must not stop the loop for seconds
+        assert large != loop_thread
+
+
+@SQLITE_ONLY
+async def test_a_writer_cancelled_while_another_process_holds_the_lock_leaves_it_free(db: Database) -> None:
+    assert db.write_lock_path is not None
+    other = os.open(db.write_lock_path, os.O_RDWR | os.O_CREAT)  # another open file: another process, to flock
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        ran: list[str] = []
+        waiting = asyncio.create_task(db.run_write(lambda conn: ran.append("cancelled"), small=True))
+        await asyncio.sleep(0.05)  # its thread now waits for the lock
+        waiting.cancel()
+        await asyncio.sleep(0.05)
+        fcntl.flock(other, fcntl.LOCK_UN)  # the thread takes the lock, then gives it back at once
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again: another process can write
+        fcntl.flock(other, fcntl.LOCK_UN)
+        async with asyncio.timeout(5):
+            await db.run_write(lambda conn: ran.append("next"), small=True)
+        assert ran == ["next"]
+    finally:
+        os.close(other)

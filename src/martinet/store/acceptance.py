@@ -27,7 +27,7 @@ from martinet.batching import GroupCommitter
 from martinet.domain.lanes import Lane
 from martinet.domain.status import OPTED_OUT, State
 from martinet.store.bulk import ListStatement, ManyRows, insert_rows
-from martinet.store.database import Database, on_postgresql, sqlite_path
+from martinet.store.database import SMALL_WRITE, Database, on_postgresql, sqlite_path
 from martinet.store.doorbell import Doorbell, doorbell_path
 from martinet.store.idempotency import claim, release
 from martinet.store.opt_outs import opted_out
@@ -213,7 +213,10 @@ class AcceptanceWriter:
         return await self._committer.enqueue(send)  # the future itself: no coroutine of `submit` in between
 
     async def _commit(self, batch: list[NewSend]) -> list[Verdict]:
-        verdicts = await self._db.run_write(lambda conn: _commit(conn, batch, self._opt_out_lanes))
+        # Small batches of small sends on the event loop's thread; a campaign, or a group send (expanded in the
+        # transaction), in a worker thread (`Database.run_write`).
+        small = sum(send.size() for send in batch) <= SMALL_WRITE and all(send.expand is None for send in batch)
+        verdicts = await self._db.run_write(lambda conn: _commit(conn, batch, self._opt_out_lanes), small=small)
         metrics.credits_moved("debit", sum(send.cost for send, ok in zip(batch, verdicts, strict=True) if ok is True))
         if self._doorbell is not None:  # SQLite: tell the engine (PostgreSQL was notified by the transaction)
             lanes = _queued_lanes([send for send, ok in zip(batch, verdicts, strict=True) if ok is True])

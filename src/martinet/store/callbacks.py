@@ -25,7 +25,7 @@ from martinet.domain.routing import OperatorLookup
 from martinet.domain.webhooks import event_id, reply_event_id, reply_params, status_params
 from martinet.store.accounts import UnknownAccount
 from martinet.store.bulk import ManyRows
-from martinet.store.database import Database
+from martinet.store.database import SMALL_WRITE, Database
 from martinet.store.schema import accounts, callbacks, inbound_messages, messages, sends, status_history
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -446,7 +446,7 @@ class CallbackStore:
                 )
             return statuses, replies
 
-        statuses, replies = await self._db.run_write(work)
+        statuses, replies = await self._db.run_write(work, small=limit + len(outcomes) <= SMALL_WRITE)
         return _requests(statuses, replies, self._operators)
 
     async def record(self, owner: str, outcomes: Sequence[CallbackResult]) -> None:
@@ -454,7 +454,9 @@ class CallbackStore:
         if not outcomes:
             return
         now = self._now_ms()
-        await self._db.run_write(lambda conn: _write_outcomes(conn, owner, outcomes, now))
+        await self._db.run_write(
+            lambda conn: _write_outcomes(conn, owner, outcomes, now), small=len(outcomes) <= SMALL_WRITE
+        )
 
     async def release(self, owner: str, ids: Sequence[int]) -> None:
         """Give back callbacks this owner claimed but did not try (engine stopping): due again now."""

@@ -121,6 +121,12 @@ def claim(
     return claimed
 
 
+def most_claimed(budgets: Mapping[str, int], shared_budget: int) -> int:
+    """The most messages `claim` can take with these budgets: OTP's own, and the others' within the shared one."""
+    others = sum(budget for lane, budget in budgets.items() if lane != Lane.OTP)
+    return budgets.get(Lane.OTP, 0) + max(0, min(others, shared_budget))
+
+
 def _claim_lane(
     conn: Connection, lane: str, owner: str, now: int, lease_ms: int, limit: int, cursor: ClaimCursor
 ) -> list[ClaimedMessage]:

@@ -80,6 +80,37 @@ class WriteTurns:
         self._held = False
 
 
+#: Rows up to which a hot path's write counts as small (`Database.run_write`): a few milliseconds of work.
+SMALL_WRITE = 1000
+
+
+async def _take_write_lock(fd: int) -> None:
+    """The advisory write lock of the database: at once when it is free, else from a worker thread (the kernel
+    queues the waiters of every process and wakes the next one as soon as it is released)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    taking = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
+    try:
+        await asyncio.shield(taking)
+    except asyncio.CancelledError:
+        await _give_back_when_taken(fd, taking)
+        raise
+
+
+async def _give_back_when_taken(fd: int, taking: asyncio.Future[None]) -> None:
+    """The caller was cancelled while a thread waits for the lock: the thread takes it anyway. Release it then,
+    before the caller's turn passes to another writer of this process (which would take the lock over, flock's
+    locks being the open file's, and lose it when this one is released)."""
+    while not taking.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(taking)
+    if not taking.cancelled() and taking.exception() is None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 @dataclass
 class Database:
     """The engines of one database: `write()` for transactions that write, `reader` for queries."""
@@ -105,7 +136,7 @@ class Database:
             fd = self._acquire_fd()
             asked = time.perf_counter()
             if fd is not None:
-                await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+                await _take_write_lock(fd)
             taken = time.perf_counter()
             try:
                 async with self.writer.begin() as conn:
@@ -115,22 +146,40 @@ class Database:
                     fcntl.flock(fd, fcntl.LOCK_UN)
                     metrics.sqlite_write_lock(taken - asked, time.perf_counter() - taken)
 
-    async def run_write(self, work: Callable[[Connection], T], *, turn: Turn = Turn.NORMAL) -> T:
+    async def run_write(self, work: Callable[[Connection], T], *, turn: Turn = Turn.NORMAL, small: bool = False) -> T:
         """Run `work` in one write transaction, as plain synchronous SQLAlchemy code.
 
         Hot paths (acceptance, dispatch, receipts) write many rows per transaction. Through the asyncio layer
         every statement is a round trip between the event loop and the driver's thread; on SQLite the whole
-        transaction instead runs in one worker thread on a synchronous connection (one hop per batch), and on
-        PostgreSQL it runs through `run_sync` on the asyncpg connection. Same code, both databases.
+        transaction instead runs on a synchronous connection (one hop per batch), and on PostgreSQL it runs
+        through `run_sync` on the asyncpg connection. Same code, both databases.
 
         On SQLite the writers of one process take turns, the more pressing kinds (`Turn`) before those
-        already waiting.
+        already waiting. A `small` work (at most `SMALL_WRITE` rows, a few milliseconds) runs on the event loop's
+        own thread once the write lock is taken; any other in a worker thread, so that a campaign's acceptance
+        or a contact import does not stop the loop for seconds. Every process of a SQLite node waits for that
+        lock, and a worker thread held it about a quarter longer for the same work under the Kannel comparison's
+        load (docs/benchmarks.md): it has to be woken, and to win the GIL back from the loop after each call
+        into SQLite, while holding the lock.
         """
         if self.sync_writer is None:
             async with self.writer.begin() as conn:
                 return await conn.run_sync(work)
         async with self._local.turn(turn):
-            return await asyncio.to_thread(self._locked_sync_write, work)
+            if not small:
+                return await asyncio.to_thread(self._locked_sync_write, work)
+            fd = self._acquire_fd()
+            asked = time.perf_counter()
+            if fd is not None:
+                await _take_write_lock(fd)
+            taken = time.perf_counter()
+            try:
+                with self.sync_writer.begin() as conn:
+                    return work(conn)
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    metrics.sqlite_write_lock(taken - asked, time.perf_counter() - taken)
 
     def _locked_sync_write(self, work: Callable[[Connection], T]) -> T:
         assert self.sync_writer is not None

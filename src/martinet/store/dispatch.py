@@ -20,7 +20,7 @@ from martinet.domain.status import DEFAULT_CODE, State
 from martinet.store import claims
 from martinet.store.bulk import ManyRows, insert_rows
 from martinet.store.claims import ClaimCursor, ClaimedMessage
-from martinet.store.database import Database, Turn
+from martinet.store.database import SMALL_WRITE, Database, Turn
 from martinet.store.history import append_history
 from martinet.store.receipts import adopt_early_receipts
 from martinet.store.schema import (
@@ -160,7 +160,11 @@ class DispatchStore:
             missing = {m.send_id for m in claimed if m.send_id not in known}
             return claimed, _send_contents(conn, missing) if missing else {}
 
-        return await self._db.run_write(work, turn=Turn.URGENT if urgent else Turn.NORMAL)
+        return await self._db.run_write(
+            work,
+            turn=Turn.URGENT if urgent else Turn.NORMAL,
+            small=claims.most_claimed(budgets, shared_budget) <= SMALL_WRITE,
+        )
 
     async def send_contents(self, send_ids: Collection[str]) -> dict[str, SendContent]:
         async with self._db.reader.connect() as conn:
@@ -191,9 +195,10 @@ class DispatchStore:
                 refunded += record_expired(conn, outcome.expired, now)
             return refunded
 
-        metrics.credits_moved(
-            "refund", await self._db.run_write(work, turn=Turn.URGENT if outcome.submitted else Turn.NORMAL)
+        recorded = await self._db.run_write(
+            work, turn=Turn.URGENT if outcome.submitted else Turn.NORMAL, small=len(outcome) <= SMALL_WRITE
         )
+        metrics.credits_moved("refund", recorded)
 
 
 #: The contents of some sends: built once, since every claim of the dispatcher reads the sends it has not seen.

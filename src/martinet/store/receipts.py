@@ -32,7 +32,7 @@ from martinet import metrics
 from martinet.domain.receipts import LITERAL, UNKNOWN_OUTCOME, Receipt, same_handset
 from martinet.domain.status import FINAL_STATES, State, aggregate
 from martinet.store.bulk import ListStatement, ManyRows
-from martinet.store.database import Database, Turn
+from martinet.store.database import SMALL_WRITE, Database, Turn
 from martinet.store.history import append_history
 from martinet.store.schema import messages, parts, unmatched_receipts
 
@@ -83,7 +83,9 @@ class ReceiptStore:
         now = self._now_ms()
         latencies: list[tuple[str, float]] = []
         applied = await self._db.run_write(
-            lambda conn: apply_receipts(conn, receipts, now, latencies), turn=Turn.PROMPT
+            lambda conn: apply_receipts(conn, receipts, now, latencies),
+            turn=Turn.PROMPT,
+            small=len(receipts) <= SMALL_WRITE,
         )
         metrics.observe_receipt_latencies(latencies)
         return applied
