@@ -266,7 +266,7 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
             assert await dated(endDate=days[0] - timedelta(days=1)) == []
             assert await dated(startDate=days[-1] + timedelta(days=1)) == []
             assert await dated(endDate=f"{days[0]}T00:00:00") == []  # a time is that instant
-        today = datetime.now(UTC).date()
+        today = datetime.now(zone).date()  # usage days are the account's: after 23:00 UTC, Paris is a day ahead
         days = await acme.accounts.usage(shop.id, today, today)
         assert sum(sum(d.messages.values()) for d in days) == 1
 

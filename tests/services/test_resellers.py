@@ -8,7 +8,8 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -419,7 +420,7 @@ async def test_usage_counts_messages_parts_and_credits_by_day(tree: Tree) -> Non
             assert await writer.accept(new) is True
     finally:
         await writer.stop()
-    today = datetime.fromtimestamp(now / 1000, UTC).astimezone().date()
+    today = datetime.fromtimestamp(now / 1000, ZoneInfo(t.reseller.timezone)).date()  # usage days are the account's
     days = await s.usage(t.reseller, t.reseller.id, today.replace(day=1) if today.day > 1 else today, today)
     day = next(d for d in days if d.messages)
     assert day.messages == {"ENROUTE": 2, "UNDELIVERABLE": 1}

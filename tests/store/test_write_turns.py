@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import sqlite3
 import threading
 import time
 
@@ -123,3 +124,33 @@ async def test_a_writer_cancelled_while_another_process_holds_the_lock_leaves_it
         assert ran == ["next"]
     finally:
         os.close(other)
+
+
+@SQLITE_ONLY
+async def test_a_small_write_waits_for_another_programs_lock_beside_the_loop(db: Database) -> None:
+    """A program outside Martinet (no advisory lock) holds SQLite's: the small write waits in a worker thread,
+    and the event loop keeps running meanwhile (on it, SQLite's busy handler would stop the loop)."""
+    url = db.url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(url, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        writing = asyncio.create_task(db.run_write(lambda conn: threading.get_ident(), small=True))
+        await asyncio.sleep(0.5)
+        assert not writing.done()
+        assert ticks >= 20  # the loop ran while the write waited
+        holder.execute("ROLLBACK")
+        async with asyncio.timeout(5):
+            assert await writing != threading.get_ident()  # it ran in the thread that waited
+        assert await db.run_write(lambda conn: threading.get_ident(), small=True) == threading.get_ident()
+    finally:
+        ticker.cancel()
+        holder.close()

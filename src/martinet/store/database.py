@@ -13,6 +13,7 @@ import contextlib
 import enum
 import fcntl
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -82,6 +84,44 @@ class WriteTurns:
 
 #: Rows up to which a hot path's write counts as small (`Database.run_write`): a few milliseconds of work.
 SMALL_WRITE = 1000
+
+#: How long SQLite waits for its own lock, held by a program that does not take Martinet's (ms).
+BUSY_TIMEOUT_MS = 30_000
+
+
+class _Busy:
+    """`_run_unless_busy`'s answer when SQLite's lock is held by another program: nothing was run."""
+
+
+_BUSY = _Busy()
+
+
+def _run(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.begin() as conn:
+        return work(conn)
+
+
+def _run_unless_busy(engine: Engine, work: Callable[[Connection], T]) -> T | _Busy:
+    """Run `work` in a transaction on this thread if SQLite's write lock can be taken at once, else `_BUSY`.
+
+    Martinet's own writers queue on the advisory lock first, so SQLite's lock is free once that is taken, unless
+    a program outside Martinet writes (an `sqlite3` shell, a script): waiting for it here, SQLite's busy handler
+    would stop the event loop, and `/readyz` with it, for up to `BUSY_TIMEOUT_MS`.
+    """
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            transaction = conn.begin()
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+                raise
+            return _BUSY
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        with transaction:
+            return work(conn)
 
 
 async def _take_write_lock(fd: int) -> None:
@@ -174,8 +214,10 @@ class Database:
                 await _take_write_lock(fd)
             taken = time.perf_counter()
             try:
-                with self.sync_writer.begin() as conn:
-                    return work(conn)
+                done = _run_unless_busy(self.sync_writer, work)
+                if isinstance(done, _Busy):  # another program writes: wait for it beside the loop, not on it
+                    return await asyncio.to_thread(_run, self.sync_writer, work)
+                return done
             finally:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
@@ -189,8 +231,7 @@ class Database:
             fcntl.flock(fd, fcntl.LOCK_EX)
         taken = time.perf_counter()
         try:
-            with self.sync_writer.begin() as conn:
-                return work(conn)
+            return _run(self.sync_writer, work)
         finally:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -295,7 +336,7 @@ def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str) -> N
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
