@@ -172,19 +172,8 @@ class Database:
         time under load. Writers therefore queue on an advisory file lock first: the kernel wakes the next
         one the moment the lock is released, and each process keeps batching while it waits.
         """
-        async with self._local.turn():
-            fd = self._acquire_fd()
-            asked = time.perf_counter()
-            if fd is not None:
-                await _take_write_lock(fd)
-            taken = time.perf_counter()
-            try:
-                async with self.writer.begin() as conn:
-                    yield conn
-            finally:
-                if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-                    metrics.sqlite_write_lock(taken - asked, time.perf_counter() - taken)
+        async with self._local.turn(), self._write_lock(), self.writer.begin() as conn:
+            yield conn
 
     async def run_write(self, work: Callable[[Connection], T], *, turn: Turn = Turn.NORMAL, small: bool = False) -> T:
         """Run `work` in one write transaction, as plain synchronous SQLAlchemy code.
@@ -208,20 +197,27 @@ class Database:
         async with self._local.turn(turn):
             if not small:
                 return await asyncio.to_thread(self._locked_sync_write, work)
-            fd = self._acquire_fd()
-            asked = time.perf_counter()
-            if fd is not None:
-                await _take_write_lock(fd)
-            taken = time.perf_counter()
-            try:
+            async with self._write_lock():
                 done = _run_unless_busy(self.sync_writer, work)
                 if isinstance(done, _Busy):  # another program writes: wait for it beside the loop, not on it
                     return await asyncio.to_thread(_run, self.sync_writer, work)
                 return done
-            finally:
-                if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-                    metrics.sqlite_write_lock(taken - asked, time.perf_counter() - taken)
+
+    @contextlib.asynccontextmanager
+    async def _write_lock(self) -> AsyncIterator[None]:
+        """The advisory write lock, held by this process's current writer (its turn taken); the time it was
+        waited for and held is counted (`martinet_sqlite_write_lock_seconds`)."""
+        fd = self._acquire_fd()
+        asked = time.perf_counter()
+        if fd is not None:
+            await _take_write_lock(fd)
+        taken = time.perf_counter()
+        try:
+            yield
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                metrics.sqlite_write_lock(taken - asked, time.perf_counter() - taken)
 
     def _locked_sync_write(self, work: Callable[[Connection], T]) -> T:
         assert self.sync_writer is not None
