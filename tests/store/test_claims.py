@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from martinet.domain.status import State
 from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
 from martinet.store.accounts import AccountStore
-from martinet.store.claims import ClaimCursor, ClaimedMessage
+from martinet.store.claims import ClaimCursor, ClaimedMessage, most_claimed
 from martinet.store.database import Database
 from martinet.store.dispatch import DispatchOutcome, DispatchStore, Expired, Held, Retry, SubmitFailed
 from martinet.store.scheduler import ScheduleStore
@@ -254,3 +254,11 @@ async def test_overdue_messages_expire_without_being_claimed(db: Database) -> No
         states = Counter((await conn.execute(select(messages.c.state))).scalars())
     assert states == {"expired": 3, "queued": 2}
     assert await _balance(db, account) == 10_000_000 - 20
+
+
+def test_the_most_a_claim_can_take_is_otps_budget_and_the_other_lanes_within_the_shared_one() -> None:
+    lanes = {"otp": 500, "notification": 500, "marketing": 500}
+    assert most_claimed(lanes, shared_budget=64) == 564
+    assert most_claimed(lanes, shared_budget=0) == 500  # the connectors are full: OTPs only
+    assert most_claimed({"notification": 500, "marketing": 500}, shared_budget=5000) == 1000
+    assert most_claimed({"otp": 500}, shared_budget=64) == 500

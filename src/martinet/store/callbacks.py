@@ -271,8 +271,8 @@ def _requests(
     statuses: Sequence[_StatusRow], replies: Sequence[_ReplyRow], operators: OperatorLookup
 ) -> list[DueCallback]:
     """The requests of `_due_rows`' rows, in id order. Written once the claim has committed: every process of
-    a SQLite gateway waits for the write lock while a transaction holds it, and formatting a request costs about
-    as much as claiming it."""
+    a SQLite gateway waits for the write lock while a transaction holds it, and formatting the requests took
+    about a tenth of the claim's time in it (docs/benchmarks.md)."""
     due = [_status_callback(r, operators) for r in statuses]
     due += [_reply_callback(r) for r in replies]
     return sorted(due, key=lambda c: c.id)

@@ -180,8 +180,8 @@ class Database:
 
         Hot paths (acceptance, dispatch, receipts) write many rows per transaction. Through the asyncio layer
         every statement is a round trip between the event loop and the driver's thread; on SQLite the whole
-        transaction instead runs on a synchronous connection (one hop per batch), and on PostgreSQL it runs
-        through `run_sync` on the asyncpg connection. Same code, both databases.
+        transaction instead runs on a synchronous connection (at most one hop per batch), and on PostgreSQL it
+        runs through `run_sync` on the asyncpg connection. Same code, both databases.
 
         On SQLite the writers of one process take turns, the more pressing kinds (`Turn`) before those
         already waiting. A `small` work (at most `SMALL_WRITE` rows, a few milliseconds) runs on the event loop's
