@@ -63,7 +63,7 @@ STAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "martinet engine",
         "SQLite commits, write lock",
-        ("DefaultDialect.do_commit", "leaf:Database._locked_sync_write", "leaf:_worker (concurrent/futures"),
+        ("DefaultDialect.do_commit", "leaf:_WorkItem.run (concurrent/futures", "leaf:_worker (concurrent/futures"),
     ),
     ("martinet engine", "event loop, SMPP socket I/O, timers", ()),
 )

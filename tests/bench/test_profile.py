@@ -14,10 +14,10 @@ pytestmark = pytest.mark.unit
 
 ENGINE = """\
 _engine_main (martinet/server.py:239);Dispatcher._loop (martinet/engine/dispatcher.py:120);SmppConnector.submit (martinet/connectors/smpp/connector.py:300) 40
-_worker (concurrent/futures/thread.py:83);Database._locked_sync_write (martinet/store/database.py:128);ReceiptStore.apply.<locals>.<lambda> (martinet/store/receipts.py:500);apply_receipts (martinet/store/receipts.py:310) 20
-_worker (concurrent/futures/thread.py:83);Database._locked_sync_write (martinet/store/database.py:128);DispatchStore.record.<locals>.work (martinet/store/dispatch.py:200);enqueue_status (martinet/store/outbox.py:80) 10
-_worker (concurrent/futures/thread.py:83);Database._locked_sync_write (martinet/store/database.py:127);TransactionalContext.__exit__ (sqlalchemy/engine/util.py:147);DefaultDialect.do_commit (sqlalchemy/engine/default.py:700) 15
-_worker (concurrent/futures/thread.py:83);Database._locked_sync_write (martinet/store/database.py:125) 5
+_worker (concurrent/futures/thread.py:83);_run (martinet/store/database.py:128);ReceiptStore.apply.<locals>.<lambda> (martinet/store/receipts.py:500);apply_receipts (martinet/store/receipts.py:310) 20
+_worker (concurrent/futures/thread.py:83);_run (martinet/store/database.py:128);DispatchStore.record.<locals>.work (martinet/store/dispatch.py:200);enqueue_status (martinet/store/outbox.py:80) 10
+_worker (concurrent/futures/thread.py:83);_run (martinet/store/database.py:127);TransactionalContext.__exit__ (sqlalchemy/engine/util.py:147);DefaultDialect.do_commit (sqlalchemy/engine/default.py:700) 15
+_worker (concurrent/futures/thread.py:83);_WorkItem.run (concurrent/futures/thread.py:58) 5
 _engine_main (martinet/server.py:239);run (uvloop/__init__.py:92);Runner.run (asyncio/runners.py:118) 10
 """
 

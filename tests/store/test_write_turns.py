@@ -12,7 +12,7 @@ import time
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from martinet.store.database import Database, Turn, WriteTurns
@@ -154,3 +154,31 @@ async def test_a_small_write_waits_for_another_programs_lock_beside_the_loop(db:
     finally:
         ticker.cancel()
         holder.close()
+
+
+@SQLITE_ONLY
+async def test_a_write_cancelled_while_its_thread_runs_keeps_its_turn_until_the_thread_ends(db: Database) -> None:
+    """The thread commits all the same; the next writer of the process waits for it, not on the loop for the one
+    connection the thread holds."""
+    release = threading.Event()
+    order: list[str] = []
+
+    def large(conn: Connection) -> None:
+        order.append("large starts")
+        assert release.wait(5)
+        conn.execute(insert(store_probes).values(owner="large", written_at=1))
+        order.append("large ends")
+
+    cancelled = asyncio.create_task(db.run_write(large))
+    await asyncio.sleep(0.05)
+    cancelled.cancel()
+    following = asyncio.create_task(db.run_write(lambda conn: order.append("next"), small=True))
+    await asyncio.sleep(0.05)  # the loop runs meanwhile
+    assert order == ["large starts"]
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await following
+    assert order == ["large starts", "large ends", "next"]
+    async with db.reader.connect() as conn:
+        assert (await conn.execute(select(store_probes.c.owner))).scalars().all() == ["large"]

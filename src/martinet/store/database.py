@@ -124,6 +124,20 @@ def _run_unless_busy(engine: Engine, work: Callable[[Connection], T]) -> T | _Bu
             return work(conn)
 
 
+async def _in_thread(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` in a worker thread. A thread cannot be stopped: when the caller is cancelled it still
+    waits for the thread to end (keeping its write turn, so that the next writer of this process neither takes
+    the connection the thread uses nor the lock it takes), then is cancelled."""
+    running = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        while not running.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(running)
+        raise
+
+
 async def _take_write_lock(fd: int) -> None:
     """The advisory write lock of the database: at once when it is free, else from a worker thread (the kernel
     queues the waiters of every process and wakes the next one as soon as it is released)."""
@@ -132,23 +146,11 @@ async def _take_write_lock(fd: int) -> None:
         return
     except BlockingIOError:
         pass
-    taking = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
     try:
-        await asyncio.shield(taking)
+        await _in_thread(fcntl.flock, fd, fcntl.LOCK_EX)
     except asyncio.CancelledError:
-        await _give_back_when_taken(fd, taking)
+        fcntl.flock(fd, fcntl.LOCK_UN)  # the thread took it all the same
         raise
-
-
-async def _give_back_when_taken(fd: int, taking: asyncio.Future[None]) -> None:
-    """The caller was cancelled while a thread waits for the lock: the thread takes it anyway. Release it then,
-    before the caller's turn passes to another writer of this process (which would take the lock over, flock's
-    locks being the open file's, and lose it when this one is released)."""
-    while not taking.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(taking)
-    if not taking.cancelled() and taking.exception() is None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -188,20 +190,19 @@ class Database:
         own thread once the write lock is taken; any other in a worker thread, so that a campaign's acceptance
         or a contact import does not stop the loop for seconds. Every process of a SQLite node waits for that
         lock, and a worker thread held it about a quarter longer for the same work under the Kannel comparison's
-        load (docs/benchmarks.md): it has to be woken, and to win the GIL back from the loop after each call
-        into SQLite, while holding the lock.
+        load (docs/benchmarks.md), likely while being woken and winning the GIL back from the loop after each
+        call into SQLite.
         """
         if self.sync_writer is None:
             async with self.writer.begin() as conn:
                 return await conn.run_sync(work)
-        async with self._local.turn(turn):
-            if not small:
-                return await asyncio.to_thread(self._locked_sync_write, work)
-            async with self._write_lock():
+        async with self._local.turn(turn), self._write_lock():
+            if small:
                 done = _run_unless_busy(self.sync_writer, work)
-                if isinstance(done, _Busy):  # another program writes: wait for it beside the loop, not on it
-                    return await asyncio.to_thread(_run, self.sync_writer, work)
-                return done
+                if not isinstance(done, _Busy):
+                    return done
+                # else another program writes: wait for it beside the loop, not on it
+            return await _in_thread(_run, self.sync_writer, work)
 
     @contextlib.asynccontextmanager
     async def _write_lock(self) -> AsyncIterator[None]:
@@ -214,20 +215,6 @@ class Database:
         taken = time.perf_counter()
         try:
             yield
-        finally:
-            if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                metrics.sqlite_write_lock(taken - asked, time.perf_counter() - taken)
-
-    def _locked_sync_write(self, work: Callable[[Connection], T]) -> T:
-        assert self.sync_writer is not None
-        fd = self._acquire_fd()
-        asked = time.perf_counter()
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        taken = time.perf_counter()
-        try:
-            return _run(self.sync_writer, work)
         finally:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
