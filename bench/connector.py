@@ -39,13 +39,29 @@ EXPIRES_IN_MS = 48 * 3600 * 1000  # a validity period on every message, as the A
 
 
 class _Receipts:
+    """The engine's `ReceiptRecorder` without its database: receipts queued to a `GroupCommitter` that writes
+    nothing, each call answered with the committer's future."""
+
     def __init__(self) -> None:
         self.count = 0
         self.changed = asyncio.Event()
+        self._committer: GroupCommitter[Sequence[Receipt], None] = GroupCommitter(
+            self._commit, weight=len, name="bench-receipts"
+        )
 
-    async def __call__(self, receipts: Sequence[Receipt]) -> None:
-        self.count += len(receipts)
+    def start(self) -> None:
+        self._committer.start()
+
+    async def stop(self) -> None:
+        await self._committer.stop()
+
+    def __call__(self, receipts: Sequence[Receipt]) -> asyncio.Future[None]:
+        return self._committer.enqueue(receipts)
+
+    async def _commit(self, batches: list[Sequence[Receipt]]) -> list[None]:
+        self.count += sum(len(batch) for batch in batches)
         self.changed.set()
+        return [None] * len(batches)
 
 
 async def _no_inbound(messages: Sequence[InboundMessage]) -> None:
@@ -104,6 +120,7 @@ async def _run(count: int, batch: int, rounds: int, profile: str | None) -> list
         )  # fmt: skip
         connector = SmppConnector(config)
         receipts = _Receipts()
+        receipts.start()
         await connector.start(receipts, _no_inbound)
         try:
             await asyncio.wait_for(connector.bound.wait(), 30)
@@ -123,6 +140,7 @@ async def _run(count: int, batch: int, rounds: int, profile: str | None) -> list
             return figures
         finally:
             await connector.stop()
+            await receipts.stop()
 
 
 def main() -> None:

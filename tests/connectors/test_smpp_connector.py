@@ -401,3 +401,33 @@ async def test_the_carrier_waits_once_inbound_window_receipts_await_the_store(
 
 async def _at_least(count: Any, target: int) -> bool:
     return bool(count() >= target)
+
+
+async def test_a_receipt_the_store_fails_to_keep_is_refused_and_sent_again(
+    connected: tuple[Simulator, Sinks, list[SmppConnector]],
+) -> None:
+    """The carrier hears an error for a receipt its store could not write, so it sends it again; the store's
+    futures are waited on as they are (a recorder returns a future, not a coroutine), failures included."""
+    smsc, sinks, started = connected
+    failures = 0
+
+    def flaky_store(receipts: Sequence[Receipt]) -> asyncio.Future[None]:
+        nonlocal failures
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if failures < 2:
+            failures += 1
+            future.set_exception(OSError("disk full"))
+        else:
+            sinks.receipts.extend(receipts)
+            asyncio.get_running_loop().call_soon(future.set_result, None)
+        return future
+
+    connector = SmppConnector(_config(smsc.port))
+    started.append(connector)
+    await connector.start(flaky_store, sinks.on_inbound)
+    await asyncio.wait_for(connector.bound.wait(), 5)
+    results = await connector.submit([_message(1, "m1")])
+    assert isinstance(results[0], Accepted)
+    await wait_for(lambda: _finals(sinks, 1))
+    assert smsc.counters.receipts_retried == 2
+    assert smsc.counters.receipts_acked == smsc.counters.receipts_sent - 2 == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from martinet.batching import GroupCommitter
@@ -12,7 +13,11 @@ from martinet.store.receipts import ReceiptStore
 
 
 class ReceiptRecorder:
-    """The `ReceiptSink` given to connectors: `await recorder(receipts)` returns once they are committed."""
+    """The `ReceiptSink` given to connectors: `await recorder(receipts)` returns once they are committed.
+
+    Calling it queues the receipts at once and returns the committer's future, not a coroutine: a connector
+    may then wait for it without a task of its own (the SMPP connector does, for two receipts per message).
+    """
 
     def __init__(self, store: ReceiptStore, max_batch: int = 5000) -> None:
         self._store = store
@@ -26,8 +31,8 @@ class ReceiptRecorder:
     async def stop(self) -> None:
         await self._committer.stop()
 
-    async def __call__(self, receipts: Sequence[Receipt]) -> None:
-        await self._committer.submit(receipts)
+    def __call__(self, receipts: Sequence[Receipt]) -> asyncio.Future[None]:
+        return self._committer.enqueue(receipts)
 
     async def _commit(self, batches: list[Sequence[Receipt]]) -> list[None]:
         flat = [receipt for batch in batches for receipt in batch]

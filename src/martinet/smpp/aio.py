@@ -83,8 +83,9 @@ __all__ = [
 
 log = logging.getLogger("martinet.smpp")
 
-#: Answers an inbound request; the response is sent when the awaitable completes.
-Handler = Callable[[PDU], Awaitable[PDU]]
+#: Answers an inbound request: with the response, or with an awaitable of it, sent when it completes (a future
+#: is used as it is; a coroutine gets a task).
+Handler = Callable[[PDU], PDU | Awaitable[PDU]]
 #: SMSC side: True or ESME_ROK accepts a bind, False refuses it with ESME_RINVPASWD, any other
 #: command_status refuses it with that status (ESME_RINVSYSID for an unknown system_id).
 Authenticator = Callable[[str, str], bool | int | Awaitable[bool | int]]

@@ -439,23 +439,29 @@ class SmppConnector:
 
     # ------------------------------------------------------------------ inbound
 
-    async def _on_request(self, pdu: PDU) -> PDU:
-        if isinstance(pdu, DeliverSm):
-            await self._inbound_pdu(pdu)
-            return DeliverSmResp(sequence_number=pdu.sequence_number, message_id="")
-        if isinstance(pdu, DataSm):
-            await self._inbound_pdu(pdu)
-            return DataSmResp(sequence_number=pdu.sequence_number, message_id="")
-        return GenericNack(sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RINVCMDID)
+    def _on_request(self, pdu: PDU) -> PDU | Awaitable[PDU]:
+        """The answer to a carrier's request, once what it brought is durable.
 
-    async def _inbound_pdu(self, pdu: DeliverSm | DataSm) -> None:
-        """Receipt or MO; returns once it is durable (the caller then acknowledges it)."""
+        A plain function returning a future rather than a coroutine: a receipt (two per message) then costs
+        no task of its own, only the recorder's future and the answer's.
+        """
+        if isinstance(pdu, DeliverSm):
+            answer: PDU = DeliverSmResp(sequence_number=pdu.sequence_number, message_id="")
+        elif isinstance(pdu, DataSm):
+            answer = DataSmResp(sequence_number=pdu.sequence_number, message_id="")
+        else:
+            return GenericNack(sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RINVCMDID)
+        durable = self._inbound_pdu(pdu)
+        return answer if durable is None else _once_done(durable, answer)
+
+    def _inbound_pdu(self, pdu: DeliverSm | DataSm) -> Awaitable[None] | None:
+        """Hands a receipt or a reply to its sink; what to wait for before acknowledging it (None: nothing)."""
         assert self._receipts is not None and self._inbound is not None
         if is_receipt(pdu):
             parsed = parse_receipt(pdu, lenient=True, dates=False)
             if parsed is None:  # flagged as a receipt but unreadable: not a reply either
                 log.warning("%s: unreadable delivery receipt dropped (sequence %d)", self.name, pdu.sequence_number)
-                return
+                return None
             handset = pdu.source_addr or None
             carrier_id, alternatives = self._receipt_ids(readings(parsed.message_id, self._id_format), handset)
             receipt = Receipt(
@@ -468,11 +474,11 @@ class SmppConnector:
                 alternatives=alternatives,
                 handset=handset,
             )
-            await self._receipts([receipt])
-            return
+            return self._receipts([receipt])
         complete = self._reassembler.add(pdu, now=asyncio.get_running_loop().time())
-        if complete is not None:
-            await self._inbound([self._inbound_message(complete)])
+        if complete is None:
+            return None
+        return self._inbound([self._inbound_message(complete)])
 
     def _receipt_ids(self, forms: dict[Reading, str], handset: str | None) -> tuple[str, tuple[tuple[str, str], ...]]:
         """The canonical ID a receipt names, and its other readings while the carrier's habit is being learned
@@ -551,6 +557,25 @@ def _submit_sm(
         short_message=piece.short_message,
         tlvs=piece.tlvs,
     )
+
+
+def _once_done(durable: Awaitable[None], answer: PDU) -> asyncio.Future[PDU]:
+    """A future of `answer` that resolves when `durable` has, or fails (or is cancelled) as it did."""
+    source = asyncio.ensure_future(durable)
+    result: asyncio.Future[PDU] = asyncio.get_running_loop().create_future()
+
+    def settle(done: asyncio.Future[None]) -> None:
+        if result.done():
+            return
+        if done.cancelled():
+            result.cancel()
+        elif (exc := done.exception()) is not None:
+            result.set_exception(exc)
+        else:
+            result.set_result(answer)
+
+    source.add_done_callback(settle)
+    return result
 
 
 async def _settled(recording: Awaitable[None], within: float) -> None:
