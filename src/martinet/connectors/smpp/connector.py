@@ -565,7 +565,9 @@ def _once_done(durable: Awaitable[None], answer: PDU) -> asyncio.Future[PDU]:
     result: asyncio.Future[PDU] = asyncio.get_running_loop().create_future()
 
     def settle(done: asyncio.Future[None]) -> None:
-        if result.done():
+        if result.done():  # the answer was abandoned meanwhile: only retrieve the outcome, never log it as lost
+            if not done.cancelled():
+                done.exception()
             return
         if done.cancelled():
             result.cancel()
