@@ -4,7 +4,7 @@ The end-to-end bench (`bench.kannel`) sums the engine's CPU with the store's; th
 in this process against the simulator in another (`python -m martinet.smsc`, every message DELIVRD with an
 ENROUTE receipt first, as `bench.kannel` configures it), the way the dispatcher drives it: batches handed over
 as capacity allows, each accepted message's recording a future resolved by a `GroupCommitter` that writes
-nothing, receipts going to a sink that stores nothing. `time.process_time` counts this process only, so what is
+nothing, receipts going to the engine's `ReceiptRecorder` over a store that only counts them. `time.process_time` counts this process only, so what is
 measured is the connector, its SMPP session and the event loop.
 
 `python -m bench.connector [--count N] [--batch B] [--rounds R] [--profile FILE]`; prints JSON, CPU ms per
@@ -33,35 +33,24 @@ from martinet.domain.inbound import InboundMessage
 from martinet.domain.lanes import Lane
 from martinet.domain.receipts import Receipt
 from martinet.domain.text import Encoding
+from martinet.engine.receipts import ReceiptRecorder
 
 WINDOW = 64
 EXPIRES_IN_MS = 48 * 3600 * 1000  # a validity period on every message, as the API's default gives
 
 
 class _Receipts:
-    """The engine's `ReceiptRecorder` without its database: receipts queued to a `GroupCommitter` that writes
-    nothing, each call answered with the committer's future."""
+    """The receipt store without its database, behind the engine's own `ReceiptRecorder`: receipts are batched
+    and answered as the engine batches and answers them, and only counted."""
 
     def __init__(self) -> None:
         self.count = 0
         self.changed = asyncio.Event()
-        self._committer: GroupCommitter[Sequence[Receipt], None] = GroupCommitter(
-            self._commit, weight=len, name="bench-receipts"
-        )
 
-    def start(self) -> None:
-        self._committer.start()
-
-    async def stop(self) -> None:
-        await self._committer.stop()
-
-    def __call__(self, receipts: Sequence[Receipt]) -> asyncio.Future[None]:
-        return self._committer.enqueue(receipts)
-
-    async def _commit(self, batches: list[Sequence[Receipt]]) -> list[None]:
-        self.count += sum(len(batch) for batch in batches)
+    async def apply(self, receipts: Sequence[Receipt]) -> int:
+        self.count += len(receipts)
         self.changed.set()
-        return [None] * len(batches)
+        return len(receipts)
 
 
 async def _no_inbound(messages: Sequence[InboundMessage]) -> None:
@@ -120,8 +109,9 @@ async def _run(count: int, batch: int, rounds: int, profile: str | None) -> list
         )  # fmt: skip
         connector = SmppConnector(config)
         receipts = _Receipts()
-        receipts.start()
-        await connector.start(receipts, _no_inbound)
+        recorder = ReceiptRecorder(receipts)  # type: ignore[arg-type]
+        recorder.start()
+        await connector.start(recorder, _no_inbound)
         try:
             await asyncio.wait_for(connector.bound.wait(), 30)
             await _drive(connector, receipts, 0, min(count, 2000), batch)  # warm-up
@@ -140,7 +130,7 @@ async def _run(count: int, batch: int, rounds: int, profile: str | None) -> list
             return figures
         finally:
             await connector.stop()
-            await receipts.stop()
+            await recorder.stop()
 
 
 def main() -> None:
