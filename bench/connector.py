@@ -4,8 +4,9 @@ The end-to-end bench (`bench.kannel`) sums the engine's CPU with the store's; th
 in this process against the simulator in another (`python -m martinet.smsc`, every message DELIVRD with an
 ENROUTE receipt first, as `bench.kannel` configures it), the way the dispatcher drives it: batches handed over
 as capacity allows, each accepted message's recording a future resolved by a `GroupCommitter` that writes
-nothing, receipts going to the engine's `ReceiptRecorder` over a store that only counts them. `time.process_time` counts this process only, so what is
-measured is the connector, its SMPP session and the event loop.
+nothing, receipts going to the engine's `ReceiptRecorder` over a store that only counts them.
+`time.process_time` counts this process only, so what is measured is the connector, its SMPP session and the
+event loop.
 
 `python -m bench.connector [--count N] [--batch B] [--rounds R] [--profile FILE]`; prints JSON, CPU ms per
 message (submission and both receipts).

@@ -6,9 +6,9 @@ What the engine does for each `deliver_sm` receipt between reading it and answer
 queue it to the engine's `ReceiptRecorder` (a `GroupCommitter` whose store here writes nothing) and answer once
 the recorder's future resolves. The PDUs are decoded beforehand and handed to the connector's request handler
 (`SmppConnector._on_request`, what its binds call) directly, so neither the socket nor the SMPP codec is measured:
-`bench.connector` measures the connector with them, but its spread between runs (±15 %) hides a change of a few
-microseconds per receipt, and this one does not. Prints JSON: microseconds of CPU per receipt, the least and the
-median of the rounds.
+`bench.connector` measures the connector with them, but its figure moves by a quarter from one run to the next,
+which hides a change of a few microseconds per receipt; this one moves less, and runs of two versions alternated
+a few times tell them apart. Prints JSON: microseconds of CPU per receipt, the least and the median of the rounds.
 """
 
 from __future__ import annotations
