@@ -35,7 +35,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from martinet import logs
+from martinet import collector, logs
 from martinet.config import Settings, worker_count
 
 if TYPE_CHECKING:
@@ -192,7 +192,9 @@ def _http_main(data: dict[str, Any], sockets: tuple[socket.socket, socket.socket
     # The store's writer thread and the event loop share the GIL; with the default 5 ms switch interval a
     # finished commit can wait that long to hand its answers back. A short interval keeps accept latency low.
     sys.setswitchinterval(0.0005)
-    uvicorn.Server(http_config(settings, http_app(settings))).run(sockets=list(sockets))
+    server = uvicorn.Server(http_config(settings, http_app(settings)))
+    collector.settle_after_start()
+    server.run(sockets=list(sockets))
 
 
 def http_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
@@ -248,7 +250,9 @@ async def run_engine(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     db = open_store(settings)
     try:
-        await engine(settings, db, with_notifier=not settings.callbacks.own_process).run(stop)
+        built = engine(settings, db, with_notifier=not settings.callbacks.own_process)
+        collector.settle_after_start()
+        await built.run(stop)
     finally:
         with contextlib.suppress(Exception):
             await db.dispose()
@@ -285,7 +289,9 @@ async def run_notifier(settings: Settings) -> None:
     try:
         # Its pid in the line: the process has no name of its own in `ps`, and an operator may want to signal it.
         logs.get_logger(__name__).info("callbacks notifier started", pid=os.getpid())
-        await notifier(settings, db, owner=owner, node=node).run(stop)
+        built = notifier(settings, db, owner=owner, node=node)
+        collector.settle_after_start()
+        await built.run(stop)
     finally:
         with contextlib.suppress(Exception):
             await db.dispose()
