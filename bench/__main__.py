@@ -461,8 +461,8 @@ def _kannel_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         (
             "  accepted per second at the HTTP side, Martinet / Kannel",
             f"{m['load']['accepted_per_second']:,.0f} / {k['load']['accepted_per_second']:,.0f}",
-            "",
-            "",
+            "≥ Kannel's",
+            page.verdict(m["load"]["accepted_per_second"] >= k["load"]["accepted_per_second"]),
         ),
         (
             "  send → final callback p50 / p99, Martinet; Kannel",
