@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from martinet.store.callbacks import (
     _DETAILS,
     _REPLY_DETAILS,
     DELIVERED,
+    FAILED,
     PENDING,
     CallbackResult,
     CallbackStore,
@@ -87,3 +88,40 @@ async def test_results_of_callbacks_held_by_another_owner_are_not_written(db: Da
     async with db.reader.connect() as conn:
         states = (await conn.execute(select(callbacks.c.state).order_by(callbacks.c.id))).scalars().all()
     assert states == [PENDING, PENDING]
+
+
+async def test_a_callback_whose_event_is_gone_fails_for_good_and_the_others_are_delivered(db: Database) -> None:
+    await queue_send(db, _clock, ["33612345678", "33698765432"])
+    async with db.write() as conn:
+        reported: list[int] = []
+        for message in (await conn.execute(select(messages.c.id, messages.c.account_id))).all():
+            added = await conn.execute(
+                insert(status_history).values(message_id=message.id, at=NOW, state="sent", code=13)
+            )
+            reported.append(added.inserted_primary_key[0])  # type: ignore[index]
+            await conn.execute(
+                insert(callbacks).values(
+                    account_id=message.account_id,
+                    kind="status",
+                    history_id=reported[-1],
+                    order_key=f"m:{message.id}",
+                    url=URL,
+                    state=PENDING,
+                    created_at=NOW,
+                    next_at=NOW,
+                )
+            )
+        gone, kept = reported
+        await conn.execute(delete(status_history).where(status_history.c.id == gone))  # purged meanwhile
+    store = CallbackStore(db, _clock)
+
+    due = await store.claim("node:1", lease_ms=60_000, limit=10)
+
+    assert [c.event for c in due] == [f"h{kept}"]
+    async with db.reader.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(callbacks.c.history_id, callbacks.c.state, callbacks.c.lease_owner, callbacks.c.last_error)
+            )
+        ).all()
+    assert sorted(tuple(r) for r in rows) == [(gone, FAILED, None, "event not found"), (kept, PENDING, "node:1", None)]

@@ -101,6 +101,11 @@ def _run(engine: Engine, work: Callable[[Connection], T]) -> T:
         return work(conn)
 
 
+def _read(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.connect() as conn, conn.begin():
+        return work(conn)
+
+
 def _run_unless_busy(engine: Engine, work: Callable[[Connection], T]) -> T | _Busy:
     """Run `work` in a transaction on this thread if SQLite's write lock can be taken at once, else `_BUSY`.
 
@@ -162,6 +167,7 @@ class Database:
     reader: AsyncEngine
     write_lock_path: Path | None = None
     sync_writer: Engine | None = None
+    sync_reader: Engine | None = None
     _local: WriteTurns = field(default_factory=lambda: WriteTurns())
     _lock_fd: int | None = None
 
@@ -204,6 +210,19 @@ class Database:
                 # else another program writes: wait for it beside the loop, not on it
             return await _in_thread(_run, self.sync_writer, work)
 
+    async def run_read(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one read transaction, as plain synchronous SQLAlchemy code, outside the write lock.
+
+        For what a hot path reads just after its write commits (the details of the callbacks a claim leased, say):
+        read inside the write transaction, it would hold every other writer of the node back meanwhile. On SQLite
+        it runs on a synchronous connection in a worker thread (a read takes no lock a writer waits for), on
+        PostgreSQL through `run_sync` on a pooled connection. It sees everything committed before it starts.
+        """
+        if self.sync_reader is None:
+            async with self.reader.connect() as conn:
+                return await conn.run_sync(work)
+        return await _in_thread(_read, self.sync_reader, work)
+
     @contextlib.asynccontextmanager
     async def _write_lock(self) -> AsyncIterator[None]:
         """The advisory write lock, held by this process's current writer (its turn taken); the time it was
@@ -231,6 +250,8 @@ class Database:
         await self.writer.dispose()
         if self.sync_writer is not None:
             self.sync_writer.dispose()
+        if self.sync_reader is not None:
+            self.sync_reader.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
         if self._lock_fd is not None:
@@ -277,16 +298,15 @@ def open_database(url: str, *, sqlite_synchronous: str = "full", pool_size: int 
     _private_file(path)
     writer = _sqlite_engine(url, immediate=True, synchronous=sqlite_synchronous, pool_size=1)
     reader = _sqlite_engine(url, immediate=False, synchronous=sqlite_synchronous, pool_size=pool_size)
-    sync_writer = create_engine(
-        url,
-        pool_size=1,
-        max_overflow=0,
-        connect_args={"timeout": 30, "check_same_thread": False},
-        hide_parameters=True,
-    )
-    _configure_sqlite(sync_writer, immediate=True, synchronous=sqlite_synchronous)
+    sync_writer = _sync_sqlite_engine(url, immediate=True, synchronous=sqlite_synchronous, pool_size=1)
+    sync_reader = _sync_sqlite_engine(url, immediate=False, synchronous=sqlite_synchronous, pool_size=2)
     return Database(
-        url, writer, reader, write_lock_path=path.with_name(path.name + ".write-lock"), sync_writer=sync_writer
+        url,
+        writer,
+        reader,
+        write_lock_path=path.with_name(path.name + ".write-lock"),
+        sync_writer=sync_writer,
+        sync_reader=sync_reader,
     )
 
 
@@ -306,6 +326,19 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str, pool_size: in
         async_url(url), pool_size=pool_size, max_overflow=0, connect_args={"timeout": 30}, hide_parameters=True
     )
     _configure_sqlite(engine.sync_engine, immediate=immediate, synchronous=synchronous)
+    return engine
+
+
+def _sync_sqlite_engine(url: str, *, immediate: bool, synchronous: str, pool_size: int) -> Engine:
+    """A synchronous engine, its connections usable from whichever thread runs the work (one at a time)."""
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        hide_parameters=True,
+    )
+    _configure_sqlite(engine, immediate=immediate, synchronous=synchronous)
     return engine
 
 
