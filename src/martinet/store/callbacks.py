@@ -439,9 +439,12 @@ class CallbackStore:
     ) -> list[DueCallback]:
         """Lease up to `limit` due callbacks, the oldest pending one of each order key at most.
 
-        `outcomes` of earlier deliveries are recorded first in the same transaction, as `record` would: one
+        `outcomes` of earlier deliveries are recorded first in the lease's transaction, as `record` would: one
         commit instead of two, and a callback recorded delivered lets the next one of its recipient be claimed
-        at once. Nothing of them is written if the claim fails.
+        at once. Nothing of them is written if the lease fails. Should reading what the leased callbacks report
+        fail after it (the claim raises), the callbacks wait for their lease to run out, and writing the outcomes
+        again is harmless: an outcome is written only on a callback its owner holds, and writing it gives the
+        lease back.
         """
         now = self._now_ms()
 
