@@ -458,7 +458,7 @@ class CallbackStore:
         if not claimed:
             return []
         # What they report is read once the lease has committed, outside the write lock that the node's other
-        # writers wait for (the join took about half of the claim's time in it). The leased rows are this owner's
+        # writers wait for (the join was most of the Python work done in it). The leased rows are this owner's
         # now, and what they report does not change once written.
         statuses, replies = await self._db.run_read(lambda conn: _found_rows(conn, claimed))
         found = len(statuses) + len(replies)

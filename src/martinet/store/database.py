@@ -101,11 +101,6 @@ def _run(engine: Engine, work: Callable[[Connection], T]) -> T:
         return work(conn)
 
 
-def _read(engine: Engine, work: Callable[[Connection], T]) -> T:
-    with engine.connect() as conn, conn.begin():
-        return work(conn)
-
-
 def _run_unless_busy(engine: Engine, work: Callable[[Connection], T]) -> T | _Busy:
     """Run `work` in a transaction on this thread if SQLite's write lock can be taken at once, else `_BUSY`.
 
@@ -221,7 +216,7 @@ class Database:
         if self.sync_reader is None:
             async with self.reader.connect() as conn:
                 return await conn.run_sync(work)
-        return await _in_thread(_read, self.sync_reader, work)
+        return await _in_thread(_run, self.sync_reader, work)
 
     @contextlib.asynccontextmanager
     async def _write_lock(self) -> AsyncIterator[None]:
