@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.kannel [--count 20000] [--connections 64] [--only martinet|kannel]
                                      [--callback-statuses all,final] [--kannel-stores none,spool]
-                                     [--profile DIR]
+                                     [--profile DIR] [--repeats N]
 
 One SMSC simulator (`martinet smsc`: every message DELIVRD, an ENROUTE receipt 0.1 s after the submission and the
 final one 0.5 s after it, no throughput limit) serves both gateways in turn, each bound to it with one
@@ -35,6 +35,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -163,8 +164,7 @@ def martinet(
 ) -> Iterator[tuple[str, str, int, str]]:
     """`martinet serve` bound to the simulator: (base URL, account token, process group, /metrics URL); the
     account is called back for every status change (`all`, smsmode's way) or for final statuses only (`final`)."""
-    data = data / f"martinet-{callback_statuses}"
-    data.mkdir()
+    data = Path(tempfile.mkdtemp(prefix=f"martinet-{callback_statuses}-", dir=data))  # fresh for each run
     port = free_port()
     config = data / "martinet.toml"
     config.write_text(
@@ -251,8 +251,7 @@ def kannel(data: Path, smpp: int, control: str, store: str = "none") -> Iterator
     """Kannel's bearerbox and smsbox bound to the simulator: (sendsms base URL, their process groups); bearerbox
     keeps no message store (`none`, Kannel's default) or its spool store (`spool`: a file per queued message)."""
     bearerbox, smsbox = ensure_tool("bearerbox", "kannel"), ensure_tool("smsbox", "kannel")
-    data = data / f"kannel-{store}"
-    data.mkdir()
+    data = Path(tempfile.mkdtemp(prefix=f"kannel-{store}-", dir=data))  # fresh for each run
     lines = ""
     if store != "none":
         (data / "store").mkdir()
@@ -440,9 +439,16 @@ def run(
     callback_statuses: tuple[str, ...] = ("all", "final"),
     kannel_stores: tuple[str, ...] = ("none", "spool"),
     profile_dir: Path | None = None,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """Both gateways against the same simulator, one after the other (Martinet for each choice of callback
-    statuses, Kannel without and with its store); figures of each and the ratio to Kannel without a store."""
+    statuses, Kannel without and with its store); figures of each and the ratio to Kannel without a store.
+
+    The compared pair (Martinet calling back every status, Kannel without a store) runs `repeats` times,
+    alternated: this machine's speed drifts from one minute to the next, by a quarter at times, and a drift
+    between the two runs of a single pair decides a close comparison on its own. Each pair is kept (`pairs`),
+    `martinet` and `kannel` are those of the pair with the median ratio, and `pair_summary` gives each target's
+    figure per pair and its median. The other runs (final statuses only, Kannel's spool store) run once, after."""
     data = Path(tempfile.mkdtemp(prefix="martinet-kannel-"))
     results: dict[str, Any] = {
         "count": count,
@@ -451,21 +457,25 @@ def run(
         "window": WINDOW,
         "smsc_window": SMSC_WINDOW,
         "synchronous": synchronous,
+        "repeats": repeats,
         "machine": machine(),
     }
+    statuses = callback_statuses if not only or "martinet" in only else ()
+    stores = kannel_stores if not only or "kannel" in only else ()
     try:
         with simulator(data) as (smpp, control, smsc):
-            for statuses in callback_statuses if not only or "martinet" in only else ():
+
+            def martinet_run(choice: str) -> dict[str, Any]:
+                key = "martinet" if choice == "all" else f"martinet_{choice}"
                 with (
                     receiver() as (callbacks, receiver_pid),
-                    martinet(data, smpp, control, synchronous, statuses) as gw,
+                    martinet(data, smpp, control, synchronous, choice) as gw,
                 ):
                     base, token, group, metrics = gw
                     build = martinet_request(token, callbacks)
                     # warm-up, not counted: a few sends to other numbers, until their callbacks are in
                     _settle(callbacks, dlr.load(base, build, _martinet_accepted, count=64, connections=8).accepted)
-                    key = "martinet" if statuses == "all" else f"martinet_{statuses}"
-                    results[key] = measure(
+                    return measure(
                         key,
                         _offset(build),
                         _martinet_accepted,
@@ -480,12 +490,13 @@ def run(
                         sampled=(profile_dir / key, group) if profile_dir else None,
                         metrics=metrics,
                     )
-            for store in kannel_stores if not only or "kannel" in only else ():
+
+            def kannel_run(store: str) -> dict[str, Any]:
+                key = "kannel" if store == "none" else f"kannel_{store}"
                 with receiver() as (callbacks, receiver_pid), kannel(data, smpp, control, store) as (base, groups):
                     build = kannel_request(callbacks)
                     _settle(callbacks, dlr.load(base, build, _kannel_accepted, count=64, connections=8).accepted)
-                    key = "kannel" if store == "none" else f"kannel_{store}"
-                    results[key] = measure(
+                    return measure(
                         key,
                         _offset(build),
                         _kannel_accepted,
@@ -498,13 +509,73 @@ def run(
                         groups=[*groups, smsc],
                         pids=[receiver_pid],
                     )
+
+            pairs: list[dict[str, Any]] = []
+            for _ in range(repeats if "all" in statuses or "none" in stores else 0):
+                pair: dict[str, Any] = {}
+                if "all" in statuses:
+                    pair["martinet"] = martinet_run("all")
+                if "none" in stores:
+                    pair["kannel"] = kannel_run("none")
+                pairs.append(pair)
+            results.update(median_pair(pairs))
+            if len(pairs) > 1:
+                results["pairs"] = pairs
+            for choice in statuses:
+                if choice != "all":
+                    results[f"martinet_{choice}"] = martinet_run(choice)
+            for store in stores:
+                if store != "none":
+                    results[f"kannel_{store}"] = kannel_run(store)
     finally:
         shutil.rmtree(data, ignore_errors=True)
     results["kannel_version"] = _kannel_version()  # after the run: it may have installed the package
     if "martinet" in results and "kannel" in results:
-        k = results["kannel"]["end_to_end_per_second"]
-        results["ratio"] = round(results["martinet"]["end_to_end_per_second"] / k, 2) if k else float("inf")
+        results["ratio"] = _ratio(results["martinet"], results["kannel"])
+        results["pair_summary"] = pair_summary(pairs)
     return results
+
+
+def _ratio(martinet: dict[str, Any], kannel: dict[str, Any]) -> float:
+    k = kannel["end_to_end_per_second"]
+    return round(martinet["end_to_end_per_second"] / k, 2) if k else float("inf")
+
+
+def median_pair(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pair whose ratio is the median one (by Martinet's end to end alone when Kannel did not run); the
+    lower middle one of an even number."""
+    if not pairs:
+        return {}
+
+    def key(pair: dict[str, Any]) -> float:
+        if "martinet" in pair and "kannel" in pair:
+            return _ratio(pair["martinet"], pair["kannel"])
+        return float(next(iter(pair.values()))["end_to_end_per_second"])
+
+    ordered = sorted(pairs, key=key)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def pair_summary(pairs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each target's figure in every pair, in the order they ran, and their median: the end-to-end ratio, the
+    ratio of accepts per second, the ratio of send → final callback medians (Martinet / Kannel: at most 1 is
+    the target) and Martinet's CPU per message (ms)."""
+    figures: dict[str, list[float]] = {"ratio": [], "accepts_ratio": [], "p50_ratio": [], "cpu_ms": []}
+    for pair in pairs:
+        m, k = pair["martinet"], pair["kannel"]
+        figures["ratio"].append(_ratio(m, k))
+        figures["accepts_ratio"].append(
+            round(m["load"]["accepted_per_second"] / max(k["load"]["accepted_per_second"], 0.1), 2)
+        )
+        figures["p50_ratio"].append(round(m["latency_p50_ms"] / max(k["latency_p50_ms"], 0.1), 2))
+        figures["cpu_ms"].append(round(cpu_ms(m, "martinet"), 3))
+    return {name: {"each": values, "median": statistics.median(values)} for name, values in figures.items()}
+
+
+def cpu_ms(figures: dict[str, Any], *prefixes: str) -> float:
+    """CPU milliseconds per accepted message of the processes whose names start with one of `prefixes`."""
+    seconds = sum(v for name, v in figures["cpu_s"].items() if name.startswith(prefixes))
+    return 1000 * float(seconds) / max(1, int(figures["load"]["accepted"]))
 
 
 def _kannel_version() -> str:
@@ -550,12 +621,26 @@ def main() -> None:
         type=Path,
         help="sample Martinet's processes with py-spy into this folder and share their CPU out by stage",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="run the compared pair (every status, Kannel without a store) this many times, alternated",
+    )
     args = parser.parse_args()
     only = (args.only,) if args.only else ()
     statuses = tuple(s for s in args.callback_statuses.split(",") if s)
     stores = tuple(s for s in args.kannel_stores.split(",") if s)
     figures = run(
-        args.count, args.connections, args.drain_timeout, only, args.synchronous, statuses, stores, args.profile
+        args.count,
+        args.connections,
+        args.drain_timeout,
+        only,
+        args.synchronous,
+        statuses,
+        stores,
+        args.profile,
+        args.repeats,
     )
     print(json.dumps(figures, indent=2))
 
