@@ -10,7 +10,7 @@ import asyncio
 import threading
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection
 
 from martinet.domain.receipts import Receipt
@@ -19,7 +19,7 @@ from martinet.store.claims import ClaimCursor
 from martinet.store.database import Database, open_database
 from martinet.store.dispatch import DispatchOutcome, DispatchStore, Submitted
 from martinet.store.migrate import upgrade
-from martinet.store.receipts import KeptReceipts, ReceiptStore, apply_receipts
+from martinet.store.receipts import KeptReceipts, ReceiptStore, _PartRow, _parts_of_connectors, apply_receipts
 from martinet.store.schema import messages, parts, status_history, unmatched_receipts
 from tests.store.support import queue_send
 
@@ -29,6 +29,13 @@ ALICE, BOB, CAROL = "33611111111", "33622222222", "33633333333"
 
 def _clock() -> int:
     return NOW
+
+
+def test_the_part_rows_read_by_position_name_the_columns_of_their_query() -> None:
+    for connectors in (1, 2):
+        statement = _parts_of_connectors(connectors).statement
+        assert isinstance(statement, Select)
+        assert _PartRow._fields == tuple(statement.selected_columns.keys())
 
 
 async def _messages(db: Database, phones: list[str]) -> dict[str, int]:

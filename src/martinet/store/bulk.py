@@ -155,6 +155,11 @@ class ListStatement:
         self._compiled: _ListCompiled | None = None
         self._texts: dict[tuple[int, ...], str] = {}
 
+    @property
+    def statement(self) -> Executable:
+        """The Core statement, as given."""
+        return self._statement
+
     def execute(self, conn: Connection, params: Mapping[str, object]) -> CursorResult[Any]:
         if conn.dialect.paramstyle != "qmark" or conn.dialect.name != "sqlite":
             return conn.execute(self._statement, dict(params))
