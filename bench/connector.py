@@ -48,6 +48,9 @@ class _Receipts:
         self.count = 0
         self.changed = asyncio.Event()
 
+    def write_turn(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()  # no database to wait for
+
     async def apply(self, receipts: Sequence[Receipt]) -> int:
         self.count += len(receipts)
         self.changed.set()

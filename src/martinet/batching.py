@@ -4,6 +4,10 @@ Callers `await submit(item)`; a single task takes whatever has queued up while t
 written and hands it to `commit` in one call. Nothing waits for a timer: an idle system writes a lone item at
 once, a busy one writes big batches. Each caller gets its own item's result, or the batch's exception — never
 a success for something that was not written.
+
+A writer that must wait for the database before it can write (SQLite's write lock, held in turn by the node's
+processes) passes that wait as `turn`: the task enters it once an item has come and takes the batch only then,
+so that what queued during the wait is written in this transaction, not in the next one.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -27,8 +32,10 @@ class GroupCommitter(Generic[T, R]):
         weight: Callable[[T], int] = lambda _item: 1,
         max_weight: int = 10_000,
         name: str = "group-commit",
+        turn: Callable[[], AbstractAsyncContextManager[object]] = contextlib.nullcontext,
     ) -> None:
         self._commit = commit
+        self._turn = turn
         self._weight = weight
         self._max_weight = max_weight
         self._name = name
@@ -64,24 +71,35 @@ class GroupCommitter(Generic[T, R]):
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            weight = self._weight(batch[0][0])
-            while not self._queue.empty() and weight < self._max_weight:
-                entry = self._queue.get_nowait()
-                batch.append(entry)
-                weight += self._weight(entry[0])
-            await self._flush(batch)
+            try:
+                async with self._turn():
+                    self._fill(batch)
+                    await self._flush(batch)
+            except Exception as exc:  # the turn could not be had (nor given back): this batch fails, not the next
+                _fail(batch, exc)
+
+    def _fill(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        weight = sum(self._weight(item) for item, _ in batch)
+        while not self._queue.empty() and weight < self._max_weight:
+            entry = self._queue.get_nowait()
+            batch.append(entry)
+            weight += self._weight(entry[0])
 
     async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
             results = await self._commit([item for item, _ in batch])
         except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            _fail(batch, exc)
             return
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+
+def _fail(batch: list[tuple[T, asyncio.Future[R]]], exc: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
 
 
 class SharedLookups(Generic[K, R]):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sys
 from dataclasses import replace
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
 
 from martinet.domain.status import State
 from martinet.store.acceptance import AcceptanceWriter, NewMessage, NewSend
@@ -134,3 +137,31 @@ async def test_personal_texts_are_stored_without_growing_the_ones_the_send_holds
     async with db.reader.connect() as conn:
         stored = (await conn.execute(select(messages.c.text).order_by(messages.c.seq))).scalars().all()
     assert stored == texts
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sends_that_come_while_another_process_writes_are_committed_with_the_first(db: Database) -> None:
+    """The writer takes its batch once it holds the write lock, not before waiting for it: the sends that came
+    meanwhile share the first one's transaction instead of waiting for the next."""
+    account_id = await _account(db, 100_000)
+    assert db.write_lock_path is not None and db.sync_writer is not None
+    commits: list[int] = []
+    event.listen(db.sync_writer, "commit", lambda conn: commits.append(1))
+    other = os.open(db.write_lock_path, os.O_RDWR | os.O_CREAT)  # another open file: another process, to flock
+    writer = AcceptanceWriter(db)
+    await writer.start()
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        first = asyncio.ensure_future(writer.accept(_send("FIRST0000000", account_id, 1, 1000)))
+        await asyncio.sleep(0.05)  # the writer has the first send and waits for the lock
+        later = [asyncio.ensure_future(writer.accept(_send(f"LATER{i:07d}", account_id, 1, 1000))) for i in range(4)]
+        await asyncio.sleep(0.05)
+        assert not first.done()  # nothing is answered before it is written
+        fcntl.flock(other, fcntl.LOCK_UN)
+        async with asyncio.timeout(5):
+            assert await asyncio.gather(first, *later) == [True] * 5
+    finally:
+        await writer.stop()
+        os.close(other)
+    assert len(commits) == 1
+    assert await _count(db, sends) == 5

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from prometheus_client import REGISTRY
@@ -182,3 +183,43 @@ async def test_a_write_cancelled_while_its_thread_runs_keeps_its_turn_until_the_
     assert order == ["large starts", "large ends", "next"]
     async with db.reader.connect() as conn:
         assert (await conn.execute(select(store_probes.c.owner))).scalars().all() == ["large"]
+
+
+async def test_a_task_holding_the_write_turn_writes_in_it_and_a_task_it_starts_waits_for_its_own(db: Database) -> None:
+    order: list[str] = []
+
+    def write(name: str) -> Callable[[Connection], None]:
+        def work(conn: Connection) -> None:
+            conn.execute(insert(store_probes).values(owner=name, written_at=1))
+            order.append(name)
+
+        return work
+
+    async with asyncio.timeout(5):
+        async with db.write_turn(Turn.PROMPT):
+            await db.run_write(write("holder, small"), small=True)  # not taken again: no deadlock
+            await db.run_write(write("holder, in a thread"))
+            async with db.write() as conn:
+                await conn.execute(insert(store_probes).values(owner="holder, asyncio", written_at=1))
+            other = asyncio.create_task(db.run_write(write("another task"), small=True))
+            await asyncio.sleep(0.05)
+            order.append("turn ends")
+        await other
+    if db.sync_writer is None:  # PostgreSQL: nothing to hold, the other task wrote at once
+        assert order == ["holder, small", "holder, in a thread", "another task", "turn ends"]
+    else:
+        assert order == ["holder, small", "holder, in a thread", "turn ends", "another task"]
+
+
+@SQLITE_ONLY
+async def test_the_write_turn_holds_the_lock_the_other_processes_wait_for(db: Database) -> None:
+    assert db.write_lock_path is not None
+    other = os.open(db.write_lock_path, os.O_RDWR | os.O_CREAT)  # another open file: another process, to flock
+    try:
+        async with db.write_turn():
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # given back with the turn
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)

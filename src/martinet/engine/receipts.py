@@ -22,7 +22,7 @@ class ReceiptRecorder:
     def __init__(self, store: ReceiptStore, max_batch: int = 5000) -> None:
         self._store = store
         self._committer: GroupCommitter[Sequence[Receipt], None] = GroupCommitter(
-            self._commit, weight=len, max_weight=max_batch, name="receipt-recorder"
+            self._commit, weight=len, max_weight=max_batch, name="receipt-recorder", turn=store.write_turn
         )
 
     def start(self) -> None:

@@ -199,6 +199,7 @@ class AcceptanceWriter:
             weight=NewSend.size,
             max_weight=max_messages_per_batch,
             name="acceptance-writer",
+            turn=db.write_turn,  # the sends that come while the lock is waited for join the batch
         )
 
     async def start(self) -> None:

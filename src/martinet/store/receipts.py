@@ -19,6 +19,7 @@ carrier meant, never to a look-alike.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -89,6 +90,11 @@ class ReceiptStore:
         )
         metrics.observe_receipt_latencies(latencies)
         return applied
+
+    def write_turn(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The database's write turn receipts take (`Database.write_turn`): entered before a batch of receipts
+        is taken, so that those arriving while it is waited for are applied, and acknowledged, with it."""
+        return self._db.write_turn(Turn.PROMPT)
 
     async def settle(self, readings: Mapping[str, str], limit: int = 1000) -> int:
         """Apply kept receipts whose part has become known since, and resolve the uncertain ones of connectors
