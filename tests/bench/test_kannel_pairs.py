@@ -50,10 +50,28 @@ def test_the_pair_with_the_median_ratio_is_chosen_and_each_target_takes_its_own_
     assert kannel.median_pair(PAIRS) is PAIRS[2]
     summary = kannel.pair_summary(PAIRS)
 
-    assert summary["ratio"] == {"each": [0.9, 1.2, 1.05], "median": 1.05}
-    assert summary["accepts_ratio"] == {"each": [1.1, 1.2, 0.9], "median": 1.1}
-    assert summary["p50_ratio"] == {"each": [0.9, 0.95, 1.2], "median": 0.95}
-    assert summary["cpu_ms"] == {"each": [0.85, 0.95, 0.75], "median": 0.85}
+    expected = {
+        "ratio": ([0.9, 1.2, 1.05], 1.05),
+        "accepts_ratio": ([1.1, 1.2, 0.9], 1.1),
+        "p50_ratio": ([0.9, 0.95, 1.2], 0.95),
+        "cpu_ms": ([0.85, 0.95, 0.75], 0.85),
+    }
+    for name, (each, median) in expected.items():
+        assert summary[name]["each"] == pytest.approx(each), name
+        assert summary[name]["median"] == pytest.approx(median), name
+
+
+def test_a_figure_just_below_kannel_is_not_rounded_up_to_it() -> None:
+    pair = _pair(1000, 1000, 2490, 2500, 5000, 4990, 0.80)  # accepts 0.996, p50 1.002: both below the bar
+    figures = {"count": 1000, "pairs": [pair], **pair, "pair_summary": kannel.pair_summary([pair])}
+    rows = {label.strip(): verdict for label, _value, _target, verdict in _kannel_rows(figures)}
+
+    assert rows["accepted per second at the HTTP side, Martinet / Kannel in each pair; median ratio (each pair's)"] == (
+        "**not met**"
+    )
+    assert (
+        rows["send → final callback p50, Martinet / Kannel in each pair; median ratio (each pair's)"] == "**not met**"
+    )
 
 
 def test_the_rows_show_every_pair_and_judge_each_target_on_its_median() -> None:
