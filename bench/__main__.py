@@ -677,7 +677,7 @@ def _pairs_words(f: dict[str, Any]) -> str:
         return ""
     return (
         f" Martinet calling back every status and Kannel without a store run {f['repeats']} times, alternated, "
-        "each run on a fresh gateway, before the other runs: this machine's speed drifts by up to a quarter from "
+        "each run on a fresh gateway, before the other runs: this machine's speed drifts by a third at times from "
         "one minute to the next, enough to decide a single pair. Each target is judged on its median over the "
         "pairs (the ratios of Martinet's figure to Kannel's in the same pair, and Martinet's CPU per message); "
         "the other figures are those of the pair with the median end-to-end ratio."

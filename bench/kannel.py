@@ -447,7 +447,7 @@ def run(
     statuses, Kannel without and with its store); figures of each and the ratio to Kannel without a store.
 
     The compared pair (Martinet calling back every status, Kannel without a store) runs `repeats` times,
-    alternated: this machine's speed drifts from one minute to the next, by a quarter at times, and a drift
+    alternated: this machine's speed drifts from one minute to the next, by a third at times, and a drift
     between the two runs of a single pair decides a close comparison on its own. Each pair is kept (`pairs`),
     `martinet` and `kannel` are those of the pair with the median ratio, and `pair_summary` gives each target's
     figure per pair and its median. The other runs (final statuses only, Kannel's spool store) run once, after."""
