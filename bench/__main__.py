@@ -450,10 +450,10 @@ The rate is callbacks received between the first and the last one, signed, in or
 
 def _kannel_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     m, k = f["martinet"], f["kannel"]
-    pairs = f.get("pairs", [])
+    pairs = f["pairs"]
     summary = f["pair_summary"]
     ratio, accepts, p50, cpu = (summary[name]["median"] for name in ("ratio", "accepts_ratio", "p50_ratio", "cpu_ms"))
-    which = f" (of the pair with the median ratio of {len(pairs)} alternated pairs)" if pairs else ""
+    which = f" (of the pair with the median ratio of {len(pairs)} alternated pairs)" if len(pairs) > 1 else ""
     rows = [
         (
             f"Martinet vs Kannel end to end, {f['count']:,} messages each: HTTP → simulator → final receipt → "
@@ -463,103 +463,70 @@ def _kannel_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
         ),
         ("  Kannel (`sendsms`, DLR type 1)", f"{k['end_to_end_per_second']:,.0f}", "", ""),
+        (
+            "  end to end per second in each pair, in the order they ran, Martinet / Kannel",
+            "; ".join(
+                f"{p['martinet']['end_to_end_per_second']:,.0f} / {p['kannel']['end_to_end_per_second']:,.0f}"
+                for p in pairs
+            ),
+            "",
+            "",
+        ),
+        (
+            "  ratio Martinet / Kannel end to end: median of the pairs (each pair)",
+            f"{ratio:.2f} ({_each(summary['ratio'])})",
+            "≥ 1",
+            page.verdict(ratio >= 1),
+        ),
+        (
+            "  accepted per second at the HTTP side, Martinet / Kannel in each pair; median ratio (each pair's)",
+            "; ".join(
+                f"{p['martinet']['load']['accepted_per_second']:,.0f} / "
+                f"{p['kannel']['load']['accepted_per_second']:,.0f}"
+                for p in pairs
+            )
+            + f"; {accepts:.2f} ({_each(summary['accepts_ratio'])})",
+            "≥ Kannel's",
+            page.verdict(accepts >= 1),
+        ),
+        (
+            "  send → final callback p50, Martinet / Kannel in each pair; median ratio (each pair's)",
+            "; ".join(
+                f"{p['martinet']['latency_p50_ms'] / 1000:.1f} / {p['kannel']['latency_p50_ms'] / 1000:.1f} s"
+                for p in pairs
+            )
+            + f"; {p50:.2f} ({_each(summary['p50_ratio'])})",
+            "p50 ≤ Kannel's",
+            page.verdict(p50 <= 1),
+        ),
+        (
+            "  send → final callback p99 of the median pair, Martinet; Kannel",
+            f"{m['latency_p99_ms'] / 1000:.1f} s; {k['latency_p99_ms'] / 1000:.1f} s",
+            "",
+            "",
+        ),
+        (
+            "  accepted / final callbacks / lost, every pair, Martinet; Kannel",
+            f"{sum(p['martinet']['load']['accepted'] for p in pairs):,} / "
+            f"{sum(p['martinet']['final'] for p in pairs):,} / {sum(p['martinet']['lost'] for p in pairs):,}; "
+            f"{sum(p['kannel']['load']['accepted'] for p in pairs):,} / "
+            f"{sum(p['kannel']['final'] for p in pairs):,} / {sum(p['kannel']['lost'] for p in pairs):,}",
+            "0 lost",
+            page.verdict(all(p["martinet"]["lost"] == 0 and p["kannel"]["lost"] == 0 for p in pairs)),
+        ),
+        (
+            "  CPU per message, summed over the gateway's processes, Martinet: median of the pairs (each pair)",
+            f"{cpu:.2f} ms ({_each(summary['cpu_ms'])})",
+            "≤ 0.8 ms",
+            page.verdict(cpu <= 0.8),
+        ),
+        (
+            "    in the median pair, Martinet; Kannel",
+            f"{_cpu_per_message(m, 'martinet')}; {_cpu_per_message(k, 'bearerbox', 'smsbox')}",
+            "",
+            "",
+        ),
     ]
-    if pairs:
-        rows += [
-            (
-                "  end to end per second in each pair, in the order they ran, Martinet / Kannel",
-                "; ".join(
-                    f"{p['martinet']['end_to_end_per_second']:,.0f} / {p['kannel']['end_to_end_per_second']:,.0f}"
-                    for p in pairs
-                ),
-                "",
-                "",
-            ),
-            (
-                "  ratio Martinet / Kannel end to end: median of the pairs (each pair)",
-                f"{ratio:.2f} ({_each(summary['ratio'])})",
-                "≥ 1",
-                page.verdict(ratio >= 1),
-            ),
-            (
-                "  accepted per second at the HTTP side, Martinet / Kannel in each pair; median ratio (each pair's)",
-                "; ".join(
-                    f"{p['martinet']['load']['accepted_per_second']:,.0f} / "
-                    f"{p['kannel']['load']['accepted_per_second']:,.0f}"
-                    for p in pairs
-                )
-                + f"; {accepts:.2f} ({_each(summary['accepts_ratio'])})",
-                "≥ Kannel's",
-                page.verdict(accepts >= 1),
-            ),
-            (
-                "  send → final callback p50, Martinet / Kannel in each pair; median ratio (each pair's)",
-                "; ".join(
-                    f"{p['martinet']['latency_p50_ms'] / 1000:.1f} / {p['kannel']['latency_p50_ms'] / 1000:.1f} s"
-                    for p in pairs
-                )
-                + f"; {p50:.2f} ({_each(summary['p50_ratio'])})",
-                "p50 ≤ Kannel's",
-                page.verdict(p50 <= 1),
-            ),
-            (
-                "  send → final callback p99 of the median pair, Martinet; Kannel",
-                f"{m['latency_p99_ms'] / 1000:.1f} s; {k['latency_p99_ms'] / 1000:.1f} s",
-                "",
-                "",
-            ),
-            (
-                "  accepted / final callbacks / lost, every pair, Martinet; Kannel",
-                f"{sum(p['martinet']['load']['accepted'] for p in pairs):,} / "
-                f"{sum(p['martinet']['final'] for p in pairs):,} / {sum(p['martinet']['lost'] for p in pairs):,}; "
-                f"{sum(p['kannel']['load']['accepted'] for p in pairs):,} / "
-                f"{sum(p['kannel']['final'] for p in pairs):,} / {sum(p['kannel']['lost'] for p in pairs):,}",
-                "0 lost",
-                page.verdict(all(p["martinet"]["lost"] == 0 and p["kannel"]["lost"] == 0 for p in pairs)),
-            ),
-            (
-                "  CPU per message, summed over the gateway's processes, Martinet: median of the pairs (each pair)",
-                f"{cpu:.2f} ms ({', '.join(f'{v:.2f}' for v in summary['cpu_ms']['each'])})",
-                "≤ 0.8 ms",
-                page.verdict(cpu <= 0.8),
-            ),
-            (
-                "    in the median pair, Martinet; Kannel",
-                f"{_cpu_per_message(m, 'martinet')}; {_cpu_per_message(k, 'bearerbox', 'smsbox')}",
-                "",
-                "",
-            ),
-        ]
-    else:
-        rows += [
-            ("  ratio Martinet / Kannel end to end", f"{ratio:.2f}", "≥ 1", page.verdict(ratio >= 1)),
-            (
-                "  accepted per second at the HTTP side, Martinet / Kannel",
-                f"{m['load']['accepted_per_second']:,.0f} / {k['load']['accepted_per_second']:,.0f}",
-                "≥ Kannel's",
-                page.verdict(accepts >= 1),
-            ),
-            (
-                "  send → final callback p50 / p99, Martinet; Kannel",
-                f"{m['latency_p50_ms'] / 1000:.1f} / {m['latency_p99_ms'] / 1000:.1f} s; "
-                f"{k['latency_p50_ms'] / 1000:.1f} / {k['latency_p99_ms'] / 1000:.1f} s",
-                "p50 ≤ Kannel's",
-                page.verdict(p50 <= 1),
-            ),
-            (
-                "  accepted / final callbacks / lost, Martinet; Kannel",
-                f"{m['load']['accepted']:,} / {m['final']:,} / {m['lost']:,}; "
-                f"{k['load']['accepted']:,} / {k['final']:,} / {k['lost']:,}",
-                "0 lost",
-                page.verdict(m["lost"] == 0 and k["lost"] == 0),
-            ),
-            (
-                "  CPU per message, summed over the gateway's processes, Martinet; Kannel",
-                f"{_cpu_per_message(m, 'martinet')}; {_cpu_per_message(k, 'bearerbox', 'smsbox')}",
-                "≤ 0.8 ms (Martinet)",
-                page.verdict(cpu <= 0.8),
-            ),
-        ]
     if f.get("stages"):
         rows.append(
             (

@@ -521,8 +521,7 @@ def run(
                     pair["kannel"] = kannel_run("none")
                 pairs.append(pair)
             results.update(median_pair(pairs))
-            if len(pairs) > 1:
-                results["pairs"] = pairs
+            results["pairs"] = pairs
             for choice in statuses:
                 if choice != "all":
                     results[f"martinet_{choice}"] = martinet_run(choice)

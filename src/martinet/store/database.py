@@ -197,7 +197,7 @@ class Database:
         if self.sync_writer is None or self._holds_turn():
             yield
             return
-        async with self._local.turn(turn), self._write_lock():
+        async with self._turn_and_lock(turn):
             token = _HELD.set((self, asyncio.current_task()))
             try:
                 yield
