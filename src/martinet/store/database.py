@@ -13,13 +13,14 @@ import contextlib
 import contextvars
 import enum
 import fcntl
+import functools
 import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,46 +48,97 @@ class Turn(enum.IntEnum):
     NORMAL = 2
 
 
+#: What a waiter of `WriteTurns.acquire` is given when the turn is its own (rather than its work's result).
+YOUR_TURN: Any = object()
+
+
+@dataclass(eq=False, slots=True)
+class _Waiter:
+    """One writer waiting for its process's turn; `work` if the turn's holder may run it in its own transaction."""
+
+    future: asyncio.Future[Any]
+    work: Callable[[Connection], Any] | None = None
+    taken: bool = False  # its work is being run by the holder: its future gets the result once committed
+
+
 class WriteTurns:
-    """The write turns of one process: a lock whose waiters are served by `Turn`, each kind in order."""
+    """The write turns of one process: a lock whose waiters are served by `Turn`, each kind in order.
+
+    A small write waiting here may instead be carried by the writer holding the turn (`take_riders`): run in the
+    holder's transaction, committed with it. On SQLite every transaction is a commit (an fsync) made while the
+    node's other processes wait, so the writes that queue up during one are better made in the next together.
+    """
 
     def __init__(self) -> None:
         self._held = False
-        self._waiting: tuple[collections.deque[asyncio.Future[None]], ...] = tuple(collections.deque() for _ in Turn)
+        self._waiting: tuple[collections.deque[_Waiter], ...] = tuple(collections.deque() for _ in Turn)
 
     @contextlib.asynccontextmanager
     async def turn(self, kind: Turn = Turn.NORMAL) -> AsyncIterator[None]:
-        await self._acquire(kind)
+        await self.acquire(kind)
         try:
             yield
         finally:
-            self._release()
+            self.release()
 
-    async def _acquire(self, kind: Turn) -> None:
+    async def acquire(self, kind: Turn, work: Callable[[Connection], Any] | None = None) -> Any:
+        """Wait for the turn, and return `YOUR_TURN` once it is the caller's (it then calls `release`); or, if a
+        holder took `work` meanwhile, return its result once committed (or raise its error)."""
         if not self._held:
             self._held = True
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        queue = self._waiting[kind]
-        queue.append(waiter)
+            return YOUR_TURN
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), work)
+        self._waiting[kind].append(waiter)
         try:
-            await waiter
+            return await asyncio.shield(waiter.future)  # shielded: a holder may still settle it after a cancel
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release()  # the turn was handed to us as we were cancelled: pass it on
-            else:
-                with contextlib.suppress(ValueError):  # already passed over by a release
-                    queue.remove(waiter)
+            self._forget(kind, waiter)
             raise
 
-    def _release(self) -> None:
+    def _forget(self, kind: Turn, waiter: _Waiter) -> None:
+        """A cancelled waiter leaves the queue, passes on the turn handed to it as it was cancelled, or, if a
+        holder runs its work, lets it commit or fail without it."""
+        future = waiter.future
+        if not future.done():
+            if waiter.taken:
+                future.add_done_callback(_retrieve)
+                return
+            with contextlib.suppress(ValueError):
+                self._waiting[kind].remove(waiter)
+            future.cancel()
+        elif not future.cancelled() and future.exception() is None and future.result() is YOUR_TURN:
+            self.release()
+
+    def take_riders(self) -> list[tuple[asyncio.Future[Any], Callable[[Connection], Any]]]:
+        """The waiting works, most pressing first, taken out of the queue for the holder to run; it sets each
+        one's future once its transaction has ended."""
+        riders: list[tuple[asyncio.Future[Any], Callable[[Connection], Any]]] = []
+        for queue in self._waiting:
+            if not any(waiter.work is not None for waiter in queue):
+                continue
+            kept = [waiter for waiter in queue if waiter.work is None]
+            for waiter in queue:
+                if waiter.work is not None and not waiter.future.done():
+                    waiter.taken = True
+                    riders.append((waiter.future, waiter.work))
+            queue.clear()
+            queue.extend(kept)
+        return riders
+
+    def release(self) -> None:
         for queue in self._waiting:
             while queue:
                 waiter = queue.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)  # the turn passes on; the lock stays held
+                if not waiter.future.done():
+                    waiter.future.set_result(YOUR_TURN)  # the turn passes on; the lock stays held
                     return
         self._held = False
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark an abandoned future's exception as seen: its caller was cancelled, and the error is the holder's too."""
+    if not future.cancelled():
+        future.exception()
 
 
 #: Rows up to which a hot path's write counts as small (`Database.run_write`): a few milliseconds of work.
@@ -129,6 +181,50 @@ def _run_unless_busy(engine: Engine, work: Callable[[Connection], T]) -> T | _Bu
             raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         with transaction:
             return work(conn)
+
+
+class _Interrupted(Exception):
+    """The write carrying a rider was cancelled (the process stops) as it ran: it may or may not have committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """A work of a shared transaction that raised: its savepoint was rolled back, the others' were kept."""
+
+    error: Exception
+
+
+def _each_in_savepoint(works: list[Callable[[Connection], Any]], conn: Connection) -> list[Any]:
+    """Run several writers' works in one transaction, each in a savepoint: an error undoes that work alone.
+
+    SQLite ends the whole transaction itself on some errors (a full disk, an I/O error); the works after it would
+    then run outside any transaction, so that ends the shared one too: every work fails, nothing is kept.
+    """
+    outcomes: list[Any] = []
+    for work in works:
+        try:
+            with conn.begin_nested():
+                outcomes.append(work(conn))
+        except Exception as exc:
+            if not conn.in_transaction() or not _sqlite_in_transaction(conn):
+                raise
+            outcomes.append(_Failed(exc))
+    return outcomes
+
+
+def _sqlite_in_transaction(conn: Connection) -> bool:
+    raw = conn.connection.driver_connection
+    return bool(getattr(raw, "in_transaction", False))
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
+    """Give a rider its work's result or error, unless it stopped waiting (`WriteTurns._forget` saw to it)."""
+    if future.done():
+        return
+    if isinstance(outcome, _Failed):
+        future.set_exception(outcome.error)
+    else:
+        future.set_result(outcome)
 
 
 async def _in_thread(function: Callable[..., T], *args: Any) -> T:
@@ -232,17 +328,59 @@ class Database:
         lock, and a worker thread held it about a quarter longer for the same work under the Kannel comparison's
         load (docs/benchmarks.md), likely while being woken and winning the GIL back from the loop after each
         call into SQLite.
+
+        On SQLite a small work that finds another writer of its process holding the turn waits as a rider
+        (`WriteTurns`): the next holder runs it in its own transaction, after its own work, each in a savepoint of
+        its own (an error undoes that work only), and commits them together. Under load the engine's receipts,
+        recorded submissions and claims then share one commit instead of taking one each.
         """
         if self.sync_writer is None:
             async with self.writer.begin() as conn:
                 return await conn.run_sync(work)
-        async with self._turn_and_lock(turn):
-            if small:
-                done = _run_unless_busy(self.sync_writer, work)
-                if not isinstance(done, _Busy):
-                    return done
-                # else another program writes: wait for it beside the loop, not on it
-            return await _in_thread(_run, self.sync_writer, work)
+        if self._holds_turn():
+            return await self._run_with_riders(work, small)
+        if not small:
+            async with self._turn_and_lock(turn):
+                return await self._run_with_riders(work, small)
+        done = await self._local.acquire(turn, work)
+        if done is not YOUR_TURN:
+            return cast(T, done)
+        try:
+            async with self._write_lock():
+                return await self._run_with_riders(work, small)
+        finally:
+            self._local.release()
+
+    async def _run_with_riders(self, work: Callable[[Connection], T], small: bool) -> T:
+        """Run `work` with the riders waiting for this process's turn, the turn and the lock held."""
+        assert self.sync_writer is not None
+        riders = self._local.take_riders()
+        if not riders:
+            return await self._run_held(work, small)
+        try:
+            outcomes = await self._run_held(
+                functools.partial(_each_in_savepoint, [work, *(rider for _, rider in riders)]), small
+            )
+        except BaseException as exc:  # the riders learn what their carrier learnt
+            error = exc if isinstance(exc, Exception) else _Interrupted()
+            for future, _ in riders:
+                _settle(future, _Failed(error))
+            raise
+        for (future, _), outcome in zip(riders, outcomes[1:], strict=True):
+            _settle(future, outcome)
+        own = outcomes[0]
+        if isinstance(own, _Failed):
+            raise own.error
+        return cast(T, own)
+
+    async def _run_held(self, work: Callable[[Connection], T], small: bool) -> T:
+        assert self.sync_writer is not None
+        if small:
+            done = _run_unless_busy(self.sync_writer, work)
+            if not isinstance(done, _Busy):
+                return done
+            # else another program writes: wait for it beside the loop, not on it
+        return await _in_thread(_run, self.sync_writer, work)
 
     async def run_read(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one read transaction, as plain synchronous SQLAlchemy code, outside the write lock.
