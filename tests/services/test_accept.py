@@ -206,6 +206,10 @@ async def test_callback_urls_to_private_networks_are_refused_unless_allowed() ->
     open_ = service(writer, url_check=CallbackUrlCheck(allow_private_networks=True))
     await open_.accept(request(notification_url="http://127.0.0.1/report"))
     assert writer.written[0].notification_url == "http://127.0.0.1/report"
+    again = MemoryWriter()  # the answer is per setting, not per URL only
+    strict = service(again, url_check=CallbackUrlCheck(allow_private_networks=False))
+    name, _ = await refusal(strict, again, notification_url="http://127.0.0.1/report")
+    assert name == "notification_url"
 
 
 # --- text --------------------------------------------------------------------------------------------------------

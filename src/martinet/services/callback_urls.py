@@ -17,6 +17,7 @@ seen in the URL itself.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -30,10 +31,17 @@ class CallbackUrlCheck:
 
     def problem(self, url: str) -> str | None:
         """Why `url` cannot be a callback URL, as far as the URL itself shows, or None."""
-        problem = url_problem(url)
-        if problem is not None or self._allow_private:
-            return problem
-        return host_problem(urlsplit(url).hostname or "")
+        return _problem(url, self._allow_private)
+
+
+@functools.lru_cache(maxsize=1024)
+def _problem(url: str, allow_private: bool) -> str | None:
+    """`CallbackUrlCheck.problem`, remembered: a client usually gives the same URL with every send, and splitting
+    and checking it cost a few percent of accepting one. The answer depends on the URL alone (no lookup)."""
+    problem = url_problem(url)
+    if problem is not None or allow_private:
+        return problem
+    return host_problem(urlsplit(url).hostname or "")
 
 
 def host_problem(host: str) -> str | None:
