@@ -31,13 +31,20 @@ class CallbackUrlCheck:
 
     def problem(self, url: str) -> str | None:
         """Why `url` cannot be a callback URL, as far as the URL itself shows, or None."""
-        return _problem(url, self._allow_private)
+        return _problem(_before_query(url), self._allow_private)
+
+
+def _before_query(url: str) -> str:
+    """`url` without its query and fragment, which cannot change what `_problem` finds: the scheme and the
+    authority (host, port) it checks end before the first `?` or `#` (RFC 3986, and `urlsplit`)."""
+    return url.partition("?")[0].partition("#")[0]
 
 
 @functools.lru_cache(maxsize=1024)
 def _problem(url: str, allow_private: bool) -> str | None:
-    """`CallbackUrlCheck.problem`, remembered: a client usually gives the same URL with every send, and splitting
-    and checking it cost a few percent of accepting one. The answer depends on the URL alone (no lookup)."""
+    """`CallbackUrlCheck.problem`, remembered: a client's URLs usually differ by their query only (a send's
+    reference in it), and splitting and checking one cost a few percent of accepting a send. No lookup is made,
+    so the answer depends on the URL and the setting alone."""
     problem = url_problem(url)
     if problem is not None or allow_private:
         return problem
