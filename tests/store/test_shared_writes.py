@@ -48,9 +48,11 @@ async def test_a_waiting_work_is_handed_to_the_holder_and_its_waiter_gets_the_ho
     turns = WriteTurns()
     assert await turns.acquire(Turn.NORMAL) is YOUR_TURN
     plain = asyncio.create_task(turns.acquire(Turn.NORMAL))
-    rider = asyncio.create_task(turns.acquire(Turn.PROMPT, _insert("rider")))
+    rider_work = _insert("rider")
+    rider = asyncio.create_task(turns.acquire(Turn.PROMPT, rider_work))
     await _queued(plain, rider)
     [(future, work)] = turns.take_riders()
+    assert work is rider_work
     assert turns.take_riders() == []  # taken once
     future.set_result("its result")
     assert await rider == "its result"
