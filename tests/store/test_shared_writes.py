@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from martinet.store.database import YOUR_TURN, Database, Turn, WriteTurns
 from martinet.store.schema import store_probes
@@ -115,10 +116,10 @@ async def test_when_sqlite_ends_the_transaction_itself_every_work_of_it_fails_an
         ended = asyncio.create_task(db.run_write(transaction_ended, turn=Turn.URGENT, small=True))
         after = asyncio.create_task(db.run_write(_insert("after"), small=True))
         await _queued(ended, after)
-        with pytest.raises(Exception):  # noqa: B017 - the savepoint's own error, whichever SQLite gives
+        with pytest.raises(OperationalError, match="no such savepoint"):  # SQLite's answer once it ended it
             await db.run_write(_insert("holder"), small=True)
     for write in (ended, after):
-        with pytest.raises(Exception):  # noqa: B017
+        with pytest.raises(OperationalError, match="no such savepoint"):
             await write
     assert await _owners(db) == set()
     assert await db.run_write(_insert("next"), small=True) == "next written"  # the turn and the lock are free
