@@ -206,7 +206,7 @@ def _each_in_savepoint(works: list[Callable[[Connection], Any]], conn: Connectio
             with conn.begin_nested():
                 outcomes.append(work(conn))
         except Exception as exc:
-            if not conn.in_transaction() or not _sqlite_in_transaction(conn):
+            if not _sqlite_in_transaction(conn):
                 raise
             outcomes.append(_Failed(exc))
     return outcomes
@@ -339,10 +339,7 @@ class Database:
                 return await conn.run_sync(work)
         if self._holds_turn():
             return await self._run_with_riders(work, small)
-        if not small:
-            async with self._turn_and_lock(turn):
-                return await self._run_with_riders(work, small)
-        done = await self._local.acquire(turn, work)
+        done = await self._local.acquire(turn, work if small else None)  # a large work never rides
         if done is not YOUR_TURN:
             return cast(T, done)
         try:
