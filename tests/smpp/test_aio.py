@@ -28,6 +28,7 @@ from martinet.smpp import (
     encode,
 )
 from martinet.smpp.aio import (
+    AnswerAfter,
     BindFailed,
     ConnectionClosedError,
     Handler,
@@ -291,6 +292,33 @@ async def test_deliver_sm_is_acknowledged_only_after_the_handler_returns(smsc: S
     response = await asyncio.wait_for(acknowledgement, 2)
     assert isinstance(response, DeliverSmResp) and response.command_status == CommandStatus.ESME_ROK
     assert len(stored) == 1
+    await client.close()
+
+
+async def test_an_answer_after_a_future_leaves_once_the_future_succeeds(smsc: Smsc) -> None:
+    """A plain function's `AnswerAfter`: what it answers is known at once, sent once the future resolves."""
+    loop = asyncio.get_running_loop()
+    durable: list[asyncio.Future[None]] = []
+
+    def record(pdu: PDU) -> AnswerAfter:
+        durable.append(loop.create_future())  # e.g. a group commit's future
+        return AnswerAfter(durable[-1], DeliverSmResp(sequence_number=pdu.sequence_number, message_id="kept"))
+
+    client = await bind(smsc, handler=record)
+    server_side = await smsc.wait_bound()
+    acknowledgements = [server_side.send_request(DeliverSm(source_addr=f"3361234567{n}")) for n in range(3)]
+    await asyncio.sleep(0.1)
+    assert len(durable) == 3 and not any(a.done() for a in acknowledgements)
+    durable[1].set_result(None)
+    response = await asyncio.wait_for(acknowledgements[1], 2)
+    assert isinstance(response, DeliverSmResp) and response.message_id == "kept"
+    assert response.command_status == CommandStatus.ESME_ROK
+    assert not acknowledgements[0].done() and not acknowledgements[2].done()
+    durable[0].set_exception(OSError("disk full"))  # answered as a failed handler is
+    durable[2].cancel()
+    for acknowledgement in (acknowledgements[0], acknowledgements[2]):
+        response = await asyncio.wait_for(acknowledgement, 2)
+        assert response.command_status == CommandStatus.ESME_RX_T_APPN
     await client.close()
 
 

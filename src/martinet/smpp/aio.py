@@ -8,7 +8,8 @@ connection must carry thousands of PDUs per second on a small machine:
   iteration: requests issued by many coroutines in the same iteration leave in one ``write``;
 * a request costs one future, not a task; an inbound request costs a task only when its handler
   is a coroutine -- a handler that returns a future (done, or resolved by ``call_later``) is
-  answered from a callback;
+  answered from a callback, and one that returns an ``AnswerAfter`` from the callback of the
+  future it waits for;
 * timers are one ``TimerHandle`` re-armed at the session's next deadline, not a polling task;
 * inbound flow control is the transport's: when the session holds ``max_inbound_pending``
   unanswered requests (:attr:`Session.want_read` is False) the adapter calls
@@ -34,7 +35,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Final, Literal, cast
+from typing import Any, Final, Literal, NamedTuple, cast
 
 from .constants import CommandId, CommandStatus
 from .errors import SMPPError
@@ -69,6 +70,7 @@ from .session import (
 )
 
 __all__ = [
+    "AnswerAfter",
     "Authenticator",
     "BindFailed",
     "ConnectionClosedError",
@@ -83,9 +85,23 @@ __all__ = [
 
 log = logging.getLogger("martinet.smpp")
 
+
+class AnswerAfter(NamedTuple):
+    """A handler's answer that waits for something else: `answer` is sent once `after` has succeeded; if `after`
+    fails or is cancelled, the request is answered as if the handler had failed.
+
+    What an ESME returns for a receipt (its `deliver_sm_resp`, known at once, sent once the receipt is durable):
+    the answer then leaves from `after`'s own callback, one step of the event loop sooner than through a future
+    of the answer chained to it, while the carrier's window of unacknowledged receipts waits for it.
+    """
+
+    after: asyncio.Future[Any]
+    answer: PDU
+
+
 #: Answers an inbound request: with the response, or with an awaitable of it, sent when it completes (a future
-#: is used as it is; a coroutine gets a task).
-Handler = Callable[[PDU], PDU | Awaitable[PDU]]
+#: is used as it is; a coroutine gets a task), or with an `AnswerAfter`.
+Handler = Callable[[PDU], PDU | Awaitable[PDU] | AnswerAfter]
 #: SMSC side: True or ESME_ROK accepts a bind, False refuses it with ESME_RINVPASWD, any other
 #: command_status refuses it with that status (ESME_RINVSYSID for an unknown system_id).
 Authenticator = Callable[[str, str], bool | int | Awaitable[bool | int]]
@@ -399,6 +415,9 @@ class SMPPConnection(asyncio.Protocol):
             return
         try:
             result = handler(request)
+            if isinstance(result, AnswerAfter):
+                result.after.add_done_callback(functools.partial(self._handled_after, request, result.answer))
+                return
             if isinstance(result, PDU):  # tolerate a plain function returning the response
                 future: asyncio.Future[PDU] = self._loop.create_future()
                 future.set_result(result)
@@ -413,20 +432,35 @@ class SMPPConnection(asyncio.Protocol):
             future.add_done_callback(functools.partial(self._handled, request))
 
     def _handled(self, request: PDU, future: asyncio.Future[PDU]) -> None:
+        if self._answer_failure(request, future):
+            return
+        response = future.result()
+        if not isinstance(response, PDU):
+            log.error("smpp handler returned %r for %s, not a PDU", response, request.command_name)
+            response = response_to(request, self._failure_status)
+        self._respond(request, response)
+
+    def _handled_after(self, request: PDU, answer: PDU, after: asyncio.Future[Any]) -> None:
+        if not self._answer_failure(request, after):
+            self._respond(request, answer)
+
+    def _answer_failure(self, request: PDU, future: asyncio.Future[Any]) -> bool:
+        """Deals with a handling that has no answer of its own to send, and says whether it was one: a request
+        that takes no answer (the outcome retrieved), or a failure (answered with the failure status)."""
         if request.command_id in _RESPONSELESS:
             if not future.cancelled():
                 future.exception()  # retrieve it: nothing to answer
-            return
+            return True
         if future.cancelled():
-            response = response_to(request, self._failure_status)
-        elif (exc := future.exception()) is not None:
+            self._respond(request, response_to(request, self._failure_status))
+            return True
+        if (exc := future.exception()) is not None:
             log.error("smpp handler failed on %s: %r", request.command_name, exc, exc_info=exc)
-            response = response_to(request, self._failure_status)
-        else:
-            response = future.result()
-            if not isinstance(response, PDU):
-                log.error("smpp handler returned %r for %s, not a PDU", response, request.command_name)
-                response = response_to(request, self._failure_status)
+            self._respond(request, response_to(request, self._failure_status))
+            return True
+        return False
+
+    def _respond(self, request: PDU, response: PDU) -> None:
         self._answer(request, response)
         if not self._flush_scheduled:
             self._flush_scheduled = True

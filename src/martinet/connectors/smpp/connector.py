@@ -53,7 +53,7 @@ from martinet.domain.lanes import Lane
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import FINAL_STATES, INTERNAL_ERROR
 from martinet.smpp import PDU, CommandStatus
-from martinet.smpp.aio import ConnectionClosedError, ResponseTimeout, SMPPConnection, connect
+from martinet.smpp.aio import AnswerAfter, ConnectionClosedError, ResponseTimeout, SMPPConnection, connect
 from martinet.smpp.errors import SMPPError
 from martinet.smpp.pdu import DataSm, DataSmResp, DeliverSm, DeliverSmResp, GenericNack, QuerySm, QuerySmResp, SubmitSm
 from martinet.smpp.session import SessionConfig
@@ -439,11 +439,11 @@ class SmppConnector:
 
     # ------------------------------------------------------------------ inbound
 
-    def _on_request(self, pdu: PDU) -> PDU | Awaitable[PDU]:
+    def _on_request(self, pdu: PDU) -> PDU | AnswerAfter:
         """The answer to a carrier's request, once what it brought is durable.
 
-        A plain function returning a future rather than a coroutine: a receipt (two per message) then costs
-        no task of its own, only the recorder's future and the answer's.
+        A plain function rather than a coroutine: a receipt (two per message) then costs no task of its own, only
+        the recorder's future, from whose callback its answer leaves.
         """
         if isinstance(pdu, DeliverSm):
             answer: PDU = DeliverSmResp(sequence_number=pdu.sequence_number, message_id="")
@@ -452,7 +452,7 @@ class SmppConnector:
         else:
             return GenericNack(sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RINVCMDID)
         durable = self._inbound_pdu(pdu)
-        return answer if durable is None else _once_done(durable, answer)
+        return answer if durable is None else AnswerAfter(asyncio.ensure_future(durable), answer)
 
     def _inbound_pdu(self, pdu: DeliverSm | DataSm) -> Awaitable[None] | None:
         """Hands a receipt or a reply to its sink; what to wait for before acknowledging it (None: nothing)."""
@@ -557,27 +557,6 @@ def _submit_sm(
         short_message=piece.short_message,
         tlvs=piece.tlvs,
     )
-
-
-def _once_done(durable: Awaitable[None], answer: PDU) -> asyncio.Future[PDU]:
-    """A future of `answer` that resolves when `durable` has, or fails (or is cancelled) as it did."""
-    source = asyncio.ensure_future(durable)
-    result: asyncio.Future[PDU] = asyncio.get_running_loop().create_future()
-
-    def settle(done: asyncio.Future[None]) -> None:
-        if result.done():  # the answer was abandoned meanwhile: only retrieve the outcome, never log it as lost
-            if not done.cancelled():
-                done.exception()
-            return
-        if done.cancelled():
-            result.cancel()
-        elif (exc := done.exception()) is not None:
-            result.set_exception(exc)
-        else:
-            result.set_result(answer)
-
-    source.add_done_callback(settle)
-    return result
 
 
 async def _settled(recording: Awaitable[None], within: float) -> None:
