@@ -2,8 +2,8 @@
 
 uvicorn writes an answer's status line and headers when the application sends `http.response.start`, and its
 body when it sends `http.response.body`: two `send` system calls, two TCP segments, and two wake-ups of the
-client for an answer of a hundred bytes. On the send path that is one system call of about ten in a request's
-life, and the costlier one: on loopback, writing runs the receiver's side of the TCP stack too.
+client for an answer of a hundred bytes, where a request's whole life makes about a dozen system calls (`perf
+trace -s` under load, docs/benchmarks.md).
 
 `CoalescingTransport` holds what is written during one step of the event loop and writes it at the end of the
 step, in one call. The application's two messages are sent within one step (nothing between them waits), so an
@@ -20,7 +20,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 class CoalescingTransport:
     """Stands in for a transport: `write` is joined with the other writes of the same loop step, and everything
-    else goes to the real transport, which the flushes keep in the order of the writes."""
+    else goes to the real transport. Every method that writes or ends the connection flushes or drops what is
+    pending first, so that nothing reaches the socket out of order."""
 
     __slots__ = ("_loop", "_pending", "_transport")
 

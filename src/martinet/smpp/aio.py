@@ -432,7 +432,7 @@ class SMPPConnection(asyncio.Protocol):
             future.add_done_callback(functools.partial(self._handled, request))
 
     def _handled(self, request: PDU, future: asyncio.Future[PDU]) -> None:
-        if self._answer_failure(request, future):
+        if self._answered_otherwise(request, future):
             return
         response = future.result()
         if not isinstance(response, PDU):
@@ -441,12 +441,12 @@ class SMPPConnection(asyncio.Protocol):
         self._respond(request, response)
 
     def _handled_after(self, request: PDU, answer: PDU, after: asyncio.Future[Any]) -> None:
-        if not self._answer_failure(request, after):
+        if not self._answered_otherwise(request, after):
             self._respond(request, answer)
 
-    def _answer_failure(self, request: PDU, future: asyncio.Future[Any]) -> bool:
-        """Deals with a handling that has no answer of its own to send, and says whether it was one: a request
-        that takes no answer (the outcome retrieved), or a failure (answered with the failure status)."""
+    def _answered_otherwise(self, request: PDU, future: asyncio.Future[Any]) -> bool:
+        """Whether the handling of `request` has no answer of its own to send, dealt with here: a failure is
+        answered with the failure status; a request that takes no answer only has its outcome retrieved."""
         if request.command_id in _RESPONSELESS:
             if not future.cancelled():
                 future.exception()  # retrieve it: nothing to answer
