@@ -183,9 +183,10 @@ async def test_deleting_a_sub_account_returns_its_credit_and_keeps_its_history(t
     writer = AcceptanceWriter(t.db)
     await writer.start()
     try:
-        later = now_ms() + 86_400_000
+        at = now_ms()
+        later = at + 86_400_000
         scheduled = NewSend(
-            new_send_id(), t.department.id, now_ms(), later, "x", "GSM-7", 1, 2, None, None, None, None, "otp", 3000
+            new_send_id(at), t.department.id, at, later, "x", "GSM-7", 1, 2, None, None, None, None, "otp", 3000
         )
         scheduled.messages = [NewMessage("33612345678", "FR", State.SCHEDULED, 10, 3000, later)]
         assert await writer.accept(scheduled) is True
@@ -363,7 +364,7 @@ async def test_concurrent_transfers_and_sends_never_lose_a_millicredit(tree: Tre
         nonlocal spent
         now = now_ms()
         message = NewMessage("33612345678", "FR", State.QUEUED, 1, cost, now)
-        new = NewSend(new_send_id(), account.id, now, None, "x", "GSM-7", 1, 2, None, None, None, None, "otp", cost)
+        new = NewSend(new_send_id(now), account.id, now, None, "x", "GSM-7", 1, 2, None, None, None, None, "otp", cost)
         new.messages = [message]
         if await writer.accept(new) is True:
             outcomes["sent"] += 1
@@ -414,7 +415,7 @@ async def test_usage_counts_messages_parts_and_credits_by_day(tree: Tree) -> Non
         for n, state in enumerate((State.QUEUED, State.QUEUED, State.FAILED)):
             message = NewMessage(f"3361234567{n}", "FR", state, 1, 2000 if state == State.QUEUED else 0, now)
             new = NewSend(
-                new_send_id(), t.reseller.id, now, None, "x" * 200, "GSM-7", 2, 2, None, None, None, None, "otp", 0
+                new_send_id(now), t.reseller.id, now, None, "x" * 200, "GSM-7", 2, 2, None, None, None, None, "otp", 0
             )
             new.cost, new.messages = message.cost, [message]
             assert await writer.accept(new) is True

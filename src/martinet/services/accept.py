@@ -186,7 +186,7 @@ class SendService:
         *,
         stop_mention: str,
         now_ms: Callable[[], int],
-        new_id: Callable[[], str],
+        new_id: Callable[[int], str],
         validity: Mapping[str, float] | None = None,
         rate_limiter: RateLimiter | None = None,
         marketing_stop: StopPolicy = "add",
@@ -272,7 +272,7 @@ class SendService:
         cost = sum(m.cost for m in messages) + (spooled.cost if spooled is not None else 0)
         validity_ms = request.validity * 1000 if request.validity is not None else self._validity_ms.get(lane)
         channel, voice_title, voice_language = voice_sends.columns(request.voice, self._voice)
-        send_id = self._new_id()
+        send_id = self._new_id(now)
         # Bound for the rest of the request: whatever is logged while it is written or answered names the send.
         structlog.contextvars.bind_contextvars(send_id=send_id)
         send = NewSend(
