@@ -79,7 +79,8 @@ def new_send_id(now_ms: int) -> str:
     The twelve characters hold as many values as when all were random, and IDs collide as rarely: two can only
     meet in the same hundredth (modulo 107 days), among 62^7 ≈ 3.5·10^12 tails, which over a year comes to the
     same odds as twelve random characters (about four collisions in a year of 5,000 sends a second, day and
-    night). The store's primary key refuses one.
+    night). The store's primary key refuses one: the batch it came in fails whole, its sends answered with an
+    error, as for any failed write.
     """
     return _time_digits(now_ms // SLOT_MS) + _base62(7)
 
