@@ -88,7 +88,7 @@ def service(writer: MemoryWriter, **options: Any) -> SendService:
     values: dict[str, Any] = {
         "stop_mention": STOP,
         "now_ms": lambda: NOW,
-        "new_id": lambda: next(ids),
+        "new_id": lambda _now: next(ids),
         "validity": {"otp": 300, "notification": 86_400},
         **options,
     }
