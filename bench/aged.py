@@ -80,14 +80,16 @@ def measure(*, sends: int, days: float, seconds: int, style: str) -> dict[str, A
     """One gateway, the store prefilled with `sends` sends (none: fresh): its accept rate and the HTTP worker's
     CPU per send accepted."""
     prepare = None
+    prefill_s = 0.0
     if sends:
 
         def prepare(database: Path) -> None:
+            nonlocal prefill_s
+            began = time.monotonic()
             _prefill(database, sends=sends, days=days, style=style)
+            prefill_s = time.monotonic() - began
 
-    began = time.monotonic()
     with gateway(engine=False, prepare=prepare) as gw:
-        prefill_s = time.monotonic() - began
         database = gw.data / "martinet.db"
         pages = _index_pages(database)
         held = _count_sends(database)
