@@ -224,6 +224,23 @@ async def test_a_kept_intermediate_receipt_is_not_overtaken_by_the_final_one(db:
     assert await _kept_rows(db) == 0
 
 
+async def test_a_kept_intermediate_receipt_is_not_overtaken_by_a_deadlines_conclusion(db: Database) -> None:
+    """The same, when the final status is the receipt deadline's conclusion, which names its part by id."""
+    ids = await _messages(db, [ALICE])
+    await _record(db, ids, ALICE, "abc")
+    async with db.write() as conn:
+        await conn.execute(
+            unmatched_receipts.insert().values(
+                connector="carrier", carrier_id="abc", received_at=NOW + 5, state="sent", code=13, detail="ENROUTE"
+            )
+        )
+        part_id = await conn.scalar(select(parts.c.id).where(parts.c.message_id == ids[ALICE]))
+    concluded = Receipt("carrier", "abc", State.UNDELIVERED, 3599, NOW + 20, "no receipt", part_id=part_id)
+    assert await ReceiptStore(db, _clock).apply([concluded]) == 2
+    assert await _history_of(db, ids[ALICE]) == [("queued", 1), ("sent", 0), ("sent", 13), ("undelivered", 3599)]
+    assert await _kept_rows(db) == 0
+
+
 async def test_two_engines_applying_receipts_of_one_part_at_once_take_turns(postgres_url: str) -> None:
     """PostgreSQL: one engine applies the final receipt while another applies a late intermediate one for the same
     part (a carrier redelivering to both after a restart); the intermediate one must not undo the final one."""

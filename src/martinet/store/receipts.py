@@ -472,10 +472,13 @@ def _receipt_of(row: Any) -> Receipt:
 
 
 def _kept_before(conn: Connection, receipts: Sequence[Receipt]) -> list[Receipt]:
-    """Kept certain receipts naming the same parts as `receipts`, taken out of the table, in arrival order."""
+    """Kept certain receipts naming the same parts as `receipts`, taken out of the table, in arrival order.
+
+    A receipt that names its part by id (a receipt deadline's conclusion, a `query_sm` answer) counts too: it is
+    final, and an intermediate receipt kept for its part would otherwise come after it and be refused."""
     by_connector: dict[str, set[str]] = {}
     for r in receipts:
-        if r.certain and r.part_id is None:
+        if r.certain:
             by_connector.setdefault(r.connector, set()).add(r.carrier_id)
     if not by_connector:
         return []
