@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from aiohttp import web
 from sqlalchemy import select
 
 from martinet.store.database import Database
 from martinet.store.schema import messages, status_history
-
-
-def require(*programs: tuple[str, str]) -> None:
-    """Skip (fail in CI) unless every (program, Debian package) is installed."""
-    missing = sorted({package for program, package in programs if shutil.which(program) is None})
-    if not missing:
-        return
-    message = f"needs the Debian package(s) {', '.join(missing)}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+from tests.programs import require
 
 
 def require_speech() -> None:

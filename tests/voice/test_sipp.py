@@ -13,7 +13,8 @@ from martinet.sip.uac import SipCaller, TrunkSettings
 from martinet.voice.synthesis import EspeakSynthesizer
 from tests.conftest import free_port
 from tests.gateway import Gateway, running_gateway, wait_for
-from tests.voice.support import Callbacks, history, require, require_speech
+from tests.programs import require
+from tests.voice.support import Callbacks, history, require_speech
 
 SCENARIOS = Path(__file__).parent / "sipp"
 

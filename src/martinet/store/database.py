@@ -14,6 +14,7 @@ import contextvars
 import enum
 import fcntl
 import functools
+import logging
 import os
 import sqlite3
 import time
@@ -32,6 +33,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from martinet import metrics
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 #: The write turn a task holds (`Database.write_turn`): its database, and the task itself, so that a task started
 #: inside the block (it inherits the context) is not taken for the holder and waits for its own turn.
@@ -241,6 +244,34 @@ async def _in_thread(function: Callable[..., T], *args: Any) -> T:
         raise
 
 
+#: The exit status of a process whose sync of the SQLite log failed (sysexits' EX_IOERR).
+EXIT_SYNC_FAILED = 74
+
+
+def sync_log(path: Path, datasync: Callable[[int], None] = os.fdatasync) -> None:
+    """Bring the SQLite log (`-wal`) at `path` to the disk, or end the process if the disk refuses.
+
+    Called once the write lock is released, before the writers of the transaction just committed learn it
+    succeeded (`Database.log_to_sync`). If the sync fails they have already been given their results, which only
+    leave at the event loop's next step, and the kernel may have dropped the pages it could not write, so a second
+    sync could succeed without them: ending the process here, before the loop runs again, sends none of those
+    answers, and the supervisor starts it again (PostgreSQL stops on a failed fsync for the same reason). No
+    log means no database in WAL mode, whose commits sync themselves (`_configure_sqlite`).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        datasync(fd)
+    except OSError as exc:
+        log.critical("syncing the SQLite log %s failed (%s): stopping before anything is acknowledged", path, exc)
+        logging.shutdown()
+        os._exit(EXIT_SYNC_FAILED)
+    finally:
+        os.close(fd)
+
+
 async def _take_write_lock(fd: int) -> None:
     """The advisory write lock of the database: at once when it is free, else from a worker thread (the kernel
     queues the waiters of every process and wakes the next one as soon as it is released)."""
@@ -258,7 +289,13 @@ async def _take_write_lock(fd: int) -> None:
 
 @dataclass
 class Database:
-    """The engines of one database: `write()` for transactions that write, `reader` for queries."""
+    """The engines of one database: `write()` for transactions that write, `reader` for queries.
+
+    `log_to_sync`: on SQLite with `sqlite_synchronous = "full"`, the log (`-wal`) that `sync_writer`'s commits
+    leave unsynced and that is synced each time this process releases the write lock, before the writers of that
+    transaction go on (`_write_lock`). The other processes of the node write while it syncs, instead of waiting for
+    a sync that is not theirs.
+    """
 
     url: str
     writer: AsyncEngine
@@ -266,6 +303,7 @@ class Database:
     write_lock_path: Path | None = None
     sync_writer: Engine | None = None
     sync_reader: Engine | None = None
+    log_to_sync: Path | None = None
     _local: WriteTurns = field(default_factory=lambda: WriteTurns())
     _lock_fd: int | None = None
 
@@ -395,7 +433,12 @@ class Database:
     @contextlib.asynccontextmanager
     async def _write_lock(self) -> AsyncIterator[None]:
         """The advisory write lock, held by this process's current writer (its turn taken); the time it was
-        waited for and held is counted (`martinet_sqlite_write_lock_seconds`)."""
+        waited for and held is counted (`martinet_sqlite_write_lock_seconds`).
+
+        Once it is released, the log is synced (`log_to_sync`) before the block's writer goes on. Nothing between
+        the commit and the sync lets the event loop run, so the results the writer handed out inside the block
+        (to riders, to a group commit's waiters) reach no one before their transaction is on disk.
+        """
         fd = self._acquire_fd()
         asked = time.perf_counter()
         if fd is not None:
@@ -407,6 +450,8 @@ class Database:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 metrics.sqlite_write_lock(taken - asked, time.perf_counter() - taken)
+            if self.log_to_sync is not None:
+                sync_log(self.log_to_sync)
 
     def _acquire_fd(self) -> int | None:
         if self.write_lock_path is None:
@@ -465,9 +510,14 @@ def open_database(url: str, *, sqlite_synchronous: str = "full", pool_size: int 
         engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
         return Database(url, engine, engine)
     _private_file(path)
+    # With "full", the hot path's commits (`sync_writer`, `run_write`) are synced after the write lock is released
+    # rather than inside it (`Database.log_to_sync`); the other connections sync their own commits.
+    sync_after_lock = sqlite_synchronous == "full"
     writer = _sqlite_engine(url, immediate=True, synchronous=sqlite_synchronous, pool_size=1)
     reader = _sqlite_engine(url, immediate=False, synchronous=sqlite_synchronous, pool_size=pool_size)
-    sync_writer = _sync_sqlite_engine(url, immediate=True, synchronous=sqlite_synchronous, pool_size=1)
+    sync_writer = _sync_sqlite_engine(
+        url, immediate=True, synchronous=sqlite_synchronous, pool_size=1, sync_after_lock=sync_after_lock
+    )
     sync_reader = _sync_sqlite_engine(url, immediate=False, synchronous=sqlite_synchronous, pool_size=2)
     return Database(
         url,
@@ -476,6 +526,7 @@ def open_database(url: str, *, sqlite_synchronous: str = "full", pool_size: int 
         write_lock_path=path.with_name(path.name + ".write-lock"),
         sync_writer=sync_writer,
         sync_reader=sync_reader,
+        log_to_sync=path.with_name(path.name + "-wal") if sync_after_lock else None,
     )
 
 
@@ -498,7 +549,9 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str, pool_size: in
     return engine
 
 
-def _sync_sqlite_engine(url: str, *, immediate: bool, synchronous: str, pool_size: int) -> Engine:
+def _sync_sqlite_engine(
+    url: str, *, immediate: bool, synchronous: str, pool_size: int, sync_after_lock: bool = False
+) -> Engine:
     """A synchronous engine, its connections usable from whichever thread runs the work (one at a time)."""
     engine = create_engine(
         url,
@@ -507,11 +560,14 @@ def _sync_sqlite_engine(url: str, *, immediate: bool, synchronous: str, pool_siz
         connect_args={"timeout": 30, "check_same_thread": False},
         hide_parameters=True,
     )
-    _configure_sqlite(engine, immediate=immediate, synchronous=synchronous)
+    _configure_sqlite(engine, immediate=immediate, synchronous=synchronous, sync_after_lock=sync_after_lock)
     return engine
 
 
-def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str) -> None:
+def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str, sync_after_lock: bool = False) -> None:
+    """`sync_after_lock`: the connections commit without syncing the log (NORMAL), their writer syncing it once the
+    write lock is released (`Database.log_to_sync`). Only in WAL mode, where a commit is appended to the log: a
+    database SQLite could not put in WAL mode keeps `synchronous` as it is."""
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine, "connect")
@@ -520,7 +576,9 @@ def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str) -> N
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        in_wal = str(cursor.fetchone()[0]).lower() == "wal"
+        level = "NORMAL" if sync_after_lock and in_wal else synchronous.upper()
+        cursor.execute(f"PRAGMA synchronous={level}")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
