@@ -105,7 +105,9 @@ def test_the_log_is_synced_once_the_write_lock_is_released_before_the_writer_goe
     require(("strace", "strace"))
     calls = _between(_trace(tmp_path, "full"), first, last)
     frames = [i for i, call in enumerate(calls) if call.name == "pwrite64" and call.file == "log"]
-    released = [i for i, call in enumerate(calls) if call.name == "flock" and "LOCK_UN" in call.args]
+    released = [
+        i for i, call in enumerate(calls) if call.name == "flock" and call.file == "lock" and "LOCK_UN" in call.args
+    ]
     assert frames, "the commit wrote no frame to the log"
     assert len(released) == 1 and frames[-1] < released[0]  # the frames are written under the lock
     syncs = _syncs(calls)
