@@ -3,7 +3,8 @@ its writer goes on: the other processes write while it syncs, and nobody learns 
 
 What the process asks of the kernel is read with strace (Debian package `strace`), on a real SQLite file: the
 commit's frames written to the log under the lock, the lock released, then the log synced, then the writer's next
-step (a line on stdout). A group commit (`GroupCommitter` in its write turn) answers its waiters only after it.
+step (a line on stdout). A group commit (`GroupCommitter` in its write turn) answers its waiters only after it, and a
+write that rode in another's transaction returns only after it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pytest
 
 from tests.programs import require
 
-#: Written for each case: a plain write, then a group commit's, each between two marks on stdout.
+#: Written for each case, each between two marks on stdout: a plain write, a group commit's, and a small write that
+#: rides in the transaction of the writer holding its process's turn.
 WRITER = """
 import asyncio, os, sys
 from martinet.batching import GroupCommitter
@@ -44,6 +46,21 @@ async def main(path, synchronous):
     await committer.submit(1)
     mark("answered")
     await committer.stop()
+
+    async def holder():
+        async with db.write_turn():
+            for _ in range(3):  # steps of the loop in which the rider starts and queues for the turn
+                await asyncio.sleep(0)
+            await db.run_write(lambda conn: conn.exec_driver_sql("INSERT INTO t VALUES (3)"), small=True)
+
+    async def rider():
+        await db.run_write(lambda conn: conn.exec_driver_sql("INSERT INTO t VALUES (4)"), small=True)
+        mark("rode")
+
+    mark("ride")
+    holding = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    await asyncio.gather(holding, rider())
     await db.dispose()
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
@@ -98,7 +115,7 @@ def _syncs(calls: list[Call]) -> list[int]:
     return [i for i, call in enumerate(calls) if call.name in ("fdatasync", "fsync")]
 
 
-@pytest.mark.parametrize(("first", "last"), [("write", "written"), ("submit", "answered")])
+@pytest.mark.parametrize(("first", "last"), [("write", "written"), ("submit", "answered"), ("ride", "rode")])
 def test_the_log_is_synced_once_the_write_lock_is_released_before_the_writer_goes_on(
     tmp_path: Path, first: str, last: str
 ) -> None:
