@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
-from martinet.store.database import Database, Turn, WriteTurns
+from martinet.store.database import Database, Turn, WriteTurns, open_database
 from martinet.store.schema import store_probes
 
 #: What only SQLite has: a write lock shared by the processes of a node.
@@ -88,6 +88,27 @@ async def test_the_time_holding_sqlite_write_lock_is_counted_and_postgresql_coun
     else:
         assert held >= 0.05
         assert 0.0 <= waited < held
+
+
+def _syncs_counted() -> tuple[float, float]:
+    count = REGISTRY.get_sample_value("martinet_sqlite_log_sync_seconds_count") or 0.0
+    return count, REGISTRY.get_sample_value("martinet_sqlite_log_sync_seconds_sum") or 0.0
+
+
+async def test_each_sync_of_the_log_after_the_lock_is_timed_and_postgresql_times_none(database_url: str) -> None:
+    db = open_database(database_url)  # sqlite_synchronous = "full", the default (the `db` fixture's is "normal")
+    try:
+        count, seconds = _syncs_counted()
+        await db.run_write(lambda conn: conn.execute(insert(store_probes).values(owner="synced", written_at=1)))
+        synced, spent = _syncs_counted()
+    finally:
+        await db.dispose()
+    if db.sync_writer is None:  # PostgreSQL: its commits are synced by the server
+        assert (synced, spent) == (count, seconds)
+    else:
+        assert db.log_to_sync is not None and db.log_to_sync.name.endswith(".db-wal")
+        assert synced == count + 1
+        assert spent > seconds
 
 
 async def test_a_small_write_runs_on_the_event_loops_thread_and_a_large_one_beside_it(db: Database) -> None:

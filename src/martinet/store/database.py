@@ -262,6 +262,7 @@ def sync_log(path: Path, datasync: Callable[[int], None] = os.fdatasync) -> None
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return
+    started = time.perf_counter()
     try:
         datasync(fd)
     except OSError as exc:
@@ -270,6 +271,7 @@ def sync_log(path: Path, datasync: Callable[[int], None] = os.fdatasync) -> None
         os._exit(EXIT_SYNC_FAILED)
     finally:
         os.close(fd)
+    metrics.sqlite_log_synced(time.perf_counter() - started)
 
 
 async def _take_write_lock(fd: int) -> None:
