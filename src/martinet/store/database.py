@@ -566,6 +566,25 @@ def _sync_sqlite_engine(
     return engine
 
 
+def _ask_for_wal(cursor: Any) -> bool:
+    """Put the database in WAL mode (it stays so), whether it is in it now.
+
+    A database still in its first journal mode while another connection writes it (two commands creating the
+    same new file at once) refuses the switch at once, without waiting in SQLite's busy handler: SQLite returns
+    "database is locked" to one of two connections holding read locks rather than let them wait for each other.
+    So the switch is asked again until the writer is done, for as long as a busy writer is waited for.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return str(cursor.fetchone()[0]).lower() == "wal"
+        except Exception as exc:  # the driver's OperationalError (sqlite3's, or aiosqlite's adapter's)
+            if "database is locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
 def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str, sync_after_lock: bool = False) -> None:
     """`sync_after_lock`: the connections commit without syncing the log (NORMAL), their writer syncing it once the
     write lock is released (`Database.log_to_sync`). Only in WAL mode, where a commit is appended to the log: a
@@ -577,8 +596,7 @@ def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str, sync
         # Take transaction control away from the driver so that the "begin" hook below decides the mode.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        in_wal = str(cursor.fetchone()[0]).lower() == "wal"
+        in_wal = _ask_for_wal(cursor)
         level = "NORMAL" if sync_after_lock and in_wal else synchronous.upper()
         cursor.execute(f"PRAGMA synchronous={level}")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
