@@ -567,7 +567,7 @@ def _sync_sqlite_engine(
 
 
 def _ask_for_wal(cursor: Any) -> bool:
-    """Put the database in WAL mode (it stays so), whether it is in it now.
+    """Ask for WAL mode (a file keeps it once set); whether the database is in it.
 
     A database still in its first journal mode while another connection writes it (two commands creating the
     same new file at once) refuses the switch at once, without waiting in SQLite's busy handler: SQLite returns
