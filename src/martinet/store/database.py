@@ -259,6 +259,8 @@ def sync_log(path: Path, datasync: Callable[[int], None] = os.fdatasync) -> None
     log means no database in WAL mode, whose commits sync themselves (`_configure_sqlite`).
     """
     try:
+        # Opened for each sync rather than kept: SQLite deletes the log when a database's last connection closes
+        # and starts a new file after, which a kept descriptor would go on syncing in its place.
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return
