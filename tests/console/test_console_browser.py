@@ -249,7 +249,9 @@ def test_account_holder_imports_contacts_and_funds_a_sub_account(
     _wait(driver, lambda d: d.find_elements(_by("CSS_SELECTOR"), 'tr.subaccount[data-login="acme-shop"]'))
     driver.find_element(_by("ID"), "transfer-amount").send_keys("25")
     driver.find_element(_by("ID"), "transfer-button").click()
-    _wait(driver, lambda d: d.find_elements(_by("ID"), "accounts-note"))
+    # The creation's note is still on the page until the transfer's answer replaces it: wait for the new balance.
+    _wait(driver, lambda d: _text_of(d, 'tr.subaccount[data-login="acme-shop"] .balance') == "25")
+    assert _text_of(driver, "#accounts-note")
     assert _text_of(driver, 'tr.subaccount[data-login="acme-shop"] .balance') == "25"
     assert _text_of(driver, "#target-balance") == "975"
     screenshot(driver, "subaccounts")

@@ -101,6 +101,9 @@ async def test_each_sync_of_the_log_after_the_lock_is_timed_and_postgresql_times
         count, seconds = _syncs_counted()
         await db.run_write(lambda conn: conn.execute(insert(store_probes).values(owner="synced", written_at=1)))
         synced, spent = _syncs_counted()
+        async with db.write() as conn:  # the asyncio writer's connection syncs its own commit: no second sync
+            await conn.execute(insert(store_probes).values(owner="self-synced", written_at=1))
+        assert _syncs_counted() == (synced, spent)
     finally:
         await db.dispose()
     if db.sync_writer is None:  # PostgreSQL: its commits are synced by the server

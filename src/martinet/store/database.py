@@ -310,6 +310,7 @@ class Database:
     log_to_sync: Path | None = None
     _local: WriteTurns = field(default_factory=lambda: WriteTurns())
     _lock_fd: int | None = None
+    _log_unsynced: bool = False  # `sync_writer` wrote while the lock was held: the log is synced at its release
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -414,6 +415,7 @@ class Database:
 
     async def _run_held(self, work: Callable[[Connection], T], small: bool) -> T:
         assert self.sync_writer is not None
+        self._log_unsynced = True  # whatever it commits, its writers go on only after the sync
         if small:
             done = _run_unless_busy(self.sync_writer, work)
             if not isinstance(done, _Busy):
@@ -439,7 +441,8 @@ class Database:
         """The advisory write lock, held by this process's current writer (its turn taken); the time it was
         waited for and held is counted (`martinet_sqlite_write_lock_seconds`).
 
-        Once it is released, the log is synced (`log_to_sync`) before the block's writer goes on. Nothing between
+        Once it is released, the log is synced (`log_to_sync`) before the block's writer goes on, if `sync_writer`
+        wrote in it (`Database.write`'s connection syncs its own commit). Nothing between
         the commit and the sync lets the event loop run, so the results the writer handed out inside the block
         (to riders, to a group commit's waiters) reach no one before their transaction is on disk.
         """
@@ -454,7 +457,8 @@ class Database:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 metrics.sqlite_write_lock(taken - asked, time.perf_counter() - taken)
-            if self.log_to_sync is not None:
+            if self.log_to_sync is not None and self._log_unsynced:
+                self._log_unsynced = False
                 sync_log(self.log_to_sync)
 
     def _acquire_fd(self) -> int | None:
