@@ -102,6 +102,55 @@ class Gateway:
     group: int = 0  # the process group of `martinet serve` and its children (`cpu_by_process`)
 
 
+@dataclass
+class Configured:
+    """A fresh data directory holding a gateway's configuration and database, with one funded account."""
+
+    port: int
+    token: str
+    data: Path
+    config: Path
+
+
+@contextlib.contextmanager
+def configured(
+    *,
+    workers: int = 0,
+    synchronous: str = "full",
+    engine_extra: str = "",
+    sandbox_delays: tuple[float, float] = (0.1, 0.2),
+    extra_toml: str = "",
+) -> Iterator[Configured]:
+    """The configuration `gateway` serves (a fresh SQLite file, the sandbox connector) and an account `bench`
+    holding plenty of credits, made by `martinet account create`; the directory is removed afterwards. Also for
+    benchmarks that run the HTTP app in their own process (`bench/http_cpu.py --in-process`)."""
+    data = Path(tempfile.mkdtemp(prefix="martinet-bench-"))
+    try:
+        port = free_port()
+        config = data / "martinet.toml"
+        config.write_text(
+            config_head(data, port, synchronous=synchronous, workers=workers)
+            + f"""[engine]
+{engine_extra}
+[[connectors]]
+name = "sandbox"
+type = "sandbox"
+operator_delay = {sandbox_delays[0]}
+handset_delay = {sandbox_delays[1]}
+{extra_toml}
+"""
+        )
+        token = subprocess.run(
+            [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        yield Configured(port, token, data, config)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def gateway(
     *,
@@ -117,48 +166,33 @@ def gateway(
 
     `extra_toml` is appended to the configuration; `prepare(database)` runs after the account is created and
     before the gateway starts (to fill tables)."""
-    data = Path(tempfile.mkdtemp(prefix="martinet-bench-"))
-    port = free_port()
-    config = data / "martinet.toml"
-    config.write_text(
-        config_head(data, port, synchronous=synchronous, workers=workers)
-        + f"""[engine]
-{engine_extra}
-[[connectors]]
-name = "sandbox"
-type = "sandbox"
-operator_delay = {sandbox_delays[0]}
-handset_delay = {sandbox_delays[1]}
-{extra_toml}
-"""
-    )
-    token = subprocess.run(
-        [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    if prepare is not None:
-        prepare(data / "martinet.db")
-    process = subprocess.Popen(
-        [*MARTINET, "serve", "--config", str(config), *([] if engine else ["--no-engine"])],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=open(data / "server.log", "w"),  # noqa: SIM115
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{admin_base(config)}/healthz")
-        yield Gateway(base, token, data, config, process.pid)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+    with configured(
+        workers=workers,
+        synchronous=synchronous,
+        engine_extra=engine_extra,
+        sandbox_delays=sandbox_delays,
+        extra_toml=extra_toml,
+    ) as made:
+        if prepare is not None:
+            prepare(made.data / "martinet.db")
+        process = subprocess.Popen(
+            [*MARTINET, "serve", "--config", str(made.config), *([] if engine else ["--no-engine"])],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=open(made.data / "server.log", "w"),  # noqa: SIM115
+        )
         try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        shutil.rmtree(data, ignore_errors=True)
+            base = f"http://127.0.0.1:{made.port}"
+            wait_http(f"{admin_base(made.config)}/healthz")
+            yield Gateway(base, made.token, made.data, made.config, process.pid)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def config_head(

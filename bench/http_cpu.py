@@ -1,6 +1,6 @@
 """CPU of the HTTP worker per accepted send, accept path alone (`serve --no-engine`), both doors.
 
-    .venv/bin/python -m bench.http_cpu [--count 20000] [--connections 64] [--door legacy|rest|both]
+    .venv/bin/python -m bench.http_cpu [--count 20000] [--connections 64] [--door legacy|rest|both] [--in-process]
 
 The rate of `bench/accept.py` depends on what else the two cores run; the CPU time the HTTP worker spends per
 accepted request depends much less on it, so it is the figure to compare two versions of the accept path by
@@ -8,28 +8,45 @@ accepted request depends much less on it, so it is the figure to compare two ver
 a form `POST sendSMS.do` with one recipient and a `notification_url`; and the REST door's
 `POST /sms/v1/messages` of `bench/rest.py`. The load generator is `bench/dlr.py`'s (raw HTTP on keep-alive
 connections, closed loop), so no wrk is needed.
+
+`--in-process` drives the HTTP worker's app (`martinet.app.http_app`) in this process through ASGI instead: the same
+requests, `connections` of them in flight, no socket and no HTTP server, the CPU counted by `time.process_time`. It
+tells what the app costs without the server around it, and runs as it is under `valgrind --tool=callgrind`, whose
+count of instructions does not drift with the machine (docs/benchmarks.md: two runs of different `--count`, the
+difference divided by the difference of the counts, leave the start-up out).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
+
+import uvloop
 
 from bench import dlr
-from bench.harness import gateway
-from bench.kannel import martinet_request
+from bench.harness import configured, gateway
+from bench.kannel import martinet_form, martinet_request
+from martinet.app import http_app
+from martinet.config import load_settings
 
 TEXT = "Votre code de connexion est 482913"
 
 
+def rest_body(index: int) -> bytes:
+    return json.dumps(
+        {"recipient": {"to": f"+336{10000000 + index}"}, "body": {"text": TEXT}, "refClient": f"bench-{index}"}
+    ).encode()
+
+
 def rest_request(token: str) -> Callable[[int, int], bytes]:
     def build(index: int, sent_ms: int) -> bytes:
-        body = json.dumps(
-            {"recipient": {"to": f"+336{10000000 + index}"}, "body": {"text": TEXT}, "refClient": f"bench-{index}"}
-        ).encode()
+        body = rest_body(index)
         return (
             b"POST /sms/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"X-Api-Key: %s\r\nContent-Length: %d\r\n\r\n%s" % (token.encode(), len(body), body)
@@ -84,14 +101,109 @@ def measure(door: str, count: int, connections: int) -> dict[str, float]:
     }
 
 
+Scope = MutableMapping[str, Any]
+App = Callable[..., Any]
+
+_WARM_UP = 500  # requests before the measured ones: caches filled, statements compiled
+
+
+def measure_in_process(door: str, count: int, connections: int) -> dict[str, float]:
+    """The worker's app alone: `count` requests through ASGI in this process, `connections` in flight."""
+    with configured(extra_toml="[callbacks]\nallow_private_networks = true\n") as made:
+        app = http_app(load_settings(made.config))
+        return uvloop.run(_drive(app, door, made.token, made.port, count, connections))
+
+
+async def _drive(app: App, door: str, token: str, port: int, count: int, connections: int) -> dict[str, float]:
+    if door == "legacy":
+        path, content_type = "/http/1.6/sendSMS.do", b"application/x-www-form-urlencoded"
+        headers = [(b"content-type", content_type)]
+        bodies = [martinet_form(token, "http://127.0.0.1:9", i, 0) for i in range(_WARM_UP + count)]
+        success = _legacy_accepted
+    else:
+        path = "/sms/v1/messages"
+        headers = [(b"content-type", b"application/json"), (b"x-api-key", token.encode())]
+        bodies = [rest_body(i) for i in range(_WARM_UP + count)]
+        success = _rest_accepted
+    lifespan_in: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    lifespan_out: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
+    lifespan = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}}, lifespan_in.get, lifespan_out.put)
+    )
+    await lifespan_in.put({"type": "lifespan.startup"})
+    started = await lifespan_out.get()
+    if started["type"] != "lifespan.startup.complete":
+        raise RuntimeError(f"the app did not start: {started}")
+    outcomes = {True: 0, False: 0}
+
+    async def one(body: bytes) -> None:
+        scope: Scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1"), *headers, (b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", port),
+        }
+        delivered = False
+        answer: dict[str, Any] = {}
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered
+            if delivered:  # the app reads no further than the body: it would wait here for a disconnect
+                await asyncio.Event().wait()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+            else:
+                answer["body"] = answer.get("body", b"") + message.get("body", b"")
+
+        await app(scope, receive, send)
+        outcomes[success(answer["status"], answer.get("body", b""))] += 1
+
+    async def run(todo: Iterator[bytes]) -> None:
+        async def worker() -> None:
+            for body in todo:
+                await one(body)
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+
+    await run(iter(bodies[:_WARM_UP]))
+    outcomes[True] = outcomes[False] = 0
+    cpu, wall = time.process_time(), time.perf_counter()
+    await run(iter(bodies[_WARM_UP:]))
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    await lifespan_in.put({"type": "lifespan.shutdown"})
+    await lifespan_out.get()
+    await lifespan
+    accepted = outcomes[True]
+    return {
+        "accepted": accepted,
+        "refused": outcomes[False],
+        "per_second": round(accepted / wall, 1) if wall > 0 else 0.0,
+        "cpu_us_per_accept": round(cpu / accepted * 1e6, 1) if accepted else float("nan"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--door", choices=["legacy", "rest", "both"], default="both")
+    parser.add_argument("--in-process", action="store_true", help="drive the app through ASGI, without a server")
     args = parser.parse_args()
     doors = ["legacy", "rest"] if args.door == "both" else [args.door]
-    print(json.dumps({door: measure(door, args.count, args.connections) for door in doors}))
+    run = measure_in_process if args.in_process else measure
+    print(json.dumps({door: run(door, args.count, args.connections) for door in doors}))
 
 
 if __name__ == "__main__":

@@ -284,16 +284,21 @@ def kannel(data: Path, smpp: int, control: str, store: str = "none") -> Iterator
             yield base, [bearer.pid, sms.pid]
 
 
+def martinet_form(token: str, callback: str, index: int, sent_ms: int) -> bytes:
+    """The form of the comparison's `sendSMS.do`: one recipient, a `notification_url` carrying the send time."""
+    return urllib.parse.urlencode(
+        {
+            "accessToken": token,
+            "numero": str(FIRST_NUMBER + index),
+            "message": TEXT,
+            "notification_url": f"{callback}/m?t={sent_ms}",
+        }
+    ).encode()
+
+
 def martinet_request(token: str, callback: str) -> Callable[[int, int], bytes]:
     def build(index: int, sent_ms: int) -> bytes:
-        body = urllib.parse.urlencode(
-            {
-                "accessToken": token,
-                "numero": str(FIRST_NUMBER + index),
-                "message": TEXT,
-                "notification_url": f"{callback}/m?t={sent_ms}",
-            }
-        ).encode()
+        body = martinet_form(token, callback, index, sent_ms)
         return (
             b"POST /http/1.6/sendSMS.do HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)

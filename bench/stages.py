@@ -5,6 +5,11 @@ callbacks those changes queued (the notifier's claim, which builds each request)
 The end-to-end bench (`bench.kannel`) sums every process's CPU, and on a shared machine its runs spread by a
 quarter; this one times the stages alone with `time.process_time`, so a change to one of them shows.
 `python -m bench.stages [--messages N] [--batch B] [--rounds R]`; prints JSON, milliseconds per message.
+
+`--statements` counts instead the SQL statements each stage has SQLite run per message (its trace callback on the
+store's synchronous connections: an `executemany` counts once per row, as SQLite runs it), and the most frequent of
+them: a stage that starts running a statement per message where it ran one per batch shows at once, whatever the
+machine's speed.
 """
 
 from __future__ import annotations
@@ -12,8 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import tempfile
 import time
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Engine, event
 
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
@@ -65,29 +75,66 @@ async def _claimed(db: Database, count: int) -> list[ClaimedMessage]:
     return claimed
 
 
-async def _round(count: int, batch: int) -> dict[str, float]:
+class Statements:
+    """SQL statements SQLite ran on the connections of the engines `watch`ed, by their text with numbers blanked
+    (`take` gives those counted since the last `take`)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+
+    def watch(self, engine: Engine) -> None:
+        event.listen(engine, "connect", self._traced)
+
+    def take(self) -> Counter[str]:
+        counts, self._counts = self._counts, Counter()
+        return counts
+
+    def _traced(self, connection: Any, _record: object) -> None:
+        connection.set_trace_callback(self._count)
+
+    def _count(self, sql: str) -> None:
+        self._counts[re.sub(r"\d+", "N", " ".join(sql.split()))[:100]] += 1
+
+
+async def _round(count: int, batch: int, statements: Statements | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         db = open_database(f"sqlite:///{folder}/stages.db", sqlite_synchronous="off")  # CPU, not the disk
+        if statements is not None:
+            for engine in (db.sync_writer, db.sync_reader):
+                if engine is not None:
+                    statements.watch(engine)
         await upgrade(db)
+        stages: dict[str, Counter[str]] = {}
+
+        def mark(stage: str | None = None) -> float:
+            if statements is not None:
+                counted = statements.take()
+                if stage is not None:
+                    stages[stage] = counted
+            return time.process_time()
+
         try:
             ids = [m.id for m in await _claimed(db, count)]
             dispatch, receipts = DispatchStore(db, _clock), ReceiptStore(db, _clock)
-            start = time.process_time()
+            start = mark()
             for i in range(0, count, batch):
                 chunk = ids[i : i + batch]
                 await dispatch.record(DispatchOutcome(submitted=[Submitted(m, "carrier", (f"c{m}",)) for m in chunk]))
-            recorded = time.process_time()
+            recorded = mark("record_submitted")
             for state, code in ((State.SENT, 13), (State.DELIVERED, 11)):
                 for i in range(0, count, batch):
                     chunk = ids[i : i + batch]
                     await receipts.apply([Receipt("carrier", f"c{m}", state, code, NOW, "DELIVRD") for m in chunk])
-            applied = time.process_time()
+            applied = mark("apply_two_receipts")
             for _ in range(2 * count):
                 receipt_fields(TEXT)
             parsed = time.process_time()
             claimed, marked = await _callbacks(CallbackStore(db, _clock), batch)
+            mark("claim_and_mark_callbacks")
         finally:
             await db.dispose()
+    if statements is not None:
+        return {stage: _per_message(counted, count) for stage, counted in stages.items()}
     return {
         "record_submitted_ms": round(1000 * (recorded - start) / count, 4),
         "apply_two_receipts_ms": round(1000 * (applied - recorded) / count, 4),
@@ -115,12 +162,29 @@ async def _callbacks(store: CallbackStore, batch: int) -> tuple[float, tuple[int
     return claiming, (total, marking)
 
 
+def _per_message(counted: Counter[str], count: int, shown: int = 8) -> dict[str, Any]:
+    return {
+        "statements_per_message": round(sum(counted.values()) / count, 2),
+        "most_run": {sql: round(n / count, 2) for sql, n in counted.most_common(shown)},
+    }
+
+
+def statements_per_message(count: int, batch: int) -> dict[str, Any]:
+    """`--statements`: each stage's SQL statements per message (one round: the counts do not vary)."""
+    stages = asyncio.run(_round(count, batch, Statements()))
+    return {"messages": count, "batch": batch, "stages": stages}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--messages", type=int, default=900)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--statements", action="store_true", help="count each stage's SQL statements per message")
     args = parser.parse_args()
+    if args.statements:
+        print(json.dumps(statements_per_message(args.messages, args.batch), indent=2))
+        return
     rounds = [asyncio.run(_round(args.messages, args.batch)) for _ in range(args.rounds)]
     best = {key: min(r[key] for r in rounds) for key in rounds[0]}  # the least disturbed round
     print(json.dumps({"messages": args.messages, "batch": args.batch, "rounds": rounds, "best": best}, indent=2))
