@@ -39,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.harness import MARTINET, admin_base, free_port, free_port_besides, machine, wait_http
+from bench.harness import MARTINET, admin_base, create_account, free_port, free_port_besides, machine, wait_http
 
 TEXT = "Soldes d'hiver : -30 % sur tout le magasin ce week-end"
 
@@ -243,12 +243,7 @@ def run(
     database = data / "martinet.db"
     base = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {"messages": messages, "per_request": per_request, "settle": settle, "machine": machine()}
-    token = subprocess.run(
-        [*MARTINET, "account", "create", "campaign", "--credits", "100000000", "--config", str(config)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    token = create_account(config, "campaign")
     began = time.monotonic()
     gateway = _serve(config, data / "first.log")
     simulator: subprocess.Popen[bytes] | None = None

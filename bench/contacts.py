@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -29,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.harness import MARTINET, admin_base, config_head, free_port, wait_http
+from bench.harness import MARTINET, admin_base, config_head, create_account, free_port, stop_group, wait_http
 from bench.otp import database
 
 ROWS = 100_000
@@ -124,12 +123,7 @@ def _gateway(url: str, data: Path) -> Iterator[tuple[str, str, int]]:
     config.write_text(
         config_head(data, port, database_url=url, workers=1) + '[[connectors]]\nname = "sandbox"\ntype = "sandbox"\n'
     )
-    token = subprocess.run(
-        [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    token = create_account(config)
     process = subprocess.Popen(
         [*MARTINET, "serve", "--no-engine", "--config", str(config)],
         start_new_session=True,
@@ -140,13 +134,7 @@ def _gateway(url: str, data: Path) -> Iterator[tuple[str, str, int]]:
         wait_http(f"{admin_base(config)}/healthz")
         yield f"http://127.0.0.1:{port}", token, _worker(process.pid)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 def run_one(database_url: str | None, rows: int = ROWS) -> dict[str, Any]:

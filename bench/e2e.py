@@ -33,7 +33,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -47,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.harness import MARTINET, admin_base, config_head, free_port, wait_http
+from bench.harness import MARTINET, admin_base, config_head, create_account, free_port, stop_group, wait_http
 
 PER_REQUEST = 100
 TEXT = "Votre code de connexion est 482913"
@@ -181,12 +180,7 @@ reconnect_min = 0.5
 reconnect_max = 5
 """
     )
-    token = subprocess.run(
-        [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    token = create_account(config)
     log = data / "server.log"
     process = subprocess.Popen(
         [*MARTINET, "serve", "--config", str(config)],
@@ -206,13 +200,7 @@ reconnect_max = 5
             time.sleep(0.1)
         yield Gateway(base, token, data / "martinet.db", control_url, log, process.pid)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
         shutil.rmtree(data, ignore_errors=True)
 
 

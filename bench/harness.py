@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MARTINET = [sys.executable, "-m", "martinet.cli"]
@@ -140,12 +141,7 @@ handset_delay = {sandbox_delays[1]}
 {extra_toml}
 """
         )
-        token = subprocess.run(
-            [*MARTINET, "account", "create", "bench", "--credits", "100000000", "--config", str(config)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        token = create_account(config)
         yield Configured(port, token, data, config)
     finally:
         shutil.rmtree(data, ignore_errors=True)
@@ -186,13 +182,29 @@ def gateway(
             wait_http(f"{admin_base(made.config)}/healthz")
             yield Gateway(base, made.token, made.data, made.config, process.pid)
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process)
+
+
+def create_account(config: Path, login: str = "bench") -> str:
+    """An account holding plenty of credits on the gateway `config` names (`martinet account create`): its token."""
+    return subprocess.run(
+        [*MARTINET, "account", "create", login, "--credits", "100000000", "--config", str(config)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def stop_group(process: subprocess.Popen[Any], grace: float = 20) -> None:
+    """Stop the process group `process` leads (a gateway and its children): SIGTERM, then SIGKILL after `grace`
+    seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def config_head(

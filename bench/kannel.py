@@ -36,7 +36,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from bench.harness import (
     ensure_tool,
     free_port,
     machine,
+    stop_group,
     wait_http,
 )
 
@@ -91,13 +91,7 @@ def _process(command: list[str], log: Path, **kwargs: Any) -> Iterator[subproces
     try:
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 @contextlib.contextmanager

@@ -43,7 +43,6 @@ import itertools
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -56,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from bench.harness import MARTINET, admin_base, free_port, free_port_besides, machine, wait_http
+from bench.harness import MARTINET, admin_base, free_port, free_port_besides, machine, stop_group, wait_http
 from martinet.smpp.session import SessionConfig
 from martinet.smsc import Credential, FinalStatus, Simulator, SimulatorConfig
 from martinet.store.database import is_postgresql
@@ -312,13 +311,7 @@ reconnect_max = 5
             raise RuntimeError(f"{exc}: {log.read_text()[-2000:]}") from None
         yield Gateway(base, tokens["campaign"], tokens["bank"], url, log)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 class Client:

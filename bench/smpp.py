@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-from bench.harness import free_port
+from bench.harness import free_port, stop_group
 from bench.smpp_session import drive
 from martinet.smpp.aio import connect
 from martinet.smpp.session import SessionConfig
@@ -63,13 +62,7 @@ def server_process(command: list[str], ready: bytes, timeout: float = 20.0) -> I
                 time.sleep(0.05)
             yield
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process, grace=10)
 
 
 def simulator(port: int) -> contextlib.AbstractContextManager[None]:
