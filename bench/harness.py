@@ -157,11 +157,13 @@ def gateway(
     sandbox_delays: tuple[float, float] = (0.1, 0.2),
     extra_toml: str = "",
     prepare: Callable[[Path], None] | None = None,
+    start_timeout: float = 30.0,
 ) -> Iterator[Gateway]:
     """A `martinet serve` on a fresh SQLite file, with an account holding plenty of credits.
 
     `extra_toml` is appended to the configuration; `prepare(database)` runs after the account is created and
-    before the gateway starts (to fill tables)."""
+    before the gateway starts (to fill tables); `start_timeout`: seconds the gateway has to answer `/healthz`
+    (minutes under valgrind)."""
     with configured(
         workers=workers,
         synchronous=synchronous,
@@ -179,7 +181,7 @@ def gateway(
         )
         try:
             base = f"http://127.0.0.1:{made.port}"
-            wait_http(f"{admin_base(made.config)}/healthz")
+            wait_http(f"{admin_base(made.config)}/healthz", timeout=start_timeout)
             yield Gateway(base, made.token, made.data, made.config, process.pid)
         finally:
             stop_group(process)
