@@ -20,13 +20,19 @@ def counted() -> dict[str, Any]:
 
 
 def _per_message(stage: dict[str, Any]) -> dict[str, float]:
+    """The statements of a stage run once (or more) per message, by their text."""
     return {sql: n for sql, n in stage["most_run"].items() if n >= 1.0}
+
+
+def _target(sql: str) -> str:
+    """`INSERT INTO parts (…) VALUES …` → `INSERT INTO parts`; `UPDATE messages SET …` → `UPDATE messages`."""
+    return sql.split(" (")[0].split(" SET")[0]
 
 
 def test_recording_a_submission_updates_the_message_and_adds_its_part_and_history_row(counted: dict[str, Any]) -> None:
     stage = counted["record_submitted"]
 
-    assert sorted(sql.split(" (")[0].split(" SET")[0] for sql in _per_message(stage)) == [
+    assert sorted(_target(sql) for sql in _per_message(stage)) == [
         "INSERT INTO parts",
         "INSERT INTO status_history",
         "UPDATE messages",
