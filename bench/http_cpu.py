@@ -25,15 +25,17 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import uvloop
+from starlette.types import ASGIApp
 
 from bench import dlr
 from bench.harness import configured, gateway
 from bench.kannel import martinet_form, martinet_request
+from martinet.api.asgi import Message, Scope
 from martinet.app import http_app
 from martinet.config import load_settings
 
@@ -104,9 +106,6 @@ def measure(door: str, count: int, connections: int, start_timeout: float = 30.0
     }
 
 
-Scope = MutableMapping[str, Any]
-App = Callable[..., Any]
-
 _WARM_UP = 500  # requests before the measured ones: caches filled, statements compiled
 
 
@@ -117,10 +116,17 @@ def measure_in_process(door: str, count: int, connections: int) -> dict[str, flo
         return uvloop.run(_drive(app, door, made.token, made.port, count, connections))
 
 
-async def _drive(app: App, door: str, token: str, port: int, count: int, connections: int) -> dict[str, float]:
+async def _drive(
+    app: ASGIApp,
+    door: str,
+    token: str,
+    port: int,
+    count: int,
+    connections: int,
+) -> dict[str, float]:
     if door == "legacy":
-        path, content_type = "/http/1.6/sendSMS.do", b"application/x-www-form-urlencoded"
-        headers = [(b"content-type", content_type)]
+        path = "/http/1.6/sendSMS.do"
+        headers = [(b"content-type", b"application/x-www-form-urlencoded")]
         bodies = [martinet_form(token, "http://127.0.0.1:9", i, 0) for i in range(_WARM_UP + count)]
         success = _legacy_accepted
     else:
@@ -129,8 +135,8 @@ async def _drive(app: App, door: str, token: str, port: int, count: int, connect
         bodies = [rest_body(i) for i in range(_WARM_UP + count)]
         success = _rest_accepted
     lifespan_in: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-    lifespan_out: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
-    lifespan = asyncio.create_task(
+    lifespan_out: asyncio.Queue[Message] = asyncio.Queue()
+    lifespan = asyncio.ensure_future(
         app({"type": "lifespan", "asgi": {"version": "3.0"}}, lifespan_in.get, lifespan_out.put)
     )
     await lifespan_in.put({"type": "lifespan.startup"})
@@ -164,7 +170,7 @@ async def _drive(app: App, door: str, token: str, port: int, count: int, connect
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        async def send(message: MutableMapping[str, Any]) -> None:
+        async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 answer["status"] = message["status"]
             else:
