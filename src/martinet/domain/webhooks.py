@@ -224,8 +224,9 @@ def forbidden_address(address: str) -> str | None:
     Only addresses that `ipaddress` calls global pass, after the table of special-purpose ranges below (which
     `is_global` misses in some Python versions). An IPv6 address that carries an IPv4 address (IPv4-mapped,
     -compatible or -translated, NAT64, 6to4, Teredo) is refused when what it carries is: `2002:a00:1::` reaches
-    10.0.0.1 through any 6to4 relay. IPv4-mapped and NAT64 addresses are only another way to write the IPv4
-    address they carry, and are judged by it alone; the others are judged by both.
+    10.0.0.1 through any 6to4 relay. IPv4-mapped, NAT64 and 6to4 addresses lead to the IPv4 address they carry and
+    nowhere else, and are judged by it alone (Python's own verdict on 2002::/16 differs between patch releases:
+    3.11.2 calls it private, 3.11.7 does not); the others are judged by both.
     """
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -255,7 +256,7 @@ def _carried(ip: ipaddress.IPv6Address) -> tuple[list[ipaddress.IPv4Address], st
     if ip in _IPV4_COMPATIBLE and int(ip) > 1:  # :: and ::1 are themselves
         return [low], "IPv4-compatible", False
     if ip.sixtofour is not None:
-        return [ip.sixtofour], "6to4", False
+        return [ip.sixtofour], "6to4", True
     if ip.teredo is not None:
         server, client = ip.teredo
         return [client, server], "Teredo", False
