@@ -77,7 +77,20 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return f"{cores} cores ({cpu}), {memory} RAM, Python {platform.python_version()}, {platform.system()}"
+    return (
+        f"{cores} cores ({cpu}), {memory} RAM, Python {platform.python_version()} ({interpreter_build()}), "
+        f"{platform.system()}"
+    )
+
+
+def interpreter_build() -> str:
+    """Whether this Python loads its interpreter from a shared libpython: the same code took about a sixth more CPU
+    per message on such a build (docs/operations.md), so a figure says which kind it was measured on."""
+    try:
+        shared = b"libpython" in Path("/proc/self/maps").read_bytes()
+    except OSError:
+        return "build unknown"
+    return "libpython shared" if shared else "interpreter in the executable"
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:
