@@ -1,9 +1,9 @@
 # The two commands of the Quickstart are `make run` and `make test`; each installs what it needs into .venv.
 # The interpreter .venv is made from (`make PYTHON=/path/to/python3 install` chooses another). Preferred: a Python
 # 3.11 or newer whose executable holds the interpreter itself instead of loading libpython as a shared library, as
-# Debian's /usr/bin/python3 does (built with profile-guided and link-time optimization): Martinet spent 15 % less CPU
-# per message on it than on a pyenv build loading libpython without either, at the median of six alternated pairs
-# (2 to 30 %, docs/benchmarks.md). Else python3 on the PATH.
+# Debian's /usr/bin/python3 does: Martinet spent 15 % less CPU per message on it than on a pyenv build loading
+# libpython (without --enable-optimizations or --with-lto), at the median of six alternated pairs (2 to 30 %,
+# docs/benchmarks.md). Else python3 on the PATH.
 PYTHON_CANDIDATES := python3 /usr/bin/python3 /usr/local/bin/python3
 PYTHON_CHECK := import sys, ensurepip; sys.exit(sys.version_info < (3, 11) or b"libpython" in open("/proc/self/maps", "rb").read())
 PYTHON ?= $(or $(firstword $(foreach candidate,$(PYTHON_CANDIDATES),$(shell $(candidate) -c '$(PYTHON_CHECK)' 2>/dev/null && echo $(candidate)))),python3)

@@ -85,7 +85,7 @@ def machine() -> str:
 
 def interpreter_build() -> str:
     """Whether this Python loads its interpreter from a shared libpython: the same code took about a sixth more CPU
-    per message on such a build (docs/operations.md), so a figure says which kind it was measured on."""
+    per message on a pyenv build that does (docs/operations.md), so a figure says which kind it was measured on."""
     try:
         shared = b"libpython" in Path("/proc/self/maps").read_bytes()
     except OSError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -18,3 +19,11 @@ def require(*programs: tuple[str, str]) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def links_libpython(executable: str) -> bool:
+    """Whether `executable` loads libpython as a shared library, as `ldd` reads it: a reading of the build
+    independent of the interpreter's own memory map, which `make` and the benchmarks' machine line look at."""
+    require(("ldd", "libc-bin"))
+    listed = subprocess.run(["ldd", executable], capture_output=True, text=True, timeout=60).stdout
+    return "libpython" in listed

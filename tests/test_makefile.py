@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.programs import links_libpython, require
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _make(*arguments: str) -> str:
     """What `make` prints for the `--eval`ed target; PYTHON is taken out of the environment, where `?=` would
     prefer it."""
-    if shutil.which("make") is None:
-        pytest.skip("needs the Debian package make")
+    require(("make", "make"))
     environment = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "MAKEFLAGS", "MAKELEVEL")}
     done = subprocess.run(
         ["make", "-s", "--no-print-directory", "-C", str(ROOT), *arguments],
@@ -64,11 +65,9 @@ def _ask(interpreter: str, code: str) -> subprocess.CompletedProcess[str]:
 def test_the_check_accepts_an_interpreter_exactly_when_it_does_not_load_libpython(interpreter: str) -> None:
     """The check reads the running interpreter's own memory map; `ldd` on its executable (a launcher such as
     pyenv's shim resolved first), a second reading, says whether it links libpython as a shared library."""
-    if shutil.which("ldd") is None:
-        pytest.skip("needs the Debian package libc-bin (ldd)")
     check = _make("--eval", "python-check: ; @echo '$(PYTHON_CHECK)'", "python-check")
     passes = _ask(interpreter, check).returncode == 0
     executable = _ask(interpreter, "import sys; print(sys.executable)").stdout.strip()
-    links = "libpython" in subprocess.run(["ldd", executable], capture_output=True, text=True, timeout=60).stdout
+    links = links_libpython(executable)
     recent = _ask(interpreter, "import sys, ensurepip; print(sys.version_info >= (3, 11))").stdout.strip() == "True"
     assert passes == (recent and not links), (interpreter, executable, passes, links, recent)
