@@ -9,16 +9,16 @@ returns only once what it was given is durable, so a connector acknowledges its 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from martinet.domain.inbound import InboundMessage
 from martinet.domain.receipts import Receipt
 from martinet.domain.text import Encoding
+from martinet.domain.valueclass import valueclass
 from martinet.domain.voice import Spoken
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class OutboundMessage:
     message_id: int
     msisdn: str
@@ -30,13 +30,13 @@ class OutboundMessage:
     voice: Spoken | None = None  # a voice message: `parts` is its one text, read aloud in a call (connectors/sip)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Accepted:
     message_id: int
     carrier_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Refused:
     """The carrier (or the connector itself) did not take the message.
 
@@ -57,7 +57,7 @@ SubmitResult = Accepted | Refused
 ResultListener = Callable[[SubmitResult], Awaitable[None] | None]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class InFlight:
     """A part the carrier took and has not reported final yet (given back to a connector after a restart)."""
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import phonenumbers
 
 from martinet.domain.lanes import Lane
+from martinet.domain.valueclass import valueclass
 
 POLICIES = ("any", "approved")
 NOT_APPROVED = "not an approved sender ID of this account"
@@ -32,7 +32,7 @@ class InvalidLimit(ValueError):
     """A limit that cannot be set; the message says which and why."""
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class OwnLimits:
     """The limits set on one account (None: none of its own)."""
 
@@ -42,7 +42,7 @@ class OwnLimits:
     sender_policy: str = "any"
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class AccountRules:
     """The rules an account's sends are checked against."""
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date
+
+from martinet.domain.valueclass import valueclass
 
 #: The fields every contact has, by their template (and smsmode) names.
 STANDARD_FIELDS = ("nom", "prenom", "societe", "mobile", "date", "other")
@@ -43,7 +45,7 @@ class ContactError(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ContactData:
     """What a request or a file line says about a contact; None (or absent) means "not said", which a merge
     leaves as it was, while an empty string clears it."""
@@ -167,7 +169,7 @@ def split_groups(raw: str | None, name: str = "groupes") -> tuple[str, ...]:
 # --- Templates ---
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Template:
     """A parsed template: literal pieces and field names alternating (`pieces[0]`, field 0, `pieces[1]`, ...)."""
 

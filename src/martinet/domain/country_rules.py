@@ -25,6 +25,8 @@ from typing import Final
 
 import phonenumbers
 
+from martinet.domain.valueclass import valueclass
+
 __all__ = [
     "CountryRule",
     "CountryRules",
@@ -45,7 +47,7 @@ _HH_MM: Final[re.Pattern[str]] = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 _QUIET_KEYS: Final[frozenset[str]] = frozenset({"timezone", "opens", "closes", "closed_days", "public_holidays"})
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class QuietHoursData:
     """A marketing window as written in the table; :mod:`martinet.domain.quiet_hours` enforces it."""
 
@@ -56,7 +58,7 @@ class QuietHoursData:
     public_holidays: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CountryRule:
     """The rules for one country, every key filled in from ``[default]`` where the country says nothing."""
 
@@ -84,7 +86,7 @@ class CountryRule:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Verdict:
     """What acceptance does with one recipient: ``problem`` refuses it (naming ``parameter``), else it goes,
     from ``sender`` (the fallback number when the send's own sender is not delivered there)."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from martinet.domain.valueclass import valueclass
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class InboundMessage:
     connector: str
     source: str  # the number that sent it, international digits without "+" when the carrier gives one

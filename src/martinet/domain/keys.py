@@ -7,9 +7,9 @@ read them in the database; parsed once per authentication (the result is cached 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 from martinet.domain.lanes import Lane
+from martinet.domain.valueclass import valueclass
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -18,7 +18,7 @@ class InvalidKeyLimit(ValueError):
     """A lane or network the key cannot be limited to; the message says which and why."""
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class KeyLimits:
     """`lanes` None: every lane; `networks` None: from anywhere."""
 

@@ -19,11 +19,12 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from types import MappingProxyType
 from typing import Final
+
+from martinet.domain.valueclass import valueclass
 
 __all__ = ["DATASET_PACKAGE", "NetworkDataset", "NetworkEntry", "load_network_dataset", "name_words"]
 
@@ -55,7 +56,7 @@ def _significant(words: Iterable[str]) -> tuple[str, ...]:
     return tuple(word for word in words if word not in _NOISE and len(word) > 1)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class NetworkEntry:
     """One network of the data set: its code, the name it is known by, the company, whether it operates."""
 

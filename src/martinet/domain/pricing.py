@@ -32,6 +32,8 @@ from typing import Final, Literal
 
 import phonenumbers
 
+from martinet.domain.valueclass import valueclass
+
 __all__ = [
     "CHANNELS",
     "Channel",
@@ -66,7 +68,7 @@ def known_countries() -> frozenset[str]:
     return _KNOWN_COUNTRIES
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Zone:
     """Countries sharing one price: ``sms`` credits per part, ``voice`` credits per voice call (None: no price)."""
 
@@ -77,7 +79,7 @@ class Zone:
     title: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Quote:
     """The effective price to one country and where it comes from; ``price`` None means refused (closed)."""
 

@@ -13,10 +13,10 @@ learned its carrier's reading. A receipt applied to the wrong part is worse than
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 from martinet.domain.status import State
+from martinet.domain.valueclass import valueclass
 
 #: The label of `carrier_id` among an uncertain receipt's readings (the ID as the receipt writes it).
 LITERAL: Final = "literal"
@@ -25,7 +25,7 @@ LITERAL: Final = "literal"
 _HANDSET_DIGITS: Final = 8
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Receipt:
     connector: str
     carrier_id: str

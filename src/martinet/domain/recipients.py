@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, PhoneNumberType, ValidationResult
+
+from martinet.domain.valueclass import valueclass
 
 __all__ = [
     "FRENCH_PLAN_REGIONS",
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Recipient:
     """A destination we can price and route; ``msisdn`` is what goes to the SMSC and into reports."""
 
@@ -52,7 +53,7 @@ class Recipient:
     number_type: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class InvalidRecipient:
     """An entry refused on its own, so the client learns which of its numbers is wrong and why."""
 

@@ -7,12 +7,12 @@ live here, pure: facts in, plain dicts out (serialised with orjson by the caller
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from martinet.domain.credits import MILLI
 from martinet.domain.lanes import Lane
 from martinet.domain.status import State
+from martinet.domain.valueclass import valueclass
 
 MESSAGES_PATH = "/sms/v1/messages"
 REPLIES_PATH = "/sms/v1/replies"
@@ -45,7 +45,7 @@ STATES_OF_STATUS: dict[str, tuple[str, ...]] = {
 _ENCODINGS = {"GSM-7": "GSM7", "UCS-2": "UNICODE"}
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class MessageFacts:
     """What a message resource shows, as stored (times in Unix ms, costs in millicredits)."""
 
@@ -67,7 +67,7 @@ class MessageFacts:
     channel: str = "sms"  # "voice": read aloud in a call (domain/voice.py)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ReplyFacts:
     """What a reply resource shows: an inbound SMS and the send it answers, when one was found."""
 

@@ -19,7 +19,7 @@ import random
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from functools import lru_cache
 from importlib.resources import files
@@ -31,6 +31,7 @@ from phonenumbers.carrierdata import CARRIER_DATA, CARRIER_LONGEST_PREFIX
 
 from martinet.domain.networks import NetworkDataset, load_network_dataset
 from martinet.domain.recipients import is_metropolitan_mobile
+from martinet.domain.valueclass import valueclass
 
 __all__ = [
     "Destination",
@@ -61,7 +62,7 @@ _FRENCH_CARRIER_PREFIX: Final[int] = max(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class RouteEntry:
     """One connector of a route; ``tier`` is already resolved (the configuration defaults it to position)."""
 
@@ -71,7 +72,7 @@ class RouteEntry:
     tier: int
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Route:
     """A routing rule: every non-empty condition must hold for a message to take it."""
 
@@ -98,7 +99,7 @@ class Route:
             raise ValueError(f"route {self.name!r}: weight must be at least 1 ({', '.join(light)})")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Destination:
     """Where a message goes: E.164 digits without '+' as stored, and the territory libphonenumber gave."""
 
@@ -106,7 +107,7 @@ class Destination:
     country: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Operator:
     """The range holder of a number (libphonenumber's name) and its network code when the table knows it."""
 
@@ -121,7 +122,7 @@ class Operator:
         return f"{self.name} ({self.mccmnc})" if self.mccmnc else self.name
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Network:
     """A mobile network a range holder runs: its usual name and MCC+MNC."""
 
@@ -344,7 +345,7 @@ class _Matcher:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Mismatch:
     """A route passed over, and every condition of it the message failed."""
 
@@ -352,7 +353,7 @@ class Mismatch:
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Explanation:
     """Why a message takes the connectors it takes; ``route`` is None when the default connectors apply."""
 

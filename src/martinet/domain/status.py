@@ -8,7 +8,8 @@ drives the queue, the code is what `compteRendu.do` and callbacks report.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from martinet.domain.valueclass import valueclass
 
 
 class State(enum.StrEnum):
@@ -35,7 +36,7 @@ class StatusClass(enum.StrEnum):
     FAILURE = "failure"
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class StatusCode:
     code: int
     fr: str

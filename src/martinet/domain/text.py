@@ -17,11 +17,12 @@ import re
 import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
 from gsmcodecs.charmaps import GSMCHARMAPS
+
+from martinet.domain.valueclass import valueclass
 
 
 class Encoding(enum.StrEnum):
@@ -40,7 +41,7 @@ class NonGsmPolicy(enum.StrEnum):
     """Send the whole message in UCS-2 when needed: the automatic choice of most calculators."""
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class TextAnalysis:
     text: str
     """The text as it would be sent (after replacement, truncation and STOP mention)."""
@@ -88,7 +89,7 @@ _ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
 # --- Part sizes ---
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _Profile:
     single: int
     """Capacity of a message sent in one part."""

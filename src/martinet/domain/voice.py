@@ -11,10 +11,10 @@ read digit by digit, the title first, the message repeated), and which statuses 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Final
 
 from martinet.domain.text import GSM_BASIC, Encoding, TextAnalysis
+from martinet.domain.valueclass import valueclass
 
 #: The channel of an SMS send (the default) and of a voice send, as stored in `sends.channel`.
 SMS: Final = "sms"
@@ -45,7 +45,7 @@ RETRY_OTHER: Final = 3501
 CALLING: Final = 1
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class VoiceOptions:
     """What a voice send adds to a send: the title read first and the language of the reading."""
 
@@ -53,7 +53,7 @@ class VoiceOptions:
     language: str = DEFAULT_LANGUAGE
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Spoken:
     """How a voice message's text is read: the title read first, and the language."""
 

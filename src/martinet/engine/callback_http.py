@@ -17,11 +17,12 @@ import asyncio
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
+
+from martinet.domain.valueclass import valueclass
 
 #: Resolves (host, port) to the addresses a connection may be made to; raises OSError when there are none.
 Resolve = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -38,13 +39,13 @@ class AnswerError(Exception):
     """The receiver's answer could not be read as HTTP/1.1 (or the connection ended before its status line)."""
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Answer:
     status: int
     retry_after: str | None  # the header's value, for 429 and 503
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Origin:
     scheme: str
     host: str

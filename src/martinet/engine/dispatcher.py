@@ -37,6 +37,7 @@ from martinet.domain.quiet_hours import QuietHours
 from martinet.domain.routing import Destination, Router
 from martinet.domain.status import INTERNAL_ERROR, ROUTING_ERROR
 from martinet.domain.text import Encoding, NonGsmPolicy, analyze
+from martinet.domain.valueclass import valueclass
 from martinet.domain.voice import VOICE, Spoken
 from martinet.engine.breaker import CircuitBreaker
 from martinet.engine.waiting import first_of
@@ -62,7 +63,7 @@ RECORD_ATTEMPTS = 5
 MIN_RECEIPT_WAIT_MS = 60_000
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class DispatchSettings:
     node: str  # this machine's name among the engines sharing the database
     owner: str  # this process: f"{node}:{pid}"
@@ -76,7 +77,7 @@ class DispatchSettings:
     default_receipt_deadline_ms: int = 4 * 3600 * 1000
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _Segmented:
     content: SendContent
     parts: tuple[str, ...]
@@ -536,7 +537,7 @@ class Dispatcher:
         return segmented
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _Recorded:
     """An accepted message whose submission was queued for recording the moment its answer came in."""
 
@@ -547,7 +548,7 @@ class _Recorded:
         return self.accepted.message_id
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _NoReplyNumber:
     """A connector's answer for a message expecting replies when its reply numbers are all other accounts'
     conversations with that phone: the message was not handed to the carrier."""

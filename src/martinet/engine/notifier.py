@@ -31,6 +31,7 @@ from aiohttp.resolver import DefaultResolver
 
 from martinet import metrics
 from martinet.domain.backoff import backoff
+from martinet.domain.valueclass import valueclass
 from martinet.domain.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
@@ -62,7 +63,7 @@ RECORD_DELAY = POLL_INTERVAL
 DESTINATIONS_KEPT = 4096
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class NotifierSettings:
     owner: str
     node: str
@@ -124,7 +125,7 @@ class _CachedResolve:
         return found
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _Destination:
     """What the requests to one callback URL share, worked out once: a URL usually receives thousands of
     callbacks, and splitting and checking it for each one cost more than building its request.

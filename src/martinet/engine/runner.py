@@ -7,13 +7,13 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from martinet import logs, metrics
 from martinet.connectors.base import Connector, InFlight, ReadsCarrierIds, ReportsWindow
+from martinet.domain.valueclass import valueclass
 from martinet.engine.deadlines import ReceiptDeadlines
 from martinet.engine.dispatcher import Dispatcher
 from martinet.engine.notifier import Notifier
@@ -29,7 +29,7 @@ from martinet.store.scheduler import ScheduleStore
 log = logs.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class EngineTimings:
     poll_interval: float  # seconds between queue polls when nothing wakes the dispatcher
     schedule_interval: float = 1.0

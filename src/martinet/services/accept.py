@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from martinet.domain.routing import Operator
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import Encoding, NonGsmPolicy, TextAnalysis, analyze
+from martinet.domain.valueclass import valueclass
 from martinet.services import voice_sends
 from martinet.services.account_rules import AccountRulesCache
 from martinet.services.callback_urls import CallbackUrlCheck
@@ -109,7 +110,7 @@ class NotEnoughCredit(Exception):
         self.cost = cost
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class SendRequest:
     account: Account
     text: str | None
@@ -135,7 +136,7 @@ class SendRequest:
     voice: voice_sends.VoiceRequest | None = None  # a voice message (read in a call), not an SMS
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class AcceptedSend:
     send_id: str
     analysis: TextAnalysis
@@ -146,7 +147,7 @@ class AcceptedSend:
     send: NewSend  # as written: every recipient's state, code and cost (opt-outs included)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class PreviewRecipient:
     recipient: Recipient | InvalidRecipient
     cost: int  # millicredits for the whole message (every part); 0 when it cannot be sent
@@ -155,7 +156,7 @@ class PreviewRecipient:
     operator: Operator | None = None  # the number's range holder, when known
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Preview:
     """What a send would be, computed by the same rules as `accept`, with nothing stored or charged."""
 
@@ -165,7 +166,7 @@ class Preview:
     cost: int
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _Prepared:
     analysis: TextAnalysis
     lane: str

@@ -6,11 +6,10 @@ refuses the same values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from martinet.config import AccountDefaults
 from martinet.domain.ids import new_access_token
 from martinet.domain.lanes import Lane
+from martinet.domain.valueclass import valueclass
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.services.credentials import hash_password, token_hash
 from martinet.services.rate_limits import effective_rate, valid_rate
@@ -23,13 +22,13 @@ class InvalidAccountSetting(ValueError):
     """A setting the gateway does not accept; the message names it and says what is allowed."""
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class NewAccount:
     account: Account
     token: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class AccountView:
     """An account as an operator reads it: its settings, its balance and the rate limit that applies to it."""
 

@@ -20,10 +20,11 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from martinet.batching import SharedLookups
 from martinet.domain.keys import UNLIMITED, KeyLimits, limits_from_text
+from martinet.domain.valueclass import valueclass
 from martinet.services.auth_failures import FailureLimits
 from martinet.services.credentials import UNUSABLE_HASH, token_hash, verify_password
 from martinet.store.accounts import Account, AccountStore
@@ -43,7 +44,7 @@ class TooManyFailures(Exception):
         self.retry_after = retry_after
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Caller:
     """Who is calling and what the key allows. `account.lane` is already the lane of a send that names none
     (the account's when the key allows it, else the key's first lane)."""

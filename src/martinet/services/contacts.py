@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 
 from martinet.domain.contacts import (
     MAX_OTHER,
@@ -27,6 +26,7 @@ from martinet.domain.contacts import (
 )
 from martinet.domain.csv_records import CsvError, read_all
 from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipient
+from martinet.domain.valueclass import valueclass
 from martinet.store.contacts import ContactRow, ContactStore, GroupRow, NewContact
 
 #: Lines an import may have (besides its header).
@@ -47,7 +47,7 @@ _COLUMNS = {
 EXPORT_HEADER = ("mobile", "nom", "prenom", "societe", "date", "other", "groupes")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class LineResult:
     line: int  # in the file, the header being 1
     outcome: str  # "created", "merged" or "refused"
@@ -55,7 +55,7 @@ class LineResult:
     reason: str | None = None  # why it was refused
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ImportReport:
     lines: list[LineResult]
 

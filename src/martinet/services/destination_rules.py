@@ -11,16 +11,16 @@ send is refused, naming the parameter at fault and the countries, so the client 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from martinet.domain.country_rules import CountryRules
 from martinet.domain.recipients import InvalidRecipient, Recipient
 from martinet.domain.routing import Operator, OperatorLookup
+from martinet.domain.valueclass import valueclass
 
 __all__ = ["DestinationRules", "Refusals"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Refusals:
     """Country → why its recipients are refused; ``all_refused`` is (parameter, problem) when none is left."""
 

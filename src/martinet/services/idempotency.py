@@ -9,14 +9,14 @@ what is its own: the key and fingerprint as its dialect reads them, the send, an
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from martinet.domain.valueclass import valueclass
 from martinet.services.accept import AcceptedSend, DuplicateRequest, SendRequest, SendService
 from martinet.store.acceptance import KeyedRequest, NewSend
 from martinet.store.idempotency import IdempotencyStore, StoredAnswer
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class RequestKey:
     """A request's key, and the fingerprint of the request itself: the same key with another request is refused."""
 
@@ -24,7 +24,7 @@ class RequestKey:
     fingerprint: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Replayed:
     """The stored first answer to a request with this key (nothing was sent this time)."""
 

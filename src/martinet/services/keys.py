@@ -5,15 +5,14 @@ Limits are checked here, not only by the CLI, so any door that manages keys late
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from martinet.domain.ids import new_access_token
 from martinet.domain.keys import lanes_text, networks_text, parse_lanes, parse_networks
+from martinet.domain.valueclass import valueclass
 from martinet.services.credentials import token_hash
 from martinet.store.accounts import AccountStore, ApiKey, UnknownAccount
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class NewKey:
     id: int
     token: str  # in clear: the only time it is seen

@@ -12,7 +12,6 @@ groups hold when the send is committed, deduplicated with the numbers of `numero
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy.engine import Connection
@@ -22,6 +21,7 @@ from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipi
 from martinet.domain.sender import sender_problem
 from martinet.domain.status import DEFAULT_CODE, INVALID_RECIPIENT, NOT_ROUTABLE, State
 from martinet.domain.text import Encoding, TextAnalysis
+from martinet.domain.valueclass import valueclass
 from martinet.store import contacts as contact_rows
 from martinet.store.acceptance import MessageFields, NewMessage, NewSend, SpooledMessages
 from martinet.store.contacts import ContactRow
@@ -54,7 +54,7 @@ class CampaignRow(NamedTuple):
     ref_client: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Personalised:
     """A recipient with its own text: what `accept` stores, and what a preview shows."""
 

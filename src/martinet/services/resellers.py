@@ -18,7 +18,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,6 +27,7 @@ from martinet.domain.keys import InvalidKeyLimit, KeyLimits, Network, lanes_text
 from martinet.domain.keys import parse_lanes as parse_key_lanes
 from martinet.domain.resources import STATUS_OF_STATE
 from martinet.domain.sender import sender_problem
+from martinet.domain.valueclass import valueclass
 from martinet.services.credentials import hash_password, token_hash
 from martinet.services.rate_limits import valid_rate
 from martinet.store.account_tree import AccountTree, Transfer, TreeAccount
@@ -74,7 +74,7 @@ class InvalidField(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CreatedKey:
     id: int
     token: str  # in clear: the only time it is seen
@@ -83,7 +83,7 @@ class CreatedKey:
     expires_at: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class UsageDay:
     day: date
     messages: dict[str, int]  # REST status → messages

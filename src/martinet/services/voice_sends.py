@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from martinet.domain.credits import to_milli
 from martinet.domain.pricing import PriceTable
 from martinet.domain.text import TextAnalysis
+from martinet.domain.valueclass import valueclass
 from martinet.domain.voice import DEFAULT_LANGUAGE, SMS, VOICE, title_for, voice_analysis, voice_problem
 
 
@@ -25,7 +26,7 @@ class VoiceParameterError(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class VoiceRequest:
     """The voice part of a `SendRequest`: None fields take the platform's defaults."""
 

@@ -118,7 +118,7 @@ class CString:
                 field=self.name,
                 command_status=self.status,
             )
-        if b"\0" in raw:
+        if 0 in raw:  # an int: a one-byte bytes operand would cost `bytes.__contains__` a TypeError first
             raise InvalidField(f"{self.name} contains a NUL octet", field=self.name, command_status=self.status)
         if self.time and raw and len(raw) != _TIME_LENGTH:
             raise InvalidField(

@@ -26,6 +26,7 @@ from martinet import metrics
 from martinet.batching import GroupCommitter
 from martinet.domain.lanes import Lane
 from martinet.domain.status import OPTED_OUT, State
+from martinet.domain.valueclass import valueclass
 from martinet.store.bulk import ListStatement, ManyRows, insert_rows
 from martinet.store.database import SMALL_WRITE, Database, on_postgresql, sqlite_path
 from martinet.store.doorbell import Doorbell, doorbell_path
@@ -120,7 +121,7 @@ class SpooledMessages:
         self._spool.close()
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class KeyedRequest:
     """The key a send came with, the fingerprint of its request, and how to render its answer once the
     acceptance transaction knows every recipient's fate (opt-outs are found inside it)."""

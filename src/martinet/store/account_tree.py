@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, insert, literal, select, update
@@ -18,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from martinet import metrics
 from martinet.domain.status import State
+from martinet.domain.valueclass import valueclass
 from martinet.store.accounts import KEEP, InsufficientCredit, Keep, UnknownAccount
 from martinet.store.database import Database
 from martinet.store.reports import cancel_messages
@@ -34,7 +34,7 @@ class HasSubAccounts(Exception):
     """An account with open sub-accounts cannot be closed: its sub-accounts are closed first."""
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class TreeAccount:
     """An account as its managers see it: where it sits in the tree, its balance and the limits set on it."""
 
@@ -87,7 +87,7 @@ def _tree_account(row: Sequence[Any]) -> TreeAccount:
     return TreeAccount(*values)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Transfer:
     giver: int
     receiver: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Final
 
 from sqlalchemy import func, insert, or_, select, update
@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from martinet import metrics
+from martinet.domain.valueclass import valueclass
 from martinet.store.database import Database
 from martinet.store.schema import accounts, api_keys, ledger
 
@@ -28,7 +29,7 @@ class InsufficientCredit(Exception):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Account:
     id: int
     login: str
@@ -46,7 +47,7 @@ class Account:
     callback_statuses: str = "all"  # "all" status changes are called back, or only "final" ones
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ApiKey:
     """A key as listed to its operator: never the key itself, which is shown once and stored hashed."""
 

@@ -10,11 +10,11 @@ which SQLite and PostgreSQL evaluate alike on integers (`//`: SQLAlchemy's `/` w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 
+from martinet.domain.valueclass import valueclass
 from martinet.store.accounts import _ACCOUNT_COLUMNS, Account, _account
 from martinet.store.database import Database
 from martinet.store.schema import accounts, in_state, messages, parts, sends, status_history
@@ -23,14 +23,14 @@ from martinet.store.schema import accounts, in_state, messages, parts, sends, st
 DELIVERY_SAMPLE = 5000
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Bucket:
     start: int  # Unix ms of the bucket's start (in the caller's offset)
     state: str
     count: int
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class HistoryEntry:
     seq: int  # the recipient's position in its send
     at: int
@@ -40,7 +40,7 @@ class HistoryEntry:
     detail: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class PartFacts:
     seq: int  # the recipient's position in its send
     part: int
@@ -52,7 +52,7 @@ class PartFacts:
     updated_at: int
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class AccountLine:
     account: Account
     balance: int

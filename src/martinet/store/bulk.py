@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from sqlalchemy import Table
@@ -22,6 +21,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.util import await_only
+
+from martinet.domain.valueclass import valueclass
 
 #: Rows handed to the driver at a time: bounds the tuples held at once, not the transaction.
 CHUNK = 5000
@@ -185,7 +186,7 @@ class ListStatement:
         return conn.exec_driver_sql(text, tuple(values))
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _ListCompiled:
     pieces: tuple[str, ...]  # the SQL around the lists, one more than `lists`
     lists: tuple[str, ...]  # the expanding parameters, in the order they appear

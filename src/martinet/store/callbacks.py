@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import orjson
@@ -22,6 +21,7 @@ from sqlalchemy.sql.expression import FromClause, Update
 
 from martinet.domain.resources import MessageFacts, ReplyFacts, message_resource, reply_resource
 from martinet.domain.routing import OperatorLookup
+from martinet.domain.valueclass import valueclass
 from martinet.domain.webhooks import event_id, reply_event_id, reply_params, status_params
 from martinet.store.accounts import UnknownAccount
 from martinet.store.bulk import ManyRows
@@ -46,7 +46,7 @@ def _state_is(table: FromClause, state: str) -> ColumnElement[bool]:
     return result
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class DueCallback:
     """A claimed callback with everything its request needs: the smsmode parameters (a delivery report or a
     reply, see `martinet.domain.webhooks`) and the event id the receiver de-duplicates on. `kind` says which of
@@ -68,7 +68,7 @@ class DueCallback:
     body: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CallbackResult:
     """How a claimed callback ended this time. `state` is the new state; `next_at` for a pending one."""
 
@@ -80,7 +80,7 @@ class CallbackResult:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CallbackRow:
     id: int
     login: str

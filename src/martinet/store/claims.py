@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from martinet.domain.fairness import fair_shares
 from martinet.domain.lanes import Lane
 from martinet.domain.status import State
+from martinet.domain.valueclass import valueclass
 from martinet.store.bulk import ListStatement
 from martinet.store.schema import accounts, in_state, messages
 
@@ -30,7 +31,7 @@ LANE_ORDER = (Lane.OTP, Lane.NOTIFICATION, Lane.MARKETING)
 MAX_ACCOUNTS_PER_CYCLE = 200
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ClaimedMessage:
     id: int
     send_id: str

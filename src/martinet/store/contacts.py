@@ -11,7 +11,7 @@ Every query names the account: an account sees only its own contacts and groups.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import orjson
@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from martinet.domain.contacts import ContactData
+from martinet.domain.valueclass import valueclass
 from martinet.store.bulk import insert_rows
 from martinet.store.database import Database
 from martinet.store.schema import contact_group_members, contact_groups, contacts
@@ -30,7 +31,7 @@ T = TypeVar("T")
 CHUNK = 2000
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class NewContact:
     """A contact to write: `data` as said, with its mobile normalised (`msisdn`, digits) and its country."""
 
@@ -39,7 +40,7 @@ class NewContact:
     data: ContactData
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ContactRow:
     id: int
     msisdn: str
@@ -55,7 +56,7 @@ class ContactRow:
     groups: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class GroupRow:
     id: int
     name: str

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from martinet import metrics
 from martinet.domain.status import DEFAULT_CODE, State
+from martinet.domain.valueclass import valueclass
 from martinet.store import claims
 from martinet.store.bulk import ManyRows, insert_rows
 from martinet.store.claims import ClaimCursor, ClaimedMessage
@@ -33,7 +34,7 @@ from martinet.store.schema import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class SendContent:
     id: str
     text: str
@@ -48,7 +49,7 @@ class SendContent:
     voice_language: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Submitted:
     message_id: int
     connector: str
@@ -57,7 +58,7 @@ class Submitted:
     receipt_due: int | None = None  # when its final receipt is overdue (Unix ms): the connector's deadline
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class SubmitFailed:
     message_id: int
     connector: str
@@ -66,7 +67,7 @@ class SubmitFailed:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Retry:
     """No connector took the message this time: try again at `due_at` (backoff, capped by validity)."""
 
@@ -75,7 +76,7 @@ class Retry:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Held:
     """Not to be sent before `due_at` (marketing quiet hours): back to scheduled, with the reason in history."""
 
@@ -85,7 +86,7 @@ class Held:
     expires_at: int | None  # pushed back by the time held: waiting for the law is not the sender's delay
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Expired:
     message_id: int
     detail: str

@@ -11,11 +11,11 @@ send is not written. The protocol a door follows with a key is `martinet.service
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, select
 from sqlalchemy.engine import Connection
 
+from martinet.domain.valueclass import valueclass
 from martinet.store.database import Database, dialect_insert
 from martinet.store.schema import idempotency_keys
 
@@ -23,7 +23,7 @@ from martinet.store.schema import idempotency_keys
 KEY_LIFETIME_MS = 24 * 3600 * 1000
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class StoredAnswer:
     fingerprint: str
     status: int

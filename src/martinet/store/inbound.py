@@ -16,7 +16,6 @@ reply itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
@@ -24,6 +23,7 @@ from sqlalchemy.engine import Connection
 from martinet.clock import now_ms
 from martinet.domain.inbound import InboundMessage, digits
 from martinet.domain.opt_out import StopKeywords
+from martinet.domain.valueclass import valueclass
 from martinet.store.conversations import holder
 from martinet.store.database import Database
 from martinet.store.opt_outs import add_opt_outs
@@ -71,7 +71,7 @@ class InboundStore:
             return [InboundMessage(*row) for row in (await conn.execute(query)).all()]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _Rules:
     keywords: StopKeywords
     owners: Mapping[str, str]  # number digits → account login
@@ -79,7 +79,7 @@ class _Rules:
     since: int  # start of the conversation time: who wrote to the sender after it
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _Answered:
     account_id: int
     send_id: str | None

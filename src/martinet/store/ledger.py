@@ -8,11 +8,10 @@ transfers) stay as they are, and the figure always agrees with the ledger it is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from martinet.domain.valueclass import valueclass
 from martinet.store.database import Database
 from martinet.store.schema import accounts, ledger, messages, sends
 
@@ -21,7 +20,7 @@ from martinet.store.schema import accounts, ledger, messages, sends
 BUCKET_MS = 900_000
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class LedgerEntry:
     id: int
     at: int
@@ -34,7 +33,7 @@ class LedgerEntry:
     balance_after: int
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class UsageRow:
     bucket: int  # start of the bucket, Unix ms
     state: str
@@ -43,7 +42,7 @@ class UsageRow:
     cost: int  # millicredits, as charged now (refunded messages cost nothing)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class MovementRow:
     bucket: int
     reason: str

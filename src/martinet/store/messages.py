@@ -7,17 +7,17 @@ account's recent messages reads that page, not the account's history.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
 
 from martinet.domain.resources import MessageFacts, ReplyFacts
+from martinet.domain.valueclass import valueclass
 from martinet.store.database import Database
 from martinet.store.schema import inbound_messages, messages, parts, sends
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class MessageFilter:
     """Optional conditions of a listing; times are Unix ms of acceptance, inclusive."""
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from martinet.domain.valueclass import valueclass
 from martinet.store.database import Database
 from martinet.store.schema import engine_nodes
 
@@ -25,7 +25,7 @@ from martinet.store.schema import engine_nodes
 FORGET_AFTER_MS = 24 * 3600 * 1000
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class EngineNode:
     owner: str  # node:pid
     node: str

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
+from martinet.domain.valueclass import valueclass
 from martinet.store.database import Database, dialect_insert
 from martinet.store.schema import opt_outs
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class OptOut:
     msisdn: str
     created_at: int

@@ -23,7 +23,6 @@ import contextlib
 import functools
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, insert, literal_column, or_, select, union_all, update
@@ -32,6 +31,7 @@ from sqlalchemy.engine import Connection
 from martinet import metrics
 from martinet.domain.receipts import LITERAL, UNKNOWN_OUTCOME, Receipt, same_handset
 from martinet.domain.status import FINAL_STATES, State, aggregate
+from martinet.domain.valueclass import valueclass
 from martinet.store.bulk import ListStatement, ManyRows
 from martinet.store.database import SMALL_WRITE, Database, Turn
 from martinet.store.history import append_history
@@ -42,7 +42,7 @@ __all__ = ["KeptReceipts", "OverduePart", "PendingPart", "ReceiptStore", "adopt_
 _kept = unmatched_receipts
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class PendingPart:
     connector: str
     carrier_id: str
@@ -50,14 +50,14 @@ class PendingPart:
     code: int
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class OverduePart:
     part_id: int
     connector: str
     carrier_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class KeptReceipts:
     """Receipts of one connector waiting for their part: `uncertain` of them wait for the ID reading too."""
 

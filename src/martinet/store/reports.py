@@ -7,7 +7,6 @@ sends); None means every lane.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -15,12 +14,13 @@ from sqlalchemy.engine import Connection
 
 from martinet import metrics
 from martinet.domain.status import DEFAULT_CODE, State
+from martinet.domain.valueclass import valueclass
 from martinet.store.database import Database
 from martinet.store.outbox import enqueue_status, latest_history_id
 from martinet.store.schema import accounts, ledger, messages, sends, status_history
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class SendSummary:
     id: str
     created_at: int
@@ -31,7 +31,7 @@ class SendSummary:
     recipient_count: int
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Cancelled:
     send_id: str
     refunded: int

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from martinet.domain.valueclass import valueclass
 from martinet.store.database import Database
 from martinet.store.schema import sender_ids
 
 REQUESTED, APPROVED, REFUSED = "requested", "approved", "refused"
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class SenderId:
     id: int
     account_id: int

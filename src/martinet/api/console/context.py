@@ -17,6 +17,7 @@ from martinet.api.console.i18n import translator
 from martinet.api.console.sessions import Session
 from martinet.connector_figures import ConnectorFigures
 from martinet.domain.routing import Router
+from martinet.domain.valueclass import valueclass
 from martinet.services.accept import SendService
 from martinet.services.accounts import AccountService
 from martinet.services.auth import Authenticator
@@ -43,7 +44,7 @@ SECURITY_HEADERS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ConnectorLimits:
     """What the configuration says of a connector, beside what the engines report of it."""
 
@@ -54,7 +55,7 @@ class ConnectorLimits:
     binds: int
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ConsoleServices:
     sends: SendService
     reports: ReportService
@@ -76,7 +77,7 @@ class ConsoleServices:
     resellers: ResellerService
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ConsoleSettings:
     secret_key: str
     session_hours: float = 12.0

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from martinet.domain.valueclass import valueclass
 
 COOKIE = "martinet_console"
 PATH = "/console/"
@@ -23,7 +24,7 @@ _SALT = "martinet.console.session"
 MAX_COOKIE = 4096
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Session:
     csrf: str
     login: str | None = None  # None: not signed in

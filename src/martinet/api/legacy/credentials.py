@@ -13,14 +13,13 @@ change with the text sent beside it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from martinet.api.legacy.decoding import decode_value, unescape
+from martinet.domain.valueclass import valueclass
 
 _NAMES = (b"accesstoken", b"pseudo", b"pass")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Credentials:
     """The credential parameters of a request, or of one part of it; None: the parameter is absent."""
 

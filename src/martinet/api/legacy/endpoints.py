@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from martinet.api.legacy import answers, counting, params
 from martinet.domain.credits import format_credits
 from martinet.domain.keys import UNLIMITED, KeyLimits
 from martinet.domain.recipients import Recipient, parse_recipient
 from martinet.domain.status import describe
+from martinet.domain.valueclass import valueclass
 from martinet.services.accept import InvalidParameter, SendRequest, SendService
 from martinet.services.contacts import ContactService
 from martinet.services.replies import ReplyService
@@ -21,7 +21,7 @@ GET_MAX_RECIPIENTS = 300
 LIST_DEFAULT, LIST_MAX = 50, 10000
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Call:
     """One authenticated request: who, in which language, with which parameters, by which method."""
 
@@ -36,7 +36,7 @@ class Call:
         return self.account.language
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class LegacyServices:
     sends: SendService
     reports: ReportService

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -34,6 +33,7 @@ from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestService
 from martinet.api.rest.problems import Problem, invalid
 from martinet.domain.contacts import ContactData, ContactError
 from martinet.domain.resources import iso_time
+from martinet.domain.valueclass import valueclass
 from martinet.services.contacts import ContactService, contact_data
 from martinet.store.contacts import ContactRow, GroupExists, GroupRow, MobileTaken
 
@@ -59,7 +59,7 @@ T = TypeVar("T")
 ContactHandler = Callable[[ContactService, RestRequest, dict[str, int]], Awaitable[Answer]]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Route:
     methods: dict[str, ContactHandler]
     ids: dict[str, int]

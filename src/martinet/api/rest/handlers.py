@@ -10,7 +10,6 @@ import hashlib
 import math
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -34,6 +33,7 @@ from martinet.domain.resources import (
     reply_resource,
 )
 from martinet.domain.text import NonGsmPolicy, TextAnalysis
+from martinet.domain.valueclass import valueclass
 from martinet.services.accept import (
     MAX_PARTS,
     InvalidParameter,
@@ -77,7 +77,7 @@ _FIELDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class RestServices:
     sends: SendService
     reports: ReportService
@@ -88,7 +88,7 @@ class RestServices:
     resellers: ResellerService | None = None  # accounts, transfers, keys (api/rest/accounts.py)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class RestRequest:
     caller: Caller
     method: str
@@ -99,7 +99,7 @@ class RestRequest:
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Answer:
     status: int
     payload: object  # a JSON-able value, or bytes already encoded

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from martinet.domain import voice
 from martinet.domain.status import State
+from martinet.domain.valueclass import valueclass
 from martinet.sip.uac import CallResult
 
 #: Answers after which calling again later may succeed (busy, no answer, unavailable, trunk timeouts).
@@ -15,7 +14,7 @@ _DECLINED = frozenset({603, 403})
 _UNREACHABLE = frozenset({404, 410, 484, 485, 604})
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CallOutcome:
     """What one call did for its voice message: the status it reaches and whether to call again later."""
 

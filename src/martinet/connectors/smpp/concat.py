@@ -61,6 +61,7 @@ from martinet.connectors.smpp.coding import (
     unpack_septets,
 )
 from martinet.domain.text import GSM_EXTENSION, Encoding
+from martinet.domain.valueclass import valueclass
 from martinet.smpp import TLV, DataSm, DeliverSm, EsmClassFeature, Tag
 
 __all__ = [
@@ -97,7 +98,7 @@ class LongMessageMode(enum.StrEnum):
     PAYLOAD = "payload"
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Submission:
     """The message-specific fields of one submit_sm; addresses and registered_delivery are the connector's."""
 
@@ -249,7 +250,7 @@ def _udh_part(
 # --- Inbound ---
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class MoSegment:
     """One inbound deliver_sm/data_sm as the reassembler needs it.
 
@@ -267,7 +268,7 @@ class MoSegment:
     seq: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class MoMessage:
     """A whole inbound message, or (complete=False) what arrived of one before it was evicted."""
 

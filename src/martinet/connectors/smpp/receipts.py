@@ -43,13 +43,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from types import MappingProxyType
 from typing import Final
 
 from martinet.connectors.smpp.coding import DATA_CODING_UCS2
 from martinet.domain.status import State
+from martinet.domain.valueclass import valueclass
 from martinet.smpp import DataSm, DeliverSm, EsmClassType, Tag
 from martinet.smpp.constants import ESM_CLASS_TYPE_MASK
 from martinet.smpp.receipt import receipt_fields
@@ -111,7 +111,7 @@ _TOKEN: Final = re.compile(r"\S+")
 _DIGITS: Final = re.compile(r"\d")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ParsedReceipt:
     message_id: str
     """The carrier's ID as the receipt gives it (stripped); normalise it with `message_ids` before lookup."""

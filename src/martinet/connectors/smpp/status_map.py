@@ -66,7 +66,6 @@ Addressing (`addressing`, `destination_addressing`):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -78,6 +77,7 @@ from martinet.domain.status import (
     ROUTING_ERROR,
     SENT,
 )
+from martinet.domain.valueclass import valueclass
 from martinet.smpp import CommandStatus, Npi, Ton
 
 __all__ = ["CLASSIFICATION", "TIMEOUT", "StatusMeaning", "addressing", "classify", "destination_addressing"]
@@ -91,7 +91,7 @@ MESSAGE_TOO_LONG: Final = 38
 ESME_RINVDCS: Final = 0x104
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class StatusMeaning:
     """What a submit_sm_resp's command_status means for the message: retry, give up or carry on."""
 
