@@ -15,6 +15,7 @@ from martinet.smpp import (
     DeliverSm,
     SubmitSm,
     Tag,
+    TLVError,
     TLVKind,
     decode,
     encode,
@@ -150,3 +151,12 @@ def test_from_raw_and_to_bytes() -> None:
     assert tlv.to_bytes() == b"\x02\x10\x00\x01\x34"
     assert TLV(Tag.RECEIPTED_MESSAGE_ID, "abc").to_bytes() == b"\x00\x1e\x00\x04abc\0"
     assert TLV.from_raw(0x1400, b"\0") == TLV(0x1400, b"\0")
+
+
+@pytest.mark.parametrize("value", ["ab\0c", "\0", "abc\0"])
+def test_a_c_string_value_holding_a_nul_is_refused(value: str) -> None:
+    """A NUL would end the value early on the wire: the peer would read a shorter ID and the rest as garbage."""
+    with pytest.raises(TLVError):
+        TLV(Tag.RECEIPTED_MESSAGE_ID, value).to_bytes()
+    with pytest.raises(TLVError):
+        encode(SubmitSm(tlvs=(TLV(Tag.RECEIPTED_MESSAGE_ID, value),)))
