@@ -1,4 +1,5 @@
-"""Pure rules of SMS: text, recipients, prices, statuses, backoff. No I/O, no framework, nothing else of the project.
+"""Pure rules of SMS: text, recipients, prices, statuses, backoff; and `valueclass`, the decorator of the value
+objects every package above builds. No I/O, no framework, nothing else of the project.
 
 The bottom of every arrow: imports nothing of the project; everything else may import it.
 """
