@@ -551,9 +551,9 @@ def _bind_null_directly() -> None:
     it looks for an adapter in its registry, then asks its protocol type for `__adapt__`, which raises an
     `AttributeError` whose message is formatted and thrown away, then asks the value for `__conform__`. A NULL
     parameter cost 163 ns that way against 66 ns with this adapter found at once (a 10-column insert of NULLs,
-    docs/benchmarks.md), and every accepted message binds about ten of them (a send's unset options). The
-    registry belongs to the `sqlite3` module, shared by the process: registering the same function again
-    changes nothing, and the adapter gives back None, which `sqlite3` binds as NULL as before.
+    docs/benchmarks.md); an accepted send of one recipient binds eleven of them (its unset options), a recorded
+    submission two. The registry belongs to the `sqlite3` module, shared by the process: registering the same
+    function again changes nothing, and the adapter gives back None, which `sqlite3` binds as NULL as before.
     """
     sqlite3.register_adapter(type(None), _pass_null)
 
