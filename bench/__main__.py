@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import accept, backlog, bulk, callbacks, contacts, e2e, faults, kannel, otp, page, rest, smpp, voice
+from bench import accept, backlog, bulk, callbacks, contacts, e2e, faults, kannel, otp, page, profile, rest, smpp, voice
 from bench.harness import ROOT, WrkResult, machine
 
 BENCHMARKS = page.ORDER
@@ -161,6 +161,7 @@ cores. The bare endpoint is `bench/bare_app.py`, a Starlette route that parses t
                 callback_statuses=("all",),
                 profile_dir=Path(folder),
             )
+            profile.keep_flame_graphs(Path(folder), args.output.parent / "flamegraphs")
         compared["stages"] = sampled["martinet"].get("stages_cpu_ms_per_message", {})
         rows += _kannel_rows(compared)
         setups.append(_kannel_setup(compared))
@@ -636,7 +637,8 @@ callbacks per second from the first request to the last final callback; latency 
 callback (the send time travels in the callback URL); lost = accepted without a final callback within 180 s.{_pairs_words(f)}
 Martinet then runs once more, every status, with py-spy sampling each of its processes (100 Hz, without pausing
 them; `bench/profile.py`): each process's CPU per message is shared out between stages in proportion to the samples
-whose stacks name them, the engine's commits a stage of their own since their stacks do not say whose they are."""
+whose stacks name them, the engine's commits a stage of their own since their stacks do not say whose they are.
+py-spy also draws each process's flame graph in that run: `docs/flamegraphs/<process>.svg`, opened in a browser."""
 
 
 def _pairs_words(f: dict[str, Any]) -> str:

@@ -2,10 +2,11 @@
 
 `python -m bench.kannel --only martinet --profile DIR` samples each process of `martinet serve` with py-spy
 (100 samples a second, without pausing it) for the whole measured run, writes each process's samples to
-DIR/<process>.txt (py-spy's collapsed stacks: one line per distinct stack with its count, the input of any
-flame-graph tool) and sorts every sample into a stage by the frames on its stack (`STAGES`). A process's CPU
-per message (`/proc`, as the Kannel rows measure it) is then shared out between its stages in proportion to
-their samples. py-spy counts only samples in which a thread is running, so the shares are of busy time.
+DIR/<process>.txt (py-spy's collapsed stacks: one line per distinct stack with its count) and its flame graph to
+DIR/<process>.svg (`python -m bench` keeps those of its profiled run in docs/flamegraphs/), and sorts every
+sample into a stage by the frames on its stack (`STAGES`). A process's CPU per message (`/proc`, as the Kannel
+rows measure it) is then shared out between its stages in proportion to their samples. py-spy counts only samples
+in which a thread is running, so the shares are of busy time.
 
 Sampling costs the machine some CPU of its own (py-spy runs beside the gateway on the same cores), so the
 figures of a profiled run are not those of the comparison: the shares are what this run is for.
@@ -76,19 +77,26 @@ def _spy() -> str:
     return found
 
 
+#: What py-spy writes of each process: its collapsed stacks (for the stages) and its flame graph, an SVG that
+#: a browser shows with zoom and search. py-spy draws the graph only from samples it takes itself, so each
+#: process is sampled twice, side by side.
+FORMATS = (("raw", "txt"), ("flamegraph", "svg"))
+
+
 @contextlib.contextmanager
 def sampled(group: int, out: Path, rate: int = 100) -> Iterator[None]:
     """py-spy records every process of `martinet serve` (process group `group`) but its supervisor, each into
-    `out/<role>.txt`, from entering the block to leaving it."""
+    `out/<role>.txt` and `out/<role>.svg` (`FORMATS`), from entering the block to leaving it."""
     out.mkdir(parents=True, exist_ok=True)
     spy = _spy()
     recorders: list[subprocess.Popen[bytes]] = []
     for name, pid, _cpu in named_processes([group], []):
         if not name.startswith("martinet ") or name == "martinet supervisor":
             continue
-        target = out / f"{name.removeprefix('martinet ')}.txt"
-        command = [spy, "record", "-p", str(pid), "-r", str(rate), "-f", "raw", "-o", str(target), "--nonblocking"]
-        recorders.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for form, suffix in FORMATS:
+            target = out / f"{name.removeprefix('martinet ')}.{suffix}"
+            command = [spy, "record", "-p", str(pid), "-r", str(rate), "-f", form, "-o", str(target), "--nonblocking"]
+            recorders.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
         yield
     finally:
@@ -99,6 +107,18 @@ def sampled(group: int, out: Path, rate: int = 100) -> Iterator[None]:
                 recorder.wait(60)
             except subprocess.TimeoutExpired:
                 recorder.kill()
+
+
+def keep_flame_graphs(sampled: Path, into: Path) -> list[Path]:
+    """Copy the flame graphs of a profiled run (`sampled`, the folder given to `python -m bench.kannel --profile`)
+    into `into`, one per process, replacing those of an earlier run; returns what was written."""
+    graphs = sorted(sampled.rglob("*.svg"))
+    if not graphs:
+        return []
+    into.mkdir(parents=True, exist_ok=True)
+    for old in into.glob("*.svg"):
+        old.unlink()
+    return [Path(shutil.copyfile(graph, into / graph.name)) for graph in graphs]
 
 
 def stage_samples(process: str, collapsed: str) -> Counter[str]:

@@ -61,3 +61,28 @@ def test_the_page_row_names_each_stage_with_its_process() -> None:
     stages = {"martinet http-0": {"accept": 0.4}, "martinet engine": {"dispatch": 0.3, "receipt": 0.25}}
 
     assert _stages(stages) == "accept 0.40 (http-0); dispatch 0.30, receipt 0.25 (engine)"
+
+
+def test_the_flame_graphs_of_a_run_replace_those_kept_before(tmp_path: Path) -> None:
+    run, kept = tmp_path / "run", tmp_path / "docs" / "flamegraphs"
+    (run / "martinet-all").mkdir(parents=True)
+    (run / "martinet-all" / "engine.svg").write_text("<svg>engine</svg>")
+    (run / "martinet-all" / "engine.txt").write_text("a (x.py:1) 1\n")  # the stacks stay with the run
+    (run / "martinet-all" / "http-0.svg").write_text("<svg>http</svg>")
+    kept.mkdir(parents=True)
+    (kept / "notifier.svg").write_text("<svg>an earlier run's</svg>")
+
+    written = profile.keep_flame_graphs(run, kept)
+
+    assert written == [kept / "engine.svg", kept / "http-0.svg"]
+    assert sorted(path.name for path in kept.iterdir()) == ["engine.svg", "http-0.svg"]
+    assert (kept / "engine.svg").read_text() == "<svg>engine</svg>"
+
+
+def test_a_run_without_flame_graphs_leaves_those_kept(tmp_path: Path) -> None:
+    kept = tmp_path / "flamegraphs"
+    kept.mkdir()
+    (kept / "engine.svg").write_text("<svg/>")
+
+    assert profile.keep_flame_graphs(tmp_path / "empty", kept) == []
+    assert (kept / "engine.svg").exists()
