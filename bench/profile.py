@@ -15,6 +15,7 @@ figures of a profiled run are not those of the comparison: the shares are what t
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import signal
 import subprocess
@@ -109,16 +110,31 @@ def sampled(group: int, out: Path, rate: int = 100) -> Iterator[None]:
                 recorder.kill()
 
 
+#: The title py-spy gives a flame graph: its own command line, with the run's temporary folder and process id.
+_TITLE = re.compile(r'(<text id="title"[^>]*>)[^<]*(</text>)')
+
+
 def keep_flame_graphs(sampled: Path, into: Path) -> list[Path]:
     """Copy the flame graphs of a profiled run (`sampled`, the folder given to `python -m bench.kannel --profile`)
-    into `into`, one per process, replacing those of an earlier run; returns what was written."""
+    into `into`, one per process, replacing those of an earlier run; returns what was written. Each is titled
+    with its process instead of the sampler's command line, which names only things gone after the run."""
     graphs = sorted(sampled.rglob("*.svg"))
     if not graphs:
         return []
     into.mkdir(parents=True, exist_ok=True)
     for old in into.glob("*.svg"):
         old.unlink()
-    return [Path(shutil.copyfile(graph, into / graph.name)) for graph in graphs]
+    kept: list[Path] = []
+    for graph in graphs:
+        target = into / graph.name
+        target.write_text(_titled(graph.read_text(encoding="utf-8"), graph.stem), encoding="utf-8")
+        kept.append(target)
+    return kept
+
+
+def _titled(svg: str, process: str) -> str:
+    title = f"martinet {process}: CPU samples under the Kannel comparison (bench/profile.py)"
+    return _TITLE.sub(lambda found: found[1] + title + found[2], svg, count=1)
 
 
 def stage_samples(process: str, collapsed: str) -> Counter[str]:

@@ -66,7 +66,9 @@ def test_the_page_row_names_each_stage_with_its_process() -> None:
 def test_the_flame_graphs_of_a_run_replace_those_kept_before(tmp_path: Path) -> None:
     run, kept = tmp_path / "run", tmp_path / "docs" / "flamegraphs"
     (run / "martinet-all").mkdir(parents=True)
-    (run / "martinet-all" / "engine.svg").write_text("<svg>engine</svg>")
+    (run / "martinet-all" / "engine.svg").write_text(
+        '<svg><text id="title" x="50%">py-spy record -p 7 -o /tmp/x</text></svg>'
+    )
     (run / "martinet-all" / "engine.txt").write_text("a (x.py:1) 1\n")  # the stacks stay with the run
     (run / "martinet-all" / "http-0.svg").write_text("<svg>http</svg>")
     kept.mkdir(parents=True)
@@ -76,7 +78,10 @@ def test_the_flame_graphs_of_a_run_replace_those_kept_before(tmp_path: Path) -> 
 
     assert written == [kept / "engine.svg", kept / "http-0.svg"]
     assert sorted(path.name for path in kept.iterdir()) == ["engine.svg", "http-0.svg"]
-    assert (kept / "engine.svg").read_text() == "<svg>engine</svg>"
+    assert (kept / "engine.svg").read_text() == (
+        '<svg><text id="title" x="50%">martinet engine: CPU samples under the Kannel comparison (bench/profile.py)'
+        "</text></svg>"
+    )
 
 
 def test_a_run_without_flame_graphs_leaves_those_kept(tmp_path: Path) -> None:
