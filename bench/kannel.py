@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.kannel [--count 20000] [--connections 64] [--only martinet|kannel]
                                      [--callback-statuses all,final] [--kannel-stores none,spool]
-                                     [--profile DIR] [--repeats N]
+                                     [--profile DIR] [--syscalls DIR] [--repeats N]
 
 One SMSC simulator (`martinet smsc`: every message DELIVRD, an ENROUTE receipt 0.1 s after the submission and the
 final one 0.5 s after it, no throughput limit) serves both gateways in turn, each bound to it with one
@@ -25,7 +25,9 @@ to the last final callback; p50/p99 of send → final callback; lost = accepted 
 the drain timeout. The ratio is Martinet / Kannel end to end. With `--repeats N`, Martinet (every status) and
 Kannel without a store run N times, alternated, and `pair_summary` gives each target per pair and its median
 (`python -m bench` runs three). With `--profile DIR`, py-spy samples each Martinet process during its runs and
-their CPU is shared out by stage of a message's life (`bench/profile.py`).
+their CPU is shared out by stage of a message's life (`bench/profile.py`). With `--syscalls DIR`, strace counts the
+system calls of each process of the gateway under test, Martinet's and Kannel's, and each run's figures give them
+per message (`bench/syscalls.py`).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import dlr, profile
+from bench import dlr, profile, syscalls
 from bench.harness import (
     MARTINET,
     admin_base,
@@ -59,6 +61,7 @@ from bench.harness import (
     ensure_tool,
     free_port,
     machine,
+    named_processes,
     stop_group,
     wait_http,
 )
@@ -342,15 +345,18 @@ def measure(
     pids: list[int],
     sampled: tuple[Path, int] | None = None,
     metrics: str | None = None,
+    counted_in: Path | None = None,
 ) -> dict[str, Any]:
     """One gateway: `count` requests, then wait for their final callbacks; the figures. With `sampled`
     (a folder, Martinet's process group), py-spy samples each Martinet process meanwhile (`bench.profile`); with
-    `metrics` (Martinet's /metrics), the time its processes held SQLite's write lock is read before and after."""
+    `metrics` (Martinet's /metrics), the time its processes held SQLite's write lock is read before and after; with
+    `counted_in` (a folder), strace counts the system calls of each of the gateway's processes (`bench.syscalls`)."""
     _stats(f"{callbacks}/reset")  # forget the warm-up
     before = _stats(f"{control}/stats")
     lock_before = write_lock_seconds(metrics) if metrics else {}
     pids = [*pids, os.getpid()]
-    with profile.sampled(sampled[1], sampled[0]) if sampled else contextlib.nullcontext():
+    traced = syscalls.counted(_gateway_processes(groups), counted_in) if counted_in else contextlib.nullcontext()
+    with profile.sampled(sampled[1], sampled[0]) if sampled else contextlib.nullcontext(), traced:
         cpu_before = cpu_by_process(groups, pids)
         load, at_load_end, stats = _load_and_drain(
             build, accepted, base, callbacks, control, before, count, connections, drain_timeout
@@ -379,12 +385,23 @@ def measure(
     }
     if sampled:
         result["stages_cpu_ms_per_message"] = profile.stages_per_message(sampled[0], cpu_s, load.accepted)
+    if counted_in:
+        result["syscalls_per_message"] = syscalls.per_message(counted_in, load.accepted)
     if metrics:
         lock = {k: round(v - lock_before.get(k, 0.0), 1) for k, v in write_lock_seconds(metrics).items()}
         result["sqlite_write_lock_s"] = lock
         result["sqlite_write_lock_busy"] = round(lock.get("held", 0.0) / span, 2) if span > 0 else 0.0
     print(json.dumps(result, indent=2), flush=True)
     return result
+
+
+def _gateway_processes(groups: list[int]) -> list[tuple[str, int]]:
+    """(name, pid) of the gateway's own processes in these groups: Martinet's but its supervisor, Kannel's boxes."""
+    return [
+        (name.removeprefix("martinet "), pid)
+        for name, pid, _cpu in named_processes(groups, [])
+        if name in ("bearerbox", "smsbox") or (name.startswith("martinet ") and name != "martinet supervisor")
+    ]
 
 
 def write_lock_seconds(metrics: str) -> dict[str, float]:
@@ -441,6 +458,7 @@ def run(
     kannel_stores: tuple[str, ...] = ("none", "spool"),
     profile_dir: Path | None = None,
     repeats: int = 1,
+    syscalls_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Both gateways against the same simulator, one after the other (Martinet for each choice of callback
     statuses, Kannel without and with its store); figures of each and the ratio to Kannel without a store.
@@ -490,6 +508,7 @@ def run(
                         pids=[receiver_pid],
                         sampled=(profile_dir / key, group) if profile_dir else None,
                         metrics=metrics,
+                        counted_in=syscalls_dir / key if syscalls_dir else None,
                     )
 
             def kannel_run(store: str) -> dict[str, Any]:
@@ -509,6 +528,7 @@ def run(
                         drain_timeout=drain_timeout,
                         groups=[*groups, smsc],
                         pids=[receiver_pid],
+                        counted_in=syscalls_dir / key if syscalls_dir else None,
                     )
 
             pairs: list[dict[str, Any]] = []
@@ -620,6 +640,11 @@ def main() -> None:
         help="sample Martinet's processes with py-spy into this folder and share their CPU out by stage",
     )
     parser.add_argument(
+        "--syscalls",
+        type=Path,
+        help="count the system calls of each of the gateways' processes with strace into this folder (slows them)",
+    )
+    parser.add_argument(
         "--repeats",
         type=int,
         default=1,
@@ -639,6 +664,7 @@ def main() -> None:
         stores,
         args.profile,
         args.repeats,
+        args.syscalls,
     )
     print(json.dumps(figures, indent=2))
 
