@@ -222,6 +222,18 @@ def stop_group(process: subprocess.Popen[Any], grace: float = 20) -> None:
         process.wait()
 
 
+def interrupt_all(processes: list[subprocess.Popen[bytes]], grace: float = 60) -> None:
+    """Interrupt each of `processes` (SIGINT: a sampler or a tracer writes its file then, and ends), wait for them
+    all, and kill one still running after `grace` seconds."""
+    for process in processes:
+        process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def config_head(
     data: Path, port: int, *, synchronous: str = "full", workers: int = 0, database_url: str | None = None
 ) -> str:

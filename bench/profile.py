@@ -17,14 +17,13 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.harness import named_processes
+from bench.harness import interrupt_all, named_processes
 
 #: (process, stage, markers): a sample of the process belongs to the first stage one of whose markers appears
 #: in one of its frames (a module path or a function name; `leaf:` only in the innermost frame); a stage
@@ -101,13 +100,7 @@ def sampled(group: int, out: Path, rate: int = 100) -> Iterator[None]:
     try:
         yield
     finally:
-        for recorder in recorders:  # py-spy writes its file when interrupted
-            recorder.send_signal(signal.SIGINT)
-        for recorder in recorders:
-            try:
-                recorder.wait(60)
-            except subprocess.TimeoutExpired:
-                recorder.kill()
+        interrupt_all(recorders)  # py-spy writes its file when interrupted
 
 
 #: The title py-spy gives a flame graph: its own command line, with the run's temporary folder and process id.

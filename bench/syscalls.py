@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from bench.harness import interrupt_all
 
 
 def _strace() -> str:
@@ -52,13 +53,7 @@ def counted(processes: Sequence[tuple[str, int]], out: Path) -> Iterator[None]:
             _wait_traced(pid)
         yield
     finally:
-        for tracer in tracers:  # strace detaches and writes its summary when interrupted
-            tracer.send_signal(signal.SIGINT)
-        for tracer in tracers:
-            try:
-                tracer.wait(60)
-            except subprocess.TimeoutExpired:
-                tracer.kill()
+        interrupt_all(tracers)  # strace detaches and writes its summary when interrupted
 
 
 def _wait_traced(pid: int, timeout: float = 10.0) -> None:
