@@ -72,6 +72,7 @@ def _wait_traced(pid: int, timeout: float = 10.0) -> None:
 
 
 def _tracer(task: Path) -> int:
+    """The pid tracing a thread (`/proc/<pid>/task/<tid>`), 0 for none."""
     for line in (task / "status").read_text().splitlines():
         if line.startswith("TracerPid:"):
             return int(line.split()[1])
