@@ -550,6 +550,16 @@ def _kannel_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 "",
             )
         )
+    if m.get("at_load_end", {}).get("cores") and k.get("at_load_end", {}).get("cores"):
+        rows.append(
+            (
+                "    while the load ran (the median pair), each process's time running / waiting for a core, in "
+                "shares of the load's seconds (`bench/schedstat.py`), Martinet; Kannel",
+                f"{_cores(m)}; {_cores(k)}",
+                "",
+                "",
+            )
+        )
     spool = f.get("kannel_spool")
     if spool is not None:
         rows += [
@@ -601,6 +611,16 @@ def _cpu_per_message(figures: dict[str, Any], *prefixes: str) -> str:
         if name.startswith(prefixes) and v >= 0.05
     ]
     return f"{kannel.cpu_ms(figures, *prefixes):.2f} ms ({', '.join(parts)})"
+
+
+def _cores(figures: dict[str, Any]) -> str:
+    """`http-0 0.48 / 0.45, engine 0.52 / 0.47`: each of the gateway's processes (not the benchmark's own), its
+    time running / waiting for a core while the load ran."""
+    return ", ".join(
+        f"{name} {share['running']:.2f} / {share['waiting_for_a_core']:.2f}"
+        for name, share in figures["at_load_end"]["cores"].items()
+        if name not in kannel.OWN_PROCESSES
+    )
 
 
 def _each(figure: dict[str, Any]) -> str:

@@ -52,7 +52,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import dlr, profile, syscalls
+from bench import dlr, profile, schedstat, syscalls
 from bench.harness import (
     MARTINET,
     admin_base,
@@ -359,7 +359,16 @@ def measure(
     with profile.sampled(sampled[1], sampled[0]) if sampled else contextlib.nullcontext(), traced:
         cpu_before = cpu_by_process(groups, pids)
         load, at_load_end, stats = _load_and_drain(
-            build, accepted, base, callbacks, control, before, count, connections, drain_timeout
+            build,
+            accepted,
+            base,
+            callbacks,
+            control,
+            before,
+            count,
+            connections,
+            drain_timeout,
+            cores=lambda: schedstat.read(_gateway_processes(groups) + _own_processes(groups, pids)),
         )
         cpu_s = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_by_process(groups, pids).items()}
     after = _stats(f"{control}/stats")
@@ -404,6 +413,16 @@ def _gateway_processes(groups: list[int]) -> list[tuple[str, int]]:
     ]
 
 
+#: The benchmark's own processes, beside the gateway under test (as `harness.named_processes` names them).
+OWN_PROCESSES = ("simulator", "load generator", "callback receiver")
+
+
+def _own_processes(groups: list[int], pids: list[int]) -> list[tuple[str, int]]:
+    """(name, pid) of the benchmark's processes beside the gateway: the simulator, the load generator (this
+    process, which runs it) and the callback receiver."""
+    return [(name, pid) for name, pid, _cpu in named_processes(groups, pids) if name in OWN_PROCESSES]
+
+
 def write_lock_seconds(metrics: str) -> dict[str, float]:
     """Seconds Martinet's processes have waited for and held SQLite's write lock (`martinet_sqlite_write_lock`)."""
     with urllib.request.urlopen(metrics, timeout=10) as answer:
@@ -427,10 +446,14 @@ def _load_and_drain(
     count: int,
     connections: int,
     drain_timeout: float,
+    cores: Callable[[], schedstat.Reading] = dict,
 ) -> tuple[dlr.LoadResult, dict[str, Any], dict[str, Any]]:
     """The load, where the messages were when it ended, and the receiver's figures once every final callback
-    came (or the drain timed out)."""
+    came (or the drain timed out). `cores` reads the processes' time running and waiting for a core
+    (`bench.schedstat`), before the load and as its last request is answered."""
+    cores_before = cores()
     load = dlr.load(base, build, accepted, count=count, connections=connections)
+    cores_after = cores()
     simulator_then, callbacks_then = _stats(f"{control}/stats"), _stats(f"{callbacks}/stats")
     at_load_end = {  # where the messages were when the last request was answered
         "seconds": round(load.ended - load.began, 1),
@@ -438,6 +461,7 @@ def _load_and_drain(
         "receipts_acked": simulator_then.get("receipts_acked", 0) - before.get("receipts_acked", 0),
         "callbacks": callbacks_then.get("received", 0),
         "final": callbacks_then.get("final", 0),
+        "cores": schedstat.shares(cores_before, cores_after, load.ended - load.began),
     }
     deadline = time.monotonic() + drain_timeout
     stats = _stats(f"{callbacks}/stats")

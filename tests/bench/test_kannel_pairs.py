@@ -107,3 +107,29 @@ def test_a_message_lost_in_any_pair_fails_the_pairs() -> None:
     rows = {label.strip(): verdict for label, _value, _target, verdict in _kannel_rows(figures)}
 
     assert rows["accepted / final callbacks / lost, every pair, Martinet; Kannel"] == "**not met**"
+
+
+def test_each_gateway_process_s_time_running_and_waiting_for_a_core_is_shown_not_the_benchmark_s() -> None:
+    pairs = copy.deepcopy(PAIRS)
+    for pair, gateway, bench_share in ((pairs[2], "martinet", 0.1), (pairs[2], "kannel", 0.6)):
+        pair[gateway]["at_load_end"] = {
+            "cores": {
+                **(
+                    {
+                        "engine": {"running": 0.52, "waiting_for_a_core": 0.43},
+                        "http-0": {"running": 0.48, "waiting_for_a_core": 0.45},
+                    }
+                    if gateway == "martinet"
+                    else {"smsbox": {"running": 1.05, "waiting_for_a_core": 1.14}}
+                ),
+                "load generator": {"running": bench_share, "waiting_for_a_core": bench_share},
+            }
+        }
+    figures = {"count": 1000, "pairs": pairs, **kannel.median_pair(pairs), "pair_summary": kannel.pair_summary(pairs)}
+    rows = {label.strip(): value for label, value, _target, _verdict in _kannel_rows(figures)}
+
+    label = next(label for label in rows if label.startswith("while the load ran (the median pair)"))
+    assert rows[label] == "engine 0.52 / 0.43, http-0 0.48 / 0.45; smsbox 1.05 / 1.14"
+
+    without = {label.strip() for label, *_ in _kannel_rows({**figures, **kannel.median_pair(PAIRS)})}
+    assert label not in without  # runs that did not read the scheduler's figures have no such row
