@@ -658,7 +658,9 @@ callback (the send time travels in the callback URL); lost = accepted without a 
 Martinet then runs once more, every status, with py-spy sampling each of its processes (100 Hz, without pausing
 them; `bench/profile.py`): each process's CPU per message is shared out between stages in proportion to the samples
 whose stacks name them, the engine's commits a stage of their own since their stacks do not say whose they are.
-py-spy also draws each process's flame graph in that run: `docs/flamegraphs/<process>.svg`, opened in a browser."""
+py-spy also draws each process's flame graph in that run: `docs/flamegraphs/<process>.svg`, opened in a browser.
+While the load runs, each process's time on a core and time waiting for one are read from the kernel's scheduler
+statistics of its threads (`bench/schedstat.py`), from the load's first request to its last answer."""
 
 
 def _pairs_words(f: dict[str, Any]) -> str:
