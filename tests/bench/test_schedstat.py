@@ -47,7 +47,7 @@ def test_three_busy_processes_on_one_core_each_run_a_third_and_wait_the_rest(cor
     shares = schedstat.shares(before, after, ended - began)
 
     busy = shares["busy"]
-    assert 0.15 < busy["running"] < 0.55  # a third of one core, give or take what else the machine runs
+    assert 0.05 < busy["running"] < 0.55  # a third of one core, less when other work shares it
     assert busy["waiting_for_a_core"] > 0.4  # runnable all along: the rest waiting for the core
     assert busy["running"] + busy["waiting_for_a_core"] > 0.85
     assert shares["idle"] == {"running": 0.0, "waiting_for_a_core": 0.0}  # asleep is neither
