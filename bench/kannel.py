@@ -368,7 +368,7 @@ def measure(
             count,
             connections,
             drain_timeout,
-            cores=lambda: schedstat.read(_gateway_processes(groups) + _own_processes(groups, pids)),
+            cores=lambda: schedstat.read(_gateway_processes(groups, pids)),
         )
         cpu_s = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_by_process(groups, pids).items()}
     after = _stats(f"{control}/stats")
@@ -404,23 +404,20 @@ def measure(
     return result
 
 
-def _gateway_processes(groups: list[int]) -> list[tuple[str, int]]:
-    """(name, pid) of the gateway's own processes in these groups: Martinet's but its supervisor, Kannel's boxes."""
-    return [
-        (name.removeprefix("martinet "), pid)
-        for name, pid, _cpu in named_processes(groups, [])
-        if name in ("bearerbox", "smsbox") or (name.startswith("martinet ") and name != "martinet supervisor")
-    ]
+def _gateway_processes(groups: list[int], pids: list[int] | None = None) -> list[tuple[str, int]]:
+    """(name, pid) of the gateway's own processes in these groups: Martinet's but its supervisor, Kannel's boxes;
+    with `pids`, the benchmark's own processes beside them (`OWN_PROCESSES`), all from one look at `/proc`."""
+    found = []
+    for name, pid, _cpu in named_processes(groups, pids or []):
+        if name in ("bearerbox", "smsbox") or (name.startswith("martinet ") and name != "martinet supervisor"):
+            found.append((name.removeprefix("martinet "), pid))
+        elif pids is not None and name in OWN_PROCESSES:
+            found.append((name, pid))
+    return found
 
 
 #: The benchmark's own processes, beside the gateway under test (as `harness.named_processes` names them).
 OWN_PROCESSES = ("simulator", "load generator", "callback receiver")
-
-
-def _own_processes(groups: list[int], pids: list[int]) -> list[tuple[str, int]]:
-    """(name, pid) of the benchmark's processes beside the gateway: the simulator, the load generator (this
-    process, which runs it) and the callback receiver."""
-    return [(name, pid) for name, pid, _cpu in named_processes(groups, pids) if name in OWN_PROCESSES]
 
 
 def write_lock_seconds(metrics: str) -> dict[str, float]:

@@ -111,20 +111,17 @@ def test_a_message_lost_in_any_pair_fails_the_pairs() -> None:
 
 def test_each_gateway_process_s_time_running_and_waiting_for_a_core_is_shown_not_the_benchmark_s() -> None:
     pairs = copy.deepcopy(PAIRS)
-    for pair, gateway, bench_share in ((pairs[2], "martinet", 0.1), (pairs[2], "kannel", 0.6)):
-        pair[gateway]["at_load_end"] = {
-            "cores": {
-                **(
-                    {
-                        "engine": {"running": 0.52, "waiting_for_a_core": 0.43},
-                        "http-0": {"running": 0.48, "waiting_for_a_core": 0.45},
-                    }
-                    if gateway == "martinet"
-                    else {"smsbox": {"running": 1.05, "waiting_for_a_core": 1.14}}
-                ),
-                "load generator": {"running": bench_share, "waiting_for_a_core": bench_share},
-            }
+    load_generator = {"load generator": {"running": 0.1, "waiting_for_a_core": 0.6}}
+    pairs[2]["martinet"]["at_load_end"] = {
+        "cores": {
+            "engine": {"running": 0.52, "waiting_for_a_core": 0.43},
+            "http-0": {"running": 0.48, "waiting_for_a_core": 0.45},
+            **load_generator,
         }
+    }
+    pairs[2]["kannel"]["at_load_end"] = {
+        "cores": {"smsbox": {"running": 1.05, "waiting_for_a_core": 1.14}, **load_generator}
+    }
     figures = {"count": 1000, "pairs": pairs, **kannel.median_pair(pairs), "pair_summary": kannel.pair_summary(pairs)}
     rows = {label.strip(): value for label, value, _target, _verdict in _kannel_rows(figures)}
 
