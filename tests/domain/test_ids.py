@@ -1,14 +1,15 @@
 """Send IDs: smsmode's twelve letters and digits, the first five from the time so that the store's indexes grow at
-their end, the other seven random."""
+their end, the other seven random; access tokens: 32 random letters and digits, each of the 62 equally likely."""
 
 from __future__ import annotations
 
 import string
+from collections import Counter
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from martinet.domain.ids import SLOT_MS, TIME_DIGITS, new_send_id
+from martinet.domain.ids import _TO_DIGIT, _UNEVEN, SLOT_MS, TIME_DIGITS, _DigitPool, new_access_token, new_send_id
 
 #: How long the time digits last before they come round (62^5 hundredths of a second: about 107 days).
 ROUND_MS = 62**TIME_DIGITS * SLOT_MS
@@ -46,3 +47,26 @@ def test_the_time_digits_come_round_after_107_days() -> None:
     assert new_send_id(NOW)[:TIME_DIGITS] == new_send_id(NOW + ROUND_MS)[:TIME_DIGITS]
     assert new_send_id(ROUND_MS - 1)[:TIME_DIGITS] == "zzzzz"
     assert new_send_id(ROUND_MS)[:TIME_DIGITS] == "00000"
+
+
+def test_every_digit_is_made_from_as_many_random_bytes_as_every_other() -> None:
+    """Bytes are turned into digits by a table: each digit must come from the same number of byte values (four),
+    and the byte values left over (248 to 255) from none, or some digits would be likelier than others."""
+    made = Counter(_TO_DIGIT[byte] for byte in range(256) if byte not in _UNEVEN)
+    assert {chr(digit) for digit in made} == ALPHANUMERIC
+    assert set(made.values()) == {4}
+    assert set(_UNEVEN) == set(range(248, 256))
+
+
+def test_digits_are_drawn_across_refills_of_any_size() -> None:
+    pool = _DigitPool(size=16)  # fewer than 16 digits a refill: every few draws cross one, some need two
+    drawn = [pool.take(7) for _ in range(200)] + [pool.take(40)]
+    assert [len(d) for d in drawn] == [7] * 200 + [40]
+    assert set("".join(drawn)) <= ALPHANUMERIC
+    assert len(set(drawn)) == len(drawn)
+
+
+def test_an_access_token_is_32_letters_and_digits_and_never_repeats() -> None:
+    tokens = {new_access_token() for _ in range(1_000)}
+    assert len(tokens) == 1_000
+    assert all(len(t) == 32 and set(t) <= ALPHANUMERIC for t in tokens)

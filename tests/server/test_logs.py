@@ -8,6 +8,7 @@ engine included, as a log shipper would.
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import logging
@@ -22,7 +23,9 @@ import httpx
 import pytest
 import structlog
 
+import martinet
 from martinet import logs
+from martinet.api.context import REQUEST_KEYS
 from tests.gateway import running_gateway
 from tests.served import served
 
@@ -150,6 +153,33 @@ async def test_a_request_and_its_send_carry_their_ids_and_no_text(database_url: 
     assert text not in captured.raw and token not in captured.raw
     # Nothing of the request stays bound after it: lines logged later carry no request id.
     assert structlog.contextvars.get_contextvars() == {}
+
+
+async def test_what_was_bound_before_a_request_is_kept_and_what_it_bound_is_gone(
+    database_url: str, captured: Captured
+) -> None:
+    """An HTTP worker binds its node for its whole life: a request's own keys go when it ends, the node stays."""
+    captured.configure("debug")
+    structlog.contextvars.bind_contextvars(node="node-a", owner="owner-a")
+    async with running_gateway(database_url, with_engine=False) as gw, gw.client() as http:
+        reply = await http.post("/sendSMS.do", data={"accessToken": gw.token, "message": "Hi", "numero": "0612345678"})
+        assert ACCEPTED.fullmatch(reply.text.strip()), reply.text
+        assert structlog.contextvars.get_contextvars() == {"node": "node-a", "owner": "owner-a"}
+    accepted = [e for e in captured.entries() if e["event"] == "send accepted"]
+    assert accepted[0]["node"] == "node-a" and accepted[0]["request_id"] == reply.headers["x-request-id"]
+
+
+def test_request_code_binds_only_the_keys_the_request_context_resets() -> None:
+    """`RequestContext` resets the keys it knows of (`REQUEST_KEYS`): one bound elsewhere in the doors or the
+    services would stay bound in the task after its request, and be logged with whatever it does next."""
+    source = Path(martinet.__file__).parent
+    bound = set()
+    for path in [*(source / "api").rglob("*.py"), *(source / "services").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("bind_contextvars"):
+                bound |= {keyword.arg for keyword in node.keywords}
+    assert "send_id" in bound  # the scan finds the binds there are
+    assert bound <= {"request_id", None, *REQUEST_KEYS}
 
 
 async def test_texts_appear_only_with_log_text_and_the_level_filters(tmp_path: Path, captured: Captured) -> None:

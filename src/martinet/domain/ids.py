@@ -16,8 +16,11 @@ _SORTED_ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowerca
 #: A send ID's time: hundredths of a second, written in five digits (62^5 of them: about 107 days, then round).
 SLOT_MS = 10
 TIME_DIGITS = 5
-#: Two base-62 digits for each value below 62², the lower digit first (as `_base62` writes them).
-_PAIRS = [_ALPHABET[pair % 62] + _ALPHABET[pair // 62] for pair in range(62 * 62)]
+#: Bytes below this many (4 × 62) fall evenly on the 62 digits; the eight above are dropped, so no digit is likelier.
+_EVEN_BYTES = 4 * 62
+#: A `bytes.translate` table: each byte below `_EVEN_BYTES` to the digit of its remainder by 62.
+_TO_DIGIT = bytes(ord(_ALPHABET[byte % 62]) if byte < _EVEN_BYTES else 0 for byte in range(256))
+_UNEVEN = bytes(range(_EVEN_BYTES, 256))
 
 
 class _RandomPool:
@@ -42,25 +45,35 @@ class _RandomPool:
         return chunk
 
 
+class _DigitPool:
+    """Base-62 digits made from the CSPRNG's bytes 4 KiB at a time, in C (`bytes.translate`): a send ID's seven
+    digits are then one slice, where drawing them one by one (`secrets.choice`) or dividing a random integer
+    costs the accept path a micro-second or more."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._digits = ""
+        self._offset = 0
+
+    def reset(self) -> None:
+        """As `_RandomPool.reset`: a forked child draws its own digits."""
+        self._digits = ""
+        self._offset = 0
+
+    def take(self, count: int) -> str:
+        while self._offset + count > len(self._digits):
+            fresh = os.urandom(self._size).translate(_TO_DIGIT, _UNEVEN).decode("ascii")
+            self._digits = self._digits[self._offset :] + fresh
+            self._offset = 0
+        chunk = self._digits[self._offset : self._offset + count]
+        self._offset += count
+        return chunk
+
+
 _POOL = _RandomPool()
+_DIGITS = _DigitPool()
 os.register_at_fork(after_in_child=_POOL.reset)
-
-
-def _base62(length: int) -> str:
-    """`length` base-62 digits of fresh CSPRNG output.
-
-    The random integer has 64 bits more than the 62^length range it is reduced to, so the bias of the modulo is
-    below 2^-64; drawing per character with `secrets.choice` costs ten times more on the accept path.
-    """
-    bits = (length * 6) + 64
-    value = int.from_bytes(_POOL.take((bits + 7) // 8), "big")
-    chars = []
-    for _ in range(length // 2):  # two digits per division, the lower one first
-        value, pair = divmod(value, 62 * 62)
-        chars.append(_PAIRS[pair])
-    if length % 2:
-        chars.append(_ALPHABET[value % 62])
-    return "".join(chars)
+os.register_at_fork(after_in_child=_DIGITS.reset)
 
 
 def random_hex(count: int) -> str:
@@ -83,7 +96,7 @@ def new_send_id(now_ms: int) -> str:
     night). The store's primary key refuses one: the batch it came in fails whole, its sends answered with an
     error, as for any failed write.
     """
-    return _time_digits(now_ms // SLOT_MS) + _base62(7)
+    return _time_digits(now_ms // SLOT_MS) + _DIGITS.take(7)
 
 
 @functools.lru_cache(maxsize=4)
@@ -100,4 +113,4 @@ def _time_digits(slot: int) -> str:
 
 def new_access_token() -> str:
     """An API access token: 32 characters (~190 bits), URL-safe so it survives any query string unescaped."""
-    return _base62(32)
+    return _DIGITS.take(32)
