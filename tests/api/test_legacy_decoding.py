@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote_to_bytes
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,6 +55,24 @@ def test_plus_is_space_and_escaped_plus_is_plus() -> None:
 
 def test_split_pairs_tolerates_empty_chunks_and_missing_values() -> None:
     assert split_pairs(b"&a=1&&b&c=") == [(b"a", b"1"), (b"b", b""), (b"c", b"")]
+
+
+#: Forms made of what changes how a form splits and unescapes: separators, `+`, escapes whole, cut short or
+#: escaping a separator, bytes above ASCII.
+_FORM_PIECES = st.sampled_from(
+    [b"&", b"=", b"+", b"%", b"%2", b"%2B", b"%26", b"%3D", b"%zz", b"a", b"Z", b"\xe9", b" "]
+)
+
+
+@given(st.lists(_FORM_PIECES, max_size=30).map(b"".join))
+def test_pairs_are_each_name_and_value_unescaped_on_its_own(raw: bytes) -> None:
+    """The form is split on `&`, each pair at its first `=`, and only then are `+` and `%XX` read in each part:
+    an escaped separator (`%26`, `%3D`) stays inside its value, an escaped `+` stays a `+`."""
+    expected = [
+        (unquote_to_bytes(name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" ")))
+        for name, _, value in (chunk.partition(b"=") for chunk in raw.split(b"&") if chunk)
+    ]
+    assert split_pairs(raw) == expected
 
 
 @given(st.binary(max_size=200), st.sampled_from([None, "text/plain; charset=utf-8", "x; charset=latin-1"]))

@@ -17,6 +17,8 @@ from martinet.api.legacy.decoding import decode_value, unescape
 from martinet.domain.valueclass import valueclass
 
 _NAMES = (b"accesstoken", b"pseudo", b"pass")
+#: For each name, how its pair starts in a framed form (`&name=`) and how it does without a value (`&name&`).
+_SEARCHED = tuple((b"&" + name + b"=", b"&" + name + b"&") for name in _NAMES)
 
 
 @valueclass
@@ -52,16 +54,15 @@ def find_credentials(raw: bytes, charset: str | None) -> Credentials:
     # Every pair, the first and the last included, now sits between two `&`; offsets are one more than in `raw`.
     framed = b"&" + raw.lower() + b"&"
     values: list[str | None] = []
-    for name in _NAMES:
-        key = b"&" + name
-        with_value = framed.rfind(key + b"=")
-        bare = framed.rfind(key + b"&")
+    for key, bare_key in _SEARCHED:
+        with_value = framed.rfind(key)
+        bare = framed.rfind(bare_key)
         if with_value < 0 and bare < 0:
             values.append(None)
         elif bare > with_value:
             values.append("")
         else:
-            start = with_value + len(key) + 1
+            start = with_value + len(key)
             value = raw[start - 1 : framed.find(b"&", start) - 1]
             values.append(decode_value(unescape(value), charset))
     return Credentials(*values)
