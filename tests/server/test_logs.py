@@ -161,10 +161,14 @@ async def test_what_was_bound_before_a_request_is_kept_and_what_it_bound_is_gone
     """An HTTP worker binds its node for its whole life: a request's own keys go when it ends, the node stays."""
     captured.configure("debug")
     structlog.contextvars.bind_contextvars(node="node-a", owner="owner-a")
-    async with running_gateway(database_url, with_engine=False) as gw, gw.client() as http:
-        reply = await http.post("/sendSMS.do", data={"accessToken": gw.token, "message": "Hi", "numero": "0612345678"})
-        assert ACCEPTED.fullmatch(reply.text.strip()), reply.text
-        assert structlog.contextvars.get_contextvars() == {"node": "node-a", "owner": "owner-a"}
+    try:
+        async with running_gateway(database_url, with_engine=False) as gw, gw.client() as http:
+            data = {"accessToken": gw.token, "message": "Hi", "numero": "0612345678"}
+            reply = await http.post("/sendSMS.do", data=data)
+            assert ACCEPTED.fullmatch(reply.text.strip()), reply.text
+            assert structlog.contextvars.get_contextvars() == {"node": "node-a", "owner": "owner-a"}
+    finally:
+        structlog.contextvars.clear_contextvars()
     accepted = [e for e in captured.entries() if e["event"] == "send accepted"]
     assert accepted[0]["node"] == "node-a" and accepted[0]["request_id"] == reply.headers["x-request-id"]
 
