@@ -4,12 +4,15 @@
 reruns of one drill, figures measured by a module run alone). Rewriting the page therefore replaces, in place,
 only what the generator recognises as the parts of the benchmarks it ran: a benchmark's group of table rows (from
 its first row up to the first row of another benchmark), the setup paragraph that starts with its setup opening,
-and the note that starts with its note opening. Every other paragraph and line stays where it is, byte for byte;
-a part the page lacks goes before the first part of a benchmark that follows it in `ORDER`.
+and the note that starts with its note opening. Every other paragraph and line stays where it is, byte for byte,
+but that paragraphs are parted by one blank line (a paragraph after two would otherwise start with a line break,
+be nobody's part, and stay beside its rerun); a part the page lacks goes before the first part of a benchmark that
+follows it in `ORDER`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -103,8 +106,12 @@ class _Page:
     footer: str | None
 
 
+#: Blank lines between paragraphs, however many.
+_PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+
+
 def _parse(text: str) -> _Page | None:
-    paragraphs = text.rstrip("\n").split("\n\n")
+    paragraphs = _PARAGRAPH_BREAK.split(text.strip("\n"))
     at = next((i for i, p in enumerate(paragraphs) if p.startswith(HEADER.split("\n", 1)[0])), None)
     if at is None or at < 2 or paragraphs[0] != TITLE or not paragraphs[1].startswith(_MEASURED):
         return None

@@ -69,6 +69,19 @@ def test_a_rerun_replaces_its_rows_setup_and_note_in_place_and_keeps_hand_writte
     assert page.render(PAGE, INTRO, fresh) == expected
 
 
+def test_a_note_after_two_blank_lines_is_replaced_by_its_rerun_not_kept_beside_it() -> None:
+    """A hand edit can leave two blank lines before a note: the note is still its benchmark's, so a rerun
+    replaces it, and the page comes back with one blank line there."""
+    spaced = PAGE.replace("\n\nKannel run: old kannel note.", "\n\n\nKannel run: old kannel note.")
+    fresh = {"kannel": page.Part(note="Kannel run: new kannel note.")}
+
+    rewritten = page.render(spaced, INTRO, fresh)
+
+    assert "old kannel note" not in rewritten
+    assert rewritten.count("Kannel run:") == 1
+    assert rewritten == page.render(PAGE, INTRO, fresh)
+
+
 def test_parts_the_page_lacks_go_before_those_of_later_benchmarks() -> None:
     fresh = {
         "callbacks": page.Part(
