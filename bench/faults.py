@@ -1200,8 +1200,6 @@ def _disk_sent(d: dict[str, Any]) -> Row:
     """Accepted, lost and, where counted, sent twice: a submission whose outcome the engine could not record
     while the disk was full comes back when its claim's lease ends, and is sent again (at least once, as after a
     crash, so the crash drills' bound: the window of the one bind)."""
-    if "sent_twice" not in d:  # figures of a run made before the carrier's destinations were counted here
-        return ("  accepted / lost", f"{d['accepted']:,} / {d['lost']:,}", "0 lost", page.verdict(d["lost"] == 0))
     return (
         "  accepted / lost / received twice by the carrier",
         f"{d['accepted']:,} / {d['lost']:,} / {d['sent_twice']:,}",

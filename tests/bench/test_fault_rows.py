@@ -45,7 +45,3 @@ def test_messages_sent_twice_are_shown_and_judged_against_the_window() -> None:
     )
     assert _last(_disk(sent_twice=faults.WINDOW + 1))[3] == "**not met**"
     assert _last(_disk(sent_twice=0, lost=1))[3] == "**not met**"
-
-
-def test_figures_from_before_the_count_keep_their_row() -> None:
-    assert _last(_disk()) == ("  accepted / lost", "1,600 / 0", "0 lost", "met")
