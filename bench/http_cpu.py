@@ -38,6 +38,7 @@ from bench.kannel import FIRST_NUMBER, martinet_form, martinet_request
 from martinet.api.asgi import Message, Scope
 from martinet.app import http_app
 from martinet.config import load_settings
+from martinet.store.sqlite_library import quiet_memory_statistics
 
 TEXT = "Votre code de connexion est 482913"
 
@@ -121,7 +122,9 @@ _WARM_UP = 500  # requests before the measured ones: caches filled, statements c
 
 
 def measure_in_process(door: str, count: int, connections: int) -> dict[str, float]:
-    """The worker's app alone: `count` requests through ASGI in this process, `connections` in flight."""
+    """The worker's app alone: `count` requests through ASGI in this process, `connections` in flight; SQLite set
+    up as in an HTTP worker (`martinet.server`)."""
+    quiet_memory_statistics()
     with configured(extra_toml="[callbacks]\nallow_private_networks = true\n") as made:
         app = http_app(load_settings(made.config))
         return uvloop.run(_drive(app, door, made.token, made.port, count, connections))

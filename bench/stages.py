@@ -36,6 +36,7 @@ from martinet.store.database import Database, open_database
 from martinet.store.dispatch import DispatchOutcome, DispatchStore, Submitted
 from martinet.store.migrate import upgrade
 from martinet.store.receipts import ReceiptStore
+from martinet.store.sqlite_library import quiet_memory_statistics
 
 NOW = 1_700_000_000_000
 CALLBACK_URL = "http://127.0.0.1:9/status"  # never called: the notifier's store side only
@@ -182,6 +183,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--statements", action="store_true", help="count each stage's SQL statements per message")
     args = parser.parse_args()
+    quiet_memory_statistics()  # SQLite set up as in the gateway's processes (`martinet.server`)
     if args.statements:
         print(json.dumps(statements_per_message(args.messages, args.batch), indent=2))
         return

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from martinet import collector, logs
 from martinet.config import Settings, worker_count
+from martinet.store.sqlite_library import quiet_memory_statistics
 
 if TYPE_CHECKING:
     import uvicorn
@@ -189,6 +190,7 @@ def _http_main(data: dict[str, Any], sockets: tuple[socket.socket, socket.socket
 
     settings = Settings.model_validate(data)
     logs.configure(settings.log_level, text=settings.log_text)
+    quiet_memory_statistics()  # before any connection opens (martinet.store.sqlite_library)
     # The store's writer thread and the event loop share the GIL; with the default 5 ms switch interval a
     # finished commit can wait that long to hand its answers back. A short interval keeps accept latency low.
     sys.setswitchinterval(0.0005)
@@ -241,6 +243,7 @@ def _engine_main(data: dict[str, Any]) -> None:
 
     settings = Settings.model_validate(data)
     logs.configure(settings.log_level, text=settings.log_text)
+    quiet_memory_statistics()
     uvloop.run(run_engine(settings))
 
 
@@ -266,6 +269,7 @@ def _notifier_main(data: dict[str, Any]) -> None:
 
     settings = Settings.model_validate(data)
     logs.configure(settings.log_level, text=settings.log_text)
+    quiet_memory_statistics()
     uvloop.run(run_notifier(settings))
 
 
