@@ -452,7 +452,7 @@ class CallbackStore:
             if outcomes:
                 _write_outcomes(conn, owner, outcomes, now)
             params = {"now_": now, "limit_": limit, "owner_": owner, "until_": now + lease_ms}
-            return [(r[0], r[1]) for r in conn.execute(_CLAIM, params)]  # (id, kind)
+            return [(r[0], r[1]) for r in conn.execute(_CLAIM, params).all()]  # (id, kind)
 
         claimed = await self._db.run_write(lease, small=limit + len(outcomes) <= SMALL_WRITE)
         if not claimed:

@@ -218,7 +218,7 @@ def _claim_account(
             "until_": now + lease_ms,
         },
     )
-    return sorted((ClaimedMessage(*row) for row in rows), key=lambda m: m.id)
+    return sorted([ClaimedMessage(*row) for row in rows.all()], key=lambda m: m.id)
 
 
 def take_back_abandoned(conn: Connection, now: int, limit: int = 10000) -> int:

@@ -224,7 +224,7 @@ def _parts_named(conn: Connection, forms: Mapping[str, Collection[str]]) -> list
     params: dict[str, object] = {}
     for i, (connector, ids) in enumerate(forms.items()):
         params[f"connector_{i}"], params[f"ids_{i}"] = connector, sorted(ids)
-    return [_PartRow._make(row) for row in _parts_of_connectors(len(forms)).execute(conn, params)]
+    return [_PartRow._make(row) for row in _parts_of_connectors(len(forms)).execute(conn, params).all()]
 
 
 @functools.lru_cache(maxsize=8)
