@@ -1,17 +1,17 @@
 """The SQLite library's process-wide settings, made once at a gateway process's start.
 
 SQLite counts every allocation it makes for `sqlite3_memory_used` and the soft heap limit, and with those
-statistics on (the default of Debian's build, and of most) each `sqlite3_malloc` and `sqlite3_free` takes a global
+statistics on (SQLite's default, which Debian's build keeps) each `sqlite3_malloc` and `sqlite3_free` takes a global
 mutex to update them. Martinet reads neither figure and sets no heap limit, and a message's store work makes about
-three hundred such calls: counted by callgrind (`python -m bench.stages`, docs/benchmarks.md), turning the
-statistics off saves about 4 % of the instructions of the store's stages. SQLite's own list of recommended
-compile-time options turns them off for the same reason (`SQLITE_DEFAULT_MEMSTATUS=0`).
+three hundred such calls: counted by callgrind (`python -m bench.accept_instructions --stages`,
+docs/benchmarks.md), turning the statistics off saves 3 to 4 % of the instructions of the store's stages. SQLite's
+own list of recommended compile-time options turns them off for the same reason (`SQLITE_DEFAULT_MEMSTATUS=0`).
 
 Python's `sqlite3` module offers no way to change it: `sqlite3_config` is called here through `ctypes`, on the
 library that `sqlite3` has already loaded (looked up with `RTLD_NOLOAD`, never loading a second copy). The setting
-can only change while the library is shut down, which is safe only while the process has no connection open, so
-`quiet_memory_statistics` is called first thing in the gateway's processes (`martinet.server`), never from code
-that may run beside open connections. Where `sqlite3` carries SQLite inside its own module (no shared library to
+can only change while the library is shut down, which is safe only while the process has nothing of SQLite's open,
+so `quiet_memory_statistics` is called first thing in the gateway's processes (`martinet.server`); called with a
+connection open, it changes nothing. Where `sqlite3` carries SQLite inside its own module (no shared library to
 find), nothing is changed.
 """
 
