@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,16 @@ def test_status_with_a_running_engine(tmp_path: Path) -> None:
     assert "martinet: READY" in text.stdout and "sandbox" in text.stdout
 
 
+#: Runs a command with SIGINT at its default disposition. A test runner started in the background by a shell
+#: without job control (`nohup make test &`) has SIGINT ignored, an ignored signal stays ignored across `exec`, and
+#: Python then installs no handler for it: the Ctrl-C the test sends would never reach the command.
+_SIGINT_AS_DEFAULT = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])",
+]
+
+
 def test_status_watch_prints_again_until_interrupted(tmp_path: Path) -> None:
     import signal
     import time
@@ -250,7 +261,7 @@ def test_status_watch_prints_again_until_interrupted(tmp_path: Path) -> None:
     config, _port = write_config(tmp_path, "watched")
     create_account(config, tmp_path)
     process = subprocess.Popen(
-        [*MARTINET, "status", "--config", str(config), "--json", "--watch", "0.2"],
+        [*_SIGINT_AS_DEFAULT, *MARTINET, "status", "--config", str(config), "--json", "--watch", "0.2"],
         cwd=tmp_path,
         env=environment(),
         stdout=subprocess.PIPE,
