@@ -9,7 +9,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from martinet.domain.ids import _TO_DIGIT, _UNEVEN, SLOT_MS, TIME_DIGITS, _DigitPool, new_access_token, new_send_id
+from martinet.domain.ids import _TO_DIGIT, _UNEVEN, SLOT_MS, TIME_DIGITS, _digits, _Pool, new_access_token, new_send_id
 
 #: How long the time digits last before they come round (62^5 hundredths of a second: about 107 days).
 ROUND_MS = 62**TIME_DIGITS * SLOT_MS
@@ -59,7 +59,7 @@ def test_every_digit_is_made_from_as_many_random_bytes_as_every_other() -> None:
 
 
 def test_digits_are_drawn_across_refills_of_any_size() -> None:
-    pool = _DigitPool(size=16)  # fewer than 16 digits a refill: every few draws cross one, some need two
+    pool = _Pool(_digits, size=16)  # fewer than 16 digits a refill: every few draws cross one, some need two
     drawn = [pool.take(7) for _ in range(200)] + [pool.take(40)]
     assert [len(d) for d in drawn] == [7] * 200 + [40]
     assert set("".join(drawn)) <= ALPHANUMERIC

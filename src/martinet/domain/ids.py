@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import os
 import string
+from collections.abc import Callable
+from typing import AnyStr, Generic
 
 _ALPHABET = string.ascii_letters + string.digits
 #: The time's digits, in the order SQLite and PostgreSQL's "C" collation sort them.
@@ -23,62 +25,46 @@ _TO_DIGIT = bytes(ord(_ALPHABET[byte % 62]) if byte < _EVEN_BYTES else 0 for byt
 _UNEVEN = bytes(range(_EVEN_BYTES, 256))
 
 
-class _RandomPool:
-    """Bytes from the OS's CSPRNG, fetched 4 KiB at a time: one system call per ~200 IDs instead of one each."""
+def _digits(count: int) -> str:
+    """Base-62 digits from `count` bytes of the CSPRNG, in C (`bytes.translate`): about 97 % as many digits as bytes,
+    the uneven bytes dropped."""
+    return os.urandom(count).translate(_TO_DIGIT, _UNEVEN).decode("ascii")
 
-    def __init__(self, size: int = 4096) -> None:
+
+class _Pool(Generic[AnyStr]):
+    """Fresh CSPRNG output (`fill`: bytes, or base-62 digits) made `size` at a time, one system call per ~200 IDs
+    instead of one each; a send ID's seven digits are then one slice, where drawing them one by one
+    (`secrets.choice`) or dividing a random integer costs the accept path a microsecond or more."""
+
+    def __init__(self, fill: Callable[[int], AnyStr], size: int = 4096) -> None:
+        self._fill: Callable[[int], AnyStr] = fill
         self._size = size
-        self._buffer = b""
+        self._made: AnyStr = fill(0)
         self._offset = 0
 
     def reset(self) -> None:
-        """Forget the bytes drawn so far: a forked child would otherwise hand out the same IDs as its parent."""
-        self._buffer = b""
+        """Forget what was made: a forked child would otherwise hand out the same IDs as its parent."""
+        self._made = self._made[:0]
         self._offset = 0
 
-    def take(self, count: int) -> bytes:
-        if self._offset + count > len(self._buffer):
-            self._buffer = os.urandom(max(self._size, count))
+    def take(self, count: int) -> AnyStr:
+        while self._offset + count > len(self._made):  # a fill of digits may bring fewer than it was asked
+            self._made = self._made[self._offset :] + self._fill(max(self._size, count))
             self._offset = 0
-        chunk = self._buffer[self._offset : self._offset + count]
+        chunk = self._made[self._offset : self._offset + count]
         self._offset += count
         return chunk
 
 
-class _DigitPool:
-    """Base-62 digits made from the CSPRNG's bytes 4 KiB at a time, in C (`bytes.translate`): a send ID's seven
-    digits are then one slice, where drawing them one by one (`secrets.choice`) or dividing a random integer
-    costs the accept path a micro-second or more."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._digits = ""
-        self._offset = 0
-
-    def reset(self) -> None:
-        """As `_RandomPool.reset`: a forked child draws its own digits."""
-        self._digits = ""
-        self._offset = 0
-
-    def take(self, count: int) -> str:
-        while self._offset + count > len(self._digits):
-            fresh = os.urandom(self._size).translate(_TO_DIGIT, _UNEVEN).decode("ascii")
-            self._digits = self._digits[self._offset :] + fresh
-            self._offset = 0
-        chunk = self._digits[self._offset : self._offset + count]
-        self._offset += count
-        return chunk
-
-
-_POOL = _RandomPool()
-_DIGITS = _DigitPool()
-os.register_at_fork(after_in_child=_POOL.reset)
+_BYTES = _Pool(os.urandom)
+_DIGITS = _Pool(_digits)
+os.register_at_fork(after_in_child=_BYTES.reset)
 os.register_at_fork(after_in_child=_DIGITS.reset)
 
 
 def random_hex(count: int) -> str:
     """`count` bytes of the pool as hex: `secrets.token_hex` would make a system call for each."""
-    return _POOL.take(count).hex()
+    return _BYTES.take(count).hex()
 
 
 def new_send_id(now_ms: int) -> str:
