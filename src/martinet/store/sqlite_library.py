@@ -34,8 +34,8 @@ LIBRARY_NAMES = ("libsqlite3.so.0", "libsqlite3.so")
 
 
 def loaded_library() -> ctypes.CDLL | None:
-    """The SQLite shared library this process's `sqlite3` module uses, if it uses one."""
-    assert sqlite3.sqlite_version  # the module (and the library it links) is loaded first
+    """The SQLite shared library this process's `sqlite3` module uses, if it uses one (importing `sqlite3`, at
+    the top of this module, loaded it)."""
     no_load = getattr(os, "RTLD_NOLOAD", None)
     if no_load is None or not sys.platform.startswith("linux"):
         return None
