@@ -890,6 +890,7 @@ def disk_drill(rate: float, before: float, full_seconds: float, after: float, si
             ready_after_free_s=ready_again - freed_at if ready_again is not None else None,
             all_final_after_load_s=all_final - load_end if all_final is not None else None,
             sent_twice=twice(carrier.destinations()),
+            outcomes_held=_log_events(node, HELD_OUTCOME),
             log_errors=_log_errors(node),
         )
         database.close()
@@ -966,6 +967,23 @@ def _changes(readiness: list[tuple[float, int, str]], zero: float) -> list[tuple
         if not changes or (changes[-1][1], changes[-1][2]) != (status, body):
             changes.append((round(t - zero, 1), status, body))
     return changes
+
+
+#: What the engine logs each time it holds a batch of carriers' answers it could not write (`engine/dispatcher.py`).
+HELD_OUTCOME = "recording a dispatch outcome failed (try 1)"
+
+
+def _log_events(node: Node, event: str) -> int:
+    """Log lines of any level whose event begins with `event`."""
+    found = 0
+    for line in node.log_tail(10_000_000).splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and str(entry.get("event", "")).startswith(event):
+            found += 1
+    return found
 
 
 def _log_errors(node: Node) -> dict[str, int]:
@@ -1197,14 +1215,16 @@ def _disk_rows(d: dict[str, Any]) -> list[Row]:
 
 
 def _disk_sent(d: dict[str, Any]) -> Row:
-    """Accepted, lost and, where counted, sent twice: a submission whose outcome the engine could not record
-    while the disk was full comes back when its claim's lease ends, and is sent again (at least once, as after a
-    crash, so the crash drills' bound: the window of the one bind)."""
+    """Accepted, lost and sent twice: what a carrier accepted while the disk was full is held by the engine and
+    written once there is room, as long as the claim's lease (60 s) keeps its messages, longer than the drill's
+    full disk; so nothing goes out twice. Held: the batches of answers the engine could not write at once."""
+    held = d.get("outcomes_held")
     return (
-        "  accepted / lost / received twice by the carrier",
-        f"{d['accepted']:,} / {d['lost']:,} / {d['sent_twice']:,}",
-        f"0 lost, ≤ {WINDOW} twice",
-        page.verdict(d["lost"] == 0 and d["sent_twice"] <= WINDOW),
+        "  accepted / lost / received twice by the carrier"
+        + (" (batches of carriers' answers held until written)" if held is not None else ""),
+        f"{d['accepted']:,} / {d['lost']:,} / {d['sent_twice']:,}" + (f" ({held:,})" if held is not None else ""),
+        "0 lost, 0 twice",
+        page.verdict(d["lost"] == 0 and d["sent_twice"] == 0),
     )
 
 

@@ -1,11 +1,7 @@
 """Readiness fails while the store cannot be written, though it still answers queries.
 
-The fault is a real one on each database. SQLite: the database lives on a small tmpfs that a file fills to the
-last byte, so the commits get ENOSPC from the kernel, as on a full disk (mounting needs root, as in CI; the
-test is skipped elsewhere). PostgreSQL: the database is made read-only for new sessions
-(`default_transaction_read_only`, what managed PostgreSQL services do when their storage is full, and what a
-gateway meets when a failover leaves it on a standby) and its sessions are ended, so the gateway reconnects
-into read-only ones. And a write lock held by another client: the probe answers "not ready" after its 2 s
+The fault is a real one on each database (`tests.faults`: a full disk under SQLite, a read-only database under
+PostgreSQL). And a write lock held by another client: the probe answers "not ready" after its 2 s
 instead of hanging, shares one waiting write among concurrent probes, and recovers when the lock is released.
 """
 
@@ -13,89 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
-import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from sqlalchemy import select
 
 from martinet.cli.status import gather, render
 from martinet.store.schema import store_probes
-from tests.conftest import POSTGRES
+from tests.faults import store_fault
 from tests.gateway import Gateway, running_gateway, wait_for
-
-
-@dataclass
-class Fault:
-    url: str  # where the gateway's database is
-    cannot_write: Callable[[], Awaitable[None]]
-    can_write: Callable[[], Awaitable[None]]
-    reason: str  # what the database says to a commit meanwhile
-
-
-@contextlib.asynccontextmanager
-async def full_disk(tmp_path: Path) -> AsyncIterator[Fault]:
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"a tmpfs cannot be mounted here (root only): {mounted.stderr.decode().strip()}")
-    filler = disk / "filler"
-
-    async def fill() -> None:
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while True:
-                os.write(fd, b"\0" * 65536)
-        except OSError as exc:
-            assert exc.errno == 28  # ENOSPC
-        finally:
-            os.close(fd)
-
-    async def free() -> None:
-        filler.unlink()
-
-    try:
-        yield Fault(f"sqlite:///{disk / 'martinet.db'}", fill, free, "database or disk is full")
-    finally:
-        subprocess.run(["umount", "--lazy", str(disk)], check=True)
-
-
-@contextlib.asynccontextmanager
-async def read_only_database(url: str) -> AsyncIterator[Fault]:
-    name = url.rsplit("/", 1)[1]
-
-    async def read_only(on: bool) -> None:
-        conn = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=5)
-        try:
-            setting = "SET default_transaction_read_only = on" if on else "RESET default_transaction_read_only"
-            await conn.execute(f'ALTER DATABASE "{name}" {setting}')
-            await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
-        finally:
-            await conn.close()
-
-    try:
-        yield Fault(url, lambda: read_only(True), lambda: read_only(False), "read-only transaction")
-    finally:
-        await read_only(False)
-
-
-@contextlib.asynccontextmanager
-async def store_fault(database_url: str, tmp_path: Path) -> AsyncIterator[Fault]:
-    if database_url.startswith("sqlite"):
-        async with full_disk(tmp_path) as fault:
-            yield fault
-    else:
-        async with read_only_database(database_url) as fault:
-            yield fault
 
 
 async def _readyz(gw: Gateway, status: int) -> dict[str, Any] | None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
 from martinet.store.claims import ClaimCursor, ClaimedMessage
-from martinet.store.database import Database
-from martinet.store.dispatch import DispatchOutcome, DispatchStore, Submitted
+from martinet.store.database import Database, cannot_write_now
+from martinet.store.dispatch import DispatchOutcome, DispatchStore, Retry, Submitted
 from martinet.store.receipts import ReceiptStore
 from martinet.store.scheduler import ScheduleStore
-from martinet.store.schema import messages, status_history, unmatched_receipts
+from martinet.store.schema import messages, parts, status_history, unmatched_receipts
 from tests.store.support import queue_send
 
 NOW = 1_700_000_000_000
@@ -113,3 +115,62 @@ async def test_an_intermediate_and_a_final_receipt_in_one_batch_are_both_recorde
             )
         ).all()
     assert [tuple(row) for row in history] == [("queued", 1), ("sent", 0), ("sent", 13), ("delivered", 11)]
+
+
+async def test_an_outcome_written_after_the_lease_leaves_out_what_another_engine_took_back(db: Database) -> None:
+    """An engine that could not write what its carrier answered before its lease ran out must not undo the work
+    of the engine that took the messages back: only what it still holds is written."""
+    await queue_send(db, _clock, ["33612345678", "33612345679"])
+    first, second = sorted(await _claim(DispatchStore(db, _clock), "node-a:1"), key=lambda m: m.id)
+    later = NOW + 61_000
+    assert await ScheduleStore(db, lambda: later).take_back_abandoned() == 2
+    taken = await _claim(DispatchStore(db, lambda: later), "node-b:7")
+    assert sorted(m.id for m in taken) == [first.id, second.id]
+    await DispatchStore(db, lambda: later).record(
+        DispatchOutcome(submitted=[Submitted(first.id, "backup", ("b-1",))]), owner="node-b:7"
+    )
+
+    late = DispatchOutcome(submitted=[Submitted(m.id, "carrier", (f"a-{m.id}",)) for m in (first, second)])
+    left_out = await DispatchStore(db, lambda: later + 1_000).record(late, owner="node-a:1")
+
+    assert left_out == [first.id, second.id]
+    async with db.reader.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(messages.c.id, messages.c.state, messages.c.connector, messages.c.lease_owner).order_by(
+                    messages.c.id
+                )
+            )
+        ).all()
+        carrier_ids = (await conn.execute(select(parts.c.carrier_id).order_by(parts.c.carrier_id))).scalars().all()
+    assert [tuple(r) for r in rows] == [
+        (first.id, "sent", "backup", None),
+        (second.id, "submitting", None, "node-b:7"),
+    ]
+    assert carrier_ids == ["b-1"]
+
+
+async def test_an_outcome_written_with_its_owner_while_the_lease_holds_is_written_whole(db: Database) -> None:
+    await queue_send(db, _clock, ["33612345678", "33612345679"])
+    first, second = sorted(await _claim(DispatchStore(db, _clock), "node-a:1"), key=lambda m: m.id)
+    outcome = DispatchOutcome(
+        submitted=[Submitted(first.id, "carrier", ("a-1",))],
+        retry=[Retry(second.id, NOW + 5_000, "carrier: throttled")],
+    )
+    assert await DispatchStore(db, _clock).record(outcome, owner="node-a:1") == []
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(select(messages.c.state, messages.c.lease_owner).order_by(messages.c.id))).all()
+    assert [tuple(r) for r in rows] == [("sent", None), ("queued", None)]
+
+
+async def test_an_outcome_refused_for_what_it_holds_is_not_taken_for_a_passing_fault(db: Database) -> None:
+    """The dispatcher keeps trying outcomes the database refused for its own condition (`cannot_write_now`),
+    for as long as their lease lasts; one refused for its content would only be refused again."""
+    await _queued_message(db)
+    queue = DispatchStore(db, _clock)
+    (claimed,) = await _claim(queue, "node-a:1")
+    twice = DispatchOutcome(submitted=[Submitted(claimed.id, "carrier", ("abc123",))])
+    await queue.record(twice)
+    with pytest.raises(IntegrityError) as refused:  # the part is there already
+        await queue.record(twice)
+    assert not cannot_write_now(refused.value)

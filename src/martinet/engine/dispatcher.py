@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from martinet import metrics
@@ -43,6 +43,7 @@ from martinet.engine.breaker import CircuitBreaker
 from martinet.engine.waiting import first_of
 from martinet.store.claims import LANE_ORDER, ClaimCursor, ClaimedMessage
 from martinet.store.conversations import ConversationStore
+from martinet.store.database import cannot_write_now
 from martinet.store.dispatch import (
     DispatchOutcome,
     DispatchStore,
@@ -56,8 +57,15 @@ from martinet.store.dispatch import (
 
 log = logging.getLogger(__name__)
 
-#: Tries at writing what the carriers answered before giving up on it (the database may blink).
+#: Tries at writing a dispatch outcome that the database refused for what it holds rather than for its own
+#: condition (`cannot_write_now`): such a refusal would only come again.
 RECORD_ATTEMPTS = 5
+#: Seconds between two tries at writing an outcome: this times the tries so far, at most `RECORD_PAUSE_MAX`.
+RECORD_PAUSE = 0.5
+RECORD_PAUSE_MAX = 2.0
+#: A try at writing an outcome starts at least this long before its messages' lease ends (ms, or a quarter of
+#: the lease if that is shorter), so that it is written before another engine may take them back.
+RECORD_MARGIN_MS = 5_000
 
 #: The shortest wait for a final receipt, whatever the validity left (a message sent just before it expires).
 MIN_RECEIPT_WAIT_MS = 60_000
@@ -92,6 +100,7 @@ class _Job:
     outbound: OutboundMessage
     chain: tuple[str, ...]
     replies: bool = False  # classe_msg=4: sent from a reply number of the connector
+    lease_until: int | None = None  # when the claim's lease ends, by this process's clock (Unix ms)
     position: int = 0
     refusals: list[str] = field(default_factory=list)
     numberless: int = 0  # connectors of the chain that had no reply number left for this phone
@@ -211,6 +220,7 @@ class Dispatcher:
         shared = self._shared_capacity()
         if shared == 0 and Lane.OTP not in lanes:
             return 0  # the connectors are full (or down): nothing to claim, not even a transaction to open
+        lease_until = self._now_ms() + self._settings.lease_ms  # the store's starts a little later
         claimed, contents = await self._store.claim(
             self._settings.owner,
             lease_ms=self._settings.lease_ms,
@@ -226,7 +236,7 @@ class Dispatcher:
             self._remember(content)
         segmented = await self._segmented({m.send_id for m in claimed})
         now = self._now_ms()
-        outcome = DispatchOutcome()
+        outcome = DispatchOutcome(lease_until=lease_until)
         jobs: dict[str, list[_Job]] = {}
         for message in claimed:
             send = segmented[message.send_id]
@@ -243,6 +253,7 @@ class Dispatcher:
                 self._outbound(message, send),
                 self._chain(message, send.content),
                 replies=send.content.classe == 4,
+                lease_until=lease_until,
             )
             self._place(job, jobs, outcome, now)
         if len(outcome):
@@ -336,7 +347,7 @@ class Dispatcher:
     async def _deliver(self, name: str, group: list[_Job]) -> None:
         """Submit `group` to connector `name`, moving temporary refusals down their chains; record the lot."""
         self._handing_over -= sum(1 for j in group if j.message.lane != Lane.OTP)
-        outcome = DispatchOutcome()
+        outcome = DispatchOutcome(lease_until=_earliest(j.lease_until for j in group))
         pending = {name: group}
         try:
             while pending:
@@ -397,7 +408,9 @@ class Dispatcher:
             return result, None
         reply_from = job.outbound.sender if job.replies else None
         submitted = Submitted(job.message.id, name, result.carrier_ids, reply_from, self._receipt_due(name, job))
-        return _Recorded(result), self._recorder_submit(DispatchOutcome(submitted=[submitted]))
+        return _Recorded(result), self._recorder_submit(
+            DispatchOutcome(submitted=[submitted], lease_until=job.lease_until)
+        )
 
     def _receipt_due(self, name: str, job: _Job) -> int:
         """When the part's final receipt is overdue: the connector's deadline, but not after the end of the
@@ -464,23 +477,52 @@ class Dispatcher:
         return future
 
     async def _record(self, outcomes: list[DispatchOutcome]) -> list[None]:
-        merged = DispatchOutcome()
+        """Write what the carriers answered, trying again for as long as the claims' lease keeps the messages.
+
+        A submission the carrier accepted is a fact: given up on, its message stays claimed until the lease ends
+        and is then sent again. So while the database cannot take writes (a full disk, a failover), the outcome
+        is held and tried again until shortly before the lease ends; only then is it left to the lease (at least
+        once). A try after the first one, or one that starts late, writes only what this engine still holds.
+        """
+        merged = DispatchOutcome(lease_until=_earliest(o.lease_until for o in outcomes))
         for o in outcomes:
             merged.submitted += o.submitted
             merged.failed += o.failed
             merged.retry += o.retry
             merged.held += o.held
             merged.expired += o.expired
-        for attempt in range(RECORD_ATTEMPTS):
+        tries = 0
+        while True:
+            late = self._record_deadline(merged) <= self._now_ms()
             try:
-                await self._store.record(merged)
+                left_out = await self._store.record(merged, owner=self._settings.owner if tries or late else None)
                 break
-            except Exception:
-                if attempt == RECORD_ATTEMPTS - 1:
+            except Exception as exc:
+                tries += 1
+                pause = min(RECORD_PAUSE * tries, RECORD_PAUSE_MAX)
+                if not self._may_try_again(merged, exc, tries, pause):
                     raise  # the messages stay claimed; their lease brings them back (at-least-once)
-                log.exception("recording a dispatch outcome failed; trying again")
-                await asyncio.sleep(0.5 * (attempt + 1))
+                log.warning("recording a dispatch outcome failed (try %d); trying again", tries, exc_info=tries == 1)
+                await asyncio.sleep(pause)
+        if left_out:
+            log.warning(
+                "%d messages were taken back from this engine before their outcome was recorded; those a carrier "
+                "had accepted may be sent again",
+                len(left_out),
+                extra={"message_ids": left_out[:20]},
+            )
         return [None] * len(outcomes)
+
+    def _record_deadline(self, outcome: DispatchOutcome) -> int:
+        """The last moment a try at writing `outcome` may start while its messages are surely still claimed."""
+        if outcome.lease_until is None:
+            return 0
+        return outcome.lease_until - min(RECORD_MARGIN_MS, self._settings.lease_ms // 4)
+
+    def _may_try_again(self, outcome: DispatchOutcome, exc: Exception, tries: int, pause: float) -> bool:
+        if not cannot_write_now(exc) or outcome.lease_until is None:
+            return tries < RECORD_ATTEMPTS
+        return self._now_ms() + int(pause * 1000) < self._record_deadline(outcome)
 
     # ------------------------------------------------------------------ content
 
@@ -571,9 +613,17 @@ def _summary(job: _Job) -> str:
     return "no connector took the message: " + "; ".join(job.refusals[-len(job.chain) :])
 
 
+def _earliest(moments: Iterable[int | None]) -> int | None:
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
+
+
 def _log_failure(future: asyncio.Future[None]) -> None:
     if not future.cancelled() and future.exception() is not None:
-        log.error("recording a dispatch outcome failed", exc_info=future.exception())
+        log.error(
+            "recording a dispatch outcome failed; its messages go back to the queue when their lease ends",
+            exc_info=future.exception(),
+        )
 
 
 def _ids(connector: str, jobs: Sequence[_Job], sample: int = 20) -> dict[str, object]:

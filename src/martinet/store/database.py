@@ -26,7 +26,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -150,6 +150,30 @@ SMALL_WRITE = 1000
 
 #: How long SQLite waits for its own lock, held by a program that does not take Martinet's (ms).
 BUSY_TIMEOUT_MS = 30_000
+
+
+#: PostgreSQL's SQLSTATE classes of a server that cannot take writes for now: the connection (08), its resources,
+#: a full disk among them (53), an administrator's shutdown (57), the system, an I/O error (58).
+_PASSING_CLASSES = frozenset({"08", "53", "57", "58"})
+#: And single states: a read-only transaction (a standby after a failover, or a full managed database), a
+#: serialization failure, a deadlock.
+_PASSING_STATES = frozenset({"25006", "40001", "40P01"})
+
+
+def cannot_write_now(exc: BaseException) -> bool:
+    """Whether a write failed for the database's condition (full, read-only, unreachable, locked by another
+    program), which passes, rather than for what was written, which would fail the same way again.
+
+    For a caller holding facts that must be written (what a carrier answered): it keeps trying those, and gives
+    up early on the others."""
+    if isinstance(exc, OperationalError | OSError):  # SQLite: full, I/O error, locked; a driver's own
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = getattr(exc.orig, "sqlstate", None)
+        return isinstance(state, str) and (state[:2] in _PASSING_CLASSES or state in _PASSING_STATES)
+    return False
 
 
 class _Busy:

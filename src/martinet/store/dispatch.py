@@ -101,6 +101,9 @@ class DispatchOutcome:
     retry: list[Retry] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)
     expired: list[Expired] = field(default_factory=list)
+    # When the earliest of their claims' leases ends (Unix ms, by the dispatcher's clock): until then no other
+    # engine may take these messages back. None: not known.
+    lease_until: int | None = None
 
     def __len__(self) -> int:
         return len(self.submitted) + len(self.failed) + len(self.retry) + len(self.held) + len(self.expired)
@@ -171,17 +174,29 @@ class DispatchStore:
         async with self._db.reader.connect() as conn:
             return await conn.run_sync(lambda sync: _send_contents(sync, send_ids))
 
-    async def record(self, outcome: DispatchOutcome) -> None:
-        """Store what the dispatcher decided and the connectors answered, in one transaction.
+    async def record(self, outcome: DispatchOutcome, *, owner: str | None = None) -> list[int]:
+        """Store what the dispatcher decided and the connectors answered, in one transaction; returns the
+        messages left out (none unless `owner` is given).
+
+        With `owner`, only the messages still claimed by `owner` are recorded: an outcome written after its
+        claim's lease may have run out must not undo what the engine that took the message back has done with
+        it since (sent it again, had it delivered). Without it the outcome is written as it is, which is what
+        the dispatcher does while the lease is surely its own: the check costs a query.
 
         Submissions take their turn at the database before the engine's other writes (SQLite): their parts hold
         the connector's window until they are recorded, so every millisecond here is throughput.
         """
         if not len(outcome):
-            return
+            return []
         now = self._now_ms()
+        left_out: list[int] = []
 
         def work(conn: Connection) -> int:
+            nonlocal outcome
+            if owner is not None:
+                kept = _still_claimed(conn, _message_ids(outcome), owner)
+                left_out[:] = sorted(set(_message_ids(outcome)) - kept)
+                outcome = _only(outcome, kept)
             refunded = 0
             if outcome.submitted:
                 _record_submitted(conn, outcome.submitted, now)
@@ -200,6 +215,36 @@ class DispatchStore:
             work, turn=Turn.URGENT if outcome.submitted else Turn.NORMAL, small=len(outcome) <= SMALL_WRITE
         )
         metrics.credits_moved("refund", recorded)
+        return left_out
+
+
+def _message_ids(outcome: DispatchOutcome) -> list[int]:
+    return [
+        item.message_id
+        for items in (outcome.submitted, outcome.failed, outcome.retry, outcome.held, outcome.expired)
+        for item in items
+    ]
+
+
+def _still_claimed(conn: Connection, message_ids: list[int], owner: str) -> set[int]:
+    """Those of `message_ids` that `owner` still holds: being submitted under its lease, not taken back."""
+    rows = conn.execute(
+        select(messages.c.id).where(
+            messages.c.id.in_(message_ids), messages.c.lease_owner == owner, in_state(State.SUBMITTING)
+        )
+    )
+    return {row[0] for row in rows}
+
+
+def _only(outcome: DispatchOutcome, kept: set[int]) -> DispatchOutcome:
+    return DispatchOutcome(
+        submitted=[s for s in outcome.submitted if s.message_id in kept],
+        failed=[f for f in outcome.failed if f.message_id in kept],
+        retry=[r for r in outcome.retry if r.message_id in kept],
+        held=[h for h in outcome.held if h.message_id in kept],
+        expired=[e for e in outcome.expired if e.message_id in kept],
+        lease_until=outcome.lease_until,
+    )
 
 
 #: The contents of some sends: built once, since every claim of the dispatcher reads the sends it has not seen.
