@@ -192,23 +192,24 @@ class DispatchStore:
         left_out: list[int] = []
 
         def work(conn: Connection) -> int:
-            nonlocal outcome
+            todo = outcome
             if owner is not None:
-                kept = _still_claimed(conn, _message_ids(outcome), owner)
-                left_out[:] = sorted(set(_message_ids(outcome)) - kept)
-                outcome = _only(outcome, kept)
+                ids = _message_ids(outcome)
+                kept = _still_claimed(conn, ids, owner)
+                left_out[:] = sorted(set(ids) - kept)  # a transaction tried again starts the list afresh
+                todo = _only(outcome, kept)
             refunded = 0
-            if outcome.submitted:
-                _record_submitted(conn, outcome.submitted, now)
-                adopt_early_receipts(conn, _carrier_ids(outcome.submitted), now)
-            if outcome.failed:
-                refunded += _record_failed(conn, outcome.failed, now)
-            if outcome.retry:
-                _record_retry(conn, outcome.retry, now)
-            if outcome.held:
-                _record_held(conn, outcome.held, now)
-            if outcome.expired:
-                refunded += record_expired(conn, outcome.expired, now)
+            if todo.submitted:
+                _record_submitted(conn, todo.submitted, now)
+                adopt_early_receipts(conn, _carrier_ids(todo.submitted), now)
+            if todo.failed:
+                refunded += _record_failed(conn, todo.failed, now)
+            if todo.retry:
+                _record_retry(conn, todo.retry, now)
+            if todo.held:
+                _record_held(conn, todo.held, now)
+            if todo.expired:
+                refunded += record_expired(conn, todo.expired, now)
             return refunded
 
         recorded = await self._db.run_write(
