@@ -85,7 +85,8 @@ def msisdn(index: int) -> str:
 class Carrier:
     """A simulator in its own process (`bench.carrier`), reached on its report port."""
 
-    def __init__(self, data: Path, name: str, receipt_delay: float) -> None:
+    def __init__(self, data: Path, name: str, receipt_delay: float, latency: float = 0.0) -> None:
+        """`latency`: seconds before each `submit_sm_resp`."""
         self.name = name
         self.smpp_port, self.report_port = free_port(), free_port()
         config = data / f"{name}.toml"
@@ -94,6 +95,7 @@ class Carrier:
 listen = "127.0.0.1:{self.smpp_port}"
 control = false
 message_id_format = "hex"
+latency = {latency}
 intermediate_receipt = "ENROUTE"
 intermediate_delay = {min(0.1, receipt_delay)}
 receipt_delay = {receipt_delay}
@@ -831,7 +833,9 @@ def disk_drill(rate: float, before: float, full_seconds: float, after: float, si
     filler = store / "filler"
     try:
         url = f"sqlite:///{store / 'martinet.db'}"
-        carrier = Carrier(data, "carrier", 0.5)
+        # Each submission answered 0.2 s after it is read: about 20 are on their way when the disk fills, whose
+        # answers the engine cannot write until there is room again.
+        carrier = Carrier(data, "carrier", 0.5, latency=DISK_CARRIER_LATENCY)
         carriers.append(carrier)
         node = Node(data, "node-a", gateway_config(data, "node-a", url, carriers))
         nodes.append(node)
@@ -890,6 +894,7 @@ def disk_drill(rate: float, before: float, full_seconds: float, after: float, si
             ready_after_free_s=ready_again - freed_at if ready_again is not None else None,
             all_final_after_load_s=all_final - load_end if all_final is not None else None,
             sent_twice=twice(carrier.destinations()),
+            carrier_latency_s=DISK_CARRIER_LATENCY,
             outcomes_held=_log_events(node, HELD_OUTCOME),
             log_errors=_log_errors(node),
         )
@@ -969,8 +974,16 @@ def _changes(readiness: list[tuple[float, int, str]], zero: float) -> list[tuple
     return changes
 
 
+#: Seconds the disk drill's carrier takes to answer each submission.
+DISK_CARRIER_LATENCY = 0.2
+
 #: What the engine logs each time it holds a batch of carriers' answers it could not write (`engine/dispatcher.py`).
 HELD_OUTCOME = "recording a dispatch outcome failed (try 1)"
+
+
+def _answering(disk: dict[str, Any]) -> str:
+    latency = disk.get("carrier_latency_s")
+    return f" answering each submission {latency:g} s after reading it" if latency else ""
 
 
 def _log_events(node: Node, event: str) -> int:
@@ -1276,11 +1289,12 @@ times run from the new `Popen` of `martinet serve`."""
     if disk is not None and "skipped" not in disk:
         parts.append(
             f"""Disk drill: the SQLite file on a {disk["size_mib"]} MiB tmpfs mounted for the drill (`mount -t
-tmpfs`), one carrier, {disk["rate"]:,.0f} messages/s in requests of 10 recipients; after 5 s a file fills the
+tmpfs`), one carrier{_answering(disk)}, {disk["rate"]:,.0f} messages/s in requests of 10 recipients; after 5 s a file fills the
 tmpfs (until `ENOSPC`), {disk["full_seconds"]:.0f} s later it is deleted, and the load goes on 10 s more.
 `/readyz` (admin listener) is read every 0.5 s; the answers to requests sent while full are sorted by code, and
 the database is searched for the numbers of every refused request and for sends with fewer messages than
-recipients; received twice = submissions beyond the first of each destination at the carrier."""
+recipients; received twice = submissions beyond the first of each destination at the carrier; held = the batches of
+the carrier's answers the engine could not write at once (its warnings `{HELD_OUTCOME}`)."""
         )
     # One paragraph on the page (its parts are told apart by blank lines), each drill starting a line of its own.
     return "\n".join(textwrap.fill(" ".join(part.split()), 115, break_on_hyphens=False) for part in parts)
