@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
@@ -173,4 +173,11 @@ async def test_an_outcome_refused_for_what_it_holds_is_not_taken_for_a_passing_f
     await queue.record(twice)
     with pytest.raises(IntegrityError) as refused:  # the part is there already
         await queue.record(twice)
+    assert not cannot_write_now(refused.value)
+
+
+async def test_a_statement_that_can_never_run_is_not_taken_for_a_passing_fault(db: Database) -> None:
+    """SQLite reports a missing table as an `OperationalError`, as it does a full disk: its result code tells."""
+    with pytest.raises(DBAPIError) as refused:
+        await db.run_write(lambda conn: conn.exec_driver_sql("UPDATE no_such_table SET x = 1"))
     assert not cannot_write_now(refused.value)

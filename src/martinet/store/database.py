@@ -152,6 +152,20 @@ SMALL_WRITE = 1000
 BUSY_TIMEOUT_MS = 30_000
 
 
+#: SQLite's primary result codes of a database that cannot take writes for now: busy or locked by another
+#: program, read-only, out of memory, an I/O error, full, not openable, the lock protocol.
+_PASSING_SQLITE = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
 #: PostgreSQL's SQLSTATE classes of a server that cannot take writes for now: the connection (08), its resources,
 #: a full disk among them (53), an administrator's shutdown (57), the system, an I/O error (58).
 _PASSING_CLASSES = frozenset({"08", "53", "57", "58"})
@@ -165,15 +179,21 @@ def cannot_write_now(exc: BaseException) -> bool:
     program), which passes, rather than for what was written, which would fail the same way again.
 
     For a caller holding facts that must be written (what a carrier answered): it keeps trying those, and gives
-    up early on the others."""
-    if isinstance(exc, OperationalError | OSError):  # SQLite: full, I/O error, locked; a driver's own
+    up early on the others. SQLite is judged by its result code: its `OperationalError` also covers statements
+    that can never run (`no such table`)."""
+    if isinstance(exc, OSError):
         return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        state = getattr(exc.orig, "sqlstate", None)
-        return isinstance(state, str) and (state[:2] in _PASSING_CLASSES or state in _PASSING_STATES)
-    return False
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _PASSING_SQLITE  # the primary code of an extended one (SQLITE_IOERR_FSYNC…)
+    state = getattr(exc.orig, "sqlstate", None)
+    if isinstance(state, str):
+        return state[:2] in _PASSING_CLASSES or state in _PASSING_STATES
+    return isinstance(exc, OperationalError)  # a driver that says neither
 
 
 class _Busy:
