@@ -871,6 +871,7 @@ def disk_drill(rate: float, before: float, full_seconds: float, after: float, si
         ready_again = next((t for t, status, _ in readiness if t > freed_at and status == 200), None)
         not_ready = next((t for t, status, _ in readiness if full_at <= t and status != 200), None)
         states = database.states()
+        logged = list(_log_entries(node))
         result.update(
             fill_s=full_at - filled_at,
             answers_while_full=dict(collections.Counter(_kind(a) for _, _, a in during)),
@@ -895,8 +896,8 @@ def disk_drill(rate: float, before: float, full_seconds: float, after: float, si
             all_final_after_load_s=all_final - load_end if all_final is not None else None,
             sent_twice=twice(carrier.destinations()),
             carrier_latency_s=DISK_CARRIER_LATENCY,
-            outcomes_held=_log_events(node, HELD_OUTCOME),
-            log_errors=_log_errors(node),
+            outcomes_held=_log_events(logged, HELD_OUTCOME),
+            log_errors=_log_errors(logged),
         )
         database.close()
         load.close()
@@ -986,28 +987,27 @@ def _answering(disk: dict[str, Any]) -> str:
     return f" answering each submission {latency:g} s after reading it" if latency else ""
 
 
-def _log_events(node: Node, event: str) -> int:
-    """Log lines of any level whose event begins with `event`."""
-    found = 0
+def _log_entries(node: Node) -> Iterator[dict[str, Any]]:
+    """The gateway's JSON log lines, parsed; other lines skipped."""
     for line in node.log_tail(10_000_000).splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
-        if isinstance(entry, dict) and str(entry.get("event", "")).startswith(event):
-            found += 1
-    return found
+        if isinstance(entry, dict):
+            yield entry
 
 
-def _log_errors(node: Node) -> dict[str, int]:
+def _log_events(entries: list[dict[str, Any]], event: str) -> int:
+    """Log lines of any level whose event begins with `event`."""
+    return sum(1 for entry in entries if str(entry.get("event", "")).startswith(event))
+
+
+def _log_errors(entries: list[dict[str, Any]]) -> dict[str, int]:
     """Log lines at ERROR or above by their first words, to say what the gateway reported while full."""
     found: collections.Counter[str] = collections.Counter()
-    for line in node.log_tail(10_000_000).splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("level") in ("error", "critical"):
+    for entry in entries:
+        if entry.get("level") in ("error", "critical"):
             found[f"{entry.get('logger')}: {str(entry.get('event'))[:100]}"] += 1
     return dict(found.most_common(8))
 

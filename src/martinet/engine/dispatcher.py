@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from martinet import metrics
@@ -347,7 +347,7 @@ class Dispatcher:
     async def _deliver(self, name: str, group: list[_Job]) -> None:
         """Submit `group` to connector `name`, moving temporary refusals down their chains; record the lot."""
         self._handing_over -= sum(1 for j in group if j.message.lane != Lane.OTP)
-        outcome = DispatchOutcome(lease_until=_earliest(j.lease_until for j in group))
+        outcome = DispatchOutcome(lease_until=group[0].lease_until)  # a group comes from one claim
         pending = {name: group}
         try:
             while pending:
@@ -484,13 +484,7 @@ class Dispatcher:
         is held and tried again until shortly before the lease ends; only then is it left to the lease (at least
         once). A try after the first one, or one that starts late, writes only what this engine still holds.
         """
-        merged = DispatchOutcome(lease_until=_earliest(o.lease_until for o in outcomes))
-        for o in outcomes:
-            merged.submitted += o.submitted
-            merged.failed += o.failed
-            merged.retry += o.retry
-            merged.held += o.held
-            merged.expired += o.expired
+        merged = DispatchOutcome.merged(outcomes)
         tries = 0
         while True:
             late = self._record_deadline(merged) <= self._now_ms()
@@ -611,11 +605,6 @@ def _summary(job: _Job) -> str:
     if not job.chain:
         return "no route to this destination"
     return "no connector took the message: " + "; ".join(job.refusals[-len(job.chain) :])
-
-
-def _earliest(moments: Iterable[int | None]) -> int | None:
-    known = [m for m in moments if m is not None]
-    return min(known) if known else None
 
 
 def _log_failure(future: asyncio.Future[None]) -> None:

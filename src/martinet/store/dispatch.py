@@ -108,6 +108,36 @@ class DispatchOutcome:
     def __len__(self) -> int:
         return len(self.submitted) + len(self.failed) + len(self.retry) + len(self.held) + len(self.expired)
 
+    @classmethod
+    def merged(cls, outcomes: Sequence[DispatchOutcome]) -> DispatchOutcome:
+        """The decisions of `outcomes` together, under the earliest of their leases."""
+        leases = [o.lease_until for o in outcomes if o.lease_until is not None]
+        return cls(
+            submitted=[s for o in outcomes for s in o.submitted],
+            failed=[f for o in outcomes for f in o.failed],
+            retry=[r for o in outcomes for r in o.retry],
+            held=[h for o in outcomes for h in o.held],
+            expired=[e for o in outcomes for e in o.expired],
+            lease_until=min(leases) if leases else None,
+        )
+
+    def message_ids(self) -> list[int]:
+        return [m.message_id for items in self._kinds() for m in items]
+
+    def only(self, kept: Container[int]) -> DispatchOutcome:
+        """The decisions about the messages in `kept`."""
+        return DispatchOutcome(
+            submitted=[s for s in self.submitted if s.message_id in kept],
+            failed=[f for f in self.failed if f.message_id in kept],
+            retry=[r for r in self.retry if r.message_id in kept],
+            held=[h for h in self.held if h.message_id in kept],
+            expired=[e for e in self.expired if e.message_id in kept],
+            lease_until=self.lease_until,
+        )
+
+    def _kinds(self) -> tuple[Sequence[Submitted | SubmitFailed | Retry | Held | Expired], ...]:
+        return (self.submitted, self.failed, self.retry, self.held, self.expired)
+
 
 class DispatchStore:
     def __init__(self, db: Database, now_ms: Callable[[], int]) -> None:
@@ -194,10 +224,10 @@ class DispatchStore:
         def work(conn: Connection) -> int:
             todo = outcome
             if owner is not None:
-                ids = _message_ids(outcome)
+                ids = outcome.message_ids()
                 kept = _still_claimed(conn, ids, owner)
-                left_out[:] = sorted(set(ids) - kept)  # a transaction tried again starts the list afresh
-                todo = _only(outcome, kept)
+                left_out.extend(sorted(set(ids) - kept))
+                todo = outcome.only(kept)
             refunded = 0
             if todo.submitted:
                 _record_submitted(conn, todo.submitted, now)
@@ -219,14 +249,6 @@ class DispatchStore:
         return left_out
 
 
-def _message_ids(outcome: DispatchOutcome) -> list[int]:
-    return [
-        item.message_id
-        for items in (outcome.submitted, outcome.failed, outcome.retry, outcome.held, outcome.expired)
-        for item in items
-    ]
-
-
 def _still_claimed(conn: Connection, message_ids: list[int], owner: str) -> set[int]:
     """Those of `message_ids` that `owner` still holds: being submitted under its lease, not taken back."""
     rows = conn.execute(
@@ -235,17 +257,6 @@ def _still_claimed(conn: Connection, message_ids: list[int], owner: str) -> set[
         )
     )
     return {row[0] for row in rows}
-
-
-def _only(outcome: DispatchOutcome, kept: set[int]) -> DispatchOutcome:
-    return DispatchOutcome(
-        submitted=[s for s in outcome.submitted if s.message_id in kept],
-        failed=[f for f in outcome.failed if f.message_id in kept],
-        retry=[r for r in outcome.retry if r.message_id in kept],
-        held=[h for h in outcome.held if h.message_id in kept],
-        expired=[e for e in outcome.expired if e.message_id in kept],
-        lease_until=outcome.lease_until,
-    )
 
 
 #: The contents of some sends: built once, since every claim of the dispatcher reads the sends it has not seen.
