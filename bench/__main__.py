@@ -660,7 +660,12 @@ them; `bench/profile.py`): each process's CPU per message is shared out between 
 whose stacks name them, the engine's commits a stage of their own since their stacks do not say whose they are.
 py-spy also draws each process's flame graph in that run: `docs/flamegraphs/<process>.svg`, opened in a browser.
 While the load runs, each process's time on a core and time waiting for one are read from the kernel's scheduler
-statistics of its threads (`bench/schedstat.py`), from the load's first request to its last answer."""
+statistics of its threads (`bench/schedstat.py`), from the load's first request to its last answer. Each gateway
+runs as its commands start it, each command in a session of its own: `martinet serve` with its HTTP worker, engine
+and notifier; bearerbox; smsbox; and the simulator, while the load generator and the callback receiver share the
+benchmark's own. Where Linux's scheduler groups a session's threads (autogroup, in effect when the tasks are in
+the root control group, as on this machine), it shares the cores between the busy sessions first, then between
+the threads of each."""
 
 
 def _pairs_words(f: dict[str, Any]) -> str:

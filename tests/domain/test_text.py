@@ -231,11 +231,11 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="stop_mode"):
         analyze("x", stop_mode=3)
     with pytest.raises(ValueError):
-        analyze("x", non_gsm="drop")  # type: ignore[arg-type]
+        analyze("x", non_gsm="drop")
 
 
 def test_policy_accepts_its_string_value() -> None:
-    assert analyze("ê", non_gsm="ucs2").encoding is Encoding.UCS2  # type: ignore[arg-type]
+    assert analyze("ê", non_gsm="ucs2").encoding is Encoding.UCS2
 
 
 # --- Characters outside GSM ---

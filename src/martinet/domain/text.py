@@ -391,14 +391,15 @@ def analyze(
     text: str,
     *,
     classe: int = 2,
-    non_gsm: NonGsmPolicy = NonGsmPolicy.REPLACE,
+    non_gsm: NonGsmPolicy | str = NonGsmPolicy.REPLACE,
     max_parts: int | None = None,
     stop_mention: str | None = None,
     stop_mode: int = 0,
 ) -> TextAnalysis:
     """The text as it would be sent, with its encoding and parts.
 
-    `classe` follows smsmode: 2 and 4 are GSM-7 with the `non_gsm` policy applied, 9 is always UCS-2.
+    `classe` follows smsmode: 2 and 4 are GSM-7 with the `non_gsm` policy applied (the policy or its string
+    value, as a configuration or a request carries it), 9 is always UCS-2.
     `max_parts` cuts the end of the text so that it fits; `stop_mention` is added according to `stop_mode`
     (0 never, 1 if it costs no extra part, 2 always, cutting the body rather than the mention) and goes
     through the same character policy as the body.
