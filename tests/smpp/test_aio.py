@@ -7,6 +7,7 @@ when and how requests are answered; the full simulator is exercised in tests/sms
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -330,6 +331,26 @@ async def test_failing_handler_answers_temporary_application_error(smsc: Smsc) -
     server_side = await smsc.wait_bound()
     response = await asyncio.wait_for(server_side.send_request(DeliverSm()), 2)
     assert response.command_status == CommandStatus.ESME_RX_T_APPN
+    await client.close()
+
+
+async def test_a_handler_failing_again_and_again_is_logged_once_and_every_request_answered(
+    smsc: Smsc, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As during a store outage: every receipt fails alike; each gets its answer, the log one entry."""
+
+    async def failing(pdu: PDU) -> PDU:
+        raise OSError("disk full")
+
+    client = await bind(smsc, handler=failing)
+    server_side = await smsc.wait_bound()
+    with caplog.at_level(logging.ERROR, logger="martinet.smpp"):
+        responses = await asyncio.wait_for(
+            asyncio.gather(*(server_side.send_request(DeliverSm()) for _ in range(50))), 5
+        )
+    assert [r.command_status for r in responses] == [CommandStatus.ESME_RX_T_APPN] * 50
+    failed = [r for r in caplog.records if r.getMessage().startswith("smpp handler failed on deliver_sm")]
+    assert len(failed) == 1 and failed[0].exc_info is not None
     await client.close()
 
 

@@ -21,7 +21,8 @@ connection must carry thousands of PDUs per second on a small machine:
 Inbound requests are answered only when the handler's awaitable completes, with what it returns;
 so an ESME handler that stores a ``deliver_sm`` before returning acknowledges only durable
 messages.  A handler that raises is answered ``ESME_RX_T_APPN`` (ESME role: a temporary error,
-the SMSC retries) or ``ESME_RSYSERR`` (SMSC role).
+the SMSC retries) or ``ESME_RSYSERR`` (SMSC role); its failures are logged as ``failures`` says,
+the first of a kind in full and then a line every ten seconds at most.
 
 Entry points: :func:`connect` (ESME: connect and bind) and :func:`serve` (SMSC: accept binds
 checked by an ``authenticate`` callback).
@@ -39,6 +40,7 @@ from typing import Any, Final, Literal, NamedTuple, cast
 
 from .constants import CommandId, CommandStatus
 from .errors import SMPPError
+from .failures import RepeatedFailures
 from .pdu import (
     PDU,
     BindReceiver,
@@ -185,6 +187,7 @@ class SMPPConnection(asyncio.Protocol):
         self._close_callbacks: list[Callable[[SMPPConnection], None]] = []
         self._peer: tuple[str, int] | None = None
         self._failure_status = CommandStatus.ESME_RX_T_APPN if session.role is Role.ESME else CommandStatus.ESME_RSYSERR
+        self._failures = RepeatedFailures(log, self._loop.time)
 
     # ------------------------------------------------------------------ public API
 
@@ -455,7 +458,7 @@ class SMPPConnection(asyncio.Protocol):
             self._respond(request, response_to(request, self._failure_status))
             return True
         if (exc := future.exception()) is not None:
-            log.error("smpp handler failed on %s: %r", request.command_name, exc, exc_info=exc)
+            self._failures.failed(request.command_name, exc)
             self._respond(request, response_to(request, self._failure_status))
             return True
         return False
