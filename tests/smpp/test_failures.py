@@ -48,9 +48,23 @@ def test_repeats_within_the_interval_are_counted_then_told_in_one_line(caplog: p
         failures.failed("deliver_sm", _failing("still full"))
     later = caplog.records[1]
     assert later.getMessage() == (
-        "smpp handler failed on deliver_sm: OSError('still full') (and 249 more times with a OSError in the 11 s before)"
+        "smpp handler failed on deliver_sm: OSError('still full') (and 249 more like it in the 11 s before)"
     )
     assert later.exc_info is None
+
+
+def test_a_failure_after_a_quiet_interval_is_logged_in_full(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    failures = RepeatedFailures(logging.getLogger("test.smpp"), clock, interval=10.0)
+    with caplog.at_level(logging.ERROR, logger="test.smpp"):
+        failures.failed("deliver_sm", _failing("disk full"))
+        clock.now += 3600.0
+        failures.failed("deliver_sm", _failing("disk full again"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "smpp handler failed on deliver_sm: OSError('disk full')",
+        "smpp handler failed on deliver_sm: OSError('disk full again')",
+    ]
+    assert all(r.exc_info is not None for r in caplog.records)
 
 
 def test_kinds_are_counted_apart(caplog: pytest.LogCaptureFixture) -> None:

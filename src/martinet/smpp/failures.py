@@ -36,18 +36,17 @@ class RepeatedFailures:
         kind = (command, type(exc))
         now = self._clock()
         seen = self._seen.get(kind)
-        if seen is None:
-            self._seen[kind] = _Seen(now, 0)
-            self._log.error("smpp handler failed on %s: %r", command, exc, exc_info=exc)
-        elif now - seen.logged_at < self._interval:
+        if seen is not None and now - seen.logged_at < self._interval:
             seen.since += 1
+            return
+        if seen is None or not seen.since:  # the first of its kind, or the first after a quiet interval
+            self._log.error("smpp handler failed on %s: %r", command, exc, exc_info=exc)
         else:
             self._log.error(
-                "smpp handler failed on %s: %r (and %d more times with a %s in the %.0f s before)",
+                "smpp handler failed on %s: %r (and %d more like it in the %.0f s before)",
                 command,
                 exc,
                 seen.since,
-                type(exc).__name__,
                 now - seen.logged_at,
             )
-            seen.logged_at, seen.since = now, 0
+        self._seen[kind] = _Seen(now, 0)
