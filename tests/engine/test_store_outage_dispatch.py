@@ -9,6 +9,7 @@ takes writes again. The fault is a real one on each database (`tests.faults`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -81,3 +82,36 @@ async def test_an_answer_that_cannot_be_recorded_is_held_until_the_store_takes_i
     assert carrier_id == submissions[0].message_id
     # Recorded once the store took writes again, not before the outage: the answer was held through it.
     assert submitted_at >= writable_from
+
+
+async def test_while_the_store_cannot_take_writes_the_claim_loops_slow_down_then_dispatch_again(
+    database_url: str, tmp_path: Path, slow_carrier: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every claim fails meanwhile (a full disk, a read-only database): each loop waits longer after each failure
+    (0.25, 0.5, 1, then 2 s) instead of trying again at every wake-up and poll, and logs one traceback per run of
+    failures. Messages wait to be claimed throughout: the connector may send two a second (`throughput`), so
+    the lower lanes' loop has room to claim again every half second."""
+    numbers = ",".join(f"336{10000000 + i}" for i in range(20))
+    async with (
+        store_fault(database_url, tmp_path) as fault,
+        running_gateway(fault.url, connectors=[smpp_connector("carrier", slow_carrier.port, throughput=2)]) as gw,
+    ):
+        await wait_for(lambda: bound(slow_carrier), timeout=10)
+        async with gw.client() as http:
+            reply = await http.post("/sendSMS.do", data={"accessToken": gw.token, "numero": numbers, "message": "Hi"})
+        assert reply.text.startswith("0 | "), reply.text
+        await wait_for(lambda: asyncio.sleep(0, result=len(slow_carrier.messages) == 1), timeout=10)
+        with caplog.at_level(logging.INFO, logger="martinet.engine.dispatcher"):
+            await fault.cannot_write()
+            await asyncio.sleep(4.0)
+            failed = [r for r in caplog.records if r.getMessage().startswith("dispatch cycle failed")]
+            received = len(slow_carrier.messages)
+            await fault.can_write()
+            await wait_for(lambda: asyncio.sleep(0, result=len(slow_carrier.messages) >= received + 2), timeout=15)
+        recovered = [r for r in caplog.records if r.getMessage().startswith("dispatch cycles succeed again")]
+
+    # Two loops (one-time passwords, the other lanes), each failing at most at 0, 0.25, 0.75, 1.75 and 3.75 s of
+    # the 4: five each, where trying at every poll (50 ms) failed about eighty times each.
+    assert 1 <= len(failed) <= 10, [r.getMessage() for r in failed]
+    assert sum(1 for r in failed if r.exc_info is not None) <= 2  # a traceback for the first of each loop's run
+    assert recovered

@@ -67,6 +67,13 @@ RECORD_PAUSE_MAX = 2.0
 #: the lease if that is shorter), so that it is written before another engine may take them back.
 RECORD_MARGIN_MS = 5_000
 
+#: Seconds a claim loop waits after a failed cycle, doubled after each further failure up to
+#: `CYCLE_RETRY_MAX`, woken by nothing but a stop: while the store cannot take writes (a full disk) every claim
+#: fails, and a loop trying again at each wake-up or poll would fail twenty times a second, each time with a
+#: traceback in the log and CPU spent that the rest of the gateway needs.
+CYCLE_RETRY_FIRST = 0.25
+CYCLE_RETRY_MAX = 2.0
+
 #: The shortest wait for a final receipt, whatever the validity left (a message sent just before it expires).
 MIN_RECEIPT_WAIT_MS = 60_000
 
@@ -188,13 +195,25 @@ class Dispatcher:
         idle_wait: float,
     ) -> None:
         cursor = ClaimCursor.new()
+        failures = 0  # cycles failed in a row
         while not stop.is_set():
             wake.clear()
             try:
                 handled = await self.run_once(lanes, cursor)
-            except Exception:
-                log.exception("dispatch cycle failed")
-                handled = 0
+            except Exception as exc:
+                failures += 1
+                pause = min(CYCLE_RETRY_MAX, CYCLE_RETRY_FIRST * 2 ** min(failures - 1, 8))
+                if failures == 1:
+                    log.exception("dispatch cycle failed; trying again in %.2f s", pause)
+                else:
+                    log.error(
+                        "dispatch cycle failed again (%d in a row): %r; trying again in %.2f s", failures, exc, pause
+                    )
+                await first_of(stop, within=pause)
+                continue
+            if failures:
+                log.info("dispatch cycles succeed again after %d failed", failures)
+                failures = 0
             if handled < self._settings.batch_size:
                 await first_of(stop, wake, within=idle_wait)
 
