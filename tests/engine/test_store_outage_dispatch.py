@@ -100,7 +100,7 @@ async def test_while_the_store_cannot_take_writes_the_claim_loops_slow_down_then
         async with gw.client() as http:
             reply = await http.post("/sendSMS.do", data={"accessToken": gw.token, "numero": numbers, "message": "Hi"})
         assert reply.text.startswith("0 | "), reply.text
-        await wait_for(lambda: asyncio.sleep(0, result=len(slow_carrier.messages) == 1), timeout=10)
+        await wait_for(lambda: asyncio.sleep(0, result=len(slow_carrier.messages) >= 1), timeout=10)
         with caplog.at_level(logging.INFO, logger="martinet.engine.dispatcher"):
             await fault.cannot_write()
             await asyncio.sleep(4.0)
@@ -111,7 +111,7 @@ async def test_while_the_store_cannot_take_writes_the_claim_loops_slow_down_then
         recovered = [r for r in caplog.records if r.getMessage().startswith("dispatch cycles succeed again")]
 
     # Two loops (one-time passwords, the other lanes), each failing at most at 0, 0.25, 0.75, 1.75 and 3.75 s of
-    # the 4: five each, where trying at every poll (50 ms) failed about eighty times each.
+    # the 4: five each. Trying again at every wake-up and poll (50 ms), they failed 224 times under SQLite.
     assert 1 <= len(failed) <= 10, [r.getMessage() for r in failed]
     assert sum(1 for r in failed if r.exc_info is not None) <= 2  # a traceback for the first of each loop's run
     assert recovered

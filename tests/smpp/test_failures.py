@@ -11,12 +11,17 @@ from martinet.smpp.failures import RepeatedFailures
 pytestmark = pytest.mark.unit
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
+#: The time the failures see, moved by the tests: a clock they read through `now[0]`.
+now = [100.0]
 
-    def __call__(self) -> float:
-        return self.now
+
+@pytest.fixture(autouse=True)
+def _clock_reset() -> None:
+    now[0] = 100.0
+
+
+def clock() -> float:
+    return now[0]
 
 
 def _failing(message: str) -> OSError:
@@ -27,7 +32,7 @@ def _failing(message: str) -> OSError:
 
 
 def test_the_first_failure_of_a_kind_is_logged_with_its_traceback(caplog: pytest.LogCaptureFixture) -> None:
-    failures = RepeatedFailures(logging.getLogger("test.smpp"), Clock(), interval=10.0)
+    failures = RepeatedFailures(logging.getLogger("test.smpp"), clock, interval=10.0)
     with caplog.at_level(logging.ERROR, logger="test.smpp"):
         failures.failed("deliver_sm", _failing("disk full"))
     [record] = caplog.records
@@ -37,14 +42,13 @@ def test_the_first_failure_of_a_kind_is_logged_with_its_traceback(caplog: pytest
 
 
 def test_repeats_within_the_interval_are_counted_then_told_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
     failures = RepeatedFailures(logging.getLogger("test.smpp"), clock, interval=10.0)
     with caplog.at_level(logging.ERROR, logger="test.smpp"):
         for _ in range(250):
             failures.failed("deliver_sm", _failing("disk full"))
-            clock.now += 0.02  # 250 failures over 5 s
+            now[0] += 0.02  # 250 failures over 5 s
         assert len(caplog.records) == 1
-        clock.now = 111.0
+        now[0] = 111.0
         failures.failed("deliver_sm", _failing("still full"))
     later = caplog.records[1]
     assert later.getMessage() == (
@@ -54,11 +58,10 @@ def test_repeats_within_the_interval_are_counted_then_told_in_one_line(caplog: p
 
 
 def test_a_failure_after_a_quiet_interval_is_logged_in_full(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
     failures = RepeatedFailures(logging.getLogger("test.smpp"), clock, interval=10.0)
     with caplog.at_level(logging.ERROR, logger="test.smpp"):
         failures.failed("deliver_sm", _failing("disk full"))
-        clock.now += 3600.0
+        now[0] += 3600.0
         failures.failed("deliver_sm", _failing("disk full again"))
     assert [r.getMessage() for r in caplog.records] == [
         "smpp handler failed on deliver_sm: OSError('disk full')",
@@ -69,7 +72,7 @@ def test_a_failure_after_a_quiet_interval_is_logged_in_full(caplog: pytest.LogCa
 
 def test_kinds_are_counted_apart(caplog: pytest.LogCaptureFixture) -> None:
     """Another command, or another exception type, is a kind of its own: its first failure is logged in full."""
-    failures = RepeatedFailures(logging.getLogger("test.smpp"), Clock(), interval=10.0)
+    failures = RepeatedFailures(logging.getLogger("test.smpp"), clock, interval=10.0)
     with caplog.at_level(logging.ERROR, logger="test.smpp"):
         failures.failed("deliver_sm", _failing("disk full"))
         failures.failed("data_sm", _failing("disk full"))
