@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from martinet.smsc import Simulator
 from martinet.store.schema import messages, parts
@@ -44,8 +45,13 @@ async def _send(gw: Gateway) -> None:
 
 
 async def _final(gw: Gateway) -> tuple[str, int] | None:
-    async with gw.db.reader.connect() as conn:
-        row = (await conn.execute(select(messages.c.state, messages.c.id))).one_or_none()
+    try:
+        async with gw.db.reader.connect() as conn:
+            row = (await conn.execute(select(messages.c.state, messages.c.id))).one_or_none()
+    except DBAPIError as exc:
+        if exc.connection_invalidated:  # a session the fault ended (PostgreSQL): the next try connects again
+            return None
+        raise
     return (row.state, row.id) if row is not None and row.state == "delivered" else None
 
 
