@@ -898,6 +898,7 @@ def disk_drill(rate: float, before: float, full_seconds: float, after: float, si
             carrier_latency_s=DISK_CARRIER_LATENCY,
             outcomes_held=_log_events(logged, HELD_OUTCOME),
             log_errors=_log_errors(logged),
+            log_tracebacks=_log_tracebacks(logged),
         )
         database.close()
         load.close()
@@ -1010,6 +1011,11 @@ def _log_errors(entries: list[dict[str, Any]]) -> dict[str, int]:
         if entry.get("level") in ("error", "critical"):
             found[f"{entry.get('logger')}: {str(entry.get('event'))[:100]}"] += 1
     return dict(found.most_common(8))
+
+
+def _log_tracebacks(entries: list[dict[str, Any]]) -> int:
+    """Log lines at ERROR or above that carry a traceback: what a fault that lasts costs the log."""
+    return sum(1 for entry in entries if entry.get("level") in ("error", "critical") and "exception" in entry)
 
 
 # ---------------------------------------------------------------------------------------------- all drills
@@ -1339,5 +1345,6 @@ def note(figures: dict[str, Any]) -> str:
                 f"disk drill: answers before / while full / after {d['answers_before']} / "
                 f"{d['answers_while_full']} / {d['answers_after']}; `/readyz` (seconds from the disk full): "
                 f"{changes}; errors logged {d['log_errors'] or 'none'}"
+                + (f", {d['log_tracebacks']} of them with a traceback" if "log_tracebacks" in d else "")
             )
     return "Fault drills: " + "; ".join(bits) + "."

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from martinet import health, metrics
+from martinet import health, logs, metrics
 from martinet.api.context import RequestContext
 from martinet.api.legacy.app import PREFIXES as LEGACY_PREFIXES
 from martinet.api.legacy.app import LegacyDoor
@@ -173,6 +173,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         max_body_bytes=settings.http.max_body_bytes,
         max_upload_bytes=settings.http.max_upload_bytes,
         max_batch_rows=settings.http.max_recipients,
+        tracebacks=logs.Tracebacks(time.monotonic),
     )
     rest = RestDoor(
         RestServices(
@@ -186,6 +187,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
         ),
         auth,
         max_body_bytes=settings.http.max_body_bytes,
+        tracebacks=logs.Tracebacks(time.monotonic),
     )
     console = (
         console_door(settings, db, sends, reports, auth, router_from_settings(settings), contacts, resellers)

@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TextIO
 
 import orjson
@@ -169,6 +169,42 @@ def _route_structlog_to_stdlib() -> None:
 
 
 _route_structlog_to_stdlib()
+
+
+#: Seconds after a failure's traceback during which further failures of its type are logged without one.
+TRACEBACK_INTERVAL = 10.0
+
+
+class Tracebacks:
+    """Which failures of a door's requests are logged with their traceback: the first of each exception type,
+    then one a `interval` seconds for that type.
+
+    A fault that lasts (a full disk, a database gone read-only) fails every request alike. Each failure is still
+    logged on a line of its own, with its request id and the exception's message, so that a client's failed
+    request can be found; a traceback on each would repeat the first one's 30-odd lines for every request, a
+    flood of thousands a minute under load, taking CPU and disk when neither can be spared.
+    """
+
+    def __init__(self, clock: Callable[[], float], interval: float = TRACEBACK_INTERVAL) -> None:
+        self._clock = clock
+        self._interval = interval
+        self._shown: dict[type[BaseException], float] = {}  # exception type → when its last traceback was logged
+
+    def of(self, exc: BaseException) -> BaseException | None:
+        """`exc`, for `exc_info`, when its traceback is to be logged; else None."""
+        now = self._clock()
+        shown = self._shown.get(type(exc))
+        if shown is not None and now - shown < self._interval:
+            return None
+        self._shown[type(exc)] = now
+        return exc
+
+
+def failure(exc: BaseException) -> str:
+    """The exception's type and the first line of its message: what a line without the traceback says of it (a
+    database driver's error goes on with the statement and a link, which the traceback, when logged, carries)."""
+    message = str(exc).partition("\n")[0]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

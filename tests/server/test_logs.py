@@ -26,6 +26,7 @@ import structlog
 import martinet
 from martinet import logs
 from martinet.api.context import REQUEST_KEYS
+from tests.faults import store_fault
 from tests.gateway import running_gateway
 from tests.served import served
 
@@ -100,6 +101,20 @@ def test_library_and_structlog_lines_share_one_shape_with_bound_ids(captured: Ca
     assert failed["level"] == "error" and "RuntimeError: boom" in failed["exception"]
 
 
+def test_a_type_of_failure_has_its_traceback_logged_once_an_interval() -> None:
+    now = [100.0]
+    tracebacks = logs.Tracebacks(lambda: now[0], interval=10)
+    full, other = OSError("No space left on device"), ValueError("bad")
+    assert tracebacks.of(full) is full
+    now[0] = 109.9
+    assert tracebacks.of(OSError("again")) is None
+    assert tracebacks.of(other) is other  # another type has its own
+    now[0] = 110.0
+    assert tracebacks.of(full) is full
+    assert logs.failure(RuntimeError("first line\n[SQL: INSERT …]")) == "RuntimeError: first line"
+    assert logs.failure(TimeoutError()) == "TimeoutError"
+
+
 def test_secrets_are_always_removed_and_texts_unless_allowed(captured: Captured) -> None:
     log = logs.get_logger("martinet.test")
     secrets = {
@@ -171,6 +186,48 @@ async def test_what_was_bound_before_a_request_is_kept_and_what_it_bound_is_gone
         structlog.contextvars.clear_contextvars()
     accepted = [e for e in captured.entries() if e["event"] == "send accepted"]
     assert accepted[0]["node"] == "node-a" and accepted[0]["request_id"] == reply.headers["x-request-id"]
+
+
+async def test_while_the_store_cannot_write_each_failed_request_is_a_line_and_a_type_has_one_traceback(
+    database_url: str, tmp_path: Path, captured: Captured
+) -> None:
+    """A real fault (`tests.faults`): every send fails alike. Each failure is logged on a line of its own with its
+    request id and the error, the traceback only on the first of its exception type (`logs.Tracebacks`)."""
+    captured.configure("info")
+    legacy_ids, rest_ids = [], []
+    async with (
+        store_fault(database_url, tmp_path) as fault,
+        running_gateway(fault.url, with_engine=False) as gw,
+        gw.client() as http,
+        httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}, timeout=30) as rest,
+    ):
+        await fault.cannot_write()
+        for index in range(10):
+            data = {"accessToken": gw.token, "message": "Hi", "numero": f"06123456{index:02d}"}
+            reply = await http.post("/sendSMS.do", data=data)
+            assert reply.text.startswith("31 | "), reply.text
+            legacy_ids.append(reply.headers["x-request-id"])
+            answer = await rest.post(
+                "/sms/v1/messages", json={"recipient": {"to": f"+336123456{index:02d}"}, "body": {"text": "Hi"}}
+            )
+            assert answer.status_code == 500, answer.text
+            rest_ids.append(answer.headers["x-request-id"])
+        await fault.can_write()
+    entries = captured.entries()
+    for event, ids in (
+        ("legacy endpoint failed", legacy_ids),
+        ("REST endpoint failed: POST /sms/v1/messages", rest_ids),
+    ):
+        failed = [e for e in entries if e["event"] == event]
+        assert [e["request_id"] for e in failed] == ids
+        assert all(e["level"] == "error" for e in failed)
+        # The first failures may meet the connection the fault ended, then its own error: one type each.
+        types = {e["error"].partition(":")[0] for e in failed}
+        assert 1 <= len(types) <= 2, types
+        assert fault.reason in failed[-1]["error"], failed[-1]
+        with_traceback = [e for e in failed if "exception" in e]
+        assert len(with_traceback) == len(types), [e.get("exception", "")[:80] for e in failed]
+        assert with_traceback[0] is failed[0] and "Traceback" in with_traceback[0]["exception"]
 
 
 def test_request_code_binds_only_the_keys_the_request_context_resets() -> None:

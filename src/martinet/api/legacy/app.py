@@ -11,6 +11,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 
+from martinet import logs
 from martinet.api.asgi import BodyTooLarge, Headers, Receive, Scope, Send, client_address, read_body, reply
 from martinet.api.legacy import answers, batch, counting
 from martinet.api.legacy.contacts import CONTACT_ENDPOINTS
@@ -74,9 +75,11 @@ class LegacyDoor:
         max_body_bytes: int,
         max_upload_bytes: int | None = None,
         max_batch_rows: int = 100_000,
+        tracebacks: logs.Tracebacks,
     ) -> None:
         self._services = services
         self._auth = auth
+        self._tracebacks = tracebacks  # which endpoint failures are logged with their traceback
         self._max_body = max_body_bytes
         self._max_upload = max_upload_bytes or max_body_bytes  # sendSMSBatch.do's file, read as it arrives
         self._max_batch_rows = max_batch_rows
@@ -228,8 +231,8 @@ class LegacyDoor:
             return await endpoint(self._services, Call(account, params, method, caller.limits.lanes, caller.limits))
         except InvalidParameter as exc:
             return answers.invalid_parameter(smsmode_name(exc.name), exc.problem, account.language)
-        except Exception:
-            log.exception("legacy endpoint failed")
+        except Exception as exc:
+            log.error("legacy endpoint failed", extra={"error": logs.failure(exc)}, exc_info=self._tracebacks.of(exc))
             return answers.status_answer(answers.INTERNAL_ERROR, account.language)
 
     async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from martinet import logs
 from martinet.api.asgi import BodyTooLarge, Receive, Scope, Send, client_address, read_body, reply
 from martinet.api.rest import accounts, contacts, counting, handlers
 from martinet.api.rest.docs import DocsUi
@@ -48,9 +49,12 @@ class RestDoor:
     arrives); only then is the body parsed and the handler called. A body refused before it is read is never
     read: the server discards what the client still sends of it."""
 
-    def __init__(self, services: RestServices, auth: Authenticator, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, services: RestServices, auth: Authenticator, *, max_body_bytes: int, tracebacks: logs.Tracebacks
+    ) -> None:
         self._services = services
         self._auth = auth
+        self._tracebacks = tracebacks  # which handler failures are logged with their traceback
         self._max_body = max_body_bytes
         self._openapi = orjson.dumps(openapi_document())
         self._docs = DocsUi()
@@ -71,8 +75,14 @@ class RestDoor:
                 counting.refused_at_the_door(problem.code)
             await reply(send, problem.status, orjson.dumps(problem.body()), [_PROBLEM, *problem.headers])
             return
-        except Exception:
-            log.exception("REST endpoint failed: %s %s", method, path)
+        except Exception as exc:
+            log.error(
+                "REST endpoint failed: %s %s",
+                method,
+                path,
+                extra={"error": logs.failure(exc)},
+                exc_info=self._tracebacks.of(exc),
+            )
             fault = Problem("INTERNAL_ERROR", "the gateway failed to answer; the fault is logged")
             await reply(send, 500, orjson.dumps(fault.body()), [_PROBLEM])
             return
