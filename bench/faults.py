@@ -1013,9 +1013,13 @@ def _log_errors(entries: list[dict[str, Any]]) -> dict[str, int]:
     return dict(found.most_common(8))
 
 
-def _log_tracebacks(entries: list[dict[str, Any]]) -> int:
-    """Log lines at ERROR or above that carry a traceback: what a fault that lasts costs the log."""
-    return sum(1 for entry in entries if entry.get("level") in ("error", "critical") and "exception" in entry)
+def _log_tracebacks(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """Log lines at ERROR or above that carry a traceback, by logger: what a fault that lasts costs the log."""
+    found: collections.Counter[str] = collections.Counter()
+    for entry in entries:
+        if entry.get("level") in ("error", "critical") and "exception" in entry:
+            found[str(entry.get("logger"))] += 1
+    return dict(found.most_common())
 
 
 # ---------------------------------------------------------------------------------------------- all drills
@@ -1345,6 +1349,6 @@ def note(figures: dict[str, Any]) -> str:
                 f"disk drill: answers before / while full / after {d['answers_before']} / "
                 f"{d['answers_while_full']} / {d['answers_after']}; `/readyz` (seconds from the disk full): "
                 f"{changes}; errors logged {d['log_errors'] or 'none'}"
-                + (f", {d['log_tracebacks']} of them with a traceback" if "log_tracebacks" in d else "")
+                + (f", of which with a traceback {d['log_tracebacks'] or 'none'}" if "log_tracebacks" in d else "")
             )
     return "Fault drills: " + "; ".join(bits) + "."

@@ -27,7 +27,7 @@ import martinet
 from martinet import logs
 from martinet.api.context import REQUEST_KEYS
 from tests.faults import store_fault
-from tests.gateway import running_gateway
+from tests.gateway import running_gateway, wait_for
 from tests.served import served
 
 TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -192,12 +192,13 @@ async def test_while_the_store_cannot_write_each_failed_request_is_a_line_and_a_
     database_url: str, tmp_path: Path, captured: Captured
 ) -> None:
     """A real fault (`tests.faults`): every send fails alike. Each failure is logged on a line of its own with its
-    request id and the error, the traceback only on the first of its exception type (`logs.Tracebacks`)."""
+    request id and the error, the traceback only on the first of its exception type (`logs.Tracebacks`); so are
+    the engine's heartbeats, which fail too."""
     captured.configure("info")
     legacy_ids, rest_ids = [], []
     async with (
         store_fault(database_url, tmp_path) as fault,
-        running_gateway(fault.url, with_engine=False) as gw,
+        running_gateway(fault.url, engine={"heartbeat": 0.1}) as gw,
         gw.client() as http,
         httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}, timeout=30) as rest,
     ):
@@ -212,7 +213,14 @@ async def test_while_the_store_cannot_write_each_failed_request_is_a_line_and_a_
             )
             assert answer.status_code == 500, answer.text
             rest_ids.append(answer.headers["x-request-id"])
+
+        async def beats_failed() -> list[dict[str, Any]] | None:  # the engine's heartbeat fails alike
+            failed = [e for e in captured.entries() if e["event"] == "heartbeat failed"]
+            return failed if len(failed) >= 5 else None
+
+        beats = await wait_for(beats_failed, timeout=20)
         await fault.can_write()
+    assert sum("exception" in e for e in beats) == len({e["error"].partition(":")[0] for e in beats}), beats
     entries = captured.entries()
     for event, ids in (
         ("legacy endpoint failed", legacy_ids),

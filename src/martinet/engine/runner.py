@@ -87,6 +87,7 @@ class Engine:
         self._share = 1.0
         # Per connector: (monotonic time, parts submitted) at the previous heartbeat, for the live throughput.
         self._readings: dict[str, tuple[float, float]] = {}
+        self._heartbeat_tracebacks = logs.Tracebacks(time.monotonic)  # a beat fails each time while the store does
         self.started = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -133,8 +134,8 @@ class Engine:
             if not stop.is_set():
                 try:
                     await self._beat()
-                except Exception:
-                    log.exception("heartbeat failed")
+                except Exception as exc:
+                    log.error("heartbeat failed", error=logs.failure(exc), exc_info=self._heartbeat_tracebacks.of(exc))
 
     async def _beat(self) -> None:
         """Say this engine is alive (with its status) and take its share of every connector's throughput."""
