@@ -61,6 +61,7 @@ async def running_gateway(
     *,
     credits: int = 1000,
     with_engine: bool = True,
+    with_notifier: bool = True,
     password: str | None = "secret",
     **overrides: Any,
 ) -> AsyncIterator[Gateway]:
@@ -78,7 +79,9 @@ async def running_gateway(
     server = uvicorn.Server(http_config(settings, http_app(settings)))
     server_task = asyncio.create_task(server.serve(sockets=sockets))
     stop = asyncio.Event()
-    engine_task = asyncio.create_task(engine(settings, db).run(stop)) if with_engine else None
+    engine_task = (
+        asyncio.create_task(engine(settings, db, with_notifier=with_notifier).run(stop)) if with_engine else None
+    )
     try:
         while not server.started:
             if server_task.done():
