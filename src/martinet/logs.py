@@ -176,8 +176,8 @@ TRACEBACK_INTERVAL = 10.0
 
 
 class Tracebacks:
-    """Which failures of a door's requests are logged with their traceback: the first of each exception type,
-    then one every `interval` seconds for that type.
+    """Which failures of one kind of work (a door's requests, the engine's heartbeats) are logged with their
+    traceback: the first of each exception type, then one every `interval` seconds for that type.
 
     A fault that lasts (a full disk, a database gone read-only) fails every request alike. Each failure is still
     logged on a line of its own, with its request id and the exception's message, so that a client's failed
