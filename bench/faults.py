@@ -1348,7 +1348,7 @@ def note(figures: dict[str, Any]) -> str:
             bits.append(
                 f"disk drill: answers before / while full / after {d['answers_before']} / "
                 f"{d['answers_while_full']} / {d['answers_after']}; `/readyz` (seconds from the disk full): "
-                f"{changes}; errors logged {d['log_errors'] or 'none'}"
-                + (f", of which with a traceback {d['log_tracebacks'] or 'none'}" if "log_tracebacks" in d else "")
+                f"{changes}; errors logged {d['log_errors'] or 'none'}, of which with a traceback "
+                f"{d['log_tracebacks'] or 'none'}"
             )
     return "Fault drills: " + "; ".join(bits) + "."
