@@ -1,24 +1,37 @@
-"""Real faults of a gateway's database, one per database: it cannot take writes, then it can again.
+"""Real faults of a gateway's database.
 
-SQLite: the database lives on a small tmpfs that a file fills to the last byte, so the commits get ENOSPC from
-the kernel, as on a full disk (mounting needs root, as in CI; a test using it is skipped elsewhere). PostgreSQL:
-the database is made read-only for new sessions (`default_transaction_read_only`, what managed PostgreSQL
-services do when their storage is full, and what a gateway meets when a failover leaves it on a standby) and its
-sessions are ended, so the gateway reconnects into read-only ones.
+`store_fault`, one per database: it cannot take writes, then it can again. SQLite: the database lives on a small
+tmpfs that a file fills to the last byte, so the commits get ENOSPC from the kernel, as on a full disk (mounting
+needs root, as in CI; a test using it is skipped elsewhere). PostgreSQL: the database is made read-only for new
+sessions (`default_transaction_read_only`, what managed PostgreSQL services do when their storage is full, and
+what a gateway meets when a failover leaves it on a standby) and its sessions are ended, so the gateway
+reconnects into read-only ones.
+
+`postgres_outage`: the PostgreSQL server goes away (stopped, restarting, the network between cut), then comes
+back. The gateway reaches the server through a loopback TCP relay the test owns: cut, the relay ends every
+connection it carries and refuses new ones, as a stopped server's host does; mended, it listens again on the
+same port.
+
+`missing_tables`: tables the gateway reads are renamed away (a restore or a manual migration gone wrong), on
+either database: every statement naming it fails, reads included, which the other faults leave working.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
+from martinet.store.database import open_database
 from tests.conftest import POSTGRES
 
 
@@ -85,3 +98,77 @@ async def store_fault(database_url: str, tmp_path: Path) -> AsyncIterator[Fault]
     else:
         async with read_only_database(database_url) as fault:
             yield fault
+
+
+@dataclass
+class Outage:
+    url: str  # the database through the relay: what the gateway is given
+    cut: Callable[[], Awaitable[None]]
+    mend: Callable[[], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def postgres_outage(url: str) -> AsyncIterator[Outage]:
+    """`url` (a PostgreSQL database) reached through a loopback relay that the test can cut and mend."""
+    target = urlsplit(url)
+    host, port = target.hostname or "127.0.0.1", target.port or 5432
+    carried: set[asyncio.StreamWriter] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            server_reader, server_writer = await asyncio.open_connection(host, port)
+        except OSError:
+            client_writer.close()
+            return
+        carried.update((client_writer, server_writer))
+        try:
+            await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+        finally:
+            carried.difference_update((client_writer, server_writer))
+
+    listener = await asyncio.start_server(relay, "127.0.0.1", 0)
+    relay_port = listener.sockets[0].getsockname()[1]
+
+    async def cut() -> None:
+        listener.close()
+        for writer in list(carried):
+            writer.transport.abort()  # a reset, as when the server's process is gone
+        await listener.wait_closed()
+
+    async def mend() -> None:
+        nonlocal listener
+        listener = await asyncio.start_server(relay, "127.0.0.1", relay_port)
+
+    try:
+        yield Outage(target._replace(netloc=f"{target.username}@127.0.0.1:{relay_port}").geturl(), cut, mend)
+    finally:
+        await cut()
+
+
+@contextlib.asynccontextmanager
+async def missing_tables(url: str, *tables: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """`tables` of the database at `url`, renamed away by the callable yielded, and given back at the end."""
+    db = open_database(url)
+    renamed = False
+
+    async def rename(back: bool = False) -> None:
+        nonlocal renamed
+        async with db.writer.begin() as conn:
+            for table in tables:
+                old, new = (f"{table}_away", table) if back else (table, f"{table}_away")
+                await conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+        renamed = not back
+
+    try:
+        yield rename
+    finally:
+        if renamed:
+            await rename(back=True)
+        await db.dispose()

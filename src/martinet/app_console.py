@@ -10,7 +10,9 @@ import functools
 import os
 import secrets
 import socket
+import time
 
+from martinet import logs
 from martinet.api.console.app import ConsoleDoor
 from martinet.api.console.context import PREFIX as CONSOLE_PREFIX
 from martinet.api.console.context import ConnectorLimits, ConsoleServices, ConsoleSettings
@@ -108,4 +110,5 @@ def console_door(
             operators=frozenset(console.operators),
             max_upload_bytes=settings.http.max_body_bytes,
         ),
+        tracebacks=logs.Tracebacks(time.monotonic),
     )

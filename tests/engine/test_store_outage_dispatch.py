@@ -114,7 +114,7 @@ async def test_while_the_store_cannot_take_writes_the_claim_loops_slow_down_then
             received = len(slow_carrier.messages)
             await fault.can_write()
             await wait_for(lambda: asyncio.sleep(0, result=len(slow_carrier.messages) >= received + 2), timeout=15)
-        recovered = [r for r in caplog.records if r.getMessage().startswith("dispatch cycles succeed again")]
+        recovered = [r for r in caplog.records if r.getMessage().startswith("dispatch cycle succeeded again")]
 
     # Two loops (one-time passwords, the other lanes), each failing at most at 0, 0.25, 0.75, 1.75 and 3.75 s of
     # the 4: five each. Trying again at every wake-up and poll (50 ms), they failed 224 times under SQLite.

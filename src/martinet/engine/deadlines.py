@@ -19,6 +19,7 @@ from martinet import metrics
 from martinet.connectors.base import Connector, QueriesCarrier
 from martinet.domain.receipts import UNKNOWN_OUTCOME, Receipt
 from martinet.domain.status import State
+from martinet.engine.cycles import CycleFailures
 from martinet.store.receipts import OverduePart, ReceiptStore
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,19 @@ class ReceiptDeadlines:
         self._batch = batch
 
     async def run(self, stop: asyncio.Event) -> None:
+        failures = CycleFailures("concluding parts whose receipt is overdue", log)
         while not stop.is_set():
+            wait = self._interval
             try:
                 concluded = await self.conclude_overdue()
-            except Exception:
-                log.exception("concluding parts whose receipt is overdue failed")
+            except Exception as exc:
+                wait = max(wait, failures.failed(exc))
                 concluded = 0
+            else:
+                failures.succeeded()
             if concluded < self._batch:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._interval)
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
 
     async def conclude_overdue(self) -> int:
         """One pass: returns how many overdue parts got a final status."""

@@ -40,6 +40,7 @@ from martinet.domain.text import Encoding, NonGsmPolicy, analyze
 from martinet.domain.valueclass import valueclass
 from martinet.domain.voice import VOICE, Spoken
 from martinet.engine.breaker import CircuitBreaker
+from martinet.engine.cycles import CycleFailures
 from martinet.engine.waiting import first_of
 from martinet.store.claims import LANE_ORDER, ClaimCursor, ClaimedMessage
 from martinet.store.conversations import ConversationStore
@@ -66,13 +67,6 @@ RECORD_PAUSE_MAX = 2.0
 #: A try at writing an outcome starts at least this long before its messages' lease ends (ms, or a quarter of
 #: the lease if that is shorter), so that it is written before another engine may take them back.
 RECORD_MARGIN_MS = 5_000
-
-#: Seconds a claim loop waits after a failed cycle, doubled after each further failure up to
-#: `CYCLE_RETRY_MAX`, woken by nothing but a stop: while the store cannot take writes (a full disk) every claim
-#: fails, and a loop trying again at each wake-up or poll would fail twenty times a second, each time with a
-#: traceback in the log and CPU spent that the rest of the gateway needs.
-CYCLE_RETRY_FIRST = 0.25
-CYCLE_RETRY_MAX = 2.0
 
 #: The shortest wait for a final receipt, whatever the validity left (a message sent just before it expires).
 MIN_RECEIPT_WAIT_MS = 60_000
@@ -195,25 +189,16 @@ class Dispatcher:
         idle_wait: float,
     ) -> None:
         cursor = ClaimCursor.new()
-        failures = 0  # cycles failed in a row
+        # Woken by nothing but a stop after a failure: a claim that fails (a full disk) fails at every wake-up.
+        failures = CycleFailures("dispatch cycle", log)
         while not stop.is_set():
             wake.clear()
             try:
                 handled = await self.run_once(lanes, cursor)
             except Exception as exc:
-                failures += 1
-                pause = min(CYCLE_RETRY_MAX, CYCLE_RETRY_FIRST * 2 ** min(failures - 1, 8))
-                if failures == 1:
-                    log.exception("dispatch cycle failed; trying again in %.2f s", pause)
-                else:
-                    log.error(
-                        "dispatch cycle failed again (%d in a row): %r; trying again in %.2f s", failures, exc, pause
-                    )
-                await first_of(stop, within=pause)
+                await first_of(stop, within=failures.failed(exc))
                 continue
-            if failures:
-                log.info("dispatch cycles succeed again after %d failed", failures)
-                failures = 0
+            failures.succeeded()
             if handled < self._settings.batch_size:
                 await first_of(stop, wake, within=idle_wait)
 

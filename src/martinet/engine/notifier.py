@@ -45,6 +45,7 @@ from martinet.domain.webhooks import (
     url_problem,
 )
 from martinet.engine.callback_http import AnswerError, CallbackClient, Origin, split_url
+from martinet.engine.cycles import CycleFailures
 from martinet.engine.waiting import first_of
 from martinet.store.callbacks import DELIVERED, FAILED, PENDING, CallbackResult, CallbackStore, DueCallback
 
@@ -206,6 +207,7 @@ class Notifier:
             await resolver.close()
 
     async def _claim_loop(self, client: CallbackClient, stop: asyncio.Event) -> None:
+        failures = CycleFailures("claiming callbacks", log)
         while not stop.is_set():
             room = min(BATCH_SIZE, self._settings.concurrency - len(self._in_flight))
             # While requests are in flight, claim only once half a batch of room is free: claims stay batched
@@ -218,13 +220,15 @@ class Notifier:
             outcomes = self._take_results()
             try:
                 claimed = await self._store.claim(self._settings.owner, self._lease_ms, room, outcomes)
-            except Exception:
-                log.exception("claiming callbacks failed")
-                claimed = []
+            except Exception as exc:
                 self._give_back(outcomes)
+                # Woken by nothing but a stop: a request that ends meanwhile would only bring a claim that fails.
+                await first_of(stop, within=failures.failed(exc))
+                continue
             except BaseException:
                 self._give_back(outcomes)
                 raise
+            failures.succeeded()
             for callback in claimed:
                 self._start(client, callback)
             if len(claimed) < room:

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from martinet.engine.cycles import CycleFailures
 from martinet.store.receipts import ReceiptStore
 from martinet.store.scheduler import ScheduleStore
 
@@ -52,17 +53,21 @@ class Scheduler:
         self._tidied = -float("inf")
 
     async def run(self, stop: asyncio.Event) -> None:
+        failures = CycleFailures("scheduler cycle", log)
         while not stop.is_set():
             await self._housekeeping()
             released = 0
+            wait = self._interval
             try:
                 released = await self._schedule.release_scheduled()
                 abandoned = await self._schedule.take_back_abandoned()
                 await self._schedule.expire_overdue()
                 await self._receipts.settle(self._id_readings())
-            except Exception:
-                log.exception("scheduler cycle failed")
+            except Exception as exc:
+                wait = max(wait, failures.failed(exc))
                 abandoned = 0
+            else:
+                failures.succeeded()
             if released:
                 log.info("released %d scheduled messages", released)
             if abandoned:
@@ -71,7 +76,7 @@ class Scheduler:
                 self._wake()
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
 
     async def _housekeeping(self) -> None:
         if time.monotonic() - self._tidied < self._tidy_interval:

@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from martinet import logs
 from martinet.api.asgi import BodyTooLarge, Message, Receive, Scope, Send, read_body
 from martinet.api.console.context import (
     PREFIX,
@@ -44,9 +45,10 @@ log = logging.getLogger(__name__)
 
 
 class ConsoleDoor:
-    def __init__(self, services: ConsoleServices, settings: ConsoleSettings) -> None:
+    def __init__(self, services: ConsoleServices, settings: ConsoleSettings, *, tracebacks: logs.Tracebacks) -> None:
         self.services = services
         self.settings = settings
+        self._tracebacks = tracebacks  # which page failures are logged with their traceback
         self.cookies = SessionCookies(settings.secret_key, settings.session_hours * 3600)
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -94,52 +96,72 @@ class ConsoleDoor:
         """A Starlette endpoint around `handler`: session, sign-in and role checks, CSRF on POST."""
 
         async def endpoint(request: Request) -> Response:
-            session = self.cookies.read(request.cookies.get(COOKIE))
-            fresh = session is None
-            if session is None:
-                session = new_session()
-            account = None
-            if session.login is not None:
-                found = await self.services.accounts.by_login(session.login, live=True)  # deleted: signed out
-                account = found[0] if found is not None else None
-                if account is None:
-                    session, fresh = new_session(), True
-            language = account.language if account else browser_language(request.headers.get("accept-language", ""))
-            ctx = Ctx(
-                request,
-                self.services,
-                session,
-                account,
-                account is not None and account.login in self.settings.operators,
-                language if language in ("fr", "en") else "fr",
-            )
-            if fresh:
-                ctx.cookie = self.cookies.set_cookie(session, secure=self.secure(request))
-            if request.method == "POST":
-                try:
-                    if _is_multipart(request):
-                        ctx.form, ctx.files = await read_upload(request, self.settings.max_upload_bytes)
-                    else:
-                        ctx.form = await read_form(request, self.settings.max_body_bytes)
-                except FormTooLarge:
-                    return self.with_cookie(ctx, self.error(ctx, 413, "The form is too large."))
-                except MultiPartException:
-                    return self.with_cookie(ctx, self.error(ctx, 400, "The form could not be read."))
-                token = ctx.form.get("csrf") or request.headers.get("x-csrf-token")
-                if fresh or not session.csrf_matches(token):
-                    answer = self.render(ctx, "error.html", {"message": ctx.t("The form expired; please try again.")})
-                    answer.status_code = 403
-                    return self.with_cookie(ctx, answer)
-            if signed_in and account is None:
-                target = PREFIX + "/login"
-                if ctx.htmx:
-                    return self.with_cookie(ctx, Response(status_code=204, headers={"hx-redirect": target}))
-                return self.with_cookie(ctx, RedirectResponse(target, 303))
-            if operator and not ctx.operator:
-                return self.with_cookie(ctx, self.error(ctx, 404, "Page not found."))
-            return self.with_cookie(ctx, await handler(ctx))
+            try:
+                return await self._page(request, handler, signed_in=signed_in, operator=operator)
+            except Exception as exc:
+                return self._failed(request, exc)
 
         return endpoint
+
+    async def _page(self, request: Request, handler: Page, *, signed_in: bool, operator: bool) -> Response:
+        session = self.cookies.read(request.cookies.get(COOKIE))
+        fresh = session is None
+        if session is None:
+            session = new_session()
+        account = None
+        if session.login is not None:
+            found = await self.services.accounts.by_login(session.login, live=True)  # deleted: signed out
+            account = found[0] if found is not None else None
+            if account is None:
+                session, fresh = new_session(), True
+        language = account.language if account else browser_language(request.headers.get("accept-language", ""))
+        ctx = Ctx(
+            request,
+            self.services,
+            session,
+            account,
+            account is not None and account.login in self.settings.operators,
+            language if language in ("fr", "en") else "fr",
+        )
+        if fresh:
+            ctx.cookie = self.cookies.set_cookie(session, secure=self.secure(request))
+        if request.method == "POST":
+            try:
+                if _is_multipart(request):
+                    ctx.form, ctx.files = await read_upload(request, self.settings.max_upload_bytes)
+                else:
+                    ctx.form = await read_form(request, self.settings.max_body_bytes)
+            except FormTooLarge:
+                return self.with_cookie(ctx, self.error(ctx, 413, "The form is too large."))
+            except MultiPartException:
+                return self.with_cookie(ctx, self.error(ctx, 400, "The form could not be read."))
+            token = ctx.form.get("csrf") or request.headers.get("x-csrf-token")
+            if fresh or not session.csrf_matches(token):
+                answer = self.render(ctx, "error.html", {"message": ctx.t("The form expired; please try again.")})
+                answer.status_code = 403
+                return self.with_cookie(ctx, answer)
+        if signed_in and account is None:
+            target = PREFIX + "/login"
+            if ctx.htmx:
+                return self.with_cookie(ctx, Response(status_code=204, headers={"hx-redirect": target}))
+            return self.with_cookie(ctx, RedirectResponse(target, 303))
+        if operator and not ctx.operator:
+            return self.with_cookie(ctx, self.error(ctx, 404, "Page not found."))
+        return self.with_cookie(ctx, await handler(ctx))
+
+    def _failed(self, request: Request, exc: Exception) -> Response:
+        """A page the gateway failed to make (its store unreachable): an error page in the console's look, in
+        the browser's language (the account may not be known), logged as the API doors log their failures."""
+        log.error(
+            "console page failed: %s %s",
+            request.method,
+            request.url.path,
+            extra={"error": logs.failure(exc)},
+            exc_info=self._tracebacks.of(exc),
+        )
+        language = browser_language(request.headers.get("accept-language", ""))
+        ctx = Ctx(request, self.services, new_session(), None, False, language if language in ("fr", "en") else "fr")
+        return self.error(ctx, 500, "The console failed to answer; please try again in a moment.")
 
     def secure(self, request: Request) -> bool:
         return request.url.scheme == "https"

@@ -320,6 +320,7 @@ FRENCH: dict[str, str] = {
     "too many sends per second; retry": "trop d'envois par seconde ; réessayez",
     "The form is too large.": "Le formulaire est trop volumineux.",
     "The form could not be read.": "Le formulaire n'a pas pu être lu.",
+    "The console failed to answer; please try again in a moment.": "La console n'a pas pu répondre ; réessayez dans un instant.",  # noqa: E501
 }
 
 

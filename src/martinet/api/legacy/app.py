@@ -88,7 +88,10 @@ class LegacyDoor:
         method = scope["method"]
         path: str = scope["path"]
         if path[len(PREFIX) :].lower() == batch.PATH_NAME and path.startswith(PREFIX):
-            await self._batch(scope, receive, send)
+            try:
+                await self._batch(scope, receive, send)
+            except Exception as exc:
+                await self._failed(send, exc, a_send=True)
             return
         prefix = V2_PREFIX if path.startswith(V2_PREFIX) else PREFIX
         endpoint = _ENDPOINTS_BY_PATH.get(prefix + path[len(prefix) :].lower())
@@ -116,6 +119,9 @@ class LegacyDoor:
             # A body left unread is never read: the server discards what the client still sends of it, and the
             # connection stays usable (closing it under a client still sending would lose the answer).
             await reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])
+            return
+        except Exception as exc:
+            await self._failed(send, exc, a_send=counting.is_send(endpoint))
             return
         params = decode_params(scope.get("query_string", b""), body, content_type)
         text = await self._answer(endpoint, caller, params, method)
@@ -234,6 +240,15 @@ class LegacyDoor:
         except Exception as exc:
             log.error("legacy endpoint failed", extra={"error": logs.failure(exc)}, exc_info=self._tracebacks.of(exc))
             return answers.status_answer(answers.INTERNAL_ERROR, account.language)
+
+    async def _failed(self, send: Send, exc: Exception, *, a_send: bool) -> None:
+        """The gateway failed before the endpoint could answer (the store unreachable while the credentials are
+        looked up, a batch's spool that cannot be written): smsmode's `31`, as for an endpoint's own failure,
+        in French since the caller may not be known, and logged alike."""
+        if a_send:
+            counting.failed()
+        log.error("legacy endpoint failed", extra={"error": logs.failure(exc)}, exc_info=self._tracebacks.of(exc))
+        await reply(send, 200, answers.encode(answers.status_answer(answers.INTERNAL_ERROR, "fr")), _TEXT_HEADERS)
 
     async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
         """The whole body; refused as soon as it is known to be larger than allowed (announced or actual)."""

@@ -51,6 +51,12 @@ def refused(result: str) -> None:
     COUNTERS.answered(result)
 
 
+def failed() -> None:
+    """A send the gateway failed to answer before its endpoint ran (the store unreachable while the credentials
+    were looked up)."""
+    COUNTERS.answered("error")
+
+
 async def accept(sends: SendService, request: SendRequest, language: str) -> str:
     """The send accepted, or refused for its rate or credit, counted and answered in smsmode text."""
     try:
