@@ -8,9 +8,8 @@ what a gateway meets when a failover leaves it on a standby) and its sessions ar
 reconnects into read-only ones.
 
 `postgres_outage`: the PostgreSQL server goes away (stopped, restarting, the network between cut), then comes
-back. The gateway reaches the server through a loopback TCP relay the test owns: cut, the relay ends every
-connection it carries and refuses new ones, as a stopped server's host does; mended, it listens again on the
-same port.
+back. The gateway reaches the server through a loopback TCP relay the test owns (`bench.relay`): cut, it resets
+every connection it carries and refuses new ones, as a stopped server's host does; mended, it listens again.
 
 `missing_tables`: tables the gateway reads are renamed away (a restore or a manual migration gone wrong), on
 either database: every statement naming it fails, reads included, which the other faults leave working.
@@ -18,7 +17,6 @@ either database: every statement naming it fails, reads included, which the othe
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import subprocess
@@ -29,6 +27,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
+from bench.relay import Relay
 from sqlalchemy import text
 
 from martinet.store.database import open_database
@@ -111,45 +110,14 @@ class Outage:
 async def postgres_outage(url: str) -> AsyncIterator[Outage]:
     """`url` (a PostgreSQL database) reached through a loopback relay that the test can cut and mend."""
     target = urlsplit(url)
-    host, port = target.hostname or "127.0.0.1", target.port or 5432
-    carried: set[asyncio.StreamWriter] = set()
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.CancelledError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        try:
-            server_reader, server_writer = await asyncio.open_connection(host, port)
-        except OSError:
-            client_writer.close()
-            return
-        carried.update((client_writer, server_writer))
-        try:
-            await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
-        finally:
-            carried.difference_update((client_writer, server_writer))
-
-    listener = await asyncio.start_server(relay, "127.0.0.1", 0)
-    relay_port = listener.sockets[0].getsockname()[1]
-
-    async def cut() -> None:
-        listener.close()
-        for writer in list(carried):
-            writer.transport.abort()  # a reset, as when the server's process is gone
-        await listener.wait_closed()
-
-    async def mend() -> None:
-        nonlocal listener
-        listener = await asyncio.start_server(relay, "127.0.0.1", relay_port)
-
+    relay = Relay(target.hostname or "127.0.0.1", target.port or 5432)
+    await relay.start()
     try:
-        yield Outage(target._replace(netloc=f"{target.username}@127.0.0.1:{relay_port}").geturl(), cut, mend)
+        yield Outage(
+            target._replace(netloc=f"{target.username}@127.0.0.1:{relay.port}").geturl(), relay.cut, relay.mend
+        )
     finally:
-        await cut()
+        await relay.cut()
 
 
 @contextlib.asynccontextmanager
