@@ -1,6 +1,7 @@
-"""Fault drills under load: a carrier killed, the gateway killed, the disk full; what is lost, sent twice, late.
+"""Fault drills under load: a carrier killed, the gateway killed, the disk full, the database server gone; what is
+lost, sent twice, late.
 
-    .venv/bin/python -m bench.faults [--drills carrier,crash,disk] [--databases sqlite,postgresql] [--seconds N]
+    .venv/bin/python -m bench.faults [--drills carrier,crash,disk,outage] [--databases sqlite,postgresql] [--seconds N]
 
 Everything runs on loopback, in processes started here and killed at the end of each drill. The carriers are SMSC
 simulators, each in a process of its own (`bench/carrier.py`: every message DELIVRD, an ENROUTE receipt 0.1 s
@@ -29,6 +30,10 @@ drill, so that a number the carriers received twice is a message sent twice. The
    alternating between them and going to the other when one refuses connections (as a load balancer would); the
    crash drill kills one node (the survivor takes its claims back once their lease expires), then both at once
    (`repeats` times).
+5. **outage** (PostgreSQL) — one node reaches its database through a loopback relay (`bench/relay.py`); under a
+   light load, the relay is cut for `outage_seconds`: every connection to the server reset, new ones refused, as
+   when the server is stopped, restarts or the network between fails; then mended. Measured as the disk drill,
+   with the server gone instead of the space; the checks read the database directly, not through the relay.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from typing import Any
 
 from bench import page
 from bench.harness import MARTINET, admin_base, config_head, free_port, machine, wait_http
+from bench.relay import Relay
 
 PER_REQUEST = 100
 TEXT = "Votre colis arrive demain entre 9h et 12h"
@@ -1025,9 +1031,114 @@ def _log_tracebacks(entries: list[dict[str, Any]]) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------------- all drills
 
 
+# ---------------------------------------------------------------------------------------------- drill 5
+
+
+class LoopThread:
+    """An event loop in a thread of its own, for the relay: the drill's own code is synchronous."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+def outage_drill(postgres: str, rate: float, before: float, outage: float, after: float) -> dict[str, Any]:
+    """PostgreSQL reached through a relay that is cut for `outage` s, then mended, under a light load."""
+    result: dict[str, Any] = {"drill": "outage", "database": "postgresql", "rate": rate, "outage_seconds": outage}
+    data = Path(tempfile.mkdtemp(prefix="martinet-outage-"))
+    loops = LoopThread()
+    carrier: Carrier | None = None
+    node: Node | None = None
+    try:
+        with fresh_database("postgresql", data, postgres) as direct:
+            target = urllib.parse.urlsplit(direct)
+            relay = Relay(target.hostname or "127.0.0.1", target.port or 5432)
+            loops.run(relay.start())
+            relayed = target._replace(netloc=f"{target.username}@127.0.0.1:{relay.port}").geturl()
+            carrier = Carrier(data, "carrier", 0.5, latency=DISK_CARRIER_LATENCY)
+            node = Node(data, "node-a", gateway_config(data, "node-a", relayed, [carrier]))
+            token = create_account(node.config)
+            node.start()
+            node.wait_healthy()
+            carrier.wait_binds(1)
+            database = Database(direct)
+            per_request = 10
+            load = Load([node.base], token, per_request=per_request, threads=4)
+            readiness: list[tuple[float, int, str]] = []
+            watching = threading.Event()
+            watcher = threading.Thread(target=_watch_readyz, args=(node.admin, readiness, watching), daemon=True)
+            began = time.monotonic()
+            loading = load.in_background(rate, before + outage + after)
+            watcher.start()
+            time.sleep(max(0.0, began + before - time.monotonic()))
+            cut_at = time.monotonic()
+            loops.run(relay.cut())
+            time.sleep(max(0.0, cut_at + outage - time.monotonic()))
+            loops.run(relay.mend())
+            mended_at = time.monotonic()
+            loading.join()
+            load_end = time.monotonic()
+            all_final = wait_final(database, 90)
+            watching.set()
+            watcher.join()
+            answers = sorted(load.answers)
+            during = [(t, f, a) for t, f, a in answers if cut_at <= t <= mended_at]
+            refused_firsts = [f for t, f, a in answers if not a.startswith("0 | ")]
+            first_ok_after = next((t for t, _, a in answers if t > mended_at and a.startswith("0 | ")), None)
+            ready_again = next((t for t, status, _ in readiness if t > mended_at and status == 200), None)
+            states = database.states()
+            logged = list(_log_entries(node))
+            result.update(
+                answers_while_gone=dict(collections.Counter(_kind(a) for _, _, a in during)),
+                answers_after=dict(collections.Counter(_kind(a) for t, _, a in answers if t > mended_at)),
+                refused_numbers_in_store=_rows_of(database, load, refused_firsts),
+                sends_missing_messages=int(
+                    database.rows(
+                        "select count(*) from sends where recipient_count != "
+                        "(select count(*) from messages where messages.send_id = sends.id)"
+                    )[0][0]
+                ),
+                readyz=_changes(readiness, cut_at),
+                accepted=len(load.accepted) * per_request,
+                lost=lost(load, database),
+                non_final=non_final(states),
+                states=states,
+                sent_twice=twice(carrier.destinations()),
+                first_accepted_after_mend_s=first_ok_after - mended_at if first_ok_after is not None else None,
+                ready_after_mend_s=ready_again - mended_at if ready_again is not None else None,
+                all_final_after_load_s=all_final - load_end if all_final is not None else None,
+                log_errors=_log_errors(logged),
+                log_tracebacks=_log_tracebacks(logged),
+                gateway_restarts=sum(1 for e in logged if "starting it again" in str(e.get("event", ""))),
+                carrier_latency_s=DISK_CARRIER_LATENCY,
+            )
+            database.close()
+            load.close()
+            node.stop()
+            node = None
+            loops.run(relay.cut())
+    finally:
+        if node is not None:
+            node.stop()
+        if carrier is not None:
+            carrier.stop()
+        loops.close()
+        shutil.rmtree(data, ignore_errors=True)
+    _print(result)
+    return result
+
+
 def run(
     *,
-    drills: tuple[str, ...] = ("carrier", "crash", "disk"),
+    drills: tuple[str, ...] = ("carrier", "crash", "disk", "outage"),
     databases: tuple[str, ...] = ("sqlite", "postgresql"),
     postgres: str = "postgresql://postgres@127.0.0.1:5432",
     carrier_rate: float = 400,
@@ -1040,6 +1151,8 @@ def run(
     disk_rate: float = 100,
     full_seconds: float = 15,
     disk_mib: int = 64,
+    outage_rate: float = 100,
+    outage_seconds: float = 15,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "drills": []}
     for kind in databases:
@@ -1053,6 +1166,8 @@ def run(
                 results["drills"].append(crash_drill(kind, crash_rate, crash_seconds, kill, postgres))
     if "disk" in drills and "sqlite" in databases:
         results["drills"].append(disk_drill(disk_rate, 5.0, full_seconds, 10.0, disk_mib))
+    if "outage" in drills and "postgresql" in databases:
+        results["drills"].append(outage_drill(postgres, outage_rate, 5.0, outage_seconds, 10.0))
     return results
 
 
@@ -1062,7 +1177,7 @@ def _print(result: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--drills", default="carrier,crash,disk", help="among carrier, crash, disk")
+    parser.add_argument("--drills", default="carrier,crash,disk,outage", help="among carrier, crash, disk, outage")
     parser.add_argument("--databases", default="sqlite,postgresql", help="among sqlite, postgresql")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432", help="server for the drills")
     parser.add_argument("--seconds", type=float, help="load duration of the carrier and crash drills (short runs)")
@@ -1071,6 +1186,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="gateway kills on SQLite, kills of both PG nodes")
     parser.add_argument("--receipt-deadline", type=float, default=20)
     parser.add_argument("--full-seconds", type=float, default=15, help="how long the disk stays full")
+    parser.add_argument("--outage-seconds", type=float, default=15, help="how long the database server stays gone")
     parser.add_argument("--json", type=Path, help="write the figures there too")
     args = parser.parse_args()
     figures = run(
@@ -1084,6 +1200,7 @@ def main() -> None:
         crash_seconds=args.seconds or 20,
         repeats=args.repeats,
         full_seconds=args.full_seconds,
+        outage_seconds=args.outage_seconds,
     )
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=1, default=str))
@@ -1115,6 +1232,8 @@ def rows(figures: dict[str, Any]) -> list[Row]:
             out += _crash_rows(d, crash_runs[f"{d['database']} {d['kill']}"])
         elif d["drill"] == "disk":
             out += _disk_rows(d)
+        elif d["drill"] == "outage":
+            out += _outage_rows(d)
     return out
 
 
@@ -1251,11 +1370,53 @@ def _disk_sent(d: dict[str, Any]) -> Row:
     )
 
 
+def _outage_rows(d: dict[str, Any]) -> list[Row]:
+    answers = d["answers_while_gone"]
+    others = {k: v for k, v in answers.items() if k not in ("0", "31")}
+    tracebacks = d["log_tracebacks"]
+    return [
+        (
+            f"fault drill: PostgreSQL unreachable for {d['outage_seconds']:.0f} s under {d['rate']:,.0f}/s (every "
+            "connection reset, new ones refused): `sendSMS.do` answers meanwhile",
+            f"{answers.get('31', 0):,} × `31`, {answers.get('0', 0):,} accepted, "
+            + (", ".join(f"{v} × {k}" for k, v in others.items()) or "nothing else"),
+            "`31` (or accepted)",
+            page.verdict(not others),
+        ),
+        (
+            "  half-written: numbers of refused requests in the store / sends missing messages",
+            f"{d['refused_numbers_in_store']:,} / {d['sends_missing_messages']:,}",
+            "0 / 0",
+            page.verdict(d["refused_numbers_in_store"] == 0 and d["sends_missing_messages"] == 0),
+        ),
+        (
+            "  server back → first accepted send / `/readyz` 200; end of the load → every message final",
+            f"{_s(d['first_accepted_after_mend_s'])} / {_s(d['ready_after_mend_s'])}; "
+            f"{_s(d['all_final_after_load_s'])}",
+            "",
+            "",
+        ),
+        (
+            "  accepted / lost / received twice by the carrier",
+            f"{d['accepted']:,} / {d['lost']:,} / {d['sent_twice']:,}",
+            "0 lost, 0 twice",
+            page.verdict(d["lost"] == 0 and d["sent_twice"] == 0),
+        ),
+        (
+            "  tracebacks logged, all processes (a traceback per loop and per kind of failure, not per try)",
+            f"{sum(tracebacks.values()):,}",
+            "",
+            "",
+        ),
+    ]
+
+
 def setup(figures: dict[str, Any]) -> str:
     drills = figures["drills"]
     carrier = next((d for d in drills if d["drill"] == "carrier"), None)
     crash = next((d for d in drills if d["drill"] == "crash"), None)
     disk = next((d for d in drills if d["drill"] == "disk"), None)
+    outage = next((d for d in drills if d["drill"] == "outage"), None)
     repeats = sum(1 for d in drills if d["drill"] == "crash" and d["kill"] == "gateway")
     parts = [
         """The fault rows (`bench/faults.py`; `python -m bench --only faults` reruns the drills and rewrites these
@@ -1306,6 +1467,14 @@ the database is searched for the numbers of every refused request and for sends 
 recipients; received twice = submissions beyond the first of each destination at the carrier; held = the batches of
 the carrier's answers the engine could not write at once (its warnings `{HELD_OUTCOME}`)."""
         )
+    if outage is not None:
+        parts.append(
+            f"""Outage drill: one node on a fresh PostgreSQL database that it reaches through a loopback TCP relay
+(`bench/relay.py`), one carrier{_answering(outage)}, {outage["rate"]:,.0f} messages/s in requests of 10 recipients;
+after 5 s the relay is cut (every connection it carries reset, new ones refused: the server stopped or restarting,
+or the network between failed), {outage["outage_seconds"]:.0f} s later it listens again, and the load goes on 10 s
+more. Read as in the disk drill; the checks go to the database directly."""
+        )
     # One paragraph on the page (its parts are told apart by blank lines), each drill starting a line of its own.
     return "\n".join(textwrap.fill(" ".join(part.split()), 115, break_on_hyphens=False) for part in parts)
 
@@ -1350,5 +1519,13 @@ def note(figures: dict[str, Any]) -> str:
                 f"{d['answers_while_full']} / {d['answers_after']}; `/readyz` (seconds from the disk full): "
                 f"{changes}; errors logged {d['log_errors'] or 'none'}, of which with a traceback "
                 f"{d['log_tracebacks'] or 'none'}"
+            )
+        elif d["drill"] == "outage":
+            changes = ", ".join(f"{t:+.1f} s {status} {text}" for t, status, text in d["readyz"])
+            bits.append(
+                f"outage drill: answers while gone / after {d['answers_while_gone']} / {d['answers_after']}; "
+                f"`/readyz` (seconds from the cut): {changes}; errors logged {d['log_errors'] or 'none'}, of which "
+                f"with a traceback {d['log_tracebacks'] or 'none'}; the supervisor restarted "
+                f"{d['gateway_restarts']} processes"
             )
     return "Fault drills: " + "; ".join(bits) + "."

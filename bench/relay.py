@@ -5,7 +5,7 @@ every connection it carries and refuses new ones, as the host of a stopped serve
 on the same port and relays new connections. The server itself is never touched, so a drill or a test needs no
 rights over it (stopping a shared PostgreSQL would take every other user's database away too).
 
-Used by `bench/store_outage.py` (in a thread of its own) and by the tests' faults (`tests/faults.py`).
+Used by the outage drill of `bench/faults.py` (in a thread of its own) and by the tests' faults (`tests/faults.py`).
 """
 
 from __future__ import annotations
