@@ -10,7 +10,8 @@ The parent binds the sockets, so every worker accepts on the same ports and the 
 accept path lives entirely in the workers and only writes to the store, never waiting on the engine. The admin
 listener (`/healthz`, `/readyz`, `/metrics`) is served by the same workers rather than by a process of its own,
 so that a probe reaches a process that also serves the API, and a scrape reads the same metric files. A child
-that dies is started again; SIGINT/SIGTERM stop everything in order.
+that dies is started again, later after each quick death in a row (`martinet.restarts`); SIGINT/SIGTERM stop
+everything in order.
 
 Metrics: a scrape of /metrics reaches one worker, yet must count what every process did. The supervisor gives
 its children a fresh `PROMETHEUS_MULTIPROC_DIR` before starting them; each writes its samples to its own files
@@ -30,13 +31,14 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from martinet import collector, logs
 from martinet.config import Settings, worker_count
+from martinet.restarts import Restarts
 from martinet.store.sqlite_library import quiet_memory_statistics
 
 if TYPE_CHECKING:
@@ -144,6 +146,13 @@ def _supervise(
         return process
 
     starters = {"engine": start_engine, "notifier": start_notifier, "smsc": start_smsc, "sip-trunk": start_sip_trunk}
+    restarts = Restarts(time.monotonic)
+    waiting: dict[str, float] = {}  # children that died, by the monotonic time they may start again
+
+    def start(name: str) -> BaseProcess:
+        restarts.started(name)
+        starter = starters.get(name)
+        return starter() if starter else start_http(int(name.split("-")[1]))
 
     def on_signal(_signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -151,25 +160,26 @@ def _supervise(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    children: dict[str, BaseProcess] = {}
-    if settings.simulator.config:
-        children["smsc"] = start_smsc()
-    if settings.simulator.sip_trunk:
-        children["sip-trunk"] = start_sip_trunk()
-    if with_engine:
-        children["engine"] = start_engine()
-        if settings.callbacks.own_process:
-            children["notifier"] = start_notifier()
-    for index in range(worker_count(settings)):
-        children[f"http-{index}"] = start_http(index)
+    names = [
+        *(["smsc"] if settings.simulator.config else []),
+        *(["sip-trunk"] if settings.simulator.sip_trunk else []),
+        *(["engine"] if with_engine else []),
+        *(["notifier"] if with_engine and settings.callbacks.own_process else []),
+        *(f"http-{index}" for index in range(worker_count(settings))),
+    ]
+    children: dict[str, BaseProcess] = {name: start(name) for name in names}
     while not stopping:
         time.sleep(0.2)
         for name, process in list(children.items()):
-            if not process.is_alive() and not stopping:
-                log.warning("%s exited with %s; starting it again", name, process.exitcode)
+            if name not in waiting and not process.is_alive() and not stopping:
+                pause = restarts.died(name)
+                log.warning("%s exited with %s; starting it again in %.1f s", name, process.exitcode, pause)
                 _dead(process, metrics)
-                starter = starters.get(name)
-                children[name] = starter() if starter else start_http(int(name.split("-")[1]))
+                waiting[name] = time.monotonic() + pause
+        for name, due in list(waiting.items()):
+            if due <= time.monotonic() and not stopping:
+                del waiting[name]
+                children[name] = start(name)
     for process in children.values():
         if process.is_alive() and process.pid is not None:
             os.kill(process.pid, signal.SIGTERM)
@@ -196,7 +206,7 @@ def _http_main(data: dict[str, Any], sockets: tuple[socket.socket, socket.socket
     sys.setswitchinterval(0.0005)
     server = uvicorn.Server(http_config(settings, http_app(settings)))
     collector.settle_after_start()
-    server.run(sockets=list(sockets))
+    _logging_failure("HTTP worker", lambda: server.run(sockets=list(sockets)))
 
 
 def http_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
@@ -238,13 +248,24 @@ def _sip_trunk_main(config: str) -> None:
     sys.exit(main(["--config", config]))
 
 
+def _logging_failure(process: str, run: Callable[[], None]) -> None:
+    """`run()`; what ends it by an exception is logged as a line of the log (standard error is JSON lines only,
+    for the log shipper; multiprocessing would print the bare traceback) and the process exits with 1, for the
+    supervisor to start it again."""
+    try:
+        run()
+    except Exception:
+        log.critical("%s failed", process, exc_info=True)
+        sys.exit(1)
+
+
 def _engine_main(data: dict[str, Any]) -> None:
     import uvloop
 
     settings = Settings.model_validate(data)
     logs.configure(settings.log_level, text=settings.log_text)
     quiet_memory_statistics()
-    uvloop.run(run_engine(settings))
+    _logging_failure("engine", lambda: uvloop.run(run_engine(settings)))
 
 
 async def run_engine(settings: Settings) -> None:
@@ -270,7 +291,7 @@ def _notifier_main(data: dict[str, Any]) -> None:
     settings = Settings.model_validate(data)
     logs.configure(settings.log_level, text=settings.log_text)
     quiet_memory_statistics()
-    uvloop.run(run_notifier(settings))
+    _logging_failure("callbacks notifier", lambda: uvloop.run(run_notifier(settings)))
 
 
 async def run_notifier(settings: Settings) -> None:

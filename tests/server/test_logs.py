@@ -206,8 +206,8 @@ async def test_while_the_store_cannot_write_each_failed_request_is_a_line_and_a_
         gw.client() as http,
         httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}, timeout=30) as rest,
     ):
-        # Neither the beats of the engine's start nor the notifier's first write meet the fault: one failing there
-        # ends the engine (its supervisor starts it again), which is not this test's matter.
+        # The fault comes once the engine has started: the steps of its start, tried again while the store fails
+        # (tests/server/test_store_unreachable.py), would log their own lines, which are not this test's matter.
         await wait_for(started)
         await fault.cannot_write()
         for index in range(10):

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from martinet.app import engine, notifier
 from martinet.store.schema import messages
 from tests.console.session import CSRF
 from tests.faults import missing_tables, postgres_outage
@@ -181,3 +182,36 @@ async def test_when_postgresql_goes_away_the_doors_answer_the_loops_back_off_and
     for records in failed.values():
         _backs_off(records, OUTAGE_S)
     assert not _records(caplog, "Exception in ASGI application")
+
+
+async def test_an_engine_and_a_notifier_started_while_the_store_fails_wait_for_it_rather_than_end(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Their first steps (taking back their node's claims, the first heartbeat) are tried again as the loops' cycles
+    are: ended instead, `martinet serve` started them again at once, to fail again, a process a second (29 in
+    15 s of a database gone, with 3,540 lines of bare tracebacks on standard error). Once the store is back they
+    start, and a send is delivered."""
+    async with running_gateway(database_url, with_engine=False, engine={"heartbeat": 0.2}) as gw, gw.client() as http:
+        stop = asyncio.Event()
+        built = engine(gw.settings, gw.db, with_notifier=False)
+        callbacks = notifier(gw.settings, gw.db, owner="node-test:1", node="node-test")
+        async with missing_tables(database_url, "messages", "callbacks", "engine_nodes") as rename:
+            await rename()
+            with caplog.at_level(logging.INFO):
+                tasks = [asyncio.create_task(built.run(stop)), asyncio.create_task(callbacks.run(stop))]
+                await asyncio.sleep(OUTAGE_S)
+                assert not any(task.done() for task in tasks), [t.exception() for t in tasks if t.done()]
+                assert not built.started.is_set()
+                failed = {
+                    start: _records(caplog, start)
+                    for start in ("taking back this node's claims failed", "taking back this node's callbacks failed")
+                }
+        with caplog.at_level(logging.INFO):
+            await asyncio.wait_for(built.started.wait(), timeout=15)
+            assert (await _send(gw, http, "0612345611")).text.startswith("0 | ")
+            await wait_for(_delivered(gw, 1), timeout=15)
+            assert _records(caplog, "taking back this node's callbacks succeeded again")
+        stop.set()
+        await asyncio.gather(*tasks)
+    for records in failed.values():
+        _backs_off(records, OUTAGE_S)

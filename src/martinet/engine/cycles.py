@@ -6,13 +6,24 @@ reached or cannot take writes, every cycle fails. Trying again at once would fai
 with a traceback and CPU that the rest of the gateway needs. So a loop's first failure of a run is logged with its
 traceback, the next ones on a line each (how many in a row, the error), the pause doubles after each, and the
 first cycle that succeeds again says so. docs/operations.md ("Failures that repeat") promises this to operators.
+
+The steps an engine or a notifier takes once before its loops (taking back the claims of its node's earlier run,
+its first heartbeat) are tried again by the same rule (`retried`) rather than ending the process: ended, its
+supervisor would start it again at once, to fail again at its first statement, a new process a second for as
+long as the database is gone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from martinet.domain.backoff import doubling
+from martinet.engine.waiting import first_of
+
+T = TypeVar("T")
 
 #: Seconds a loop waits after its first failed cycle, doubled after each further one up to `RETRY_MAX`. Short
 #: enough that a brief fault (a database failing over) costs little delay, long enough that a lasting one fails
@@ -48,3 +59,18 @@ class CycleFailures:
         if self.failures:
             self._log.info("%s succeeded again after %d failures", self._what, self.failures)
             self.failures = 0
+
+
+async def retried(what: str, log: logging.Logger, stop: asyncio.Event, step: Callable[[], Awaitable[T]]) -> T | None:
+    """`step`'s result once it succeeds, tried again after each failure as a loop's cycle is; None if `stop` is set
+    first."""
+    failures = CycleFailures(what, log)
+    while not stop.is_set():
+        try:
+            result = await step()
+        except Exception as exc:
+            await first_of(stop, within=failures.failed(exc))
+            continue
+        failures.succeeded()
+        return result
+    return None

@@ -45,7 +45,7 @@ from martinet.domain.webhooks import (
     url_problem,
 )
 from martinet.engine.callback_http import AnswerError, CallbackClient, Origin, split_url
-from martinet.engine.cycles import CycleFailures
+from martinet.engine.cycles import CycleFailures, retried
 from martinet.engine.waiting import first_of
 from martinet.store.callbacks import DELIVERED, FAILED, PENDING, CallbackResult, CallbackStore, DueCallback
 
@@ -188,7 +188,11 @@ class Notifier:
         self._lease_ms = int(max(300.0, (per_host_rounds + 1) * settings.timeout + 60) * 1000)
 
     async def run(self, stop: asyncio.Event) -> None:
-        released = await self._store.release_leases(self._settings.node)
+        released = await retried(
+            "taking back this node's callbacks", log, stop, lambda: self._store.release_leases(self._settings.node)
+        )
+        if released is None:
+            return  # stopped before the store answered
         if released:
             log.info("took back %d callbacks claimed by an earlier run of this node", released)
         resolver: AbstractResolver = DefaultResolver() if self._settings.allow_private_networks else GuardedResolver()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +16,7 @@ import structlog
 from martinet import logs, metrics
 from martinet.connectors.base import Connector, InFlight, ReadsCarrierIds, ReportsWindow
 from martinet.domain.valueclass import valueclass
+from martinet.engine.cycles import retried
 from martinet.engine.deadlines import ReceiptDeadlines
 from martinet.engine.dispatcher import Dispatcher
 from martinet.engine.notifier import Notifier
@@ -27,6 +30,7 @@ from martinet.store.receipts import ReceiptStore
 from martinet.store.scheduler import ScheduleStore
 
 log = logs.get_logger(__name__)
+_start_log = logging.getLogger(__name__)  # the start's retries log as the loops' do (martinet.engine.cycles)
 
 
 @valueclass
@@ -96,18 +100,28 @@ class Engine:
         structlog.contextvars.bind_contextvars(node=self._node, owner=self._owner)
         self._recorder.start()
         self._inbound.start()
-        released = await self._dispatch.release_leases(self._node)
-        if released:
-            log.warning("took back messages claimed by an earlier run of this node", messages=released)
         try:
-            await self._beat()
+            released = await retried(
+                "taking back this node's claims", _start_log, stop, lambda: self._dispatch.release_leases(self._node)
+            )
+            if released:
+                log.warning("took back messages claimed by an earlier run of this node", messages=released)
+            await retried("the first heartbeat", _start_log, stop, self._beat)
+            if stop.is_set():
+                return
             for connector in self._connectors:
                 await connector.start(self._recorder, self._inbound)
-                pending = await self._receipts.pending_parts(connector.name)
+                reading = functools.partial(self._receipts.pending_parts, connector.name)
+                pending = await retried("reading the parts awaiting receipts", _start_log, stop, reading)
+                if pending is None:
+                    return  # stopped before the store answered
                 await connector.resume([InFlight(p.carrier_id, p.msisdn, p.code) for p in pending])
                 if pending:
                     log.info("resumed parts awaiting receipts", connector=connector.name, parts=len(pending))
-            await self._beat()  # at once, so readiness sees the connectors started without waiting a heartbeat
+            # At once, so readiness sees the connectors started without waiting a heartbeat.
+            await retried("the heartbeat of the connectors started", _start_log, stop, self._beat)
+            if stop.is_set():
+                return
             self.started.set()
             log.info("engine started", connectors=[c.name for c in self._connectors])
             async with asyncio.TaskGroup() as tasks:
