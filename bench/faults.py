@@ -1321,24 +1321,11 @@ def _disk_rows(d: dict[str, Any]) -> list[Row]:
     )
     if "skipped" in d:
         return [(title, f"not run: {d['skipped']}", "", "")]
-    answers = d["answers_while_full"]
-    others = {k: v for k, v in answers.items() if k not in ("0", "31")}
     first = next(((status, text) for t, status, text in d["readyz"] if t >= 0 and status != 200), None)
     said = f"{first[0]} {first[1]}" if first is not None and d["not_ready_after_s"] is not None else ""
     return [
-        (
-            f"{title}: `sendSMS.do` answers while full",
-            f"{answers.get('31', 0):,} × `31`, {answers.get('0', 0):,} accepted, "
-            + (", ".join(f"{v} × {k}" for k, v in others.items()) or "nothing else"),
-            "`31` (or accepted)",
-            page.verdict(not others),
-        ),
-        (
-            "  half-written: numbers of refused requests in the store / sends missing messages",
-            f"{d['refused_numbers_in_store']:,} / {d['sends_missing_messages']:,}",
-            "0 / 0",
-            page.verdict(d["refused_numbers_in_store"] == 0 and d["sends_missing_messages"] == 0),
-        ),
+        _answers_row(f"{title}: `sendSMS.do` answers while full", d["answers_while_full"]),
+        _half_written_row(d),
         (
             "  `/readyz` while full",
             f"not ready after {_s(d['not_ready_after_s'])}: {said}" if said else "200 ready throughout",
@@ -1356,6 +1343,27 @@ def _disk_rows(d: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _answers_row(title: str, answers: dict[str, int]) -> Row:
+    """What `sendSMS.do` answered while the store failed: only `31` and acceptances are clean."""
+    others = {k: v for k, v in answers.items() if k not in ("0", "31")}
+    return (
+        title,
+        f"{answers.get('31', 0):,} × `31`, {answers.get('0', 0):,} accepted, "
+        + (", ".join(f"{v} × {k}" for k, v in others.items()) or "nothing else"),
+        "`31` (or accepted)",
+        page.verdict(not others),
+    )
+
+
+def _half_written_row(d: dict[str, Any]) -> Row:
+    return (
+        "  half-written: numbers of refused requests in the store / sends missing messages",
+        f"{d['refused_numbers_in_store']:,} / {d['sends_missing_messages']:,}",
+        "0 / 0",
+        page.verdict(d["refused_numbers_in_store"] == 0 and d["sends_missing_messages"] == 0),
+    )
+
+
 def _disk_sent(d: dict[str, Any]) -> Row:
     """Accepted, lost and sent twice: what a carrier accepted while the disk was full is held by the engine and
     written once there is room, as long as the claim's lease (60 s) keeps its messages, longer than the drill's
@@ -1371,24 +1379,14 @@ def _disk_sent(d: dict[str, Any]) -> Row:
 
 
 def _outage_rows(d: dict[str, Any]) -> list[Row]:
-    answers = d["answers_while_gone"]
-    others = {k: v for k, v in answers.items() if k not in ("0", "31")}
     tracebacks = d["log_tracebacks"]
+    title = (
+        f"fault drill: PostgreSQL unreachable for {d['outage_seconds']:.0f} s under {d['rate']:,.0f}/s (every "
+        "connection reset, new ones refused): `sendSMS.do` answers meanwhile"
+    )
     return [
-        (
-            f"fault drill: PostgreSQL unreachable for {d['outage_seconds']:.0f} s under {d['rate']:,.0f}/s (every "
-            "connection reset, new ones refused): `sendSMS.do` answers meanwhile",
-            f"{answers.get('31', 0):,} × `31`, {answers.get('0', 0):,} accepted, "
-            + (", ".join(f"{v} × {k}" for k, v in others.items()) or "nothing else"),
-            "`31` (or accepted)",
-            page.verdict(not others),
-        ),
-        (
-            "  half-written: numbers of refused requests in the store / sends missing messages",
-            f"{d['refused_numbers_in_store']:,} / {d['sends_missing_messages']:,}",
-            "0 / 0",
-            page.verdict(d["refused_numbers_in_store"] == 0 and d["sends_missing_messages"] == 0),
-        ),
+        _answers_row(title, d["answers_while_gone"]),
+        _half_written_row(d),
         (
             "  server back → first accepted send / `/readyz` 200; end of the load → every message final",
             f"{_s(d['first_accepted_after_mend_s'])} / {_s(d['ready_after_mend_s'])}; "
