@@ -45,7 +45,7 @@ async def test_a_store_failure_before_the_endpoint_runs_is_answered_in_each_door
 ) -> None:
     """The accounts table gone, the credentials cannot be looked up: the smsmode door answers `31` (not a bare
     `500` from the server), the REST door a problem, the console an error page in its own look, and each failure
-    is a line of the log, the traceback on the first of its type only. The same requests succeed once it is back."""
+    is a line of the log, the traceback on the first of its type only. A send succeeds once the table is back."""
     async with running_gateway(database_url, with_engine=False) as gw, gw.client() as http:
         async with missing_tables(database_url, "accounts") as rename:
             await rename()
