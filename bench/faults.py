@@ -60,7 +60,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -808,6 +808,81 @@ def _rows_of(database: Database, load: Load, firsts: list[int]) -> int:
 # ---------------------------------------------------------------------------------------------- drill 3
 
 
+def store_fault_under_load(
+    node: Node,
+    carrier: Carrier,
+    database: Database,
+    token: str,
+    rate: float,
+    timing: tuple[float, float, float],
+    fault: Callable[[], None],
+    mend: Callable[[], None],
+) -> dict[str, Any]:
+    """The disk and outage drills' common part: a light load (`rate` numbers a second, ten a request) for `before`
+    + `hold` + `after` seconds (`timing`); `fault()` after `before` s, `mend()` `hold` s after the fault took
+    hold. `/readyz` is read all along. The figures every such drill reports; the times are from the fault taking
+    hold (`readyz`) or from the mend (`*_after_mend_s`)."""
+    before, hold, after = timing
+    per_request = 10
+    load = Load([node.base], token, per_request=per_request, threads=4)
+    readiness: list[tuple[float, int, str]] = []
+    watching = threading.Event()
+    watcher = threading.Thread(target=_watch_readyz, args=(node.admin, readiness, watching), daemon=True)
+    began = time.monotonic()
+    loading = load.in_background(rate, before + hold + after)
+    watcher.start()
+    time.sleep(max(0.0, began + before - time.monotonic()))
+    faulting_at = time.monotonic()
+    fault()
+    fault_at = time.monotonic()
+    time.sleep(max(0.0, fault_at + hold - time.monotonic()))
+    mend()
+    mended_at = time.monotonic()
+    loading.join()
+    load_end = time.monotonic()
+    all_final = wait_final(database, 90)
+    watching.set()
+    watcher.join()
+    answers = sorted(load.answers)
+    during = [(t, f, a) for t, f, a in answers if fault_at <= t <= mended_at]
+    first_ok_after = next((t for t, _, a in answers if t > mended_at and a.startswith("0 | ")), None)
+    ready_again = next((t for t, status, _ in readiness if t > mended_at and status == 200), None)
+    not_ready = next((t for t, status, _ in readiness if fault_at <= t and status != 200), None)
+    states = database.states()
+    logged = list(_log_entries(node))
+    figures = {
+        "fault_s": fault_at - faulting_at,
+        "answers_before": dict(collections.Counter(_kind(a) for t, _, a in answers if t < faulting_at)),
+        "answers_during": dict(collections.Counter(_kind(a) for _, _, a in during)),
+        "answers_after": dict(collections.Counter(_kind(a) for t, _, a in answers if t > mended_at)),
+        "refused_numbers_in_store": _rows_of(database, load, [f for _, f, a in during if not a.startswith("0 | ")]),
+        "sends_missing_messages": int(
+            database.rows(
+                "select count(*) from sends where recipient_count != "
+                "(select count(*) from messages where messages.send_id = sends.id)"
+            )[0][0]
+        ),
+        "readyz": _changes(readiness, fault_at),
+        "not_ready_after_s": not_ready - fault_at if not_ready is not None else None,
+        "readyz_during": sorted({(s, b) for t, s, b in readiness if fault_at <= t <= mended_at}),
+        "accepted": len(load.accepted) * per_request,
+        "lost": lost(load, database),
+        "non_final": non_final(states),
+        "states": states,
+        "first_accepted_after_mend_s": first_ok_after - mended_at if first_ok_after is not None else None,
+        "ready_after_mend_s": ready_again - mended_at if ready_again is not None else None,
+        "all_final_after_load_s": all_final - load_end if all_final is not None else None,
+        "sent_twice": twice(carrier.destinations()),
+        "carrier_latency_s": DISK_CARRIER_LATENCY,
+        "outcomes_held": _log_events(logged, HELD_OUTCOME),
+        "log_errors": _log_errors(logged),
+        "log_tracebacks": _log_tracebacks(logged),
+        "gateway_restarts": sum(1 for e in logged if "starting it again" in str(e.get("event", ""))),
+    }
+    load.close()
+    return figures
+
+
 def disk_drill(rate: float, before: float, full_seconds: float, after: float, size_mib: int) -> dict[str, Any]:
     """SQLite on a tmpfs that a file fills, then frees, under a light load."""
     result: dict[str, Any] = {
@@ -850,64 +925,16 @@ def disk_drill(rate: float, before: float, full_seconds: float, after: float, si
         node.wait_healthy()
         carrier.wait_binds(1)
         database = Database(url)
-        per_request = 10
-        load = Load([node.base], token, per_request=per_request, threads=4)
-        readiness: list[tuple[float, int, str]] = []
-        watching = threading.Event()
-        watcher = threading.Thread(target=_watch_readyz, args=(node.admin, readiness, watching), daemon=True)
-        began = time.monotonic()
-        total = before + full_seconds + after
-        loading = load.in_background(rate, total)
-        watcher.start()
-        time.sleep(max(0.0, began + before - time.monotonic()))
-        filled_at = time.monotonic()
-        result["filler_mib"] = round(_fill(filler) / 2**20, 1)
-        full_at = time.monotonic()
-        time.sleep(max(0.0, full_at + full_seconds - time.monotonic()))
-        filler.unlink()
-        freed_at = time.monotonic()
-        loading.join()
-        load_end = time.monotonic()
-        all_final = wait_final(database, 90)
-        watching.set()
-        watcher.join()
-        during = [(t, f, a) for t, f, a in load.answers if full_at <= t <= freed_at]
-        refused_firsts = [f for t, f, a in during if not a.startswith("0 | ")]
-        first_ok_after = next((t for t, _, a in sorted(load.answers) if t > freed_at and a.startswith("0 | ")), None)
-        ready_again = next((t for t, status, _ in readiness if t > freed_at and status == 200), None)
-        not_ready = next((t for t, status, _ in readiness if full_at <= t and status != 200), None)
-        states = database.states()
-        logged = list(_log_entries(node))
+
+        def fill() -> None:
+            result["filler_mib"] = round(_fill(filler) / 2**20, 1)
+
         result.update(
-            fill_s=full_at - filled_at,
-            answers_while_full=dict(collections.Counter(_kind(a) for _, _, a in during)),
-            answers_before=dict(collections.Counter(_kind(a) for t, _, a in load.answers if t < filled_at)),
-            answers_after=dict(collections.Counter(_kind(a) for t, _, a in load.answers if t > freed_at)),
-            refused_numbers_in_store=_rows_of(database, load, refused_firsts),
-            sends_missing_messages=int(
-                database.rows(
-                    "select count(*) from sends where recipient_count != "
-                    "(select count(*) from messages where messages.send_id = sends.id)"
-                )[0][0]
-            ),
-            readyz=_changes(readiness, full_at),
-            not_ready_after_s=not_ready - full_at if not_ready is not None else None,
-            readyz_while_full=sorted({(s, b) for t, s, b in readiness if full_at <= t <= freed_at}),
-            accepted=len(load.accepted) * per_request,
-            lost=lost(load, database),
-            non_final=non_final(states),
-            states=states,
-            first_accepted_after_free_s=first_ok_after - freed_at if first_ok_after is not None else None,
-            ready_after_free_s=ready_again - freed_at if ready_again is not None else None,
-            all_final_after_load_s=all_final - load_end if all_final is not None else None,
-            sent_twice=twice(carrier.destinations()),
-            carrier_latency_s=DISK_CARRIER_LATENCY,
-            outcomes_held=_log_events(logged, HELD_OUTCOME),
-            log_errors=_log_errors(logged),
-            log_tracebacks=_log_tracebacks(logged),
+            store_fault_under_load(
+                node, carrier, database, token, rate, (before, full_seconds, after), fill, filler.unlink
+            )
         )
         database.close()
-        load.close()
     finally:
         with contextlib.suppress(OSError):
             filler.unlink()
@@ -1070,58 +1097,19 @@ def outage_drill(postgres: str, rate: float, before: float, outage: float, after
             node.wait_healthy()
             carrier.wait_binds(1)
             database = Database(direct)
-            per_request = 10
-            load = Load([node.base], token, per_request=per_request, threads=4)
-            readiness: list[tuple[float, int, str]] = []
-            watching = threading.Event()
-            watcher = threading.Thread(target=_watch_readyz, args=(node.admin, readiness, watching), daemon=True)
-            began = time.monotonic()
-            loading = load.in_background(rate, before + outage + after)
-            watcher.start()
-            time.sleep(max(0.0, began + before - time.monotonic()))
-            cut_at = time.monotonic()
-            loops.run(relay.cut())
-            time.sleep(max(0.0, cut_at + outage - time.monotonic()))
-            loops.run(relay.mend())
-            mended_at = time.monotonic()
-            loading.join()
-            load_end = time.monotonic()
-            all_final = wait_final(database, 90)
-            watching.set()
-            watcher.join()
-            answers = sorted(load.answers)
-            during = [(t, f, a) for t, f, a in answers if cut_at <= t <= mended_at]
-            refused_firsts = [f for t, f, a in answers if not a.startswith("0 | ")]
-            first_ok_after = next((t for t, _, a in answers if t > mended_at and a.startswith("0 | ")), None)
-            ready_again = next((t for t, status, _ in readiness if t > mended_at and status == 200), None)
-            states = database.states()
-            logged = list(_log_entries(node))
             result.update(
-                answers_while_gone=dict(collections.Counter(_kind(a) for _, _, a in during)),
-                answers_after=dict(collections.Counter(_kind(a) for t, _, a in answers if t > mended_at)),
-                refused_numbers_in_store=_rows_of(database, load, refused_firsts),
-                sends_missing_messages=int(
-                    database.rows(
-                        "select count(*) from sends where recipient_count != "
-                        "(select count(*) from messages where messages.send_id = sends.id)"
-                    )[0][0]
-                ),
-                readyz=_changes(readiness, cut_at),
-                accepted=len(load.accepted) * per_request,
-                lost=lost(load, database),
-                non_final=non_final(states),
-                states=states,
-                sent_twice=twice(carrier.destinations()),
-                first_accepted_after_mend_s=first_ok_after - mended_at if first_ok_after is not None else None,
-                ready_after_mend_s=ready_again - mended_at if ready_again is not None else None,
-                all_final_after_load_s=all_final - load_end if all_final is not None else None,
-                log_errors=_log_errors(logged),
-                log_tracebacks=_log_tracebacks(logged),
-                gateway_restarts=sum(1 for e in logged if "starting it again" in str(e.get("event", ""))),
-                carrier_latency_s=DISK_CARRIER_LATENCY,
+                store_fault_under_load(
+                    node,
+                    carrier,
+                    database,
+                    token,
+                    rate,
+                    (before, outage, after),
+                    lambda: loops.run(relay.cut()),
+                    lambda: loops.run(relay.mend()),
+                )
             )
             database.close()
-            load.close()
             node.stop()
             node = None
             loops.run(relay.cut())
@@ -1324,7 +1312,7 @@ def _disk_rows(d: dict[str, Any]) -> list[Row]:
     first = next(((status, text) for t, status, text in d["readyz"] if t >= 0 and status != 200), None)
     said = f"{first[0]} {first[1]}" if first is not None and d["not_ready_after_s"] is not None else ""
     return [
-        _answers_row(f"{title}: `sendSMS.do` answers while full", d["answers_while_full"]),
+        _answers_row(f"{title}: `sendSMS.do` answers while full", d["answers_during"]),
         _half_written_row(d),
         (
             "  `/readyz` while full",
@@ -1334,12 +1322,12 @@ def _disk_rows(d: dict[str, Any]) -> list[Row]:
         ),
         (
             "  space freed → first accepted send / `/readyz` 200; end of the load → every message final",
-            f"{_s(d['first_accepted_after_free_s'])} / {_s(d['ready_after_free_s'])}; "
+            f"{_s(d['first_accepted_after_mend_s'])} / {_s(d['ready_after_mend_s'])}; "
             f"{_s(d['all_final_after_load_s'])}",
             "",
             "",
         ),
-        _disk_sent(d),
+        _sent_row(d),
     ]
 
 
@@ -1364,10 +1352,11 @@ def _half_written_row(d: dict[str, Any]) -> Row:
     )
 
 
-def _disk_sent(d: dict[str, Any]) -> Row:
-    """Accepted, lost and sent twice: what a carrier accepted while the disk was full is held by the engine and
-    written once there is room, as long as the claim's lease (60 s) keeps its messages, longer than the drill's
-    full disk; so nothing goes out twice. Held: the batches of answers the engine could not write at once."""
+def _sent_row(d: dict[str, Any]) -> Row:
+    """Accepted, lost and sent twice: what a carrier accepted while the store failed (the disk full, the server
+    gone) is held by the engine and written once the store takes it, as long as the claim's lease (60 s) keeps its
+    messages, longer than the drills' faults; so nothing goes out twice. Held: the batches of answers the engine
+    could not write at once."""
     held = d.get("outcomes_held")
     return (
         "  accepted / lost / received twice by the carrier"
@@ -1385,7 +1374,7 @@ def _outage_rows(d: dict[str, Any]) -> list[Row]:
         "connection reset, new ones refused): `sendSMS.do` answers meanwhile"
     )
     return [
-        _answers_row(title, d["answers_while_gone"]),
+        _answers_row(title, d["answers_during"]),
         _half_written_row(d),
         (
             "  server back → first accepted send / `/readyz` 200; end of the load → every message final",
@@ -1394,12 +1383,7 @@ def _outage_rows(d: dict[str, Any]) -> list[Row]:
             "",
             "",
         ),
-        (
-            "  accepted / lost / received twice by the carrier",
-            f"{d['accepted']:,} / {d['lost']:,} / {d['sent_twice']:,}",
-            "0 lost, 0 twice",
-            page.verdict(d["lost"] == 0 and d["sent_twice"] == 0),
-        ),
+        _sent_row(d),
         (
             "  tracebacks logged, all processes (a traceback per loop and per kind of failure, not per try)",
             f"{sum(tracebacks.values()):,}",
@@ -1514,14 +1498,14 @@ def note(figures: dict[str, Any]) -> str:
             changes = ", ".join(f"{t:+.1f} s {status} {text}" for t, status, text in d["readyz"])
             bits.append(
                 f"disk drill: answers before / while full / after {d['answers_before']} / "
-                f"{d['answers_while_full']} / {d['answers_after']}; `/readyz` (seconds from the disk full): "
+                f"{d['answers_during']} / {d['answers_after']}; `/readyz` (seconds from the disk full): "
                 f"{changes}; errors logged {d['log_errors'] or 'none'}, of which with a traceback "
                 f"{d['log_tracebacks'] or 'none'}"
             )
         elif d["drill"] == "outage":
             changes = ", ".join(f"{t:+.1f} s {status} {text}" for t, status, text in d["readyz"])
             bits.append(
-                f"outage drill: answers while gone / after {d['answers_while_gone']} / {d['answers_after']}; "
+                f"outage drill: answers while gone / after {d['answers_during']} / {d['answers_after']}; "
                 f"`/readyz` (seconds from the cut): {changes}; errors logged {d['log_errors'] or 'none'}, of which "
                 f"with a traceback {d['log_tracebacks'] or 'none'}; the supervisor restarted "
                 f"{d['gateway_restarts']} processes"

@@ -20,13 +20,13 @@ def _disk(**figures: Any) -> dict[str, Any]:
         "rate": 100.0,
         "full_seconds": 15.0,
         "size_mib": 64,
-        "answers_while_full": {"31": 140, "0": 10},
+        "answers_during": {"31": 140, "0": 10},
         "readyz": [(5.1, 503, "not ready (store: …)")],
         "not_ready_after_s": 5.1,
         "refused_numbers_in_store": 0,
         "sends_missing_messages": 0,
-        "first_accepted_after_free_s": 0.06,
-        "ready_after_free_s": 2.2,
+        "first_accepted_after_mend_s": 0.06,
+        "ready_after_mend_s": 2.2,
         "all_final_after_load_s": 0.6,
         "accepted": 1600,
         "lost": 0,
@@ -60,7 +60,7 @@ def _outage(**figures: Any) -> dict[str, Any]:
         "drill": "outage",
         "rate": 100.0,
         "outage_seconds": 15.0,
-        "answers_while_gone": {"31": 1, "Internal Server Error": 149},
+        "answers_during": {"31": 1, "Internal Server Error": 149},
         "refused_numbers_in_store": 0,
         "sends_missing_messages": 0,
         "first_accepted_after_mend_s": 0.03,
@@ -79,7 +79,7 @@ def test_an_outage_answered_with_anything_but_31_or_an_acceptance_fails_the_dril
     assert answers[1:] == ("1 × `31`, 0 accepted, 149 × Internal Server Error", "`31` (or accepted)", "**not met**")
     assert tracebacks[1] == "294"
     assert timings[1] == "0.03 s / 2.18 s; 0.81 s"
-    clean = faults._outage_rows(_outage(answers_while_gone={"31": 150}, log_tracebacks={"martinet.engine.notifier": 1}))
+    clean = faults._outage_rows(_outage(answers_during={"31": 150}, log_tracebacks={"martinet.engine.notifier": 1}))
     assert clean[0][1:] == ("150 × `31`, 0 accepted, nothing else", "`31` (or accepted)", "met")
     assert sent[1:] == ("1,500 / 0 / 0", "0 lost, 0 twice", "met")
     assert faults._outage_rows(_outage(sent_twice=2))[3][3] == "**not met**"
