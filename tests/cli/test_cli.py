@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -252,6 +253,55 @@ def test_config_check_accepts_a_valid_file(tmp_path: Path) -> None:
     assert "configuration is valid" in result.stderr
     assert f"sqlite:///{tmp_path / 'x.db'}" in result.stderr
     assert ":9000" in result.stderr
+
+
+def test_a_database_that_cannot_be_reached_is_told_in_one_line_without_its_password(tmp_path: Path) -> None:
+    """A server refusing connections (a port nobody listens on) or a SQLite file whose folder cannot be made: the
+    commands that open the store say so in one line naming the URL, its password hidden, and exit 1; `serve` too,
+    before it starts anything. `status` keeps its report, which says what the database answered."""
+    nobody = socket.socket()
+    nobody.bind(("127.0.0.1", 0))  # bound, never listening: connections to it are refused
+    port = nobody.getsockname()[1]
+    down = f"postgresql://postgres:s3cret@127.0.0.1:{port}/martinet"
+    config = tmp_path / "ok.toml"
+    config.write_text("", encoding="utf-8")
+    try:
+        results = martinet_all(
+            [
+                ["account", "show", "acme", "--config", config],
+                ["serve", "--config", config],
+                ["messages", "--account", "acme", "--config", config],
+            ],
+            cwd=tmp_path,
+            env=environment(MARTINET_DATABASE__URL=down),
+        )
+        status = martinet("status", "--config", config, cwd=tmp_path, env=environment(MARTINET_DATABASE__URL=down))
+    finally:
+        nobody.close()
+    for result in results:
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith(
+            f"martinet: the database cannot be reached (postgresql://postgres:***@127.0.0.1:{port}/martinet): "
+            "ConnectionRefusedError"
+        ), result.stderr
+        assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert status.returncode == 1 and "store       FAILED: the database cannot be read" in status.stdout + status.stderr
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", encoding="utf-8")  # a file where the database's folder should be
+    result = martinet(
+        "account",
+        "show",
+        "acme",
+        "--config",
+        config,
+        cwd=tmp_path,
+        env=environment(MARTINET_DATABASE__URL=f"sqlite:///{blocked / 'sub' / 'martinet.db'}"),
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"martinet: the database cannot be opened (sqlite:///{blocked}"), result.stderr
+    assert "Traceback" not in result.stderr
 
 
 BAD_CONFIGS = {

@@ -49,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except preamble.StoreUnreachable as exc:
+        print(f"martinet: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -270,26 +273,11 @@ def _config_check(args: argparse.Namespace) -> int:
         print(f"networks: {exc}", file=sys.stderr)
         return 2
     print(
-        f"configuration is valid: database {redacted_url(settings.database.url)}, http {settings.http.host}:"
+        f"configuration is valid: database {preamble.redacted_url(settings.database.url)}, http {settings.http.host}:"
         f"{settings.http.port}, {len(settings.connectors)} connector(s), {table.open_count()} priced countries",
         file=sys.stderr,
     )
     return 0
-
-
-def redacted_url(url: str) -> str:
-    """A database URL fit to print: its password replaced by ***."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        scheme, separator, rest = url.partition("://")
-        credentials, at, place = rest.rpartition("@")
-        if not separator or not at or ":" not in credentials:
-            return url
-        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{place}"
 
 
 def _account_create(args: argparse.Namespace) -> int:

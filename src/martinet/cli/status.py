@@ -57,7 +57,7 @@ def _status(args: argparse.Namespace, load: SettingsLoader) -> int:
         from martinet.health import Readiness
         from martinet.identity import node_name, process_owner
 
-        async with opened_store(settings, migrate=False) as db:
+        async with opened_store(settings, migrate=False, reached=False) as db:
             checks = Readiness(db, settings, process_owner(node_name(settings)))
             while True:
                 report = await gather(db, settings, checks)
