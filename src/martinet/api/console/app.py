@@ -160,7 +160,7 @@ class ConsoleDoor:
             exc_info=self._tracebacks.of(exc),
         )
         language = browser_language(request.headers.get("accept-language", ""))
-        ctx = Ctx(request, self.services, new_session(), None, False, language if language in ("fr", "en") else "fr")
+        ctx = Ctx(request, self.services, new_session(), None, False, language)
         return self.error(ctx, 500, "The console failed to answer; please try again in a moment.")
 
     def secure(self, request: Request) -> bool:

@@ -238,7 +238,7 @@ class LegacyDoor:
         except InvalidParameter as exc:
             return answers.invalid_parameter(smsmode_name(exc.name), exc.problem, account.language)
         except Exception as exc:
-            log.error("legacy endpoint failed", extra={"error": logs.failure(exc)}, exc_info=self._tracebacks.of(exc))
+            self._log_failure(exc)
             return answers.status_answer(answers.INTERNAL_ERROR, account.language)
 
     async def _failed(self, send: Send, exc: Exception, *, a_send: bool) -> None:
@@ -247,8 +247,12 @@ class LegacyDoor:
         in French since the caller may not be known, and logged alike."""
         if a_send:
             counting.failed()
-        log.error("legacy endpoint failed", extra={"error": logs.failure(exc)}, exc_info=self._tracebacks.of(exc))
+        self._log_failure(exc)
         await reply(send, 200, answers.encode(answers.status_answer(answers.INTERNAL_ERROR, "fr")), _TEXT_HEADERS)
+
+    def _log_failure(self, exc: Exception) -> None:
+        """A line per request the door answers `31`, the traceback thinned (`logs.Tracebacks`)."""
+        log.error("legacy endpoint failed", extra={"error": logs.failure(exc)}, exc_info=self._tracebacks.of(exc))
 
     async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
         """The whole body; refused as soon as it is known to be larger than allowed (announced or actual)."""
