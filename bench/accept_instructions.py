@@ -8,7 +8,7 @@ the machine is doing), so it can judge such a change in one run of each side.
 The app is driven in process (`python -m bench.http_cpu --in-process`, one recipient a send, every send
 durable), twice at once with two numbers of sends; the difference of the two totals over the difference of the
 counts is the cost of one send, with the start, the imports and the warm-up cancelled out. Left out: the HTTP
-server (uvicorn and the sockets, about a fifth of an accept's time under load, docs/benchmarks.md), the
+server (uvicorn and the sockets, about a fifth of an accept's time under load, docs/benchmarks-history.md), the
 kernel's work (a system call is one instruction to callgrind, the disk's sync none), and what a cache miss
 costs. Instructions are not time, but on one machine fewer instructions on the same path is less CPU.
 

@@ -12,7 +12,7 @@ connections, closed loop), so no wrk is needed.
 `--in-process` drives the HTTP worker's app (`martinet.app.http_app`) in this process through ASGI instead: the same
 requests, `connections` of them in flight, no socket and no HTTP server, the CPU counted by `time.process_time`. It
 tells what the app costs without the server around it, and runs as it is under `valgrind --tool=callgrind`, whose
-count of instructions does not drift with the machine (docs/benchmarks.md: two runs of different `--count`, the
+count of instructions does not drift with the machine (docs/benchmarks-history.md: two runs of different `--count`, the
 difference divided by the difference of the counts, leave the start-up out). So does the server path, the whole
 benchmark under `valgrind --tool=callgrind --trace-children=yes` with `--start-timeout 900`: the HTTP worker's own
 file counts what it executed.

@@ -7,7 +7,7 @@ threads, for the measured run only, writes strace's summary of each to DIR/<run>
 system call (`syscalls_per_message`).
 
 On the virtual machines these benchmarks have run on, a system call cost up to about 0.45 µs from Python
-(docs/benchmarks.md), and a Python profile does not show it: the kernel's time lands on the Python frame that made
+(docs/benchmarks-history.md), and a Python profile does not show it: the kernel's time lands on the Python frame that made
 the call. The counts say which calls a message
 makes and how often, which the CPU figures alone cannot. strace stops each traced thread at every call, so a
 counted run is several times slower and its other figures are not those of a comparison: the counts per message

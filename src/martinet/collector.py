@@ -5,7 +5,7 @@ A gateway under load allocates in bursts that are freed a moment later (a batch 
 callbacks, a request's parsing), so with that default each process ran a collection every few milliseconds:
 each one walked the objects of the batches in flight, promoted those to older generations, and every few
 seconds a full collection walked everything, the thousands of objects imported and built at start included.
-Under the Kannel comparison (docs/benchmarks.md) this cost each process 8 to 13 % of its CPU, a tenth of a
+Under the Kannel comparison (docs/benchmarks-history.md) this cost each process 8 to 13 % of its CPU, a tenth of a
 millisecond per message in all.
 
 Two settings remove most of it:

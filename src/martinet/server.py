@@ -4,7 +4,7 @@ the SMSC simulator, under a small supervisor.
 
 The notifier has a process of its own because, inside the engine, its HTTP requests and outbox queries took
 more than half of the one core the engine's event loop can use, so dispatch and receipts waited for it
-(docs/benchmarks.md, the Kannel run).
+(docs/benchmarks-history.md, the Kannel run).
 
 The parent binds the sockets, so every worker accepts on the same ports and the kernel spreads connections; the
 accept path lives entirely in the workers and only writes to the store, never waiting on the engine. The admin

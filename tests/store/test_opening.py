@@ -35,7 +35,7 @@ async def test_a_new_database_opened_while_another_connection_writes_it_waits_fo
 
 async def test_a_null_parameter_is_bound_through_the_adapter_the_store_registers(tmp_path: Path) -> None:
     """`sqlite3` adapts every parameter that is not an int, a float or a str, None included; the store gives it an
-    adapter for None (docs/benchmarks.md: 163 ns a NULL without it, 66 ns with it), which must still bind NULL."""
+    adapter for None (docs/benchmarks-history.md: 163 ns a NULL without it, 66 ns with it), which must still bind NULL."""
     db = open_database(f"sqlite:///{tmp_path / 'nulls.db'}")
     try:
         adapter = sqlite3.adapters.get((type(None), sqlite3.PrepareProtocol))

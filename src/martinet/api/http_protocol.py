@@ -3,7 +3,7 @@
 uvicorn writes an answer's status line and headers when the application sends `http.response.start`, and its
 body when it sends `http.response.body`: two `send` system calls, two TCP segments, and two wake-ups of the
 client for an answer of a hundred bytes, where a request's whole life makes about a dozen system calls (`perf
-trace -s` under load, docs/benchmarks.md).
+trace -s` under load, docs/benchmarks-history.md).
 
 `CoalescingTransport` holds what is written during one step of the event loop and writes it at the end of the
 step, in one call. The application's two messages are sent within one step (nothing between them waits), so an

@@ -600,7 +600,7 @@ def worker_count(settings: Settings) -> int:
 
     SQLite has a single writer: extra HTTP processes only take turns on its lock. Measured on 2 cores, one
     group-committing worker accepts about as much as two and leaves the other core to the engine
-    (docs/benchmarks.md).
+    (docs/benchmarks-history.md).
     """
     if settings.http.workers:
         return settings.http.workers

@@ -73,7 +73,7 @@ def new_send_id(now_ms: int) -> str:
     Sends are looked up by ID in two indexes (the sends' key, the messages' `send_id`). Random IDs put each new
     send on a page of its own in both, every page a write to SQLite's log and a copy at its checkpoint; IDs of
     one hundredth of a second share their first five characters and those of the next sort after them (until
-    the digits come round), so a batch of sends lands on the indexes' last page or two (docs/benchmarks.md).
+    the digits come round), so a batch of sends lands on the indexes' last page or two (docs/benchmarks-history.md).
     Nothing reads the time back.
 
     The twelve characters hold as many values as when all were random, and IDs collide as rarely: two can only

@@ -4,7 +4,7 @@ A `@dataclass(frozen=True)` sets each field in its `__init__` through `object.__
 wrapper that costs about 57 ns more a field than a plain assignment (Python 3.11: 727 ns against 155 ns for ten
 fields). The hot paths build several such objects per message (a send's request, a receipt, a claimed callback):
 building them the plain way took 6 to 10 % off the instructions of an accepted send, of a message through the
-SMPP connector and of one through the store's stages (callgrind, docs/benchmarks.md). A `@valueclass` class is a
+SMPP connector and of one through the store's stages (callgrind, docs/benchmarks-history.md). A `@valueclass` class is a
 slotted dataclass whose `__init__` assigns its fields plainly, and which `mypy --strict` treats as frozen
 (`dataclass_transform(frozen_default=True)`): an assignment to a field is refused where the code is checked, not
 each time an object is built. Equality and the hash are those of a frozen dataclass (`unsafe_hash`: the fields'

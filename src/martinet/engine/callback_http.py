@@ -3,7 +3,7 @@
 Why not aiohttp's client, which the notifier used before: a callback is a small GET or POST whose answer matters
 only by its status (and `Retry-After`), and aiohttp's general-purpose request path (timers, tracing, cookie and
 redirect machinery, a stream reader per answer, several writes per request) cost about 0.3 ms of CPU per callback,
-half of the notifier's time at full load (docs/benchmarks.md). This client writes each request in one `write`,
+half of the notifier's time at full load (docs/benchmarks-history.md). This client writes each request in one `write`,
 parses answers with `httptools` (the C parser uvicorn uses, so no new dependency), keeps idle connections per host
 and reuses them. It still resolves names through a resolver passed in (the notifier's `GuardedResolver`, so the
 address checked is the address connected to), verifies TLS certificates with the system's store, follows no

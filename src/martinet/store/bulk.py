@@ -139,7 +139,7 @@ class ManyRows:
 
 def _arranger(order: tuple[int, ...]) -> Callable[[Sequence[object]], tuple[object, ...]]:
     """A row's values in the driver's order, as a tuple: `itemgetter` picks them in C (0.04 µs a row of six
-    values, where a generator per row took 0.28, docs/benchmarks.md); of one position it gives the value itself,
+    values, where a generator per row took 0.28, docs/benchmarks-history.md); of one position it gives the value itself,
     so that one is wrapped."""
     if len(order) == 1:
         (only,) = order

@@ -289,7 +289,7 @@ def _requests(
 ) -> list[DueCallback]:
     """The requests of `_found_rows`' rows, in id order. Written once the claim has committed: every process of
     a SQLite gateway waits for the write lock while a transaction holds it, and formatting the requests took
-    about a tenth of the claim's time in it (docs/benchmarks.md)."""
+    about a tenth of the claim's time in it (docs/benchmarks-history.md)."""
     due = [_status_callback(r, operators) for r in statuses]
     due += [_reply_callback(r) for r in replies]
     return sorted(due, key=lambda c: c.id)

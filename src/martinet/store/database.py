@@ -414,7 +414,7 @@ class Database:
         own thread once the write lock is taken; any other in a worker thread, so that a campaign's acceptance
         or a contact import does not stop the loop for seconds. Every process of a SQLite node waits for that
         lock, and a worker thread held it about a quarter longer for the same work under the Kannel comparison's
-        load (docs/benchmarks.md), likely while being woken and winning the GIL back from the loop after each
+        load (docs/benchmarks-history.md), likely while being woken and winning the GIL back from the loop after each
         call into SQLite.
 
         On SQLite a small work that finds another writer of its process holding the turn waits as a rider
@@ -595,7 +595,7 @@ def _bind_null_directly() -> None:
     it looks for an adapter in its registry, then asks its protocol type for `__adapt__`, which raises an
     `AttributeError` whose message is formatted and thrown away, then asks the value for `__conform__`. A NULL
     parameter cost 163 ns that way against 66 ns with this adapter found at once (a 10-column insert of NULLs,
-    docs/benchmarks.md); an accepted send of one recipient binds eleven of them (its unset options), a recorded
+    docs/benchmarks-history.md); an accepted send of one recipient binds eleven of them (its unset options), a recorded
     submission two. The registry belongs to the `sqlite3` module, shared by the process: registering the same
     function again changes nothing, and the adapter gives back None, which `sqlite3` binds as NULL as before.
     """
