@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from martinet.app import account_service
 from tests.console.browser import REPLY_NUMBER, LiveGateway, chromium, require_browser, screenshot
 
 pytestmark = pytest.mark.slow
@@ -192,6 +193,39 @@ def test_other_accounts_send_and_forged_forms_are_refused(live: LiveGateway, bro
     driver.get(f"{base}/console/ops/connectors")  # not an operator: the page does not exist for this account
     assert _text_of(driver, "#error") == "Page not found."
     screenshot(driver, "refused")
+
+
+def test_account_holder_sets_where_and_when_it_is_called_back(live: LiveGateway, browser: Any) -> None:
+    driver, base = browser, live.base
+    _sign_in(driver, base, "other", "other-secret")
+    driver.get(f"{base}/console/callbacks")
+    assert driver.find_element(_by("ID"), "statuses-all").is_selected()
+
+    # A URL the notifier would refuse is refused on the page, and nothing is saved.
+    driver.find_element(_by("ID"), "callback-url").send_keys("ftp://hooks.example/dlr")
+    driver.find_element(_by("ID"), "statuses-final").click()
+    driver.find_element(_by("ID"), "save-callback-settings").click()
+    _wait(driver, lambda d: d.find_elements(_by("ID"), "callbacks-problem"))
+    assert "callback URL" in _text_of(driver, "#callbacks-problem")
+    driver.get(f"{base}/console/callbacks")
+    assert driver.find_element(_by("ID"), "callback-url").get_attribute("value") == ""
+    assert driver.find_element(_by("ID"), "statuses-all").is_selected()
+
+    # A good one is saved with the choice of final statuses only, and is what the page shows from then on.
+    driver.find_element(_by("ID"), "callback-url").send_keys("https://hooks.example/dlr?site=3")
+    driver.find_element(_by("ID"), "reply-url").send_keys("https://hooks.example/mo")
+    driver.find_element(_by("ID"), "statuses-final").click()
+    driver.find_element(_by("ID"), "save-callback-settings").click()
+    _wait(driver, lambda d: _text_of(d, "#callbacks-note") == "Saved.")
+    driver.get(f"{base}/console/callbacks")
+    assert driver.find_element(_by("ID"), "callback-url").get_attribute("value") == "https://hooks.example/dlr?site=3"
+    assert driver.find_element(_by("ID"), "reply-url").get_attribute("value") == "https://hooks.example/mo"
+    assert driver.find_element(_by("ID"), "statuses-final").is_selected()
+    assert live.gateway is not None
+    gateway = live.gateway
+    account = live.call(lambda: account_service(gateway.settings, gateway.db).show("other")).account
+    assert (account.callback_url, account.callback_statuses) == ("https://hooks.example/dlr?site=3", "final")
+    screenshot(driver, "callbacks")
 
 
 def test_operator_sees_the_carrier_connector_go_down(live: LiveGateway, browser: Any) -> None:

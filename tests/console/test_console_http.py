@@ -3,6 +3,7 @@ another's, operator pages, the forms' answers to bad input, and the pages' conte
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from martinet.app import account_service
 from martinet.app_console import sign_in_links
 from martinet.domain.credits import to_milli
 from tests.console.session import CSRF, signed_in
+from tests.engine.test_notifier import FAST, Receiver
 from tests.gateway import Gateway, running_gateway, wait_for
 
 
@@ -219,3 +221,82 @@ async def test_pages_show_the_accounts_traffic(gw: Gateway) -> None:
             "/console/ops/accounts", data={"csrf": csrf, "action": "create", "login": "other", "credits": "1"}
         )
         assert created_account.status_code == 422 and "taken" in created_account.text
+
+
+async def test_an_account_sets_its_callback_url_and_final_statuses_only_on_its_callbacks_page(
+    database_url: str,
+) -> None:
+    """The account's own callback settings, set on its Callbacks page: refused input changes nothing and says why;
+    saved settings are those the next sends are called back by (a real receiver on loopback); another account's
+    are untouched."""
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        async with running_gateway(database_url, callbacks=FAST) as gw:
+            service = account_service(gw.settings, gw.db)
+            await service.create("other", credits=to_milli(10), password="other-secret", language="en")
+            base = f"http://127.0.0.1:{receiver.port}"
+            async with signed_in(gw) as (client, csrf):
+                page = (await client.get("/console/callbacks")).text
+                assert 'id="callback-url"' in page and 'value="all" id="statuses-all" checked' in page
+
+                async def save(**fields: str) -> httpx.Response:
+                    data = {"csrf": csrf, "action": "settings", "callback_statuses": "final", **fields}
+                    return await client.post("/console/callbacks", data=data)
+
+                for fields, why in (
+                    ({"callback_url": "ftp://example.org/dlr"}, "callback URL: scheme 'ftp' refused"),
+                    ({"callback_url": f"{base}/" + "x" * 2000}, "callback URL: longer than 2000 characters"),
+                    ({"reply_url": "https:///no-host"}, "reply URL: URL without a host"),
+                    ({"callback_url": f"{base}/dlr", "callback_statuses": "some"}, "callback statuses: expected"),
+                ):
+                    refused = await save(**fields)
+                    assert refused.status_code == 422 and why in html.unescape(refused.text), (fields, refused.text)
+                    assert 'id="callbacks-problem"' in refused.text
+                unchanged = (await service.show("acme")).account
+                assert (unchanged.callback_url, unchanged.reply_url, unchanged.callback_statuses) == (None, None, "all")
+
+                saved = await save(callback_url=f" {base}/dlr ", reply_url=f"{base}/mo")
+                assert saved.status_code == 200 and 'id="callbacks-note"' in saved.text
+                assert f'value="{base}/dlr"' in saved.text and 'value="final" id="statuses-final" checked' in saved.text
+                account = (await service.show("acme")).account
+                assert (account.callback_url, account.reply_url, account.callback_statuses) == (
+                    f"{base}/dlr",
+                    f"{base}/mo",
+                    "final",
+                )
+                other = (await service.show("other")).account
+                assert (other.callback_url, other.callback_statuses) == (None, "all")
+
+                # A send naming no URL of its own is called back at the account's, for its final status only.
+                await _send(client, csrf, recipients="0612345678", text="Bonjour")
+                await wait_for(lambda: _called_back(receiver, "/dlr", "11"), timeout=30)
+                # Back to every status change, the URLs emptied: the next send names its own URL to be heard.
+                reset = await save(callback_statuses="all", callback_url="", reply_url="")
+                assert reset.status_code == 200
+                account = (await service.show("acme")).account
+                assert (account.callback_url, account.reply_url, account.callback_statuses) == (None, None, "all")
+            async with gw.client() as http:
+                answer = await http.post(
+                    "/sendSMS.do",
+                    data={
+                        "accessToken": gw.token,
+                        "numero": "0612345679",
+                        "message": "hi",
+                        "notification_url": f"{base}/all",
+                    },
+                )
+                assert answer.text.startswith("0 | "), answer.text
+            await wait_for(lambda: _called_back(receiver, "/all", "11"), timeout=30)
+    finally:
+        await receiver.stop()
+    by_path: dict[str, list[str]] = {}
+    for call in receiver.successes():
+        by_path.setdefault(call.target.split("?")[0], []).append(call.query["statut"])
+    assert by_path["/dlr"] == ["11"], by_path  # one callback, the final status, however long the wait lasted
+    assert by_path["/all"][-1] == "11" and len(by_path["/all"]) > 1, by_path
+    assert set(by_path) == {"/dlr", "/all"}, by_path
+
+
+async def _called_back(receiver: Receiver, path: str, status: str) -> bool:
+    return any(c.target.split("?")[0] == path and c.query["statut"] == status for c in receiver.successes())

@@ -33,7 +33,7 @@ from martinet.domain.text import Encoding, NonGsmPolicy, TextAnalysis, analyze
 from martinet.domain.valueclass import valueclass
 from martinet.services import voice_sends
 from martinet.services.account_rules import AccountRulesCache
-from martinet.services.callback_urls import CallbackUrlCheck
+from martinet.services.callback_urls import MAX_URL, CallbackUrlCheck
 from martinet.services.destination_rules import DestinationRules, Refusals
 from martinet.services.personal_sends import (
     Campaign,
@@ -54,8 +54,6 @@ CLASSES = (2, 4, 9)
 MAX_REF_CLIENT = 40
 MAX_PARTS = 10
 STOP_REQUIRED = "required for marketing sends with emetteur"
-#: Longest callback URL accepted: the URL is copied into every callback row of the send.
-MAX_URL = 2000
 #: Recipients a send may name when the operator sets nothing (`http.max_recipients`).
 MAX_RECIPIENTS = 100_000
 VALIDITY_OUT_OF_RANGE = f"must be between {MIN_VALIDITY} and {MAX_VALIDITY} seconds"

@@ -10,7 +10,7 @@ from martinet.config import AccountDefaults
 from martinet.domain.ids import new_access_token
 from martinet.domain.lanes import Lane
 from martinet.domain.valueclass import valueclass
-from martinet.services.callback_urls import CallbackUrlCheck
+from martinet.services.callback_urls import MAX_URL, CallbackUrlCheck
 from martinet.services.credentials import hash_password, token_hash
 from martinet.services.rate_limits import effective_rate, valid_rate
 from martinet.store.accounts import KEEP, Account, AccountStore, Keep, UnknownAccount
@@ -148,7 +148,7 @@ class AccountService:
         """The rules of a send's `notification_url`s: a default the notifier would refuse is refused now."""
         for name, url in (("callback URL", callback_url), ("reply URL", reply_url)):
             if url:
-                problem = self._url_check.problem(url)
+                problem = self._url_check.problem(url) if len(url) <= MAX_URL else f"longer than {MAX_URL} characters"
                 if problem is not None:
                     raise InvalidAccountSetting(f"{name}: {problem}")
 

@@ -24,6 +24,10 @@ from urllib.parse import urlsplit
 
 from martinet.domain.webhooks import forbidden_address, url_problem
 
+#: The longest callback URL taken, a send's or an account's default, refused rather than cut: the URL is copied
+#: into every callback row it gets.
+MAX_URL = 2000
+
 
 class CallbackUrlCheck:
     def __init__(self, *, allow_private_networks: bool) -> None:

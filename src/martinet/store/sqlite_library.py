@@ -4,8 +4,8 @@ SQLite counts every allocation it makes for `sqlite3_memory_used` and the soft h
 statistics on (SQLite's default, which Debian's build keeps) each `sqlite3_malloc` and `sqlite3_free` takes a global
 mutex to update them. Martinet reads neither figure and sets no heap limit, and a message's store work makes about
 three hundred such calls: counted by callgrind (`python -m bench.accept_instructions --stages`,
-docs/benchmarks-history.md), turning the statistics off saves 3 to 4 % of the instructions of the store's stages. SQLite's
-own list of recommended compile-time options turns them off for the same reason (`SQLITE_DEFAULT_MEMSTATUS=0`).
+docs/benchmarks-history.md), turning the statistics off saves 3 to 4 % of the instructions of the store's stages.
+SQLite's own list of recommended compile-time options turns them off for the same reason (`SQLITE_DEFAULT_MEMSTATUS=0`).
 
 Python's `sqlite3` module offers no way to change it: `sqlite3_config` is called here through `ctypes`, on the
 library that `sqlite3` has already loaded (looked up with `RTLD_NOLOAD`, never loading a second copy). The setting

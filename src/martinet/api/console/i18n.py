@@ -124,6 +124,13 @@ FRENCH: dict[str, str] = {
     "Replay every failed callback": "Rejouer toutes les notifications échouées",
     "%s callback(s) queued again.": "%s notification(s) remise(s) en file.",
     "No callback.": "Aucune notification.",
+    "Where and when to call back": "Où et quand notifier",
+    "For the sends that name no notification_url or notification_url_reponse of their own.": "Pour les envois qui ne donnent pas leur propre notification_url ou notification_url_reponse.",  # noqa: E501
+    "Delivery reports URL": "URL des comptes rendus",
+    "Replies URL": "URL des réponses",
+    "Delivery reports": "Comptes rendus",
+    "at every status change, as smsmode does": "à chaque changement de statut, comme smsmode",
+    "for the final status only": "pour le statut final seulement",
     "dead letters": "abandonnées",
     "Bound": "Connecté",
     "up": "connecté",

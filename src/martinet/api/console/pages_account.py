@@ -27,9 +27,11 @@ from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipi
 from martinet.domain.status import FINAL_STATES, State
 from martinet.domain.text import NonGsmPolicy, is_gsm
 from martinet.services.accept import MAX_PARTS, InvalidParameter, NotEnoughCredit, SendRequest
+from martinet.services.accounts import InvalidAccountSetting
 from martinet.services.auth import TooManyFailures
 from martinet.services.rate_limits import RateLimited
 from martinet.services.sign_in_links import LINK_LABEL
+from martinet.store.accounts import Account
 from martinet.store.callbacks import FAILED
 from martinet.store.messages import MessageFilter
 
@@ -303,13 +305,20 @@ def routes(door: PageHost) -> list[Route]:
         )
 
     async def callbacks(ctx: Ctx) -> Response:
-        note = None
-        if ctx.request.method == "POST":
-            if ctx.form.get("action") == "replay-failed":
-                count = await ctx.services.callbacks.replay(all_failed=True, login=ctx.me.login)
-            else:
-                ids = [_int(ctx.form.get("callback"), -1)]
-                count = await ctx.services.callbacks.replay(ids=ids, login=ctx.me.login)
+        note, problem, account = None, None, ctx.me
+        action = ctx.form.get("action") if ctx.request.method == "POST" else None
+        if action == "settings":
+            try:
+                account = await _save_callback_settings(ctx)
+                note = ctx.t("Saved.")
+            except InvalidAccountSetting as exc:
+                problem = str(exc)
+        elif action == "replay-failed":
+            count = await ctx.services.callbacks.replay(all_failed=True, login=ctx.me.login)
+            note = ctx.t("%s callback(s) queued again.", count)
+        elif action is not None:
+            ids = [_int(ctx.form.get("callback"), -1)]
+            count = await ctx.services.callbacks.replay(ids=ids, login=ctx.me.login)
             note = ctx.t("%s callback(s) queued again.", count)
         state = ctx.request.query_params.get("state") or None
         if state not in (None, "pending", "delivered", FAILED):
@@ -318,13 +327,8 @@ def routes(door: PageHost) -> list[Route]:
         return door.render(
             ctx,
             "callbacks.html",
-            {
-                "rows": rows,
-                "state": state,
-                "note": note,
-                "callback_url": ctx.me.callback_url,
-                "reply_url": ctx.me.reply_url,
-            },
+            {"rows": rows, "state": state, "note": note, "problem": problem, "account": account},
+            422 if problem else 200,
         )
 
     page = door.page
@@ -352,6 +356,19 @@ def routes(door: PageHost) -> list[Route]:
 
 
 # --- Helpers ---
+
+
+async def _save_callback_settings(ctx: Ctx) -> Account:
+    """The signed-in account's own callback settings, as `martinet account update` sets them: the URLs its sends
+    are called back at when they name none (empty: none), and whether every status change is called back or only
+    the final one. Raises InvalidAccountSetting, changing nothing."""
+    view = await ctx.services.account_admin.update(
+        ctx.me.login,
+        callback_url=ctx.form.get("callback_url", "").strip(),
+        reply_url=ctx.form.get("reply_url", "").strip(),
+        callback_statuses=ctx.form.get("callback_statuses", ""),
+    )
+    return view.account
 
 
 async def _figures(ctx: Ctx) -> dict[str, Any]:
