@@ -184,6 +184,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
             replies,
             contacts,
             resellers,
+            account_service(settings, db),
         ),
         auth,
         max_body_bytes=settings.http.max_body_bytes,

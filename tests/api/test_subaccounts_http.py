@@ -21,6 +21,7 @@ from martinet.app import account_service
 from martinet.client import (
     AsyncClient,
     AuthenticationError,
+    Client,
     ConflictError,
     InsufficientCreditError,
     InvalidRequestError,
@@ -28,6 +29,7 @@ from martinet.client import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from martinet.client.accounts import Webhooks
 from martinet.clock import now_ms
 from martinet.domain.credits import to_milli
 from martinet.store.accounts import AccountStore
@@ -303,3 +305,96 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
     async with AsyncClient(gw.base, shop.api_key, retries=0) as gone:
         with pytest.raises(AuthenticationError):
             await gone.accounts.me()
+
+
+async def test_webhook_settings_of_an_account_and_of_its_sub_accounts_over_rest(gw: Gateway) -> None:
+    """`/sms/v1/accounts/{accountId}/webhooks`: an account reads and sets its own, the accounts above it theirs,
+    nobody else's; what is refused names its field and changes nothing; only the fields given change."""
+
+    def problem(reply: httpx.Response, status: int, code: str, field: str | None = None) -> None:
+        assert reply.status_code == status, reply.text
+        assert reply.headers["content-type"] == "application/problem+json"
+        body = reply.json()
+        assert (body["errorCode"], body.get("field")) == (code, field), body
+
+    async with AsyncClient(gw.base, gw.token, retries=0) as acme_sdk:
+        me = await acme_sdk.accounts.me()
+        shop = await acme_sdk.accounts.create_subaccount("shop")
+        gone = await acme_sdk.accounts.create_subaccount("gone")
+        await acme_sdk.accounts.delete(gone.id)
+    other = await account_service(gw.settings, gw.db).create("stranger", credits=to_milli(1))
+    assert shop.api_key is not None
+    keys = {"acme": gw.token, "shop": shop.api_key, "stranger": other.token}
+
+    def client(login: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": keys[login]}, timeout=30)
+
+    async with client("acme") as acme, client("shop") as shop_http, client("stranger") as stranger:
+        own = await acme.get("/sms/v1/accounts/me/webhooks")
+        assert own.status_code == 200
+        assert own.json() == {
+            "callbackUrl": None,
+            "replyUrl": None,
+            "callbackStatuses": "all",
+            "href": f"/sms/v1/accounts/{me.id}/webhooks",
+        }
+        path = f"/sms/v1/accounts/{shop.id}/webhooks"
+        for body, code, field in (
+            ({"callbackUrl": "ftp://shop.example/dlr"}, "INVALID_PARAMETER", "callbackUrl"),
+            ({"replyUrl": "http://127.0.0.1/mo"}, "INVALID_PARAMETER", "replyUrl"),  # loopback: refused here
+            ({"callbackUrl": "https://shop.example/" + "x" * 2000}, "INVALID_PARAMETER", "callbackUrl"),
+            ({"callbackStatuses": "some"}, "INVALID_PARAMETER", "callbackStatuses"),
+            ({"callback_url": "https://shop.example/dlr"}, "INVALID_PARAMETER", "callback_url"),
+        ):
+            problem(await acme.patch(path, json=body), 422, code, field)
+        problem(await acme.patch(path, content=b"{", headers={"content-type": "application/json"}), 400, "INVALID_JSON")
+        assert (await shop_http.get("/sms/v1/accounts/me/webhooks")).json()["callbackUrl"] is None
+
+        set_by_parent = await acme.patch(
+            path, json={"callbackUrl": "https://shop.example/dlr", "callbackStatuses": "final"}
+        )
+        assert set_by_parent.status_code == 200, set_by_parent.text
+        assert set_by_parent.json() == {
+            "callbackUrl": "https://shop.example/dlr",
+            "replyUrl": None,
+            "callbackStatuses": "final",
+            "href": path,
+        }
+        by_itself = await shop_http.patch("/sms/v1/accounts/me/webhooks", json={"replyUrl": "https://shop.example/mo"})
+        assert by_itself.json() == {**set_by_parent.json(), "replyUrl": "https://shop.example/mo"}
+        stored = (await account_service(gw.settings, gw.db).show("shop")).account
+        assert (stored.callback_url, stored.reply_url, stored.callback_statuses) == (
+            "https://shop.example/dlr",
+            "https://shop.example/mo",
+            "final",
+        )
+        cleared = await shop_http.patch(
+            "/sms/v1/accounts/me/webhooks", json={"callbackUrl": None, "replyUrl": "", "callbackStatuses": "all"}
+        )
+        assert cleared.json()["callbackUrl"] is None and cleared.json()["replyUrl"] is None
+        assert cleared.json()["callbackStatuses"] == "all"
+
+        # Nobody else's: not the account above it, not an unrelated one, not a deleted sub-account's.
+        problem(await shop_http.get(f"/sms/v1/accounts/{me.id}/webhooks"), 404, "NOT_FOUND")
+        problem(
+            await shop_http.patch(f"/sms/v1/accounts/{me.id}/webhooks", json={"callbackUrl": None}), 404, "NOT_FOUND"
+        )
+        problem(await stranger.get(path), 404, "NOT_FOUND")
+        problem(await stranger.patch(path, json={"callbackStatuses": "final"}), 404, "NOT_FOUND")
+        problem(
+            await acme.patch(f"/sms/v1/accounts/{gone.id}/webhooks", json={"callbackUrl": None}), 409, "ACCOUNT_CLOSED"
+        )
+        assert (await acme.get("/sms/v1/accounts/me/webhooks")).json() == own.json()
+
+    # The same through the SDK, both clients: only what is given changes.
+    async with AsyncClient(gw.base, shop.api_key, retries=0) as shop_sdk:
+        assert await shop_sdk.accounts.set_webhooks(callback_statuses="final") == Webhooks(None, None, "final")
+        with pytest.raises(InvalidRequestError) as refused:
+            await shop_sdk.accounts.set_webhooks(callback_url="gopher://shop.example")
+        assert refused.value.field == "callbackUrl"
+    with Client(gw.base, gw.token, retries=0) as acme_sync:
+        changed = await asyncio.to_thread(
+            acme_sync.accounts.set_webhooks, shop.id, callback_url="https://shop.example/r"
+        )
+        assert changed == Webhooks("https://shop.example/r", None, "final")
+        assert await asyncio.to_thread(acme_sync.accounts.webhooks, shop.id) == changed

@@ -183,6 +183,19 @@ class SenderId:
         return cls(str(data["sender"]), str(data["status"]), str(data["requestedAt"]), data.get("decidedAt"))
 
 
+@dataclass(frozen=True, slots=True)
+class Webhooks:
+    """Where and when an account is called back when a send names no URL of its own."""
+
+    callback_url: str | None  # delivery reports
+    reply_url: str | None  # replies
+    callback_statuses: str  # "all": every status change (smsmode's way); "final": the final one only
+
+    @classmethod
+    def from_json(cls, data: Any) -> Webhooks:
+        return cls(data.get("callbackUrl"), data.get("replyUrl"), str(data["callbackStatuses"]))
+
+
 # --- REST requests ---
 
 
@@ -222,6 +235,12 @@ def _limits(account: AccountRef, rate_limit: Any, flows: Any, countries: Any, se
         if value is not _UNSET:
             body[name] = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
     return Request("PATCH", f"{ACCOUNTS}/{_ref(account)}", json=body)
+
+
+def _webhooks(account: AccountRef, callback_url: Any, reply_url: Any, callback_statuses: Any) -> Request:
+    values = (("callbackUrl", callback_url), ("replyUrl", reply_url), ("callbackStatuses", callback_statuses))
+    body = {name: value for name, value in values if value is not _UNSET}
+    return Request("PATCH", f"{ACCOUNTS}/{_ref(account)}/webhooks", json=body)
 
 
 def _transfer(to: int, amount: Decimal | int | str, source: int | None, reference: str | None) -> Request:
@@ -395,6 +414,22 @@ class AccountsClient:
         path = f"{ACCOUNTS}/{_ref(account)}/senders/{quote(sender, safe='')}"
         return SenderId.from_json(loads(self._http.send(Request("PATCH", path, json={"status": status})).content))
 
+    def webhooks(self, account: AccountRef = "me") -> Webhooks:
+        request = Request("GET", f"{ACCOUNTS}/{_ref(account)}/webhooks")
+        return Webhooks.from_json(loads(self._http.send(request).content))
+
+    def set_webhooks(
+        self,
+        account: AccountRef = "me",
+        *,
+        callback_url: str | None = _UNSET,
+        reply_url: str | None = _UNSET,
+        callback_statuses: str = _UNSET,
+    ) -> Webhooks:
+        """Set what is given (None or "" removes a URL); what is omitted stays."""
+        request = _webhooks(account, callback_url, reply_url, callback_statuses)
+        return Webhooks.from_json(loads(self._http.send(request).content))
+
 
 class AsyncAccountsClient:
     """`client.accounts` of an `AsyncClient`: see `AccountsClient`."""
@@ -508,6 +543,21 @@ class AsyncAccountsClient:
         path = f"{ACCOUNTS}/{_ref(account)}/senders/{quote(sender, safe='')}"
         response = await self._http.send(Request("PATCH", path, json={"status": status}))
         return SenderId.from_json(loads(response.content))
+
+    async def webhooks(self, account: AccountRef = "me") -> Webhooks:
+        response = await self._http.send(Request("GET", f"{ACCOUNTS}/{_ref(account)}/webhooks"))
+        return Webhooks.from_json(loads(response.content))
+
+    async def set_webhooks(
+        self,
+        account: AccountRef = "me",
+        *,
+        callback_url: str | None = _UNSET,
+        reply_url: str | None = _UNSET,
+        callback_statuses: str = _UNSET,
+    ) -> Webhooks:
+        response = await self._http.send(_webhooks(account, callback_url, reply_url, callback_statuses))
+        return Webhooks.from_json(loads(response.content))
 
 
 # --- smsmode's sub-account calls ---

@@ -19,7 +19,12 @@ MIN_WEIGHT, MAX_WEIGHT = 1, 100
 
 
 class InvalidAccountSetting(ValueError):
-    """A setting the gateway does not accept; the message names it and says what is allowed."""
+    """A setting the gateway does not accept; the message names it and says what is allowed. `setting`: the
+    keyword of `AccountService.update` it came from, where a door names the field in its own words."""
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 @valueclass
@@ -146,11 +151,14 @@ class AccountService:
 
     async def _check_urls(self, callback_url: str | None, reply_url: str | None) -> None:
         """The rules of a send's `notification_url`s: a default the notifier would refuse is refused now."""
-        for name, url in (("callback URL", callback_url), ("reply URL", reply_url)):
+        for setting, name, url in (
+            ("callback_url", "callback URL", callback_url),
+            ("reply_url", "reply URL", reply_url),
+        ):
             if url:
                 problem = self._url_check.problem(url) if len(url) <= MAX_URL else f"longer than {MAX_URL} characters"
                 if problem is not None:
-                    raise InvalidAccountSetting(f"{name}: {problem}")
+                    raise InvalidAccountSetting(f"{name}: {problem}", setting)
 
     async def _view(self, account: Account) -> AccountView:
         balance = await self._accounts.balance(account.id)

@@ -1,5 +1,5 @@
-"""The JSON shapes of the account endpoints (sub-accounts, transfers, keys, ledger, usage, sender IDs): request
-bodies are validated with these models and the OpenAPI document describes answers with them."""
+"""The JSON shapes of the account endpoints (sub-accounts, transfers, keys, ledger, usage, sender IDs, webhooks):
+request bodies are validated with these models and the OpenAPI document describes answers with them."""
 
 from __future__ import annotations
 
@@ -170,7 +170,29 @@ class SenderList(_Out):
     items: list[SenderOut]
 
 
-INPUTS = (SubAccountIn, LimitsIn, TransferIn, KeyIn, SenderIn, SenderDecisionIn)
+CallbackStatuses = Literal["all", "final"]
+
+
+class WebhooksIn(_In):
+    callbackUrl: str | None = Field(
+        default=None, max_length=2000, description="delivery reports of sends that give none; null or empty: none"
+    )
+    replyUrl: str | None = Field(
+        default=None, max_length=2000, description="replies to sends that give none, and unanswered ones; null: none"
+    )
+    callbackStatuses: CallbackStatuses | None = Field(
+        default=None, description="all: a callback at every status change (smsmode's way); final: the final one only"
+    )
+
+
+class WebhooksOut(_Out):
+    callbackUrl: str | None
+    replyUrl: str | None
+    callbackStatuses: CallbackStatuses
+    href: str
+
+
+INPUTS = (SubAccountIn, LimitsIn, TransferIn, KeyIn, SenderIn, SenderDecisionIn, WebhooksIn)
 OUTPUTS = (
     AccountOut,
     CreatedAccountOut,
@@ -183,4 +205,5 @@ OUTPUTS = (
     UsageOut,
     SenderList,
     SenderOut,
+    WebhooksOut,
 )

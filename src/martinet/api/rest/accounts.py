@@ -1,5 +1,6 @@
 """The account endpoints of the REST door: the caller's account, sub-accounts, transfers, API keys, ledger,
-usage and sender IDs — a thin face on `ResellerService` (docs/resellers.md, docs/rest-api.md).
+usage, sender IDs and webhooks — a thin face on `ResellerService`, and on `AccountService` for the webhooks
+(docs/resellers.md, docs/rest-api.md).
 
 `{accountId}` is an account id or `me`. An account the caller does not manage answers 404, as an unknown one.
 """
@@ -17,7 +18,15 @@ from urllib.parse import unquote, urlencode
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from martinet.api.rest.account_models import KeyIn, LimitsIn, SenderDecisionIn, SenderIn, SubAccountIn, TransferIn
+from martinet.api.rest.account_models import (
+    KeyIn,
+    LimitsIn,
+    SenderDecisionIn,
+    SenderIn,
+    SubAccountIn,
+    TransferIn,
+    WebhooksIn,
+)
 from martinet.api.rest.handlers import (
     Answer,
     Handler,
@@ -32,10 +41,11 @@ from martinet.api.rest.problems import Problem, invalid
 from martinet.clock import now_ms
 from martinet.domain.credits import to_milli
 from martinet.domain.resources import CURRENCY, FLOW_OF_LANE, LANE_OF_FLOW, credits, iso_time
+from martinet.services.accounts import AccountService, InvalidAccountSetting
 from martinet.services.auth import Caller
 from martinet.services.resellers import CreatedKey, InvalidField, NotAllowed, NotManaged, ResellerService
 from martinet.store.account_tree import AccountClosed, HasSubAccounts, TreeAccount
-from martinet.store.accounts import KEEP, ApiKey, InsufficientCredit, LoginTaken
+from martinet.store.accounts import KEEP, Account, ApiKey, InsufficientCredit, LoginTaken
 from martinet.store.ledger import LedgerEntry
 from martinet.store.senders import SenderId
 
@@ -125,6 +135,15 @@ def account_resource(account: TreeAccount) -> dict[str, object]:
     }
 
 
+def webhooks_resource(account: Account) -> dict[str, object]:
+    return {
+        "callbackUrl": account.callback_url,
+        "replyUrl": account.reply_url,
+        "callbackStatuses": account.callback_statuses,
+        "href": f"{ACCOUNTS}{account.id}/webhooks",
+    }
+
+
 def key_resource(key: ApiKey, account_id: int, now: int) -> dict[str, object]:
     state = "ACTIVE"
     if key.revoked_at is not None:
@@ -209,6 +228,50 @@ async def delete_account(services: RestServices, request: RestRequest) -> Answer
         return Answer(200, account_resource(closed))
 
     return await _guarded(work())
+
+
+# --- Webhooks ---
+
+#: `AccountService.update`'s keyword of a refused setting → this door's field.
+_WEBHOOK_FIELDS = {"callback_url": "callbackUrl", "reply_url": "replyUrl"}
+
+
+async def get_webhooks(services: RestServices, request: RestRequest) -> Answer:
+    async def work() -> Answer:
+        found = await _resellers(services).managed_settings(request.caller.account, _account_id(request))
+        return Answer(200, webhooks_resource(found))
+
+    return await _guarded(work())
+
+
+async def update_webhooks(services: RestServices, request: RestRequest) -> Answer:
+    """Where and when the account (its own, or a sub-account's for the accounts above it) is called back: the
+    settings `martinet account update` and the console's Callbacks page change, checked by the same rules."""
+    body = _body(request, WebhooksIn)
+    given = body.model_fields_set
+
+    async def work() -> Answer:
+        found = await _resellers(services).account(request.caller.account, _account_id(request))
+        if found.closed_at is not None:
+            raise AccountClosed(found.id)
+        try:
+            updated = await _account_settings(services).update(
+                found.login,
+                callback_url=(body.callbackUrl or None) if "callbackUrl" in given else KEEP,
+                reply_url=(body.replyUrl or None) if "replyUrl" in given else KEEP,
+                callback_statuses=(body.callbackStatuses or "all") if "callbackStatuses" in given else KEEP,
+            )
+        except InvalidAccountSetting as exc:
+            raise invalid(_WEBHOOK_FIELDS.get(exc.setting or "", "body"), str(exc)) from None
+        return Answer(200, webhooks_resource(updated.account))
+
+    return await _guarded(work())
+
+
+def _account_settings(services: RestServices) -> AccountService:
+    if services.accounts is None:
+        raise Problem("NOT_FOUND", "no such resource")
+    return services.accounts
 
 
 async def list_account_messages(services: RestServices, request: RestRequest) -> Answer:
@@ -523,6 +586,7 @@ _ACCOUNT_ITEM: dict[str, dict[str, Handler]] = {
     "messages": {"GET": list_account_messages},
     "usage": {"GET": usage},
     "senders": {"GET": list_senders, "POST": request_sender},
+    "webhooks": {"GET": get_webhooks, "PATCH": update_webhooks},
 }
 
 

@@ -140,6 +140,20 @@ def account_paths(
                 "responses": {"200": json(ref(m.SenderOut), "the decision"), **errors(400, 404, 413, 415, 422)},
             },
         },
+        "/sms/v1/accounts/{accountId}/webhooks": {
+            "parameters": [account_id],
+            "get": {
+                "operationId": "getWebhooks",
+                "summary": "Where and when the account is called back when a send names no URL of its own",
+                "responses": {"200": json(ref(m.WebhooksOut), "the settings"), **errors(404, 422)},
+            },
+            "patch": {
+                "operationId": "setWebhooks",
+                "summary": "Set the account's default callback and reply URLs, and which status changes call back",
+                "requestBody": body(m.WebhooksIn),
+                "responses": {"200": json(ref(m.WebhooksOut), "the settings"), **errors(400, 404, 409, 413, 415, 422)},
+            },
+        },
         "/sms/v1/transfers": {
             "post": {
                 "operationId": "transferCredits",

@@ -42,6 +42,7 @@ from martinet.services.accept import (
     SendService,
     message_facts,
 )
+from martinet.services.accounts import AccountService
 from martinet.services.auth import Caller
 from martinet.services.contacts import ContactService
 from martinet.services.idempotency import IdempotentSends, KeyInProgress, KeyReused, Replayed, RequestKey
@@ -86,6 +87,7 @@ class RestServices:
     replies: ReplyService
     contacts: ContactService | None = None  # the address book (/sms/v1/contacts, /sms/v1/groups)
     resellers: ResellerService | None = None  # accounts, transfers, keys (api/rest/accounts.py)
+    accounts: AccountService | None = None  # an account's own settings: its webhooks (api/rest/accounts.py)
 
 
 @valueclass
