@@ -369,7 +369,7 @@ async def test_webhook_settings_of_an_account_and_of_its_sub_accounts_over_rest(
             "final",
         )
         cleared = await shop_http.patch(
-            "/sms/v1/accounts/me/webhooks", json={"callbackUrl": None, "replyUrl": "", "callbackStatuses": "all"}
+            "/sms/v1/accounts/me/webhooks", json={"callbackUrl": None, "replyUrl": "", "callbackStatuses": None}
         )
         assert cleared.json()["callbackUrl"] is None and cleared.json()["replyUrl"] is None
         assert cleared.json()["callbackStatuses"] == "all"

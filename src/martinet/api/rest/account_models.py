@@ -181,7 +181,7 @@ class WebhooksIn(_In):
         default=None, max_length=2000, description="replies to sends that give none, and unanswered ones; null: none"
     )
     callbackStatuses: CallbackStatuses | None = Field(
-        default=None, description="all: a callback at every status change (smsmode's way); final: the final one only"
+        default=None, description="all (or null): a callback at each status change, smsmode's way; final: the final one"
     )
 
 
