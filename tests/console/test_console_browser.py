@@ -289,6 +289,21 @@ def test_account_holder_imports_contacts_and_funds_a_sub_account(
     assert _text_of(driver, 'tr.subaccount[data-login="acme-shop"] .balance') == "25"
     assert _text_of(driver, "#target-balance") == "975"
     screenshot(driver, "subaccounts")
+
+    # On the sub-account's own page, its parent has it called back for final statuses only.
+    driver.find_element(_by("CSS_SELECTOR"), 'tr.subaccount[data-login="acme-shop"] a').click()
+    _wait(driver, lambda d: d.find_elements(_by("ID"), "subaccount-callbacks"))
+    driver.find_element(_by("ID"), "callback-url").send_keys("https://hooks.example/boutique")
+    driver.find_element(_by("ID"), "statuses-final").click()
+    driver.find_element(_by("ID"), "save-subaccount-callbacks").click()
+    _wait(driver, lambda d: d.find_elements(_by("ID"), "accounts-note"))
+    assert driver.find_element(_by("ID"), "statuses-final").is_selected()
+    assert driver.find_element(_by("ID"), "callback-url").get_attribute("value") == "https://hooks.example/boutique"
+    assert live.gateway is not None
+    gateway = live.gateway
+    shop = live.call(lambda: account_service(gateway.settings, gateway.db).show("acme-shop")).account
+    assert (shop.callback_url, shop.callback_statuses) == ("https://hooks.example/boutique", "final")
+    screenshot(driver, "subaccount")
     driver.get(f"{base}/console/ledger")
     assert len(driver.find_elements(_by("CSS_SELECTOR"), 'tr.entry[data-reason="transfer_out"]')) == 1
     screenshot(driver, "ledger")

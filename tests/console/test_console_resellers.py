@@ -100,6 +100,71 @@ async def test_sub_accounts_and_transfers_follow_the_services_rules(gw: Gateway)
         ).status_code == 403
 
 
+async def test_a_parent_sets_where_and_when_its_sub_account_is_called_back(gw: Gateway) -> None:
+    """The sub-account's page holds its callback settings, saved by the rules of the account's own Callbacks page:
+    a refused value says why, keeps what was typed and changes nothing; the sub-account then finds them on its
+    own Callbacks page; a deleted sub-account's are no longer changed."""
+    service = account_service(gw.settings, gw.db)
+    async with signed_in(gw) as (client, csrf):
+        shop = await _child(client, csrf, "acme-shop")
+        assert 'id="subaccount-callbacks"' not in (await client.get("/console/accounts")).text  # its own: Callbacks
+        page = (await client.get(f"/console/accounts/{shop}")).text
+        assert 'id="subaccount-callbacks"' in page and 'value="all" id="statuses-all" checked' in page
+
+        def webhooks(**fields: str) -> dict[str, str]:
+            return {"csrf": csrf, "action": "webhooks", "callback_statuses": "final", **fields}
+
+        refused = await client.post(
+            f"/console/accounts/{shop}", data=webhooks(callback_url="ftp://hooks.example.org/dlr")
+        )
+        assert refused.status_code == 422 and "callback URL: scheme 'ftp' refused" in html.unescape(refused.text)
+        assert 'value="ftp://hooks.example.org/dlr"' in refused.text  # shown again as typed, to be corrected
+        assert 'value="final" id="statuses-final" checked' in refused.text
+        unknown = await client.post(f"/console/accounts/{shop}", data=webhooks(callback_statuses="some"))
+        assert unknown.status_code == 422 and "callback statuses: expected one of all, final" in unknown.text
+        untouched = (await service.show("acme-shop")).account
+        assert (untouched.callback_url, untouched.reply_url, untouched.callback_statuses) == (None, None, "all")
+
+        saved = await client.post(
+            f"/console/accounts/{shop}",
+            data=webhooks(callback_url=" https://hooks.example.org/dlr ", reply_url="https://hooks.example.org/mo"),
+        )
+        assert saved.status_code == 303 and saved.headers["location"] == f"/console/accounts/{shop}?note=saved"
+        shown = (await client.get(saved.headers["location"])).text
+        assert "Les réglages des notifications sont enregistrés." in shown
+        assert 'value="https://hooks.example.org/dlr"' in shown and 'value="final" id="statuses-final" checked' in shown
+        account = (await service.show("acme-shop")).account
+        assert (account.callback_url, account.reply_url, account.callback_statuses) == (
+            "https://hooks.example.org/dlr",
+            "https://hooks.example.org/mo",
+            "final",
+        )
+        parent = (await service.show("acme")).account
+        assert (parent.callback_url, parent.callback_statuses) == (None, "all")
+
+        # The sub-account sees what its parent set on its own Callbacks page, and may change it there.
+        async with signed_in(gw, "acme-shop", "pw") as (shop_client, _shop_csrf):
+            own = (await shop_client.get("/console/callbacks")).text
+            assert 'value="https://hooks.example.org/dlr"' in own and 'value="final" id="statuses-final" checked' in own
+
+        # Emptied, the URLs are removed; every status change is called back again.
+        cleared = await client.post(
+            f"/console/accounts/{shop}", data=webhooks(callback_url="", reply_url="", callback_statuses="all")
+        )
+        assert cleared.status_code == 303
+        account = (await service.show("acme-shop")).account
+        assert (account.callback_url, account.reply_url, account.callback_statuses) == (None, None, "all")
+
+        deleted = await client.post("/console/accounts", data={"csrf": csrf, "action": "delete", "child": str(shop)})
+        assert deleted.status_code == 303
+        assert 'id="subaccount-callbacks"' not in (await client.get(f"/console/accounts/{shop}")).text
+        closed = await client.post(
+            f"/console/accounts/{shop}", data=webhooks(callback_url="https://hooks.example.org/late")
+        )
+        assert closed.status_code == 422 and "Le compte est supprimé." in html.unescape(closed.text)
+        assert (await service.show("acme-shop")).account.callback_url is None
+
+
 async def test_ledger_usage_and_sender_ids(gw: Gateway) -> None:
     async with signed_in(gw) as (client, csrf):
         shop = await _child(client, csrf, "acme-shop")
@@ -169,6 +234,7 @@ async def test_one_account_never_sees_anothers_sub_accounts_or_ledger(gw: Gatewa
             ("/console/accounts", {"action": "transfer", "child": str(shop), "amount": "1", "direction": "take"}),
             ("/console/accounts", {"action": "delete", "child": str(shop)}),
             (f"/console/accounts/{shop}", {"action": "create", "login": "intrus"}),
+            (f"/console/accounts/{shop}", {"action": "webhooks", "callback_url": "https://intrus.example.org/"}),
             ("/console/senders", {"account": str(shop), "sender": "PIRATE", "action": "approved"}),
         ):
             answer = await other.post(path, data={"csrf": other_csrf, **data})
@@ -185,4 +251,5 @@ async def test_one_account_never_sees_anothers_sub_accounts_or_ledger(gw: Gatewa
         page = (await acme.get("/console/accounts")).text
         assert _balance(page, shop) == "0" and "intrus" not in page
         assert "PIRATE" not in (await acme.get(f"/console/senders?account={shop}")).text
+        assert (await account_service(gw.settings, gw.db).show("acme-shop")).account.callback_url is None
         assert "No such account." in (await other.get(f"/console/accounts/{shop}")).text

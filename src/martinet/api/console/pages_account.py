@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from martinet.api.console.callback_settings import save_callback_settings
 from martinet.api.console.context import PREFIX, Ctx, PageHost
 from martinet.domain.credits import format_credits
 from martinet.domain.keys import InvalidKeyLimit
@@ -31,7 +32,6 @@ from martinet.services.accounts import InvalidAccountSetting
 from martinet.services.auth import TooManyFailures
 from martinet.services.rate_limits import RateLimited
 from martinet.services.sign_in_links import LINK_LABEL
-from martinet.store.accounts import Account
 from martinet.store.callbacks import FAILED
 from martinet.store.messages import MessageFilter
 
@@ -309,7 +309,7 @@ def routes(door: PageHost) -> list[Route]:
         action = ctx.form.get("action") if ctx.request.method == "POST" else None
         if action == "settings":
             try:
-                account = await _save_callback_settings(ctx)
+                account = await save_callback_settings(ctx, ctx.me.login)
                 note = ctx.t("Saved.")
             except InvalidAccountSetting as exc:
                 problem = str(exc)
@@ -327,7 +327,14 @@ def routes(door: PageHost) -> list[Route]:
         return door.render(
             ctx,
             "callbacks.html",
-            {"rows": rows, "state": state, "note": note, "problem": problem, "account": account},
+            {
+                "rows": rows,
+                "state": state,
+                "note": note,
+                "problem": problem,
+                "account": account,
+                "typed": ctx.form if problem else {},
+            },
             422 if problem else 200,
         )
 
@@ -356,19 +363,6 @@ def routes(door: PageHost) -> list[Route]:
 
 
 # --- Helpers ---
-
-
-async def _save_callback_settings(ctx: Ctx) -> Account:
-    """The signed-in account's own callback settings, as `martinet account update` sets them: the URLs its sends
-    are called back at when they name none (empty: none), and whether every status change is called back or only
-    the final one. Raises InvalidAccountSetting, changing nothing."""
-    view = await ctx.services.account_admin.update(
-        ctx.me.login,
-        callback_url=ctx.form.get("callback_url", "").strip(),
-        reply_url=ctx.form.get("reply_url", "").strip(),
-        callback_statuses=ctx.form.get("callback_statuses", ""),
-    )
-    return view.account
 
 
 async def _figures(ctx: Ctx) -> dict[str, Any]:

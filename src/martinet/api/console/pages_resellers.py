@@ -1,5 +1,5 @@
-"""The reseller's pages: an account's sub-accounts (create, delete, credit transfers), its ledger (filtered by
-date, exported as CSV), its daily usage and its sender IDs.
+"""The reseller's pages: an account's sub-accounts (create, delete, credit transfers, a sub-account's callback
+settings), its ledger (filtered by date, exported as CSV), its daily usage and its sender IDs.
 
 Every rule is `ResellerService`'s: who manages whom, which transfers are allowed, who approves a sender. The
 pages only turn the service's refusals into form errors; an account the signed-in one does not manage is "not
@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from martinet.api.console.callback_settings import save_callback_settings
 from martinet.api.console.context import PREFIX, Ctx, PageHost
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.resources import STATUS_VALUES
+from martinet.services.accounts import InvalidAccountSetting
 from martinet.services.resellers import InvalidField, NotAllowed, NotManaged
 from martinet.store.account_tree import AccountClosed, HasSubAccounts, TreeAccount
 from martinet.store.accounts import InsufficientCredit, LoginTaken
@@ -73,9 +75,14 @@ def routes(door: PageHost) -> list[Route]:
                 return RedirectResponse(f"{here}?note={note}", 303)
             target = await _target(ctx, raw)
         children = await ctx.services.resellers.subaccounts(ctx.me, target.id)
+        own = target.id == ctx.me.id
         values = {
             "target": target,
-            "own": target.id == ctx.me.id,
+            "own": own,
+            # A sub-account's callback settings, which its page lets the accounts above it change; an account's
+            # own are on its Callbacks page.
+            "settings": None if own else await ctx.services.resellers.managed_settings(ctx.me, target.id),
+            "typed": form if form.get("action") == "webhooks" else {},
             "children": children,
             "open_children": [c for c in children if c.closed_at is None],
             "problem": problem,
@@ -262,6 +269,11 @@ async def _account_action(ctx: Ctx, target: TreeAccount) -> str:
     resellers, me, form = ctx.services.resellers, ctx.me, ctx.form
     action = form.get("action")
     try:
+        if action == "webhooks":
+            if target.closed_at is not None:
+                raise AccountClosed(target.id)
+            await save_callback_settings(ctx, target.login)
+            return "saved"
         if action == "create":
             password = form.get("password", "")
             await resellers.create_subaccount(me, form.get("login", "").strip(), password or None, parent_id=target.id)
@@ -280,6 +292,8 @@ async def _account_action(ctx: Ctx, target: TreeAccount) -> str:
             return "moved"
     except InvalidField as exc:
         raise FormProblem(_field_problem(ctx, exc)) from None
+    except InvalidAccountSetting as exc:
+        raise FormProblem(str(exc)) from None
     except LoginTaken:
         raise FormProblem(ctx.t("Login: an account of this name exists already")) from None
     except NotAllowed:
@@ -347,6 +361,7 @@ def _note(ctx: Ctx) -> str | None:
         "created": "The sub-account is created.",
         "deleted": "The sub-account is deleted; its credits went back to its parent.",
         "moved": "The credits are moved.",
+        "saved": "The callback settings are saved.",
     }
     note = notes.get(ctx.request.query_params.get("note") or "")
     return ctx.t(note) if note else None
