@@ -217,6 +217,16 @@ async def test_pages_show_the_accounts_traffic(gw: Gateway) -> None:
         )
         assert accounts.status_code == 200
         assert (await account_service(gw.settings, gw.db).show("other")).balance == to_milli(15)
+        # The operator has an account called back for final statuses only, keeping its other settings.
+        update = {"csrf": csrf, "action": "update", "login": "other", "lane": "notification", "rate_limit": "7"}
+        unknown = await client.post("/console/ops/accounts", data={**update, "callback_statuses": "some"})
+        assert unknown.status_code == 422 and "callback statuses: expected one of all, final" in unknown.text
+        assert (await account_service(gw.settings, gw.db).show("other")).account.callback_statuses == "all"
+        final = await client.post("/console/ops/accounts", data={**update, "callback_statuses": "final"})
+        assert final.status_code == 200
+        other = (await account_service(gw.settings, gw.db).show("other")).account
+        assert (other.callback_statuses, other.lane, other.rate_limit) == ("final", "notification", 7.0)
+        assert re.search(r'data-login="other">.*?<option value="final" selected>', final.text, re.S)
         created_account = await client.post(
             "/console/ops/accounts", data={"csrf": csrf, "action": "create", "login": "other", "credits": "1"}
         )

@@ -278,6 +278,8 @@ FRENCH: dict[str, str] = {
     "The sub-account is deleted; its credits went back to its parent.": "Le sous-compte est supprimé ; ses crédits sont revenus à son parent.",  # noqa: E501
     "The credits are moved.": "Les crédits sont transférés.",
     "The callback settings are saved.": "Les réglages des notifications sont enregistrés.",
+    "every status": "chaque statut",
+    "final status only": "statut final seulement",
     "Callbacks of %s": "Notifications de %s",
     "For the sends of %s that name no notification_url or notification_url_reponse of their own.": "Pour les envois de %s qui ne donnent pas leur propre notification_url ou notification_url_reponse.",  # noqa: E501
     "Login: an account of this name exists already": "Identifiant : un compte de ce nom existe déjà",

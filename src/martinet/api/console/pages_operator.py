@@ -142,6 +142,7 @@ async def _account_action(ctx: Ctx) -> tuple[str | None, str | None]:
             lane=form.get("lane") or KEEP,
             sandbox=form.get("sandbox") == "on",
             rate_limit=_rate(raw_rate) if raw_rate else None,
+            callback_statuses=form.get("callback_statuses") or KEEP,
         )
         return ctx.t("Saved."), None
     if action == "link":
