@@ -120,6 +120,10 @@ async def test_a_parent_sets_where_and_when_its_sub_account_is_called_back(gw: G
         assert refused.status_code == 422 and "callback URL: scheme 'ftp' refused" in html.unescape(refused.text)
         assert 'value="ftp://hooks.example.org/dlr"' in refused.text  # shown again as typed, to be corrected
         assert 'value="final" id="statuses-final" checked' in refused.text
+        forged = await client.post(
+            f"/console/accounts/{shop}", data=webhooks(callback_url='ftp://x/"><script>alert(1)</script>')
+        )
+        assert forged.status_code == 422 and "<script>alert(1)" not in forged.text  # shown again, escaped
         unknown = await client.post(f"/console/accounts/{shop}", data=webhooks(callback_statuses="some"))
         assert unknown.status_code == 422 and "callback statuses: expected one of all, final" in unknown.text
         untouched = (await service.show("acme-shop")).account
