@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 
 from martinet.engine.breaker import MAX_REST, BreakerState, CircuitBreaker
+from tests.clocks import ManualClock
 
 pytestmark = pytest.mark.unit
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_opens_after_consecutive_failures_only() -> None:
-    breaker = CircuitBreaker(failures=3, rest=30, clock=Clock())
+    breaker = CircuitBreaker(failures=3, rest=30, clock=ManualClock(1000.0))
     breaker.failed()
     breaker.failed()
     breaker.succeeded()  # a success in between starts the count again
@@ -30,7 +23,7 @@ def test_opens_after_consecutive_failures_only() -> None:
 
 
 def test_one_probe_after_the_rest_and_closed_by_its_success() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     breaker = CircuitBreaker(failures=1, rest=30, clock=clock)
     breaker.failed()
     clock.now += 29.9
@@ -45,7 +38,7 @@ def test_one_probe_after_the_rest_and_closed_by_its_success() -> None:
 
 
 def test_a_failed_probe_rests_longer_each_time_up_to_a_ceiling() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     breaker = CircuitBreaker(failures=1, rest=30, clock=clock)
     rests = []
     breaker.failed()

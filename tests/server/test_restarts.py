@@ -6,20 +6,13 @@ from __future__ import annotations
 import pytest
 
 from martinet.restarts import FIRST_S, MOST_S, QUICK_S, Restarts
+from tests.clocks import ManualClock
 
 pytestmark = pytest.mark.unit
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_quick_deaths_in_a_row_double_the_wait_up_to_a_cap_and_a_long_run_starts_the_count_again() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     restarts = Restarts(clock)
     waits = []
     for _ in range(9):
@@ -38,7 +31,7 @@ def test_quick_deaths_in_a_row_double_the_wait_up_to_a_cap_and_a_long_run_starts
 
 
 def test_each_child_has_its_own_count() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     restarts = Restarts(clock)
     for name in ("engine", "notifier"):
         restarts.started(name)

@@ -12,17 +12,10 @@ from martinet.services.auth import Authenticator
 from martinet.services.callback_urls import CallbackUrlCheck
 from martinet.store.accounts import Account, AccountStore, UnknownAccount
 from martinet.store.database import Database
+from tests.clocks import ManualClock
 
 #: The rules of a gateway that keeps the default: callbacks only to public addresses.
 URLS = CallbackUrlCheck(allow_private_networks=False)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_weight_and_rate_limit_are_stored_and_read_with_the_account(db: Database) -> None:
@@ -62,7 +55,7 @@ async def test_the_authenticator_sees_a_new_limit_when_its_cache_expires(db: Dat
     store = AccountStore(db, lambda: 1)
     service = AccountService(store, AccountDefaults(), URLS)
     created = await service.create("alice", rate_limit=1)
-    clock = Clock()
+    clock = ManualClock()
     auth = Authenticator(store, cache_seconds=5, clock=clock)
     first = await auth.by_token(created.token)
     assert first is not None and first.account.rate_limit == 1.0
@@ -118,7 +111,7 @@ class CountingStore(AccountStore):
 async def test_requests_that_miss_the_expired_cache_together_share_one_lookup(db: Database) -> None:
     store = CountingStore(db, lambda: 1)
     created = await AccountService(store, AccountDefaults(), URLS).create("alice")
-    clock = Clock()
+    clock = ManualClock()
     auth = Authenticator(store, cache_seconds=5, clock=clock)
     assert await auth.by_token(created.token) is not None
     clock.now = 5.1
@@ -131,7 +124,7 @@ async def test_requests_that_miss_the_expired_cache_together_share_one_lookup(db
 async def test_requests_with_the_same_login_and_password_share_one_check(db: Database) -> None:
     store = CountingStore(db, lambda: 1)
     await AccountService(store, AccountDefaults(), URLS).create("alice", password="s3cret-passw0rd")
-    auth = Authenticator(store, cache_seconds=5, clock=Clock())
+    auth = Authenticator(store, cache_seconds=5, clock=ManualClock())
     right = [auth.by_password("alice", "s3cret-passw0rd") for _ in range(5)]
     wrong = [auth.by_password("alice", "guess") for _ in range(5)]
     callers = await asyncio.gather(*right, *wrong)

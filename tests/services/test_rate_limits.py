@@ -7,16 +7,9 @@ import random
 import pytest
 
 from martinet.services.rate_limits import RateLimited, RateLimiter, effective_rate
+from tests.clocks import ManualClock
 
 pytestmark = pytest.mark.unit
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def allowed(limiter: RateLimiter, account_id: int, own: float | None) -> bool:
@@ -28,12 +21,12 @@ def allowed(limiter: RateLimiter, account_id: int, own: float | None) -> bool:
 
 
 def test_no_limit_when_the_account_has_none_and_the_default_is_zero() -> None:
-    limiter = RateLimiter(0, clock=Clock())
+    limiter = RateLimiter(0, clock=ManualClock(1000.0))
     assert all(allowed(limiter, 1, None) for _ in range(10_000))
 
 
 def test_an_account_at_zero_is_unlimited_whatever_the_default() -> None:
-    limiter = RateLimiter(1, clock=Clock())
+    limiter = RateLimiter(1, clock=ManualClock(1000.0))
     assert all(allowed(limiter, 1, 0.0) for _ in range(1_000))
     assert allowed(limiter, 2, None)
     assert not allowed(limiter, 2, None)  # the default applies to accounts without their own value
@@ -46,7 +39,7 @@ def test_effective_rate_prefers_the_account_value() -> None:
 
 
 def test_a_burst_of_one_second_then_refill_at_the_rate() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter(0, clock=clock)
     assert [allowed(limiter, 1, 5) for _ in range(6)] == [True] * 5 + [False]
     clock.now += 0.1
@@ -57,7 +50,7 @@ def test_a_burst_of_one_second_then_refill_at_the_rate() -> None:
 
 
 def test_refused_calls_take_nothing() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter(0, clock=clock)
     assert allowed(limiter, 1, 0.5)
     for _ in range(100):
@@ -68,7 +61,7 @@ def test_refused_calls_take_nothing() -> None:
 
 
 def test_below_one_per_second_still_lets_one_send_through() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter(0.2, clock=clock)
     assert allowed(limiter, 1, None)
     clock.now += 4.9
@@ -79,7 +72,7 @@ def test_below_one_per_second_still_lets_one_send_through() -> None:
 
 @pytest.mark.parametrize("rate", [1.0, 2.0, 10.0, 250.0])
 def test_a_steady_client_at_the_limit_is_never_refused(rate: float) -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter(0, clock=clock)
     for _ in range(2_000):
         assert allowed(limiter, 1, rate)
@@ -89,7 +82,7 @@ def test_a_steady_client_at_the_limit_is_never_refused(rate: float) -> None:
 @pytest.mark.parametrize("rate", [2.0, 10.0, 250.0])
 def test_jitter_around_the_limit_is_absorbed(rate: float) -> None:
     """Calls due every 1/rate seconds arrive up to half an interval early or late: none is refused."""
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter(0, clock=clock)
     jitter = random.Random(7)
     start = clock.now
@@ -99,7 +92,7 @@ def test_jitter_around_the_limit_is_absorbed(rate: float) -> None:
 
 
 def test_a_client_over_the_limit_gets_the_limit_on_average() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter(0, clock=clock)
     accepted = 0
     for _ in range(10_000):  # 100 s at 100 calls per second against a limit of 20
@@ -109,7 +102,7 @@ def test_a_client_over_the_limit_gets_the_limit_on_average() -> None:
 
 
 def test_each_worker_enforces_its_share() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter(0, share=4, clock=clock)
     assert [allowed(limiter, 1, 10) for _ in range(3)] == [True, True, False]  # 2.5 per second here
     clock.now += 0.4
@@ -118,14 +111,14 @@ def test_each_worker_enforces_its_share() -> None:
 
 
 def test_accounts_have_their_own_buckets() -> None:
-    limiter = RateLimiter(1, clock=Clock())
+    limiter = RateLimiter(1, clock=ManualClock(1000.0))
     assert allowed(limiter, 1, None)
     assert not allowed(limiter, 1, None)
     assert allowed(limiter, 2, None)
 
 
 def test_a_changed_limit_applies_from_the_next_call() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter(0, clock=clock)
     assert [allowed(limiter, 1, 100) for _ in range(3)] == [True] * 3
     assert allowed(limiter, 1, 1)  # lowered: the bucket shrinks to one token, which this call takes
@@ -137,7 +130,7 @@ def test_a_changed_limit_applies_from_the_next_call() -> None:
 
 
 def test_the_refusal_says_which_limit() -> None:
-    limiter = RateLimiter(0, clock=Clock())
+    limiter = RateLimiter(0, clock=ManualClock(1000.0))
     limiter.check(5, 0.5)
     with pytest.raises(RateLimited) as refused:
         limiter.check(5, 0.5)
