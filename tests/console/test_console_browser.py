@@ -303,6 +303,11 @@ def test_account_holder_imports_contacts_and_funds_a_sub_account(
     gateway = live.gateway
     shop = live.call(lambda: account_service(gateway.settings, gateway.db).show("acme-shop")).account
     assert (shop.callback_url, shop.callback_statuses) == ("https://hooks.example/boutique", "final")
+    # ... and limits the countries it sends to: the page shows the limit as saved.
+    driver.find_element(_by("ID"), "limit-countries").send_keys("fr,be")
+    driver.find_element(_by("ID"), "save-subaccount-limits").click()
+    _wait(driver, lambda d: _text_of(d, '#limits-saved [data-limit="countries"]') == "BE,FR")
+    assert driver.find_element(_by("ID"), "limit-countries").get_attribute("value") == "BE,FR"
     screenshot(driver, "subaccount")
     driver.get(f"{base}/console/ledger")
     assert len(driver.find_elements(_by("CSS_SELECTOR"), 'tr.entry[data-reason="transfer_out"]')) == 1

@@ -257,3 +257,98 @@ async def test_one_account_never_sees_anothers_sub_accounts_or_ledger(gw: Gatewa
         assert "PIRATE" not in (await acme.get(f"/console/senders?account={shop}")).text
         assert (await account_service(gw.settings, gw.db).show("acme-shop")).account.callback_url is None
         assert "No such account." in (await other.get(f"/console/accounts/{shop}")).text
+
+
+async def test_a_parent_sets_its_sub_accounts_limits(gw: Gateway) -> None:
+    """The sub-account's page sets its limits through the reseller service, read as the REST door reads them: the
+    REST door then answers what was saved. A refused value names its field, keeps what was typed and saves nothing;
+    an account never sets its own limits nor its parent's, and another reseller's sub-account is not found."""
+    rest = httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}, timeout=30)
+    async with rest, signed_in(gw) as (client, csrf):
+        shop = await _child(client, csrf, "acme-shop")
+        path = f"/console/accounts/{shop}"
+
+        async def stored(account: int | str = shop) -> object:
+            answer = await rest.get(f"/sms/v1/accounts/{account}")
+            assert answer.status_code == 200, answer.text
+            return answer.json()["limits"]
+
+        def limits(**fields: str) -> dict[str, str]:
+            empty = {"rate_limit": "", "lanes": "", "countries": "", "sender_policy": "any"}
+            return {"csrf": csrf, "action": "limits", **empty, **fields}
+
+        none = {"rateLimit": None, "flows": None, "countries": None, "senderPolicy": "any"}
+        assert await stored() == none
+        assert 'id="subaccount-limits"' not in (await client.get("/console/accounts")).text  # never its own
+        assert 'id="limit-rate" value=""' in (await client.get(path)).text
+
+        saved = await client.post(
+            path, data=limits(rate_limit="2,5", lanes="otp, Notification", countries="fr,be", sender_policy="approved")
+        )
+        assert saved.status_code == 303 and saved.headers["location"] == f"{path}?note=limits"
+        limited = {
+            "rateLimit": 2.5,
+            "flows": ["TRANSACTIONAL", "OTP"],
+            "countries": ["BE", "FR"],
+            "senderPolicy": "approved",
+        }
+        assert await stored() == limited
+        shown = (await client.get(saved.headers["location"])).text
+        assert "Les limites sont enregistrées." in shown and 'data-limit="countries">BE,FR<' in shown
+        assert 'id="limit-rate" value="2.5"' in shown and 'id="limit-lanes" value="notification,otp"' in shown
+        assert '<option value="approved" selected>' in shown
+
+        # A refused value names its field and is shown again as typed; the whole form saves nothing (the other
+        # fields, emptied, would have removed the limits saved above).
+        for fields, words in (
+            ({"lanes": "otp,sms"}, "Voies permises: unknown lane 'sms'"),
+            ({"rate_limit": "-1"}, "Limite (envois/s): un nombre d'envois par seconde, 0 ou plus (0 = sans plafond)"),
+            ({"rate_limit": "vite"}, "Limite (envois/s): un nombre, par exemple 5 ou 0,5"),
+            ({"countries": "FR,UK"}, "Pays permis: not a country code numbers belong to: 'UK'"),
+            ({"countries": "France"}, "Pays permis: not a two-letter country code: 'FRANCE'"),
+            ({"sender_policy": "some"}, "Règle des émetteurs: any (tout émetteur) ou approved"),
+        ):
+            refused = await client.post(path, data=limits(**fields))
+            assert refused.status_code == 422 and words in html.unescape(refused.text), fields
+            name, typed = next(iter(fields.items()))
+            assert name == "sender_policy" or f'name="{name}" id="limit-' in refused.text
+            assert name == "sender_policy" or f'value="{typed}"' in refused.text, fields
+            assert 'data-limit="countries">BE,FR<' in refused.text  # what is stored, beside what was typed
+        forged = await client.post(path, data=limits(countries='"><script>alert(1)</script>'))
+        assert forged.status_code == 422 and "<script>alert(1)" not in forged.text
+        assert await stored() == limited
+
+        # A field the form does not carry keeps its limit; an empty one removes it (an empty policy: `any`).
+        kept = await client.post(path, data={"csrf": csrf, "action": "limits", "countries": ""})
+        assert kept.status_code == 303
+        assert await stored() == {**limited, "countries": None}
+        cleared = await client.post(path, data=limits(sender_policy=""))
+        assert cleared.status_code == 303 and await stored() == none
+        assert (await client.post(path, data=limits(rate_limit="3"))).status_code == 303
+
+        # The sub-account sees no limits form on its own page and may not set its own limits, nor its parent's.
+        acme = await AccountStore(gw.db, now_ms).by_login("acme")
+        assert acme is not None
+        async with signed_in(gw, "acme-shop", "pw") as (shop_client, shop_csrf):
+            for own in ("/console/accounts", path):
+                assert 'id="subaccount-limits"' not in (await shop_client.get(own)).text
+                lifted = await shop_client.post(own, data={**limits(), "csrf": shop_csrf})
+                assert lifted.status_code == 403, own
+                assert "Seul un compte au-dessus de celui-ci peut le faire." in html.unescape(lifted.text)
+            parent = await shop_client.post(
+                f"/console/accounts/{acme[0].id}", data={**limits(rate_limit="1"), "csrf": shop_csrf}
+            )
+            assert parent.status_code == 404
+        async with signed_in(gw, "other", "other-secret") as (other, other_csrf):
+            foreign = await other.post(path, data={**limits(), "csrf": other_csrf})
+            assert foreign.status_code == 404 and "acme-shop" not in foreign.text
+        assert await stored() == {**none, "rateLimit": 3.0}
+        assert await stored("me") == none
+
+        # A deleted sub-account's limits are no longer changed.
+        deleted = await client.post("/console/accounts", data={"csrf": csrf, "action": "delete", "child": str(shop)})
+        assert deleted.status_code == 303
+        assert 'id="subaccount-limits"' not in (await client.get(path)).text
+        closed = await client.post(path, data=limits(countries="FR"))
+        assert closed.status_code == 422 and "Le compte est supprimé." in html.unescape(closed.text)
+        assert await stored() == {**none, "rateLimit": 3.0}

@@ -282,6 +282,20 @@ FRENCH: dict[str, str] = {
     "final status only": "statut final seulement",
     "Callbacks of %s": "Notifications de %s",
     "For the sends of %s that name no notification_url or notification_url_reponse of their own.": "Pour les envois de %s qui ne donnent pas leur propre notification_url ou notification_url_reponse.",  # noqa: E501
+    "Limits of %s": "Limites de %s",
+    "Limits": "Limites",
+    "Its own limits:": "Ses propres limites :",
+    "Countries allowed": "Pays permis",
+    "every country": "tous",
+    "Sender policy": "Règle des émetteurs",
+    "policy-any": "tout émetteur valide",
+    "policy-approved": "émetteurs approuvés seulement",
+    "0 = no cap": "0 = sans plafond",
+    "An empty field sets no limit of its own. The limits of the accounts above %s apply too: the strictest holds.": "Un champ vide ne fixe aucune limite propre. Les limites des comptes au-dessus de %s s'appliquent aussi : la plus stricte l'emporte.",  # noqa: E501
+    "The limits are saved.": "Les limites sont enregistrées.",
+    "a number, e.g. 5 or 0.5": "un nombre, par exemple 5 ou 0,5",
+    "a number of sends per second, 0 or more (0 = no cap)": "un nombre d'envois par seconde, 0 ou plus (0 = sans plafond)",  # noqa: E501
+    "sender policy: any or approved": "any (tout émetteur) ou approved (approuvés seulement)",
     "Login: an account of this name exists already": "Identifiant : un compte de ce nom existe déjà",
     "Only an account above this one may do this.": "Seul un compte au-dessus de celui-ci peut le faire.",
     "Amount: the giving account's balance does not cover the transfer": "Montant : le solde du compte donneur ne couvre pas le transfert",  # noqa: E501
@@ -354,6 +368,8 @@ ENGLISH: dict[str, str] = {
     "sender-requested": "requested",
     "sender-approved": "approved",
     "sender-refused": "refused",
+    "policy-any": "any valid sender",
+    "policy-approved": "approved senders only",
 }
 
 

@@ -1,5 +1,5 @@
 """The reseller's pages: an account's sub-accounts (create, delete, credit transfers, a sub-account's callback
-settings), its ledger (filtered by date, exported as CSV), its daily usage and its sender IDs.
+settings and limits), its ledger (filtered by date, exported as CSV), its daily usage and its sender IDs.
 
 Every rule is `ResellerService`'s: who manages whom, which transfers are allowed, who approves a sender. The
 pages only turn the service's refusals into form errors; an account the signed-in one does not manage is "not
@@ -26,7 +26,7 @@ from martinet.domain.resources import STATUS_VALUES
 from martinet.services.accounts import InvalidAccountSetting
 from martinet.services.resellers import InvalidField, NotAllowed, NotManaged
 from martinet.store.account_tree import AccountClosed, HasSubAccounts, TreeAccount
-from martinet.store.accounts import InsufficientCredit, LoginTaken
+from martinet.store.accounts import KEEP, InsufficientCredit, Keep, LoginTaken
 from martinet.store.senders import APPROVED, REFUSED
 
 PAGE = 50
@@ -41,7 +41,14 @@ _LABELS = {
     "from": "From",
     "emetteur": "Sender ID",
     "status": "Decision",
+    "rateLimit": "Rate limit (sends/s)",
+    "lanes": "Lanes allowed",
+    "countries": "Countries allowed",
+    "senderPolicy": "Sender policy",
+    "limits": "Limits",
 }
+#: The limits form's fields, in `ResellerService.set_limits`'s order.
+_LIMIT_FIELDS = ("rate_limit", "lanes", "countries", "sender_policy")
 
 
 class FormProblem(Exception):
@@ -83,6 +90,8 @@ def routes(door: PageHost) -> list[Route]:
             # own are on its Callbacks page.
             "settings": None if own else await ctx.services.resellers.managed_settings(ctx.me, target.id),
             "typed": form if form.get("action") == "webhooks" else {},
+            # Its limits, set from above only: never on an account's own page.
+            "limits": None if own else _limits_shown(target, form),
             "children": children,
             "open_children": [c for c in children if c.closed_at is None],
             "problem": problem,
@@ -274,6 +283,9 @@ async def _account_action(ctx: Ctx, target: TreeAccount) -> str:
                 raise AccountClosed(target.id)
             await save_callback_settings(ctx, target.login)
             return "saved"
+        if action == "limits":
+            await _save_limits(ctx, target)
+            return "limits"
         if action == "create":
             password = form.get("password", "")
             await resellers.create_subaccount(me, form.get("login", "").strip(), password or None, parent_id=target.id)
@@ -305,6 +317,53 @@ async def _account_action(ctx: Ctx, target: TreeAccount) -> str:
     except HasSubAccounts:
         raise FormProblem(ctx.t("Delete its sub-accounts first.")) from None
     raise FormProblem(ctx.t("Unknown action."), 400)
+
+
+async def _save_limits(ctx: Ctx, target: TreeAccount) -> None:
+    """Save the limits form on `target`, its fields read as the REST door reads `PATCH /sms/v1/accounts/{id}`:
+    a field the form does not carry keeps its limit, an empty one removes it (no limit of its own). Who may set
+    them and which values hold is `ResellerService.set_limits`'s to say (raises InvalidField, NotAllowed,
+    AccountClosed, saving nothing)."""
+    form = ctx.form
+
+    def text(name: str) -> str | Keep | None:
+        return (form[name].strip() or None) if name in form else KEEP
+
+    rate = form.get("rate_limit")
+    policy = form.get("sender_policy")
+    await ctx.services.resellers.set_limits(
+        ctx.me,
+        target.id,
+        rate_limit=KEEP if rate is None else _rate(ctx, rate),
+        lanes=text("lanes"),
+        countries=text("countries"),
+        sender_policy=KEEP if policy is None else policy.strip() or "any",
+    )
+
+
+def _rate(ctx: Ctx, raw: str) -> float | None:
+    """A rate limit as typed (`0,5` as `0.5`; empty: none of its own). Only whether it is a number is the form's
+    to check: a negative or infinite one goes to the service, which refuses it in its own words."""
+    text = raw.strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise FormProblem(f"{ctx.t(_LABELS['rateLimit'])}: {ctx.t('a number, e.g. 5 or 0.5')}") from None
+
+
+def _limits_shown(target: TreeAccount, form: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The limits stored on `target` (`saved`), and what its limits form shows (`fields`): what a refused form
+    sent, as it was typed, or else the stored limits."""
+    saved = {
+        "rate_limit": "" if target.rate_limit is None else str(target.rate_limit).removesuffix(".0"),
+        "lanes": target.allowed_lanes or "",
+        "countries": target.allowed_countries or "",
+        "sender_policy": target.sender_policy,
+    }
+    refused = form.get("action") == "limits"
+    return {"saved": saved, "fields": {n: form.get(n, saved[n]) if refused else saved[n] for n in _LIMIT_FIELDS}}
 
 
 def _field_problem(ctx: Ctx, exc: InvalidField) -> str:
@@ -362,6 +421,7 @@ def _note(ctx: Ctx) -> str | None:
         "deleted": "The sub-account is deleted; its credits went back to its parent.",
         "moved": "The credits are moved.",
         "saved": "The callback settings are saved.",
+        "limits": "The limits are saved.",
     }
     note = notes.get(ctx.request.query_params.get("note") or "")
     return ctx.t(note) if note else None
