@@ -127,6 +127,17 @@ async def test_curl_utf8_form(gw: Gateway, text: str, expected: str, method: str
     await assert_stored(gw, output, expected)
 
 
+async def test_curl_multipart_form(gw: Gateway) -> None:
+    """`curl --form-string` posts multipart/form-data, the shell's UTF-8 bytes as they are: read as a form would be."""
+    curl = require("curl", "install curl")
+    output = await run(
+        curl, "-sS", "--fail", f"{gw.legacy}/sendSMS.do",
+        "--form-string", f"accessToken={gw.token}", "--form-string", f"numero={NUMERO}",
+        "--form-string", f"message={MESSAGE}".encode(),
+    )  # fmt: skip
+    await assert_stored(gw, output, MESSAGE)
+
+
 async def test_curl_iso_8859_15_pre_encoded(gw: Gateway) -> None:
     """A body already percent-encoded in ISO-8859-15 (`%E9` é, `%E0` à, `%A4` €, `+` space) is read as such."""
     curl = require("curl", "install curl")
@@ -163,9 +174,10 @@ async def test_curl_unicode_classe_9(gw: Gateway) -> None:
 # --- Python requests -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["get", "get-quoted", "post"])
+@pytest.mark.parametrize("mode", ["get", "get-quoted", "post", "multipart"])
 async def test_python_requests_iso_8859_15(gw: Gateway, mode: str) -> None:
-    """requests with the text as ISO-8859-15 bytes, in a params dict, a hand-quoted URL or a form body."""
+    """requests with the text as ISO-8859-15 bytes, in a params dict, a hand-quoted URL, a form body or a
+    multipart body."""
     output = await run(sys.executable, SAMPLES / "send_requests.py", gw.legacy, gw.token, NUMERO, mode)
     await assert_stored(gw, output, MESSAGE)
 
@@ -180,11 +192,12 @@ async def test_python_requests_unicode_classe_9(gw: Gateway) -> None:
 # --- PHP -----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["get", "post", "curl"])
+@pytest.mark.parametrize("mode", ["get", "post", "curl", "curl-array"])
 async def test_php_iconv_urlencode(gw: Gateway, mode: str) -> None:
-    """iconv UTF-8 → ISO-8859-15, urlencode, then file_get_contents (GET or POST) or the curl extension."""
+    """iconv UTF-8 → ISO-8859-15, urlencode, then file_get_contents (GET or POST) or the curl extension; or the
+    curl extension given an array, which it posts as multipart/form-data."""
     php = require("php", "install php-cli")
-    if mode == "curl":
+    if mode.startswith("curl"):
         probe = await asyncio.create_subprocess_exec(php, "-r", "exit(function_exists('curl_init') ? 0 : 1);")
         if await probe.wait() != 0:
             pytest.skip("PHP's curl extension is not installed (install php-curl)")

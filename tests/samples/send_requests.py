@@ -5,8 +5,9 @@ Only the base URL differs from a program written for smsmode. Usage:
     send_requests.py BASE_URL ACCESS_TOKEN NUMERO MODE
 
 MODE is `get` (a params dict whose message is ISO-8859-15 bytes), `get-quoted` (a query string built with
-`urllib.parse.quote` of the ISO-8859-15 bytes), `post` (a form body of ISO-8859-15 bytes) or `post-unicode`
-(`classe_msg=9`, the text given to requests as `str`, which it sends as UTF-8). The server's answer is written to
+`urllib.parse.quote` of the ISO-8859-15 bytes), `post` (a form body of ISO-8859-15 bytes), `post-unicode`
+(`classe_msg=9`, the text given to requests as `str`, which it sends as UTF-8) or `multipart` (the parameters as
+`files` fields without file names, which requests posts as multipart/form-data, the text as ISO-8859-15 bytes). The server's answer is written to
 standard output byte for byte.
 """
 
@@ -40,6 +41,9 @@ def send(base_url: str, access_token: str, numero: str, mode: str) -> bytes:
     elif mode == "post-unicode":
         data = {"accessToken": access_token, "numero": numero, "classe_msg": "9", "message": UNICODE_MESSAGE}
         answer = requests.post(url, data=data, timeout=30)
+    elif mode == "multipart":
+        fields = {"accessToken": access_token, "numero": numero, "message": MESSAGE.encode("iso-8859-15")}
+        answer = requests.post(url, files={name: (None, value) for name, value in fields.items()}, timeout=30)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     answer.raise_for_status()

@@ -4,8 +4,9 @@
 //
 //   php send_sms.php BASE_URL ACCESS_TOKEN NUMERO MODE
 //
-// MODE: "get" (file_get_contents of a URL), "post" (file_get_contents with a POST stream context) or "curl"
-// (the curl extension, POST). The server's answer is written to standard output as received.
+// MODE: "get" (file_get_contents of a URL), "post" (file_get_contents with a POST stream context), "curl"
+// (the curl extension, POST of the encoded string) or "curl-array" (the curl extension given the parameters as
+// an array, which it posts as multipart/form-data). The server's answer is written to standard output as received.
 
 // The same text as MESSAGE in tests/api/test_client_samples.py (this file is UTF-8).
 $message = "Café à 5 €, crème & thé = 7 € (+1) où ?";
@@ -31,6 +32,18 @@ if ($mode === 'get') {
     curl_setopt($ch, CURLOPT_URL, $url);
     curl_setopt($ch, CURLOPT_POST, true);
     curl_setopt($ch, CURLOPT_POSTFIELDS, $fields);
+    curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
+    $answer = curl_exec($ch);
+    curl_close($ch);
+} elseif ($mode === 'curl-array') {
+    $ch = curl_init();
+    curl_setopt($ch, CURLOPT_URL, $url);
+    curl_setopt($ch, CURLOPT_POST, true);
+    curl_setopt($ch, CURLOPT_POSTFIELDS, array(
+        'accessToken' => $accessToken,
+        'numero' => $numero,
+        'message' => iconv('UTF-8', 'ISO-8859-15', $message),
+    ));
     curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
     $answer = curl_exec($ch);
     curl_close($ch);

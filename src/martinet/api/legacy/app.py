@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from martinet import logs
 from martinet.api.asgi import BodyTooLarge, Headers, Receive, Scope, Send, client_address, read_body, reply
-from martinet.api.legacy import answers, batch, counting
+from martinet.api.legacy import answers, batch, counting, multipart_form
 from martinet.api.legacy.contacts import CONTACT_ENDPOINTS
 from martinet.api.legacy.credentials import Credentials, find_credentials
 from martinet.api.legacy.decoding import declared_charset, decode_params
@@ -61,11 +61,24 @@ def _unauthorized(retry_after: float = 0.0) -> _Refused:
     return _Refused(answers.status_answer(answers.AUTHENTICATION_ERROR, "fr"), "unauthorized", headers)
 
 
+def _as_form(body: bytes, content_type: str) -> tuple[bytes, str]:
+    """A multipart body as the form body it stands for (`multipart_form`), and that body's Content-Type, which
+    keeps the charset the multipart one named; refused (`35`) when unreadable."""
+    charset = declared_charset(content_type)
+    try:
+        form = multipart_form.as_form_body(body, content_type)
+        return form, multipart_form.FORM_TYPE + (f"; charset={charset}" if charset else "")
+    except multipart_form.UnreadableMultipart:
+        text = answers.invalid_parameter("body", "not a readable multipart upload", "fr")
+        raise _Refused(text, "invalid") from None
+
+
 class LegacyDoor:
     """Checks, in this order and each before the next costs anything: the endpoint and method, the client
     address's recent failures, the credentials of the query string (before the body is read), the body's size
-    (by its Content-Length, then as it arrives), the body's credentials (found in one pass over its raw bytes);
-    only then are the parameters decoded and the endpoint called."""
+    (by its Content-Length, then as it arrives), a multipart body rewritten as the form it stands for, the
+    body's credentials (found in one pass over its raw bytes); only then are the parameters decoded and the
+    endpoint called."""
 
     def __init__(
         self,
@@ -109,6 +122,8 @@ class LegacyDoor:
             body = b""
             if method == "POST":
                 body = await self._body(receive, headers)
+                if content_type is not None and multipart_form.is_multipart(content_type):
+                    body, content_type = _as_form(body, content_type)
             caller = await self._body_caller(scope, body, content_type, caller, address)
             if scope.get("query_string", b"").count(b"&") + body.count(b"&") >= MAX_PARAMETERS:
                 problem = f"more than {MAX_PARAMETERS} parameters"

@@ -1,0 +1,113 @@
+"""A `multipart/form-data` body's text fields, rewritten as the `application/x-www-form-urlencoded` body they stand
+for, so that the door reads them (credentials, charsets, parameter names) exactly as it reads a form.
+
+smsmode documents form bodies, but many programs written for it post multipart: PHP's cURL does so whenever the
+parameters are given as an array (`CURLOPT_POSTFIELDS => [...]`), and so do HTML forms with `enctype` set and
+some SDK helpers. Refusing them would answer `32` (no credentials found) to a program whose only fault is its
+HTTP library's habit. The rewrite keeps each value's bytes as they came (percent-escaped, not decoded), so the
+charset is decided afterwards as for any other body (`martinet.api.legacy.decoding`). Parts that carry a file
+name are files, not parameters, and are left out (`sendSMSBatch.do` reads its file itself, `batch.py`).
+
+The body is already whole and bounded (`http.max_body_bytes`) when it is rewritten, and the rewrite is no larger
+than three times its fields' bytes: this runs only for multipart bodies, off the form path's cost.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote_from_bytes
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+class UnreadableMultipart(ValueError):
+    """The body says it is multipart but cannot be read as such (no boundary, a broken part)."""
+
+
+def is_multipart(content_type: str) -> bool:
+    return content_type[:19].lower() == "multipart/form-data"
+
+
+def as_form_body(body: bytes, content_type: str) -> bytes:
+    """The text fields of a multipart body as a form body (`name=value&…`, every byte but letters and digits
+    percent-escaped), in their order. Raises UnreadableMultipart."""
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise UnreadableMultipart("no boundary")
+    fields = _Fields()
+    try:
+        parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": fields.part_begin,
+                "on_header_field": fields.header_field,
+                "on_header_value": fields.header_value,
+                "on_header_end": fields.header_end,
+                "on_headers_finished": fields.headers_finished,
+                "on_part_data": fields.part_data,
+                "on_part_end": fields.part_end,
+            },
+        )
+        parser.write(body)
+        parser.finalize()
+    except UnreadableMultipart:
+        raise
+    except Exception as exc:  # python-multipart's own errors for a broken stream
+        raise UnreadableMultipart(str(exc)) from None
+    if not fields.parts or not fields.complete:
+        raise UnreadableMultipart("no part" if not fields.parts else "the body ends inside a part")
+    return b"&".join(
+        quote_from_bytes(name, safe="").encode("ascii") + b"=" + quote_from_bytes(value, safe="").encode("ascii")
+        for name, value in fields.pairs
+    )
+
+
+class _Fields:
+    """Collects each part's name from its `Content-Disposition` header and its bytes; a part with a file name
+    is skipped."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[bytes, bytes]] = []
+        self.parts = 0
+        self.complete = True
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+        self._disposition = b""
+        self._name: bytes | None = None
+        self._value = bytearray()
+
+    def part_begin(self) -> None:
+        self.parts += 1
+        self.complete = False
+        self._disposition = b""
+        self._name = None
+        self._value.clear()
+
+    def header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def header_end(self) -> None:
+        if bytes(self._header_name).strip().lower() == b"content-disposition":
+            self._disposition = bytes(self._header_value)
+        self._header_name.clear()
+        self._header_value.clear()
+
+    def headers_finished(self) -> None:
+        kind, options = parse_options_header(self._disposition)
+        if kind != b"form-data" or b"filename" in options:
+            return  # not a field: a file, or a part of no form
+        self._name = options.get(b"name")
+
+    def part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._name is not None:
+            self._value += data[start:end]
+
+    def part_end(self) -> None:
+        if self._name:
+            self.pairs.append((self._name, bytes(self._value)))
+        self.complete = True
