@@ -10,11 +10,13 @@ character. One SQLite database is enough here: the send path is the same on both
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -203,6 +205,34 @@ async def test_php_iconv_urlencode(gw: Gateway, mode: str) -> None:
             pytest.skip("PHP's curl extension is not installed (install php-curl)")
     output = await run(php, SAMPLES / "send_sms.php", gw.legacy, gw.token, NUMERO, mode)
     await assert_stored(gw, output, MESSAGE)
+
+
+REST_MESSAGE = 'Café <b> & "ok" l\'été 😀 €'
+
+
+@pytest.mark.parametrize("scheduled", [False, True], ids=["now", "scheduled"])
+async def test_php_rest_send_as_symfony_notifier_makes_it(gw: Gateway, scheduled: bool) -> None:
+    """The REST door takes a send shaped as Symfony Notifier's smsmode bridge shapes it (every non-ASCII character
+    and `<>&'"` escaped, the emoji as a surrogate pair) and answers 201 with the `messageId` the bridge reads; the
+    text is stored whole, the sender, reference and schedule as sent."""
+    php = require("php", "install php-cli")
+    probe = await asyncio.create_subprocess_exec(php, "-r", "exit(function_exists('curl_init') ? 0 : 1);")
+    if await probe.wait() != 0:
+        pytest.skip("PHP's curl extension is not installed (install php-curl)")
+    # A time in a month, written with an offset as a PHP program's DateTime::format(DATE_ATOM) writes it.
+    when = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    sent_date = when.astimezone(timezone(timedelta(hours=2))).isoformat() if scheduled else ""
+    output = await run(
+        php, SAMPLES / "rest_send_symfony_style.php", gw.base, gw.token, "+33612345678", "MyShop", "ref-42", sent_date
+    )
+    status, _, body = output.partition(b"\n")
+    assert status == b"201", output
+    answer = json.loads(body)
+    assert answer["messageId"] == f"{answer['smsId']}-0"
+    assert (answer["body"]["text"], answer["body"]["encoding"]) == (REST_MESSAGE, "UNICODE")
+    assert (answer["from"], answer["refClient"], answer["recipient"]["to"]) == ("MyShop", "ref-42", MSISDN)
+    assert answer["sentDate"] == (when.strftime("%Y-%m-%dT%H:%M:%S.000Z") if scheduled else None)
+    assert await stored_in_database(gw, answer["smsId"]) == (REST_MESSAGE, "UCS-2")
 
 
 # --- Node.js -------------------------------------------------------------------------------------------------
