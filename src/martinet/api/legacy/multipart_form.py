@@ -30,7 +30,7 @@ def is_multipart(content_type: str) -> bool:
 
 
 def as_form_body(body: bytes, content_type: str) -> bytes:
-    """The text fields of a multipart body as a form body (`name=value&…`, every byte but letters and digits
+    """The text fields of a multipart body as a form body (`name=value&…`, every byte but URL-unreserved ones
     percent-escaped), in their order. Raises UnreadableMultipart."""
     _, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
@@ -52,8 +52,6 @@ def as_form_body(body: bytes, content_type: str) -> bytes:
         )
         parser.write(body)
         parser.finalize()
-    except UnreadableMultipart:
-        raise
     except Exception as exc:  # python-multipart's own errors for a broken stream
         raise UnreadableMultipart(str(exc)) from None
     if not fields.parts or not fields.complete:
