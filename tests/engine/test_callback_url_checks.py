@@ -46,11 +46,11 @@ async def test_addresses_written_in_any_form_the_resolver_reads_are_refused_at_a
         for url in ("http://127.1/dlr", "http://2130706433/dlr", "http://0x7f.1:8080/dlr", "http://localhost/dlr"):
             answer = await _send(gw, notification_url=url)
             assert answer.startswith("35 | Paramètre invalide : notification_url ("), (url, answer)
-            assert "loopback" in answer, (url, answer)
+            assert "une adresse de bouclage" in answer, (url, answer)
         answer = await _send(gw, notification_url_reponse="https://shop.localhost./mo")
         assert answer == (
             "35 | Paramètre invalide : notification_url_reponse "
-            "(shop.localhost. means 127.0.0.1: 127.0.0.1 is a loopback address)"
+            "(shop.localhost. désigne 127.0.0.1 : 127.0.0.1 est une adresse de bouclage)"
         )
         async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as http:
             body = {"recipient": {"to": "+33612345678"}, "body": {"text": "x"}, "callbackUrlStatus": "http://10.1/s"}

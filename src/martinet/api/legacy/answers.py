@@ -73,6 +73,10 @@ _PROBLEMS_FR: dict[str, str] = {
     NOT_APPROVED: "émetteur non approuvé pour ce compte",
     "has sub-accounts: delete them first": "a des sous-comptes : supprimez-les d'abord",
     "the giving account itself": "c'est le compte qui donne",
+    # Callback URLs (`martinet.domain.webhooks.url_problem`; the addresses they stand for: `_french_address`).
+    "URL without a host": "URL sans hôte",
+    "invalid URL: Port out of range 0-65535": "URL invalide : port hors de 0 à 65535",
+    "invalid URL: Invalid IPv6 URL": "URL invalide : adresse IPv6 mal écrite",
 }
 # Problems that carry a number (a configured limit) or the values allowed, in French.
 _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
@@ -95,6 +99,12 @@ _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"([A-Z]{2}): Unicode messages are not delivered there"), r"\1 : messages Unicode non distribués"),
     (re.compile(r"more than (\d+) parameters"), r"plus de \1 paramètres"),
+    (re.compile(r"scheme ('.*') refused: only http and https"), r"schéma \1 refusé : http et https seulement"),
+    (
+        re.compile(r"invalid URL: Port could not be cast to integer value as (.*)", re.DOTALL),
+        r"URL invalide : port non numérique \1",
+    ),
+    (re.compile(r"invalid URL: (.*)", re.DOTALL), r"URL invalide : \1"),
     (re.compile(r"must be one of (.+)"), r"doit être l'une des valeurs \1"),
     (re.compile(r"more than (\d+) rows"), r"plus de \1 lignes"),
     (re.compile(r"more than (\d+) bytes of form fields"), r"plus de \1 octets de champs de formulaire"),
@@ -151,7 +161,59 @@ def _french(problem: str) -> str:
     if line is not None:
         number, column, rest = line.groups()
         return f"ligne {number} : " + (f"{column} : " if column else "") + _french(rest)
-    return _PROBLEMS_FR.get(problem) or _french_pattern(problem)
+    return _PROBLEMS_FR.get(problem) or _french_address(problem) or _french_pattern(problem)
+
+
+#: The kinds of address callbacks may not go to (`martinet.domain.webhooks.forbidden_address`), as "une adresse …".
+_ADDRESS_KINDS_FR = {
+    "unspecified": "non spécifiée",
+    "loopback": "de bouclage",
+    "link-local": "lien-local",
+    "multicast": "de multidiffusion",
+    "this-network": "« ce réseau »",
+    "private": "privée",
+    "shared (carrier-grade NAT)": "partagée (NAT d'opérateur)",
+    "IETF protocol assignments": "réservée aux protocoles de l'IETF",
+    "documentation": "de documentation",
+    "6to4 relay anycast": "anycast des relais 6to4",
+    "benchmarking": "de banc d'essai",
+    "reserved": "réservée",
+    "local-use NAT64": "NAT64 à usage local",
+    "discard-only": "de rejet",
+    "segment routing": "de routage par segments",
+    "unique local": "locale unique",
+    "site-local": "site-local",
+}
+_NAME_MEANS = re.compile(r"(\S+) means (\S+): (.+)", re.DOTALL)
+_ADDRESS_IS = re.compile(r"(\S+) is (.+)")
+_ADDRESS_CARRIES = re.compile(r"(\S+) carries (\S+) \(([^)]+)\), (.+)")
+_A_KIND = re.compile(r"an? (.+?) address(?: \((\S+)\))?")
+
+
+def _french_address(problem: str) -> str | None:
+    """Why a callback URL's host is refused, in French (`127.0.0.1 is a loopback address`, `localhost means
+    127.0.0.1: …`, `::ffff:a00:1 carries 10.0.0.1 (IPv4-mapped), a private address`), or None for another problem."""
+    if (means := _NAME_MEANS.fullmatch(problem)) is not None:
+        reason = _french_address(means[3])
+        return None if reason is None else f"{means[1]} désigne {means[2]} : {reason}"
+    if (carries := _ADDRESS_CARRIES.fullmatch(problem)) is not None:
+        kind = _french_kind(carries[4])
+        return None if kind is None else f"{carries[1]} mène à {carries[2]} ({carries[3]}), {kind}"
+    if (address := _ADDRESS_IS.fullmatch(problem)) is not None:
+        kind = _french_kind(address[2])
+        return None if kind is None else f"{address[1]} est {kind}"
+    return None
+
+
+def _french_kind(kind: str) -> str | None:
+    """`a private address` → `une adresse privée`, `a documentation address (192.0.2.0/24)` → `une adresse de
+    documentation (192.0.2.0/24)`, `not a globally routable address` → `une adresse non routable sur Internet`."""
+    if kind == "not a globally routable address":
+        return "une adresse non routable sur Internet"
+    named = _A_KIND.fullmatch(kind)
+    if named is None or named[1] not in _ADDRESS_KINDS_FR:
+        return None
+    return f"une adresse {_ADDRESS_KINDS_FR[named[1]]}" + (f" ({named[2]})" if named[2] else "")
 
 
 def _french_pattern(problem: str) -> str:
