@@ -1,5 +1,8 @@
 """The smsmode door answers in French: the problems the rules report in English are all translated there.
 
+Every problem the send rules and the door raise as a literal (`InvalidParameter(name, "…")` in the source of
+the services, the domain and this door) has its French; so do those with a number or a name in them, by example.
+
 The callback URL's problems are composed from parts (`martinet.domain.webhooks`): every kind of refused address
 the domain knows, in every way a host can stand for one, reads as French; an English word left in an answer
 means a kind of address or a URL problem the door does not know in French yet.
@@ -7,11 +10,14 @@ means a kind of address or a URL problem the door does not know in French yet.
 
 from __future__ import annotations
 
+import ast
 import ipaddress
 import re
+from pathlib import Path
 
 import pytest
 
+import martinet
 from martinet.api.legacy.answers import invalid_parameter
 from martinet.domain.webhooks import _SPECIAL, url_problem
 from martinet.services.callback_urls import host_problem
@@ -88,3 +94,54 @@ def test_how_a_host_stands_for_its_address_is_said() -> None:
     assert invalid_parameter("notification_url", "10.0.0.1 is a private address", "en") == (
         "35 | Invalid parameter: notification_url (10.0.0.1 is a private address)"
     )
+
+
+#: The folders whose refusals reach the smsmode door (the REST door, the console and the CLI answer in English
+#: or through their own tables).
+_SOURCES = ("services", "domain", "api/legacy")
+
+
+def _literal_problems() -> list[str]:
+    root = Path(martinet.__file__).parent
+    problems = set()
+    for folder in _SOURCES:
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call) or len(node.args) < 2:
+                    continue
+                called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+                problem = node.args[1]
+                if (
+                    called == "InvalidParameter"
+                    and isinstance(problem, ast.Constant)
+                    and isinstance(problem.value, str)
+                ):
+                    problems.add(problem.value)
+    return sorted(problems)
+
+
+def test_the_scan_finds_the_rules_problems() -> None:
+    found = _literal_problems()
+    assert {"expected ddMMyyyy-HH:mm", "must not be negative"} <= set(found) and len(found) >= 20
+
+
+@pytest.mark.parametrize("problem", _literal_problems())
+def test_every_literal_problem_has_its_french(problem: str) -> None:
+    assert invalid_parameter("x", problem, "fr") != f"35 | Paramètre invalide : x ({problem})", problem
+
+
+@pytest.mark.parametrize(
+    ("problem", "expected"),
+    [
+        ("must be between 1 and 10000", "doit être compris entre 1 et 10000"),
+        ("more than 365 days ahead", "plus de 365 jours à l'avance"),
+        ("longer than 2000 characters", "plus de 2000 caractères"),
+        ("more than 300 recipients", "plus de 300 destinataires (utilisez POST)"),
+        ("unknown group clients", "groupe inconnu clients"),
+        ("a whole number of credits, 1 to 1000", "un nombre entier de crédits, de 1 à 1000"),
+        ("line 3: unknown column 'nom'", "ligne 3 : colonne inconnue 'nom'"),
+        ("line 2: 2 fields for 3 columns", "ligne 2 : 2 champs pour 3 colonnes"),
+    ],
+)
+def test_problems_with_a_number_or_a_name_read_as_french(problem: str, expected: str) -> None:
+    assert invalid_parameter("x", problem, "fr") == f"35 | Paramètre invalide : x ({expected})"

@@ -73,6 +73,20 @@ _PROBLEMS_FR: dict[str, str] = {
     NOT_APPROVED: "émetteur non approuvé pour ce compte",
     "has sub-accounts: delete them first": "a des sous-comptes : supprimez-les d'abord",
     "the giving account itself": "c'est le compte qui donne",
+    "the address book is not available": "le carnet d'adresses n'est pas disponible",
+    "a campaign read row by row is not previewed": "une campagne lue ligne à ligne n'a pas d'aperçu",
+    # Voice messages (sendVoiceMessage.do).
+    "a voice message gets no replies": "un message vocal ne reçoit pas de réponse",
+    "a voice message is called from the trunk's number, not from a sender": (
+        "un message vocal appelle depuis le numéro de la ligne téléphonique, pas depuis un émetteur"
+    ),
+    "a voice message is sent to numbers (numero), not to groups or files": (
+        "un message vocal s'envoie à des numéros (numero), pas à des groupes ni à des fichiers"
+    ),
+    # Lists (smsList.do, responseList.do).
+    "must not be negative": "ne doit pas être négatif",
+    "startDate and endDate go together": "startDate et endDate vont ensemble",
+    "not with startDate/endDate": "pas avec startDate/endDate",
     # Callback URLs (`martinet.domain.webhooks.url_problem`; the addresses they stand for: `_french_address`).
     "URL without a host": "URL sans hôte",
     "invalid URL: Port out of range 0-65535": "URL invalide : port hors de 0 à 65535",
@@ -99,6 +113,7 @@ _PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"([A-Z]{2}): Unicode messages are not delivered there"), r"\1 : messages Unicode non distribués"),
     (re.compile(r"more than (\d+) parameters"), r"plus de \1 paramètres"),
+    (re.compile(r"must be between (\d+) and (\d+)"), r"doit être compris entre \1 et \2"),
     (re.compile(r"scheme ('.*') refused: only http and https"), r"schéma \1 refusé : http et https seulement"),
     (
         re.compile(r"invalid URL: Port could not be cast to integer value as (.*)", re.DOTALL),
