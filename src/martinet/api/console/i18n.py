@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from martinet.api import problems_fr
+
 LANGUAGES = ("fr", "en")
 
 FRENCH: dict[str, str] = {
@@ -374,14 +376,21 @@ ENGLISH: dict[str, str] = {
 
 
 def translator(language: str) -> Callable[..., str]:
-    """`t(phrase, *values)`: the phrase in `language`, with `%s` replaced by the values in order."""
+    """`t(phrase, *values)`: the phrase in `language`, with `%s` replaced by the values in order. On French pages
+    a phrase the catalogue lacks may be a problem the rules reported (`t(exc.problem)`): it is read by the table
+    the smsmode door answers with (`martinet.api.problems_fr`), so a refusal reads the same on both."""
     table = FRENCH if language == "fr" else ENGLISH
+    unknown = problems_fr.french if language == "fr" else _as_written
 
     def t(phrase: str, *values: object) -> str:
-        text = table.get(phrase) or ENGLISH.get(phrase) or phrase
+        text = table.get(phrase) or ENGLISH.get(phrase) or unknown(phrase)
         return text % values if values else text
 
     return t
+
+
+def _as_written(phrase: str) -> str:
+    return phrase
 
 
 def browser_language(accept_language: str) -> str:

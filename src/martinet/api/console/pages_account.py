@@ -126,10 +126,7 @@ def routes(door: PageHost) -> list[Route]:
             request = _send_request(ctx, form)
             accepted = await ctx.services.sends.accept(request)
         except InvalidParameter as exc:
-            field = _FORM_FIELDS.get(exc.name, exc.name)
-            return door.render(
-                ctx, "send.html", await _send_values(ctx, form, f"{ctx.t(field)}: {ctx.t(exc.problem)}"), 422
-            )
+            return door.render(ctx, "send.html", await _send_values(ctx, form, _problem(ctx, exc)), 422)
         except NotEnoughCredit as exc:
             message = ctx.t("the send costs %s credits, more than the balance", format_credits(exc.cost))
             return door.render(ctx, "send.html", await _send_values(ctx, form, message), 402)
@@ -146,7 +143,7 @@ def routes(door: PageHost) -> list[Route]:
             request = _send_request(ctx, form, for_counter=True)
             analysis = ctx.services.sends.text_of(request)
         except InvalidParameter as exc:
-            values["problem"] = f"{_FORM_FIELDS.get(exc.name, exc.name)}: {exc.problem}"
+            values["problem"] = _problem(ctx, exc)
             return door.render(ctx, "send_counter.html", {**values, "analysis": None})
         typed = form.get("text", "")
         if request.groups or any(isinstance(r, Recipient) for r in parse_recipients(_recipients(form))):
@@ -155,7 +152,7 @@ def routes(door: PageHost) -> list[Route]:
                 values["price"] = format_credits(preview.cost)
                 values["valid"] = sum(1 for r in preview.recipients if r.problem is None)
             except InvalidParameter as exc:  # every recipient's country refuses the sender or the text: say why now
-                values["problem"] = f"{_FORM_FIELDS.get(exc.name, exc.name)}: {exc.problem}"
+                values["problem"] = _problem(ctx, exc)
         mention = analysis.text[len(typed) :].strip() if analysis.text.startswith(typed) else ""
         values.update(
             analysis=analysis,
@@ -420,6 +417,12 @@ def _duration(ms: float) -> str:
 
 def _recipients(form: dict[str, str]) -> str:
     return ",".join(line.strip() for line in form.get("recipients", "").replace(";", "\n").splitlines() if line.strip())
+
+
+def _problem(ctx: Ctx, exc: InvalidParameter) -> str:
+    """A refused send's reason as the form and the live counter show it: the form's field, then the problem, both
+    in the page's language."""
+    return f"{ctx.t(_FORM_FIELDS.get(exc.name, exc.name))}: {ctx.t(exc.problem)}"
 
 
 def _send_request(ctx: Ctx, form: dict[str, str], *, for_counter: bool = False) -> SendRequest:
