@@ -206,7 +206,7 @@ def test_account_holder_sets_where_and_when_it_is_called_back(live: LiveGateway,
     driver.find_element(_by("ID"), "statuses-final").click()
     driver.find_element(_by("ID"), "save-callback-settings").click()
     _wait(driver, lambda d: d.find_elements(_by("ID"), "callbacks-problem"))
-    assert "callback URL" in _text_of(driver, "#callbacks-problem")
+    assert "Delivery reports URL: scheme 'ftp' refused" in _text_of(driver, "#callbacks-problem")
     driver.get(f"{base}/console/callbacks")
     assert driver.find_element(_by("ID"), "callback-url").get_attribute("value") == ""
     assert driver.find_element(_by("ID"), "statuses-all").is_selected()

@@ -257,9 +257,9 @@ async def test_an_account_sets_its_callback_url_and_final_statuses_only_on_its_c
                     return await client.post("/console/callbacks", data=data)
 
                 for fields, why in (
-                    ({"callback_url": "ftp://example.org/dlr"}, "callback URL: scheme 'ftp' refused"),
-                    ({"callback_url": f"{base}/" + "x" * 2000}, "callback URL: longer than 2000 characters"),
-                    ({"reply_url": "https:///no-host"}, "reply URL: URL without a host"),
+                    ({"callback_url": "ftp://example.org/dlr"}, "URL des comptes rendus: schéma 'ftp' refusé"),
+                    ({"callback_url": f"{base}/" + "x" * 2000}, "URL des comptes rendus: plus de 2000 caractères"),
+                    ({"reply_url": "https:///no-host"}, "URL des réponses: URL sans hôte"),
                     ({"callback_url": f"{base}/dlr", "callback_statuses": "some"}, "callback statuses: expected"),
                 ):
                     refused = await save(**fields)

@@ -117,7 +117,9 @@ async def test_a_parent_sets_where_and_when_its_sub_account_is_called_back(gw: G
         refused = await client.post(
             f"/console/accounts/{shop}", data=webhooks(callback_url="ftp://hooks.example.org/dlr")
         )
-        assert refused.status_code == 422 and "callback URL: scheme 'ftp' refused" in html.unescape(refused.text)
+        assert refused.status_code == 422 and "URL des comptes rendus: schéma 'ftp' refusé" in html.unescape(
+            refused.text
+        )
         assert 'value="ftp://hooks.example.org/dlr"' in refused.text  # shown again as typed, to be corrected
         assert 'value="final" id="statuses-final" checked' in refused.text
         forged = await client.post(

@@ -20,11 +20,13 @@ MIN_WEIGHT, MAX_WEIGHT = 1, 100
 
 class InvalidAccountSetting(ValueError):
     """A setting the gateway does not accept; the message names it and says what is allowed. `setting`: the
-    keyword of `AccountService.update` it came from, where a door names the field in its own words."""
+    keyword of `AccountService.update` it came from, where a door names the field in its own words; `problem`:
+    what is wrong without the setting's name, where a door says it in its own language."""
 
-    def __init__(self, message: str, setting: str | None = None) -> None:
+    def __init__(self, message: str, setting: str | None = None, problem: str | None = None) -> None:
         super().__init__(message)
         self.setting = setting
+        self.problem = problem
 
 
 @valueclass
@@ -158,7 +160,7 @@ class AccountService:
             if url:
                 problem = self._url_check.problem(url) if len(url) <= MAX_URL else f"longer than {MAX_URL} characters"
                 if problem is not None:
-                    raise InvalidAccountSetting(f"{name}: {problem}", setting)
+                    raise InvalidAccountSetting(f"{name}: {problem}", setting, problem)
 
     async def _view(self, account: Account) -> AccountView:
         balance = await self._accounts.balance(account.id)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from martinet.api.console.callback_settings import save_callback_settings
+from martinet.api.console.callback_settings import save_callback_settings, settings_problem
 from martinet.api.console.context import PREFIX, Ctx, PageHost
 from martinet.domain.credits import format_credits
 from martinet.domain.keys import InvalidKeyLimit
@@ -309,7 +309,7 @@ def routes(door: PageHost) -> list[Route]:
                 account = await save_callback_settings(ctx, ctx.me.login)
                 note = ctx.t("Saved.")
             except InvalidAccountSetting as exc:
-                problem = str(exc)
+                problem = settings_problem(ctx, exc)
         elif action == "replay-failed":
             count = await ctx.services.callbacks.replay(all_failed=True, login=ctx.me.login)
             note = ctx.t("%s callback(s) queued again.", count)

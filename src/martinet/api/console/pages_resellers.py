@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from martinet.api.console.callback_settings import save_callback_settings
+from martinet.api.console.callback_settings import save_callback_settings, settings_problem
 from martinet.api.console.context import PREFIX, Ctx, PageHost
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.resources import STATUS_VALUES
@@ -305,7 +305,7 @@ async def _account_action(ctx: Ctx, target: TreeAccount) -> str:
     except InvalidField as exc:
         raise FormProblem(_field_problem(ctx, exc)) from None
     except InvalidAccountSetting as exc:
-        raise FormProblem(str(exc)) from None
+        raise FormProblem(settings_problem(ctx, exc)) from None
     except LoginTaken:
         raise FormProblem(ctx.t("Login: an account of this name exists already")) from None
     except NotAllowed:
