@@ -1,7 +1,8 @@
 """The smsmode door answers in French: the problems the rules report in English are all translated there.
 
-Every problem the send rules and the door raise as a literal (`InvalidParameter(name, "…")` in the source of
-the services, the domain and this door) has its French; so do those with a number or a name in them, by example.
+Every problem the rules and the door raise as a literal (`InvalidParameter(name, "…")`, `InvalidField(name,
+"…")` in the source of the services, the domain and this door) has its French; so do those with a number or a name
+in them, by example.
 
 The callback URL's problems are composed from parts (`martinet.domain.webhooks`): every kind of refused address
 the domain knows, in every way a host can stand for one, reads as French; an English word left in an answer
@@ -101,6 +102,10 @@ def test_how_a_host_stands_for_its_address_is_said() -> None:
 _SOURCES = ("services", "domain", "api/legacy")
 
 
+#: The exceptions that carry a problem as their second argument (the parameter or field first).
+_RAISING = ("InvalidParameter", "InvalidField")
+
+
 def _literal_problems() -> list[str]:
     root = Path(martinet.__file__).parent
     problems = set()
@@ -111,11 +116,7 @@ def _literal_problems() -> list[str]:
                     continue
                 called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
                 problem = node.args[1]
-                if (
-                    called == "InvalidParameter"
-                    and isinstance(problem, ast.Constant)
-                    and isinstance(problem.value, str)
-                ):
+                if called in _RAISING and isinstance(problem, ast.Constant) and isinstance(problem.value, str):
                     problems.add(problem.value)
     return sorted(problems)
 
@@ -141,6 +142,16 @@ def test_every_literal_problem_has_its_french(problem: str) -> None:
         ("a whole number of credits, 1 to 1000", "un nombre entier de crédits, de 1 à 1000"),
         ("line 3: unknown column 'nom'", "ligne 3 : colonne inconnue 'nom'"),
         ("line 2: 2 fields for 3 columns", "ligne 2 : 2 champs pour 3 colonnes"),
+        ("unknown lane 'sms' (otp, notification or marketing)", "voie inconnue 'sms' (otp, notification ou marketing)"),
+        ("not a two-letter country code: 'FRANCE'", "pas un code pays de deux lettres : 'FRANCE'"),
+        (
+            "not a country code numbers belong to: 'UK' (ISO 3166 alpha-2, GB, FR…)",
+            "pas un code pays auquel appartiennent des numéros : 'UK' (ISO 3166 alpha-2, GB, FR…)",
+        ),
+        ("at most 366 days after from", "au plus 366 jours après from"),
+        ("this key may not give lane marketing", "cette clé ne peut pas donner la voie marketing"),
+        ("10.0.0.0/8 is outside the networks of this key", "10.0.0.0/8 est hors des réseaux de cette clé"),
+        ("'age' is not one of nom, prenom", "'age' n'est pas l'un des champs nom, prenom"),
     ],
 )
 def test_problems_with_a_number_or_a_name_read_as_french(problem: str, expected: str) -> None:

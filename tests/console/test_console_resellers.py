@@ -303,11 +303,11 @@ async def test_a_parent_sets_its_sub_accounts_limits(gw: Gateway) -> None:
         # A refused value names its field and is shown again as typed; the whole form saves nothing (the other
         # fields, emptied, would have removed the limits saved above).
         for fields, words in (
-            ({"lanes": "otp,sms"}, "Voies permises: unknown lane 'sms'"),
+            ({"lanes": "otp,sms"}, "Voies permises: voie inconnue 'sms' (otp, notification ou marketing)"),
             ({"rate_limit": "-1"}, "Limite (envois/s): un nombre d'envois par seconde, 0 ou plus (0 = sans plafond)"),
             ({"rate_limit": "vite"}, "Limite (envois/s): un nombre, par exemple 5 ou 0,5"),
-            ({"countries": "FR,UK"}, "Pays permis: not a country code numbers belong to: 'UK'"),
-            ({"countries": "France"}, "Pays permis: not a two-letter country code: 'FRANCE'"),
+            ({"countries": "FR,UK"}, "Pays permis: pas un code pays auquel appartiennent des numéros : 'UK'"),
+            ({"countries": "France"}, "Pays permis: pas un code pays de deux lettres : 'FRANCE'"),
             ({"sender_policy": "some"}, "Règle des émetteurs: any (tout émetteur) ou approved"),
         ):
             refused = await client.post(path, data=limits(**fields))

@@ -71,6 +71,18 @@ _PROBLEMS: dict[str, str] = {
     "must not be negative": "ne doit pas être négatif",
     "startDate and endDate go together": "startDate et endDate vont ensemble",
     "not with startDate/endDate": "pas avec startDate/endDate",
+    # Sub-accounts, their limits, keys and senders (`ResellerService`, `martinet.domain.account_rules`).
+    "sender policy: any or approved": "règle des émetteurs : any (tout émetteur) ou approved (approuvés seulement)",
+    "a number of sends per second, 0 or more (0 = no cap)": (
+        "un nombre d'envois par seconde, 0 ou plus (0 = sans plafond)"
+    ),
+    "a positive amount of credits": "un montant de crédits positif",
+    "before from": "avant from",
+    "approved or refused": "approved ou refused",
+    "in the past": "dans le passé",
+    "numeric senders are checked as numbers and need no approval": (
+        "un émetteur numérique est vérifié comme un numéro et ne demande pas d'approbation"
+    ),
     # Callback URLs (`martinet.domain.webhooks.url_problem`; the addresses they stand for: `_french_address`).
     "URL without a host": "URL sans hôte",
     "invalid URL: Port out of range 0-65535": "URL invalide : port hors de 0 à 65535",
@@ -98,6 +110,19 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"([A-Z]{2}): Unicode messages are not delivered there"), r"\1 : messages Unicode non distribués"),
     (re.compile(r"more than (\d+) parameters"), r"plus de \1 paramètres"),
     (re.compile(r"must be between (\d+) and (\d+)"), r"doit être compris entre \1 et \2"),
+    (
+        re.compile(r"unknown lane ('.*') \(otp, notification or marketing\)"),
+        r"voie inconnue \1 (otp, notification ou marketing)",
+    ),
+    (re.compile(r"not a two-letter country code: ('.*')"), r"pas un code pays de deux lettres : \1"),
+    (
+        re.compile(r"not a country code numbers belong to: ('.*') \(ISO 3166 alpha-2, GB, FR…\)"),
+        r"pas un code pays auquel appartiennent des numéros : \1 (ISO 3166 alpha-2, GB, FR…)",
+    ),
+    (re.compile(r"at most (\d+) days after from"), r"au plus \1 jours après from"),
+    (re.compile(r"this key may not give lane (\w+)"), r"cette clé ne peut pas donner la voie \1"),
+    (re.compile(r"(\S+) is outside the networks of this key"), r"\1 est hors des réseaux de cette clé"),
+    (re.compile(r"('.*') is not one of (.+)"), r"\1 n'est pas l'un des champs \2"),
     (re.compile(r"scheme ('.*') refused: only http and https"), r"schéma \1 refusé : http et https seulement"),
     (
         re.compile(r"invalid URL: Port could not be cast to integer value as (.*)", re.DOTALL),

@@ -245,18 +245,10 @@ FRENCH: dict[str, str] = {
     "no contact has the mobile %s": "aucun contact n'a le mobile %s",
     "give the mobiles of contacts, one per line": "donnez les mobiles des contacts, un par ligne",
     "at most 1000 at a time": "au plus 1000 à la fois",
-    "missing": "manquant",
-    "empty": "vide",
     "empty file": "fichier vide",
-    "not a valid date": "date invalide",
     "expected ddMMyyyy": "format attendu jjMMaaaa",
-    "empty group name": "nom de groupe vide",
-    "control characters are not allowed": "caractères de contrôle interdits",
     "no mobile column (mobile, numero, telephone...) in the header": "pas de colonne de mobile (mobile, numero, telephone...) dans l'en-tête",  # noqa: E501
-    "not a valid phone number": "numéro de téléphone invalide",
-    "invalid characters": "caractères invalides",
     "too long": "trop long",
-    "a quoted field is not closed": "un champ entre guillemets n'est pas fermé",
     "Sub-accounts": "Sous-comptes",
     "Sub-account": "Sous-compte",
     "Ledger": "Écritures",
@@ -296,7 +288,6 @@ FRENCH: dict[str, str] = {
     "An empty field sets no limit of its own. The limits of the accounts above %s apply too: the strictest holds.": "Un champ vide ne fixe aucune limite propre. Les limites des comptes au-dessus de %s s'appliquent aussi : la plus stricte l'emporte.",  # noqa: E501
     "The limits are saved.": "Les limites sont enregistrées.",
     "a number, e.g. 5 or 0.5": "un nombre, par exemple 5 ou 0,5",
-    "a number of sends per second, 0 or more (0 = no cap)": "un nombre d'envois par seconde, 0 ou plus (0 = sans plafond)",  # noqa: E501
     "sender policy: any or approved": "any (tout émetteur) ou approved (approuvés seulement)",
     "Login: an account of this name exists already": "Identifiant : un compte de ce nom existe déjà",
     "Only an account above this one may do this.": "Seul un compte au-dessus de celui-ci peut le faire.",
@@ -305,8 +296,6 @@ FRENCH: dict[str, str] = {
     "The account is deleted.": "Le compte est supprimé.",
     "Delete its sub-accounts first.": "Supprimez d'abord ses sous-comptes.",
     "Unknown action.": "Action inconnue.",
-    "1 to 50 characters, without spaces": "1 à 50 caractères, sans espace",
-    "1 to 1024 characters": "1 à 1024 caractères",
     "a positive amount of credits": "un nombre de crédits positif",
     "the giving account itself": "le compte donneur lui-même",
     "a date (YYYY-MM-DD)": "une date (AAAA-MM-JJ)",
@@ -341,8 +330,6 @@ FRENCH: dict[str, str] = {
     "sender-refused": "refusé",
     "Only an account above this one decides on its senders.": "Seul un compte au-dessus de celui-ci décide de ses émetteurs.",  # noqa: E501
     "only letters and digits, without spaces or accents": "lettres et chiffres seulement, sans espace ni accent",
-    "a phone number cannot be a sender ID": "un numéro de téléphone ne peut pas être un émetteur",
-    "longer than 11 characters": "plus de 11 caractères",
     "numeric senders are checked as numbers and need no approval": "un émetteur numérique est vérifié comme un numéro et n'a pas besoin d'approbation",  # noqa: E501
     "the send costs %s credits, more than the balance": "l'envoi coûte %s crédits, plus que le solde",
     "too many sends per second; retry": "trop d'envois par seconde ; réessayez",
