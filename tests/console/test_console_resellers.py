@@ -216,7 +216,7 @@ async def test_ledger_usage_and_sender_ids(gw: Gateway) -> None:
         own = await client.post("/console/senders", data={"csrf": csrf, "sender": "ACME", "action": "approved"})
         assert own.status_code == 403 and "Seul un compte au-dessus" in own.text
         bad_sender = await client.post("/console/senders", data={"csrf": csrf, "sender": "A B", "action": "request"})
-        assert bad_sender.status_code == 422 and "Émetteur: lettres et chiffres seulement" in bad_sender.text
+        assert bad_sender.status_code == 422 and "Émetteur: lettres et chiffres uniquement" in bad_sender.text
 
 
 async def test_one_account_never_sees_anothers_sub_accounts_or_ledger(gw: Gateway) -> None:

@@ -55,9 +55,9 @@ async def test_non_global_addresses_are_refused_at_acceptance_and_before_connect
             assert sent.startswith("0 | "), sent
         failed = await wait_for(lambda: _failed(gw), timeout=15)
     assert refusals[0].startswith("35 | ") and "notification_url" in refusals[0], refusals
-    assert "carrier-grade NAT" in refusals[0]
+    assert "une adresse partagée (NAT d'opérateur) (100.64.0.0/10)" in refusals[0]
     assert refusals[1].startswith("35 | ") and "notification_url_reponse" in refusals[1], refusals
-    assert "6to4" in refusals[1] and "link-local" in refusals[1]
+    assert "(6to4), une adresse lien-local" in refusals[1]
     assert refusals[2].startswith("35 | ") and "site-local" in refusals[2], refusals
     # Refused for good at the first try, without a connection attempt being retried.
     attempts, error = failed[METADATA]

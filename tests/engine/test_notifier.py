@@ -234,9 +234,9 @@ async def test_urls_reaching_loopback_are_refused_at_acceptance_and_at_delivery(
             expected = await wait_for(lambda: _settled(gw, "failed"), timeout=10)
             states = await _callback_states(gw)
         assert all(r.startswith("35 | ") for r in refusals), refusals  # nothing stored for any of them
-        assert "notification_url" in refusals[0] and "loopback" in refusals[0]
-        assert "notification_url_reponse" in refusals[2] and "link-local" in refusals[2]
-        assert "scheme" in refusals[3]
+        assert "notification_url" in refusals[0] and "une adresse de bouclage" in refusals[0]
+        assert "notification_url_reponse" in refusals[2] and "une adresse lien-local" in refusals[2]
+        assert "schéma 'ftp' refusé" in refusals[3]
         assert receiver.calls == []
         assert expected and all("loopback" in (error or "") for _state, error in states.values()), states
     finally:

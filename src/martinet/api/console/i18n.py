@@ -296,8 +296,6 @@ FRENCH: dict[str, str] = {
     "The account is deleted.": "Le compte est supprimé.",
     "Delete its sub-accounts first.": "Supprimez d'abord ses sous-comptes.",
     "Unknown action.": "Action inconnue.",
-    "a positive amount of credits": "un nombre de crédits positif",
-    "the giving account itself": "le compte donneur lui-même",
     "a date (YYYY-MM-DD)": "une date (AAAA-MM-JJ)",
     "before from": "avant la date de début",
     "Date": "Date",
@@ -329,8 +327,6 @@ FRENCH: dict[str, str] = {
     "sender-approved": "approuvé",
     "sender-refused": "refusé",
     "Only an account above this one decides on its senders.": "Seul un compte au-dessus de celui-ci décide de ses émetteurs.",  # noqa: E501
-    "only letters and digits, without spaces or accents": "lettres et chiffres seulement, sans espace ni accent",
-    "numeric senders are checked as numbers and need no approval": "un émetteur numérique est vérifié comme un numéro et n'a pas besoin d'approbation",  # noqa: E501
     "the send costs %s credits, more than the balance": "l'envoi coûte %s crédits, plus que le solde",
     "too many sends per second; retry": "trop d'envois par seconde ; réessayez",
     "The form is too large.": "Le formulaire est trop volumineux.",
@@ -365,7 +361,8 @@ ENGLISH: dict[str, str] = {
 def translator(language: str) -> Callable[..., str]:
     """`t(phrase, *values)`: the phrase in `language`, with `%s` replaced by the values in order. On French pages
     a phrase the catalogue lacks may be a problem the rules reported (`t(exc.problem)`): it is read by the table
-    the smsmode door answers with (`martinet.api.problems_fr`), so a refusal reads the same on both."""
+    the smsmode door answers with (`martinet.api.problems_fr`), so a refusal reads as it does there, but for the
+    few the catalogue words after the console's own fields (`before from`: "avant la date de début")."""
     table = FRENCH if language == "fr" else ENGLISH
     unknown = problems_fr.french if language == "fr" else _as_written
 
