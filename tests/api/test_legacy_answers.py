@@ -152,6 +152,13 @@ def test_every_literal_problem_has_its_french(problem: str) -> None:
         ("this key may not give lane marketing", "cette clé ne peut pas donner la voie marketing"),
         ("10.0.0.0/8 is outside the networks of this key", "10.0.0.0/8 est hors des réseaux de cette clé"),
         ("'age' is not one of nom, prenom", "'age' n'est pas l'un des champs nom, prenom"),
+        # An account's settings (`InvalidAccountSetting.problem`), as the console's French pages show them.
+        (
+            "must be a number of sends per second, 0 or more (0 = unlimited)",
+            "doit être un nombre d'envois par seconde, 0 ou plus (0 = sans limite)",
+        ),
+        ("must be one of otp, notification, marketing", "doit être l'une des valeurs otp, notification, marketing"),
+        ("expected one of all, final, not 'some'", "attendu : l'une des valeurs all, final, pas 'some'"),
     ],
 )
 def test_problems_with_a_number_or_a_name_read_as_french(problem: str, expected: str) -> None:

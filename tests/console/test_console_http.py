@@ -222,7 +222,10 @@ async def test_pages_show_the_accounts_traffic(gw: Gateway) -> None:
         # The operator has an account called back for final statuses only, keeping its other settings.
         update = {"csrf": csrf, "action": "update", "login": "other", "lane": "notification", "rate_limit": "7"}
         unknown = await client.post("/console/ops/accounts", data={**update, "callback_statuses": "some"})
-        assert unknown.status_code == 422 and "callback statuses: expected one of all, final" in unknown.text
+        assert (
+            unknown.status_code == 422
+            and "Comptes rendus: attendu : l'une des valeurs all, final, pas" in html.unescape(unknown.text)
+        )
         assert (await account_service(gw.settings, gw.db).show("other")).account.callback_statuses == "all"
         final = await client.post("/console/ops/accounts", data={**update, "callback_statuses": "final"})
         assert final.status_code == 200
@@ -260,7 +263,10 @@ async def test_an_account_sets_its_callback_url_and_final_statuses_only_on_its_c
                     ({"callback_url": "ftp://example.org/dlr"}, "URL des comptes rendus: schéma 'ftp' refusé"),
                     ({"callback_url": f"{base}/" + "x" * 2000}, "URL des comptes rendus: plus de 2000 caractères"),
                     ({"reply_url": "https:///no-host"}, "URL des réponses: URL sans hôte"),
-                    ({"callback_url": f"{base}/dlr", "callback_statuses": "some"}, "callback statuses: expected"),
+                    (
+                        {"callback_url": f"{base}/dlr", "callback_statuses": "some"},
+                        "Comptes rendus: attendu : l'une des valeurs all, final",
+                    ),
                 ):
                     refused = await save(**fields)
                     assert refused.status_code == 422 and why in html.unescape(refused.text), (fields, refused.text)

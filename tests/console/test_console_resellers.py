@@ -127,7 +127,10 @@ async def test_a_parent_sets_where_and_when_its_sub_account_is_called_back(gw: G
         )
         assert forged.status_code == 422 and "<script>alert(1)" not in forged.text  # shown again, escaped
         unknown = await client.post(f"/console/accounts/{shop}", data=webhooks(callback_statuses="some"))
-        assert unknown.status_code == 422 and "callback statuses: expected one of all, final" in unknown.text
+        assert (
+            unknown.status_code == 422
+            and "Comptes rendus: attendu : l'une des valeurs all, final, pas" in html.unescape(unknown.text)
+        )
         untouched = (await service.show("acme-shop")).account
         assert (untouched.callback_url, untouched.reply_url, untouched.callback_statuses) == (None, None, "all")
 

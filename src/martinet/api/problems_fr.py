@@ -77,6 +77,9 @@ _PROBLEMS: dict[str, str] = {
         "un nombre d'envois par seconde, 0 ou plus (0 = sans plafond)"
     ),
     "a positive amount of credits": "un montant de crédits positif",
+    "must be a number of sends per second, 0 or more (0 = unlimited)": (
+        "doit être un nombre d'envois par seconde, 0 ou plus (0 = sans limite)"
+    ),
     "before from": "avant from",
     "approved or refused": "approved ou refused",
     "in the past": "dans le passé",
@@ -110,6 +113,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"([A-Z]{2}): Unicode messages are not delivered there"), r"\1 : messages Unicode non distribués"),
     (re.compile(r"more than (\d+) parameters"), r"plus de \1 paramètres"),
     (re.compile(r"must be between (\d+) and (\d+)"), r"doit être compris entre \1 et \2"),
+    (re.compile(r"expected one of (.+), not ('.*')"), r"attendu : l'une des valeurs \1, pas \2"),
     (
         re.compile(r"unknown lane ('.*') \(otp, notification or marketing\)"),
         r"voie inconnue \1 (otp, notification ou marketing)",

@@ -160,20 +160,25 @@ class AccountService:
             if url:
                 problem = self._url_check.problem(url) if len(url) <= MAX_URL else f"longer than {MAX_URL} characters"
                 if problem is not None:
-                    raise InvalidAccountSetting(f"{name}: {problem}", setting, problem)
+                    raise _refused(setting, name, problem)
 
     async def _view(self, account: Account) -> AccountView:
         balance = await self._accounts.balance(account.id)
         return AccountView(account, balance, effective_rate(account.rate_limit, self._defaults.rate_limit))
 
 
+def _refused(setting: str, name: str, problem: str) -> InvalidAccountSetting:
+    """The refusal of `setting` (`AccountService.update`'s keyword), `name` as the message shows it."""
+    return InvalidAccountSetting(f"{name}: {problem}", setting, problem)
+
+
 def _check_settings(lane: str | None, weight: int, rate_limit: float | None) -> None:
     if lane is not None and lane not in {str(known) for known in Lane}:
-        raise InvalidAccountSetting(f"lane: must be one of {', '.join(str(known) for known in Lane)}")
+        raise _refused("lane", "lane", f"must be one of {', '.join(str(known) for known in Lane)}")
     if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
-        raise InvalidAccountSetting(f"weight: must be between {MIN_WEIGHT} and {MAX_WEIGHT}")
+        raise _refused("weight", "weight", f"must be between {MIN_WEIGHT} and {MAX_WEIGHT}")
     if rate_limit is not None and not valid_rate(rate_limit):
-        raise InvalidAccountSetting("rate limit: must be a number of sends per second, 0 or more (0 = unlimited)")
+        raise _refused("rate_limit", "rate limit", "must be a number of sends per second, 0 or more (0 = unlimited)")
 
 
 #: What `callback_statuses` may be: a callback for each reportable status change, or only for final ones.
@@ -182,4 +187,5 @@ CALLBACK_STATUSES = ("all", "final")
 
 def _check_callback_statuses(value: str) -> None:
     if value not in CALLBACK_STATUSES:
-        raise InvalidAccountSetting(f"callback statuses: expected one of {', '.join(CALLBACK_STATUSES)}, not {value!r}")
+        expected = f"expected one of {', '.join(CALLBACK_STATUSES)}, not {value!r}"
+        raise _refused("callback_statuses", "callback statuses", expected)

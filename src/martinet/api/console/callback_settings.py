@@ -9,11 +9,7 @@ and `callback_statuses` is `all` (every status change, as smsmode) or `final`.
 from __future__ import annotations
 
 from martinet.api.console.context import Ctx
-from martinet.services.accounts import InvalidAccountSetting
 from martinet.store.accounts import Account
-
-#: The form's labels of the settings whose refusals name them (`InvalidAccountSetting.setting`).
-_LABELS = {"callback_url": "Delivery reports URL", "reply_url": "Replies URL"}
 
 
 async def save_callback_settings(ctx: Ctx, login: str) -> Account:
@@ -26,11 +22,3 @@ async def save_callback_settings(ctx: Ctx, login: str) -> Account:
         callback_statuses=ctx.form.get("callback_statuses", ""),
     )
     return view.account
-
-
-def settings_problem(ctx: Ctx, exc: InvalidAccountSetting) -> str:
-    """A refused setting as the form shows it: the field's label and the problem in the page's language when the
-    service says them apart (a URL), else the service's message."""
-    if exc.problem is None or exc.setting not in _LABELS:
-        return str(exc)
-    return f"{ctx.t(_LABELS[exc.setting])}: {ctx.t(exc.problem)}"

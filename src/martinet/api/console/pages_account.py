@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from martinet.api.console.callback_settings import save_callback_settings, settings_problem
+from martinet.api.console.callback_settings import save_callback_settings
 from martinet.api.console.context import PREFIX, Ctx, PageHost
+from martinet.api.console.refusals import settings_problem
 from martinet.domain.credits import format_credits
 from martinet.domain.keys import InvalidKeyLimit
 from martinet.domain.lanes import Lane

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from martinet.api.console.context import PREFIX, Ctx, PageHost
+from martinet.api.console.refusals import settings_problem
 from martinet.domain.credits import to_milli
 from martinet.domain.lanes import Lane
 from martinet.domain.recipients import InvalidRecipient, parse_recipients
@@ -81,7 +82,9 @@ def routes(door: PageHost) -> list[Route]:
         if ctx.request.method == "POST":
             try:
                 note, link = await _account_action(ctx)
-            except (InvalidAccountSetting, ValueError) as exc:
+            except InvalidAccountSetting as exc:
+                problem = settings_problem(ctx, exc)
+            except ValueError as exc:
                 problem = str(exc)
             except LoginTaken:
                 problem = "login: taken by another account"

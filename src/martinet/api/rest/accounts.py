@@ -233,7 +233,7 @@ async def delete_account(services: RestServices, request: RestRequest) -> Answer
 # --- Webhooks ---
 
 #: `AccountService.update`'s keyword of a refused setting → this door's field.
-_WEBHOOK_FIELDS = {"callback_url": "callbackUrl", "reply_url": "replyUrl"}
+_WEBHOOK_FIELDS = {"callback_url": "callbackUrl", "reply_url": "replyUrl", "callback_statuses": "callbackStatuses"}
 
 
 async def get_webhooks(services: RestServices, request: RestRequest) -> Answer:
