@@ -148,3 +148,27 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
         assert ConflictError  # the SDK's class for 409s, which GROUP_EXISTS and CONTACT_EXISTS are
         await client.contacts.delete(created.contact_id)
         assert (await http.get(f"/sms/v1/contacts/{created.contact_id}")).status_code == 404
+
+
+async def test_excel_unicode_text_imports_and_sends_as_a_campaign(database_url: str) -> None:
+    """A file saved by Excel as "Unicode text" (UTF-16 with its byte-order mark, tabs, CRLF) imports with its
+    accents and emoji whole, and is read the same as a campaign file by `sendSMSBatch.do`."""
+    contacts = "Nom\tPrénom\tMobile\r\nLefèvre\tHélène 🌸\t0611111111\r\nNoir\tLéa\t0622222222\r\n"
+    campaign = "numero\tmessage\r\n0611111111\tBonjour Hélène, à demain\r\n0622222222\tBonjour Léa\r\n"
+    async with (
+        running_gateway(database_url, with_engine=False) as gw,
+        httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as http,
+    ):
+        imported = await http.post(
+            "/sms/v1/contacts:import", content=contacts.encode("utf-16"), headers={"Content-Type": "text/csv"}
+        )
+        assert imported.status_code == 200, imported.text
+        assert (imported.json()["created"], imported.json()["refused"]) == (2, 0)
+        found = (await http.get("/sms/v1/contacts", params={"search": "Lefèvre"})).json()["items"]
+        assert [(c["firstName"], c["mobile"]) for c in found] == [("Hélène 🌸", "+33611111111")]
+
+        files = {"fichier": ("campagne.txt", campaign.encode("utf-16"), "text/plain")}
+        answer = await http.post("/http/1.6/sendSMSBatch.do", params={"accessToken": gw.token}, files=files)
+        assert answer.content.decode("iso-8859-15").startswith("0 | Accepté | "), answer.content
+        listed = (await http.get("/http/1.6/smsList.do", params={"accessToken": gw.token})).content
+        assert "Bonjour Hélène, à demain | 33611111111" in listed.decode("iso-8859-15")

@@ -47,6 +47,21 @@ def test_csv_records_arrive_in_any_chunks_with_their_row_numbers() -> None:
     assert [r for _, r in read_all(mixed)] == [["a", "b"], ["é", "€"], ["é", "€"]]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_excel_unicode_text_is_read_in_any_chunks(encoding: str) -> None:
+    """Excel's "Unicode text": UTF-16 after its byte-order mark (little-endian from Windows), tab-separated,
+    CRLF; a character outside the BMP is a surrogate pair, which a chunk may cut anywhere."""
+    text = 'mobile\tnom\r\n0612345678\tCafé Éloïse 😀\r\n\r\n0698765432\t"a\tb"\r\n'
+    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}.get(encoding, b"")
+    data = bom + text.encode(encoding)
+    expected = [(1, ["mobile", "nom"]), (2, ["0612345678", "Café Éloïse 😀"]), (4, ["0698765432", "a\tb"])]
+    for size in (1, 2, 3, 5, 64):
+        assert list(read_all(data, size)) == expected, size
+    # Cut short inside a character (here the emoji's surrogate pair): the rest is read, the character replaced.
+    cut = bom + "mobile\tnom\r\n0612345678\tCafé 😀".encode(encoding)[:-1]
+    assert list(read_all(cut, 3))[-1] == (2, ["0612345678", "Café \ufffd"])
+
+
 def test_csv_errors_name_the_row_and_memory_is_bounded() -> None:
     with pytest.raises(CsvError) as unclosed:
         list(read_all(b'a;b\n1;"open\n2;3\n'))

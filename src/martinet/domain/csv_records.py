@@ -1,10 +1,12 @@
 """Reading CSV files as they arrive, a chunk of bytes at a time, with the standard `csv` module.
 
 Files come from spreadsheets: French Excel writes `;` and ISO-8859-15 (or Windows-1252), others write `,` and
-UTF-8, with or without a byte-order mark. The separator is the one the header line uses most (outside quotes).
-The charset is UTF-8 when the file starts with its byte-order mark; otherwise each record is read as UTF-8 when
-it is valid UTF-8 and as ISO-8859-15 when not. Deciding per record lets a file be read while it is still
-arriving (an upload is never held whole in memory), and a record of plain ASCII reads the same either way.
+UTF-8, with or without a byte-order mark, and Excel's "Unicode text" is UTF-16 with its byte-order mark and tabs.
+The separator is the one the header line uses most (outside quotes). The charset is UTF-8 or UTF-16 when the
+file starts with the byte-order mark of either (UTF-16 is turned into UTF-8 as it arrives, by an incremental
+decoder, so everything below reads UTF-8 bytes); otherwise each record is read as UTF-8 when it is valid UTF-8
+and as ISO-8859-15 when not. Deciding per record lets a file be read while it is still arriving (an upload is
+never held whole in memory), and a record of plain ASCII reads the same either way.
 
 Records, not lines: a quoted field may hold line breaks. Bytes are split at line feeds, and lines are joined
 while the record has an odd number of `"` (an escaped quote is written `""`, so it never changes the parity);
@@ -13,6 +15,7 @@ a line with an even number, outside such a record, is a record by itself (most a
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 
@@ -20,6 +23,8 @@ from collections.abc import Iterator
 Record = tuple[int, list[str]]
 
 BOM = b"\xef\xbb\xbf"
+#: UTF-16's byte-order marks, little-endian (what Windows writes) and big-endian.
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SEPARATORS = (";", ",", "\t")
 
 
@@ -70,6 +75,7 @@ class CsvRecords:
         self._quotes = 0
         self._started = False
         self._utf8 = False
+        self._utf16: codecs.IncrementalDecoder | None = None  # set for a file that starts with a UTF-16 BOM
         self._separator: str | None = None
         self._line = 0  # records read, header included
         self._max = max_record_bytes
@@ -84,14 +90,14 @@ class CsvRecords:
         return self._separator
 
     def feed(self, chunk: bytes) -> list[Record]:
+        if self._utf16 is not None:
+            chunk = self._utf16.decode(chunk).encode("utf-8")
         self._pending += chunk
         if not self._started:
-            if len(self._pending) < len(BOM) and BOM.startswith(bytes(self._pending)):
+            if self._may_be_a_bom():
                 return []
             self._started = True
-            if self._pending.startswith(BOM):
-                self._utf8 = True
-                del self._pending[: len(BOM)]
+            self._take_bom()
         texts: list[tuple[int, str]] = []
         last = self._pending.rfind(b"\n")
         if last >= 0:
@@ -104,7 +110,24 @@ class CsvRecords:
             raise CsvError(self._line + 1, f"a record longer than {self._max} bytes")
         return self._parse(texts)
 
+    def _may_be_a_bom(self) -> bool:
+        """Whether the bytes so far are too few to tell a byte-order mark (they begin one)."""
+        start = bytes(self._pending)
+        return any(len(start) < len(mark) and mark.startswith(start) for mark in (BOM, *UTF16_BOMS))
+
+    def _take_bom(self) -> None:
+        """Reads the file's byte-order mark, if any, and removes it: UTF-8, or UTF-16 turned into UTF-8."""
+        if self._pending.startswith(BOM):
+            self._utf8 = True
+            del self._pending[: len(BOM)]
+        elif self._pending.startswith(UTF16_BOMS):
+            self._utf8 = True
+            self._utf16 = codecs.getincrementaldecoder("utf-16")(errors="replace")
+            self._pending[:] = self._utf16.decode(bytes(self._pending)).encode("utf-8")
+
     def close(self) -> list[Record]:
+        if self._utf16 is not None:
+            self._pending += self._utf16.decode(b"", final=True).encode("utf-8")
         texts: list[tuple[int, str]] = []
         if self._pending:
             self._line_done(bytes(self._pending), texts)
