@@ -207,7 +207,7 @@ async def test_groups_members_and_sending_to_a_group(gw: Gateway) -> None:
         send_page = (await client.get(sent.headers["location"])).text
         assert send_page.count('class="recipient"') == 2
         missing = await client.post("/console/send", data={"csrf": csrf, "groups[]": "absent", "text": "x"})
-        assert missing.status_code == 422 and "groups: " in missing.text
+        assert missing.status_code == 422 and "Groupes de contacts: groupe inconnu absent" in missing.text
 
         removed = await client.post(
             f"/console/groups/{vip}", data={"csrf": csrf, "action": "remove", "contact": anne.group(1)}

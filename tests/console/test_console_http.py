@@ -149,17 +149,17 @@ async def test_one_account_never_sees_anothers_send(gw: Gateway) -> None:
 async def test_send_form_answers_bad_input_and_the_counter_follows_the_rules(gw: Gateway) -> None:
     async with signed_in(gw) as (client, csrf):
         bad = await client.post("/console/send", data={"csrf": csrf, "recipients": "12", "text": "x"})
-        assert bad.status_code == 422 and "recipients:" in bad.text
+        assert bad.status_code == 422 and "Destinataires:" in bad.text
         empty = await client.post("/console/send", data={"csrf": csrf, "recipients": "0612345678", "text": ""})
-        assert empty.status_code == 422 and "text:" in empty.text
+        assert empty.status_code == 422 and "Texte:" in empty.text
         when = await client.post(
             "/console/send", data={"csrf": csrf, "recipients": "0612345678", "text": "x", "schedule": "demain"}
         )
-        assert when.status_code == 422 and "schedule:" in when.text
+        assert when.status_code == 422 and "Programmer:" in when.text
         lane = await client.post(
             "/console/send", data={"csrf": csrf, "recipients": "0612345678", "text": "x", "lane": "vip"}
         )
-        assert lane.status_code == 422 and "lane:" in lane.text
+        assert lane.status_code == 422 and "Voie:" in lane.text
         huge = await client.post("/console/send", data={"csrf": csrf, "text": "x" * (2 * 1024 * 1024)})
         assert huge.status_code == 413
         # A marketing send from a custom sender gets the opt-out mention, and the counter says so.
@@ -174,7 +174,7 @@ async def test_send_form_answers_bad_input_and_the_counter_follows_the_rules(gw:
         refused = {"text": "Code 1234", "sender": "ACME", "recipients": "+1 201 555 0123"}
         counter = await client.post("/console/send/counter", data=refused, headers={"x-csrf-token": csrf})
         # Both in the page's language (French here), as the smsmode door words it.
-        why = "sender: US : émetteurs alphanumériques non distribués, émetteurs numériques uniquement"
+        why = "Émetteur: US : émetteurs alphanumériques non distribués, émetteurs numériques uniquement"
         assert why in html.unescape(counter.text)
         submitted = await client.post("/console/send", data={"csrf": csrf, **refused})
         assert submitted.status_code == 422 and why in html.unescape(submitted.text)

@@ -53,10 +53,16 @@ OUTCOME = {
     "expired": "failed",
     "cancelled": "failed",
 }
+#: The send form's label of each field a refusal of the send service names (`InvalidParameter.name`).
 _FORM_FIELDS = {
-    "scheduled_at": "schedule",
-    "stop": "text",
-    "ref_client": "reference",
+    "recipients": "Recipients",
+    "groups": "Contact groups",
+    "sender": "Sender",
+    "text": "Text",
+    "stop": "Text",
+    "scheduled_at": "Schedule",
+    "ref_client": "Reference",
+    "lane": "Lane",
 }
 
 
