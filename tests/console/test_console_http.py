@@ -219,6 +219,17 @@ async def test_pages_show_the_accounts_traffic(gw: Gateway) -> None:
         )
         assert accounts.status_code == 200
         assert (await account_service(gw.settings, gw.db).show("other")).balance == to_milli(15)
+        # The form's refusals, in the operator's language (French here), under the form's labels.
+        for fields, why in (
+            ({"action": "topup", "login": "other", "amount": "cinq"}, "Montant: un nombre de crédits, par exemple"),
+            ({"action": "topup", "login": "nobody", "amount": "5"}, "Identifiant: aucun compte de ce nom"),
+            ({"action": "create", "login": "x" * 51}, "Identifiant: 1 à 50 caractères"),
+            ({"action": "create", "login": "new", "language": "de"}, "Langue: fr ou en"),
+            ({"action": "update", "login": "other", "rate_limit": "vite"}, "Limite (envois/s): un nombre d'envois"),
+        ):
+            refused = await client.post("/console/ops/accounts", data={"csrf": csrf, **fields})
+            assert refused.status_code == 422 and why in html.unescape(refused.text), (fields, why)
+        assert (await account_service(gw.settings, gw.db).show("other")).balance == to_milli(15)
         # The operator has an account called back for final statuses only, keeping its other settings.
         update = {"csrf": csrf, "action": "update", "login": "other", "lane": "notification", "rate_limit": "7"}
         unknown = await client.post("/console/ops/accounts", data={**update, "callback_statuses": "some"})
@@ -235,7 +246,7 @@ async def test_pages_show_the_accounts_traffic(gw: Gateway) -> None:
         created_account = await client.post(
             "/console/ops/accounts", data={"csrf": csrf, "action": "create", "login": "other", "credits": "1"}
         )
-        assert created_account.status_code == 422 and "taken" in created_account.text
+        assert created_account.status_code == 422 and "Identifiant: pris par un autre compte" in created_account.text
 
 
 async def test_an_account_sets_its_callback_url_and_final_statuses_only_on_its_callbacks_page(

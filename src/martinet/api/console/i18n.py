@@ -290,6 +290,14 @@ FRENCH: dict[str, str] = {
     "a number, e.g. 5 or 0.5": "un nombre, par exemple 5 ou 0,5",
     "sender policy: any or approved": "any (tout émetteur) ou approved (approuvés seulement)",
     "Login: an account of this name exists already": "Identifiant : un compte de ce nom existe déjà",
+    "taken by another account": "pris par un autre compte",
+    "no such account": "aucun compte de ce nom",
+    "more than the balance": "plus que le solde",
+    "fr or en": "fr ou en",
+    "Action": "Action",
+    "create, topup, update or link": "create, topup, update ou link",
+    "a number of credits, e.g. 100 or 12.5": "un nombre de crédits, par exemple 100 ou 12,5",
+    "a number of sends per second, 0 or more (0 = unlimited)": "un nombre d'envois par seconde, 0 ou plus (0 = sans limite)",  # noqa: E501
     "Only an account above this one may do this.": "Seul un compte au-dessus de celui-ci peut le faire.",
     "Amount: the giving account's balance does not cover the transfer": "Montant : le solde du compte donneur ne couvre pas le transfert",  # noqa: E501
     "Amount: a number of credits with at most three decimals": "Montant : un nombre de crédits avec au plus trois décimales",  # noqa: E501

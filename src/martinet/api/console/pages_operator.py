@@ -84,14 +84,16 @@ def routes(door: PageHost) -> list[Route]:
                 note, link = await _account_action(ctx)
             except InvalidAccountSetting as exc:
                 problem = settings_problem(ctx, exc)
+            except _Refused as exc:
+                problem = f"{ctx.t(exc.label)}: {ctx.t(exc.problem)}"
             except ValueError as exc:
                 problem = str(exc)
             except LoginTaken:
-                problem = "login: taken by another account"
+                problem = f"{ctx.t('Login')}: {ctx.t('taken by another account')}"
             except UnknownAccount:
-                problem = "login: no such account"
+                problem = f"{ctx.t('Login')}: {ctx.t('no such account')}"
             except InsufficientCredit:
-                problem = "amount: more than the balance"
+                problem = f"{ctx.t('Amount')}: {ctx.t('more than the balance')}"
         lines = await ctx.services.activity.accounts()
         values = {
             "lines": lines,
@@ -113,18 +115,31 @@ def routes(door: PageHost) -> list[Route]:
     ]
 
 
+class _Refused(ValueError):
+    """A value of the accounts form refused before any service is asked: the field's label and the problem,
+    each shown in the page's language."""
+
+    def __init__(self, label: str, problem: str) -> None:
+        super().__init__(f"{label}: {problem}")
+        self.label = label
+        self.problem = problem
+
+
+_AMOUNT = "a number of credits, e.g. 100 or 12.5"
+
+
 async def _account_action(ctx: Ctx) -> tuple[str | None, str | None]:
     """Do what the accounts page's form asks; returns a note and a sign-in link URL (when one was made)."""
     form = ctx.form
     admin = ctx.services.account_admin
     login = form.get("login", "").strip()
     if not login or len(login) > MAX_LOGIN:
-        raise ValueError(f"login: 1 to {MAX_LOGIN} characters")
+        raise _Refused("Login", f"1 to {MAX_LOGIN} characters")
     action = form.get("action")
     if action == "create":
         language = form.get("language") or None
         if language not in (None, "fr", "en"):
-            raise ValueError("language: fr or en")
+            raise _Refused("Language", "fr or en")
         await admin.create(
             login,
             credits=_milli(form.get("credits", "") or "0"),
@@ -152,16 +167,16 @@ async def _account_action(ctx: Ctx) -> tuple[str | None, str | None]:
         token = await ctx.services.links.issue(login)
         base = str(ctx.request.base_url).rstrip("/")
         return ctx.t("One-time sign-in link for %s:", login), f"{base}{PREFIX}/link/{token}"
-    raise ValueError("action: create, topup, update or link")
+    raise _Refused("Action", "create, topup, update or link")
 
 
 def _milli(raw: str) -> int:
     try:
         value = Decimal(raw.strip().replace(",", "."))
     except InvalidOperation:
-        raise ValueError("amount: a number of credits, e.g. 100 or 12.5") from None
+        raise _Refused("Amount", _AMOUNT) from None
     if not value.is_finite() or abs(value) > Decimal(10) ** 9:
-        raise ValueError("amount: a number of credits, e.g. 100 or 12.5")
+        raise _Refused("Amount", _AMOUNT)
     return to_milli(value)
 
 
@@ -171,4 +186,4 @@ def _rate(raw: str) -> float | None:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError("rate limit: a number of sends per second, 0 or more (0 = unlimited)") from None
+        raise _Refused("Rate limit (sends/s)", "a number of sends per second, 0 or more (0 = unlimited)") from None
