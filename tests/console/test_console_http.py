@@ -204,6 +204,19 @@ async def test_pages_show_the_accounts_traffic(gw: Gateway) -> None:
         assert len(rows) == 3 and rows[0].startswith("send_id,")
         opt = await client.post("/console/opt-outs", data={"csrf": csrf, "numbers": "0611223344", "action": "add"})
         assert opt.status_code == 303
+        # Refusals in the page's language (French here), under the form's labels.
+        no_number = await client.post("/console/opt-outs", data={"csrf": csrf, "numbers": "abc", "action": "add"})
+        assert no_number.status_code == 422 and "Numéro: donnez des numéros" in html.unescape(no_number.text)
+        bad_key = await client.post(
+            "/console/keys", data={"csrf": csrf, "action": "create", "label": "x", "lanes": "sms"}
+        )
+        assert "Voies permises: voie inconnue 'sms'" in html.unescape(bad_key.text)
+        bad_net = await client.post(
+            "/console/keys", data={"csrf": csrf, "action": "create", "label": "x", "networks": "ici"}
+        )
+        assert "Réseaux permis: ni une adresse ni une plage CIDR : 'ici'" in html.unescape(bad_net.text)
+        bad_route = await client.get("/console/ops/routes?number=abc", headers={"hx-request": "true"})
+        assert "Numéro: donnez un numéro (caractères invalides)" in html.unescape(bad_route.text)
         assert "33611223344" in (await client.get("/console/opt-outs")).text
         created = await client.post("/console/keys", data={"csrf": csrf, "action": "create", "label": "ci"})
         token = re.search(r'id="new-key">([^<]+)<', created.text)

@@ -119,6 +119,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         r"voie inconnue \1 (otp, notification ou marketing)",
     ),
     (re.compile(r"not a two-letter country code: ('.*')"), r"pas un code pays de deux lettres : \1"),
+    (re.compile(r"not an address or CIDR range: ('.*')", re.DOTALL), r"ni une adresse ni une plage CIDR : \1"),
     (
         re.compile(r"not a country code numbers belong to: ('.*') \(ISO 3166 alpha-2, GB, FR…\)"),
         r"pas un code pays auquel appartiennent des numéros : \1 (ISO 3166 alpha-2, GB, FR…)",

@@ -291,6 +291,9 @@ FRENCH: dict[str, str] = {
     "sender policy: any or approved": "any (tout émetteur) ou approved (approuvés seulement)",
     "Login: an account of this name exists already": "Identifiant : un compte de ce nom existe déjà",
     "taken by another account": "pris par un autre compte",
+    "give phone numbers, one per line or separated by commas": "donnez des numéros, un par ligne ou séparés par des virgules",  # noqa: E501
+    "give one phone number": "donnez un numéro",
+    "one of %s": "l'une des valeurs %s",
     "no such account": "aucun compte de ce nom",
     "more than the balance": "plus que le solde",
     "fr or en": "fr ou en",

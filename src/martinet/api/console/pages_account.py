@@ -269,7 +269,7 @@ def routes(door: PageHost) -> list[Route]:
         if ctx.request.method == "POST":
             numbers = _numbers(ctx.form.get("numbers", ""))
             if numbers is None:
-                problem = "numbers: give phone numbers, one per line or separated by commas"
+                problem = f"{ctx.t('Number')}: {ctx.t('give phone numbers, one per line or separated by commas')}"
             elif ctx.form.get("action") == "remove":
                 await ctx.services.opt_outs.remove(ctx.me.id, numbers)
                 return RedirectResponse(f"{PREFIX}/opt-outs", 303)
@@ -298,8 +298,9 @@ def routes(door: PageHost) -> list[Route]:
                         lanes=ctx.form.get("lanes", "").strip() or None,
                         networks=ctx.form.get("networks", "").strip() or None,
                     )
-                except InvalidKeyLimit as exc:
-                    problem = str(exc)
+                except InvalidKeyLimit as exc:  # its message names the lane or the network at fault
+                    label = "Lanes allowed" if "lane" in str(exc) else "Networks allowed"
+                    problem = f"{ctx.t(label)}: {ctx.t(str(exc))}"
         listed = [k for k in await ctx.services.keys.list(ctx.me.login) if k.label != LINK_LABEL]
         return door.render(
             ctx,

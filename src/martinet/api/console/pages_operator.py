@@ -57,9 +57,10 @@ def routes(door: PageHost) -> list[Route]:
             parsed = parse_recipients(number[:64])
             if len(parsed) != 1 or isinstance(parsed[0], InvalidRecipient):
                 reason = parsed[0].reason if len(parsed) == 1 and isinstance(parsed[0], InvalidRecipient) else ""
-                problem = f"number: give one phone number {reason}".strip()
+                why = f" ({ctx.t(reason)})" if reason else ""
+                problem = f"{ctx.t('Number')}: {ctx.t('give one phone number')}{why}"
             elif lane not in {str(known) for known in Lane}:
-                problem = "lane: one of " + ", ".join(str(known) for known in Lane)
+                problem = f"{ctx.t('Lane')}: {ctx.t('one of %s', ', '.join(str(known) for known in Lane))}"
             else:
                 recipient = parsed[0]
                 explanation = ctx.services.router.explain(
