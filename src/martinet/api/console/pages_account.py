@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from martinet.api.console.callback_settings import save_callback_settings
 from martinet.api.console.context import PREFIX, Ctx, PageHost
-from martinet.api.console.refusals import settings_problem
+from martinet.api.console.refusals import labelled, settings_problem
 from martinet.domain.credits import format_credits
 from martinet.domain.keys import InvalidKeyLimit
 from martinet.domain.lanes import Lane
@@ -269,7 +269,7 @@ def routes(door: PageHost) -> list[Route]:
         if ctx.request.method == "POST":
             numbers = _numbers(ctx.form.get("numbers", ""))
             if numbers is None:
-                problem = f"{ctx.t('Number')}: {ctx.t('give phone numbers, one per line or separated by commas')}"
+                problem = labelled(ctx, "Number", "give phone numbers, one per line or separated by commas")
             elif ctx.form.get("action") == "remove":
                 await ctx.services.opt_outs.remove(ctx.me.id, numbers)
                 return RedirectResponse(f"{PREFIX}/opt-outs", 303)
@@ -300,7 +300,7 @@ def routes(door: PageHost) -> list[Route]:
                     )
                 except InvalidKeyLimit as exc:  # its message names the lane or the network at fault
                     label = "Lanes allowed" if "lane" in str(exc) else "Networks allowed"
-                    problem = f"{ctx.t(label)}: {ctx.t(str(exc))}"
+                    problem = labelled(ctx, label, str(exc))
         listed = [k for k in await ctx.services.keys.list(ctx.me.login) if k.label != LINK_LABEL]
         return door.render(
             ctx,
@@ -430,7 +430,7 @@ def _recipients(form: dict[str, str]) -> str:
 def _problem(ctx: Ctx, exc: InvalidParameter) -> str:
     """A refused send's reason as the form and the live counter show it: the form's field, then the problem, both
     in the page's language."""
-    return f"{ctx.t(_FORM_FIELDS.get(exc.name, exc.name))}: {ctx.t(exc.problem)}"
+    return labelled(ctx, _FORM_FIELDS.get(exc.name, exc.name), exc.problem)
 
 
 def _send_request(ctx: Ctx, form: dict[str, str], *, for_counter: bool = False) -> SendRequest:

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from martinet.api.console.context import PREFIX, Ctx, PageHost
+from martinet.api.console.refusals import labelled
 from martinet.domain.contacts import ContactData, ContactError, format_birth_date, split_groups
 from martinet.services.contacts import ImportReport, contact_data, normalise_mobile
 from martinet.store.contacts import ContactRow, GroupExists, GroupRow, MobileTaken
@@ -43,7 +44,7 @@ _CONTACT_FIELDS = ("mobile", "last_name", "first_name", "company", "birth_date",
 
 def problem_text(ctx: Ctx, exc: ContactError) -> str:
     """A refusal of the address book in the account's language, naming the console's field."""
-    return f"{ctx.t(_LABELS.get(exc.name, exc.name))}: {ctx.t(exc.problem)}"
+    return labelled(ctx, _LABELS.get(exc.name, exc.name), exc.problem)
 
 
 def routes(door: PageHost) -> list[Route]:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from martinet.api.console.context import PREFIX, Ctx, PageHost
-from martinet.api.console.refusals import settings_problem
+from martinet.api.console.refusals import labelled, settings_problem
 from martinet.domain.credits import to_milli
 from martinet.domain.lanes import Lane
 from martinet.domain.recipients import InvalidRecipient, parse_recipients
@@ -58,7 +58,7 @@ def routes(door: PageHost) -> list[Route]:
             if len(parsed) != 1 or isinstance(parsed[0], InvalidRecipient):
                 reason = parsed[0].reason if len(parsed) == 1 and isinstance(parsed[0], InvalidRecipient) else ""
                 why = f" ({ctx.t(reason)})" if reason else ""
-                problem = f"{ctx.t('Number')}: {ctx.t('give one phone number')}{why}"
+                problem = labelled(ctx, "Number", "give one phone number") + why
             elif lane not in {str(known) for known in Lane}:
                 problem = f"{ctx.t('Lane')}: {ctx.t('one of %s', ', '.join(str(known) for known in Lane))}"
             else:
@@ -86,15 +86,15 @@ def routes(door: PageHost) -> list[Route]:
             except InvalidAccountSetting as exc:
                 problem = settings_problem(ctx, exc)
             except _Refused as exc:
-                problem = f"{ctx.t(exc.label)}: {ctx.t(exc.problem)}"
+                problem = labelled(ctx, exc.label, exc.problem)
             except ValueError as exc:
                 problem = str(exc)
             except LoginTaken:
-                problem = f"{ctx.t('Login')}: {ctx.t('taken by another account')}"
+                problem = labelled(ctx, "Login", "taken by another account")
             except UnknownAccount:
-                problem = f"{ctx.t('Login')}: {ctx.t('no such account')}"
+                problem = labelled(ctx, "Login", "no such account")
             except InsufficientCredit:
-                problem = f"{ctx.t('Amount')}: {ctx.t('more than the balance')}"
+                problem = labelled(ctx, "Amount", "more than the balance")
         lines = await ctx.services.activity.accounts()
         values = {
             "lines": lines,

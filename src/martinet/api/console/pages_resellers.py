@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from martinet.api.console.callback_settings import save_callback_settings
 from martinet.api.console.context import PREFIX, Ctx, PageHost
-from martinet.api.console.refusals import settings_problem
+from martinet.api.console.refusals import labelled, settings_problem
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.resources import STATUS_VALUES
 from martinet.services.accounts import InvalidAccountSetting
@@ -351,7 +351,7 @@ def _rate(ctx: Ctx, raw: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise FormProblem(f"{ctx.t(_LABELS['rateLimit'])}: {ctx.t('a number, e.g. 5 or 0.5')}") from None
+        raise FormProblem(labelled(ctx, _LABELS["rateLimit"], "a number, e.g. 5 or 0.5")) from None
 
 
 def _limits_shown(target: TreeAccount, form: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -368,7 +368,7 @@ def _limits_shown(target: TreeAccount, form: dict[str, str]) -> dict[str, dict[s
 
 
 def _field_problem(ctx: Ctx, exc: InvalidField) -> str:
-    return f"{ctx.t(_LABELS.get(exc.name, exc.name))}: {ctx.t(exc.problem)}"
+    return labelled(ctx, _LABELS.get(exc.name, exc.name), exc.problem)
 
 
 def _milli(ctx: Ctx, raw: str) -> int:
@@ -404,7 +404,7 @@ def _day(ctx: Ctx, raw: str, label: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise FormProblem(f"{ctx.t(label)}: {ctx.t('a date (YYYY-MM-DD)')}") from None
+        raise FormProblem(labelled(ctx, label, "a date (YYYY-MM-DD)")) from None
 
 
 def _account_params(ctx: Ctx, target: TreeAccount) -> dict[str, str]:

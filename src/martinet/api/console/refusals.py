@@ -16,9 +16,14 @@ _LABELS = {
 }
 
 
+def labelled(ctx: Ctx, label: str, problem: str) -> str:
+    """`Label: problem`, both in the page's language: how every form of the console gives a refusal."""
+    return f"{ctx.t(label)}: {ctx.t(problem)}"
+
+
 def settings_problem(ctx: Ctx, exc: InvalidAccountSetting) -> str:
     """A refused setting as the forms show it: the field's label and the problem in the page's language, or the
     service's message for a setting no form of the console names."""
     if exc.problem is None or exc.setting not in _LABELS:
         return str(exc)
-    return f"{ctx.t(_LABELS[exc.setting])}: {ctx.t(exc.problem)}"
+    return labelled(ctx, _LABELS[exc.setting], exc.problem)
