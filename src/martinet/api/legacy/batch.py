@@ -22,6 +22,7 @@ from martinet.api.asgi import Receive
 from martinet.api.legacy import counting, params
 from martinet.api.legacy.decoding import decode_value
 from martinet.api.legacy.endpoints import Call, LegacyServices
+from martinet.api.legacy.multipart_form import PartHeaders
 from martinet.services.accept import InvalidParameter, SendRequest
 from martinet.services.campaign_files import CampaignFile
 from martinet.services.personal_sends import Campaign, CampaignRow
@@ -47,22 +48,20 @@ class BatchUpload:
             raise InvalidParameter("fichier", "expected a multipart/form-data upload")
         self._max_rows = max_rows
         self._on_row = on_row
+        self._headers = PartHeaders()
         self._parser = MultipartParser(
             boundary,
             {
                 "on_part_begin": self._part_begin,
-                "on_header_field": self._header_field,
-                "on_header_value": self._header_value,
-                "on_header_end": self._header_end,
+                "on_header_field": self._headers.field,
+                "on_header_value": self._headers.value,
+                "on_header_end": self._headers.end,
                 "on_headers_finished": self._headers_finished,
                 "on_part_data": self._part_data,
                 "on_part_end": self._part_end,
             },
         )
         self.params: dict[str, str] = {}
-        self._name_bytes = bytearray()
-        self._value_bytes = bytearray()
-        self._disposition = b""
         self._part_name: bytes | None = None
         self._in_file = False
         self._file_seen = False
@@ -85,23 +84,11 @@ class BatchUpload:
     # --- multipart events ---
 
     def _part_begin(self) -> None:
-        self._disposition = b""
+        self._headers.begin()
         self._part_name = None
 
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._name_bytes += data[start:end]
-
-    def _header_value(self, data: bytes, start: int, end: int) -> None:
-        self._value_bytes += data[start:end]
-
-    def _header_end(self) -> None:
-        if bytes(self._name_bytes).lower() == b"content-disposition":
-            self._disposition = bytes(self._value_bytes)
-        self._name_bytes.clear()
-        self._value_bytes.clear()
-
     def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._disposition)
+        _, options = self._headers.disposition()
         name = options.get(b"name", b"").lower()
         self._part_name = name
         self._in_file = name in FILE_PARTS

@@ -42,9 +42,9 @@ def as_form_body(body: bytes, content_type: str) -> bytes:
             boundary,
             {
                 "on_part_begin": fields.part_begin,
-                "on_header_field": fields.header_field,
-                "on_header_value": fields.header_value,
-                "on_header_end": fields.header_end,
+                "on_header_field": fields.headers.field,
+                "on_header_value": fields.headers.value,
+                "on_header_end": fields.headers.end,
                 "on_headers_finished": fields.headers_finished,
                 "on_part_data": fields.part_data,
                 "on_part_end": fields.part_end,
@@ -62,41 +62,55 @@ def as_form_body(body: bytes, content_type: str) -> bytes:
     )
 
 
+class PartHeaders:
+    """A part's `Content-Disposition`, gathered from python-multipart's header events (`field`, `value`, `end`
+    for each header; `begin` at each part): all a form's reader needs of a part's headers."""
+
+    def __init__(self) -> None:
+        self._name = bytearray()
+        self._value = bytearray()
+        self._disposition = b""
+
+    def begin(self) -> None:
+        self._disposition = b""
+
+    def field(self, data: bytes, start: int, end: int) -> None:
+        self._name += data[start:end]
+
+    def value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def end(self) -> None:
+        if bytes(self._name).strip().lower() == b"content-disposition":
+            self._disposition = bytes(self._value)
+        self._name.clear()
+        self._value.clear()
+
+    def disposition(self) -> tuple[bytes, dict[bytes, bytes]]:
+        """The disposition's kind (`form-data`) and its options (`name`, `filename`)."""
+        return parse_options_header(self._disposition)
+
+
 class _Fields:
-    """Collects each part's name from its `Content-Disposition` header and its bytes; a part with a file name
-    is skipped."""
+    """Collects each part's name and bytes; a part with a file name is skipped."""
 
     def __init__(self) -> None:
         self.pairs: list[tuple[bytes, bytes]] = []
         self.parts = 0
         self.complete = True
-        self._header_name = bytearray()
-        self._header_value = bytearray()
-        self._disposition = b""
+        self.headers = PartHeaders()
         self._name: bytes | None = None
         self._value = bytearray()
 
     def part_begin(self) -> None:
         self.parts += 1
         self.complete = False
-        self._disposition = b""
+        self.headers.begin()
         self._name = None
         self._value.clear()
 
-    def header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
-
-    def header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def header_end(self) -> None:
-        if bytes(self._header_name).strip().lower() == b"content-disposition":
-            self._disposition = bytes(self._header_value)
-        self._header_name.clear()
-        self._header_value.clear()
-
     def headers_finished(self) -> None:
-        kind, options = parse_options_header(self._disposition)
+        kind, options = self.headers.disposition()
         if kind != b"form-data" or b"filename" in options:
             return  # not a field: a file, or a part of no form
         self._name = options.get(b"name")
