@@ -154,8 +154,8 @@ def test_every_literal_problem_has_its_french(problem: str) -> None:
         ("'age' is not one of nom, prenom", "'age' n'est pas l'un des champs nom, prenom"),
         # An account's settings (`InvalidAccountSetting.problem`), as the console's French pages show them.
         (
-            "must be a number of sends per second, 0 or more (0 = unlimited)",
-            "doit être un nombre d'envois par seconde, 0 ou plus (0 = sans limite)",
+            "must be a number of sends per second from 0 to 1,000,000 (0 = unlimited)",
+            "doit être un nombre d'envois par seconde de 0 à 1 000 000 (0 = sans limite)",
         ),
         ("must be one of otp, notification, marketing", "doit être l'une des valeurs otp, notification, marketing"),
         ("expected one of all, final, not 'some'", "attendu : l'une des valeurs all, final, pas 'some'"),

@@ -102,10 +102,11 @@ def test_account_create_twice_is_refused_and_keeps_the_first(tmp_path: Path) -> 
 
 
 def test_account_credit_refuses_unknown_login_and_bad_amount(tmp_path: Path) -> None:
-    unknown, not_a_number = martinet_all(
+    unknown, not_a_number, too_fast = martinet_all(
         [
             ["account", "credit", "nobody", "5", "--data", tmp_path / "data"],
             ["account", "credit", "carol", "lots", "--data", tmp_path / "other"],
+            ["account", "update", "carol", "--rate-limit", "2000000", "--data", tmp_path / "other"],
         ],
         cwd=tmp_path,
     )
@@ -113,6 +114,8 @@ def test_account_credit_refuses_unknown_login_and_bad_amount(tmp_path: Path) -> 
     assert "no account named 'nobody'" in unknown.stderr
     assert not_a_number.returncode != 0
     assert "'lots' is not an amount of credits" in not_a_number.stderr
+    assert too_fast.returncode != 0  # the bounds of the REST door and the console: one rule in the service
+    assert "expected sends per second from 0 to 1,000,000" in too_fast.stderr
 
 
 def test_account_commands_with_a_config_file(tmp_path: Path) -> None:

@@ -307,8 +307,12 @@ async def test_a_parent_sets_its_sub_accounts_limits(gw: Gateway) -> None:
         # fields, emptied, would have removed the limits saved above).
         for fields, words in (
             ({"lanes": "otp,sms"}, "Voies permises: voie inconnue 'sms' (otp, notification ou marketing)"),
-            ({"rate_limit": "-1"}, "Limite (envois/s): un nombre d'envois par seconde, 0 ou plus (0 = sans plafond)"),
+            (
+                {"rate_limit": "-1"},
+                "Limite (envois/s): un nombre d'envois par seconde de 0 à 1 000 000 (0 = sans plafond)",
+            ),
             ({"rate_limit": "vite"}, "Limite (envois/s): un nombre, par exemple 5 ou 0,5"),
+            ({"rate_limit": "2000000"}, "Limite (envois/s): un nombre d'envois par seconde de 0 à 1 000 000"),
             ({"countries": "FR,UK"}, "Pays permis: pas un code pays auquel appartiennent des numéros : 'UK'"),
             ({"countries": "France"}, "Pays permis: pas un code pays de deux lettres : 'FRANCE'"),
             ({"sender_policy": "some"}, "Règle des émetteurs: any (tout émetteur) ou approved"),

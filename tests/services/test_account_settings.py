@@ -40,7 +40,7 @@ async def test_bad_settings_and_unknown_logins_change_nothing(db: Database) -> N
     for weight in (0, 101):
         with pytest.raises(InvalidAccountSetting, match="weight"):
             await service.update("alice", weight=weight)
-    for rate in (-1.0, float("nan"), float("inf")):
+    for rate in (-1.0, float("nan"), float("inf"), 1_000_001.0, 1e300):
         with pytest.raises(InvalidAccountSetting, match="rate limit"):
             await service.update("alice", rate_limit=rate)
     with pytest.raises(InvalidAccountSetting, match="lane"):

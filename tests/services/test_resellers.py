@@ -227,6 +227,11 @@ async def test_limits_and_senders_are_set_from_above_only(tree: Tree) -> None:
     with pytest.raises(InvalidField) as unknown:  # two letters, but no number is in "UK" (it is GB)
         await s.set_limits(t.reseller, t.customer.id, countries="FR,UK")
     assert unknown.value.name == "countries" and "'UK'" in unknown.value.problem
+    for rate in (-1.0, float("nan"), float("inf"), 1_000_001.0):  # the REST door's bounds, for every door
+        with pytest.raises(InvalidField) as too_fast:
+            await s.set_limits(t.reseller, t.customer.id, rate_limit=rate)
+        assert too_fast.value.name == "rateLimit" and "from 0 to 1,000,000" in too_fast.value.problem
+    assert (await s.set_limits(t.reseller, t.customer.id, rate_limit=1_000_000)).rate_limit == 1_000_000
     updated = await s.set_limits(t.reseller, t.customer.id, countries="fr,be", lanes="notification", rate_limit=2)
     assert (updated.allowed_countries, updated.allowed_lanes, updated.rate_limit) == ("BE,FR", "notification", 2.0)
     asked = await s.request_sender(t.customer, t.customer.id, "CAFE")

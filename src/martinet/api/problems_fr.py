@@ -73,12 +73,12 @@ _PROBLEMS: dict[str, str] = {
     "not with startDate/endDate": "pas avec startDate/endDate",
     # Sub-accounts, their limits, keys and senders (`ResellerService`, `martinet.domain.account_rules`).
     "sender policy: any or approved": "règle des émetteurs : any (tout émetteur) ou approved (approuvés seulement)",
-    "a number of sends per second, 0 or more (0 = no cap)": (
-        "un nombre d'envois par seconde, 0 ou plus (0 = sans plafond)"
+    "a number of sends per second from 0 to 1,000,000 (0 = no cap)": (
+        "un nombre d'envois par seconde de 0 à 1 000 000 (0 = sans plafond)"
     ),
     "a positive amount of credits": "un montant de crédits positif",
-    "must be a number of sends per second, 0 or more (0 = unlimited)": (
-        "doit être un nombre d'envois par seconde, 0 ou plus (0 = sans limite)"
+    "must be a number of sends per second from 0 to 1,000,000 (0 = unlimited)": (
+        "doit être un nombre d'envois par seconde de 0 à 1 000 000 (0 = sans limite)"
     ),
     "before from": "avant from",
     "approved or refused": "approved ou refused",

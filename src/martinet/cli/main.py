@@ -429,7 +429,8 @@ def _rate_limit(raw: str) -> float | None:
     except ValueError:
         value = -1.0
     if not valid_rate(value):
-        raise argparse.ArgumentTypeError(f'expected sends per second (0 = unlimited) or "default", not {raw!r}')
+        expected = 'expected sends per second from 0 to 1,000,000 (0 = unlimited) or "default"'
+        raise argparse.ArgumentTypeError(f"{expected}, not {raw!r}")
     return value
 
 

@@ -178,7 +178,8 @@ def _check_settings(lane: str | None, weight: int, rate_limit: float | None) -> 
     if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
         raise _refused("weight", "weight", f"must be between {MIN_WEIGHT} and {MAX_WEIGHT}")
     if rate_limit is not None and not valid_rate(rate_limit):
-        raise _refused("rate_limit", "rate limit", "must be a number of sends per second, 0 or more (0 = unlimited)")
+        problem = "must be a number of sends per second from 0 to 1,000,000 (0 = unlimited)"
+        raise _refused("rate_limit", "rate limit", problem)
 
 
 #: What `callback_statuses` may be: a callback for each reportable status change, or only for final ones.

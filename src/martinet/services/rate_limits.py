@@ -8,10 +8,10 @@ the limit: `rate / share`, `share` being the number of HTTP workers the kernel s
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 
 class RateLimited(Exception):
@@ -31,9 +31,14 @@ def effective_rate(own: float | None, default: float) -> float:
     return float(default if own is None else own)
 
 
+#: The highest limit an account may be given, in sends per second. It is far above what any gateway accepts, so a
+#: larger value can only be a typing mistake; and every door (REST, console, command line) refuses the same values.
+MAX_RATE: Final = 1_000_000.0
+
+
 def valid_rate(rate: float) -> bool:
-    """Whether `rate` can be stored as a limit: finite and not negative (0 = unlimited)."""
-    return math.isfinite(rate) and rate >= 0
+    """Whether `rate` can be stored as a limit: from 0 (unlimited) to `MAX_RATE` (NaN compares false to both)."""
+    return 0 <= rate <= MAX_RATE
 
 
 @dataclass(slots=True)

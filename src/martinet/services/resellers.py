@@ -230,7 +230,7 @@ class ResellerService:
         await self._above(actor, target)
         try:
             if not isinstance(rate_limit, Keep) and rate_limit is not None and not valid_rate(rate_limit):
-                raise InvalidField("rateLimit", "a number of sends per second, 0 or more (0 = no cap)")
+                raise InvalidField("rateLimit", "a number of sends per second from 0 to 1,000,000 (0 = no cap)")
             lanes_value = lanes if isinstance(lanes, Keep) else limits_text(parse_lanes(lanes))
             countries_value = countries if isinstance(countries, Keep) else limits_text(new_countries(countries))
             policy = sender_policy if isinstance(sender_policy, Keep) else parse_policy(sender_policy)

@@ -300,7 +300,7 @@ FRENCH: dict[str, str] = {
     "Action": "Action",
     "create, topup, update or link": "create, topup, update ou link",
     "a number of credits, e.g. 100 or 12.5": "un nombre de crédits, par exemple 100 ou 12,5",
-    "a number of sends per second, 0 or more (0 = unlimited)": "un nombre d'envois par seconde, 0 ou plus (0 = sans limite)",  # noqa: E501
+    "a number of sends per second from 0 to 1,000,000 (0 = unlimited)": "un nombre d'envois par seconde de 0 à 1 000 000 (0 = sans limite)",  # noqa: E501
     "Only an account above this one may do this.": "Seul un compte au-dessus de celui-ci peut le faire.",
     "Amount: the giving account's balance does not cover the transfer": "Montant : le solde du compte donneur ne couvre pas le transfert",  # noqa: E501
     "Amount: a number of credits with at most three decimals": "Montant : un nombre de crédits avec au plus trois décimales",  # noqa: E501

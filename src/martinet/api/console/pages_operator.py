@@ -187,4 +187,5 @@ def _rate(raw: str) -> float | None:
     try:
         return float(raw)
     except ValueError:
-        raise _Refused("Rate limit (sends/s)", "a number of sends per second, 0 or more (0 = unlimited)") from None
+        problem = "a number of sends per second from 0 to 1,000,000 (0 = unlimited)"
+        raise _Refused("Rate limit (sends/s)", problem) from None

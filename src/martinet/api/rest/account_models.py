@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from martinet.api.rest.models import Flow
+from martinet.services.rate_limits import MAX_RATE
 
 SenderStatus = Literal["requested", "approved", "refused"]
 
@@ -33,7 +34,7 @@ class SubAccountIn(_In):
 class LimitsIn(_In):
     """Limits set on a sub-account by an account above it; null removes a limit, an absent field keeps it."""
 
-    rateLimit: float | None = Field(default=None, ge=0, le=1_000_000, description="sends/s; 0 = no cap")
+    rateLimit: float | None = Field(default=None, ge=0, le=MAX_RATE, description="sends/s; 0 = no cap")
     flows: list[Flow] | None = Field(default=None, description="the lanes it may send on")
     countries: list[str] | None = Field(default=None, description="ISO 3166 alpha-2 destinations")
     senderPolicy: Literal["any", "approved"] | None = None
