@@ -154,7 +154,7 @@ def http_parts(settings: Settings, db: Database, *, workers: int | None = None) 
     """
     accounts = AccountStore(db, now_ms)
     tree, senders = AccountTree(db, now_ms), SenderStore(db, now_ms)
-    resellers = ResellerService(accounts, tree, senders, LedgerStore(db))
+    resellers = ResellerService(accounts, tree, senders, LedgerStore(db), default_rate=settings.accounts.rate_limit)
     writer = AcceptanceWriter(db, opt_out_lanes=settings.optout.lanes)
     contacts = ContactService(ContactStore(db, now_ms))
     sends = send_service(settings, db, writer, workers=workers)

@@ -29,7 +29,7 @@ from martinet.client import (
     PermissionDeniedError,
     RateLimitedError,
 )
-from martinet.client.accounts import Webhooks
+from martinet.client.accounts import Limits, Webhooks
 from martinet.clock import now_ms
 from martinet.domain.credits import to_milli
 from martinet.store.accounts import AccountStore
@@ -187,8 +187,17 @@ async def test_resellers_through_the_sdk(gw: Gateway) -> None:
         await acme.accounts.set_limits(shop.id, countries=["FR"], flows=["TRANSACTIONAL"], sender_policy="approved")
         assert [a.login for a in await acme.accounts.subaccounts()] == ["shop"]
         assert [a.login for a in await acme.accounts.subaccounts(shop.id)] == ["team"]
+        # What holds below shop: none of team's own limits, all of shop's, in the list as in the account itself.
+        await acme.accounts.set_limits(team.id, countries=["FR", "BE"], rate_limit=5)
+        for seen in (await acme.accounts.get(team.id), (await acme.accounts.subaccounts(shop.id))[0]):
+            assert seen.limits == Limits(5, None, ("BE", "FR"), "any")
+            assert seen.effective_limits == Limits(5, ("TRANSACTIONAL",), ("FR",), "approved")
+        assert (await acme.accounts.me()).effective_limits == Limits(0, None, None, "any")
+        await acme.accounts.set_limits(team.id, countries=None, rate_limit=None)
 
         async with AsyncClient(gw.base, shop.api_key, retries=0) as client:
+            # Shop sees what binds it, set from above; its own limits stay its parent's to change.
+            assert (await client.accounts.me()).effective_limits == Limits(0, ("TRANSACTIONAL",), ("FR",), "approved")
             with pytest.raises(InvalidRequestError) as refused:
                 await client.send("+32470123456", "hello")
             assert refused.value.field == "recipient.to"

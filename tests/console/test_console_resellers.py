@@ -37,6 +37,11 @@ async def _child(client: httpx.AsyncClient, csrf: str, login: str, base: str = "
     return int(found.group(1))
 
 
+def _applied(page: str) -> str:
+    """The page's line of the limits that hold, as its `data-applied` values."""
+    return " ".join(re.findall(r'data-applied="[a-z_]+">[^<]*<', page))
+
+
 def _balance(page: str, account_id: int) -> str:
     found = re.search(rf'data-account="{account_id}".*?class="num balance">([^<]+)<', page, re.S)
     assert found is not None
@@ -302,6 +307,23 @@ async def test_a_parent_sets_its_sub_accounts_limits(gw: Gateway) -> None:
         assert "Les limites sont enregistrées." in shown and 'data-limit="countries">BE,FR<' in shown
         assert 'id="limit-rate" value="2.5"' in shown and 'id="limit-lanes" value="notification,otp"' in shown
         assert '<option value="approved" selected>' in shown
+        # What holds, with the limits above: shop's own here; below shop, a sub-account with none of its own is
+        # bound by shop's (the configured default rate, none, capped at 2.5).
+        applied = (
+            'data-applied="rate_limit">2.5< data-applied="lanes">notification,otp< data-applied="countries">BE,FR<'
+        )
+        assert _applied(shown) == applied + ' data-applied="sender_policy">émetteurs approuvés seulement<'
+        team = await _child(client, csrf, "acme-team", base=path)
+        assert _applied((await client.get(f"/console/accounts/{team}")).text) == _applied(shown)
+        assert "Ce qui s'applique aux envois de acme-team, avec les limites des comptes au-dessus" in html.unescape(
+            (await client.get(f"/console/accounts/{team}")).text
+        )
+        assert _applied((await client.get("/console/accounts")).text) == (
+            'data-applied="rate_limit">sans plafond< data-applied="lanes">toutes< data-applied="countries">tous<'
+            ' data-applied="sender_policy">tout émetteur valide<'
+        )
+        deleted_team = {"csrf": csrf, "action": "delete", "child": str(team)}
+        assert (await client.post(path, data=deleted_team)).status_code == 303
 
         # A refused value names its field and is shown again as typed; the whole form saves nothing (the other
         # fields, emptied, would have removed the limits saved above).
@@ -341,6 +363,7 @@ async def test_a_parent_sets_its_sub_accounts_limits(gw: Gateway) -> None:
         async with signed_in(gw, "acme-shop", "pw") as (shop_client, shop_csrf):
             for own in ("/console/accounts", path):
                 assert 'id="subaccount-limits"' not in (await shop_client.get(own)).text
+                assert 'data-applied="rate_limit">3<' in (await shop_client.get(own)).text  # set from above
                 lifted = await shop_client.post(own, data={**limits(), "csrf": shop_csrf})
                 assert lifted.status_code == 403, own
                 assert "Seul un compte au-dessus de celui-ci peut le faire." in html.unescape(lifted.text)

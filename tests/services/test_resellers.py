@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from martinet.app import price_table
 from martinet.clock import now_ms
+from martinet.domain.account_rules import AppliedLimits
 from martinet.domain.ids import new_send_id
 from martinet.domain.keys import UNLIMITED, KeyLimits, parse_lanes, parse_networks
 from martinet.domain.status import State
@@ -64,7 +65,7 @@ async def tree(db: Database) -> AsyncIterator[Tree]:
     accounts = AccountStore(db, now_ms)
     tree = AccountTree(db, now_ms)
     senders = SenderStore(db, now_ms)
-    service = ResellerService(accounts, tree, senders, LedgerStore(db))
+    service = ResellerService(accounts, tree, senders, LedgerStore(db), default_rate=0)
     common = {"password_hash": None, "language": "fr", "timezone": "Europe/Paris", "lane": "notification"}
     reseller = await accounts.create("reseller", non_gsm="replace", **common)  # type: ignore[arg-type]
     other = await accounts.create("other", non_gsm="replace", **common)  # type: ignore[arg-type]
@@ -481,3 +482,30 @@ async def test_limits_set_above_hold_for_group_contacts_and_campaign_rows(tree: 
         assert "line 3" in refused.value.problem and "emetteur" in refused.value.problem
     finally:
         await writer.stop()
+
+
+async def test_what_applies_combines_an_accounts_own_limits_with_every_ancestors(tree: Tree) -> None:
+    t = tree
+    s = t.service
+    assert await s.applies(await s.account(t.department)) == AppliedLimits(0, None, None, "any")  # none anywhere
+    await s.set_limits(t.operator, t.reseller.id, rate_limit=10, countries="FR,BE,DE", sender_policy="approved")
+    await s.set_limits(t.reseller, t.customer.id, lanes="notification,otp", countries="FR,BE")
+    await s.set_limits(t.customer, t.department.id, rate_limit=50, countries="BE,ES")
+    # The department's own rate (50) is capped by its grandparent's (10); its countries are those every account of
+    # its line allows; the sender policy asked by one of them holds below it.
+    department = await s.applies(await s.account(t.department))
+    assert department == AppliedLimits(10, frozenset({"notification", "otp"}), frozenset({"BE"}), "approved")
+    # Its parent's line holds for the customer, with its own rate unset: the cap above, not "no cap".
+    customer = await s.account(t.customer)
+    expected = AppliedLimits(10, frozenset({"notification", "otp"}), frozenset({"BE", "FR"}), "approved")
+    assert await s.applies(customer) == expected
+    # The reseller's own rate (set by the operator) holds for it as its own.
+    reseller = await s.account(t.reseller)
+    assert await s.applies(reseller) == AppliedLimits(10, None, frozenset({"BE", "DE", "FR"}), "approved")
+    # A list of one parent's children reads the line above once, and says the same.
+    children = await s.subaccounts(t.reseller, t.customer.id)
+    assert await s.applies_below(children) == [department] and await s.applies_below([]) == []
+    # An account's other branches, and the configured default for an account with no rate of its own.
+    defaulted = ResellerService(t.accounts, t.tree, t.senders, LedgerStore(t.db), default_rate=3)
+    assert await defaulted.applies(await s.account(t.other)) == AppliedLimits(3, None, None, "any")
+    assert (await defaulted.applies(customer)).rate_limit == 3  # the default, under the cap of 10

@@ -97,9 +97,12 @@ def _run(args: argparse.Namespace, *, work: Work, load: SettingsLoader) -> int:
         from martinet.store.ledger import LedgerStore
         from martinet.store.senders import SenderStore
 
-        async with opened_store(load(args)) as db:
+        settings = load(args)
+        async with opened_store(settings) as db:
             accounts = AccountStore(db, now_ms)
-            service = ResellerService(accounts, AccountTree(db, now_ms), SenderStore(db, now_ms), LedgerStore(db))
+            tree, senders = AccountTree(db, now_ms), SenderStore(db, now_ms)
+            default_rate = settings.accounts.rate_limit
+            service = ResellerService(accounts, tree, senders, LedgerStore(db), default_rate=default_rate)
             # The command line acts as the operator (id 0: no account; sender decisions show it as such).
             operator = Account(0, "(command line)", "fr", "UTC", "marketing", "replace", None, operator=True)
             try:
@@ -216,6 +219,7 @@ async def _delete(service: ResellerService, operator: Account, args: argparse.Na
 
 
 async def _limits(service: ResellerService, operator: Account, args: argparse.Namespace) -> int:
+    from martinet.domain.account_rules import limits_text
     from martinet.store.accounts import KEEP
 
     target = await service.account_by_login(operator, args.login)
@@ -226,6 +230,7 @@ async def _limits(service: ResellerService, operator: Account, args: argparse.Na
         countries=KEEP if args.countries is None else args.countries or None,
         sender_policy=KEEP if args.sender_policy is None else args.sender_policy,
     )
+    applied = await service.applies(updated)
     print(
         json.dumps(
             {
@@ -234,6 +239,13 @@ async def _limits(service: ResellerService, operator: Account, args: argparse.Na
                 "countries": updated.allowed_countries,
                 "sender_policy": updated.sender_policy,
                 "rate_limit": updated.rate_limit,
+                # What holds once the limits of the accounts above are added (0 = no cap, null = every one).
+                "effective": {
+                    "lanes": limits_text(applied.lanes),
+                    "countries": limits_text(applied.countries),
+                    "sender_policy": applied.sender_policy,
+                    "rate_limit": applied.rate_limit,
+                },
             }
         )
     )

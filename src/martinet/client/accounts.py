@@ -37,6 +37,15 @@ class Limits:
     countries: tuple[str, ...] | None
     sender_policy: str
 
+    @classmethod
+    def from_json(cls, limits: Any) -> Limits:
+        return cls(
+            None if limits.get("rateLimit") is None else float(limits["rateLimit"]),
+            None if limits.get("flows") is None else tuple(limits["flows"]),
+            None if limits.get("countries") is None else tuple(limits["countries"]),
+            str(limits.get("senderPolicy", "any")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Account:
@@ -51,10 +60,12 @@ class Account:
     created_at: str
     deleted_at: str | None
     api_key: str | None = None  # a new sub-account's first key, shown once
+    #: What holds for its sends, its own limits and its ancestors' combined (None from a gateway without it).
+    effective_limits: Limits | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> Account:
-        limits = data.get("limits") or {}
+        effective = data.get("effectiveLimits")
         return cls(
             id=int(data["id"]),
             login=str(data["login"]),
@@ -62,16 +73,12 @@ class Account:
             operator=bool(data.get("operator")),
             state=str(data.get("state", "ACTIVE")),
             balance=Decimal(str(data.get("balance", 0))),
-            limits=Limits(
-                None if limits.get("rateLimit") is None else float(limits["rateLimit"]),
-                None if limits.get("flows") is None else tuple(limits["flows"]),
-                None if limits.get("countries") is None else tuple(limits["countries"]),
-                str(limits.get("senderPolicy", "any")),
-            ),
+            limits=Limits.from_json(data.get("limits") or {}),
             profile=dict(data.get("profile") or {}),
             created_at=str(data.get("createdAt", "")),
             deleted_at=data.get("deletedAt"),
             api_key=data.get("apiKey"),
+            effective_limits=None if effective is None else Limits.from_json(effective),
         )
 
 

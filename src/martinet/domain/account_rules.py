@@ -43,6 +43,19 @@ class OwnLimits:
 
 
 @valueclass
+class AppliedLimits:
+    """What holds for an account's sends once its own limits and every ancestor's are combined.
+
+    Doors show it beside the limits set on the account itself, because those alone do not say why a send is
+    refused: a parent's cap on countries or lanes reaches every account below it."""
+
+    rate_limit: float  # sends/s; 0 = no cap
+    lanes: frozenset[str] | None  # None: every lane
+    countries: frozenset[str] | None  # None: every country
+    sender_policy: str  # "approved" as soon as one account of the line asks for it
+
+
+@valueclass
 class AccountRules:
     """The rules an account's sends are checked against."""
 
@@ -57,6 +70,11 @@ class AccountRules:
         if self.rate_cap is None or self.rate_cap <= 0:
             return own
         return self.rate_cap if own <= 0 else min(own, self.rate_cap)
+
+    def applied(self, own: float) -> AppliedLimits:
+        """These rules as limits, given the account's own effective rate (its own, or the configured default)."""
+        policy = POLICIES[1] if self.approved_only else POLICIES[0]
+        return AppliedLimits(self.rate(own), self.lanes, self.countries, policy)
 
     def problem(self, lane: str, sender: str | None, countries: Iterable[str]) -> tuple[str, str] | None:
         """The (parameter, problem) that refuses a send, or None when these rules allow it."""

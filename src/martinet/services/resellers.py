@@ -17,19 +17,29 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from martinet.domain.account_rules import InvalidLimit, limits_text, new_countries, parse_lanes, parse_policy
+from martinet.domain.account_rules import (
+    AppliedLimits,
+    InvalidLimit,
+    OwnLimits,
+    inherit,
+    limits_text,
+    new_countries,
+    parse_lanes,
+    parse_policy,
+)
 from martinet.domain.ids import new_access_token
 from martinet.domain.keys import InvalidKeyLimit, KeyLimits, Network, lanes_text, networks_text, parse_networks
 from martinet.domain.keys import parse_lanes as parse_key_lanes
 from martinet.domain.resources import STATUS_OF_STATE
 from martinet.domain.sender import sender_problem
 from martinet.domain.valueclass import valueclass
+from martinet.services.account_rules import own_limits
 from martinet.services.credentials import hash_password, token_hash
-from martinet.services.rate_limits import valid_rate
+from martinet.services.rate_limits import effective_rate, valid_rate
 from martinet.store.account_tree import AccountTree, Transfer, TreeAccount
 from martinet.store.accounts import KEEP, Account, AccountStore, ApiKey, Keep
 from martinet.store.ledger import LedgerEntry, LedgerStore
@@ -99,11 +109,15 @@ class ResellerService:
         tree: AccountTree,
         senders: SenderStore,
         ledger: LedgerStore,
+        *,
+        default_rate: float,
     ) -> None:
+        """`default_rate` is the configuration's `accounts.rate_limit`: the rate of an account with none of its own."""
         self._accounts = accounts
         self._tree = tree
         self._senders = senders
         self._ledger = ledger
+        self._default_rate = default_rate
 
     # --- Who manages whom ---
 
@@ -245,6 +259,24 @@ class ResellerService:
             allowed_countries=countries_value,
             sender_policy=policy,
         )
+
+    async def applies(self, target: TreeAccount) -> AppliedLimits:
+        """The limits that hold for `target`, its own and its ancestors' combined (`target` as `account` gave it to
+        a caller allowed to see it). A caller learns no more of the accounts above than what binds its own line."""
+        chain = await self._tree.lineage(target.id)
+        return self._applied(target, [own_limits(account) for account in chain])
+
+    async def applies_below(self, children: Sequence[TreeAccount]) -> list[AppliedLimits]:
+        """`applies` for each of one parent's children (as `subaccounts` gave them): one read of the line above."""
+        if not children:
+            return []
+        parent_id = children[0].parent_id
+        assert parent_id is not None and all(child.parent_id == parent_id for child in children)
+        above = [own_limits(account) for account in await self._tree.lineage(parent_id)]
+        return [self._applied(child, [own_limits(child), *above]) for child in children]
+
+    def _applied(self, target: TreeAccount, chain: list[OwnLimits]) -> AppliedLimits:
+        return inherit(chain, frozenset()).applied(effective_rate(target.rate_limit, self._default_rate))
 
     # --- Credits ---
 

@@ -279,6 +279,8 @@ FRENCH: dict[str, str] = {
     "Limits of %s": "Limites de %s",
     "Limits": "Limites",
     "Its own limits:": "Ses propres limites :",
+    "What holds for the sends of %s, with the limits of the accounts above:": "Ce qui s'applique aux envois de %s, avec les limites des comptes au-dessus :",  # noqa: E501
+    "no cap": "sans plafond",
     "Countries allowed": "Pays permis",
     "every country": "tous",
     "Sender policy": "Règle des émetteurs",

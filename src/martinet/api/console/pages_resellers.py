@@ -22,6 +22,7 @@ from starlette.routing import Route
 from martinet.api.console.callback_settings import save_callback_settings
 from martinet.api.console.context import PREFIX, Ctx, PageHost
 from martinet.api.console.refusals import labelled, settings_problem
+from martinet.domain.account_rules import AppliedLimits, limits_text
 from martinet.domain.credits import format_credits, to_milli
 from martinet.domain.resources import STATUS_VALUES
 from martinet.services.accounts import InvalidAccountSetting
@@ -93,6 +94,8 @@ def routes(door: PageHost) -> list[Route]:
             "typed": form if form.get("action") == "webhooks" else {},
             # Its limits, set from above only: never on an account's own page.
             "limits": None if own else _limits_shown(target, form),
+            # What holds once the limits above are added, on every page: an account learns why a send is refused.
+            "applied": _applied_shown(await ctx.services.resellers.applies(target)),
             "children": children,
             "open_children": [c for c in children if c.closed_at is None],
             "problem": problem,
@@ -365,6 +368,16 @@ def _limits_shown(target: TreeAccount, form: dict[str, str]) -> dict[str, dict[s
     }
     refused = form.get("action") == "limits"
     return {"saved": saved, "fields": {n: form.get(n, saved[n]) if refused else saved[n] for n in _LIMIT_FIELDS}}
+
+
+def _applied_shown(applied: AppliedLimits) -> dict[str, str]:
+    """The limits that hold, as the limits form writes them ("" where none: every lane, every country)."""
+    return {
+        "rate_limit": "" if applied.rate_limit <= 0 else f"{applied.rate_limit:g}",
+        "lanes": limits_text(applied.lanes) or "",
+        "countries": limits_text(applied.countries) or "",
+        "sender_policy": applied.sender_policy,
+    }
 
 
 def _field_problem(ctx: Ctx, exc: InvalidField) -> str:

@@ -82,7 +82,11 @@ class AccountOut(_Out):
     deletedAt: str | None
     balance: float
     currency: Literal["CREDIT"]
-    limits: LimitsOut
+    limits: LimitsOut = Field(description="the limits set on this account itself (null: none of its own)")
+    effectiveLimits: LimitsOut = Field(
+        description="what holds for its sends: its own limits and those of every account above it, the strictest "
+        "of each (rateLimit: its own or the configured default, capped from above; 0 = no cap)"
+    )
     profile: dict[str, str]
     href: str
 

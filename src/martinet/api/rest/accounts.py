@@ -39,6 +39,7 @@ from martinet.api.rest.handlers import (
 )
 from martinet.api.rest.problems import Problem, invalid
 from martinet.clock import now_ms
+from martinet.domain.account_rules import AppliedLimits
 from martinet.domain.credits import to_milli
 from martinet.domain.resources import CURRENCY, FLOW_OF_LANE, LANE_OF_FLOW, credits, iso_time
 from martinet.services.accounts import AccountService, InvalidAccountSetting
@@ -113,7 +114,18 @@ def _flows(text: str | None) -> list[str] | None:
     return [FLOW_OF_LANE.get(lane, lane.upper()) for lane in text.split(",") if lane]
 
 
-def account_resource(account: TreeAccount) -> dict[str, object]:
+def _applied_resource(applied: AppliedLimits) -> dict[str, object]:
+    return {
+        "rateLimit": applied.rate_limit,
+        "flows": None if applied.lanes is None else _flows(",".join(sorted(applied.lanes))),
+        "countries": None if applied.countries is None else sorted(applied.countries),
+        "senderPolicy": applied.sender_policy,
+    }
+
+
+def account_resource(account: TreeAccount, applied: AppliedLimits) -> dict[str, object]:
+    """The account, its own limits (`limits`, null where it has none) and what holds once the limits of the
+    accounts above it are added (`effectiveLimits`; the configured default rate where it has none of its own)."""
     return {
         "id": account.id,
         "login": account.login,
@@ -130,6 +142,7 @@ def account_resource(account: TreeAccount) -> dict[str, object]:
             "countries": account.allowed_countries.split(",") if account.allowed_countries else None,
             "senderPolicy": account.sender_policy,
         },
+        "effectiveLimits": _applied_resource(applied),
         "profile": account.profile_fields,
         "href": f"{ACCOUNTS}{account.id}",
     }
@@ -190,8 +203,9 @@ def sender_resource(sender: SenderId) -> dict[str, object]:
 
 async def get_account(services: RestServices, request: RestRequest) -> Answer:
     async def work() -> Answer:
-        found = await _resellers(services).account(request.caller.account, _account_id(request))
-        return Answer(200, account_resource(found))
+        resellers = _resellers(services)
+        found = await resellers.account(request.caller.account, _account_id(request))
+        return Answer(200, account_resource(found, await resellers.applies(found)))
 
     return await _guarded(work())
 
@@ -211,7 +225,7 @@ async def update_account(services: RestServices, request: RestRequest) -> Answer
             countries=",".join(body.countries or ()) if "countries" in given else KEEP,
             sender_policy=(body.senderPolicy or "any") if "senderPolicy" in given else KEEP,
         )
-        return Answer(200, account_resource(updated))
+        return Answer(200, account_resource(updated, await resellers.applies(updated)))
 
     return await _guarded(work())
 
@@ -225,7 +239,7 @@ async def delete_account(services: RestServices, request: RestRequest) -> Answer
         except HasSubAccounts:
             raise Problem("HAS_SUBACCOUNTS", "delete its sub-accounts first") from None
         closed = await resellers.account(request.caller.account, target.id)
-        return Answer(200, account_resource(closed))
+        return Answer(200, account_resource(closed, await resellers.applies(closed)))
 
     return await _guarded(work())
 
@@ -286,8 +300,10 @@ async def list_account_messages(services: RestServices, request: RestRequest) ->
 
 async def list_subaccounts(services: RestServices, request: RestRequest) -> Answer:
     async def work() -> Answer:
-        children = await _resellers(services).subaccounts(request.caller.account, _account_id(request))
-        return Answer(200, {"items": [account_resource(child) for child in children]})
+        resellers = _resellers(services)
+        children = await resellers.subaccounts(request.caller.account, _account_id(request))
+        applied = await resellers.applies_below(children)
+        return Answer(200, {"items": [account_resource(*pair) for pair in zip(children, applied, strict=True)]})
 
     return await _guarded(work())
 
@@ -312,7 +328,7 @@ async def create_subaccount(services: RestServices, request: RestRequest) -> Ans
         if body.key:
             key = await resellers.create_key(actor, request.caller.limits, created.id, label="default", now=now_ms())
             token = key.token
-        resource = {**account_resource(created), "apiKey": token}
+        resource = {**account_resource(created, await resellers.applies(created)), "apiKey": token}
         return Answer(201, resource, ((b"location", str(resource["href"]).encode()),))
 
     return await _guarded(work())
