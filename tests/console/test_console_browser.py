@@ -308,6 +308,7 @@ def test_account_holder_imports_contacts_and_funds_a_sub_account(
     driver.find_element(_by("ID"), "save-subaccount-limits").click()
     _wait(driver, lambda d: _text_of(d, '#limits-saved [data-limit="countries"]') == "BE,FR")
     assert driver.find_element(_by("ID"), "limit-countries").get_attribute("value") == "BE,FR"
+    assert _text_of(driver, '#limits-applied [data-applied="countries"]') == "BE,FR"  # what holds, at the top
     screenshot(driver, "subaccount")
     driver.get(f"{base}/console/ledger")
     assert len(driver.find_elements(_by("CSS_SELECTOR"), 'tr.entry[data-reason="transfer_out"]')) == 1
