@@ -87,6 +87,48 @@ async def test_numbers_with_or_without_plus_and_unicode_text(database_url: str) 
             assert reply.json()["body"]["encoding"] == "UNICODE"
 
 
+def _document(text: str) -> str:
+    return json.dumps({"recipient": {"to": "+33612345678"}, "body": {"text": text}}, ensure_ascii=False)
+
+
+async def test_a_json_body_is_read_in_the_charset_its_client_marks_or_names(database_url: str) -> None:
+    """UTF-8 after a byte order mark (a file saved by Notepad), UTF-16 and UTF-32 with a mark or recognised by
+    their zero bytes, and a charset named in Content-Type: the text is stored whole, as Jackson would read it."""
+    unicode, latin = "Café € ’ 😀", "Café"
+    cases = [
+        (b"\xef\xbb\xbf" + _document(unicode).encode(), "application/json", unicode),
+        (_document(unicode).encode("utf-16"), "application/json", unicode),  # its byte order mark, little-endian
+        (_document(unicode).encode("utf-16-be"), "application/json", unicode),  # no mark: "\0{" starts it
+        (_document(unicode).encode("utf-32-le"), "application/json", unicode),
+        (_document(unicode).encode("utf-16-le"), "application/json; charset=UTF-16LE", unicode),
+        (_document(latin).encode("latin-1"), "application/json; charset=ISO-8859-1", latin),
+        (_document("€ ’").encode("cp1252"), 'application/json; charset="windows-1252"', "€ ’"),
+        (b"\xef\xbb\xbf" + _document(unicode).encode(), "application/json;charset=utf-8", unicode),
+        (_document("plain").encode(), "application/json; charset=us-ascii", "plain"),
+    ]
+    async with running_gateway(database_url, with_engine=False) as gw, _rest(gw) as http:
+        for body, content_type, text in cases:
+            reply = await http.post(SEND, content=body, headers={"content-type": content_type})
+            assert reply.status_code == 201, (content_type, body[:8], reply.text)
+            stored = await http.get(reply.json()["href"])
+            assert stored.json()["body"]["text"] == text, content_type
+        before = await _counts(gw)
+        refused = await http.post(
+            SEND, content=_document(latin).encode(), headers={"content-type": "application/json; charset=rot13"}
+        )
+        assert "'rot13' is not read here" in _problem(refused, 415, "UNSUPPORTED_MEDIA_TYPE")["detail"]
+        odd = _document(latin).encode("utf-16-le")[:-1]  # half a character at its end
+        refused = await http.post(SEND, content=odd, headers={"content-type": "application/json; charset=utf-16le"})
+        assert _problem(refused, 400, "INVALID_JSON")["detail"] == "the body is not valid UTF-16-LE"
+        latin_as_utf8 = _document(latin).encode("latin-1")
+        _problem(
+            await http.post(SEND, content=latin_as_utf8, headers={"content-type": "application/json"}),
+            400,
+            "INVALID_JSON",
+        )
+        assert await _counts(gw) == before
+
+
 async def test_many_recipients_get_one_result_each_and_bad_ones_cost_nothing(database_url: str) -> None:
     async with running_gateway(database_url, with_engine=False) as gw, _rest(gw) as http:
         reply = await http.post(

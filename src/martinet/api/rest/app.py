@@ -16,6 +16,7 @@ from martinet.api.asgi import BodyTooLarge, Receive, Scope, Send, client_address
 from martinet.api.rest import accounts, contacts, counting, handlers
 from martinet.api.rest.docs import DocsUi
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
+from martinet.api.rest.json_body import utf8_json
 from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, openapi_document
 from martinet.api.rest.problems import Problem
 from martinet.services.auth import Authenticator, Caller, TooManyFailures
@@ -95,12 +96,14 @@ class RestDoor:
         handler, target, caller = await self._admit(scope, headers, path, method)
         body = b""
         if method in ("POST", "PATCH"):
-            content_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
+            content_type = headers.get(b"content-type", b"application/json")
+            media_type = content_type.split(b";")[0].strip().lower()
             if path in contacts.CSV_BODY_PATHS:  # a CSV file: any type a client may label it with
-                pass
-            elif content_type != b"application/json" and not content_type.endswith(b"+json"):
+                body = await self._body(receive, headers)
+            elif media_type != b"application/json" and not media_type.endswith(b"+json"):
                 raise Problem("UNSUPPORTED_MEDIA_TYPE", "the body must be application/json")
-            body = await self._body(receive, headers)
+            else:
+                body = utf8_json(await self._body(receive, headers), content_type)
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         return await handler(self._services, RestRequest(caller, method, path, target, query, headers, body))
 
