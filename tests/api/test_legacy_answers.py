@@ -77,6 +77,14 @@ def test_every_refused_address_reads_as_french(host: str) -> None:
         ("http://shop.example:99999/dlr", "URL invalide : port hors de 0 à 65535"),
         ("http://shop.example:web/dlr", "URL invalide : port non numérique 'web'"),
         ("http://[::1/dlr", "URL invalide : adresse IPv6 mal écrite"),
+        ("https://shop example.com/dlr", "nom d'hôte invalide 'shop example.com'"),
+        (
+            "https://shop\texample.com/dlr",
+            "une URL ne peut contenir de caractère de contrôle (saut de ligne, tabulation)",
+        ),
+        ("https://shop<example>.com/dlr", "nom d'hôte invalide 'shop<example>.com'"),
+        ("https://shop..example.com/dlr", "nom d'hôte invalide 'shop..example.com'"),
+        (f"https://{'a' * 64}.example/dlr", f"nom d'hôte invalide '{'a' * 64}.example'"),
     ],
 )
 def test_a_url_that_is_no_callback_url_reads_as_french(url: str, expected: str) -> None:

@@ -12,6 +12,8 @@ import pytest
 from martinet.domain.backoff import backoff
 from martinet.domain.webhooks import (
     append_query,
+    ascii_host,
+    ascii_target,
     body_signature,
     date_reception,
     event_id,
@@ -218,3 +220,45 @@ def test_only_http_and_https_urls() -> None:
     assert "scheme" in (url_problem("file:///etc/passwd") or "")
     assert url_problem("http:///nohost") is not None
     assert url_problem("http://x.example:99999/") is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bücher.example/dlr",  # an internationalised name: sent as xn--bcher-kva.example
+        "https://xn--bcher-kva.example/dlr",
+        "https://_dmarc.example.com./dlr",  # a service name's underscore, a final dot
+        "https://[2001:db8::1]:8443/dlr",
+        "https://203.0.113.7/dlr",
+        "https://example.com/dlr/café?client=é&x=%C3%A9",  # accents in the path and the query: percent-encoded
+        "https://example.com/dlr?name=Jean Dupont",  # a space, as typed: %20
+    ],
+)
+def test_urls_resolvers_can_look_up_are_usable(url: str) -> None:
+    assert url_problem(url) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://shop example.com/dlr", "invalid host name 'shop example.com'"),
+        ("https://example.com/dlr\r\nX-Injected: 1", "a URL cannot hold control characters (line breaks, tabs)"),
+        ("https://example.com/dlr\t", "a URL cannot hold control characters (line breaks, tabs)"),
+        ("https://shop,example.com/dlr", "invalid host name 'shop,example.com'"),
+        ("https://.example.com/dlr", "invalid host name '.example.com'"),
+        (f"https://{'a' * 64}.example/dlr", f"invalid host name '{'a' * 64}.example'"),
+        (f"https://{'a.' * 127}example/dlr", f"invalid host name '{'a.' * 127}example'"),  # over 253 characters
+    ],
+)
+def test_urls_no_resolver_can_look_up_are_refused(url: str, problem: str) -> None:
+    assert url_problem(url) == problem
+
+
+def test_a_target_is_sent_in_ascii_and_signed_as_sent() -> None:
+    assert ascii_host("bücher.example") == "xn--bcher-kva.example"
+    assert ascii_host("2001:db8::1") == "2001:db8::1"
+    assert ascii_target("/dlr/café?client=é&x=%C3%A9&q={1}") == "/dlr/caf%C3%A9?client=%C3%A9&x=%C3%A9&q=%7B1%7D"
+    assert ascii_target("/dlr?name=Jean Dupont") == "/dlr?name=Jean%20Dupont"
+    plain = "/dlr?a=1&b=%20x;y=@z[0]~!$'()*+,:"
+    assert ascii_target(plain) is plain
+    assert request_target("https://example.com/dlr?client=café#frag") == "/dlr?client=caf%C3%A9"

@@ -199,7 +199,9 @@ async def test_garbage_a_silent_receiver_and_unsendable_requests_fail_precisely(
         with pytest.raises(ValueError, match="line break"):
             await client.request("GET", "http://127.0.0.1:9/", [("X-Event", "a\r\nInjected: 1")], None)
         with pytest.raises(ValueError, match="control"):
-            await client.request("GET", "http://127.0.0.1:9/a b", [], None)
+            await client.request("GET", "http://127.0.0.1:9/a\r\nInjected: 1", [], None)
+        with pytest.raises(ValueError, match="invalid host name"):
+            await client.request("GET", "http://shop example.com/", [], None)
     finally:
         await client.close()
         silent.close()
@@ -278,7 +280,18 @@ def test_a_query_appended_to_a_split_url_gives_what_splitting_the_whole_url_give
         "http://x.example",
         "http://u:p@X.Example:8080/p;q?k=%20v",
         "http://[2001:db8::1]:81?",
+        "https://bücher.example/dlr/café?client=Jean Dupont",
     ):
         origin, target = split_url(base)
         for query in ("", "numero=336&date_reception=2024-07-01+12%3A00%3A00"):
             assert split_url(append_query(base, query)) == (origin, append_query(target, query)), base
+
+
+def test_a_url_is_sent_in_its_ascii_form() -> None:
+    """An internationalised name as the resolver and the Host header take it, accents and spaces as escapes."""
+    origin, target = split_url("https://Bücher.example:8443/dlr/café?client=Jean Dupont")
+    assert (origin.host, origin.host_header, target) == (
+        "xn--bcher-kva.example",
+        b"xn--bcher-kva.example:8443",
+        "/dlr/caf%C3%A9?client=Jean%20Dupont",
+    )

@@ -187,6 +187,30 @@ async def test_every_status_change_arrives_once_in_order_signed(database_url: st
         await receiver.stop()
 
 
+async def test_a_url_typed_with_accents_and_spaces_is_sent_percent_encoded_and_signed_as_sent(
+    database_url: str,
+) -> None:
+    """A PHP client's `notification_url` as its developer typed it: the receiver gets it as a browser would send it
+    (UTF-8 escapes), reads back the values written, and the signature covers the target it received."""
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        async with running_gateway(database_url, callbacks=FAST) as gw:
+            url = f"http://127.0.0.1:{receiver.port}/dlr/café?client=Jean Dupont&ville=Orléans"
+            await _send(gw, numero="0612345678", message="hello", notification_url=url)
+            expected = await wait_for(lambda: _settled(gw, "delivered"), timeout=15)
+            async with gw.db.reader.connect() as conn:
+                secret = await conn.scalar(select(accounts.c.webhook_secret).where(accounts.c.login == "acme"))
+        assert secret is not None
+        _check_exactly_once_in_order(receiver, expected)
+        for call in receiver.calls:
+            assert call.target.startswith("/dlr/caf%C3%A9?client=Jean%20Dupont&ville=Orl%C3%A9ans&numero=")
+            assert (call.query["client"], call.query["ville"]) == ("Jean Dupont", "Orléans")
+            assert verify(secret, call.target, call.signature, now=time.time())
+    finally:
+        await receiver.stop()
+
+
 async def test_failures_429_and_an_outage_still_deliver_each_event_once_in_order(database_url: str) -> None:
     receiver = Receiver(answers=[500, 500, 500, (429, {"Retry-After": "1"})])
     await receiver.start()

@@ -88,6 +88,9 @@ _PROBLEMS: dict[str, str] = {
     ),
     # Callback URLs (`martinet.domain.webhooks.url_problem`; the addresses they stand for: `_french_address`).
     "URL without a host": "URL sans hôte",
+    "a URL cannot hold control characters (line breaks, tabs)": (
+        "une URL ne peut contenir de caractère de contrôle (saut de ligne, tabulation)"
+    ),
     "invalid URL: Port out of range 0-65535": "URL invalide : port hors de 0 à 65535",
     "invalid URL: Invalid IPv6 URL": "URL invalide : adresse IPv6 mal écrite",
 }
@@ -129,6 +132,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(\S+) is outside the networks of this key"), r"\1 est hors des réseaux de cette clé"),
     (re.compile(r"('.*') is not one of (.+)"), r"\1 n'est pas l'un des champs \2"),
     (re.compile(r"scheme ('.*') refused: only http and https"), r"schéma \1 refusé : http et https seulement"),
+    (re.compile(r"invalid host name ('.*')", re.DOTALL), r"nom d'hôte invalide \1"),
     (
         re.compile(r"invalid URL: Port could not be cast to integer value as (.*)", re.DOTALL),
         r"URL invalide : port non numérique \1",

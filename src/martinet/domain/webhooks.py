@@ -13,7 +13,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 from zoneinfo import ZoneInfo
 
 from martinet.domain.credits import format_credits
@@ -123,10 +123,11 @@ def _quoted(value: str) -> str:
 
 
 def request_target(url: str) -> str:
-    """The path and query of `url` as they appear on the request line (`/dlr?x=1&numero=…`)."""
+    """The path and query of `url` as they appear on the request line (`/dlr?x=1&numero=…`), the part its
+    signature covers (`ascii_target`: a receiver sees an accent of the URL percent-encoded)."""
     parts = urlsplit(url)
     path = parts.path or "/"
-    return f"{path}?{parts.query}" if parts.query else path
+    return ascii_target(f"{path}?{parts.query}" if parts.query else path)
 
 
 def signature(secret: str, target: str, timestamp: int) -> str:
@@ -329,8 +330,21 @@ _SPECIAL: dict[int, tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, s
 }
 
 
+#: A host name as resolvers take it, in its ASCII form: labels of letters, digits, `-` and `_` (which names of
+#: services hold), 1 to 63 characters each and 253 in all, a final dot allowed.
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?$)[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*\.?", re.ASCII)
+#: What a request target may hold as written: URI characters, `%` of the escapes already there. Anything else (an
+#: accent, a space, `"`, `{`) is sent percent-encoded in UTF-8, as browsers and HTTP libraries send a URL typed
+#: with it.
+_TARGET_SAFE = "!#$%&'()*+,/:;=?@[]~"
+#: Never sent, nor percent-encoded: a line break in a URL is an attempt to add headers to the request.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def url_problem(url: str) -> str | None:
     """What makes `url` unusable as a callback URL whatever it resolves to (scheme, host), or None."""
+    if _CONTROL.search(url):
+        return "a URL cannot hold control characters (line breaks, tabs)"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -340,4 +354,33 @@ def url_problem(url: str) -> str | None:
         return f"scheme {parts.scheme!r} refused: only http and https"
     if not parts.hostname:
         return "URL without a host"
+    try:
+        ascii_host(parts.hostname)
+    except ValueError as exc:
+        return str(exc)
     return None
+
+
+def ascii_host(host: str) -> str:
+    """`host` as resolvers and the `Host` header take it: a name in IDNA form (`bücher.example` →
+    `xn--bcher-kva.example`, by Python's codec, the one its resolver calls use), an IPv6 address as it is; raises
+    ValueError for what no resolver can look up (a space, an empty label, a label over 63 characters)."""
+    if ":" in host:  # an IPv6 address: the URL's brackets were checked by `urlsplit`
+        return host
+    try:
+        name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"invalid host name {host!r}") from None
+    if _HOST_NAME.fullmatch(name) is None:
+        raise ValueError(f"invalid host name {host!r}")
+    return name
+
+
+def ascii_target(target: str) -> str:
+    """A request target (path and query) as sent on the request line: what is not a URI character is
+    percent-encoded in UTF-8 (`/dlr?client=café` → `/dlr?client=caf%C3%A9`), the rest, escapes included, kept."""
+    return target if target.isascii() and _PLAIN_TARGET.fullmatch(target) else quote(target, safe=_TARGET_SAFE)
+
+
+#: A target every character of which is one `ascii_target` keeps (nearly every callback URL).
+_PLAIN_TARGET = re.compile(r"[A-Za-z0-9_.~!#$%&'()*+,/:;=?@\[\]-]*")

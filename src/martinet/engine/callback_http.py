@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from martinet.domain.valueclass import valueclass
+from martinet.domain.webhooks import ascii_host, ascii_target, url_problem
 
 #: Resolves (host, port) to the addresses a connection may be made to; raises OSError when there are none.
 Resolve = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -268,17 +269,17 @@ class CallbackClient:
 
 
 def split_url(url: str) -> tuple[Origin, str]:
-    """The origin to connect to and the request target, as written in `url` (already percent-encoded)."""
-    if any(c in url for c in " \r\n\t\0"):
-        raise ValueError("a URL cannot hold spaces or control characters")
+    """The origin to connect to and the request target of `url`, in their ASCII forms (`ascii_host`,
+    `ascii_target`: a name in IDNA, an accent percent-encoded); raises ValueError for what cannot be sent."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {url!r}")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     target = parts.path or "/"
     if parts.query:
         target = f"{target}?{parts.query}"
-    return Origin(parts.scheme, parts.hostname, port), target
+    return Origin(parts.scheme, ascii_host(parts.hostname or ""), port), ascii_target(target)
 
 
 def _head(

@@ -39,7 +39,6 @@ from martinet.domain.webhooks import (
     body_signature,
     forbidden_address,
     query_string,
-    request_target,
     retry_after,
     signature,
     url_problem,
@@ -131,27 +130,29 @@ class _Destination:
     """What the requests to one callback URL share, worked out once: a URL usually receives thousands of
     callbacks, and splitting and checking it for each one cost more than building its request.
 
-    `problem` refuses the URL for good; `base` is the URL without its fragment, and `split` its origin and
-    request target, or None when the URL is not plain printable ASCII (or the client cannot send it): such a
-    URL goes through `CallbackClient.request` whole, callback by callback, as written.
+    `problem` refuses the URL for good; otherwise `split` is its origin and request target in their ASCII forms
+    (`split_url`), to which each callback's query is appended.
     """
 
     host: str
     problem: str | None
-    base: str
-    split: tuple[Origin, str] | None
+    split: tuple[Origin, str]
+
+
+_NOWHERE = (Origin("http", "", 0), "")
 
 
 def _destination(url: str, allow_private_networks: bool) -> _Destination:
     problem = url_problem(url)
     if problem is None and not allow_private_networks:
         problem = _literal_problem(url)
-    base = url.partition("#")[0]
-    split = None
-    if problem is None and base.isascii() and base.isprintable() and " " not in base:
-        with contextlib.suppress(ValueError):
-            split = split_url(base)
-    return _Destination(_host_key(url), problem, base, split)
+    split = _NOWHERE
+    if problem is None:
+        try:
+            split = split_url(url.partition("#")[0])
+        except ValueError as exc:
+            problem = str(exc)
+    return _Destination(_host_key(url), problem, split)
 
 
 @dataclass(slots=True)
@@ -291,16 +292,11 @@ class Notifier:
     async def _request(self, client: CallbackClient, callback: DueCallback, destination: _Destination) -> _Result:
         if destination.problem is not None:
             return _Result(ok=False, error=destination.problem, permanent=True)
-        query = query_string(callback.params)
-        split = destination.split
-        if split is not None:
-            url, target = "", append_query(split[1], query)
-        else:
-            url = append_query(destination.base, query)
-            target = ""
+        origin, base_target = destination.split
+        target = append_query(base_target, query_string(callback.params))
         now = int(self._clock())
         if callback.body is None:  # smsmode's GET: what it reports is in the URL, so the URL is signed
-            signed = signature(callback.secret, target if split is not None else request_target(url), now)
+            signed = signature(callback.secret, target, now)
             headers = [(EVENT_HEADER, callback.event), (SIGNATURE_HEADER, signed)]
             method = "GET"
         else:
@@ -311,10 +307,7 @@ class Notifier:
             ]
             method = "POST"
         try:
-            if split is not None:
-                answer = await client.request_to(method, split[0], target, headers, callback.body)
-            else:
-                answer = await client.request(method, url, headers, callback.body)
+            answer = await client.request_to(method, origin, target, headers, callback.body)
         except ForbiddenAddress as exc:
             return _Result(ok=False, error=str(exc), permanent=True)
         except TimeoutError:
