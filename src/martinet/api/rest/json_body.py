@@ -43,10 +43,12 @@ _READ: Final = "utf-8, utf-16, utf-32, us-ascii, iso-8859-1, iso-8859-15 or wind
 
 def utf8_json(body: bytes, content_type: bytes) -> bytes:
     """`body` as UTF-8 without a byte order mark; raises Problem when its charset cannot be read."""
+    if body[:1] == b"{" and body[1:2] != b"\x00" and b";" not in content_type:
+        return body  # UTF-8 (not UTF-16LE's "{\0"), no charset named: nearly every request
     charset = declared_charset(content_type)
     if charset is None:
         if b"\x00" not in body[:4] and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return body[3:] if body.startswith(_UTF8_BOM) else body  # UTF-8: nearly every request ends here
+            return body[3:] if body.startswith(_UTF8_BOM) else body
         charset = json.detect_encoding(body)
     elif charset == _UTF8:
         return body[3:] if body.startswith(_UTF8_BOM) else body
