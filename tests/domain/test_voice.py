@@ -8,7 +8,7 @@ import math
 import pytest
 
 from martinet.domain.pricing import load_default_price_table, parse_price_table
-from martinet.domain.voice import script, spell_codes, voice_analysis, voice_problem
+from martinet.domain.voice import language_of, script, spell_codes, voice_analysis, voice_problem
 from martinet.services.voice_sends import VoiceRequest, VoiceRules, columns
 from martinet.voice import g711
 
@@ -39,7 +39,30 @@ def test_the_default_title_names_the_configured_platform_in_the_messages_languag
     assert columns(VoiceRequest(), rules) == ("voice", "Bonjour, ceci est un message de Acme Alertes.", "fr-FR")
     assert columns(VoiceRequest(language="de-DE"), rules)[1] == "Guten Tag, dies ist eine Nachricht von Acme Alertes."
     assert columns(VoiceRequest(title="", language="es-ES"), rules) == ("voice", "", "es-ES")  # no title read
+    assert columns(VoiceRequest(title="", language="en_gb"), rules) == ("voice", "", "en-GB")  # stored as listed
     assert columns(None, rules) == ("sms", None, None)
+
+
+@pytest.mark.parametrize(
+    ("tag", "language"),
+    [
+        ("fr-FR", "fr-FR"),
+        ("en-gb", "en-GB"),
+        ("DE-de", "de-DE"),
+        ("es_ES", "es-ES"),
+        (" fr ", "fr-FR"),
+        ("en", "en-GB"),
+    ],
+)
+def test_a_language_is_read_as_clients_write_it(tag: str, language: str) -> None:
+    """Any case (RFC 5646), Java's `fr_FR`, or the language alone."""
+    assert language_of(tag) == language and voice_problem("x", None, tag) is None
+
+
+@pytest.mark.parametrize("tag", ["it-IT", "en-US", "fr-", "", "fr-FR-x", "english"])
+def test_a_language_not_listed_is_refused(tag: str) -> None:
+    assert language_of(tag) is None
+    assert tag == "" or voice_problem("x", None, tag) == ("language", "must be one of fr-FR, en-GB, de-DE, es-ES")
 
 
 def test_voice_texts_are_one_call_and_bounded() -> None:

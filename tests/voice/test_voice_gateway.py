@@ -11,9 +11,11 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from martinet.client import AsyncClient
 from martinet.siptrunk.simulator import Rule, TrunkSimulator
+from martinet.store.schema import sends
 from tests.gateway import Gateway, running_gateway, wait_for
 from tests.voice.support import Callbacks, history, require_speech
 
@@ -143,6 +145,12 @@ async def test_voice_parameters_are_checked_and_answered_in_smsmode_terms(databa
         bad_language = await _send(gw, numero="0612345678", message="Bonjour", language="it-IT")
         missing = await _send(gw, numero="0612345678")
         accepted = await _send(gw, numero="0612345678", message="Bonjour", date_envoi="01012099-10:00")
+        # A language as clients write it (Java's Locale gives en_GB), kept as the listed one it names.
+        written = [await _send(gw, numero="0612345678", message="Hi", language=tag) for tag in ("en_GB", "DE-de", "es")]
+        assert all(answer.startswith("0 | ") for answer in written), written
+        async with gw.db.reader.connect() as conn:
+            stored = await conn.execute(select(sends.c.voice_language).order_by(sends.c.id))
+            assert [row.voice_language for row in stored] == ["en-GB", "de-DE", "es-ES"]
     assert too_long == "35 | Paramètre invalide : message (plus de 160 caractères)"
     assert bad_language == (
         "35 | Paramètre invalide : language (doit être l'une des valeurs fr-FR, en-GB, de-DE, es-ES)"

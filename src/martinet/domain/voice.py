@@ -25,6 +25,19 @@ CHANNELS: Final = (SMS, VOICE)
 LANGUAGES: Final = ("fr-FR", "en-GB", "de-DE", "es-ES")
 DEFAULT_LANGUAGE: Final = "fr-FR"
 
+#: How clients write those languages → the one each names: language tags are case-insensitive (RFC 5646), Java's
+#: `Locale.toString()` writes `fr_FR`, and a language alone (`fr`) names the one listed for it.
+_LANGUAGE_OF: Final = {
+    **{language.split("-")[0].lower(): language for language in LANGUAGES},
+    **{language.lower(): language for language in LANGUAGES},
+}
+
+
+def language_of(tag: str) -> str | None:
+    """The listed language `tag` names (`fr-fr`, `FR_fr` and `fr` are `fr-FR`), or None for any other."""
+    return _LANGUAGE_OF.get(tag.strip().replace("_", "-").lower())
+
+
 #: The longest text smsmode reads in one call.
 MAX_TEXT: Final = 160
 #: The longest title: it is read before every message, so it stays short.
@@ -77,7 +90,7 @@ def voice_problem(text: str, title: str | None, language: str | None) -> tuple[s
         return "text", f"longer than {MAX_TEXT} characters"
     if title is not None and len(title) > MAX_TITLE:
         return "title", f"longer than {MAX_TITLE} characters"
-    if language is not None and language not in LANGUAGES:
+    if language is not None and language_of(language) is None:
         return "language", "must be one of " + ", ".join(LANGUAGES)
     return None
 

@@ -14,7 +14,15 @@ from martinet.domain.credits import to_milli
 from martinet.domain.pricing import PriceTable
 from martinet.domain.text import TextAnalysis
 from martinet.domain.valueclass import valueclass
-from martinet.domain.voice import DEFAULT_LANGUAGE, SMS, VOICE, title_for, voice_analysis, voice_problem
+from martinet.domain.voice import (
+    DEFAULT_LANGUAGE,
+    SMS,
+    VOICE,
+    language_of,
+    title_for,
+    voice_analysis,
+    voice_problem,
+)
 
 
 class VoiceParameterError(ValueError):
@@ -68,7 +76,7 @@ def columns(request: VoiceRequest | None, rules: VoiceRules | None) -> tuple[str
     """The channel of a send, and for a voice send the title and language it is read with."""
     if request is None:
         return SMS, None, None
-    language = request.language or DEFAULT_LANGUAGE
+    language = language_of(request.language or DEFAULT_LANGUAGE) or DEFAULT_LANGUAGE  # as `analysis` let it by
     platform = rules.platform if rules is not None else "Martinet"
     title = request.title if request.title is not None else title_for(platform, language)
     return VOICE, title, language
