@@ -1,4 +1,5 @@
-"""The callback URL check at acceptance is remembered by the URL before its query: that part alone decides it."""
+"""The callback URL check at acceptance is remembered by the URL before its query: that part alone decides it,
+but for a control character, looked for in the whole URL."""
 
 from __future__ import annotations
 
@@ -33,4 +34,7 @@ def test_urls_differing_by_their_query_share_one_check() -> None:
     for reference in range(50):
         assert check.problem(f"https://client.example/sms/report?ref={reference}#top") is None
     assert check.problem("http://127.0.0.1/report?ref=1") is not None
+    assert _problem.cache_info().misses == 2
+    injected = "https://client.example/sms/report?ref=1\r\nX-Injected: 1"
+    assert check.problem(injected) == "a URL cannot hold control characters (line breaks, tabs)"
     assert _problem.cache_info().misses == 2

@@ -337,14 +337,17 @@ _HOST_NAME = re.compile(r"(?=.{1,253}\.?$)[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})
 #: accent, a space, `"`, `{`) is sent percent-encoded in UTF-8, as browsers and HTTP libraries send a URL typed
 #: with it.
 _TARGET_SAFE = "!#$%&'()*+,/:;=?@[]~"
+#: A target every character of which is one `ascii_target` keeps (nearly every callback URL).
+_PLAIN_TARGET = re.compile(r"[A-Za-z0-9_.~!#$%&'()*+,/:;=?@\[\]-]*")
 #: Never sent, nor percent-encoded: a line break in a URL is an attempt to add headers to the request.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def url_problem(url: str) -> str | None:
     """What makes `url` unusable as a callback URL whatever it resolves to (scheme, host), or None."""
-    if _CONTROL.search(url):
-        return "a URL cannot hold control characters (line breaks, tabs)"
+    problem = control_problem(url)
+    if problem is not None:
+        return problem
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -359,6 +362,13 @@ def url_problem(url: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def control_problem(url: str) -> str | None:
+    """`url_problem`'s check of the whole URL, for a caller that checks the rest on its part before the query."""
+    if url.isprintable() or not _CONTROL.search(url):  # the first test, in C, settles nearly every URL
+        return None
+    return "a URL cannot hold control characters (line breaks, tabs)"
 
 
 def ascii_host(host: str) -> str:
@@ -379,8 +389,4 @@ def ascii_host(host: str) -> str:
 def ascii_target(target: str) -> str:
     """A request target (path and query) as sent on the request line: what is not a URI character is
     percent-encoded in UTF-8 (`/dlr?client=café` → `/dlr?client=caf%C3%A9`), the rest, escapes included, kept."""
-    return target if target.isascii() and _PLAIN_TARGET.fullmatch(target) else quote(target, safe=_TARGET_SAFE)
-
-
-#: A target every character of which is one `ascii_target` keeps (nearly every callback URL).
-_PLAIN_TARGET = re.compile(r"[A-Za-z0-9_.~!#$%&'()*+,/:;=?@\[\]-]*")
+    return target if _PLAIN_TARGET.fullmatch(target) else quote(target, safe=_TARGET_SAFE)

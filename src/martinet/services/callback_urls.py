@@ -22,7 +22,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from martinet.domain.webhooks import forbidden_address, url_problem
+from martinet.domain.webhooks import control_problem, forbidden_address, url_problem
 
 #: The longest callback URL taken, a send's or an account's default, refused rather than cut: the URL is copied
 #: into every callback row it gets.
@@ -35,12 +35,13 @@ class CallbackUrlCheck:
 
     def problem(self, url: str) -> str | None:
         """Why `url` cannot be a callback URL, as far as the URL itself shows, or None."""
-        return _problem(_before_query(url), self._allow_private)
+        return control_problem(url) or _problem(_before_query(url), self._allow_private)
 
 
 def _before_query(url: str) -> str:
-    """`url` without its query and fragment, which cannot change what `_problem` finds: the scheme and the
-    authority (host, port) it checks end before the first `?` or `#` (RFC 3986, and `urlsplit`)."""
+    """`url` without its query and fragment, which cannot change what `_problem` finds but a control character
+    (checked on the whole URL, uncached): the scheme and the authority (host, port) it checks end before the first
+    `?` or `#` (RFC 3986, and `urlsplit`)."""
     return url.partition("?")[0].partition("#")[0]
 
 
