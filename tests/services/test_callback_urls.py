@@ -21,6 +21,7 @@ _REST = st.lists(_PIECE, max_size=12).map("".join)
 @given(scheme=_SCHEME, host=_HOST, port=st.sampled_from(["", ":80", ":99999", ":x", ":"]), rest=_REST)
 @example(scheme="http://", host="user:pa", port="", rest="?ss@127.0.0.1/")  # a `?` ends the authority
 @example(scheme="http://", host="example.com", port="", rest="\t?x#y@10.0.0.1")
+@example(scheme="http://", host="example.com", port="", rest="?\t")  # a control character after the `?`
 def test_the_query_and_fragment_never_change_the_answer(scheme: str, host: str, port: str, rest: str) -> None:
     url = scheme + host + port + rest
     for allow_private in (False, True):
