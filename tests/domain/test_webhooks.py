@@ -246,6 +246,8 @@ def test_urls_resolvers_can_look_up_are_usable(url: str) -> None:
         ("https://example.com/dlr\t", "a URL cannot hold control characters (line breaks, tabs)"),
         ("https://shop,example.com/dlr", "invalid host name 'shop,example.com'"),
         ("https://.example.com/dlr", "invalid host name '.example.com'"),
+        ("https://😀.example/dlr", "invalid host name '😀.example'"),
+        ("https://é..example/dlr", "invalid host name 'é..example'"),
         (f"https://{'a' * 64}.example/dlr", f"invalid host name '{'a' * 64}.example'"),
         (f"https://{'a.' * 127}example/dlr", f"invalid host name '{'a.' * 127}example'"),  # over 253 characters
     ],
@@ -256,6 +258,8 @@ def test_urls_no_resolver_can_look_up_are_refused(url: str, problem: str) -> Non
 
 def test_a_target_is_sent_in_ascii_and_signed_as_sent() -> None:
     assert ascii_host("bücher.example") == "xn--bcher-kva.example"
+    assert ascii_host("straße.de") == "xn--strae-oqa.de"  # IDNA 2008, as browsers: not strasse.de
+    assert ascii_host("例え.テスト") == "xn--r8jz45g.xn--zckzah"
     assert ascii_host("2001:db8::1") == "2001:db8::1"
     assert ascii_target("/dlr/café?client=é&x=%C3%A9&q={1}") == "/dlr/caf%C3%A9?client=%C3%A9&x=%C3%A9&q=%7B1%7D"
     assert ascii_target("/dlr?name=Jean Dupont") == "/dlr?name=Jean%20Dupont"

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from urllib.parse import quote, quote_plus, urlsplit
 from zoneinfo import ZoneInfo
 
+import idna
+
 from martinet.domain.credits import format_credits
 
 EVENT_HEADER = "X-Martinet-Event-Id"
@@ -372,15 +374,19 @@ def control_problem(url: str) -> str | None:
 
 
 def ascii_host(host: str) -> str:
-    """`host` as resolvers and the `Host` header take it: a name in IDNA form (`bücher.example` →
-    `xn--bcher-kva.example`, by Python's codec, the one its resolver calls use), an IPv6 address as it is; raises
-    ValueError for what no resolver can look up (a space, an empty label, a label over 63 characters)."""
+    """`host` as resolvers and the `Host` header take it: a name written in Unicode in its IDNA form, as browsers
+    write it (IDNA 2008 with UTS 46: `bücher.example` → `xn--bcher-kva.example`, `straße.de` →
+    `xn--strae-oqa.de`; Python's own codec is IDNA 2003, which makes the latter `strasse.de`, another domain), an
+    IPv6 address as it is; raises ValueError for what no resolver can look up (a space, an empty label, a label
+    over 63 characters)."""
     if ":" in host:  # an IPv6 address: the URL's brackets were checked by `urlsplit`
         return host
-    try:
-        name = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError(f"invalid host name {host!r}") from None
+    name = host
+    if not host.isascii():
+        try:
+            name = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            raise ValueError(f"invalid host name {host!r}") from None
     if _HOST_NAME.fullmatch(name) is None:
         raise ValueError(f"invalid host name {host!r}")
     return name
