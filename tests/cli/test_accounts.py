@@ -31,10 +31,11 @@ def test_the_account_tree_from_the_command_line(tmp_path: Path) -> None:
     assert moved.returncode == 0, moved.stderr
     assert "reseller: balance 87.500; shop: balance 12.500" in moved.stderr
 
-    too_much, above, limits, asked, bad, operator = martinet_all(
+    above = martinet("account", "limits", "reseller", "--lanes", "otp,notification", "--data", data, cwd=tmp_path)
+    assert above.returncode == 0 and json.loads(above.stdout)["effective"]["lanes"] == "notification,otp"
+    too_much, limits, asked, bad, operator = martinet_all(  # independent of each other: run at once
         [
             ["account", "transfer", "shop", "reseller", "50", "--data", data],
-            ["account", "limits", "reseller", "--lanes", "otp,notification", "--data", data],
             ["account", "limits", "shop", "--countries", "fr,be", "--sender-policy", "approved", "--data", data],
             ["account", "sender", "request", "shop", "SHOP", "--data", data],
             ["account", "limits", "shop", "--lanes", "sms", "--data", data],
@@ -45,7 +46,6 @@ def test_the_account_tree_from_the_command_line(tmp_path: Path) -> None:
     assert too_much.returncode == 1 and "does not cover" in too_much.stderr
     assert limits.returncode == 0, limits.stderr
     assert json.loads(limits.stdout)["countries"] == "BE,FR"
-    assert above.returncode == 0 and json.loads(above.stdout)["effective"]["lanes"] == "notification,otp"
     # What holds for shop: its own countries and policy, its parent's lanes (none of its own), no rate cap.
     effective = {"lanes": "notification,otp", "countries": "BE,FR", "sender_policy": "approved", "rate_limit": 0}
     assert (json.loads(limits.stdout)["lanes"], json.loads(limits.stdout)["effective"]) == (None, effective)
