@@ -491,7 +491,7 @@ def _account_fields(view: AccountView) -> dict[str, object]:
         "lane": str(account.lane),
         "weight": account.weight,
         "rate_limit": account.rate_limit,  # null: follows accounts.rate_limit
-        "effective_rate_limit": view.rate_limit,  # what applies; 0 = unlimited
+        "effective_rate_limit": view.rate_limit,  # its own or the default; 0 = unlimited (caps above: `limits`)
         "sandbox": account.sandbox,
         "language": account.language,
         "timezone": account.timezone,
