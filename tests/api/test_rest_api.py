@@ -85,6 +85,17 @@ async def test_numbers_with_or_without_plus_and_unicode_text(database_url: str) 
             assert reply.status_code == 201, reply.text
             assert reply.json()["recipient"]["to"].startswith("3361234567")
             assert reply.json()["body"]["encoding"] == "UNICODE"
+        # A number where text is expected, as JavaScript clients write one, is read as its digits (Jackson does).
+        reply = await http.post(SEND, json={"recipient": {"to": 33612345678}, "body": {"text": 42}, "refClient": 7})
+        assert reply.status_code == 201, reply.text
+        stored = (await http.get(reply.json()["href"])).json()
+        assert (stored["recipient"]["to"], stored["body"]["text"], stored["refClient"]) == ("33612345678", "42", "7")
+        _problem(
+            await http.post(SEND, json={"recipient": {"to": True}, "body": {"text": "x"}}),
+            422,
+            "INVALID_PARAMETER",
+            "recipient.to",
+        )
 
 
 def _document(text: str) -> str:

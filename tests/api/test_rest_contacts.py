@@ -34,6 +34,8 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
         assert (merged.first_name, merged.last_name, merged.groups) == ("Zoé", "Durand", ("clients", "vip"))
         same = await http.post("/sms/v1/contacts", json={"mobile": "0633333333"})
         assert same.status_code == 200  # merged: not created
+        as_number = await http.post("/sms/v1/contacts", json={"mobile": 33633333333})  # a spreadsheet's number
+        assert as_number.status_code == 200 and as_number.json()["contactId"] == created.contact_id
 
         page = (await http.get("/sms/v1/contacts", params={"pageSize": 2})).json()
         assert len(page["items"]) == 2 and page["hasMore"] and page["next"]

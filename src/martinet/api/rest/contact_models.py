@@ -12,7 +12,8 @@ GroupName = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # A mobile number a spreadsheet exported as a JSON number is read as its digits, as in a send.
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
 class ContactIn(_In):

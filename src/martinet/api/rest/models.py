@@ -22,8 +22,10 @@ MAX_TEXT = 1600  # characters: 10 GSM-7 parts at most are sent, the rest is cut 
 
 
 class _In(BaseModel):
-    # smsmode clients send fields Martinet does not use (and may add more): ignored, not refused.
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # smsmode clients send fields Martinet does not use (and may add more): ignored, not refused. A number where
+    # text is expected (`"to": 33612345678`, `"refClient": 12`, as JavaScript clients write them) is read as its
+    # text, as smsmode's Java side (Jackson) reads it.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
 
 
 class RecipientIn(_In):
@@ -61,6 +63,7 @@ class SendIn(_In):
     model_config = ConfigDict(
         extra="ignore",
         populate_by_name=True,
+        coerce_numbers_to_str=True,
         # One of the three, never both recipient fields, as the validator below checks: said in the schema too,
         # for generated clients.
         json_schema_extra={
