@@ -290,6 +290,12 @@ async def test_errors_are_problems_with_stable_codes(database_url: str) -> None:
         async with httpx.AsyncClient(base_url=gw.base) as anonymous:
             _problem(await anonymous.get(SEND), 401, "UNAUTHORIZED")
             _problem(await anonymous.get(SEND, headers={"X-Api-Key": "not-a-key"}), 401, "UNAUTHORIZED")
+            # The same key as a bearer token, for generic tools; X-Api-Key wins when both are sent.
+            assert (await anonymous.get(SEND, headers={"Authorization": f"Bearer {gw.token}"})).status_code == 200
+            assert (await anonymous.get(SEND, headers={"Authorization": f"bearer  {gw.token}"})).status_code == 200
+            both = {"Authorization": f"Bearer {gw.token}", "X-Api-Key": "not-a-key"}
+            _problem(await anonymous.get(SEND, headers=both), 401, "UNAUTHORIZED")
+            _problem(await anonymous.get(SEND, headers={"Authorization": f"Basic {gw.token}"}), 401, "UNAUTHORIZED")
         _problem(await http.post(SEND, content=b"{", headers={"content-type": "application/json"}), 400, "INVALID_JSON")
         _problem(await http.post(SEND, json=[1, 2]), 400, "INVALID_JSON")
         _problem(

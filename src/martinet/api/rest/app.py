@@ -117,7 +117,7 @@ class RestDoor:
             allow = ", ".join(methods).encode()
             raise Problem("METHOD_NOT_ALLOWED", f"{method} is not allowed here", None, [(b"allow", allow)])
         address = client_address(scope)
-        key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+        key = _api_key(headers)
         try:
             wait = self._auth.retry_after(address)
             if wait > 0:
@@ -131,7 +131,7 @@ class RestDoor:
                 [(b"retry-after", retry_after_header(exc.retry_after))],
             ) from None
         if caller is None:
-            raise Problem("UNAUTHORIZED", "a valid X-Api-Key header is required")
+            raise Problem("UNAUTHORIZED", "a valid X-Api-Key header (or Authorization: Bearer) is required")
         if not caller.limits.allows_address(address):
             raise Problem("NETWORK_NOT_ALLOWED", "this key may not be used from this address")
         return handler, target, caller
@@ -141,6 +141,16 @@ class RestDoor:
             return await read_body(receive, headers, self._max_body)
         except BodyTooLarge:
             raise Problem("PAYLOAD_TOO_LARGE", f"the body is larger than {self._max_body} bytes") from None
+
+
+def _api_key(headers: dict[bytes, bytes]) -> str:
+    """The key of a request: `X-Api-Key`, smsmode's header, or else `Authorization: Bearer`, which generic HTTP
+    tools and OpenAPI generators send for a token."""
+    key = headers.get(b"x-api-key")
+    if key is None:
+        scheme, _, credentials = headers.get(b"authorization", b"").strip().partition(b" ")
+        key = credentials if scheme.lower() == b"bearer" else b""
+    return key.decode("latin-1").strip()
 
 
 def _route(path: str) -> tuple[dict[str, Handler], str | None]:

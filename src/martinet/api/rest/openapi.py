@@ -94,7 +94,7 @@ def openapi_document() -> dict[str, Any]:
             "description": "smsmode's REST API v1, served by Martinet, with its extensions (docs/rest-api.md).",
         },
         "servers": [{"url": "/"}],
-        "security": [{"apiKey": []}],
+        "security": [{"apiKey": []}, {"bearer": []}],
         "paths": {
             "/sms/v1/messages": {
                 "post": {
@@ -189,6 +189,9 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                "bearer": {"type": "http", "scheme": "bearer", "description": "the same key, for generic tools"},
+            },
         },
     }
