@@ -73,8 +73,7 @@ class AccountRules:
 
     def applied(self, own: float) -> AppliedLimits:
         """These rules as limits, given the account's own effective rate (its own, or the configured default)."""
-        policy = POLICIES[1] if self.approved_only else POLICIES[0]
-        return AppliedLimits(self.rate(own), self.lanes, self.countries, policy)
+        return AppliedLimits(self.rate(own), self.lanes, self.countries, "approved" if self.approved_only else "any")
 
     def problem(self, lane: str, sender: str | None, countries: Iterable[str]) -> tuple[str, str] | None:
         """The (parameter, problem) that refuses a send, or None when these rules allow it."""

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from martinet.domain.valueclass import valueclass
-from martinet.domain.webhooks import ascii_host, ascii_target, url_problem
+from martinet.domain.webhooks import ascii_host, request_target, url_problem
 
 #: Resolves (host, port) to the addresses a connection may be made to; raises OSError when there are none.
 Resolve = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -276,10 +276,7 @@ def split_url(url: str) -> tuple[Origin, str]:
         raise ValueError(problem)
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    target = parts.path or "/"
-    if parts.query:
-        target = f"{target}?{parts.query}"
-    return Origin(parts.scheme, ascii_host(parts.hostname or ""), port), ascii_target(target)
+    return Origin(parts.scheme, ascii_host(parts.hostname or ""), port), request_target(url)
 
 
 def _head(

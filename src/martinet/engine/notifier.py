@@ -41,7 +41,6 @@ from martinet.domain.webhooks import (
     query_string,
     retry_after,
     signature,
-    url_problem,
 )
 from martinet.engine.callback_http import AnswerError, CallbackClient, Origin, split_url
 from martinet.engine.cycles import CycleFailures, retried
@@ -130,29 +129,22 @@ class _Destination:
     """What the requests to one callback URL share, worked out once: a URL usually receives thousands of
     callbacks, and splitting and checking it for each one cost more than building its request.
 
-    `problem` refuses the URL for good; otherwise `split` is its origin and request target in their ASCII forms
-    (`split_url`), to which each callback's query is appended.
+    `split` is its origin and request target in their ASCII forms (`split_url`), to which each callback's query is
+    appended; None when `problem` refuses the URL for good.
     """
 
     host: str
     problem: str | None
-    split: tuple[Origin, str]
-
-
-_NOWHERE = (Origin("http", "", 0), "")
+    split: tuple[Origin, str] | None
 
 
 def _destination(url: str, allow_private_networks: bool) -> _Destination:
-    problem = url_problem(url)
-    if problem is None and not allow_private_networks:
-        problem = _literal_problem(url)
-    split = _NOWHERE
-    if problem is None:
-        try:
-            split = split_url(url.partition("#")[0])
-        except ValueError as exc:
-            problem = str(exc)
-    return _Destination(_host_key(url), problem, split)
+    try:
+        split = split_url(url.partition("#")[0])  # `url_problem`'s rules, checked once for the URL
+    except ValueError as exc:
+        return _Destination(_host_key(url), str(exc), None)
+    problem = None if allow_private_networks else _literal_problem(url)
+    return _Destination(_host_key(url), problem, None if problem else split)
 
 
 @dataclass(slots=True)
@@ -290,8 +282,8 @@ class Notifier:
         self._add(outcome)
 
     async def _request(self, client: CallbackClient, callback: DueCallback, destination: _Destination) -> _Result:
-        if destination.problem is not None:
-            return _Result(ok=False, error=destination.problem, permanent=True)
+        if destination.split is None:
+            return _Result(ok=False, error=destination.problem or "", permanent=True)
         origin, base_target = destination.split
         target = append_query(base_target, query_string(callback.params))
         now = int(self._clock())
