@@ -1,9 +1,9 @@
 """A JSON request body as UTF-8 bytes, whatever charset its client wrote it in.
 
 JSON on the wire is UTF-8 (RFC 8259), and that is what nearly every client sends: such a body passes through
-untouched, after one look at its first bytes. The others are real clients too, and the JSON stacks they are used
-to (Jackson behind Spring, .NET's) read them, so this door does as well rather than answering a valid document
-with "not valid JSON":
+untouched, after one look at its first bytes. The others are real clients too, and Jackson, the parser behind
+Spring servers, reads them (it detects the Unicode encodings from the first bytes), so this door does as well
+rather than answering a valid document with "not valid JSON":
 - a UTF-8 byte order mark, which a file saved by Windows Notepad starts with (`curl --data-binary @body.json`);
   RFC 8259 lets a parser ignore it;
 - UTF-16 and UTF-32, with or without a byte order mark, recognised as RFC 4627 said (by where the zero bytes of
