@@ -385,3 +385,48 @@ async def test_numbers_in_other_scripts_are_refused_not_failed(database_url: str
                 reply = _text(await http.get("/sendSMS.do", params={**send, name: value}))
                 assert reply.startswith(f"35 | Paramètre invalide : {name} "), (name, value, reply)
             assert await _credit(http, gw) == "1000"
+
+
+# --- Cut bodies ---
+
+
+async def _cut_request(gw: Gateway, head: bytes, sent: bytes, *, half_close: bool) -> bytes:
+    """Send a request's head and only `sent` of its body, then close (or half-close) the connection: what a
+    client whose network fails mid-upload leaves. Returns whatever the gateway wrote back meanwhile."""
+    host, port = gw.base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(head + sent)
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the door reads what came before the connection ends
+        if half_close:
+            writer.write_eof()
+            return await asyncio.wait_for(reader.read(), 3.0)
+        return b""
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("half_close", [False, True], ids=["closed", "half-closed"])
+async def test_a_body_cut_short_is_never_acted_on(database_url: str, half_close: bool) -> None:
+    """The text cut mid-sentence would leave with another meaning, and be charged; the JSON cut after its last
+    brace is whole but for the bytes its length announced. Neither door acts on either."""
+    async with running_gateway(database_url, with_engine=False) as gw, gw.client() as http:
+        body = b"numero=0612345678&message=Le%20rendez-vous%20de%20demain%20est%20annul%E9"
+        head = _post_head(f"/http/1.6/sendSMS.do?accessToken={gw.token}", len(body))
+        answer = await _cut_request(gw, head, body[: body.index(b"annul")], half_close=half_close)
+        assert b"Accept" not in answer
+        json_body = b'{"recipient": {"to": "33612345678"}, "body": {"text": "whole"}}'
+        rest_head = (
+            f"POST /sms/v1/messages HTTP/1.1\r\nHost: gateway\r\nX-Api-Key: {gw.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(json_body) + 10}\r\n\r\n"
+        ).encode()
+        answer = await _cut_request(gw, rest_head, json_body, half_close=half_close)
+        assert b"201" not in answer.partition(b"\r\n")[0]
+        await asyncio.sleep(0.5)  # time enough for the gateway to have acted on them, had it
+        assert _text(
+            await http.post("/sendSMS.do", data={"accessToken": gw.token, "numero": "0612345678", "message": "ok"})
+        ).startswith("0 | Accepté")
+        listed = _text(await http.get("/smsList.do", params={"accessToken": gw.token})).splitlines()
+        assert [line.split(" | ")[2] for line in listed] == ["ok"]
+        assert await _credit(http, gw) == "999"

@@ -21,6 +21,11 @@ class BodyTooLarge(Exception):
     """The body is larger than the door allows: announced so by its Content-Length, or found so as it arrived."""
 
 
+class ClientGone(Exception):
+    """The client disconnected before its body ended. What arrived is a cut request (a text cut mid-word, a
+    recipient list cut mid-number), never acted on; no answer could reach the client anyway."""
+
+
 def client_address(scope: Scope) -> str | None:
     """The peer's address, as rate limits and key networks see it (None when the server does not say)."""
     client = scope.get("client")
@@ -29,7 +34,7 @@ def client_address(scope: Scope) -> str | None:
 
 async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int) -> bytes:
     """The whole body, refused (`BodyTooLarge`) as soon as it is known to be larger than `limit`, before the rest
-    is read: by the announced length first, then as it arrives. A client that disconnects ends the body."""
+    is read: by the announced length first, then as it arrives. A client that disconnects first: `ClientGone`."""
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
@@ -38,7 +43,7 @@ async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

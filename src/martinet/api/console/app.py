@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from martinet import logs
-from martinet.api.asgi import BodyTooLarge, Message, Receive, Scope, Send, read_body
+from martinet.api.asgi import BodyTooLarge, ClientGone, Message, Receive, Scope, Send, read_body
 from martinet.api.console.context import (
     PREFIX,
     SECURITY_HEADERS,
@@ -135,6 +135,8 @@ class ConsoleDoor:
                 return self.with_cookie(ctx, self.error(ctx, 413, "The form is too large."))
             except MultiPartException:
                 return self.with_cookie(ctx, self.error(ctx, 400, "The form could not be read."))
+            except ClientGone:  # a cut form is never acted on; the answer reaches nobody
+                return Response(status_code=400)
             token = ctx.form.get("csrf") or request.headers.get("x-csrf-token")
             if fresh or not session.csrf_matches(token):
                 answer = self.render(ctx, "error.html", {"message": ctx.t("The form expired; please try again.")})

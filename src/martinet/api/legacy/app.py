@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from martinet import logs
-from martinet.api.asgi import BodyTooLarge, Headers, Receive, Scope, Send, client_address, read_body, reply
+from martinet.api.asgi import BodyTooLarge, ClientGone, Headers, Receive, Scope, Send, client_address, read_body, reply
 from martinet.api.legacy import answers, batch, counting, multipart_form
 from martinet.api.legacy.contacts import CONTACT_ENDPOINTS
 from martinet.api.legacy.credentials import Credentials, find_credentials
@@ -135,6 +135,8 @@ class LegacyDoor:
             # connection stays usable (closing it under a client still sending would lose the answer).
             await reply(send, 200, answers.encode(refused.text), [*_TEXT_HEADERS, *refused.headers])
             return
+        except ClientGone:
+            return  # a cut request: nothing of it is sent or charged, and nobody is left to answer
         except Exception as exc:
             await self._failed(send, exc, a_send=counting.is_send(endpoint))
             return

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from martinet import logs
-from martinet.api.asgi import BodyTooLarge, Receive, Scope, Send, client_address, read_body, reply
+from martinet.api.asgi import BodyTooLarge, ClientGone, Receive, Scope, Send, client_address, read_body, reply
 from martinet.api.rest import accounts, contacts, counting, handlers
 from martinet.api.rest.docs import DocsUi
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
@@ -76,6 +76,8 @@ class RestDoor:
                 counting.refused_at_the_door(problem.code)
             await reply(send, problem.status, orjson.dumps(problem.body()), [_PROBLEM, *problem.headers])
             return
+        except ClientGone:
+            return  # a cut request: nothing of it is acted on, and nobody is left to answer
         except Exception as exc:
             log.error(
                 "REST endpoint failed: %s %s",
