@@ -112,6 +112,19 @@ async def address_book_group_send_and_batch(database_url: str, callback_url: str
         )
         unknown = await http.get("/sendSMS.do", params={"accessToken": token, "groupe": "zz", "message": "x"})
         assert unknown.content.decode("iso-8859-15") == "35 | Paramètre invalide : groupe (groupe inconnu zz)"
+        # A group without contacts sends to nobody: refused as a send whose numbers are all invalid is, unless
+        # valid numbers come with it.
+        async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": token}) as rest:
+            assert (await rest.post("/sms/v1/groups", json={"name": "vide"})).status_code == 201
+            empty = await rest.post("/sms/v1/messages", json={"groups": ["vide"], "body": {"text": "x"}})
+            assert empty.status_code == 422, empty.text
+            assert "no contact in the group" in empty.text
+            both = await rest.post("/sms/v1/messages", json={"groups": ["vide", "b"], "body": {"text": "x"}})
+            assert both.status_code == 201, both.text
+        nobody = await http.get("/sendSMS.do", params={"accessToken": token, "groupe": "vide", "message": "x"})
+        assert nobody.content.decode("iso-8859-15") == "35 | Paramètre invalide : groupe (aucun contact dans le groupe)"
+        named = {"accessToken": token, "groupe": "vide", "numero": "0633333333", "message": "x"}
+        assert (await http.get("/sendSMS.do", params=named)).content.startswith(b"0 | Accept")
 
         # sendSMSBatch.do: one campaign, each row its own text, sender and reference.
         batch = await http.post(

@@ -29,3 +29,23 @@ async def test_send_then_follow_it_to_received(database_url: str) -> None:
         assert status.content == "11 | Reçu".encode("iso-8859-15")
         credit = await http.get("/credit.do", params={"accessToken": gw.token})
         assert credit.text == "999"
+
+
+async def test_a_send_whose_recipients_are_all_final_reads_final(database_url: str) -> None:
+    """One recipient received, one refused at acceptance: the send ends as a failure (12 is a pending code, and
+    a client polling smsStatus.do for a final one would never stop); compteRendu.do tells who got it."""
+    async with running_gateway(database_url) as gw, gw.client() as http:
+        reply = await http.post(
+            "/sendSMS.do", data={"accessToken": gw.token, "numero": "0612345678,0000", "message": "Bonjour"}
+        )
+        match = ACCEPTED.fullmatch(reply.content)
+        assert match, reply.content
+        sms_id = match.group(1).decode()
+
+        async def received() -> bool:
+            report = await http.get("/compteRendu.do", params={"accessToken": gw.token, "smsID": sms_id})
+            return report.text == "33612345678 11 | 0000 3998"
+
+        await wait_for(received)
+        status = await http.get("/smsStatus.do", params={"accessToken": gw.token, "smsID": sms_id})
+        assert status.content.decode("iso-8859-15") == "3998 | Destinataire invalide"

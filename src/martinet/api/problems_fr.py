@@ -21,6 +21,8 @@ from martinet.services.accept import SCHEDULED_TOO_EARLY, VALIDITY_OUT_OF_RANGE
 _PROBLEMS: dict[str, str] = {
     "missing": "manquant",
     "no valid recipient": "aucun destinataire valide",
+    "no contact in the group": "aucun contact dans le groupe",
+    "no contact in the groups": "aucun contact dans les groupes",
     "must be 2, 4 or 9": "doit valoir 2, 4 ou 9",
     "must be 1 or 2": "doit valoir 1 ou 2",
     "longer than 40 characters": "plus de 40 caractères",

@@ -129,22 +129,24 @@ def describe(code: int, language: str = "fr") -> str:
 def send_status(codes: list[int]) -> int:
     """The status of a whole send (`smsStatus.do`) from the codes of its messages.
 
-    smsmode reports one code per send; with several recipients we say: the common code when they all agree; 12
-    (partially delivered) once some but not all are received; otherwise the least advanced pending code, so a
-    send reads as finished only when every recipient is.
+    smsmode reports one code per send; with several recipients we say: the common code when they all agree; while
+    some are still pending, 12 (partially delivered) once some are received, else the least advanced pending code;
+    once every recipient is final, the lowest failure code if any failed (12 is a pending code: a client waiting
+    for a final one would wait for ever; `compteRendu.do` tells who got it), else the lowest success code. A
+    send is thus finished exactly when every recipient is. A send without recipients (its groups emptied as it
+    was accepted) reads as sent: there was nothing to wait for.
     """
     if not codes:
-        return INTERNAL_ERROR
+        return SENT
     distinct = set(codes)
     if len(distinct) == 1:
         return codes[0]
-    success = {c for c in distinct if STATUS_CODES.get(c, _UNKNOWN).klass is StatusClass.SUCCESS}
     pending = [c for c in distinct if STATUS_CODES.get(c, _UNKNOWN).klass is StatusClass.PENDING]
-    if success:
-        return PARTIALLY_DELIVERED
+    success = [c for c in distinct if STATUS_CODES.get(c, _UNKNOWN).klass is StatusClass.SUCCESS]
     if pending:
-        return min(pending, key=_PENDING_ORDER.index)
-    return min(distinct)
+        return PARTIALLY_DELIVERED if success else min(pending, key=_PENDING_ORDER.index)
+    failures = [c for c in distinct if c not in success]
+    return min(failures or success)
 
 
 _UNKNOWN = StatusCode(-1, "", "", StatusClass.FAILURE)

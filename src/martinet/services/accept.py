@@ -388,7 +388,7 @@ class SendService:
         if not request.groups and request.rows is None and not any(isinstance(r, Recipient) for r in parsed):
             raise InvalidParameter("recipients", "no valid recipient")
         if request.groups:
-            await self._check_groups(request)
+            await self._check_groups(request, named=any(isinstance(r, Recipient) for r in parsed))
         now = self._now_ms()
         if request.scheduled_at is not None:
             _check_schedule(request.scheduled_at, now, self._horizon_days, request.account.timezone)
@@ -425,12 +425,20 @@ class SendService:
 
     # --- Personalised sends (services.personal_sends): groups with templates, CSV campaigns ---
 
-    async def _check_groups(self, request: SendRequest) -> None:
+    async def _check_groups(self, request: SendRequest, *, named: bool) -> None:
+        """The groups exist, and hold someone to send to unless valid numbers (`named`) are given too: a send to
+        nobody is refused, as one whose numbers are all invalid is. Contacts removed between this check and the
+        commit may still leave a send without recipients; it then reads as sent (`send_status`)."""
         if self._contacts is None:
             raise InvalidParameter("groups", "the address book is not available")
-        missing = await self._contacts.missing_groups(request.account.id, list(request.groups))
+        groups = list(request.groups)
+        missing = await self._contacts.missing_groups(request.account.id, groups)
         if missing:
             raise InvalidParameter("groups", f"unknown group {missing[0]}")
+        if not named and not await self._contacts.any_member(request.account.id, groups):
+            raise InvalidParameter(
+                "groups", "no contact in the group" if len(groups) == 1 else "no contact in the groups"
+            )
         _template(request)
 
     def _maker(self, request: SendRequest, prepared: _Prepared) -> MessageMaker:

@@ -331,6 +331,20 @@ def missing_groups(conn: Connection, account_id: int, names: Sequence[str]) -> l
     return [n for n in names if n not in found]
 
 
+def any_member(conn: Connection, account_id: int, names: Sequence[str]) -> bool:
+    """Whether the account's groups `names` hold a contact between them (one row read, whatever their size)."""
+    ids = _group_ids(conn, account_id, names)
+    if not ids:
+        return False
+    query = (
+        select(contact_group_members.c.contact_id)
+        .join(contacts, contacts.c.id == contact_group_members.c.contact_id)
+        .where(contact_group_members.c.group_id.in_(list(ids.values())), contacts.c.account_id == account_id)
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
 def members(conn: Connection, account_id: int, group_names: Sequence[str]) -> list[ContactRow]:
     """The contacts of the account's groups `group_names`, each once, group by group in order of creation."""
     ids = _group_ids(conn, account_id, group_names)
@@ -559,6 +573,9 @@ class ContactStore:
 
     async def missing_groups(self, account_id: int, names: Sequence[str]) -> list[str]:
         return await self._read(lambda conn: missing_groups(conn, account_id, names))
+
+    async def any_member(self, account_id: int, names: Sequence[str]) -> bool:
+        return await self._read(lambda conn: any_member(conn, account_id, names))
 
     async def members(self, account_id: int, group_names: Sequence[str]) -> list[ContactRow]:
         return await self._read(lambda conn: members(conn, account_id, group_names))
