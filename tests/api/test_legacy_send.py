@@ -49,3 +49,32 @@ async def test_a_send_whose_recipients_are_all_final_reads_final(database_url: s
         await wait_for(received)
         status = await http.get("/smsStatus.do", params={"accessToken": gw.token, "smsID": sms_id})
         assert status.content.decode("iso-8859-15") == "3998 | Destinataire invalide"
+
+
+async def test_entries_refused_at_acceptance_never_split_a_report(database_url: str) -> None:
+    """An invalid entry is kept as written (`06 12 | 99`, a line break, a NUL): the answers that show it keep
+    their shape, pairs split on ` | ` then on the space, records on any line break."""
+    async with running_gateway(database_url) as gw, gw.client() as http:
+        numero = "0612345678,06 12 | 99,07\n\x0b5\x00"
+        text = "un\x0bdeux\u2028trois\x85quatre\x00 | fin"
+        data = {"accessToken": gw.token, "numero": numero, "message": text, "classe_msg": "9"}
+        match = ACCEPTED.fullmatch((await http.post("/sendSMS.do", data=data)).content)
+        assert match
+        sms_id = match.group(1).decode()
+
+        async def received() -> bool:
+            report = await http.get("/compteRendu.do", params={"accessToken": gw.token, "smsID": sms_id})
+            return report.text.startswith("33612345678 11")
+
+        await wait_for(received)
+        report = (await http.get("/compteRendu.do", params={"accessToken": gw.token, "smsID": sms_id})).text
+        assert [pair.split(" ") for pair in report.split(" | ")] == [
+            ["33612345678", "11"],
+            ["061299", "3998"],
+            ["07", "3998"],
+            ["5?", "3998"],
+        ]
+        listed = (await http.get("/smsList.do", params={"accessToken": gw.token})).content.decode("iso-8859-15")
+        assert len(listed.splitlines()) == 1
+        fields = listed.split(" | ")
+        assert fields[2:] == ["un deux trois quatre? / fin", "33612345678", "1", "4 |"], fields

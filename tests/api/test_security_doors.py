@@ -19,6 +19,7 @@ from martinet.api.legacy.decoding import decode_params
 from martinet.app import account_service
 from martinet.config import Settings
 from martinet.services.auth_failures import FailureLimits, address_key
+from tests.api.test_legacy_send import ACCEPTED
 from tests.gateway import Gateway, running_gateway
 
 FORM = "application/x-www-form-urlencoded"
@@ -430,3 +431,29 @@ async def test_a_body_cut_short_is_never_acted_on(database_url: str, half_close:
         listed = _text(await http.get("/smsList.do", params={"accessToken": gw.token})).splitlines()
         assert [line.split(" | ")[2] for line in listed] == ["ok"]
         assert await _credit(http, gw) == "999"
+
+
+# --- NUL characters ---
+
+
+async def test_a_nul_character_is_answered_alike_on_both_databases(database_url: str) -> None:
+    """PostgreSQL's text holds no NUL (SQLite's does): a NUL in any parameter must not reach the store as one, or
+    the same request would be accepted on one database and answered 31 (500) on the other."""
+    async with running_gateway(database_url) as gw, gw.client() as http:
+        data = {"accessToken": gw.token, "numero": "0612345678,06\x0012", "message": "a\x00b", "classe_msg": "9"}
+        accepted = ACCEPTED.fullmatch((await http.post("/sendSMS.do", data=data)).content)
+        assert accepted, "a NUL reads as ? in a text, as any character the text cannot carry"
+        data = {"accessToken": gw.token, "numero": "0612345678", "message": "x", "refClient": "r\x00f"}
+        assert ACCEPTED.fullmatch((await http.post("/sendSMS.do", data=data)).content)
+        contact = {"accessToken": gw.token, "nom": "Du\x00rand", "mobile": "0611111111", "groupes": "g"}
+        assert _text(await http.post("/addContact.do", data=contact)).startswith("0 | ")
+        listed = _text(await http.get("/smsList.do", params={"accessToken": gw.token}))
+        assert "\x00" not in listed and "a?b" in listed
+        async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as rest:
+            body = b'{"recipient": {"to": "33612345678"}, "body": {"text": "a\\u0000b"}}'
+            answer = await rest.post("/sms/v1/messages", content=body, headers={"content-type": "application/json"})
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["errorCode"] == "INVALID_JSON" and "NUL" in answer.json()["detail"]
+            escaped = b'{"recipient": {"to": "33612345678"}, "body": {"text": "a\\\\u0000b"}}'  # a backslash, then text
+            answer = await rest.post("/sms/v1/messages", content=escaped, headers={"content-type": "application/json"})
+            assert answer.status_code == 201, answer.text

@@ -65,8 +65,14 @@ class ReportStore:
     async def list_sends(
         self, account_id: int, start: int, count: int, lanes: Collection[str] | None = None
     ) -> list[SendSummary]:
-        """Newest first. The first recipient stands for the send; the recipient count follows it."""
-        first = select(func.min(messages.c.msisdn)).where(messages.c.send_id == sends.c.id).scalar_subquery()
+        """Newest first. A recipient stands for the send, the recipient count following it: the lowest valid
+        number, or the lowest entry refused at acceptance when none is valid (those have no country)."""
+        first = func.coalesce(
+            select(func.min(messages.c.msisdn))
+            .where(messages.c.send_id == sends.c.id, messages.c.country.is_not(None))
+            .scalar_subquery(),
+            select(func.min(messages.c.msisdn)).where(messages.c.send_id == sends.c.id).scalar_subquery(),
+        )
         query = (
             select(
                 sends.c.id,

@@ -76,7 +76,7 @@ async def delivery_report(services: LegacyServices, call: Call) -> str:
     rows = await services.reports.recipients(call.account.id, send_id, call.lanes)
     if rows is None:
         return answers.status_answer(answers.UNKNOWN_SMS, call.language)
-    return " | ".join(f"{msisdn} {code}" for msisdn, code in rows)
+    return " | ".join(f"{_word(msisdn)} {code}" for msisdn, code in rows)
 
 
 async def sms_status(services: LegacyServices, call: Call) -> str:
@@ -123,7 +123,7 @@ async def sms_list(services: LegacyServices, call: Call) -> str:
                 s.id,
                 params.format_list_date(s.scheduled_at or s.created_at, tz),
                 _one_line(s.text),
-                s.first_recipient,
+                _one_line(s.first_recipient),
                 format_credits(s.cost),
                 str(s.recipient_count),
                 "",
@@ -158,9 +158,9 @@ async def response_list(services: LegacyServices, call: Call) -> str:
             [
                 str(r.id),
                 params.format_reply_date(r.received_at, tz),
-                r.source,
+                _one_line(r.source),
                 _one_line(r.text),
-                r.destination,
+                _one_line(r.destination),
                 r.send_id or "",
             ]
         )
@@ -168,9 +168,23 @@ async def response_list(services: LegacyServices, call: Call) -> str:
     )
 
 
+#: Every character a client's line splitting may break a record at (`str.splitlines` splits at ten: \v, \f, the
+#: file separators, NEL, U+2028 and U+2029 besides CR and LF), and the other control characters (a NUL ends the
+#: text for a client in C), as a space; the field separator's bar as a slash.
+_ONE_LINE = str.maketrans({**{chr(c): " " for c in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]}, "|": "/"})
+#: A recipient as `compteRendu.do` pairs it with its code (`<msisdn> <code>`): an entry refused at acceptance is
+#: kept as it was written, spaces and all, and shown without them.
+_WORD = str.maketrans({**{chr(c): None for c in [*range(0x21), *range(0x7F, 0xA1), 0x2028, 0x2029]}, "|": None})
+
+
 def _one_line(text: str) -> str:
-    """One record per line: line breaks and the field separator's bar inside a text would split a record."""
-    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("|", "/")
+    """One record per line, its fields apart: no line break nor bar inside a text (a reply, a recipient)."""
+    return text.replace("\r\n", "\n").translate(_ONE_LINE)
+
+
+def _word(text: str) -> str:
+    """One word, without the spaces, breaks or bars that would split `compteRendu.do`'s pairs."""
+    return text.translate(_WORD) or "?"
 
 
 def _required(call: Call, name: str) -> str:

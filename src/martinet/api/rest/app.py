@@ -16,7 +16,7 @@ from martinet.api.asgi import BodyTooLarge, ClientGone, Receive, Scope, Send, cl
 from martinet.api.rest import accounts, contacts, counting, handlers
 from martinet.api.rest.docs import DocsUi
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices
-from martinet.api.rest.json_body import utf8_json
+from martinet.api.rest.json_body import utf8_json, without_nul
 from martinet.api.rest.openapi import DOCS_PATH, OPENAPI_PATH, openapi_document
 from martinet.api.rest.problems import Problem
 from martinet.services.auth import Authenticator, Caller, TooManyFailures
@@ -105,7 +105,7 @@ class RestDoor:
             elif media_type != b"application/json" and not media_type.endswith(b"+json"):
                 raise Problem("UNSUPPORTED_MEDIA_TYPE", "the body must be application/json")
             else:
-                body = utf8_json(await self._body(receive, headers), content_type)
+                body = without_nul(utf8_json(await self._body(receive, headers), content_type))
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         return await handler(self._services, RestRequest(caller, method, path, target, query, headers, body))
 

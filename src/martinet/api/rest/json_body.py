@@ -58,6 +58,21 @@ def utf8_json(body: bytes, content_type: bytes) -> bytes:
         raise Problem("INVALID_JSON", f"the body is not valid {charset.upper()}") from None
 
 
+def without_nul(body: bytes) -> bytes:
+    """`body`, refused (Problem) when one of its strings holds a NUL (`\\u0000`): PostgreSQL's text cannot keep
+    it where SQLite's can, and a request must not be kept on one database and fail on the other. An escaped
+    backslash followed by `u0000` is text, not a NUL (one search in C for the common body without either)."""
+    at = body.find(b"\\u0000")
+    while at != -1:
+        start = at
+        while start > 0 and body[start - 1] == 0x5C:  # the backslashes before: an odd run escapes this one
+            start -= 1
+        if (at - start) % 2 == 0:
+            raise Problem("INVALID_JSON", "a string holds a NUL character (\\u0000), which is not kept")
+        at = body.find(b"\\u0000", at + 1)
+    return body
+
+
 def declared_charset(content_type: bytes) -> str | None:
     """The codec of the charset a Content-Type names; None when it names none. Raises Problem (415) for a
     charset this door does not read."""
