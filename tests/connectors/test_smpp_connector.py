@@ -246,6 +246,25 @@ async def test_connector_against_smpp34_as_smsc() -> None:
         reply = await session.deliver_sm("36180", "Oui ✔".encode("utf-16-be"), source_addr="33612345678", data_coding=8)
         assert reply.command_status == 0  # acknowledged once stored
         assert [(m.source, m.destination, m.text) for m in sinks.inbound] == [("33612345678", "36180", "Oui ✔")]
+
+        # Receipts some SMSCs flag otherwise (esm_class 0, an SME acknowledgement's 0x08), end with the C string's
+        # NUL, or word as Kannel does: receipts all the same, never replies.
+        before = len(sinks.receipts)
+        unflagged = (
+            (0x00, b"id:X1 sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD err:000 text:"),
+            (0x08, b"id:X2 sub:001 dlvrd:000 err:000 stat:BUFFRED\0"),
+            (0x00, b"id:X3 sub:001 dlvrd:001 err:000 stat:DELIVRD\0"),
+        )
+        for esm_class, text in unflagged:
+            answer = await session.deliver_sm("36180", text, source_addr="33612345678", esm_class=esm_class)
+            assert answer.command_status == 0
+
+        async def arrived() -> bool:
+            return len(sinks.receipts) == before + 3
+
+        await wait_for(arrived)
+        assert [(r.carrier_id, r.code) for r in sinks.receipts[before:]] == [("X1", 11), ("X2", 13), ("X3", 11)]
+        assert len(sinks.inbound) == 1
     finally:
         await connector.stop()
         task.cancel()

@@ -133,6 +133,9 @@ def test_dates_in_a_known_zone() -> None:
         ("REJECTED", "REJECTD", State.UNDELIVERED, 22),
         ("2", "DELIVRD", State.DELIVERED, 11),
         ("BOGUS", "UNKNOWN", State.UNDELIVERED, 3599),
+        ("BUFFRED", "ENROUTE", State.SENT, 13),  # Kannel's and its boxes' words
+        ("BUFFERD", "ENROUTE", State.SENT, 13),
+        ("ACKED", "ACCEPTD", State.SENT, 13),
     ],
 )
 def test_stat_words(stat: str, expected: str, state: State, code: int) -> None:
@@ -160,6 +163,18 @@ def test_intermediate_notification() -> None:
     assert parsed is not None and parsed.intermediate and parsed.state is State.SENT and parsed.code == 13
     parsed = parse_receipt(receipt(b"id:5", esm_class=0x20))
     assert parsed is not None and parsed.stat == "ENROUTE"
+
+
+def test_an_intermediate_notification_is_never_final() -> None:
+    parsed = parse_receipt(receipt(b"id:5 stat:WAITING", esm_class=0x20))
+    assert parsed is not None and (parsed.stat, parsed.state, parsed.code) == ("ENROUTE", State.SENT, 13)
+    parsed = parse_receipt(receipt(b"id:5 stat:WAITING"))
+    assert parsed is not None and parsed.stat == "UNKNOWN"  # in a final receipt, an unknown word stays unknown
+
+
+def test_the_nul_a_c_string_ends_with_is_not_part_of_the_last_field() -> None:
+    parsed = parse_receipt(receipt(b"id:7 sub:001 dlvrd:001 err:000 stat:DELIVRD\0"))
+    assert parsed is not None and parsed.stat == "DELIVRD" and parsed.raw.endswith("stat:DELIVRD")
 
 
 def test_missing_state_in_a_final_receipt_is_unknown() -> None:

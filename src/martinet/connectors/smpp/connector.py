@@ -457,11 +457,14 @@ class SmppConnector:
     def _inbound_pdu(self, pdu: DeliverSm | DataSm) -> Awaitable[None] | None:
         """Hands a receipt or a reply to its sink; what to wait for before acknowledging it (None: nothing)."""
         assert self._receipts is not None and self._inbound is not None
-        if is_receipt(pdu):
-            parsed = parse_receipt(pdu, lenient=True, dates=False)
-            if parsed is None:  # flagged as a receipt but unreadable: not a reply either
-                log.warning("%s: unreadable delivery receipt dropped (sequence %d)", self.name, pdu.sequence_number)
-                return None
+        # Some SMSCs flag their receipts with another esm_class (0, an SME acknowledgement's 0x08, the messaging
+        # mode's 0x02): a PDU is one too when it carries a receipted_message_id or a receipt's `id:` and `stat:`
+        # (`parse_receipt`'s `lenient`), which a handset's reply does not.
+        parsed = parse_receipt(pdu, lenient=True, dates=False)
+        if parsed is None and is_receipt(pdu):  # flagged as a receipt but unreadable: not a reply either
+            log.warning("%s: unreadable delivery receipt dropped (sequence %d)", self.name, pdu.sequence_number)
+            return None
+        if parsed is not None:
             handset = pdu.source_addr or None
             carrier_id, alternatives = self._receipt_ids(readings(parsed.message_id, self._id_format), handset)
             receipt = Receipt(

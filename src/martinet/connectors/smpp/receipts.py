@@ -34,9 +34,10 @@ States and the code reported for them (`STATES`):
 ENROUTE and ACCEPTD use 13 rather than 0: the submit_sm_resp already put the part at 0 ("envoyé"); a receipt
 saying the operator has it is one step further, and 13 comes after 0 in the pending order of
 `domain.status`, so a message never moves backwards. Spellings seen in the wild map to these words:
-DELIVERED, UNDELIVERABLE/UNDELIVERED, ACCEPTED, REJECTED, EN_ROUTE, SCHEDULED, and the numbers of message_state
-("stat:2"). Any other word is reported as UNKNOWN (the raw text keeps what the SMSC said); a receipt with no state
-at all is ENROUTE if it is an intermediate notification, UNKNOWN otherwise.
+DELIVERED, UNDELIVERABLE/UNDELIVERED, ACCEPTED, REJECTED, EN_ROUTE, SCHEDULED, Kannel's BUFFRED/BUFFERD/BUFFERED
+(ENROUTE) and ACKED (ACCEPTD), and the numbers of message_state ("stat:2"). Any other word is reported as UNKNOWN
+(the raw text keeps what the SMSC said), except in an intermediate notification, which is never final: ENROUTE, as
+is a receipt with no state at all if it is an intermediate notification (UNKNOWN otherwise).
 """
 
 from __future__ import annotations
@@ -99,6 +100,10 @@ _ALIASES: Final[Mapping[str, str]] = MappingProxyType(
         "REJECTED": "REJECTD",
         "EN_ROUTE": "ENROUTE",
         "SCHEDULED": "SCHEDLD",
+        "BUFFRED": "ENROUTE",  # Kannel's word (and its boxes'), for a message the operator holds
+        "BUFFERD": "ENROUTE",
+        "BUFFERED": "ENROUTE",
+        "ACKED": "ACCEPTD",
         **{str(number): stat for number, stat in MESSAGE_STATES.items()},
     }
 )
@@ -150,7 +155,7 @@ def _body_text(pdu: DeliverSm | DataSm) -> str:
         body = payload if isinstance(payload, bytes) else b""
     if pdu.data_coding == DATA_CODING_UCS2 and len(body) % 2 == 0 and body[:1] == b"\0":
         return body.decode("utf-16-be", "replace")
-    return body.decode("latin-1")
+    return body.decode("latin-1").rstrip("\0")  # SMSCs written in C often count the string's NUL in sm_length
 
 
 def _first_token(value: str | None) -> str | None:
@@ -233,6 +238,8 @@ def parse_receipt(
     stat = MESSAGE_STATES.get(tlv_state, "UNKNOWN") if isinstance(tlv_state, int) else None
     stat = stat or _canonical_stat(_first_token(fields.get("stat")))
     stat = stat or ("ENROUTE" if intermediate else "UNKNOWN")
+    if intermediate and stat == "UNKNOWN":
+        stat = "ENROUTE"  # an intermediate notification is never final, whatever word it uses
     state, code = STATES[stat]
 
     network = pdu.get_tlv(Tag.NETWORK_ERROR_CODE)
