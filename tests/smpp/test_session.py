@@ -913,3 +913,46 @@ def test_arbitrary_bytes_only_ever_give_events(
         assert not isinstance(item, PDUError)
         assert decode(encode(item)) == item
     assert (session.state is SessionState.CLOSED) == bool(closed)
+
+
+# --------------------------------------------------------------------------- what carriers get wrong
+
+
+def _frame(command_id: int, sequence_number: int, body: bytes, status: int = 0) -> bytes:
+    return struct.pack(">IIII", 16 + len(body), command_id, status, sequence_number) + body
+
+
+def test_an_esme_reads_a_message_id_without_its_nul() -> None:
+    """Some SMSCs leave the NUL out of submit_sm_resp's message_id. Dropped, the answer would time out and the
+    message be submitted again: the handset would get it twice. The codec itself still refuses it."""
+    link = Link()
+    link.bind()
+    link.esme.send_request(submit(), 0.0)
+    link.to_smsc()
+    sloppy = _frame(0x80000004, 2, b"5F3A21")
+    with pytest.raises(PDUError):
+        decode(sloppy)
+    (event,) = link.esme.receive_data(sloppy, 0.0)
+    assert isinstance(event, ResponseReceived) and event.response == SubmitSmResp(
+        sequence_number=2, message_id="5F3A21"
+    )
+    assert link.esme.outstanding == 0
+
+
+def test_an_esme_keeps_a_receipt_whose_optional_parameter_breaks_its_spec() -> None:
+    """A receipted_message_id without its NUL, a 2-octet network_error_code: the receipt is delivered to the
+    application (refused, the SMSC would send it again and again and the status never arrive). The SMSC side
+    still refuses such a PDU from an ESME."""
+    link = Link()
+    link.bind()
+    body = DeliverSm(sequence_number=5, source_addr="33612345678", destination_addr="36180", esm_class=4)
+    good = encode(body)
+    tlvs = struct.pack(">HH", 0x001E, 4) + b"AB12" + struct.pack(">HH", 0x0423, 2) + b"\x03\x01"
+    sloppy = struct.pack(">I", len(good) + len(tlvs)) + good[4:] + tlvs
+    (event,) = link.esme.receive_data(sloppy, 0.0)
+    assert isinstance(event, RequestReceived)
+    pdu = event.request
+    assert isinstance(pdu, DeliverSm)
+    assert pdu.get_tlv(0x001E) == "AB12" and pdu.get_tlv(0x0423) == b"\x03\x01"
+    (refused,) = Session(Role.SMSC, CONFIG).receive_data(sloppy, 0.0)
+    assert isinstance(refused, ProtocolError) and "receipted_message_id" in refused.description

@@ -175,13 +175,18 @@ def check_command_length(data: bytes | bytearray, max_command_length: int = DEFA
     )
 
 
-def decode(data: bytes, *, max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH) -> PDU:
+def decode(data: bytes, *, max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH, lenient: bool = False) -> PDU:
     """Decode exactly one PDU.
 
     Raises :class:`IncompletePDU` if ``data`` is a strict prefix of a PDU, and a
     :class:`PDUError` subclass (carrying the command_status to answer with) if it is
     malformed; never anything else.  Use :class:`~martinet.smpp.reader.PDUReader` for a
     byte stream.
+
+    ``lenient`` reads what real SMSCs get wrong as they meant it, where the meaning is not in
+    doubt: an optional parameter whose value breaks its spec (`tlv.decode_tlvs`), and a
+    response's message_id without its NUL when nothing follows it. The mandatory fields of a
+    request are still checked as the spec says.
     """
     available = len(data)
     if available < HEADER_SIZE:
@@ -206,7 +211,7 @@ def decode(data: bytes, *, max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH)
             sequence_number=sequence_number,
         )
     try:
-        return cls._decode_body(data, sequence_number, command_status)
+        return cls._decode_body(data, sequence_number, command_status, lenient)
     except struct.error:
         # unpack_from ran past the end: the body is shorter than its fixed fields.
         raise InvalidCommandLength(

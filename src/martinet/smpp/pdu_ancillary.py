@@ -58,7 +58,7 @@ class QuerySm(PDU):
         )
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         message_id, pos = MESSAGE_ID.read(data, HEADER_SIZE)
         source_addr_ton, source_addr_npi = U8X2.unpack_from(data, pos)
         source_addr, pos = SOURCE_ADDR.read(data, pos + 2)
@@ -69,7 +69,7 @@ class QuerySm(PDU):
             source_addr_ton=source_addr_ton,
             source_addr_npi=source_addr_npi,
             source_addr=source_addr,
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )
 
 
@@ -104,7 +104,7 @@ class QuerySmResp(PDU):
         )
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         if len(data) == HEADER_SIZE:
             return cls(sequence_number=sequence_number, command_status=command_status)
         message_id, pos = MESSAGE_ID.read(data, HEADER_SIZE)
@@ -117,7 +117,7 @@ class QuerySmResp(PDU):
             final_date=final_date,
             message_state=message_state,
             error_code=error_code,
-            tlvs=decode_tlvs(data, pos + 2),
+            tlvs=decode_tlvs(data, pos + 2, lenient),
         )
 
 
@@ -149,7 +149,7 @@ class CancelSm(PDU):
         )
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         service_type, pos = SERVICE_TYPE.read(data, HEADER_SIZE)
         message_id, pos = MESSAGE_ID.read(data, pos)
         source_addr_ton, source_addr_npi = U8X2.unpack_from(data, pos)
@@ -167,7 +167,7 @@ class CancelSm(PDU):
             dest_addr_ton=dest_addr_ton,
             dest_addr_npi=dest_addr_npi,
             destination_addr=destination_addr,
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )
 
 
@@ -205,7 +205,7 @@ class ReplaceSm(PDU):
         )
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         message_id, pos = MESSAGE_ID.read(data, HEADER_SIZE)
         source_addr_ton, source_addr_npi = U8X2.unpack_from(data, pos)
         source_addr, pos = SOURCE_ADDR.read(data, pos + 2)
@@ -225,7 +225,7 @@ class ReplaceSm(PDU):
             registered_delivery=registered_delivery,
             sm_default_msg_id=sm_default_msg_id,
             short_message=short_message,
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )
 
 
@@ -256,7 +256,7 @@ class AlertNotification(PDU):
         )
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         source_addr_ton, source_addr_npi = U8X2.unpack_from(data, HEADER_SIZE)
         source_addr, pos = SOURCE_ADDR_65.read(data, HEADER_SIZE + 2)
         esme_addr_ton, esme_addr_npi = U8X2.unpack_from(data, pos)
@@ -270,7 +270,7 @@ class AlertNotification(PDU):
             esme_addr_ton=esme_addr_ton,
             esme_addr_npi=esme_addr_npi,
             esme_addr=esme_addr,
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )
 
 

@@ -48,10 +48,10 @@ class PDU:
         return b""
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         """Build the PDU from a complete frame whose header is already validated."""
         return cls(
             sequence_number=sequence_number,
             command_status=command_status,
-            tlvs=decode_tlvs(data, HEADER_SIZE),
+            tlvs=decode_tlvs(data, HEADER_SIZE, lenient),
         )

@@ -103,7 +103,7 @@ class _ShortMessage(PDU):
         )
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         service_type, pos = SERVICE_TYPE.read(data, HEADER_SIZE)
         source_addr_ton, source_addr_npi = U8X2.unpack_from(data, pos)
         source_addr, pos = SOURCE_ADDR.read(data, pos + 2)
@@ -136,7 +136,7 @@ class _ShortMessage(PDU):
             data_coding=data_coding,
             sm_default_msg_id=sm_default_msg_id,
             short_message=short_message,
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )
 
 
@@ -171,15 +171,20 @@ class _MessageIdResp(PDU):
         return MESSAGE_ID.encode(self.message_id or "")
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         if len(data) == HEADER_SIZE:
             return cls(sequence_number=sequence_number, command_status=command_status)
+        if lenient and data.find(0, HEADER_SIZE) < 0 and len(data) - HEADER_SIZE < MESSAGE_ID.size:
+            # The ID without its NUL, as some SMSCs send it: read as the ID it is, not as a lost answer (an ESME
+            # would submit the message again, and the handset receive it twice).
+            message_id = data[HEADER_SIZE:].decode("latin-1")
+            return cls(sequence_number=sequence_number, command_status=command_status, message_id=message_id)
         message_id, pos = MESSAGE_ID.read(data, HEADER_SIZE)
         return cls(
             sequence_number=sequence_number,
             command_status=command_status,
             message_id=message_id,
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )
 
 
@@ -297,7 +302,7 @@ class SubmitMulti(PDU):
         return b"".join(parts)
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         service_type, pos = SERVICE_TYPE.read(data, HEADER_SIZE)
         source_addr_ton, source_addr_npi = U8X2.unpack_from(data, pos)
         source_addr, pos = SOURCE_ADDR.read(data, pos + 2)
@@ -344,7 +349,7 @@ class SubmitMulti(PDU):
             data_coding=data_coding,
             sm_default_msg_id=sm_default_msg_id,
             short_message=short_message,
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )
 
 
@@ -381,7 +386,7 @@ class SubmitMultiResp(PDU):
         return b"".join(parts)
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         if len(data) == HEADER_SIZE:
             return cls(sequence_number=sequence_number, command_status=command_status)
         message_id, pos = MESSAGE_ID.read(data, HEADER_SIZE)
@@ -399,7 +404,7 @@ class SubmitMultiResp(PDU):
             command_status=command_status,
             message_id=message_id,
             unsuccess_sme=tuple(unsuccess),
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )
 
 
@@ -436,7 +441,7 @@ class DataSm(PDU):
         )
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         service_type, pos = SERVICE_TYPE.read(data, HEADER_SIZE)
         source_addr_ton, source_addr_npi = U8X2.unpack_from(data, pos)
         source_addr, pos = SOURCE_ADDR_65.read(data, pos + 2)
@@ -456,5 +461,5 @@ class DataSm(PDU):
             esm_class=esm_class,
             registered_delivery=registered_delivery,
             data_coding=data_coding,
-            tlvs=decode_tlvs(data, pos + 3),
+            tlvs=decode_tlvs(data, pos + 3, lenient),
         )

@@ -92,7 +92,7 @@ class _Bind(PDU):
         )
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         system_id, pos = SYSTEM_ID.read(data, HEADER_SIZE)
         password, pos = PASSWORD.read(data, pos)
         system_type, pos = SYSTEM_TYPE.read(data, pos)
@@ -108,7 +108,7 @@ class _Bind(PDU):
             addr_ton=addr_ton,
             addr_npi=addr_npi,
             address_range=address_range,
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )
 
 
@@ -144,7 +144,7 @@ class _BindResp(PDU):
         return SYSTEM_ID.encode(self.system_id or "")
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         if len(data) == HEADER_SIZE:
             return cls(sequence_number=sequence_number, command_status=command_status)
         system_id, pos = SYSTEM_ID.read(data, HEADER_SIZE)
@@ -152,7 +152,7 @@ class _BindResp(PDU):
             sequence_number=sequence_number,
             command_status=command_status,
             system_id=system_id,
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )
 
 
@@ -184,7 +184,7 @@ class Outbind(PDU):
         return SYSTEM_ID.encode(self.system_id) + PASSWORD.encode(self.password)
 
     @classmethod
-    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int) -> Self:
+    def _decode_body(cls, data: bytes, sequence_number: int, command_status: int, lenient: bool = False) -> Self:
         system_id, pos = SYSTEM_ID.read(data, HEADER_SIZE)
         password, pos = PASSWORD.read(data, pos)
         return cls(
@@ -192,5 +192,5 @@ class Outbind(PDU):
             command_status=command_status,
             system_id=system_id,
             password=password,
-            tlvs=decode_tlvs(data, pos),
+            tlvs=decode_tlvs(data, pos, lenient),
         )

@@ -28,12 +28,14 @@ __all__ = ["PDUReader"]
 class PDUReader:
     """Buffers bytes and yields complete PDUs; one instance per connection."""
 
-    __slots__ = ("_buffer", "_fatal", "_max_command_length")
+    __slots__ = ("_buffer", "_fatal", "_lenient", "_max_command_length")
 
-    def __init__(self, *, max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH) -> None:
+    def __init__(self, *, max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH, lenient: bool = False) -> None:
+        """``lenient``: frames are decoded with `decode`'s ``lenient`` (an ESME reading its SMSC)."""
         if max_command_length < HEADER_SIZE:
             raise ValueError(f"max_command_length must be at least {HEADER_SIZE}")
         self._buffer = bytearray()
+        self._lenient = lenient
         self._max_command_length = max_command_length
         self._fatal: InvalidCommandLength | None = None
 
@@ -66,7 +68,7 @@ class PDUReader:
         frame = bytes(buffer[:length])
         # Deleting from the front of a bytearray is amortised O(1) in CPython.
         del buffer[:length]
-        return decode(frame, max_command_length=self._max_command_length)
+        return decode(frame, max_command_length=self._max_command_length, lenient=self._lenient)
 
     def feed(self, data: bytes) -> list[PDU | PDUError]:
         """Append ``data`` and return every complete PDU, malformed ones as their error."""

@@ -350,7 +350,10 @@ class Session:
         self._role = role
         self._config = config = config or SessionConfig()
         self._window = config.window
-        self._reader = PDUReader(max_command_length=config.max_command_length)
+        # An ESME reads its carrier's PDUs as they were meant where the meaning is not in doubt (`decode`'s
+        # `lenient`): refusing a receipt for a malformed optional parameter loses it, dropping a response for
+        # an ID without its NUL sends the message twice. The simulator, an SMSC, holds ESMEs to the spec.
+        self._reader = PDUReader(max_command_length=config.max_command_length, lenient=role is Role.ESME)
         self._state = SessionState.OPEN
         self._mode = SessionState.OPEN  # bind mode, kept while UNBINDING
         self._sends: frozenset[int] = _NOTHING

@@ -238,8 +238,12 @@ class TLV(NamedTuple):
         return _TAG_LENGTH.pack(self.tag, len(raw)) + raw
 
 
-def decode_tlvs(data: bytes, pos: int) -> tuple[TLV, ...]:
-    """Decode the TLVs from ``pos`` to the end of ``data`` (the end of the PDU)."""
+def decode_tlvs(data: bytes, pos: int, lenient: bool = False) -> tuple[TLV, ...]:
+    """Decode the TLVs from ``pos`` to the end of ``data`` (the end of the PDU).
+
+    ``lenient`` (a PDU read as its sender meant it, see `pdu.decode`) keeps a TLV whose value breaks its spec
+    instead of refusing the PDU: a C-octet string without its NUL as the string it holds, any other as its raw
+    octets (which readers of a typed value pass over). A stream whose lengths do not add up still fails."""
     end = len(data)
     if pos >= end:
         return ()
@@ -260,8 +264,22 @@ def decode_tlvs(data: bytes, pos: int) -> tuple[TLV, ...]:
                 tag=tag,
                 command_status=CommandStatus.ESME_RINVOPTPARSTREAM,
             )
-        tlvs.append(TLV(tag, _decode_value(tag, data, start, pos)))
+        if lenient:
+            tlvs.append(TLV(tag, _lenient_value(tag, data, start, pos)))
+        else:
+            tlvs.append(TLV(tag, _decode_value(tag, data, start, pos)))
     return tuple(tlvs)
+
+
+def _lenient_value(tag: int, data: bytes, start: int, end: int) -> TLVValue:
+    try:
+        return _decode_value(tag, data, start, end)
+    except TLVError:
+        spec = TLV_SPECS.get(tag)
+        raw = data[start:end]
+        if spec is not None and spec.kind is TLVKind.CSTRING and len(raw) < spec.max_size:
+            return raw.rstrip(b"\0").decode("latin-1")  # SMSCs that leave out (or double) the NUL
+        return raw
 
 
 def encode_tlvs(tlvs: Iterable[TLV]) -> bytes:
