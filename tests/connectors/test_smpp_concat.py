@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -220,6 +222,17 @@ def test_segment_from_sar_tlvs() -> None:
     tlvs = (TLV(Tag.SAR_MSG_REF_NUM, 513), TLV(Tag.SAR_TOTAL_SEGMENTS, 2), TLV(Tag.SAR_SEGMENT_SEQNUM, 2))
     segment = segment_of(mo(b"end", tlvs=tlvs))
     assert (segment.reference, segment.total, segment.seq, segment.body) == (513, 2, 2, b"end")
+
+
+def test_segment_from_sar_tlvs_of_the_wrong_size() -> None:
+    """A one-octet sar_msg_ref_num, as some carriers send it, kept as raw octets by the lenient decoding."""
+    tlvs = (TLV(Tag.SAR_TOTAL_SEGMENTS, 2), TLV(Tag.SAR_SEGMENT_SEQNUM, 1))
+    sloppy = encode(mo(b"start", tlvs=tlvs)) + struct.pack(">HHB", Tag.SAR_MSG_REF_NUM, 1, 7)
+    sloppy = struct.pack(">I", len(sloppy)) + sloppy[4:]
+    pdu = decode(sloppy, lenient=True)
+    assert isinstance(pdu, DeliverSm)
+    segment = segment_of(pdu)
+    assert (segment.reference, segment.total, segment.seq, segment.body) == (7, 2, 1, b"start")
 
 
 def test_segment_of_a_data_sm_with_payload() -> None:

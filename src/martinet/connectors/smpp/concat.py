@@ -311,9 +311,19 @@ def _concat_from_sar(pdu: DeliverSm | DataSm) -> tuple[int, int, int] | None:
         pdu.get_tlv(Tag.SAR_TOTAL_SEGMENTS),
         pdu.get_tlv(Tag.SAR_SEGMENT_SEQNUM),
     )
-    reference, total, seq = values
-    if isinstance(reference, int) and isinstance(total, int) and isinstance(seq, int):
+    reference, total, seq = (_sar_number(value) for value in values)
+    if reference is not None and total is not None and seq is not None:
         return reference, total, seq
+    return None
+
+
+def _sar_number(value: object) -> int | None:
+    """A SAR TLV's number; also from the raw octets a lenient decoding kept when a carrier sent it in one octet
+    too few or too many (a one-octet `sar_msg_ref_num`)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, bytes) and 1 <= len(value) <= 2:
+        return int.from_bytes(value, "big")
     return None
 
 
