@@ -7,6 +7,7 @@ with a real database.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -172,6 +173,34 @@ async def test_reconnects_after_the_carrier_goes_away(
         assert isinstance(result, Accepted)
     finally:
         await back.stop()
+
+
+async def test_a_carrier_that_drops_every_bind_at_once_is_retried_ever_more_slowly() -> None:
+    """It answers the bind, then closes the connection: without backoff the connector would bind every
+    `reconnect_min` for ever (some 25 times in these 2 s); with it, the waits double up to `reconnect_max`."""
+    binds = 0
+
+    async def drop_after_bind(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal binds
+        head = await reader.readexactly(16)
+        length, _command, _status, sequence = struct.unpack(">IIII", head)
+        await reader.readexactly(length - 16)
+        binds += 1
+        writer.write(struct.pack(">IIII", 16 + 5, 0x80000009, 0, sequence) + b"SMSC\0")  # bind_transceiver_resp
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(drop_after_bind, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    connector = SmppConnector(_config(port, reconnect_min=0.05, reconnect_max=1.0))
+    sinks = Sinks()
+    try:
+        await connector.start(sinks.on_receipts, sinks.on_inbound)
+        await asyncio.sleep(2.0)
+        assert 3 <= binds <= 12, binds
+    finally:
+        await connector.stop()
+        server.close()
 
 
 async def test_refusals_are_classified(connected: tuple[Simulator, Sinks, list[SmppConnector]]) -> None:

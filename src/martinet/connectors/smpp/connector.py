@@ -418,7 +418,7 @@ class SmppConnector:
                 log.warning("%s: %s bind failed (%s); retrying in %.1fs", self.name, mode, exc, delay)
                 await asyncio.sleep(delay)
                 continue
-            failures = 0
+            bound_at = asyncio.get_running_loop().time()
             self._connections.add(connection)
             if mode in _TRANSMITS:
                 self._windows.add(connection)
@@ -434,8 +434,13 @@ class SmppConnector:
                 if not self._windows.open():
                     self.bound.clear()
                 self._gate.wake()  # parts waiting go to another bind, or are refused if none is left
+            # A bind that lasted starts the backoff over; one the carrier ends at once (a full account, a bind
+            # it refuses after accepting it) counts as a failed bind, so that the next wait grows.
+            if asyncio.get_running_loop().time() - bound_at >= STABLE_BIND_SECONDS:
+                failures = 0
+            failures += 1
             if not self._stopping:
-                await asyncio.sleep(_backoff(1, self._config.reconnect_min, self._config.reconnect_max))
+                await asyncio.sleep(_backoff(failures, self._config.reconnect_min, self._config.reconnect_max))
 
     # ------------------------------------------------------------------ inbound
 
@@ -594,6 +599,10 @@ def _retrieved(future: asyncio.Future[None]) -> None:
     """Mark a failed recording's error as seen here (as `shield` did): the engine logs it."""
     if not future.cancelled():
         future.exception()
+
+
+#: Seconds a bind must last for the reconnection backoff to start over when it ends.
+STABLE_BIND_SECONDS = 30.0
 
 
 def _backoff(failures: int, low: float, high: float) -> float:
