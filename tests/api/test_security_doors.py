@@ -273,13 +273,23 @@ async def test_recipients_of_a_post_are_capped_invalid_ones_included(database_ur
         assert await _credit(http, gw) == "952"
 
 
-async def test_head_obeys_the_get_limit(database_url: str) -> None:
+async def test_head_is_answered_only_where_nothing_changes(database_url: str) -> None:
+    """A link checker or a monitor sends HEAD expecting no effect: answered as a GET without its body on the
+    endpoints that only read, refused (405) on those that send, charge or create."""
     async with running_gateway(database_url, with_engine=False) as gw, gw.client() as http:
-        params = {"accessToken": gw.token, "message": "x", "numero": _numbers(301)}
-        reply = await http.head("/sendSMS.do", params=params)
-        assert reply.status_code == 200
+        params = {"accessToken": gw.token, "message": "x", "numero": "0612345678"}
+        for path in ("/sendSMS.do", "/addContact.do", "/sendVoiceMessage.do"):
+            reply = await http.head(path, params=params)
+            assert (reply.status_code, reply.headers["allow"]) == (405, "GET, POST"), path
+        async with httpx.AsyncClient(base_url=gw.base) as v2:
+            reply = await v2.head("/http/2.0/createAuthorisation.do", params={"accessToken": gw.token})
+            assert reply.status_code == 405
         assert await _credit(http, gw) == "1000"
         assert _text(await http.get("/smsList.do", params={"accessToken": gw.token})) == ""
+        head = await http.head("/credit.do", params={"accessToken": gw.token})
+        assert (head.status_code, head.content, head.headers["content-length"]) == (200, b"", "4")
+        put = await http.put("/credit.do", params={"accessToken": gw.token})
+        assert (put.status_code, put.headers["allow"]) == (405, "GET, POST, HEAD")
 
 
 async def test_callback_urls_are_capped_at_2000_characters(database_url: str) -> None:

@@ -17,7 +17,7 @@ from martinet.api.legacy import answers, batch, counting, multipart_form
 from martinet.api.legacy.contacts import CONTACT_ENDPOINTS
 from martinet.api.legacy.credentials import Credentials, find_credentials
 from martinet.api.legacy.decoding import declared_charset, decode_params
-from martinet.api.legacy.endpoints import ENDPOINTS, Call, LegacyServices
+from martinet.api.legacy.endpoints import ENDPOINTS, READ_ONLY, Call, LegacyServices
 from martinet.api.legacy.params import smsmode_name
 from martinet.api.legacy.subaccounts import SUBACCOUNT_ENDPOINTS, V2_ENDPOINTS, V2_PREFIX, JsonAnswer
 from martinet.api.legacy.voice import VOICE_ENDPOINTS
@@ -41,6 +41,7 @@ _ENDPOINTS_BY_PATH = {
     },
     **{f"{V2_PREFIX}{name.lower()}.do": endpoint for name, endpoint in V2_ENDPOINTS.items()},
 }
+_HEAD_PATHS = frozenset(f"{PREFIX}{name.lower()}.do" for name in READ_ONLY)
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _TEXT_HEADERS = [(b"content-type", answers.CONTENT_TYPE.encode("ascii"))]
 _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
@@ -107,12 +108,14 @@ class LegacyDoor:
                 await self._failed(send, exc, a_send=True)
             return
         prefix = V2_PREFIX if path.startswith(V2_PREFIX) else PREFIX
-        endpoint = _ENDPOINTS_BY_PATH.get(prefix + path[len(prefix) :].lower())
+        name = prefix + path[len(prefix) :].lower()
+        endpoint = _ENDPOINTS_BY_PATH.get(name)
         if endpoint is None:
             await reply(send, 404, b"Not Found", _PLAIN)
             return
-        if method not in ("GET", "POST", "HEAD"):
-            await reply(send, 405, b"Method Not Allowed", [*_PLAIN, (b"allow", b"GET, POST")])
+        if method not in ("GET", "POST") and (method != "HEAD" or name not in _HEAD_PATHS):
+            allowed = b"GET, POST, HEAD" if name in _HEAD_PATHS else b"GET, POST"
+            await reply(send, 405, b"Method Not Allowed", [*_PLAIN, (b"allow", allowed)])
             return
         address = client_address(scope)
         try:

@@ -194,6 +194,10 @@ def _required(call: Call, name: str) -> str:
     return value
 
 
+#: The endpoints that change nothing: the only ones a `HEAD` is answered on (a link checker, a monitor or a proxy
+#: sends HEAD expecting no effect; on sendSMS.do it would send, on createAuthorisation.do make a key).
+READ_ONLY: frozenset[str] = frozenset({"compteRendu", "smsStatus", "credit", "smsList", "responseList"})
+
 ENDPOINTS: dict[str, Endpoint] = {
     "sendSMS": send_sms,
     "compteRendu": delivery_report,
