@@ -131,6 +131,14 @@ async def test_date_range_and_paging_are_exclusive(database_url: str) -> None:
             "/responseList.do",
             params={"accessToken": gw.token, "startDate": "01012026-00:00", "endDate": "31122026-23:59"},
         )
+        # PHP's http_build_query sends every key: an empty page parameter is no page parameter.
+        dates = {"startDate": "01012026-00:00", "endDate": "31122026-23:59"}
+        blank = await http.get("/responseList.do", params={"accessToken": gw.token, **dates, "start": "", "offset": ""})
+        offset = await http.get(
+            "/responseList.do", params={"accessToken": gw.token, **dates, "start": "", "offset": "5"}
+        )
+    assert blank.text == ""
+    assert offset.text.startswith("35 | ") and "offset" in offset.text and "start" not in offset.text
     assert both.text.startswith("35 | ") and "start" in both.text
     assert half.text.startswith("35 | ") and "endDate" in half.text
     assert empty.text == ""

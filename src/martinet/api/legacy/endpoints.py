@@ -140,9 +140,10 @@ async def response_list(services: LegacyServices, call: Call) -> str:
     since, until = params.date(call.params, "startDate", tz), params.date(call.params, "endDate", tz)
     if (since is None) != (until is None):
         raise InvalidParameter("endDate" if until is None else "startDate", "startDate and endDate go together")
-    paged = "start" in call.params or "offset" in call.params
-    if since is not None and paged:
-        raise InvalidParameter("start", "not with startDate/endDate")
+    # An empty value is no value, as for every integer parameter (PHP's http_build_query sends every key).
+    paging = [name for name in ("start", "offset") if call.params.get(name, "").strip()]
+    if since is not None and paging:
+        raise InvalidParameter(paging[0], "not with startDate/endDate")
     start = params.integer(call.params, "start", 0)
     count = params.integer(call.params, "offset", LIST_DEFAULT)
     if start < 0:
