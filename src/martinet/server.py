@@ -215,17 +215,18 @@ def http_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
     `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from `http.trusted_proxies`: uvicorn's own
     default trusts them from loopback, so anything on the machine (or a proxy that passes the header through)
     could pick the client address that key network limits check. The protocol is uvicorn's httptools one,
-    sending each answer in one write instead of two (`martinet.api.http_protocol`).
+    sending each answer in one write instead of two and closing a connection whose headers are slower than
+    `http.head_timeout` (`martinet.api.http_protocol`).
     """
     import uvicorn
 
-    from martinet.api.http_protocol import CoalescingHttpToolsProtocol
+    from martinet.api.http_protocol import with_head_timeout
 
     proxies = settings.http.trusted_proxies
     return uvicorn.Config(
         app,
         loop="uvloop",
-        http=CoalescingHttpToolsProtocol,
+        http=with_head_timeout(settings.http.head_timeout),
         lifespan="on",
         access_log=False,
         log_config=None,

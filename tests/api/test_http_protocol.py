@@ -42,9 +42,9 @@ async def _small(scope: dict[str, Any], receive: Receive, send: Send) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _serving(app: Callable[..., Awaitable[None]]) -> AsyncIterator[int]:
+async def _serving(app: Callable[..., Awaitable[None]], **http: Any) -> AsyncIterator[int]:
     sock = bind("127.0.0.1", 0)
-    settings = Settings(http={"host": "127.0.0.1", "port": sock.getsockname()[1]})
+    settings = Settings(http={"host": "127.0.0.1", "port": sock.getsockname()[1], **http})
     server = uvicorn.Server(http_config(settings, app))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -129,4 +129,41 @@ async def test_a_streamed_answer_is_not_held_back_until_its_end() -> None:
         assert await asyncio.wait_for(reader.readuntil(b"first;\r\n"), 10) == b"6\r\nfirst;\r\n"
         first_read.set()
         assert await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 10) == b"6\r\nsecond\r\n0\r\n\r\n"
+        writer.close()
+
+
+async def _closed_within(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lines: list[bytes]) -> float:
+    """Send `lines` 0.2 s apart (a client trickling its headers) until the server closes; the seconds it took."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for line in lines:
+        if reader.at_eof():
+            break
+        with contextlib.suppress(ConnectionError):
+            writer.write(line)
+            await writer.drain()
+        with contextlib.suppress(TimeoutError):
+            if await asyncio.wait_for(reader.read(), 0.2) == b"":
+                break
+    return loop.time() - started
+
+
+async def test_a_request_whose_headers_trickle_in_is_cut_off() -> None:
+    """A header line now and then would hold the connection for ever (uvicorn times out only idle connections
+    between requests): the headers must all arrive within `http.head_timeout`, on a new connection and on each
+    request of a kept-alive one, and a connection that sends nothing is closed too."""
+    trickle = [b"GET / HTTP/1.1\r\n"] + [b"X-Slow-%d: 1\r\n" % i for i in range(30)]
+    async with _serving(_small, head_timeout=0.6) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await _closed_within(reader, writer, trickle) < 2.0
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await _closed_within(reader, writer, [b""] * 20) < 2.0  # connected, silent
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = await asyncio.wait_for(reader.readuntil(b"123"), 2)
+        assert answer.startswith(b"HTTP/1.1 200")
+        await asyncio.sleep(0.8)  # kept alive past the head timeout while idle: uvicorn's own keep-alive (5 s)
+        assert await _closed_within(reader, writer, trickle) < 2.0
         writer.close()

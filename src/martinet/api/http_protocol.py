@@ -68,7 +68,49 @@ class CoalescingTransport:
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol writing through a `CoalescingTransport`."""
+    """uvicorn's httptools protocol writing through a `CoalescingTransport`, and closing a connection whose
+    request line and headers take longer than `head_timeout` seconds to arrive.
+
+    uvicorn times a connection out only while it is idle between requests: a client that sends a header line
+    every few seconds (or connects and sends nothing) would hold its connection, and a few thousand such clients
+    every descriptor of the worker. `head_timeout` runs from the connection (or the first byte of each request on
+    a kept-alive connection) to the end of the headers; the body is read by the doors under their own limits.
+    """
+
+    head_timeout: float = 30.0
+    _head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        self._time_head()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._time_head()
+
+    def on_headers_complete(self) -> None:
+        self._stop_timing_head()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_timing_head()
+        super().connection_lost(exc)
+
+    def _time_head(self) -> None:
+        self._stop_timing_head()
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
+
+    def _stop_timing_head(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def with_head_timeout(seconds: float) -> type[CoalescingHttpToolsProtocol]:
+    """The protocol class with its `head_timeout` (uvicorn makes each connection's protocol from a class)."""
+    return type("HttpProtocol", (CoalescingHttpToolsProtocol,), {"head_timeout": seconds})

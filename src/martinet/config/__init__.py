@@ -62,6 +62,12 @@ class HttpConfig(_Section):
         default=0, ge=0, le=256, description="HTTP worker processes; 0 = one per core (PostgreSQL), one (SQLite)"
     )
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    head_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="seconds a request's line and headers may take to arrive (a slow client is disconnected)",
+    )
     max_upload_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,
