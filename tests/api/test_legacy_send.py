@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import httpx
+
 from tests.gateway import running_gateway, wait_for
 
 ACCEPTED = re.compile(rb"0 \| Accept\xe9 \| ([A-Za-z0-9]{12})")
@@ -78,3 +80,17 @@ async def test_entries_refused_at_acceptance_never_split_a_report(database_url: 
         assert len(listed.splitlines()) == 1
         fields = listed.split(" | ")
         assert fields[2:] == ["un deux trois quatre? / fin", "33612345678", "1", "4 |"], fields
+
+
+async def test_a_text_of_blanks_is_refused_and_costs_nothing(database_url: str) -> None:
+    """Spaces and line breaks alone (a template's empty field, a blank form) would cost a message saying nothing."""
+    async with running_gateway(database_url, with_engine=False) as gw, gw.client() as http:
+        data = {"accessToken": gw.token, "numero": "0612345678", "message": "  \r\n "}
+        answer = await http.post("/sendSMS.do", data=data)
+        assert answer.content.decode("iso-8859-15") == "35 | Paramètre invalide : message (vide)"
+        async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as rest:
+            refused = await rest.post(
+                "/sms/v1/messages", json={"recipient": {"to": "33612345678"}, "body": {"text": " "}}
+            )
+            assert refused.status_code == 422, refused.text
+        assert (await http.get("/credit.do", params={"accessToken": gw.token})).text == "1000"

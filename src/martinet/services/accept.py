@@ -657,6 +657,8 @@ def _check_voice_fields(request: SendRequest) -> None:
 def _check_parameters(request: SendRequest) -> None:
     if not request.text and request.rows is None:
         raise InvalidParameter("text", "missing")
+    if request.text and request.text.isspace() and request.rows is None:  # an empty template field, a blank form
+        raise InvalidParameter("text", "empty")
     if (not request.recipients or not request.recipients.strip()) and not request.groups and request.rows is None:
         raise InvalidParameter("recipients", "missing")
     if request.classe not in CLASSES:
