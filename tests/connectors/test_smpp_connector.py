@@ -21,6 +21,7 @@ from martinet.domain.inbound import InboundMessage
 from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
 from martinet.domain.text import NonGsmPolicy, analyze
+from martinet.smpp import SubmitSm, decode
 from martinet.smsc import Credential, FinalStatus, Simulator, SimulatorConfig
 from tests.conftest import free_port
 from tests.gateway import wait_for
@@ -198,6 +199,46 @@ async def test_a_carrier_that_drops_every_bind_at_once_is_retried_ever_more_slow
         await connector.start(sinks.on_receipts, sinks.on_inbound)
         await asyncio.sleep(2.0)
         assert 3 <= binds <= 12, binds
+    finally:
+        await connector.stop()
+        server.close()
+
+
+async def test_a_carrier_refusing_validity_periods_gets_parts_without_one() -> None:
+    """ESME_RINVEXPIRY (a validity longer than the carrier's own maximum, or one it cannot read): the part goes
+    again without a validity_period, and so do the next ones, instead of every message failing for good."""
+    seen: list[str] = []
+
+    async def carrier(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readexactly(16)
+            length, command, _status, sequence = struct.unpack(">IIII", head)
+            body = await reader.readexactly(length - 16)
+            if command == 0x00000009:  # bind_transceiver
+                writer.write(struct.pack(">IIII", 21, 0x80000009, 0, sequence) + b"SMSC\0")
+            elif command == 0x00000004:  # submit_sm: answered by its validity_period alone
+                request = decode(head + body)
+                assert isinstance(request, SubmitSm)
+                seen.append(request.validity_period)
+                if request.validity_period:
+                    writer.write(struct.pack(">IIII", 16, 0x80000004, 0x62, sequence))
+                else:
+                    writer.write(struct.pack(">IIII", 16 + 3, 0x80000004, 0, sequence) + b"%02d\0" % len(seen))
+            elif command == 0x00000015:  # enquire_link
+                writer.write(struct.pack(">IIII", 16, 0x80000015, 0, sequence))
+            await writer.drain()
+
+    server = await asyncio.start_server(carrier, "127.0.0.1", 0)
+    connector = SmppConnector(_config(server.sockets[0].getsockname()[1]))
+    sinks = Sinks()
+    try:
+        await connector.start(sinks.on_receipts, sinks.on_inbound)
+        await asyncio.wait_for(connector.bound.wait(), 5)
+        expires_at = 1_773_480_605_250
+        first = await connector.submit([_message(1, "x", expires_at=expires_at)])
+        second = await connector.submit([_message(2, "y", expires_at=expires_at)])
+        assert [type(r) for r in first + second] == [Accepted, Accepted], first + second
+        assert [bool(v) for v in seen] == [True, False, False]
     finally:
         await connector.stop()
         server.close()

@@ -26,6 +26,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Final
 
 from martinet import metrics
@@ -171,6 +172,9 @@ class SmppConnector:
         self._inbound: InboundSink | None = None
         self._stopping = False
         self._throttled = metrics.THROTTLED.labels(config.name)
+        # Set once the carrier refuses a validity_period (ESME_RINVEXPIRY: one shorter than its own maximum, or
+        # none of its format): parts then go without one, the engine still expiring what waits too long.
+        self._validity_refused = False
         self._refusals: collections.Counter[int] = collections.Counter()  # by command_status, for the console
         self._throttle_wait = metrics.THROTTLE_WAIT.labels(config.name)
         self.bound = asyncio.Event()
@@ -287,7 +291,9 @@ class SmppConnector:
         )
         source_ton, source_npi, source = addressing(message.sender)
         dest_ton, dest_npi, destination = destination_addressing(message.msisdn)
-        validity = unix_ms_to_absolute_time(message.expires_at) if message.expires_at is not None else ""
+        validity = ""
+        if message.expires_at is not None and not self._validity_refused:
+            validity = unix_ms_to_absolute_time(message.expires_at)
         carrier_ids: list[str] = []
         deadline = asyncio.get_running_loop().time() + self._config.throttle_deadline
         self._queued += len(pieces)
@@ -352,6 +358,14 @@ class SmppConnector:
                     return normalise(getattr(response, "message_id", "") or "", self._id_format)
                 self._gate.release(connection)
                 self._refusals[response.command_status] += 1
+                if response.command_status == CommandStatus.ESME_RINVEXPIRY and pdu.validity_period:
+                    if not self._validity_refused:
+                        self._validity_refused = True
+                        log.warning("%s: the carrier refuses validity_period; parts go without it", self.name)
+                    pdu = replace(pdu, validity_period="")
+                    self._queued += 1
+                    queued = True
+                    continue
                 if outcome.kind == "throttled":
                     self._throttled.inc()
                     self._gate.slow_down()

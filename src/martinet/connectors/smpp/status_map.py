@@ -133,6 +133,7 @@ def _rows() -> dict[int, StatusMeaning]:
         (s.ESME_RINVPRTFLG, "permanent", MESSAGE_ERROR, "invalid priority_flag"),
         (s.ESME_RINVREGDLVFLG, "permanent", MESSAGE_ERROR, "invalid registered_delivery"),
         (s.ESME_RINVSCHED, "permanent", MESSAGE_ERROR, "invalid schedule_delivery_time"),
+        # Only once the part went again without a validity_period (the connector does that first).
         (s.ESME_RINVEXPIRY, "permanent", MESSAGE_ERROR, "invalid validity_period"),
         (s.ESME_RINVDFTMSGID, "permanent", MESSAGE_ERROR, "invalid predefined message"),
         (s.ESME_RINVREPFLAG, "permanent", MESSAGE_ERROR, "invalid replace_if_present_flag"),
