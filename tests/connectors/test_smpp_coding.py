@@ -138,6 +138,8 @@ def test_ucs2_round_trip_of_emoji_and_scripts() -> None:
         (0x01, b"Hello", "Hello"),
         (0x01, b"caf\xe9", "caf\ufffd"),  # IA5 has no octet above 0x7F
         (0x03, b"caf\xe9", "café"),
+        (0x00, b"Caf\xe9 d\xe9j\xe0 @ 5\x80", "Café déjà @ 5\x80"),  # no septet is above 0x7F: a Latin-1 SMSC
+        (0x00, b"Caf\x05 \x00", "Café @"),  # septets: GSM 03.38
         (0x06, bytes([0xBF, 0xE0]), "Пр"),  # ISO-8859-5
         (0x07, bytes([0xE0]), "א"),  # ISO-8859-8
         (0x02, b"\x00\xffHi", "00ff4869"),  # binary → hex

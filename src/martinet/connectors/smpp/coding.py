@@ -19,7 +19,8 @@ anything, and an exception would lose the message.
 | data_coding             | read as                                                                        |
 |-------------------------|--------------------------------------------------------------------------------|
 | 0x00                    | GSM 03.38 default alphabet with the default extension table; unpacked unless  |
-|                         | the connector says packed. An octet above 0x7F (not a septet) becomes U+FFFD. |
+|                         | the connector says packed. Unpacked, an octet above 0x7F is no septet: the    |
+|                         | SMSC's default alphabet is Latin-1 (many are), and the whole text is read so  |
 | 0x01                    | IA5 / ASCII (octets above 0x7F become U+FFFD)                                  |
 | 0x03                    | Latin-1 (ISO-8859-1)                                                           |
 | 0x06 / 0x07             | ISO-8859-5 (Cyrillic) / ISO-8859-8 (Hebrew)                                    |
@@ -250,7 +251,11 @@ def decode_text(data_coding: int, payload: bytes, *, gsm_packed: bool = False) -
     """
     alphabet = _alphabet(data_coding)
     if alphabet == "gsm":
-        return septets_to_text(unpack_septets(payload) if gsm_packed else payload)
+        if gsm_packed:
+            return septets_to_text(unpack_septets(payload))
+        if data_coding == DATA_CODING_GSM and payload and max(payload) > 0x7F:
+            return payload.decode("latin-1")  # no septet is above 0x7F: an SMSC whose default alphabet is Latin-1
+        return septets_to_text(payload)
     if alphabet == "ucs2":
         return payload.decode("utf-16-be", "replace")
     if alphabet == "binary":
