@@ -372,6 +372,9 @@ async def test_an_unauthenticated_body_costs_one_pass(database_url: str) -> None
         params = {"accessToken": gw.token, "numero": "0612345678", "message": "x"}
         many = {**params, **{f"p{i}": "" for i in range(990)}}
         assert _text(await http.post("/sendSMS.do", data=many)).startswith("0 | Accepté | ")
+        too_many = {**params, **{f"p{i}": "" for i in range(1000)}}
+        in_query = _text(await http.get("/sendSMS.do", params=too_many))
+        assert in_query == "35 | Paramètre invalide : query (plus de 1000 paramètres)"
 
 
 # --- Numbers in other scripts ---

@@ -128,9 +128,11 @@ class LegacyDoor:
                 if content_type is not None and multipart_form.is_multipart(content_type):
                     body, content_type = _as_form(body, content_type)
             caller = await self._body_caller(scope, body, content_type, caller, address)
-            if scope.get("query_string", b"").count(b"&") + body.count(b"&") >= MAX_PARAMETERS:
+            in_query, in_body = scope.get("query_string", b"").count(b"&"), body.count(b"&")
+            if in_query + in_body >= MAX_PARAMETERS:
                 problem = f"more than {MAX_PARAMETERS} parameters"
-                raise _Refused(answers.invalid_parameter("body", problem, caller.account.language), "invalid")
+                where = "body" if in_body >= in_query else "query"  # the part that holds most of them
+                raise _Refused(answers.invalid_parameter(where, problem, caller.account.language), "invalid")
         except _Refused as refused:
             if counting.is_send(endpoint):
                 counting.refused(refused.result)
