@@ -62,6 +62,18 @@ async def test_a_key_limited_to_lanes_sends_only_on_them(database_url: str) -> N
             assert preview.status_code == 403
         assert (await _legacy_send(gw, otp.token)).startswith("0 | ")
         assert await _lanes(gw) == ["otp", "otp", "otp"]
+        # Replaying another key's send of another lane (its Idempotency-Key) is refused as sending it would be:
+        # the replay would hand this key the message resource of a lane it may not read.
+        marketing, key = {**BODY, "flow": "MARKETING"}, {"Idempotency-Key": "campaign-7"}
+        async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as full:
+            first = await full.post(SEND, json=marketing, headers=key)
+            assert first.status_code == 201 and first.headers["location"]
+            again = await full.post(SEND, json=marketing, headers=key)
+            assert again.headers["idempotent-replayed"] == "true"
+            assert again.headers["location"] == first.headers["location"]
+        async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": otp.token}) as http:
+            replayed = await http.post(SEND, json=marketing, headers=key)
+            assert replayed.status_code == 403 and replayed.json()["errorCode"] == "LANE_NOT_ALLOWED"
 
 
 async def test_a_key_limited_to_networks_is_refused_from_elsewhere(database_url: str) -> None:

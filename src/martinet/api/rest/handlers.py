@@ -136,6 +136,7 @@ async def _send(services: RestServices, request: RestRequest) -> tuple[Answer, i
     """The answer, and how many recipients the send created (None: an earlier request's answer replayed)."""
     document = _json(request.body)
     body = _validate(document)
+    _lane(request.caller, body)  # before a replay too: a key may not read another lane's send by replaying it
     try:
         done = await services.keyed_sends.accept(
             request.caller.account.id,
@@ -160,10 +161,13 @@ async def _send(services: RestServices, request: RestRequest) -> tuple[Answer, i
         raise Problem(
             "RATE_LIMITED", "a request with this key is in progress", None, [(b"retry-after", b"1")]
         ) from None
+    one = body.recipient is not None and not body.groups  # answered with the message itself, and its Location
     if isinstance(done, Replayed):
-        return Answer(done.status, done.body, ((b"idempotent-replayed", b"true"),)), None
+        href = orjson.loads(done.body).get("href") if one and done.status == 201 else None
+        replayed = ((b"idempotent-replayed", b"true"), *(((b"location", href.encode()),) if href else ()))
+        return Answer(done.status, done.body, replayed), None
     payload = _sent(done.send, body)
-    location = payload["href"] if body.recipient is not None and not body.groups else None
+    location = payload["href"] if one else None
     headers = ((b"location", str(location).encode()),) if location else ()
     return Answer(201, payload, headers), done.recipients
 
@@ -212,11 +216,17 @@ def _body(analysis: TextAnalysis) -> dict[str, object]:
     }
 
 
-def _send_request(caller: Caller, body: SendIn, keyed: KeyedRequest | None) -> SendRequest:
-    account = caller.account
-    lane = LANE_OF_FLOW[body.flow] if body.flow is not None else account.lane
+def _lane(caller: Caller, body: SendIn) -> str:
+    """The lane a send goes on; Problem when the caller's key may not use it."""
+    lane = LANE_OF_FLOW[body.flow] if body.flow is not None else caller.account.lane
     if not caller.limits.allows_lane(lane):
         raise Problem("LANE_NOT_ALLOWED", f"this key may not send on flow {FLOW_OF_LANE.get(lane, lane)}", "flow")
+    return lane
+
+
+def _send_request(caller: Caller, body: SendIn, keyed: KeyedRequest | None) -> SendRequest:
+    account = caller.account
+    lane = _lane(caller, body)
     tos = [body.recipient.to] if body.recipient is not None else [r.to for r in body.recipients or ()]
     encoding = body.body.encoding
     replies = bool(body.callbackUrlMo) and not body.sender
