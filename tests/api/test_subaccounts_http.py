@@ -407,3 +407,26 @@ async def test_webhook_settings_of_an_account_and_of_its_sub_accounts_over_rest(
         )
         assert changed == Webhooks("https://shop.example/r", None, "final")
         assert await asyncio.to_thread(acme_sync.accounts.webhooks, shop.id) == changed
+
+
+async def test_a_key_limited_to_lanes_manages_nothing_wider_than_itself(gw: Gateway) -> None:
+    """A key for one-time passwords must not lock the account's unrestricted keys out, nor give a sub-account
+    lanes it does not have itself."""
+    async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as full:
+        otp = (await full.post("/sms/v1/keys", json={"label": "codes", "flows": ["OTP"]})).json()
+        child = await full.post("/sms/v1/accounts/me/subaccounts", json={"login": "shop-otp", "password": "secret-1"})
+        assert child.status_code == 201, child.text
+        child_id = child.json()["id"]
+        own = (await full.get("/sms/v1/keys")).json()
+        full_key = next(k for k in own["items"] if k["label"] != "codes")
+    async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": otp["accessToken"]}) as limited:
+        refused = await limited.delete(f"/sms/v1/keys/{full_key['id']}")
+        assert refused.status_code == 403 and refused.json()["errorCode"] == "ACCOUNT_NOT_ALLOWED", refused.text
+        wider = await limited.patch(f"/sms/v1/accounts/{child_id}", json={"flows": ["OTP", "MARKETING"]})
+        assert wider.status_code == 422 and wider.json()["field"] == "flows", wider.text
+        narrowed = await limited.patch(f"/sms/v1/accounts/{child_id}", json={"flows": None})
+        assert narrowed.status_code == 200 and narrowed.json()["limits"]["flows"] == ["OTP"], narrowed.text
+        inner = (await limited.post("/sms/v1/keys", json={"label": "inner"})).json()
+        assert (await limited.delete(f"/sms/v1/keys/{inner['id']}")).status_code == 200
+    async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as full:
+        assert (await full.get("/commons/v1/balance")).status_code == 200  # the full key still works

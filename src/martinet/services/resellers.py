@@ -32,7 +32,15 @@ from martinet.domain.account_rules import (
     parse_policy,
 )
 from martinet.domain.ids import new_access_token
-from martinet.domain.keys import InvalidKeyLimit, KeyLimits, Network, lanes_text, networks_text, parse_networks
+from martinet.domain.keys import (
+    UNLIMITED,
+    InvalidKeyLimit,
+    KeyLimits,
+    Network,
+    lanes_text,
+    networks_text,
+    parse_networks,
+)
 from martinet.domain.keys import parse_lanes as parse_key_lanes
 from martinet.domain.resources import STATUS_OF_STATE
 from martinet.domain.sender import sender_problem
@@ -238,14 +246,20 @@ class ResellerService:
         lanes: str | Keep | None = KEEP,
         countries: str | Keep | None = KEEP,
         sender_policy: str | Keep = KEEP,
+        caller_limits: KeyLimits = UNLIMITED,
     ) -> TreeAccount:
-        """Set the limits of an account below the actor (None or "": no limit of its own)."""
+        """Set the limits of an account below the actor (None or "": no limit of its own). A key limited to lanes
+        gives no lane beyond its own (asked for none, the account gets the key's), as `create_key` does."""
         target = await self.account(actor, account_id)
         await self._above(actor, target)
         try:
             if not isinstance(rate_limit, Keep) and rate_limit is not None and not valid_rate(rate_limit):
                 raise InvalidField("rateLimit", "a number of sends per second from 0 to 1,000,000 (0 = no cap)")
-            lanes_value = lanes if isinstance(lanes, Keep) else limits_text(parse_lanes(lanes))
+            lanes_value = lanes
+            if not isinstance(lanes, Keep):
+                asked = parse_lanes(lanes)
+                narrowed = _narrower_lanes(tuple(sorted(asked)) if asked is not None else None, caller_limits.lanes)
+                lanes_value = limits_text(frozenset(narrowed) if narrowed is not None else None)
             countries_value = countries if isinstance(countries, Keep) else limits_text(new_countries(countries))
             policy = sender_policy if isinstance(sender_policy, Keep) else parse_policy(sender_policy)
         except InvalidLimit as exc:
@@ -422,13 +436,30 @@ class ResellerService:
             raise NotManaged(key_id)
         return owner
 
-    async def revoke_key(self, actor: Account, key_id: int) -> bool:
-        """Revoke a key of an account the actor manages; raises NotManaged for any other key."""
+    async def revoke_key(self, actor: Account, key_id: int, caller_limits: KeyLimits = UNLIMITED) -> bool:
+        """Revoke a key of an account the actor manages; raises NotManaged for any other key. A key limited to
+        lanes or networks revokes only keys within its own limits (NotAllowed): it could otherwise lock the
+        account's unrestricted keys out."""
         owner = await self._accounts.api_key_account(key_id)
         if owner is None:
             raise NotManaged(key_id)
         await self.account(actor, owner)
+        if caller_limits != UNLIMITED:
+            key = next(k for k in await self._accounts.api_keys(owner) if k.id == key_id)
+            if not _no_wider(KeyLimits(parse_key_lanes(key.lanes), parse_networks(key.networks)), caller_limits):
+                raise NotAllowed("a key limited to lanes or networks revokes only keys within its limits")
         return await self._accounts.revoke_api_key(key_id)
+
+
+def _no_wider(key: KeyLimits, caller: KeyLimits) -> bool:
+    """Whether `key` is no wider than `caller`: its lanes among the caller's, its networks inside the caller's."""
+    if caller.lanes is not None and (key.lanes is None or not set(key.lanes) <= set(caller.lanes)):
+        return False
+    if caller.networks is None:
+        return True
+    if key.networks is None:
+        return False
+    return all(any(_within(inner, outer) for outer in caller.networks) for inner in key.networks)
 
 
 def _narrower_lanes(asked: tuple[str, ...] | None, allowed: tuple[str, ...] | None) -> tuple[str, ...] | None:

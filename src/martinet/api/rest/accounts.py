@@ -91,7 +91,7 @@ def _body(request: RestRequest, model: type[M]) -> M:
 
 
 #: The service names some fields as smsmode's parameters (it serves both doors); this door's names for them.
-_FIELDS = {"emetteur": "sender", "newPseudo": "login", "newPass": "password"}
+_FIELDS = {"emetteur": "sender", "newPseudo": "login", "newPass": "password", "lanes": "flows"}
 
 
 async def _guarded(work: Awaitable[Answer]) -> Answer:
@@ -224,6 +224,7 @@ async def update_account(services: RestServices, request: RestRequest) -> Answer
             lanes=",".join(LANE_OF_FLOW[f] for f in body.flows or ()) if "flows" in given else KEEP,
             countries=",".join(body.countries or ()) if "countries" in given else KEEP,
             sender_policy=(body.senderPolicy or "any") if "senderPolicy" in given else KEEP,
+            caller_limits=request.caller.limits,
         )
         return Answer(200, account_resource(updated, await resellers.applies(updated)))
 
@@ -415,7 +416,7 @@ async def revoke_key(services: RestServices, request: RestRequest) -> Answer:
 
     async def work() -> Answer:
         resellers = _resellers(services)
-        await resellers.revoke_key(request.caller.account, int(raw))
+        await resellers.revoke_key(request.caller.account, int(raw), request.caller.limits)
         owner, keys = await resellers.keys(request.caller.account, await resellers.key_account(int(raw)))
         listed = next(k for k in keys if k.id == int(raw))
         return Answer(200, key_resource(listed, owner.id, now_ms()))
