@@ -430,3 +430,13 @@ async def test_a_key_limited_to_lanes_manages_nothing_wider_than_itself(gw: Gate
         assert (await limited.delete(f"/sms/v1/keys/{inner['id']}")).status_code == 200
     async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as full:
         assert (await full.get("/commons/v1/balance")).status_code == 200  # the full key still works
+
+
+async def test_the_last_day_of_the_calendar_is_refused_not_failed(gw: Gateway) -> None:
+    """A statement or usage report to 9999-12-31 would end the day after, which no date can hold."""
+    async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as http:
+        usage = await http.get("/sms/v1/accounts/me/usage", params={"from": "9999-12-01", "to": "9999-12-31"})
+        assert usage.status_code == 422 and usage.json()["field"] == "to", usage.text
+        ledger = await http.get("/sms/v1/accounts/me/ledger", params={"endDate": "9999-12-31"})
+        assert ledger.status_code == 422 and ledger.json()["field"] == "endDate", ledger.text
+        assert (await http.get("/sms/v1/accounts/me/ledger", params={"endDate": "9999-12-30"})).status_code == 200

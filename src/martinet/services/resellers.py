@@ -343,6 +343,8 @@ class ResellerService:
         if (last - first).days >= MAX_USAGE_DAYS:
             raise InvalidField("to", f"at most {MAX_USAGE_DAYS} days after from")
         zone = ZoneInfo(target.timezone)
+        if last >= date.max:
+            raise InvalidField("to", "before 9999-12-31")
         since = _midnight(first, zone)
         until = _midnight(last + timedelta(days=1), zone)
         rows, movements = await self._ledger.usage(target.id, since, until)

@@ -477,6 +477,8 @@ def _statement_end(query: dict[str, str], timezone: str) -> int | None:
         day = date.fromisoformat(raw)
     except ValueError:  # ten characters that name a time (20261204T9)
         return end
+    if day >= date.max:
+        raise invalid("endDate", "before 9999-12-31")
     return _epoch_ms(datetime.combine(day + timedelta(days=1), time()), timezone) - 1
 
 
