@@ -228,6 +228,7 @@ async def test_the_rest_door_describes_voice_sends_and_refuses_a_voice_part_on_a
         voice = {**send, "channel": "VOICE"}
         with_sender = await raw.post("/sms/v1/messages", json={**voice, "from": "ACME"})
         with_replies = await raw.post("/sms/v1/messages", json={**voice, "callbackUrlMo": "https://example.com/mo"})
+        previewed = await raw.post("/sms/v1/messages:preview", json={**voice, "from": "ACME"})  # as the send would
         listed = (await raw.get("/sms/v1/messages")).json()
     assert schema["SendIn"]["properties"]["channel"]["enum"] == ["SMS", "VOICE"]
     assert schema["VoiceIn"]["properties"]["language"]["enum"] == ["fr-FR", "en-GB", "de-DE", "es-ES"]
@@ -236,6 +237,7 @@ async def test_the_rest_door_describes_voice_sends_and_refuses_a_voice_part_on_a
     # A call shows the trunk's number and gets no replies: refused, not ignored.
     assert (with_sender.status_code, with_sender.json()["field"]) == (422, "from")
     assert (with_replies.status_code, with_replies.json()["field"]) == (422, "callbackUrlMo")
+    assert (previewed.status_code, previewed.json()["field"]) == (422, "from")
     assert listed["items"] == []  # neither was sent, not even as an SMS
 
 

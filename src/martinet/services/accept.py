@@ -256,8 +256,6 @@ class SendService:
             prepared.due_at,
             prepared.now,
         )
-        if request.voice is not None:
-            _check_voice_fields(request)
         personal = self._personal_messages(request, prepared)
         spooled = request.rows.spooled if isinstance(request.rows, Campaign) else None
         if personal is None:
@@ -377,6 +375,8 @@ class SendService:
 
     async def _prepare(self, request: SendRequest, rules: AccountRules | None = None) -> _Prepared:
         _check_parameters(request)
+        if request.voice is not None:  # here, so that a preview refuses what the send would
+            _check_voice_fields(request)
         self._check_urls(request)
         lane = request.lane or request.account.lane
         analysis = self.text_of(request)
