@@ -440,3 +440,14 @@ async def test_the_last_day_of_the_calendar_is_refused_not_failed(gw: Gateway) -
         ledger = await http.get("/sms/v1/accounts/me/ledger", params={"endDate": "9999-12-31"})
         assert ledger.status_code == 422 and ledger.json()["field"] == "endDate", ledger.text
         assert (await http.get("/sms/v1/accounts/me/ledger", params={"endDate": "9999-12-30"})).status_code == 200
+
+
+async def test_a_transfer_moves_credits_only_on_numbers_written_as_numbers(gw: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as http:
+        child = await http.post("/sms/v1/accounts/me/subaccounts", json={"login": "shop-num", "password": "secret-1"})
+        to = child.json()["id"]
+        for body in ({"to": to, "amount": True}, {"to": to, "amount": "1"}, {"to": str(to), "amount": 1}):
+            refused = await http.post("/sms/v1/transfers", json=body)
+            assert refused.status_code == 422, (body, refused.text)
+        assert (await http.post("/sms/v1/transfers", json={"to": to, "amount": 1})).status_code == 201
+        assert (await http.get(f"/sms/v1/accounts/{to}")).json()["balance"] == 1

@@ -41,11 +41,13 @@ class LimitsIn(_In):
 
 
 class TransferIn(_In):
-    to: int = Field(ge=1, le=2_147_483_647, description="the account receiving the credits")
+    """Money moves only on numbers written as numbers: `true` is not 1 credit, nor `"5"` account 5 (strict)."""
+
+    to: int = Field(strict=True, ge=1, le=2_147_483_647, description="the account receiving the credits")
     source: int | None = Field(
-        default=None, alias="from", ge=1, le=2_147_483_647, description="default: the caller's account"
+        default=None, alias="from", strict=True, ge=1, le=2_147_483_647, description="default: the caller's account"
     )
-    amount: float = Field(gt=0, le=1_000_000_000_000, description="credits, at most three decimals")
+    amount: float = Field(strict=True, gt=0, le=1_000_000_000_000, description="credits, at most three decimals")
     reference: str | None = Field(default=None, max_length=64)
 
 
