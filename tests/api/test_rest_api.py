@@ -288,7 +288,12 @@ async def test_a_refused_send_does_not_keep_its_idempotency_key(database_url: st
 async def test_errors_are_problems_with_stable_codes(database_url: str) -> None:
     async with running_gateway(database_url, with_engine=False) as gw, _rest(gw) as http:
         async with httpx.AsyncClient(base_url=gw.base) as anonymous:
-            _problem(await anonymous.get(SEND), 401, "UNAUTHORIZED")
+            unauthorized = await anonymous.get(SEND)
+            _problem(unauthorized, 401, "UNAUTHORIZED")
+            assert unauthorized.headers["www-authenticate"].startswith("Bearer")  # RFC 9110 §11.6.1
+            # HEAD is a GET without its body; the documents take nothing else.
+            assert (await anonymous.post("/sms/v1/openapi.json")).headers["allow"] == "GET, HEAD"
+            assert (await anonymous.head("/sms/v1/openapi.json")).status_code == 200
             _problem(await anonymous.get(SEND, headers={"X-Api-Key": "not-a-key"}), 401, "UNAUTHORIZED")
             # The same key as a bearer token, for generic tools; X-Api-Key wins when both are sent.
             assert (await anonymous.get(SEND, headers={"Authorization": f"Bearer {gw.token}"})).status_code == 200
@@ -352,7 +357,10 @@ async def test_errors_are_problems_with_stable_codes(database_url: str) -> None:
         _problem(await http.post(SEND, json=big), 413, "PAYLOAD_TOO_LARGE")
         wrong = await http.put(SEND)
         _problem(wrong, 405, "METHOD_NOT_ALLOWED")
-        assert wrong.headers["allow"] == "GET, POST"
+        assert wrong.headers["allow"] == "GET, POST, HEAD"
+        balance = await http.head("/commons/v1/balance")
+        assert (balance.status_code, balance.content) == (200, b"")
+        assert int(balance.headers["content-length"]) == len((await http.get("/commons/v1/balance")).content)
         _problem(await http.get("/sms/v1/nothing"), 404, "NOT_FOUND")
         # None of it stored anything or spent a credit.
         assert await _counts(gw) == (0, 0, 1, to_milli(1000))

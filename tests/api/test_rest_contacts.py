@@ -57,6 +57,7 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
         assert group.member_count == 2
         removed = await http.delete(f"/sms/v1/groups/{vip.group_id}/members/{found[0].contact_id}")
         assert removed.status_code == 204
+        assert "content-length" not in removed.headers and "content-type" not in removed.headers  # RFC 9110 §8.6
         duplicate = await http.post("/sms/v1/groups", json={"name": "vip"})
         assert duplicate.status_code == 409 and duplicate.json()["errorCode"] == "GROUP_EXISTS"
 

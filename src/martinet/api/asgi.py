@@ -55,12 +55,8 @@ async def read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int
 
 
 async def reply(send: Send, status: int, body: bytes, headers: Headers) -> None:
-    """A whole answer in one body message, its length given (clients and proxies need not wait for the end)."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        }
-    )
+    """A whole answer in one body message, its length given (clients and proxies need not wait for the end);
+    a 204 has neither body nor length (RFC 9110 §8.6)."""
+    length = [] if status == 204 else [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, *length]})
     await send({"type": "http.response.body", "body": body})

@@ -63,10 +63,15 @@ class RestDoor:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        if path == OPENAPI_PATH and method == "GET":
+        documents = path == OPENAPI_PATH or path == DOCS_PATH or path.startswith(DOCS_PATH + "/")
+        if documents and method not in ("GET", "HEAD"):
+            problem = Problem("METHOD_NOT_ALLOWED", f"{method} is not allowed here", None, [(b"allow", b"GET, HEAD")])
+            await reply(send, problem.status, orjson.dumps(problem.body()), [_PROBLEM, *problem.headers])
+            return
+        if path == OPENAPI_PATH:
             await reply(send, 200, self._openapi, [_JSON, (b"access-control-allow-origin", b"*")])
             return
-        if (path == DOCS_PATH or path.startswith(DOCS_PATH + "/")) and method == "GET":
+        if documents:
             await reply(send, *self._docs.answer(path))
             return
         try:
@@ -88,6 +93,9 @@ class RestDoor:
             )
             fault = Problem("INTERNAL_ERROR", "the gateway failed to answer; the fault is logged")
             await reply(send, 500, orjson.dumps(fault.body()), [_PROBLEM])
+            return
+        if answer.status == 204:  # no content, so no type of it either
+            await reply(send, 204, b"", list(answer.headers))
             return
         payload = answer.payload if isinstance(answer.payload, bytes) else orjson.dumps(answer.payload)
         typed = any(name == b"content-type" for name, _ in answer.headers)  # a CSV export names its own
@@ -114,9 +122,9 @@ class RestDoor:
     ) -> tuple[Handler, str | None, Caller]:
         """The handler, the path's `{id}` and the caller of a request, or the Problem that refuses it."""
         methods, target = _route(path)
-        handler = methods.get(method)
+        handler = methods.get("GET" if method == "HEAD" else method)  # HEAD: a GET whose body uvicorn leaves out
         if handler is None:
-            allow = ", ".join(methods).encode()
+            allow = ", ".join([*methods, *(["HEAD"] if "GET" in methods else [])]).encode()
             raise Problem("METHOD_NOT_ALLOWED", f"{method} is not allowed here", None, [(b"allow", allow)])
         address = client_address(scope)
         key = _api_key(headers)
@@ -132,8 +140,13 @@ class RestDoor:
                 None,
                 [(b"retry-after", retry_after_header(exc.retry_after))],
             ) from None
-        if caller is None:
-            raise Problem("UNAUTHORIZED", "a valid X-Api-Key header (or Authorization: Bearer) is required")
+        if caller is None:  # a 401 names how to authenticate (RFC 9110 §11.6.1): the key, also as a bearer token
+            raise Problem(
+                "UNAUTHORIZED",
+                "a valid X-Api-Key header (or Authorization: Bearer) is required",
+                None,
+                [(b"www-authenticate", b'Bearer realm="martinet"')],
+            )
         if not caller.limits.allows_address(address):
             raise Problem("NETWORK_NOT_ALLOWED", "this key may not be used from this address")
         return handler, target, caller
