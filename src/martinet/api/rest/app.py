@@ -63,7 +63,7 @@ class RestDoor:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        documents = path == OPENAPI_PATH or path == DOCS_PATH or path.startswith(DOCS_PATH + "/")
+        documents = path in (OPENAPI_PATH, DOCS_PATH) or path.startswith(DOCS_PATH + "/")
         if documents and method not in ("GET", "HEAD"):
             problem = Problem("METHOD_NOT_ALLOWED", f"{method} is not allowed here", None, [(b"allow", b"GET, HEAD")])
             await reply(send, problem.status, orjson.dumps(problem.body()), [_PROBLEM, *problem.headers])
