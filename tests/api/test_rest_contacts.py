@@ -94,6 +94,12 @@ async def test_address_book_through_rest_and_sdk(database_url: str) -> None:
             ("Bonjour Léa, code C3", 1),
             ("Bonjour Zoé, code Z9", 1),
         ]
+        # Groups alone, or with one number as `to`: the answer is the list of messages all the same.
+        alone = await client.send(None, "Bonne année {prenom}", groups=["clients"])
+        with_to = await client.send("0655555556", "Bonne année {prenom}", groups=["clients"])
+        assert isinstance(alone, list) and isinstance(with_to, list)
+        assert [m.text for m in alone] == ["Bonne année Hélène", "Bonne année Léa", "Bonne année Zoé"]
+        assert len(with_to) == 4 and all(m.message_id for m in with_to)
         sent = await client.send(None, text, groups=["clients"], recipients=["0655555555"])
         assert [m.text for m in sent] == [
             "Bonjour , code ",

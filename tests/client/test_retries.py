@@ -238,6 +238,25 @@ async def test_list_follows_next_and_skips_repeats() -> None:
     assert server.requests[1].target == "/sms/v1/messages?page=2&pageSize=2&status=DELIVERED"
 
 
+async def test_an_account_s_messages_skip_the_repeats_of_shifting_pages() -> None:
+    """Messages arriving while the pages are read push older ones onto the next page: each comes once."""
+
+    def pages(request: Received) -> Answer:
+        if "page=2" in request.target:
+            return reply(200, {"items": [message("c-0"), message("d-0")], "hasMore": False})
+        return reply(
+            200,
+            {"items": [message("a-0"), message("c-0")], "hasMore": True, "next": "/sms/v1/accounts/7/messages?page=2"},
+        )
+
+    async with scripted(default=pages) as server:
+        with client(server.base) as c:
+            ids = await asyncio.to_thread(lambda: [m.message_id for m in c.accounts.messages(7)])
+        async with AsyncClient(server.base, "k", **FAST) as ac:
+            async_ids = [m.message_id async for m in ac.accounts.messages(7)]
+    assert ids == async_ids == ["a-0", "c-0", "d-0"]
+
+
 async def test_list_without_next_uses_page_numbers() -> None:
     from tests.client.scripted import REPLY
 

@@ -20,7 +20,7 @@ import httpx
 from martinet.client._http import AsyncHTTP, Repeat, Request, SyncHTTP
 from martinet.client.errors import ConflictError, MartinetError, NotFoundError
 from martinet.client.legacy import ANSWER_CHARSET, error_of, fields
-from martinet.client.models import Message, loads
+from martinet.client.models import Message, fresh, loads
 
 ACCOUNTS = "/sms/v1/accounts"
 TRANSFERS = "/sms/v1/transfers"
@@ -397,11 +397,13 @@ class AccountsClient:
         return self._http.send(_ledger(account, start, end, csv=True)).content.decode("utf-8")
 
     def messages(self, account: AccountRef) -> Iterator[Message]:
-        """The messages of an account below the caller (a deleted one's too), newest first."""
+        """The messages of an account below the caller (a deleted one's too), newest first, each once (pages
+        shift when messages arrive meanwhile)."""
         current: Request | None = _messages(account)
+        seen: set[str] = set()
         while current is not None:
             response = self._http.send(current)
-            yield from (Message.from_json(item) for item in _items(response))
+            yield from fresh([Message.from_json(item) for item in _items(response)], seen, _message_id)
             current = _next(current, response)
 
     def usage(self, account: AccountRef, first: date, last: date) -> list[UsageDay]:
@@ -528,10 +530,11 @@ class AsyncAccountsClient:
     async def messages(self, account: AccountRef) -> AsyncIterator[Message]:
         """See `AccountsClient.messages`."""
         current: Request | None = _messages(account)
+        seen: set[str] = set()
         while current is not None:
             response = await self._http.send(current)
-            for item in _items(response):
-                yield Message.from_json(item)
+            for message in fresh([Message.from_json(item) for item in _items(response)], seen, _message_id):
+                yield message
             current = _next(current, response)
 
     async def usage(self, account: AccountRef, first: date, last: date) -> list[UsageDay]:
@@ -664,3 +667,7 @@ class AsyncLegacyAccounts:
 
     async def create_authorisation(self) -> dict[str, Any]:
         return parse_authorisation(await self._http.send(_authorisation(self._key)))
+
+
+def _message_id(message: Message) -> str:
+    return message.message_id

@@ -9,7 +9,7 @@ float) because they are money.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -290,3 +290,12 @@ class Page(Generic[T]):
             has_more=bool(data.get("hasMore", next_link is not None)),
             next=next_link,
         )
+
+
+def fresh(items: Sequence[T], seen: set[str], key: Callable[[T], str]) -> Iterator[T]:
+    """Items not yielded yet: newest-first pages shift when messages arrive meanwhile, repeating some."""
+    for item in items:
+        ident = key(item)
+        if ident not in seen:
+            seen.add(ident)
+            yield item

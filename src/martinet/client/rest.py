@@ -19,7 +19,7 @@ from martinet.client._http import DEFAULT_TIMEOUT, AsyncHTTP, Request, RetryPoli
 from martinet.client.accounts import AccountsClient, AsyncAccountsClient
 from martinet.client.contacts import AsyncContactsClient, ContactsClient
 from martinet.client.legacy import AsyncLegacyClient, LegacyClient
-from martinet.client.models import Balance, Message, Page, Preview, Reply, loads
+from martinet.client.models import Balance, Message, Page, Preview, Reply, fresh, loads
 
 T = TypeVar("T")
 
@@ -86,10 +86,12 @@ def _send_request(
     return Request("POST", MESSAGES, json=_send_body(to, text, recipients, options), headers=headers)
 
 
-def _sent(response: httpx.Response, many: bool) -> Message | list[Message]:
+def _sent(response: httpx.Response) -> Message | list[Message]:
+    """The message sent, or the list of them when the gateway answers several (`recipients`, or `groups`, even
+    with one `to`): read by the answer's shape, never guessed from the call."""
     data = loads(response.content)
-    if many:
-        return [Message.from_json(item) for item in data.get("messages", [])]
+    if "messages" in data:
+        return [Message.from_json(item) for item in data["messages"]]
     return Message.from_json(data)
 
 
@@ -149,15 +151,6 @@ def _next_request(request: Request, page: Page[Any]) -> Request | None:
         params["page"] = str(page.page + 1)
         return Request("GET", request.path, params=params)
     return None
-
-
-def _fresh(items: Sequence[T], seen: set[str], key: Callable[[T], str]) -> Iterator[T]:
-    """Items not yielded yet: newest-first pages shift when messages arrive meanwhile, repeating some."""
-    for item in items:
-        ident = key(item)
-        if ident not in seen:
-            seen.add(ident)
-            yield item
 
 
 def _message_key(message: Message) -> str:
@@ -231,13 +224,14 @@ class Client:
         idempotency_key: str | None = None,
         **options: Unpack[SendOptions],
     ) -> Message | list[Message]:
-        """Send one SMS (`to`) or one per recipient (`recipients`, the answer's messages in the same order).
+        """Send one SMS (`to`) or one per recipient (`recipients`, the answer's messages in the same order); with
+        `groups` the answer is always the list, one message per recipient (numbers given first).
 
         Give `idempotency_key` (your order or event id) to make the send safe to repeat across processes too:
         within 24 hours the gateway answers the same key with the first send instead of sending again.
         """
         request = _send_request(to, text, recipients, idempotency_key, options)
-        return _sent(self._http.send(request), recipients is not None)
+        return _sent(self._http.send(request))
 
     def preview(
         self,
@@ -289,7 +283,7 @@ class Client:
         current: Request | None = request
         while current is not None:
             page = Page.from_json(loads(self._http.send(current).content), item)
-            yield from _fresh(page.items, seen, key)
+            yield from fresh(page.items, seen, key)
             current = _next_request(current, page)
 
 
@@ -358,7 +352,7 @@ class AsyncClient:
     ) -> Message | list[Message]:
         """See `Client.send`."""
         request = _send_request(to, text, recipients, idempotency_key, options)
-        return _sent(await self._http.send(request), recipients is not None)
+        return _sent(await self._http.send(request))
 
     async def preview(
         self,
@@ -413,6 +407,6 @@ class AsyncClient:
         current: Request | None = request
         while current is not None:
             page = Page.from_json(loads((await self._http.send(current)).content), item)
-            for fresh in _fresh(page.items, seen, key):
-                yield fresh
+            for new in fresh(page.items, seen, key):
+                yield new
             current = _next_request(current, page)
