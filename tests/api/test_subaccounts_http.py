@@ -442,6 +442,23 @@ async def test_the_last_day_of_the_calendar_is_refused_not_failed(gw: Gateway) -
         assert (await http.get("/sms/v1/accounts/me/ledger", params={"endDate": "9999-12-30"})).status_code == 200
 
 
+async def test_a_statement_comes_as_the_client_ranks_its_types(gw: Gateway) -> None:
+    """`format` wins; else `Accept` with its quality values (RFC 9110 §12.5.1), JSON when nothing ranks CSV first."""
+    path = "/sms/v1/accounts/me/ledger"
+    cases = [
+        ({}, {"accept": "text/csv"}, "text/csv"),
+        ({}, {"accept": "application/json, text/csv;q=0.1"}, "application/json"),
+        ({}, {"accept": "text/csv;q=0.9, application/json;q=0.5"}, "text/csv"),
+        ({"format": "json"}, {"accept": "text/csv"}, "application/json"),
+        ({"format": "csv"}, {"accept": "application/json"}, "text/csv"),
+        ({}, {"accept": "*/*"}, "application/json"),
+    ]
+    async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as http:
+        for params, headers, expected in cases:
+            answer = await http.get(path, params=params, headers=headers)
+            assert answer.status_code == 200 and answer.headers["content-type"].startswith(expected), (params, headers)
+
+
 async def test_a_transfer_moves_credits_only_on_numbers_written_as_numbers(gw: Gateway) -> None:
     async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as http:
         child = await http.post("/sms/v1/accounts/me/subaccounts", json={"login": "shop-num", "password": "secret-1"})

@@ -434,9 +434,10 @@ async def revoke_key(services: RestServices, request: RestRequest) -> Answer:
 
 async def ledger(services: RestServices, request: RestRequest) -> Answer:
     query = request.query
-    as_csv = query.get("format", "").lower() == "csv" or b"text/csv" in request.headers.get(b"accept", b"")
-    if query.get("format", "json").lower() not in ("json", "csv"):
+    asked = query.get("format", "").lower()
+    if asked not in ("", "json", "csv"):
         raise invalid("format", "json or csv")
+    as_csv = asked == "csv" or (not asked and _prefers_csv(request.headers.get(b"accept", b"")))
     timezone = request.caller.account.timezone
     since, until = _query_time(query, "startDate", timezone), _statement_end(query, timezone)
     page, size = (1, LEDGER_CSV_MAX) if as_csv else _paging(query)
@@ -464,6 +465,27 @@ async def ledger(services: RestServices, request: RestRequest) -> Answer:
         return Answer(200, result)
 
     return await _guarded(work())
+
+
+def _prefers_csv(accept: bytes) -> bool:
+    """Whether `Accept` ranks CSV above JSON (RFC 9110 §12.5.1 quality values; the earlier wins a tie). `format`
+    in the query, when given, wins over it."""
+    best: dict[str, tuple[float, int]] = {}
+    for position, item in enumerate(accept.decode("latin-1").split(",")):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        kind = {"text/csv": "csv", "application/json": "json"}.get(media.lower())
+        if kind is not None and kind not in best:
+            best[kind] = (quality, -position)
+    csv_rank = best.get("csv")
+    return csv_rank is not None and csv_rank[0] > 0 and csv_rank > best.get("json", (0.0, 0))
 
 
 def _statement_end(query: dict[str, str], timezone: str) -> int | None:
