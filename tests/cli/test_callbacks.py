@@ -50,6 +50,7 @@ async def test_list_replay_and_secret(database_url: str, tmp_path: Path) -> None
     assert len(rows) == 3
     assert all(r["state"] == "failed" and r["account"] == "acme" and "loopback" in str(r["last_error"]) for r in rows)
     assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), reverse=True)  # newest first
+    assert all(str(r["event_id"]).startswith("h") for r in rows)  # the X-Martinet-Event-Id the receiver saw
     assert len(_lines(_cli(config, "list", "--json", "--limit", "2").stdout)) == 2
     text = _cli(config, "list")
     assert text.returncode == 0 and "failed" in text.stdout and "127.0.0.1:9/dlr" in text.stdout

@@ -11,6 +11,7 @@ import pytest
 
 from martinet.domain.backoff import backoff
 from martinet.domain.webhooks import (
+    LONGEST_PAUSE,
     append_query,
     ascii_host,
     ascii_target,
@@ -111,10 +112,14 @@ def test_backoff_doubles_with_jitter_and_is_capped() -> None:
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:
     assert retry_after("3", 100.0) == 103.0
-    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 0.0) == 1445412480.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412000.0) == 1445412480.0
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 2e9) == 2e9  # in the past: no pause
     assert retry_after("soon", 0.0) is None
     assert retry_after(None, 0.0) is None
+    # A receiver's pause ends within the store's integers, and only ASCII digits are seconds.
+    assert retry_after("10000000000000000", 100.0) == 100.0 + LONGEST_PAUSE
+    assert retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 100.0) == 100.0 + LONGEST_PAUSE
+    assert retry_after("\u00b2", 0.0) is None and retry_after("\u0663", 0.0) is None  # ² and Arabic-Indic 3
 
 
 #: Addresses callbacks may not reach, with a word the refusal must contain.

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from martinet.cli.preamble import SettingsLoader, Where, opened_store
 from martinet.config import Settings
+from martinet.domain.webhooks import event_id, reply_event_id
 from martinet.store.accounts import UnknownAccount
 from martinet.store.callbacks import CallbackRow, CallbackStore
 
@@ -105,6 +106,13 @@ def _list(args: argparse.Namespace, load: SettingsLoader) -> int:
     return 0
 
 
+def _event(row: CallbackRow) -> str | None:
+    """The event id the receiver saw in `X-Martinet-Event-Id`: a status change's or a reply's."""
+    if row.history_id is not None:
+        return event_id(row.history_id)
+    return None if row.inbound_id is None else reply_event_id(row.inbound_id)
+
+
 def _fields(row: CallbackRow) -> dict[str, object]:
     return {
         "id": row.id,
@@ -112,7 +120,7 @@ def _fields(row: CallbackRow) -> dict[str, object]:
         "state": row.state,
         "attempts": row.attempts,
         "url": row.url,
-        "event_id": None if row.history_id is None else f"h{row.history_id}",
+        "event_id": _event(row),
         "created_at": _time(row.created_at),
         "next_at": _time(row.next_at),
         "delivered_at": None if row.delivered_at is None else _time(row.delivered_at),

@@ -205,20 +205,25 @@ def _local_text(seconds: int, timezone: str, pattern: str) -> str:
     return (moment.astimezone(zone) if zone is not None else moment).strftime(pattern)
 
 
+#: Seconds a receiver's `Retry-After` may pause it at most (a year): its end must fit the store's integers.
+LONGEST_PAUSE = 365 * 24 * 3600
+
+
 def retry_after(value: str | None, now: float) -> float | None:
-    """The end (unix seconds) of a `Retry-After` pause, given as seconds or as an HTTP date; None if unreadable."""
+    """The end (unix seconds) of a `Retry-After` pause, given as seconds or as an HTTP date, at most
+    `LONGEST_PAUSE` away; None if unreadable."""
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return now + int(value)
+    if value.isascii() and value.isdigit():  # `²` is a digit to `isdigit`, not to `int`
+        return now + min(int(value[:12]), LONGEST_PAUSE)
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return max(now, moment.timestamp())
+    return min(max(now, moment.timestamp()), now + LONGEST_PAUSE)
 
 
 def forbidden_address(address: str) -> str | None:

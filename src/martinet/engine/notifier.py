@@ -21,6 +21,7 @@ import ipaddress
 import logging
 import math
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,13 +108,17 @@ class _CachedResolve:
     """Addresses of a name, from `resolver` (the guarded one unless private networks are allowed), kept `DNS_TTL`
     seconds; an IP address written in the URL is connected to as it is (checked by `_literal_problem` first)."""
 
-    def __init__(self, resolver: AbstractResolver, clock: Callable[[], float]) -> None:
+    def __init__(self, resolver: AbstractResolver, clock: Callable[[], float], *, guarded: bool) -> None:
         self._resolver = resolver
         self._clock = clock
+        self._guarded = guarded
         self._known: dict[tuple[str, int], tuple[float, list[str]]] = {}
 
     async def __call__(self, host: str, port: int) -> list[str]:
         if _is_address(host):
+            problem = _literal_problem(host) if self._guarded else None
+            if problem is not None:  # `_destination` refuses it first; checked again where the address is used
+                raise ForbiddenAddress(f"{host}: {problem}")
             return [host]
         now = self._clock()
         known = self._known.get((host, port))
@@ -139,12 +144,15 @@ class _Destination:
 
 
 def _destination(url: str, allow_private_networks: bool) -> _Destination:
+    """The host is judged in its ASCII form, the one connected to: `１２７.０.０.１` (full-width digits) or
+    `127。0。0。1` are written as names but are 127.0.0.1 once through IDNA, and are never given to the resolver."""
     try:
         split = split_url(url.partition("#")[0])  # `url_problem`'s rules, checked once for the URL
     except ValueError as exc:
         return _Destination(_host_key(url), str(exc), None)
-    problem = None if allow_private_networks else _literal_problem(url)
-    return _Destination(_host_key(url), problem, None if problem else split)
+    origin = split[0]
+    problem = None if allow_private_networks else _literal_problem(origin.host)
+    return _Destination(f"{origin.host.lower()}:{origin.port}", problem, None if problem else split)
 
 
 @dataclass(slots=True)
@@ -190,7 +198,7 @@ class Notifier:
             log.info("took back %d callbacks claimed by an earlier run of this node", released)
         resolver: AbstractResolver = DefaultResolver() if self._settings.allow_private_networks else GuardedResolver()
         client = CallbackClient(
-            _CachedResolve(resolver, self._clock),
+            _CachedResolve(resolver, self._clock, guarded=not self._settings.allow_private_networks),
             timeout=self._settings.timeout,
             answer_limit=ANSWER_LIMIT,
             user_agent="Martinet-Callbacks/1",
@@ -306,6 +314,8 @@ class Notifier:
             return _Result(ok=False, error=f"no answer within {self._settings.timeout:g} s")
         except AnswerError as exc:
             return _Result(ok=False, error=str(exc))
+        except ssl.SSLError as exc:  # before ValueError: a refused certificate is both
+            return _Result(ok=False, error=f"TLS failed: {exc}")
         except ValueError as exc:
             return _Result(ok=False, error=f"invalid request: {exc}")
         except OSError as exc:
@@ -314,7 +324,10 @@ class Notifier:
             return _Result(ok=True, status=answer.status)
         pause = None
         if answer.status in (429, 503):
-            pause = retry_after(answer.retry_after, self._clock())
+            moment = self._clock()
+            pause = retry_after(answer.retry_after, moment)
+            if pause is not None:  # honoured up to the longest wait between two tries (`retry_max`)
+                pause = min(pause, moment + self._settings.retry_max)
         return _Result(ok=False, status=answer.status, error=f"HTTP {answer.status}", pause_until=pause)
 
     def _outcome(self, callback: DueCallback, result: _Result) -> CallbackResult:
@@ -422,10 +435,9 @@ def _is_address(host: str) -> bool:
     return True
 
 
-def _literal_problem(url: str) -> str | None:
-    """For a host written as an IP address (never given to the resolver)."""
-    host = urlsplit(url).hostname or ""
-    return forbidden_address(host) if _is_address(host) else None
+def _literal_problem(host: str) -> str | None:
+    """For a host that is an IP address in its ASCII form (never given to the resolver)."""
+    return forbidden_address(host.split("%", 1)[0]) if _is_address(host) else None
 
 
 def _ids(callback: DueCallback) -> dict[str, object]:

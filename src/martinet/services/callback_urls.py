@@ -22,7 +22,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from martinet.domain.webhooks import control_problem, forbidden_address, url_problem
+from martinet.domain.webhooks import ascii_host, control_problem, forbidden_address, url_problem
 
 #: The longest callback URL taken, a send's or an account's default, refused rather than cut: the URL is copied
 #: into every callback row it gets.
@@ -53,7 +53,8 @@ def _problem(url: str, allow_private: bool) -> str | None:
     problem = url_problem(url)
     if problem is not None or allow_private:
         return problem
-    return host_problem(urlsplit(url).hostname or "")
+    # Judged as connected to: `１２７.０.０.１` or `127。0。0。1` are 127.0.0.1 once in their ASCII form.
+    return host_problem(ascii_host(urlsplit(url).hostname or ""))
 
 
 def host_problem(host: str) -> str | None:

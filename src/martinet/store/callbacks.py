@@ -93,6 +93,7 @@ class CallbackRow:
     delivered_at: int | None
     last_status: int | None
     last_error: str | None
+    inbound_id: int | None  # a reply callback's reply (its event is `r<id>`; a status callback's `h<history_id>`)
 
 
 _cand = callbacks.alias("cand")
@@ -518,6 +519,7 @@ class CallbackStore:
             callbacks.c.delivered_at,
             callbacks.c.last_status,
             callbacks.c.last_error,
+            callbacks.c.inbound_id,
         ).select_from(callbacks.join(accounts, accounts.c.id == callbacks.c.account_id))
         if state is not None:
             query = query.where(_state_is(callbacks, state))
@@ -526,7 +528,7 @@ class CallbackStore:
         query = query.order_by(callbacks.c.id.desc()).limit(limit)
         async with self._db.reader.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [CallbackRow(*row) for row in rows]
+        return [CallbackRow(*tuple(row)) for row in rows]
 
     async def replay(self, *, ids: Sequence[int] = (), all_failed: bool = False, login: str | None = None) -> int:
         """Queue callbacks again as new: pending, due now, no attempts, and a fresh age window (created_at now)."""

@@ -113,7 +113,9 @@ def _record(conn: Connection, batch: Sequence[InboundMessage], rules: _Rules) ->
                     account_id=answered.account_id,
                     kind="reply",
                     inbound_id=inbound_id,
-                    order_key=f"r:{sender}"[:40],
+                    # One phone's replies to one account in order; another account's receiver never waits
+                    # behind this one's (a failing receiver holds back only its own account's replies).
+                    order_key=f"r:{answered.account_id}:{sender}"[:40],
                     url=answered.url,
                     state="pending",
                     created_at=rules.now,
