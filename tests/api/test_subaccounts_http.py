@@ -468,3 +468,18 @@ async def test_a_transfer_moves_credits_only_on_numbers_written_as_numbers(gw: G
             assert refused.status_code == 422, (body, refused.text)
         assert (await http.post("/sms/v1/transfers", json={"to": to, "amount": 1})).status_code == 201
         assert (await http.get(f"/sms/v1/accounts/{to}")).json()["balance"] == 1
+
+
+async def test_a_deleted_sub_account_is_read_but_never_changed(gw: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}) as http:
+        child = await http.post("/sms/v1/accounts/me/subaccounts", json={"login": "shop-gone", "password": "secret-1"})
+        gone = child.json()["id"]
+        assert (await http.delete(f"/sms/v1/accounts/{gone}")).status_code == 200
+        assert (await http.get(f"/sms/v1/accounts/{gone}")).json()["state"] == "DELETED"
+        changes = [
+            await http.post(f"/sms/v1/accounts/{gone}/senders", json={"sender": "LATE"}),
+            await http.post("/sms/v1/keys", json={"accountId": gone}),
+            await http.post(f"/sms/v1/accounts/{gone}/subaccounts", json={"login": "under-gone"}),
+            await http.patch(f"/sms/v1/accounts/{gone}", json={"rateLimit": 5}),
+        ]
+        assert [(a.status_code, a.json()["errorCode"]) for a in changes] == [(409, "ACCOUNT_CLOSED")] * 4

@@ -48,7 +48,7 @@ from martinet.domain.valueclass import valueclass
 from martinet.services.account_rules import own_limits
 from martinet.services.credentials import hash_password, token_hash
 from martinet.services.rate_limits import effective_rate, valid_rate
-from martinet.store.account_tree import AccountTree, Transfer, TreeAccount
+from martinet.store.account_tree import AccountClosed, AccountTree, Transfer, TreeAccount
 from martinet.store.accounts import KEEP, Account, AccountStore, ApiKey, Keep
 from martinet.store.ledger import LedgerEntry, LedgerStore
 from martinet.store.senders import APPROVED, REFUSED, SenderId, SenderStore
@@ -198,8 +198,7 @@ class ResellerService:
         """A new sub-account of the actor (or of an account it manages), with the parent's language, time zone,
         lane and character policy; raises LoginTaken, InvalidField, NotManaged."""
         parent = await self.account(actor, parent_id)
-        if parent.closed_at is not None:
-            raise NotManaged(parent_id)
+        _open(parent)
         if not _LOGIN.fullmatch(login or ""):
             raise InvalidField("newPseudo", f"1 to {MAX_LOGIN} characters, without spaces")
         if password is not None and not 1 <= len(password) <= 1024:
@@ -375,12 +374,14 @@ class ResellerService:
 
     async def request_sender(self, actor: Account, account_id: int, sender: str) -> SenderId:
         target = await self.account(actor, account_id)
+        _open(target)
         _check_sender(sender)
         return await self._senders.request(target.id, sender)
 
     async def decide_sender(self, actor: Account, account_id: int, sender: str, status: str) -> SenderId:
         """Approve or refuse an account's sender: its ancestors or an operator decide, never the account."""
         target = await self.account(actor, account_id)
+        _open(target)
         await self._above(actor, target)
         if status not in (APPROVED, REFUSED):
             raise InvalidField("status", "approved or refused")
@@ -404,8 +405,7 @@ class ResellerService:
         """A new key for the actor or an account it manages, never wider than the key asking for it: a key
         limited to lanes or networks creates keys within them (the caller's limits when none are given)."""
         target = await self.account(actor, account_id)
-        if target.closed_at is not None:
-            raise NotManaged(account_id)
+        _open(target)
         if len(label) > 100:
             raise InvalidField("label", "longer than 100 characters")
         if expires_at is not None and expires_at <= now:
@@ -451,6 +451,13 @@ class ResellerService:
             if not _no_wider(KeyLimits(parse_key_lanes(key.lanes), parse_networks(key.networks)), caller_limits):
                 raise NotAllowed("a key limited to lanes or networks revokes only keys within its limits")
         return await self._accounts.revoke_api_key(key_id)
+
+
+def _open(account: TreeAccount) -> None:
+    """A deleted account is read, never changed: no key, sub-account or sender ID (AccountClosed, a 409), as
+    it receives no credit and takes no limit."""
+    if account.closed_at is not None:
+        raise AccountClosed(account.id)
 
 
 def _no_wider(key: KeyLimits, caller: KeyLimits) -> bool:

@@ -237,6 +237,8 @@ def routes(door: PageHost) -> list[Route]:
                 problem, status = _field_problem(ctx, exc), 422
             except NotAllowed:
                 problem, status = ctx.t("Only an account above this one decides on its senders."), 403
+            except AccountClosed:
+                problem, status = ctx.t("The account is deleted."), 409
             except NotManaged:
                 return door.error(ctx, 404, "No such account.")
             else:
