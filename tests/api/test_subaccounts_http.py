@@ -440,6 +440,11 @@ async def test_the_last_day_of_the_calendar_is_refused_not_failed(gw: Gateway) -
         ledger = await http.get("/sms/v1/accounts/me/ledger", params={"endDate": "9999-12-31"})
         assert ledger.status_code == 422 and ledger.json()["field"] == "endDate", ledger.text
         assert (await http.get("/sms/v1/accounts/me/ledger", params={"endDate": "9999-12-30"})).status_code == 200
+        # A day in ISO 8601's basic form is that whole day too.
+        today = datetime.now(ZoneInfo("Europe/Paris")).date()
+        basic = await http.get("/sms/v1/accounts/me/ledger", params={"endDate": today.strftime("%Y%m%d")})
+        extended = await http.get("/sms/v1/accounts/me/ledger", params={"endDate": today.isoformat()})
+        assert basic.json()["items"] == extended.json()["items"] != []
 
 
 async def test_a_statement_comes_as_the_client_ranks_its_types(gw: Gateway) -> None:

@@ -493,7 +493,7 @@ def _statement_end(query: dict[str, str], timezone: str) -> int | None:
     (as `usage`'s `to` and the command line's `--to`), not its first instant."""
     end = _query_time(query, "endDate", timezone)
     raw = query.get("endDate", "").strip()
-    if end is None or len(raw) != len("YYYY-MM-DD"):
+    if end is None or len(raw) not in (len("YYYYMMDD"), len("YYYY-MM-DD")):  # a day, in ISO 8601's either form
         return end
     try:
         day = date.fromisoformat(raw)
