@@ -83,6 +83,7 @@ _PROBLEMS: dict[str, str] = {
         "doit être un nombre d'envois par seconde de 0 à 1 000 000 (0 = sans limite)"
     ),
     "before from": "avant from",
+    "before 9999-12-31": "avant le 9999-12-31",
     "approved or refused": "approved ou refused",
     "in the past": "dans le passé",
     "numeric senders are checked as numbers and need no approval": (
