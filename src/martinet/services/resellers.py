@@ -196,7 +196,7 @@ class ResellerService:
         profile: Mapping[str, str] | None = None,
     ) -> TreeAccount:
         """A new sub-account of the actor (or of an account it manages), with the parent's language, time zone,
-        lane and character policy; raises LoginTaken, InvalidField, NotManaged."""
+        lane and character policy; raises LoginTaken, InvalidField, NotManaged, AccountClosed."""
         parent = await self.account(actor, parent_id)
         _open(parent)
         if not _LOGIN.fullmatch(login or ""):
