@@ -48,8 +48,10 @@ def _wait(driver: Any, condition: Any, timeout: float = WAIT) -> Any:
 
 
 def _text_of(driver: Any, css: str) -> str:
-    """The text of the first element matching `css` ("" if none), read again if htmx replaced it meanwhile."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    """The text of the first element matching `css` ("" if none), read again if htmx replaced it meanwhile (which
+    ChromeDriver reports as a stale element, or as "Node … does not belong to the document" when the swap lands
+    between finding the node and reading it)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     for _ in range(20):
         elements = driver.find_elements(_by("CSS_SELECTOR"), css)
@@ -57,6 +59,9 @@ def _text_of(driver: Any, css: str) -> str:
             return str(elements[0].text) if elements else ""
         except StaleElementReferenceException:
             continue
+        except WebDriverException as exc:
+            if "does not belong to the document" not in str(exc):
+                raise
     return ""
 
 
