@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,3 +273,21 @@ async def _refused(gw: Gateway, **params: str) -> str:
             "/sendSMS.do", data={"accessToken": gw.token, "numero": "0612345678", "message": "x", **params}
         )
     return reply.content.decode("iso-8859-15")
+
+
+async def test_a_retry_after_beyond_any_date_pauses_no_longer_than_a_callback_lives(database_url: str) -> None:
+    """`Retry-After: 10000000000000000` overflowed the store's integers (the batch's results were lost and
+    callbacks sent again); it now pauses the host until the callbacks' age runs out, and they end failed."""
+    receiver = Receiver(answers=[(429, {"Retry-After": "10000000000000000"})] * 50)
+    await receiver.start()
+    try:
+        settings = {**FAST, "max_age_hours": 3 / 3600}  # three seconds
+        async with running_gateway(database_url, callbacks=settings) as gw:
+            url = f"http://127.0.0.1:{receiver.port}/dlr"
+            await _send(gw, numero="0612345678", message="hello", notification_url=url)
+            await wait_for(lambda: _settled(gw, "failed"), timeout=20)
+        assert receiver.calls and all(c.answer == 429 for c in receiver.calls)
+        tries = Counter(c.event for c in receiver.calls)
+        assert max(tries.values()) <= 2, tries  # paused, then tried once more as it expires, and failed
+    finally:
+        await receiver.stop()

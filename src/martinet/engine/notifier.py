@@ -326,8 +326,8 @@ class Notifier:
         if answer.status in (429, 503):
             moment = self._clock()
             pause = retry_after(answer.retry_after, moment)
-            if pause is not None:  # honoured up to the longest wait between two tries (`retry_max`)
-                pause = min(pause, moment + self._settings.retry_max)
+            if pause is not None:  # honoured, but never past the age at which a callback is given up
+                pause = min(pause, moment + self._settings.max_age_ms / 1000)
         return _Result(ok=False, status=answer.status, error=f"HTTP {answer.status}", pause_until=pause)
 
     def _outcome(self, callback: DueCallback, result: _Result) -> CallbackResult:
