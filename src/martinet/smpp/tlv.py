@@ -247,6 +247,7 @@ def decode_tlvs(data: bytes, pos: int, lenient: bool = False) -> tuple[TLV, ...]
     end = len(data)
     if pos >= end:
         return ()
+    read = _lenient_value if lenient else _decode_value
     tlvs: list[TLV] = []
     while pos < end:
         if end - pos < 4:
@@ -264,10 +265,7 @@ def decode_tlvs(data: bytes, pos: int, lenient: bool = False) -> tuple[TLV, ...]
                 tag=tag,
                 command_status=CommandStatus.ESME_RINVOPTPARSTREAM,
             )
-        if lenient:
-            tlvs.append(TLV(tag, _lenient_value(tag, data, start, pos)))
-        else:
-            tlvs.append(TLV(tag, _decode_value(tag, data, start, pos)))
+        tlvs.append(TLV(tag, read(tag, data, start, pos)))
     return tuple(tlvs)
 
 

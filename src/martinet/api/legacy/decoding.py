@@ -124,7 +124,7 @@ def decode_params(query: bytes, body: bytes = b"", content_type: str | None = No
         _decode_into(params, split_pairs(query), None)
     if body:
         _decode_into(params, split_pairs(body), declared_charset(content_type))
-    if "\x00" in "".join(params.values()):  # one join and memchr: searching the raw bytes for %00 cost 2 %
+    if "\x00" in "".join(params.values()):  # one join and memchr (searching the raw bytes for %00: ~8,000 instructions)
         _no_nul(params)
     return params
 

@@ -469,7 +469,8 @@ async def ledger(services: RestServices, request: RestRequest) -> Answer:
 
 def _prefers_csv(accept: bytes) -> bool:
     """Whether `Accept` ranks CSV above JSON (RFC 9110 §12.5.1 quality values; the earlier wins a tie). `format`
-    in the query, when given, wins over it."""
+    in the query, when given, wins over it. Written here: a choice between two types, which no dependency of the
+    project makes (Starlette does not negotiate)."""
     best: dict[str, tuple[float, int]] = {}
     for position, item in enumerate(accept.decode("latin-1").split(",")):
         media, *parameters = (part.strip() for part in item.split(";"))
