@@ -7,6 +7,7 @@ carrier that limits the account to the same rate (the simulator's bucket, one se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 
 import pytest
@@ -220,3 +221,28 @@ async def test_waiters_are_refused_when_no_bind_is_left_and_a_cancelled_one_give
     slots.bound = True
     gate.release("bind")
     assert slots.used == 0
+
+
+async def test_a_part_bringing_its_slot_waits_for_a_token_only_ahead_of_parts_waiting_for_a_slot() -> None:
+    """The next part of a long message brings the slot its previous part kept: with every slot kept by such
+    messages, they still go on (one token a part), and an OTP waiting for a slot gets the first one freed."""
+    loop = asyncio.get_running_loop()
+    slots = FakeSlots(2)
+    gate = SendGate(LaneBuckets(50, now=loop.time()), slots)
+    first = [await gate.acquire("marketing") for _ in range(2)]  # two long messages' first parts: every slot
+    assert first == ["bind", "bind"]
+    otp = asyncio.create_task(gate.acquire("otp"))
+    await asyncio.sleep(0)
+    assert not otp.done()  # no slot free
+    for _ in range(3):  # their next parts, in the slots they bring
+        assert await asyncio.wait_for(gate.acquire("marketing", "bind"), 1) == "bind"
+        assert await asyncio.wait_for(gate.acquire("marketing", "bind"), 1) == "bind"
+    assert slots.used == 2 and not otp.done()
+    gate.release("bind")  # one message recorded
+    assert await asyncio.wait_for(otp, 1) == "bind"
+    cancelled = asyncio.create_task(gate.acquire("marketing", "bind"))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await cancelled
+    assert slots.used == 2  # a part cancelled while bringing its slot leaves it with its message

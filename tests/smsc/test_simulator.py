@@ -358,6 +358,38 @@ async def test_long_messages_udh_sar_and_payload_are_each_accepted_and_receipted
     await client.close()
 
 
+@pytest.mark.parametrize(
+    ("habit", "same_ids", "reported"),
+    [("each_part", False, [1, 2, 3]), ("first_part", False, [1]), ("last_part", False, [3]), ("one_id", True, [3])],
+)
+async def test_long_message_receipts_follow_the_carriers_habit(
+    start: Start, habit: str, same_ids: bool, reported: list[int]
+) -> None:
+    """Three parts by UDH, then three by SAR, interleaved with a plain message: the plain one always has its own
+    ID and receipt; the parts get the IDs and receipts of the habit (for one_id, once the last part came)."""
+    smsc = await start(intermediate_receipt=None, long_message_receipts=habit)
+    inbox = Inbox()
+    client = await bind(smsc.port, inbox)
+    for concat in ("udh", "sar"):
+        ids = []
+        for seq in (1, 2, 3):
+            if concat == "udh":
+                pdu = submit(text=bytes((5, 0, 3, 42, 3, seq)) + b"A" * 153, esm_class=EsmClassFeature.UDHI)
+            else:
+                sar = (TLV(Tag.SAR_MSG_REF_NUM, 7), TLV(Tag.SAR_TOTAL_SEGMENTS, 3), TLV(Tag.SAR_SEGMENT_SEQNUM, seq))
+                pdu = submit(text=b"B" * 153, tlvs=sar)
+            ids.append((await client.request(pdu)).message_id)  # type: ignore[attr-defined]
+            if seq == 2:
+                plain = (await client.request(submit(text=b"plain"))).message_id  # type: ignore[attr-defined]
+        assert (len(set(ids)) == 1) is same_ids and plain not in ids
+        await inbox.wait_for(len(reported) + 1)
+        await asyncio.sleep(0.1)  # no receipt beyond those
+        named = sorted(receipt_fields(r)["id"] for r in inbox.items)
+        assert named == sorted([plain, *(ids[seq - 1] for seq in reported)]), (concat, named)
+        inbox.items.clear()
+    await client.close()
+
+
 async def test_data_sm_is_accepted_and_receipted(start: Start) -> None:
     smsc = await start(intermediate_receipt=None)
     inbox = Inbox()

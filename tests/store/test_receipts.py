@@ -288,3 +288,21 @@ async def test_receipts_take_their_write_turn_before_writers_already_waiting(tmp
         assert seen_by_the_waiting_writer == ["delivered"]
     finally:
         await db.dispose()
+
+
+async def test_a_receipt_settles_every_part_its_carrier_gave_the_same_id(db: Database) -> None:
+    """Some SMSCs answer every part of a concatenated message with one message ID and send one receipt for it:
+    that receipt is about every one of those parts, and only those."""
+    ids = await _messages(db, [ALICE, BOB])
+    store = DispatchStore(db, _clock)
+    await store.record(DispatchOutcome(submitted=[Submitted(ids[ALICE], "carrier", ("77", "77", "77"))]))
+    await store.record(DispatchOutcome(submitted=[Submitted(ids[BOB], "carrier", ("78", "79"))]))
+    receipts = ReceiptStore(db, _clock)
+    intermediate = Receipt("carrier", "77", State.SENT, 13, NOW + 5, "id:77 stat:ENROUTE")
+    assert await receipts.apply([intermediate, _delivered("77"), _delivered("78")]) == 3 + 3 + 1
+    # Bob's second part has its own ID and no receipt yet: his message is partly delivered (12).
+    assert await _states(db) == {ALICE: ("delivered", 11), BOB: ("sent", 12)}
+    assert await _history_of(db, ids[ALICE]) == [("queued", 1), ("sent", 0), ("sent", 13), ("delivered", 11)]
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(select(parts.c.state).where(parts.c.message_id == ids[ALICE]))).scalars().all()
+    assert rows == ["delivered"] * 3

@@ -354,6 +354,11 @@ class SmppConnectorConfig(_Section):
         description="short or long numbers of this carrier that receive replies; classe_msg=4 sends go out from them",
     )
     long_messages: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
+    long_message_receipts: Literal["each_part", "first_part", "last_part"] = Field(
+        default="each_part",
+        description="which parts of a long message the carrier sends receipts for: each one, or only the first or "
+        "the last, whose receipt then stands for the whole message (docs/smpp.md)",
+    )
     gsm_packed: bool = Field(default=False, description="pack GSM 7-bit septets (most SMSCs expect unpacked)")
     message_id_format: Literal["auto", "hex", "decimal", "as_is", "hex_decimal", "decimal_hex"] = Field(
         default="auto",

@@ -62,6 +62,11 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--receipt-tlv-id", metavar="FORM", help="the receipted_message_id TLV: same, decimal, hex, HEX or none"
     )
     smsc.add_argument(
+        "--long-message-receipts",
+        metavar="HABIT",
+        help="receipts of concatenated messages: each_part, first_part, last_part or one_id",
+    )
+    smsc.add_argument(
         "--bind-failure-delay", type=float, metavar="S", help="delay before the 2nd failed bind's answer, doubling"
     )
     smsc.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -108,6 +113,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         "message_id_width",
         "receipt_text_id",
         "receipt_tlv_id",
+        "long_message_receipts",
         "bind_failure_delay",
     )
     for name in flags:

@@ -19,6 +19,7 @@ Example file (every key optional; ``martinet smsc`` flags override the file)::
     message_id_width = 8                 # zero-pad counter IDs to 8 characters (default 0: no padding)
     receipt_text_id = "same"             # the receipt text's id: "same", "decimal", "hex", "HEX" or "none"
     receipt_tlv_id = "same"              # the receipted_message_id TLV: the same choices
+    long_message_receipts = "each_part"  # or "first_part", "last_part", "one_id" (see below)
     bind_failure_delay = 1.0             # seconds before the 2nd failed bind's answer, doubling after
     seed = 42                            # reproducible outcomes and ids
 
@@ -44,6 +45,9 @@ Message IDs: ``hex``/``HEX``/``decimal`` write a counter (from ``message_id_star
 ``message_id_width``); ``uuid``/``UUID`` a random UUID4 in lower/upper case.  Receipts write the ID
 ``"same"`` as the submit_sm_resp did, or the counter value in ``"decimal"``/``"hex"``/``"HEX"``
 without padding (counter formats only), or leave it out (``"none"``; not in both places at once).
+The parts of a concatenated submission (UDH or SAR) each get their ID and receipts (``"each_part"``), or, as
+some carriers do, receipts for the first part only (``"first_part"``), for the last one only (``"last_part"``),
+or the same ID for every part and one receipt once the last part has come (``"one_id"``).
 With ``receipt_before_response``, the receipts of an accepted submission (intermediate, then
 final) go to the account's receiver/transceiver bind before its response, whatever the delays.
 A refused bind is always ``ESME_RBINDFAIL``; on one connection the second failure is answered after
@@ -68,6 +72,7 @@ from .ids import COUNTER_FORMATS, ID_FORMATS, RECEIPT_ID_FORMS, UUID_FORMATS
 
 __all__ = [
     "DEFAULT_OUTCOMES",
+    "LONG_MESSAGE_RECEIPTS",
     "TEST_RANGE",
     "Credential",
     "Fate",
@@ -77,6 +82,10 @@ __all__ = [
     "load_config",
     "parse_address",
 ]
+
+
+#: How a carrier answers and reports the parts of a concatenated submission (module docstring).
+LONG_MESSAGE_RECEIPTS: Final = ("each_part", "first_part", "last_part", "one_id")
 
 
 class SimulatorConfigError(ValueError):
@@ -180,6 +189,7 @@ class SimulatorConfig:
     message_id_width: int = 0
     receipt_text_id: str = "same"
     receipt_tlv_id: str = "same"
+    long_message_receipts: str = "each_part"
     bind_failure_delay: float = 1.0
     seed: int | None = None
     max_tracked_messages: int = 100_000
@@ -206,6 +216,11 @@ class SimulatorConfig:
         if not self.outcomes or any(w < 0 for w in self.outcomes.values()) or sum(self.outcomes.values()) <= 0:
             raise SimulatorConfigError("outcomes need non-negative weights, at least one of them positive")
         self._check_message_ids()
+        if self.long_message_receipts not in LONG_MESSAGE_RECEIPTS:
+            raise SimulatorConfigError(
+                f"long_message_receipts must be one of {', '.join(LONG_MESSAGE_RECEIPTS)}, "
+                f"got {self.long_message_receipts!r}"
+            )
         if not self.test_prefix.isdigit():
             raise SimulatorConfigError("test_prefix must be digits, e.g. 3375999")
         seen: set[str] = set()
@@ -352,7 +367,8 @@ def from_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
     for name in numbers:
         if name in data:
             values[name] = float(_typed(data.pop(name), (int, float), name))
-    for name in ("system_id", "test_prefix", "message_id_format", "receipt_text_id", "receipt_tlv_id"):
+    strings = ("system_id", "test_prefix", "message_id_format", "receipt_text_id", "receipt_tlv_id")
+    for name in (*strings, "long_message_receipts"):
         if name in data:
             values[name] = _typed(data.pop(name), str, name)
     for name in ("seed", "max_tracked_messages", "message_id_start", "message_id_width"):

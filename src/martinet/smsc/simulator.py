@@ -38,6 +38,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
 
 from martinet.smpp.aio import Handler, SMPPConnection, SMPPServer
+from martinet.smpp.concatenation import concatenation_of
 from martinet.smpp.constants import CommandId, CommandStatus, EsmClassType, MessageState, Tag
 from martinet.smpp.errors import PDUError, SMPPError
 from martinet.smpp.pdu import (
@@ -166,6 +167,8 @@ class Simulator:
         self._turn = 0
         self._parked: dict[str, deque[_Delivery]] = {}
         self._messages: OrderedDict[str, SubmittedMessage] = OrderedDict()
+        # "one_id": the ID and the parts seen so far of each concatenated submission still coming in.
+        self._long_ids: OrderedDict[tuple[str, str, str, int, int], tuple[str, int, int]] = OrderedDict()
         # Drawn whatever the ID format, so that the outcomes of a seed do not depend on it.
         id_key = self._rng.randrange(1 << 32, 1 << 36)
         start = config.message_id_start if config.message_id_start is not None else id_key
@@ -364,15 +367,36 @@ class Simulator:
         if fate is Fate.SUBMIT_REFUSED:
             self.counters.refused += 1
             return response_to(pdu, SUBMIT_REFUSED_STATUS)
-        message_id, serial = self._ids.issue()
+        message_id, serial, reported = self._issue(system_id, pdu)
         self.counters.submitted += 1
         destination = Address(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr)
         message = self._record(system_id, message_id, serial, pdu, destination, fate, now)
-        if message.registered_delivery & 0x03:
+        if message.registered_delivery & 0x03 and reported:
             accepted.append(message)
         if isinstance(pdu, DataSm):
             return DataSmResp(message_id=message_id)
         return SubmitSmResp(message_id=message_id)
+
+    def _issue(self, system_id: str, pdu: SubmitSm | DataSm) -> tuple[str, int, bool]:
+        """The message ID and serial of a submission, and whether it gets receipts: every submission does,
+        except the parts of a concatenated message that `long_message_receipts` leaves unreported."""
+        habit = self.config.long_message_receipts
+        part = None if habit == "each_part" else _concatenation(pdu)
+        if part is None:
+            return (*self._ids.issue(), True)
+        reference, total, seq = part
+        if habit == "first_part":
+            return (*self._ids.issue(), seq == 1)
+        if habit == "last_part":
+            return (*self._ids.issue(), seq == total)
+        key = (system_id, pdu.source_addr, pdu.destination_addr, reference, total)
+        known = self._long_ids.pop(key, None)
+        message_id, serial, seen = known if known is not None else (*self._ids.issue(), 0)
+        if seen + 1 < total:
+            self._long_ids[key] = (message_id, serial, seen + 1)
+            if len(self._long_ids) > self.config.max_tracked_messages:
+                self._long_ids.popitem(last=False)
+        return message_id, serial, seen + 1 >= total  # one receipt, once the last part has come
 
     def _submit_multi(self, system_id: str, pdu: SubmitMulti, now: float, accepted: list[SubmittedMessage]) -> PDU:
         """One message_id for every destination; each SME address gets its own fate and receipts
@@ -634,6 +658,11 @@ class Simulator:
 
 
 _CANCELLABLE: Final = frozenset({MessageState.ENROUTE, MessageState.ACCEPTED})
+
+
+def _concatenation(pdu: SubmitSm | DataSm) -> tuple[int, int, int] | None:
+    body = pdu.short_message if isinstance(pdu, SubmitSm) and pdu.short_message else pdu.get_tlv(Tag.MESSAGE_PAYLOAD)
+    return concatenation_of(pdu.esm_class, body if isinstance(body, bytes) else b"", pdu)
 
 
 def _excerpt(text: str) -> str:

@@ -204,18 +204,35 @@ _STATE_OF = {state.value: state for state in State}
 
 class _Parts:
     """Parts by (connector, carrier ID). Counters restart, so an ID may name several parts over time: the
-    newest one still waiting for a final status wins, else the newest."""
+    newest one still waiting for a final status wins, else the newest. Some SMSCs also answer every part of a
+    concatenated message with one ID (or are configured to be read so, `long_message_receipts`): those parts
+    of one message share that ID's receipts (`sharing`)."""
 
     def __init__(self, rows: Sequence[_PartRow]) -> None:
         self._by_key: dict[tuple[str, str], _PartRow] = {}
+        # Only the keys naming several parts get a list: most batches have none, and this runs per receipt batch.
+        self._repeated: dict[tuple[str, str], list[_PartRow]] = {}
         for row in rows:  # ordered by message id: newer rows come later
             key = (row.connector, row.carrier_id)
             known = self._by_key.get(key)
+            if known is not None:
+                group = self._repeated.get(key)
+                if group is None:
+                    self._repeated[key] = [known, row]  # at a key's second row, `known` is its first
+                else:
+                    group.append(row)
             if known is None or row.state not in FINAL_STATES or known.state in FINAL_STATES:
                 self._by_key[key] = row
 
     def get(self, connector: str, carrier_id: str) -> _PartRow | None:
         return self._by_key.get((connector, carrier_id))
+
+    def sharing(self, row: _PartRow) -> list[_PartRow]:
+        """The other parts of `row`'s message stored under its ID."""
+        group = self._repeated.get((row.connector, row.carrier_id))
+        if group is None:
+            return []
+        return [other for other in group if other.message_id == row.message_id and other.id != row.id]
 
 
 def _parts_named(conn: Connection, forms: Mapping[str, Collection[str]]) -> list[_PartRow]:
@@ -314,10 +331,15 @@ def _apply_round(
             if r.part_id is None:
                 kept.append(r)
         elif _takes(part_status[row.id], r):
-            part_status[row.id] = (r.state, r.code)
-            part_updates[row.id] = r
-            if latencies is not None and r.state in FINAL_STATES:
-                latencies.append((row.connector, max(0.0, (r.at - row.submitted_at) / 1000)))
+            # A conclusion about one part (`part_id`) is about it alone; a carrier's receipt is about every part
+            # it gave this ID.
+            for target in (row,) if r.part_id is not None else (row, *found.sharing(row)):
+                if target is not row and (target.id in part_updates or not _takes(part_status[target.id], r)):
+                    continue
+                part_status[target.id] = (r.state, r.code)
+                part_updates[target.id] = r
+                if latencies is not None and r.state in FINAL_STATES:
+                    latencies.append((target.connector, max(0.0, (r.at - target.submitted_at) / 1000)))
     if part_updates:
         _PART_STATUS.execute(conn, [(pid, str(r.state), r.code, r.at) for pid, r in part_updates.items()])
         _roll_up(conn, rows, part_status, part_updates, now)

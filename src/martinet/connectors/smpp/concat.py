@@ -63,6 +63,7 @@ from martinet.connectors.smpp.coding import (
 from martinet.domain.text import GSM_EXTENSION, Encoding
 from martinet.domain.valueclass import valueclass
 from martinet.smpp import TLV, DataSm, DeliverSm, EsmClassFeature, Tag
+from martinet.smpp.concatenation import IEI_CONCAT_8, IEI_CONCAT_16, concatenation_of
 
 __all__ = [
     "MAX_PARTS",
@@ -85,8 +86,6 @@ _MAX_SHORT_MESSAGE: Final = 254
 #: Characters costing two units: GSM-7's extension table (ESC + code), UCS-2's astral planes (a surrogate pair).
 _EXTENSION: Final = re.compile("[" + "".join(re.escape(char) for char in sorted(GSM_EXTENSION)) + "]")
 _ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
-_IEI_CONCAT_8: Final = 0x00
-_IEI_CONCAT_16: Final = 0x08
 
 
 class LongMessageMode(enum.StrEnum):
@@ -115,8 +114,8 @@ class Submission:
 
 def _udh(mode: LongMessageMode, reference: int, total: int, seq: int) -> bytes:
     if mode is LongMessageMode.UDH8:
-        return bytes((0x05, _IEI_CONCAT_8, 0x03, reference & 0xFF, total, seq))
-    return bytes((0x06, _IEI_CONCAT_16, 0x04, (reference >> 8) & 0xFF, reference & 0xFF, total, seq))
+        return bytes((0x05, IEI_CONCAT_8, 0x03, reference & 0xFF, total, seq))
+    return bytes((0x06, IEI_CONCAT_16, 0x04, (reference >> 8) & 0xFF, reference & 0xFF, total, seq))
 
 
 def _udh_length(mode: LongMessageMode) -> int:
@@ -289,44 +288,6 @@ def _body(pdu: DeliverSm | DataSm) -> bytes:
     return payload if isinstance(payload, bytes) else b""
 
 
-def _concat_from_udh(header: bytes) -> tuple[int, int, int] | None:
-    """(reference, total, seq) from the information elements of a UDH (without its length octet)."""
-    position = 0
-    while position + 2 <= len(header):
-        iei, length = header[position], header[position + 1]
-        data = header[position + 2 : position + 2 + length]
-        if len(data) < length:
-            return None
-        if iei == _IEI_CONCAT_8 and length == 3:
-            return data[0], data[1], data[2]
-        if iei == _IEI_CONCAT_16 and length == 4:
-            return (data[0] << 8) | data[1], data[2], data[3]
-        position += 2 + length
-    return None
-
-
-def _concat_from_sar(pdu: DeliverSm | DataSm) -> tuple[int, int, int] | None:
-    values = (
-        pdu.get_tlv(Tag.SAR_MSG_REF_NUM),
-        pdu.get_tlv(Tag.SAR_TOTAL_SEGMENTS),
-        pdu.get_tlv(Tag.SAR_SEGMENT_SEQNUM),
-    )
-    reference, total, seq = (_sar_number(value) for value in values)
-    if reference is not None and total is not None and seq is not None:
-        return reference, total, seq
-    return None
-
-
-def _sar_number(value: object) -> int | None:
-    """A SAR TLV's number; also from the raw octets a lenient decoding kept when a carrier sent it in one octet
-    too few or too many (a one-octet `sar_msg_ref_num`)."""
-    if isinstance(value, int):
-        return value
-    if isinstance(value, bytes) and 1 <= len(value) <= 2:
-        return int.from_bytes(value, "big")
-    return None
-
-
 def segment_of(pdu: DeliverSm | DataSm, *, gsm_packed: bool = False) -> MoSegment:
     """Read the concatenation data and the text octets of an inbound PDU; never raises.
 
@@ -336,22 +297,19 @@ def segment_of(pdu: DeliverSm | DataSm, *, gsm_packed: bool = False) -> MoSegmen
     """
     body = _body(pdu)
     packed_gsm = gsm_packed and is_gsm_coding(pdu.data_coding)
-    concat: tuple[int, int, int] | None = None
+    concat = concatenation_of(pdu.esm_class, body, pdu)
     if pdu.esm_class & UDHI and body and body[0] + 1 <= len(body):
         header_length = body[0] + 1
-        concat = _concat_from_udh(body[1:header_length])
         if packed_gsm:
             body = unpack_septets(body)[(8 * header_length + 6) // 7 :]
             packed_gsm = False
         else:
             body = body[header_length:]
-    else:
-        concat = _concat_from_sar(pdu)
     if packed_gsm:
         body = unpack_septets(body)
     reference: int | None = None
     total = seq = 1
-    if concat is not None and concat[1] >= 2 and 1 <= concat[2] <= concat[1]:
+    if concat is not None:
         reference, total, seq = concat
     return MoSegment(pdu.source_addr, pdu.destination_addr, pdu.data_coding, body, reference, total, seq)
 

@@ -268,9 +268,10 @@ class SmppConnector:
     # ------------------------------------------------------------------ submitting
 
     async def _submit_message(self, message: OutboundMessage, on_result: ResultListener | None) -> SubmitResult:
-        """Submit every part of `message`; the window slots of the parts the carrier accepted are held until the
-        listener's recording is done, so parts answered but not yet recorded count against the window: what a
-        crash can send twice never exceeds `window` per bind (docs/engine.md, "After a crash")."""
+        """Submit every part of `message`; the window slot of its accepted parts (one, passed from part to part)
+        is held until the listener's recording is done, so messages answered but not yet recorded count against
+        the window: what a crash can send twice never exceeds `window` messages per bind (docs/engine.md, "After a
+        crash")."""
         held: list[SMPPConnection] = []
         try:
             result = await self._submit_pieces(message, held)
@@ -324,19 +325,32 @@ class SmppConnector:
                     self._learner.submitted(result, message.msisdn, asyncio.get_running_loop().time())
         finally:
             self._queued -= len(pieces) - started  # the parts never tried; each tried one counted itself out
-        return Accepted(message.message_id, tuple(carrier_ids))
+        return Accepted(message.message_id, _reported_ids(carrier_ids, self._config.long_message_receipts))
 
     async def _submit_part(
         self, message_id: int, lane: str, pdu: SubmitSm, deadline: float, held: list[SMPPConnection]
     ) -> str | Refused:
-        """Send one part (counted in `_queued` until it is on the wire) and read the carrier's answer."""
+        """Send one part (counted in `_queued` until it is on the wire) and read the carrier's answer.
+
+        The slot of the message's previous part (`held`) is passed on to this one: a message keeps one window
+        slot from its first accepted part until its recording, so that messages sent part by part never hold
+        every slot between them while each waits for another (docs/engine.md, "After a crash")."""
         loop = asyncio.get_running_loop()
         queued = True
+        carried = held[-1] if held else None
+        if carried is not None and carried.closed:  # its bind is gone: this part takes a slot like any other
+            self._gate.release(held.pop())
+            carried = None
         try:
             while True:
                 waiting_since = loop.time()
-                connection = await self._gate.acquire(lane)
+                connection = await self._gate.acquire(lane, carried)
                 self._throttle_wait.observe(loop.time() - waiting_since)
+                if carried is not None:
+                    held.pop()  # now `connection`, released or held again below like any part's slot
+                    if connection is None:
+                        self._gate.release(carried)
+                    carried = None
                 if connection is None:
                     return Refused(message_id, True, INTERNAL_ERROR, f"{self.name}: not bound")
                 self._queued -= 1
@@ -579,6 +593,14 @@ def _submit_sm(
         short_message=piece.short_message,
         tlvs=piece.tlvs,
     )
+
+
+def _reported_ids(carrier_ids: list[str], habit: str) -> tuple[str, ...]:
+    """The IDs to store for a message's parts: a carrier that reports only one part of a long message has every
+    part stored under that part's ID, so that its receipt settles them all (store/receipts.py)."""
+    if len(carrier_ids) < 2 or habit == "each_part":
+        return tuple(carrier_ids)
+    return (carrier_ids[0] if habit == "first_part" else carrier_ids[-1],) * len(carrier_ids)
 
 
 async def _settled(recording: Awaitable[None], within: float) -> None:

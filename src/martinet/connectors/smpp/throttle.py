@@ -191,7 +191,8 @@ class SendGate(Generic[T]):
         self._buckets = buckets
         self._slots = slots
         self._clock = clock
-        self._waiting: list[tuple[int, int, bool, asyncio.Future[T | None]]] = []
+        # (0 for a part that brings its slot else 1, lane priority, arrival, otp, slot brought, future)
+        self._waiting: list[tuple[int, int, int, bool, T | None, asyncio.Future[T | None]]] = []
         self._order = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -199,28 +200,33 @@ class SendGate(Generic[T]):
     def buckets(self) -> LaneBuckets:
         return self._buckets
 
-    async def acquire(self, lane: str) -> T | None:
+    async def acquire(self, lane: str, slot: T | None = None) -> T | None:
         """Wait for a token and a slot; returns the slot, or None if no bind can transmit.
 
-        The caller must give the slot back with :meth:`release` once the part has its answer.
+        The caller must give the slot back with :meth:`release` once the part has its answer. A part that
+        brings its `slot` (the next part of a long message, in the slot its previous part kept) waits for a token
+        only, ahead of parts waiting for a slot: slots kept by unfinished messages are freed only by finishing
+        them, so were those parts to wait for a slot too, a window full of half-sent messages would wait for
+        ever. Cancelled, it keeps its slot.
         """
         otp = lane == Lane.OTP
         if not self._live_waiters():
             now = self._clock()
             if self._buckets.delay(otp=otp, now=now) == 0:
-                slot = self._slots.reserve()
-                if slot is not None:
+                granted = slot if slot is not None else self._slots.reserve()
+                if granted is not None:
                     self._buckets.take(otp=otp, now=now)
-                    return slot
+                    return granted
         if not self._slots.open():
             return None
         future: asyncio.Future[T | None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (lane_priority(lane), next(self._order), otp, future))
+        entry = (0 if slot is not None else 1, lane_priority(lane), next(self._order), otp, slot, future)
+        heapq.heappush(self._waiting, entry)
         self._pump()
         try:
             return await future
         except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
+            if slot is None and future.done() and not future.cancelled():
                 granted = future.result()
                 if granted is not None:
                     self.release(granted)
@@ -248,7 +254,7 @@ class SendGate(Generic[T]):
 
     def _live_waiters(self) -> bool:
         waiting = self._waiting
-        while waiting and waiting[0][3].done():
+        while waiting and waiting[0][5].done():
             heapq.heappop(waiting)
         return bool(waiting)
 
@@ -258,11 +264,11 @@ class SendGate(Generic[T]):
             self._timer = None
         waiting = self._waiting
         while self._live_waiters():
-            _, _, otp, future = waiting[0]
+            _, _, _, otp, brought, future = waiting[0]
             now = self._clock()
             delay = self._buckets.delay(otp=otp, now=now)
             if delay == 0:
-                slot = self._slots.reserve()
+                slot = brought if brought is not None else self._slots.reserve()
                 if slot is not None:
                     self._buckets.take(otp=otp, now=now)
                     heapq.heappop(waiting)
