@@ -109,6 +109,7 @@ def console_door(
             session_hours=console.session_hours,
             operators=frozenset(console.operators),
             max_upload_bytes=settings.http.max_body_bytes,
+            max_recipients=settings.http.max_recipients,  # sizes the send form (`max_send_bytes`)
         ),
         tracebacks=logs.Tracebacks(time.monotonic),
     )

@@ -23,4 +23,4 @@ async def test_upgrading_twice_is_harmless(db: Database) -> None:
     await upgrade(db)
     async with db.reader.connect() as conn:
         version = await conn.exec_driver_sql("select version_num from alembic_version")
-        assert version.scalar_one() == "0015"
+        assert version.scalar_one() == "0016"

@@ -301,6 +301,37 @@ class AccountStore:
             return None
         return _account(row), row[-1]
 
+    async def console_session(self, login: str) -> tuple[Account, int] | None:
+        """The live account `login` and the generation of its console sessions, in the one query a console page
+        makes anyway to find who is signed in; None for an unknown or closed account."""
+        query = select(*_ACCOUNT_COLUMNS, accounts.c.console_generation).where(
+            accounts.c.login == login, accounts.c.closed_at.is_(None)
+        )
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return _account(row), int(row[-1])
+
+    async def console_generation(self, account_id: int) -> int:
+        """The generation a console session signed now carries."""
+        async with self._db.reader.connect() as conn:
+            value = await conn.scalar(select(accounts.c.console_generation).where(accounts.c.id == account_id))
+        if value is None:
+            raise UnknownAccount(account_id)
+        return int(value)
+
+    async def end_console_sessions(self, account_id: int) -> None:
+        """Void every console session of the account signed so far (signing out), on every worker and node:
+        each page compares its cookie's generation with the account's."""
+        statement = (
+            update(accounts)
+            .where(accounts.c.id == account_id)
+            .values(console_generation=accounts.c.console_generation + 1)
+        )
+        async with self._db.write() as conn:
+            await conn.execute(statement)
+
     async def balance(self, account_id: int) -> int:
         async with self._db.reader.connect() as conn:
             value = await conn.scalar(select(accounts.c.balance).where(accounts.c.id == account_id))

@@ -76,6 +76,9 @@ accounts = Table(
     # "any": any valid sender ID; "approved": alphanumeric senders must be approved (table sender_ids).
     Column("sender_policy", String(8), nullable=False, server_default="any"),
     Column("profile", Text),  # JSON: what createSubAccount.do was given (name, company, address...)
+    # Console sessions: a session cookie holds the generation it was signed at, and is void once signing out
+    # has bumped it (cookies are stateless; this is what lets sign-out end them on the server).
+    Column("console_generation", Integer, nullable=False, server_default="0"),
 )
 
 api_keys = Table(

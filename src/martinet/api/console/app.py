@@ -92,26 +92,36 @@ class ConsoleDoor:
 
     # --- Building pages ---
 
-    def page(self, handler: Page, *, signed_in: bool = True, operator: bool = False) -> Callable[[Request], Any]:
-        """A Starlette endpoint around `handler`: session, sign-in and role checks, CSRF on POST."""
+    def page(
+        self, handler: Page, *, signed_in: bool = True, operator: bool = False, too_large: Page | None = None
+    ) -> Callable[[Request], Any]:
+        """A Starlette endpoint around `handler`: session, sign-in and role checks, CSRF on POST.
+
+        `too_large`, for the send form: its form may take `ConsoleSettings.max_send_bytes` (room for a send to
+        `http.max_recipients` numbers) once signed in, and a larger one is answered by `too_large` (the form
+        again, with the reason), not by a bare error page."""
 
         async def endpoint(request: Request) -> Response:
             try:
-                return await self._page(request, handler, signed_in=signed_in, operator=operator)
+                return await self._page(request, handler, signed_in=signed_in, operator=operator, too_large=too_large)
             except Exception as exc:
                 return self._failed(request, exc)
 
         return endpoint
 
-    async def _page(self, request: Request, handler: Page, *, signed_in: bool, operator: bool) -> Response:
+    async def _page(
+        self, request: Request, handler: Page, *, signed_in: bool, operator: bool, too_large: Page | None
+    ) -> Response:
         session = self.cookies.read(request.cookies.get(COOKIE))
         fresh = session is None
         if session is None:
             session = new_session()
         account = None
         if session.login is not None:
-            found = await self.services.accounts.by_login(session.login, live=True)  # deleted: signed out
-            account = found[0] if found is not None else None
+            # One query, as finding the account needs anyway: a deleted account is signed out, and so is a session
+            # signed before the account last signed out (its generation is no longer the account's).
+            found = await self.services.accounts.console_session(session.login)
+            account = found[0] if found is not None and found[1] == session.generation else None
             if account is None:
                 session, fresh = new_session(), True
         language = account.language if account else browser_language(request.headers.get("accept-language", ""))
@@ -130,8 +140,14 @@ class ConsoleDoor:
                 if _is_multipart(request):
                     ctx.form, ctx.files = await read_upload(request, self.settings.max_upload_bytes)
                 else:
-                    ctx.form = await read_form(request, self.settings.max_body_bytes)
+                    # Only a signed-in session may post the send form's larger body: a stranger's form is read
+                    # (before its CSRF token can be checked) up to the 1 MiB of every other form.
+                    large = too_large is not None and account is not None
+                    limit = self.settings.max_send_bytes if large else self.settings.max_body_bytes
+                    ctx.form = await read_form(request, limit)
             except FormTooLarge:
+                if too_large is not None and account is not None and not _is_multipart(request):
+                    return self.with_cookie(ctx, await too_large(ctx))  # nothing of the form is acted on
                 return self.with_cookie(ctx, self.error(ctx, 413, "The form is too large."))
             except MultiPartException:
                 return self.with_cookie(ctx, self.error(ctx, 400, "The form could not be read."))
@@ -173,13 +189,20 @@ class ConsoleDoor:
             response.headers.append("set-cookie", ctx.cookie)
         return response
 
-    def sign_in(self, ctx: Ctx, account: Account) -> Response:
-        """A new session (new CSRF token) for `account`, and off to the dashboard."""
-        session = new_session(account.login)
+    async def sign_in(self, ctx: Ctx, account: Account) -> Response:
+        """A new session (new CSRF token) for `account`, at its current session generation, and off to the
+        dashboard."""
+        generation = await self.services.accounts.console_generation(account.id)
+        session = new_session(account.login, generation)
         ctx.cookie = self.cookies.set_cookie(session, secure=self.secure(ctx.request))
         return RedirectResponse(PREFIX + "/", 303)
 
-    def sign_out(self, ctx: Ctx) -> Response:
+    async def sign_out(self, ctx: Ctx) -> Response:
+        """End the account's console sessions on the server, not only in this browser: clearing the cookie
+        alone would leave any copy of it (and its CSRF token) valid until it expires. Every session of the
+        account ends, on every browser: the server keeps one generation per account, not a list of sessions."""
+        if ctx.account is not None:
+            await self.services.accounts.end_console_sessions(ctx.account.id)
         ctx.cookie = self.cookies.clear_cookie(secure=self.secure(ctx.request))
         return RedirectResponse(PREFIX + "/login", 303)
 

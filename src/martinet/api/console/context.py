@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -77,17 +78,45 @@ class ConsoleServices:
     resellers: ResellerService
 
 
+#: Bytes a send form may take per recipient it can name: a number as a browser posts it (`%2B33612345678%0D%0A`,
+#: 20 bytes) with room for spaces and dots written in it.
+SEND_FORM_BYTES_PER_RECIPIENT = 32
+
+
 @valueclass
 class ConsoleSettings:
     secret_key: str
     session_hours: float = 12.0
     operators: frozenset[str] = frozenset()
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = 1024 * 1024  # every form but the send form's and a file upload
     max_upload_bytes: int = 16 * 1024 * 1024  # a file upload (a CSV import), read whole
+    max_recipients: int = 100_000  # `http.max_recipients`: what the send form must be able to carry
+
+    @property
+    def max_send_bytes(self) -> int:
+        """How large the send form (and the live counter, which posts the same form) may be: room for
+        `max_recipients` numbers as a browser posts them, beside the 1 MiB of the other forms. Sized from the
+        send limit rather than fixed, so that a paste of as many numbers as a send may name reaches the send
+        service (which counts them) instead of being cut at the door."""
+        return self.max_body_bytes + SEND_FORM_BYTES_PER_RECIPIENT * self.max_recipients
 
 
 class FormTooLarge(Exception):
     pass
+
+
+def attachment(filename: str) -> str:
+    """The `Content-Disposition` of a download named `filename`, which may hold a client's own text (a login).
+
+    HTTP header values are Latin-1 at most, and a quote or a backslash would end or escape the quoted name: a
+    login such as `客户一` used to make the answer fail (a 500). So the name is given twice (RFC 6266): `filename`
+    in ASCII (anything else, and `%` that some browsers decode, become `_`) for old clients, and `filename*` as
+    UTF-8, percent-encoded (RFC 8187), which browsers prefer. Quotes, backslashes and control or other
+    unprintable characters are dropped from both.
+    """
+    kept = "".join(c for c in filename if c.isprintable() and c not in '"\\')
+    fallback = "".join(c if c.isascii() and c != "%" else "_" for c in kept)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(kept, safe='')}"
 
 
 @dataclass
@@ -135,7 +164,9 @@ class PageHost(Protocol):
 
     settings: ConsoleSettings
 
-    def page(self, handler: Page, *, signed_in: bool = True, operator: bool = False) -> Callable[[Request], Any]: ...
+    def page(
+        self, handler: Page, *, signed_in: bool = True, operator: bool = False, too_large: Page | None = None
+    ) -> Callable[[Request], Any]: ...
 
     def render(
         self, ctx: Ctx, template: str, values: Mapping[str, Any] | None = None, status: int = 200
@@ -143,6 +174,6 @@ class PageHost(Protocol):
 
     def error(self, ctx: Ctx, status: int, message: str) -> Response: ...
 
-    def sign_in(self, ctx: Ctx, account: Account) -> Response: ...
+    async def sign_in(self, ctx: Ctx, account: Account) -> Response: ...
 
-    def sign_out(self, ctx: Ctx) -> Response: ...
+    async def sign_out(self, ctx: Ctx) -> Response: ...

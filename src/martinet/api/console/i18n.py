@@ -343,6 +343,7 @@ FRENCH: dict[str, str] = {
     "the send costs %s credits, more than the balance": "l'envoi coûte %s crédits, plus que le solde",
     "too many sends per second; retry": "trop d'envois par seconde ; réessayez",
     "The form is too large.": "Le formulaire est trop volumineux.",
+    "the form is larger than %s MiB; send to at most %s numbers at a time": "le formulaire dépasse %s Mio ; envoyez à au plus %s numéros à la fois",  # noqa: E501
     "The form could not be read.": "Le formulaire n'a pas pu être lu.",
     "The console failed to answer; please try again in a moment.": "La console n'a pas pu répondre ; réessayez dans un instant.",  # noqa: E501
 }

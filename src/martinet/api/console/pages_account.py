@@ -40,6 +40,10 @@ HOUR, DAY = 3600 * 1000, 24 * 3600 * 1000
 PAGE = 50
 #: Rows a CSV export holds at most (read page by page, written as they come).
 CSV_MAX = 100_000
+#: Numbers one opt-out form adds or removes at most (more are refused, never cut).
+OPT_OUT_MAX = 1000
+#: A send form larger than the console reads (`ConsoleSettings.max_send_bytes`), under the Recipients label.
+TOO_LARGE = "the form is larger than %s MiB; send to at most %s numbers at a time"
 STATES = [str(state) for state in State]
 #: The three series of the charts: final success, still moving, and every kind of failure.
 OUTCOME = {
@@ -81,10 +85,10 @@ def routes(door: PageHost) -> list[Route]:
             return door.render(ctx, "login.html", {"error": error, "login": login}, 429)
         if caller is None:
             return door.render(ctx, "login.html", {"error": ctx.t("Wrong login or password."), "login": login}, 401)
-        return door.sign_in(ctx, caller.account)
+        return await door.sign_in(ctx, caller.account)
 
     async def logout(ctx: Ctx) -> Response:
-        return door.sign_out(ctx)
+        return await door.sign_out(ctx)
 
     async def link_page(ctx: Ctx) -> Response:
         """A sign-in link opens a page with a button: a link scanner that fetches URLs does not use it up."""
@@ -96,7 +100,7 @@ def routes(door: PageHost) -> list[Route]:
         if account is None:
             error = ctx.t("This sign-in link is invalid, expired or already used.")
             return door.render(ctx, "link.html", {"token": "", "error": error}, 403)
-        return door.sign_in(ctx, account)
+        return await door.sign_in(ctx, account)
 
     # --- Dashboard ---
 
@@ -141,6 +145,19 @@ def routes(door: PageHost) -> list[Route]:
             message = ctx.t("too many sends per second; retry")
             return door.render(ctx, "send.html", await _send_values(ctx, form, message), 429)
         return RedirectResponse(f"{PREFIX}/sends/{accepted.send_id}", 303)
+
+    def _too_large(ctx: Ctx) -> str:
+        megabytes = f"{door.settings.max_send_bytes / (1024 * 1024):.1f}"
+        return f"{ctx.t('Recipients')}: {ctx.t(TOO_LARGE, megabytes, door.settings.max_recipients)}"
+
+    async def send_too_large(ctx: Ctx) -> Response:
+        """A send form past `max_send_bytes`: the form again, saying why and naming the limit (413). Its body
+        was not read past the limit, so nothing typed can be shown again, and nothing is sent."""
+        return door.render(ctx, "send.html", await _send_values(ctx, {}, _too_large(ctx)), 413)
+
+    async def counter_too_large(ctx: Ctx) -> Response:
+        """The live counter of a form past `max_send_bytes`: the reason the send will be refused, at once."""
+        return door.render(ctx, "send_counter.html", {"problem": _too_large(ctx), "analysis": None})
 
     async def send_counter(ctx: Ctx) -> Response:
         """The live counter: the text as it would be sent, by the send service's own rules."""
@@ -268,8 +285,8 @@ def routes(door: PageHost) -> list[Route]:
         problem = None
         if ctx.request.method == "POST":
             numbers = _numbers(ctx.form.get("numbers", ""))
-            if numbers is None:
-                problem = labelled(ctx, "Number", "give phone numbers, one per line or separated by commas")
+            if isinstance(numbers, str):
+                problem = labelled(ctx, "Number", numbers)
             elif ctx.form.get("action") == "remove":
                 await ctx.services.opt_outs.remove(ctx.me.id, numbers)
                 return RedirectResponse(f"{PREFIX}/opt-outs", 303)
@@ -353,8 +370,8 @@ def routes(door: PageHost) -> list[Route]:
         Route(PREFIX + "/dashboard/figures", page(dashboard_figures)),
         Route(PREFIX + "/dashboard/series", page(dashboard_series)),
         Route(PREFIX + "/send", page(send_form)),
-        Route(PREFIX + "/send", page(send_submit), methods=["POST"]),
-        Route(PREFIX + "/send/counter", page(send_counter), methods=["POST"]),
+        Route(PREFIX + "/send", page(send_submit, too_large=send_too_large), methods=["POST"]),
+        Route(PREFIX + "/send/counter", page(send_counter, too_large=counter_too_large), methods=["POST"]),
         Route(PREFIX + "/history", page(history)),
         Route(PREFIX + "/history.csv", page(history_csv)),
         Route(PREFIX + "/sends/{send_id}", page(send_page)),
@@ -555,11 +572,16 @@ def _query_string(filters: dict[str, str]) -> str:
     return urlencode({name: value for name, value in filters.items() if value})
 
 
-def _numbers(raw: str) -> list[str] | None:
+def _numbers(raw: str) -> list[str] | str:
+    """The numbers of the opt-out form (one per line or separated by commas), or the problem to show. More than
+    `OPT_OUT_MAX` are refused whole, naming the limit, as the group form does: keeping the first ones and
+    dropping the rest would tell the holder their customers are opted out when some are not."""
     entries = [e.strip() for e in raw.replace(";", ",").replace("\n", ",").split(",") if e.strip()]
-    parsed = [parse_recipient(e) for e in entries[:1000]]
+    if len(entries) > OPT_OUT_MAX:
+        return f"at most {OPT_OUT_MAX} at a time"
+    parsed = [parse_recipient(e) for e in entries]
     if not parsed or any(isinstance(p, InvalidRecipient) for p in parsed):
-        return None
+        return "give phone numbers, one per line or separated by commas"
     return [p.msisdn for p in parsed if isinstance(p, Recipient)]
 
 

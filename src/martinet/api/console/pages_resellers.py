@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from martinet.api.console.callback_settings import save_callback_settings
-from martinet.api.console.context import PREFIX, Ctx, PageHost
+from martinet.api.console.context import PREFIX, Ctx, PageHost, attachment
 from martinet.api.console.refusals import labelled, settings_problem
 from martinet.domain.account_rules import AppliedLimits, limits_text
 from martinet.domain.credits import format_credits, to_milli
@@ -171,11 +171,10 @@ def routes(door: PageHost) -> list[Route]:
                     break
                 offset += 1000
 
-        name = f"ledger-{target.login}.csv".replace('"', "")
         return StreamingResponse(
             rows(),
             media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": f'attachment; filename="{name}"'},
+            headers={"content-disposition": attachment(f"ledger-{target.login}.csv")},
         )
 
     async def usage(ctx: Ctx) -> Response:
@@ -410,6 +409,8 @@ def _ledger_filter(ctx: Ctx) -> tuple[dict[str, str], int | None, int | None, st
         except FormProblem as exc:
             return filters, None, None, exc.message
         if name == "until":
+            if day == date.max:  # the day after it is no date: refused as the usage page refuses it
+                return filters, None, None, labelled(ctx, "To", "before 9999-12-31")
             day += timedelta(days=1)
         bounds[name] = int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
     return filters, bounds["since"], bounds["until"], None
