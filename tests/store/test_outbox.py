@@ -67,4 +67,4 @@ async def test_cancelling_a_scheduled_send_queues_its_report(database_url: str) 
             answer = await http.get("/deleteSMS.do", params={"accessToken": gw.token, "smsID": sms_id})
         assert answer.text.startswith("0 | ")
         queued = await _queued(gw)
-    assert [(state, code) for *_rest, state, code in queued] == [("cancelled", 10)]
+    assert [(state, code) for *_rest, state, code in queued] == [("cancelled", 50)]  # final: not delivered

@@ -100,6 +100,7 @@ NOT_DELIVERABLE = 21
 REJECTED = 22
 ROUTING_ERROR = 34
 EXPIRED = 37
+NOT_DELIVERED = 50
 NOT_ROUTABLE = 3560
 INVALID_RECIPIENT = 3998
 OPTED_OUT = 3999
@@ -114,7 +115,9 @@ DEFAULT_CODE: dict[State, int] = {
     State.UNDELIVERED: NOT_DELIVERABLE,
     State.FAILED: INTERNAL_ERROR,
     State.EXPIRED: EXPIRED,
-    State.CANCELLED: SCHEDULED,
+    # smsmode has no code of its own for a recipient taken off a send before it left: "not delivered", final,
+    # so that a send whose other recipients are final reads as finished (a pending 10 kept it waiting for ever).
+    State.CANCELLED: NOT_DELIVERED,
 }
 
 

@@ -119,9 +119,10 @@ class ReportStore:
         """Cancel the still-scheduled messages of a send (or only its recipient at position `seq`) and refund
         them, atomically.
 
-        None when there is nothing to cancel (unknown send, someone else's, or already left): the scheduler
-        cannot release a message between our check and our update because both happen in one write
-        transaction.
+        None when there is nothing to cancel (unknown send, someone else's, or already left or cancelled). The
+        scheduled messages are read locked (`FOR UPDATE`): on PostgreSQL, a cancel running at the same moment
+        on another node waits for ours, then finds them cancelled and refunds nothing, and the scheduler cannot
+        release one between our read and our update (SQLite writes one transaction at a time anyway).
         """
         now = self._now_ms()
         async with self._db.write() as conn:
@@ -132,7 +133,11 @@ class ReportStore:
             if seq is not None:
                 scheduled = and_(scheduled, messages.c.seq == seq)
             rows = (
-                await conn.execute(select(messages.c.id, messages.c.cost, messages.c.send_id).where(scheduled))
+                await conn.execute(
+                    select(messages.c.id, messages.c.cost, messages.c.send_id)
+                    .where(scheduled)
+                    .with_for_update(of=messages)
+                )
             ).all()
             if not rows:
                 return None
@@ -143,22 +148,34 @@ class ReportStore:
         return Cancelled(send_id, refund, len(rows))
 
 
+#: Message ids per statement: PostgreSQL's drivers take at most 32,767 parameters, and a campaign has 100,000.
+_CHUNK = 10_000
+
+
 def cancel_messages(conn: Connection, account_id: int, rows: Sequence[Any], now: int, note: str) -> int:
-    """Cancel scheduled messages (`rows`: their id, cost and send_id) of one account and refund them, in the
-    caller's write transaction: a cancelled status with its report for each, one refund row per send, and a
-    send none of whose messages is left marked cancelled. Returns the millicredits refunded."""
+    """Cancel scheduled messages (`rows`: their id, cost and send_id, read `FOR UPDATE` by the caller) of one
+    account and refund them, in the caller's write transaction: a cancelled status (a final one, `50`, so that a
+    send reads as finished once its other recipients are) with its report for each, their cost set to 0 as the
+    engine's refunds do (usage counts what messages cost as they stand), one refund row per send, and a send none
+    of whose messages is left marked cancelled. Returns the millicredits refunded."""
     ids = [row.id for row in rows]
+    code = DEFAULT_CODE[State.CANCELLED]
     before = latest_history_id(conn)
-    conn.execute(
-        update(messages)
-        .where(messages.c.id.in_(ids))
-        .values(state=State.CANCELLED, code=DEFAULT_CODE[State.CANCELLED], updated_at=now, due_at=None)
-    )
-    conn.execute(
-        insert(status_history),
-        [{"message_id": i, "at": now, "state": State.CANCELLED, "code": 10, "detail": "cancelled"} for i in ids],
-    )
-    enqueue_status(conn, ids, before, now)  # the cancellation reports
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        conn.execute(
+            update(messages)
+            .where(messages.c.id.in_(chunk))
+            .values(state=State.CANCELLED, code=code, cost=0, updated_at=now, due_at=None)
+        )
+        conn.execute(
+            insert(status_history),
+            [
+                {"message_id": i, "at": now, "state": State.CANCELLED, "code": code, "detail": "cancelled"}
+                for i in chunk
+            ],
+        )
+        enqueue_status(conn, chunk, before, now)  # the cancellation reports
     refunds: dict[str, int] = {}
     for row in rows:
         refunds[row.send_id] = refunds.get(row.send_id, 0) + row.cost
