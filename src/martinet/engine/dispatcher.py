@@ -81,7 +81,7 @@ class DispatchSettings:
     retry_delay_ms: int
     retry_max_ms: int
     # Per connector, how long after submission a part's final receipt is overdue (ms); `default_receipt_deadline_ms`
-    # for the others. Never beyond the message's validity (see `_receipt_due`).
+    # for the others. Never beyond an SMS's validity (see `_receipt_due`).
     receipt_deadline_ms: Mapping[str, int] = field(default_factory=dict)
     default_receipt_deadline_ms: int = 4 * 3600 * 1000
 
@@ -418,11 +418,16 @@ class Dispatcher:
 
     def _receipt_due(self, name: str, job: _Job) -> int:
         """When the part's final receipt is overdue: the connector's deadline, but not after the end of the
-        message's validity (the carrier gives up then, and says so), and never less than a minute away."""
+        message's validity (the carrier gives up then, and says so), and never less than a minute away.
+
+        A voice message is not capped by its validity: the validity only says whether another call may start
+        (the SIP connector reports 37 itself before an attempt), a call ringing, playing or waiting for its next
+        attempt when it ends still reaches its real outcome, which a 3599 concluded at the validity would
+        precede as a second final status."""
         now = self._now_ms()
         settings = self._settings
         due = now + settings.receipt_deadline_ms.get(name, settings.default_receipt_deadline_ms)
-        if job.message.expires_at is not None:
+        if job.message.expires_at is not None and job.outbound.voice is None:
             due = min(due, max(job.message.expires_at, now + MIN_RECEIPT_WAIT_MS))
         return due
 

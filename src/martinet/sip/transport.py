@@ -94,20 +94,28 @@ async def _read_messages(reader: asyncio.StreamReader, receiver: Receiver, addre
         except asyncio.LimitOverrunError:
             log.warning("a SIP message from %s is too large; closing", address)
             return
-        except asyncio.IncompleteReadError:
-            return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return  # closed (or reset) by the peer
         head = head.lstrip(b"\r\n")
         found = _LENGTH.search(head)
         length = int(found.group(1)) if found else 0
         if length + len(head) > MAX_MESSAGE:
             log.warning("a SIP message from %s is too large; closing", address)
             return
-        body = await reader.readexactly(length) if length else b""
+        try:
+            body = await reader.readexactly(length) if length else b""
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
         _deliver(receiver, head + body, address)
 
 
 class TcpClientTransport:
-    """One connection to the trunk, opened when first needed and again after it closed."""
+    """One connection to the trunk, opened when first needed and again after it closed.
+
+    A trunk that is down or restarting must not take the engine with it: `open` does not connect (the caller
+    connects when it starts, and again in the background or before a call, see `SipCaller`), and when the peer
+    closes the connection (its FIN ends the read loop) the writer is dropped at once, so the next message opens a
+    new connection instead of being written into a dead one and lost (TCP does not retransmit SIP for us)."""
 
     name = "TCP"
 
@@ -119,24 +127,44 @@ class TcpClientTransport:
         self._reading: asyncio.Task[None] | None = None
         self._local: Address = (local_host, 0)
         self._connecting: asyncio.Lock = asyncio.Lock()
+        self._closed = False
+        #: Set while connected, cleared when the connection is lost: what a reconnecting loop waits on.
+        self.lost = asyncio.Event()
+        self.lost.set()
 
     @classmethod
     async def open(cls, host: str, port: int, receiver: Receiver, local_host: str) -> TcpClientTransport:
-        transport = cls(host, port, receiver, local_host)
-        await transport.connect()
-        return transport
+        """The transport, not yet connected: `connect` (or the first `send`) opens the connection."""
+        return cls(host, port, receiver, local_host)
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None and not self._writer.is_closing()
 
     async def connect(self) -> None:
+        """Connect unless connected; raises OSError when the trunk cannot be reached."""
         async with self._connecting:
-            if self._writer is not None and not self._writer.is_closing():
+            if self.connected:
                 return
+            if self._closed:
+                raise ConnectionError("the SIP transport is closed")
             reader, writer = await asyncio.open_connection(
                 *self._peer, local_addr=(self._local_host, 0), limit=MAX_MESSAGE
             )
             self._writer = writer
             host, port = writer.get_extra_info("sockname")[:2]
             self._local = (str(host), int(port))
+            self.lost.clear()
             self._reading = asyncio.create_task(_read_messages(reader, self._receiver, self._peer))
+            self._reading.add_done_callback(lambda _: self._dropped(writer))
+
+    def _dropped(self, writer: asyncio.StreamWriter) -> None:
+        """The read loop ended (the peer closed, or sent what we do not accept): this connection is dead."""
+        writer.close()
+        if self._writer is writer:
+            self._writer = None
+            self.lost.set()
+            log.info("the SIP TCP connection to %s:%d closed", *self._peer)
 
     @property
     def local(self) -> Address:
@@ -155,14 +183,17 @@ class TcpClientTransport:
             self._writer.write(data)
 
     async def close(self) -> None:
+        self._closed = True
+        writer = self._writer
         if self._reading is not None:
             self._reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reading
-        if self._writer is not None:
-            self._writer.close()
+        if writer is not None:
+            writer.close()
             with contextlib.suppress(Exception):
-                await self._writer.wait_closed()
+                await writer.wait_closed()
+        self._writer = None
 
 
 class TcpServerTransport:

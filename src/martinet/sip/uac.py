@@ -5,6 +5,13 @@ Timer A, given up at Timer B), every final answer is acknowledged (ACK for a ref
 transaction, a new one for 200), a call still ringing at the ringing timeout is cancelled (CANCEL, then the
 487 acknowledged), a 401/407 is answered once with digest credentials (computed by aiosipua), a BYE from the
 callee ends the audio at once, and the call ends with our BYE once the audio has been played.
+
+The dialog follows the trunk's route set (the 2xx's Record-Route, RFC 3261 §12.1.2) in its ACK and BYE, and
+answers what a trunk may send inside it: a session-refresh re-INVITE or an UPDATE/INFO is accepted (200, with our
+unchanged SDP) rather than refused, which a trunk would take for a dead call. A call whose task is cancelled (the
+connector stopping) is not abandoned on the trunk: a ringing call is cancelled, an answered one hung up (BYE),
+briefly waited for. A TCP trunk that is down makes calls fail and the caller not ready, never its `start`: the
+connection is opened again in the background.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiosipua.auth import SipDigestAuth, answer_challenge
@@ -30,7 +38,11 @@ log = logging.getLogger(__name__)
 T1 = 0.5  # RFC 3261's round-trip estimate
 TIMER_B = 64 * T1  # no answer at all to an INVITE: the trunk is unreachable
 BYE_WAIT = 4.0  # how long a BYE is waited for its 200 (the call is over either way)
-CANCEL_WAIT = 4.0
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"
+CANCEL_WAIT = 4.0  # how long a CANCEL is waited for the INVITE's final answer (its 487)
+ABANDON_WAIT = 2.0  # how long a call cancelled by its task (the engine stopping) waits for its CANCEL or BYE
+RECONNECT_MIN = 1.0  # seconds before connecting again to a TCP trunk that could not be reached, doubling...
+RECONNECT_MAX = 30.0  # ...up to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,11 @@ class _Call:
     call_id: str
     inbox: asyncio.Queue[SipResponse] = field(default_factory=asyncio.Queue)
     hung_up: asyncio.Event = field(default_factory=asyncio.Event)
+    #: What to do on the trunk if the call's task is cancelled now: CANCEL while ringing, BYE once answered.
+    abandon: Callable[[], Awaitable[None]] | None = None
+    #: Once answered: our Contact and SDP answer, what a re-INVITE or UPDATE of the trunk is answered with.
+    contact: str = ""
+    sdp: bytes | None = None
 
 
 class SipCaller:
@@ -82,23 +99,57 @@ class SipCaller:
             settings.host if settings.port == 5060 else f"{settings.host}:{settings.port}"
         )
         self._transport: Transport | None = None
+        self._connecting: asyncio.Task[None] | None = None
         self._calls: dict[str, _Call] = {}
 
     async def start(self) -> None:
+        """Open the transport. A TCP trunk that cannot be reached now is not an error here (it would stop the
+        engine, SMS included): the caller is not ready until a background loop has connected."""
         s = self._settings
         if s.transport == "tcp":
-            self._transport = await TcpClientTransport.open(s.host, s.port, self._received, s.local_host)
+            tcp = await TcpClientTransport.open(s.host, s.port, self._received, s.local_host)
+            self._transport = tcp
+            self._connecting = asyncio.create_task(self._keep_connected(tcp), name=f"sip-tcp-{s.host}:{s.port}")
         else:
             self._transport = await UdpTransport.open(s.local_host, 0, self._received)
 
+    async def _keep_connected(self, tcp: TcpClientTransport) -> None:
+        """Connect to the trunk whenever the connection is missing, backing off while it cannot be reached."""
+        delay = RECONNECT_MIN
+        while True:
+            await tcp.lost.wait()
+            try:
+                await tcp.connect()
+            except OSError as exc:
+                log.warning(
+                    "SIP trunk %s:%d unreachable over TCP (%s); trying again in %g s",
+                    self._settings.host,
+                    self._settings.port,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX)
+                continue
+            delay = RECONNECT_MIN
+
     async def stop(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+            self._connecting = None
         if self._transport is not None:
             await self._transport.close()
             self._transport = None
 
     @property
     def ready(self) -> bool:
-        return self._transport is not None
+        """Started, and over TCP connected: calls through a trunk that is down would only fail."""
+        transport = self._transport
+        if isinstance(transport, TcpClientTransport):
+            return transport.connected
+        return transport is not None
 
     # ------------------------------------------------------------------ incoming
 
@@ -117,9 +168,24 @@ class SipCaller:
             call.hung_up.set()
             transport.send(messages.response(message, 200, "OK"), address)
         elif message.method == "OPTIONS":
+            transport.send(messages.response(message, 200, "OK", extra=[("Allow", ALLOW)]), address)
+        elif message.method in ("INVITE", "UPDATE") and call is not None and call.sdp is not None:
+            # A session refresh (or a re-offer) in our dialog: the stream stays as it is, our answer says so.
+            sdp = call.sdp if message.method == "INVITE" or message.body else b""
             transport.send(
-                messages.response(message, 200, "OK", extra=[("Allow", "INVITE, ACK, BYE, CANCEL")]), address
+                messages.response(
+                    message,
+                    200,
+                    "OK",
+                    contact=call.contact,
+                    extra=[("Allow", ALLOW)],
+                    body=sdp,
+                    content_type="application/sdp" if sdp else None,
+                ),
+                address,
             )
+        elif message.method == "INFO" and call is not None:
+            transport.send(messages.response(message, 200, "OK"), address)
         elif message.method == "INVITE":
             transport.send(messages.response(message, 403, "Forbidden", to_tag=messages.new_tag()), address)
         else:
@@ -135,16 +201,28 @@ class SipCaller:
         keep_lateness: bool = False,
         on_answer: Callable[[], None] | None = None,
     ) -> CallResult:
-        """Call `number`, play `audio` (G.711 bytes of the negotiated law) once answered, and hang up."""
+        """Call `number`, play `audio` (G.711 bytes of the negotiated law) once answered, and hang up.
+
+        Raises OSError when a TCP trunk cannot be reached. Cancelled, the call is ended on the trunk first (CANCEL
+        or BYE, waited for at most `ABANDON_WAIT`): a stopping engine must not leave a phone ringing or a line open
+        until the trunk's own timers end it."""
         transport = self._transport
         if transport is None:
             raise RuntimeError("the SIP caller is not started")
+        if isinstance(transport, TcpClientTransport):
+            await transport.connect()  # before Via and Contact are written: they name this connection's address
         s = self._settings
         rtp = await RtpStream.open(s.local_host)
         call = _Call(f"{secrets.token_hex(12)}@{s.local_host}")
         self._calls[call.call_id] = call
         try:
             return await self._call(transport, call, rtp, number, audio, keep_lateness, on_answer)
+        except asyncio.CancelledError:
+            abandon, call.abandon = call.abandon, None
+            if abandon is not None:
+                with contextlib.suppress(TimeoutError, OSError):
+                    await asyncio.wait_for(abandon(), ABANDON_WAIT)
+            raise
         finally:
             self._calls.pop(call.call_id, None)
             rtp.close()
@@ -165,7 +243,7 @@ class SipCaller:
         uri = f"sip:{number}@{self._domain}"
         from_ = f"<sip:{s.caller_id}@{self._domain}>;tag={messages.new_tag()}"
         to = f"<{uri}>"
-        contact = f"<sip:{s.caller_id}@{local_host}:{local_port}" + (
+        call.contact = f"<sip:{s.caller_id}@{local_host}:{local_port}" + (
             ";transport=tcp>" if transport.name == "TCP" else ">"
         )
         offer = messages.offer_sdp(s.local_host, rtp.port, s.codec)
@@ -174,9 +252,11 @@ class SipCaller:
         extra: list[tuple[str, str]] = []
         authenticated = False
         reliable = transport.name == "TCP"
+        rang = False
 
         def via(b: str) -> str:
-            return f"SIP/2.0/{transport.name} {local_host}:{local_port};branch={b};rport"
+            host, port = transport.local  # a TCP connection opened again has another address
+            return f"SIP/2.0/{transport.name} {host}:{port};branch={b};rport"
 
         def invite() -> bytes:
             return messages.request(
@@ -187,8 +267,8 @@ class SipCaller:
                 to=to,
                 call_id=call.call_id,
                 cseq=cseq,
-                contact=contact,
-                extra=[("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS"), *extra],
+                contact=call.contact,
+                extra=[("Allow", ALLOW), *extra],
                 body=offer,
                 content_type="application/sdp",
             )
@@ -207,20 +287,55 @@ class SipCaller:
                 self._trunk,
             )
 
+        async def cancel() -> CallResult:
+            """CANCEL the ringing INVITE (retransmitted over UDP until its 200, as any non-INVITE request) and wait
+            for the INVITE's final answer: a refusal (487) is acknowledged, a 200 that crossed our CANCEL is
+            acknowledged and hung up at once (the trunk would otherwise keep the line open and charge it)."""
+            request = messages.request(
+                "CANCEL", uri, via=via(branch), from_=from_, to=to, call_id=call.call_id, cseq=cseq
+            )
+            transport.send(request, self._trunk)
+            start = loop.time()
+            interval = T1
+            next_resend = start + interval
+            confirmed = reliable  # over TCP the transport delivers it; over UDP until its 200 arrives
+            while (left := start + CANCEL_WAIT - loop.time()) > 0:
+                wait = left if confirmed else min(left, next_resend - loop.time())
+                try:
+                    answer = await asyncio.wait_for(call.inbox.get(), max(0.0, wait))
+                except TimeoutError:
+                    if not confirmed and loop.time() >= next_resend:
+                        transport.send(request, self._trunk)
+                        interval = min(interval * 2, 4.0)
+                        next_resend = loop.time() + interval
+                    continue
+                method, seq = _cseq(answer)
+                if method == "CANCEL" and seq == cseq:
+                    confirmed = confirmed or answer.status_code >= 200
+                    continue
+                if method != "INVITE" or seq != cseq or answer.status_code < 200:
+                    continue
+                if answer.status_code >= 300:
+                    ack_refusal(answer)
+                    return CallResult(answer.status_code, answer.reason_phrase, rang=rang)
+                dialog = self._dialog(transport, call, answer, uri, from_, cseq, via)
+                dialog.ack()
+                await dialog.bye()
+                return CallResult(487, "Request Terminated (answered after the CANCEL, hung up)", rang=rang)
+            return CallResult(487, "Request Terminated (ringing timeout)", rang=rang)
+
+        async def abandon_ringing() -> None:
+            await cancel()
+
         sent_at = loop.time()
         transport.send(invite(), self._trunk)
         interval = T1
         next_resend = sent_at + interval
-        rang = False
         provisional = False
-        cancelled_at: float | None = None
         while True:
             now = loop.time()
             deadlines = [sent_at + TIMER_B] if not provisional else []
-            if cancelled_at is None:
-                deadlines.append(sent_at + s.ring_timeout)
-            else:
-                deadlines.append(cancelled_at + CANCEL_WAIT)
+            deadlines.append(sent_at + s.ring_timeout)
             if not reliable and not provisional:
                 deadlines.append(next_resend)
             wait = max(0.0, min(deadlines) - now)
@@ -228,19 +343,11 @@ class SipCaller:
                 answer = await asyncio.wait_for(call.inbox.get(), wait)
             except TimeoutError:
                 now = loop.time()
-                if cancelled_at is not None and now >= cancelled_at + CANCEL_WAIT:
-                    return CallResult(487, "Request Terminated (ringing timeout)", rang=rang)
-                if cancelled_at is None and now >= sent_at + s.ring_timeout:
+                if now >= sent_at + s.ring_timeout:
                     if not provisional:
                         return CallResult(408, "Request Timeout (no answer from the trunk)")
-                    cancelled_at = now
-                    transport.send(
-                        messages.request(
-                            "CANCEL", uri, via=via(branch), from_=from_, to=to, call_id=call.call_id, cseq=cseq
-                        ),
-                        self._trunk,
-                    )
-                    continue
+                    call.abandon = None
+                    return await cancel()
                 if not provisional and now >= sent_at + TIMER_B:
                     return CallResult(408, "Request Timeout (no answer from the trunk)")
                 if not reliable and not provisional and now >= next_resend:
@@ -248,14 +355,16 @@ class SipCaller:
                     interval = min(interval * 2, 4.0)
                     next_resend = now + interval
                 continue
-            cseq_header = (answer.get_header("CSeq") or "").split()
-            if len(cseq_header) != 2 or cseq_header[1].upper() != "INVITE" or int(cseq_header[0]) != cseq:
+            method, seq = _cseq(answer)
+            if method != "INVITE" or seq != cseq:
                 continue  # the 200 of a CANCEL, or an answer to an earlier INVITE
             status = answer.status_code
             if status < 200:
                 provisional = True
+                call.abandon = abandon_ringing  # a CANCEL may only follow a provisional answer
                 rang = rang or status in (180, 183)
                 continue
+            call.abandon = None
             if status in (401, 407) and not authenticated and s.username:
                 ack_refusal(answer)
                 header = answer_challenge(SipDigestAuth(s.username, s.password), answer, status, "INVITE", uri)
@@ -274,38 +383,60 @@ class SipCaller:
             if status >= 300:
                 ack_refusal(answer)
                 return CallResult(status, answer.reason_phrase, rang=rang)
-            return await self._answered(
-                transport, call, rtp, answer, uri, from_, cseq, via, audio, keep_lateness, on_answer, rang
-            )
+            dialog = self._dialog(transport, call, answer, uri, from_, cseq, via)
+            return await self._answered(call, rtp, answer, dialog, audio, keep_lateness, on_answer, rang)
 
-    async def _answered(
+    def _dialog(
         self,
         transport: Transport,
         call: _Call,
-        rtp: RtpStream,
         answer: SipResponse,
         uri: str,
         from_: str,
         cseq: int,
         via: Callable[[str], str],
+    ) -> _Dialog:
+        """The dialog a 2xx created: its remote target (Contact) and route set (Record-Route, reversed, RFC 3261
+        §12.1.2), which every request inside it (ACK, BYE) follows: a trunk's proxy that recorded its route
+        expects to see them again, and may refuse or lose them otherwise."""
+        to = answer.get_header("To") or f"<{uri}>"
+        contacts = answer.contact
+        target = stringify_uri(contacts[0].uri) if contacts else uri
+        routes = route_set(answer)
+        if routes and ";lr" not in routes[0]:  # a strict router (RFC 2543): it takes the request URI's place
+            target, routes = routes[0].strip("<>"), [*routes[1:], f"<{target}>"]
+        route_headers = [("Route", ", ".join(routes))] if routes else []
+
+        def request(method: str, number: int) -> bytes:
+            return messages.request(
+                method,
+                target,
+                via=via(messages.new_branch()),
+                from_=from_,
+                to=to,
+                call_id=call.call_id,
+                cseq=number,
+                extra=route_headers,
+            )
+
+        async def bye() -> None:
+            await self._bye(transport, call, request("BYE", cseq + 1))
+
+        return _Dialog(lambda: transport.send(request("ACK", cseq), self._trunk), bye)
+
+    async def _answered(
+        self,
+        call: _Call,
+        rtp: RtpStream,
+        answer: SipResponse,
+        dialog: _Dialog,
         audio: Callable[[Law], bytes],
         keep_lateness: bool,
         on_answer: Callable[[], None] | None,
         rang: bool,
     ) -> CallResult:
-        to = answer.get_header("To") or f"<{uri}>"
-        contacts = answer.contact
-        target = stringify_uri(contacts[0].uri) if contacts else uri
-
-        def ack() -> None:
-            transport.send(
-                messages.request(
-                    "ACK", target, via=via(messages.new_branch()), from_=from_, to=to, call_id=call.call_id, cseq=cseq
-                ),
-                self._trunk,
-            )
-
-        ack()
+        dialog.ack()
+        call.abandon = dialog.bye
         if on_answer is not None:
             on_answer()
         offer = messages.read_sdp(answer.text) if answer.body else None
@@ -317,12 +448,13 @@ class SipCaller:
         else:
             law: Law = "PCMA" if chosen == PAYLOAD_TYPES["PCMA"] else "PCMU"
             result.codec = law
+            call.sdp = messages.answer_sdp(self._settings.local_host, rtp.port, chosen)
 
             async def re_ack() -> None:  # a 200 retransmitted because our ACK was lost
                 while True:
                     again = await call.inbox.get()
-                    if again.status_code == 200 and (again.get_header("CSeq") or "").endswith("INVITE"):
-                        ack()
+                    if again.status_code == 200 and _cseq(again)[0] == "INVITE":
+                        dialog.ack()
 
             watcher = asyncio.create_task(re_ack())
             try:
@@ -336,26 +468,16 @@ class SipCaller:
             await asyncio.sleep(0.05)  # what the other side sent back in the last packets' time
             result.played.heard = rtp.heard
         if call.hung_up.is_set():
+            call.abandon = None
             result.callee_hung_up = True
             return result
-        await self._bye(transport, call, target, from_, to, cseq + 1, via)
+        call.abandon = None
+        await dialog.bye()
         result.callee_hung_up = call.hung_up.is_set() and not (result.played and result.played.complete)
         return result
 
-    async def _bye(
-        self,
-        transport: Transport,
-        call: _Call,
-        target: str,
-        from_: str,
-        to: str,
-        cseq: int,
-        via: Callable[[str], str],
-    ) -> None:
+    async def _bye(self, transport: Transport, call: _Call, bye: bytes) -> None:
         loop = asyncio.get_running_loop()
-        bye = messages.request(
-            "BYE", target, via=via(messages.new_branch()), from_=from_, to=to, call_id=call.call_id, cseq=cseq
-        )
         transport.send(bye, self._trunk)
         deadline = loop.time() + BYE_WAIT
         interval = T1
@@ -367,6 +489,36 @@ class SipCaller:
                     transport.send(bye, self._trunk)
                 interval = min(interval * 2, 4.0)
                 continue
-            if (answer.get_header("CSeq") or "").upper().endswith("BYE") and answer.status_code >= 200:
+            if _cseq(answer)[0] == "BYE" and answer.status_code >= 200:
                 return
         log.info("call %s: no answer to BYE", call.call_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Dialog:
+    """Requests inside an answered call: `ack` its 2xx (again when retransmitted), `bye` to end it."""
+
+    ack: Callable[[], None]
+    bye: Callable[[], Awaitable[None]]
+
+
+def _cseq(answer: SipResponse) -> tuple[str, int]:
+    """The method and number of a response's CSeq, ("", 0) when it has none that reads."""
+    parts = (answer.get_header("CSeq") or "").split()
+    if len(parts) != 2 or not parts[0].isdigit():
+        return "", 0
+    return parts[1].upper(), int(parts[0])
+
+
+_ROUTE = re.compile(r"<[^>]*>[^,]*|[^,<]+")
+
+
+def route_set(answer: SipResponse) -> list[str]:
+    """A 2xx's Record-Route entries in the order our requests list them (reversed, RFC 3261 §12.1.2)."""
+    entries = [
+        entry.strip()
+        for value in answer.get_header_values("Record-Route")
+        for entry in _ROUTE.findall(value)
+        if entry.strip()
+    ]
+    return entries[::-1]
