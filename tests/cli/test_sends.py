@@ -157,3 +157,26 @@ async def test_send_to_a_group_and_a_campaign_then_follow_the_reports(tmp_path: 
     ]
     assert all(len(r["carrierIds"]) == 1 for r in reports)
     assert enroute.returncode == 0 and batch_id not in enroute.stdout
+
+
+async def test_a_campaign_file_unreadable_midway_is_refused_with_its_line(tmp_path: Path, database_url: str) -> None:
+    """A record too long, or not valid CSV, found while the file is read (not at its end): the reason on standard
+    error and exit status 2, as for a refused row (it was a traceback and exit status 1)."""
+    config = _config(tmp_path, database_url)
+    await _address_book(config)
+    where = ["--config", str(config)]
+    long_file = tmp_path / "long.csv"
+    long_file.write_bytes(b"numero;message\n0611111111;Bonjour\n0622222222;" + b"a" * 20_000 + b"\n")
+    stray_file = tmp_path / "stray.csv"
+    stray_file.write_bytes(b'numero;message\n0611111111;Bonjour\n0622222222;"un" perdu\n')
+    long_row, stray, preview = _one_by_one(
+        [
+            ["send", "--account", "alice", "--file", long_file, *where],
+            ["send", "--account", "alice", "--file", stray_file, *where],
+            ["send", "--account", "alice", "--file", long_file, "--dry-run", *where],
+        ],
+        tmp_path,
+    )
+    assert (long_row.returncode, long_row.stderr) == (2, "fichier: line 3: a record longer than 16384 bytes\n")
+    assert stray.returncode == 2 and stray.stderr.startswith("fichier: line 3: not valid CSV ("), stray.stderr
+    assert (preview.returncode, preview.stderr) == (2, long_row.stderr)

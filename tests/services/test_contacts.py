@@ -18,10 +18,11 @@ from martinet.app import account_service, open_store, price_table
 from martinet.domain.contacts import ContactError
 from martinet.domain.credits import to_milli
 from martinet.domain.ids import new_send_id
-from martinet.domain.status import OPTED_OUT
+from martinet.domain.status import OPTED_OUT, State
 from martinet.services.accept import InvalidParameter, SendRequest, SendService
+from martinet.services.campaign_files import CampaignFile
 from martinet.services.contacts import ContactService, contact_data
-from martinet.services.personal_sends import CampaignRow, RowError
+from martinet.services.personal_sends import MESSAGE_ERROR, CampaignRow, RowError
 from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import Account, AccountStore
 from martinet.store.contacts import ContactStore
@@ -240,3 +241,131 @@ async def test_a_refused_campaign_file_stores_nothing_and_leaves_no_spool(world:
     async with world.db.reader.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(sends)) == 0
         assert await conn.scalar(select(func.count()).select_from(messages)) == 0
+
+
+# Files as spreadsheets write them: Windows-1252 (French Excel's "CSV"), exports a spreadsheet opens without running
+# formulas and an import reads back; blank campaign rows, templates that render blank for some contacts.
+
+
+async def test_windows_1252_files_read_as_excel_wrote_them(world: World) -> None:
+    """`€ ’ œ …` are 0x80-0x9F in Windows-1252: read as ISO-8859-15 they were C1 control codes (contact lines
+    refused) or `?` in a campaign's text."""
+    account = world.account
+    book = "Mobile;Nom;Prénom;Société\r\n06 12 34 56 78;Cœur;Zoé;L’Atelier\r\n0698765432;Dupont;Éric;Café 20€\r\n"
+    report = await world.contacts.import_csv(account.id, book.encode("cp1252"))
+    assert [(r.outcome, r.reason) for r in report.lines] == [("created", None), ("created", None)]
+    page = await world.contacts.store.page(account.id, search=None, group=None, after=0, offset=0, limit=10)
+    assert [(c.last_name, c.first_name, c.company) for c in page] == [
+        ("Cœur", "Zoé", "L’Atelier"),
+        ("Dupont", "Éric", "Café 20€"),
+    ]
+    # ISO-8859-15 files still read as before: its `€` is 0xA4, its `œ` 0xBD.
+    latin = "mobile;nom;societe\n0611111111;Œuvre;Prix 5€\n".encode("iso-8859-15")
+    assert (await world.contacts.import_csv(account.id, latin)).count("created") == 1
+
+    text = "Votre commande d’un montant de 20€ est prête…"
+    # UCS-2 for the text's characters outside GSM (the account's default would write `?` for them).
+    request = SendRequest(account=account, text=None, recipients=None, max_parts=3, non_gsm="ucs2")
+    campaign = await world.sends.open_campaign(request)
+    try:
+        reader = CampaignFile(10, campaign.add)
+        reader.feed(f"numero;message;emetteur\r\n0612345678;{text};Boutique\r\n".encode("cp1252"))
+        reader.close()
+        accepted = await world.sends.accept(replace(request, rows=campaign))
+    finally:
+        campaign.close()
+    rows = await _messages_of(world, accepted.send_id, messages.c.text)
+    assert [r.text for r in rows] == [text]
+
+
+async def test_a_declared_charset_is_honoured(world: World) -> None:
+    """A file whose upload says `charset=windows-1250` (Central Europe) reads in it; a Latin-1 label changes
+    nothing (clients put it on any text), UTF-16 without its byte-order mark reads when declared."""
+    account = world.account
+    polish = "mobile;nom\n0611111111;Łódź Świętokrzyska\n".encode("cp1250")
+    assert (await world.contacts.import_csv(account.id, polish, charset="windows-1250")).count("created") == 1
+    utf8 = "mobile;nom\n0622222222;Zoé\n".encode()
+    assert (await world.contacts.import_csv(account.id, utf8, charset="ISO-8859-1")).count("created") == 1
+    utf16 = "mobile;nom\n0633333333;Noël\n".encode("utf-16-le")
+    assert (await world.contacts.import_csv(account.id, utf16, charset="utf-16le")).count("created") == 1
+    page = await world.contacts.store.page(account.id, search=None, group=None, after=0, offset=0, limit=10)
+    assert [c.last_name for c in page] == ["Łódź Świętokrzyska", "Zoé", "Noël"]
+    with pytest.raises(ContactError) as unknown:
+        await world.contacts.import_csv(account.id, utf8, charset="klingon")
+    assert (unknown.value.name, unknown.value.problem) == ("charset", "unknown charset 'klingon'")
+
+
+async def test_exports_do_not_run_formulas_and_read_back(world: World) -> None:
+    account = world.account
+    await world.contacts.add(
+        account.id,
+        contact_data(
+            mobile="0611111111",
+            last_name='=HYPERLINK("http://x")',
+            first_name="+33 par erreur",
+            company="-2",
+            other="@SUM(A1)",
+            fields={"note": "'déjà cité"},
+            groups=["=cmd|' /C calc'!A0"],
+        ),
+    )
+    exported = b"".join([chunk async for chunk in world.contacts.export_csv(account.id)]).decode("utf-8-sig")
+    header, line = exported.splitlines()
+    assert header == "mobile;nom;prenom;societe;date;other;groupes;note"
+    assert line == (
+        "+33611111111;\"'=HYPERLINK(\"\"http://x\"\")\";'+33 par erreur;'-2;;'@SUM(A1);'=cmd|' /C calc'!A0;''déjà cité"
+    )
+    # Read back: one `'` taken off each cell, everything merges into the same contact, nothing changes.
+    report = await world.contacts.import_csv(account.id, exported.encode("utf-8-sig"))
+    assert [r.outcome for r in report.lines] == ["merged"]
+    (row,) = await world.contacts.store.page(account.id, search=None, group=None, after=0, offset=0, limit=10)
+    assert (row.last_name, row.first_name, row.company, row.other, row.fields, row.groups) == (
+        '=HYPERLINK("http://x")',
+        "+33 par erreur",
+        "-2",
+        "@SUM(A1)",
+        {"note": "'déjà cité"},
+        ("=cmd|' /C calc'!A0",),
+    )
+
+
+async def test_blank_campaign_rows_are_refused(world: World) -> None:
+    """A row whose message is only spaces is refused, naming its line, as sendSMS.do refuses a blank text."""
+    account = world.account
+    rows = [CampaignRow(2, "0611111111", "Bonjour"), CampaignRow(3, "0622222222", "   \t ")]
+    with pytest.raises(InvalidParameter) as blank:
+        await world.sends.accept(SendRequest(account=account, text=None, recipients=None, rows=rows))
+    assert (blank.value.name, blank.value.problem) == ("rows", "line 3: message: empty")
+    campaign = await world.sends.open_campaign(SendRequest(account=account, text=None, recipients=None))
+    try:
+        reader = CampaignFile(10, campaign.add)
+        with pytest.raises(InvalidParameter) as refused:
+            reader.feed(b"numero;message\n0611111111;Bonjour\n0622222222;   \n")
+            reader.close()
+    finally:
+        campaign.close()
+    assert (refused.value.name, refused.value.problem) == ("fichier", "line 3: message: empty")
+
+
+async def test_a_template_rendered_blank_is_not_sent_nor_charged(world: World) -> None:
+    """`{prenom}` alone, to a contact without a first name: that recipient fails with 36 at no cost (the others
+    go), and the preview says why."""
+    account = world.account
+    await world.contacts.add(account.id, contact_data(mobile="0611111111", first_name="Al", groups=["g"]))
+    await world.contacts.add(account.id, contact_data(mobile="0622222222", last_name="Sans prénom", groups=["g"]))
+    request = SendRequest(account=account, text=" {prenom} ", recipients=None, groups=("g",))
+    preview = await world.sends.preview(request)
+    assert [(p.cost > 0, p.problem) for p in preview.recipients] == [
+        (True, None),
+        (False, "blank once rendered: the fields it names are empty for this contact"),
+    ]
+    accepted = await world.sends.accept(request)
+    rows = await _messages_of(
+        world, accepted.send_id, messages.c.msisdn, messages.c.state, messages.c.code, messages.c.cost
+    )
+    assert [(r.msisdn, r.state, r.code, r.cost > 0) for r in rows] == [
+        ("33611111111", str(State.QUEUED), 1, True),
+        ("33622222222", str(State.FAILED), MESSAGE_ERROR, False),
+    ]
+    assert (accepted.recipients, accepted.refused) == (1, 1)
+    assert accepted.send.cost == rows[0].cost

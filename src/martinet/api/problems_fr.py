@@ -96,6 +96,10 @@ _PROBLEMS: dict[str, str] = {
     ),
     "invalid URL: Port out of range 0-65535": "URL invalide : port hors de 0 à 65535",
     "invalid URL: Invalid IPv6 URL": "URL invalide : adresse IPv6 mal écrite",
+    # A template rendered blank for one recipient (`services.personal_sends.BLANK_RENDERED`, its status's detail).
+    "blank once rendered: the fields it names are empty for this contact": (
+        "vide une fois rendu : les champs qu'il nomme sont vides pour ce contact"
+    ),
 }
 #: Problems that carry a number (a configured limit), a name or the values allowed.
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -165,6 +169,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"destination country not allowed for this account: (.+)"),
         r"pays de destination non autorisé pour ce compte : \1",
     ),
+    (re.compile(r"unknown charset (.*)", re.DOTALL), r"jeu de caractères inconnu \1"),
 ]
 
 

@@ -36,6 +36,7 @@ from martinet.services.account_rules import AccountRulesCache
 from martinet.services.callback_urls import MAX_URL, CallbackUrlCheck
 from martinet.services.destination_rules import DestinationRules, Refusals
 from martinet.services.personal_sends import (
+    MESSAGE_ERROR,
     Campaign,
     CampaignRow,
     MessageMaker,
@@ -388,7 +389,9 @@ class SendService:
         if not request.groups and request.rows is None and not any(isinstance(r, Recipient) for r in parsed):
             raise InvalidParameter("recipients", "no valid recipient")
         if request.groups:
-            await self._check_groups(request, named=any(isinstance(r, Recipient) for r in parsed))
+            named = sum(1 for r in parsed if isinstance(r, Recipient))
+            # The operator's cap, not a request's own (GET sendSMS.do's 300 bounds the numbers a URL writes).
+            await self._check_groups(request, named=named, limit=self._max_recipients)
         now = self._now_ms()
         if request.scheduled_at is not None:
             _check_schedule(request.scheduled_at, now, self._horizon_days, request.account.timezone)
@@ -425,20 +428,26 @@ class SendService:
 
     # --- Personalised sends (services.personal_sends): groups with templates, CSV campaigns ---
 
-    async def _check_groups(self, request: SendRequest, *, named: bool) -> None:
-        """The groups exist, and hold someone to send to unless valid numbers (`named`) are given too: a send to
-        nobody is refused, as one whose numbers are all invalid is. Contacts removed between this check and the
-        commit may still leave a send without recipients; it then reads as sent (`send_status`)."""
+    async def _check_groups(self, request: SendRequest, *, named: int, limit: int) -> None:
+        """The groups exist, hold someone to send to unless valid numbers (`named`) are given too (a send to
+        nobody is refused, as one whose numbers are all invalid is), and do not take the send beyond `limit`
+        recipients (`http.max_recipients`, as for numbers): their distinct contacts and the numbers named beside
+        them count, a number that is also a contact counting twice here (the cap is a bound, not a bill). Contacts
+        added or removed between this check and the commit are sent as the store has them then; a send left
+        without recipients reads as sent (`send_status`)."""
         if self._contacts is None:
             raise InvalidParameter("groups", "the address book is not available")
         groups = list(request.groups)
         missing = await self._contacts.missing_groups(request.account.id, groups)
         if missing:
             raise InvalidParameter("groups", f"unknown group {missing[0]}")
-        if not named and not await self._contacts.any_member(request.account.id, groups):
+        members = await self._contacts.member_count(request.account.id, groups, max(0, limit - named))
+        if not named and not members:
             raise InvalidParameter(
                 "groups", "no contact in the group" if len(groups) == 1 else "no contact in the groups"
             )
+        if named + members > limit:
+            raise InvalidParameter("groups", f"more than {limit} recipients")
         _template(request)
 
     def _maker(self, request: SendRequest, prepared: _Prepared) -> MessageMaker:
@@ -626,6 +635,8 @@ def _template(request: SendRequest) -> Template:
 def _problem(item: Personalised) -> str | None:
     if isinstance(item.recipient, InvalidRecipient):
         return item.recipient.reason
+    if item.message.code == MESSAGE_ERROR:  # a template rendered blank for this recipient
+        return item.message.detail
     if item.message.code != NOT_ROUTABLE:
         return None
     return item.message.detail or "not routable"

@@ -2,9 +2,10 @@
 bytes at a time: one reader for every door, so that a file is accepted or refused the same way wherever it comes.
 
 The header names the columns `numero`, `message`, `emetteur` and optionally `refClient`, in any order; `;` or `,`,
-UTF-8 or ISO-8859-15 (`domain.csv_records`). Each row goes to `on_row` as soon as it is read (the send service's
-`Campaign` checks it and makes its message then), so a file is never held whole. The first problem, in the file or
-in a row, raises InvalidParameter naming `fichier` and the line; the caller then stores nothing.
+UTF-8, UTF-16, ISO-8859-15 or Windows-1252 (`domain.csv_records`). Each row goes to `on_row` as soon as it is read
+(the send service's `Campaign` checks it and makes its message then), so a file is never held whole. The first
+problem, in the file or in a row, raises InvalidParameter naming `fichier` and the line; the caller then stores
+nothing.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ class CampaignFile:
         self.rows = 0
 
     def feed(self, chunk: bytes) -> None:
-        self._records(self._csv.feed(chunk))
+        try:
+            records = self._csv.feed(chunk)
+        except CsvError as exc:  # a record too long, or not valid CSV: named by its line, as a row's problem is
+            raise InvalidParameter("fichier", str(exc)) from None
+        self._records(records)
 
     def close(self) -> None:
         """The end of the file: its last record, and the checks only the whole file allows."""

@@ -24,7 +24,7 @@ from martinet.domain.contacts import (
     parse_birth_date,
     split_groups,
 )
-from martinet.domain.csv_records import CsvError, read_all
+from martinet.domain.csv_records import CsvError, declared_codec, read_all, spreadsheet_cell
 from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipient
 from martinet.domain.valueclass import valueclass
 from martinet.store.contacts import ContactRow, ContactStore, GroupRow, NewContact
@@ -131,14 +131,20 @@ class ContactService:
             data,
         )
 
-    async def import_csv(self, account_id: int, data: bytes, group: str | None = None) -> ImportReport:
-        """Import a CSV file (header first; `;` or `,`; UTF-8 or ISO-8859-15): every usable line created or
-        merged in one transaction, the others refused with their reason; each contact also joins `group`."""
+    async def import_csv(
+        self, account_id: int, data: bytes, group: str | None = None, charset: str | None = None
+    ) -> ImportReport:
+        """Import a CSV file (header first; `;` or `,`; UTF-8, UTF-16, ISO-8859-15 or Windows-1252, or the
+        `charset` its upload declares): every usable line created or merged in one transaction, the others refused
+        with their reason; each contact also joins `group`."""
         extra = (check_group_name(group, "group"),) if group else ()
         results: list[LineResult] = []
         items: list[NewContact] = []
         item_lines: list[int] = []
-        records = read_all(data)
+        try:
+            records = read_all(data, codec=declared_codec(charset))
+        except CsvError as exc:
+            raise ContactError("charset", exc.problem) from None
         try:
             first = next(records, None)
             if first is None:
@@ -207,16 +213,30 @@ def _csv_line(values: Sequence[str]) -> bytes:
 
 
 def _export_row(row: ContactRow, free: Sequence[str]) -> list[str]:
+    """The contact's cells; the texts its owner typed pass through `_cell` (the mobile and the date are the
+    gateway's own writing: `+` and digits, `dd/mm/yyyy`)."""
     return [
         "+" + row.msisdn,
-        row.last_name,
-        row.first_name,
-        row.company,
+        _cell(row.last_name),
+        _cell(row.first_name),
+        _cell(row.company),
         format_birth_date(row.birth_date),
-        row.other,
-        ",".join(row.groups),
-        *(row.fields.get(name, "") for name in free),
+        _cell(row.other),
+        _cell(",".join(row.groups)),
+        *(_cell(row.fields.get(name, "")) for name in free),
     ]
+
+
+def _cell(text: str) -> str:
+    """A text as a cell a spreadsheet shows, never runs (`spreadsheet_cell`); a text that starts with `'` gets
+    one more, since an import takes one off (`_imported`): an export always reads back as it was."""
+    return "'" + text if text[:1] == "'" else spreadsheet_cell(text)
+
+
+def _imported(value: str) -> str:
+    """A cell as an import reads it: without the one `'` an export (ours, or a spreadsheet's "as text") put
+    before it."""
+    return value[1:] if value[:1] == "'" else value
 
 
 def _columns(header: list[str]) -> list[tuple[str, str]]:
@@ -242,7 +262,8 @@ def _import_line(columns: list[tuple[str, str]], record: list[str]) -> NewContac
         raise ContactError("line", f"{len(record)} fields for {len(columns)} columns")
     values: dict[str, str] = {}
     free: dict[str, str] = {}
-    for (field, name), value in zip(columns, record, strict=False):
+    for (field, name), cell in zip(columns, record, strict=False):
+        value = _imported(cell)
         if field == "free":
             if value.strip():
                 free[name] = value

@@ -31,6 +31,9 @@ MAX_REF_CLIENT = 40
 CACHED_ANALYSES = 1000
 CACHED_SENDERS = 1000
 _FAILED = str(State.FAILED)
+#: smsmode's "Erreur de message": a recipient whose rendered text is blank gets it, failed and free (see `personalise`).
+MESSAGE_ERROR = 36
+BLANK_RENDERED = "blank once rendered: the fields it names are empty for this contact"
 
 
 class RowError(ValueError):
@@ -113,6 +116,25 @@ class MessageMaker:
     ) -> Personalised:
         analysis, fields = self.fields(recipient, text, sender, ref_client)
         return Personalised(recipient, analysis, NewMessage(*fields))
+
+    def blank(self, recipient: Recipient, text: str, sender: str | None) -> Personalised:
+        """The message of a recipient whose rendered text is blank: failed with 36, costing nothing, the reason
+        kept as its status's detail (reports and the preview show it)."""
+        analysis = self.analysis(text, sender)
+        message = NewMessage(
+            recipient.msisdn,
+            recipient.country,
+            _FAILED,
+            MESSAGE_ERROR,
+            0,
+            None,
+            analysis.text,
+            analysis.segments,
+            sender,
+            None,
+            BLANK_RENDERED,
+        )
+        return Personalised(recipient, analysis, message)
 
     def fields(
         self, recipient: Recipient | InvalidRecipient, text: str, sender: str | None, ref_client: str | None
@@ -209,7 +231,11 @@ def personalise(
     sender: str | None,
 ) -> list[Personalised]:
     """The messages of a template send: the numbers of `numero` first (rendered with their contact's fields when
-    the address book has them, `known`), then the groups' contacts not already named, each rendered."""
+    the address book has them, `known`), then the groups' contacts not already named, each rendered.
+
+    A recipient whose text renders blank (`{prenom}` alone, for a contact without a first name) is not sent an
+    empty SMS nor charged, and does not stop the others: its message fails at once with 36 (`maker.blank`), as a
+    number refused by its country's rules does, so reports name who was left out and why."""
     found: list[Personalised] = []
     seen: set[str] = set()
     empty: dict[str, str] = {}
@@ -220,13 +246,21 @@ def personalise(
             values = values_of(contact) if contact is not None else empty
         else:
             values = empty
-        found.append(maker.make(recipient, template.render(values), sender))
+        found.append(_rendered(maker, recipient, template.render(values), sender))
     for row in members:
         if row.msisdn in seen:
             continue
         seen.add(row.msisdn)
-        found.append(maker.make(contact_recipient(row), template.render(values_of(row)), sender))
+        found.append(_rendered(maker, contact_recipient(row), template.render(values_of(row)), sender))
     return found
+
+
+def _rendered(
+    maker: MessageMaker, recipient: Recipient | InvalidRecipient, text: str, sender: str | None
+) -> Personalised:
+    if isinstance(recipient, Recipient) and (not text or text.isspace()):
+        return maker.blank(recipient, text, sender)
+    return maker.make(recipient, text, sender)
 
 
 def group_expansion(
@@ -266,7 +300,7 @@ def campaign_messages(
     """Every row as its message, or RowError for the first row the rules refuse (nothing is kept then).
     A generator: acceptance keeps each row's message only, not its analysis.
 
-    A row is refused when its text is empty, its sender or reference breaks the rules of `emetteur` and
+    A row is refused when its text is empty or blank, its sender or reference breaks the rules of `emetteur` and
     `refClient`, or its number is not one at all; a number that is well-formed but unusable (no such numbering
     plan, unpriced) is kept and reported with its own status, as in any send.
     """
@@ -288,6 +322,8 @@ def check_row(
     """The row's recipient and sender, or RowError for what the rules refuse (see `campaign_messages`)."""
     if not row.message:
         raise RowError(row.line, "message", "missing")
+    if row.message.isspace():  # refused as sendSMS.do refuses a blank text: it would be charged for nothing
+        raise RowError(row.line, "message", "empty")
     if not row.numero.strip():
         raise RowError(row.line, "numero", "missing")
     sender = row.sender or default_sender or None

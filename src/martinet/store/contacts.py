@@ -6,6 +6,12 @@ Imports are written in one transaction with multi-row statements (existing rows 
 in batches, memberships inserted in batches), so a 100,000-line file costs a few dozen statements, not 100,000.
 
 Every query names the account: an account sees only its own contacts and groups.
+
+Writers race: two requests adding the same new mobile (a client retrying, a form posted twice, two imports) both
+find it missing, and on PostgreSQL (READ COMMITTED) the second insert then breaks the unique constraint. Groups
+are created with `INSERT ... ON CONFLICT DO NOTHING` and read back; a contact write runs in a savepoint and, when
+another transaction committed one of its rows first, is done again from a fresh read (`_retrying`): it then merges
+into the row the other committed, as adding an existing mobile always does. Imports keep COPY for their new rows.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from martinet.domain.contacts import ContactData
 from martinet.domain.valueclass import valueclass
@@ -29,6 +36,11 @@ T = TypeVar("T")
 
 #: Values per `IN (...)` list: well under the bound-parameter limits of both databases.
 CHUNK = 2000
+#: Times a contact write is tried when concurrent writers commit its rows first: each conflict means another
+#: transaction committed, so the next read sees its rows; more than a few in a row is not a race but a fault.
+WRITE_ATTEMPTS = 5
+#: SQLSTATEs of a write that lost a race: unique violation, deadlock (two imports inserting shared mobiles).
+_RACE_STATES = frozenset({"23505", "40P01"})
 
 
 @valueclass
@@ -119,7 +131,44 @@ def write_contacts(
     conn: Connection, account_id: int, items: Sequence[NewContact], now: int, extra_groups: Sequence[str] = ()
 ) -> list[bool]:
     """Create or merge each contact (True: created, False: merged into one the account had, or into an earlier
-    item with the same mobile); add every contact to its groups and to `extra_groups`, creating missing groups."""
+    item with the same mobile); add every contact to its groups and to `extra_groups`, creating missing groups.
+    Safe against concurrent writers of the same mobiles (`_retrying`)."""
+    return _retrying(conn, lambda: _write_contacts(conn, account_id, items, now, extra_groups))
+
+
+def _retrying(conn: Connection, work: Callable[[], T]) -> T:
+    """`work` in a savepoint, done again from scratch when a concurrent transaction committed a row it inserts
+    first (a unique violation, or a deadlock between two imports).
+
+    Under READ COMMITTED the losing insert waits for the other transaction and fails once it commits; the savepoint
+    undoes this attempt only, and the next one reads the committed rows and merges into them. On SQLite writers
+    take turns, so the first attempt is the only one. A COPY fails with the driver's own exception (asyncpg's, not
+    wrapped by SQLAlchemy), hence the SQLSTATE test rather than an `except IntegrityError`.
+    """
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with conn.begin_nested():
+                return work()
+        except Exception as exc:
+            if attempt == WRITE_ATTEMPTS or not _lost_race(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _lost_race(exc: BaseException) -> bool:
+    """Whether `exc` is PostgreSQL's unique violation or deadlock, raised through SQLAlchemy or by the driver
+    (SQLite, whose writers take turns, never loses such a race)."""
+    cause: object = exc.orig if isinstance(exc, DBAPIError) else exc
+    for found in (cause, getattr(cause, "__cause__", None)):
+        state = getattr(found, "sqlstate", None) or getattr(found, "pgcode", None)
+        if state is not None:
+            return state in _RACE_STATES
+    return False
+
+
+def _write_contacts(
+    conn: Connection, account_id: int, items: Sequence[NewContact], now: int, extra_groups: Sequence[str]
+) -> list[bool]:
     merged: dict[str, ContactRow] = {}  # msisdn → the row as it will be
     new: set[str] = set()
     existing = _by_msisdn(conn, account_id, sorted({i.msisdn for i in items}))
@@ -138,7 +187,8 @@ def write_contacts(
         changed.add(item.msisdn)
         for group in (*item.data.groups, *extra_groups):
             memberships.setdefault(group, set()).add(item.msisdn)
-    insert_rows(conn, contacts, _INSERTED, (_insert_row(account_id, merged[m]) for m in merged if m in new))
+    # In the order of the unique index, so that two imports sharing mobiles wait on each other, not deadlock.
+    insert_rows(conn, contacts, _INSERTED, (_insert_row(account_id, merged[m]) for m in sorted(new)))
     to_update = [_update_row(merged[m]) for m in changed if m not in new]
     for chunk in _chunks(to_update):
         conn.execute(_UPDATE, list(chunk))
@@ -268,45 +318,64 @@ def _by_msisdn(conn: Connection, account_id: int, msisdns: Sequence[str]) -> dic
 
 
 def ensure_groups(conn: Connection, account_id: int, names: Sequence[str], now: int) -> dict[str, int]:
-    """The IDs of the account's groups `names`, creating those it does not have."""
+    """The IDs of the account's groups `names`, creating those it does not have. A group another transaction
+    creates meanwhile is not an error (`ON CONFLICT DO NOTHING`, then read back): naming a group creates it or
+    finds it, whoever was first."""
     found = _group_ids(conn, account_id, names)
     missing = [n for n in dict.fromkeys(names) if n not in found]
     if missing:
-        conn.execute(
-            insert(contact_groups), [{"account_id": account_id, "name": n, "created_at": now} for n in missing]
-        )
-        found.update(_group_ids(conn, account_id, missing))
+        # One multi-row INSERT per chunk: asyncpg's executemany took a round trip a row (33,000 groups: a minute).
+        # The new rows' IDs come back from the INSERT itself: a read of thousands of groups just written ran on
+        # a plan made for an empty table (seconds per chunk on PostgreSQL).
+        for chunk in _chunks(missing):
+            rows = [{"account_id": account_id, "name": n, "created_at": now} for n in chunk]
+            inserted = _insert_groups(conn, rows).returning(contact_groups.c.name, contact_groups.c.id)
+            found.update((row.name, row.id) for row in conn.execute(inserted))
+        raced = [n for n in missing if n not in found]  # created meanwhile by another transaction
+        if raced:
+            found.update(_group_ids(conn, account_id, raced))
     return found
 
 
-def _group_ids(conn: Connection, account_id: int, names: Sequence[str]) -> dict[str, int]:
-    query = select(contact_groups.c.name, contact_groups.c.id).where(
-        contact_groups.c.account_id == account_id, contact_groups.c.name.in_(list(names))
+def _insert_groups(conn: Connection, rows: list[dict[str, object]]) -> Any:
+    """INSERT of groups that skips a name the account has (both dialects write `ON CONFLICT DO NOTHING`)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return (
+        dialect.insert(contact_groups)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[contact_groups.c.account_id, contact_groups.c.name])
     )
-    return {row.name: row.id for row in conn.execute(query)}
+
+
+_GROUP_IDS = select(contact_groups.c.name, contact_groups.c.id).where(
+    contact_groups.c.account_id == bindparam("account"), contact_groups.c.name.in_(bindparam("names", expanding=True))
+)
+
+
+def _group_ids(conn: Connection, account_id: int, names: Sequence[str]) -> dict[str, int]:
+    """By chunks, as `_by_msisdn`: an import may name more groups than PostgreSQL takes parameters (32,767)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(list(dict.fromkeys(names))):
+        found.update((row.name, row.id) for row in conn.execute(_GROUP_IDS, {"account": account_id, "names": chunk}))
+    return found
 
 
 def _add_memberships(conn: Connection, pairs: Sequence[tuple[int, int]]) -> int:
-    """Insert the (group, contact) pairs not yet there; returns how many were added."""
-    by_group: dict[int, set[int]] = {}
-    for group_id, contact_id in pairs:
-        by_group.setdefault(group_id, set()).add(contact_id)
-    added = 0
-    for group_id, wanted in by_group.items():
-        present: set[int] = set()
-        for chunk in _chunks(sorted(wanted)):
-            present.update(
-                conn.scalars(
-                    select(contact_group_members.c.contact_id).where(
-                        contact_group_members.c.group_id == group_id,
-                        contact_group_members.c.contact_id.in_(list(chunk)),
-                    )
-                )
-            )
-        added += insert_rows(
-            conn, contact_group_members, ("group_id", "contact_id"), ((group_id, c) for c in sorted(wanted - present))
+    """Insert the (group, contact) pairs not yet there; returns how many were added.
+
+    The pairs present are read by chunks of contacts, not group by group: an import may name one group per line,
+    and a query per group made 33,000 groups a few minutes."""
+    wanted = set(pairs)
+    group_ids = sorted({g for g, _ in wanted})
+    present: set[tuple[int, int]] = set()
+    for chunk in _chunks(sorted({c for _, c in wanted})):
+        query = select(contact_group_members.c.group_id, contact_group_members.c.contact_id).where(
+            contact_group_members.c.contact_id.in_(list(chunk))
         )
-    return added
+        if len(group_ids) <= CHUNK:  # the usual import: a few groups, read those only
+            query = query.where(contact_group_members.c.group_id.in_(group_ids))
+        present.update((row.group_id, row.contact_id) for row in conn.execute(query))
+    return insert_rows(conn, contact_group_members, ("group_id", "contact_id"), sorted(wanted - present))
 
 
 # --- Reading (sync), also used inside the acceptance transaction ---
@@ -331,18 +400,21 @@ def missing_groups(conn: Connection, account_id: int, names: Sequence[str]) -> l
     return [n for n in names if n not in found]
 
 
-def any_member(conn: Connection, account_id: int, names: Sequence[str]) -> bool:
-    """Whether the account's groups `names` hold a contact between them (one row read, whatever their size)."""
-    ids = _group_ids(conn, account_id, names)
+def member_count(conn: Connection, account_id: int, names: Sequence[str], cap: int) -> int:
+    """How many distinct contacts the account's groups `names` hold between them, counted up to `cap + 1` only:
+    enough to tell an empty send and one beyond the recipients' cap, without counting a huge group whole."""
+    ids = list(_group_ids(conn, account_id, names).values())
     if not ids:
-        return False
-    query = (
+        return 0
+    distinct = (
         select(contact_group_members.c.contact_id)
         .join(contacts, contacts.c.id == contact_group_members.c.contact_id)
-        .where(contact_group_members.c.group_id.in_(list(ids.values())), contacts.c.account_id == account_id)
-        .limit(1)
+        .where(contact_group_members.c.group_id.in_(ids), contacts.c.account_id == account_id)
+        .distinct()
+        .limit(cap + 1)
+        .subquery()
     )
-    return conn.execute(query).first() is not None
+    return int(conn.scalar(select(func.count()).select_from(distinct)) or 0)
 
 
 def members(conn: Connection, account_id: int, group_names: Sequence[str]) -> list[ContactRow]:
@@ -454,7 +526,8 @@ class ContactStore:
                     raise MobileTaken(msisdn) from None
             if data.groups:
                 groups = ensure_groups(conn, account_id, list(data.groups), now)
-                _add_memberships(conn, [(groups[name], contact_id) for name in data.groups])
+                pairs = [(groups[name], contact_id) for name in data.groups]
+                _retrying(conn, lambda: _add_memberships(conn, pairs))  # the same pairs added concurrently
             return merged
 
         if await self._db.run_write(work) is None:
@@ -480,9 +553,10 @@ class ContactStore:
         now = self._now_ms()
 
         def work(conn: Connection) -> None:
-            if _group_ids(conn, account_id, [name]):
+            # One statement: a check then an insert would let two requests both pass the check.
+            added = conn.execute(_insert_groups(conn, [{"account_id": account_id, "name": name, "created_at": now}]))
+            if not added.rowcount:
                 raise GroupExists(name)
-            conn.execute(insert(contact_groups).values(account_id=account_id, name=name, created_at=now))
 
         await self._db.run_write(work)
         found = await self.group(account_id, name=name)
@@ -559,7 +633,7 @@ class ContactStore:
             unknown = [c for c in wanted if c not in mine]
             if unknown:
                 return 0, unknown
-            added = _add_memberships(conn, [(group_id, c) for c in add])
+            added = _retrying(conn, lambda: _add_memberships(conn, [(group_id, c) for c in add]))
             for chunk in _chunks(sorted(set(remove))):
                 conn.execute(
                     delete(contact_group_members).where(
@@ -574,8 +648,8 @@ class ContactStore:
     async def missing_groups(self, account_id: int, names: Sequence[str]) -> list[str]:
         return await self._read(lambda conn: missing_groups(conn, account_id, names))
 
-    async def any_member(self, account_id: int, names: Sequence[str]) -> bool:
-        return await self._read(lambda conn: any_member(conn, account_id, names))
+    async def member_count(self, account_id: int, names: Sequence[str], cap: int) -> int:
+        return await self._read(lambda conn: member_count(conn, account_id, names, cap))
 
     async def members(self, account_id: int, group_names: Sequence[str]) -> list[ContactRow]:
         return await self._read(lambda conn: members(conn, account_id, group_names))

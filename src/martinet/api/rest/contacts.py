@@ -32,6 +32,7 @@ from martinet.api.rest.contact_models import (
 from martinet.api.rest.handlers import Answer, Handler, RestRequest, RestServices, _json, _page, _paging
 from martinet.api.rest.problems import Problem, invalid
 from martinet.domain.contacts import ContactData, ContactError
+from martinet.domain.csv_records import charset_of
 from martinet.domain.resources import iso_time
 from martinet.domain.valueclass import valueclass
 from martinet.services.contacts import ContactService, contact_data
@@ -142,7 +143,9 @@ async def delete_contact(service: ContactService, request: RestRequest, ids: dic
 
 async def import_contacts(service: ContactService, request: RestRequest, _ids: dict[str, int]) -> Answer:
     group = request.query.get("group") or None
-    report = await _contact_errors(service.import_csv(request.caller.account.id, request.body, group))
+    # The charset the body declares, if any (`text/csv; charset=windows-1250`); without one the reader guesses.
+    charset = charset_of(request.headers.get(b"content-type", b"").decode("latin-1"))
+    report = await _contact_errors(service.import_csv(request.caller.account.id, request.body, group, charset))
     return Answer(
         200,
         {
