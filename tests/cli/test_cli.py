@@ -558,3 +558,17 @@ def _demo_voice_message(demo: Demo, token: str, data: Path) -> None:
             time.sleep(0.1)
         receiver.shutdown()
     assert [p.name.split("-")[0] for p in (data / "calls").glob("*.wav")] == ["33145678901"]
+
+
+def test_config_check_refuses_a_voice_espeak_does_not_have(tmp_path: Path) -> None:
+    """espeak-ng reads an unknown voice in another language without an error: the check names it instead."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (Debian package espeak-ng)")
+    config = tmp_path / "voices.toml"
+    config.write_text('[voice.voices]\n"en-GB" = "no-such-voice"\n"fr-FR" = "fr-fr"\n', encoding="utf-8")
+    result = martinet("config", "check", "--config", config, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "voice.voices: espeak-ng has no voice 'no-such-voice'" in result.stderr
+    assert "fr-fr" not in result.stderr and "configuration is valid" not in result.stderr
+    config.write_text('[voice.voices]\n"en-GB" = "en-gb"\n', encoding="utf-8")
+    assert martinet("config", "check", "--config", config, cwd=tmp_path).returncode == 0

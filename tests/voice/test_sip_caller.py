@@ -138,7 +138,7 @@ async def test_refusals_and_silences_of_the_trunk_reach_the_statuses_of_docs_voi
         (603, voice.DECLINED, False),  # declined: never called again
         (404, voice.NOT_REACHABLE, False),
         (500, voice.CALL_FAILED, True),  # the trunk's trouble
-        (408, voice.NO_ANSWER, True),  # not even a 100 Trying within the ringing timeout
+        (408, voice.CALL_FAILED, True),  # not even a 100 Trying: the trunk's failure, not the callee's absence
         (487, voice.NO_ANSWER, True),  # rang until cancelled
     ]
     assert not any(r.answered for r in results) and results[5].rang and not results[4].rang

@@ -272,12 +272,30 @@ def _config_check(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"networks: {exc}", file=sys.stderr)
         return 2
+    if settings.voice.voices and _unknown_voices(settings.voice.voices):
+        return 2
     print(
         f"configuration is valid: database {preamble.redacted_url(settings.database.url)}, http {settings.http.host}:"
         f"{settings.http.port}, {len(settings.connectors)} connector(s), {table.open_count()} priced countries",
         file=sys.stderr,
     )
     return 0
+
+
+def _unknown_voices(voices: dict[str, str]) -> bool:
+    """Whether `voice.voices` names a voice espeak-ng lacks, said on stderr: espeak-ng reads such a voice in
+    another language without an error, and every voice message would fail (36). Not part of loading settings,
+    which every process does (HTTP workers on hosts without espeak-ng included)."""
+    from martinet.voice.synthesis import EspeakSynthesizer, SynthesisError
+
+    try:
+        unknown = EspeakSynthesizer(voices=voices).unknown_voices()
+    except SynthesisError as exc:
+        print(f"voice.voices: {exc}", file=sys.stderr)
+        return True
+    for name in unknown:
+        print(f"voice.voices: espeak-ng has no voice {name!r} (`espeak-ng --voices` lists them)", file=sys.stderr)
+    return bool(unknown)
 
 
 def _account_create(args: argparse.Namespace) -> int:

@@ -50,7 +50,7 @@ BUSY: Final = 50  # busy on every attempt ("not delivered")
 NO_ANSWER: Final = 3522  # rang without an answer, or unavailable, on every attempt ("subscriber absent")
 DECLINED: Final = 22  # the callee (or its network) declined the call ("rejected")
 NOT_REACHABLE: Final = 21  # the number does not exist for the trunk ("not deliverable")
-CALL_FAILED: Final = 3521  # the trunk failed (5xx, no answer from the trunk): "operator error"
+CALL_FAILED: Final = 3521  # the trunk failed (5xx, no answer from it, no G.711 in its answer): "operator error"
 #: Soft codes of an attempt that will be tried again (its row in the history names the SIP code).
 RETRY_BUSY: Final = 3502
 RETRY_OTHER: Final = 3501

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -160,3 +161,17 @@ def read_sdp(body: str) -> Offer | None:
         return None
     formats = tuple(int(f) for f in audio.formats if f.isdigit() and int(f) in PAYLOAD_TYPES.values())
     return Offer(address[0], address[1], formats)
+
+
+_RTPMAP = re.compile(r"^a=rtpmap:(\d+)\s+(\S+)", re.MULTILINE)
+_AUDIO = re.compile(r"^m=audio\s+\d+\s+\S+\s*(.*)$", re.MULTILINE)
+
+
+def audio_formats(body: str) -> str:
+    """The audio formats an SDP body offers, by name where it maps them ("G729/8000"), for the history: a trunk
+    answering without G.711 is a configuration to fix, and the operator needs to see what it offered."""
+    media = _AUDIO.search(body)
+    if media is None:
+        return "no audio stream"
+    names = {pt: name for pt, name in _RTPMAP.findall(body)}
+    return ", ".join(names.get(pt, pt) for pt in media.group(1).split()) or "no format"

@@ -62,7 +62,12 @@ class TrunkSettings:
 @dataclass
 class CallResult:
     """How one call went. `status` is the INVITE's final SIP status (200 when answered); our own timeouts are
-    408 (no answer from the trunk) and 487 (ringing timeout, cancelled)."""
+    408 (no answer from the trunk) and 487 (ringing timeout, cancelled).
+
+    `trunk_timeout` tells our 408 (not a single answer from the trunk: it is down or unreachable, whoever was
+    called) from a 408 the trunk sent (the callee's network gave up): the first is the operator's failure, the
+    second the callee's absence. `no_codec` is an answer whose SDP offers no law we speak (`offered` says what it
+    offered): nothing could be played, so the call was hung up at once; it is not a callee who hung up early."""
 
     status: int
     reason: str
@@ -71,6 +76,9 @@ class CallResult:
     callee_hung_up: bool = False
     rang: bool = False
     codec: str | None = None
+    trunk_timeout: bool = False
+    no_codec: bool = False
+    offered: str = ""
 
     @property
     def complete(self) -> bool:
@@ -345,11 +353,11 @@ class SipCaller:
                 now = loop.time()
                 if now >= sent_at + s.ring_timeout:
                     if not provisional:
-                        return CallResult(408, "Request Timeout (no answer from the trunk)")
+                        return _trunk_timeout(now - sent_at)
                     call.abandon = None
                     return await cancel()
                 if not provisional and now >= sent_at + TIMER_B:
-                    return CallResult(408, "Request Timeout (no answer from the trunk)")
+                    return _trunk_timeout(now - sent_at)
                 if not reliable and not provisional and now >= next_resend:
                     transport.send(invite(), self._trunk)
                     interval = min(interval * 2, 4.0)
@@ -443,8 +451,12 @@ class SipCaller:
         chosen = next((pt for pt in (offer.payload_types if offer else ()) if pt in PAYLOAD_TYPES.values()), None)
         result = CallResult(200, answer.reason_phrase, answered=True, rang=rang)
         if offer is None or chosen is None:
-            log.warning("call %s answered without a G.711 stream; hanging up", call.call_id)
-            result.played = Played(0, 0.0, False)
+            # Nothing we could send would be heard: hang up at once (BYE below) rather than leave the line open.
+            result.no_codec = True
+            result.offered = messages.audio_formats(answer.text) if answer.body else ""
+            log.warning(
+                "call %s answered without a G.711 stream (%s); hanging up", call.call_id, result.offered or "no SDP"
+            )
         else:
             law: Law = "PCMA" if chosen == PAYLOAD_TYPES["PCMA"] else "PCMU"
             result.codec = law
@@ -492,6 +504,12 @@ class SipCaller:
             if _cseq(answer)[0] == "BYE" and answer.status_code >= 200:
                 return
         log.info("call %s: no answer to BYE", call.call_id)
+
+
+def _trunk_timeout(waited: float) -> CallResult:
+    """Not one answer, not even `100 Trying`: the trunk is down or unreachable (RFC 3261 Timer B, or the ringing
+    timeout reached first); told apart from a 408 the trunk sent, which is about the callee."""
+    return CallResult(408, f"no SIP answer from the trunk within {waited:.0f} s", trunk_timeout=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ by (text, language, voice): a campaign reading one text to many people synthesis
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import subprocess
 import threading
@@ -70,11 +71,26 @@ class EspeakSynthesizer:
         """The Debian packages whose programs are not installed."""
         return [package for package in ("espeak-ng", "sox") if shutil.which(package) is None]
 
+    def unknown_voices(self) -> list[str]:
+        """The voices of `voice.voices` that espeak-ng does not have (none when it is not installed: `missing`
+        says so). For a configuration check or a start-up to refuse what would only fail each message later."""
+        espeak = shutil.which("espeak-ng")
+        if espeak is None:
+            return []
+        return sorted({v for v in self._voices.values() if not known_voice(v, espeak_voices(espeak))})
+
     def synthesize(self, text: str, language: str, voice: str | None = None) -> Audio:
         espeak, sox = shutil.which("espeak-ng"), shutil.which("sox")
         if espeak is None or sox is None:
             raise SynthesisError(f"speech synthesis needs the package(s) {', '.join(self.missing())}")
         chosen = voice or self._voices.get(language) or ESPEAK_VOICES["fr-FR"]
+        # espeak-ng reads a voice it does not have with the nearest it finds ("no-such-voice" in Norwegian,
+        # "fr-zz" in French, an unknown "+variant" ignored) and exits 0: the message would be read to people in
+        # a language nobody chose. A voice `espeak-ng --voices` does not list fails the message instead (36).
+        if not known_voice(chosen, espeak_voices(espeak)):
+            raise SynthesisError(
+                f"espeak-ng has no voice {chosen!r} (for {language}; `espeak-ng --voices` lists those it has)"
+            )
         # No shell; the text comes after "--", so a text starting with "-" is read, not taken for an option.
         try:
             speech = subprocess.run(  # noqa: S603
@@ -117,6 +133,45 @@ class EspeakSynthesizer:
         if not pcm:
             raise SynthesisError("the synthesiser produced no sound")
         return Audio(_from_little_endian(pcm))
+
+
+@dataclass(frozen=True, slots=True)
+class EspeakVoices:
+    """The names espeak-ng takes for a voice (`-v NAME`) and for a variant (`-v NAME+VARIANT`), lower-cased."""
+
+    voices: frozenset[str]
+    variants: frozenset[str]
+
+
+@functools.lru_cache(maxsize=4)
+def espeak_voices(espeak: str) -> EspeakVoices:
+    """What `espeak-ng --voices` lists, read once per program: a voice is named by its language ("fr-fr"), its
+    file ("roa/fr", or "fr"), its name ("Klingon") or one of its other languages ("en"), in any case."""
+
+    def listed(option: str) -> frozenset[str]:
+        try:
+            run = subprocess.run(  # noqa: S603
+                [espeak, option], capture_output=True, timeout=SYNTHESIS_TIMEOUT, check=True, text=True
+            )
+        except (subprocess.SubprocessError, OSError) as exc:
+            raise SynthesisError(f"espeak-ng {option} failed: {exc}") from None
+        names: set[str] = set()
+        for line in run.stdout.splitlines()[1:]:  # the first line is the header
+            fields = line.split()
+            if len(fields) < 5:
+                continue
+            language, name, file = fields[1], fields[3], fields[4]
+            others = [f.strip("()") for f in fields[5:] if f.startswith("(")]
+            names.update(n.lower() for n in (language, name, file, file.rsplit("/", 1)[-1], *others))
+        return frozenset(names)
+
+    return EspeakVoices(listed("--voices"), listed("--voices=variant"))
+
+
+def known_voice(voice: str, known: EspeakVoices) -> bool:
+    """Whether espeak-ng has `voice` ("fr-fr", "en-gb+f3"), rather than falling back silently to another."""
+    name, _, variant = voice.strip().lower().partition("+")
+    return name in known.voices and (not variant or variant in known.variants)
 
 
 def _from_little_endian(pcm: bytes) -> bytes:

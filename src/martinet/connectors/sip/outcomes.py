@@ -7,7 +7,8 @@ from martinet.domain.status import State
 from martinet.domain.valueclass import valueclass
 from martinet.sip.uac import CallResult
 
-#: Answers after which calling again later may succeed (busy, no answer, unavailable, trunk timeouts).
+#: Answers after which calling again later may succeed (busy, no answer, unavailable). A 408 here is one the
+#: trunk sent (the callee's network gave up); our own, when the trunk never answered, is `trunk_timeout`.
 _BUSY = frozenset({486, 600})
 _NO_ANSWER = frozenset({408, 480, 487})
 _DECLINED = frozenset({603, 403})
@@ -29,6 +30,15 @@ class CallOutcome:
 
 
 def outcome(result: CallResult) -> CallOutcome:
+    if result.trunk_timeout:
+        # Not one answer from the trunk: it is down or unreachable, whoever was called. The operator's failure
+        # (3501, then 3521), not the callee's absence, which only an answer of the trunk can tell.
+        return CallOutcome(State.UNDELIVERED, voice.CALL_FAILED, True, voice.RETRY_OTHER)
+    if result.no_codec:
+        # Answered with no law we speak (a trunk set up for G.729 alone): nothing could be heard, and calling
+        # again would ring the person again for the same silence. The trunk's configuration fails, not the
+        # callee, who did pick up ("partly listened" would say otherwise).
+        return CallOutcome(State.UNDELIVERED, voice.CALL_FAILED, False, 0)
     if result.answered:
         if result.complete:
             return CallOutcome(State.DELIVERED, voice.LISTENED, False, 0)
@@ -48,7 +58,12 @@ def outcome(result: CallResult) -> CallOutcome:
 
 def describe(result: CallResult, attempt: int, attempts: int) -> str:
     """The history row's detail: the attempt and its SIP answer, and what was played."""
+    if result.trunk_timeout:
+        # Not "SIP 408", which would read as the trunk's own answer about the callee.
+        return f"attempt {attempt}/{attempts}: {result.reason}"
     text = f"attempt {attempt}/{attempts}: SIP {result.status} {result.reason}".rstrip()
+    if result.no_codec:
+        return f"{text}, no G.711 in the answer (offered: {result.offered or 'no SDP'}), BYE sent"
     if result.answered and result.played is not None:
         ended = "hung up by the callee" if result.callee_hung_up else "BYE sent"
         text += f", {result.played.seconds:.1f} s played ({result.codec}), {ended}"
