@@ -35,6 +35,7 @@ from martinet.store.accounts import AccountStore
 from martinet.store.activity import ActivityStore
 from martinet.store.callbacks import CallbackStore
 from martinet.store.database import Database
+from martinet.store.group_prices import GroupMixStore
 from martinet.store.messages import MessageStore
 from martinet.store.opt_outs import OptOutStore
 
@@ -100,6 +101,7 @@ def console_door(
         default_lane=str(settings.accounts.lane),
         contacts=contacts,
         resellers=resellers,
+        group_mix=GroupMixStore(db),
     )
     console = settings.console
     return ConsoleDoor(

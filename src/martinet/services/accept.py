@@ -8,6 +8,7 @@ final status and cost nothing, as smsmode does.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -222,6 +223,14 @@ class SendService:
         self._account_rules = account_rules
         self._voice = voice  # None: voice sends are refused (no voice prices)
         self._spool_dir = spool_dir
+
+    def with_contacts(self, contacts: ContactStore) -> SendService:
+        """This service, reading contact groups from `contacts` instead: the web console's live counter previews a
+        send to groups of thousands through an address book of one stand-in contact per price class, with the
+        rules and prices of the real sends (`api/console/counter.py`)."""
+        clone = copy.copy(self)
+        clone._contacts = contacts
+        return clone
 
     def _check_urls(self, request: SendRequest) -> None:
         if self._url_check is None:

@@ -9,11 +9,12 @@ which SQLite and PostgreSQL evaluate alike on integers (`//`: SQLAlchemy's `/` w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 
+from martinet.domain.status import FINAL_STATES, State
 from martinet.domain.valueclass import valueclass
 from martinet.store.accounts import _ACCOUNT_COLUMNS, Account, _account
 from martinet.store.database import Database
@@ -59,9 +60,92 @@ class AccountLine:
     created_at: int
 
 
+@valueclass
+class SendCounts:
+    """A send's recipients by current state, and what they cost."""
+
+    states: Mapping[str, int]
+    cost: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.states.values())
+
+    @property
+    def moving(self) -> bool:
+        """Some recipient is on its way (neither final nor waiting for its schedule)."""
+        return any(state not in FINAL_STATES and state != State.SCHEDULED for state in self.states)
+
+    @property
+    def scheduled(self) -> bool:
+        return State.SCHEDULED in self.states
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever a recipient changes state: what the page's polling compares."""
+        return ".".join(f"{state}{count}" for state, count in sorted(self.states.items()))
+
+
 class ActivityStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def send_counts(self, account_id: int, send_id: str) -> SendCounts:
+        """One statement: the send's messages by state (empty for an unknown send, or another account's): what
+        a send's page shows and its polling compares."""
+        query = (
+            select(messages.c.state, func.count(), func.sum(messages.c.cost))
+            .where(messages.c.send_id == send_id, messages.c.account_id == account_id)
+            .group_by(messages.c.state)
+        )
+        async with self._db.reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return SendCounts(
+            {str(state): int(count) for state, count, _ in rows}, sum(int(cost or 0) for *_, cost in rows)
+        )
+
+    async def page_details(
+        self, account_id: int, send_id: str, first_seq: int, last_seq: int
+    ) -> tuple[list[HistoryEntry], list[PartFacts]]:
+        """The status history and the parts of the send's recipients `first_seq` to `last_seq` (one page of a
+        send's recipients: a send of 100,000 is never read whole for a page)."""
+        in_page: Any = (
+            messages.c.send_id == send_id,
+            messages.c.account_id == account_id,
+            messages.c.seq.between(first_seq, last_seq),
+        )
+        history = (
+            select(
+                messages.c.seq,
+                status_history.c.at,
+                status_history.c.state,
+                status_history.c.code,
+                status_history.c.part_seq,
+                status_history.c.detail,
+            )
+            .select_from(status_history.join(messages, messages.c.id == status_history.c.message_id))
+            .where(*in_page)
+            .order_by(messages.c.seq, status_history.c.id)
+        )
+        handed = (
+            select(
+                messages.c.seq,
+                parts.c.seq,
+                parts.c.connector,
+                parts.c.carrier_id,
+                parts.c.state,
+                parts.c.code,
+                parts.c.submitted_at,
+                parts.c.updated_at,
+            )
+            .select_from(parts.join(messages, messages.c.id == parts.c.message_id))
+            .where(*in_page)
+            .order_by(messages.c.seq, parts.c.seq)
+        )
+        async with self._db.reader.connect() as conn:
+            entries = [HistoryEntry(*row) for row in await conn.execute(history)]
+            handed_parts = [PartFacts(*row) for row in await conn.execute(handed)]
+        return entries, handed_parts
 
     async def counts_by_state(self, account_id: int, since: int) -> dict[str, int]:
         """Messages accepted since `since`, by their current state."""

@@ -30,6 +30,7 @@ from martinet.services.sign_in_links import SignInLinks
 from martinet.store.accounts import Account, AccountStore
 from martinet.store.activity import ActivityStore
 from martinet.store.callbacks import CallbackStore
+from martinet.store.group_prices import GroupMixStore
 from martinet.store.messages import MessageStore
 from martinet.store.opt_outs import OptOutStore
 
@@ -76,6 +77,7 @@ class ConsoleServices:
     default_lane: str
     contacts: ContactService
     resellers: ResellerService
+    group_mix: GroupMixStore
 
 
 #: Bytes a send form may take per recipient it can name: a number as a browser posts it (`%2B33612345678%0D%0A`,
@@ -163,6 +165,7 @@ class PageHost(Protocol):
     endpoint, rendering, errors, signing in and out. A protocol, so that pages never import the door."""
 
     settings: ConsoleSettings
+    services: ConsoleServices
 
     def page(
         self, handler: Page, *, signed_in: bool = True, operator: bool = False, too_large: Page | None = None

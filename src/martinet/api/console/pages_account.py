@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from martinet.api.console.callback_settings import save_callback_settings
 from martinet.api.console.context import PREFIX, Ctx, PageHost
+from martinet.api.console.counter import GroupCounter
 from martinet.api.console.refusals import labelled, settings_problem
 from martinet.domain.credits import format_credits
 from martinet.domain.keys import InvalidKeyLimit
@@ -38,6 +39,9 @@ from martinet.store.messages import MessageFilter
 
 HOUR, DAY = 3600 * 1000, 24 * 3600 * 1000
 PAGE = 50
+#: Seconds a moving send's page waits before asking for changes: the first time and after a change, and at most
+#: (the wait doubles while nothing changes).
+POLL_FIRST, POLL_LAST = 1, 30
 #: Rows a CSV export holds at most (read page by page, written as they come).
 CSV_MAX = 100_000
 #: Numbers one opt-out form adds or removes at most (more are refused, never cut).
@@ -71,6 +75,8 @@ _FORM_FIELDS = {
 
 
 def routes(door: PageHost) -> list[Route]:
+    group_counter = GroupCounter(door.services.group_mix)
+
     async def login_page(ctx: Ctx) -> Response:
         if ctx.account is not None and ctx.request.method == "GET":
             return RedirectResponse(PREFIX + "/", 303)
@@ -172,9 +178,13 @@ def routes(door: PageHost) -> list[Route]:
         typed = form.get("text", "")
         if request.groups or any(isinstance(r, Recipient) for r in parse_recipients(_recipients(form))):
             try:
-                preview = await ctx.services.sends.preview(request)
-                values["price"] = format_credits(preview.cost)
-                values["valid"] = sum(1 for r in preview.recipients if r.problem is None)
+                if request.groups:  # priced by buckets of contacts, not contact by contact (`counter.py`)
+                    cost, valid = await group_counter.price(ctx.services.sends, ctx.services.contacts.store, request)
+                else:
+                    preview = await ctx.services.sends.preview(request)
+                    cost, valid = preview.cost, sum(1 for r in preview.recipients if r.problem is None)
+                values["price"] = format_credits(cost)
+                values["valid"] = valid
             except InvalidParameter as exc:  # every recipient's country refuses the sender or the text: say why now
                 values["problem"] = _problem(ctx, exc)
         mention = analysis.text[len(typed) :].strip() if analysis.text.startswith(typed) else ""
@@ -260,10 +270,11 @@ def routes(door: PageHost) -> list[Route]:
         return door.render(ctx, "send_page.html", values)
 
     async def send_recipients(ctx: Ctx) -> Response:
-        values = await _send_details(ctx)
+        """The page's poll: the poller, and the counts and the visible recipients only if they changed."""
+        values = await _send_details(ctx, poll=True)
         if values is None:
             return door.error(ctx, 404, "No such send.")
-        return door.render(ctx, "send_recipients.html", values)
+        return door.render(ctx, "send_changes.html", values)
 
     async def send_cancel(ctx: Ctx) -> Response:
         send_id = ctx.request.path_params["send_id"]
@@ -498,34 +509,56 @@ async def _send_values(ctx: Ctx, form: dict[str, str], problem: str | None) -> d
     }
 
 
-async def _send_details(ctx: Ctx) -> dict[str, Any] | None:
+async def _send_details(ctx: Ctx, *, poll: bool = False) -> dict[str, Any] | None:
+    """A send's facts, its counts by state and one page of its recipients (`?offset=`, `PAGE` a page) with
+    their timelines; None for an unknown send or another account's. `poll`: the answer to the page's poll, which
+    carries the counts it last saw (`seen`) and how long it waited (`wait`)."""
     send_id = ctx.request.path_params["send_id"]
     me = ctx.me
-    messages = await ctx.services.messages.of_send(me.id, send_id)
-    if not messages:
+    counts = await ctx.services.activity.send_counts(me.id, send_id)
+    if not counts.total:
         return None
-    history = await ctx.services.activity.send_history(me.id, send_id)
-    parts = await ctx.services.activity.send_parts(me.id, send_id)
-    by_seq: dict[int, list[Any]] = {}
-    for entry in history:
-        by_seq.setdefault(entry.seq, []).append(entry)
-    parts_of: dict[int, list[Any]] = {}
-    for part in parts:
-        parts_of.setdefault(part.seq, []).append(part)
-    note = ctx.request.query_params.get("note")
-    first = messages[0]
-    return {
+    query = ctx.request.query_params
+    offset = min(_int(query.get("offset"), 0), (counts.total - 1) // PAGE * PAGE)
+    waited = min(max(_int(query.get("wait"), POLL_FIRST), POLL_FIRST), POLL_LAST)
+    changed = not poll or query.get("seen") != counts.fingerprint
+    values: dict[str, Any] = {
         "send_id": send_id,
-        "first": first,
-        "messages": messages,
-        "history": by_seq,
-        "parts": parts_of,
-        "moving": any(m.state not in FINAL_STATES and m.state != State.SCHEDULED for m in messages),
-        "scheduled": any(m.state == State.SCHEDULED for m in messages),
-        "cost": sum(m.cost for m in messages),
-        "cancelled_at": await ctx.services.activity.send_cancelled_at(me.id, send_id),
-        "note": note if note in ("cancelled", "nothing") else None,
+        "counts": counts,
+        "offset": offset,
+        "page": PAGE,
+        "changed": changed,
+        "oob": poll,
+        # Polled again at once after a change, then less and less often while nothing changes.
+        "wait": POLL_FIRST if changed else min(waited * 2, POLL_LAST),
     }
+    if poll and not changed:
+        return values
+    filter_ = MessageFilter(send_id=send_id)
+    rows = await ctx.services.messages.page(me.id, filter_, offset, PAGE + 1)
+    shown = rows[:PAGE]
+    by_seq: dict[int, list[Any]] = {}
+    parts_of: dict[int, list[Any]] = {}
+    if shown:
+        history, parts = await ctx.services.activity.page_details(me.id, send_id, shown[0].seq, shown[-1].seq)
+        for entry in history:
+            by_seq.setdefault(entry.seq, []).append(entry)
+        for part in parts:
+            parts_of.setdefault(part.seq, []).append(part)
+    values.update(messages=shown, more=len(rows) > PAGE, history=by_seq, parts=parts_of)
+    if poll:
+        return values
+    first = shown[0] if offset == 0 and shown else (await ctx.services.messages.page(me.id, filter_, 0, 1))[0]
+    note = query.get("note")
+    values.update(
+        first=first,
+        moving=counts.moving,
+        scheduled=counts.scheduled,
+        cost=counts.cost,
+        cancelled_at=await ctx.services.activity.send_cancelled_at(me.id, send_id),
+        note=note if note in ("cancelled", "nothing") else None,
+    )
+    return values
 
 
 def _filter(ctx: Ctx) -> tuple[MessageFilter | None, dict[str, str], str | None]:
