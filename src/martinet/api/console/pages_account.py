@@ -24,6 +24,7 @@ from martinet.api.console.context import PREFIX, Ctx, PageHost
 from martinet.api.console.counter import GroupCounter
 from martinet.api.console.refusals import labelled, settings_problem
 from martinet.domain.credits import format_credits
+from martinet.domain.csv_records import spreadsheet_cell
 from martinet.domain.keys import InvalidKeyLimit
 from martinet.domain.lanes import Lane
 from martinet.domain.recipients import InvalidRecipient, Recipient, parse_recipient, parse_recipients
@@ -242,12 +243,12 @@ def routes(door: PageHost) -> list[Route]:
                             m.seq,
                             ctx.when(m.accepted_at),
                             m.msisdn,
-                            _cell(m.sender or ""),
+                            spreadsheet_cell(m.sender or ""),
                             m.lane,
                             m.state,
                             m.code,
                             format_credits(m.cost),
-                            _cell(m.ref_client or ""),
+                            spreadsheet_cell(m.ref_client or ""),
                         ]
                     )
                 yield buffer.getvalue()
@@ -616,11 +617,6 @@ def _numbers(raw: str) -> list[str] | str:
     if not parsed or any(isinstance(p, InvalidRecipient) for p in parsed):
         return "give phone numbers, one per line or separated by commas"
     return [p.msisdn for p in parsed if isinstance(p, Recipient)]
-
-
-def _cell(value: str) -> str:
-    """A client's own text as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _int(raw: str | None, default: int) -> int:

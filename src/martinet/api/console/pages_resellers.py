@@ -24,6 +24,7 @@ from martinet.api.console.context import PREFIX, Ctx, PageHost, attachment
 from martinet.api.console.refusals import labelled, settings_problem
 from martinet.domain.account_rules import AppliedLimits, limits_text
 from martinet.domain.credits import format_credits, to_milli
+from martinet.domain.csv_records import spreadsheet_cell
 from martinet.domain.resources import STATUS_VALUES
 from martinet.services.accounts import InvalidAccountSetting
 from martinet.services.resellers import InvalidField, NotAllowed, NotManaged
@@ -159,9 +160,9 @@ def routes(door: PageHost) -> list[Route]:
                             e.reason,
                             format_credits(e.amount),
                             format_credits(e.balance_after),
-                            _cell(e.send_id or e.reference or ""),
+                            spreadsheet_cell(e.send_id or e.reference or ""),
                             e.counterparty or "",
-                            _cell(e.note or ""),
+                            spreadsheet_cell(e.note or ""),
                         ]
                     )
                 yield buffer.getvalue()
@@ -442,11 +443,6 @@ def _note(ctx: Ctx) -> str | None:
     }
     note = notes.get(ctx.request.query_params.get("note") or "")
     return ctx.t(note) if note else None
-
-
-def _cell(value: str) -> str:
-    """A client's own text as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _int(raw: str | None, default: int) -> int:
