@@ -4,6 +4,7 @@ acceptance transaction, opt-outs, previews, and CSV campaigns refused whole for 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,17 +20,19 @@ from martinet.domain.contacts import ContactError
 from martinet.domain.credits import to_milli
 from martinet.domain.ids import new_send_id
 from martinet.domain.status import OPTED_OUT, State
+from martinet.services import contacts as services_contacts
 from martinet.services.accept import InvalidParameter, SendRequest, SendService
 from martinet.services.campaign_files import CampaignFile
 from martinet.services.contacts import ContactService, contact_data
 from martinet.services.personal_sends import MESSAGE_ERROR, CampaignRow, RowError
+from martinet.store import contacts as store_contacts
 from martinet.store.acceptance import AcceptanceWriter
 from martinet.store.accounts import Account, AccountStore
 from martinet.store.contacts import ContactStore
 from martinet.store.database import Database
 from martinet.store.migrate import upgrade
 from martinet.store.opt_outs import OptOutStore
-from martinet.store.schema import messages, sends
+from martinet.store.schema import contacts, messages, sends
 from tests.gateway import test_settings as gateway_settings
 
 NOW = 1_767_225_600_000
@@ -369,3 +372,84 @@ async def test_a_template_rendered_blank_is_not_sent_nor_charged(world: World) -
     ]
     assert (accepted.recipients, accepted.refused) == (1, 1)
     assert accepted.send.cost == rows[0].cost
+
+
+async def test_merges_never_take_a_contact_beyond_its_free_fields(world: World) -> None:
+    """Each request and line was checked alone: merges of 20 new free fields each made a contact of 60. A merge
+    past the bound is refused (the line alone, in an import, even when an earlier line of the file made the
+    contact); a contact already past it (written before the check) still merges what adds no field."""
+    account = world.account.id
+    twelve = ";".join(f"a{i}" for i in range(12))
+    nine = ";".join(f"b{i}" for i in range(9))
+    file = (
+        f"mobile;{twelve};{nine}\n"
+        f"0611111111;{';'.join('1' * 12)};{';' * 8}\n"  # created with 12 free fields
+        f"0611111111;{';' * 11};{';'.join('2' * 9)}\n"  # 12 + 9 = 21: refused
+        f"0611111111;{';' * 11};{';'.join('3' * 8)};\n"  # 12 + 8 = 20: merged
+        f"0622222222;{';'.join('4' * 12)};{';'.join('4' * 9)}\n"  # 21 at once: refused as before
+    ).encode()
+    report = await world.contacts.import_csv(account, file, group="import")
+    assert [(r.line, r.outcome, r.reason) for r in report.lines] == [
+        (2, "created", None),
+        (3, "refused", "fields: more than 20 free fields once merged: the contact has 12, this adds 9"),
+        (4, "merged", None),
+        (5, "refused", "fields: more than 20 free fields"),
+    ]
+    (row,) = await world.contacts.store.page(account, search=None, group="import", after=0, offset=0, limit=10)
+    assert len(row.fields) == 20 and "b8" not in row.fields
+
+    with pytest.raises(ContactError) as refused:
+        await world.contacts.add(account, contact_data(mobile="0611111111", fields={"ville": "Brest"}))
+    assert (refused.value.name, refused.value.problem) == (
+        "fields",
+        "more than 20 free fields once merged: the contact has 20, this adds 1",
+    )
+    with pytest.raises(ContactError):
+        await world.contacts.update(account, row.id, contact_data(mobile="", fields={"ville": "Brest"}))
+    assert (await world.contacts.store.get(account, row.id)) == row  # nothing half-written
+
+    # Written before the bound was checked on merges: 25 fields; a merge adding none still goes through.
+    async with world.db.write() as conn:
+        await conn.execute(
+            contacts.update()
+            .where(contacts.c.id == row.id)
+            .values(fields=json.dumps(dict.fromkeys(map(str, range(25)), "x")))
+        )
+    merged, created = await world.contacts.add(account, contact_data(mobile="0611111111", last_name="Durand"))
+    assert not created and merged.last_name == "Durand" and len(merged.fields) == 25
+
+
+async def test_an_import_is_written_a_batch_at_a_time_in_one_transaction(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import held every line's contact until the end (a 16 MiB file: a 600 MB peak); it now writes them a
+    batch at a time, still in one transaction: a mobile met again in a later batch merges, and a file found broken
+    after some batches were written leaves nothing."""
+    written: list[int] = []
+    write = store_contacts.write_contacts
+
+    def counted(conn: Any, account_id: int, items: Any, now: int, extra: Any = ()) -> Any:
+        written.append(len(items))
+        return write(conn, account_id, items, now, extra)
+
+    monkeypatch.setattr(store_contacts, "write_contacts", counted)
+    monkeypatch.setattr(services_contacts, "IMPORT_BATCH", 2, raising=False)
+    account = world.account.id
+    lines = ["0611111111;A", "0622222222;B", "pas un numéro;C", "0633333333;D", "06 11 11 11 11;E"]
+    report = await world.contacts.import_csv(account, ("mobile;nom\n" + "\n".join(lines) + "\n").encode(), "g")
+    assert written == [2, 2]
+    assert [(r.line, r.outcome) for r in report.lines] == [
+        (2, "created"),
+        (3, "created"),
+        (4, "refused"),
+        (5, "created"),
+        (6, "merged"),
+    ]
+    page = await world.contacts.store.page(account, search=None, group="g", after=0, offset=0, limit=10)
+    assert [(c.msisdn, c.last_name) for c in page] == [("33611111111", "E"), ("33622222222", "B"), ("33633333333", "D")]
+
+    broken = 'mobile;nom\n0644444444;F\n0655555555;G\n0666666666;H\n0677777777;"I\n'
+    with pytest.raises(ContactError) as refused:
+        await world.contacts.import_csv(account, broken.encode())
+    assert refused.value.name == "file" and written[2:] == [2]  # a batch written, then undone
+    assert len(await world.contacts.store.page(account, search=None, group=None, after=0, offset=0, limit=10)) == 3

@@ -246,3 +246,16 @@ def _french_pattern(problem: str) -> str:
         if pattern.fullmatch(problem):
             return pattern.sub(french, problem)
     return problem
+
+
+# The address book's bounds on merges and group names (`martinet.domain.contacts`, `martinet.store.contacts`).
+_PROBLEMS["a group name cannot hold ',' (it separates the groups of a list)"] = (
+    "un nom de groupe ne peut contenir de virgule (elle sépare les groupes d'une liste)"
+)
+_PATTERNS += [
+    (re.compile(r"more than (\d+) free fields"), r"plus de \1 champs libres"),
+    (
+        re.compile(r"more than (\d+) free fields once merged: the contact has (\d+), this adds (\d+)"),
+        r"plus de \1 champs libres une fois fusionnés : le contact en a \2, en voici \3 de plus",
+    ),
+]

@@ -144,10 +144,20 @@ def check_free_fields(fields: Mapping[str, str]) -> dict[str, str]:
     return checked
 
 
+#: What a group name may not hold: the separator of the lists of groups (`groupes=a,b` on `addContact.do`, the
+#: `groupes` column of imports and exports), where a group named `a,b` would read as the two groups `a` and `b`.
+GROUP_SEPARATOR = ","
+GROUP_SEPARATOR_PROBLEM = "a group name cannot hold ',' (it separates the groups of a list)"
+
+
 def check_group_name(raw: str, name: str = "groupes") -> str:
+    """A group name as stored, or ContactError naming `name`: every door checks names here, so that none makes a
+    group that another door (a file's `groupes` column, `addContact.do`'s `groupes`) could not name."""
     text = raw.strip()
     if not text:
         raise ContactError(name, "empty group name")
+    if GROUP_SEPARATOR in text:
+        raise ContactError(name, GROUP_SEPARATOR_PROBLEM)
     if len(text) > MAX_GROUP_NAME:
         raise ContactError(name, f"group name longer than {MAX_GROUP_NAME} characters")
     if _CONTROL.search(text) is not None or "\t" in text:

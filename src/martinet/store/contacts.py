@@ -16,7 +16,7 @@ into the row the other committed, as adding an existing mobile always does. Impo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from martinet.domain.contacts import ContactData
+from martinet.domain.contacts import MAX_FREE_FIELDS, ContactData, ContactError
 from martinet.domain.valueclass import valueclass
 from martinet.store.bulk import insert_rows
 from martinet.store.database import Database
@@ -127,11 +127,18 @@ def _fields_json(fields: Mapping[str, str]) -> str | None:
 # --- Writing contacts (sync: run in one write transaction) ---
 
 
+#: What became of a contact written: True created, False merged, or the ContactError that refused it (a merge
+#: that would leave the contact with more free fields than any contact may have).
+Outcome = bool | ContactError
+
+
 def write_contacts(
     conn: Connection, account_id: int, items: Sequence[NewContact], now: int, extra_groups: Sequence[str] = ()
-) -> list[bool]:
+) -> list[Outcome]:
     """Create or merge each contact (True: created, False: merged into one the account had, or into an earlier
     item with the same mobile); add every contact to its groups and to `extra_groups`, creating missing groups.
+    An item whose merge is refused (`_merge`) changes nothing, joins no group, and its outcome is the refusal: the
+    others are written all the same, as an import's refused lines do not stop the others.
     Safe against concurrent writers of the same mobiles (`_retrying`)."""
     return _retrying(conn, lambda: _write_contacts(conn, account_id, items, now, extra_groups))
 
@@ -168,11 +175,11 @@ def _lost_race(exc: BaseException) -> bool:
 
 def _write_contacts(
     conn: Connection, account_id: int, items: Sequence[NewContact], now: int, extra_groups: Sequence[str]
-) -> list[bool]:
+) -> list[Outcome]:
     merged: dict[str, ContactRow] = {}  # msisdn → the row as it will be
     new: set[str] = set()
     existing = _by_msisdn(conn, account_id, sorted({i.msisdn for i in items}))
-    outcomes: list[bool] = []
+    outcomes: list[Outcome] = []
     memberships: dict[str, set[str]] = {}  # group name → msisdns
     changed: set[str] = set()
     for item in items:
@@ -182,7 +189,11 @@ def _write_contacts(
             new.add(item.msisdn)
             outcomes.append(True)
         else:
-            merged[item.msisdn] = _merge(current, item.data, now)
+            try:
+                merged[item.msisdn] = _merge(current, item.data, now)
+            except ContactError as refused:
+                outcomes.append(refused)
+                continue
             outcomes.append(False)
         changed.add(item.msisdn)
         for group in (*item.data.groups, *extra_groups):
@@ -286,7 +297,19 @@ def _fresh(item: NewContact, now: int) -> ContactRow:
 
 
 def _merge(row: ContactRow, data: ContactData, now: int) -> ContactRow:
-    """`row` with what `data` says (None: not said, kept), its free fields added to the known ones."""
+    """`row` with what `data` says (None: not said, kept), its free fields added to the known ones.
+
+    Raises ContactError naming `fields` when the free fields added would take the contact beyond
+    `MAX_FREE_FIELDS`: each request is checked alone (`check_free_fields`), so three of 20 different fields each
+    made a contact of 60, whose export no import could read back. A contact that already has more (written before
+    this check) is not refused a merge that adds no new field."""
+    fields = {**row.fields, **data.fields} if data.fields else row.fields
+    if len(fields) > MAX_FREE_FIELDS and len(fields) > len(row.fields):
+        raise ContactError(
+            "fields",
+            f"more than {MAX_FREE_FIELDS} free fields once merged: the contact has {len(row.fields)},"
+            f" this adds {len(fields) - len(row.fields)}",
+        )
     return replace(
         row,
         last_name=row.last_name if data.last_name is None else data.last_name,
@@ -294,7 +317,7 @@ def _merge(row: ContactRow, data: ContactData, now: int) -> ContactRow:
         company=row.company if data.company is None else data.company,
         birth_date=row.birth_date if data.birth_date is None else data.birth_date or None,
         other=row.other if data.other is None else data.other,
-        fields={**row.fields, **data.fields} if data.fields else row.fields,
+        fields=fields,
         updated_at=now,
     )
 
@@ -463,10 +486,32 @@ class ContactStore:
         self._db = db
         self._now_ms = now_ms
 
-    async def write(self, account_id: int, items: Sequence[NewContact], extra_groups: Sequence[str] = ()) -> list[bool]:
+    async def write(
+        self, account_id: int, items: Sequence[NewContact], extra_groups: Sequence[str] = ()
+    ) -> list[Outcome]:
         """Create or merge `items` in one transaction (see `write_contacts`)."""
         now = self._now_ms()
         return await self._db.run_write(lambda conn: write_contacts(conn, account_id, items, now, extra_groups))
+
+    async def write_batches(
+        self,
+        account_id: int,
+        batches: Iterable[Sequence[NewContact]],
+        on_written: Callable[[Sequence[NewContact], list[Outcome]], None],
+        extra_groups: Sequence[str] = (),
+    ) -> None:
+        """Create or merge every batch of `batches` in one transaction, a batch at a time (`write_contacts`), and
+        hand each batch and its outcomes to `on_written`: an import holds one batch, not the whole file's contacts
+        (nor their rows as merged), and the file is still written whole or not at all. `batches` is consumed inside
+        the transaction; an exception it raises (a file found broken halfway) undoes every batch written before.
+        A later batch reads what the earlier ones wrote, so a mobile met again merges as within one batch."""
+        now = self._now_ms()
+
+        def work(conn: Connection) -> None:
+            for batch in batches:
+                on_written(batch, write_contacts(conn, account_id, batch, now, extra_groups))
+
+        await self._db.run_write(work)
 
     async def get(self, account_id: int, contact_id: int) -> ContactRow | None:
         def work(conn: Connection) -> ContactRow | None:

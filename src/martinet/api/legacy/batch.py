@@ -9,7 +9,9 @@ is accepted as one send (its spool written in the acceptance transaction), whose
 removed once the campaign is answered.
 
 The file part is named `fichier` (or `file`); its header names the columns `numero`, `message`, `emetteur` and
-optionally `refClient`, in any order. The parameters are those of the query string; text parts are ignored.
+optionally `refClient`, in any order. A `charset=` on the part's Content-Type (`text/csv; charset=windows-1250`)
+is honoured as the REST contacts import honours the body's (`csv_records.declared_codec`); an unknown one is `35`
+naming `fichier`. The parameters are those of the query string; text parts are ignored.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from martinet.api.legacy import counting, params
 from martinet.api.legacy.decoding import decode_value
 from martinet.api.legacy.endpoints import Call, LegacyServices
 from martinet.api.legacy.multipart_form import PartHeaders
+from martinet.domain.csv_records import CsvError, charset_of, declared_codec
 from martinet.services.accept import InvalidParameter, SendRequest
 from martinet.services.campaign_files import CampaignFile
 from martinet.services.personal_sends import Campaign, CampaignRow
@@ -33,6 +36,23 @@ PATH_NAME = "sendsmsbatch.do"
 FILE_PARTS = (b"fichier", b"file")
 #: Bytes of the text parts together: parameters, not data.
 MAX_FIELDS_BYTES = 64 * 1024
+
+
+class _FileHeaders(PartHeaders):
+    """A part's headers as `PartHeaders` gathers them, and its Content-Type too: the file's declared charset."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.content_type = b""
+
+    def begin(self) -> None:
+        super().begin()
+        self.content_type = b""
+
+    def end(self) -> None:
+        if bytes(self._name).strip().lower() == b"content-type":
+            self.content_type = bytes(self._value)
+        super().end()
 
 
 class BatchUpload:
@@ -48,7 +68,7 @@ class BatchUpload:
             raise InvalidParameter("fichier", "expected a multipart/form-data upload")
         self._max_rows = max_rows
         self._on_row = on_row
-        self._headers = PartHeaders()
+        self._headers = _FileHeaders()
         self._parser = MultipartParser(
             boundary,
             {
@@ -96,7 +116,11 @@ class BatchUpload:
             if self._file_seen:
                 raise InvalidParameter("fichier", "more than one file")
             self._file_seen = True
-            self._file = CampaignFile(self._max_rows, self._on_row)
+            try:
+                codec = declared_codec(charset_of(self._headers.content_type.decode("latin-1")))
+            except CsvError as exc:
+                raise InvalidParameter("fichier", exc.problem) from None
+            self._file = CampaignFile(self._max_rows, self._on_row, codec)
         self._field.clear()
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:

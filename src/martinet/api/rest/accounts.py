@@ -41,6 +41,7 @@ from martinet.api.rest.problems import Problem, invalid
 from martinet.clock import now_ms
 from martinet.domain.account_rules import AppliedLimits
 from martinet.domain.credits import to_milli
+from martinet.domain.csv_records import spreadsheet_cell
 from martinet.domain.resources import CURRENCY, FLOW_OF_LANE, LANE_OF_FLOW, credits, iso_time
 from martinet.services.accounts import AccountService, InvalidAccountSetting
 from martinet.services.auth import Caller
@@ -520,15 +521,10 @@ def _ledger_csv(entries: list[LedgerEntry]) -> bytes:
                 _decimal(e.balance_after),
                 resource["reference"] or "",
                 e.counterparty or "",
-                _cell(e.note or ""),
+                spreadsheet_cell(e.note or ""),
             ]
         )
     return out.getvalue().encode("utf-8")
-
-
-def _cell(text: str) -> str:
-    """A spreadsheet opening the file must not run a note as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _decimal(milli: int) -> str:
