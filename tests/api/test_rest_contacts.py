@@ -181,3 +181,25 @@ async def test_excel_unicode_text_imports_and_sends_as_a_campaign(database_url: 
         assert answer.content.decode("iso-8859-15").startswith("0 | Accepté | "), answer.content
         listed = (await http.get("/http/1.6/smsList.do", params={"accessToken": gw.token})).content
         assert "Bonjour Hélène, à demain | 33611111111" in listed.decode("iso-8859-15")
+
+
+async def test_the_export_is_streamed_page_after_page(database_url: str) -> None:
+    """12,000 contacts (three pages of the export's reads): the answer goes out in chunks as they are read, with
+    no length announced, and holds every contact once, each line as an import reads it back."""
+    count = 12_000
+    lines = "".join(f"336{n:08d};Nom{n}\n" for n in range(50_000_000, 50_000_000 + count))
+    async with (
+        running_gateway(database_url) as gw,
+        httpx.AsyncClient(base_url=gw.base, headers={"X-Api-Key": gw.token}, timeout=60) as http,
+    ):
+        imported = await http.post(
+            "/sms/v1/contacts:import", content=f"mobile;nom\n{lines}".encode(), headers={"Content-Type": "text/csv"}
+        )
+        assert imported.json()["created"] == count
+        async with http.stream("GET", "/sms/v1/contacts:export") as answer:
+            assert answer.status_code == 200
+            assert "content-length" not in answer.headers and answer.headers["transfer-encoding"] == "chunked"
+            chunks = [chunk async for chunk in answer.aiter_raw()]
+    body = b"".join(chunks).decode("utf-8-sig").splitlines()
+    assert len(body) == count + 1 and len({line.split(";")[0] for line in body[1:]}) == count
+    assert len(chunks) >= 3

@@ -7,6 +7,7 @@ paths, one header for the key, a JSON body) do not call for a framework's reques
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl
 
 import orjson
@@ -97,9 +98,38 @@ class RestDoor:
         if answer.status == 204:  # no content, so no type of it either
             await reply(send, 204, b"", list(answer.headers))
             return
-        payload = answer.payload if isinstance(answer.payload, bytes) else orjson.dumps(answer.payload)
         typed = any(name == b"content-type" for name, _ in answer.headers)  # a CSV export names its own
-        await reply(send, answer.status, payload, [*([] if typed else [_JSON]), *answer.headers])
+        headers = [*([] if typed else [_JSON]), *answer.headers]
+        if isinstance(answer.payload, AsyncIterator):
+            await self._stream(send, answer.status, answer.payload, headers, path)
+            return
+        payload = answer.payload if isinstance(answer.payload, bytes) else orjson.dumps(answer.payload)
+        await reply(send, answer.status, payload, headers)
+
+    async def _stream(
+        self, send: Send, status: int, chunks: AsyncIterator[bytes], headers: list[tuple[bytes, bytes]], path: str
+    ) -> None:
+        """An answer sent as its chunks come (an export of a whole address book), never held whole in memory.
+        Its first chunk is read before the status line, so a failure at the start still gets its problem answer;
+        one after it can only cut the answer short, which the client sees (no final chunk) and the log says."""
+        try:
+            first = await anext(chunks, b"")
+        except Exception as exc:
+            error = {"error": logs.failure(exc)}
+            log.error("REST endpoint failed: GET %s", path, extra=error, exc_info=self._tracebacks.of(exc))
+            fault = Problem("INTERNAL_ERROR", "the gateway failed to answer; the fault is logged")
+            await reply(send, 500, orjson.dumps(fault.body()), [_PROBLEM])
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        try:
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except Exception as exc:
+            error = {"error": logs.failure(exc)}
+            log.error("REST answer cut short: GET %s", path, extra=error, exc_info=self._tracebacks.of(exc))
+            return
+        await send({"type": "http.response.body", "body": b""})
 
     async def _answer(self, scope: Scope, receive: Receive, path: str, method: str) -> Answer:
         headers = dict(scope["headers"])

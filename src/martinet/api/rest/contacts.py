@@ -162,10 +162,9 @@ async def import_contacts(service: ContactService, request: RestRequest, _ids: d
 
 async def export_contacts(service: ContactService, request: RestRequest, _ids: dict[str, int]) -> Answer:
     group = request.query.get("group") or None
-    chunks = [chunk async for chunk in service.export_csv(request.caller.account.id, group)]
     return Answer(
         200,
-        b"".join(chunks),
+        service.export_csv(request.caller.account.id, group),  # streamed: an address book of 400,000 is 50 MB
         (
             (b"content-type", b"text/csv; charset=utf-8"),
             (b"content-disposition", b'attachment; filename="contacts.csv"'),

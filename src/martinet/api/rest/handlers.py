@@ -104,7 +104,7 @@ class RestRequest:
 @valueclass
 class Answer:
     status: int
-    payload: object  # a JSON-able value, or bytes already encoded
+    payload: object  # a JSON-able value, bytes already encoded, or an async iterator of bytes (streamed)
     headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
