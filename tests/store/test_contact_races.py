@@ -82,9 +82,9 @@ async def test_concurrent_imports_sharing_mobiles(db: Database, account: int) ->
 
 
 async def test_import_naming_more_groups_than_bound_parameters(db: Database, account: int) -> None:
-    """33,000 distinct groups in one import: PostgreSQL takes at most 32,767 parameters in a statement."""
+    """32,800 distinct groups in one import: PostgreSQL takes at most 32,767 parameters in a statement."""
     service = ContactService(ContactStore(db, lambda: NOW))
-    count = 33_000
+    count = 32_800
     lines = "".join(f"336{n:08d};client-{n}\n" for n in range(count))
     report = await service.import_csv(account, f"mobile;groupe\n{lines}".encode())
     assert report.count("created") == count
