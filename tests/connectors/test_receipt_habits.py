@@ -1,6 +1,6 @@
 """Every receipt reaches the part its carrier meant, whatever the carrier's message IDs look like.
 
-Each test sends 5,000 messages through a gateway whose SMPP connector (message_id_format "auto", no throughput
+Each test sends 2,000 messages through a gateway whose SMPP connector (message_id_format "auto", no throughput
 limit) reaches a carrier with one habit: decimal counters starting at 1, hex answers and decimal receipts,
 zero-padded upper-case hex, UUIDs, IDs only in the receipt text or only in the TLV, receipts before the
 submit_sm_resp. The carrier's outcomes are mixed (delivered, undelivered, rejected), so a receipt applied to
@@ -29,7 +29,7 @@ from tests.conftest import free_port
 from tests.engine.carriers import carrier_config, smpp_connector
 from tests.gateway import Gateway, running_gateway, wait_for
 
-COUNT = int(os.environ.get("HABIT_COUNT", "5000"))  # fewer for a quick look: HABIT_COUNT=200 pytest …
+COUNT = int(os.environ.get("HABIT_COUNT", "2000"))  # fewer for a quick look: HABIT_COUNT=200 pytest …
 MIXED = {FinalStatus.DELIVRD: 0.5, FinalStatus.UNDELIV: 0.3, FinalStatus.REJECTD: 0.2}
 _CODES = {stat: code for stat, (_state, code) in STATES.items()}
 

@@ -281,7 +281,7 @@ async def test_a_retry_after_beyond_any_date_pauses_no_longer_than_a_callback_li
     receiver = Receiver(answers=[(429, {"Retry-After": "10000000000000000"})] * 50)
     await receiver.start()
     try:
-        settings = {**FAST, "max_age_hours": 3 / 3600}  # three seconds
+        settings = {**FAST, "max_age_hours": 1 / 3600}  # one second
         async with running_gateway(database_url, callbacks=settings) as gw:
             url = f"http://127.0.0.1:{receiver.port}/dlr"
             await _send(gw, numero="0612345678", message="hello", notification_url=url)
