@@ -69,11 +69,16 @@ async def test_traffic_counts_buckets_and_history_of_one_account(db: Database) -
     assert shifted[-1] == (BASE + 2 * HOUR + HOUR // 2, "queued")  # buckets aligned on the local half hour
     assert await store.delivery_times(acme, BASE) == [4000, 4000]
 
-    history = await store.send_history(acme, "A1")
+    history, _parts = await store.page_details(acme, "A1", 0, 1)
     assert [(h.seq, h.state) for h in history] == [(0, "queued"), (0, "delivered"), (1, "queued"), (1, "delivered")]
     assert history[1].detail == "stat:DELIVRD"
-    assert await store.send_history(other, "A1") == []  # another account's send reads as nothing
-    assert await store.send_parts(other, "A1") == []
+    assert [(h.seq, h.state) for h in (await store.page_details(acme, "A1", 1, 1))[0]] == [
+        (1, "queued"),
+        (1, "delivered"),
+    ]
+    assert await store.page_details(other, "A1", 0, 1) == ([], [])  # another account's send reads as nothing
+    assert (await store.send_counts(acme, "A1")).states == {"delivered": 2}
+    assert (await store.send_counts(other, "A1")).total == 0
 
     queue = await store.queue_by_account()
     assert queue == [("notification", "acme", "queued", 1)]

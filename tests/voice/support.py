@@ -1,8 +1,14 @@
-"""Shared by the voice tests: the system tools they need, a callback receiver, reading a message's history."""
+"""Shared by the voice tests: the system tools they need, a callback receiver, reading a message's history, sipp
+as a trunk."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +16,7 @@ from sqlalchemy import select
 
 from martinet.store.database import Database
 from martinet.store.schema import messages, status_history
+from tests.conftest import free_port
 from tests.programs import require
 
 
@@ -62,3 +69,48 @@ async def history(db: Database, msisdn: str) -> list[Any]:
             .order_by(status_history.c.id)
         )
         return list(rows)
+
+
+SCENARIOS = Path(__file__).parent / "sipp"
+
+
+@dataclass
+class Sipp:
+    port: int
+    process: asyncio.subprocess.Process
+    trace: Path
+
+    async def finished(self, timeout: float = 60) -> int:
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    def received(self) -> list[str]:
+        """The first line of every message sipp received, in order (its -trace_msg log)."""
+        lines = self.trace.read_text(errors="replace").splitlines() if self.trace.exists() else []
+        found = []
+        for i, line in enumerate(lines):
+            if "message received" in line:
+                following = next((t for t in lines[i + 1 : i + 4] if t.strip()), "")
+                found.append(following.split(" ")[0] if not following.startswith("SIP/") else following)
+        return found
+
+
+@contextlib.asynccontextmanager
+async def sipp(scenario: str, tmp_path: Path, *, port: int | None = None, tcp: bool = False) -> AsyncIterator[Sipp]:
+    """sipp as a trunk answering one call with `scenario`, on `port` (a fresh one by default)."""
+    require(("sipp", "sip-tester"))
+    port, media = port or free_port(), free_port()
+    trace = tmp_path / f"{scenario}-{port}-{time.monotonic_ns()}.log"
+    process = await asyncio.create_subprocess_exec(
+        "sipp", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-i", "127.0.0.1", "-p", str(port), "-mp", str(media),
+        "-rtp_echo", "-m", "1", "-nostdin", "-trace_msg", "-message_file", str(trace), "-timeout", "90",
+        *(["-t", "t1"] if tcp else []),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await asyncio.sleep(0.3)  # sipp binds before its first read
+    try:
+        yield Sipp(port, process, trace)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import array
 import asyncio
-import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -33,9 +32,7 @@ from martinet.voice.g711 import Law, encode
 from martinet.voice.synthesis import Audio, Speech
 from tests.conftest import free_port
 from tests.gateway import running_gateway, wait_for
-from tests.programs import require
-from tests.voice.support import history
-from tests.voice.test_sipp import SCENARIOS, Sipp
+from tests.voice.support import history, sipp
 
 
 def _tone(seconds: float) -> bytes:
@@ -59,28 +56,6 @@ class ToneSynthesizer:
 
     def synthesize(self, text: str, language: str, voice: str | None = None) -> Audio:
         return Audio(self._pcm)
-
-
-@contextlib.asynccontextmanager
-async def sipp(scenario: str, tmp_path: Path, *, port: int | None = None, tcp: bool = False) -> AsyncIterator[Sipp]:
-    """sipp as a trunk answering one call with `scenario`, on `port` (a fresh one by default)."""
-    require(("sipp", "sip-tester"))
-    port, media = port or free_port(), free_port()
-    trace = tmp_path / f"{scenario}-{port}-{time.monotonic_ns()}.log"
-    process = await asyncio.create_subprocess_exec(
-        "sipp", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-i", "127.0.0.1", "-p", str(port), "-mp", str(media),
-        "-rtp_echo", "-m", "1", "-nostdin", "-trace_msg", "-message_file", str(trace), "-timeout", "30",
-        *(["-t", "t1"] if tcp else []),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    await asyncio.sleep(0.3)  # sipp binds before its first read
-    try:
-        yield Sipp(port, process, trace)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 def _connector(port: int, ring_timeout: float = 30.0) -> tuple[SipConnector, list[Receipt]]:

@@ -26,8 +26,8 @@ from martinet.sip import uac
 from martinet.siptrunk.simulator import Rule, TrunkSimulator
 from martinet.voice.synthesis import EspeakSynthesizer, Speech
 from tests.gateway import running_gateway, wait_for
-from tests.voice.support import history, require_speech
-from tests.voice.test_sip_trunk_failures import ToneSynthesizer, _message, sipp
+from tests.voice.support import history, require_speech, sipp
+from tests.voice.test_sip_trunk_failures import ToneSynthesizer, _message
 
 
 def _dead_udp_port() -> int:

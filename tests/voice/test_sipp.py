@@ -4,59 +4,12 @@ with UAS scenarios that answer and echo the RTP they receive, refuse with 486, o
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from martinet.sip.uac import SipCaller, TrunkSettings
 from martinet.voice.synthesis import EspeakSynthesizer
-from tests.conftest import free_port
 from tests.gateway import Gateway, running_gateway, wait_for
-from tests.programs import require
-from tests.voice.support import Callbacks, history, require_speech
-
-SCENARIOS = Path(__file__).parent / "sipp"
-
-
-@dataclass
-class Sipp:
-    port: int
-    process: asyncio.subprocess.Process
-    trace: Path
-
-    async def finished(self, timeout: float = 60) -> int:
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-    def received(self) -> list[str]:
-        """The first line of every message sipp received, in order (its -trace_msg log)."""
-        lines = self.trace.read_text(errors="replace").splitlines() if self.trace.exists() else []
-        found = []
-        for i, line in enumerate(lines):
-            if "message received" in line:
-                following = next((t for t in lines[i + 1 : i + 4] if t.strip()), "")
-                found.append(following.split(" ")[0] if not following.startswith("SIP/") else following)
-        return found
-
-
-@contextlib.asynccontextmanager
-async def sipp(scenario: str, tmp_path: Path) -> AsyncIterator[Sipp]:
-    require(("sipp", "sip-tester"))
-    port, media = free_port(), free_port()
-    trace = tmp_path / f"{scenario}-{port}.log"
-    process = await asyncio.create_subprocess_exec(
-        "sipp", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-i", "127.0.0.1", "-p", str(port), "-mp", str(media),
-        "-rtp_echo", "-m", "1", "-nostdin", "-trace_msg", "-message_file", str(trace), "-timeout", "90",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    await asyncio.sleep(0.3)  # sipp binds before its first read; a call sent earlier would be retransmitted
-    try:
-        yield Sipp(port, process, trace)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+from tests.voice.support import Callbacks, history, require_speech, sipp
 
 
 async def test_a_call_to_sipp_is_answered_played_for_its_length_and_hung_up(tmp_path: Path) -> None:

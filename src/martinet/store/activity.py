@@ -185,44 +185,6 @@ class ActivityStore:
         async with self._db.reader.connect() as conn:
             return [max(0, int(value)) for (value,) in await conn.execute(query)]
 
-    async def send_history(self, account_id: int, send_id: str) -> list[HistoryEntry]:
-        """Every status change of a send's messages, in order; empty for another account's send."""
-        query = (
-            select(
-                messages.c.seq,
-                status_history.c.at,
-                status_history.c.state,
-                status_history.c.code,
-                status_history.c.part_seq,
-                status_history.c.detail,
-            )
-            .select_from(status_history.join(messages, messages.c.id == status_history.c.message_id))
-            .where(messages.c.send_id == send_id, messages.c.account_id == account_id)
-            .order_by(messages.c.seq, status_history.c.id)
-        )
-        async with self._db.reader.connect() as conn:
-            return [HistoryEntry(*row) for row in await conn.execute(query)]
-
-    async def send_parts(self, account_id: int, send_id: str) -> list[PartFacts]:
-        """The parts of a send's messages as handed to carriers: connector, carrier message ID, state."""
-        query = (
-            select(
-                messages.c.seq,
-                parts.c.seq,
-                parts.c.connector,
-                parts.c.carrier_id,
-                parts.c.state,
-                parts.c.code,
-                parts.c.submitted_at,
-                parts.c.updated_at,
-            )
-            .select_from(parts.join(messages, messages.c.id == parts.c.message_id))
-            .where(messages.c.send_id == send_id, messages.c.account_id == account_id)
-            .order_by(messages.c.seq, parts.c.seq)
-        )
-        async with self._db.reader.connect() as conn:
-            return [PartFacts(*row) for row in await conn.execute(query)]
-
     async def send_cancelled_at(self, account_id: int, send_id: str) -> int | None:
         query = select(sends.c.cancelled_at).where(sends.c.id == send_id, sends.c.account_id == account_id)
         async with self._db.reader.connect() as conn:
