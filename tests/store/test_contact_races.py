@@ -95,3 +95,23 @@ async def test_import_naming_more_groups_than_bound_parameters(db: Database, acc
     names = [f"client-{n}" for n in range(0, count, 97)]
     assert await service.store.missing_groups(account, names) == []
     assert await service.store.missing_groups(account, [*names, "nope"]) == ["nope"]
+
+
+async def test_concurrent_renames_to_one_name_leave_one_group_of_that_name(db: Database, account: int) -> None:
+    """Eight groups renamed to the same new name at once: one takes it, the others are told it is taken (on
+    PostgreSQL each found it free, and the losers' updates broke the unique constraint: 500)."""
+    store = ContactStore(db, lambda: NOW)
+    ids = [(await store.create_group(account, f"g{i}")).id for i in range(WRITERS)]
+    for round_ in range(3):
+
+        async def rename(group_id: int, name: str = f"taken-{round_}") -> str:
+            try:
+                await store.rename_group(account, group_id, name)
+            except GroupExists:
+                return "exists"
+            return "renamed"
+
+        outcomes = await asyncio.gather(*(rename(group_id) for group_id in ids))
+        assert sorted(outcomes) == ["exists"] * (WRITERS - 1) + ["renamed"]
+        renamed = ids[outcomes.index("renamed")]
+        await store.rename_group(account, renamed, f"g-back-{round_}")  # free the name for the next round

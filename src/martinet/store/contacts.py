@@ -625,11 +625,15 @@ class ContactStore:
             other = _group_ids(conn, account_id, [name]).get(name)
             if other is not None and other != group_id:
                 raise GroupExists(name)
-            result = conn.execute(
-                update(contact_groups)
-                .where(contact_groups.c.account_id == account_id, contact_groups.c.id == group_id)
-                .values(name=name)
-            )
+            try:
+                with conn.begin_nested():
+                    result = conn.execute(
+                        update(contact_groups)
+                        .where(contact_groups.c.account_id == account_id, contact_groups.c.id == group_id)
+                        .values(name=name)
+                    )
+            except IntegrityError:  # PostgreSQL: another transaction took the name since we looked
+                raise GroupExists(name) from None
             return bool(result.rowcount)
 
         if not await self._db.run_write(work):
