@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 from martinet.domain.status import State, send_status
@@ -54,33 +55,20 @@ async def _refund_rows(db: Database) -> int:
         return int(await conn.scalar(select(func.count()).select_from(ledger).where(ledger.c.reason == "refund")) or 0)
 
 
-async def test_cancels_racing_refund_a_send_once(database_url: str) -> None:
-    """Eight cancels of one send at once, half of them through a second connection pool (another node)."""
+@pytest.mark.parametrize(("seq", "refund"), [(None, 10_000), (1, 1000)], ids=["the send", "one recipient"])
+async def test_cancels_racing_refund_once(database_url: str, seq: int | None, refund: int) -> None:
+    """Eight cancels of one send (or of one of its ten recipients) at once, half of them through a second
+    connection pool (another node): one cancels and refunds, the others find nothing left to cancel."""
     first = open_database(database_url, sqlite_synchronous="normal")
     second = open_database(database_url, sqlite_synchronous="normal")
     try:
         account_id = await _schedule(first, 10)
         before = await _balance(first, account_id)
         stores = [ReportStore(db, _clock) for db in (first, second) * 4]
-        results = await asyncio.gather(*(store.cancel_scheduled(account_id, SEND) for store in stores))
+        results = await asyncio.gather(*(store.cancel_scheduled(account_id, SEND, seq=seq) for store in stores))
         assert sum(result is not None for result in results) == 1
-        assert await _balance(first, account_id) == before + 10_000
+        assert await _balance(first, account_id) == before + refund
         assert await _refund_rows(first) == 1
-    finally:
-        await first.dispose()
-        await second.dispose()
-
-
-async def test_cancels_of_one_recipient_racing_refund_it_once(database_url: str) -> None:
-    first = open_database(database_url, sqlite_synchronous="normal")
-    second = open_database(database_url, sqlite_synchronous="normal")
-    try:
-        account_id = await _schedule(first, 3)
-        before = await _balance(first, account_id)
-        stores = [ReportStore(db, _clock) for db in (first, second) * 4]
-        results = await asyncio.gather(*(store.cancel_scheduled(account_id, SEND, seq=1) for store in stores))
-        assert sum(result is not None for result in results) == 1
-        assert await _balance(first, account_id) == before + 1000
     finally:
         await first.dispose()
         await second.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from martinet.connectors.sip.connector import SipConnector
+from martinet.domain.inbound import InboundMessage
+from martinet.domain.receipts import Receipt
 from martinet.store.database import Database
 from martinet.store.schema import messages, status_history
 from tests.conftest import free_port
@@ -114,3 +117,18 @@ async def sipp(scenario: str, tmp_path: Path, *, port: int | None = None, tcp: b
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def start_connector(connector: SipConnector) -> list[Receipt]:
+    """Start `connector`; the list it returns fills with the receipts the connector reports (a SIP trunk sends no
+    replies: one would fail the test)."""
+    receipts: list[Receipt] = []
+
+    async def record(batch: Sequence[Receipt]) -> None:
+        receipts.extend(batch)
+
+    async def no_replies(batch: Sequence[InboundMessage]) -> None:
+        raise AssertionError("a SIP trunk sends no replies")
+
+    await connector.start(record, no_replies)
+    return receipts

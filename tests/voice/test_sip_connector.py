@@ -7,19 +7,19 @@ import array
 import asyncio
 import math
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from martinet.config import SipConnectorConfig
-from martinet.connectors.base import Accepted, InboundMessage, InFlight, OutboundMessage, Refused
+from martinet.connectors.base import Accepted, InFlight, OutboundMessage, Refused
 from martinet.connectors.sip.connector import SipConnector
 from martinet.domain import voice
-from martinet.domain.receipts import UNKNOWN_OUTCOME, Receipt
+from martinet.domain.receipts import UNKNOWN_OUTCOME
 from martinet.domain.status import EXPIRED, State
 from martinet.domain.text import Encoding
 from martinet.domain.voice import Spoken
 from martinet.siptrunk.simulator import Rule, TrunkSimulator
 from martinet.voice.synthesis import Audio, Speech, SynthesisError
+from tests.voice.support import start_connector
 
 UNREADABLE = "unreadable"
 
@@ -55,15 +55,7 @@ async def test_calls_wait_for_a_place_expire_between_attempts_and_fail_without_s
         name="trunk", type="sip", host=host, port=port, max_calls=2, attempts=2, retry_delay=2.0
     )
     connector = SipConnector(config, Speech(ToneSynthesizer()), repeat=1)
-    receipts: list[Receipt] = []
-
-    async def record(batch: Sequence[Receipt]) -> None:
-        receipts.extend(batch)
-
-    async def no_replies(batch: Sequence[InboundMessage]) -> None:
-        raise AssertionError("a SIP trunk sends no replies")
-
-    await connector.start(record, no_replies)
+    receipts = await start_connector(connector)
     try:
         now = int(time.time() * 1000)
         batch = [

@@ -9,7 +9,7 @@ import array
 import asyncio
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,6 @@ from martinet.config import SipConnectorConfig
 from martinet.connectors.base import Accepted, OutboundMessage
 from martinet.connectors.sip.connector import SipConnector
 from martinet.domain import voice
-from martinet.domain.inbound import InboundMessage
-from martinet.domain.receipts import Receipt
 from martinet.domain.text import Encoding
 from martinet.domain.voice import Spoken
 from martinet.engine import dispatcher
@@ -32,7 +30,7 @@ from martinet.voice.g711 import Law, encode
 from martinet.voice.synthesis import Audio, Speech
 from tests.conftest import free_port
 from tests.gateway import running_gateway, wait_for
-from tests.voice.support import history, sipp
+from tests.voice.support import history, sipp, start_connector
 
 
 def _tone(seconds: float) -> bytes:
@@ -58,19 +56,9 @@ class ToneSynthesizer:
         return Audio(self._pcm)
 
 
-def _connector(port: int, ring_timeout: float = 30.0) -> tuple[SipConnector, list[Receipt]]:
+def _connector(port: int, ring_timeout: float = 30.0) -> SipConnector:
     config = SipConnectorConfig(name="trunk", type="sip", host="127.0.0.1", port=port, ring_timeout=ring_timeout)
-    return SipConnector(config, Speech(ToneSynthesizer(4.0)), repeat=1), []
-
-
-async def _start(connector: SipConnector, receipts: list[Receipt]) -> None:
-    async def record(batch: Sequence[Receipt]) -> None:
-        receipts.extend(batch)
-
-    async def no_replies(batch: Sequence[InboundMessage]) -> None:
-        raise AssertionError("a SIP trunk sends no replies")
-
-    await connector.start(record, no_replies)
+    return SipConnector(config, Speech(ToneSynthesizer(4.0)), repeat=1)
 
 
 def _message(message_id: int, number: str) -> OutboundMessage:
@@ -142,15 +130,15 @@ async def test_a_tcp_trunk_that_restarts_is_connected_again_for_the_next_call(tm
 async def test_stopping_the_connector_cancels_a_ringing_call_and_hangs_up_an_answered_one(tmp_path: Path) -> None:
     async with sipp("ring", tmp_path) as ringing, sipp("answer", tmp_path) as answering:
         connectors = [_connector(ringing.port, ring_timeout=30), _connector(answering.port)]
-        for connector, receipts in connectors:
-            await _start(connector, receipts)
+        for connector in connectors:
+            await start_connector(connector)
         try:
-            for connector, _ in connectors:
+            for connector in connectors:
                 assert isinstance((await connector.submit([_message(1, "33612345678")]))[0], Accepted)
             await asyncio.sleep(1.0)  # one rings, the other plays its four seconds
         finally:
             started = time.monotonic()
-            for connector, _ in connectors:
+            for connector in connectors:
                 await connector.stop()
             stopping = time.monotonic() - started
         assert await ringing.finished(10) == 0 and await answering.finished(10) == 0

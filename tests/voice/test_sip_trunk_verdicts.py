@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,6 @@ from martinet.config import SipConnectorConfig
 from martinet.connectors.base import Accepted, OutboundMessage
 from martinet.connectors.sip.connector import SipConnector
 from martinet.domain import voice
-from martinet.domain.inbound import InboundMessage
-from martinet.domain.receipts import Receipt
 from martinet.domain.status import State
 from martinet.domain.text import Encoding
 from martinet.domain.voice import Spoken
@@ -26,7 +23,7 @@ from martinet.sip import uac
 from martinet.siptrunk.simulator import Rule, TrunkSimulator
 from martinet.voice.synthesis import EspeakSynthesizer, Speech
 from tests.gateway import running_gateway, wait_for
-from tests.voice.support import history, require_speech, sipp
+from tests.voice.support import history, require_speech, sipp, start_connector
 from tests.voice.test_sip_trunk_failures import ToneSynthesizer, _message
 
 
@@ -40,19 +37,6 @@ def _dead_udp_port() -> int:
                 continue
         return port
     raise RuntimeError("no free UDP port in 22400-22599")
-
-
-async def _receipts_of(connector: SipConnector) -> list[Receipt]:
-    receipts: list[Receipt] = []
-
-    async def record(batch: Sequence[Receipt]) -> None:
-        receipts.extend(batch)
-
-    async def no_replies(batch: Sequence[InboundMessage]) -> None:
-        raise AssertionError("a SIP trunk sends no replies")
-
-    await connector.start(record, no_replies)
-    return receipts
 
 
 async def test_a_dead_trunk_is_an_operator_error_and_a_408_from_the_trunk_the_callees_absence(
@@ -105,7 +89,7 @@ async def test_an_answer_offering_only_g729_is_hung_up_and_an_operator_error(tmp
             name="trunk", type="sip", host="127.0.0.1", port=peer.port, attempts=3, retry_delay=0.2
         )
         connector = SipConnector(config, Speech(ToneSynthesizer(4.0)), repeat=1)
-        receipts = await _receipts_of(connector)
+        receipts = await start_connector(connector)
         try:
             [accepted] = await connector.submit([_message(1, "33612345678")])
             assert isinstance(accepted, Accepted)
@@ -139,7 +123,7 @@ async def test_a_voice_espeak_does_not_have_fails_the_message_rather_than_readin
     port = _dead_udp_port()  # never called: the message fails before its call
     config = SipConnectorConfig(name="trunk", type="sip", host="127.0.0.1", port=port, attempts=1)
     connector = SipConnector(config, Speech(synthesizer), repeat=1)
-    receipts = await _receipts_of(connector)
+    receipts = await start_connector(connector)
     try:
         english = OutboundMessage(
             1, "33612345678", None, ("Code 4821",), Encoding.GSM7, "notification", voice=Spoken("", "en-GB")
